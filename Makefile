@@ -1,0 +1,155 @@
+# flashd: one non-recursive Makefile.  Objects go to build/<variant>/ mirroring
+# the tree; SANITIZE=1 builds build/asan with ASan+UBSan.  Folders are found
+# by wildcard, so adding a .c file needs no edit here.
+#
+#   make deps      install every build/test dependency (Debian 12, as root)
+#   make           build flashd, flashctl, flashsim and the tests
+#   make check     build and run every test; ends with "N passed, N failed"
+#   make demo      the main job: flashd serving simulated boards
+#   make install   PREFIX=/usr DESTDIR=...
+
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
+VARIANT := $(if $(SANITIZE),asan,default)
+B := build/$(VARIANT)
+
+PKGS := libusb-1.0 libudev libsystemd sqlite3 libcjson
+SIM_PKGS := umockdev-1.0 glib-2.0 gobject-2.0 gio-2.0 libcjson
+
+WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
+BASE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -MMD -MP -D_GNU_SOURCE -I.
+comma := ,
+SAN_FLAGS := $(if $(SANITIZE),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+SIM_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(SIM_PKGS) 2>/dev/null)
+SIM_LIBS = $(shell $(PKG_CONFIG) --libs $(SIM_PKGS) 2>/dev/null)
+
+CFLAGS ?=
+LDFLAGS ?=
+ALL_CFLAGS = $(BASE_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS) -lm -lpthread
+
+srcs = $(filter-out %/test-%.c,$(wildcard $(1)/*.c))
+objs = $(patsubst %.c,$(B)/%.o,$(1))
+
+COMMON_SRCS := $(call srcs,common)
+PROTO_SRCS := $(call srcs,protocols)
+DB_SRCS := $(call srcs,db)
+JOBS_SRCS := $(call srcs,jobs)
+DAEMON_MAINS := daemon/flashd.c daemon/flashctl.c
+DAEMON_SRCS := $(filter-out $(DAEMON_MAINS),$(call srcs,daemon))
+BOARD_SRCS := $(call srcs,tests/sim/boards)
+SIM_SRCS := $(call srcs,tests/sim)
+SHIM_SRCS := $(wildcard tests/sim/shim/*.c)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+
+LIB_COMMON := $(B)/libcommon.a
+LIB_PROTO := $(B)/libprotocols.a
+LIB_DB := $(B)/libdb.a
+LIB_JOBS := $(B)/libjobs.a
+LIB_DAEMON := $(B)/libdaemon.a
+LIB_BOARDS := $(B)/libsimboards.a
+PRODUCT_LIBS := $(LIB_DAEMON) $(LIB_JOBS) $(LIB_PROTO) $(LIB_DB) $(LIB_COMMON)
+
+FLASHD := $(if $(wildcard daemon/flashd.c),$(B)/flashd)
+FLASHCTL := $(if $(wildcard daemon/flashctl.c),$(B)/flashctl)
+FLASHSIM := $(if $(SIM_SRCS),$(B)/flashsim)
+SHIM := $(if $(SHIM_SRCS),$(B)/libflashsim-shim.so)
+TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRCS))
+
+# C tests: tests/<folder>/test-*.c.  Board tests link the board library only
+# (it may include libc only); every other test links the product libraries.
+BOARD_TEST_SRCS := $(wildcard tests/sim/boards/test-*.c)
+PRODUCT_TEST_SRCS := $(filter-out tests/sim/%,$(wildcard tests/*/test-*.c tests/*/*/test-*.c))
+BOARD_TESTS := $(patsubst %.c,$(B)/%,$(BOARD_TEST_SRCS))
+PRODUCT_TESTS := $(patsubst %.c,$(B)/%,$(PRODUCT_TEST_SRCS))
+
+ALL_TARGETS := $(FLASHD) $(FLASHCTL) $(FLASHSIM) $(SHIM) $(TOOLS) $(BOARD_TESTS) $(PRODUCT_TESTS)
+
+.PHONY: all check deps demo install clean format check-format check-includes bench
+all: $(ALL_TARGETS)
+
+# Rebuild everything when the flags change (git's GIT-CFLAGS idea).
+$(B)/flags.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
+FORCE:
+
+# Product code: pkg-config flags of the product packages.
+$(B)/common/%.o $(B)/protocols/%.o $(B)/db/%.o $(B)/jobs/%.o $(B)/daemon/%.o $(B)/tests/tools/%.o: EXTRA = $(PKG_CFLAGS)
+$(B)/tests/%.o: EXTRA = $(PKG_CFLAGS)
+# Board models: libc only, on purpose (no pkg-config include paths).
+$(B)/tests/sim/boards/%.o: EXTRA =
+$(B)/tests/sim/%.o: EXTRA = $(SIM_CFLAGS)
+
+$(B)/%.o: %.c $(B)/flags.stamp
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(EXTRA) -c $< -o $@
+
+$(B)/lib%.a:
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIB_COMMON): $(call objs,$(COMMON_SRCS))
+$(LIB_PROTO): $(call objs,$(PROTO_SRCS))
+$(LIB_DB): $(call objs,$(DB_SRCS))
+$(LIB_JOBS): $(call objs,$(JOBS_SRCS))
+$(LIB_DAEMON): $(call objs,$(DAEMON_SRCS))
+$(LIB_BOARDS): $(call objs,$(BOARD_SRCS))
+
+$(B)/flashd $(B)/flashctl: $(B)/%: $(B)/daemon/%.o $(PRODUCT_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(ALL_LDFLAGS)
+
+$(FLASHSIM): $(call objs,$(SIM_SRCS)) $(LIB_BOARDS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(SIM_LIBS) $(ALL_LDFLAGS)
+
+# The shim is preloaded into unmodified clients (dfu-util, uuu ...), which are
+# not sanitizer builds: never instrument it.
+$(SHIM): $(SHIM_SRCS)
+	@mkdir -p $(@D)
+	@echo "  CCLD    $@"
+	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -fPIC -shared -o $@ $^ -ldl
+
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(PRODUCT_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(ALL_LDFLAGS)
+
+$(BOARD_TESTS): $(B)/%: $(B)/%.o $(LIB_BOARDS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+$(PRODUCT_TESTS): $(B)/%: $(B)/%.o $(PRODUCT_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(ALL_LDFLAGS)
+
+check: all
+	$(Q)tests/run-tests.sh $(B)
+
+# Every build and test dependency, from Debian 12 packages.  Idempotent.
+DEB_PKGS := build-essential pkg-config libusb-1.0-0-dev libudev-dev libsystemd-dev \
+	libsqlite3-dev sqlite3 libcjson-dev umockdev libumockdev-dev libglib2.0-dev \
+	dfu-util valgrind python3 systemd
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "All dependencies are installed."; fi
+
+clean:
+	rm -rf build
+
+ALL_OBJS := $(call objs,$(COMMON_SRCS) $(PROTO_SRCS) $(DB_SRCS) $(JOBS_SRCS) $(DAEMON_SRCS) \
+	$(DAEMON_MAINS) $(BOARD_SRCS) $(SIM_SRCS) $(TOOL_SRCS) $(BOARD_TEST_SRCS) $(PRODUCT_TEST_SRCS))
+-include $(ALL_OBJS:.o=.d)

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every test program and test script, counts the "ok - " / "not ok - "
+# lines they print, and ends with "N passed, N failed".  A program that exits
+# non-zero without reporting a failing case counts as one failure (a crash or
+# a sanitizer report must never pass silently).
+#   usage: tests/run-tests.sh BUILD_DIR
+#   TESTS=substr     run only cases whose name contains substr (C tests)
+#   SUITES=substr    run only programs/scripts whose path contains substr
+set -u
+build=${1:?build dir}
+top=$(cd "$(dirname "$0")/.." && pwd)
+export FLASHD_TOP=$top FLASHD_BUILD=$(cd "$build" && pwd)
+# Programs under the umockdev preload cannot have ASan's runtime first.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-verify_asan_link_order=0:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+passed=0 failed=0
+logdir=$FLASHD_BUILD/test-logs
+mkdir -p "$logdir"
+
+run_one() {
+	local prog=$1 name log rc p f
+	name=${prog#"$FLASHD_BUILD"/}
+	name=${name#"$top"/}
+	log=$logdir/$(echo "$name" | tr '/' '_').log
+	echo "== $name"
+	if [[ $prog == *.sh ]]; then
+		timeout 900 bash "$prog" >"$log" 2>&1
+	else
+		timeout 900 "$prog" >"$log" 2>&1
+	fi
+	rc=$?
+	p=$(grep -c '^ok - ' "$log")
+	f=$(grep -c '^not ok - ' "$log")
+	grep -E '^(not ok - |ok - |#)' "$log" | sed 's/^/   /'
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "   not ok - $name exited with status $rc (log: $log)"
+		tail -20 "$log" | sed 's/^/   | /'
+		f=1
+	elif [ "$f" -ne 0 ]; then
+		echo "   (full log: $log)"
+	fi
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+		echo "   not ok - $name ran no test case"
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+mapfile -t progs < <(
+	find "$FLASHD_BUILD/tests" -type f -name 'test-*' -perm -u+x 2>/dev/null | sort
+	find "$top/tests" -type f -name 'test-*.sh' 2>/dev/null | sort
+)
+for prog in "${progs[@]}"; do
+	if [ -n "${SUITES:-}" ] && [[ $prog != *"$SUITES"* ]]; then
+		continue
+	fi
+	run_one "$prog"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
