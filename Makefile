@@ -89,6 +89,9 @@ $(B)/tests/%.o: EXTRA = $(PKG_CFLAGS)
 $(B)/tests/sim/boards/%.o: EXTRA =
 $(B)/tests/sim/%.o: EXTRA = $(SIM_CFLAGS)
 
+$(B)/gen/%.o: $(B)/gen/%.c $(B)/flags.stamp
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
 $(B)/%.o: %.c $(B)/flags.stamp
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
@@ -100,7 +103,16 @@ $(B)/lib%.a:
 
 $(LIB_COMMON): $(call objs,$(COMMON_SRCS))
 $(LIB_PROTO): $(call objs,$(PROTO_SRCS))
-$(LIB_DB): $(call objs,$(DB_SRCS))
+# db/schema.sql is the schema of record; it is compiled in as a C string.
+DB_SCHEMA_C := $(B)/gen/db_schema.c
+$(DB_SCHEMA_C): db/schema.sql
+	@mkdir -p $(@D)
+	$(Q){ echo '/* Generated from db/schema.sql by the Makefile. */'; \
+	  echo 'const char db_schema_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+$(B)/gen/%.o: EXTRA =
+$(LIB_DB): $(call objs,$(DB_SRCS)) $(if $(wildcard db/schema.sql),$(B)/gen/db_schema.o)
 $(LIB_JOBS): $(call objs,$(JOBS_SRCS))
 $(LIB_DAEMON): $(call objs,$(DAEMON_SRCS))
 $(LIB_BOARDS): $(call objs,$(BOARD_SRCS))
