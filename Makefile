@@ -159,6 +159,16 @@ deps:
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "All dependencies are installed."; fi
 
+check-includes:
+	$(Q)bash tests/test-includes.sh
+
+CLANG_FORMAT ?= clang-format
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
+format:
+	$(Q)$(CLANG_FORMAT) -i $(FORMAT_FILES)
+check-format:
+	$(Q)$(CLANG_FORMAT) --dry-run $(FORMAT_FILES)
+
 clean:
 	rm -rf build
 
