@@ -1,0 +1,61 @@
+/*
+ * Station configuration: /etc/flashd/flashd.conf, "key = value" lines.
+ *
+ *   station        = line3-st1              station id stored with every unit
+ *   recipe_dir     = /etc/flashd/recipes    every *.json in it is a recipe
+ *   database       = /var/lib/flashd/flashd.db
+ *   control_socket = /run/flashd/control    flashctl status talks to it
+ *   allow_ports    = 1-1.* 2-3              port-path globs; empty = every port
+ *   max_jobs       = 32                     concurrent jobs (others wait their turn)
+ *   grace_sec      = 60                     SIGTERM: time running jobs get to finish
+ *   slot.1-1.2     = A1                     label shown to operators for a port
+ *
+ * '#' starts a comment.  Errors name the file and line.  Owned by the
+ * caller; config_free() releases everything.
+ */
+#ifndef FLASHD_DAEMON_CONFIG_H
+#define FLASHD_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/flashd/flashd.conf"
+
+struct config_slot {
+	char *port;
+	char *label;
+};
+
+struct config {
+	char *station;
+	char *recipe_dir;
+	char *database;
+	char *control_socket;
+	char **allow_ports; /* globs */
+	size_t n_allow;
+	struct config_slot *slots;
+	size_t n_slots;
+	unsigned max_jobs;
+	unsigned grace_sec;
+};
+
+/* Fill *cfg with the built-in defaults. */
+int config_defaults(struct config *cfg);
+
+/*
+ * Load `path` over the defaults.  A missing file is -ENOENT (the caller
+ * decides whether that is fatal); a bad line is -EINVAL naming file:line.
+ */
+int config_load(const char *path, struct config *cfg, struct err *e);
+
+void config_free(struct config *cfg);
+
+/* True when `port` matches the allow-list (or the list is empty). */
+bool config_port_allowed(const struct config *cfg, const char *port);
+
+/* Operator label for `port`, or NULL. */
+const char *config_slot_label(const struct config *cfg, const char *port);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * USB hotplug for flashd: a libudev monitor (subsystem usb, devtype
+ * usb_device) attached to the sd-event loop, plus a coldplug scan so boards
+ * already plugged at start-up are served.  Each board becomes one struct
+ * hotplug_event keyed by its port path (the sysfs name, e.g. "1-1.2.3"),
+ * which stays the same across re-enumeration while the devnum changes
+ * (test-rigs.md §5.6).  Hubs and root hubs are not reported.
+ *
+ * Tag filters are deliberately not used: umockdev does not set the tag bloom
+ * filter (test-rigs.md §1.5 a), and we filter on subsystem/devtype anyway.
+ */
+#ifndef FLASHD_DAEMON_HOTPLUG_H
+#define FLASHD_DAEMON_HOTPLUG_H
+
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+enum hotplug_action {
+	HOTPLUG_ADD,
+	HOTPLUG_REMOVE,
+};
+
+struct hotplug_event {
+	enum hotplug_action action;
+	char port[64];	  /* "1-1.2.3" */
+	char devnode[64]; /* "/dev/bus/usb/001/005" */
+	uint16_t vid, pid, bcd;
+	char serial[128]; /* iSerial as the kernel read it; "" if none (add only) */
+	unsigned busnum, devnum;
+};
+
+typedef void (*hotplug_cb_t)(void *userdata, const struct hotplug_event *ev);
+
+struct hotplug;
+
+/* Start monitoring; events are delivered from the loop.  Returns 0 or -errno. */
+int hotplug_new(sd_event *loop, hotplug_cb_t cb, void *userdata, struct hotplug **ret);
+
+/* Report every board already present as HOTPLUG_ADD (call once, after setup). */
+int hotplug_coldplug(struct hotplug *h);
+
+struct hotplug *hotplug_free(struct hotplug *h);
+
+#endif
