@@ -1,0 +1,341 @@
+/*
+ * This file implements the cross-stage rules of a recipe (jobs/recipe.h):
+ * device sessions and reachability, Ingenic stage order, overlapping writes,
+ * and that the serial source and the JEDEC list are backed by a stage.
+ *
+ * A session is the stretch of stages that talk to one enumeration of the
+ * unit: the matched device from stages[0], then the device each "await"
+ * waits for on the same port.  A session speaks one protocol family; a stage
+ * that makes the device leave (dfuse.leave, sdp.boot, *.reboot,
+ * fastboot.continue) ends it, and only an "await" may follow.
+ */
+#include "jobs/recipe-private.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const family_names[] = {
+	[RECIPE_FAMILY_NONE] = "no",
+	[RECIPE_FAMILY_DFUSE] = "a DfuSe",
+	[RECIPE_FAMILY_SDP] = "an i.MX SDP",
+	[RECIPE_FAMILY_FASTBOOT] = "a fastboot",
+	[RECIPE_FAMILY_INGENIC] = "an Ingenic USB-boot",
+};
+
+static void sp(char *out, size_t n, size_t i, const char *key)
+{
+	if (key)
+		snprintf(out, n, "stages[%zu].%s", i, key);
+	else
+		snprintf(out, n, "stages[%zu]", i);
+}
+
+struct session {
+	enum recipe_family family;
+	size_t family_at;	/* stage that set the family */
+	bool gone;		/* the device left at left_at */
+	size_t left_at;
+	bool reported_gone;	/* one "unreachable" message per session */
+	bool booted;		/* ingenic.boot ran */
+	size_t booted_at;
+	const struct recipe_stage *config;	/* last ingenic.config */
+	size_t config_at;
+};
+
+static const struct recipe_partition *find_partition(const struct recipe_ingenic_config *c,
+						     const char *name)
+{
+	for (size_t i = 0; i < c->n_partitions; i++)
+		if (c->partitions[i].name && strcmp(c->partitions[i].name, name) == 0)
+			return &c->partitions[i];
+	return NULL;
+}
+
+/* Resolve an ingenic.write against the session's config; false if reported. */
+static bool ingenic_write_resolve(struct recipe_parser *p, struct recipe_stage *s, size_t i,
+				  const struct session *ss)
+{
+	const struct recipe_ingenic_config *c = &ss->config->u.ingenic_config;
+	struct recipe_ingenic_write *w = &s->u.ingenic_write;
+	uint64_t end;
+	char jp[64];
+
+	if (w->partition) {
+		const struct recipe_partition *pt = find_partition(c, w->partition);
+
+		if (!pt) {
+			sp(jp, sizeof(jp), i, "partition");
+			recipe_problem(p, jp, "no partition '%s' in stages[%zu] (ingenic.config)",
+				       w->partition, ss->config_at);
+			return false;
+		}
+		if (w->offset + w->image.write_size > pt->size) {
+			sp(jp, sizeof(jp), i, "file");
+			recipe_problem(p, jp,
+				       "'%s' (%" PRIu64 " bytes at offset 0x%" PRIx64
+				       ") does not fit partition '%s' (%" PRIu64 " bytes)",
+				       w->image.file, w->image.write_size, w->offset, pt->name, pt->size);
+			return false;
+		}
+		w->offset += pt->offset;
+		return true;
+	}
+	/* The burner refuses writes outside every partition ("out of partition", §3.6). */
+	end = w->offset + (w->image.write_size ? w->image.write_size : 1);
+	for (size_t k = 0; k < c->n_partitions; k++) {
+		const struct recipe_partition *pt = &c->partitions[k];
+
+		if (w->offset >= pt->offset && end <= pt->offset + pt->size)
+			return true;
+	}
+	sp(jp, sizeof(jp), i, "offset");
+	recipe_problem(p, jp,
+		       "0x%" PRIx64 "-0x%" PRIx64 " is not inside one partition of stages[%zu] "
+		       "(ingenic.config)",
+		       w->offset, end - 1, ss->config_at);
+	return false;
+}
+
+/* Walk the stages session by session; resolves Ingenic write offsets. */
+static void check_sessions(struct recipe_parser *p, struct recipe *r, const bool *stage_ok,
+			   bool *resolved)
+{
+	struct session ss = { 0 };
+	char jp[64];
+
+	if (r->n_stages && r->stages[0].op == RECIPE_OP_AWAIT)
+		recipe_problem(p, "stages[0]",
+			       "await as the first stage: the matched device is never used");
+
+	for (size_t i = 0; i < r->n_stages; i++) {
+		struct recipe_stage *s = &r->stages[i];
+		enum recipe_family fam = recipe_op_family(s->op);
+
+		if (s->op < 0)
+			continue;
+		sp(jp, sizeof(jp), i, NULL);
+		if (s->op == RECIPE_OP_AWAIT) {
+			ss = (struct session){ 0 };
+			continue;
+		}
+		if (ss.gone) {
+			if (!ss.reported_gone)
+				recipe_problem(p, jp,
+					       "unreachable: the device left at stages[%zu] (%s); "
+					       "add an await stage before it",
+					       ss.left_at, recipe_op_name(r->stages[ss.left_at].op));
+			ss.reported_gone = true;
+			continue;
+		}
+		if (ss.family == RECIPE_FAMILY_NONE) {
+			ss.family = fam;
+			ss.family_at = i;
+		} else if (fam != ss.family) {
+			recipe_problem(p, jp,
+				       "%s needs %s device, but stages[%zu] (%s) talks to %s device; "
+				       "add an await stage before it",
+				       recipe_op_name(s->op), family_names[fam], ss.family_at,
+				       recipe_op_name(r->stages[ss.family_at].op),
+				       family_names[ss.family]);
+			continue;
+		}
+		switch (s->op) {
+		case RECIPE_OP_INGENIC_BOOT:
+			if (ss.booted)
+				recipe_problem(p, jp, "ingenic.boot: the burner already runs (stages[%zu])",
+					       ss.booted_at);
+			ss.booted = true;
+			ss.booted_at = i;
+			break;
+		case RECIPE_OP_INGENIC_CHECK_JEDEC:
+		case RECIPE_OP_INGENIC_CONFIG:
+		case RECIPE_OP_INGENIC_REBOOT:
+		case RECIPE_OP_INGENIC_SECURE_BOOT:
+			if (!ss.booted) {
+				recipe_problem(p, jp, "%s needs ingenic.boot earlier on this device",
+					       recipe_op_name(s->op));
+				break;
+			}
+			if (s->op == RECIPE_OP_INGENIC_CONFIG && stage_ok[i]) {
+				ss.config = s;
+				ss.config_at = i;
+			}
+			break;
+		case RECIPE_OP_INGENIC_WRITE:
+			if (!ss.booted)
+				recipe_problem(p, jp, "ingenic.write needs ingenic.boot earlier on this device");
+			else if (!ss.config)
+				recipe_problem(p, jp,
+					       "ingenic.write needs ingenic.config earlier on this device");
+			else if (stage_ok[i])
+				resolved[i] = ingenic_write_resolve(p, s, i, &ss);
+			break;
+		default:
+			break;
+		}
+		if (recipe_op_device_leaves(s->op)) {
+			ss.gone = true;
+			ss.left_at = i;
+		}
+	}
+}
+
+/* Byte range a stage writes, and on which target; false for stages that write nothing. */
+struct target {
+	int kind;		/* 1 DfuSe alt, 2 fastboot raw, 3 Ingenic flash */
+	unsigned sub;		/* alt, or Ingenic flash type */
+	uint64_t start, end;	/* [start, end) */
+	const char *key;	/* JSON key the message points at */
+};
+
+static bool stage_target(const struct recipe *r, size_t i, const bool *resolved, struct target *t)
+{
+	const struct recipe_stage *s = &r->stages[i];
+
+	switch (s->op) {
+	case RECIPE_OP_DFUSE_DOWNLOAD:
+		*t = (struct target){ 1, s->u.dfuse_download.alt, s->u.dfuse_download.address,
+				      s->u.dfuse_download.address + s->u.dfuse_download.image.write_size,
+				      "address" };
+		break;
+	case RECIPE_OP_FASTBOOT_FLASH:
+		if (!s->u.fastboot_flash.raw)
+			return false;
+		*t = (struct target){ 2, 0, s->u.fastboot_flash.offset,
+				      s->u.fastboot_flash.offset + s->u.fastboot_flash.image.write_size,
+				      "offset" };
+		break;
+	case RECIPE_OP_INGENIC_WRITE:
+		if (!resolved[i])
+			return false;
+		*t = (struct target){ 3, 0, s->u.ingenic_write.offset,
+				      s->u.ingenic_write.offset + s->u.ingenic_write.image.write_size,
+				      s->u.ingenic_write.partition ? "partition" : "offset" };
+		break;
+	default:
+		return false;
+	}
+	return t->end > t->start;
+}
+
+static void check_overlaps(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok,
+			   const bool *resolved)
+{
+	char jp[64];
+
+	for (size_t i = 0; i < r->n_stages; i++) {
+		const struct recipe_stage *s = &r->stages[i];
+		struct target a, b;
+
+		if (!stage_ok[i])
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			const struct recipe_stage *q = &r->stages[j];
+
+			if (!stage_ok[j])
+				continue;
+			if (s->op == RECIPE_OP_DFUSE_DOWNLOAD && q->op == RECIPE_OP_DFUSE_DOWNLOAD &&
+			    s->u.dfuse_download.erase == RECIPE_ERASE_MASS) {
+				sp(jp, sizeof(jp), i, "erase");
+				recipe_problem(p, jp, "mass erase wipes what stages[%zu] wrote", j);
+				break;
+			}
+			if (s->op == RECIPE_OP_FASTBOOT_FLASH && q->op == RECIPE_OP_FASTBOOT_FLASH &&
+			    !s->u.fastboot_flash.raw && !q->u.fastboot_flash.raw &&
+			    strcmp(s->u.fastboot_flash.partition, q->u.fastboot_flash.partition) == 0) {
+				sp(jp, sizeof(jp), i, "partition");
+				recipe_problem(p, jp, "'%s' is already written by stages[%zu]",
+					       s->u.fastboot_flash.partition, j);
+				break;
+			}
+			if (s->op == RECIPE_OP_FASTBOOT_ERASE && q->op == RECIPE_OP_FASTBOOT_FLASH &&
+			    !q->u.fastboot_flash.raw &&
+			    strcmp(s->u.fastboot_erase.partition, q->u.fastboot_flash.partition) == 0) {
+				sp(jp, sizeof(jp), i, "partition");
+				recipe_problem(p, jp, "erases '%s', written by stages[%zu]",
+					       s->u.fastboot_erase.partition, j);
+				break;
+			}
+			if (!stage_target(r, i, resolved, &a) || !stage_target(r, j, resolved, &b))
+				continue;
+			if (a.kind != b.kind || a.sub != b.sub || a.start >= b.end || b.start >= a.end)
+				continue;
+			sp(jp, sizeof(jp), i, a.key);
+			recipe_problem(p, jp,
+				       "writes 0x%08" PRIx64 "-0x%08" PRIx64 ", overlapping stages[%zu] "
+				       "(0x%08" PRIx64 "-0x%08" PRIx64 ")",
+				       a.start, a.end - 1, j, b.start, b.end - 1);
+			break;
+		}
+	}
+}
+
+static bool has_stage(const struct recipe *r, enum recipe_op op, const char *getvar)
+{
+	for (size_t i = 0; i < r->n_stages; i++) {
+		if (r->stages[i].op != op)
+			continue;
+		if (!getvar || (r->stages[i].u.fastboot_getvar.var &&
+				strcmp(r->stages[i].u.fastboot_getvar.var, getvar) == 0))
+			return true;
+	}
+	return false;
+}
+
+static void check_serial_and_jedec(struct recipe_parser *p, const struct recipe *r)
+{
+	const struct recipe_serial *sr = &r->serial;
+	bool jedec_stage = has_stage(r, RECIPE_OP_INGENIC_CHECK_JEDEC, NULL);
+
+	switch (sr->source) {
+	case RECIPE_SERIAL_DFUSE_UID:
+		if (!has_stage(r, RECIPE_OP_DFUSE_READ_UID, NULL))
+			recipe_problem(p, "serial.source", "dfuse_uid needs a dfuse.read_uid stage");
+		break;
+	case RECIPE_SERIAL_IMX_OCOTP:
+		if (!has_stage(r, RECIPE_OP_SDP_BOOT, NULL))
+			recipe_problem(p, "serial.source", "imx_ocotp needs an sdp.boot stage");
+		break;
+	case RECIPE_SERIAL_INGENIC_EFUSE:
+		if (!has_stage(r, RECIPE_OP_INGENIC_BOOT, NULL))
+			recipe_problem(p, "serial.source", "ingenic_efuse needs an ingenic.boot stage");
+		break;
+	case RECIPE_SERIAL_FASTBOOT_GETVAR:
+		if (sr->var && !has_stage(r, RECIPE_OP_FASTBOOT_GETVAR, sr->var))
+			recipe_problem(p, "serial.source",
+				       "fastboot_getvar needs a fastboot.getvar stage reading '%s'",
+				       sr->var);
+		break;
+	case RECIPE_SERIAL_USB_SERIAL:
+	case _RECIPE_SERIAL_MAX:
+	case _RECIPE_SERIAL_INVALID:
+		break;
+	}
+	if (r->n_jedec && !jedec_stage)
+		recipe_problem(p, "jedec", "no ingenic.check_jedec stage uses it");
+	if (!r->jedec && jedec_stage) {
+		for (size_t i = 0; i < r->n_stages; i++)
+			if (r->stages[i].op == RECIPE_OP_INGENIC_CHECK_JEDEC) {
+				char jp[64];
+
+				sp(jp, sizeof(jp), i, NULL);
+				recipe_problem(p, jp,
+					       "ingenic.check_jedec needs a top-level \"jedec\" list");
+				break;
+			}
+	}
+}
+
+void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_ok)
+{
+	_cleanup_free_ bool *resolved = calloc(r->n_stages ? r->n_stages : 1, sizeof(bool));
+
+	if (!resolved) {
+		p->oom = true;
+		return;
+	}
+	check_sessions(p, r, stage_ok, resolved);
+	check_overlaps(p, r, stage_ok, resolved);
+	check_serial_and_jedec(p, r);
+}

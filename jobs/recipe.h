@@ -1,0 +1,369 @@
+/*
+ * Job recipes: "when a board with this VID/PID appears on a matching port, run
+ * these stages".  This module parses and validates recipe files (JSON, cJSON),
+ * loads a directory of them into a recipe set, and picks the recipe for a
+ * device.  The format is documented in jobs/flashd.recipe.5 (summary in
+ * jobs/README.md); the operations follow shared/docs/protocol-dfu.md §2,
+ * protocol-imx-sdp-fastboot.md §1.14, §4 and protocol-ingenic.md §2, §3.
+ *
+ * Invariants a job runner may rely on once recipe_load() returned 0:
+ *  - every image exists inside the recipe's directory (no "..", no absolute
+ *    path, no symlink leading out), is a regular file, and had the pinned
+ *    sha256 when it was loaded; size and digest are recorded here.  The
+ *    runner should still hash what it actually sends (the file may change).
+ *  - stages are reachable: each device stage talks to the device of its
+ *    session (the matched device, or the one the last "await" stage waited
+ *    for), no device stage follows a stage that makes the device leave
+ *    (dfuse.leave, sdp.boot, fastboot.reboot/continue, ingenic.reboot)
+ *    without an "await" in between, Ingenic burner stages follow
+ *    ingenic.boot (and writes follow ingenic.config) on the same device;
+ *  - write ranges on one target (DfuSe alt, fastboot raw offsets or
+ *    partition, Ingenic flash) do not overlap;
+ *  - RECIPE_OP_INGENIC_SECURE_BOOT (eFuse burning, burner requests
+ *    0x20-0x25) appears only with irreversible = true, and irreversible is
+ *    set on no other stage.
+ *
+ * Ownership: a struct recipe owns every string, array and image in it; free
+ * it with recipe_free().  A struct recipe_set owns its recipes.  Nothing here
+ * blocks except on local file I/O; nothing keeps file descriptors open.
+ *
+ * Errors: functions return 0 (or a count) or a negative errno.  Problems with
+ * a recipe are collected, one message per problem, into a caller-owned
+ * struct recipe_diags, each naming the file and the JSON path:
+ *     recipes/t31.json: stages[2].offset: not a number
+ */
+#ifndef FLASHD_JOBS_RECIPE_H
+#define FLASHD_JOBS_RECIPE_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "jobs/recipe-sha256.h"
+
+/* Limits; a recipe exceeding one is refused with a message. */
+#define RECIPE_FILE_MAX (1024 * 1024)	/* bytes of JSON */
+#define RECIPE_STAGES_MAX 64
+#define RECIPE_NAME_MAX 64
+#define RECIPE_PORTS_MAX 32
+#define RECIPE_JEDEC_MAX 16
+#define RECIPE_PARTITIONS_MAX 10	/* the burner's nor_partition table: protocol-ingenic.md §3.4 */
+#define RECIPE_RETRIES_MAX 10
+#define RECIPE_TIMEOUT_MAX_MS (24u * 3600u * 1000u)
+
+/* Stable operation names, as written in "op"; see recipe_op_name(). */
+enum recipe_op {
+	RECIPE_OP_DFUSE_DOWNLOAD,	/* "dfuse.download" */
+	RECIPE_OP_DFUSE_READ_UID,	/* "dfuse.read_uid" */
+	RECIPE_OP_DFUSE_LEAVE,		/* "dfuse.leave" (device leaves) */
+	RECIPE_OP_SDP_BOOT,		/* "sdp.boot" (device leaves: re-enumerates) */
+	RECIPE_OP_AWAIT,		/* "await" (starts a new device session) */
+	RECIPE_OP_FASTBOOT_GETVAR,	/* "fastboot.getvar" */
+	RECIPE_OP_FASTBOOT_FLASH,	/* "fastboot.flash" */
+	RECIPE_OP_FASTBOOT_ERASE,	/* "fastboot.erase" */
+	RECIPE_OP_FASTBOOT_UCMD,	/* "fastboot.ucmd" */
+	RECIPE_OP_FASTBOOT_REBOOT,	/* "fastboot.reboot" (device leaves) */
+	RECIPE_OP_FASTBOOT_CONTINUE,	/* "fastboot.continue" (device leaves) */
+	RECIPE_OP_INGENIC_BOOT,		/* "ingenic.boot": ROM -> SPL -> burner, no re-enumeration */
+	RECIPE_OP_INGENIC_CHECK_JEDEC,	/* "ingenic.check_jedec" */
+	RECIPE_OP_INGENIC_CONFIG,	/* "ingenic.config" */
+	RECIPE_OP_INGENIC_WRITE,	/* "ingenic.write" */
+	RECIPE_OP_INGENIC_REBOOT,	/* "ingenic.reboot" (device leaves) */
+	RECIPE_OP_INGENIC_SECURE_BOOT,	/* "ingenic.secure_boot": eFuse writes, needs irreversible */
+	_RECIPE_OP_MAX,
+	_RECIPE_OP_INVALID = -EINVAL,
+};
+
+enum recipe_erase {
+	RECIPE_ERASE_NONE,	/* "none" */
+	RECIPE_ERASE_PAGES,	/* "pages": DfuSe, erase the pages the image touches */
+	RECIPE_ERASE_MASS,	/* "mass": DfuSe mass erase before this download */
+	RECIPE_ERASE_CHIP,	/* "chip": Ingenic, whole chip at INIT (spi_erase = 1) */
+	RECIPE_ERASE_PARTITION,	/* "partition": Ingenic, partition on first write (spi_erase = 0) */
+	_RECIPE_ERASE_MAX,
+	_RECIPE_ERASE_INVALID = -EINVAL,
+};
+
+enum recipe_verify {
+	RECIPE_VERIFY_NONE,	/* "none" */
+	RECIPE_VERIFY_READBACK,	/* "readback": host reads the data back and compares */
+	RECIPE_VERIFY_CRC32,	/* "crc32": device-side CRC (fastboot UCmd crc32 -v; Ingenic JAMCRC) */
+	_RECIPE_VERIFY_MAX,
+	_RECIPE_VERIFY_INVALID = -EINVAL,
+};
+
+enum recipe_sparse {
+	RECIPE_SPARSE_AUTO,	/* "auto": split into sparse pieces when larger than max-download */
+	RECIPE_SPARSE_NEVER,	/* "never": send as is; fail if larger than max-download */
+	_RECIPE_SPARSE_MAX,
+	_RECIPE_SPARSE_INVALID = -EINVAL,
+};
+
+enum recipe_flash {
+	RECIPE_FLASH_SFC_NOR,	/* "sfc_nor" (ops 0x00060000) */
+	RECIPE_FLASH_SFC_NAND,	/* "sfc_nand" (ops 0x00060001) */
+	RECIPE_FLASH_MMC0,	/* "mmc0" (ops 0x00020000) */
+	RECIPE_FLASH_MMC1,	/* "mmc1" (ops 0x00020001) */
+	_RECIPE_FLASH_MAX,
+	_RECIPE_FLASH_INVALID = -EINVAL,
+};
+
+enum recipe_serial_source {
+	RECIPE_SERIAL_USB_SERIAL,	/* iSerialNumber of the matched device */
+	RECIPE_SERIAL_DFUSE_UID,	/* result of the dfuse.read_uid stage */
+	RECIPE_SERIAL_IMX_OCOTP,	/* SDP READ_REGISTER of ocotp_words, before sdp.boot */
+	RECIPE_SERIAL_INGENIC_EFUSE,	/* ROM read of the eFuse shadow, before ingenic.boot */
+	RECIPE_SERIAL_FASTBOOT_GETVAR,	/* result of the fastboot.getvar stage reading var */
+	_RECIPE_SERIAL_MAX,
+	_RECIPE_SERIAL_INVALID = -EINVAL,
+};
+
+/* One image file, pinned by sha256. */
+struct recipe_image {
+	char *file;		/* as written in the recipe (relative to its directory) */
+	char *path;		/* resolved absolute path (realpath) */
+	uint64_t size;		/* bytes in the file */
+	uint64_t write_size;	/* bytes it occupies on the target: size, or the expanded
+				 * size of an Android sparse image (protocol-imx-sdp-fastboot.md §4.4) */
+	bool sparse;		/* file is an Android sparse image */
+	uint8_t sha256[RECIPE_SHA256_LEN];
+};
+
+struct recipe_partition {
+	char *name;
+	uint64_t offset;	/* bytes from the start of the flash */
+	uint64_t size;		/* bytes */
+};
+
+struct recipe_dfuse_download {
+	uint8_t alt;		/* DfuSe alternate setting = memory space (protocol-dfu.md §2.7) */
+	uint32_t address;
+	struct recipe_image image;
+	enum recipe_erase erase;	/* PAGES, MASS or NONE */
+	enum recipe_verify verify;	/* READBACK or NONE */
+};
+
+struct recipe_dfuse_read_uid {
+	uint8_t alt;
+	uint32_t address;
+	uint32_t length;	/* 1..64 bytes */
+};
+
+struct recipe_dfuse_leave {
+	uint32_t address;	/* jump address, always explicit (protocol-dfu.md §2.10) */
+};
+
+struct recipe_sdp_boot {
+	struct recipe_image image;	/* e.g. u-boot.imx that starts fastboot by itself */
+};
+
+struct recipe_await {
+	uint16_t vid, pid;	/* expected on the same port path */
+};
+
+struct recipe_fastboot_getvar {
+	char *var;
+	char *expect;		/* NULL: any value (recorded); else must equal */
+};
+
+struct recipe_fastboot_flash {
+	char *partition;	/* NULL when raw: the target is then "0x<offset>" */
+	bool raw;
+	uint64_t offset;	/* raw byte offset (only when raw) */
+	struct recipe_image image;
+	enum recipe_sparse sparse;
+	uint32_t max_download;	/* 0: use getvar max-download-size, capped at 16 MiB */
+	enum recipe_verify verify;	/* CRC32 or NONE */
+};
+
+struct recipe_fastboot_erase {
+	char *partition;
+};
+
+struct recipe_fastboot_ucmd {
+	char *command;
+	bool async;		/* ACmd instead of UCmd; command < 64 characters */
+};
+
+struct recipe_ingenic_boot {
+	char *soc;		/* "t31", ...; see recipe_ingenic_soc_known() */
+	bool has_ginfo;
+	struct recipe_image ginfo;	/* only when has_ginfo */
+	struct recipe_image spl;
+	struct recipe_image burner;
+	uint32_t d2i_len;	/* 0: none sent; default from the SoC (protocol-ingenic.md §2.2) */
+};
+
+struct recipe_ingenic_config {
+	enum recipe_flash flash;
+	enum recipe_erase erase;	/* CHIP, PARTITION or NONE */
+	struct recipe_partition *partitions;
+	size_t n_partitions;
+};
+
+struct recipe_ingenic_write {
+	char *partition;	/* NULL: offset is absolute */
+	uint64_t offset;	/* absolute offset on the flash (partition start + given offset) */
+	struct recipe_image image;
+	enum recipe_verify verify;	/* CRC32, READBACK or NONE */
+};
+
+struct recipe_ingenic_secure_boot {
+	struct recipe_image image;	/* key/config blob for the secure-boot requests */
+};
+
+struct recipe_stage {
+	enum recipe_op op;
+	char *label;		/* "name" if given, else NULL */
+	uint32_t timeout_ms;	/* whole-stage deadline; per-op default if not given */
+	uint32_t retries;	/* extra attempts after a failure, 0..RECIPE_RETRIES_MAX */
+	bool irreversible;	/* acknowledged; only on RECIPE_OP_INGENIC_SECURE_BOOT */
+	union {
+		struct recipe_dfuse_download dfuse_download;
+		struct recipe_dfuse_read_uid dfuse_read_uid;
+		struct recipe_dfuse_leave dfuse_leave;
+		struct recipe_sdp_boot sdp_boot;
+		struct recipe_await await;
+		struct recipe_fastboot_getvar fastboot_getvar;
+		struct recipe_fastboot_flash fastboot_flash;
+		struct recipe_fastboot_erase fastboot_erase;
+		struct recipe_fastboot_ucmd fastboot_ucmd;
+		struct recipe_ingenic_boot ingenic_boot;
+		struct recipe_ingenic_config ingenic_config;
+		struct recipe_ingenic_write ingenic_write;
+		struct recipe_ingenic_secure_boot ingenic_secure_boot;
+	} u;			/* member named after op; reboot/continue/check_jedec have none */
+};
+
+struct recipe_match {
+	uint16_t vid, pid;
+	uint16_t bcd_min, bcd_max;	/* inclusive; 0x0000..0xffff when not given */
+	char **ports;		/* port-path globs (fnmatch), NULL when any port matches */
+	size_t n_ports;
+};
+
+struct recipe_serial {
+	enum recipe_serial_source source;
+	char *var;		/* FASTBOOT_GETVAR: getvar name, default "serialno" */
+	uint32_t ocotp_words[4];	/* IMX_OCOTP: register addresses, low word first */
+	size_t n_ocotp_words;
+};
+
+struct recipe {
+	char *name;
+	char *description;	/* NULL if not given */
+	char *path;		/* the recipe file, as passed to recipe_load() */
+	char *dir;		/* realpath of its directory; images resolve below it */
+	uint8_t sha256[RECIPE_SHA256_LEN];	/* of the recipe file's bytes, for the database */
+	struct recipe_match match;
+	struct recipe_serial serial;
+	uint32_t *jedec;	/* expected JEDEC IDs, mfr << 16 | type << 8 | capacity */
+	size_t n_jedec;
+	struct recipe_stage *stages;
+	size_t n_stages;
+};
+
+/* Collected problem messages, "FILE: PATH: text", in the order found. */
+struct recipe_diags {
+	char **msgs;
+	size_t n;
+	size_t cap;
+};
+
+#define RECIPE_DIAGS_INIT ((struct recipe_diags){ 0 })
+
+/* Free the messages and reset to empty; the struct itself is the caller's. */
+void recipe_diags_release(struct recipe_diags *d);
+
+/*
+ * Add one formatted message.  Returns 0 or -ENOMEM (the message is lost).
+ * Exposed so that callers report related problems in the same list.
+ */
+int recipe_diags_add(struct recipe_diags *d, const char *fmt, ...) _printf_(2, 3);
+
+/*
+ * Parse and validate the recipe file at path; image paths resolve relative to
+ * its directory.  Every problem found is appended to diags (may be NULL), not
+ * only the first.  Reads each image once to check its sha256.  Blocks on file
+ * I/O only.
+ *
+ * Returns 0 and *ret (free with recipe_free()); -EBADMSG when the recipe has
+ * problems (at least one message added); -ENOENT, -EACCES, ... when the file
+ * itself cannot be read (one message added); -ENOMEM.  *ret is set only on 0.
+ */
+int recipe_load(const char *path, struct recipe **ret, struct recipe_diags *diags);
+
+/* Free a recipe and everything in it.  Accepts NULL; returns NULL. */
+struct recipe *recipe_free(struct recipe *r);
+DEFINE_CLEANUP_FUNC(struct recipe *, recipe_free);
+
+/* "dfuse.download", ...; NULL for an invalid value. */
+const char *recipe_op_name(enum recipe_op op);
+/* The op for a name, or _RECIPE_OP_INVALID. */
+enum recipe_op recipe_op_from_name(const char *name);
+/* Whether the op needs a device present (every op but await). */
+bool recipe_op_uses_device(enum recipe_op op);
+/* Whether the device goes away after the op (leave, sdp.boot, reboot, continue). */
+bool recipe_op_device_leaves(enum recipe_op op);
+const char *recipe_serial_source_name(enum recipe_serial_source s);
+
+/* Whether a port-path glob is valid: digits, '-', '.', '*', '?', and closed [...] sets. */
+bool recipe_port_glob_valid(const char *glob);
+
+/*
+ * A set of recipes, e.g. everything in /etc/flashd/recipes.  Owns its recipes.
+ * Recipes are kept in file-name order.
+ */
+struct recipe_set {
+	struct recipe **recipes;
+	size_t n;
+};
+
+/*
+ * Load every "*.json" (regular file, not starting with '.') in dir, in name
+ * order.  Good recipes are kept; each bad one is reported to diags and left
+ * out, as is a recipe whose name is already used by an earlier file.
+ *
+ * Returns the number of files refused (>= 0) and *ret (free with
+ * recipe_set_free()), or a negative errno when dir cannot be read (one
+ * message added) or on -ENOMEM; *ret is set only when >= 0.
+ */
+int recipe_set_load_dir(const char *dir, struct recipe_set **ret, struct recipe_diags *diags);
+
+/* Free the set and its recipes.  Accepts NULL; returns NULL. */
+struct recipe_set *recipe_set_free(struct recipe_set *set);
+DEFINE_CLEANUP_FUNC(struct recipe_set *, recipe_set_free);
+
+/*
+ * Whether one recipe's match rules accept the device.  port_path is the
+ * sysfs port path ("1-1.2.3").  On a match, *ret_rank (may be NULL) gets its
+ * specificity, higher = more specific; see recipe_set_match().
+ */
+bool recipe_matches(const struct recipe *r, uint16_t vid, uint16_t pid, uint16_t bcd,
+		    const char *port_path, uint32_t *ret_rank);
+
+/*
+ * Pick the recipe for a device: among the recipes whose VID/PID match, whose
+ * bcdDevice range contains bcd and whose port globs (if any) match port_path,
+ * the most specific one wins:
+ *  1. port rule: an exact port path beats a glob, a glob with more literal
+ *     characters beats one with fewer, any glob beats no port rule;
+ *  2. then bcdDevice: a narrower range beats a wider one (no range = widest).
+ * Two best candidates of equal specificity are an error: flashing the wrong
+ * firmware is worse than flashing none.
+ *
+ * Returns 0 and *ret (borrowed from the set); -ENOENT if no recipe matches;
+ * -ENOTUNIQ if the best match is ambiguous (e names both recipes).
+ */
+int recipe_set_match(const struct recipe_set *set, uint16_t vid, uint16_t pid, uint16_t bcd,
+		     const char *port_path, const struct recipe **ret, struct err *e);
+
+/*
+ * Known Ingenic SoC names for ingenic.boot "soc", and their default d2i_len
+ * (protocol-ingenic.md §2.2); returns false for an unknown name.
+ */
+bool recipe_ingenic_soc_known(const char *soc, uint32_t *ret_d2i_len);
+
+#endif

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Regenerates the placeholder images the example recipes in jobs/recipes/ pin
+# by sha256.  The bytes are deterministic (SHA-256 in counter mode over the
+# file name), so the digests in the recipes stay valid; run it from anywhere:
+#     jobs/recipes/images/make-images.sh && (cd jobs/recipes/images && sha256sum *.bin *.imx *.simg)
+# These are NOT bootable: synthetic i.MX/Ingenic images with real headers come
+# later.  Only rootfs.simg has a real Android sparse header (it expands to
+# 64 KiB), so the sparse handling has something to look at.
+set -eu
+cd "$(dirname "$0")"
+python3 - <<'PY'
+import hashlib, struct
+
+def fill(name, size):
+    out = bytearray()
+    i = 0
+    while len(out) < size:
+        out += hashlib.sha256(b"flashd-example:%s:%d" % (name.encode(), i)).digest()
+        i += 1
+    with open(name, "wb") as f:
+        f.write(out[:size])
+
+KiB = 1024
+fill("stm32-f405-boot.bin", 16 * KiB)
+fill("stm32-f405-app.bin", 96 * KiB)
+fill("imx6q-u-boot-fastboot.imx", 64 * KiB)
+fill("imx6q-u-boot.imx", 64 * KiB)
+fill("imx6q-env.bin", 8 * KiB)
+fill("t31-ginfo.bin", 324)
+fill("t31-spl.bin", 26 * KiB)          # <= d2i_len 0x7000
+fill("t31-burner.bin", 128 * KiB)
+fill("t31-uboot.bin", 64 * KiB)
+fill("t31-kernel.bin", 128 * KiB)
+fill("t31-rootfs.bin", 64 * KiB)
+
+# Android sparse image (protocol-imx-sdp-fastboot.md §4.4): 16 blocks of 4 KiB,
+# one RAW chunk of 4 blocks then one DONT_CARE chunk of 12 blocks.
+raw = bytearray()
+i = 0
+while len(raw) < 4 * 4096:
+    raw += hashlib.sha256(b"flashd-example:rootfs:%d" % i).digest()
+    i += 1
+sparse = struct.pack("<IHHHHIIII", 0xED26FF3A, 1, 0, 28, 12, 4096, 16, 2, 0)
+sparse += struct.pack("<HHII", 0xCAC1, 0, 4, 12 + 4 * 4096) + bytes(raw[:4 * 4096])
+sparse += struct.pack("<HHII", 0xCAC3, 0, 12, 12)
+with open("imx6q-rootfs.simg", "wb") as f:
+    f.write(sparse)
+PY

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Tests "flashctl recipe check" (daemon/flashctl-recipe.c): exit codes 0/1/2,
+# the "FILE: ok (...)" line for good recipes and the loader's messages for bad
+# ones.  Skips (one "ok" line) while flashctl is not built yet.
+set -u
+top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${FLASHD_BUILD:-$top/build/default}
+flashctl=$build/flashctl
+
+if [ ! -x "$flashctl" ]; then
+	echo "ok - recipe-check skipped: flashctl not built"
+	exit 0
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+check() {	# check NAME COMMAND...: prints ok/not ok from the command's status
+	local name=$1
+	shift
+	n=$((n + 1))
+	if "$@"; then echo "ok - $name"; else echo "not ok - $name"; fi
+}
+
+recipes=$top/jobs/recipes
+out=$("$flashctl" recipe check "$recipes/stm32-f405.json" "$recipes/imx6q-fastboot.json" \
+	"$recipes/ingenic-t31.json" 2>&1)
+rc=$?
+check "examples_exit_0" test "$rc" -eq 0
+check "examples_ok_lines" grep -qxF "$recipes/stm32-f405.json: ok (recipe 'stm32-f405', 3 stages)" <<<"$out"
+check "examples_ok_lines_t31" grep -qxF "$recipes/ingenic-t31.json: ok (recipe 'ingenic-t31', 7 stages)" <<<"$out"
+
+cat >"$tmp/bad.json" <<'JSON'
+{ "name": "bad", "match": { "vid": "04g3", "pid": "df11", "ports": ["1-[1"] },
+  "stages": [ { "op": "dfuse.leave", "adress": "0x08000000" } ] }
+JSON
+out=$("$flashctl" recipe check "$recipes/stm32-f405.json" "$tmp/bad.json" 2>&1)
+rc=$?
+check "bad_exit_1" test "$rc" -eq 1
+for msg in "match.vid: not 4 hex digits: '04g3'" "match.ports[0]: bad port glob '1-[1'" \
+	"stages[0].adress: unknown key" "stages[0].address: missing"; do
+	check "bad_message: $msg" grep -qxF "$tmp/bad.json: $msg" <<<"$out"
+done
+check "bad_keeps_good_line" grep -qF "stm32-f405.json: ok" <<<"$out"
+
+"$flashctl" recipe check "$tmp/missing.json" >/dev/null 2>&1
+check "missing_file_exit_1" test $? -eq 1
+"$flashctl" recipe check >/dev/null 2>&1
+check "no_files_exit_2" test $? -eq 2
+"$flashctl" recipe frobnicate x >/dev/null 2>&1
+check "bad_verb_exit_2" test $? -eq 2
+exit 0

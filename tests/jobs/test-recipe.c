@@ -1,0 +1,725 @@
+/*
+ * Tests for jobs/recipe.c, recipe-check.c, recipe-set.c and recipe-sha256.c:
+ * good recipes of each family parse to the expected structs, bad ones give
+ * the exact messages, recipe sets keep the good files, and matching picks
+ * the most specific recipe.  Fixtures are written into a temporary directory.
+ * Recipe text is written with ' for " to keep it readable here.
+ */
+#include "jobs/recipe.h"
+#include "tests/lib/test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmp[256];	/* fixture directory, one per test */
+static char sha_a[65], sha_b[65], sha_s[65];
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	f = fopen(path, "wb");
+	ASSERT_TRUE(f);
+	ASSERT_EQ(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static void hash_hex(const void *data, size_t len, char out[65])
+{
+	struct recipe_sha256 c;
+	uint8_t d[32];
+
+	recipe_sha256_init(&c);
+	recipe_sha256_update(&c, data, len);
+	recipe_sha256_final(&c, d);
+	recipe_sha256_hex(d, out);
+}
+
+/* A fresh directory with a.bin (4096 bytes), b.bin (2048), s.simg (sparse, expands to 64 KiB). */
+static void fixture(void)
+{
+	static uint8_t a[4096], b[2048], s[28 + 12 + 4096 + 12];
+	const char *base = getenv("TMPDIR");
+	uint8_t *p = s;
+
+	if (tmp[0])
+		nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	snprintf(tmp, sizeof(tmp), "%s/test-recipe.XXXXXX", base && *base ? base : "/tmp");
+	ASSERT_TRUE(mkdtemp(tmp));
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof(b); i++)
+		b[i] = (uint8_t)(i * 13 + 5);
+	/* sparse: magic, 1.0, 28, 12, blk 4096, 16 blocks, 2 chunks, 0; RAW 1 block; DONT_CARE 15 */
+	memcpy(p, "\x3a\xff\x26\xed\x01\x00\x00\x00\x1c\x00\x0c\x00\x00\x10\x00\x00"
+		  "\x10\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00", 28);
+	p += 28;
+	memcpy(p, "\xc1\xca\x00\x00\x01\x00\x00\x00\x0c\x10\x00\x00", 12);
+	p += 12 + 4096;
+	memcpy(p, "\xc3\xca\x00\x00\x0f\x00\x00\x00\x0c\x00\x00\x00", 12);
+	write_file("a.bin", a, sizeof(a));
+	write_file("b.bin", b, sizeof(b));
+	write_file("s.simg", s, sizeof(s));
+	hash_hex(a, sizeof(a), sha_a);
+	hash_hex(b, sizeof(b), sha_b);
+	hash_hex(s, sizeof(s), sha_s);
+}
+
+/* Write a recipe: ' becomes ", @A@ @B@ @S@ become the sha256 of a.bin, b.bin, s.simg. */
+static void write_recipe(const char *name, const char *text, char *ret_path, size_t n)
+{
+	char buf[8192], *o = buf;
+
+	for (const char *c = text; *c; c++) {
+		ASSERT_TRUE(o < buf + sizeof(buf) - 70);
+		if (strncmp(c, "@A@", 3) == 0 || strncmp(c, "@B@", 3) == 0 ||
+		    strncmp(c, "@S@", 3) == 0) {
+			memcpy(o, c[1] == 'A' ? sha_a : c[1] == 'B' ? sha_b : sha_s, 64);
+			o += 64;
+			c += 2;
+		} else {
+			*o++ = *c == '\'' ? '"' : *c;
+		}
+	}
+	*o = '\0';
+	write_file(name, buf, strlen(buf));
+	snprintf(ret_path, n, "%s/%s", tmp, name);
+}
+
+/* ---- SHA-256 ---- */
+
+TEST(sha256_known_vectors)
+{
+	char hex[65];
+	struct recipe_sha256 c;
+	uint8_t d[32];
+	static char mil[1000];
+
+	hash_hex("", 0, hex);
+	ASSERT_STREQ(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	hash_hex("abc", 3, hex);
+	ASSERT_STREQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	hash_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	ASSERT_STREQ(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	/* one million 'a', fed in uneven pieces */
+	memset(mil, 'a', sizeof(mil));
+	recipe_sha256_init(&c);
+	for (int i = 0; i < 1000; i++) {
+		recipe_sha256_update(&c, mil, 333);
+		recipe_sha256_update(&c, mil, 667);
+	}
+	recipe_sha256_final(&c, d);
+	recipe_sha256_hex(d, hex);
+	ASSERT_STREQ(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+/* ---- good recipes ---- */
+
+TEST(good_dfuse_recipe_parses_to_expected_struct)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	const struct recipe_stage *s;
+	char path[512];
+	uint8_t want[32];
+
+	fixture();
+	write_recipe("stm32.json",
+		     "{ 'name': 'stm32', 'match': { 'vid': '0483', 'pid': 'DF11', 'bcd_min': '2100',"
+		     "  'bcd_max': '22ff', 'ports': ['1-1.*', '2-3'] },"
+		     "  'serial': { 'source': 'dfuse_uid' },"
+		     "  'stages': ["
+		     "  { 'op': 'dfuse.read_uid', 'address': '0x1fff7a10' },"
+		     "  { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin',"
+		     "    'sha256': '@A@', 'retries': 2, 'name': 'boot' },"
+		     "  { 'op': 'dfuse.download', 'alt': 0, 'address': 134221824, 'file': 'b.bin',"
+		     "    'sha256': '@B@', 'erase': 'none', 'verify': 'none', 'timeout_ms': 9000 },"
+		     "  { 'op': 'dfuse.leave', 'address': '0x08000000' } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), 0);
+	ASSERT_EQ(d.n, 0);
+	ASSERT_STREQ(r->name, "stm32");
+	ASSERT_STREQ(r->path, path);
+	ASSERT_EQ(r->match.vid, 0x0483);
+	ASSERT_EQ(r->match.pid, 0xdf11);
+	ASSERT_EQ(r->match.bcd_min, 0x2100);
+	ASSERT_EQ(r->match.bcd_max, 0x22ff);
+	ASSERT_EQ(r->match.n_ports, 2);
+	ASSERT_STREQ(r->match.ports[1], "2-3");
+	ASSERT_EQ(r->serial.source, RECIPE_SERIAL_DFUSE_UID);
+	ASSERT_EQ(r->n_stages, 4);
+	s = &r->stages[0];
+	ASSERT_EQ(s->op, RECIPE_OP_DFUSE_READ_UID);
+	ASSERT_EQ(s->u.dfuse_read_uid.address, 0x1fff7a10);
+	ASSERT_EQ(s->u.dfuse_read_uid.length, 12);
+	s = &r->stages[1];
+	ASSERT_EQ(s->op, RECIPE_OP_DFUSE_DOWNLOAD);
+	ASSERT_STREQ(s->label, "boot");
+	ASSERT_EQ(s->retries, 2);
+	ASSERT_EQ(s->timeout_ms, 120000);
+	ASSERT_EQ(s->u.dfuse_download.alt, 0);
+	ASSERT_EQ(s->u.dfuse_download.address, 0x08000000);
+	ASSERT_EQ(s->u.dfuse_download.erase, RECIPE_ERASE_PAGES);
+	ASSERT_EQ(s->u.dfuse_download.verify, RECIPE_VERIFY_READBACK);
+	ASSERT_STREQ(s->u.dfuse_download.image.file, "a.bin");
+	ASSERT_TRUE(strstr(s->u.dfuse_download.image.path, "/a.bin"));
+	ASSERT_EQ(s->u.dfuse_download.image.size, 4096);
+	ASSERT_EQ(s->u.dfuse_download.image.sparse, 0);
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+
+		sscanf(sha_a + 2 * i, "%2x", &v);
+		want[i] = (uint8_t)v;
+	}
+	ASSERT_MEMEQ(s->u.dfuse_download.image.sha256, want, 32);
+	s = &r->stages[2];
+	ASSERT_EQ(s->u.dfuse_download.address, 0x08001000);
+	ASSERT_EQ(s->u.dfuse_download.erase, RECIPE_ERASE_NONE);
+	ASSERT_EQ(s->u.dfuse_download.verify, RECIPE_VERIFY_NONE);
+	ASSERT_EQ(s->timeout_ms, 9000);
+	ASSERT_EQ(r->stages[3].op, RECIPE_OP_DFUSE_LEAVE);
+	ASSERT_EQ(r->stages[3].u.dfuse_leave.address, 0x08000000);
+}
+
+TEST(good_imx_fastboot_recipe_parses_to_expected_struct)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	const struct recipe_fastboot_flash *f;
+	char path[512];
+
+	fixture();
+	write_recipe("imx.json",
+		     "{ 'name': 'imx6q', 'match': { 'vid': '15a2', 'pid': '0054' },"
+		     "  'serial': { 'source': 'imx_ocotp', 'ocotp_words': ['0x021bc410', '0x021bc420'] },"
+		     "  'stages': ["
+		     "  { 'op': 'sdp.boot', 'file': 'a.bin', 'sha256': '@A@' },"
+		     "  { 'op': 'await', 'vid': '0525', 'pid': 'a4a5', 'timeout_ms': 20000 },"
+		     "  { 'op': 'fastboot.getvar', 'var': 'product', 'expect': 'sabresd' },"
+		     "  { 'op': 'fastboot.ucmd', 'command': 'mmc dev 0' },"
+		     "  { 'op': 'fastboot.flash', 'offset': '0x400', 'file': 'b.bin', 'sha256': '@B@',"
+		     "    'verify': 'crc32' },"
+		     "  { 'op': 'fastboot.flash', 'partition': 'rootfs', 'file': 's.simg', 'sha256': '@S@',"
+		     "    'sparse': 'auto', 'max_download': '0x1000000' },"
+		     "  { 'op': 'fastboot.ucmd', 'command': 'reset', 'async': true },"
+		     "  { 'op': 'await', 'vid': '0525', 'pid': 'a4a5' },"
+		     "  { 'op': 'fastboot.continue' } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), 0);
+	ASSERT_EQ(d.n, 0);
+	ASSERT_EQ(r->serial.source, RECIPE_SERIAL_IMX_OCOTP);
+	ASSERT_EQ(r->serial.n_ocotp_words, 2);
+	ASSERT_EQ(r->serial.ocotp_words[1], 0x021bc420);
+	ASSERT_EQ(r->n_stages, 9);
+	ASSERT_EQ(r->stages[0].op, RECIPE_OP_SDP_BOOT);
+	ASSERT_EQ(r->stages[0].timeout_ms, 30000);
+	ASSERT_EQ(r->stages[1].op, RECIPE_OP_AWAIT);
+	ASSERT_EQ(r->stages[1].u.await.vid, 0x0525);
+	ASSERT_EQ(r->stages[1].u.await.pid, 0xa4a5);
+	ASSERT_EQ(r->stages[1].timeout_ms, 20000);
+	ASSERT_STREQ(r->stages[2].u.fastboot_getvar.var, "product");
+	ASSERT_STREQ(r->stages[2].u.fastboot_getvar.expect, "sabresd");
+	ASSERT_STREQ(r->stages[3].u.fastboot_ucmd.command, "mmc dev 0");
+	ASSERT_EQ(r->stages[3].u.fastboot_ucmd.async, 0);
+	f = &r->stages[4].u.fastboot_flash;
+	ASSERT_EQ(f->raw, 1);
+	ASSERT_TRUE(f->partition == NULL);
+	ASSERT_EQ(f->offset, 0x400);
+	ASSERT_EQ(f->verify, RECIPE_VERIFY_CRC32);
+	ASSERT_EQ(f->max_download, 0);
+	f = &r->stages[5].u.fastboot_flash;
+	ASSERT_EQ(f->raw, 0);
+	ASSERT_STREQ(f->partition, "rootfs");
+	ASSERT_EQ(f->image.sparse, 1);
+	ASSERT_EQ(f->image.size, 28 + 12 + 4096 + 12);
+	ASSERT_EQ(f->image.write_size, 65536);
+	ASSERT_EQ(f->sparse, RECIPE_SPARSE_AUTO);
+	ASSERT_EQ(f->max_download, 0x1000000);
+	ASSERT_EQ(r->stages[6].u.fastboot_ucmd.async, 1);
+	ASSERT_EQ(r->stages[8].op, RECIPE_OP_FASTBOOT_CONTINUE);
+}
+
+TEST(good_ingenic_recipe_parses_to_expected_struct)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	const struct recipe_ingenic_config *c;
+	char path[512];
+
+	fixture();
+	write_recipe("t31.json",
+		     "{ 'name': 't31', 'match': { 'vid': 'a108', 'pid': 'c309' },"
+		     "  'serial': 'ingenic_efuse', 'jedec': ['ef4018', '206018'],"
+		     "  'stages': ["
+		     "  { 'op': 'ingenic.boot', 'soc': 't31', 'spl': { 'file': 'b.bin', 'sha256': '@B@' },"
+		     "    'burner': { 'file': 'a.bin', 'sha256': '@A@' } },"
+		     "  { 'op': 'ingenic.check_jedec' },"
+		     "  { 'op': 'ingenic.config', 'flash': 'sfc_nor', 'erase': 'chip', 'partitions': ["
+		     "    { 'name': 'uboot', 'offset': 0, 'size': '0x40000' },"
+		     "    { 'name': 'kernel', 'offset': '0x40000', 'size': '0x280000' } ] },"
+		     "  { 'op': 'ingenic.write', 'partition': 'uboot', 'file': 'a.bin', 'sha256': '@A@' },"
+		     "  { 'op': 'ingenic.write', 'partition': 'kernel', 'offset': '0x1000', 'file': 'b.bin',"
+		     "    'sha256': '@B@', 'verify': 'readback' },"
+		     "  { 'op': 'ingenic.write', 'offset': '0x50000', 'file': 'a.bin', 'sha256': '@A@' },"
+		     "  { 'op': 'ingenic.secure_boot', 'irreversible': true, 'file': 'b.bin', 'sha256': '@B@' },"
+		     "  { 'op': 'ingenic.reboot' } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), 0);
+	ASSERT_EQ(d.n, 0);
+	ASSERT_EQ(r->serial.source, RECIPE_SERIAL_INGENIC_EFUSE);
+	ASSERT_EQ(r->n_jedec, 2);
+	ASSERT_EQ(r->jedec[0], 0xef4018);
+	ASSERT_EQ(r->jedec[1], 0x206018);
+	ASSERT_STREQ(r->stages[0].u.ingenic_boot.soc, "t31");
+	ASSERT_EQ(r->stages[0].u.ingenic_boot.has_ginfo, 0);
+	ASSERT_EQ(r->stages[0].u.ingenic_boot.d2i_len, 0x7000);
+	ASSERT_EQ(r->stages[0].u.ingenic_boot.spl.size, 2048);
+	ASSERT_EQ(r->stages[0].u.ingenic_boot.burner.size, 4096);
+	c = &r->stages[2].u.ingenic_config;
+	ASSERT_EQ(c->flash, RECIPE_FLASH_SFC_NOR);
+	ASSERT_EQ(c->erase, RECIPE_ERASE_CHIP);
+	ASSERT_EQ(c->n_partitions, 2);
+	ASSERT_STREQ(c->partitions[1].name, "kernel");
+	ASSERT_EQ(c->partitions[1].offset, 0x40000);
+	ASSERT_EQ(c->partitions[1].size, 0x280000);
+	ASSERT_EQ(r->stages[3].u.ingenic_write.offset, 0);
+	ASSERT_EQ(r->stages[3].u.ingenic_write.verify, RECIPE_VERIFY_CRC32);
+	ASSERT_EQ(r->stages[4].u.ingenic_write.offset, 0x41000);
+	ASSERT_EQ(r->stages[4].u.ingenic_write.verify, RECIPE_VERIFY_READBACK);
+	ASSERT_TRUE(r->stages[5].u.ingenic_write.partition == NULL);
+	ASSERT_EQ(r->stages[5].u.ingenic_write.offset, 0x50000);
+	ASSERT_EQ(r->stages[6].op, RECIPE_OP_INGENIC_SECURE_BOOT);
+	ASSERT_EQ(r->stages[6].irreversible, 1);
+}
+
+TEST(example_recipes_in_tree_are_valid)
+{
+	static const char *const names[] = { "stm32-f405.json", "imx6q-fastboot.json",
+					     "ingenic-t31.json" };
+	const char *top = getenv("FLASHD_TOP");
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		_cleanup_(recipe_freep) struct recipe *r = NULL;
+		struct recipe_diags d = RECIPE_DIAGS_INIT;
+		char path[512];
+		int k;
+
+		snprintf(path, sizeof(path), "%s/jobs/recipes/%s", top && *top ? top : ".", names[i]);
+		k = recipe_load(path, &r, &d);
+		if (k < 0)
+			TEST_FAIL("%s: %d, first message: %s", path, k, d.n ? d.msgs[0] : "(none)");
+		recipe_diags_release(&d);
+	}
+}
+
+/* ---- bad recipes: exact messages ---- */
+
+#define DFU_MATCH "'match': { 'vid': '0483', 'pid': 'df11' }"
+#define T31_BOOT                                                                                   \
+	"{ 'op': 'ingenic.boot', 'soc': 't31', 'spl': { 'file': 'b.bin', 'sha256': '@B@' },"       \
+	"  'burner': { 'file': 'a.bin', 'sha256': '@A@' } }"
+
+struct bad_case {
+	const char *what;
+	const char *json;
+	const char *msgs[4];	/* expected, after "PATH: " */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "unknown key",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.leave', 'adress': '0x08000000' } ] }",
+	  { "stages[0].adress: unknown key", "stages[0].address: missing" } },
+	{ "unknown top-level key",
+	  "{ 'name': 'x', 'colour': 'red', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.leave', 'address': 0 } ] }",
+	  { "colour: unknown key" } },
+	{ "wrong types",
+	  "{ 'name': 7, 'match': [], 'stages': [ { 'op': 'dfuse.leave', 'address': 0, 'retries': 'two' } ] }",
+	  { "name: not a string", "match: not an object", "stages[0].retries: not a number" } },
+	{ "offset not a number",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.leave', 'address': '0x8zz' } ] }",
+	  { "stages[0].address: not a number" } },
+	{ "missing file",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
+	  " 'file': 'missing.bin', 'sha256': '@A@' } ] }",
+	  { "stages[0].file: cannot open 'missing.bin': No such file or directory" } },
+	{ "sha256 not hex",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
+	  " 'file': 'a.bin', 'sha256': 'abc' } ] }",
+	  { "stages[0].sha256: not 64 hex digits" } },
+	{ "sha256 missing",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
+	  " 'file': 'a.bin' } ] }",
+	  { "stages[0].sha256: missing" } },
+	{ "path with ..",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
+	  " 'file': 'sub/../../a.bin', 'sha256': '@A@' } ] }",
+	  { "stages[0].file: 'sub/../../a.bin' escapes the recipe directory" } },
+	{ "absolute path",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
+	  " 'file': '/etc/hostname', 'sha256': '@A@' } ] }",
+	  { "stages[0].file: '/etc/hostname': absolute paths are not allowed" } },
+	{ "overlapping writes",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+	  " { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@' },"
+	  " { 'op': 'dfuse.download', 'address': '0x08000800', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+	  { "stages[1].address: writes 0x08000800-0x08000fff, overlapping stages[0] "
+	    "(0x08000000-0x08000fff)" } },
+	{ "mass erase after a download",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+	  " { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@' },"
+	  " { 'op': 'dfuse.download', 'address': '0x08010000', 'file': 'b.bin', 'sha256': '@B@',"
+	  "   'erase': 'mass' } ] }",
+	  { "stages[1].erase: mass erase wipes what stages[0] wrote" } },
+	{ "stage after dfuse.leave",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+	  " { 'op': 'dfuse.leave', 'address': '0x08000000' },"
+	  " { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@' },"
+	  " { 'op': 'dfuse.leave', 'address': '0x08000000' } ] }",
+	  { "stages[1]: unreachable: the device left at stages[0] (dfuse.leave); "
+	    "add an await stage before it" } },
+	{ "fastboot without await after sdp.boot",
+	  "{ 'name': 'x', 'match': { 'vid': '15a2', 'pid': '0054' }, 'stages': ["
+	  " { 'op': 'sdp.boot', 'file': 'a.bin', 'sha256': '@A@' },"
+	  " { 'op': 'fastboot.getvar', 'var': 'serialno' } ] }",
+	  { "stages[1]: unreachable: the device left at stages[0] (sdp.boot); "
+	    "add an await stage before it" } },
+	{ "fastboot on a DfuSe device",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+	  " { 'op': 'dfuse.read_uid', 'address': '0x1fff7a10' },"
+	  " { 'op': 'fastboot.reboot' } ] }",
+	  { "stages[1]: fastboot.reboot needs a fastboot device, but stages[0] (dfuse.read_uid) "
+	    "talks to a DfuSe device; add an await stage before it" } },
+	{ "matched device never used",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+	  " { 'op': 'await', 'vid': '0525', 'pid': 'a4a5' }, { 'op': 'fastboot.reboot' } ] }",
+	  { "stages[0]: await as the first stage: the matched device is never used" } },
+	{ "eFuse without acknowledgement",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+	  " { 'op': 'ingenic.secure_boot', 'file': 'a.bin', 'sha256': '@A@' } ] }",
+	  { "stages[1]: ingenic.secure_boot burns eFuses and cannot be undone; "
+	    "acknowledge with \"irreversible\": true" } },
+	{ "eFuse acknowledged as a string",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+	  " { 'op': 'ingenic.secure_boot', 'irreversible': 'yes', 'file': 'a.bin', 'sha256': '@A@' } ] }",
+	  { "stages[1].irreversible: not a boolean",
+	    "stages[1]: ingenic.secure_boot burns eFuses and cannot be undone; "
+	    "acknowledge with \"irreversible\": true" } },
+	{ "irreversible elsewhere",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+	  " { 'op': 'dfuse.leave', 'address': 0, 'irreversible': true } ] }",
+	  { "stages[0].irreversible: only allowed on ingenic.secure_boot" } },
+	{ "bad VID hex",
+	  "{ 'name': 'x', 'match': { 'vid': '04g3', 'pid': 1234 }, 'stages': ["
+	  " { 'op': 'dfuse.leave', 'address': 0 } ] }",
+	  { "match.vid: not 4 hex digits: '04g3'", "match.pid: not a string" } },
+	{ "bad port glob",
+	  "{ 'name': 'x', 'match': { 'vid': '0483', 'pid': 'df11', 'ports': ['1-1.*', '1-[1', 'usb1'] },"
+	  " 'stages': [ { 'op': 'dfuse.leave', 'address': 0 } ] }",
+	  { "match.ports[1]: bad port glob '1-[1'", "match.ports[2]: bad port glob 'usb1'" } },
+	{ "bcd range reversed",
+	  "{ 'name': 'x', 'match': { 'vid': '0483', 'pid': 'df11', 'bcd_min': '2200', 'bcd_max': '2100' },"
+	  " 'stages': [ { 'op': 'dfuse.leave', 'address': 0 } ] }",
+	  { "match.bcd_max: below bcd_min" } },
+	{ "unknown op and bad enum",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+	  " { 'op': 'dfuse.dowload' },"
+	  " { 'op': 'dfuse.download', 'address': 0, 'file': 'a.bin', 'sha256': '@A@', 'erase': 'chip' } ] }",
+	  { "stages[0].op: unknown operation 'dfuse.dowload'",
+	    "stages[1].erase: unknown value 'chip' (expected none, pages, mass)" } },
+	{ "ingenic order and partitions",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+	  " { 'op': 'ingenic.write', 'offset': 0, 'file': 'a.bin', 'sha256': '@A@' },"
+	  " { 'op': 'ingenic.config', 'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] },"
+	  " { 'op': 'ingenic.write', 'partition': 'rootfs', 'file': 'a.bin', 'sha256': '@A@' },"
+	  " { 'op': 'ingenic.write', 'partition': 'all', 'offset': 1, 'file': 'a.bin', 'sha256': '@A@' } ] }",
+	  { "stages[1]: ingenic.write needs ingenic.config earlier on this device",
+	    "stages[3].partition: no partition 'rootfs' in stages[2] (ingenic.config)",
+	    "stages[4].file: 'a.bin' (4096 bytes at offset 0x1) does not fit partition 'all' (4096 bytes)" } },
+	{ "jedec list without a check stage, serial without its stage",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'jedec': ['ef401'],"
+	  " 'serial': { 'source': 'fastboot_getvar' }, 'stages': [ " T31_BOOT " ] }",
+	  { "jedec[0]: not 6 hex digits: 'ef401'",
+	    "serial.source: fastboot_getvar needs a fastboot.getvar stage reading 'serialno'",
+	    "jedec: no ingenic.check_jedec stage uses it" } },
+	{ "no stages",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [] }",
+	  { "stages: needs 1 to 64 stages" } },
+	{ "missing required keys",
+	  "{ }",
+	  { "name: missing", "match: missing", "stages: missing" } },
+};
+
+TEST(bad_recipes_give_exact_messages)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(bad_cases); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		_cleanup_(recipe_freep) struct recipe *r = NULL;
+		struct recipe_diags d = RECIPE_DIAGS_INIT;
+		char path[512], want[1024];
+		size_t n = 0;
+		int k;
+
+		fixture();
+		write_recipe("bad.json", c->json, path, sizeof(path));
+		k = recipe_load(path, &r, &d);
+		while (n < ARRAY_SIZE(c->msgs) && c->msgs[n])
+			n++;
+		if (k != -EBADMSG || d.n != n) {
+			for (size_t j = 0; j < d.n; j++)
+				printf("#   got: %s\n", d.msgs[j]);
+			TEST_FAIL("case '%s': returned %d with %zu messages, want -EBADMSG with %zu",
+				  c->what, k, d.n, n);
+		}
+		for (size_t j = 0; j < n; j++) {
+			snprintf(want, sizeof(want), "%s: %s", path, c->msgs[j]);
+			if (strcmp(d.msgs[j], want) != 0)
+				TEST_FAIL("case '%s' message %zu:\n#   got:  %s\n#   want: %s", c->what,
+					  j, d.msgs[j], want);
+		}
+		ASSERT_TRUE(r == NULL);
+		recipe_diags_release(&d);
+	}
+}
+
+TEST(sha256_mismatch_names_actual_digest)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512], want[1024];
+
+	fixture();
+	write_recipe("bad.json",
+		     "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
+		     " 'file': 'a.bin', 'sha256': '@B@' } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want), "%s: stages[0].sha256: does not match 'a.bin' (file has %s)",
+		 path, sha_a);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+}
+
+TEST(symlink_out_of_directory_is_refused)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512], sub[512], link[600], want[2048];
+
+	fixture();
+	snprintf(sub, sizeof(sub), "%s/recipes", tmp);
+	ASSERT_OK(mkdir(sub, 0755));
+	snprintf(link, sizeof(link), "%s/out.bin", sub);
+	ASSERT_OK(symlink("../a.bin", link));
+	snprintf(link, sizeof(link), "%s/in.bin", sub);
+	ASSERT_OK(symlink("out.bin", link));	/* in -> out -> ../a.bin */
+	write_recipe("recipes/r.json",
+		     "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
+		     " 'file': 'in.bin', 'sha256': '@A@' } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want),
+		 "%s: stages[0].file: 'in.bin' resolves outside the recipe directory", path);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+}
+
+TEST(invalid_json_reports_line_and_column)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512], want[1024];
+
+	fixture();
+	write_recipe("bad.json", "{\n  'name': 'x',\n  'match': { 'vid' '0483' }\n}", path,
+		     sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want), "%s: invalid JSON at line 3, column 20", path);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+}
+
+TEST(unreadable_recipe_file_returns_errno)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512], want[1024];
+
+	fixture();
+	snprintf(path, sizeof(path), "%s/nope.json", tmp);
+	ASSERT_EQ(recipe_load(path, &r, &d), -ENOENT);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+}
+
+/* ---- recipe sets and matching ---- */
+
+static void set_recipe(const char *file, const char *name, const char *match)
+{
+	char text[2048], path[512];
+
+	snprintf(text, sizeof(text),
+		 "{ 'name': '%s', 'match': %s, 'stages': [ { 'op': 'dfuse.leave', 'address': 0 } ] }",
+		 name, match);
+	write_recipe(file, text, path, sizeof(path));
+}
+
+TEST(recipe_set_keeps_good_files_and_reports_bad_ones)
+{
+	_cleanup_(recipe_set_freep) struct recipe_set *set = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char want[2048];
+
+	fixture();
+	set_recipe("a.json", "alpha", "{ 'vid': '0483', 'pid': 'df11' }");
+	set_recipe("b.json", "beta", "{ 'vid': '0483', 'pid': 'df11', 'ports': ['1-2'] }");
+	set_recipe("c.json", "gamma", "{ 'vid': '0483' }");
+	set_recipe("d.json", "alpha", "{ 'vid': '0483', 'pid': 'df12' }");
+	set_recipe("notes.txt", "ignored", "{ }");
+	set_recipe(".hidden.json", "ignored", "{ }");
+	ASSERT_EQ(recipe_set_load_dir(tmp, &set, &d), 2);
+	ASSERT_EQ(set->n, 2);
+	ASSERT_STREQ(set->recipes[0]->name, "alpha");
+	ASSERT_STREQ(set->recipes[1]->name, "beta");
+	ASSERT_EQ(d.n, 2);
+	snprintf(want, sizeof(want), "%s/c.json: match.pid: missing", tmp);
+	ASSERT_STREQ(d.msgs[0], want);
+	snprintf(want, sizeof(want), "%s/d.json: name: 'alpha' is already used by %s/a.json", tmp,
+		 tmp);
+	ASSERT_STREQ(d.msgs[1], want);
+	recipe_diags_release(&d);
+}
+
+TEST(recipe_set_load_dir_missing_directory)
+{
+	struct recipe_set *set = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+
+	ASSERT_EQ(recipe_set_load_dir("/nonexistent/flashd-recipes", &set, &d), -ENOENT);
+	ASSERT_TRUE(set == NULL);
+	ASSERT_EQ(d.n, 1);
+	ASSERT_STREQ(d.msgs[0], "/nonexistent/flashd-recipes: cannot read directory: No such file or directory");
+	recipe_diags_release(&d);
+}
+
+static const char *match_name(const struct recipe_set *set, uint16_t vid, uint16_t pid,
+			      uint16_t bcd, const char *port, int *ret_k, struct err *e)
+{
+	const struct recipe *r = NULL;
+
+	*ret_k = recipe_set_match(set, vid, pid, bcd, port, &r, e);
+	return *ret_k == 0 ? r->name : NULL;
+}
+
+TEST(match_by_vid_pid_bcd_and_port_most_specific_wins)
+{
+	_cleanup_(recipe_set_freep) struct recipe_set *set = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	struct err e = { 0 };
+	int k;
+
+	fixture();
+	set_recipe("1.json", "any-port", "{ 'vid': '0483', 'pid': 'df11' }");
+	set_recipe("2.json", "hub1", "{ 'vid': '0483', 'pid': 'df11', 'ports': ['1-1.*'] }");
+	set_recipe("3.json", "hub1-port3", "{ 'vid': '0483', 'pid': 'df11', 'ports': ['1-1.3', '9-9'] }");
+	set_recipe("4.json", "old-rom",
+		   "{ 'vid': '0483', 'pid': 'df11', 'bcd_min': '2000', 'bcd_max': '20ff' }");
+	set_recipe("5.json", "new-rom-hub2",
+		   "{ 'vid': '0483', 'pid': 'df11', 'bcd_min': '2200', 'bcd_max': '22ff', 'ports': ['2-*'] }");
+	set_recipe("6.json", "any-hub2", "{ 'vid': '0483', 'pid': 'df11', 'ports': ['2-?'] }");
+	set_recipe("7.json", "t31", "{ 'vid': 'a108', 'pid': 'c309', 'ports': ['1-[12].*'] }");
+	ASSERT_EQ(recipe_set_load_dir(tmp, &set, &d), 0);
+	ASSERT_EQ(set->n, 7);
+
+	ASSERT_STREQ(match_name(set, 0x0483, 0xdf11, 0x2200, "3-1", &k, &e), "any-port");
+	ASSERT_STREQ(match_name(set, 0x0483, 0xdf11, 0x2000, "3-1", &k, &e), "old-rom");
+	ASSERT_STREQ(match_name(set, 0x0483, 0xdf11, 0x2200, "1-1.2", &k, &e), "hub1");
+	ASSERT_STREQ(match_name(set, 0x0483, 0xdf11, 0x2000, "1-1.2", &k, &e), "hub1");
+	ASSERT_STREQ(match_name(set, 0x0483, 0xdf11, 0x2200, "1-1.3", &k, &e), "hub1-port3");
+	ASSERT_STREQ(match_name(set, 0x0483, 0xdf11, 0x2200, "2-4", &k, &e), "new-rom-hub2");
+	ASSERT_STREQ(match_name(set, 0x0483, 0xdf11, 0x2100, "2-44", &k, &e), "any-port");
+	ASSERT_STREQ(match_name(set, 0xa108, 0xc309, 0x0100, "1-2.7", &k, &e), "t31");
+	ASSERT_TRUE(match_name(set, 0xa108, 0xc309, 0x0100, "1-3.7", &k, &e) == NULL);
+	ASSERT_EQ(k, -ENOENT);
+	ASSERT_STREQ(e.msg, "no recipe for a108:c309 (bcdDevice 0100) on port '1-3.7'");
+	ASSERT_TRUE(match_name(set, 0x1234, 0x5678, 0, "1-1", &k, &e) == NULL);
+	ASSERT_EQ(k, -ENOENT);
+	/* "2-*" and "2-?" both have two literal characters: equally specific, with no bcd rule
+	 * on "2-?" and a narrower one on "2-*", so "2-*" wins for 0x22xx and ... */
+	ASSERT_STREQ(match_name(set, 0x0483, 0xdf11, 0x2250, "2-5", &k, &e), "new-rom-hub2");
+	/* ... for another bcd only "2-?" is left. */
+	ASSERT_STREQ(match_name(set, 0x0483, 0xdf11, 0x2100, "2-5", &k, &e), "any-hub2");
+	ASSERT_TRUE(recipe_matches(set->recipes[2], 0x0483, 0xdf11, 0, "9-9", NULL));
+}
+
+TEST(match_ambiguity_is_an_error)
+{
+	_cleanup_(recipe_set_freep) struct recipe_set *set = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	struct err e = { 0 };
+	char want[1024];
+	int k;
+
+	fixture();
+	set_recipe("a.json", "first", "{ 'vid': '0483', 'pid': 'df11', 'ports': ['1-1.*'] }");
+	set_recipe("b.json", "second", "{ 'vid': '0483', 'pid': 'df11', 'ports': ['1-?.1'] }");
+	ASSERT_EQ(recipe_set_load_dir(tmp, &set, &d), 0);
+	ASSERT_TRUE(match_name(set, 0x0483, 0xdf11, 0x2200, "1-1.1", &k, &e) == NULL);
+	ASSERT_EQ(k, -ENOTUNIQ);
+	snprintf(want, sizeof(want),
+		 "0483:df11 on port '1-1.1' matches recipes 'first' (%s/a.json) and 'second' "
+		 "(%s/b.json) equally; make one match more specific",
+		 tmp, tmp);
+	ASSERT_STREQ(e.msg, want);
+	ASSERT_STREQ(match_name(set, 0x0483, 0xdf11, 0x2200, "1-1.2", &k, &e), "first");
+}
+
+TEST(port_glob_validation)
+{
+	ASSERT_TRUE(recipe_port_glob_valid("1-1.2.3"));
+	ASSERT_TRUE(recipe_port_glob_valid("1-1.*"));
+	ASSERT_TRUE(recipe_port_glob_valid("1-[1-4].?"));
+	ASSERT_TRUE(recipe_port_glob_valid("1-[!5]"));
+	ASSERT_TRUE(!recipe_port_glob_valid(""));
+	ASSERT_TRUE(!recipe_port_glob_valid("1-[1"));
+	ASSERT_TRUE(!recipe_port_glob_valid("1-[]"));
+	ASSERT_TRUE(!recipe_port_glob_valid("1-1/2"));
+	ASSERT_TRUE(!recipe_port_glob_valid("usb1"));
+}
+
+TEST(op_names_round_trip)
+{
+	for (int i = 0; i < _RECIPE_OP_MAX; i++)
+		ASSERT_EQ(recipe_op_from_name(recipe_op_name((enum recipe_op)i)), i);
+	ASSERT_EQ(recipe_op_from_name("dfuse.upload"), _RECIPE_OP_INVALID);
+	ASSERT_TRUE(recipe_op_name(_RECIPE_OP_MAX) == NULL);
+	ASSERT_TRUE(recipe_op_device_leaves(RECIPE_OP_SDP_BOOT));
+	ASSERT_TRUE(!recipe_op_device_leaves(RECIPE_OP_INGENIC_BOOT));
+	ASSERT_TRUE(!recipe_op_uses_device(RECIPE_OP_AWAIT));
+}
+
+TEST(cleanup_fixture_dir)
+{
+	if (tmp[0])
+		nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp[0] = '\0';
+}
+
+TEST_MAIN()
