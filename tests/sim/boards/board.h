@@ -118,7 +118,7 @@ struct sim_opt {
 
 /*
  * Create a board of `type` (e.g. "stm32f405-dfuse").  Options are board
- * specific (documented in tests/sim/README.md); an unknown key or bad value is
+ * specific (documented in tests/sim/boards/README.md); an unknown key or bad value is
  * an error naming it.  Returns 0 or -EINVAL/-ENOMEM with a message in
  * err[errlen].  The board starts connected.
  */
