@@ -1,0 +1,761 @@
+/*
+ * This file implements flashctl's QA commands over the unit database:
+ * log, show, stats and export (db/query.h does the SQL; this file parses
+ * options and formats).  The database is opened read-only.
+ *
+ * CSV and JSON column set of log and export, stable (append only; never
+ * reordered or renamed):
+ *   id, station, port, slot, recipe, recipe_sha256, vid, pid, serial,
+ *   chip_uid, jedec_id, result, failed_stage, error, started_at,
+ *   finished_at, duration_ms, flashd_version
+ * started_at/finished_at are ISO-8601 UTC with milliseconds
+ * ("2026-01-01T00:00:01.000Z"), vid/pid 4 lower-case hex digits, id, slot
+ * and duration_ms integers; absent values are empty in CSV and null in
+ * JSON.  CSV follows RFC 4180 (quotes only where needed, CRLF-free: rows end
+ * in LF).  JSON is one array of objects.  stats has the columns
+ * recipe|day|port (per --by), units, pass, fail, interrupted, running,
+ * yield (0..1, empty/null if nothing finished), mean_ms, p95_ms (over
+ * finished units with a known duration; nearest-rank percentile).
+ */
+#include "daemon/flashctl.h"
+#include "db/db.h"
+#include "db/query.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum qa_format {
+	QA_FORMAT_TABLE,
+	QA_FORMAT_CSV,
+	QA_FORMAT_JSON,
+};
+
+struct qa_opts {
+	const char *cmd;
+	const char *db_path;
+	struct db_filter filter;
+	enum qa_format format;
+	enum db_stats_by by;
+	unsigned limit;
+	bool by_serial;
+};
+
+/* Which options a command takes. */
+enum {
+	OPT_FILTER = 1 << 0,
+	OPT_LIMIT = 1 << 1,
+	OPT_BY = 1 << 2,
+	OPT_SERIAL_FLAG = 1 << 3, /* show --serial: the argument is a serial */
+};
+
+#define ISO_MAX 32
+
+/* ms since the epoch as "2026-01-01T00:00:01.000Z"; "" for -1. */
+static const char *fmt_iso(int64_t ms, char buf[ISO_MAX])
+{
+	time_t t;
+	struct tm tm;
+	size_t n;
+
+	if (ms < 0) {
+		buf[0] = '\0';
+		return buf;
+	}
+	t = (time_t)(ms / 1000);
+	gmtime_r(&t, &tm);
+	n = strftime(buf, ISO_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, ISO_MAX - n, ".%03dZ", (int)(ms % 1000));
+	return buf;
+}
+
+/*
+ * --since/--until: YYYY-MM-DD[(T| )HH:MM[:SS]][Z] in UTC, @UNIX-SECONDS,
+ * "now", "today" (UTC midnight) or -N{d,h,m} before now.
+ */
+static int parse_time(const char *s, int64_t *ret)
+{
+	struct tm tm = { 0 };
+	int64_t now = db_now_ms();
+	const char *end;
+	char *e;
+	long long v;
+
+	if (strcmp(s, "now") == 0) {
+		*ret = now;
+		return 0;
+	}
+	if (strcmp(s, "today") == 0) {
+		*ret = now - now % 86400000;
+		return 0;
+	}
+	if (s[0] == '@' || s[0] == '-') {
+		errno = 0;
+		v = strtoll(s + 1, &e, 10);
+		if (errno || e == s + 1 || v < 0)
+			return -EINVAL;
+		if (s[0] == '@' && !*e) {
+			*ret = v * 1000;
+			return 0;
+		}
+		if (s[0] == '-' && e[0] && !e[1]) {
+			int64_t unit = e[0] == 'd' ? 86400000 : e[0] == 'h' ? 3600000 :
+				       e[0] == 'm' ? 60000 : 0;
+
+			if (!unit)
+				return -EINVAL;
+			*ret = now - v * unit;
+			return 0;
+		}
+		return -EINVAL;
+	}
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (!end)
+		return -EINVAL;
+	if (*end == 'T' || *end == ' ') {
+		const char *t = strptime(end + 1, "%H:%M:%S", &tm);
+
+		if (!t)
+			t = strptime(end + 1, "%H:%M", &tm);
+		if (!t)
+			return -EINVAL;
+		end = t;
+	}
+	if (*end == 'Z')
+		end++;
+	if (*end)
+		return -EINVAL;
+	*ret = (int64_t)timegm(&tm) * 1000;
+	return 0;
+}
+
+static int usage_err(const struct qa_opts *o, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "flashctl %s: ", o->cmd);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see 'flashctl --help')\n");
+	return FLASHCTL_EXIT_USAGE;
+}
+
+/* Parse options into o; returns -1 to go on (optind at the operands) or an exit code. */
+static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "serial", required_argument, NULL, 's' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "result", required_argument, NULL, 'r' },
+		{ "recipe", required_argument, NULL, 'R' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "by", required_argument, NULL, 'b' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	/* show --serial takes no argument: its operand is the serial. */
+	static const struct option showopts[] = {
+		{ "serial", no_argument, NULL, 's' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool filter = allowed & OPT_FILTER;
+	int c;
+
+	opterr = 0;
+	optind = 0; /* GNU: reinitialise */
+	while ((c = getopt_long(argc, argv, "+:hn:", allowed & OPT_SERIAL_FLAG ? showopts : longopts,
+				NULL)) != -1) {
+		char *e;
+
+		switch (c) {
+		case 's':
+			if (allowed & OPT_SERIAL_FLAG)
+				o->by_serial = true;
+			else if (filter)
+				o->filter.serial = optarg;
+			else
+				goto unknown;
+			break;
+		case 'S':
+		case 'U':
+			if (!filter)
+				goto unknown;
+			if (parse_time(optarg, c == 'S' ? &o->filter.since : &o->filter.until) < 0)
+				return usage_err(o, "invalid time '%s' (expected YYYY-MM-DD[THH:MM[:SS]][Z], @UNIX-SECONDS, now, today or -N{d,h,m})",
+						 optarg);
+			break;
+		case 'r':
+			if (!filter)
+				goto unknown;
+			if (db_result_from_name(optarg) < 0)
+				return usage_err(o, "invalid result '%s' (expected pass, fail, interrupted or running)",
+						 optarg);
+			o->filter.result = optarg;
+			break;
+		case 'R':
+			if (!filter)
+				goto unknown;
+			o->filter.recipe = optarg;
+			break;
+		case 'p':
+			if (!filter)
+				goto unknown;
+			o->filter.port = optarg;
+			break;
+		case 'f':
+			if (strcmp(optarg, "table") == 0 || strcmp(optarg, "text") == 0)
+				o->format = QA_FORMAT_TABLE;
+			else if (strcmp(optarg, "csv") == 0)
+				o->format = QA_FORMAT_CSV;
+			else if (strcmp(optarg, "json") == 0)
+				o->format = QA_FORMAT_JSON;
+			else
+				return usage_err(o, "invalid format '%s' (expected table, csv or json)",
+						 optarg);
+			break;
+		case 'n':
+			if (!(allowed & OPT_LIMIT))
+				goto unknown;
+			errno = 0;
+			o->limit = (unsigned)strtoul(optarg, &e, 10);
+			if (errno || e == optarg || *e || optarg[0] == '-')
+				return usage_err(o, "invalid limit '%s'", optarg);
+			break;
+		case 'b':
+			if (!(allowed & OPT_BY))
+				goto unknown;
+			o->by = db_stats_by_from_name(optarg);
+			if (o->by < 0)
+				return usage_err(o, "invalid grouping '%s' (expected recipe, day or port)",
+						 optarg);
+			break;
+		case 'd':
+			o->db_path = optarg;
+			break;
+		case 'h':
+			printf("see 'flashctl --help'\n");
+			return FLASHCTL_EXIT_OK;
+		case ':':
+			return usage_err(o, "option '%s' needs a value", argv[optind - 1]);
+		default:
+		unknown:
+			return usage_err(o, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (o->filter.since && o->filter.until && o->filter.until <= o->filter.since)
+		return usage_err(o, "%s", "--until must be after --since");
+	return -1;
+}
+
+static int open_db(const struct qa_opts *o, struct db **db)
+{
+	struct err e = { 0 };
+
+	if (db_open(o->db_path, DB_OPEN_READONLY, db, &e) < 0) {
+		fprintf(stderr, "flashctl: %s\n", e.msg);
+		return FLASHCTL_EXIT_ERROR;
+	}
+	return FLASHCTL_EXIT_OK;
+}
+
+/* After printing: a full disk or closed pipe is an error, not success. */
+static int finish_output(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "flashctl: write error on standard output\n");
+		return FLASHCTL_EXIT_ERROR;
+	}
+	return rc;
+}
+
+static void csv_field(const char *s, bool last)
+{
+	if (s && strpbrk(s, ",\"\n\r")) {
+		putchar('"');
+		for (; *s; s++) {
+			if (*s == '"')
+				putchar('"');
+			putchar(*s);
+		}
+		putchar('"');
+	} else if (s) {
+		fputs(s, stdout);
+	}
+	putchar(last ? '\n' : ',');
+}
+
+static const char *const unit_columns[] = {
+	"id",	  "station",  "port",	  "slot",	  "recipe",	  "recipe_sha256",
+	"vid",	  "pid",      "serial",	  "chip_uid",	  "jedec_id",	  "result",
+	"failed_stage", "error", "started_at", "finished_at", "duration_ms", "flashd_version",
+};
+#define N_UNIT_COLUMNS (sizeof(unit_columns) / sizeof(unit_columns[0]))
+
+/* The unit as its stable columns, as text (NULL = absent); bufs hold numbers. */
+static void unit_fields(const struct db_unit_row *r, const char *out[N_UNIT_COLUMNS],
+			char bufs[8][ISO_MAX])
+{
+	snprintf(bufs[0], ISO_MAX, "%" PRId64, r->id);
+	snprintf(bufs[1], ISO_MAX, "%d", r->slot);
+	snprintf(bufs[2], ISO_MAX, "%04x", r->vid & 0xffff);
+	snprintf(bufs[3], ISO_MAX, "%04x", r->pid & 0xffff);
+	snprintf(bufs[6], ISO_MAX, "%" PRId64, r->duration_ms);
+	out[0] = bufs[0];
+	out[1] = r->station;
+	out[2] = r->port;
+	out[3] = r->slot >= 0 ? bufs[1] : NULL;
+	out[4] = r->recipe;
+	out[5] = r->recipe_sha256;
+	out[6] = r->vid >= 0 ? bufs[2] : NULL;
+	out[7] = r->pid >= 0 ? bufs[3] : NULL;
+	out[8] = r->serial;
+	out[9] = r->chip_uid;
+	out[10] = r->jedec_id;
+	out[11] = r->result;
+	out[12] = r->failed_stage;
+	out[13] = r->error;
+	out[14] = r->started_at >= 0 ? fmt_iso(r->started_at, bufs[4]) : NULL;
+	out[15] = r->finished_at >= 0 ? fmt_iso(r->finished_at, bufs[5]) : NULL;
+	out[16] = r->duration_ms >= 0 ? bufs[6] : NULL;
+	out[17] = r->flashd_version;
+}
+
+struct unit_out {
+	enum qa_format format;
+	int rows;
+};
+
+static void json_print(cJSON *j)
+{
+	char *s = cJSON_PrintUnformatted(j);
+
+	if (s) {
+		fputs(s, stdout);
+		free(s);
+	}
+}
+
+static cJSON *unit_json(const struct db_unit_row *r)
+{
+	const char *f[N_UNIT_COLUMNS];
+	char bufs[8][ISO_MAX];
+	cJSON *o = cJSON_CreateObject();
+
+	unit_fields(r, f, bufs);
+	for (size_t i = 0; o && i < N_UNIT_COLUMNS; i++) {
+		const char *k = unit_columns[i];
+		bool number = strcmp(k, "id") == 0 || strcmp(k, "slot") == 0 ||
+			      strcmp(k, "duration_ms") == 0;
+
+		if (!f[i])
+			cJSON_AddNullToObject(o, k);
+		else if (number)
+			cJSON_AddNumberToObject(o, k, strtod(f[i], NULL));
+		else
+			cJSON_AddStringToObject(o, k, f[i]);
+	}
+	return o;
+}
+
+static void fmt_duration(int64_t ms, char *buf, size_t size)
+{
+	if (ms < 0)
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%" PRId64 ".%01" PRId64 "s", ms / 1000, ms % 1000 / 100);
+}
+
+static const char *dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static int print_unit(const struct db_unit_row *r, void *ud)
+{
+	struct unit_out *out = ud;
+	const char *f[N_UNIT_COLUMNS];
+	char bufs[8][ISO_MAX], dur[32], when[ISO_MAX];
+	cJSON *j;
+
+	switch (out->format) {
+	case QA_FORMAT_TABLE:
+		fmt_duration(r->duration_ms, dur, sizeof(dur));
+		fmt_iso(r->started_at, when);
+		when[19] = '\0'; /* table: to the second */
+		if (when[10] == 'T')
+			when[10] = ' ';
+		printf("%7" PRId64 "  %-19s  %-10s  %-16s  %-16s  %-11s  %8s", r->id, when, r->port,
+		       r->recipe, dash(r->serial), r->result, dur);
+		if (r->failed_stage || r->error)
+			printf("  %s: %s", dash(r->failed_stage), dash(r->error));
+		putchar('\n');
+		break;
+	case QA_FORMAT_CSV:
+		unit_fields(r, f, bufs);
+		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
+			csv_field(f[i], i + 1 == N_UNIT_COLUMNS);
+		break;
+	case QA_FORMAT_JSON:
+		j = unit_json(r);
+		if (!j)
+			return -ENOMEM;
+		fputs(out->rows ? ",\n" : "\n", stdout);
+		json_print(j);
+		cJSON_Delete(j);
+		break;
+	}
+	out->rows++;
+	return ferror(stdout) ? -EIO : 0;
+}
+
+static void print_units_header(enum qa_format format)
+{
+	switch (format) {
+	case QA_FORMAT_TABLE:
+		printf("%7s  %-19s  %-10s  %-16s  %-16s  %-11s  %8s  %s\n", "ID", "STARTED (UTC)",
+		       "PORT", "RECIPE", "SERIAL", "RESULT", "DURATION", "FAILED STAGE: ERROR");
+		break;
+	case QA_FORMAT_CSV:
+		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
+			csv_field(unit_columns[i], i + 1 == N_UNIT_COLUMNS);
+		break;
+	case QA_FORMAT_JSON:
+		putchar('[');
+		break;
+	}
+}
+
+static int list_units(struct qa_opts *o, bool newest_first)
+{
+	_cleanup_db_ struct db *db = NULL;
+	struct unit_out out = { .format = o->format };
+	struct err e = { 0 };
+	int rc;
+
+	rc = open_db(o, &db);
+	if (rc)
+		return rc;
+	print_units_header(o->format);
+	rc = db_query_units(db, &o->filter, newest_first, o->limit, print_unit, &out, &e);
+	if (o->format == QA_FORMAT_JSON)
+		fputs(out.rows ? "\n]\n" : "]\n", stdout);
+	if (rc < 0) {
+		fflush(stdout);
+		if (e.msg[0])
+			fprintf(stderr, "flashctl %s: %s\n", o->cmd, e.msg);
+		else
+			fprintf(stderr, "flashctl %s: %s\n", o->cmd, strerror(-rc));
+		return FLASHCTL_EXIT_ERROR;
+	}
+	return finish_output(FLASHCTL_EXIT_OK);
+}
+
+static int no_operands(struct qa_opts *o, int argc, char **argv)
+{
+	if (optind < argc)
+		return usage_err(o, "unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+int flashctl_cmd_log(const struct flashctl *ctl, int argc, char **argv)
+{
+	struct qa_opts o = { .cmd = "log", .db_path = ctl->db_path };
+	int rc;
+
+	if ((rc = parse_opts(&o, OPT_FILTER | OPT_LIMIT, argc, argv)) >= 0 ||
+	    (rc = no_operands(&o, argc, argv)) >= 0)
+		return rc;
+	return list_units(&o, true);
+}
+
+int flashctl_cmd_export(const struct flashctl *ctl, int argc, char **argv)
+{
+	struct qa_opts o = { .cmd = "export", .db_path = ctl->db_path, .format = QA_FORMAT_CSV };
+	int rc;
+
+	if ((rc = parse_opts(&o, OPT_FILTER, argc, argv)) >= 0 ||
+	    (rc = no_operands(&o, argc, argv)) >= 0)
+		return rc;
+	if (o.format == QA_FORMAT_TABLE)
+		return usage_err(&o, "invalid format '%s' (expected csv or json)", "table");
+	return list_units(&o, false);
+}
+
+/* show: text goes out as rows arrive; JSON is built whole (one unit is small). */
+struct show_out {
+	enum qa_format format;
+	int stages, images;
+	cJSON *root, *jstages, *jimages;
+};
+
+static int show_unit(const struct db_unit_row *r, void *ud)
+{
+	struct show_out *s = ud;
+	char started[ISO_MAX], finished[ISO_MAX], dur[32];
+
+	if (s->format == QA_FORMAT_JSON) {
+		s->root = unit_json(r);
+		s->jstages = cJSON_AddArrayToObject(s->root, "stages");
+		s->jimages = cJSON_AddArrayToObject(s->root, "images");
+		return s->root && s->jstages && s->jimages ? 0 : -ENOMEM;
+	}
+	fmt_duration(r->duration_ms, dur, sizeof(dur));
+	printf("unit %" PRId64 "\n", r->id);
+	printf("  serial          %s\n", dash(r->serial));
+	printf("  result          %s\n", r->result);
+	if (r->failed_stage || r->error)
+		printf("  failed stage    %s\n  error           %s\n", dash(r->failed_stage),
+		       dash(r->error));
+	printf("  recipe          %s\n", r->recipe);
+	printf("  recipe sha256   %s\n", dash(r->recipe_sha256));
+	printf("  station         %s\n", r->station);
+	if (r->slot >= 0)
+		printf("  port            %s (slot %d)\n", r->port, r->slot);
+	else
+		printf("  port            %s\n", r->port);
+	if (r->vid >= 0 && r->pid >= 0)
+		printf("  usb id          %04x:%04x\n", r->vid & 0xffff, r->pid & 0xffff);
+	printf("  chip uid        %s\n", dash(r->chip_uid));
+	printf("  jedec id        %s\n", dash(r->jedec_id));
+	printf("  started         %s\n", fmt_iso(r->started_at, started));
+	printf("  finished        %s\n", dash(fmt_iso(r->finished_at, finished)));
+	printf("  duration        %s\n", dur);
+	printf("  flashd          %s\n", dash(r->flashd_version));
+	return 0;
+}
+
+static int show_stage(const struct db_stage_row *r, void *ud)
+{
+	struct show_out *s = ud;
+	char dur[32], iso[ISO_MAX];
+	cJSON *j;
+
+	if (s->format == QA_FORMAT_JSON) {
+		j = cJSON_CreateObject();
+		if (!j)
+			return -ENOMEM;
+		cJSON_AddItemToArray(s->jstages, j);
+		cJSON_AddNumberToObject(j, "idx", r->idx);
+		cJSON_AddStringToObject(j, "name", r->name);
+		cJSON_AddStringToObject(j, "result", r->result);
+		if (r->error)
+			cJSON_AddStringToObject(j, "error", r->error);
+		else
+			cJSON_AddNullToObject(j, "error");
+		cJSON_AddStringToObject(j, "started_at", fmt_iso(r->started_at, iso));
+		if (r->duration_ms >= 0)
+			cJSON_AddNumberToObject(j, "duration_ms", (double)r->duration_ms);
+		else
+			cJSON_AddNullToObject(j, "duration_ms");
+		return 0;
+	}
+	if (!s->stages++)
+		printf("stages\n  %3s  %-16s  %-11s  %8s  %s\n", "#", "NAME", "RESULT", "DURATION",
+		       "ERROR");
+	fmt_duration(r->duration_ms, dur, sizeof(dur));
+	printf("  %3d  %-16s  %-11s  %8s  %s\n", r->idx, r->name, r->result, dur, dash(r->error));
+	return 0;
+}
+
+static int show_image(const struct db_image_row *r, void *ud)
+{
+	struct show_out *s = ud;
+	char host[16] = "-", dev[16] = "-", size[32] = "-";
+	cJSON *j;
+
+	if (r->has_host_crc32)
+		snprintf(host, sizeof(host), "%08" PRIx32, r->host_crc32);
+	if (r->has_device_crc32)
+		snprintf(dev, sizeof(dev), "%08" PRIx32, r->device_crc32);
+	if (r->size >= 0)
+		snprintf(size, sizeof(size), "%" PRId64, r->size);
+
+	if (s->format == QA_FORMAT_JSON) {
+		j = cJSON_CreateObject();
+		if (!j)
+			return -ENOMEM;
+		cJSON_AddItemToArray(s->jimages, j);
+		cJSON_AddStringToObject(j, "stage", r->stage);
+		r->target ? cJSON_AddStringToObject(j, "target", r->target) :
+			    cJSON_AddNullToObject(j, "target");
+		cJSON_AddStringToObject(j, "file", r->file);
+		r->size >= 0 ? cJSON_AddNumberToObject(j, "size", (double)r->size) :
+			       cJSON_AddNullToObject(j, "size");
+		r->sha256 ? cJSON_AddStringToObject(j, "sha256", r->sha256) :
+			    cJSON_AddNullToObject(j, "sha256");
+		r->has_host_crc32 ? cJSON_AddStringToObject(j, "host_crc32", host) :
+				    cJSON_AddNullToObject(j, "host_crc32");
+		r->has_device_crc32 ? cJSON_AddStringToObject(j, "device_crc32", dev) :
+				      cJSON_AddNullToObject(j, "device_crc32");
+		cJSON_AddBoolToObject(j, "verified", r->verified);
+		return 0;
+	}
+	if (!s->images++)
+		printf("images\n  %-16s  %-12s  %-24s  %10s  %-8s  %-8s  %-8s  %s\n", "STAGE",
+		       "TARGET", "FILE", "SIZE", "HOST CRC", "DEV CRC", "VERIFIED", "SHA256");
+	printf("  %-16s  %-12s  %-24s  %10s  %-8s  %-8s  %-8s  %s\n", r->stage, dash(r->target),
+	       r->file, size, host, dev, r->verified ? "yes" : "NO", dash(r->sha256));
+	return 0;
+}
+
+int flashctl_cmd_show(const struct flashctl *ctl, int argc, char **argv)
+{
+	struct qa_opts o = { .cmd = "show", .db_path = ctl->db_path };
+	_cleanup_db_ struct db *db = NULL;
+	struct show_out s = { 0 };
+	struct err e = { 0 };
+	int64_t id;
+	int rc;
+
+	if ((rc = parse_opts(&o, OPT_SERIAL_FLAG, argc, argv)) >= 0)
+		return rc;
+	if (optind != argc - 1)
+		return usage_err(&o, "%s", optind == argc ? "needs a unit id or serial"
+							  : "takes one unit id or serial");
+	if (o.format == QA_FORMAT_CSV)
+		return usage_err(&o, "invalid format '%s' (expected text or json)", "csv");
+	s.format = o.format;
+
+	rc = open_db(&o, &db);
+	if (rc)
+		return rc;
+	rc = db_query_find_unit(db, argv[optind], o.by_serial, &id, &e);
+	if (rc >= 0)
+		rc = db_query_unit(db, id, show_unit, show_stage, show_image, &s, &e);
+	if (rc < 0) {
+		cJSON_Delete(s.root);
+		fprintf(stderr, "flashctl show: %s\n", e.msg[0] ? e.msg : strerror(-rc));
+		return FLASHCTL_EXIT_ERROR;
+	}
+	if (s.format == QA_FORMAT_JSON) {
+		char *t = cJSON_Print(s.root);
+
+		cJSON_Delete(s.root);
+		if (!t) {
+			fprintf(stderr, "flashctl show: out of memory\n");
+			return FLASHCTL_EXIT_ERROR;
+		}
+		puts(t);
+		free(t);
+	} else {
+		if (!s.stages)
+			printf("stages\n  (none recorded)\n");
+		if (!s.images)
+			printf("images\n  (none recorded)\n");
+	}
+	return finish_output(FLASHCTL_EXIT_OK);
+}
+
+struct stats_out {
+	enum qa_format format;
+	const char *by;
+	int rows;
+};
+
+static int print_stats(const struct db_stats_row *r, void *ud)
+{
+	struct stats_out *s = ud;
+	char yield[16] = "-", mean[32] = "-", p95[32] = "-";
+	cJSON *j;
+
+	if (!isnan(r->yield))
+		snprintf(yield, sizeof(yield), "%.1f%%", 100.0 * r->yield);
+	if (r->n_timed) {
+		fmt_duration((int64_t)llround(r->mean_ms), mean, sizeof(mean));
+		fmt_duration(r->p95_ms, p95, sizeof(p95));
+	}
+	switch (s->format) {
+	case QA_FORMAT_TABLE:
+		printf("%-16s  %7" PRId64 "  %7" PRId64 "  %7" PRId64 "  %7" PRId64 "  %7" PRId64
+		       "  %7s  %8s  %8s\n",
+		       r->key, r->units, r->pass, r->fail, r->interrupted, r->running, yield, mean,
+		       p95);
+		break;
+	case QA_FORMAT_CSV:
+		csv_field(r->key, false);
+		printf("%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",", r->units,
+		       r->pass, r->fail, r->interrupted, r->running);
+		if (!isnan(r->yield))
+			printf("%.4f", r->yield);
+		putchar(',');
+		if (r->n_timed)
+			printf("%.0f,%" PRId64, r->mean_ms, r->p95_ms);
+		else
+			putchar(',');
+		putchar('\n');
+		break;
+	case QA_FORMAT_JSON:
+		j = cJSON_CreateObject();
+		if (!j)
+			return -ENOMEM;
+		cJSON_AddStringToObject(j, s->by, r->key);
+		cJSON_AddNumberToObject(j, "units", (double)r->units);
+		cJSON_AddNumberToObject(j, "pass", (double)r->pass);
+		cJSON_AddNumberToObject(j, "fail", (double)r->fail);
+		cJSON_AddNumberToObject(j, "interrupted", (double)r->interrupted);
+		cJSON_AddNumberToObject(j, "running", (double)r->running);
+		isnan(r->yield) ? cJSON_AddNullToObject(j, "yield") :
+				  cJSON_AddNumberToObject(j, "yield", round(r->yield * 1e4) / 1e4);
+		r->n_timed ? cJSON_AddNumberToObject(j, "mean_ms", round(r->mean_ms)) :
+			     cJSON_AddNullToObject(j, "mean_ms");
+		r->n_timed ? cJSON_AddNumberToObject(j, "p95_ms", (double)r->p95_ms) :
+			     cJSON_AddNullToObject(j, "p95_ms");
+		fputs(s->rows ? ",\n" : "\n", stdout);
+		json_print(j);
+		cJSON_Delete(j);
+		break;
+	}
+	s->rows++;
+	return ferror(stdout) ? -EIO : 0;
+}
+
+int flashctl_cmd_stats(const struct flashctl *ctl, int argc, char **argv)
+{
+	struct qa_opts o = { .cmd = "stats", .db_path = ctl->db_path, .by = DB_STATS_BY_RECIPE };
+	_cleanup_db_ struct db *db = NULL;
+	struct stats_out s = { 0 };
+	struct err e = { 0 };
+	int rc;
+
+	if ((rc = parse_opts(&o, OPT_FILTER | OPT_BY, argc, argv)) >= 0 ||
+	    (rc = no_operands(&o, argc, argv)) >= 0)
+		return rc;
+	s.format = o.format;
+	s.by = db_stats_by_name(o.by);
+	rc = open_db(&o, &db);
+	if (rc)
+		return rc;
+
+	switch (o.format) {
+	case QA_FORMAT_TABLE:
+		printf("%-16s  %7s  %7s  %7s  %7s  %7s  %7s  %8s  %8s\n", db_stats_by_name(o.by),
+		       "UNITS", "PASS", "FAIL", "INTR", "RUNNING", "YIELD", "MEAN", "P95");
+		break;
+	case QA_FORMAT_CSV:
+		printf("%s,units,pass,fail,interrupted,running,yield,mean_ms,p95_ms\n",
+		       db_stats_by_name(o.by));
+		break;
+	case QA_FORMAT_JSON:
+		putchar('[');
+		break;
+	}
+	rc = db_query_stats(db, o.by, &o.filter, print_stats, &s, &e);
+	if (o.format == QA_FORMAT_JSON)
+		fputs(s.rows ? "\n]\n" : "]\n", stdout);
+	if (rc < 0) {
+		fflush(stdout);
+		fprintf(stderr, "flashctl stats: %s\n", e.msg[0] ? e.msg : strerror(-rc));
+		return FLASHCTL_EXIT_ERROR;
+	}
+	return finish_output(FLASHCTL_EXIT_OK);
+}

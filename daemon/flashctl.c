@@ -1,0 +1,102 @@
+/*
+ * This file implements flashctl's main(): global options, the subcommand
+ * table and usage.  Subcommands are in daemon/flashctl-*.c (see
+ * daemon/flashctl.h for the list and the exit codes).
+ */
+#include "daemon/flashctl.h"
+#include "db/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmd_recipe(const struct flashctl *ctl, int argc, char **argv)
+{
+	(void)ctl;
+	return flashctl_cmd_recipe(argc, argv);
+}
+
+static int cmd_status(const struct flashctl *ctl, int argc, char **argv)
+{
+	(void)ctl;
+	return flashctl_cmd_status(argc, argv);
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(const struct flashctl *ctl, int argc, char **argv);
+	const char *usage;
+} commands[] = {
+	{ "log", flashctl_cmd_log,
+	  "log [--serial S] [--since T] [--until T] [--result R] [--recipe N] [--port P]\n"
+	  "                [--limit N] [--format table|csv|json]" },
+	{ "show", flashctl_cmd_show, "show [--serial] [--format text|json] UNIT-ID|SERIAL" },
+	{ "stats", flashctl_cmd_stats,
+	  "stats [--by recipe|day|port] [--since T] [--until T] [--recipe N] [--port P]\n"
+	  "                [--format table|csv|json]" },
+	{ "export", flashctl_cmd_export, "export [--format csv|json] [same filters as log]" },
+	{ "recipe", cmd_recipe, "recipe check FILE..." },
+	{ "status", cmd_status, "status" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: flashctl [--db PATH] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  flashctl %s\n", commands[i].usage);
+	fprintf(f, "\n"
+		   "  --db PATH   unit database (default $FLASHD_DB, else %s)\n"
+		   "  T           YYYY-MM-DD[THH:MM[:SS]][Z] (UTC), @UNIX-SECONDS, now, today,\n"
+		   "              or -N{d,h,m} (ago); --since is inclusive, --until exclusive\n"
+		   "\nexit status: 0 ok, 1 error, 2 usage\n",
+		DB_DEFAULT_PATH);
+}
+
+int main(int argc, char **argv)
+{
+	struct flashctl ctl = { .db_path = getenv("FLASHD_DB") };
+	int i;
+
+	if (!ctl.db_path || !*ctl.db_path)
+		ctl.db_path = DB_DEFAULT_PATH;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return FLASHCTL_EXIT_OK;
+		} else if (strcmp(a, "--db") == 0) {
+			if (++i == argc) {
+				fprintf(stderr, "flashctl: option '--db' needs a path\n");
+				return FLASHCTL_EXIT_USAGE;
+			}
+			ctl.db_path = argv[i];
+		} else if (strncmp(a, "--db=", 5) == 0) {
+			ctl.db_path = a + 5;
+		} else {
+			fprintf(stderr, "flashctl: unknown option '%s'\n", a);
+			usage(stderr);
+			return FLASHCTL_EXIT_USAGE;
+		}
+	}
+	if (!*ctl.db_path) {
+		fprintf(stderr, "flashctl: empty database path\n");
+		return FLASHCTL_EXIT_USAGE;
+	}
+	if (i == argc) {
+		usage(stderr);
+		return FLASHCTL_EXIT_USAGE;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		usage(stdout);
+		return FLASHCTL_EXIT_OK;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+		if (strcmp(argv[i], commands[c].name) == 0)
+			return commands[c].fn(&ctl, argc - i, argv + i);
+
+	fprintf(stderr, "flashctl: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return FLASHCTL_EXIT_USAGE;
+}

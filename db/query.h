@@ -1,0 +1,124 @@
+/*
+ * Read-only queries behind flashctl's QA commands (log, show, stats,
+ * export).  Nothing here prints: rows are handed to callbacks one at a
+ * time, so an export of a million units needs no memory for them.
+ *
+ * Row strings point into SQLite's buffers and are valid only during the
+ * callback; copy what you keep.  A callback returning < 0 stops the query,
+ * which then returns that value (err untouched: the callback owns the
+ * message).  Each query runs in one read transaction: in WAL mode it never
+ * blocks the daemon, but a very long one delays WAL checkpoints.
+ *
+ * Times are ms since the epoch, UTC (db/schema.sql).  Errors are those of
+ * db/db.h, plus -EINVAL for a bad argument and -ENOENT for "no such unit".
+ */
+#ifndef FLASHD_DB_QUERY_H
+#define FLASHD_DB_QUERY_H
+
+#include "common/err.h"
+#include "db/db.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Which units: NULL / 0 fields do not filter.  since <= started_at < until. */
+struct db_filter {
+	const char *serial;
+	const char *recipe;
+	const char *port;
+	const char *result; /* "pass", "fail", "interrupted", "running" */
+	int64_t since;	    /* ms; 0 = from the beginning */
+	int64_t until;	    /* ms; 0 = to the end */
+};
+
+/* A units row.  Absent values: NULL strings, -1 numbers (slot, vid, pid, times). */
+struct db_unit_row {
+	int64_t id;
+	const char *station, *port;
+	int slot;
+	const char *recipe, *recipe_sha256;
+	int vid, pid;
+	const char *serial, *chip_uid, *jedec_id;
+	const char *result, *failed_stage, *error;
+	int64_t started_at, finished_at, duration_ms;
+	const char *flashd_version;
+};
+
+struct db_stage_row {
+	int idx;
+	const char *name, *result, *error;
+	int64_t started_at, duration_ms; /* -1 if unknown */
+};
+
+struct db_image_row {
+	const char *stage, *target, *file, *sha256;
+	int64_t size; /* -1 if unknown */
+	bool has_host_crc32, has_device_crc32;
+	uint32_t host_crc32, device_crc32;
+	bool verified;
+};
+
+typedef int (*db_unit_cb_t)(const struct db_unit_row *row, void *userdata);
+typedef int (*db_stage_cb_t)(const struct db_stage_row *row, void *userdata);
+typedef int (*db_image_cb_t)(const struct db_image_row *row, void *userdata);
+
+/*
+ * Units matching filter (NULL = all), oldest first (started_at, id), or
+ * newest first if newest_first; at most limit rows (0 = no limit).
+ * Returns the number of rows handed to cb.
+ */
+int db_query_units(struct db *db, const struct db_filter *filter, bool newest_first,
+		   unsigned limit, db_unit_cb_t cb, void *userdata, struct err *err);
+
+/*
+ * Resolve what a user typed after "flashctl show": a unit id if key is all
+ * digits and such a unit exists (unless by_serial), else the newest unit
+ * with that serial.  -ENOENT with a message naming key if none.
+ */
+int db_query_find_unit(struct db *db, const char *key, bool by_serial, int64_t *unit_id,
+		       struct err *err);
+
+/*
+ * One unit in full: its row, then every stage (by idx), then every image
+ * (in the order written).  Callbacks may be NULL.  -ENOENT if no such unit.
+ */
+int db_query_unit(struct db *db, int64_t unit_id, db_unit_cb_t unit_cb, db_stage_cb_t stage_cb,
+		  db_image_cb_t image_cb, void *userdata, struct err *err);
+
+enum db_stats_by {
+	DB_STATS_BY_RECIPE,
+	DB_STATS_BY_DAY, /* UTC day of started_at, "YYYY-MM-DD" */
+	DB_STATS_BY_PORT,
+	_DB_STATS_BY_MAX,
+	_DB_STATS_BY_INVALID = -22,
+};
+
+/*
+ * One group of db_query_stats().  yield = pass / (pass + fail +
+ * interrupted), NaN if that is 0; running units are counted in units only.
+ * Durations are over finished units with a known duration (n_timed of
+ * them); p95 is the nearest-rank 95th percentile; both -1 if n_timed is 0.
+ */
+struct db_stats_row {
+	const char *key;
+	int64_t units, pass, fail, interrupted, running;
+	double yield;
+	int64_t n_timed;
+	double mean_ms;
+	int64_t p95_ms;
+};
+typedef int (*db_stats_cb_t)(const struct db_stats_row *row, void *userdata);
+
+/*
+ * Statistics of the units matching filter, one callback per group in key
+ * order.  Sorts the matching durations in memory: 8 bytes per unit of the
+ * largest group.  Returns the number of groups.
+ */
+int db_query_stats(struct db *db, enum db_stats_by by, const struct db_filter *filter,
+		   db_stats_cb_t cb, void *userdata, struct err *err);
+
+/* "recipe", "day", "port" and back; _DB_STATS_BY_INVALID if unknown. */
+const char *db_stats_by_name(enum db_stats_by by);
+enum db_stats_by db_stats_by_from_name(const char *s);
+
+#endif

@@ -1,0 +1,116 @@
+-- flashd unit database, schema version 1: the current schema of record.
+--
+-- db_open() runs this file (compiled in as db_schema_sql[]) on an empty
+-- database, in one transaction; db/migrate.c brings older versions up to
+-- the user_version set at the end.  Change it only together with a
+-- migration step in db/migrate.c and DB_SCHEMA_VERSION in db/db.h.
+--
+-- Conventions, relied on by QA scripts:
+--   * Timestamps (*_at) are INTEGER milliseconds since the Unix epoch, UTC.
+--     The *_iso columns of the views give the same instant as ISO-8601 UTC
+--     text ("2026-03-01T12:34:56.789Z"); days in the views are UTC days.
+--   * duration_ms is finished_at - started_at of the unit (or stage).
+--   * CRC-32 values are INTEGER 0..4294967295; the views add hex text.
+--   * A unit row is written when the job starts (result 'running') and
+--     updated once when it ends ('pass', 'fail' or 'interrupted').  At start,
+--     flashd turns rows left 'running' by a crash into 'interrupted'.
+--
+-- Try: sqlite3 -readonly /var/lib/flashd/flashd.db \
+--        "SELECT * FROM unit_latest WHERE serial = 'ABC123'"
+
+CREATE TABLE units (
+	id		INTEGER PRIMARY KEY,
+	station		TEXT NOT NULL,		-- host name of the flashing station
+	port		TEXT NOT NULL,		-- USB port path, e.g. '1-1.2.3'
+	slot		INTEGER,		-- fixture slot number, NULL if unmapped
+	recipe		TEXT NOT NULL,		-- recipe name
+	recipe_sha256	TEXT,			-- hex SHA-256 of the recipe file
+	vid		INTEGER,		-- USB ids when the job started
+	pid		INTEGER,
+	serial		TEXT,			-- board serial, NULL until learned
+	chip_uid	TEXT,			-- SoC unique id (hex)
+	jedec_id	TEXT,			-- flash JEDEC id (hex)
+	result		TEXT NOT NULL DEFAULT 'running'
+			CHECK (result IN ('running', 'pass', 'fail', 'interrupted')),
+	failed_stage	TEXT,			-- stage that failed, NULL on pass
+	error		TEXT,			-- error message, NULL on pass
+	started_at	INTEGER NOT NULL,	-- ms since epoch, UTC
+	finished_at	INTEGER,		-- NULL while running or if unknown
+	duration_ms	INTEGER,		-- NULL while running or if unknown
+	flashd_version	TEXT NOT NULL
+);
+
+CREATE INDEX units_by_serial ON units (serial, started_at);
+CREATE INDEX units_by_time ON units (started_at);
+-- Recovery at start looks only for 'running' rows: keep that index tiny.
+CREATE INDEX units_running ON units (id) WHERE result = 'running';
+
+-- One row per stage of the recipe that ran, written when the stage ends.
+CREATE TABLE unit_stages (
+	unit_id		INTEGER NOT NULL REFERENCES units (id) ON DELETE CASCADE,
+	idx		INTEGER NOT NULL,	-- position in the recipe, from 0
+	name		TEXT NOT NULL,
+	result		TEXT NOT NULL CHECK (result IN ('pass', 'fail', 'interrupted')),
+	error		TEXT,
+	started_at	INTEGER NOT NULL,	-- ms since epoch, UTC
+	duration_ms	INTEGER,
+	PRIMARY KEY (unit_id, idx)
+) WITHOUT ROWID;
+
+-- One row per image written to the unit.
+CREATE TABLE unit_images (
+	id		INTEGER PRIMARY KEY,
+	unit_id		INTEGER NOT NULL REFERENCES units (id) ON DELETE CASCADE,
+	stage		TEXT NOT NULL,		-- stage name that wrote it
+	target		TEXT,			-- where: '0x08004000', 'boot0', 'mmc0p2'
+	file		TEXT NOT NULL,		-- image file as named in the recipe
+	size		INTEGER,		-- bytes written
+	sha256		TEXT,			-- hex SHA-256 of the file
+	host_crc32	INTEGER,		-- CRC-32 computed by flashd
+	device_crc32	INTEGER,		-- CRC-32 read back or reported by the device
+	verified	INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1))
+);
+
+CREATE INDEX unit_images_by_unit ON unit_images (unit_id);
+
+-- Units with readable times, for QA.
+CREATE VIEW unit_log AS
+SELECT id, station, port, slot, recipe, serial, chip_uid, jedec_id, result, failed_stage, error,
+	strftime('%Y-%m-%dT%H:%M:%fZ', started_at / 1000.0, 'unixepoch') AS started_iso,
+	strftime('%Y-%m-%dT%H:%M:%fZ', finished_at / 1000.0, 'unixepoch') AS finished_iso,
+	duration_ms, flashd_version
+FROM units;
+
+-- Latest unit per serial: what QA asks first ("did board X pass?").
+CREATE VIEW unit_latest AS
+SELECT u.id, u.serial, u.result, u.recipe, u.station, u.port, u.failed_stage, u.error,
+	strftime('%Y-%m-%dT%H:%M:%fZ', u.started_at / 1000.0, 'unixepoch') AS started_iso,
+	u.duration_ms,
+	(SELECT count(*) FROM units a WHERE a.serial = u.serial) AS attempts
+FROM units u
+WHERE u.serial IS NOT NULL
+  AND u.id = (SELECT l.id FROM units l WHERE l.serial = u.serial
+	      ORDER BY l.started_at DESC, l.id DESC LIMIT 1);
+
+-- Yield per UTC day and recipe.  Yield is pass / (pass + fail + interrupted);
+-- units still running are counted but not part of the yield.
+CREATE VIEW yield_daily AS
+SELECT date(started_at / 1000, 'unixepoch') AS day, recipe,
+	count(*) AS units,
+	sum(result = 'pass') AS pass,
+	sum(result = 'fail') AS fail,
+	sum(result = 'interrupted') AS interrupted,
+	sum(result = 'running') AS running,
+	round(100.0 * sum(result = 'pass') / nullif(sum(result != 'running'), 0), 2) AS yield_pct
+FROM units
+GROUP BY day, recipe;
+
+-- Images with CRCs as hex text.
+CREATE VIEW unit_images_hex AS
+SELECT unit_id, stage, target, file, size, sha256,
+	CASE WHEN host_crc32 IS NOT NULL THEN printf('%08x', host_crc32) END AS host_crc32,
+	CASE WHEN device_crc32 IS NOT NULL THEN printf('%08x', device_crc32) END AS device_crc32,
+	verified
+FROM unit_images;
+
+PRAGMA user_version = 1;
