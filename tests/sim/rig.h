@@ -1,0 +1,74 @@
+/*
+ * The rig context shared by flashsim's modules.
+ *
+ * struct rig is owned by main (flashsim.c) and passed explicitly; there is no
+ * other mutable global state.  Threads:
+ *   - main thread: GLib main loop; scenario timeline, sysfs and uevents
+ *     (umockdev 0.17.16's uevent synthesis is not thread-safe: one thread);
+ *   - umockdev's worker thread: every ioctl/read of every node (usbfs.c);
+ *   - the sched thread (sched.c): delayed completions and board timers.
+ * Locking: one recursive mutex per board (struct simdev.lock) guards the
+ * board, its nodes, their open fds and URBs.  Boards never share state, so a
+ * per-board lock lets the sched thread step board A while the worker serves
+ * board B; the worker is single-threaded anyway, so a rig-wide lock would
+ * only add contention with timers.  It is recursive because a GObject
+ * destroy-notify (client finalised) may run while the lock is held.
+ * Lock order: board lock -> sched lock (sched_add under the board lock).
+ */
+#ifndef FLASHSIM_RIG_H
+#define FLASHSIM_RIG_H
+
+#include <glib.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <umockdev.h>
+
+#include "tests/sim/boards/board.h"
+#include "tests/sim/scenario.h"
+#include "tests/sim/sched.h"
+
+struct usbnode;
+
+/* One board on one port. */
+struct simdev {
+	struct rig *rig;
+	const struct scn_board *cfg;
+	pthread_mutex_t lock;
+	struct sim_board *board;
+	struct sim_host host;
+	char syspath[256];     /* /sys/devices/.../1-1.2.3 */
+	struct usbnode *node;  /* current enumeration; NULL when off the bus */
+	GPtrArray *old_nodes;  /* earlier enumerations, kept until the end for late clients */
+	bool cable;	       /* plugged in per scenario timeline */
+	bool enum_queued;      /* an enumerate request is queued on the main loop */
+	unsigned enumerations; /* how many times it appeared on the bus */
+	uint64_t ioctls;
+};
+
+struct rig {
+	UMockdevTestbed *tb;
+	char *root; /* testbed root ($UMOCKDEV_DIR) */
+	struct sched *sched;
+	struct scenario *scn;
+	struct simdev *devs;
+	size_t n_devs;
+	unsigned next_devnum; /* main thread only */
+	GMainLoop *loop;
+	uint64_t t0;
+	int rig_error; /* first fatal rig error (-errno), 0 if none */
+	/* Sysfs/uevent work queued for the main thread, run in order and paced
+	 * (umockdev 0.17.16 aborts when a client's uevent queue is full). */
+	GMutex opq_lock;
+	GQueue opq;
+	bool opq_armed;
+	uint64_t last_op_ns;
+	unsigned pace_ms;
+};
+
+/* Log a rig message to stderr ("flashsim: ..."). */
+void rig_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* Debug log, only with FLASHSIM_DEBUG set. */
+void rig_debug(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+#endif

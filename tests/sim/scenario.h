@@ -1,0 +1,44 @@
+/*
+ * Scenario files for flashsim (format: tests/sim/README.md, "Scenario").
+ *
+ * A scenario is a topology (hubs, board ports on bus 1), a global time scale
+ * and a list of boards with a plug/unplug/replug timeline.  Every board key
+ * that is not a rig key is flattened to dotted string options for
+ * sim_board_new() ("faults":[{"kind":"unplug"}] -> faults.0.kind=unplug).
+ * Pure parsing: no umockdev, no board code.
+ */
+#ifndef FLASHSIM_SCENARIO_H
+#define FLASHSIM_SCENARIO_H
+
+#include <stddef.h>
+
+#include "tests/sim/boards/board.h"
+
+#define SCN_NO_TIME (-1L)
+
+struct scn_board {
+	char *id, *type, *port; /* port: "1-1.2.3" */
+	long plug_ms, unplug_ms, replug_ms; /* SCN_NO_TIME when absent */
+	struct sim_opt *opts; /* owned strings */
+	size_t n_opts;
+};
+
+struct scenario {
+	double time_scale;
+	char **hubs; /* every hub port to create, ancestors included, parents first */
+	size_t n_hubs;
+	struct scn_board *boards;
+	size_t n_boards;
+};
+
+/*
+ * Parse FILE.  Returns 0, or -errno (-ENOENT, -EBADMSG syntax, -EINVAL bad
+ * value) with "FILE: json.path: what" in err.
+ */
+int scenario_load(const char *path, struct scenario **ret, char *err, size_t errlen);
+struct scenario *scenario_free(struct scenario *s);
+
+/* True if port is a valid "1-P[.P...]" path (ports 1..15, depth <= 7). */
+int scenario_port_valid(const char *port);
+
+#endif

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Conformance tests: unmodified Debian dfu-util against simulated
+# stm32f405-dfuse boards served by flashsim (tests/sim/README.md).
+# Prints "ok - NAME" / "not ok - NAME" per case.  Every check compares
+# bytes the board stored (flashsim --dump-dir) with what dfu-util was given or
+# returned, so a write landing one block off fails.
+#   env: FLASHD_TOP, FLASHD_BUILD (set by tests/run-tests.sh)
+set -u
+top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${FLASHD_BUILD:-$top/build/default}
+sim=$build/flashsim
+scn=$top/tests/sim/scenarios
+tmp=$(mktemp -d /tmp/test-dfu-util.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+if ! command -v dfu-util >/dev/null; then
+	echo "not ok - dfu-util is installed (make deps)"
+	exit 1
+fi
+
+pass() { echo "ok - $1"; }
+fail() {
+	echo "not ok - $1"
+	shift
+	for f in "$@"; do [ -f "$f" ] && sed 's/^/#   /' "$f" | tr '\r' '\n' | tail -15; done
+}
+
+# json_get FILE BOARD_INDEX KEY: a top-level string/number of a board in summary.json
+json_get() {
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][int(sys.argv[2])][sys.argv[3]])' "$@"
+}
+
+# ff N FILE: true if FILE's bytes from offset N to the end are all 0xFF
+ff_from() {
+	local n=$1 f=$2 size
+	size=$(stat -c %s "$f")
+	cmp -s <(tail -c +$((n + 1)) "$f") <(head -c $((size - n)) /dev/zero | tr '\0' '\377')
+}
+
+# --- dfu-util -l lists all four alt settings with names, serial and port path
+t=list_shows_four_alts_serial_and_path
+out=$tmp/list.out
+"$sim" --scenario "$scn/list.json" -- dfu-util -l >"$out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+[ "$(grep -c '^Found DFU: \[0483:df11\] ver=2200' "$out")" -eq 4 ] || ok=0
+for alt in \
+	'alt=0, name="@Internal Flash  /0x08000000/04\*016Kg,01\*064Kg,07\*128Kg"' \
+	'alt=1, name="@Option Bytes  /0x1FFFC000/01\*016 e"' \
+	'alt=2, name="@OTP Memory /0x1FFF7800/01\*512 e,01\*016 e"' \
+	'alt=3, name="@Device Feature/0xFFFF0000/01\*004 e"'; do
+	grep -q "path=\"1-1.2.3\", $alt, serial=\"0123456789AB\"" "$out" || ok=0
+done
+[ $ok -eq 1 ] && pass $t || fail $t "$out"
+
+# --- download 300 KiB with :leave: flash == file, rest erased, board left DFU
+t=download_300k_leave_is_byte_exact
+head -c 307200 /dev/urandom >"$tmp/fw.bin"
+out=$tmp/dl.out
+"$sim" --scenario "$scn/one-dfuse.json" --dump-dir "$tmp/dl" -- \
+	dfu-util -a 0 -s 0x08000000:leave -D "$tmp/fw.bin" >"$out" 2>&1
+rc=$?
+ok=1
+# dfu-util 0.11 exits 74 when the ROM resets before the final GETSTATUS
+# (protocol-dfu.md, "Error during download get_status" is benign).
+[ $rc -eq 0 ] || [ $rc -eq 74 ] || ok=0
+grep -q 'File downloaded successfully' "$out" || ok=0
+cmp -s -n 307200 "$tmp/fw.bin" "$tmp/dl/b1.flash.bin" || ok=0
+ff_from 307200 "$tmp/dl/b1.flash.bin" || ok=0
+case $(json_get "$tmp/dl/summary.json" 0 state 2>/dev/null) in
+left*) ;;
+*) ok=0 ;;
+esac
+[ $ok -eq 1 ] && pass $t || fail $t "$out" "$tmp/dl/summary.json"
+
+# --- upload returns exactly the (random) flash
+t=upload_returns_exact_flash
+out=$tmp/up.out
+"$sim" --scenario "$scn/upload-random.json" --dump-dir "$tmp/up" -- \
+	dfu-util -a 0 -s 0x08000000:1048576 -U "$tmp/up.bin" >"$out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+cmp -s "$tmp/up.bin" "$tmp/up/b1.flash.bin" || ok=0
+ff_from 0 "$tmp/up/b1.flash.bin" && ok=0 # the fill must not be blank
+[ $ok -eq 1 ] && pass $t || fail $t "$out"
+
+# --- mass erase in command mode leaves all 1 MiB at 0xFF
+t=mass_erase_leaves_flash_blank
+out=$tmp/me.out
+"$sim" --scenario "$scn/upload-random.json" --dump-dir "$tmp/me" -- \
+	dfu-util -a 0 -s 0x08000000:mass-erase:force >"$out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+[ "$(stat -c %s "$tmp/me/b1.flash.bin" 2>/dev/null)" = 1048576 ] || ok=0
+ff_from 0 "$tmp/me/b1.flash.bin" || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$out"
+
+# --- a read-protected board refuses upload; dfu-util reports an error
+t=rdp1_refuses_upload
+out=$tmp/rdp.out
+"$sim" --scenario "$scn/rdp.json" --dump-dir "$tmp/rdp" -- \
+	dfu-util -a 0 -s 0x08000000:4096 -U "$tmp/rdp.bin" >"$out" 2>&1
+rc=$?
+ok=1
+[ $rc -ne 0 ] && [ $rc -ne 70 ] || ok=0
+grep -q '^dfu-util: ' "$out" || ok=0
+if [ -s "$tmp/rdp.bin" ] && cmp -s -n 4096 "$tmp/rdp.bin" "$tmp/rdp/b1.flash.bin"; then
+	ok=0 # protected bytes leaked
+fi
+[ $ok -eq 1 ] && pass $t || fail $t "$out"
+
+# --- 16 boards, 16 ports, one dfu-util -p PATH each, all at once
+t=sixteen_boards_parallel_byte_exact
+mapfile -t ports < <(python3 -c 'import json,sys; [print(b["port"]) for b in json.load(open(sys.argv[1]))["boards"]]' "$scn/sixteen-dfuse.json")
+{
+	echo 'pids=()'
+	for i in $(seq 1 16); do
+		n=$(printf %02d "$i")
+		head -c $((64 * 1024 + i * 2048 + i)) /dev/urandom >"$tmp/p$n.bin"
+		echo "dfu-util -p ${ports[$((i - 1))]} -a 0 -s 0x08000000 -D $tmp/p$n.bin >$tmp/p$n.log 2>&1 & pids+=(\$!)"
+	done
+	echo 'rc=0; for p in "${pids[@]}"; do wait $p || rc=1; done; exit $rc'
+} >"$tmp/par.sh"
+"$sim" --scenario "$scn/sixteen-dfuse.json" --dump-dir "$tmp/par" -- bash "$tmp/par.sh" >"$tmp/par.out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+for i in $(seq 1 16); do
+	n=$(printf %02d "$i")
+	size=$(stat -c %s "$tmp/p$n.bin")
+	cmp -s -n "$size" "$tmp/p$n.bin" "$tmp/par/b$n.flash.bin" || { ok=0; echo "# board b$n differs"; }
+	ff_from "$size" "$tmp/par/b$n.flash.bin" || { ok=0; echo "# board b$n: bytes after the image"; }
+done
+[ $ok -eq 1 ] && pass $t || fail $t "$tmp/par.out" "$tmp/p01.log"
+
+exit 0

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Rig tests for flashsim itself: scenario errors, the usbfs node (read(),
+# lseek(), poll gate, epoll), unplug/replug re-enumeration and prompt claim
+# release between processes.  Prints "ok - NAME" / "not ok - NAME".
+set -u
+top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${FLASHD_BUILD:-$top/build/default}
+sim=$build/flashsim
+scn=$top/tests/sim/scenarios
+tmp=$(mktemp -d /tmp/test-flashsim.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+pass() { echo "ok - $1"; }
+fail() {
+	echo "not ok - $1"
+	shift
+	for f in "$@"; do [ -f "$f" ] && sed 's/^/#   /' "$f" | tail -15; done
+}
+
+# --- a bad scenario names the file and the JSON path, exit 70
+t=scenario_error_names_file_and_path
+cat >"$tmp/bad.json" <<'J'
+{ "boards": [ { "id": "a", "type": "stm32f405-dfuse", "port": "1-1" },
+              { "id": "b", "type": "stm32f405-dfuse", "port": "2-x" } ] }
+J
+"$sim" --scenario "$tmp/bad.json" -- true >"$tmp/bad.out" 2>&1
+rc=$?
+if [ $rc -eq 70 ] && grep -q "bad.json: boards\[1\].port: '2-x'" "$tmp/bad.out"; then pass $t; else fail $t "$tmp/bad.out"; fi
+
+t=bad_board_option_is_a_rig_error
+cat >"$tmp/bad2.json" <<'J'
+{ "boards": [ { "id": "a", "type": "stm32f405-dfuse", "port": "1-1", "no_such_option": 1 } ] }
+J
+"$sim" --scenario "$tmp/bad2.json" -- true >"$tmp/bad2.out" 2>&1
+rc=$?
+if [ $rc -eq 70 ] && grep -q "bad2.json: boards\[0\]" "$tmp/bad2.out" && grep -q no_such_option "$tmp/bad2.out"; then
+	pass $t
+else
+	fail $t "$tmp/bad2.out"
+fi
+
+# --- the node: read() gives the descriptors as usbfs does, lseek() rewinds,
+#     poll/epoll say "not ready" while nothing is reapable
+t=node_read_lseek_and_poll_gate
+cat >"$tmp/node.py" <<'P'
+import os, select, sys
+fd = os.open('/dev/bus/usb/001/002', os.O_RDWR)
+blob = os.read(fd, 4096)
+sysfs = open('/sys/bus/usb/devices/1-1/descriptors', 'rb').read()
+assert blob == sysfs and blob[:2] == b'\x12\x01', (blob[:20], sysfs[:20])
+assert os.read(fd, 4096) == b''
+assert os.lseek(fd, 0, os.SEEK_SET) == 0
+assert os.read(fd, 18) == sysfs[:18]
+p = select.poll(); p.register(fd, select.POLLOUT)
+assert p.poll(100) == [], 'gate open while idle'
+ep = select.epoll(); ep.register(fd, select.EPOLLOUT)
+assert ep.poll(0.1) == [], 'epoll ready while idle'
+os.close(fd)
+print('node ok')
+P
+cat >"$tmp/node.json" <<'J'
+{ "time_scale": 0.001, "boards": [ { "id": "a", "type": "stm32f405-dfuse", "port": "1-1" } ] }
+J
+"$sim" --scenario "$tmp/node.json" -- python3 "$tmp/node.py" >"$tmp/node.out" 2>&1
+if [ $? -eq 0 ] && grep -q 'node ok' "$tmp/node.out"; then pass $t; else fail $t "$tmp/node.out"; fi
+
+# --- two dfu-util processes in sequence: the first one's claim is gone at once
+t=claim_released_when_client_closes
+head -c 40000 /dev/urandom >"$tmp/a.bin"
+"$sim" --scenario "$tmp/node.json" --dump-dir "$tmp/seq" -- sh -c \
+	"dfu-util -a 0 -s 0x08000000 -D $tmp/a.bin && dfu-util -a 0 -s 0x08000000:40000 -U $tmp/b.bin" \
+	>"$tmp/seq.out" 2>&1
+if [ $? -eq 0 ] && cmp -s "$tmp/a.bin" "$tmp/b.bin"; then pass $t; else fail $t "$tmp/seq.out"; fi
+
+# --- unplug mid-download fails the transfer; replug re-enumerates at the same port
+t=unplug_fails_transfer_replug_reenumerates
+head -c 600000 /dev/urandom >"$tmp/big.bin"
+"$sim" --scenario "$scn/unplug.json" --dump-dir "$tmp/up" -- sh -c \
+	"dfu-util -a 0 -s 0x08000000 -D $tmp/big.bin >$tmp/up1.out 2>&1; echo dfu-rc=\$?; sleep 0.8; dfu-util -l" \
+	>"$tmp/up.out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+grep -q 'dfu-rc=0' "$tmp/up.out" && ok=0
+grep -q 'path="1-1", alt=0' "$tmp/up.out" || ok=0
+grep -q '"enumerations":[[:space:]]*2' "$tmp/up/summary.json" || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$tmp/up.out" "$tmp/up1.out"
+
+# --- exit status is the command's
+t=exit_status_is_the_commands
+"$sim" --scenario "$tmp/node.json" -- sh -c 'exit 7' >/dev/null 2>&1
+[ $? -eq 7 ] && pass $t || fail $t
+
+exit 0

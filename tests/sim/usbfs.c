@@ -1,0 +1,985 @@
+/*
+ * This file implements the usbdevfs ioctls and read() of a simulated node on
+ * top of umockdev's ioctl handler (see usbfs.h).  Client memory is reached
+ * through UMockdevIoctlData: resolve() copies it in, and complete() writes back
+ * whatever changed, so a URB's result is written into the kept
+ * UMockdevIoctlData only at reap time (gotcha 5).
+ */
+#include "tests/sim/usbfs.h"
+
+#include <errno.h>
+#include <linux/usb/ch9.h>
+#include <linux/usbdevice_fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/sim/gate.h"
+#include "tests/sim/shim/flashsim-ioc.h"
+
+#ifndef USBDEVFS_GET_SPEED
+#define USBDEVFS_GET_SPEED _IO('U', 31)
+#endif
+
+#define MAX_INTF 32
+#define CLAIM_RETRY_NS (10 * 1000 * 1000ull)
+#define CLAIM_RETRY_MAX 25 /* 250 ms: a crashed client's fd is finalised late (gotcha 7) */
+
+struct usbfd;
+
+enum urb_state { URB_SUBMITTED, URB_READY, URB_DEAD };
+
+struct urb {
+	struct usbfd *fd;
+	enum urb_state state;
+	int refs;
+	bool in_board; /* the board returned PENDING and has not completed it */
+	bool control;
+	struct sim_xfer x;
+	uint8_t *buf; /* the board's data stage */
+	/* async (SUBMITURB): the client's URB and buffer, kept until reap */
+	UMockdevIoctlData *urb_data, *buf_data;
+	/* sync (CONTROL/BULK/SETINTERFACE...): the blocked ioctl */
+	UMockdevIoctlClient *sync_client;
+	UMockdevIoctlData *sync_buf;
+	bool sync_returns_len; /* CONTROL/BULK return the byte count */
+};
+
+struct usbfd {
+	struct usbnode *node;
+	int refs;
+	bool closed;
+	GQueue ready; /* struct urb, completed, not reaped */
+	UMockdevIoctlClient *blocked_reap; /* a REAPURB (blocking) waiting */
+	UMockdevIoctlData *blocked_arg;
+	int64_t pos; /* read() position in the descriptor blob */
+};
+
+struct usbnode {
+	struct simdev *dev;
+	UMockdevIoctlBase *handler;
+	char devnode[32];
+	char path[512]; /* the FIFO in the testbed */
+	unsigned busnum, devnum;
+	enum sim_speed speed;
+	struct gate gate;
+	bool gone;
+	uint8_t *desc;
+	size_t desc_len;
+	uint8_t ep_intf[32]; /* endpoint index -> interface number, 0xff unknown */
+	uint32_t intf_mask;
+	struct usbfd *claim[MAX_INTF];
+	GQueue inflight; /* struct urb, submitted */
+	unsigned n_ready;
+};
+
+struct claim_retry {
+	struct usbnode *node;
+	UMockdevIoctlClient *client;
+	struct usbfd *fd;
+	unsigned intf;
+	int tries;
+};
+
+static void client_unref_cb(void *p)
+{
+	g_object_unref(p);
+}
+
+/* Drop a client reference from the sched thread: the last unref finalises it and
+ * runs fd_destroy(), which takes the board lock, so never do it under a lock. */
+static void client_unref_later(struct usbnode *n, UMockdevIoctlClient *c)
+{
+	if (sched_add(n->dev->rig->sched, 0, client_unref_cb, c) < 0)
+		g_object_unref(c); /* NEEDSWORK: OOM; may finalise under the lock */
+}
+
+static unsigned ep_index(uint8_t ep)
+{
+	return (ep & 0x0f) | ((ep & 0x80) >> 3);
+}
+
+static void fd_unref(struct usbfd *fd)
+{
+	if (--fd->refs == 0)
+		free(fd);
+}
+
+static void urb_unref(struct urb *u)
+{
+	if (--u->refs > 0)
+		return;
+	if (u->urb_data)
+		g_object_unref(u->urb_data);
+	if (u->buf_data)
+		g_object_unref(u->buf_data);
+	if (u->sync_buf)
+		g_object_unref(u->sync_buf);
+	free(u->buf);
+	fd_unref(u->fd);
+	free(u);
+}
+
+static int status_errno(int status)
+{
+	switch (status) {
+	case -ESHUTDOWN:
+	case -ENODEV:
+		return ENODEV;
+	case 0:
+		return 0;
+	default:
+		return -status;
+	}
+}
+
+/* The blocked synchronous ioctl behind u finishes now. */
+static void sync_finish(struct usbnode *n, struct urb *u)
+{
+	UMockdevIoctlClient *c = u->sync_client;
+	bool in = u->control ? (u->x.setup.bmRequestType & USB_DIR_IN) : (u->x.ep & USB_DIR_IN);
+
+	u->sync_client = NULL;
+	if (u->x.status) {
+		umockdev_ioctl_client_complete(c, -1, status_errno(u->x.status));
+	} else {
+		if (in && u->sync_buf && u->x.actual)
+			memcpy(u->sync_buf->data, u->buf, u->x.actual);
+		umockdev_ioctl_client_complete(c, u->sync_returns_len ? (long)u->x.actual : 0, 0);
+	}
+	client_unref_later(n, c);
+}
+
+static void do_reap(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
+		    UMockdevIoctlData *arg);
+
+/* u has completed (dev lock held): make it reapable or finish the ioctl. */
+static void urb_ready(struct urb *u)
+{
+	struct usbfd *fd = u->fd;
+	struct usbnode *n = fd->node;
+
+	if (u->state != URB_SUBMITTED)
+		return;
+	g_queue_remove(&n->inflight, u);
+	if (u->sync_client) {
+		sync_finish(n, u);
+		u->state = URB_DEAD;
+		urb_unref(u);
+		return;
+	}
+	if (fd->closed) {
+		u->state = URB_DEAD;
+		urb_unref(u);
+		return;
+	}
+	u->state = URB_READY;
+	g_queue_push_tail(&fd->ready, u);
+	if (n->n_ready++ == 0)
+		gate_open(&n->gate);
+	if (fd->blocked_reap) {
+		UMockdevIoctlClient *c = fd->blocked_reap;
+		UMockdevIoctlData *arg = fd->blocked_arg;
+
+		fd->blocked_reap = NULL;
+		fd->blocked_arg = NULL;
+		do_reap(n, fd, c, arg);
+		g_object_unref(arg);
+		client_unref_later(n, c);
+	}
+}
+
+static void urb_timer_cb(void *p)
+{
+	struct urb *u = p;
+	struct simdev *dev = u->fd->node->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	urb_ready(u);
+	urb_unref(u);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/* Deliver u after delay_ns (dev lock held). */
+static void urb_finish_after(struct urb *u, uint64_t delay_ns)
+{
+	if (delay_ns == 0) {
+		urb_ready(u);
+		return;
+	}
+	u->refs++;
+	if (sched_add(u->fd->node->dev->rig->sched, delay_ns, urb_timer_cb, u) < 0) {
+		u->refs--;
+		urb_ready(u);
+	}
+}
+
+void usbfs_host_complete(void *ctx, struct sim_xfer *x)
+{
+	struct urb *u = x->host_priv;
+
+	(void)ctx;
+	u->in_board = false;
+	urb_finish_after(u, x->delay_ns);
+}
+
+/* Fail everything in flight as the kernel does on disconnect (dev lock held). */
+void usbnode_disconnect(struct usbnode *n)
+{
+	struct urb *u;
+
+	if (n->gone)
+		return;
+	n->gone = true;
+	while ((u = g_queue_peek_head(&n->inflight))) {
+		/* The board forgot its pending transfers before raising the event. */
+		u->in_board = false;
+		u->x.status = -ESHUTDOWN;
+		u->x.actual = 0;
+		urb_ready(u);
+	}
+	/* Readable for good: clients reap the -ESHUTDOWN URBs, then get ENODEV. */
+	gate_open(&n->gate);
+}
+
+/* ---- claims ---- */
+
+static int claim(struct usbnode *n, struct usbfd *fd, unsigned intf)
+{
+	if (intf >= MAX_INTF || !(n->intf_mask & (1u << intf)))
+		return -ENOENT;
+	if (n->claim[intf] && n->claim[intf] != fd)
+		return -EBUSY;
+	n->claim[intf] = fd;
+	return 0;
+}
+
+static void fd_release(struct usbfd *fd)
+{
+	struct usbnode *n = fd->node;
+	struct urb *u;
+
+	if (fd->closed)
+		return;
+	fd->closed = true;
+	for (unsigned i = 0; i < MAX_INTF; i++)
+		if (n->claim[i] == fd)
+			n->claim[i] = NULL;
+	while ((u = g_queue_pop_head(&fd->ready))) {
+		u->state = URB_DEAD;
+		n->n_ready--;
+		urb_unref(u);
+	}
+	if (n->n_ready == 0 && !n->gone)
+		gate_close(&n->gate);
+	/* Submitted URBs: the kernel kills them on close; the board drops them. */
+	for (GList *l = n->inflight.head; l;) {
+		GList *next = l->next;
+
+		u = l->data;
+		if (u->fd == fd && !u->sync_client) {
+			if (u->in_board)
+				sim_board_cancel(n->dev->board, &u->x);
+			u->in_board = false;
+			g_queue_delete_link(&n->inflight, l);
+			u->state = URB_DEAD;
+			urb_unref(u);
+		}
+		l = next;
+	}
+}
+
+/* The client object was finalised (its fd is closed). */
+static void fd_destroy(void *p)
+{
+	struct usbfd *fd = p;
+	struct simdev *dev = fd->node->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	fd_release(fd);
+	fd_unref(fd);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static struct usbfd *fd_get(struct usbnode *n, UMockdevIoctlClient *c)
+{
+	struct usbfd *fd = g_object_get_data(G_OBJECT(c), "flashsim-fd");
+
+	if (fd)
+		return fd;
+	fd = calloc(1, sizeof(*fd));
+	if (!fd)
+		return NULL;
+	fd->node = n;
+	fd->refs = 1;
+	g_queue_init(&fd->ready);
+	g_object_set_data_full(G_OBJECT(c), "flashsim-fd", fd, fd_destroy);
+	return fd;
+}
+
+/* Kernel checkintf()/check_ctrlrecip(): traffic to an interface claims it. */
+static int check_ctrl_recip(struct usbnode *n, struct usbfd *fd, const struct sim_setup *s)
+{
+	switch (s->bmRequestType & USB_RECIP_MASK) {
+	case USB_RECIP_INTERFACE:
+		return claim(n, fd, s->wIndex & 0xff);
+	case USB_RECIP_ENDPOINT: {
+		uint8_t i = n->ep_intf[ep_index(s->wIndex & 0xff)];
+
+		if ((s->wIndex & 0x0f) == 0)
+			return 0;
+		return i == 0xff ? -ENOENT : claim(n, fd, i);
+	}
+	default:
+		return 0;
+	}
+}
+
+/* ---- transfers ---- */
+
+static struct urb *urb_new(struct usbfd *fd, enum sim_xfer_type type, uint8_t ep, size_t len)
+{
+	struct urb *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->buf = malloc(len ? len : 1);
+	if (!u->buf) {
+		free(u);
+		return NULL;
+	}
+	u->fd = fd;
+	fd->refs++;
+	u->refs = 1;
+	u->state = URB_SUBMITTED;
+	u->control = type == SIM_XFER_CONTROL;
+	u->x.type = type;
+	u->x.ep = ep;
+	u->x.data = u->buf;
+	u->x.len = len;
+	u->x.host_priv = u;
+	return u;
+}
+
+/* Hand u to the board (dev lock held).  Ownership of u's list ref moves to the rig. */
+static void urb_submit(struct usbnode *n, struct urb *u)
+{
+	struct simdev *dev = n->dev;
+	int r;
+
+	g_queue_push_tail(&n->inflight, u);
+	r = sim_board_submit(dev->board, &u->x);
+	if (r == SIM_XFER_PENDING) {
+		u->in_board = true;
+		return;
+	}
+	urb_finish_after(u, u->x.delay_ns);
+}
+
+static void setup_from_bytes(struct sim_setup *s, const uint8_t *b)
+{
+	s->bmRequestType = b[0];
+	s->bRequest = b[1];
+	s->wValue = (uint16_t)(b[2] | b[3] << 8);
+	s->wIndex = (uint16_t)(b[4] | b[5] << 8);
+	s->wLength = (uint16_t)(b[6] | b[7] << 8);
+}
+
+static int submit_urb(struct usbnode *n, struct usbfd *fd, UMockdevIoctlData *arg)
+{
+	g_autoptr(GError) err = NULL;
+	UMockdevIoctlData *ud, *bd = NULL;
+	struct usbdevfs_urb *urb;
+	enum sim_xfer_type type;
+	struct sim_setup setup = { 0 };
+	size_t len, off = 0;
+	struct urb *u;
+	bool in;
+	int r;
+
+	ud = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), &err);
+	if (!ud)
+		return -EFAULT;
+	urb = (struct usbdevfs_urb *)ud->data;
+	if (urb->buffer_length < 0)
+		return -EINVAL;
+	if (urb->buffer_length > 0) {
+		bd = umockdev_ioctl_data_resolve(ud, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
+						 (gsize)urb->buffer_length, &err);
+		if (!bd)
+			return -EFAULT;
+	}
+	len = (size_t)urb->buffer_length;
+	switch (urb->type) {
+	case USBDEVFS_URB_TYPE_CONTROL:
+		type = SIM_XFER_CONTROL;
+		if (len < 8 || !bd)
+			return -EINVAL;
+		setup_from_bytes(&setup, bd->data);
+		if (setup.wLength > len - 8)
+			return -EINVAL;
+		r = check_ctrl_recip(n, fd, &setup);
+		if (r < 0)
+			return r;
+		off = 8;
+		len = setup.wLength;
+		in = setup.bmRequestType & USB_DIR_IN;
+		break;
+	case USBDEVFS_URB_TYPE_BULK:
+	case USBDEVFS_URB_TYPE_INTERRUPT: {
+		uint8_t i = n->ep_intf[ep_index(urb->endpoint)];
+
+		type = urb->type == USBDEVFS_URB_TYPE_BULK ? SIM_XFER_BULK : SIM_XFER_INTERRUPT;
+		if ((urb->endpoint & 0x0f) == 0 || i == 0xff)
+			return -ENOENT;
+		r = claim(n, fd, i);
+		if (r < 0)
+			return r;
+		in = urb->endpoint & USB_DIR_IN;
+		break;
+	}
+	default:
+		return -EINVAL; /* NEEDSWORK: isochronous transfers are not emulated */
+	}
+	u = urb_new(fd, type, type == SIM_XFER_CONTROL ? 0 : urb->endpoint, len);
+	if (!u)
+		return -ENOMEM;
+	u->x.setup = setup;
+	if (!in && len)
+		memcpy(u->buf, bd->data + off, len);
+	u->urb_data = g_object_ref(ud);
+	u->buf_data = bd ? g_object_ref(bd) : NULL;
+	urb_submit(n, u);
+	return 0;
+}
+
+/* Write u's result into the client's URB and hand its address back (dev lock held). */
+static void do_reap(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
+		    UMockdevIoctlData *arg)
+{
+	g_autoptr(GError) err = NULL;
+	struct usbdevfs_urb *urb;
+	UMockdevIoctlData *pp;
+	struct urb *u;
+	bool in;
+
+	u = g_queue_pop_head(&fd->ready);
+	if (--n->n_ready == 0 && !n->gone)
+		gate_close(&n->gate);
+	urb = (struct usbdevfs_urb *)u->urb_data->data;
+	in = u->control ? (u->x.setup.bmRequestType & USB_DIR_IN) : (u->x.ep & USB_DIR_IN);
+	urb->status = u->x.status;
+	/* Control: data stage only; for OUT it is what was sent (gotcha 5). */
+	urb->actual_length = (int)u->x.actual;
+	if (in && u->x.actual && u->buf_data)
+		memcpy(u->buf_data->data + (u->control ? 8 : 0), u->buf, u->x.actual);
+	pp = umockdev_ioctl_data_resolve(arg, 0, sizeof(void *), &err);
+	if (!pp) {
+		umockdev_ioctl_client_complete(c, -1, EFAULT);
+	} else {
+		umockdev_ioctl_data_set_ptr(pp, 0, u->urb_data);
+		umockdev_ioctl_client_complete(c, 0, 0);
+	}
+	u->state = URB_DEAD;
+	urb_unref(u);
+}
+
+/* Returns 1 if the ioctl was completed (or parked), else -errno. */
+static int reap(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c, bool block)
+{
+	if (!g_queue_is_empty(&fd->ready)) {
+		do_reap(n, fd, c, umockdev_ioctl_client_get_arg(c));
+		return 1;
+	}
+	if (n->gone)
+		return -ENODEV;
+	if (!block)
+		return -EAGAIN;
+	if (fd->blocked_reap)
+		return -EBUSY; /* the preload serialises ioctls per fd: cannot happen */
+	fd->blocked_reap = g_object_ref(c);
+	fd->blocked_arg = g_object_ref(umockdev_ioctl_client_get_arg(c));
+	return 1;
+}
+
+static int discard(struct usbnode *n, struct usbfd *fd, UMockdevIoctlData *arg)
+{
+	unsigned long addr = *(unsigned long *)arg->data;
+
+	for (GList *l = n->inflight.head; l; l = l->next) {
+		struct urb *u = l->data;
+
+		if (u->fd != fd || !u->urb_data || u->urb_data->client_addr != addr)
+			continue;
+		if (u->in_board)
+			sim_board_cancel(n->dev->board, &u->x);
+		u->in_board = false;
+		u->x.status = -ENOENT;
+		u->x.actual = 0;
+		urb_ready(u);
+		return 0;
+	}
+	return -EINVAL; /* not pending: libusb takes it as already completed */
+}
+
+/* A synchronous ioctl as a control request (SETINTERFACE, CLEAR_HALT ...) or
+ * CONTROL/BULK; the client stays blocked until the board's delay expires. */
+static int sync_xfer(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
+		     enum sim_xfer_type type, uint8_t ep, const struct sim_setup *s,
+		     UMockdevIoctlData *buf, size_t len, bool returns_len)
+{
+	struct urb *u = urb_new(fd, type, ep, len);
+	bool in = type == SIM_XFER_CONTROL ? (s->bmRequestType & USB_DIR_IN) : (ep & USB_DIR_IN);
+
+	if (!u)
+		return -ENOMEM;
+	if (s)
+		u->x.setup = *s;
+	if (!in && len)
+		memcpy(u->buf, buf->data, len);
+	u->sync_client = g_object_ref(c);
+	u->sync_buf = buf ? g_object_ref(buf) : NULL;
+	u->sync_returns_len = returns_len;
+	urb_submit(n, u);
+	return 1;
+}
+
+static int ioc_control(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
+		       UMockdevIoctlData *arg)
+{
+	g_autoptr(GError) err = NULL;
+	struct usbdevfs_ctrltransfer *ct;
+	UMockdevIoctlData *d, *buf = NULL;
+	struct sim_setup s;
+	int r;
+
+	d = umockdev_ioctl_data_resolve(arg, 0, sizeof(*ct), &err);
+	if (!d)
+		return -EFAULT;
+	ct = (struct usbdevfs_ctrltransfer *)d->data;
+	s = (struct sim_setup){ ct->bRequestType, ct->bRequest, ct->wValue, ct->wIndex,
+				ct->wLength };
+	if (ct->wLength) {
+		buf = umockdev_ioctl_data_resolve(d, G_STRUCT_OFFSET(struct usbdevfs_ctrltransfer, data),
+						  ct->wLength, &err);
+		if (!buf)
+			return -EFAULT;
+	}
+	r = check_ctrl_recip(n, fd, &s);
+	if (r < 0)
+		return r;
+	/* NEEDSWORK: ct->timeout is not enforced; boards answer or unplug. */
+	return sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, buf, s.wLength, true);
+}
+
+static int ioc_bulk(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
+		    UMockdevIoctlData *arg)
+{
+	g_autoptr(GError) err = NULL;
+	struct usbdevfs_bulktransfer *bt;
+	UMockdevIoctlData *d, *buf = NULL;
+	uint8_t i;
+	int r;
+
+	d = umockdev_ioctl_data_resolve(arg, 0, sizeof(*bt), &err);
+	if (!d)
+		return -EFAULT;
+	bt = (struct usbdevfs_bulktransfer *)d->data;
+	i = n->ep_intf[ep_index((uint8_t)bt->ep)];
+	if (i == 0xff)
+		return -ENOENT;
+	r = claim(n, fd, i);
+	if (r < 0)
+		return r;
+	if (bt->len) {
+		buf = umockdev_ioctl_data_resolve(d, G_STRUCT_OFFSET(struct usbdevfs_bulktransfer, data),
+						  bt->len, &err);
+		if (!buf)
+			return -EFAULT;
+	}
+	return sync_xfer(n, fd, c, SIM_XFER_BULK, (uint8_t)bt->ep, NULL, buf, bt->len, true);
+}
+
+static int get_uint(UMockdevIoctlData *arg, unsigned *out)
+{
+	g_autoptr(GError) err = NULL;
+	UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(unsigned), &err);
+
+	if (!d)
+		return -EFAULT;
+	memcpy(out, d->data, sizeof(*out));
+	return 0;
+}
+
+static void claim_retry_cb(void *p);
+
+/* CLAIMINTERFACE; a conflict is retried for a while because a closed client's
+ * fd may not have been finalised yet (gotcha 7; the shim makes this rare). */
+static int ioc_claim(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c, unsigned intf)
+{
+	struct claim_retry *cr;
+	int r = claim(n, fd, intf);
+
+	if (r != -EBUSY)
+		return r;
+	cr = calloc(1, sizeof(*cr));
+	if (!cr)
+		return r;
+	*cr = (struct claim_retry){ n, g_object_ref(c), fd, intf, 0 };
+	fd->refs++;
+	if (sched_add(n->dev->rig->sched, CLAIM_RETRY_NS, claim_retry_cb, cr) < 0) {
+		g_object_unref(c);
+		fd->refs--;
+		free(cr);
+		return r;
+	}
+	return 1;
+}
+
+static void claim_retry_cb(void *p)
+{
+	struct claim_retry *cr = p;
+	struct simdev *dev = cr->node->dev;
+	int r;
+
+	pthread_mutex_lock(&dev->lock);
+	r = cr->node->gone ? -ENODEV : cr->fd->closed ? -EBADF : claim(cr->node, cr->fd, cr->intf);
+	if (r == -EBUSY && ++cr->tries < CLAIM_RETRY_MAX &&
+	    sched_add(dev->rig->sched, CLAIM_RETRY_NS, claim_retry_cb, cr) == 0) {
+		pthread_mutex_unlock(&dev->lock);
+		return;
+	}
+	umockdev_ioctl_client_complete(cr->client, r < 0 ? -1 : 0, r < 0 ? -r : 0);
+	client_unref_later(cr->node, cr->client);
+	fd_unref(cr->fd);
+	pthread_mutex_unlock(&dev->lock);
+	free(cr);
+}
+
+static int put_bytes(UMockdevIoctlData *arg, const void *p, size_t len)
+{
+	g_autoptr(GError) err = NULL;
+	UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, len, &err);
+
+	if (!d)
+		return -EFAULT;
+	memcpy(d->data, p, len);
+	return 0;
+}
+
+/* Returns 0 (complete with 0), a positive value to return, 1<<30 if the ioctl
+ * is completed elsewhere, or -errno.  Dev lock held. */
+#define ASYNC (1 << 30)
+static int dispatch(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c, unsigned long req)
+{
+	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(c);
+	struct sim_setup s = { 0 };
+	unsigned v;
+	int r;
+
+	if (req == FLASHSIM_IOC_CLOSE) {
+		fd_release(fd);
+		return 0;
+	}
+	if (fd->closed)
+		return -EBADF;
+	switch (req) {
+	case USBDEVFS_GET_CAPABILITIES: {
+		uint32_t caps = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
+				USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
+
+		return put_bytes(arg, &caps, sizeof(caps));
+	}
+	case USBDEVFS_REAPURB:
+	case USBDEVFS_REAPURBNDELAY:
+		/* Allowed after disconnect (CAP_REAP_AFTER_DISCONNECT). */
+		r = reap(n, fd, c, req == USBDEVFS_REAPURB);
+		return r == 1 ? ASYNC : r;
+	case USBDEVFS_DISCARDURB:
+		return discard(n, fd, arg);
+	case USBDEVFS_RELEASEINTERFACE:
+		r = get_uint(arg, &v);
+		if (r < 0)
+			return r;
+		if (v >= MAX_INTF || n->claim[v] != fd)
+			return -EINVAL;
+		n->claim[v] = NULL;
+		return 0;
+	case FLASHSIM_IOC_SEEK: {
+		g_autoptr(GError) err = NULL;
+		UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct flashsim_seek), &err);
+		struct flashsim_seek *sk;
+		int64_t base;
+
+		if (!d)
+			return -EFAULT;
+		sk = (struct flashsim_seek *)d->data;
+		base = sk->whence == SEEK_SET ? 0 : sk->whence == SEEK_CUR ? fd->pos :
+		       sk->whence == SEEK_END ? (int64_t)n->desc_len : -1;
+		if (base < 0 || base + sk->offset < 0)
+			return -EINVAL;
+		fd->pos = base + sk->offset;
+		sk->offset = fd->pos;
+		return 0;
+	}
+	}
+	if (n->gone)
+		return -ENODEV;
+	switch (req) {
+	case USBDEVFS_CLAIMINTERFACE:
+		r = get_uint(arg, &v);
+		if (r < 0)
+			return r;
+		r = ioc_claim(n, fd, c, v);
+		return r == 1 ? ASYNC : r;
+	case USBDEVFS_DISCONNECT_CLAIM: {
+		g_autoptr(GError) err = NULL;
+		UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_disconnect_claim), &err);
+
+		if (!d)
+			return -EFAULT;
+		/* No kernel driver is ever bound: nothing to disconnect. */
+		return claim(n, fd, ((struct usbdevfs_disconnect_claim *)d->data)->interface);
+	}
+	case USBDEVFS_SUBMITURB:
+		return submit_urb(n, fd, arg);
+	case USBDEVFS_CONTROL:
+		r = ioc_control(n, fd, c, arg);
+		return r == 1 ? ASYNC : r;
+	case USBDEVFS_BULK:
+		r = ioc_bulk(n, fd, c, arg);
+		return r == 1 ? ASYNC : r;
+	case USBDEVFS_SETINTERFACE: {
+		g_autoptr(GError) err = NULL;
+		UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_setinterface), &err);
+		struct usbdevfs_setinterface si;
+
+		if (!d)
+			return -EFAULT;
+		memcpy(&si, d->data, sizeof(si));
+		r = claim(n, fd, si.interface);
+		if (r < 0)
+			return r;
+		s = (struct sim_setup){ USB_RECIP_INTERFACE, USB_REQ_SET_INTERFACE,
+					(uint16_t)si.altsetting, (uint16_t)si.interface, 0 };
+		r = sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, NULL, 0, false);
+		return r == 1 ? ASYNC : r;
+	}
+	case USBDEVFS_SETCONFIGURATION:
+		r = get_uint(arg, &v);
+		if (r < 0)
+			return r;
+		for (unsigned i = 0; i < MAX_INTF; i++)
+			if (n->claim[i] && n->claim[i] != fd)
+				return -EBUSY;
+		s = (struct sim_setup){ 0, USB_REQ_SET_CONFIGURATION, (uint16_t)v, 0, 0 };
+		r = sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, NULL, 0, false);
+		return r == 1 ? ASYNC : r;
+	case USBDEVFS_CLEAR_HALT: {
+		uint8_t i;
+
+		r = get_uint(arg, &v);
+		if (r < 0)
+			return r;
+		i = n->ep_intf[ep_index((uint8_t)v)];
+		if (i == 0xff)
+			return -ENOENT;
+		r = claim(n, fd, i);
+		if (r < 0)
+			return r;
+		s = (struct sim_setup){ USB_RECIP_ENDPOINT, USB_REQ_CLEAR_FEATURE,
+					USB_ENDPOINT_HALT, (uint16_t)v, 0 };
+		r = sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, NULL, 0, false);
+		return r == 1 ? ASYNC : r;
+	}
+	case USBDEVFS_RESETEP:
+		return get_uint(arg, &v); /* host-side toggle only */
+	case USBDEVFS_RESET:
+		sim_board_reset(n->dev->board);
+		return 0;
+	case USBDEVFS_CONNECTINFO: {
+		struct usbdevfs_connectinfo ci = { .devnum = n->devnum,
+						   .slow = n->speed == SIM_SPEED_LOW };
+
+		return put_bytes(arg, &ci, sizeof(ci));
+	}
+	case USBDEVFS_GET_SPEED:
+		/* enum usb_device_speed has the same values as enum sim_speed. */
+		return (int)n->speed;
+	case USBDEVFS_GETDRIVER:
+	case USBDEVFS_IOCTL:
+		return -ENODATA; /* no kernel driver bound */
+	case USBDEVFS_DROP_PRIVILEGES:
+		return 0;
+	default:
+		rig_log("%s: unhandled ioctl 0x%lx", n->devnode, req);
+		return -ENOTTY;
+	}
+}
+
+static gboolean on_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gpointer data)
+{
+	struct usbnode *n = data;
+	struct simdev *dev = n->dev;
+	unsigned long req = umockdev_ioctl_client_get_request(c);
+	struct usbfd *fd;
+	int r;
+
+	(void)h;
+	pthread_mutex_lock(&dev->lock);
+	dev->ioctls++;
+	fd = fd_get(n, c);
+	r = fd ? dispatch(n, fd, c, req) : -ENOMEM;
+	pthread_mutex_unlock(&dev->lock);
+	if (r == ASYNC)
+		return TRUE;
+	if (r < 0)
+		umockdev_ioctl_client_complete(c, -1, -r);
+	else
+		umockdev_ioctl_client_complete(c, r, 0);
+	return TRUE;
+}
+
+/* usbfs read(): the descriptor blob, from the fd's position (devio.c usbdev_read). */
+static gboolean on_read(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gpointer data)
+{
+	struct usbnode *n = data;
+	struct simdev *dev = n->dev;
+	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(c);
+	struct usbfd *fd;
+	long res;
+	int e = 0;
+
+	(void)h;
+	pthread_mutex_lock(&dev->lock);
+	fd = fd_get(n, c);
+	if (!fd) {
+		res = -1;
+		e = ENOMEM;
+	} else if (n->gone) {
+		res = -1;
+		e = ENODEV;
+	} else {
+		size_t len = arg->data_len, avail = 0;
+
+		if (fd->pos < (int64_t)n->desc_len)
+			avail = n->desc_len - (size_t)fd->pos;
+		if (len > avail)
+			len = avail;
+		memcpy(arg->data, n->desc + fd->pos, len);
+		fd->pos += (int64_t)len;
+		res = (long)len;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	umockdev_ioctl_client_complete(c, res, e);
+	return TRUE;
+}
+
+static gboolean on_write(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gpointer data)
+{
+	(void)h;
+	(void)data;
+	umockdev_ioctl_client_complete(c, -1, EINVAL); /* usbfs has no write() */
+	return TRUE;
+}
+
+static void parse_config(struct usbnode *n)
+{
+	const uint8_t *p = n->desc + 18, *end = n->desc + n->desc_len;
+	int intf = -1;
+
+	memset(n->ep_intf, 0xff, sizeof(n->ep_intf));
+	while (p + 2 <= end && p[0] >= 2 && p + p[0] <= end) {
+		if (p[1] == USB_DT_INTERFACE && p[0] >= 9) {
+			intf = p[2];
+			if (intf < MAX_INTF)
+				n->intf_mask |= 1u << intf;
+		} else if (p[1] == USB_DT_ENDPOINT && p[0] >= 7 && intf >= 0) {
+			n->ep_intf[ep_index(p[2])] = (uint8_t)intf;
+		}
+		p += p[0];
+	}
+}
+
+int usbnode_new(struct simdev *dev, unsigned busnum, unsigned devnum, const uint8_t *desc,
+		size_t desc_len, enum sim_speed speed, struct usbnode **ret)
+{
+	g_autoptr(GError) err = NULL;
+	struct usbnode *n = calloc(1, sizeof(*n));
+	char dir[400];
+	int r;
+
+	if (!n)
+		return -ENOMEM;
+	n->dev = dev;
+	n->busnum = busnum;
+	n->devnum = devnum;
+	n->speed = speed;
+	n->gate.fd = -1;
+	g_queue_init(&n->inflight);
+	n->desc = malloc(desc_len);
+	if (!n->desc) {
+		free(n);
+		return -ENOMEM;
+	}
+	memcpy(n->desc, desc, desc_len);
+	n->desc_len = desc_len;
+	parse_config(n);
+	snprintf(n->devnode, sizeof(n->devnode), "/dev/bus/usb/%03u/%03u", busnum, devnum);
+	snprintf(dir, sizeof(dir), "%s/dev/bus/usb/%03u", dev->rig->root, busnum);
+	g_mkdir_with_parents(dir, 0755);
+	snprintf(n->path, sizeof(n->path), "%s/%03u", dir, devnum);
+	r = gate_create(&n->gate, n->path);
+	if (r < 0) {
+		rig_log("cannot create FIFO node '%s': %s", n->path, strerror(-r));
+		usbnode_free(n);
+		return r;
+	}
+	n->handler = umockdev_ioctl_base_new();
+	g_signal_connect(n->handler, "handle-ioctl", G_CALLBACK(on_ioctl), n);
+	g_signal_connect(n->handler, "handle-read", G_CALLBACK(on_read), n);
+	g_signal_connect(n->handler, "handle-write", G_CALLBACK(on_write), n);
+	if (!umockdev_testbed_attach_ioctl(dev->rig->tb, n->devnode, n->handler, &err)) {
+		rig_log("cannot attach ioctl handler to '%s': %s", n->devnode, err->message);
+		usbnode_free(n);
+		return -EIO;
+	}
+	*ret = n;
+	return 0;
+}
+
+const char *usbnode_devnode(const struct usbnode *n)
+{
+	return n->devnode;
+}
+
+void usbnode_detach(struct usbnode *n, UMockdevTestbed *tb)
+{
+	unlink(n->path);
+	if (n->handler)
+		umockdev_testbed_detach_ioctl(tb, n->devnode, NULL);
+}
+
+struct usbnode *usbnode_free(struct usbnode *n)
+{
+	struct urb *u;
+
+	if (!n)
+		return NULL;
+	while ((u = g_queue_pop_head(&n->inflight))) {
+		u->state = URB_DEAD;
+		if (u->sync_client)
+			g_object_unref(u->sync_client);
+		urb_unref(u);
+	}
+	if (n->handler) {
+		g_signal_handlers_disconnect_by_data(n->handler, n);
+		g_object_unref(n->handler);
+	}
+	gate_destroy(&n->gate);
+	free(n->desc);
+	free(n);
+	return NULL;
+}
