@@ -262,6 +262,16 @@ int testbed_add_board(struct simdev *dev)
 
 	pthread_mutex_lock(&dev->lock);
 	id = sim_board_identity(dev->board);
+	/* The kernel's generic driver selects the first configuration during
+	 * enumeration (usb_choose_configuration); clients then find the device
+	 * configured, and a GET_CONFIGURATION answers its value. */
+	if (id->config_len >= 9) {
+		struct sim_xfer cfg = { .type = SIM_XFER_CONTROL,
+					.setup = { 0x00, 0x09, id->config_desc[5], 0, 0 } };
+
+		sim_board_submit(dev->board, &cfg);
+		id = sim_board_identity(dev->board);
+	}
 	len = 18 + id->config_len;
 	blob = g_malloc(len);
 	memcpy(blob, id->device_desc, 18);

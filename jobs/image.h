@@ -1,0 +1,52 @@
+/*
+ * Read-only image mappings shared by every unit.  A recipe's image is
+ * mapped once (mmap, PROT_READ) and handed to each job that flashes it, so
+ * 32 boards flashing the same 64 MiB file cost one page-cache copy, never a
+ * copy per unit (issue: "images read through a shared read-only mapping").
+ *
+ * The cache checks the sha256 of what it maps against the recipe's pin: the
+ * recipe loader hashed the file at load time, but the file may have been
+ * replaced since, and what we send is what must match.
+ *
+ * Thread-safe: jobs on worker threads get and put mappings concurrently.
+ * Ownership: image_cache_new() returns a cache the daemon owns; each
+ * image_get() returns a reference released with image_put().  The cache
+ * must outlive every reference.
+ */
+#ifndef FLASHD_JOBS_IMAGE_H
+#define FLASHD_JOBS_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "jobs/recipe-sha256.h"
+
+struct image_cache;
+
+struct image {
+	const uint8_t *data; /* read-only mapping; NULL for an empty file */
+	size_t size;
+	char *path;
+	uint8_t sha256[RECIPE_SHA256_LEN];
+	/* private */
+	unsigned refs;
+	struct image *next;
+};
+
+int image_cache_new(struct image_cache **ret);
+/* Frees the cache; every image must have been put.  Accepts NULL. */
+struct image_cache *image_cache_free(struct image_cache *c);
+
+/*
+ * Map `path` (or take another reference to its mapping) and check it has
+ * `sha256`.  Returns 0 and *ret, or -errno: -EILSEQ when the file no longer
+ * has the pinned digest (message names the file and both digests).
+ */
+int image_get(struct image_cache *c, const char *path, const uint8_t sha256[RECIPE_SHA256_LEN],
+	      struct image **ret, struct err *e);
+
+/* Drop a reference; the mapping goes when the last one does.  Accepts NULL. */
+void image_put(struct image_cache *c, struct image *img);
+
+#endif

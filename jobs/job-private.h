@@ -1,0 +1,73 @@
+/*
+ * Internals shared by the job runner (job.c), the device session
+ * (job-session.c) and the per-family stage implementations (job-dfuse.c ...).
+ * Not an API: only jobs/ includes this.
+ */
+#ifndef FLASHD_JOBS_JOB_PRIVATE_H
+#define FLASHD_JOBS_JOB_PRIVATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "jobs/job.h"
+#include "protocols/dfuse.h"
+#include "protocols/usb.h"
+
+/* One device session: from open (or an await) until the device leaves. */
+struct job_session {
+	int fd; /* the devnode, kept open while libusb uses it */
+	libusb_device_handle *handle;
+	struct usb_dev usb;
+	struct dfuse *dfuse; /* DfuSe engine, opened on first use */
+};
+
+struct job {
+	const struct job_env *env;
+	const struct recipe *recipe;
+	struct job_observer obs;
+	char *slot;
+	pthread_t thread;
+	bool thread_started;
+
+	pthread_mutex_t lock; /* guards the block below */
+	pthread_cond_t cond;
+	struct job_device dev; /* newest device seen on the port */
+	unsigned dev_gen;      /* bumped on every arrival */
+	bool dev_present;
+	int stop_reason;  /* 0, -ECANCELED (shutdown) or -ETIMEDOUT (deadline) */
+	uint64_t deadline_ms; /* running stage, 0 = none */
+
+	atomic_int cancel; /* engines' cancel flag, set with stop_reason */
+
+	/* job thread only */
+	int64_t unit_id;
+	int64_t started_ms;
+	struct job_device cur; /* device of the current session */
+	unsigned leave_gen;    /* dev_gen when the device was told to leave */
+	struct job_session s;
+	char serial[128];
+	char chip_uid[64];
+	char jedec[16];
+};
+
+/* job-session.c: open the current device (bounded retries for the transient
+ * BUSY/ACCESS/NO_DEVICE seen right after plug-in) / close it. */
+int job_session_open(struct job *j, struct err *e);
+void job_session_close(struct job *j);
+
+/* job.c helpers for stage implementations */
+void job_progress_cb(void *ud, uint64_t done, uint64_t total);
+void job_set_identity(struct job *j, const char *serial, const char *chip_uid, const char *jedec);
+void job_record_image(struct job *j, const struct recipe_stage *st, const char *stage_name,
+		      const char *target, const struct recipe_image *img, bool has_host_crc,
+		      uint32_t host_crc, bool has_dev_crc, uint32_t dev_crc, bool verified);
+/* Map a recipe image through the shared cache. */
+int job_image_get(struct job *j, const struct recipe_image *ri, struct image **ret, struct err *e);
+
+/* job-dfuse.c: DfuSe stages. */
+int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char *name,
+		       struct err *e);
+int job_dfuse_read_uid(struct job *j, const struct recipe_stage *st, struct err *e);
+int job_dfuse_leave(struct job *j, const struct recipe_stage *st, struct err *e);
+
+#endif

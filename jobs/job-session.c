@@ -1,0 +1,102 @@
+/*
+ * This file implements the job's device session: opening the unit's USB
+ * device by its device node and closing it again.
+ *
+ * The node is opened with open(2) and handed to libusb_wrap_sys_device(),
+ * so flashd never scans the bus and never touches a device that is not the
+ * one udev reported on this port.  Right after plug-in the first open can
+ * fail transiently (BUSY/ACCESS while udev applies the rules, NO_DEVICE
+ * while the kernel finishes enumeration: test-rigs.md §5.2), so it is
+ * retried a bounded number of times.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobs/job-private.h"
+
+/* Attempts and first back-off for the first open: 5 tries, 50..800 ms. */
+#define JOB_OPEN_TRIES 5
+#define JOB_OPEN_BACKOFF_MS 50
+
+static bool open_error_is_transient(int r)
+{
+	return r == -EBUSY || r == -EACCES || r == -ENODEV || r == -ENOENT;
+}
+
+/* First interface of the active configuration, the one every ROM uses. */
+static int first_interface(libusb_device_handle *h, uint8_t *intf)
+{
+	struct libusb_config_descriptor *cfg;
+	int r = libusb_get_active_config_descriptor(libusb_get_device(h), &cfg);
+
+	if (r < 0)
+		r = libusb_get_config_descriptor(libusb_get_device(h), 0, &cfg);
+	if (r < 0)
+		return usb_errno(r);
+	*intf = cfg->bNumInterfaces && cfg->interface[0].num_altsetting ?
+			cfg->interface[0].altsetting[0].bInterfaceNumber :
+			0;
+	libusb_free_config_descriptor(cfg);
+	return 0;
+}
+
+static int open_once(struct job *j, struct err *e)
+{
+	libusb_device_handle *h = NULL;
+	uint8_t intf = 0;
+	int fd, r;
+
+	fd = open(j->cur.devnode, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "open '%s': %s", j->cur.devnode, strerror(errno));
+	r = usb_errno(libusb_wrap_sys_device(j->env->usb, (intptr_t)fd, &h));
+	if (r < 0) {
+		close(fd);
+		return err_set(e, r, "libusb cannot use '%s': %s", j->cur.devnode, strerror(-r));
+	}
+	r = first_interface(h, &intf);
+	if (r < 0) {
+		libusb_close(h);
+		close(fd);
+		return err_set(e, r, "reading the configuration of '%s': %s", j->cur.devnode,
+			       strerror(-r));
+	}
+	j->s.fd = fd;
+	j->s.handle = h;
+	usb_dev_init(&j->s.usb, h, intf);
+	j->s.usb.cancel = &j->cancel;
+	return 0;
+}
+
+int job_session_open(struct job *j, struct err *e)
+{
+	unsigned backoff = JOB_OPEN_BACKOFF_MS * (j->env->deadline_pct ? j->env->deadline_pct : 100) / 100;
+	int r = 0;
+
+	if (j->s.handle)
+		return 0;
+	for (int i = 0; i < JOB_OPEN_TRIES; i++) {
+		r = open_once(j, e);
+		if (r >= 0 || !open_error_is_transient(r))
+			break;
+		if (usb_sleep_ms(&j->s.usb, backoff, NULL) < 0 || atomic_load(&j->cancel))
+			break;
+		backoff *= 2;
+	}
+	if (r < 0)
+		err_prefix(e, "port %s", j->cur.port);
+	return r;
+}
+
+void job_session_close(struct job *j)
+{
+	j->s.dfuse = dfuse_close(j->s.dfuse);
+	if (j->s.handle)
+		libusb_close(j->s.handle);
+	j->s.handle = NULL;
+	if (j->s.fd >= 0)
+		close(j->s.fd);
+	j->s.fd = -1;
+}

@@ -1,0 +1,486 @@
+/*
+ * This file implements the job runner (jobs/job.h): the worker thread that
+ * runs a recipe's stages in order on one unit, with per-stage deadlines and
+ * bounded retries, carrying the unit across re-enumeration, and writing the
+ * unit's database row from 'running' to its final result.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "db/units.h"
+#include "jobs/job-private.h"
+
+const char *job_result_name(enum job_result r)
+{
+	switch (r) {
+	case JOB_PASS:
+		return "pass";
+	case JOB_FAIL:
+		return "fail";
+	case JOB_INTERRUPTED:
+		return "interrupted";
+	}
+	return "?";
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int job_new(const struct job_env *env, const struct recipe *recipe, const struct job_device *dev,
+	    const char *slot, const struct job_observer *obs, struct job **ret)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	pthread_condattr_t ca;
+
+	if (!j)
+		return -ENOMEM;
+	if (slot && !(j->slot = strdup(slot))) {
+		free(j);
+		return -ENOMEM;
+	}
+	j->env = env;
+	j->recipe = recipe;
+	if (obs)
+		j->obs = *obs;
+	j->dev = *dev;
+	j->cur = *dev;
+	j->dev_present = true;
+	j->dev_gen = 1;
+	j->s.fd = -1;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&j->cancel, 0);
+	snprintf(j->serial, sizeof(j->serial), "%s", dev->usb_serial);
+	*ret = j;
+	return 0;
+}
+
+int64_t job_unit_id(const struct job *j)
+{
+	return j->unit_id;
+}
+
+static struct log_ctx job_log_ctx(const struct job *j, const char *stage, const char *result)
+{
+	return (struct log_ctx){ .port = j->cur.port,
+				 .slot = j->slot,
+				 .unit = j->unit_id,
+				 .serial = j->serial[0] ? j->serial : NULL,
+				 .stage = stage,
+				 .result = result };
+}
+
+/* Every db call from a job thread goes through here: one lock, short writes. */
+#define JOB_DB(j, call)                                                                            \
+	({                                                                                         \
+		int _r;                                                                            \
+		pthread_mutex_lock((j)->env->db_lock);                                             \
+		_r = (call);                                                                       \
+		pthread_mutex_unlock((j)->env->db_lock);                                           \
+		_r;                                                                                \
+	})
+
+static void db_warn(struct job *j, int r, const struct err *e, const char *what)
+{
+	struct log_ctx c = job_log_ctx(j, NULL, NULL);
+
+	if (r < 0)
+		log_ev(LOG_WARNING, NULL, &c, "Failed to record %s for unit %lld: %s, ignoring", what,
+		       (long long)j->unit_id, e->msg);
+}
+
+void job_set_identity(struct job *j, const char *serial, const char *chip_uid, const char *jedec)
+{
+	struct db_unit_identity id = { 0 };
+	struct err e = { 0 };
+	int r;
+
+	if (serial && *serial) {
+		if (serial != j->serial)
+			snprintf(j->serial, sizeof(j->serial), "%s", serial);
+		id.serial = j->serial;
+		if (j->obs.identity)
+			j->obs.identity(j->obs.userdata, j->serial);
+	}
+	if (chip_uid && *chip_uid) {
+		snprintf(j->chip_uid, sizeof(j->chip_uid), "%s", chip_uid);
+		id.chip_uid = j->chip_uid;
+	}
+	if (jedec && *jedec) {
+		snprintf(j->jedec, sizeof(j->jedec), "%s", jedec);
+		id.jedec_id = j->jedec;
+	}
+	r = JOB_DB(j, db_unit_set_identity(j->env->db, j->unit_id, &id, &e));
+	db_warn(j, r, &e, "the identity");
+}
+
+void job_record_image(struct job *j, const struct recipe_stage *st, const char *stage_name,
+		      const char *target, const struct recipe_image *img, bool has_host_crc,
+		      uint32_t host_crc, bool has_dev_crc, uint32_t dev_crc, bool verified)
+{
+	char hex[65];
+	struct db_unit_image im = {
+		.stage = stage_name,
+		.target = target,
+		.file = img->file,
+		.size = (int64_t)img->size,
+		.sha256 = hex,
+		.has_host_crc32 = has_host_crc,
+		.host_crc32 = host_crc,
+		.has_device_crc32 = has_dev_crc,
+		.device_crc32 = dev_crc,
+		.verified = verified,
+	};
+	struct err e = { 0 };
+	int r;
+
+	(void)st;
+	recipe_sha256_hex(img->sha256, hex);
+	r = JOB_DB(j, db_unit_image(j->env->db, j->unit_id, &im, &e));
+	db_warn(j, r, &e, "an image");
+}
+
+int job_image_get(struct job *j, const struct recipe_image *ri, struct image **ret, struct err *e)
+{
+	return image_get(j->env->images, ri->path, ri->sha256, ret, e);
+}
+
+void job_progress_cb(void *ud, uint64_t done, uint64_t total)
+{
+	struct job *j = ud;
+
+	if (j->obs.progress)
+		j->obs.progress(j->obs.userdata, done, total);
+}
+
+/*
+ * Wait for the device the await stage expects: it must appear on our port
+ * after the previous device was told to leave, with the expected VID/PID.
+ * Other devices seen meanwhile (e.g. an SPL stage with another PID) are
+ * skipped.  The stage deadline ends the wait through job_check_deadline().
+ */
+static int stage_await(struct job *j, const struct recipe_stage *st, struct err *e)
+{
+	uint16_t vid = st->u.await.vid, pid = st->u.await.pid;
+	int r = 0;
+
+	job_session_close(j);
+	if (j->obs.awaiting)
+		j->obs.awaiting(j->obs.userdata, vid, pid);
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		struct timespec ts;
+
+		if (j->stop_reason) {
+			r = j->stop_reason;
+			break;
+		}
+		if (j->dev_present && j->dev_gen > j->leave_gen && j->dev.vid == vid &&
+		    j->dev.pid == pid) {
+			j->cur = j->dev;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1; /* re-check the stop reason at least every second */
+		pthread_cond_timedwait(&j->cond, &j->lock, &ts);
+	}
+	pthread_mutex_unlock(&j->lock);
+	if (r == -ETIMEDOUT)
+		return err_set(e, r, "no %04x:%04x appeared on port %s within %u ms", vid, pid,
+			       j->cur.port, st->timeout_ms);
+	if (r < 0)
+		return err_set(e, r, "stopped while waiting for %04x:%04x", vid, pid);
+	return 0;
+}
+
+static int run_op(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
+{
+	switch (st->op) {
+	case RECIPE_OP_AWAIT:
+		return stage_await(j, st, e);
+	case RECIPE_OP_DFUSE_DOWNLOAD:
+		return job_dfuse_download(j, st, name, e);
+	case RECIPE_OP_DFUSE_READ_UID:
+		return job_dfuse_read_uid(j, st, e);
+	case RECIPE_OP_DFUSE_LEAVE:
+		return job_dfuse_leave(j, st, e);
+	case RECIPE_OP_SDP_BOOT:
+	case RECIPE_OP_FASTBOOT_GETVAR:
+	case RECIPE_OP_FASTBOOT_FLASH:
+	case RECIPE_OP_FASTBOOT_ERASE:
+	case RECIPE_OP_FASTBOOT_UCMD:
+	case RECIPE_OP_FASTBOOT_REBOOT:
+	case RECIPE_OP_FASTBOOT_CONTINUE:
+	case RECIPE_OP_INGENIC_BOOT:
+	case RECIPE_OP_INGENIC_CHECK_JEDEC:
+	case RECIPE_OP_INGENIC_CONFIG:
+	case RECIPE_OP_INGENIC_WRITE:
+	case RECIPE_OP_INGENIC_REBOOT:
+	case RECIPE_OP_INGENIC_SECURE_BOOT:
+	case _RECIPE_OP_MAX:
+	case _RECIPE_OP_INVALID:
+		break;
+	}
+	return err_set(e, -EOPNOTSUPP, "operation '%s' is not supported by this flashd build",
+		       recipe_op_name(st->op) ? recipe_op_name(st->op) : "?");
+}
+
+/* Errors after which another attempt cannot help. */
+static bool retryable(int r)
+{
+	return r != -ENODEV && r != -ECANCELED && r != -ETIMEDOUT && r != -EOPNOTSUPP &&
+	       r != -EILSEQ && r != -EACCES;
+}
+
+/* The stop reason replaces the engine's -ECANCELED with what really happened. */
+static int stopped(struct job *j, int r, const char *name, struct err *e)
+{
+	int reason;
+
+	pthread_mutex_lock(&j->lock);
+	reason = j->stop_reason;
+	pthread_mutex_unlock(&j->lock);
+	if (reason == -ETIMEDOUT && r == -ECANCELED)
+		return err_set(e, -ETIMEDOUT, "stage '%s' exceeded its timeout", name);
+	if (reason == -ECANCELED && r < 0)
+		return err_set(e, -ECANCELED, "flashd stopping: job interrupted in stage '%s'",
+			       name);
+	return r;
+}
+
+static int run_stage(struct job *j, unsigned idx, struct err *e)
+{
+	const struct recipe_stage *st = &j->recipe->stages[idx];
+	const char *name = st->label ? st->label : recipe_op_name(st->op);
+	int64_t started = db_now_ms();
+	uint64_t t0 = now_ms();
+	struct db_unit_stage rec;
+	struct err dbe = { 0 };
+	struct log_ctx c;
+	int r = 0;
+
+	if (j->obs.stage)
+		j->obs.stage(j->obs.userdata, idx, name);
+	c = job_log_ctx(j, name, NULL);
+	log_ev(LOG_INFO, LOG_ID_STAGE, &c, "Stage %u '%s' started", idx, name);
+
+	pthread_mutex_lock(&j->lock);
+	j->deadline_ms = st->timeout_ms ? t0 + st->timeout_ms : 0;
+	/* A device that appears from now on is the one this stage sends away
+	 * and brings back (the await stage after it only takes newer ones). */
+	if (recipe_op_device_leaves(st->op))
+		j->leave_gen = j->dev_gen;
+	pthread_mutex_unlock(&j->lock);
+
+	for (unsigned attempt = 0; attempt <= st->retries; attempt++) {
+		err_clear(e);
+		if (recipe_op_uses_device(st->op)) {
+			r = job_session_open(j, e);
+			if (r < 0)
+				break;
+		}
+		r = run_op(j, st, name, e);
+		r = stopped(j, r, name, e);
+		if (r >= 0 || !retryable(r) || attempt == st->retries)
+			break;
+		c = job_log_ctx(j, name, NULL);
+		log_ev(LOG_WARNING, LOG_ID_STAGE, &c, "Stage '%s' attempt %u failed: %s; retrying",
+		       name, attempt + 1, e->msg);
+		/* Start the retry from a fresh session: the engine re-reads the
+		 * device state and brings it back to idle. */
+		job_session_close(j);
+	}
+
+	pthread_mutex_lock(&j->lock);
+	j->deadline_ms = 0;
+	pthread_mutex_unlock(&j->lock);
+	if (recipe_op_device_leaves(st->op) && r >= 0)
+		job_session_close(j);
+
+	rec = (struct db_unit_stage){
+		.idx = (int)idx,
+		.name = name,
+		.result = r < 0 ? (r == -ECANCELED ? DB_RESULT_INTERRUPTED : DB_RESULT_FAIL) :
+				  DB_RESULT_PASS,
+		.error = r < 0 ? e->msg : NULL,
+		.started_at = started,
+		.duration_ms = (int64_t)(now_ms() - t0),
+	};
+	db_warn(j, JOB_DB(j, db_unit_stage(j->env->db, j->unit_id, &rec, &dbe)), &dbe, "a stage");
+	c = job_log_ctx(j, name, r < 0 ? "fail" : "pass");
+	if (r < 0)
+		log_ev(LOG_ERR, LOG_ID_STAGE, &c, "Stage %u '%s' failed on port '%s': %s", idx, name,
+		       j->cur.port, e->msg);
+	else
+		log_ev(LOG_INFO, LOG_ID_STAGE, &c, "Stage %u '%s' done in %llu ms", idx, name,
+		       (unsigned long long)(now_ms() - t0));
+	return r;
+}
+
+static void *job_thread(void *arg)
+{
+	struct job *j = arg;
+	enum job_result result = JOB_PASS;
+	const char *failed = NULL;
+	struct err e = { 0 }, dbe = { 0 };
+	enum db_result dbr;
+	struct log_ctx c;
+	int r = 0;
+
+	if (j->recipe->serial.source == RECIPE_SERIAL_USB_SERIAL && j->serial[0])
+		job_set_identity(j, j->serial, NULL, NULL);
+
+	for (unsigned i = 0; i < j->recipe->n_stages; i++) {
+		r = run_stage(j, i, &e);
+		if (r < 0) {
+			const struct recipe_stage *st = &j->recipe->stages[i];
+
+			failed = st->label ? st->label : recipe_op_name(st->op);
+			result = r == -ECANCELED ? JOB_INTERRUPTED : JOB_FAIL;
+			break;
+		}
+	}
+	job_session_close(j);
+
+	dbr = result == JOB_PASS ? DB_RESULT_PASS :
+	      result == JOB_FAIL ? DB_RESULT_FAIL :
+				   DB_RESULT_INTERRUPTED;
+	db_warn(j,
+		JOB_DB(j, db_unit_finish(j->env->db, j->unit_id, dbr, failed, r < 0 ? e.msg : NULL,
+					 &dbe)),
+		&dbe, "the result");
+	c = job_log_ctx(j, failed, job_result_name(result));
+	log_ev(result == JOB_PASS ? LOG_INFO : LOG_ERR, LOG_ID_JOB_FINISHED, &c,
+	       "Unit %lld on port '%s' (%s): %s%s%s", (long long)j->unit_id, j->cur.port,
+	       j->recipe->name, job_result_name(result), r < 0 ? ": " : "", r < 0 ? e.msg : "");
+	if (j->obs.done)
+		j->obs.done(j->obs.userdata, result, failed, r < 0 ? e.msg : NULL);
+	return NULL;
+}
+
+int job_start(struct job *j, struct err *e)
+{
+	char sha[65];
+	struct db_unit_start st;
+	struct log_ctx c;
+	int r;
+
+	recipe_sha256_hex(j->recipe->sha256, sha);
+	st = (struct db_unit_start){
+		.station = j->env->station,
+		.port = j->cur.port,
+		.slot = -1,
+		.recipe = j->recipe->name,
+		.recipe_sha256 = sha,
+		.vid = j->cur.vid,
+		.pid = j->cur.pid,
+		.serial = j->serial[0] ? j->serial : NULL,
+		.flashd_version = j->env->version,
+	};
+	if (j->slot) {
+		/* Slots are labels ("A1"); the database keeps a number when the
+		 * label ends in one, the label itself goes into the log. */
+		const char *d = j->slot + strcspn(j->slot, "0123456789");
+
+		if (*d)
+			st.slot = atoi(d);
+	}
+	r = JOB_DB(j, db_unit_begin(j->env->db, &st, &j->unit_id, e));
+	if (r < 0)
+		return err_prefix(e, "cannot record the unit on port '%s'", j->cur.port);
+	j->started_ms = db_now_ms();
+	c = job_log_ctx(j, NULL, "running");
+	log_ev(LOG_INFO, LOG_ID_JOB_STARTED, &c, "Unit %lld started on port '%s' with recipe '%s'",
+	       (long long)j->unit_id, j->cur.port, j->recipe->name);
+
+	r = -pthread_create(&j->thread, NULL, job_thread, j);
+	if (r < 0) {
+		struct err dbe = { 0 };
+
+		err_set(e, r, "cannot start the job thread: %s", strerror(-r));
+		JOB_DB(j, db_unit_finish(j->env->db, j->unit_id, DB_RESULT_FAIL, NULL, e->msg, &dbe));
+		return r;
+	}
+	j->thread_started = true;
+	return 0;
+}
+
+void job_device_arrived(struct job *j, const struct job_device *dev)
+{
+	pthread_mutex_lock(&j->lock);
+	j->dev = *dev;
+	j->dev_present = true;
+	j->dev_gen++;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+void job_device_gone(struct job *j)
+{
+	/* Transfers in flight fail with NO_DEVICE by themselves; this only
+	 * matters for waits, which re-check dev_present. */
+	pthread_mutex_lock(&j->lock);
+	j->dev_present = false;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+static void stop(struct job *j, int reason)
+{
+	pthread_mutex_lock(&j->lock);
+	if (!j->stop_reason)
+		j->stop_reason = reason;
+	atomic_store(&j->cancel, 1);
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+void job_cancel(struct job *j)
+{
+	stop(j, -ECANCELED);
+}
+
+bool job_check_deadline(struct job *j, uint64_t now)
+{
+	bool passed;
+
+	pthread_mutex_lock(&j->lock);
+	passed = j->deadline_ms && now >= j->deadline_ms && !j->stop_reason;
+	pthread_mutex_unlock(&j->lock);
+	if (passed)
+		stop(j, -ETIMEDOUT);
+	return passed;
+}
+
+void job_join(struct job *j)
+{
+	if (j->thread_started) {
+		pthread_join(j->thread, NULL);
+		j->thread_started = false;
+	}
+}
+
+struct job *job_free(struct job *j)
+{
+	if (!j)
+		return NULL;
+	job_join(j);
+	job_session_close(j);
+	pthread_cond_destroy(&j->cond);
+	pthread_mutex_destroy(&j->lock);
+	free(j->slot);
+	free(j);
+	return NULL;
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Job runner against simulated STM32 DfuSe boards under flashsim: a recipe
+# runs end to end (erase, write, read-back verify, leave) and the outcome is
+# checked where a user would look: the board's flash byte for byte, the
+# board's final state, and the unit's database rows.  Faults (unplug
+# mid-write, program error, a request that never completes, read
+# protection) must end as 'fail' rows naming the stage and the reason.
+set -u
+top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${FLASHD_BUILD:-$top/build/default}
+sim=$build/flashsim
+tool=$build/tests/tools/job-tool
+tmp=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+
+ok() { echo "ok - $1"; }
+nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+
+# Images and a recipe in their own directory (paths may not escape it).
+mkdir -p "$tmp/r/images"
+head -c 20000 /dev/urandom >"$tmp/r/images/boot.bin"
+head -c 70000 /dev/urandom >"$tmp/r/images/app.bin"
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+write_recipe() { # NAME EXTRA_STAGE_KEYS
+	cat >"$tmp/r/$1.json" <<EOF
+{ "name": "$1", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "boot", "address": "0x08000000", "file": "images/boot.bin",
+      "sha256": "$(sha "$tmp/r/images/boot.bin")", "erase": "pages", "verify": "readback" $2 },
+    { "op": "dfuse.download", "name": "app", "address": "0x08020000", "file": "images/app.bin",
+      "sha256": "$(sha "$tmp/r/images/app.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.leave", "address": "0x08000000" } ] }
+EOF
+}
+write_recipe good ""
+write_recipe short ', "timeout_ms": 1500'
+
+scenario() { # FILE EXTRA_BOARD_KEYS
+	cat >"$1" <<EOF
+{ "time_scale": 0.001,
+  "boards": [ { "id": "b1", "type": "stm32f405-dfuse", "port": "1-1.4", "serial": "UNIT0042" $2 } ] }
+EOF
+}
+
+run() { # NAME RECIPE EXTRA_BOARD_KEYS -> sets rc, out dir $tmp/NAME
+	local name=$1 recipe=$2 extra=$3
+	scenario "$tmp/$name.json" "$extra"
+	timeout 60 "$sim" --scenario "$tmp/$name.json" --dump-dir "$tmp/$name" -- \
+		"$tool" --db "$tmp/$name.db" --recipe "$tmp/r/$recipe.json" --port 1-1.4 \
+		--deadline-pct 10 >"$tmp/$name.log" 2>&1
+	rc=$?
+}
+q() { sqlite3 "$1" "$2" 2>&1; }
+
+# --- happy path: flash byte-exact at both addresses, rows pass --------------
+run happy good ""
+flash=$tmp/happy/b1.flash.bin
+expect=$tmp/expect.bin
+python3 - "$tmp/r/images/boot.bin" "$tmp/r/images/app.bin" "$expect" <<'EOF'
+import sys
+boot, app, out = open(sys.argv[1], 'rb').read(), open(sys.argv[2], 'rb').read(), sys.argv[3]
+img = bytearray(b'\xff' * (1024 * 1024))
+img[0:len(boot)] = boot
+img[0x20000:0x20000 + len(app)] = app
+open(out, 'wb').write(img)
+EOF
+if [ "$rc" -eq 0 ] && cmp -s "$flash" "$expect"; then
+	ok "dfuse_recipe_flashes_both_images_byte_exact"
+else
+	nok "dfuse_recipe_flashes_both_images_byte_exact" "rc=$rc" "$(cmp "$flash" "$expect" 2>&1)" "$(tail -3 "$tmp/happy.log")"
+fi
+state=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["state"])' "$tmp/happy/summary.json" 2>&1)
+[ "$state" = "left@0x08000000" ] && ok "dfuse_recipe_leaves_to_0x08000000" ||
+	nok "dfuse_recipe_leaves_to_0x08000000" "state=$state"
+row=$(q "$tmp/happy.db" "SELECT result, serial, recipe, port, failed_stage IS NULL, duration_ms >= 0 FROM units")
+[ "$row" = "pass|UNIT0042|good|1-1.4|1|1" ] && ok "dfuse_unit_row_pass_with_serial" ||
+	nok "dfuse_unit_row_pass_with_serial" "row=$row"
+imgs=$(q "$tmp/happy.db" "SELECT stage, target, size, sha256, host_crc32 = device_crc32, verified FROM unit_images ORDER BY id")
+want="boot|alt0:0x08000000|20000|$(sha "$tmp/r/images/boot.bin")|1|1
+app|alt0:0x08020000|70000|$(sha "$tmp/r/images/app.bin")|1|1"
+[ "$imgs" = "$want" ] && ok "dfuse_image_rows_carry_sha_and_equal_crcs" ||
+	nok "dfuse_image_rows_carry_sha_and_equal_crcs" "got: $imgs" "want: $want"
+crc=$(q "$tmp/happy.db" "SELECT printf('%08x', host_crc32) FROM unit_images WHERE stage='boot'")
+want_crc=$(python3 -c 'import zlib,sys; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$tmp/r/images/boot.bin")
+[ "$crc" = "$want_crc" ] && ok "dfuse_host_crc_is_crc32_of_image" || nok "dfuse_host_crc_is_crc32_of_image" "$crc != $want_crc"
+stages=$(q "$tmp/happy.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
+[ "$stages" = "boot:pass app:pass dfuse.leave:pass" ] && ok "dfuse_stage_rows_in_order" ||
+	nok "dfuse_stage_rows_in_order" "$stages"
+
+# --- unplug in the middle of the second image --------------------------------
+run unplug good ', "faults": [ { "kind": "unplug", "after_bytes": 60000 } ]'
+row=$(q "$tmp/unplug.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/unplug.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|app" ] && [[ $err == *"No such device"* || $err == *"unplug"* || $err == *"ENODEV"* || $err == *"gone"* ]]; then
+	ok "dfuse_unplug_mid_write_fails_the_unit_in_stage_app"
+else
+	nok "dfuse_unplug_mid_write_fails_the_unit_in_stage_app" "rc=$rc row=$row" "error=$err"
+fi
+
+# --- the flash refuses to program ----------------------------------------------
+run progerr good ', "faults": [ { "kind": "program_error", "step": "download" } ]'
+row=$(q "$tmp/progerr.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/progerr.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|boot" ] && [[ $err == *errPROG* ]]; then
+	ok "dfuse_program_error_fails_with_errPROG"
+else
+	nok "dfuse_program_error_fails_with_errPROG" "rc=$rc row=$row" "error=$err"
+fi
+
+# --- a request that never completes: the stage times out, the job ends ---------
+run hang short ', "faults": [ { "kind": "hang", "step": "erase" } ]'
+row=$(q "$tmp/hang.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/hang.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|boot" ] && [[ $err == *"timed out"* || $err == *timeout* || $err == *"Timer expired"* ]]; then
+	ok "dfuse_hung_request_times_out_and_fails"
+else
+	nok "dfuse_hung_request_times_out_and_fails" "rc=$rc row=$row" "error=$err"
+fi
+
+# --- read protection ------------------------------------------------------------
+run rdp good ', "rdp": 1'
+row=$(q "$tmp/rdp.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/rdp.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|boot" ] && [[ $err == *errVENDOR* || $err == *"protect"* ]]; then
+	ok "dfuse_read_protected_board_fails_with_errVENDOR"
+else
+	nok "dfuse_read_protected_board_fails_with_errVENDOR" "rc=$rc row=$row" "error=$err"
+fi
+
+# No unit may be left 'running' by any of the runs above.
+left=0
+for db in "$tmp"/*.db; do
+	n=$(q "$db" "SELECT count(*) FROM units WHERE result = 'running'")
+	[ "$n" = 0 ] || left=$((left + 1))
+done
+[ "$left" = 0 ] && ok "dfuse_no_unit_left_running" || nok "dfuse_no_unit_left_running" "$left databases"
