@@ -27,8 +27,18 @@
 /* USB 2.0 §9.6.7: string descriptor 0 lists LANGIDs; 0x0409 is US English. */
 #define USB_LANGID_EN_US 0x0409
 
+/*
+ * Models are weak references so a model file can be added (or be missing
+ * while it is written) without touching this table's users; an absent model
+ * has address NULL and is skipped.
+ */
+extern const struct sim_model sim_imx_sdp_model __attribute__((weak));
+extern const struct sim_model sim_ingenic_model __attribute__((weak));
+
 static const struct sim_model *const board_models[] = {
 	&sim_stm32_dfuse_model,
+	&sim_imx_sdp_model,
+	&sim_ingenic_model,
 };
 #define BOARD_N_MODELS (sizeof(board_models) / sizeof(board_models[0]))
 
@@ -75,21 +85,23 @@ struct sim_board {
 	struct sim_board_stats stats;
 };
 
-const char *const *sim_board_types(void)
+const char *sim_board_type(size_t i)
 {
-	/* Built from the model tables at compile time; constant. */
-	static const char *const types[] = {
-		"stm32f405-dfuse",
-		"stm32f407-dfuse",
-		NULL,
-	};
-	return types;
+	for (size_t m = 0; m < BOARD_N_MODELS; m++) {
+		if (!board_models[m])
+			continue;
+		for (const char *const *nm = board_models[m]->names; *nm; nm++)
+			if (i-- == 0)
+				return *nm;
+	}
+	return NULL;
 }
 
 static const struct sim_model *board_find_model(const char *type)
 {
 	for (size_t i = 0; i < BOARD_N_MODELS; i++)
-		for (const char *const *n = board_models[i]->names; *n; n++)
+		if (board_models[i])
+			for (const char *const *n = board_models[i]->names; *n; n++)
 			if (strcmp(*n, type) == 0)
 				return board_models[i];
 	return NULL;

@@ -126,8 +126,8 @@ int sim_board_new(const char *type, const struct sim_opt *opts, size_t n_opts,
 		  const struct sim_host *host, struct sim_board **ret, char *err, size_t errlen);
 struct sim_board *sim_board_free(struct sim_board *b);
 
-/* Names of all board types, NULL-terminated. */
-const char *const *sim_board_types(void);
+/* Name of the i-th board type (all names of all linked models); NULL past the end. */
+const char *sim_board_type(size_t i);
 
 /* Current identity, for enumeration (sysfs attributes, usbfs read(), USB/IP).
  * Valid until the next SIM_EV_CONNECT or free. */

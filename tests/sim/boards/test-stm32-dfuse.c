@@ -296,12 +296,12 @@ TEST(types_and_options)
 {
 	struct fake f;
 	char err[200];
-	const char *const *t = sim_board_types();
+	const char *t;
 	bool f405 = false, f407 = false;
 
-	for (; *t; t++) {
-		f405 |= !strcmp(*t, "stm32f405-dfuse");
-		f407 |= !strcmp(*t, "stm32f407-dfuse");
+	for (size_t i = 0; (t = sim_board_type(i)); i++) {
+		f405 |= !strcmp(t, "stm32f405-dfuse");
+		f407 |= !strcmp(t, "stm32f407-dfuse");
 	}
 	ASSERT_TRUE(f405 && f407);
 	ASSERT_EQ(fake_new(&f, "nonesuch", NULL, 0, err, sizeof(err)), -EINVAL);
