@@ -19,6 +19,10 @@ struct job_session {
 	libusb_device_handle *handle;
 	struct usb_dev usb;
 	struct dfuse *dfuse; /* DfuSe engine, opened on first use */
+	/* Other families' engine state (SDP, fastboot, Ingenic): owned by the
+	 * session, released with proto_close() when the session ends. */
+	void *proto;
+	void (*proto_close)(void *proto);
 };
 
 struct job {
@@ -69,5 +73,12 @@ int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char 
 		       struct err *e);
 int job_dfuse_read_uid(struct job *j, const struct recipe_stage *st, struct err *e);
 int job_dfuse_leave(struct job *j, const struct recipe_stage *st, struct err *e);
+
+/* job-imx.c: i.MX SDP stage (sdp.boot) and fastboot stages. */
+int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
+int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
+
+/* job-ingenic.c: Ingenic ROM and burner stages (ingenic.*). */
+int job_ingenic(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
 
 #endif

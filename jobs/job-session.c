@@ -93,6 +93,10 @@ int job_session_open(struct job *j, struct err *e)
 void job_session_close(struct job *j)
 {
 	j->s.dfuse = dfuse_close(j->s.dfuse);
+	if (j->s.proto && j->s.proto_close)
+		j->s.proto_close(j->s.proto);
+	j->s.proto = NULL;
+	j->s.proto_close = NULL;
 	if (j->s.handle)
 		libusb_close(j->s.handle);
 	j->s.handle = NULL;

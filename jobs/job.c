@@ -217,18 +217,21 @@ static int run_op(struct job *j, const struct recipe_stage *st, const char *name
 	case RECIPE_OP_DFUSE_LEAVE:
 		return job_dfuse_leave(j, st, e);
 	case RECIPE_OP_SDP_BOOT:
+		return job_sdp_boot(j, st, name, e);
 	case RECIPE_OP_FASTBOOT_GETVAR:
 	case RECIPE_OP_FASTBOOT_FLASH:
 	case RECIPE_OP_FASTBOOT_ERASE:
 	case RECIPE_OP_FASTBOOT_UCMD:
 	case RECIPE_OP_FASTBOOT_REBOOT:
 	case RECIPE_OP_FASTBOOT_CONTINUE:
+		return job_fastboot(j, st, name, e);
 	case RECIPE_OP_INGENIC_BOOT:
 	case RECIPE_OP_INGENIC_CHECK_JEDEC:
 	case RECIPE_OP_INGENIC_CONFIG:
 	case RECIPE_OP_INGENIC_WRITE:
 	case RECIPE_OP_INGENIC_REBOOT:
 	case RECIPE_OP_INGENIC_SECURE_BOOT:
+		return job_ingenic(j, st, name, e);
 	case _RECIPE_OP_MAX:
 	case _RECIPE_OP_INVALID:
 		break;
