@@ -1,0 +1,193 @@
+/*
+ * This file implements the shared USB helpers of protocols/ (see usb.h): the
+ * one place where libusb return codes become negative errno values, as
+ * style.md requires, mapped after the kernel's USB error-code conventions
+ * (Documentation/driver-api/usb/error-codes.rst).
+ */
+#include "protocols/usb.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/* Slice of a cancellable sleep: bounds how late a cancel is noticed. */
+#define USB_SLEEP_SLICE_MS 20
+
+void usb_dev_init(struct usb_dev *d, libusb_device_handle *h, uint8_t intf)
+{
+	*d = (struct usb_dev){
+		.handle = h,
+		.interface = intf,
+		.ctrl_timeout_ms = USB_CTRL_TIMEOUT_MS,
+	};
+}
+
+int usb_errno(int r)
+{
+	if (r >= 0)
+		return r;
+	switch (r) {
+	case LIBUSB_ERROR_IO:
+		return -EIO;
+	case LIBUSB_ERROR_INVALID_PARAM:
+		return -EINVAL;
+	case LIBUSB_ERROR_ACCESS:
+		return -EACCES;
+	case LIBUSB_ERROR_NO_DEVICE:
+		return -ENODEV;
+	case LIBUSB_ERROR_NOT_FOUND:
+		return -ENOENT;
+	case LIBUSB_ERROR_BUSY:
+		return -EBUSY;
+	case LIBUSB_ERROR_TIMEOUT:
+		return -ETIMEDOUT;
+	case LIBUSB_ERROR_OVERFLOW:
+		return -EOVERFLOW;
+	case LIBUSB_ERROR_PIPE:
+		return -EPIPE;
+	case LIBUSB_ERROR_INTERRUPTED:
+		return -EINTR;
+	case LIBUSB_ERROR_NO_MEM:
+		return -ENOMEM;
+	case LIBUSB_ERROR_NOT_SUPPORTED:
+		return -EOPNOTSUPP;
+	default:
+		return -EIO;
+	}
+}
+
+static int usb_fail(struct err *e, int r)
+{
+	int code = usb_errno(r);
+
+	/* Keep the libusb wording: it says "No such device (it may have been disconnected)". */
+	return err_set(e, code, "%s", libusb_strerror((enum libusb_error)r));
+}
+
+int usb_check_cancel(const struct usb_dev *d, const char *what, struct err *e)
+{
+	if (d->cancel && atomic_load(d->cancel))
+		return err_set(e, -ECANCELED, "%s: cancelled", what);
+	return 0;
+}
+
+static unsigned int usb_timeout(const struct usb_dev *d, unsigned int timeout_ms)
+{
+	if (timeout_ms)
+		return timeout_ms;
+	return d->ctrl_timeout_ms ? d->ctrl_timeout_ms : USB_CTRL_TIMEOUT_MS;
+}
+
+int usb_ctrl_in(struct usb_dev *d, uint8_t reqtype, uint8_t request, uint16_t value, uint16_t index,
+		void *buf, uint16_t len, unsigned int timeout_ms, struct err *e)
+{
+	int r;
+
+	r = usb_check_cancel(d, "control transfer", e);
+	if (r < 0)
+		return r;
+	r = libusb_control_transfer(d->handle, reqtype | LIBUSB_ENDPOINT_IN, request, value, index,
+				    buf, len, usb_timeout(d, timeout_ms));
+	if (r < 0)
+		return usb_fail(e, r);
+	return r;
+}
+
+int usb_ctrl_out(struct usb_dev *d, uint8_t reqtype, uint8_t request, uint16_t value,
+		 uint16_t index, const void *buf, uint16_t len, unsigned int timeout_ms,
+		 struct err *e)
+{
+	int r;
+
+	r = usb_check_cancel(d, "control transfer", e);
+	if (r < 0)
+		return r;
+	/* libusb takes a non-const buffer for both directions; OUT data is only read. */
+	r = libusb_control_transfer(d->handle, reqtype & ~LIBUSB_ENDPOINT_IN, request, value, index,
+				    (unsigned char *)buf, len, usb_timeout(d, timeout_ms));
+	if (r < 0)
+		return usb_fail(e, r);
+	if (r != len)
+		return err_set(e, -EIO, "short control write: %d of %u bytes", r, len);
+	return r;
+}
+
+int usb_get_string(struct usb_dev *d, uint8_t index, char *buf, size_t size, struct err *e)
+{
+	unsigned char raw[255];
+	size_t n, i, o = 0;
+	int r;
+
+	if (size == 0)
+		return err_set(e, -EINVAL, "string descriptor %u: no room", index);
+	buf[0] = '\0';
+	if (index == 0)
+		return err_set(e, -EINVAL, "string descriptor index 0 is the language table");
+	r = usb_ctrl_in(d, LIBUSB_RECIPIENT_DEVICE | LIBUSB_REQUEST_TYPE_STANDARD,
+			LIBUSB_REQUEST_GET_DESCRIPTOR, (LIBUSB_DT_STRING << 8) | index, 0x0409, raw,
+			sizeof(raw), 0, e);
+	if (r < 0)
+		return err_prefix(e, "string descriptor %u", index);
+	if (r < 2 || raw[1] != LIBUSB_DT_STRING || raw[0] > r)
+		return err_set(e, -EBADMSG, "string descriptor %u: malformed (%d bytes)", index, r);
+	n = raw[0];
+	for (i = 2; i + 1 < n && o + 1 < size; i += 2) {
+		unsigned int u = raw[i] | (raw[i + 1] << 8);
+
+		buf[o++] = u < 0x80 ? (char)u : '?';
+	}
+	buf[o] = '\0';
+	return (int)o;
+}
+
+int usb_claim(struct usb_dev *d, struct err *e)
+{
+	int r = libusb_claim_interface(d->handle, d->interface);
+
+	if (r < 0) {
+		usb_fail(e, r);
+		return err_prefix(e, "claim interface %u", d->interface);
+	}
+	return 0;
+}
+
+void usb_release(struct usb_dev *d)
+{
+	/* Best effort: the device may be gone already (leave, unplug). */
+	libusb_release_interface(d->handle, d->interface);
+}
+
+int usb_set_alt(struct usb_dev *d, uint8_t alt, struct err *e)
+{
+	int r = libusb_set_interface_alt_setting(d->handle, d->interface, alt);
+
+	if (r < 0) {
+		usb_fail(e, r);
+		return err_prefix(e, "set interface %u alt %u", d->interface, alt);
+	}
+	return 0;
+}
+
+uint64_t usb_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int usb_sleep_ms(const struct usb_dev *d, unsigned int ms, struct err *e)
+{
+	while (ms > 0) {
+		unsigned int step = ms < USB_SLEEP_SLICE_MS ? ms : USB_SLEEP_SLICE_MS;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
+		int r = usb_check_cancel(d, "wait", e);
+
+		if (r < 0)
+			return r;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		ms -= step;
+	}
+	return usb_check_cancel(d, "wait", e);
+}

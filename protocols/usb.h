@@ -1,0 +1,87 @@
+/*
+ * Thin helpers shared by the protocol engines: one device handle plus the
+ * settings every engine needs, control transfers that return negative errno,
+ * string descriptors, cancellation and a progress callback type.
+ *
+ * libusb error codes are translated to errno here and nowhere else
+ * (style.md "Errors"): LIBUSB_ERROR_NO_DEVICE -> -ENODEV, PIPE -> -EPIPE,
+ * TIMEOUT -> -ETIMEDOUT, BUSY -> -EBUSY, ACCESS -> -EACCES, ...
+ *
+ * All calls block (synchronous libusb); engines run on a worker thread.
+ * Ownership: struct usb_dev never owns the libusb handle; the caller opens
+ * and closes it.  The cancel flag is owned by the caller too and may be set
+ * from another thread at any time; it is checked between transfers, so a
+ * transfer in flight finishes (or times out) before -ECANCELED is returned.
+ */
+#ifndef FLASHD_PROTOCOLS_USB_H
+#define FLASHD_PROTOCOLS_USB_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libusb.h>
+
+#include "common/err.h"
+
+/*
+ * Default timeout of one control transfer.  5 s is what dfu-util allows per
+ * request and what fwupd needed for an F745 (protocol-dfu.md §1.3, §1.8).
+ */
+#define USB_CTRL_TIMEOUT_MS 5000
+
+/* Progress: done of total bytes.  Called on the engine's thread. */
+typedef void (*usb_progress_cb_t)(void *ud, uint64_t done, uint64_t total);
+
+struct usb_dev {
+	libusb_device_handle *handle; /* not owned */
+	uint8_t interface;	      /* bInterfaceNumber the engine talks to */
+	const atomic_int *cancel;     /* optional; non-zero means stop, -ECANCELED */
+	unsigned int ctrl_timeout_ms; /* per control transfer, USB_CTRL_TIMEOUT_MS */
+};
+
+/* Fill d for handle h and interface intf with default timeouts, no cancel flag. */
+void usb_dev_init(struct usb_dev *d, libusb_device_handle *h, uint8_t intf);
+
+/* Translate a libusb_error (< 0) to a negative errno.  0 and counts pass through. */
+int usb_errno(int libusb_ret);
+
+/* -ECANCELED with a message naming `what` if the cancel flag is set, else 0. */
+int usb_check_cancel(const struct usb_dev *d, const char *what, struct err *e);
+
+/*
+ * Control transfer with a data stage from the device (bmRequestType bit 7
+ * set by the caller).  timeout_ms 0 means d->ctrl_timeout_ms.  Returns the
+ * number of bytes received (may be short) or a negative errno with the
+ * libusb reason as message (callers prefix the step).
+ */
+int usb_ctrl_in(struct usb_dev *d, uint8_t reqtype, uint8_t request, uint16_t value, uint16_t index,
+		void *buf, uint16_t len, unsigned int timeout_ms, struct err *e);
+
+/* Same towards the device.  Returns bytes sent; a short write is -EIO. */
+int usb_ctrl_out(struct usb_dev *d, uint8_t reqtype, uint8_t request, uint16_t value,
+		 uint16_t index, const void *buf, uint16_t len, unsigned int timeout_ms,
+		 struct err *e);
+
+/*
+ * Read string descriptor `index` (language 0x0409, the first the ST ROMs
+ * offer) as ASCII, non-ASCII UTF-16 units folded to '?'.  buf is always
+ * NUL-terminated.  Returns the length, -EINVAL for index 0, or -errno.
+ */
+int usb_get_string(struct usb_dev *d, uint8_t index, char *buf, size_t size, struct err *e);
+
+/* Claim d->interface / select an alternate setting; -errno with message. */
+int usb_claim(struct usb_dev *d, struct err *e);
+void usb_release(struct usb_dev *d);
+int usb_set_alt(struct usb_dev *d, uint8_t alt, struct err *e);
+
+/* Monotonic milliseconds, for deadlines. */
+uint64_t usb_now_ms(void);
+
+/*
+ * Sleep ms milliseconds, waking early only for cancellation (checked every
+ * few ms).  Returns 0 or -ECANCELED.
+ */
+int usb_sleep_ms(const struct usb_dev *d, unsigned int ms, struct err *e);
+
+#endif

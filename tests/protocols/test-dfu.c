@@ -1,0 +1,71 @@
+/* Tests for the pure parts of protocols/dfu.c: names, status errnos, functional descriptor. */
+#include "protocols/dfu.h"
+
+#include <errno.h>
+
+#include "tests/lib/test.h"
+
+TEST(dfu_state_and_status_names)
+{
+	ASSERT_STREQ(dfu_state_name(DFU_STATE_DNBUSY), "dfuDNBUSY");
+	ASSERT_STREQ(dfu_state_name(DFU_STATE_ERROR), "dfuERROR");
+	ASSERT_STREQ(dfu_state_name(DFU_STATE_MANIFEST_WAIT_RESET), "dfuMANIFEST-WAIT-RESET");
+	ASSERT_STREQ(dfu_state_name(11), "unknown");
+	ASSERT_STREQ(dfu_state_name(-1), "unknown");
+	ASSERT_STREQ(dfu_status_name(DFU_STATUS_ERR_TARGET), "errTARGET");
+	ASSERT_STREQ(dfu_status_name(DFU_STATUS_ERR_STALLEDPKT), "errSTALLEDPKT");
+	ASSERT_STREQ(dfu_status_name(0x10), "unknown");
+}
+
+TEST(dfu_status_errno_mapping)
+{
+	ASSERT_EQ(dfu_status_errno(DFU_STATUS_OK), 0);
+	ASSERT_EQ(dfu_status_errno(DFU_STATUS_ERR_VENDOR), -EACCES);
+	ASSERT_EQ(dfu_status_errno(DFU_STATUS_ERR_PROG), -EIO);
+	ASSERT_EQ(dfu_status_errno(DFU_STATUS_ERR_VERIFY), -EIO);
+	ASSERT_EQ(dfu_status_errno(DFU_STATUS_ERR_TARGET), -EPROTO);
+}
+
+TEST(dfu_func_desc_stm32_rom)
+{
+	/* Interface descriptor extra bytes of the F4 ROM: 0x0B, 255 ms, 2048, DfuSe (§1.2). */
+	const uint8_t extra[] = {9, 0x21, 0x0b, 0xff, 0x00, 0x00, 0x08, 0x1a, 0x01};
+	struct dfu_func_desc d;
+	struct err e = {0};
+
+	ASSERT_OK(dfu_func_desc_parse(extra, sizeof(extra), &d, &e));
+	ASSERT_EQ(d.attributes, 0x0b);
+	ASSERT_EQ(d.detach_timeout_ms, 255);
+	ASSERT_EQ(d.transfer_size, 2048);
+	ASSERT_EQ(d.dfu_version, DFU_VERSION_DFUSE);
+}
+
+TEST(dfu_func_desc_after_other_descriptor_and_dfu10)
+{
+	const uint8_t extra[] = {4, 0x24, 1, 2, 7, 0x21, 0x03, 0x10, 0x00, 0x00, 0x04};
+	struct dfu_func_desc d;
+	struct err e = {0};
+
+	ASSERT_OK(dfu_func_desc_parse(extra, sizeof(extra), &d, &e));
+	ASSERT_EQ(d.length, 7);
+	ASSERT_EQ(d.transfer_size, 1024);
+	ASSERT_EQ(d.dfu_version, 0x0100);
+}
+
+TEST(dfu_func_desc_missing_or_malformed)
+{
+	const uint8_t none[] = {4, 0x24, 1, 2};
+	const uint8_t overrun[] = {9, 0x21, 0x0b};
+	const uint8_t short5[] = {5, 0x21, 0x0b, 0, 0};
+	struct dfu_func_desc d;
+	struct err e = {0};
+
+	ASSERT_EQ(dfu_func_desc_parse(none, sizeof(none), &d, &e), -ENOENT);
+	ASSERT_EQ(dfu_func_desc_parse(NULL, 0, &d, &e), -ENOENT);
+	ASSERT_EQ(dfu_func_desc_parse(overrun, sizeof(overrun), &d, &e), -EBADMSG);
+	ASSERT_STREQ(e.msg, "descriptor at extra offset 0: length 9 overruns 3 bytes");
+	ASSERT_EQ(dfu_func_desc_parse(short5, sizeof(short5), &d, &e), -EBADMSG);
+	ASSERT_STREQ(e.msg, "DFU functional descriptor: length 5 < 7");
+}
+
+TEST_MAIN()
