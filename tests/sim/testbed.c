@@ -8,6 +8,7 @@
 #include "tests/sim/testbed.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -152,10 +153,41 @@ static void device_record(struct rec *r, const char *syspath, const char *sysnam
 	(void)sysname;
 }
 
+/*
+ * umockdev 0.17.16's uevent sender aborts when a client's event socket has
+ * no listener (sendmsg_one: "cannot connect to client's event socket").
+ * The shim names each socket event<fd>_<pid> and unlinks it at close and
+ * exit; a client killed outright leaves it behind, so before every uevent we
+ * unlink the sockets whose process is gone.
+ */
+static void sweep_dead_event_sockets(struct rig *r)
+{
+	GDir *dir = g_dir_open(r->root, 0, NULL);
+	const char *name;
+
+	if (!dir)
+		return;
+	while ((name = g_dir_read_name(dir))) {
+		const char *us = strchr(name, '_');
+		long pid;
+
+		if (strncmp(name, "event", 5) || !us)
+			continue;
+		pid = strtol(us + 1, NULL, 10);
+		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+			g_autofree char *path = g_build_filename(r->root, name, NULL);
+
+			unlink(path);
+		}
+	}
+	g_dir_close(dir);
+}
+
 static int add_record(struct rig *r, GString *s)
 {
 	g_autoptr(GError) err = NULL;
 
+	sweep_dead_event_sockets(r);
 	if (!umockdev_testbed_add_from_string(r->tb, s->str, &err)) {
 		rig_log("cannot add device: %s", err->message);
 		return -EIO;
@@ -322,11 +354,13 @@ void testbed_remove_board(struct simdev *dev)
 		if (!g_str_has_prefix(name, prefix))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dev->syspath, name);
+		sweep_dead_event_sockets(r);
 		umockdev_testbed_uevent(r->tb, path, "remove");
 		umockdev_testbed_remove_device(r->tb, path);
 	}
 	if (dir)
 		g_dir_close(dir);
+	sweep_dead_event_sockets(r);
 	umockdev_testbed_uevent(r->tb, dev->syspath, "remove");
 	umockdev_testbed_remove_device(r->tb, dev->syspath);
 	usbnode_detach(node, r->tb);

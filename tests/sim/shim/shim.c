@@ -42,6 +42,18 @@ static struct {
 } bound[MAX_TRACKED];
 
 typedef int (*close_fn)(int);
+
+/* A process that exits without closing its monitor (most do) must not leave
+ * its socket behind: umockdev's sender aborts on a socket nobody listens on.
+ * flashsim also sweeps sockets of dead processes (kill -9 skips this). */
+__attribute__((destructor)) static void shim_unlink_all(void)
+{
+	for (int i = 0; i < MAX_TRACKED; i++)
+		if (bound[i].path[0]) {
+			unlink(bound[i].path);
+			bound[i].path[0] = '\0';
+		}
+}
 typedef int (*ioctl_fn)(int, unsigned long, ...);
 
 static int is_sim_node(int fd)
