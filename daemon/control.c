@@ -1,0 +1,189 @@
+/* This file implements the operator control socket (daemon/control.h). */
+#include "daemon/control.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/version.h"
+#include "daemon/station.h"
+
+struct control {
+	struct station *station;
+	int fd;
+	sd_event_source *src;
+	char *path;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void add_port(cJSON *arr, struct station *s, struct port *p, uint64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	struct port_live live;
+	char id[8];
+	bool running = p->job != NULL;
+
+	if (!o)
+		return;
+	pthread_mutex_lock(&p->live_lock);
+	live = p->live;
+	pthread_mutex_unlock(&p->live_lock);
+	(void)s;
+	cJSON_AddStringToObject(o, "port", p->path);
+	if (p->slot)
+		cJSON_AddStringToObject(o, "slot", p->slot);
+	else
+		cJSON_AddNullToObject(o, "slot");
+	cJSON_AddStringToObject(o, "state", port_state_name(p->state));
+	snprintf(id, sizeof(id), "%04x", p->dev.vid);
+	cJSON_AddStringToObject(o, "vid", id);
+	snprintf(id, sizeof(id), "%04x", p->dev.pid);
+	cJSON_AddStringToObject(o, "pid", id);
+	cJSON_AddStringToObject(o, "serial", running ? live.serial : p->last_serial);
+	cJSON_AddStringToObject(o, "recipe", p->recipe ? p->recipe->name : "");
+	cJSON_AddStringToObject(o, "stage", running ? live.stage : "");
+	cJSON_AddNumberToObject(o, "stage_index", running ? live.stage_idx : 0);
+	cJSON_AddNumberToObject(o, "stages", p->recipe ? (double)p->recipe->n_stages : 0);
+	cJSON_AddNumberToObject(o, "done", running ? (double)live.done : 0);
+	cJSON_AddNumberToObject(o, "total", running ? (double)live.total : 0);
+	cJSON_AddNumberToObject(o, "rate_bps", running ? (double)p->rate_bps : 0);
+	cJSON_AddNumberToObject(o, "elapsed_ms", running ? (double)(now - p->started_ms) : 0);
+	cJSON_AddNumberToObject(o, "unit", (double)p->unit_id);
+	cJSON_AddStringToObject(o, "last_result", p->last_result);
+	cJSON_AddStringToObject(o, "last_error", p->last_error);
+	cJSON_AddItemToArray(arr, o);
+}
+
+char *control_status_json(struct station *s)
+{
+	cJSON *root = cJSON_CreateObject(), *today, *ports;
+	uint64_t now = mono_ms();
+	char line[256], *out;
+
+	if (!root)
+		return NULL;
+	station_status_line(s, line, sizeof(line));
+	cJSON_AddStringToObject(root, "station", s->cfg.station);
+	cJSON_AddStringToObject(root, "version", FLASHD_VERSION);
+	cJSON_AddStringToObject(root, "status", line);
+	cJSON_AddBoolToObject(root, "stopping", s->stopping);
+	cJSON_AddNumberToObject(root, "jobs", s->n_jobs);
+	today = cJSON_AddObjectToObject(root, "today");
+	if (today) {
+		cJSON_AddNumberToObject(today, "pass", s->today_pass);
+		cJSON_AddNumberToObject(today, "fail", s->today_fail);
+	}
+	ports = cJSON_AddArrayToObject(root, "ports");
+	for (size_t i = 0; ports && i < s->ports.n; i++)
+		add_port(ports, s, s->ports.v[i], now);
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
+}
+
+static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct control *c = userdata;
+	_cleanup_free_ char *doc = NULL;
+	size_t len, off = 0;
+	int cfd;
+
+	(void)src;
+	(void)revents;
+	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0)
+		return 0;
+	doc = control_status_json(c->station);
+	if (doc) {
+		len = strlen(doc);
+		/* Non-blocking: a client that does not read loses the rest. */
+		while (off < len) {
+			ssize_t n = send(cfd, doc + off, len - off, MSG_NOSIGNAL);
+
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+		if (off == len && send(cfd, "\n", 1, MSG_NOSIGNAL) < 0) {
+		}
+	}
+	close(cfd);
+	return 0;
+}
+
+int control_new(struct station *s, struct control **ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = s->cfg.control_socket;
+	struct control *c;
+	char dir[sizeof(sa.sun_path)], *slash;
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_msg(LOG_ERR, "control_socket '%s' is too long", path);
+		return -ENAMETOOLONG;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->station = s;
+	c->path = strdup(path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (!c->path || c->fd < 0) {
+		r = c->path ? -errno : -ENOMEM;
+		goto fail;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755); /* RuntimeDirectory= normally made it already */
+	}
+	strcpy(sa.sun_path, path);
+	unlink(path); /* a socket left by a crashed flashd */
+	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(c->fd, 16) < 0) {
+		r = -errno;
+		log_msg(LOG_ERR, "Cannot listen on control socket '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	/* Operators in the flashd group may read the status. */
+	chmod(path, 0666);
+	r = sd_event_add_io(s->loop, &c->src, c->fd, EPOLLIN, on_accept, c);
+	if (r < 0)
+		goto fail;
+	*ret = c;
+	return 0;
+fail:
+	control_free(c);
+	return r;
+}
+
+struct control *control_free(struct control *c)
+{
+	if (!c)
+		return NULL;
+	sd_event_source_disable_unref(c->src);
+	if (c->fd >= 0) {
+		close(c->fd);
+		if (c->path)
+			unlink(c->path);
+	}
+	free(c->path);
+	free(c);
+	return NULL;
+}

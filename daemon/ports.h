@@ -1,0 +1,80 @@
+/*
+ * The port registry: one struct port per physical USB port path
+ * ("1-1.2.3"), created when a board first appears there and kept for the
+ * daemon's life so operators see every port's last result.  A port has at
+ * most one job; a device re-enumerating on the port while the job runs is
+ * handed to that job, never to a second one.
+ *
+ * Threads: the registry and every field outside `live` belong to the loop
+ * thread.  `live` is written by the port's job thread (observer callbacks)
+ * and read by the loop, under `live_lock`, never across USB I/O.
+ */
+#ifndef FLASHD_DAEMON_PORTS_H
+#define FLASHD_DAEMON_PORTS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobs/job.h"
+
+enum port_state {
+	PORT_EMPTY,    /* no board */
+	PORT_IDLE,     /* board present, nothing to do (no recipe, or done) */
+	PORT_QUEUED,   /* waiting for a free job slot (max_jobs) */
+	PORT_FLASHING, /* a job runs a stage on the board */
+	PORT_AWAITING, /* the job waits for the board to re-enumerate */
+	PORT_DONE,     /* the job ended; the board is still plugged in */
+};
+
+struct recipe_set_ref; /* daemon/station.c */
+
+struct port_live {
+	char stage[64];
+	unsigned stage_idx;
+	uint64_t done, total;
+	char serial[128];
+	bool awaiting;
+	bool finished; /* done reported; the loop reaps the job */
+	enum job_result result;
+	char failed_stage[64];
+	char error[256];
+};
+
+struct port {
+	char path[64];
+	const char *slot; /* from the configuration, may be NULL */
+	enum port_state state;
+	bool present;
+	struct job_device dev; /* the board now (or last) on the port */
+	struct job *job;
+	struct recipe_set_ref *rs; /* keeps the job's recipe alive across reloads */
+	const struct recipe *recipe;
+	int64_t unit_id;
+	uint64_t started_ms; /* monotonic */
+	char last_result[16];
+	char last_error[256];
+	char last_serial[128];
+	/* transfer rate, updated by the loop's tick */
+	uint64_t rate_prev_done, rate_prev_ms, rate_bps;
+
+	int wake_fd; /* the station's eventfd: the job writes 1 when it ends */
+
+	pthread_mutex_t live_lock;
+	struct port_live live;
+};
+
+struct ports {
+	struct port **v;
+	size_t n;
+};
+
+/* The port for path, created EMPTY if new.  NULL on -ENOMEM. */
+struct port *ports_get(struct ports *ps, const char *path, const char *slot, int wake_fd);
+struct port *ports_find(const struct ports *ps, const char *path);
+void ports_free(struct ports *ps);
+
+const char *port_state_name(enum port_state s);
+
+#endif

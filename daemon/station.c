@@ -1,0 +1,773 @@
+/*
+ * This file implements the station (daemon/station.h): start-up, the
+ * hotplug -> port -> job flow, reaping finished jobs, recipe reload on
+ * SIGHUP and the graceful stop on SIGTERM.
+ */
+#include "daemon/station.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/log.h"
+#include "common/version.h"
+#include "daemon/control.h"
+#include "daemon/hotplug.h"
+#include "db/query.h"
+#include "db/units.h"
+
+/* Loop tick: stage deadlines, transfer rates, STATUS=. */
+#define STATION_TICK_MS 250
+/* After the grace time, cancelled jobs get this long to write their rows. */
+#define STATION_CANCEL_WAIT_MS 10000
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- recipe sets --------------------------------------------------------- */
+
+static struct recipe_set_ref *rs_ref(struct recipe_set_ref *r)
+{
+	r->refs++;
+	return r;
+}
+
+static void rs_unref(struct recipe_set_ref *r)
+{
+	if (r && --r->refs == 0) {
+		recipe_set_free(r->set);
+		free(r);
+	}
+}
+
+static int load_recipes(struct station *s)
+{
+	struct recipe_diags diags = RECIPE_DIAGS_INIT;
+	struct recipe_set *set = NULL;
+	struct recipe_set_ref *ref;
+	int r;
+
+	r = recipe_set_load_dir(s->cfg.recipe_dir, &set, &diags);
+	for (size_t i = 0; i < diags.n; i++)
+		log_ev(LOG_ERR, LOG_ID_RECIPE, NULL, "Recipe refused: %s", diags.msgs[i]);
+	recipe_diags_release(&diags);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Cannot load recipes from '%s': %s", s->cfg.recipe_dir,
+			strerror(-r));
+		return r;
+	}
+	ref = calloc(1, sizeof(*ref));
+	if (!ref) {
+		recipe_set_free(set);
+		return -ENOMEM;
+	}
+	ref->set = set;
+	ref->refs = 1;
+	rs_unref(s->recipes);
+	s->recipes = ref;
+	s->recipe_errors = (unsigned)r;
+	for (size_t i = 0; i < set->n; i++)
+		log_ev(LOG_INFO, LOG_ID_RECIPE, NULL, "Recipe '%s' loaded from '%s' (%zu stages)",
+		       set->recipes[i]->name, set->recipes[i]->path, set->recipes[i]->n_stages);
+	return 0;
+}
+
+/* ---- today's counters -------------------------------------------------- */
+
+static int64_t local_midnight_ms(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	return (int64_t)mktime(&tm) * 1000;
+}
+
+static int count_today_cb(const struct db_stats_row *row, void *ud)
+{
+	struct station *s = ud;
+
+	s->today_pass += (unsigned)row->pass;
+	s->today_fail += (unsigned)(row->fail + row->interrupted);
+	return 0;
+}
+
+static void refresh_today(struct station *s)
+{
+	struct db_filter f = { .since = local_midnight_ms() };
+	struct err e = { 0 };
+
+	s->day_start_ms = f.since;
+	s->today_pass = s->today_fail = 0;
+	pthread_mutex_lock(&s->db_lock);
+	if (db_query_stats(s->db, DB_STATS_BY_RECIPE, &f, count_today_cb, s, &e) < 0)
+		log_msg(LOG_WARNING, "Cannot count today's units: %s, ignoring", e.msg);
+	pthread_mutex_unlock(&s->db_lock);
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+static void thousands(unsigned v, char *buf, size_t size)
+{
+	if (v >= 1000000)
+		snprintf(buf, size, "%u,%03u,%03u", v / 1000000, v / 1000 % 1000, v % 1000);
+	else if (v >= 1000)
+		snprintf(buf, size, "%u,%03u", v / 1000, v % 1000);
+	else
+		snprintf(buf, size, "%u", v);
+}
+
+void station_status_line(struct station *s, char *buf, size_t size)
+{
+	unsigned flashing = 0, awaiting = 0, queued = 0, present = 0;
+	char pass[16], fail[16];
+
+	for (size_t i = 0; i < s->ports.n; i++) {
+		struct port *p = s->ports.v[i];
+
+		present += p->present || p->job;
+		flashing += p->state == PORT_FLASHING;
+		awaiting += p->state == PORT_AWAITING;
+		queued += p->state == PORT_QUEUED;
+	}
+	thousands(s->today_pass, pass, sizeof(pass));
+	thousands(s->today_fail, fail, sizeof(fail));
+	snprintf(buf, size, "%s%zu ports: %u flashing, %u waiting re-enumeration%s%.0u%s; today %s pass, %s fail%s",
+		 s->stopping ? "stopping: " : "", s->ports.n, flashing, awaiting,
+		 queued ? ", " : "", queued, queued ? " queued" : "", pass, fail,
+		 s->recipe_errors ? " (recipe errors: see journal)" : "");
+	(void)present;
+}
+
+static void notify_status(struct station *s)
+{
+	char line[256];
+
+	station_status_line(s, line, sizeof(line));
+	sd_notifyf(0, "STATUS=%s", line);
+}
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+static void live_stage(void *ud, unsigned idx, const char *name)
+{
+	struct port *p = ud;
+
+	pthread_mutex_lock(&p->live_lock);
+	snprintf(p->live.stage, sizeof(p->live.stage), "%s", name);
+	p->live.stage_idx = idx;
+	p->live.done = p->live.total = 0;
+	p->live.awaiting = false;
+	pthread_mutex_unlock(&p->live_lock);
+}
+
+static void live_progress(void *ud, uint64_t done, uint64_t total)
+{
+	struct port *p = ud;
+
+	pthread_mutex_lock(&p->live_lock);
+	p->live.done = done;
+	p->live.total = total;
+	pthread_mutex_unlock(&p->live_lock);
+}
+
+static void live_awaiting(void *ud, uint16_t vid, uint16_t pid)
+{
+	struct port *p = ud;
+
+	(void)vid;
+	(void)pid;
+	pthread_mutex_lock(&p->live_lock);
+	p->live.awaiting = true;
+	pthread_mutex_unlock(&p->live_lock);
+}
+
+static void live_identity(void *ud, const char *serial)
+{
+	struct port *p = ud;
+
+	pthread_mutex_lock(&p->live_lock);
+	snprintf(p->live.serial, sizeof(p->live.serial), "%s", serial);
+	pthread_mutex_unlock(&p->live_lock);
+}
+
+/* Called on the job thread as its very last action: hand over to the loop. */
+static void live_done(void *ud, enum job_result result, const char *failed_stage, const char *error)
+{
+	struct port *p = ud;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&p->live_lock);
+	p->live.finished = true;
+	p->live.result = result;
+	snprintf(p->live.failed_stage, sizeof(p->live.failed_stage), "%s",
+		 failed_stage ? failed_stage : "");
+	snprintf(p->live.error, sizeof(p->live.error), "%s", error ? error : "");
+	pthread_mutex_unlock(&p->live_lock);
+	/* An eventfd write of 1 cannot fail short; a full counter (2^64) cannot happen. */
+	if (write(p->wake_fd, &one, sizeof(one)) != sizeof(one))
+		log_msg(LOG_WARNING, "Cannot wake the main loop for port '%s', ignoring", p->path);
+}
+
+static struct log_ctx port_ctx(const struct port *p, const char *result)
+{
+	return (struct log_ctx){ .port = p->path,
+				 .slot = p->slot,
+				 .unit = p->unit_id,
+				 .serial = p->last_serial[0] ? p->last_serial : NULL,
+				 .result = result };
+}
+
+/*
+ * Start the recipe on the board now on port p.  Any failure to start is
+ * logged and leaves the port DONE with the reason; if the unit row was
+ * already written, the job layer finalised it.
+ */
+static void start_job(struct station *s, struct port *p, const struct recipe *r)
+{
+	struct job_observer obs = { .userdata = p,
+				    .stage = live_stage,
+				    .progress = live_progress,
+				    .awaiting = live_awaiting,
+				    .identity = live_identity,
+				    .done = live_done };
+	struct err e = { 0 };
+	struct log_ctx c;
+	int rr;
+
+	pthread_mutex_lock(&p->live_lock);
+	p->live = (struct port_live){ 0 };
+	snprintf(p->live.serial, sizeof(p->live.serial), "%s", p->dev.usb_serial);
+	pthread_mutex_unlock(&p->live_lock);
+
+	rr = job_new(&s->env, r, &p->dev, p->slot, &obs, &p->job);
+	if (rr >= 0)
+		rr = job_start(p->job, &e);
+	else
+		err_set(&e, rr, "out of memory");
+	if (rr < 0) {
+		c = port_ctx(p, "fail");
+		log_ev(LOG_ERR, LOG_ID_JOB_FINISHED, &c, "Cannot start recipe '%s' on port '%s': %s",
+		       r->name, p->path, e.msg);
+		p->unit_id = p->job ? job_unit_id(p->job) : 0;
+		p->job = job_free(p->job);
+		snprintf(p->last_result, sizeof(p->last_result), "fail");
+		snprintf(p->last_error, sizeof(p->last_error), "%s", e.msg);
+		p->state = PORT_DONE;
+		if (p->unit_id)
+			s->today_fail++;
+		return;
+	}
+	p->rs = rs_ref(s->recipes);
+	p->recipe = r;
+	p->unit_id = job_unit_id(p->job);
+	p->started_ms = mono_ms();
+	p->rate_prev_done = 0;
+	p->rate_prev_ms = p->started_ms;
+	p->rate_bps = 0;
+	p->last_result[0] = '\0';
+	p->last_error[0] = '\0';
+	p->state = PORT_FLASHING;
+	s->n_jobs++;
+}
+
+/* A board is on port p and the port is free: pick its recipe and start (or queue). */
+static void consider_port(struct station *s, struct port *p)
+{
+	const struct recipe *r = NULL;
+	struct err e = { 0 };
+	struct log_ctx c = port_ctx(p, NULL);
+	int rr;
+
+	rr = recipe_set_match(s->recipes->set, p->dev.vid, p->dev.pid, p->dev.bcd, p->path, &r, &e);
+	if (rr == -ENOENT) {
+		log_ev(LOG_NOTICE, LOG_ID_BOARD_ARRIVED, &c,
+		       "No recipe for %04x:%04x (bcdDevice %04x) on port '%s', ignoring", p->dev.vid,
+		       p->dev.pid, p->dev.bcd, p->path);
+		p->state = PORT_IDLE;
+		return;
+	}
+	if (rr < 0) {
+		log_ev(LOG_ERR, LOG_ID_BOARD_ARRIVED, &c, "Not flashing port '%s': %s", p->path, e.msg);
+		snprintf(p->last_error, sizeof(p->last_error), "%s", e.msg);
+		p->state = PORT_IDLE;
+		return;
+	}
+	if (s->n_jobs >= s->cfg.max_jobs) {
+		p->state = PORT_QUEUED;
+		return;
+	}
+	start_job(s, p, r);
+}
+
+static void start_queued(struct station *s)
+{
+	for (size_t i = 0; i < s->ports.n && s->n_jobs < s->cfg.max_jobs && !s->stopping; i++)
+		if (s->ports.v[i]->state == PORT_QUEUED)
+			consider_port(s, s->ports.v[i]);
+}
+
+static void on_hotplug(void *userdata, const struct hotplug_event *ev)
+{
+	struct station *s = userdata;
+	struct port *p;
+	struct log_ctx c = { .port = ev->port };
+
+	if (!config_port_allowed(&s->cfg, ev->port)) {
+		if (ev->action == HOTPLUG_ADD)
+			log_ev(LOG_INFO, LOG_ID_BOARD_ARRIVED, &c,
+			       "Board %04x:%04x on port '%s' is outside allow_ports, ignoring",
+			       ev->vid, ev->pid, ev->port);
+		return;
+	}
+	p = ports_get(&s->ports, ev->port, config_slot_label(&s->cfg, ev->port), s->wake_fd);
+	if (!p) {
+		log_msg(LOG_ERR, "Out of memory tracking port '%s'", ev->port);
+		return;
+	}
+	c = port_ctx(p, NULL);
+	if (ev->action == HOTPLUG_REMOVE) {
+		p->present = false;
+		log_ev(LOG_INFO, LOG_ID_BOARD_LEFT, &c, "Board %04x:%04x left port '%s'", ev->vid,
+		       ev->pid, ev->port);
+		if (p->job)
+			job_device_gone(p->job);
+		else
+			p->state = PORT_EMPTY;
+		return;
+	}
+
+	p->present = true;
+	p->dev = (struct job_device){ .vid = ev->vid,
+				      .pid = ev->pid,
+				      .bcd = ev->bcd,
+				      .busnum = ev->busnum,
+				      .devnum = ev->devnum };
+	snprintf(p->dev.port, sizeof(p->dev.port), "%s", ev->port);
+	snprintf(p->dev.devnode, sizeof(p->dev.devnode), "%s", ev->devnode);
+	snprintf(p->dev.usb_serial, sizeof(p->dev.usb_serial), "%s", ev->serial);
+	log_ev(LOG_INFO, LOG_ID_BOARD_ARRIVED, &c, "Board %04x:%04x%s%s arrived on port '%s' (%s)",
+	       ev->vid, ev->pid, ev->serial[0] ? " serial " : "", ev->serial, ev->port,
+	       ev->devnode);
+	if (p->job) {
+		/* Re-enumeration: the running job gets it; never a second job. */
+		job_device_arrived(p->job, &p->dev);
+		return;
+	}
+	if (s->stopping) {
+		p->state = PORT_IDLE;
+		return;
+	}
+	consider_port(s, p);
+}
+
+/* A job ended: join it, account for it, free its slot. */
+static void reap_port(struct station *s, struct port *p)
+{
+	struct port_live live;
+	struct log_ctx c;
+
+	pthread_mutex_lock(&p->live_lock);
+	live = p->live;
+	pthread_mutex_unlock(&p->live_lock);
+	job_join(p->job);
+	p->job = job_free(p->job);
+	rs_unref(p->rs);
+	p->rs = NULL;
+	p->recipe = NULL;
+	s->n_jobs--;
+	snprintf(p->last_result, sizeof(p->last_result), "%s", job_result_name(live.result));
+	snprintf(p->last_error, sizeof(p->last_error), "%s", live.error);
+	snprintf(p->last_serial, sizeof(p->last_serial), "%s", live.serial);
+	if (live.result == JOB_PASS)
+		s->today_pass++;
+	else
+		s->today_fail++;
+	p->state = p->present ? PORT_DONE : PORT_EMPTY;
+	c = port_ctx(p, p->last_result);
+	log_ev(LOG_DEBUG, NULL, &c, "Port '%s' free", p->path);
+}
+
+static int on_wake(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct station *s = userdata;
+	uint64_t n;
+
+	(void)src;
+	(void)revents;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_msg(LOG_WARNING, "Cannot read the wake-up eventfd: %s, ignoring", strerror(errno));
+	for (size_t i = 0; i < s->ports.n; i++) {
+		struct port *p = s->ports.v[i];
+		bool finished;
+
+		if (!p->job)
+			continue;
+		pthread_mutex_lock(&p->live_lock);
+		finished = p->live.finished;
+		pthread_mutex_unlock(&p->live_lock);
+		if (finished)
+			reap_port(s, p);
+	}
+	start_queued(s);
+	notify_status(s);
+	if (s->stopping && s->n_jobs == 0)
+		sd_event_exit(s->loop, 0);
+	return 0;
+}
+
+static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct station *s = userdata;
+	uint64_t now = mono_ms();
+
+	for (size_t i = 0; i < s->ports.n; i++) {
+		struct port *p = s->ports.v[i];
+		uint64_t done;
+		bool awaiting;
+
+		if (!p->job)
+			continue;
+		job_check_deadline(p->job, now);
+		pthread_mutex_lock(&p->live_lock);
+		done = p->live.done;
+		awaiting = p->live.awaiting;
+		pthread_mutex_unlock(&p->live_lock);
+		if (p->state == PORT_FLASHING || p->state == PORT_AWAITING)
+			p->state = awaiting ? PORT_AWAITING : PORT_FLASHING;
+		if (now > p->rate_prev_ms + 900) {
+			/* A new stage restarts the byte count: no negative rate. */
+			uint64_t d = done >= p->rate_prev_done ? done - p->rate_prev_done : 0;
+
+			p->rate_bps = d * 1000 / (now - p->rate_prev_ms);
+			p->rate_prev_done = done;
+			p->rate_prev_ms = now;
+		}
+	}
+	if (local_midnight_ms() != s->day_start_ms)
+		refresh_today(s);
+	notify_status(s);
+	sd_event_source_set_time(src, usec + STATION_TICK_MS * 1000ull);
+	return 0;
+}
+
+/* ---- reload and stop --------------------------------------------------- */
+
+static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct station *s = userdata;
+	int r;
+
+	(void)src;
+	(void)si;
+	sd_notify(0, "RELOADING=1");
+	log_msg(LOG_INFO, "Reloading recipes from '%s'", s->cfg.recipe_dir);
+	/* Running jobs keep the set they started with (refcounted); only new
+	 * boards see the new one.  A directory that cannot be read keeps the
+	 * old set: flashing on with known recipes beats stopping the line. */
+	r = load_recipes(s);
+	if (r < 0)
+		log_msg(LOG_ERR, "Reload failed, keeping the recipes loaded before");
+	notify_status(s);
+	sd_notify(0, "READY=1");
+	return 0;
+}
+
+static void cancel_all(struct station *s)
+{
+	s->cancelled = true;
+	for (size_t i = 0; i < s->ports.n; i++)
+		if (s->ports.v[i]->job)
+			job_cancel(s->ports.v[i]->job);
+}
+
+static int on_grace_over(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct station *s = userdata;
+
+	(void)src;
+	(void)usec;
+	if (!s->cancelled) {
+		log_msg(LOG_WARNING, "Grace time over: interrupting %u running job(s)", s->n_jobs);
+		cancel_all(s);
+		sd_event_source_set_time(s->grace_timer, usec + STATION_CANCEL_WAIT_MS * 1000ull);
+		sd_event_source_set_enabled(s->grace_timer, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	log_msg(LOG_ERR, "%u job(s) did not stop; exiting anyway", s->n_jobs);
+	sd_event_exit(s->loop, 1);
+	return 0;
+}
+
+static int on_sigterm(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct station *s = userdata;
+	uint64_t now;
+
+	(void)src;
+	if (s->stopping) {
+		/* A second signal: do not wait out the grace time. */
+		if (!s->cancelled)
+			cancel_all(s);
+		return 0;
+	}
+	s->stopping = true;
+	sd_notify(0, "STOPPING=1");
+	log_msg(LOG_INFO, "Got %s: no new boards; %u running job(s) get %u s to finish",
+		si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", s->n_jobs, s->cfg.grace_sec);
+	for (size_t i = 0; i < s->ports.n; i++)
+		if (s->ports.v[i]->state == PORT_QUEUED)
+			s->ports.v[i]->state = PORT_IDLE;
+	notify_status(s);
+	if (s->n_jobs == 0)
+		return sd_event_exit(s->loop, 0);
+	sd_event_now(s->loop, CLOCK_MONOTONIC, &now);
+	return sd_event_add_time(s->loop, &s->grace_timer, CLOCK_MONOTONIC,
+				 now + s->cfg.grace_sec * 1000000ull, 0, on_grace_over, s);
+}
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+static int override(char **dst, const char *v)
+{
+	char *n;
+
+	if (!v)
+		return 0;
+	n = strdup(v);
+	if (!n)
+		return -ENOMEM;
+	free(*dst);
+	*dst = n;
+	return 0;
+}
+
+static int setup_config(struct station *s, const struct station_options *o)
+{
+	const char *path = o->config_path;
+	struct err e = { 0 };
+	int r;
+
+	r = config_defaults(&s->cfg);
+	if (r < 0)
+		return r;
+	if (!path && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		path = CONFIG_DEFAULT_PATH;
+	if (path) {
+		r = config_load(path, &s->cfg, &e);
+		if (r < 0) {
+			log_msg(LOG_ERR, "Bad configuration: %s", e.msg);
+			return r;
+		}
+	}
+	if (override(&s->cfg.recipe_dir, o->recipe_dir) < 0 ||
+	    override(&s->cfg.database, o->database) < 0 ||
+	    override(&s->cfg.control_socket, o->control_socket) < 0 ||
+	    override(&s->cfg.station, o->station) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int setup_db(struct station *s)
+{
+	struct err e = { 0 };
+	int r;
+
+	r = db_open(s->cfg.database, DB_OPEN_CREATE, &s->db, &e);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Cannot open the database: %s", e.msg);
+		return r;
+	}
+	r = db_recover_interrupted(s->db, &e);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Cannot recover interrupted units: %s", e.msg);
+		return r;
+	}
+	if (r > 0)
+		log_msg(LOG_WARNING, "%d unit(s) left running by a previous flashd are now 'interrupted'",
+			r);
+	refresh_today(s);
+	return 0;
+}
+
+static int setup_usb(struct station *s)
+{
+	int r;
+
+	/* We open boards by their device node (libusb_wrap_sys_device), so
+	 * libusb needs no bus scan and no hotplug thread of its own. */
+	r = libusb_set_option(NULL, LIBUSB_OPTION_NO_DEVICE_DISCOVERY);
+	if (r < 0)
+		log_msg(LOG_WARNING, "libusb: cannot disable device discovery: %s, ignoring",
+			libusb_strerror(r));
+	r = libusb_init(&s->usb);
+	if (r < 0) {
+		log_msg(LOG_ERR, "libusb_init failed: %s", libusb_strerror(r));
+		return -EIO;
+	}
+	return 0;
+}
+
+int station_new(const struct station_options *o, struct station **ret)
+{
+	struct station *s;
+	sigset_t mask;
+	uint64_t now;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->wake_fd = -1;
+	pthread_mutex_init(&s->db_lock, NULL);
+	s->deadline_pct = o->deadline_pct ? o->deadline_pct : 100;
+
+	r = setup_config(s, o);
+	if (r < 0)
+		goto fail;
+	r = sd_event_default(&s->loop);
+	if (r < 0)
+		goto fail;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((r = sd_event_add_signal(s->loop, &s->sig_term, SIGTERM, on_sigterm, s)) < 0 ||
+	    (r = sd_event_add_signal(s->loop, &s->sig_int, SIGINT, on_sigterm, s)) < 0 ||
+	    (r = sd_event_add_signal(s->loop, &s->sig_hup, SIGHUP, on_sighup, s)) < 0)
+		goto fail;
+	r = sd_event_set_watchdog(s->loop, true);
+	if (r < 0)
+		goto fail;
+
+	r = setup_db(s);
+	if (r < 0)
+		goto fail;
+	r = load_recipes(s);
+	if (r < 0)
+		goto fail;
+	r = setup_usb(s);
+	if (r < 0)
+		goto fail;
+	r = image_cache_new(&s->images);
+	if (r < 0)
+		goto fail;
+	s->env = (struct job_env){ .usb = s->usb,
+				   .db = s->db,
+				   .db_lock = &s->db_lock,
+				   .images = s->images,
+				   .station = s->cfg.station,
+				   .version = FLASHD_VERSION,
+				   .deadline_pct = s->deadline_pct };
+
+	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->wake_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = sd_event_add_io(s->loop, &s->wake_src, s->wake_fd, EPOLLIN, on_wake, s);
+	if (r < 0)
+		goto fail;
+	sd_event_now(s->loop, CLOCK_MONOTONIC, &now);
+	r = sd_event_add_time(s->loop, &s->tick, CLOCK_MONOTONIC, now + STATION_TICK_MS * 1000ull,
+			      0, on_tick, s);
+	if (r < 0)
+		goto fail;
+	sd_event_source_set_enabled(s->tick, SD_EVENT_ON);
+
+	r = control_new(s, &s->control);
+	if (r < 0)
+		goto fail;
+	r = hotplug_new(s->loop, on_hotplug, s, &s->hotplug);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Cannot monitor udev: %s", strerror(-r));
+		goto fail;
+	}
+	r = hotplug_coldplug(s->hotplug);
+	if (r < 0)
+		log_msg(LOG_WARNING, "Coldplug scan failed: %s, ignoring", strerror(-r));
+	*ret = s;
+	return 0;
+fail:
+	if (r != -ENOMEM && r < 0)
+		log_msg(LOG_ERR, "Start-up failed: %s", strerror(-r));
+	station_free(s);
+	return r;
+}
+
+int station_run(struct station *s)
+{
+	char line[256];
+	int r;
+
+	station_status_line(s, line, sizeof(line));
+	sd_notifyf(0, "READY=1\nSTATUS=%s", line);
+	log_ev(LOG_INFO, LOG_ID_STARTED, NULL,
+	       "flashd %s ready: station '%s', %zu recipe(s), database '%s'", FLASHD_VERSION,
+	       s->cfg.station, s->recipes->set->n, s->cfg.database);
+	r = sd_event_loop(s->loop);
+	/* Jobs that could not be stopped: their rows must not stay 'running'. */
+	for (size_t i = 0; i < s->ports.n; i++) {
+		struct port *p = s->ports.v[i];
+		struct err e = { 0 };
+
+		if (!p->job)
+			continue;
+		pthread_mutex_lock(&s->db_lock);
+		db_unit_finish(s->db, p->unit_id, DB_RESULT_INTERRUPTED, NULL,
+			       "flashd stopped before the job could finish", &e);
+		pthread_mutex_unlock(&s->db_lock);
+	}
+	return r < 0 ? 1 : r;
+}
+
+struct station *station_free(struct station *s)
+{
+	bool stuck = false;
+
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < s->ports.n; i++)
+		if (s->ports.v[i]->job)
+			stuck = true;
+	if (stuck) {
+		/* A job thread still blocks in USB I/O: leave everything it may
+		 * touch in place; the process is about to exit. */
+		return NULL;
+	}
+	s->hotplug = hotplug_free(s->hotplug);
+	s->control = control_free(s->control);
+	sd_event_source_disable_unref(s->tick);
+	sd_event_source_disable_unref(s->grace_timer);
+	sd_event_source_disable_unref(s->wake_src);
+	sd_event_source_disable_unref(s->sig_term);
+	sd_event_source_disable_unref(s->sig_int);
+	sd_event_source_disable_unref(s->sig_hup);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
+	sd_event_unref(s->loop);
+	ports_free(&s->ports);
+	rs_unref(s->recipes);
+	image_cache_free(s->images);
+	if (s->usb)
+		libusb_exit(s->usb);
+	db_close(s->db);
+	pthread_mutex_destroy(&s->db_lock);
+	config_free(&s->cfg);
+	free(s->config_path);
+	free(s);
+	return NULL;
+}

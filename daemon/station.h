@@ -1,0 +1,95 @@
+/*
+ * The daemon context: one struct station holds the sd-event loop, the udev
+ * hotplug source, the port registry, the recipe set, the database, the
+ * libusb context, the shared image cache and the control socket.  Callbacks
+ * get it from userdata; nothing below daemon/ ever sees it (style.md §2).
+ *
+ * Flow: hotplug add -> port -> recipe match -> job (worker thread) ->
+ * engine -> database.  Jobs report through their port's `live` block and
+ * wake the loop through an eventfd when they end; the loop reaps them,
+ * updates STATUS= and starts queued ports.
+ *
+ * Jobs run on worker threads (one per board) doing blocking libusb I/O:
+ * each engine is a straight sequence of transfers and waits, which reads
+ * and tests best as plain code, and a thread per board keeps one slow board
+ * from delaying another without any lock held across USB I/O.  The loop
+ * thread never does USB I/O, so the watchdog and hotplug stay responsive.
+ */
+#ifndef FLASHD_DAEMON_STATION_H
+#define FLASHD_DAEMON_STATION_H
+
+#include <libusb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "daemon/config.h"
+#include "daemon/ports.h"
+#include "db/db.h"
+#include "jobs/image.h"
+#include "jobs/job.h"
+#include "jobs/recipe.h"
+
+struct hotplug;
+struct control;
+
+/* A loaded recipe set, kept alive while any job still runs one of its recipes. */
+struct recipe_set_ref {
+	struct recipe_set *set;
+	unsigned refs;
+};
+
+struct station {
+	sd_event *loop;
+	struct config cfg;
+	char *config_path; /* NULL: defaults only */
+
+	/* recipes */
+	struct recipe_set_ref *recipes; /* current; retired ones live in their jobs */
+	unsigned recipe_errors;		/* files refused at the last (re)load */
+
+	/* resources shared with jobs */
+	struct db *db;
+	pthread_mutex_t db_lock;
+	libusb_context *usb;
+	struct image_cache *images;
+	struct job_env env;
+	unsigned deadline_pct;
+
+	/* event sources */
+	struct hotplug *hotplug;
+	struct control *control;
+	sd_event_source *tick;
+	sd_event_source *sig_hup, *sig_term, *sig_int;
+	sd_event_source *wake_src;
+	int wake_fd; /* job threads write here when a job ends */
+	sd_event_source *grace_timer;
+
+	struct ports ports;
+	unsigned n_jobs;
+	bool stopping;
+	bool cancelled;
+
+	/* today's results for STATUS= */
+	int64_t day_start_ms;
+	unsigned today_pass, today_fail;
+};
+
+struct station_options {
+	const char *config_path; /* NULL: CONFIG_DEFAULT_PATH if it exists */
+	/* Overrides of the configuration file, NULL when not given. */
+	const char *recipe_dir, *database, *control_socket, *station;
+	unsigned deadline_pct; /* 0 = 100 */
+};
+
+/* Set everything up (config, db + recovery, recipes, libusb, hotplug,
+ * control socket) and do the coldplug scan.  Errors are logged. */
+int station_new(const struct station_options *o, struct station **ret);
+/* Run the loop until SIGTERM/SIGINT handling completes; returns exit status. */
+int station_run(struct station *s);
+struct station *station_free(struct station *s);
+
+/* STATUS= line, e.g. "12 ports: 3 flashing, 1 waiting re-enumeration; today 1,204 pass, 7 fail". */
+void station_status_line(struct station *s, char *buf, size_t size);
+
+#endif
