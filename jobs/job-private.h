@@ -44,6 +44,8 @@ struct job {
 	atomic_int cancel; /* engines' cancel flag, set with stop_reason */
 
 	/* job thread only */
+	struct image *images[RECIPE_STAGES_MAX * 3]; /* every image, mapped at job start */
+	size_t n_images;
 	int64_t unit_id;
 	int64_t started_ms;
 	struct job_device cur; /* device of the current session */

@@ -332,6 +332,60 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 	return r;
 }
 
+/*
+ * Map every image of the recipe before touching the board: a missing or
+ * changed file fails the unit before anything is erased, and the job keeps
+ * these mappings to the end, so a recipe reload that replaces the files
+ * (new inodes) does not change what a running job flashes.
+ */
+static int map_images(struct job *j, struct err *e)
+{
+	for (size_t i = 0; i < j->recipe->n_stages; i++) {
+		const struct recipe_stage *st = &j->recipe->stages[i];
+		const struct recipe_image *imgs[3] = { 0 };
+
+		switch (st->op) {
+		case RECIPE_OP_DFUSE_DOWNLOAD:
+			imgs[0] = &st->u.dfuse_download.image;
+			break;
+		case RECIPE_OP_SDP_BOOT:
+			imgs[0] = &st->u.sdp_boot.image;
+			break;
+		case RECIPE_OP_FASTBOOT_FLASH:
+			imgs[0] = &st->u.fastboot_flash.image;
+			break;
+		case RECIPE_OP_INGENIC_BOOT:
+			imgs[0] = &st->u.ingenic_boot.spl;
+			imgs[1] = &st->u.ingenic_boot.burner;
+			if (st->u.ingenic_boot.has_ginfo)
+				imgs[2] = &st->u.ingenic_boot.ginfo;
+			break;
+		case RECIPE_OP_INGENIC_WRITE:
+			imgs[0] = &st->u.ingenic_write.image;
+			break;
+		default:
+			break;
+		}
+		for (int k = 0; k < 3 && imgs[k]; k++) {
+			int r;
+
+			if (j->n_images >= ARRAY_SIZE(j->images))
+				return err_set(e, -E2BIG, "too many images");
+			r = job_image_get(j, imgs[k], &j->images[j->n_images], e);
+			if (r < 0)
+				return r;
+			j->n_images++;
+		}
+	}
+	return 0;
+}
+
+static void unmap_images(struct job *j)
+{
+	while (j->n_images > 0)
+		image_put(j->env->images, j->images[--j->n_images]);
+}
+
 static void *job_thread(void *arg)
 {
 	struct job *j = arg;
@@ -345,7 +399,12 @@ static void *job_thread(void *arg)
 	if (j->recipe->serial.source == RECIPE_SERIAL_USB_SERIAL && j->serial[0])
 		job_set_identity(j, j->serial, NULL, NULL);
 
-	for (unsigned i = 0; i < j->recipe->n_stages; i++) {
+	r = map_images(j, &e);
+	if (r < 0) {
+		failed = "images";
+		result = JOB_FAIL;
+	}
+	for (unsigned i = 0; r >= 0 && i < j->recipe->n_stages; i++) {
 		r = run_stage(j, i, &e);
 		if (r < 0) {
 			const struct recipe_stage *st = &j->recipe->stages[i];
@@ -356,6 +415,7 @@ static void *job_thread(void *arg)
 		}
 	}
 	job_session_close(j);
+	unmap_images(j);
 
 	dbr = result == JOB_PASS ? DB_RESULT_PASS :
 	      result == JOB_FAIL ? DB_RESULT_FAIL :

@@ -219,9 +219,11 @@ static int parse_board(struct ctx *c, struct scenario *s, const cJSON *o, int id
 	}
 	if (b->plug_ms == SCN_NO_TIME)
 		b->plug_ms = 0;
-	if (b->replug_ms != SCN_NO_TIME &&
-	    (b->unplug_ms == SCN_NO_TIME || b->replug_ms < b->unplug_ms))
-		return fail(c, -EINVAL, "%s.replug_ms: needs an earlier unplug_ms", jp);
+	/* Without unplug_ms, replug_ms is a power cycle: the cable is pulled
+	 * and plugged straight back in (a new board on the same port). */
+	if (b->replug_ms != SCN_NO_TIME && b->unplug_ms != SCN_NO_TIME &&
+	    b->replug_ms < b->unplug_ms)
+		return fail(c, -EINVAL, "%s.replug_ms: must not come before unplug_ms", jp);
 	if (b->unplug_ms != SCN_NO_TIME && b->unplug_ms < b->plug_ms)
 		return fail(c, -EINVAL, "%s.unplug_ms: before plug_ms", jp);
 	if (!has_scale) {

@@ -215,8 +215,10 @@ static gboolean replug_cb(gpointer p)
 	struct simdev *d = p;
 
 	rig_debug("%s: replug", d->cfg->id);
-	d->cable = true;
 	pthread_mutex_lock(&d->lock);
+	if (d->cable)
+		sim_board_unplug(d->board); /* power cycle: pull the cable first */
+	d->cable = true;
 	sim_board_replug(d->board); /* raises SIM_EV_CONNECT */
 	pthread_mutex_unlock(&d->lock);
 	return G_SOURCE_REMOVE;

@@ -119,6 +119,7 @@ static bool dfuse_fault(struct sim_board *b, struct sim_xfer *x, enum sim_fault_
 	case SIM_FAULT_NONE:
 	case SIM_FAULT_PROGRAM_ERROR:
 	case SIM_FAULT_CORRUPT_UPLOAD:
+	case SIM_FAULT_CORRUPT_DOWNLOAD:
 		return false;
 	}
 	return false;
