@@ -147,6 +147,9 @@ $(PRODUCT_TESTS): $(B)/%: $(B)/%.o $(PRODUCT_LIBS)
 check: all
 	$(Q)tests/run-tests.sh $(B)
 
+demo: all
+	$(Q)tests/demo/run-demo.sh $(B)
+
 # Every build and test dependency, from Debian 12 packages.  Idempotent.
 DEB_PKGS := build-essential pkg-config libusb-1.0-0-dev libudev-dev libsystemd-dev \
 	libsqlite3-dev sqlite3 libcjson-dev umockdev libumockdev-dev libglib2.0-dev \
