@@ -162,6 +162,28 @@ deps:
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "All dependencies are installed."; fi
 
+# Installation: binaries, unit, sysusers/tmpfiles, udev rules, man pages and
+# an example configuration (never overwriting one that exists).
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+UDEVDIR ?= $(or $(shell $(PKG_CONFIG) --variable=udevdir udev 2>/dev/null),/lib/udev)
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
+install: $(FLASHD) $(FLASHCTL)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVDIR)/rules.d \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/etc/flashd/recipes
+	install -m 0755 $(FLASHD) $(FLASHCTL) $(DESTDIR)$(BINDIR)/
+	sed 's|/usr/bin/flashd|$(BINDIR)/flashd|' systemd/flashd.service > $(DESTDIR)$(UNITDIR)/flashd.service
+	install -m 0644 systemd/flashd.sysusers $(DESTDIR)$(SYSUSERSDIR)/flashd.conf
+	install -m 0644 systemd/flashd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/flashd.conf
+	install -m 0644 udev/70-flashd.rules $(DESTDIR)$(UDEVDIR)/rules.d/
+	install -m 0644 daemon/flashctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 jobs/flashd.recipe.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 daemon/flashd.8 $(DESTDIR)$(MANDIR)/man8/
+	[ -e $(DESTDIR)/etc/flashd/flashd.conf ] || install -m 0644 daemon/flashd.conf $(DESTDIR)/etc/flashd/flashd.conf
+
 check-includes:
 	$(Q)bash tests/test-includes.sh
 
