@@ -22,6 +22,12 @@ static int cmd_status(const struct flashctl *ctl, int argc, char **argv)
 	return flashctl_cmd_status(argc, argv);
 }
 
+static int cmd_udev_rules(const struct flashctl *ctl, int argc, char **argv)
+{
+	(void)ctl;
+	return flashctl_cmd_udev_rules(argc, argv);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct flashctl *ctl, int argc, char **argv);
@@ -36,7 +42,8 @@ static const struct {
 	  "                [--format table|csv|json]" },
 	{ "export", flashctl_cmd_export, "export [--format csv|json] [same filters as log]" },
 	{ "recipe", cmd_recipe, "recipe check FILE..." },
-	{ "status", cmd_status, "status" },
+	{ "status", cmd_status, "status [--socket PATH] [--json] [--watch [SECONDS]]" },
+	{ "udev-rules", cmd_udev_rules, "udev-rules [--recipes DIR] [--group NAME]" },
 };
 
 static void usage(FILE *f)

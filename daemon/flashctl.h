@@ -46,4 +46,7 @@ int flashctl_cmd_recipe(int argc, char **argv);
 /* "flashctl status": ask the running daemon over its control socket. */
 int flashctl_cmd_status(int argc, char **argv);
 
+/* "flashctl udev-rules": udev rules for the recipes' devices (daemon/flashctl-udev.c). */
+int flashctl_cmd_udev_rules(int argc, char **argv);
+
 #endif
