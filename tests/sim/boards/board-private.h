@@ -46,6 +46,9 @@ enum sim_fault_kind {
 	SIM_FAULT_HANG = 1 << 2,
 	SIM_FAULT_PROGRAM_ERROR = 1 << 3,
 	SIM_FAULT_CORRUPT_UPLOAD = 1 << 4,
+	/* Data the host sent arrives with one bit flipped (the model's own
+	 * checksum then catches it, e.g. an Ingenic burner's JAMCRC). */
+	SIM_FAULT_CORRUPT_DOWNLOAD = 1 << 5,
 };
 #define SIM_FAULT_TRANSFER_KINDS (SIM_FAULT_UNPLUG | SIM_FAULT_STALL | SIM_FAULT_HANG)
 
@@ -87,6 +90,13 @@ struct sim_model {
 	bool (*memory)(struct sim_board *b, unsigned idx, const char **name, const uint8_t **data,
 		       size_t *len);
 	const char *(*state)(struct sim_board *b);
+	/* Bulk and interrupt transfers (x->ep says which; x->status, actual and
+	 * delay_ns preset like request()).  NULL: the model has no data
+	 * endpoints and every such transfer STALLs. */
+	int (*data)(struct sim_board *b, struct sim_xfer *x);
+	/* The host gave up on a transfer the model returned PENDING for; the
+	 * model must forget x.  Also called for transfers it never kept. */
+	void (*cancel)(struct sim_board *b, struct sim_xfer *x);
 };
 
 /* Registry of models (board.c). */
@@ -140,6 +150,9 @@ void sim_board_count_forbidden(struct sim_board *b);
  * model handles the others (stall: -EPIPE, hang: sim_board_hang()).
  */
 enum sim_fault_kind sim_board_fault_step(struct sim_board *b, const char *step, unsigned kinds);
+/* Finish a transfer the model returned PENDING for (counts bytes_in and
+ * hands it to the front-end, which delivers it after x->delay_ns). */
+void sim_board_complete(struct sim_board *b, struct sim_xfer *x);
 /* Keep x forever (a hang fault): returns SIM_XFER_PENDING. */
 int sim_board_hang(struct sim_board *b, struct sim_xfer *x);
 

@@ -53,6 +53,7 @@ static const struct {
 	{ "hang", SIM_FAULT_HANG },
 	{ "program_error", SIM_FAULT_PROGRAM_ERROR },
 	{ "corrupt_upload", SIM_FAULT_CORRUPT_UPLOAD },
+	{ "corrupt_download", SIM_FAULT_CORRUPT_DOWNLOAD },
 };
 
 const char *sim_fault_kind_name(enum sim_fault_kind k)
