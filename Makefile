@@ -73,7 +73,9 @@ PRODUCT_TESTS := $(patsubst %.c,$(B)/%,$(PRODUCT_TEST_SRCS))
 
 ALL_TARGETS := $(FLASHD) $(FLASHCTL) $(FLASHSIM) $(SHIM) $(TOOLS) $(BOARD_TESTS) $(PRODUCT_TESTS)
 
-.PHONY: all check deps demo install clean format check-format check-includes bench
+.PHONY: all check deps demo install clean format check-format check-includes bench check-valgrind
+# Keep objects of programs built by pattern rules (test tools) between runs.
+.SECONDARY:
 all: $(ALL_TARGETS)
 
 # Rebuild everything when the flags change (git's GIT-CFLAGS idea).
@@ -121,9 +123,12 @@ $(B)/flashd $(B)/flashctl: $(B)/%: $(B)/daemon/%.o $(PRODUCT_LIBS)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(ALL_LDFLAGS)
 
+# Board models are only weakly referenced (board.c), and a weak reference
+# pulls no member out of an archive: link the whole board library.
 $(FLASHSIM): $(call objs,$(SIM_SRCS)) $(LIB_BOARDS)
 	@echo "  LD      $@"
-	$(Q)$(CC) -o $@ $^ $(SIM_LIBS) $(ALL_LDFLAGS)
+	$(Q)$(CC) -o $@ $(filter %.o,$^) -Wl,--whole-archive $(LIB_BOARDS) -Wl,--no-whole-archive \
+		$(SIM_LIBS) $(ALL_LDFLAGS)
 
 # The shim is preloaded into unmodified clients (dfu-util, uuu ...), which are
 # not sanitizer builds: never instrument it.
@@ -136,9 +141,16 @@ $(B)/tests/tools/%: $(B)/tests/tools/%.o $(PRODUCT_LIBS)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(ALL_LDFLAGS)
 
+# ingenic-raw is an independent client of the Ingenic protocol (libusb and
+# libc only, tests/sim/test-ingenic.sh): it links no product library, so it
+# cannot share a bug with the engine it is checked against.
+$(B)/tests/tools/ingenic-raw: $(B)/tests/tools/ingenic-raw.o
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(shell $(PKG_CONFIG) --libs libusb-1.0) $(ALL_LDFLAGS)
+
 $(BOARD_TESTS): $(B)/%: $(B)/%.o $(LIB_BOARDS)
 	@echo "  LD      $@"
-	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS)
+	$(Q)$(CC) -o $@ $< -Wl,--whole-archive $(LIB_BOARDS) -Wl,--no-whole-archive $(ALL_LDFLAGS)
 
 $(PRODUCT_TESTS): $(B)/%: $(B)/%.o $(PRODUCT_LIBS)
 	@echo "  LD      $@"
@@ -146,6 +158,15 @@ $(PRODUCT_TESTS): $(B)/%: $(B)/%.o $(PRODUCT_LIBS)
 
 check: all
 	$(Q)tests/run-tests.sh $(B)
+
+# The C unit tests under valgrind (memcheck, leaks).  The programs that run
+# under flashsim's LD_PRELOAD are covered by SANITIZE=1 instead.
+check-valgrind: all
+	$(Q)fail=0; for t in $(BOARD_TESTS) $(PRODUCT_TESTS); do \
+		echo "== valgrind $$t"; \
+		valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+			$$t > $$t.valgrind.log 2>&1 || { fail=1; tail -30 $$t.valgrind.log; }; \
+	done; exit $$fail
 
 demo: all
 	$(Q)tests/demo/run-demo.sh $(B)
