@@ -36,7 +36,8 @@ LDFLAGS ?=
 ALL_CFLAGS = $(BASE_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS) -lm -lpthread
 
-srcs = $(filter-out %/test-%.c,$(wildcard $(1)/*.c))
+# filter-out takes one %: name the folder so test-*.c files stay out of libraries.
+srcs = $(filter-out $(1)/test-%.c,$(wildcard $(1)/*.c))
 objs = $(patsubst %.c,$(B)/%.o,$(1))
 
 COMMON_SRCS := $(call srcs,common)
