@@ -629,6 +629,8 @@ void sim_board_cancel(struct sim_board *b, struct sim_xfer *x)
 			return;
 		}
 	}
+	if (b->model->cancel)
+		b->model->cancel(b, x);
 }
 
 /* Standard requests */
@@ -779,7 +781,7 @@ static int board_standard(struct sim_board *b, struct sim_xfer *x)
 
 int sim_board_submit(struct sim_board *b, struct sim_xfer *x)
 {
-	bool in;
+	bool in, control = x->type == SIM_XFER_CONTROL;
 	uint64_t busy = 0;
 	enum sim_fault_kind k;
 	int r;
@@ -792,22 +794,24 @@ int sim_board_submit(struct sim_board *b, struct sim_xfer *x)
 		x->status = -ENODEV;
 		return SIM_XFER_DONE;
 	}
-	if (x->type != SIM_XFER_CONTROL) {
-		/* No model has data endpoints yet: the kernel would not even
-		 * submit this, an unknown endpoint is a protocol error. */
+	if (control) {
+		in = x->setup.bmRequestType & SIM_USB_DIR_IN;
+		if (x->len > x->setup.wLength)
+			x->len = x->setup.wLength;
+	} else {
 		in = x->ep & SIM_USB_DIR_IN;
-		if (!in)
-			b->stats.bytes_out += x->len;
+	}
+	if (!in)
+		b->stats.bytes_out += x->len;
+	if (!control && !b->model->data) {
+		/* No data endpoints: the kernel would not even submit this,
+		 * an unknown endpoint is a protocol error. */
 		x->status = -EPIPE;
 		return SIM_XFER_DONE;
 	}
-	in = x->setup.bmRequestType & SIM_USB_DIR_IN;
-	if (x->len > x->setup.wLength)
-		x->len = x->setup.wLength;
-	if (!in)
-		b->stats.bytes_out += x->len;
 
-	b->cur_request = x->setup.bRequest;
+	/* Data endpoints carry no bRequest: request-matched faults skip them. */
+	b->cur_request = control ? x->setup.bRequest : -1;
 	k = board_fault_check(b, NULL, SIM_FAULT_TRANSFER_KINDS);
 	if (k == SIM_FAULT_UNPLUG) {
 		x->status = -ENODEV;
@@ -832,7 +836,9 @@ int sim_board_submit(struct sim_board *b, struct sim_xfer *x)
 	}
 	x->delay_ns = busy + sim_board_scaled(b, sim_board_bus_ns(b, x->len));
 
-	if ((x->setup.bmRequestType & SIM_USB_TYPE_MASK) == SIM_USB_TYPE_STANDARD) {
+	if (!control) {
+		r = b->model->data(b, x);
+	} else if ((x->setup.bmRequestType & SIM_USB_TYPE_MASK) == SIM_USB_TYPE_STANDARD) {
 		r = board_standard(b, x);
 		/* Unknown standard requests STALL, as the ROM's stack does. */
 		x->status = r == -ENOENT ? -EPIPE : r;
@@ -847,6 +853,19 @@ out:
 	if (r == SIM_XFER_DONE && !in && x->status == 0)
 		x->actual = x->len;
 	return r;
+}
+
+void sim_board_complete(struct sim_board *b, struct sim_xfer *x)
+{
+	bool in = x->type == SIM_XFER_CONTROL ? x->setup.bmRequestType & SIM_USB_DIR_IN :
+						 x->ep & SIM_USB_DIR_IN;
+
+	if (x->status == 0 && in)
+		b->stats.bytes_in += x->actual;
+	if (x->status == 0 && !in)
+		x->actual = x->len;
+	if (b->host.complete)
+		b->host.complete(b->host.ctx, x);
 }
 
 bool sim_board_memory(struct sim_board *b, unsigned idx, const char **name, const uint8_t **data,

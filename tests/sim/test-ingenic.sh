@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Conformance tests of the simulated Ingenic T31 (boards/ingenic*.c) with
+# an independent raw-libusb client, tests/tools/ingenic-raw, that follows
+# shared/docs/protocol-ingenic.md step by step: ROM (CPU info, eFuse UID,
+# ginfo, SPL, burner), burner (config, JEDEC, INIT, CRC-checked writes,
+# read-back, reboot), and faults at every stage.  Every flash check compares
+# the NOR the board dumped (flashsim --dump-dir) byte for byte.
+# Prints "ok - NAME" / "not ok - NAME" per case.
+#   env: FLASHD_TOP, FLASHD_BUILD (set by tests/run-tests.sh)
+set -u
+top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${FLASHD_BUILD:-$top/build/default}
+sim=$build/flashsim
+raw=$build/tests/tools/ingenic-raw
+scn=$top/tests/sim/scenarios
+tmp=$(mktemp -d /tmp/test-ingenic.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fx=$tmp/fx
+
+pass() { echo "ok - $1"; }
+fail() {
+	echo "not ok - $1"
+	shift
+	for f in "$@"; do [ -f "$f" ] && sed 's/^/#   /' "$f" | tail -20; done
+}
+
+if ! python3 "$top/tests/fixtures/ingenic/mkfixtures.py" "$fx"; then
+	echo "not ok - fixtures are generated"
+	exit 1
+fi
+
+# summary FILE KEY: a top-level value of board 0 in summary.json
+summary() {
+	python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))["boards"][0][sys.argv[2]]; print(v if not isinstance(v, list) else len(v))' "$@"
+}
+
+# kv FILE KEY: the value of the first KEY=... line the tool printed
+kv() { sed -n "s/^$2=//p" "$1" | head -1; }
+
+# run NAME SCENARIO STEP...: ingenic-raw under flashsim, dump in $tmp/NAME
+run() {
+	local name=$1 scenario=$2
+	shift 2
+	"$sim" --scenario "$scn/$scenario" --dump-dir "$tmp/$name" -- \
+		"$raw" -A 10000 "$@" >"$tmp/$name.out" 2>&1
+	echo $? >"$tmp/$name.rc"
+}
+rc() { cat "$tmp/$1.rc"; }
+
+boot=(ginfo="$fx/ginfo.bin" spl="$fx/spl.bin" burner="$fx/burner.bin")
+head -c 1200000 /dev/urandom >"$tmp/img.bin"
+# The initial NOR of the scenario (fill random:7), for the expected images.
+run base ingenic-t31.json cpuinfo
+
+# expect OUT BASE IMG OFF ERASE_START ERASE_END: BASE, 0xFF over the erased
+# range, IMG at OFF.
+expect() {
+	python3 - "$@" <<'PY'
+import sys
+out, base, img, off, es, ee = sys.argv[1:3] + [sys.argv[3]] + [int(x, 0) for x in sys.argv[4:7]]
+nor = bytearray(open(base, "rb").read())
+nor[es:ee] = b"\xff" * (ee - es)
+data = open(img, "rb").read()
+nor[off:off + len(data)] = data
+open(out, "wb").write(nor)
+PY
+}
+
+# --- the whole vendor flow, partition (sector) erase mode
+t=flow_sector_mode_writes_exact_nor_and_reads_back
+run flow ingenic-t31.json cpuinfo uid "${boot[@]}" cfg="$fx/cfg1.bin" jedec \
+	cfg="$fx/cfg2-sector.bin" init write="$tmp/img.bin@0" read=0,1200000,"$tmp/rb.bin" reboot
+ok=1
+[ "$(rc flow)" = 0 ] || ok=0
+[ "$(kv "$tmp/flow.out" cpu_info)" = "T 3 1 V " ] || ok=0
+[ "$(kv "$tmp/flow.out" burner_cpu)" = "BOOTx183" ] || ok=0
+[ "$(kv "$tmp/flow.out" written)" = 1200000 ] || ok=0
+# spi_erase=0: the first write into uboot (0-256K) and kernel (256K-2.75M)
+# erases each whole partition; rootfs keeps its old contents.
+expect "$tmp/flow.exp" "$tmp/base/t31.nor.bin" "$tmp/img.bin" 0 0 0x2C0000
+cmp -s "$tmp/flow.exp" "$tmp/flow/t31.nor.bin" || ok=0
+cmp -s "$tmp/img.bin" "$tmp/rb.bin" || ok=0
+[ "$(summary "$tmp/flow/summary.json" state)" = booted-flash ] || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$tmp/flow.out"
+
+t=flow_reads_uid_before_spl_and_zero_after
+ok=1
+[ "$(sed -n 's/^uid=//p' "$tmp/flow.out" | head -1)" = 00112233445566778899aabbccddeeff ] || ok=0
+[ "$(kv "$tmp/flow.out" soc_id)" = 0x00031000 ] || ok=0
+[ "$(kv "$tmp/flow.out" subtype)" = 0x2222 ] || ok=0
+run uid2 ingenic-t31.json "${boot[@]:0:2}" uid
+[ "$(kv "$tmp/uid2.out" uid)" = 00000000000000000000000000000000 ] || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$tmp/flow.out" "$tmp/uid2.out"
+
+t=flow_jedec_w25q128jv_is_ef4018
+[ "$(kv "$tmp/flow.out" jedec)" = 0xef4018 ] && [ "$(kv "$tmp/flow.out" jedec_raw)" = 1840ef ] &&
+	pass $t || fail $t "$tmp/flow.out"
+
+t=flow_sends_no_forbidden_request
+[ "$(summary "$tmp/flow/summary.json" forbidden)" = 0 ] &&
+	[ "$(summary "$tmp/flow/summary.json" faults_fired)" = 0 ] && pass $t || fail $t "$tmp/flow/summary.json"
+
+# --- chip erase mode: INIT erases everything, the rest of the NOR is 0xFF
+t=flow_chip_erase_mode_leaves_rest_erased
+run chip ingenic-t31.json "${boot[@]}" cfg="$fx/cfg1.bin" cfg="$fx/cfg2-chip.bin" init \
+	write="$tmp/img.bin@0x40000"
+expect "$tmp/chip.exp" "$tmp/base/t31.nor.bin" "$tmp/img.bin" 0x40000 0 0x1000000
+[ "$(rc chip)" = 0 ] && cmp -s "$tmp/chip.exp" "$tmp/chip/t31.nor.bin" &&
+	pass $t || fail $t "$tmp/chip.out"
+
+t=jedec_after_cfg2_is_zero_policy_not_first
+run j2 ingenic-t31.json "${boot[@]}" cfg="$fx/cfg2-sector.bin" jedec
+[ "$(kv "$tmp/j2.out" jedec)" = 0x000000 ] && pass $t || fail $t "$tmp/j2.out"
+
+for c in "xm25:0x207018" "w25m:0xef7018"; do
+	t=jedec_${c%%:*}_is_${c#*:}
+	run "j-${c%%:*}" "ingenic-${c%%:*}.json" "${boot[@]}" cfg="$fx/cfg1.bin" jedec
+	[ "$(kv "$tmp/j-${c%%:*}.out" jedec)" = "${c#*:}" ] && pass $t || fail $t "$tmp/j-${c%%:*}.out"
+done
+
+t=write_outside_partitions_fails_eio
+run nopart ingenic-t31.json "${boot[@]}" cfg="$fx/cfg2-sector.bin" init write="$tmp/img.bin@0x1000000"
+grep -q '^write_ack=-5$' "$tmp/nopart.out" && pass $t || fail $t "$tmp/nopart.out"
+
+# --- eFuse requests are counted as forbidden
+t=efuse_request_counts_as_forbidden
+run efuse ingenic-t31.json "${boot[@]}" vendor=0x20
+[ "$(summary "$tmp/efuse/summary.json" forbidden)" = 1 ] && pass $t || fail $t "$tmp/efuse.out"
+
+# --- corrupted SPL: the board stops answering
+t=corrupt_spl_board_stops_answering
+run badspl ingenic-t31.json ginfo="$fx/ginfo.bin" spl="$fx/spl-corrupt.bin"
+ok=1
+[ "$(rc badspl)" = 1 ] || ok=0
+grep -q '^error=ETIMEDOUT .*step=spl=' "$tmp/badspl.out" || ok=0
+case $(summary "$tmp/badspl/summary.json" state) in hung:*) ;; *) ok=0 ;; esac
+[ $ok -eq 1 ] && pass $t || fail $t "$tmp/badspl.out"
+
+t=spl_without_ginfo_never_answers
+run noginfo ingenic-t31.json spl="$fx/spl.bin"
+[ "$(summary "$tmp/noginfo/summary.json" state)" = hung:ddr-init ] && pass $t || fail $t "$tmp/noginfo.out"
+
+# --- unplug at each stage: the client sees ENODEV, the board is unplugged
+flow=(cpuinfo "${boot[@]}" cfg="$fx/cfg1.bin" cfg="$fx/cfg2-sector.bin" init
+	write="$tmp/img.bin@0" read=0,65536,"$tmp/r.bin")
+for s in spl burner config init write read; do
+	t=unplug_at_${s}_fails_the_client
+	run "u-$s" "ingenic-unplug-$s.json" "${flow[@]}"
+	ok=1
+	[ "$(rc "u-$s")" = 1 ] || ok=0
+	# libusb splits a 64 KiB bulk into 16 KiB URBs; when the device goes
+	# between them it reports LIBUSB_ERROR_IO, as on a real bus.
+	grep -qE '^error=(ENODEV|EIO) ' "$tmp/u-$s.out" || ok=0
+	[ "$(summary "$tmp/u-$s/summary.json" state)" = unplugged ] || ok=0
+	[ $ok -eq 1 ] && pass $t || fail $t "$tmp/u-$s.out"
+done
+
+t=stall_on_write_gives_epipe
+run stall ingenic-stall-write.json "${flow[@]}"
+grep -q '^error=EPIPE .*step=write=' "$tmp/stall.out" && pass $t || fail $t "$tmp/stall.out"
+
+t=never_completing_ack_times_out
+"$sim" --scenario "$scn/ingenic-hang-ack.json" -- "$raw" -A 300 "${flow[@]}" >"$tmp/hang.out" 2>&1
+grep -q '^error=ETIMEDOUT .*step=write=' "$tmp/hang.out" && pass $t || fail $t "$tmp/hang.out"
+
+t=crc_mismatch_gives_ack_minus_22
+run crc ingenic-crc.json "${flow[@]}"
+ok=1
+grep -q '^write_ack=-22$' "$tmp/crc.out" || ok=0
+grep -q '^write_fail_offset=0x10000$' "$tmp/crc.out" || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$tmp/crc.out"
+
+t=corrupted_read_data_fails_host_crc
+run cread ingenic-corrupt-read.json "${flow[@]}"
+grep -q '^error=EILSEQ .*step=read=' "$tmp/cread.out" && pass $t || fail $t "$tmp/cread.out"
+
+t=program_error_gives_ack_minus_1
+run perr ingenic-program-error.json "${flow[@]}"
+grep -q '^write_ack=-1$' "$tmp/perr.out" && pass $t || fail $t "$tmp/perr.out"
