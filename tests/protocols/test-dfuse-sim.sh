@@ -119,7 +119,8 @@ fi
 
 # --- bad .dfu: one flipped byte -> CRC mismatch, nothing sent to the device
 cp "$tmp/good.dfu" "$tmp/bad.dfu"
-printf '\x00' | dd of="$tmp/bad.dfu" bs=1 seek=400 conv=notrunc status=none
+# Invert the byte (not overwrite it: a random byte may already hold the value).
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[400]^=0xff; open(p,"wb").write(b)' "$tmp/bad.dfu"
 run badfile "$(board)" download "$tmp/bad.dfu"
 if [ "$rc" -eq 1 ] && grep -q '^error=EILSEQ .*msg=parse file: offset [0-9]*: suffix CRC 0x' "$out" &&
 	grep -q '"bytes_out":	0' "$dump/summary.json"; then

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Job runner against the simulated Ingenic T31 (ingenic-t31) under flashsim:
+# a full recipe (UID + boot -> JEDEC check -> config -> three writes, the
+# last with read-back -> reboot) runs end to end and is checked where a user
+# would look: the NOR byte for byte, the board's final state, the unit's
+# database rows (serial and chip UID from the eFuse shadow, JEDEC, image
+# CRCs).  Faults (unplug mid-write, a chunk corrupted on the way, the wrong
+# flash chip, a secure-boot stage) must end as 'fail' rows naming the stage
+# and the reason, and no run may send a secure-boot / eFuse request.
+# FLASHSIM=path overrides the rig.
+set -u
+top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${FLASHD_BUILD:-$top/build/default}
+sim=${FLASHSIM:-$build/flashsim}
+tool=$build/tests/tools/job-tool
+if [ ! -x "$sim" ] || [ ! -x "$tool" ] || ! command -v python3 >/dev/null || ! command -v sqlite3 >/dev/null; then
+	echo "ok - ingenic_job_sim # SKIP flashsim, job-tool, python3 or sqlite3 not available"
+	exit 0
+fi
+tmp=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+
+ok() { echo "ok - $1"; }
+nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+
+# Images and recipes in their own directory (paths may not escape it).
+mkdir -p "$tmp/r/images"
+python3 "$top/tests/fixtures/ingenic/mkfixtures.py" "$tmp/r/images" || { nok ingenic_job_fixtures; exit 1; }
+head -c 150000 /dev/urandom >"$tmp/r/images/uboot.bin"
+head -c 700000 /dev/urandom >"$tmp/r/images/kernel.bin"
+head -c 1300000 /dev/urandom >"$tmp/r/images/rootfs.bin"
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+img() { echo "\"file\": \"images/$1\", \"sha256\": \"$(sha "$tmp/r/images/$1")\""; }
+boot_stage() {
+	echo "{ \"op\": \"ingenic.boot\", \"soc\": \"t31\", \"ginfo\": { $(img ginfo.bin) },
+	  \"spl\": { $(img spl.bin) }, \"burner\": { $(img burner.bin) } }"
+}
+write_recipe() { # NAME JEDEC_LIST [STAGES_AFTER_BOOT]
+	local rest=${3:-}
+	if [ -z "$rest" ]; then
+		rest='{ "op": "ingenic.check_jedec" },
+    { "op": "ingenic.config", "flash": "sfc_nor", "erase": "partition", "partitions": [
+        { "name": "uboot", "offset": "0x0", "size": "0x40000" },
+        { "name": "kernel", "offset": "0x40000", "size": "0x280000" },
+        { "name": "rootfs", "offset": "0x2c0000", "size": "0xd40000" } ] },
+    { "op": "ingenic.write", "name": "uboot", "partition": "uboot", '"$(img uboot.bin)"' },
+    { "op": "ingenic.write", "name": "kernel", "partition": "kernel", '"$(img kernel.bin)"' },
+    { "op": "ingenic.write", "name": "rootfs", "partition": "rootfs", '"$(img rootfs.bin)"', "verify": "readback" },
+    { "op": "ingenic.reboot" }'
+	fi
+	cat >"$tmp/r/$1.json" <<EOF
+{ "name": "$1", "match": { "vid": "a108", "pid": "c309" },
+  "serial": { "source": "ingenic_efuse" },
+  "jedec": [ $2 ],
+  "stages": [ $(boot_stage), $rest ] }
+EOF
+}
+write_recipe good '"ef4018", "ef7018"'
+write_recipe wrongchip '"ef7018", "206018"'
+write_recipe secure '"ef4018"' '{ "op": "ingenic.check_jedec" },
+    { "op": "ingenic.secure_boot", "irreversible": true, '"$(img cfg1.bin)"' }'
+
+uid=a1b2c3d4e5f60718293a4b5c6d7e8f90
+want_uid=$(echo "$uid" | tr a-f A-F)
+scenario() { # FILE EXTRA_BOARD_KEYS
+	cat >"$1" <<EOF
+{ "time_scale": 0.001,
+  "boards": [ { "id": "b1", "type": "ingenic-t31", "port": "1-1.4", "uid": "$uid", "fill": "random:4" $2 } ] }
+EOF
+}
+
+run() { # NAME RECIPE EXTRA_BOARD_KEYS -> sets rc, out dir $tmp/NAME
+	local name=$1 recipe=$2 extra=$3
+	scenario "$tmp/$name.json" "$extra"
+	timeout 120 "$sim" --scenario "$tmp/$name.json" --dump-dir "$tmp/$name" -- \
+		"$tool" --db "$tmp/$name.db" --recipe "$tmp/r/$recipe.json" --port 1-1.4 \
+		--deadline-pct 10 >"$tmp/$name.log" 2>&1
+	rc=$?
+}
+q() { sqlite3 "$1" "$2" 2>&1; }
+zcrc() { python3 -c 'import zlib,sys; print(zlib.crc32(open(sys.argv[1],"rb").read()))' "$1"; }
+
+# --- happy path ----------------------------------------------------------------
+run happy good ""
+nor=$tmp/happy/b1.nor.bin
+expect=$tmp/expect.bin
+# Partition erase: each written partition is erased whole, the rest of the
+# chip keeps the random fill of a reference run that touched nothing.
+scenario "$tmp/ref.json" ""
+timeout 60 "$sim" --scenario "$tmp/ref.json" --dump-dir "$tmp/ref" -- true >/dev/null 2>&1
+python3 - "$tmp/ref/b1.nor.bin" "$tmp/r/images" "$expect" <<'EOF'
+import sys
+ref, d, out = open(sys.argv[1], 'rb').read(), sys.argv[2], sys.argv[3]
+img = bytearray(ref)
+for name, off, size in (("uboot", 0, 0x40000), ("kernel", 0x40000, 0x280000), ("rootfs", 0x2c0000, 0xd40000)):
+    data = open(d + "/" + name + ".bin", "rb").read()
+    img[off:off + size] = b"\xff" * size
+    img[off:off + len(data)] = data
+open(out, 'wb').write(img)
+EOF
+if [ "$rc" -eq 0 ] && cmp -s "$nor" "$expect"; then
+	ok "ingenic_recipe_flashes_three_partitions_byte_exact"
+else
+	nok "ingenic_recipe_flashes_three_partitions_byte_exact" "rc=$rc" "$(cmp "$nor" "$expect" 2>&1)" "$(tail -3 "$tmp/happy.log")"
+fi
+state=$(python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["boards"][0]; print(b["state"], b["forbidden"])' "$tmp/happy/summary.json" 2>&1)
+[ "$state" = "booted-flash 0" ] && ok "ingenic_recipe_reboots_into_flash" ||
+	nok "ingenic_recipe_reboots_into_flash" "state=$state"
+row=$(q "$tmp/happy.db" "SELECT result, serial, chip_uid, jedec_id, recipe, port, failed_stage IS NULL FROM units")
+[ "$row" = "pass|$want_uid|$want_uid|ef4018|good|1-1.4|1" ] && ok "ingenic_unit_row_pass_with_efuse_serial_uid_jedec" ||
+	nok "ingenic_unit_row_pass_with_efuse_serial_uid_jedec" "row=$row"
+imgs=$(q "$tmp/happy.db" "SELECT stage, target, size, sha256, host_crc32, ifnull(device_crc32, '-'), verified FROM unit_images ORDER BY id")
+want="uboot|nor:uboot@0x00000000|150000|$(sha "$tmp/r/images/uboot.bin")|$(zcrc "$tmp/r/images/uboot.bin")|-|1
+kernel|nor:kernel@0x00040000|700000|$(sha "$tmp/r/images/kernel.bin")|$(zcrc "$tmp/r/images/kernel.bin")|-|1
+rootfs|nor:rootfs@0x002c0000|1300000|$(sha "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|1"
+[ "$imgs" = "$want" ] && ok "ingenic_image_rows_carry_sha_and_crcs" ||
+	nok "ingenic_image_rows_carry_sha_and_crcs" "got: $imgs" "want: $want"
+stages=$(q "$tmp/happy.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
+[ "$stages" = "ingenic.boot:pass ingenic.check_jedec:pass ingenic.config:pass uboot:pass kernel:pass rootfs:pass ingenic.reboot:pass" ] &&
+	ok "ingenic_stage_rows_in_order" || nok "ingenic_stage_rows_in_order" "$stages"
+
+# --- unplug in the middle of the kernel ------------------------------------------
+run unplug good ', "faults": [ { "kind": "unplug", "after_bytes": 1100000 } ]'
+row=$(q "$tmp/unplug.db" "SELECT result, failed_stage, serial FROM units")
+err=$(q "$tmp/unplug.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|kernel|$want_uid" ] && [[ $err == *"No such device"* ]]; then
+	ok "ingenic_unplug_mid_write_fails_the_unit_in_stage_kernel"
+else
+	nok "ingenic_unplug_mid_write_fails_the_unit_in_stage_kernel" "rc=$rc row=$row" "error=$err"
+fi
+
+# --- a chunk corrupted on the way: the burner's CRC check, offset named -------------
+run crc good ', "faults": [ { "kind": "corrupt_download", "step": "write", "skip": 3 } ]'
+row=$(q "$tmp/crc.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/crc.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|kernel" ] && [[ $err == *"write 0x00060000: device CRC check failed"* ]]; then
+	ok "ingenic_crc_mismatch_fails_naming_the_offset"
+else
+	nok "ingenic_crc_mismatch_fails_naming_the_offset" "rc=$rc row=$row" "error=$err"
+fi
+
+# --- wrong flash chip: both IDs named, nothing written --------------------------------
+run wrongchip wrongchip ""
+row=$(q "$tmp/wrongchip.db" "SELECT result, failed_stage, jedec_id FROM units")
+err=$(q "$tmp/wrongchip.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|ingenic.check_jedec|ef4018" ] &&
+	[[ $err == *"ef4018 is not one the recipe accepts (ef7018, 206018)"* ]]; then
+	ok "ingenic_wrong_jedec_fails_naming_both"
+else
+	nok "ingenic_wrong_jedec_fails_naming_both" "rc=$rc row=$row" "error=$err"
+fi
+
+# --- secure boot is refused by flashd itself -------------------------------------------
+run secure secure ""
+row=$(q "$tmp/secure.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/secure.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|ingenic.secure_boot" ] && [[ $err == *"not supported"* ]]; then
+	ok "ingenic_secure_boot_stage_not_supported"
+else
+	nok "ingenic_secure_boot_stage_not_supported" "rc=$rc row=$row" "error=$err"
+fi
+
+# No run sent a request 0x20-0x25, and no unit was left 'running'.
+bad=0 left=0
+for s in "$tmp"/*/summary.json; do
+	f=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["forbidden"])' "$s" 2>&1)
+	[ "$f" = 0 ] || bad=$((bad + 1))
+done
+[ "$bad" = 0 ] && ok "ingenic_forbidden_stays_zero" || nok "ingenic_forbidden_stays_zero" "$bad runs"
+for db in "$tmp"/*.db; do
+	n=$(q "$db" "SELECT count(*) FROM units WHERE result = 'running'")
+	[ "$n" = 0 ] || left=$((left + 1))
+done
+[ "$left" = 0 ] && ok "ingenic_no_unit_left_running" || nok "ingenic_no_unit_left_running" "$left databases"
