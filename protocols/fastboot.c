@@ -1,0 +1,679 @@
+/*
+ * This file implements the host side of fastboot as spoken by U-Boot
+ * (fastboot.h), after shared/docs/protocol-imx-sdp-fastboot.md §4: framing
+ * §4.1, commands and UCmd/ACmd §4.2, getvar §4.3, sparse splitting §4.5,
+ * timeouts §4.6, and the env/getvar trick for reading values back §3.2.
+ */
+#include "protocols/fastboot.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocols/crc32.h"
+
+/* Env variable the device CRC is stored in; read back as getvar:<name> (§3.2). */
+#define FB_CRC_VAR "flashd_crc32"
+
+struct fb {
+	struct usb_dev *usb;
+	uint8_t ep_in, ep_out;
+	unsigned int pct;
+	fb_info_cb_t info;
+	void *info_ud;
+	bool claimed;
+	uint8_t *stage; /* FB_BULK_CHUNK bounce buffer for small segments */
+	size_t staged;
+};
+
+static unsigned int fb_ms(const struct fb *f, uint64_t ms)
+{
+	uint64_t v = ms * f->pct / 100;
+
+	if (v == 0)
+		v = 1;
+	return v > UINT32_MAX ? UINT32_MAX : (unsigned int)v;
+}
+
+static int find_bulk_eps(struct fb *f, struct err *e)
+{
+	struct libusb_config_descriptor *cfg;
+	libusb_device *dev = libusb_get_device(f->usb->handle);
+	int r = libusb_get_active_config_descriptor(dev, &cfg);
+
+	if (r < 0)
+		r = libusb_get_config_descriptor(dev, 0, &cfg);
+	if (r < 0)
+		return err_set(e, usb_errno(r), "read configuration: %s",
+			       libusb_strerror((enum libusb_error)r));
+	for (int i = 0; i < cfg->bNumInterfaces; i++) {
+		const struct libusb_interface_descriptor *a;
+
+		if (!cfg->interface[i].num_altsetting)
+			continue;
+		a = &cfg->interface[i].altsetting[0];
+		if (a->bInterfaceNumber != f->usb->interface)
+			continue;
+		for (int k = 0; k < a->bNumEndpoints; k++) {
+			const struct libusb_endpoint_descriptor *ep = &a->endpoint[k];
+
+			if ((ep->bmAttributes & 3) != LIBUSB_TRANSFER_TYPE_BULK)
+				continue;
+			if (ep->bEndpointAddress & LIBUSB_ENDPOINT_IN) {
+				if (!f->ep_in)
+					f->ep_in = ep->bEndpointAddress;
+			} else if (!f->ep_out) {
+				f->ep_out = ep->bEndpointAddress;
+			}
+		}
+	}
+	libusb_free_config_descriptor(cfg);
+	if (!f->ep_in || !f->ep_out)
+		return err_set(e, -ENOENT, "interface %u has no bulk IN/OUT pair (not fastboot?)",
+			       f->usb->interface);
+	return 0;
+}
+
+int fb_open(struct usb_dev *usb, struct fb **ret, struct err *e)
+{
+	_cleanup_(fb_closep) struct fb *f = NULL;
+	int r;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return err_set(e, -ENOMEM, "out of memory");
+	f->usb = usb;
+	f->pct = 100;
+	r = usb_claim(usb, e);
+	if (r < 0)
+		return r;
+	f->claimed = true;
+	r = find_bulk_eps(f, e);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(f);
+	return 0;
+}
+
+struct fb *fb_close(struct fb *f)
+{
+	if (!f)
+		return NULL;
+	if (f->claimed)
+		usb_release(f->usb);
+	free(f->stage);
+	free(f);
+	return NULL;
+}
+
+void fb_set_info_cb(struct fb *f, fb_info_cb_t cb, void *ud)
+{
+	f->info = cb;
+	f->info_ud = ud;
+}
+
+void fb_set_timeout_pct(struct fb *f, unsigned int pct)
+{
+	f->pct = pct ? pct : 100;
+}
+
+static int bulk_out(struct fb *f, const void *buf, size_t len, unsigned int timeout,
+		    struct err *e)
+{
+	int got = 0, r;
+
+	r = usb_check_cancel(f->usb, "bulk write", e);
+	if (r < 0)
+		return r;
+	/* libusb takes a non-const buffer for both directions; OUT data is only read. */
+	r = libusb_bulk_transfer(f->usb->handle, f->ep_out, (unsigned char *)buf, (int)len, &got,
+				 timeout);
+	if (r < 0)
+		return err_set(e, usb_errno(r), "%s", libusb_strerror((enum libusb_error)r));
+	if ((size_t)got != len)
+		return err_set(e, -EIO, "short bulk write: %d of %zu bytes", got, len);
+	return 0;
+}
+
+/* One reply packet into buf (NUL-terminated).  Returns its length. */
+static int read_reply(struct fb *f, char *buf, unsigned int timeout, struct err *e)
+{
+	int got = 0, r;
+
+	r = usb_check_cancel(f->usb, "reply", e);
+	if (r < 0)
+		return r;
+	r = libusb_bulk_transfer(f->usb->handle, f->ep_in, (unsigned char *)buf, FB_RESPONSE_LEN,
+				 &got, timeout);
+	if (r < 0)
+		return err_set(e, usb_errno(r), "reading the reply: %s",
+			       libusb_strerror((enum libusb_error)r));
+	buf[got] = '\0';
+	return got;
+}
+
+enum fb_reply {
+	FB_OKAY,
+	FB_DATA,
+};
+
+/*
+ * Read replies until OKAY, FAIL or DATA; INFO/TEXT are passed on.  OKAY
+ * text or the DATA size string go to text.  FAIL is -EREMOTEIO.
+ */
+static int wait_reply(struct fb *f, const char *what, unsigned int timeout, char *text,
+		      size_t size, enum fb_reply *kind, struct err *e)
+{
+	char buf[FB_RESPONSE_LEN + 1];
+
+	for (;;) {
+		int n = read_reply(f, buf, timeout, e);
+
+		if (n < 0)
+			return err_prefix(e, "%s", what);
+		if (n < 4)
+			return err_set(e, -EPROTO, "%s: reply of %d bytes '%s'", what, n, buf);
+		if (!memcmp(buf, "INFO", 4) || !memcmp(buf, "TEXT", 4)) {
+			char kindbuf[5];
+
+			memcpy(kindbuf, buf, 4);
+			kindbuf[4] = '\0';
+			if (f->info)
+				f->info(f->info_ud, kindbuf, buf + 4);
+			continue;
+		}
+		if (!memcmp(buf, "FAIL", 4))
+			return err_set(e, -EREMOTEIO, "%s: FAIL %s", what, buf + 4);
+		if (!memcmp(buf, "OKAY", 4) || !memcmp(buf, "DATA", 4)) {
+			*kind = buf[0] == 'O' ? FB_OKAY : FB_DATA;
+			if (text && size)
+				snprintf(text, size, "%s", buf + 4);
+			return 0;
+		}
+		return err_set(e, -EPROTO, "%s: unknown reply '%.4s'", what, buf);
+	}
+}
+
+static int send_command(struct fb *f, const char *cmd, struct err *e)
+{
+	size_t len = strlen(cmd);
+	int r;
+
+	if (len == 0 || len > FB_COMMAND_MAX)
+		return err_set(e, -EINVAL, "command of %zu bytes (1..%d)", len, FB_COMMAND_MAX);
+	r = bulk_out(f, cmd, len, fb_ms(f, FB_CMD_TIMEOUT_MS), e);
+	if (r < 0)
+		return err_prefix(e, "%s", cmd);
+	return 0;
+}
+
+int fb_command(struct fb *f, const char *cmd, unsigned int timeout_ms, char *resp,
+	       size_t resp_size, struct err *e)
+{
+	enum fb_reply kind;
+	int r;
+
+	if (resp && resp_size)
+		resp[0] = '\0';
+	r = send_command(f, cmd, e);
+	if (r < 0)
+		return r;
+	r = wait_reply(f, cmd, fb_ms(f, timeout_ms ? timeout_ms : FB_CMD_TIMEOUT_MS), resp,
+		       resp_size, &kind, e);
+	if (r < 0)
+		return r;
+	if (kind != FB_OKAY)
+		return err_set(e, -EPROTO, "%s: unexpected DATA reply", cmd);
+	return 0;
+}
+
+int fb_getvar(struct fb *f, const char *var, char *val, size_t size, struct err *e)
+{
+	char cmd[FB_COMMAND_MAX + 1];
+
+	if (snprintf(cmd, sizeof(cmd), "getvar:%s", var) >= (int)sizeof(cmd))
+		return err_set(e, -EINVAL, "getvar: variable name too long");
+	return fb_command(f, cmd, 0, val, size, e);
+}
+
+static bool parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+		end++;
+	if (errno || end == s || *end)
+		return false;
+	*ret = v;
+	return true;
+}
+
+/* Hex digits with or without "0x" (U-Boot's hash and DATA print bare hex). */
+static bool parse_hex(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	while (*s == ' ')
+		s++;
+	if (!*s)
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 16);
+	while (*end == ' ' || *end == '\n' || *end == '\r')
+		end++;
+	if (errno || end == s || *end)
+		return false;
+	*ret = v;
+	return true;
+}
+
+int fb_max_download(struct fb *f, uint32_t *ret, struct err *e)
+{
+	char val[FB_RESPONSE_LEN + 1];
+	uint64_t v;
+	int r = fb_getvar(f, "max-download-size", val, sizeof(val), e);
+
+	if (r < 0)
+		return r;
+	if (!val[0]) {
+		*ret = FB_DEFAULT_MAX_DOWNLOAD;
+		return 0;
+	}
+	if (!parse_u64(val, &v) || v == 0 || v > UINT32_MAX)
+		return err_set(e, -EPROTO, "getvar:max-download-size: bad value '%s'", val);
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* Queue bytes for the data phase: big runs go straight from the caller's
+ * buffer, small ones (sparse headers) are gathered in the bounce buffer. */
+static int data_flush(struct fb *f, unsigned int timeout, struct err *e)
+{
+	int r = 0;
+
+	if (f->staged)
+		r = bulk_out(f, f->stage, f->staged, timeout, e);
+	f->staged = 0;
+	return r;
+}
+
+static int data_put(struct fb *f, const uint8_t *p, size_t len, unsigned int timeout,
+		    struct err *e)
+{
+	int r;
+
+	while (len) {
+		size_t n;
+
+		if (!f->staged && len >= FB_BULK_CHUNK) {
+			r = bulk_out(f, p, FB_BULK_CHUNK, timeout, e);
+			if (r < 0)
+				return r;
+			p += FB_BULK_CHUNK;
+			len -= FB_BULK_CHUNK;
+			continue;
+		}
+		n = FB_BULK_CHUNK - f->staged;
+		if (n > len)
+			n = len;
+		memcpy(f->stage + f->staged, p, n);
+		f->staged += n;
+		p += n;
+		len -= n;
+		if (f->staged == FB_BULK_CHUNK) {
+			r = data_flush(f, timeout, e);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n, usb_progress_cb_t progress,
+		     void *ud, uint64_t progress_base, uint64_t progress_total, struct err *e)
+{
+	char cmd[32], text[FB_RESPONSE_LEN + 1];
+	unsigned int timeout = fb_ms(f, FB_DATA_MS_PER_MIB);
+	enum fb_reply kind;
+	uint64_t total = 0, done = 0, v;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		total += segs[i].len;
+	if (total == 0 || total > UINT32_MAX)
+		return err_set(e, -EINVAL, "download of %llu bytes", (unsigned long long)total);
+	if (!f->stage) {
+		f->stage = malloc(FB_BULK_CHUNK);
+		if (!f->stage)
+			return err_set(e, -ENOMEM, "out of memory");
+	}
+	f->staged = 0;
+	snprintf(cmd, sizeof(cmd), "download:%08x", (uint32_t)total);
+	r = send_command(f, cmd, e);
+	if (r >= 0)
+		r = wait_reply(f, cmd, fb_ms(f, FB_CMD_TIMEOUT_MS), text, sizeof(text), &kind, e);
+	if (r < 0)
+		return r;
+	if (kind != FB_DATA)
+		return err_set(e, -EPROTO, "%s: OKAY where DATA was expected", cmd);
+	/* U-Boot echoes the parameter as sent (§4.2): 8 hex digits. */
+	if (!parse_hex(text, &v) || v != total)
+		return err_set(e, -EPROTO, "%s: device announced DATA%s", cmd, text);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *p = segs[i].data;
+		size_t left = segs[i].len;
+
+		/* Progress per MiB at most: slice big segments. */
+		while (left) {
+			size_t k = left < FB_BULK_CHUNK ? left : FB_BULK_CHUNK;
+
+			r = data_put(f, p, k, timeout, e);
+			if (r < 0)
+				return err_prefix(e, "%s: data at +0x%llx", cmd,
+						  (unsigned long long)done);
+			p += k;
+			left -= k;
+			done += k;
+			if (progress)
+				progress(ud, progress_base + done, progress_total);
+		}
+	}
+	r = data_flush(f, timeout, e);
+	if (r < 0)
+		return err_prefix(e, "%s: data at +0x%llx", cmd, (unsigned long long)done);
+	r = wait_reply(f, cmd, fb_ms(f, FB_CMD_TIMEOUT_MS), NULL, 0, &kind, e);
+	if (r < 0)
+		return r;
+	if (kind != FB_OKAY)
+		return err_set(e, -EPROTO, "%s: DATA again after the data phase", cmd);
+	return 0;
+}
+
+int fb_download(struct fb *f, const void *buf, size_t len, usb_progress_cb_t progress, void *ud,
+		struct err *e)
+{
+	struct sparse_seg s = { .data = buf, .len = len };
+
+	return fb_download_segs(f, &s, 1, progress, ud, 0, len, e);
+}
+
+int fb_flash(struct fb *f, const char *part, uint64_t size, struct err *e)
+{
+	char cmd[FB_COMMAND_MAX + 1];
+	uint64_t ms = FB_FLASH_BASE_MS + (size >> 20) * FB_FLASH_MS_PER_MIB;
+
+	if (snprintf(cmd, sizeof(cmd), "flash:%s", part) >= (int)sizeof(cmd))
+		return err_set(e, -EINVAL, "flash: partition name too long");
+	return fb_command(f, cmd, (unsigned int)(ms > UINT32_MAX ? UINT32_MAX : ms), NULL, 0, e);
+}
+
+int fb_erase(struct fb *f, const char *part, struct err *e)
+{
+	char cmd[FB_COMMAND_MAX + 1];
+
+	if (snprintf(cmd, sizeof(cmd), "erase:%s", part) >= (int)sizeof(cmd))
+		return err_set(e, -EINVAL, "erase: partition name too long");
+	return fb_command(f, cmd, FB_ERASE_TIMEOUT_MS, NULL, 0, e);
+}
+
+/* The device resets right after its OKAY: losing it before we read that is fine. */
+static int fb_leaving(struct fb *f, const char *cmd, struct err *e)
+{
+	struct err tmp = { 0 };
+	int r = fb_command(f, cmd, 0, NULL, 0, &tmp);
+
+	if (r == -ENODEV || r == -EPIPE || r == -EIO || r == -ESHUTDOWN)
+		return 0;
+	if (r < 0)
+		return err_set(e, r, "%s", tmp.msg);
+	return 0;
+}
+
+int fb_reboot(struct fb *f, struct err *e)
+{
+	return fb_leaving(f, "reboot", e);
+}
+
+int fb_continue(struct fb *f, struct err *e)
+{
+	return fb_leaving(f, "continue", e);
+}
+
+static int prefixed(struct fb *f, const char *prefix, const char *cmd, unsigned int timeout,
+		    struct err *e)
+{
+	char buf[FB_COMMAND_MAX + 1];
+
+	if (snprintf(buf, sizeof(buf), "%s%s", prefix, cmd) >= (int)sizeof(buf))
+		return err_set(e, -EINVAL, "%s command too long", prefix);
+	return fb_command(f, buf, timeout, NULL, 0, e);
+}
+
+int fb_oem(struct fb *f, const char *cmd, struct err *e)
+{
+	return prefixed(f, "oem ", cmd, FB_UCMD_TIMEOUT_MS, e);
+}
+
+int fb_ucmd(struct fb *f, const char *cmd, unsigned int timeout_ms, struct err *e)
+{
+	return prefixed(f, "UCmd:", cmd, timeout_ms ? timeout_ms : FB_UCMD_TIMEOUT_MS, e);
+}
+
+int fb_acmd(struct fb *f, const char *cmd, struct err *e)
+{
+	/* U-Boot refuses ACmd parameters of 64 characters or more (§4.2). */
+	if (strlen(cmd) >= 64)
+		return err_set(e, -EINVAL, "ACmd:%s: 64 characters or more", cmd);
+	return prefixed(f, "ACmd:", cmd, 0, e);
+}
+
+/* ---- CRC-32 combination (GF(2) polynomial arithmetic, reflected) ---- */
+
+#define CRC32_POLY 0xedb88320u
+
+/* a * b mod P, both reflected polynomials (bit 31 = x^0). */
+static uint32_t multmodp(uint32_t a, uint32_t b)
+{
+	uint32_t m = 1u << 31, p = 0;
+
+	while (m) {
+		if (a & m)
+			p ^= b;
+		m >>= 1;
+		b = b & 1 ? (b >> 1) ^ CRC32_POLY : b >> 1;
+	}
+	return p;
+}
+
+uint32_t fb_crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+	uint32_t p = 1u << 31;	 /* x^0 */
+	uint32_t pow = 1u << 23; /* x^8: one byte */
+
+	/* x^(8 * len_b) by square-and-multiply */
+	for (; len_b; len_b >>= 1) {
+		if (len_b & 1)
+			p = multmodp(pow, p);
+		pow = multmodp(pow, pow);
+	}
+	return multmodp(p, crc_a) ^ crc_b;
+}
+
+/* ---- device-side CRC ---- */
+
+int fb_mmc_crc32(struct fb *f, uint64_t off, uint64_t len, uint32_t max_piece, uint32_t *ret,
+		 struct err *e)
+{
+	uint32_t crc = 0;
+	uint64_t piece = max_piece - max_piece % FB_MMC_BLOCK;
+
+	if (off % FB_MMC_BLOCK)
+		return err_set(e, -EINVAL, "read-back at 0x%llx: not a multiple of %u",
+			       (unsigned long long)off, FB_MMC_BLOCK);
+	if (piece == 0)
+		return err_set(e, -EINVAL, "read-back pieces of %u bytes", max_piece);
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done < piece ? len - done : piece;
+		uint64_t blk = (off + done) / FB_MMC_BLOCK, cnt = (n + FB_MMC_BLOCK - 1) / FB_MMC_BLOCK;
+		char cmd[128], val[FB_RESPONSE_LEN + 1];
+		uint64_t v;
+		int r;
+
+		snprintf(cmd, sizeof(cmd), "mmc read ${loadaddr} 0x%llx 0x%llx",
+			 (unsigned long long)blk, (unsigned long long)cnt);
+		r = fb_ucmd(f, cmd, 0, e);
+		if (r < 0)
+			return r;
+		snprintf(cmd, sizeof(cmd), "hash crc32 ${loadaddr} 0x%llx fastboot." FB_CRC_VAR,
+			 (unsigned long long)n);
+		r = fb_ucmd(f, cmd, 0, e);
+		if (r < 0)
+			return r;
+		r = fb_getvar(f, FB_CRC_VAR, val, sizeof(val), e);
+		if (r < 0)
+			return r;
+		if (!parse_hex(val, &v) || v > UINT32_MAX)
+			return err_set(e, -EPROTO, "getvar:%s: not a CRC-32: '%s'", FB_CRC_VAR,
+				       val);
+		crc = done ? fb_crc32_combine(crc, (uint32_t)v, n) : (uint32_t)v;
+		done += n;
+	}
+	*ret = crc;
+	return 0;
+}
+
+/* ---- whole images ---- */
+
+struct flash_ctx {
+	struct fb *f;
+	const char *part;
+	usb_progress_cb_t progress;
+	void *ud;
+	uint64_t total;
+	struct fb_flash_result *res;
+};
+
+static int flash_piece(void *ud, const struct sparse_piece *p, struct err *e)
+{
+	struct flash_ctx *c = ud;
+	int r;
+
+	r = fb_download_segs(c->f, p->segs, p->n_segs, c->progress, c->ud, c->res->bytes_sent,
+			     c->total, e);
+	if (r < 0)
+		return err_prefix(e, "sparse piece %u (blocks %u..%u)", p->index, p->first_blk,
+				  p->end_blk);
+	c->res->bytes_sent += p->size;
+	r = fb_flash(c->f, c->part, p->size, e);
+	if (r < 0)
+		return err_prefix(e, "sparse piece %u (blocks %u..%u)", p->index, p->first_blk,
+				  p->end_blk);
+	c->res->pieces++;
+	return 0;
+}
+
+int fb_flash_image(struct fb *f, const uint8_t *buf, size_t len, const struct fb_flash_opts *o,
+		   usb_progress_cb_t progress, void *ud, struct fb_flash_result *ret,
+		   struct err *e)
+{
+	struct fb_flash_result res = { 0 };
+	struct flash_ctx c = { .f = f, .progress = progress, .ud = ud, .res = &res };
+	const char *part = o->partition;
+	uint32_t max = o->max_download;
+	char rawname[24];
+	int r;
+
+	if (o->raw == !!o->partition)
+		return err_set(e, -EINVAL, "flash: give a partition or a raw offset");
+	if (len == 0)
+		return err_set(e, -EINVAL, "flash: empty image");
+	res.sparse_input = sparse_is_sparse(buf, len);
+	if (res.sparse_input && (o->flags & FB_VERIFY_CRC32)) {
+		r = err_set(e, -EOPNOTSUPP,
+			    "flash: device-side CRC of a sparse image is not supported (its DONT_CARE blocks are unknown to the host)");
+		goto out;
+	}
+	res.host_crc = crc32_update(0, buf, len);
+
+	if (!max) {
+		r = fb_max_download(f, &max, e);
+		if (r < 0)
+			goto out;
+		if (max > FB_SPARSE_CAP)
+			max = FB_SPARSE_CAP;
+	}
+	res.max_download = max;
+
+	if (o->raw) {
+		/* "flash:0x400": U-Boot with the absolute-offset patch takes a
+		 * name that is no partition as a byte offset (seed 001). */
+		if (o->offset % FB_MMC_BLOCK) {
+			r = err_set(e, -EINVAL, "flash: raw offset 0x%llx is not a multiple of %u",
+				    (unsigned long long)o->offset, FB_MMC_BLOCK);
+			goto out;
+		}
+		snprintf(rawname, sizeof(rawname), "0x%llx", (unsigned long long)o->offset);
+		part = rawname;
+	}
+	c.part = part;
+
+	if (len <= max) {
+		c.total = len;
+		r = fb_download(f, buf, len, progress, ud, e);
+		if (r < 0)
+			goto out;
+		res.bytes_sent = len;
+		r = fb_flash(f, part, len, e);
+		if (r < 0)
+			goto out;
+		res.pieces = 1;
+	} else if (o->flags & FB_NO_SPARSE) {
+		r = err_set(e, -EMSGSIZE,
+			    "flash:%s: image of %zu bytes is larger than the download buffer (%u) and sparse splitting is off",
+			    part, len, max);
+		goto out;
+	} else {
+		/* Headers add a little: progress may end slightly above 100 %. */
+		c.total = len;
+		r = sparse_split(buf, len, SPARSE_DEFAULT_BLOCK, max, flash_piece, &c, e);
+		if (r < 0) {
+			err_prefix(e, "flash:%s", part);
+			goto out;
+		}
+	}
+
+	if (o->flags & FB_VERIFY_CRC32) {
+		if (!o->raw) {
+			/* NEEDSWORK: find the partition's start (part start mmc ...) and
+			 * read it back like a raw range. */
+			r = err_set(e, -EOPNOTSUPP,
+				    "flash:%s: device-side CRC is implemented for raw offsets only", part);
+			goto out;
+		}
+		r = fb_mmc_crc32(f, o->offset, len, max, &res.dev_crc, e);
+		if (r < 0) {
+			err_prefix(e, "verify 0x%llx", (unsigned long long)o->offset);
+			goto out;
+		}
+		res.has_dev_crc = true;
+		res.verified = res.dev_crc == res.host_crc;
+		if (!res.verified) {
+			r = err_set(e, -EILSEQ,
+				    "verify 0x%llx (%zu bytes): CRC mismatch (host 0x%08x, device 0x%08x)",
+				    (unsigned long long)o->offset, len, res.host_crc, res.dev_crc);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	if (ret)
+		*ret = res;
+	return r;
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Job runner with the i.MX stages (jobs/job-imx.c) against simulated i.MX6Q
+# boards under flashsim: sdp.boot -> await (the re-enumerated fastboot
+# gadget) -> fastboot getvar, sparse partition, raw 0x400 with device CRC,
+# reboot.  Checked where a user would look: the eMMC byte for byte and the
+# unit's database rows.  Faults: unplug mid-download, and a board whose
+# U-Boot never re-enumerates (await times out) must end as 'fail' rows
+# naming the stage.  Skips when flashsim, job-tool, the i.MX board models or
+# the fixture generator are missing.
+set -u
+top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${FLASHD_BUILD:-$top/build/default}
+sim=$build/flashsim
+tool=$build/tests/tools/job-tool
+mkfx=$top/tests/fixtures/imx/mkfixtures.py
+if [ ! -x "$sim" ] || [ ! -x "$tool" ] || [ ! -f "$mkfx" ] || [ ! -f "$top/tests/sim/boards/imx_sdp.c" ]; then
+	echo "ok - job_imx_sim # SKIP flashsim, job-tool, i.MX board models or fixtures not built"
+	exit 0
+fi
+tmp=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+
+ok() { echo "ok - $1"; }
+nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+
+mkdir -p "$tmp/r/images"
+python3 "$mkfx" "$tmp/r/images" >/dev/null || { nok job_imx_fixtures; exit 1; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+I=$tmp/r/images
+
+write_recipe() { # NAME SERIAL_JSON AWAIT_TIMEOUT_MS
+	cat >"$tmp/r/$1.json" <<EOF2
+{ "name": "$1", "match": { "vid": "15a2", "pid": "0054" },
+  "serial": $2,
+  "stages": [
+    { "op": "sdp.boot", "file": "images/u-boot-imx6q.imx", "sha256": "$(sha "$I/u-boot-imx6q.imx")" },
+    { "op": "await", "vid": "0525", "pid": "a4a5", "timeout_ms": $3 },
+    { "op": "fastboot.getvar", "var": "serialno" },
+    { "op": "fastboot.ucmd", "command": "mmc dev 0" },
+    { "op": "fastboot.flash", "name": "rootfs", "partition": "rootfs", "file": "images/rootfs.simg",
+      "sha256": "$(sha "$I/rootfs.simg")", "sparse": "auto", "max_download": 8192 },
+    { "op": "fastboot.flash", "name": "bootloader", "offset": "0x400", "file": "images/raw-env.img",
+      "sha256": "$(sha "$I/raw-env.img")", "verify": "crc32" },
+    { "op": "fastboot.reboot" } ] }
+EOF2
+}
+write_recipe getvar '{ "source": "fastboot_getvar", "var": "serialno" }' 15000
+write_recipe ocotp '{ "source": "imx_ocotp", "ocotp_words": [ "0x021bc410", "0x021bc420" ] }' 15000
+write_recipe short '{ "source": "fastboot_getvar", "var": "serialno" }' 1500
+
+run() { # NAME RECIPE EXTRA_BOARD_KEYS
+	local name=$1 recipe=$2 extra=$3
+	cat >"$tmp/$name.json" <<EOF2
+{ "time_scale": 0.001,
+  "boards": [ { "id": "b1", "type": "imx6q-sdp", "port": "1-1.4", "uid": "906709d4d72d7372" $extra } ] }
+EOF2
+	timeout 120 "$sim" --scenario "$tmp/$name.json" --dump-dir "$tmp/$name" -- \
+		"$tool" --db "$tmp/$name.db" --recipe "$tmp/r/$recipe.json" --port 1-1.4 \
+		--deadline-pct 10 >"$tmp/$name.log" 2>&1
+	rc=$?
+}
+q() { sqlite3 "$1" "$2" 2>&1; }
+emmc_has() { # DUMPDIR FILE OFFSET
+	cmp -s <(tail -c +$(($3 + 1)) "$1/b1.emmc.bin" | head -c "$(stat -c %s "$2")") "$2"
+}
+crc_of() { python3 -c 'import sys,zlib; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$1"; }
+ROOTFS_OFF=$((18 * 1024 * 1024)) # boards' default layout: env 1 MiB @1 MiB, boot 16 MiB, rootfs
+
+# --- happy path, serial from getvar ------------------------------------------
+run happy getvar ""
+row=$(q "$tmp/happy.db" "SELECT result, serial, chip_uid, failed_stage IS NULL FROM units")
+if [ "$rc" -eq 0 ] && [ "$row" = "pass|d72d7372906709d4|906709D4D72D7372|1" ]; then
+	ok job_imx_unit_passes_with_getvar_serial_and_chip_uid
+else
+	nok job_imx_unit_passes_with_getvar_serial_and_chip_uid "rc=$rc row=$row" "$(tail -3 "$tmp/happy.log")"
+fi
+if emmc_has "$tmp/happy" "$I/rootfs.expanded" $ROOTFS_OFF && emmc_has "$tmp/happy" "$I/raw-env.img" $((0x400)); then
+	ok job_imx_emmc_byte_exact_sparse_partition_and_raw_0x400
+else
+	nok job_imx_emmc_byte_exact_sparse_partition_and_raw_0x400
+fi
+imgs=$(q "$tmp/happy.db" "SELECT stage, target, sha256, printf('%08x', host_crc32), CASE WHEN device_crc32 IS NULL THEN '-' ELSE printf('%08x', device_crc32) END, verified FROM unit_images ORDER BY id")
+want="sdp.boot|ram:0x177ff400|$(sha "$I/u-boot-imx6q.imx")|$(crc_of "$I/u-boot-imx6q.imx")|-|0
+rootfs|rootfs|$(sha "$I/rootfs.simg")|$(crc_of "$I/rootfs.simg")|-|0
+bootloader|0x400|$(sha "$I/raw-env.img")|$(crc_of "$I/raw-env.img")|$(crc_of "$I/raw-env.img")|1"
+[ "$imgs" = "$want" ] && ok job_imx_image_rows_targets_and_crcs || nok job_imx_image_rows_targets_and_crcs "got: $imgs" "want: $want"
+stages=$(q "$tmp/happy.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
+[ "$stages" = "sdp.boot:pass await:pass fastboot.getvar:pass fastboot.ucmd:pass rootfs:pass bootloader:pass fastboot.reboot:pass" ] &&
+	ok job_imx_stage_rows_in_order || nok job_imx_stage_rows_in_order "$stages"
+
+# --- serial from OCOTP through SDP, before the boot --------------------------
+run ocotp ocotp ""
+row=$(q "$tmp/ocotp.db" "SELECT result, serial FROM units")
+[ "$rc" -eq 0 ] && [ "$row" = "pass|906709D4D72D7372" ] && ok job_imx_serial_from_ocotp ||
+	nok job_imx_serial_from_ocotp "rc=$rc row=$row" "$(tail -3 "$tmp/ocotp.log")"
+
+# --- unplug in the middle of the raw download ---------------------------------
+run unplug getvar ', "faults": [ { "kind": "unplug", "step": "fb_download", "skip": 3 } ]'
+row=$(q "$tmp/unplug.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/unplug.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [[ $row == fail\|* ]] && [[ $row != *"|" ]] && [[ $err == *download* ]]; then
+	ok job_imx_unplug_mid_download_fails_naming_the_stage
+else
+	nok job_imx_unplug_mid_download_fails_naming_the_stage "rc=$rc row=$row" "error=$err"
+fi
+
+# --- U-Boot never re-enumerates: the await stage times out --------------------
+run noreenum short ', "faults": [ { "kind": "unplug", "step": "uboot_boot" } ]'
+row=$(q "$tmp/noreenum.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/noreenum.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|await" ] && [[ $err == *"0525:a4a5"* ]]; then
+	ok job_imx_no_reenumeration_fails_in_await
+else
+	nok job_imx_no_reenumeration_fails_in_await "rc=$rc row=$row" "error=$err"
+fi
+
+left=0
+for db in "$tmp"/*.db; do
+	n=$(q "$db" "SELECT count(*) FROM units WHERE result = 'running'")
+	[ "$n" = 0 ] || left=$((left + 1))
+done
+[ "$left" = 0 ] && ok job_imx_no_unit_left_running || nok job_imx_no_unit_left_running "$left databases"

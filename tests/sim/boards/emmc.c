@@ -1,0 +1,205 @@
+/*
+ * This file implements the simulated eMMC user area and its GPT (emmc.h).
+ * Layout facts are UEFI 2.x chapter 5 (protective MBR with one 0xEE entry,
+ * header at LBA 1, 128 entries of 128 bytes from LBA 2, backup entries and
+ * header at the end of the disk); nothing here is copied from a GPT tool.
+ */
+#include "tests/sim/boards/emmc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/sim/boards/board-private.h"
+
+#define GPT_ENTRIES 128u
+#define GPT_ENTRY_SIZE 128u
+#define GPT_ENTRY_LBAS (GPT_ENTRIES * GPT_ENTRY_SIZE / SIM_EMMC_SECTOR) /* 32 */
+#define GPT_HEADER_SIZE 92u
+
+/* "Linux filesystem data" 0FC63DAF-8483-4772-8E79-3D69D8477DE4, stored with
+ * its first three fields little-endian as GPT does. */
+static const uint8_t gpt_linux_type[16] = {0xaf, 0x3d, 0xc6, 0x0f, 0x83, 0x84, 0x72, 0x47,
+					   0x8e, 0x79, 0x3d, 0x69, 0xd8, 0x47, 0x7d, 0xe4};
+
+uint32_t sim_crc32(uint32_t crc, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & -(crc & 1));
+	}
+	return ~crc;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	sim_put_le32(p, (uint32_t)v);
+	sim_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return sim_get_le32(p) | (uint64_t)sim_get_le32(p + 4) << 32;
+}
+
+int sim_emmc_init(struct sim_emmc *e, size_t size)
+{
+	e->mem = calloc(1, size ? size : 1);
+	if (!e->mem)
+		return -ENOMEM;
+	e->size = size;
+	return 0;
+}
+
+void sim_emmc_release(struct sim_emmc *e)
+{
+	free(e->mem);
+	e->mem = NULL;
+	e->size = 0;
+}
+
+/* Version-4-style GUID from a counter: deterministic, unique per disk. */
+static void make_guid(uint8_t g[16], uint64_t seed, unsigned n)
+{
+	uint64_t h = seed * 0x9e3779b97f4a7c15ull + n + 1;
+
+	for (int i = 0; i < 16; i++) {
+		h ^= h >> 29;
+		h *= 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 32;
+		g[i] = (uint8_t)h;
+	}
+	g[7] = (g[7] & 0x0f) | 0x40;
+	g[8] = (g[8] & 0x3f) | 0x80;
+}
+
+static void write_header(uint8_t *h, uint64_t cur, uint64_t alt, uint64_t first, uint64_t last,
+			 uint64_t entries_lba, const uint8_t guid[16], uint32_t entries_crc)
+{
+	memset(h, 0, SIM_EMMC_SECTOR);
+	memcpy(h, "EFI PART", 8);
+	sim_put_le32(h + 8, 0x00010000);
+	sim_put_le32(h + 12, GPT_HEADER_SIZE);
+	put_le64(h + 24, cur);
+	put_le64(h + 32, alt);
+	put_le64(h + 40, first);
+	put_le64(h + 48, last);
+	memcpy(h + 56, guid, 16);
+	put_le64(h + 72, entries_lba);
+	sim_put_le32(h + 80, GPT_ENTRIES);
+	sim_put_le32(h + 84, GPT_ENTRY_SIZE);
+	sim_put_le32(h + 88, entries_crc);
+	sim_put_le32(h + 16, sim_crc32(0, h, GPT_HEADER_SIZE));
+}
+
+int sim_emmc_write_gpt(struct sim_emmc *e, const struct sim_part *parts, size_t n, uint64_t seed)
+{
+	uint64_t lbas = e->size / SIM_EMMC_SECTOR, last_lba, first, last;
+	uint8_t *mbr = e->mem, *ent, guid[16];
+	uint32_t crc;
+
+	if (lbas < 2 * (2 + GPT_ENTRY_LBAS) + 1 || n > GPT_ENTRIES)
+		return -EINVAL;
+	last_lba = lbas - 1;
+	first = 2 + GPT_ENTRY_LBAS;
+	last = last_lba - 1 - GPT_ENTRY_LBAS;
+
+	/* Protective MBR: one partition of type 0xEE over the whole disk. */
+	memset(mbr, 0, SIM_EMMC_SECTOR);
+	mbr[446 + 2] = 0x02; /* CHS 0/0/2 */
+	mbr[446 + 4] = 0xee;
+	memset(mbr + 446 + 5, 0xff, 3);
+	sim_put_le32(mbr + 446 + 8, 1);
+	sim_put_le32(mbr + 446 + 12, last_lba > 0xffffffffu ? 0xffffffffu : (uint32_t)last_lba);
+	mbr[510] = 0x55;
+	mbr[511] = 0xaa;
+
+	ent = e->mem + 2 * SIM_EMMC_SECTOR;
+	memset(ent, 0, GPT_ENTRY_LBAS * SIM_EMMC_SECTOR);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *p = ent + i * GPT_ENTRY_SIZE;
+		uint64_t s = parts[i].start / SIM_EMMC_SECTOR;
+		uint64_t l = (parts[i].start + parts[i].size) / SIM_EMMC_SECTOR - 1;
+
+		if (parts[i].start % SIM_EMMC_SECTOR || parts[i].size % SIM_EMMC_SECTOR ||
+		    !parts[i].size || s < first || l > last)
+			return -EINVAL;
+		memcpy(p, gpt_linux_type, 16);
+		make_guid(p + 16, seed, (unsigned)i + 1);
+		put_le64(p + 32, s);
+		put_le64(p + 40, l);
+		for (size_t c = 0; c < 36 && parts[i].name[c]; c++)
+			p[56 + 2 * c] = (uint8_t)parts[i].name[c];
+	}
+	crc = sim_crc32(0, ent, GPT_ENTRIES * GPT_ENTRY_SIZE);
+	make_guid(guid, seed, 0);
+	write_header(e->mem + SIM_EMMC_SECTOR, 1, last_lba, first, last, 2, guid, crc);
+	/* Backup: entries just below the last LBA, header in it. */
+	memcpy(e->mem + (last_lba - GPT_ENTRY_LBAS) * SIM_EMMC_SECTOR, ent,
+	       GPT_ENTRY_LBAS * SIM_EMMC_SECTOR);
+	write_header(e->mem + last_lba * SIM_EMMC_SECTOR, last_lba, 1, first, last,
+		     last_lba - GPT_ENTRY_LBAS, guid, crc);
+	return 0;
+}
+
+int sim_emmc_part(const struct sim_emmc *e, unsigned idx, struct sim_part *ret)
+{
+	const uint8_t *h = e->mem + SIM_EMMC_SECTOR, *ent;
+	uint8_t hdr[GPT_HEADER_SIZE];
+	uint64_t entries_lba, s, l;
+	uint32_t n, esz;
+
+	if (e->size < 34 * SIM_EMMC_SECTOR || memcmp(h, "EFI PART", 8) ||
+	    sim_get_le32(h + 12) != GPT_HEADER_SIZE)
+		return -ENOENT;
+	memcpy(hdr, h, sizeof(hdr));
+	memset(hdr + 16, 0, 4);
+	if (sim_crc32(0, hdr, sizeof(hdr)) != sim_get_le32(h + 16))
+		return -ENOENT;
+	entries_lba = get_le64(h + 72);
+	n = sim_get_le32(h + 80);
+	esz = sim_get_le32(h + 84);
+	if (esz < 128 || n > 1024 || (entries_lba * SIM_EMMC_SECTOR + (uint64_t)n * esz) > e->size)
+		return -ENOENT;
+	ent = e->mem + entries_lba * SIM_EMMC_SECTOR;
+	if (sim_crc32(0, ent, (size_t)n * esz) != sim_get_le32(h + 88))
+		return -ENOENT;
+	/* Entries with a zero type GUID are unused; idx counts used ones. */
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *p = ent + (size_t)i * esz;
+		static const uint8_t zero[16];
+
+		if (!memcmp(p, zero, 16))
+			continue;
+		if (idx--)
+			continue;
+		s = get_le64(p + 32);
+		l = get_le64(p + 40);
+		if (l < s || (l + 1) * SIM_EMMC_SECTOR > e->size)
+			return -ENOENT;
+		memset(ret->name, 0, sizeof(ret->name));
+		for (int c = 0; c < 36; c++) {
+			uint16_t u = p[56 + 2 * c] | p[57 + 2 * c] << 8;
+
+			if (!u)
+				break;
+			ret->name[c] = u < 0x80 ? (char)u : '?';
+		}
+		ret->start = s * SIM_EMMC_SECTOR;
+		ret->size = (l - s + 1) * SIM_EMMC_SECTOR;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int sim_emmc_find(const struct sim_emmc *e, const char *name, struct sim_part *ret)
+{
+	for (unsigned i = 0; sim_emmc_part(e, i, ret) == 0; i++)
+		if (!strcmp(ret->name, name))
+			return 0;
+	return -ENOENT;
+}

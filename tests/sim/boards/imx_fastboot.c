@@ -1,0 +1,428 @@
+/*
+ * This file implements the U-Boot fastboot gadget the i.MX6 boards become
+ * after a jump into the fixtures' U-Boot (protocol-imx-sdp-fastboot.md §4):
+ * one command per bulk OUT transfer, replies of at most 64 bytes on bulk
+ * IN (INFO lines for getvar all), download into DDR at the fastboot buffer,
+ * flash/erase of GPT partitions or raw byte offsets ("flash:0x400", the
+ * seed's U-Boot patch) on the simulated eMMC, sparse images expanded.
+ */
+#include "tests/sim/boards/imx.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/sim/boards/sparse_model.h"
+
+/* U-Boot's FASTBOOT_RESPONSE_LEN is 65 incl. the NUL (§4.1). */
+#define FB_RESPONSE_LEN 64
+#define FB_COMMAND_MAX 4096
+
+void imx_fb_reset(struct imx_board *d)
+{
+	d->dl_active = false;
+	d->dl_size = d->dl_done = 0;
+	d->image_size = 0;
+	d->mmc_dev_part = 0;
+}
+
+const char *imx_env_get(struct imx_board *d, const char *name)
+{
+	for (unsigned i = 0; i < d->n_env; i++)
+		if (!strcmp(d->env[i].name, name))
+			return d->env[i].value;
+	return NULL;
+}
+
+int imx_env_set(struct imx_board *d, const char *name, const char *value)
+{
+	char *n, *v;
+
+	for (unsigned i = 0; i < d->n_env; i++) {
+		if (strcmp(d->env[i].name, name))
+			continue;
+		if (!value) {
+			free(d->env[i].name);
+			free(d->env[i].value);
+			d->env[i] = d->env[--d->n_env];
+			return 0;
+		}
+		v = strdup(value);
+		if (!v)
+			return -ENOMEM;
+		free(d->env[i].value);
+		d->env[i].value = v;
+		return 0;
+	}
+	if (!value)
+		return 0;
+	if (d->n_env == IMX_MAX_ENV)
+		return -ENOSPC;
+	n = strdup(name);
+	v = strdup(value);
+	if (!n || !v) {
+		free(n);
+		free(v);
+		return -ENOMEM;
+	}
+	d->env[d->n_env].name = n;
+	d->env[d->n_env].value = v;
+	d->n_env++;
+	return 0;
+}
+
+void imx_fb_env_defaults(struct imx_board *d)
+{
+	char v[24];
+
+	/* A fresh U-Boot: the default environment of its defconfig. */
+	for (unsigned i = 0; i < d->n_env; i++) {
+		free(d->env[i].name);
+		free(d->env[i].value);
+	}
+	d->n_env = 0;
+	snprintf(v, sizeof(v), "0x%08x", d->soc->loadaddr);
+	imx_env_set(d, "loadaddr", v);
+	imx_env_set(d, "serial#", d->serial);
+	imx_env_set(d, "board", d->soc->board);
+	imx_env_set(d, "soc", "mx6");
+	imx_env_set(d, "mmcdev", "0");
+	imx_env_set(d, "bootcmd", "fastboot 0");
+}
+
+uint64_t imx_emmc_ns(struct imx_board *d, uint64_t bytes, bool erase)
+{
+	uint64_t kbps = erase ? d->t.emmc_erase_kbps : d->t.emmc_write_kbps;
+
+	return bytes * 1000000000ull / (kbps * 1024);
+}
+
+static void fb_reply_act(struct sim_board *b, uint64_t device_ns, enum imx_action a,
+			 const char *tag, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void fb_reply_act(struct sim_board *b, uint64_t device_ns, enum imx_action a,
+			 const char *tag, const char *fmt, ...)
+{
+	struct imx_board *d = imx_priv(b);
+	char msg[FB_RESPONSE_LEN + 1];
+	va_list ap;
+	int n;
+
+	/* Longer replies are cut at 64 bytes, as U-Boot's are. */
+	n = snprintf(msg, sizeof(msg), "%s", tag);
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	imx_inq_push_act(b, msg, strlen(msg), imx_after(b, d->t.fb_command + device_ns), a);
+}
+
+#define fb_reply(b, ns, tag, ...) fb_reply_act(b, ns, IMX_ACT_NONE, tag, __VA_ARGS__)
+
+/* Target of flash/erase: a GPT partition, or a raw byte offset. */
+static int fb_target(struct imx_board *d, const char *name, struct sim_part *p)
+{
+	char *end;
+	unsigned long long off;
+
+	if (sim_emmc_find(&d->emmc, name, p) == 0)
+		return 0;
+	if (!*name)
+		return -ENOENT;
+	off = strtoull(name, &end, 0);
+	if (*end || off >= d->emmc.size || off % SIM_EMMC_SECTOR)
+		return -ENOENT;
+	snprintf(p->name, sizeof(p->name), "%.36s", name);
+	p->start = off;
+	p->size = d->emmc.size - off;
+	return 0;
+}
+
+static uint32_t fb_buffer(struct imx_board *d)
+{
+	const char *s = imx_env_get(d, "fastboot_buffer");
+
+	/* NXP's U-Boot downloads to ${fastboot_buffer} when it is set. */
+	return s ? (uint32_t)strtoul(s, NULL, 16) : d->soc->fb_buf_addr;
+}
+
+/* 0 and value in out, -ENOENT not implemented, -EINVAL message in out. */
+static int fb_getvar(struct imx_board *d, const char *var, char *out, size_t n)
+{
+	char key[80];
+	const char *v;
+	struct sim_part p;
+
+	/* Any variable can be overridden by env fastboot.<var> (§3.2). */
+	snprintf(key, sizeof(key), "fastboot.%s", var);
+	v = imx_env_get(d, key);
+	if (v) {
+		snprintf(out, n, "%s", v);
+		return 0;
+	}
+	if (!strcmp(var, "version")) {
+		snprintf(out, n, "0.4");
+	} else if (!strcmp(var, "version-bootloader")) {
+		snprintf(out, n, "U-Boot 2023.04-flashsim");
+	} else if (!strcmp(var, "downloadsize") || !strcmp(var, "max-download-size")) {
+		snprintf(out, n, "0x%08x", (unsigned)d->fb_buf_size);
+	} else if (!strcmp(var, "serialno") || !strcmp(var, "product")) {
+		v = imx_env_get(d, var[0] == 's' ? "serial#" : "board");
+		if (!v) {
+			snprintf(out, n, "Value not set");
+			return -EINVAL;
+		}
+		snprintf(out, n, "%s", v);
+	} else if (!strcmp(var, "current-slot")) {
+		snprintf(out, n, "a");
+	} else if (!strcmp(var, "is-userspace")) {
+		snprintf(out, n, "no");
+	} else if (!strncmp(var, "has-slot:", 9)) {
+		snprintf(out, n, "no");
+	} else if (!strncmp(var, "partition-size:", 15) || !strncmp(var, "partition-type:", 15)) {
+		if (sim_emmc_find(&d->emmc, var + 15, &p) < 0) {
+			snprintf(out, n, "invalid partition");
+			return -EINVAL;
+		}
+		if (var[10] == 's')
+			snprintf(out, n, "0x%016llx", (unsigned long long)p.size);
+		else
+			snprintf(out, n, "raw");
+	} else {
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void fb_getvar_all(struct sim_board *b)
+{
+	static const char *const vars[] = {
+		"version", "version-bootloader", "downloadsize", "max-download-size", "serialno",
+		"product", "current-slot",	 "is-userspace",
+	};
+	struct imx_board *d = imx_priv(b);
+	struct sim_part p;
+	char val[FB_RESPONSE_LEN + 1], var[64];
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if (fb_getvar(d, vars[i], val, sizeof(val)) == 0)
+			fb_reply(b, 0, "INFO", "%s: %s", vars[i], val);
+	for (unsigned i = 0; sim_emmc_part(&d->emmc, i, &p) == 0; i++) {
+		snprintf(var, sizeof(var), "partition-type:%s", p.name);
+		if (fb_getvar(d, var, val, sizeof(val)) == 0)
+			fb_reply(b, 0, "INFO", "%s: %s", var, val);
+		snprintf(var, sizeof(var), "partition-size:%s", p.name);
+		if (fb_getvar(d, var, val, sizeof(val)) == 0)
+			fb_reply(b, 0, "INFO", "%s: %s", var, val);
+	}
+	fb_reply(b, 0, "OKAY", "%s", "");
+}
+
+static void fb_flash(struct sim_board *b, const char *name)
+{
+	struct imx_board *d = imx_priv(b);
+	uint8_t *img = imx_ram(d, fb_buffer(d), d->image_size);
+	struct sim_part p;
+	const char *why;
+	int64_t n;
+
+	if (fb_target(d, name, &p) < 0) {
+		fb_reply(b, 0, "FAIL", "cannot find partition");
+		return;
+	}
+	if (!img || !d->image_size) {
+		fb_reply(b, 0, "FAIL", "no image downloaded");
+		return;
+	}
+	if (sim_board_fault_step(b, "fb_flash", SIM_FAULT_PROGRAM_ERROR) ==
+	    SIM_FAULT_PROGRAM_ERROR) {
+		fb_reply(b, 0, "FAIL", "failed writing to device");
+		return;
+	}
+	if (sim_sparse_is(img, d->image_size)) {
+		n = sim_sparse_expand(img, d->image_size, d->emmc.mem + p.start, p.size, &why);
+		if (n < 0) {
+			fb_reply(b, 0, "FAIL", "%s", why);
+			return;
+		}
+		fb_reply(b, imx_emmc_ns(d, (uint64_t)n, false), "OKAY", "%s", "");
+		return;
+	}
+	if (d->image_size > p.size) {
+		fb_reply(b, 0, "FAIL", "too large for partition: '%s'", name);
+		return;
+	}
+	memcpy(d->emmc.mem + p.start, img, d->image_size);
+	fb_reply(b, imx_emmc_ns(d, d->image_size, false), "OKAY", "%s", "");
+}
+
+static void fb_erase(struct sim_board *b, const char *name)
+{
+	struct imx_board *d = imx_priv(b);
+	struct sim_part p;
+
+	if (sim_emmc_find(&d->emmc, name, &p) < 0) {
+		fb_reply(b, 0, "FAIL", "cannot find partition");
+		return;
+	}
+	if (sim_board_fault_step(b, "fb_erase", SIM_FAULT_PROGRAM_ERROR) ==
+	    SIM_FAULT_PROGRAM_ERROR) {
+		fb_reply(b, 0, "FAIL", "failed erasing from device");
+		return;
+	}
+	/* Erased eMMC blocks read as 0x00 on the parts this models. */
+	memset(d->emmc.mem + p.start, 0, p.size);
+	fb_reply(b, imx_emmc_ns(d, p.size, true), "OKAY", "%s", "");
+}
+
+static void fb_ucmd(struct sim_board *b, const char *line, bool async)
+{
+	char msg[FB_RESPONSE_LEN];
+	uint64_t t = 0;
+	int r;
+
+	if (async) {
+		/* ACmd: OKAY first, the command runs after it went out. */
+		if (strlen(line) >= 64) {
+			fb_reply(b, 0, "FAIL", "too long command");
+			return;
+		}
+		msg[0] = 0;
+		r = imx_ucmd_run(b, line, msg, sizeof(msg), &t);
+		fb_reply_act(b, 0, r == 2 ? IMX_ACT_REBOOT : IMX_ACT_NONE, "OKAY", "%s", "");
+		return;
+	}
+	msg[0] = 0;
+	r = imx_ucmd_run(b, line, msg, sizeof(msg), &t);
+	if (r == 2)
+		fb_reply_act(b, t, IMX_ACT_REBOOT, "OKAY", "%s", "");
+	else if (r == 0)
+		fb_reply(b, t, "OKAY", "%s", "");
+	else
+		fb_reply(b, t, "FAIL", "%s", msg);
+}
+
+static void fb_dispatch(struct sim_board *b, const char *cmd)
+{
+	struct imx_board *d = imx_priv(b);
+	char val[FB_RESPONSE_LEN + 1];
+	unsigned long n;
+	char *end;
+	int r;
+
+	if (!strncmp(cmd, "getvar:", 7)) {
+		if (!strcmp(cmd + 7, "all")) {
+			fb_getvar_all(b);
+			return;
+		}
+		r = fb_getvar(d, cmd + 7, val, sizeof(val));
+		if (r == 0)
+			fb_reply(b, 0, "OKAY", "%s", val);
+		else if (r == -EINVAL)
+			fb_reply(b, 0, "FAIL", "%s", val);
+		else
+			fb_reply(b, 0, "FAIL", "Variable not implemented");
+	} else if (!strncmp(cmd, "download:", 9)) {
+		n = strtoul(cmd + 9, &end, 16);
+		if (*end || end == cmd + 9 || !n) {
+			fb_reply(b, 0, "FAIL", "Expected nonzero image size");
+		} else if (n > d->fb_buf_size || !imx_ram(d, fb_buffer(d), n)) {
+			fb_reply(b, 0, "FAIL", "data too large");
+		} else {
+			d->dl_active = true;
+			d->dl_size = (uint32_t)n;
+			d->dl_done = 0;
+			/* U-Boot echoes the size parameter as sent (§4.2). */
+			fb_reply(b, 0, "DATA", "%s", cmd + 9);
+		}
+	} else if (!strncmp(cmd, "flash:", 6)) {
+		fb_flash(b, cmd + 6);
+	} else if (!strncmp(cmd, "erase:", 6)) {
+		fb_erase(b, cmd + 6);
+	} else if (!strcmp(cmd, "reboot") || !strcmp(cmd, "reboot-bootloader") ||
+		   !strcmp(cmd, "reboot-fastboot") || !strcmp(cmd, "reboot-recovery")) {
+		fb_reply_act(b, 0, IMX_ACT_REBOOT, "OKAY", "%s", "");
+	} else if (!strcmp(cmd, "continue") || !strcmp(cmd, "boot")) {
+		fb_reply_act(b, 0, IMX_ACT_LEAVE, "OKAY", "%s", "");
+	} else if (!strncmp(cmd, "set_active:", 11)) {
+		fb_reply(b, 0, "OKAY", "%s", "");
+	} else if (!strncmp(cmd, "UCmd:", 5)) {
+		fb_ucmd(b, cmd + 5, false);
+	} else if (!strncmp(cmd, "ACmd:", 5)) {
+		fb_ucmd(b, cmd + 5, true);
+	} else if (!strncmp(cmd, "oem run:", 8)) {
+		fb_ucmd(b, cmd + 8, false);
+	} else if (!strncmp(cmd, "oem ", 4)) {
+		fb_reply(b, 0, "FAIL", "Unsupported command");
+	} else {
+		fb_reply(b, 0, "FAIL", "unrecognized command");
+	}
+}
+
+static int fb_fault(struct sim_board *b, struct sim_xfer *x, const char *step)
+{
+	enum sim_fault_kind k = sim_board_fault_step(b, step, SIM_FAULT_TRANSFER_KINDS);
+
+	if (k == SIM_FAULT_UNPLUG) {
+		x->status = -ENODEV;
+		return SIM_XFER_DONE;
+	}
+	if (k == SIM_FAULT_STALL) {
+		x->status = -EPIPE;
+		return SIM_XFER_DONE;
+	}
+	if (k == SIM_FAULT_HANG)
+		return sim_board_hang(b, x);
+	return -1;
+}
+
+int imx_fb_data(struct sim_board *b, struct sim_xfer *x)
+{
+	struct imx_board *d = imx_priv(b);
+	char cmd[FB_COMMAND_MAX + 1];
+	size_t len = x->len;
+	int r;
+
+	if (x->type != SIM_XFER_BULK || (x->ep != 0x81 && x->ep != 0x01)) {
+		x->status = -EPIPE;
+		return SIM_XFER_DONE;
+	}
+	if (x->ep == 0x81)
+		return imx_inq_serve(b, x);
+	if (d->dl_active) {
+		uint32_t n = d->dl_size - d->dl_done;
+		uint8_t *dst;
+
+		r = fb_fault(b, x, "fb_download");
+		if (r >= 0)
+			return r;
+		if (len < n)
+			n = (uint32_t)len;
+		dst = imx_ram(d, fb_buffer(d) + d->dl_done, n);
+		if (dst)
+			memcpy(dst, x->data, n);
+		d->dl_done += n;
+		if (d->dl_done == d->dl_size) {
+			char v[16];
+
+			d->dl_active = false;
+			d->image_size = d->dl_size;
+			snprintf(v, sizeof(v), "%x", d->dl_size);
+			imx_env_set(d, "filesize", v);
+			fb_reply(b, 0, "OKAY", "%s", "");
+		}
+		return SIM_XFER_DONE;
+	}
+	r = fb_fault(b, x, "fb_command");
+	if (r >= 0)
+		return r;
+	if (len > FB_COMMAND_MAX)
+		len = FB_COMMAND_MAX;
+	memcpy(cmd, x->data, len);
+	cmd[len] = 0;
+	/* Some hosts send a trailing NUL; U-Boot terminates at the length. */
+	fb_dispatch(b, cmd);
+	return SIM_XFER_DONE;
+}
