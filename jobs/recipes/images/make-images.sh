@@ -3,11 +3,23 @@
 # by sha256.  The bytes are deterministic (SHA-256 in counter mode over the
 # file name), so the digests in the recipes stay valid; run it from anywhere:
 #     jobs/recipes/images/make-images.sh && (cd jobs/recipes/images && sha256sum *.bin *.imx *.simg)
-# These are NOT bootable: synthetic i.MX/Ingenic images with real headers come
-# later.  Only rootfs.simg has a real Android sparse header (it expands to
-# 64 KiB), so the sparse handling has something to look at.
+# The boot stages are the simulated boards' fixtures (tests/fixtures/*/
+# mkfixtures.py, deterministic too): a synthetic i.MX6Q u-boot.imx with a
+# valid IVT, boot data and DCD, and Ingenic ginfo/SPL/burner stand-ins that
+# the board models check.  They are not real firmware.  The payloads are
+# filler; rootfs.simg has a real Android sparse header (it expands to 64 KiB).
 set -eu
 cd "$(dirname "$0")"
+top=$(cd ../../.. && pwd)
+fx=$(mktemp -d)
+trap 'rm -rf "$fx"' EXIT
+python3 "$top/tests/fixtures/imx/mkfixtures.py" "$fx/imx" >/dev/null
+python3 "$top/tests/fixtures/ingenic/mkfixtures.py" "$fx/ingenic" >/dev/null
+cp "$fx/imx/u-boot-imx6q.imx" imx6q-u-boot-fastboot.imx
+cp "$fx/imx/u-boot-imx6q.imx" imx6q-u-boot.imx
+cp "$fx/ingenic/ginfo.bin" t31-ginfo.bin
+cp "$fx/ingenic/spl.bin" t31-spl.bin
+cp "$fx/ingenic/burner.bin" t31-burner.bin
 python3 - <<'PY'
 import hashlib, struct
 
@@ -23,12 +35,7 @@ def fill(name, size):
 KiB = 1024
 fill("stm32-f405-boot.bin", 16 * KiB)
 fill("stm32-f405-app.bin", 96 * KiB)
-fill("imx6q-u-boot-fastboot.imx", 64 * KiB)
-fill("imx6q-u-boot.imx", 64 * KiB)
 fill("imx6q-env.bin", 8 * KiB)
-fill("t31-ginfo.bin", 324)
-fill("t31-spl.bin", 26 * KiB)          # <= d2i_len 0x7000
-fill("t31-burner.bin", 128 * KiB)
 fill("t31-uboot.bin", 64 * KiB)
 fill("t31-kernel.bin", 128 * KiB)
 fill("t31-rootfs.bin", 64 * KiB)
