@@ -21,7 +21,7 @@ static int set_str(char **dst, const char *v)
 
 int config_defaults(struct config *cfg)
 {
-	*cfg = (struct config){ .max_jobs = 32, .grace_sec = 60 };
+	*cfg = (struct config){ .max_jobs = 32, .grace_sec = 60, .rearm_sec = 5 };
 	if (set_str(&cfg->station, "station") < 0 ||
 	    set_str(&cfg->recipe_dir, "/etc/flashd/recipes") < 0 ||
 	    set_str(&cfg->database, "/var/lib/flashd/flashd.db") < 0 ||
@@ -130,6 +130,10 @@ static int apply(struct config *cfg, const char *key, char *val, const char *whe
 	} else if (!strcmp(key, "grace_sec")) {
 		if (parse_uint(val, 0, 3600, &cfg->grace_sec) < 0)
 			return err_set(e, -EINVAL, "%s: grace_sec: '%s' is not a number in 0..3600",
+				       where, val);
+	} else if (!strcmp(key, "rearm_sec")) {
+		if (parse_uint(val, 0, 3600, &cfg->rearm_sec) < 0)
+			return err_set(e, -EINVAL, "%s: rearm_sec: '%s' is not a number in 0..3600",
 				       where, val);
 	} else if (!strncmp(key, "slot.", 5) && key[5]) {
 		r = add_slot(cfg, key + 5, val);

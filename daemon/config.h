@@ -8,6 +8,8 @@
  *   allow_ports    = 1-1.* 2-3              port-path globs; empty = every port
  *   max_jobs       = 32                     concurrent jobs (others wait their turn)
  *   grace_sec      = 60                     SIGTERM: time running jobs get to finish
+ *   rearm_sec      = 5                      a board re-appearing this soon after its
+ *                                           unit passed is that unit rebooting, not a new one
  *   slot.1-1.2     = A1                     label shown to operators for a port
  *
  * '#' starts a comment.  Errors name the file and line.  Owned by the
@@ -39,6 +41,7 @@ struct config {
 	size_t n_slots;
 	unsigned max_jobs;
 	unsigned grace_sec;
+	unsigned rearm_sec;
 };
 
 /* Fill *cfg with the built-in defaults. */

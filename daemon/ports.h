@@ -53,6 +53,7 @@ struct port {
 	const struct recipe *recipe;
 	int64_t unit_id;
 	uint64_t started_ms; /* monotonic */
+	uint64_t passed_ms;  /* monotonic end of the last unit that passed, 0 if none */
 	char last_result[16];
 	char last_error[256];
 	char last_serial[128];

@@ -370,6 +370,16 @@ static void on_hotplug(void *userdata, const struct hotplug_event *ev)
 		p->state = PORT_IDLE;
 		return;
 	}
+	/* A unit that just passed and reboots (fastboot reboot, a ROM that
+	 * comes back after leave) re-enumerates on its port: flashing it again
+	 * would loop forever on boards whose boot pins select USB. */
+	if (p->passed_ms && mono_ms() - p->passed_ms < s->cfg.rearm_sec * 1000ull) {
+		log_ev(LOG_NOTICE, LOG_ID_BOARD_ARRIVED, &c,
+		       "Board on port '%s' came back %llu ms after unit %lld passed: taken for the same unit rebooting, not flashed again; unplug it to flash another",
+		       p->path, (unsigned long long)(mono_ms() - p->passed_ms), (long long)p->unit_id);
+		p->state = PORT_DONE;
+		return;
+	}
 	consider_port(s, p);
 }
 
@@ -391,6 +401,7 @@ static void reap_port(struct station *s, struct port *p)
 	snprintf(p->last_result, sizeof(p->last_result), "%s", job_result_name(live.result));
 	snprintf(p->last_error, sizeof(p->last_error), "%s", live.error);
 	snprintf(p->last_serial, sizeof(p->last_serial), "%s", live.serial);
+	p->passed_ms = live.result == JOB_PASS ? mono_ms() : 0;
 	if (live.result == JOB_PASS)
 		s->today_pass++;
 	else

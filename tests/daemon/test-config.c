@@ -24,7 +24,7 @@ TEST(config_reads_every_key)
 
 	write_conf(path, "# station\nstation = line3-st1\nrecipe_dir=/r\n database = /d.db \n"
 			 "control_socket = /s\nallow_ports = 1-1.* 2-3\nmax_jobs = 8\n"
-			 "grace_sec = 5\nslot.1-1.2 = A1 # left hub\n");
+			 "grace_sec = 5\nrearm_sec = 7\nslot.1-1.2 = A1 # left hub\n");
 	ASSERT_OK(config_defaults(&c));
 	ASSERT_OK(config_load(path, &c, &e));
 	unlink(path);
@@ -34,6 +34,7 @@ TEST(config_reads_every_key)
 	ASSERT_STREQ(c.control_socket, "/s");
 	ASSERT_EQ(c.max_jobs, 8);
 	ASSERT_EQ(c.grace_sec, 5);
+	ASSERT_EQ(c.rearm_sec, 7);
 	ASSERT_EQ(c.n_allow, 2);
 	ASSERT_TRUE(config_port_allowed(&c, "1-1.2.3"));
 	ASSERT_TRUE(config_port_allowed(&c, "2-3"));

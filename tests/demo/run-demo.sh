@@ -21,7 +21,15 @@ grace_sec = 30
 slot.1-1.1 = A1
 slot.1-1.2 = A2
 slot.1-1.3 = A3
-slot.1-1.4.1 = B1
+slot.1-1.4 = A4
+slot.1-2.1 = B1
+slot.1-2.2 = B2
+slot.1-2.3 = B3
+slot.1-2.4 = B4
+slot.1-3.1 = C1
+slot.1-3.2 = C2
+slot.1-3.3 = C3
+slot.1-3.4 = C4
 CONF
 boards=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["boards"]))' "$top/tests/demo/scenario.json")
 # Every board passes once, and the one unplugged mid-write also leaves a fail row.
