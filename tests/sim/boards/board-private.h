@@ -106,6 +106,9 @@ extern const struct sim_model sim_stm32_dfuse_model;
 void sim_board_set_priv(struct sim_board *b, void *priv);
 void *sim_board_priv(struct sim_board *b);
 /* Message into the sim_board_new() error buffer (only during new). */
+/* Value of one hex digit (either case), or -1: for options like "uid". */
+int sim_hex_digit(char c);
+
 int sim_board_errf(struct sim_board *b, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

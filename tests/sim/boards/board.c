@@ -107,6 +107,17 @@ static const struct sim_model *board_find_model(const char *type)
 	return NULL;
 }
 
+int sim_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int sim_board_errf(struct sim_board *b, int err, const char *fmt, ...)
 {
 	va_list ap;

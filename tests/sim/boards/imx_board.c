@@ -116,17 +116,6 @@ static void imx_destroy(struct sim_board *b)
 	sim_board_set_priv(b, NULL);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int imx_timing_option(struct imx_board *d, const char *name, uint64_t v)
 {
 	static const struct {
@@ -167,7 +156,7 @@ static int imx_option(struct sim_board *b, const char *key, const char *value)
 			goto bad;
 		u = 0;
 		for (int i = 0; i < 16; i++) {
-			int h = hexval(value[i]);
+			int h = sim_hex_digit(value[i]);
 
 			if (h < 0)
 				goto bad;

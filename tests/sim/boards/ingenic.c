@@ -125,17 +125,6 @@ void ingenic_hang(struct sim_board *b, const char *why)
 
 /* Options */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int ingenic_create(struct sim_board *b, const char *type)
 {
 	struct ingenic *g = calloc(1, sizeof(*g));
@@ -218,7 +207,7 @@ static int ingenic_option(struct sim_board *b, const char *key, const char *valu
 		if (strlen(value) != 32)
 			goto bad;
 		for (int i = 0; i < 16; i++) {
-			int hi = hexval(value[2 * i]), lo = hexval(value[2 * i + 1]);
+			int hi = sim_hex_digit(value[2 * i]), lo = sim_hex_digit(value[2 * i + 1]);
 
 			if (hi < 0 || lo < 0)
 				goto bad;

@@ -95,17 +95,6 @@ static void stm32_destroy(struct sim_board *b)
 	sim_board_set_priv(b, NULL);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Timing options: name, unit factor to ns (0: reported ms, kept as ms). */
 static int stm32_timing_option(struct stm32_dfuse *d, const char *name, double v)
 {
@@ -180,7 +169,7 @@ static int stm32_option(struct sim_board *b, const char *key, const char *value)
 		if (strlen(value) != 24)
 			goto bad;
 		for (int i = 0; i < 12; i++) {
-			int hi = hexval(value[2 * i]), lo = hexval(value[2 * i + 1]);
+			int hi = sim_hex_digit(value[2 * i]), lo = sim_hex_digit(value[2 * i + 1]);
 
 			if (hi < 0 || lo < 0)
 				goto bad;
