@@ -388,11 +388,13 @@ static void reap_port(struct station *s, struct port *p)
 {
 	struct port_live live;
 	struct log_ctx c;
+	bool unused;
 
 	pthread_mutex_lock(&p->live_lock);
 	live = p->live;
 	pthread_mutex_unlock(&p->live_lock);
 	job_join(p->job);
+	unused = job_has_unused_device(p->job);
 	p->job = job_free(p->job);
 	rs_unref(p->rs);
 	p->rs = NULL;
@@ -409,6 +411,16 @@ static void reap_port(struct station *s, struct port *p)
 	p->state = p->present ? PORT_DONE : PORT_EMPTY;
 	c = port_ctx(p, p->last_result);
 	log_ev(LOG_DEBUG, NULL, &c, "Port '%s' free", p->path);
+	/* A board that arrived while a failing job still held the port (the
+	 * job took it for a re-enumeration it did not want) is a new board:
+	 * flash it.  After a pass, a device back on the port is the unit that
+	 * was just flashed (e.g. a ROM after fastboot.reboot): left alone. */
+	if (unused && p->present && live.result == JOB_FAIL && !s->stopping) {
+		log_ev(LOG_INFO, LOG_ID_BOARD_ARRIVED, &c,
+		       "Board %04x:%04x arrived on port '%s' while the failed job ran: starting it",
+		       p->dev.vid, p->dev.pid, p->path);
+		consider_port(s, p);
+	}
 }
 
 static int on_wake(sd_event_source *src, int fd, uint32_t revents, void *userdata)

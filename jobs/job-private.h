@@ -16,6 +16,12 @@
 /* One device session: from open (or an await) until the device leaves. */
 struct job_session {
 	int fd; /* the devnode, kept open while libusb uses it */
+	/* The session's own libusb context: synchronous transfers make the
+	 * calling thread handle the context's events, so job threads sharing
+	 * one context take turns on its event lock and every completion wakes
+	 * all of them (32 boards: 2.7x the modelled time, tests/bench/README.md).
+	 * NULL: the station's env->usb is used (libusb_init failed). */
+	libusb_context *ctx;
 	libusb_device_handle *handle;
 	struct usb_dev usb;
 	struct dfuse *dfuse; /* DfuSe engine, opened on first use */
@@ -37,6 +43,7 @@ struct job {
 	pthread_cond_t cond;
 	struct job_device dev; /* newest device seen on the port */
 	unsigned dev_gen;      /* bumped on every arrival */
+	unsigned used_gen;     /* dev_gen of the device the job took last */
 	bool dev_present;
 	int stop_reason;  /* 0, -ECANCELED (shutdown) or -ETIMEDOUT (deadline) */
 	uint64_t deadline_ms; /* running stage, 0 = none */

@@ -48,10 +48,14 @@ static int open_once(struct job *j, struct err *e)
 	uint8_t intf = 0;
 	int fd, r;
 
+	/* Options set on the NULL context (NO_DEVICE_DISCOVERY) apply to new
+	 * contexts too, so this scans nothing. */
+	if (!j->s.ctx && libusb_init(&j->s.ctx) < 0)
+		j->s.ctx = NULL;
 	fd = open(j->cur.devnode, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, -errno, "open '%s': %s", j->cur.devnode, strerror(errno));
-	r = usb_errno(libusb_wrap_sys_device(j->env->usb, (intptr_t)fd, &h));
+	r = usb_errno(libusb_wrap_sys_device(j->s.ctx ? j->s.ctx : j->env->usb, (intptr_t)fd, &h));
 	if (r < 0) {
 		close(fd);
 		return err_set(e, r, "libusb cannot use '%s': %s", j->cur.devnode, strerror(-r));
@@ -103,4 +107,7 @@ void job_session_close(struct job *j)
 	if (j->s.fd >= 0)
 		close(j->s.fd);
 	j->s.fd = -1;
+	if (j->s.ctx)
+		libusb_exit(j->s.ctx);
+	j->s.ctx = NULL;
 }

@@ -55,6 +55,7 @@ int job_new(const struct job_env *env, const struct recipe *recipe, const struct
 	j->cur = *dev;
 	j->dev_present = true;
 	j->dev_gen = 1;
+	j->used_gen = 1;
 	j->s.fd = -1;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -190,6 +191,7 @@ static int stage_await(struct job *j, const struct recipe_stage *st, struct err 
 		if (j->dev_present && j->dev_gen > j->leave_gen && j->dev.vid == vid &&
 		    j->dev.pid == pid) {
 			j->cur = j->dev;
+			j->used_gen = j->dev_gen;
 			break;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -498,6 +500,16 @@ void job_device_gone(struct job *j)
 	j->dev_present = false;
 	pthread_cond_broadcast(&j->cond);
 	pthread_mutex_unlock(&j->lock);
+}
+
+bool job_has_unused_device(struct job *j)
+{
+	bool r;
+
+	pthread_mutex_lock(&j->lock);
+	r = j->dev_present && j->dev_gen > j->used_gen;
+	pthread_mutex_unlock(&j->lock);
+	return r;
 }
 
 static void stop(struct job *j, int reason)

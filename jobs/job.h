@@ -105,6 +105,13 @@ int64_t job_unit_id(const struct job *j);
 void job_device_arrived(struct job *j, const struct job_device *dev);
 /* The job's device was removed from the port.  Loop thread. */
 void job_device_gone(struct job *j);
+/*
+ * True if the device now on the port arrived after the one the job took
+ * last and the job never used it: a board plugged in (or power-cycled)
+ * while the job was failing or waiting for another VID/PID, or a device
+ * back after the last stage sent it away.  Loop thread.
+ */
+bool job_has_unused_device(struct job *j);
 /* Stop: the running stage fails with -ECANCELED and the unit ends
  * 'interrupted' (daemon shutdown after the grace time). */
 void job_cancel(struct job *j);

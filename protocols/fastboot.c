@@ -129,6 +129,9 @@ static int bulk_out(struct fb *f, const void *buf, size_t len, unsigned int time
 	/* libusb takes a non-const buffer for both directions; OUT data is only read. */
 	r = libusb_bulk_transfer(f->usb->handle, f->ep_out, (unsigned char *)buf, (int)len, &got,
 				 timeout);
+	/* An unplug during a multi-URB write comes back as LIBUSB_ERROR_IO. */
+	if (r == LIBUSB_ERROR_IO && usb_device_gone(f->usb))
+		r = LIBUSB_ERROR_NO_DEVICE;
 	if (r < 0)
 		return err_set(e, usb_errno(r), "%s", libusb_strerror((enum libusb_error)r));
 	if ((size_t)got != len)
@@ -342,7 +345,7 @@ int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n, usb_
 	char cmd[32], text[FB_RESPONSE_LEN + 1];
 	unsigned int timeout = fb_ms(f, FB_DATA_MS_PER_MIB);
 	enum fb_reply kind;
-	uint64_t total = 0, done = 0, v;
+	uint64_t total = 0, done = 0, at, v;
 	int r;
 
 	for (size_t i = 0; i < n; i++)
@@ -374,10 +377,12 @@ int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n, usb_
 		while (left) {
 			size_t k = left < FB_BULK_CHUNK ? left : FB_BULK_CHUNK;
 
+			/* A failed write starts with the bytes still staged. */
+			at = done - f->staged;
 			r = data_put(f, p, k, timeout, e);
 			if (r < 0)
 				return err_prefix(e, "%s: data at +0x%llx", cmd,
-						  (unsigned long long)done);
+						  (unsigned long long)at);
 			p += k;
 			left -= k;
 			done += k;
@@ -385,9 +390,10 @@ int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n, usb_
 				progress(ud, progress_base + done, progress_total);
 		}
 	}
+	at = done - f->staged;
 	r = data_flush(f, timeout, e);
 	if (r < 0)
-		return err_prefix(e, "%s: data at +0x%llx", cmd, (unsigned long long)done);
+		return err_prefix(e, "%s: data at +0x%llx", cmd, (unsigned long long)at);
 	r = wait_reply(f, cmd, fb_ms(f, FB_CMD_TIMEOUT_MS), NULL, 0, &kind, e);
 	if (r < 0)
 		return r;

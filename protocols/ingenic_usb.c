@@ -83,18 +83,6 @@ int ingenic_usb_in(struct usb_dev *usb, enum ingenic_usb_req req, uint32_t arg, 
  * two apart: it fails NO_DEVICE once the device is gone.  A busy device may
  * not answer EP0 at all; a timeout then means "still there".
  */
-#define INGENIC_PROBE_TIMEOUT_MS 200
-
-static bool device_gone(struct usb_dev *usb)
-{
-	uint8_t st[2];
-	int r = libusb_control_transfer(usb->handle, LIBUSB_ENDPOINT_IN | LIBUSB_RECIPIENT_DEVICE,
-					LIBUSB_REQUEST_GET_STATUS, 0, 0, st, sizeof(st),
-					INGENIC_PROBE_TIMEOUT_MS);
-
-	return r == LIBUSB_ERROR_NO_DEVICE;
-}
-
 static int bulk(struct usb_dev *usb, uint8_t ep, uint8_t *buf, size_t len, unsigned int timeout_ms,
 		struct err *e)
 {
@@ -107,7 +95,7 @@ static int bulk(struct usb_dev *usb, uint8_t ep, uint8_t *buf, size_t len, unsig
 		return err_set(e, -EMSGSIZE, "bulk transfer of %zu bytes", len);
 	r = libusb_bulk_transfer(usb->handle, ep, buf, (int)len, &done,
 				 timeout_ms ? timeout_ms : usb->ctrl_timeout_ms);
-	if (r == LIBUSB_ERROR_IO && device_gone(usb))
+	if (r == LIBUSB_ERROR_IO && usb_device_gone(usb))
 		r = LIBUSB_ERROR_NO_DEVICE;
 	if (r < 0)
 		return err_set(e, usb_errno(r), "bulk %s: %s (%d of %zu bytes)",

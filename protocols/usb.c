@@ -12,6 +12,8 @@
 
 /* Slice of a cancellable sleep: bounds how late a cancel is noticed. */
 #define USB_SLEEP_SLICE_MS 20
+/* The "is it still there?" probe after an I/O error. */
+#define USB_PROBE_TIMEOUT_MS 200
 
 void usb_dev_init(struct usb_dev *d, libusb_device_handle *h, uint8_t intf)
 {
@@ -62,6 +64,16 @@ static int usb_fail(struct err *e, int r)
 
 	/* Keep the libusb wording: it says "No such device (it may have been disconnected)". */
 	return err_set(e, code, "%s", libusb_strerror((enum libusb_error)r));
+}
+
+bool usb_device_gone(struct usb_dev *d)
+{
+	uint8_t st[2];
+	int r = libusb_control_transfer(d->handle, LIBUSB_ENDPOINT_IN | LIBUSB_RECIPIENT_DEVICE,
+					LIBUSB_REQUEST_GET_STATUS, 0, 0, st, sizeof(st),
+					USB_PROBE_TIMEOUT_MS);
+
+	return r == LIBUSB_ERROR_NO_DEVICE;
 }
 
 int usb_check_cancel(const struct usb_dev *d, const char *what, struct err *e)

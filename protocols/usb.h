@@ -17,6 +17,7 @@
 #define FLASHD_PROTOCOLS_USB_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,14 @@ void usb_dev_init(struct usb_dev *d, libusb_device_handle *h, uint8_t intf);
 
 /* Translate a libusb_error (< 0) to a negative errno.  0 and counts pass through. */
 int usb_errno(int libusb_ret);
+
+/*
+ * True if the device no longer answers (a GET_STATUS probe fails with
+ * LIBUSB_ERROR_NO_DEVICE).  libusb 1.0.26 reports LIBUSB_ERROR_IO, not
+ * NO_DEVICE, when the device goes away while a bulk transfer split into
+ * several URBs is being submitted: callers use this to name the unplug.
+ */
+bool usb_device_gone(struct usb_dev *d);
 
 /* -ECANCELED with a message naming `what` if the cancel flag is set, else 0. */
 int usb_check_cancel(const struct usb_dev *d, const char *what, struct err *e);

@@ -64,6 +64,15 @@ static cJSON *board_json(struct simdev *d, const char *dir, int *err)
 	cJSON_AddNumberToObject(o, "bytes_out", (double)st.bytes_out);
 	cJSON_AddNumberToObject(o, "forbidden", st.forbidden);
 	cJSON_AddNumberToObject(o, "ioctls", (double)d->ioctls);
+	/* CLOCK_MONOTONIC ns; exact in a double below 2^53 ns (104 days of uptime). */
+	if (d->plugged_at_ns)
+		cJSON_AddNumberToObject(o, "plugged_at_ns", (double)d->plugged_at_ns);
+	else
+		cJSON_AddNullToObject(o, "plugged_at_ns");
+	if (d->first_request_ns)
+		cJSON_AddNumberToObject(o, "first_request_ns", (double)d->first_request_ns);
+	else
+		cJSON_AddNullToObject(o, "first_request_ns");
 	for (unsigned i = 0; (f = sim_board_fault_log(d->board, i)); i++)
 		cJSON_AddItemToArray(faults, cJSON_CreateString(f));
 	cJSON_AddItemToObject(o, "faults_fired", faults);

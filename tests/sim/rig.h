@@ -44,6 +44,11 @@ struct simdev {
 	bool enum_queued;      /* an enumerate request is queued on the main loop */
 	unsigned enumerations; /* how many times it appeared on the bus */
 	uint64_t ioctls;
+	/* CLOCK_MONOTONIC ns (shared by every process on the machine): when the
+	 * add uevent of the current enumeration was sent, and the first transfer
+	 * a client submitted after it (0: none yet). */
+	uint64_t plugged_at_ns;
+	uint64_t first_request_ns;
 };
 
 struct rig {

@@ -285,7 +285,8 @@ int testbed_add_board(struct simdev *dev)
 	struct rig *r = dev->rig;
 	const struct sim_identity *id;
 	g_autoptr(GString) s = g_string_new(NULL);
-	struct rec rec = { s };
+	g_autoptr(GString) intf = g_string_new(NULL);
+	struct rec rec = { s }, irec = { intf };
 	struct usbnode *node;
 	uint8_t *blob;
 	size_t len;
@@ -313,7 +314,9 @@ int testbed_add_board(struct simdev *dev)
 		r->next_devnum = 2; /* NEEDSWORK: no check that a wrapped devnum is free */
 	device_record(&rec, dev->syspath, dev->cfg->port, strchr(dev->cfg->port, '-') + 1,
 		      devnum, blob, len, id->speed, id->manufacturer, id->product, id->serial);
-	interface_records(&rec, dev->syspath, dev->cfg->port, blob, len);
+	interface_records(&irec, dev->syspath, dev->cfg->port, blob, len);
+	if (intf->len && intf->str[0] == '\n')
+		g_string_erase(intf, 0, 1);
 	pthread_mutex_unlock(&dev->lock);
 
 	/* Node and handler before the add uevent (gotcha 3). */
@@ -324,9 +327,22 @@ int testbed_add_board(struct simdev *dev)
 	pthread_mutex_lock(&dev->lock);
 	dev->node = node;
 	dev->enumerations++;
+	dev->plugged_at_ns = 0;
+	dev->first_request_ns = 0;
 	pthread_mutex_unlock(&dev->lock);
 	rig_debug("%s: add %s at %s", dev->cfg->id, usbnode_devnode(node), dev->cfg->port);
-	return add_record(r, s);
+	/* The device first, alone: add_from_string() sends a record's add uevent
+	 * right after writing its attributes, so the time after this call is when
+	 * the device's uevent went out.  Its interfaces follow (as the kernel
+	 * sends them); on a disk-backed /tmp their attribute files take
+	 * milliseconds, which must not count as the client's latency. */
+	rr = add_record(r, s);
+	pthread_mutex_lock(&dev->lock);
+	dev->plugged_at_ns = sched_now_ns();
+	pthread_mutex_unlock(&dev->lock);
+	if (rr < 0 || !intf->len)
+		return rr;
+	return add_record(r, intf);
 }
 
 void testbed_remove_board(struct simdev *dev)

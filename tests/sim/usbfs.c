@@ -369,6 +369,8 @@ static void urb_submit(struct usbnode *n, struct urb *u)
 	struct simdev *dev = n->dev;
 	int r;
 
+	if (!dev->first_request_ns && dev->node == n)
+		dev->first_request_ns = sched_now_ns();
 	g_queue_push_tail(&n->inflight, u);
 	r = sim_board_submit(dev->board, &u->x);
 	if (r == SIM_XFER_PENDING) {
