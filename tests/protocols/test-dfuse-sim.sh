@@ -96,19 +96,9 @@ else
 fi
 
 # --- .dfu file: two elements in alt 0, one sector apart
-python3 - "$tmp/img.bin" "$tmp/good.dfu" <<'PY'
-import struct, sys, zlib
-data = open(sys.argv[1], "rb").read()
-e1, e2 = data[:3000], data[3000:7000]
-els = struct.pack("<II", 0x08000000, len(e1)) + e1 + struct.pack("<II", 0x08010000, len(e2)) + e2
-tgt = b"Target" + bytes([0]) + struct.pack("<I", 1) + b"ST...".ljust(255, b"\0") + struct.pack("<II", len(els), 2)
-body = b"DfuSe\x01" + struct.pack("<I", 11 + len(tgt) + len(els) + 16) + bytes([1]) + tgt + els
-body += struct.pack("<HHHH", 0, 0xdf11, 0x0483, 0x011a) + b"UFD" + bytes([16])
-body += struct.pack("<I", ~zlib.crc32(body) & 0xffffffff)
-open(sys.argv[2], "wb").write(body)
-PY
 head -c 3000 "$tmp/img.bin" >"$tmp/e1.bin"
 tail -c +3001 "$tmp/img.bin" | head -c 4000 >"$tmp/e2.bin"
+python3 "$top/tests/fixtures/dfuse/mkdfu.py" "$tmp/good.dfu" 0:0x08000000:"$tmp/e1.bin" 0:0x08010000:"$tmp/e2.bin"
 run dfufile "$(board)" download "$tmp/good.dfu"
 if [ "$rc" -eq 0 ] && [ "$(field host_crc)" = "$(field dev_crc)" ] && grep -q 'sectors_erased=2 ' "$out" &&
 	dump_matches "$tmp/e1.bin" 0 && dump_matches "$tmp/e2.bin" $((0x10000)); then
