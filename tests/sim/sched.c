@@ -18,6 +18,7 @@ struct timer {
 	uint64_t seq; /* FIFO among equal deadlines */
 	sched_fn_t fn;
 	void *arg;
+	bool owned; /* arg is malloc'd and ours to free if the timer never fires */
 };
 
 struct sched {
@@ -142,6 +143,11 @@ struct sched *sched_free(struct sched *s)
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
+	/* Timers still pending at exit (a board's reboot scheduled as the
+	 * command ended) never run; free what they own. */
+	for (size_t i = 0; i < s->n; i++)
+		if (s->heap[i].owned)
+			free(s->heap[i].arg);
 	free(s->heap);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
@@ -149,9 +155,9 @@ struct sched *sched_free(struct sched *s)
 	return NULL;
 }
 
-int sched_add(struct sched *s, uint64_t delay_ns, sched_fn_t fn, void *arg)
+static int add(struct sched *s, uint64_t delay_ns, sched_fn_t fn, void *arg, bool owned)
 {
-	struct timer t = { .when = sched_now_ns() + delay_ns, .fn = fn, .arg = arg };
+	struct timer t = { .when = sched_now_ns() + delay_ns, .fn = fn, .arg = arg, .owned = owned };
 
 	pthread_mutex_lock(&s->lock);
 	if (s->n == s->cap) {
@@ -172,4 +178,14 @@ int sched_add(struct sched *s, uint64_t delay_ns, sched_fn_t fn, void *arg)
 		pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+int sched_add(struct sched *s, uint64_t delay_ns, sched_fn_t fn, void *arg)
+{
+	return add(s, delay_ns, fn, arg, false);
+}
+
+int sched_add_owned(struct sched *s, uint64_t delay_ns, sched_fn_t fn, void *arg)
+{
+	return add(s, delay_ns, fn, arg, true);
 }

@@ -26,5 +26,8 @@ struct sched *sched_free(struct sched *s);
 
 /* Run fn(arg) after delay_ns.  Returns 0 or -ENOMEM. */
 int sched_add(struct sched *s, uint64_t delay_ns, sched_fn_t fn, void *arg);
+/* The same for a malloc'd arg that fn frees: freed by sched_free() if the
+ * timer is still pending then. */
+int sched_add_owned(struct sched *s, uint64_t delay_ns, sched_fn_t fn, void *arg);
 
 #endif

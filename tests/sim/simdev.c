@@ -122,7 +122,7 @@ static void host_schedule(void *ctx, uint64_t delay_ns, void (*fn)(struct sim_bo
 
 	if (c)
 		*c = (struct sched_call){ d, fn, arg };
-	if (!c || sched_add(d->rig->sched, delay_ns, sched_call_cb, c) < 0) {
+	if (!c || sched_add_owned(d->rig->sched, delay_ns, sched_call_cb, c) < 0) {
 		rig_log("%s: out of memory scheduling a board timer", d->cfg->id);
 		free(c);
 	}
@@ -157,7 +157,7 @@ static void host_event(void *ctx, enum sim_board_event ev, uint64_t delay_ns)
 		return;
 	}
 	*e = (struct event_call){ d, ev };
-	if (sched_add(d->rig->sched, delay_ns, event_cb, e) < 0)
+	if (sched_add_owned(d->rig->sched, delay_ns, event_cb, e) < 0)
 		free(e);
 }
 

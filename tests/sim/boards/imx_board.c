@@ -635,19 +635,22 @@ void imx_inq_clear(struct imx_board *d)
 /* Real time a host gets to reap the last reply before the device drops. */
 #define IMX_LEAVE_FLOOR_NS (50 * 1000 * 1000ull)
 
-struct imx_reenum {
-	unsigned gen;
-	enum imx_mode next;
-};
+/*
+ * The re-enumeration timer's argument carries the power generation and the
+ * next mode in the pointer value itself: a timer dropped with the board
+ * (board.h: pending calls are dropped at free) then owns no memory.
+ */
+#define IMX_REENUM_ARG(gen, fastboot) ((void *)(uintptr_t)(((uintptr_t)(gen) << 1) | !!(fastboot)))
 
 static void imx_reenum_cb(struct sim_board *b, void *arg)
 {
 	struct imx_board *d = imx_priv(b);
-	struct imx_reenum *re = arg;
+	unsigned gen = (unsigned)((uintptr_t)arg >> 1);
+	bool fastboot = (uintptr_t)arg & 1;
 	int r;
 
-	if (d && re->gen == d->gen && (d->mode == IMX_BOOTING || d->mode == IMX_RESETTING)) {
-		if (re->next == IMX_FASTBOOT) {
+	if (d && gen == d->gen && (d->mode == IMX_BOOTING || d->mode == IMX_RESETTING)) {
+		if (fastboot) {
 			/* U-Boot is up: it may still die before its gadget shows. */
 			if (sim_board_fault_step(b, "uboot_boot", SIM_FAULT_UNPLUG) ==
 			    SIM_FAULT_NONE) {
@@ -664,13 +667,11 @@ static void imx_reenum_cb(struct sim_board *b, void *arg)
 				sim_board_connect(b, 0);
 		}
 	}
-	free(re);
 }
 
 void imx_act(struct sim_board *b, enum imx_action a, uint64_t after_ns)
 {
 	struct imx_board *d = imx_priv(b);
-	struct imx_reenum *re;
 	uint64_t leave;
 
 	imx_inq_clear(d);
@@ -704,15 +705,10 @@ void imx_act(struct sim_board *b, enum imx_action a, uint64_t after_ns)
 	case IMX_ACT_NONE:
 		return;
 	}
-	re = malloc(sizeof(*re));
-	if (!re)
-		return;
-	re->gen = d->gen;
-	re->next = a == IMX_ACT_UBOOT ? IMX_FASTBOOT : IMX_ROM;
 	sim_board_schedule(
 		b,
 		leave + sim_board_scaled(b, a == IMX_ACT_UBOOT ? d->t.uboot_boot : d->t.rom_boot),
-		imx_reenum_cb, re);
+		imx_reenum_cb, IMX_REENUM_ARG(d->gen, a == IMX_ACT_UBOOT));
 }
 
 /* Model callbacks */
