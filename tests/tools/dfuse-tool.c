@@ -37,6 +37,7 @@
 #include "protocols/dfu_file.h"
 #include "protocols/dfuse.h"
 #include "protocols/usb.h"
+#include "tests/lib/usb-tool.h"
 
 static atomic_int cancel_flag;
 
@@ -78,86 +79,11 @@ static bool parse_u32(const char *s, uint32_t *ret)
 	return true;
 }
 
-/* "bus-port.port..." of dev, as dfu-util -p and the flashsim scenarios write it. */
-static void port_path(libusb_device *dev, char *buf, size_t size)
+/* The first DFU-mode interface (FE/01/02) of a device, or -1. */
+static int dfu_interface(libusb_device *dev, void *ud)
 {
-	uint8_t ports[8];
-	int n = libusb_get_port_numbers(dev, ports, sizeof(ports));
-	size_t o;
-
-	o = (size_t)snprintf(buf, size, "%u", libusb_get_bus_number(dev));
-	for (int i = 0; i < n && o < size; i++)
-		o += (size_t)snprintf(buf + o, size - o, "%c%u", i ? '.' : '-', ports[i]);
-}
-
-/* First DFU-mode interface (FE/01/02) of the device at port, or -1. */
-static int dfu_interface(libusb_device *dev)
-{
-	struct libusb_config_descriptor *cfg;
-	int found = -1;
-
-	if (libusb_get_active_config_descriptor(dev, &cfg) < 0)
-		return -1;
-	for (int i = 0; i < cfg->bNumInterfaces && found < 0; i++) {
-		const struct libusb_interface_descriptor *a = &cfg->interface[i].altsetting[0];
-
-		if (a->bInterfaceClass == 0xfe && a->bInterfaceSubClass == 0x01 &&
-		    a->bInterfaceProtocol == 0x02)
-			found = a->bInterfaceNumber;
-	}
-	libusb_free_config_descriptor(cfg);
-	return found;
-}
-
-static int open_port(libusb_context *ctx, const char *port, libusb_device_handle **ret,
-		     int *ret_intf)
-{
-	libusb_device **list;
-	ssize_t n = libusb_get_device_list(ctx, &list);
-	int r = -ENODEV;
-
-	for (ssize_t i = 0; i < n; i++) {
-		char path[64];
-		int intf;
-
-		port_path(list[i], path, sizeof(path));
-		if (port && strcmp(path, port) != 0)
-			continue;
-		intf = dfu_interface(list[i]);
-		if (intf < 0)
-			continue;
-		r = usb_errno(libusb_open(list[i], ret));
-		if (r == 0)
-			*ret_intf = intf;
-		break;
-	}
-	if (n >= 0)
-		libusb_free_device_list(list, 1);
-	return r;
-}
-
-struct mapped {
-	uint8_t *data;
-	size_t len;
-};
-
-static int map_file(const char *path, struct mapped *m)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return -errno;
-	}
-	m->len = (size_t)st.st_size;
-	m->data = m->len ? mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-	close(fd);
-	if (m->len && m->data == MAP_FAILED)
-		return -errno;
-	return 0;
+	(void)ud;
+	return tool_find_intf(dev, 0xfe, 0x01, 0x02);
 }
 
 static bool quiet;
@@ -194,7 +120,7 @@ static int cmd_download(struct dfuse *d, int argc, char **argv)
 	bool leave = false, have_addr = false, gone = false;
 	uint32_t addr = 0, leave_addr = 0;
 	struct dfuse_result res = {0};
-	struct mapped m = {0};
+	struct tool_map m = {0};
 	struct dfu_file *f = NULL;
 	struct err e = {0};
 	int c, r;
@@ -224,7 +150,7 @@ static int cmd_download(struct dfuse *d, int argc, char **argv)
 			return usage();
 		have_addr = true;
 	}
-	r = map_file(argv[optind], &m);
+	r = tool_map_file(argv[optind], &m);
 	if (r < 0)
 		return fail("open file", r, NULL);
 
@@ -414,7 +340,7 @@ int main(int argc, char **argv)
 		return fail("libusb_init", usb_errno(r), NULL);
 	/* The rig may still be enumerating the board when we start. */
 	for (long waited = 0;; waited += 50) {
-		r = open_port(ctx, port, &h, &intf);
+		r = tool_open_port(ctx, port, dfu_interface, NULL, &h, &intf, NULL);
 		if (r == 0 || waited >= wait_ms)
 			break;
 		usleep(50 * 1000);

@@ -38,6 +38,7 @@
 #include "protocols/imx_soc.h"
 #include "protocols/sdp.h"
 #include "protocols/usb.h"
+#include "tests/lib/usb-tool.h"
 
 static bool quiet;
 static unsigned int pct = 100;
@@ -53,88 +54,47 @@ static int fail(const char *what, int code, const struct err *e)
 	return 1;
 }
 
-static void port_path(libusb_device *dev, char *buf, size_t size)
-{
-	uint8_t ports[8];
-	int n = libusb_get_port_numbers(dev, ports, sizeof(ports));
-	size_t o = (size_t)snprintf(buf, size, "%u", libusb_get_bus_number(dev));
-
-	for (int i = 0; i < n && o < size; i++)
-		o += (size_t)snprintf(buf + o, size - o, "%c%u", i ? '.' : '-', ports[i]);
-}
-
-/* First interface with class (cls, sub, proto); sub/proto -1 = any. */
-static int find_intf(libusb_device *dev, int cls, int sub, int proto)
-{
-	struct libusb_config_descriptor *cfg;
-	int found = -1;
-
-	if (libusb_get_active_config_descriptor(dev, &cfg) < 0)
-		return -1;
-	for (int i = 0; i < cfg->bNumInterfaces && found < 0; i++) {
-		const struct libusb_interface_descriptor *a = &cfg->interface[i].altsetting[0];
-
-		if (a->bInterfaceClass == cls && (sub < 0 || a->bInterfaceSubClass == sub) &&
-		    (proto < 0 || a->bInterfaceProtocol == proto))
-			found = a->bInterfaceNumber;
-	}
-	libusb_free_config_descriptor(cfg);
-	return found;
-}
-
 struct dev {
 	libusb_device_handle *h;
 	struct usb_dev usb;
 	uint16_t vid, pid;
 };
 
+struct intf_class {
+	int cls, sub, proto;
+};
+
+static int class_intf(libusb_device *dev, void *ud)
+{
+	const struct intf_class *c = ud;
+
+	return tool_find_intf(dev, c->cls, c->sub, c->proto);
+}
+
 /* Open the device at port whose interface has class cls (HID 3 / fastboot 0xff). */
 static int open_port(libusb_context *ctx, int cls, int sub, int proto, struct dev *d)
 {
-	libusb_device **list;
-	ssize_t n = libusb_get_device_list(ctx, &list);
-	int r = -ENODEV;
+	struct intf_class c = { cls, sub, proto };
+	struct libusb_device_descriptor dd;
+	int intf, r;
 
-	for (ssize_t i = 0; i < n; i++) {
-		struct libusb_device_descriptor dd;
-		char path[64];
-		int intf;
-
-		port_path(list[i], path, sizeof(path));
-		if (port && strcmp(path, port) != 0)
-			continue;
-		intf = find_intf(list[i], cls, sub, proto);
-		if (intf < 0)
-			continue;
-		libusb_get_device_descriptor(list[i], &dd);
-		r = usb_errno(libusb_open(list[i], &d->h));
-		if (r == 0) {
-			usb_dev_init(&d->usb, d->h, (uint8_t)intf);
-			d->vid = dd.idVendor;
-			d->pid = dd.idProduct;
-		}
-		break;
+	r = tool_open_port(ctx, port, class_intf, &c, &d->h, &intf, &dd);
+	if (r == 0) {
+		usb_dev_init(&d->usb, d->h, (uint8_t)intf);
+		d->vid = dd.idVendor;
+		d->pid = dd.idProduct;
 	}
-	if (n >= 0)
-		libusb_free_device_list(list, 1);
 	return r;
 }
 
 static int map_file(const char *path, const uint8_t **data, size_t *len)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	void *p;
+	struct tool_map m;
+	int r = tool_map_file(path, &m);
 
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -errno;
-	*len = (size_t)st.st_size;
-	p = *len ? mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-	close(fd);
-	if (*len && p == MAP_FAILED)
-		return -errno;
-	*data = p;
-	return 0;
+	*data = m.data;
+	*len = m.len;
+	return r;
 }
 
 static void progress(void *ud, uint64_t done, uint64_t total)

@@ -44,6 +44,7 @@
 #include "protocols/ingenic_burner.h"
 #include "protocols/ingenic_cfg.h"
 #include "protocols/usb.h"
+#include "tests/lib/usb-tool.h"
 
 static atomic_int cancel_flag;
 static bool quiet;
@@ -92,69 +93,15 @@ static bool parse_u64(const char *s, uint64_t *ret)
 	return !errno && *s && !*end;
 }
 
-static void port_path(libusb_device *dev, char *buf, size_t size)
+/* Any Ingenic device (ROM or burner): the rest is the engine's business. */
+static int ingenic_device(libusb_device *dev, void *ud)
 {
-	uint8_t ports[8];
-	int n = libusb_get_port_numbers(dev, ports, sizeof(ports));
-	size_t o;
+	struct libusb_device_descriptor dd;
 
-	o = (size_t)snprintf(buf, size, "%u", libusb_get_bus_number(dev));
-	for (int i = 0; i < n && o < size; i++)
-		o += (size_t)snprintf(buf + o, size - o, "%c%u", i ? '.' : '-', ports[i]);
-}
-
-static int open_port(libusb_context *ctx, const char *port, libusb_device_handle **ret)
-{
-	libusb_device **list;
-	ssize_t n = libusb_get_device_list(ctx, &list);
-	int r = -ENODEV;
-
-	for (ssize_t i = 0; i < n; i++) {
-		struct libusb_device_descriptor dd;
-		char path[64];
-
-		port_path(list[i], path, sizeof(path));
-		if (port && strcmp(path, port) != 0)
-			continue;
-		if (libusb_get_device_descriptor(list[i], &dd) < 0 || dd.idVendor != INGENIC_VID)
-			continue;
-		r = usb_errno(libusb_open(list[i], ret));
-		break;
-	}
-	if (n >= 0)
-		libusb_free_device_list(list, 1);
-	return r;
-}
-
-struct mapped {
-	uint8_t *data;
-	size_t len;
-};
-
-static int map_file(const char *path, struct mapped *m)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return -errno;
-	}
-	m->len = (size_t)st.st_size;
-	m->data = m->len ? mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-	close(fd);
-	if (m->len && m->data == MAP_FAILED)
-		return -errno;
+	(void)ud;
+	if (libusb_get_device_descriptor(dev, &dd) < 0 || dd.idVendor != INGENIC_VID)
+		return -1;
 	return 0;
-}
-
-static void unmap(struct mapped *m)
-{
-	if (m->len)
-		munmap(m->data, m->len);
-	*m = (struct mapped){0};
 }
 
 static void progress(void *ud, uint64_t done, uint64_t total)
@@ -194,7 +141,7 @@ static int ensure_burner(struct tool *t, struct err *e)
 
 static int step_boot(struct tool *t, char **argv)
 {
-	struct mapped g = {0}, s = {0}, b = {0};
+	struct tool_map g = {0}, s = {0}, b = {0};
 	struct ingenic_boot_args a = {0};
 	struct ingenic_boot_result res = {0};
 	unsigned int last = 0;
@@ -204,16 +151,16 @@ static int step_boot(struct tool *t, char **argv)
 
 	if (!parse_u64(argv[3], &d2i) || d2i > UINT32_MAX)
 		return usage();
-	if ((strcmp(argv[0], "-") && (r = map_file(argv[0], &g)) < 0) ||
-	    (r = map_file(argv[1], &s)) < 0 || (r = map_file(argv[2], &b)) < 0)
+	if ((strcmp(argv[0], "-") && (r = tool_map_file(argv[0], &g)) < 0) ||
+	    (r = tool_map_file(argv[1], &s)) < 0 || (r = tool_map_file(argv[2], &b)) < 0)
 		return fail("boot: open file", r, NULL);
 	a = (struct ingenic_boot_args){g.data, g.len, s.data, s.len, b.data, b.len, (uint32_t)d2i};
 	r = ensure_rom(t, &e);
 	if (r == 0)
 		r = ingenic_boot(t->rom, &a, progress, &last, &res, &e);
-	unmap(&g);
-	unmap(&s);
-	unmap(&b);
+	tool_unmap(&g);
+	tool_unmap(&s);
+	tool_unmap(&b);
 	printf("rom_cpu=\"%s\" spl_cpu=\"%s\" burner_cpu=\"%s\" spl_wait_ms=%" PRIu64
 	       " burner_wait_ms=%" PRIu64 "\n",
 	       res.rom.text, res.spl.text, res.burner.text, res.spl_wait_ms, res.burner_wait_ms);
@@ -260,7 +207,7 @@ static int step_config(struct tool *t, const char *spec)
 static int step_write(struct tool *t, const char *off_s, const char *file, bool readback)
 {
 	struct burner_result res = {0};
-	struct mapped m = {0};
+	struct tool_map m = {0};
 	unsigned int last = 0;
 	struct err e = {0};
 	uint64_t off, t0;
@@ -269,7 +216,7 @@ static int step_write(struct tool *t, const char *off_s, const char *file, bool 
 	if (!parse_u64(off_s, &off))
 		return usage();
 
-	r = map_file(file, &m);
+	r = tool_map_file(file, &m);
 	if (r < 0)
 		return fail("write: open file", r, NULL);
 	r = ensure_burner(t, &e);
@@ -277,7 +224,7 @@ static int step_write(struct tool *t, const char *off_s, const char *file, bool 
 	if (r == 0)
 		r = burner_write(t->burner, off, m.data, m.len,
 				 readback ? BURNER_VERIFY_READBACK : 0, progress, &last, &res, &e);
-	unmap(&m);
+	tool_unmap(&m);
 	printf("bytes_written=%" PRIu64 " bytes_verified=%" PRIu64
 	       " chunks=%u device_checked=%d verified=%d write_ms=%" PRIu64 "\n",
 	       res.bytes_written, res.bytes_verified, res.chunks, res.device_checked, res.verified,
@@ -466,7 +413,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		return fail("libusb_init", usb_errno(r), NULL);
 	for (long waited = 0;; waited += 50) {
-		r = open_port(ctx, port, &h);
+		r = tool_open_port(ctx, port, ingenic_device, NULL, &h, NULL, NULL);
 		if (r == 0 || waited >= wait_ms)
 			break;
 		usleep(50 * 1000);
