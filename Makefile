@@ -48,6 +48,7 @@ DAEMON_MAINS := daemon/flashd.c daemon/flashctl.c
 DAEMON_SRCS := $(filter-out $(DAEMON_MAINS),$(call srcs,daemon))
 BOARD_SRCS := $(call srcs,tests/sim/boards)
 SIM_SRCS := $(call srcs,tests/sim)
+USBIP_SRCS := $(call srcs,tests/sim/usbip)
 SHIM_SRCS := $(wildcard tests/sim/shim/*.c)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 
@@ -63,6 +64,7 @@ FLASHD := $(if $(wildcard daemon/flashd.c),$(B)/flashd)
 FLASHCTL := $(if $(wildcard daemon/flashctl.c),$(B)/flashctl)
 FLASHSIM := $(if $(SIM_SRCS),$(B)/flashsim)
 SHIM := $(if $(SHIM_SRCS),$(B)/libflashsim-shim.so)
+USBIP_SIM := $(if $(USBIP_SRCS),$(B)/usbip-sim)
 TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRCS))
 
 # C tests: tests/<folder>/test-*.c.  Board tests link the board library only
@@ -72,9 +74,9 @@ PRODUCT_TEST_SRCS := $(filter-out tests/sim/%,$(wildcard tests/*/test-*.c tests/
 BOARD_TESTS := $(patsubst %.c,$(B)/%,$(BOARD_TEST_SRCS))
 PRODUCT_TESTS := $(patsubst %.c,$(B)/%,$(PRODUCT_TEST_SRCS))
 
-ALL_TARGETS := $(FLASHD) $(FLASHCTL) $(FLASHSIM) $(SHIM) $(TOOLS) $(BOARD_TESTS) $(PRODUCT_TESTS)
+ALL_TARGETS := $(FLASHD) $(FLASHCTL) $(FLASHSIM) $(SHIM) $(USBIP_SIM) $(TOOLS) $(BOARD_TESTS) $(PRODUCT_TESTS)
 
-.PHONY: all check deps demo install clean format check-format check-includes bench check-valgrind
+.PHONY: all check check-system deps demo install clean format check-format check-includes bench check-valgrind
 # Keep objects of programs built by pattern rules (test tools) between runs.
 .SECONDARY:
 all: $(ALL_TARGETS)
@@ -131,6 +133,15 @@ $(FLASHSIM): $(call objs,$(SIM_SRCS)) $(LIB_BOARDS)
 	$(Q)$(CC) -o $@ $(filter %.o,$^) -Wl,--whole-archive $(LIB_BOARDS) -Wl,--no-whole-archive \
 		$(SIM_LIBS) $(ALL_LDFLAGS)
 
+# The USB/IP front-end runs inside the system-test VM (tests/vm/): the same
+# board models as flashsim, plus the scenario parser and timer thread, with
+# no umockdev or GLib (libc, pthread and cJSON only).
+$(B)/tests/sim/usbip/%.o: EXTRA =
+$(USBIP_SIM): $(call objs,$(USBIP_SRCS)) $(B)/tests/sim/scenario.o $(B)/tests/sim/sched.o $(LIB_BOARDS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $(filter %.o,$^) -Wl,--whole-archive $(LIB_BOARDS) -Wl,--no-whole-archive \
+		$(shell $(PKG_CONFIG) --libs libcjson) $(ALL_LDFLAGS)
+
 # The shim is preloaded into unmodified clients (dfu-util, uuu ...), which are
 # not sanitizer builds: never instrument it.
 $(SHIM): $(SHIM_SRCS)
@@ -160,6 +171,12 @@ $(PRODUCT_TESTS): $(B)/%: $(B)/%.o $(PRODUCT_LIBS)
 check: all
 	$(Q)tests/run-tests.sh $(B)
 
+# The system tier: flashd installed into a Debian 12 VM (qemu TCG, real
+# kernel, systemd, udevd), boards attached over USB/IP (tests/vm/README.md).
+# VM_CASES=reload,norule runs only those cases.
+check-system: all
+	$(Q)tests/vm/run-vm.sh $(B)
+
 # The C unit tests under valgrind (memcheck, leaks).  The programs that run
 # under flashsim's LD_PRELOAD are covered by SANITIZE=1 instead.
 check-valgrind: all
@@ -175,7 +192,8 @@ demo: all
 # Every build and test dependency, from Debian 12 packages.  Idempotent.
 DEB_PKGS := build-essential pkg-config libusb-1.0-0-dev libudev-dev libsystemd-dev \
 	libsqlite3-dev sqlite3 libcjson-dev umockdev libumockdev-dev libglib2.0-dev \
-	dfu-util valgrind python3 systemd imx-usb-loader uuu fastboot
+	dfu-util valgrind python3 systemd imx-usb-loader uuu fastboot \
+	qemu-system-x86 mmdebstrap gpg busybox-static e2fsprogs
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -56,6 +56,8 @@ struct sim_board {
 	uint8_t *config_desc;
 	size_t config_len;
 	enum sim_speed speed;
+	/* usb.vid / usb.pid options: a part outside every known ID table */
+	int vid_override, pid_override; /* -1: keep the model's */
 	char *strings[SIM_BOARD_MAX_STRINGS];
 	uint8_t *class_desc;
 	size_t class_desc_len;
@@ -208,6 +210,16 @@ static int board_common_option(struct sim_board *b, const char *key, const char 
 		b->packet_overhead = u;
 		return 0;
 	}
+	if (!strcmp(key, "usb.vid") || !strcmp(key, "usb.pid")) {
+		char *end;
+		unsigned long id = strtoul(value, &end, 16);
+
+		if (!*value || *end || id > 0xffff)
+			return sim_board_errf(b, -EINVAL, "option '%s': '%s' is not a 4-digit hex ID",
+					      key, value);
+		*(key[4] == 'v' ? &b->vid_override : &b->pid_override) = (int)id;
+		return 0;
+	}
 	if (!strncmp(key, "faults.", 7)) {
 		r = sim_faults_option(&b->faults, key, value, b->err, b->errlen);
 		return r;
@@ -242,6 +254,7 @@ int sim_board_new(const char *type, const struct sim_opt *opts, size_t n_opts,
 		return -ENOMEM;
 	}
 	b->model = m;
+	b->vid_override = b->pid_override = -1;
 	if (host)
 		b->host = *host;
 	b->err = err;
@@ -332,6 +345,10 @@ int sim_board_set_descriptors(struct sim_board *b, const uint8_t *dev, const uin
 	/* wTotalLength is the core's business: it always matches. */
 	sim_put_le16(c + 2, cfg_len);
 	memcpy(b->device_desc, dev, 18);
+	if (b->vid_override >= 0)
+		sim_put_le16(b->device_desc + 8, (uint16_t)b->vid_override);
+	if (b->pid_override >= 0)
+		sim_put_le16(b->device_desc + 10, (uint16_t)b->pid_override);
 	free(b->config_desc);
 	b->config_desc = c;
 	b->config_len = cfg_len;

@@ -1,0 +1,222 @@
+#!/bin/bash
+# The system test, run inside the VM by flashd-systest.service (a oneshot
+# after multi-user.target) against flashd as installed and started by
+# systemd.  Boards come from usbip-sim over USB/IP into vhci_hcd: the real
+# kernel enumerates them, real udevd applies 70-flashd.rules, and an unplug
+# is a real disconnect.
+#
+# Output: one "SYSTEST ok - NAME" / "SYSTEST not ok - NAME" line per check
+# (details as "SYSTEST #   ..."), then "SYSTEST done"; on the serial console
+# (read by tests/vm/run-vm.sh) and in /mnt/host/out/results.txt.  Guest logs,
+# the journal, the database and the board dumps go to /mnt/host/out.
+# Cases: flashd.systest=a,b on the kernel command line runs only those
+# (ready and hardening always run).
+set -u
+T=/opt/flashd-systest
+SIM=$T/bin/usbip-sim
+DB=/var/lib/flashd/flashd.db
+OUT=/mnt/host/out
+mountpoint -q /mnt/host || OUT=/root/out
+mkdir -p "$OUT"
+W=$(mktemp -d)
+only=$(sed -n 's/.*flashd\.systest=\([^ ]*\).*/\1/p' /proc/cmdline)
+
+say() { echo "SYSTEST $*" | tee -a "$OUT/results.txt"; }
+ok() { say "ok - $1"; }
+nok() {
+	say "not ok - $1"
+	shift
+	for l in "$@"; do say "#   $l"; done
+}
+check() { # NAME 0|1 DETAILS...
+	local n=$1 r=$2
+	shift 2
+	if [ "$r" = 0 ]; then ok "$n"; else nok "$n" "$@"; fi
+}
+yes_if() { if "$@"; then echo 0; else echo 1; fi; }
+want_case() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+# Query as the service user: a root-owned -wal/-shm would lock flashd out.
+q() { runuser -u flashd -- sqlite3 -batch "$DB" "$1" 2>&1; }
+wait_for() { # SECONDS COMMAND...: poll until COMMAND succeeds
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.5
+	done
+}
+rows_done() { # N PORT... : at least N finished rows on these ports
+	local n=$1
+	shift
+	local in
+	in=$(printf "'%s'," "$@")
+	[ "$(q "SELECT count(*) FROM units WHERE result != 'running' AND port IN (${in%,})")" -ge "$n" ] 2>/dev/null
+}
+no_running() { [ "$(q "SELECT count(*) FROM units WHERE result = 'running'")" = 0 ]; }
+flashd_active() { [ "$(systemctl is-active flashd)" = active ]; }
+
+sim_start() { # CASE
+	rm -f "$W/$1.ready"
+	"$SIM" --out "$OUT/$1" --ready "$W/$1.ready" "$T/scenarios/$1.json" 2>"$OUT/$1.sim.log" &
+	SIM_PID=$!
+	wait_for 30 test -e "$W/$1.ready"
+}
+sim_stop() {
+	kill -TERM "$SIM_PID" 2>/dev/null
+	wait "$SIM_PID"
+}
+bytes_ok() { # CASE ID MEM
+	cmp -s "$T/want/$2.$3.bin" "$OUT/$1/$2.$3.bin"
+}
+history() { q "SELECT group_concat(result || ':' || ifnull(failed_stage, ''), ' ') FROM (SELECT * FROM units WHERE port = '$1' ORDER BY id)"; }
+
+# ---- ready: started by systemd, READY, STATUS= -------------------------------
+modprobe vhci-hcd
+wait_for 120 flashd_active
+st=$(systemctl show -p StatusText --value flashd)
+check vm_flashd_started_by_systemd_reaches_ready "$(yes_if flashd_active)" \
+	"is-active: $(systemctl is-active flashd)" "$(journalctl -u flashd -n 5 --no-pager)"
+check vm_status_line_in_systemctl_status \
+	"$(yes_if grep -qF "Status: \"$st\"" <(systemctl status flashd --no-pager))" "StatusText: $st"
+say "#   systemctl status: Status: \"$st\""
+# vhci_hcd.0's high-speed root hub must be bus 1: the scenarios' ports are 1-P.
+check vm_vhci_root_hub_is_bus_1 "$(yes_if grep -q vhci_hcd.0 <(readlink -f /sys/bus/usb/devices/usb1))" \
+	"usb1 -> $(readlink -f /sys/bus/usb/devices/usb1)"
+
+# ---- hardening: unprivileged, no capabilities, seccomp, exposure -------------
+pid=$(systemctl show -p MainPID --value flashd)
+user=$(ps -o user= -p "$pid" | tr -d ' ')
+caps=$(awk '/^CapEff/ { print $2 }' "/proc/$pid/status")
+nnp=$(awk '/^NoNewPrivs/ { print $2 }' "/proc/$pid/status")
+sec=$(awk '/^Seccomp:/ { print $2 }' "/proc/$pid/status")
+check vm_service_runs_unprivileged_hardened \
+	"$(yes_if [ "$user" = flashd ] && [ "$caps" = 0000000000000000 ] && [ "$nnp" = 1 ] && [ "$sec" = 2 ])" \
+	"user=$user CapEff=$caps NoNewPrivs=$nnp Seccomp=$sec"
+exposure=$(systemd-analyze security flashd.service --no-pager 2>&1 | sed -n 's/.*Overall exposure level for flashd.service: \([0-9.]*\).*/\1/p')
+say "#   systemd-analyze security flashd.service: exposure $exposure"
+check vm_security_exposure_at_most_2_5 "$(yes_if awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 2.5) }')" \
+	"exposure: $exposure"
+
+# ---- boards8: 8 boards of three families, byte-exact, rows, journal ----------
+if want_case boards8; then
+	ports=(1-1 1-2 1-3 1-4 1-5 1-6 1-7 1-8)
+	if sim_start boards8; then
+		wait_for 900 rows_done 8 "${ports[@]}"
+		sleep 2 # a board flashed twice would show up as an extra row
+		sim_stop
+		in=$(printf "'%s'," "${ports[@]}")
+		q "SELECT port || '|' || result || '|' || ifnull(serial, '') || '|' || ifnull(chip_uid, '') || '|' ||
+			ifnull(jedec_id, '') || '|' || recipe FROM units WHERE port IN (${in%,}) ORDER BY port, id" >"$W/rows8"
+		check vm_8_boards_three_families_one_pass_row_each \
+			"$(yes_if cmp -s "$T/expect/boards8.txt" "$W/rows8")" "$(diff "$T/expect/boards8.txt" "$W/rows8" | head -10)"
+		bad=
+		for f in "$T"/want/[smg][0-9].*.bin; do
+			b=$(basename "$f")
+			cmp -s "$f" "$OUT/boards8/$b" || bad="$bad $b"
+		done
+		check vm_8_boards_flashed_byte_exact "$(yes_if [ -z "$bad" ])" "differ:$bad"
+		check vm_no_forbidden_requests "$(yes_if ! grep -q '"forbidden": *[1-9]' "$OUT/boards8/summary.json")"
+		s=$(head -1 "$T/expect/serials.txt")
+		n=$(journalctl FLASHD_SERIAL="$s" --no-pager -o cat | grep -c .)
+		p=$(journalctl FLASHD_SERIAL="$s" FLASHD_RESULT=pass --no-pager -o cat | grep -c .)
+		check vm_journal_finds_a_boards_history_by_serial "$(yes_if [ "$n" -ge 2 ] && [ "$p" -ge 1 ])" \
+			"journalctl FLASHD_SERIAL=$s: $n entries, $p with FLASHD_RESULT=pass"
+		say "#   journalctl FLASHD_SERIAL=$s: $n entries"
+	else
+		nok vm_8_boards_usbip_sim_started "$(tail -5 "$OUT/boards8.sim.log")"
+	fi
+fi
+
+# ---- unplug: real disconnect mid-write -> fail, then the port serves the next -
+if want_case unplug; then
+	if sim_start unplug; then
+		wait_for 300 rows_done 2 1-9
+		sim_stop
+		h=$(history 1-9)
+		e=$(q "SELECT error FROM units WHERE port = '1-9' AND result = 'fail' ORDER BY id LIMIT 1")
+		check vm_unplug_mid_write_fail_row_then_port_serves_next \
+			"$(yes_if [ "$h" = "fail:app pass:" ] && [ -n "$e" ])" "history: $h" "error: $e"
+		say "#   unplug error: $e"
+		check vm_unplug_next_board_byte_exact "$(yes_if bytes_ok unplug u1 flash)"
+	else
+		nok vm_unplug_usbip_sim_started "$(tail -5 "$OUT/unplug.sim.log")"
+	fi
+fi
+
+# ---- kill: SIGKILL mid-job, systemd restarts flashd -> interrupted ------------
+if want_case kill; then
+	mid_write() { # the unit on 1-10 is past uboot, writing the kernel
+		local id
+		id=$(q "SELECT id FROM units WHERE port = '1-10' AND result = 'running'")
+		[ -n "$id" ] && [ "$(q "SELECT count(*) FROM unit_stages WHERE unit_id = $id")" -ge 4 ]
+	}
+	restarted() { [ "$(systemctl show -p NRestarts --value flashd)" -gt "$1" ] && flashd_active; }
+	if sim_start kill; then
+		n0=$(systemctl show -p NRestarts --value flashd)
+		if wait_for 300 mid_write; then
+			id=$(q "SELECT id FROM units WHERE port = '1-10' AND result = 'running'")
+			systemctl kill -s KILL flashd
+			wait_for 60 restarted "$n0"
+			r=$(q "SELECT result FROM units WHERE id = $id")
+			ic=$(q "PRAGMA integrity_check")
+			check vm_sigkill_mid_job_systemd_restarts_row_interrupted \
+				"$(yes_if [ "$r" = interrupted ] && restarted "$n0")" \
+				"unit $id: $r; NRestarts $n0 -> $(systemctl show -p NRestarts --value flashd)"
+			check vm_database_integrity_ok_after_sigkill "$(yes_if [ "$ic" = ok ])" "integrity_check: $ic"
+		else
+			nok vm_sigkill_mid_job_systemd_restarts_row_interrupted "the job on 1-10 never got to its kernel write" \
+				"$(q "SELECT id, result, failed_stage, error FROM units WHERE port = '1-10'")"
+		fi
+		sim_stop
+		wait_for 120 no_running
+	else
+		nok vm_kill_usbip_sim_started "$(tail -5 "$OUT/kill.sim.log")"
+	fi
+fi
+
+# ---- reload: a changed recipe takes effect for the next board ------------------
+if want_case reload; then
+	cp "$T/stm32-v2.json" /etc/flashd/recipes/stm32.json
+	since=$(date '+%Y-%m-%d %H:%M:%S')
+	systemctl reload flashd
+	reloaded() { journalctl -u flashd --since "$since" --no-pager -o cat | grep -q "stm32-line-v2"; }
+	wait_for 30 reloaded
+	wait_for 30 flashd_active
+	if sim_start reload; then
+		wait_for 300 rows_done 1 1-11
+		sim_stop
+		r=$(q "SELECT result || '|' || recipe FROM units WHERE port = '1-11' ORDER BY id")
+		check vm_reload_changed_recipe_used_for_next_board "$(yes_if [ "$r" = "pass|stm32-line-v2" ])" "rows: $r"
+		check vm_reload_next_board_has_new_image "$(yes_if bytes_ok reload r1 flash)"
+	else
+		nok vm_reload_usbip_sim_started "$(tail -5 "$OUT/reload.sim.log")"
+	fi
+fi
+
+# ---- norule: a VID/PID no udev rule covers is not opened ---------------------
+if want_case norule; then
+	if sim_start norule; then
+		wait_for 120 rows_done 1 1-12
+		node=/dev/bus/usb/$(printf %03d "$(cat /sys/bus/usb/devices/1-12/busnum 2>/dev/null)")/$(printf %03d "$(cat /sys/bus/usb/devices/1-12/devnum 2>/dev/null)")
+		perm=$(stat -c '%U:%G %a' "$node" 2>&1)
+		sim_stop
+		r=$(q "SELECT result || '|' || error FROM units WHERE port = '1-12' ORDER BY id")
+		after=$(sed -n 's/.*"requests_after_config": *\([0-9]*\).*/\1/p' "$OUT/norule/summary.json" | head -1)
+		check vm_board_without_udev_rule_is_not_opened \
+			"$(yes_if [[ $r == "fail|"*"Permission denied"* ]] && [ "$perm" = "root:root 664" ] && [ "$after" = 0 ])" \
+			"row: $r" "node $node: $perm" "requests after SET_CONFIGURATION: $after"
+		say "#   no-rule board: $r"
+	else
+		nok vm_norule_usbip_sim_started "$(tail -5 "$OUT/norule.sim.log")"
+	fi
+fi
+
+# ---- every unit that started says how it ended --------------------------------
+check vm_no_row_left_running "$(yes_if no_running)" "$(q "SELECT id, port FROM units WHERE result = 'running'")"
+
+# ---- logs back to the host ----------------------------------------------------------
+journalctl -o export --no-pager >"$OUT/journal.export" 2>/dev/null
+journalctl -u flashd --no-pager -o short-monotonic >"$OUT/flashd.log" 2>&1
+runuser -u flashd -- sqlite3 "$DB" ".backup /tmp/flashd-copy.db" && cp /tmp/flashd-copy.db "$OUT/flashd.db"
+systemctl status flashd --no-pager >"$OUT/systemctl-status.txt" 2>&1
+say "done"

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Host side of the system test: everything the guest needs that is data.
+
+usage: prepare.py ROOT BUILD_DIR
+
+Writes into the VM's root file system (ROOT):
+  etc/flashd/flashd.conf, etc/flashd/recipes/*.json + images/  the station
+  opt/flashd-systest/scenarios/*.json   usbip-sim scenarios, one per case
+  opt/flashd-systest/want/<id>.<mem>.bin  each board's memory as it must be
+                                           after flashing (byte for byte)
+  opt/flashd-systest/expect/*.txt       rows the database must hold
+The untouched memories (GPT, random NOR fill ...) come from a flashsim run of
+the same boards on the host: the models are the same code in both tiers.
+"""
+import hashlib
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+ROOT, BUILD = sys.argv[1], sys.argv[2]
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ETC = os.path.join(ROOT, "etc/flashd")
+REC = os.path.join(ETC, "recipes")
+IMG = os.path.join(REC, "images")
+OPT = os.path.join(ROOT, "opt/flashd-systest")
+# Under TCG everything is ~10x slower than on the host: the modelled device
+# time stays small next to it, except for the board the kill case catches.
+SCALE = 0.05
+
+rng = random.Random(20261120)
+hexs = lambda n: "".join(rng.choice("0123456789abcdef") for _ in range(n))
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+
+
+def rd(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def img(name):
+    return {"file": "images/" + name, "sha256": hashlib.sha256(rd(os.path.join(IMG, name))).hexdigest()}
+
+
+# ---- images ------------------------------------------------------------------
+os.makedirs(os.path.join(IMG, "imx"), exist_ok=True)
+os.makedirs(os.path.join(IMG, "ingenic"), exist_ok=True)
+for fx, sub in (("imx", "imx"), ("ingenic", "ingenic")):
+    subprocess.run([sys.executable, os.path.join(TOP, "tests/fixtures", fx, "mkfixtures.py"),
+                    os.path.join(IMG, sub)], check=True, stdout=subprocess.DEVNULL)
+for name, size in (("f4-boot.bin", 24576), ("f4-app.bin", 81920), ("f4-app-v2.bin", 65536),
+                   ("imx/boot.img", 300000), ("ingenic/uboot.bin", 150000),
+                   ("ingenic/kernel.bin", 700000), ("ingenic/rootfs.bin", 1300000)):
+    write(os.path.join(IMG, name), rng.randbytes(size))
+# Fixtures the recipes do not use stay out of the image.
+for junk in ("imx/big.img", "imx/u-boot-bad-ivt.imx", "imx/u-boot-other.imx"):
+    os.remove(os.path.join(IMG, junk))
+
+# ---- recipes (match by VID/PID: vhci's ports are flat, 1-1 ... 1-15) --------
+
+
+def stm32_recipe(name, app, vid="0483", pid="df11"):
+    return {"name": name, "match": {"vid": vid, "pid": pid},
+            "serial": {"source": "usb_serial"},
+            "stages": [
+                {"op": "dfuse.read_uid", "address": "0x1fff7a10"},
+                dict(op="dfuse.download", name="boot", address="0x08000000", erase="pages",
+                     verify="readback", **img("f4-boot.bin")),
+                dict(op="dfuse.download", name="app", address="0x08020000", erase="pages",
+                     verify="readback", **img(app)),
+                {"op": "dfuse.leave", "address": "0x08000000"}]}
+
+
+def imx_recipe(name, pid, uboot):
+    return {"name": name, "match": {"vid": "15a2", "pid": pid},
+            "serial": {"source": "fastboot_getvar", "var": "serialno"},
+            "stages": [
+                dict(op="sdp.boot", **img("imx/" + uboot)),
+                {"op": "await", "vid": "0525", "pid": "a4a5", "timeout_ms": 30000},
+                {"op": "fastboot.getvar", "var": "serialno"},
+                dict(op="fastboot.flash", name="rootfs", partition="rootfs", sparse="auto",
+                     max_download=8192, **img("imx/rootfs.simg")),
+                dict(op="fastboot.flash", name="boot", partition="boot", **img("imx/boot.img")),
+                dict(op="fastboot.flash", name="bootloader", offset="0x400", verify="crc32",
+                     **img("imx/raw-env.img")),
+                {"op": "fastboot.continue"}]}
+
+
+T31_PARTS = (("uboot", 0, 0x40000), ("kernel", 0x40000, 0x280000), ("rootfs", 0x2c0000, 0x140000))
+t31 = {"name": "t31-line", "match": {"vid": "a108", "pid": "c309"},
+       "serial": {"source": "ingenic_efuse"}, "jedec": ["ef4018", "ef7018"],
+       "stages": [
+           {"op": "ingenic.boot", "soc": "t31", "ginfo": img("ingenic/ginfo.bin"),
+            "spl": img("ingenic/spl.bin"), "burner": img("ingenic/burner.bin")},
+           {"op": "ingenic.check_jedec"},
+           {"op": "ingenic.config", "flash": "sfc_nor", "erase": "partition", "partitions": [
+               {"name": n, "offset": hex(o), "size": hex(s)} for n, o, s in T31_PARTS]}] +
+       [dict(op="ingenic.write", name=n, partition=n, **img("ingenic/%s.bin" % n)) for n, _, _ in T31_PARTS] +
+       [{"op": "ingenic.reboot"}]}
+t31["stages"][-2]["verify"] = "readback"
+
+recipes = {
+    "stm32.json": stm32_recipe("stm32-line", "f4-app.bin"),
+    "imx6q.json": imx_recipe("imx6q-line", "0054", "u-boot-imx6q.imx"),
+    "imx6ull.json": imx_recipe("imx6ull-line", "0080", "u-boot-imx6ul.imx"),
+    "t31.json": t31,
+    # A clone part whose IDs a recipe names but no udev rule covers: flashd
+    # wants it, the unprivileged service cannot open it.
+    "clone.json": stm32_recipe("clone-line", "f4-app.bin", vid="1209", pid="df11"),
+}
+for f, r in recipes.items():
+    write(os.path.join(REC, f), json.dumps(r, indent=1) + "\n")
+# The reload case swaps this in while flashd runs.
+write(os.path.join(OPT, "stm32-v2.json"), json.dumps(stm32_recipe("stm32-line-v2", "f4-app-v2.bin"), indent=1) + "\n")
+
+write(os.path.join(ETC, "flashd.conf"), """# System-test station (tests/vm/prepare.py)
+station = vm-line
+recipe_dir = /etc/flashd/recipes
+database = /var/lib/flashd/flashd.db
+allow_ports = 1-*
+max_jobs = 16
+grace_sec = 20
+slot.1-1 = A1
+slot.1-2 = A2
+""")
+
+# ---- boards and scenarios -----------------------------------------------------
+
+
+def stm32(bid, port, serial, **kw):
+    return dict(id=bid, type="stm32f405-dfuse", port=port, serial=serial, uid=hexs(24), uid_readable=1, **kw)
+
+
+def imx(bid, port, soc, **kw):
+    return dict(id=bid, type=soc + "-sdp", port=port, uid=hexs(16), emmc_mib=8, ddr_mib=256,
+                partitions="env:512,boot:1024,rootfs:-", **kw)
+
+
+def ingenic(bid, port, flash, **kw):
+    return dict(id=bid, type="ingenic-t31", port=port, uid=hexs(32), flash=flash, flash_mib=4,
+                fill="random:%d" % rng.randint(1, 1000), **kw)
+
+
+s8 = [stm32("s1", "1-1", "VMF4SN0001"), stm32("s2", "1-2", "VMF4SN0002"), stm32("s3", "1-3", "VMF4SN0003"),
+      imx("m1", "1-4", "imx6q"), imx("m2", "1-5", "imx6ull"), imx("m3", "1-6", "imx6q"),
+      ingenic("g1", "1-7", "w25q128jv"), ingenic("g2", "1-8", "w25q128jv-m")]
+for i, b in enumerate(s8):
+    b["plug_ms"] = i * 400
+scenarios = {
+    "boards8": s8,
+    # Pulled after 60 kB of 'app', plugged back in 20 s later: a fresh ROM.
+    "unplug": [stm32("u1", "1-9", "VMF4SN0009", plug_ms=0, replug_ms=20000,
+                     faults=[{"kind": "unplug", "after_bytes": 60000}])],
+    # Slow enough (scale 1.0 NOR programming) to be killed mid-write.
+    "kill": [ingenic("k1", "1-10", "w25q128jv", plug_ms=0, **{"timing.scale": 1.0})],
+    "reload": [stm32("r1", "1-11", "VMF4SN0011", plug_ms=0)],
+    "norule": [stm32("n1", "1-12", "VMF4SN0012", plug_ms=0, **{"usb.vid": "1209"})],
+}
+for name, boards in scenarios.items():
+    write(os.path.join(OPT, "scenarios", name + ".json"),
+          json.dumps({"time_scale": SCALE, "boards": boards}, indent=1) + "\n")
+
+# ---- expected memories -----------------------------------------------------------
+flashsim = os.path.join(BUILD, "flashsim")
+tmp = tempfile.mkdtemp()
+want_boards = s8 + scenarios["unplug"] + scenarios["reload"]
+ref = [{k: v for k, v in b.items() if k not in ("faults", "plug_ms", "replug_ms")} for b in want_boards]
+# flashsim's ports are hub paths; the untouched memories do not depend on them.
+for i, b in enumerate(ref):
+    b["port"] = "1-1.%d" % (i + 1)
+write(os.path.join(tmp, "ref.json"), json.dumps({"time_scale": 0.001, "boards": ref}))
+r = subprocess.run([flashsim, "--scenario", os.path.join(tmp, "ref.json"), "--dump-dir",
+                    os.path.join(tmp, "ref"), "--", "true"], capture_output=True, text=True)
+if r.returncode != 0:
+    sys.exit("prepare.py: flashsim reference run failed: " + r.stderr[-500:])
+
+
+def gpt_parts(emmc):
+    lba, n, size = struct.unpack_from("<QII", emmc, 512 + 72)
+    parts = {}
+    for k in range(n):
+        e = emmc[lba * 512 + k * size: lba * 512 + (k + 1) * size]
+        if e[:16] == b"\0" * 16:
+            continue
+        first, last = struct.unpack_from("<QQ", e, 32)
+        parts[e[56:128].decode("utf-16-le").rstrip("\0")] = first * 512
+    return parts
+
+
+def put(buf, off, data):
+    buf[off:off + len(data)] = data
+
+
+for b in want_boards:
+    fam = b["type"].split("-")[0]
+    mem = {"stm32f405": "flash", "imx6q": "emmc", "imx6ull": "emmc", "ingenic": "nor"}[fam]
+    want = bytearray(rd(os.path.join(tmp, "ref", "%s.%s.bin" % (b["id"], mem))))
+    if fam == "stm32f405":
+        put(want, 0, rd(os.path.join(IMG, "f4-boot.bin")))
+        app = "f4-app-v2.bin" if b["id"] == "r1" else "f4-app.bin"
+        put(want, 0x20000, rd(os.path.join(IMG, app)))
+    elif mem == "emmc":
+        parts = gpt_parts(want)
+        put(want, parts["rootfs"], rd(os.path.join(IMG, "imx/rootfs.expanded")))
+        put(want, parts["boot"], rd(os.path.join(IMG, "imx/boot.img")))
+        put(want, 0x400, rd(os.path.join(IMG, "imx/raw-env.img")))
+    else:
+        for n, off, size in T31_PARTS:
+            want[off:off + size] = b"\xff" * size
+            put(want, off, rd(os.path.join(IMG, "ingenic/%s.bin" % n)))
+    write(os.path.join(OPT, "want", "%s.%s.bin" % (b["id"], mem)), bytes(want))
+shutil.rmtree(tmp)
+
+# ---- expected rows: port|result|serial|chip_uid|jedec|recipe -------------------
+
+
+def row(b, recipe):
+    fam = b["type"].split("-")[0]
+    if fam == "stm32f405":
+        serial, uid, jedec = b["serial"], b["uid"].upper(), ""
+    elif fam.startswith("imx"):
+        serial, uid, jedec = b["uid"][8:] + b["uid"][:8], b["uid"].upper(), ""
+    else:
+        serial = uid = b["uid"].upper()
+        jedec = "ef4018" if b["flash"] == "w25q128jv" else "ef7018"
+    return "%s|pass|%s|%s|%s|%s" % (b["port"], serial, uid, jedec, recipe)
+
+
+rec_of = {"stm32f405-dfuse": "stm32-line", "imx6q-sdp": "imx6q-line", "imx6ull-sdp": "imx6ull-line",
+          "ingenic-t31": "t31-line"}
+write(os.path.join(OPT, "expect/boards8.txt"), "".join(row(b, rec_of[b["type"]]) + "\n" for b in s8))
+write(os.path.join(OPT, "expect/serials.txt"), "".join(row(b, "")[len(b["port"]) + 6:].split("|")[0] + "\n" for b in s8))
