@@ -1,10 +1,14 @@
 /*
- * Internal to jobs/recipe*.c: the parser context shared by the field parser
- * (recipe.c), the cross-stage checks (recipe-check.c) and the set loader
- * (recipe-set.c).  Not part of the API; see jobs/recipe.h.
+ * Internal to jobs/recipe*.c: the parser context and helpers shared by the
+ * top-level parser (recipe.c), the JSON field readers and problem reporting
+ * (recipe-json.c), the image fields (recipe-image.c), the stage parsers
+ * (recipe-stages.c), the cross-stage checks (recipe-check.c) and the set
+ * loader (recipe-set.c).  Not part of the API; see jobs/recipe.h.
  */
 #ifndef FLASHD_JOBS_RECIPE_PRIVATE_H
 #define FLASHD_JOBS_RECIPE_PRIVATE_H
+
+#include <cjson/cJSON.h>
 
 #include "jobs/recipe.h"
 
@@ -18,10 +22,10 @@ enum recipe_family {
 };
 
 struct recipe_parser {
-	const char *file;		/* recipe path as given, prefixes every message */
-	const char *dir;		/* realpath of the recipe's directory */
-	struct recipe_diags *diags;	/* may be NULL */
-	unsigned problems;		/* messages reported for this file */
+	const char *file;	    /* recipe path as given, prefixes every message */
+	const char *dir;	    /* realpath of the recipe's directory */
+	struct recipe_diags *diags; /* may be NULL */
+	unsigned problems;	    /* messages reported for this file */
 	bool oom;
 };
 
@@ -30,6 +34,86 @@ void recipe_problem(struct recipe_parser *p, const char *jpath, const char *fmt,
 	_printf_(3, 4);
 
 enum recipe_family recipe_op_family(enum recipe_op op);
+/* The whole-stage deadline of an op whose stage gives no "timeout_ms"; 0 for an invalid op. */
+uint32_t recipe_op_default_timeout_ms(enum recipe_op op);
+
+/*
+ * JSON field readers (recipe-json.c).  base is the JSON path of the object
+ * being read ("stages[2]", "match"; NULL or "" at the top level) and names
+ * the field in every message.  Paths are cut at RECIPE_JPATH_MAX - 1
+ * characters, which only shortens a message.
+ */
+#define RECIPE_JPATH_MAX 160
+
+/* out (RECIPE_JPATH_MAX bytes) = "base.key", or "key" at the top level. */
+void recipe_jpath_key(char *out, const char *base, const char *key);
+/* out (RECIPE_JPATH_MAX bytes) = "base[i]". */
+void recipe_jpath_index(char *out, const char *base, size_t i);
+
+/* strdup() that sets p->oom when out of memory (and returns NULL). */
+char *recipe_strdup(struct recipe_parser *p, const char *s);
+
+/*
+ * Report unknown and duplicate keys of obj.  allowed is NULL-terminated;
+ * common (may be NULL) is a second list allowed as well.  Returns true when
+ * every key is allowed and appears once.
+ */
+bool recipe_check_keys(struct recipe_parser *p, const cJSON *obj, const char *base,
+		       const char *const *allowed, const char *const *common);
+
+/*
+ * The getters read obj's key and return 1 = found and valid (output set),
+ * 0 = absent (reported if required; output untouched), -1 = reported.
+ */
+
+/* Any JSON value; jp (RECIPE_JPATH_MAX bytes) gets the key's path either way. */
+int recipe_get_item(struct recipe_parser *p, const cJSON *obj, const char *base, const char *key,
+		    bool required, const cJSON **ret, char *jp);
+/* A non-empty string, copied into *out (the caller frees it). */
+int recipe_get_string(struct recipe_parser *p, const cJSON *obj, const char *base, const char *key,
+		      bool required, char **out);
+/* A JSON boolean; never required. */
+int recipe_get_bool(struct recipe_parser *p, const cJSON *obj, const char *base, const char *key,
+		    bool *out);
+/* A number as recipe_parse_number() reads it, within min..max. */
+int recipe_get_number(struct recipe_parser *p, const cJSON *obj, const char *base, const char *key,
+		      bool required, uint64_t min, uint64_t max, uint64_t *out);
+/* A USB ID or bcdDevice: a string of exactly 4 hex digits ("0483"). */
+int recipe_get_hex16(struct recipe_parser *p, const cJSON *obj, const char *base, const char *key,
+		     bool required, uint16_t *out);
+/*
+ * A string naming one of names[0..n) whose bit is set in allowed; *out gets
+ * its index.  Never required: *out keeps its default when absent.
+ */
+int recipe_get_enum(struct recipe_parser *p, const cJSON *obj, const char *base, const char *key,
+		    const char *const *names, int n, unsigned allowed, int *out);
+
+/* A non-negative integer: a JSON integer or a string in C base-0 form ("0x08000000", "1024"). */
+bool recipe_parse_number(const cJSON *it, uint64_t *out);
+/* Exactly digits hex digits, no prefix, either case. */
+bool recipe_parse_hex(const char *s, size_t digits, uint32_t *out);
+
+/*
+ * Image fields (recipe-image.c).  The "file" and "sha256" keys of obj (a
+ * stage, or a nested image object): the file must resolve inside p->dir and
+ * is read once to check its sha256 and probe for an Android sparse header.
+ * Fills img as far as it got (img->file and img->path are freed with the
+ * recipe).  Returns true when both keys are valid and the file matches.
+ */
+bool recipe_get_image(struct recipe_parser *p, const cJSON *obj, const char *base,
+		      struct recipe_image *img);
+/* A nested image object such as ingenic.boot "spl": { "file": ..., "sha256": ... }; 1/0/-1. */
+int recipe_get_image_object(struct recipe_parser *p, const cJSON *obj, const char *base,
+			    const char *key, bool required, struct recipe_image *img);
+
+/*
+ * Parse one element of "stages" (o, at JSON path b) into s: the keys every
+ * stage takes, then the op's own fields (recipe-stages.c).  Returns true
+ * when every field was valid; s->op stays _RECIPE_OP_INVALID when "op" is
+ * missing or unknown.
+ */
+bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
+			struct recipe_stage *s);
 
 /*
  * Cross-stage validation on a parsed recipe: reachability, sessions, Ingenic

@@ -1,0 +1,406 @@
+/*
+ * This file implements the DfuSe data path (protocols/dfuse.h; the role of
+ * dfu-util's dfu_load.c): check a range against the alt's layout, erase the
+ * sectors it touches once each, write it as one Set-Address per run and
+ * data in DNLOAD blocks 2, 3, ... (strategy B in dfuse.h), read it back to
+ * verify with CRC-32 on both sides; for one buffer or a whole .dfu file.
+ * Plain uploads use the same read loop.
+ */
+#include "protocols/dfuse-private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocols/crc32.h"
+
+/* Sectors already erased in this call (start addresses), so none is erased twice. */
+struct dfuse_erased {
+	uint32_t *start;
+	size_t n, cap;
+};
+
+static void dfuse_erased_release(struct dfuse_erased *s)
+{
+	free(s->start);
+	*s = (struct dfuse_erased){0};
+}
+
+static bool dfuse_erased_has(const struct dfuse_erased *s, uint32_t start)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->start[i] == start)
+			return true;
+	return false;
+}
+
+static int dfuse_erased_add(struct dfuse_erased *s, uint32_t start, struct err *e)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		uint32_t *p = realloc(s->start, cap * sizeof(*p));
+
+		if (!p)
+			return err_set(e, -ENOMEM, "out of memory");
+		s->start = p;
+		s->cap = cap;
+	}
+	s->start[s->n++] = start;
+	return 0;
+}
+
+/* Bytes per DNLOAD/UPLOAD block; strategy B needs it equal to wTransferSize. */
+static uint16_t dfuse_chunk(const struct dfuse *d)
+{
+	return d->desc.transfer_size > DFUSE_MAX_CHUNK ? DFUSE_MAX_CHUNK : d->desc.transfer_size;
+}
+
+static bool dfuse_consecutive_ok(const struct dfuse *d)
+{
+	return dfuse_chunk(d) == d->desc.transfer_size;
+}
+
+/* Erase every sector of [addr, addr+len) not yet in *done, skipping non-erasable segments. */
+static int dfuse_erase_range(struct dfuse *d, uint32_t addr, uint64_t len,
+			     struct dfuse_erased *done, struct dfuse_result *res, struct err *e)
+{
+	const struct dfuse_layout *l = &d->alts[d->cur].layout;
+	uint64_t a = addr, end = (uint64_t)addr + len;
+	int r;
+
+	while (a < end) {
+		const struct dfuse_segment *seg = dfuse_mem_find(l, (uint32_t)a);
+		uint32_t start, size;
+
+		if (!seg || dfuse_mem_sector(l, (uint32_t)a, &start, &size) < 0)
+			return err_set(e, -ERANGE, "erase 0x%08llx: outside \"%s\"",
+				       (unsigned long long)a, l->name);
+		if ((seg->perms & DFUSE_MEM_ERASABLE) && !dfuse_erased_has(done, start)) {
+			r = usb_check_cancel(d->usb, "erase", e);
+			if (r < 0)
+				return r;
+			r = dfuse_erase_raw(d, start, size, e);
+			if (r < 0)
+				return r;
+			r = dfuse_erased_add(done, start, e);
+			if (r < 0)
+				return r;
+			res->sectors_erased++;
+		}
+		a = (uint64_t)start + size;
+	}
+	return 0;
+}
+
+struct dfuse_progress {
+	usb_progress_cb_t cb;
+	void *ud;
+	uint64_t done, total;
+};
+
+static void dfuse_progress_add(struct dfuse_progress *p, uint64_t n)
+{
+	p->done += n;
+	if (p->cb)
+		p->cb(p->ud, p->done, p->total);
+}
+
+/* Write in runs: Set-Address, then blocks 2, 3, ... (see dfuse.h). */
+static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len,
+			     struct dfuse_progress *prog, struct dfuse_result *res, struct err *e)
+{
+	struct dfu_wait w = {
+		.deadline_ms = dfuse_scale(d, DFU_DEADLINE_WRITE_MS),
+		.cap_ms = DFU_POLL_CAP_WRITE_MS,
+	};
+	uint16_t chunk = dfuse_chunk(d), block = 0;
+	bool consecutive = dfuse_consecutive_ok(d);
+	size_t off = 0;
+	int r;
+
+	while (off < len) {
+		uint16_t n = len - off < chunk ? (uint16_t)(len - off) : chunk;
+		uint32_t a = addr + (uint32_t)off;
+		struct dfu_status st;
+
+		/* New run at the start, per chunk in strategy A, and before wBlockNum would wrap. */
+		if (block == 0 || !consecutive || block == UINT16_MAX) {
+			r = dfuse_set_address_raw(d, a, e);
+			if (r < 0)
+				return r;
+			block = 2;
+		}
+		r = dfu_dnload(d->usb, block, buf + off, n, e);
+		if (r < 0) {
+			r = dfuse_explain_stall(d, r, "DNLOAD", e);
+			return err_prefix(e, "write 0x%08x", a);
+		}
+		r = dfu_wait_done(d->usb, &w, &st, e);
+		if (r < 0)
+			return err_prefix(e, "write 0x%08x", a);
+		if (st.state != DFU_STATE_DNLOAD_IDLE)
+			return err_set(e, -EPROTO, "write 0x%08x: state %s after GETSTATUS", a,
+				       dfu_state_name(st.state));
+		block++;
+		off += n;
+		res->bytes_written += n;
+		dfuse_progress_add(prog, n);
+	}
+	return 0;
+}
+
+/*
+ * Read [addr, addr+len) in runs of blocks 2, 3, ...  Each block goes to
+ * sink(ctx, offset, data, n), so verification needs no image-sized buffer.
+ */
+typedef int (*dfuse_sink_t)(void *ctx, size_t off, const uint8_t *data, size_t n, struct err *e);
+
+static int dfuse_read_range(struct dfuse *d, uint32_t addr, size_t len, dfuse_sink_t sink,
+			    void *ctx, struct dfuse_progress *prog, struct err *e)
+{
+	uint16_t chunk = dfuse_chunk(d), block = 0;
+	bool consecutive = dfuse_consecutive_ok(d);
+	_cleanup_free_ uint8_t *tmp = malloc(chunk);
+	size_t off = 0;
+	int r;
+
+	if (!tmp)
+		return err_set(e, -ENOMEM, "out of memory");
+	while (off < len) {
+		uint16_t n = len - off < chunk ? (uint16_t)(len - off) : chunk;
+		uint32_t a = addr + (uint32_t)off;
+
+		if (block == 0 || !consecutive || block == UINT16_MAX) {
+			r = dfuse_set_address_raw(d, a, e);
+			if (r < 0)
+				return r;
+			/* UPLOAD is refused in dfuDNLOAD-IDLE: ABORT to dfuIDLE first (§2.4). */
+			r = dfu_abort(d->usb, e);
+			if (r < 0)
+				return err_prefix(e, "read 0x%08x", a);
+			block = 2;
+		}
+		r = dfu_upload(d->usb, block, tmp, n, e);
+		if (r < 0) {
+			r = dfuse_explain_stall(d, r, "UPLOAD", e);
+			return err_prefix(e, "read 0x%08x", a);
+		}
+		if (r != n)
+			return err_set(e, -EPROTO, "read 0x%08x: UPLOAD returned %d of %u bytes", a,
+				       r, n);
+		r = sink(ctx, off, tmp, n, e);
+		if (r < 0)
+			return r;
+		block++;
+		off += n;
+		if (prog)
+			dfuse_progress_add(prog, n);
+	}
+	/* DfuSe never ends an upload with a short frame: ABORT back to dfuIDLE. */
+	r = dfu_abort(d->usb, e);
+	return r < 0 ? err_prefix(e, "read 0x%08x", addr + (uint32_t)len) : 0;
+}
+
+static int dfuse_sink_copy(void *ctx, size_t off, const uint8_t *data, size_t n, struct err *e)
+{
+	(void)e;
+	memcpy((uint8_t *)ctx + off, data, n);
+	return 0;
+}
+
+struct dfuse_verify {
+	const uint8_t *expect;
+	uint32_t dev_crc;   /* chained over every range of this call */
+	uint32_t range_crc; /* this range only, for the message */
+	bool mismatch;
+	size_t first_diff;
+};
+
+static int dfuse_sink_verify(void *ctx, size_t off, const uint8_t *data, size_t n, struct err *e)
+{
+	struct dfuse_verify *v = ctx;
+
+	(void)e;
+	v->dev_crc = crc32_update(v->dev_crc, data, n);
+	v->range_crc = crc32_update(v->range_crc, data, n);
+	if (!v->mismatch && memcmp(v->expect + off, data, n) != 0) {
+		size_t i = 0;
+
+		while (v->expect[off + i] == data[i])
+			i++;
+		v->mismatch = true;
+		v->first_diff = off + i;
+	}
+	return 0;
+}
+
+/* Read back and compare; also the device CRC over this range, chained into *dev_crc. */
+static int dfuse_verify_range(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len,
+			      struct dfuse_progress *prog, struct dfuse_result *res, struct err *e)
+{
+	struct dfuse_verify v = {.expect = buf, .dev_crc = res->dev_crc};
+	uint32_t host_crc = crc32_update(0, buf, len);
+	int r;
+
+	r = dfuse_read_range(d, addr, len, dfuse_sink_verify, &v, prog, e);
+	if (r < 0)
+		return err_prefix(e, "verify");
+	res->dev_crc = v.dev_crc;
+	res->bytes_verified += len;
+	if (v.mismatch)
+		return err_set(
+			e, -EILSEQ,
+			"verify 0x%08x: first difference at 0x%08x (host CRC 0x%08x, device CRC 0x%08x)",
+			addr, addr + (uint32_t)v.first_diff, host_crc, v.range_crc);
+	return 0;
+}
+
+static int dfuse_check_range(struct dfuse *d, uint32_t addr, size_t len, unsigned int flags,
+			     struct err *e)
+{
+	const struct dfuse_alt *alt = &d->alts[d->cur];
+	uint8_t perms = DFUSE_MEM_WRITABLE;
+	int r;
+
+	if (alt->layout_err < 0)
+		return err_set(e, -EBADMSG, "alt %u: no usable memory layout in \"%s\"", alt->alt,
+			       alt->name);
+	if ((uint64_t)addr + len > (uint64_t)UINT32_MAX + 1)
+		return err_set(e, -ERANGE, "0x%08x + %zu passes 4 GiB", addr, len);
+	if (!(flags & DFUSE_NO_VERIFY))
+		perms |= DFUSE_MEM_READABLE;
+	r = dfuse_mem_check(&alt->layout, addr, len, perms, e);
+	return r < 0 ? err_prefix(e, "download 0x%08x+%zu", addr, len) : 0;
+}
+
+int dfuse_download(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len,
+		   unsigned int flags, usb_progress_cb_t progress, void *ud,
+		   struct dfuse_result *ret, struct err *e)
+{
+	struct dfuse_result res = {.host_crc = crc32_update(0, buf, len)};
+	struct dfuse_progress prog = {progress, ud, 0,
+				      (flags & DFUSE_NO_VERIFY) ? len : 2 * (uint64_t)len};
+	_cleanup_(dfuse_erased_release) struct dfuse_erased erased = {0};
+	int r;
+
+	r = dfuse_check_range(d, addr, len, flags, e);
+	if (r < 0)
+		goto out;
+	if (flags & DFUSE_MASS_ERASE) {
+		r = dfuse_mass_erase_raw(d, e);
+		if (r < 0)
+			goto out;
+		res.mass_erased = true;
+	} else if (!(flags & DFUSE_NO_ERASE)) {
+		r = dfuse_erase_range(d, addr, len, &erased, &res, e);
+		if (r < 0)
+			goto out;
+	}
+	r = dfuse_write_range(d, addr, buf, len, &prog, &res, e);
+	if (r < 0)
+		goto out;
+	if (!(flags & DFUSE_NO_VERIFY)) {
+		r = dfuse_verify_range(d, addr, buf, len, &prog, &res, e);
+		if (r < 0)
+			goto out;
+		res.verified = true;
+	}
+	r = dfu_get_idle(d->usb, e);
+out:
+	if (ret)
+		*ret = res;
+	return dfuse_recover(d, r);
+}
+
+int dfuse_upload(struct dfuse *d, uint32_t addr, uint8_t *buf, size_t len,
+		 usb_progress_cb_t progress, void *ud, struct err *e)
+{
+	struct dfuse_progress prog = {progress, ud, 0, len};
+	int r;
+
+	if ((uint64_t)addr + len > (uint64_t)UINT32_MAX + 1)
+		return err_set(e, -ERANGE, "upload 0x%08x + %zu passes 4 GiB", addr, len);
+	r = dfuse_read_range(d, addr, len, dfuse_sink_copy, buf, &prog, e);
+	if (r < 0)
+		err_prefix(e, "upload");
+	return dfuse_recover(d, r);
+}
+
+int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int flags,
+			usb_progress_cb_t progress, void *ud, struct dfuse_result *ret,
+			struct err *e)
+{
+	struct dfuse_result res = {0};
+	struct dfuse_progress prog = {progress, ud, 0, 0};
+	int r = 0;
+
+	if (f->suffix.bcd_dfu != DFU_FILE_BCD_DFUSE) {
+		r = err_set(e, -EINVAL, "download: not a DfuSe file (bcdDFU 0x%04x), no address",
+			    f->suffix.bcd_dfu);
+		goto out;
+	}
+	for (unsigned int t = 0; t < f->n_targets; t++)
+		for (uint32_t i = 0; i < f->targets[t].n_elements; i++) {
+			const struct dfu_file_element *el = &f->targets[t].elements[i];
+
+			res.host_crc = crc32_update(res.host_crc, el->data, el->size);
+			prog.total += (flags & DFUSE_NO_VERIFY) ? el->size : 2 * (uint64_t)el->size;
+		}
+
+	for (unsigned int t = 0; t < f->n_targets; t++) {
+		const struct dfu_file_target *tg = &f->targets[t];
+		_cleanup_(dfuse_erased_release) struct dfuse_erased erased = {0};
+
+		r = dfuse_select_alt(d, tg->alt, e);
+		if (r < 0)
+			goto target_fail;
+		for (uint32_t i = 0; i < tg->n_elements; i++) {
+			r = dfuse_check_range(d, tg->elements[i].address, tg->elements[i].size,
+					      flags, e);
+			if (r < 0)
+				goto element_fail;
+		}
+		if (t == 0 && (flags & DFUSE_MASS_ERASE)) {
+			r = dfuse_mass_erase_raw(d, e);
+			if (r < 0)
+				goto target_fail;
+			res.mass_erased = true;
+		}
+		if (!(flags & (DFUSE_MASS_ERASE | DFUSE_NO_ERASE)))
+			for (uint32_t i = 0; i < tg->n_elements; i++) {
+				r = dfuse_erase_range(d, tg->elements[i].address,
+						      tg->elements[i].size, &erased, &res, e);
+				if (r < 0)
+					goto element_fail;
+			}
+		for (uint32_t i = 0; i < tg->n_elements; i++) {
+			const struct dfu_file_element *el = &tg->elements[i];
+
+			r = dfuse_write_range(d, el->address, el->data, el->size, &prog, &res, e);
+			if (r < 0)
+				goto element_fail;
+		}
+		if (flags & DFUSE_NO_VERIFY)
+			continue;
+		for (uint32_t i = 0; i < tg->n_elements; i++) {
+			const struct dfu_file_element *el = &tg->elements[i];
+
+			r = dfuse_verify_range(d, el->address, el->data, el->size, &prog, &res, e);
+			if (r < 0)
+				goto element_fail;
+		}
+		continue;
+element_fail:
+		err_prefix(e, "target %u (alt %u)", t, tg->alt);
+		goto out;
+target_fail:
+		err_prefix(e, "target %u", t);
+		goto out;
+	}
+	res.verified = !(flags & DFUSE_NO_VERIFY);
+	r = dfu_get_idle(d->usb, e);
+out:
+	if (ret)
+		*ret = res;
+	return dfuse_recover(d, r);
+}
