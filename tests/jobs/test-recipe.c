@@ -1,5 +1,6 @@
 /*
- * Tests for jobs/recipe.c, recipe-check.c, recipe-set.c and recipe-sha256.c:
+ * Tests for the recipe parser (jobs/recipe.c, recipe-json.c, recipe-image.c,
+ * recipe-stages.c), recipe-check.c, recipe-set.c and recipe-sha256.c:
  * good recipes of each family parse to the expected structs, bad ones give
  * the exact messages, recipe sets keep the good files, and matching picks
  * the most specific recipe.  Fixtures are written into a temporary directory.
