@@ -17,10 +17,12 @@ deps() { # MODULE... -> .ko paths in load order, deduplicated
 		awk '$1 == "insmod" && !seen[$2]++ { print $2 }'
 }
 boot_mods=$(deps virtio_pci virtio_blk ext4 crc32c_generic)
-# vhci-hcd (USB/IP host side; pulls usbcore), 9p for the results share.
+# vhci-hcd (USB/IP host side; pulls usbcore), 9p for the results share,
+# usbhid + hid-generic: as on a station, usbhid binds the i.MX ROM's HID
+# interface and flashd must detach it.
 keep=$(
 	echo "$boot_mods"
-	deps vhci-hcd 9p 9pnet_virtio
+	deps vhci-hcd 9p 9pnet_virtio usbhid hid-generic
 )
 find "$root/lib/modules/$kver/kernel" -name '*.ko*' | while read -r m; do
 	grep -qxF "${m#"$root"}" <<<"$keep" || rm -f "$m"
