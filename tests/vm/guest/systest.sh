@@ -28,12 +28,13 @@ nok() {
 	shift
 	for l in "$@"; do say "#   $l"; done
 }
-check() { # NAME 0|1 DETAILS...
-	local n=$1 r=$2
-	shift 2
-	if [ "$r" = 0 ]; then ok "$n"; else nok "$n" "$@"; fi
+check() { # NAME 'CONDITION' DETAILS...: CONDITION is shell code, evaluated here
+	# (no locals: the condition sees the caller's variables)
+	if eval "$2"; then ok "$1"; else
+		set -- "$1" "${@:3}"
+		nok "$@"
+	fi
 }
-yes_if() { if "$@"; then echo 0; else echo 1; fi; }
 want_case() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 # Query as the service user: a root-owned -wal/-shm would lock flashd out.
 q() { runuser -u flashd -- sqlite3 -batch "$DB" "$1" 2>&1; }
@@ -74,13 +75,13 @@ history() { q "SELECT group_concat(result || ':' || ifnull(failed_stage, ''), ' 
 modprobe vhci-hcd
 wait_for 120 flashd_active
 st=$(systemctl show -p StatusText --value flashd)
-check vm_flashd_started_by_systemd_reaches_ready "$(yes_if flashd_active)" \
+check vm_flashd_started_by_systemd_reaches_ready 'flashd_active' \
 	"is-active: $(systemctl is-active flashd)" "$(journalctl -u flashd -n 5 --no-pager)"
 check vm_status_line_in_systemctl_status \
-	"$(yes_if grep -qF "Status: \"$st\"" <(systemctl status flashd --no-pager))" "StatusText: $st"
+	'grep -qF "Status: \"$st\"" <(systemctl status flashd --no-pager)' "StatusText: $st"
 say "#   systemctl status: Status: \"$st\""
 # vhci_hcd.0's high-speed root hub must be bus 1: the scenarios' ports are 1-P.
-check vm_vhci_root_hub_is_bus_1 "$(yes_if grep -q vhci_hcd.0 <(readlink -f /sys/bus/usb/devices/usb1))" \
+check vm_vhci_root_hub_is_bus_1 'grep -q vhci_hcd.0 <(readlink -f /sys/bus/usb/devices/usb1)' \
 	"usb1 -> $(readlink -f /sys/bus/usb/devices/usb1)"
 
 # ---- hardening: unprivileged, no capabilities, seccomp, exposure -------------
@@ -90,11 +91,12 @@ caps=$(awk '/^CapEff/ { print $2 }' "/proc/$pid/status")
 nnp=$(awk '/^NoNewPrivs/ { print $2 }' "/proc/$pid/status")
 sec=$(awk '/^Seccomp:/ { print $2 }' "/proc/$pid/status")
 check vm_service_runs_unprivileged_hardened \
-	"$(yes_if [ "$user" = flashd ] && [ "$caps" = 0000000000000000 ] && [ "$nnp" = 1 ] && [ "$sec" = 2 ])" \
+	'[ "$user" = flashd ] && [ "$caps" = 0000000000000000 ] && [ "$nnp" = 1 ] && [ "$sec" = 2 ]' \
 	"user=$user CapEff=$caps NoNewPrivs=$nnp Seccomp=$sec"
 exposure=$(systemd-analyze security flashd.service --no-pager 2>&1 | sed -n 's/.*Overall exposure level for flashd.service: \([0-9.]*\).*/\1/p')
 say "#   systemd-analyze security flashd.service: exposure $exposure"
-check vm_security_exposure_at_most_2_5 "$(yes_if awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 2.5) }')" \
+exposure_ok() { awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 2.5) }'; }
+check vm_security_exposure_at_most_2_5 exposure_ok \
 	"exposure: $exposure"
 
 # ---- boards8: 8 boards of three families, byte-exact, rows, journal ----------
@@ -108,19 +110,19 @@ if want_case boards8; then
 		q "SELECT port || '|' || result || '|' || ifnull(serial, '') || '|' || ifnull(chip_uid, '') || '|' ||
 			ifnull(jedec_id, '') || '|' || recipe FROM units WHERE port IN (${in%,}) ORDER BY port, id" >"$W/rows8"
 		check vm_8_boards_three_families_one_pass_row_each \
-			"$(yes_if cmp -s "$T/expect/boards8.txt" "$W/rows8")" "$(diff "$T/expect/boards8.txt" "$W/rows8" | head -10)"
+			'cmp -s "$T/expect/boards8.txt" "$W/rows8"' "$(diff "$T/expect/boards8.txt" "$W/rows8" | head -10)"
 		bad=
 		for f in "$T"/want/[smg][0-9].*.bin; do
 			b=$(basename "$f")
 			cmp -s "$f" "$OUT/boards8/$b" || bad="$bad $b"
 		done
-		check vm_8_boards_flashed_byte_exact "$(yes_if [ -z "$bad" ])" "differ:$bad"
+		check vm_8_boards_flashed_byte_exact '[ -z "$bad" ]' "differ:$bad"
 		nf=$(grep -c '"forbidden":[[:space:]]*0' "$OUT/boards8/summary.json")
-		check vm_no_forbidden_requests "$(yes_if [ "$nf" = 8 ])" "boards with forbidden 0: $nf of 8"
+		check vm_no_forbidden_requests '[ "$nf" = 8 ]' "boards with forbidden 0: $nf of 8"
 		s=$(head -1 "$T/expect/serials.txt")
 		n=$(journalctl FLASHD_SERIAL="$s" --no-pager -o cat | grep -c .)
 		p=$(journalctl FLASHD_SERIAL="$s" FLASHD_RESULT=pass --no-pager -o cat | grep -c .)
-		check vm_journal_finds_a_boards_history_by_serial "$(yes_if [ "$n" -ge 2 ] && [ "$p" -ge 1 ])" \
+		check vm_journal_finds_a_boards_history_by_serial '[ "$n" -ge 2 ] && [ "$p" -ge 1 ]' \
 			"journalctl FLASHD_SERIAL=$s: $n entries, $p with FLASHD_RESULT=pass"
 		say "#   journalctl FLASHD_SERIAL=$s: $n entries"
 	else
@@ -136,9 +138,9 @@ if want_case unplug; then
 		h=$(history 1-9)
 		e=$(q "SELECT error FROM units WHERE port = '1-9' AND result = 'fail' ORDER BY id LIMIT 1")
 		check vm_unplug_mid_write_fail_row_then_port_serves_next \
-			"$(yes_if [ "$h" = "fail:app pass:" ] && [ -n "$e" ])" "history: $h" "error: $e"
+			'[ "$h" = "fail:app pass:" ] && [ -n "$e" ]' "history: $h" "error: $e"
 		say "#   unplug error: $e"
-		check vm_unplug_next_board_byte_exact "$(yes_if bytes_ok unplug u1 flash)"
+		check vm_unplug_next_board_byte_exact 'bytes_ok unplug u1 flash'
 	else
 		nok vm_unplug_usbip_sim_started "$(tail -5 "$OUT/unplug.sim.log")"
 	fi
@@ -161,9 +163,9 @@ if want_case kill; then
 			r=$(q "SELECT result FROM units WHERE id = $id")
 			ic=$(q "PRAGMA integrity_check")
 			check vm_sigkill_mid_job_systemd_restarts_row_interrupted \
-				"$(yes_if [ "$r" = interrupted ] && restarted "$n0")" \
+				'[ "$r" = interrupted ] && restarted "$n0"' \
 				"unit $id: $r; NRestarts $n0 -> $(systemctl show -p NRestarts --value flashd)"
-			check vm_database_integrity_ok_after_sigkill "$(yes_if [ "$ic" = ok ])" "integrity_check: $ic"
+			check vm_database_integrity_ok_after_sigkill '[ "$ic" = ok ]' "integrity_check: $ic"
 		else
 			nok vm_sigkill_mid_job_systemd_restarts_row_interrupted "the job on 1-10 never got to its kernel write" \
 				"$(q "SELECT id, result, failed_stage, error FROM units WHERE port = '1-10'")"
@@ -187,8 +189,8 @@ if want_case reload; then
 		wait_for 300 rows_done 1 1-11
 		sim_stop
 		r=$(q "SELECT result || '|' || recipe FROM units WHERE port = '1-11' ORDER BY id")
-		check vm_reload_changed_recipe_used_for_next_board "$(yes_if [ "$r" = "pass|stm32-line-v2" ])" "rows: $r"
-		check vm_reload_next_board_has_new_image "$(yes_if bytes_ok reload r1 flash)"
+		check vm_reload_changed_recipe_used_for_next_board '[ "$r" = "pass|stm32-line-v2" ]' "rows: $r"
+		check vm_reload_next_board_has_new_image 'bytes_ok reload r1 flash'
 	else
 		nok vm_reload_usbip_sim_started "$(tail -5 "$OUT/reload.sim.log")"
 	fi
@@ -204,7 +206,7 @@ if want_case norule; then
 		r=$(q "SELECT result || '|' || error FROM units WHERE port = '1-12' ORDER BY id")
 		after=$(sed -n 's/.*"requests_after_config":[[:space:]]*\([0-9]*\).*/\1/p' "$OUT/norule/summary.json" | head -1)
 		check vm_board_without_udev_rule_is_not_opened \
-			"$(yes_if [[ $r == "fail|"*"Permission denied"* ]] && [ "$perm" = "root:root 664" ] && [ "$after" = 0 ])" \
+			'[[ $r == "fail|"*"Permission denied"* ]] && [ "$perm" = "root:root 664" ] && [ "$after" = 0 ]' \
 			"row: $r" "node $node: $perm" "requests after SET_CONFIGURATION: $after"
 		say "#   no-rule board: $r"
 	else
@@ -213,7 +215,7 @@ if want_case norule; then
 fi
 
 # ---- every unit that started says how it ended --------------------------------
-check vm_no_row_left_running "$(yes_if no_running)" "$(q "SELECT id, port FROM units WHERE result = 'running'")"
+check vm_no_row_left_running 'no_running' "$(q "SELECT id, port FROM units WHERE result = 'running'")"
 
 # ---- logs back to the host ----------------------------------------------------------
 journalctl -o export --no-pager >"$OUT/journal.export" 2>/dev/null
