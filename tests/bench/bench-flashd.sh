@@ -94,7 +94,7 @@ print(json.dumps({"time_scale": 1.0, "boards": boards}))
 EOF
 	/usr/bin/time -f '%e %U %S' -o "$d/time" "$sim" --scenario "$d/scenario.json" \
 		--dump-dir "$d/out" -- "$d/../driver.sh" "$build" "$d" "$n" >"$d/sim.log" 2>&1 ||
-		{ echo "bench-flashd: run of $n boards failed:"; tail -5 "$d/sim.log" "$d/flashd.log"; exit 1; }
+		{ echo "bench-flashd: run of $n boards failed:"; tail -n 5 "$d/sim.log" "$d/flashd.log"; exit 1; }
 	python3 - "$n" "$kib" "$d" "$tmp/recipes/images/app.bin" <<'EOF'
 import json, math, sqlite3, statistics, sys
 n, kib, d, img = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
