@@ -5,14 +5,15 @@
  * other mutable global state.  Threads:
  *   - main thread: GLib main loop; scenario timeline, sysfs and uevents
  *     (umockdev 0.17.16's uevent synthesis is not thread-safe: one thread);
- *   - umockdev's worker thread: every ioctl/read of every node (usbfs.c);
+ *   - one connection thread per open fd of a node (ioserv.c): its
+ *     ioctl/read requests (usbfs.c);
  *   - the sched thread (sched.c): delayed completions and board timers.
  * Locking: one recursive mutex per board (struct simdev.lock) guards the
  * board, its nodes, their open fds and URBs.  Boards never share state, so a
- * per-board lock lets the sched thread step board A while the worker serves
- * board B; the worker is single-threaded anyway, so a rig-wide lock would
- * only add contention with timers.  It is recursive because a GObject
- * destroy-notify (client finalised) may run while the lock is held.
+ * per-board lock lets 32 boards' clients be served at once and the sched
+ * thread step board A meanwhile.  It is recursive so that a board callback
+ * re-entering the rig under the lock cannot deadlock (it was needed when
+ * umockdev's client finalisation ran our destroy-notify under it).
  * Lock order: board lock -> sched lock (sched_add under the board lock).
  */
 #ifndef FLASHSIM_RIG_H

@@ -2,8 +2,7 @@
  * This file implements the rig's timer thread: a binary min-heap of
  * (deadline, sequence) ordered timers and a condition variable on
  * CLOCK_MONOTONIC.  One thread serves all boards; work done per timer is
- * short (complete a URB, step a board), so one thread keeps 32 boards in step
- * without blocking umockdev's worker.
+ * short (complete a URB, step a board), so one thread keeps 32 boards in step.
  */
 #include "tests/sim/sched.h"
 
@@ -11,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 struct timer {
@@ -82,6 +82,9 @@ static void *sched_main(void *p)
 {
 	struct sched *s = p;
 
+	/* Device times are the model: wake at the deadline, not up to 50 us
+	 * later (the default timer slack), which every transfer would add. */
+	prctl(PR_SET_TIMERSLACK, 1UL);
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
 		uint64_t now = sched_now_ns();

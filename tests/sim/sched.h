@@ -1,7 +1,7 @@
 /*
  * A timer thread for the rig: delayed URB completions, board-scheduled calls
- * and disconnect events run here, never on umockdev's single worker thread
- * (a delay must not stall the other 31 boards' ioctls).
+ * and disconnect events run here, never on a client's connection thread
+ * (a delay must not hold the client's next request).
  *
  * Callbacks run on the sched thread with no sched lock held, so they may call
  * sched_add().  Ordering: callbacks due at the same time run in the order

@@ -251,7 +251,7 @@ void simdev_fini(struct simdev *d)
 		return;
 	/* No uevents now: the command has exited. */
 	if (d->node) {
-		usbnode_detach(d->node, d->rig->tb);
+		usbnode_detach(d->node);
 		g_ptr_array_add(d->old_nodes, d->node);
 		d->node = NULL;
 	}

@@ -379,7 +379,7 @@ void testbed_remove_board(struct simdev *dev)
 	sweep_dead_event_sockets(r);
 	umockdev_testbed_uevent(r->tb, dev->syspath, "remove");
 	umockdev_testbed_remove_device(r->tb, dev->syspath);
-	usbnode_detach(node, r->tb);
+	usbnode_detach(node);
 }
 
 void testbed_free(struct rig *r)

@@ -1,9 +1,9 @@
 /*
  * This file implements the usbdevfs ioctls and read() of a simulated node on
- * top of umockdev's ioctl handler (see usbfs.h).  Client memory is reached
- * through UMockdevIoctlData: resolve() copies it in, and complete() writes back
- * whatever changed, so a URB's result is written into the kept
- * UMockdevIoctlData only at reap time (gotcha 5).
+ * top of the rig's ioctl socket server (ioserv.h, see usbfs.h).  Client memory
+ * is copied in with ioclient_read() when a request arrives and written back
+ * with ioclient_write(); a URB's result reaches the client's struct only at
+ * reap time (gotcha 5), as the kernel's does.
  */
 #include "tests/sim/usbfs.h"
 
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tests/sim/gate.h"
+#include "tests/sim/ioserv.h"
 #include "tests/sim/shim/flashsim-ioc.h"
 
 #ifndef USBDEVFS_GET_SPEED
@@ -39,11 +40,12 @@ struct urb {
 	bool control;
 	struct sim_xfer x;
 	uint8_t *buf; /* the board's data stage */
-	/* async (SUBMITURB): the client's URB and buffer, kept until reap */
-	UMockdevIoctlData *urb_data, *buf_data;
+	/* async (SUBMITURB): the client's URB (address and copy) and buffer */
+	unsigned long urb_addr, buf_addr;
+	struct usbdevfs_urb urb;
 	/* sync (CONTROL/BULK/SETINTERFACE...): the blocked ioctl */
-	UMockdevIoctlClient *sync_client;
-	UMockdevIoctlData *sync_buf;
+	struct ioclient *sync_client;
+	unsigned long sync_buf;
 	bool sync_returns_len; /* CONTROL/BULK return the byte count */
 };
 
@@ -52,14 +54,14 @@ struct usbfd {
 	int refs;
 	bool closed;
 	GQueue ready; /* struct urb, completed, not reaped */
-	UMockdevIoctlClient *blocked_reap; /* a REAPURB (blocking) waiting */
-	UMockdevIoctlData *blocked_arg;
+	struct ioclient *blocked_reap; /* a REAPURB (blocking) waiting */
+	unsigned long blocked_arg;
 	int64_t pos; /* read() position in the descriptor blob */
 };
 
 struct usbnode {
 	struct simdev *dev;
-	UMockdevIoctlBase *handler;
+	struct ioserv *srv;
 	char devnode[32];
 	char path[512]; /* the FIFO in the testbed */
 	unsigned busnum, devnum;
@@ -77,24 +79,11 @@ struct usbnode {
 
 struct claim_retry {
 	struct usbnode *node;
-	UMockdevIoctlClient *client;
+	struct ioclient *client;
 	struct usbfd *fd;
 	unsigned intf;
 	int tries;
 };
-
-static void client_unref_cb(void *p)
-{
-	g_object_unref(p);
-}
-
-/* Drop a client reference from the sched thread: the last unref finalises it and
- * runs fd_destroy(), which takes the board lock, so never do it under a lock. */
-static void client_unref_later(struct usbnode *n, UMockdevIoctlClient *c)
-{
-	if (sched_add(n->dev->rig->sched, 0, client_unref_cb, c) < 0)
-		g_object_unref(c); /* NEEDSWORK: OOM; may finalise under the lock */
-}
 
 static unsigned ep_index(uint8_t ep)
 {
@@ -111,12 +100,7 @@ static void urb_unref(struct urb *u)
 {
 	if (--u->refs > 0)
 		return;
-	if (u->urb_data)
-		g_object_unref(u->urb_data);
-	if (u->buf_data)
-		g_object_unref(u->buf_data);
-	if (u->sync_buf)
-		g_object_unref(u->sync_buf);
+	ioclient_unref(u->sync_client);
 	free(u->buf);
 	fd_unref(u->fd);
 	free(u);
@@ -138,22 +122,26 @@ static int status_errno(int status)
 /* The blocked synchronous ioctl behind u finishes now. */
 static void sync_finish(struct usbnode *n, struct urb *u)
 {
-	UMockdevIoctlClient *c = u->sync_client;
+	struct ioclient *c = u->sync_client;
 	bool in = u->control ? (u->x.setup.bmRequestType & USB_DIR_IN) : (u->x.ep & USB_DIR_IN);
+	int r = 0;
 
+	(void)n;
 	u->sync_client = NULL;
 	if (u->x.status) {
-		umockdev_ioctl_client_complete(c, -1, status_errno(u->x.status));
+		ioclient_complete(c, -1, status_errno(u->x.status));
 	} else {
-		if (in && u->sync_buf && u->x.actual)
-			memcpy(u->sync_buf->data, u->buf, u->x.actual);
-		umockdev_ioctl_client_complete(c, u->sync_returns_len ? (long)u->x.actual : 0, 0);
+		if (in && u->x.actual)
+			r = ioclient_write(c, u->sync_buf, u->buf, u->x.actual);
+		if (r < 0)
+			ioclient_complete(c, -1, -r);
+		else
+			ioclient_complete(c, u->sync_returns_len ? (long)u->x.actual : 0, 0);
 	}
-	client_unref_later(n, c);
+	ioclient_unref(c);
 }
 
-static void do_reap(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
-		    UMockdevIoctlData *arg);
+static void do_reap(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long arg);
 
 /* u has completed (dev lock held): make it reapable or finish the ioctl. */
 static void urb_ready(struct urb *u)
@@ -180,14 +168,11 @@ static void urb_ready(struct urb *u)
 	if (n->n_ready++ == 0)
 		gate_open(&n->gate);
 	if (fd->blocked_reap) {
-		UMockdevIoctlClient *c = fd->blocked_reap;
-		UMockdevIoctlData *arg = fd->blocked_arg;
+		struct ioclient *c = fd->blocked_reap;
 
 		fd->blocked_reap = NULL;
-		fd->blocked_arg = NULL;
-		do_reap(n, fd, c, arg);
-		g_object_unref(arg);
-		client_unref_later(n, c);
+		do_reap(n, fd, c, fd->blocked_arg);
+		ioclient_unref(c);
 	}
 }
 
@@ -264,6 +249,12 @@ static void fd_release(struct usbfd *fd)
 	if (fd->closed)
 		return;
 	fd->closed = true;
+	if (fd->blocked_reap) {
+		/* Its client died inside REAPURB: complete into the void. */
+		ioclient_complete(fd->blocked_reap, -1, EBADF);
+		ioclient_unref(fd->blocked_reap);
+		fd->blocked_reap = NULL;
+	}
 	for (unsigned i = 0; i < MAX_INTF; i++)
 		if (n->claim[i] == fd)
 			n->claim[i] = NULL;
@@ -291,21 +282,25 @@ static void fd_release(struct usbfd *fd)
 	}
 }
 
-/* The client object was finalised (its fd is closed). */
-static void fd_destroy(void *p)
+/* The client's connection ended: its fd is closed, or the client died. */
+static void on_closed(void *ctx, struct ioclient *c)
 {
-	struct usbfd *fd = p;
-	struct simdev *dev = fd->node->dev;
+	struct usbnode *n = ctx;
+	struct usbfd *fd = ioclient_user(c);
 
-	pthread_mutex_lock(&dev->lock);
+	if (!fd)
+		return;
+	pthread_mutex_lock(&n->dev->lock);
+	ioclient_set_user(c, NULL);
 	fd_release(fd);
 	fd_unref(fd);
-	pthread_mutex_unlock(&dev->lock);
+	pthread_mutex_unlock(&n->dev->lock);
 }
 
-static struct usbfd *fd_get(struct usbnode *n, UMockdevIoctlClient *c)
+/* The fd state of c, made at its first request (dev lock held). */
+static struct usbfd *fd_get(struct usbnode *n, struct ioclient *c)
 {
-	struct usbfd *fd = g_object_get_data(G_OBJECT(c), "flashsim-fd");
+	struct usbfd *fd = ioclient_user(c);
 
 	if (fd)
 		return fd;
@@ -315,7 +310,7 @@ static struct usbfd *fd_get(struct usbnode *n, UMockdevIoctlClient *c)
 	fd->node = n;
 	fd->refs = 1;
 	g_queue_init(&fd->ready);
-	g_object_set_data_full(G_OBJECT(c), "flashsim-fd", fd, fd_destroy);
+	ioclient_set_user(c, fd);
 	return fd;
 }
 
@@ -389,110 +384,104 @@ static void setup_from_bytes(struct sim_setup *s, const uint8_t *b)
 	s->wLength = (uint16_t)(b[6] | b[7] << 8);
 }
 
-static int submit_urb(struct usbnode *n, struct usbfd *fd, UMockdevIoctlData *arg)
+static int submit_urb(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long arg)
 {
-	g_autoptr(GError) err = NULL;
-	UMockdevIoctlData *ud, *bd = NULL;
-	struct usbdevfs_urb *urb;
+	struct usbdevfs_urb urb;
 	enum sim_xfer_type type;
 	struct sim_setup setup = { 0 };
-	size_t len, off = 0;
+	uint8_t sb[8];
+	size_t len;
 	struct urb *u;
 	bool in;
 	int r;
 
-	ud = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), &err);
-	if (!ud)
+	if (ioclient_read(c, arg, &urb, sizeof(urb)) < 0)
 		return -EFAULT;
-	urb = (struct usbdevfs_urb *)ud->data;
-	if (urb->buffer_length < 0)
+	if (urb.buffer_length < 0)
 		return -EINVAL;
-	if (urb->buffer_length > 0) {
-		bd = umockdev_ioctl_data_resolve(ud, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
-						 (gsize)urb->buffer_length, &err);
-		if (!bd)
-			return -EFAULT;
-	}
-	len = (size_t)urb->buffer_length;
-	switch (urb->type) {
+	len = (size_t)urb.buffer_length;
+	switch (urb.type) {
 	case USBDEVFS_URB_TYPE_CONTROL:
 		type = SIM_XFER_CONTROL;
-		if (len < 8 || !bd)
+		if (len < 8)
 			return -EINVAL;
-		setup_from_bytes(&setup, bd->data);
+		if (ioclient_read(c, (unsigned long)urb.buffer, sb, sizeof(sb)) < 0)
+			return -EFAULT;
+		setup_from_bytes(&setup, sb);
 		if (setup.wLength > len - 8)
 			return -EINVAL;
 		r = check_ctrl_recip(n, fd, &setup);
 		if (r < 0)
 			return r;
-		off = 8;
 		len = setup.wLength;
 		in = setup.bmRequestType & USB_DIR_IN;
 		break;
 	case USBDEVFS_URB_TYPE_BULK:
 	case USBDEVFS_URB_TYPE_INTERRUPT: {
-		uint8_t i = n->ep_intf[ep_index(urb->endpoint)];
+		uint8_t i = n->ep_intf[ep_index(urb.endpoint)];
 
-		type = urb->type == USBDEVFS_URB_TYPE_BULK ? SIM_XFER_BULK : SIM_XFER_INTERRUPT;
-		if ((urb->endpoint & 0x0f) == 0 || i == 0xff)
+		type = urb.type == USBDEVFS_URB_TYPE_BULK ? SIM_XFER_BULK : SIM_XFER_INTERRUPT;
+		if ((urb.endpoint & 0x0f) == 0 || i == 0xff)
 			return -ENOENT;
 		r = claim(n, fd, i);
 		if (r < 0)
 			return r;
-		in = urb->endpoint & USB_DIR_IN;
+		in = urb.endpoint & USB_DIR_IN;
 		break;
 	}
 	default:
 		return -EINVAL; /* NEEDSWORK: isochronous transfers are not emulated */
 	}
-	u = urb_new(fd, type, type == SIM_XFER_CONTROL ? 0 : urb->endpoint, len);
+	u = urb_new(fd, type, type == SIM_XFER_CONTROL ? 0 : urb.endpoint, len);
 	if (!u)
 		return -ENOMEM;
 	u->x.setup = setup;
-	if (!in && len)
-		memcpy(u->buf, bd->data + off, len);
-	u->urb_data = g_object_ref(ud);
-	u->buf_data = bd ? g_object_ref(bd) : NULL;
+	u->urb_addr = arg;
+	u->urb = urb;
+	u->buf_addr = (unsigned long)urb.buffer + (type == SIM_XFER_CONTROL ? 8 : 0);
+	/* Only an OUT data stage is read: IN buffers are the client's to fill. */
+	if (!in && len && ioclient_read(c, u->buf_addr, u->buf, len) < 0) {
+		u->state = URB_DEAD;
+		urb_unref(u);
+		return -EFAULT;
+	}
 	urb_submit(n, u);
 	return 0;
 }
 
 /* Write u's result into the client's URB and hand its address back (dev lock held). */
-static void do_reap(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
-		    UMockdevIoctlData *arg)
+static void do_reap(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long arg)
 {
-	g_autoptr(GError) err = NULL;
-	struct usbdevfs_urb *urb;
-	UMockdevIoctlData *pp;
 	struct urb *u;
 	bool in;
+	int r;
 
 	u = g_queue_pop_head(&fd->ready);
 	if (--n->n_ready == 0 && !n->gone)
 		gate_close(&n->gate);
-	urb = (struct usbdevfs_urb *)u->urb_data->data;
 	in = u->control ? (u->x.setup.bmRequestType & USB_DIR_IN) : (u->x.ep & USB_DIR_IN);
-	urb->status = u->x.status;
+	u->urb.status = u->x.status;
 	/* Control: data stage only; for OUT it is what was sent (gotcha 5). */
-	urb->actual_length = (int)u->x.actual;
-	if (in && u->x.actual && u->buf_data)
-		memcpy(u->buf_data->data + (u->control ? 8 : 0), u->buf, u->x.actual);
-	pp = umockdev_ioctl_data_resolve(arg, 0, sizeof(void *), &err);
-	if (!pp) {
-		umockdev_ioctl_client_complete(c, -1, EFAULT);
-	} else {
-		umockdev_ioctl_data_set_ptr(pp, 0, u->urb_data);
-		umockdev_ioctl_client_complete(c, 0, 0);
-	}
+	u->urb.actual_length = (int)u->x.actual;
+	r = in && u->x.actual ? ioclient_write(c, u->buf_addr, u->buf, u->x.actual) : 0;
+	if (r == 0)
+		r = ioclient_write(c, u->urb_addr, &u->urb, sizeof(u->urb));
+	if (r == 0)
+		r = ioclient_write(c, arg, &u->urb_addr, sizeof(void *));
+	if (r < 0)
+		ioclient_complete(c, -1, -r);
+	else
+		ioclient_complete(c, 0, 0);
 	u->state = URB_DEAD;
 	urb_unref(u);
 }
 
 /* Returns 1 if the ioctl was completed (or parked), else -errno. */
-static int reap(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c, bool block)
+static int reap(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long arg,
+		bool block)
 {
 	if (!g_queue_is_empty(&fd->ready)) {
-		do_reap(n, fd, c, umockdev_ioctl_client_get_arg(c));
+		do_reap(n, fd, c, arg);
 		return 1;
 	}
 	if (n->gone)
@@ -501,19 +490,17 @@ static int reap(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c, boo
 		return -EAGAIN;
 	if (fd->blocked_reap)
 		return -EBUSY; /* the preload serialises ioctls per fd: cannot happen */
-	fd->blocked_reap = g_object_ref(c);
-	fd->blocked_arg = g_object_ref(umockdev_ioctl_client_get_arg(c));
+	fd->blocked_reap = ioclient_ref(c);
+	fd->blocked_arg = arg;
 	return 1;
 }
 
-static int discard(struct usbnode *n, struct usbfd *fd, UMockdevIoctlData *arg)
+static int discard(struct usbnode *n, struct usbfd *fd, unsigned long addr)
 {
-	unsigned long addr = *(unsigned long *)arg->data;
-
 	for (GList *l = n->inflight.head; l; l = l->next) {
 		struct urb *u = l->data;
 
-		if (u->fd != fd || !u->urb_data || u->urb_data->client_addr != addr)
+		if (u->fd != fd || !u->urb_addr || u->urb_addr != addr)
 			continue;
 		if (u->in_board)
 			sim_board_cancel(n->dev->board, &u->x);
@@ -527,10 +514,11 @@ static int discard(struct usbnode *n, struct usbfd *fd, UMockdevIoctlData *arg)
 }
 
 /* A synchronous ioctl as a control request (SETINTERFACE, CLEAR_HALT ...) or
- * CONTROL/BULK; the client stays blocked until the board's delay expires. */
-static int sync_xfer(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
+ * CONTROL/BULK; the client stays blocked until the board's delay expires.
+ * buf is the client's data buffer (len bytes). */
+static int sync_xfer(struct usbnode *n, struct usbfd *fd, struct ioclient *c,
 		     enum sim_xfer_type type, uint8_t ep, const struct sim_setup *s,
-		     UMockdevIoctlData *buf, size_t len, bool returns_len)
+		     unsigned long buf, size_t len, bool returns_len)
 {
 	struct urb *u = urb_new(fd, type, ep, len);
 	bool in = type == SIM_XFER_CONTROL ? (s->bmRequestType & USB_DIR_IN) : (ep & USB_DIR_IN);
@@ -539,87 +527,63 @@ static int sync_xfer(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c
 		return -ENOMEM;
 	if (s)
 		u->x.setup = *s;
-	if (!in && len)
-		memcpy(u->buf, buf->data, len);
-	u->sync_client = g_object_ref(c);
-	u->sync_buf = buf ? g_object_ref(buf) : NULL;
+	if (!in && len && ioclient_read(c, buf, u->buf, len) < 0) {
+		u->state = URB_DEAD;
+		urb_unref(u);
+		return -EFAULT;
+	}
+	u->sync_client = ioclient_ref(c);
+	u->sync_buf = buf;
 	u->sync_returns_len = returns_len;
 	urb_submit(n, u);
 	return 1;
 }
 
-static int ioc_control(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
-		       UMockdevIoctlData *arg)
+static int ioc_control(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long arg)
 {
-	g_autoptr(GError) err = NULL;
-	struct usbdevfs_ctrltransfer *ct;
-	UMockdevIoctlData *d, *buf = NULL;
+	struct usbdevfs_ctrltransfer ct;
 	struct sim_setup s;
 	int r;
 
-	d = umockdev_ioctl_data_resolve(arg, 0, sizeof(*ct), &err);
-	if (!d)
+	if (ioclient_read(c, arg, &ct, sizeof(ct)) < 0)
 		return -EFAULT;
-	ct = (struct usbdevfs_ctrltransfer *)d->data;
-	s = (struct sim_setup){ ct->bRequestType, ct->bRequest, ct->wValue, ct->wIndex,
-				ct->wLength };
-	if (ct->wLength) {
-		buf = umockdev_ioctl_data_resolve(d, G_STRUCT_OFFSET(struct usbdevfs_ctrltransfer, data),
-						  ct->wLength, &err);
-		if (!buf)
-			return -EFAULT;
-	}
+	s = (struct sim_setup){ ct.bRequestType, ct.bRequest, ct.wValue, ct.wIndex, ct.wLength };
 	r = check_ctrl_recip(n, fd, &s);
 	if (r < 0)
 		return r;
-	/* NEEDSWORK: ct->timeout is not enforced; boards answer or unplug. */
-	return sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, buf, s.wLength, true);
+	/* NEEDSWORK: ct.timeout is not enforced; boards answer or unplug. */
+	return sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, (unsigned long)ct.data, s.wLength, true);
 }
 
-static int ioc_bulk(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
-		    UMockdevIoctlData *arg)
+static int ioc_bulk(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long arg)
 {
-	g_autoptr(GError) err = NULL;
-	struct usbdevfs_bulktransfer *bt;
-	UMockdevIoctlData *d, *buf = NULL;
+	struct usbdevfs_bulktransfer bt;
 	uint8_t i;
 	int r;
 
-	d = umockdev_ioctl_data_resolve(arg, 0, sizeof(*bt), &err);
-	if (!d)
+	if (ioclient_read(c, arg, &bt, sizeof(bt)) < 0)
 		return -EFAULT;
-	bt = (struct usbdevfs_bulktransfer *)d->data;
-	i = n->ep_intf[ep_index((uint8_t)bt->ep)];
+	i = n->ep_intf[ep_index((uint8_t)bt.ep)];
 	if (i == 0xff)
 		return -ENOENT;
 	r = claim(n, fd, i);
 	if (r < 0)
 		return r;
-	if (bt->len) {
-		buf = umockdev_ioctl_data_resolve(d, G_STRUCT_OFFSET(struct usbdevfs_bulktransfer, data),
-						  bt->len, &err);
-		if (!buf)
-			return -EFAULT;
-	}
-	return sync_xfer(n, fd, c, SIM_XFER_BULK, (uint8_t)bt->ep, NULL, buf, bt->len, true);
+	return sync_xfer(n, fd, c, SIM_XFER_BULK, (uint8_t)bt.ep, NULL, (unsigned long)bt.data,
+			 bt.len, true);
 }
 
-static int get_uint(UMockdevIoctlData *arg, unsigned *out)
+static int get_uint(struct ioclient *c, unsigned long arg, unsigned *out)
 {
-	g_autoptr(GError) err = NULL;
-	UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(unsigned), &err);
-
-	if (!d)
-		return -EFAULT;
-	memcpy(out, d->data, sizeof(*out));
-	return 0;
+	return ioclient_read(c, arg, out, sizeof(*out)) < 0 ? -EFAULT : 0;
 }
 
 static void claim_retry_cb(void *p);
 
-/* CLAIMINTERFACE; a conflict is retried for a while because a closed client's
- * fd may not have been finalised yet (gotcha 7; the shim makes this rare). */
-static int ioc_claim(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c, unsigned intf)
+/* CLAIMINTERFACE; a conflict is retried for a while because a crashed
+ * client's connection may not have ended yet (gotcha 7; the shim makes this
+ * rare). */
+static int ioc_claim(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned intf)
 {
 	struct claim_retry *cr;
 	int r = claim(n, fd, intf);
@@ -629,10 +593,10 @@ static int ioc_claim(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c
 	cr = calloc(1, sizeof(*cr));
 	if (!cr)
 		return r;
-	*cr = (struct claim_retry){ n, g_object_ref(c), fd, intf, 0 };
+	*cr = (struct claim_retry){ n, ioclient_ref(c), fd, intf, 0 };
 	fd->refs++;
 	if (sched_add(n->dev->rig->sched, CLAIM_RETRY_NS, claim_retry_cb, cr) < 0) {
-		g_object_unref(c);
+		ioclient_unref(c);
 		fd->refs--;
 		free(cr);
 		return r;
@@ -653,30 +617,40 @@ static void claim_retry_cb(void *p)
 		pthread_mutex_unlock(&dev->lock);
 		return;
 	}
-	umockdev_ioctl_client_complete(cr->client, r < 0 ? -1 : 0, r < 0 ? -r : 0);
-	client_unref_later(cr->node, cr->client);
+	ioclient_complete(cr->client, r < 0 ? -1 : 0, r < 0 ? -r : 0);
+	ioclient_unref(cr->client);
 	fd_unref(cr->fd);
 	pthread_mutex_unlock(&dev->lock);
 	free(cr);
 }
 
-static int put_bytes(UMockdevIoctlData *arg, const void *p, size_t len)
+static int put_bytes(struct ioclient *c, unsigned long arg, const void *p, size_t len)
 {
-	g_autoptr(GError) err = NULL;
-	UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, len, &err);
+	return ioclient_write(c, arg, p, len) < 0 ? -EFAULT : 0;
+}
 
-	if (!d)
+static int ioc_seek(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long arg)
+{
+	struct flashsim_seek sk;
+	int64_t base;
+
+	if (ioclient_read(c, arg, &sk, sizeof(sk)) < 0)
 		return -EFAULT;
-	memcpy(d->data, p, len);
-	return 0;
+	base = sk.whence == SEEK_SET ? 0 : sk.whence == SEEK_CUR ? fd->pos :
+	       sk.whence == SEEK_END ? (int64_t)n->desc_len : -1;
+	if (base < 0 || base + sk.offset < 0)
+		return -EINVAL;
+	fd->pos = base + sk.offset;
+	sk.offset = fd->pos;
+	return put_bytes(c, arg, &sk, sizeof(sk));
 }
 
 /* Returns 0 (complete with 0), a positive value to return, 1<<30 if the ioctl
  * is completed elsewhere, or -errno.  Dev lock held. */
 #define ASYNC (1 << 30)
-static int dispatch(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c, unsigned long req)
+static int dispatch(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long req,
+		    unsigned long arg)
 {
-	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(c);
 	struct sim_setup s = { 0 };
 	unsigned v;
 	int r;
@@ -692,61 +666,45 @@ static int dispatch(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
 		uint32_t caps = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
 				USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
 
-		return put_bytes(arg, &caps, sizeof(caps));
+		return put_bytes(c, arg, &caps, sizeof(caps));
 	}
 	case USBDEVFS_REAPURB:
 	case USBDEVFS_REAPURBNDELAY:
 		/* Allowed after disconnect (CAP_REAP_AFTER_DISCONNECT). */
-		r = reap(n, fd, c, req == USBDEVFS_REAPURB);
+		r = reap(n, fd, c, arg, req == USBDEVFS_REAPURB);
 		return r == 1 ? ASYNC : r;
 	case USBDEVFS_DISCARDURB:
 		return discard(n, fd, arg);
 	case USBDEVFS_RELEASEINTERFACE:
-		r = get_uint(arg, &v);
+		r = get_uint(c, arg, &v);
 		if (r < 0)
 			return r;
 		if (v >= MAX_INTF || n->claim[v] != fd)
 			return -EINVAL;
 		n->claim[v] = NULL;
 		return 0;
-	case FLASHSIM_IOC_SEEK: {
-		g_autoptr(GError) err = NULL;
-		UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct flashsim_seek), &err);
-		struct flashsim_seek *sk;
-		int64_t base;
-
-		if (!d)
-			return -EFAULT;
-		sk = (struct flashsim_seek *)d->data;
-		base = sk->whence == SEEK_SET ? 0 : sk->whence == SEEK_CUR ? fd->pos :
-		       sk->whence == SEEK_END ? (int64_t)n->desc_len : -1;
-		if (base < 0 || base + sk->offset < 0)
-			return -EINVAL;
-		fd->pos = base + sk->offset;
-		sk->offset = fd->pos;
-		return 0;
-	}
+	case FLASHSIM_IOC_SEEK:
+		return ioc_seek(n, fd, c, arg);
 	}
 	if (n->gone)
 		return -ENODEV;
 	switch (req) {
 	case USBDEVFS_CLAIMINTERFACE:
-		r = get_uint(arg, &v);
+		r = get_uint(c, arg, &v);
 		if (r < 0)
 			return r;
 		r = ioc_claim(n, fd, c, v);
 		return r == 1 ? ASYNC : r;
 	case USBDEVFS_DISCONNECT_CLAIM: {
-		g_autoptr(GError) err = NULL;
-		UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_disconnect_claim), &err);
+		struct usbdevfs_disconnect_claim dc;
 
-		if (!d)
+		if (ioclient_read(c, arg, &dc, sizeof(dc)) < 0)
 			return -EFAULT;
 		/* No kernel driver is ever bound: nothing to disconnect. */
-		return claim(n, fd, ((struct usbdevfs_disconnect_claim *)d->data)->interface);
+		return claim(n, fd, dc.interface);
 	}
 	case USBDEVFS_SUBMITURB:
-		return submit_urb(n, fd, arg);
+		return submit_urb(n, fd, c, arg);
 	case USBDEVFS_CONTROL:
 		r = ioc_control(n, fd, c, arg);
 		return r == 1 ? ASYNC : r;
@@ -754,35 +712,32 @@ static int dispatch(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
 		r = ioc_bulk(n, fd, c, arg);
 		return r == 1 ? ASYNC : r;
 	case USBDEVFS_SETINTERFACE: {
-		g_autoptr(GError) err = NULL;
-		UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_setinterface), &err);
 		struct usbdevfs_setinterface si;
 
-		if (!d)
+		if (ioclient_read(c, arg, &si, sizeof(si)) < 0)
 			return -EFAULT;
-		memcpy(&si, d->data, sizeof(si));
 		r = claim(n, fd, si.interface);
 		if (r < 0)
 			return r;
 		s = (struct sim_setup){ USB_RECIP_INTERFACE, USB_REQ_SET_INTERFACE,
 					(uint16_t)si.altsetting, (uint16_t)si.interface, 0 };
-		r = sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, NULL, 0, false);
+		r = sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, 0, 0, false);
 		return r == 1 ? ASYNC : r;
 	}
 	case USBDEVFS_SETCONFIGURATION:
-		r = get_uint(arg, &v);
+		r = get_uint(c, arg, &v);
 		if (r < 0)
 			return r;
 		for (unsigned i = 0; i < MAX_INTF; i++)
 			if (n->claim[i] && n->claim[i] != fd)
 				return -EBUSY;
 		s = (struct sim_setup){ 0, USB_REQ_SET_CONFIGURATION, (uint16_t)v, 0, 0 };
-		r = sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, NULL, 0, false);
+		r = sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, 0, 0, false);
 		return r == 1 ? ASYNC : r;
 	case USBDEVFS_CLEAR_HALT: {
 		uint8_t i;
 
-		r = get_uint(arg, &v);
+		r = get_uint(c, arg, &v);
 		if (r < 0)
 			return r;
 		i = n->ep_intf[ep_index((uint8_t)v)];
@@ -793,11 +748,11 @@ static int dispatch(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
 			return r;
 		s = (struct sim_setup){ USB_RECIP_ENDPOINT, USB_REQ_CLEAR_FEATURE,
 					USB_ENDPOINT_HALT, (uint16_t)v, 0 };
-		r = sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, NULL, 0, false);
+		r = sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, 0, 0, false);
 		return r == 1 ? ASYNC : r;
 	}
 	case USBDEVFS_RESETEP:
-		return get_uint(arg, &v); /* host-side toggle only */
+		return get_uint(c, arg, &v); /* host-side toggle only */
 	case USBDEVFS_RESET:
 		sim_board_reset(n->dev->board);
 		return 0;
@@ -805,7 +760,7 @@ static int dispatch(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
 		struct usbdevfs_connectinfo ci = { .devnum = n->devnum,
 						   .slow = n->speed == SIM_SPEED_LOW };
 
-		return put_bytes(arg, &ci, sizeof(ci));
+		return put_bytes(c, arg, &ci, sizeof(ci));
 	}
 	case USBDEVFS_GET_SPEED:
 		/* enum usb_device_speed has the same values as enum sim_speed. */
@@ -821,71 +776,59 @@ static int dispatch(struct usbnode *n, struct usbfd *fd, UMockdevIoctlClient *c,
 	}
 }
 
-static gboolean on_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gpointer data)
+/* usbfs read(): the descriptor blob, from the fd's position (devio.c usbdev_read). */
+static long node_read(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long buf,
+		      size_t len)
 {
-	struct usbnode *n = data;
-	struct simdev *dev = n->dev;
-	unsigned long req = umockdev_ioctl_client_get_request(c);
-	struct usbfd *fd;
+	size_t avail = 0;
 	int r;
 
-	(void)h;
+	if (n->gone)
+		return -ENODEV;
+	if (fd->pos < (int64_t)n->desc_len)
+		avail = n->desc_len - (size_t)fd->pos;
+	if (len > avail)
+		len = avail;
+	r = put_bytes(c, buf, n->desc + fd->pos, len);
+	if (r < 0)
+		return r;
+	fd->pos += (int64_t)len;
+	return (long)len;
+}
+
+static void on_request(void *ctx, struct ioclient *c, enum ioclient_op op, unsigned long a1,
+		       unsigned long a2)
+{
+	struct usbnode *n = ctx;
+	struct simdev *dev = n->dev;
+	struct usbfd *fd;
+	long r;
+
 	pthread_mutex_lock(&dev->lock);
-	dev->ioctls++;
+	if (op == IOCLIENT_IOCTL)
+		dev->ioctls++;
 	fd = fd_get(n, c);
-	r = fd ? dispatch(n, fd, c, req) : -ENOMEM;
+	if (!fd)
+		r = -ENOMEM;
+	else if (op == IOCLIENT_IOCTL)
+		r = dispatch(n, fd, c, a1, a2);
+	else if (op == IOCLIENT_READ)
+		r = node_read(n, fd, c, a1, a2);
+	else
+		r = -EINVAL; /* usbfs has no write() */
 	pthread_mutex_unlock(&dev->lock);
 	if (r == ASYNC)
-		return TRUE;
+		return;
 	if (r < 0)
-		umockdev_ioctl_client_complete(c, -1, -r);
+		ioclient_complete(c, -1, (int)-r);
 	else
-		umockdev_ioctl_client_complete(c, r, 0);
-	return TRUE;
+		ioclient_complete(c, r, 0);
 }
 
-/* usbfs read(): the descriptor blob, from the fd's position (devio.c usbdev_read). */
-static gboolean on_read(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gpointer data)
-{
-	struct usbnode *n = data;
-	struct simdev *dev = n->dev;
-	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(c);
-	struct usbfd *fd;
-	long res;
-	int e = 0;
-
-	(void)h;
-	pthread_mutex_lock(&dev->lock);
-	fd = fd_get(n, c);
-	if (!fd) {
-		res = -1;
-		e = ENOMEM;
-	} else if (n->gone) {
-		res = -1;
-		e = ENODEV;
-	} else {
-		size_t len = arg->data_len, avail = 0;
-
-		if (fd->pos < (int64_t)n->desc_len)
-			avail = n->desc_len - (size_t)fd->pos;
-		if (len > avail)
-			len = avail;
-		memcpy(arg->data, n->desc + fd->pos, len);
-		fd->pos += (int64_t)len;
-		res = (long)len;
-	}
-	pthread_mutex_unlock(&dev->lock);
-	umockdev_ioctl_client_complete(c, res, e);
-	return TRUE;
-}
-
-static gboolean on_write(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gpointer data)
-{
-	(void)h;
-	(void)data;
-	umockdev_ioctl_client_complete(c, -1, EINVAL); /* usbfs has no write() */
-	return TRUE;
-}
+static const struct ioserv_ops usbfs_ops = {
+	.request = on_request,
+	.closed = on_closed,
+};
 
 static void parse_config(struct usbnode *n)
 {
@@ -908,9 +851,8 @@ static void parse_config(struct usbnode *n)
 int usbnode_new(struct simdev *dev, unsigned busnum, unsigned devnum, const uint8_t *desc,
 		size_t desc_len, enum sim_speed speed, struct usbnode **ret)
 {
-	g_autoptr(GError) err = NULL;
 	struct usbnode *n = calloc(1, sizeof(*n));
-	char dir[400];
+	char dir[400], sock[600];
 	int r;
 
 	if (!n)
@@ -939,14 +881,13 @@ int usbnode_new(struct simdev *dev, unsigned busnum, unsigned devnum, const uint
 		usbnode_free(n);
 		return r;
 	}
-	n->handler = umockdev_ioctl_base_new();
-	g_signal_connect(n->handler, "handle-ioctl", G_CALLBACK(on_ioctl), n);
-	g_signal_connect(n->handler, "handle-read", G_CALLBACK(on_read), n);
-	g_signal_connect(n->handler, "handle-write", G_CALLBACK(on_write), n);
-	if (!umockdev_testbed_attach_ioctl(dev->rig->tb, n->devnode, n->handler, &err)) {
-		rig_log("cannot attach ioctl handler to '%s': %s", n->devnode, err->message);
+	/* Where libumockdev-preload connects when a client opens the node. */
+	snprintf(sock, sizeof(sock), "%s/ioctl%s", dev->rig->root, n->devnode);
+	r = ioserv_new(sock, &usbfs_ops, n, &n->srv);
+	if (r < 0) {
+		rig_log("cannot listen on ioctl socket '%s': %s", sock, strerror(-r));
 		usbnode_free(n);
-		return -EIO;
+		return r;
 	}
 	*ret = n;
 	return 0;
@@ -957,11 +898,10 @@ const char *usbnode_devnode(const struct usbnode *n)
 	return n->devnode;
 }
 
-void usbnode_detach(struct usbnode *n, UMockdevTestbed *tb)
+void usbnode_detach(struct usbnode *n)
 {
 	unlink(n->path);
-	if (n->handler)
-		umockdev_testbed_detach_ioctl(tb, n->devnode, NULL);
+	ioserv_stop(n->srv);
 }
 
 struct usbnode *usbnode_free(struct usbnode *n)
@@ -970,15 +910,11 @@ struct usbnode *usbnode_free(struct usbnode *n)
 
 	if (!n)
 		return NULL;
+	/* First end the connections: their threads take the board lock. */
+	ioserv_free(n->srv);
 	while ((u = g_queue_pop_head(&n->inflight))) {
 		u->state = URB_DEAD;
-		if (u->sync_client)
-			g_object_unref(u->sync_client);
 		urb_unref(u);
-	}
-	if (n->handler) {
-		g_signal_handlers_disconnect_by_data(n->handler, n);
-		g_object_unref(n->handler);
 	}
 	gate_destroy(&n->gate);
 	free(n->desc);

@@ -1,8 +1,9 @@
 /*
  * usbdevfs emulation for one enumeration of a simulated board: a device node
- * /dev/bus/usb/BBB/DDD (a FIFO poll gate, gate.h) served by a umockdev ioctl
- * handler that turns usbdevfs ioctls and read() into struct sim_xfer for the
- * board (tests/sim/boards/board.h), as drivers/usb/core/devio.c would.
+ * /dev/bus/usb/BBB/DDD (a FIFO poll gate, gate.h) whose ioctl socket
+ * (ioserv.h) is served by code that turns usbdevfs ioctls and read() into
+ * struct sim_xfer for the board (tests/sim/boards/board.h), as
+ * drivers/usb/core/devio.c would.
  *
  * Kernel behaviour mirrored (test-rigs.md §1.3, rig-umockdev-experiment.md):
  * per-fd claims with EBUSY, implicit claims by control/bulk traffic,
@@ -11,8 +12,9 @@
  * in-flight URBs complete with -ESHUTDOWN, new ioctls get ENODEV, reap gives
  * ENODEV once drained and the gate stays readable.
  *
- * Threads: handlers run on umockdev's worker thread; usbnode_* with "dev lock"
- * below are called with simdev.lock held, from any thread.
+ * Threads: requests are served on the thread of their client's connection
+ * (ioserv.h); usbnode_* with "dev lock" below are called with simdev.lock
+ * held, from any thread.
  */
 #ifndef FLASHSIM_USBFS_H
 #define FLASHSIM_USBFS_H
@@ -21,7 +23,7 @@
 
 /*
  * Create the node for dev's current identity: FIFO at
- * <root>/dev/bus/usb/BBB/DDD, ioctl handler attached (before the add uevent,
+ * <root>/dev/bus/usb/BBB/DDD, ioctl socket listening (before the add uevent,
  * gotcha 3).  desc is the device + config descriptor blob (copied) that
  * read() returns.  Main thread, dev lock not held.  Returns 0 or -errno.
  */
@@ -34,8 +36,9 @@ const char *usbnode_devnode(const struct usbnode *n);
 /* The device left the bus (dev lock held). */
 void usbnode_disconnect(struct usbnode *n);
 
-/* Detach the handler and remove the node file (main thread, no lock). */
-void usbnode_detach(struct usbnode *n, UMockdevTestbed *tb);
+/* Remove the node file and its ioctl socket; clients that have it open are
+ * still served (main thread, no lock). */
+void usbnode_detach(struct usbnode *n);
 
 /* Free (after the sched thread has stopped and the testbed is gone). */
 struct usbnode *usbnode_free(struct usbnode *n);
