@@ -72,6 +72,20 @@ head -c 40000 /dev/urandom >"$tmp/a.bin"
 	>"$tmp/seq.out" 2>&1
 if [ $? -eq 0 ] && cmp -s "$tmp/a.bin" "$tmp/b.bin"; then pass $t; else fail $t "$tmp/seq.out"; fi
 
+# --- client memory through the socket's READ_MEM/WRITE_MEM (the fallback when
+#     process_vm_readv is not allowed): read(), a download and an upload
+t=socket_memory_fallback_serves_read_download_upload
+head -c 70000 /dev/urandom >"$tmp/s.bin"
+FLASHSIM_DEBUG=1 FLASHSIM_IOCTL_VIA_SOCKET=1 "$sim" --scenario "$tmp/node.json" -- sh -c \
+	"python3 $tmp/node.py && dfu-util -a 0 -s 0x08000000 -D $tmp/s.bin && dfu-util -a 0 -s 0x08000000:70000 -U $tmp/s2.bin" \
+	>"$tmp/sock.out" 2>&1
+if [ $? -eq 0 ] && cmp -s "$tmp/s.bin" "$tmp/s2.bin" && grep -q 'node ok' "$tmp/sock.out" &&
+	grep -q 'memory through the socket' "$tmp/sock.out" && ! grep -q 'memory direct' "$tmp/sock.out"; then
+	pass $t
+else
+	fail $t "$tmp/sock.out"
+fi
+
 # --- unplug mid-download fails the transfer; replug re-enumerates at the same port
 t=unplug_fails_transfer_replug_reenumerates
 head -c 600000 /dev/urandom >"$tmp/big.bin"
