@@ -292,12 +292,87 @@ static bool dfu_busy_state(uint8_t state)
 	return state == DFU_STATE_DNBUSY || state == DFU_STATE_DNLOAD_SYNC;
 }
 
+const char *dfu_hold_name(enum dfu_hold h)
+{
+	switch (h) {
+	case DFU_HOLD_HOLDS:
+		return "holds";
+	case DFU_HOLD_ANSWERS:
+		return "answers";
+	default:
+		return "unknown";
+	}
+}
+
+enum dfu_hold dfu_hold_learn(enum dfu_hold h, int r, const struct dfu_status *st, uint64_t took_us)
+{
+	if (h == DFU_HOLD_ANSWERS)
+		return h;
+	/* L43x STALLs early polls instead of holding them (SF#40). */
+	if (r == -EPIPE)
+		return DFU_HOLD_ANSWERS;
+	if (r < 0)
+		return h;
+	/*
+	 * A holding ROM only replies once the work is done, so a busy reply,
+	 * however slow, means it answers while it works: polling it at once
+	 * would repeat at the round-trip rate.
+	 */
+	if (dfu_busy_state(st->state))
+		return DFU_HOLD_ANSWERS;
+	/* Done and slow: held until the work ended.  Done and quick: done before the poll. */
+	return took_us >= DFU_HOLD_MIN_US ? DFU_HOLD_HOLDS : h;
+}
+
+/* What dfu_wait_done() carries from one poll to the next. */
+struct dfu_poll {
+	unsigned int cap, floor, stalls, stall_wait;
+	bool probed; /* the hold probe of this operation was sent */
+	enum dfu_hold *hold;
+};
+
+/* bwPollTimeout clamped to [floor, cap], or the STALL back-off (dfu.h). */
+static unsigned int dfu_clamped_wait(struct dfu_poll *p, const struct dfu_status *st)
+{
+	unsigned int wait = st->poll_timeout_ms;
+
+	if (wait > p->cap)
+		wait = p->cap;
+	if (wait < p->floor)
+		wait = p->floor;
+	if (!p->stalls)
+		return wait;
+	if (!p->stall_wait)
+		p->stall_wait = st->poll_timeout_ms > wait ? st->poll_timeout_ms : wait;
+	else
+		p->stall_wait *= 2;
+	if (p->stall_wait > DFU_STALL_WAIT_MAX_MS)
+		p->stall_wait = DFU_STALL_WAIT_MAX_MS;
+	return p->stall_wait;
+}
+
+/* The wait after a busy reply: at once if the device holds polls, a short probe if unknown. */
+static unsigned int dfu_next_wait(struct dfu_poll *p, const struct dfu_status *st)
+{
+	if (!p->stalls && *p->hold == DFU_HOLD_HOLDS)
+		return 0;
+	if (!p->stalls && *p->hold == DFU_HOLD_UNKNOWN && !p->probed) {
+		p->probed = true;
+		return DFU_POLL_FLOOR_MS;
+	}
+	return dfu_clamped_wait(p, st);
+}
+
 int dfu_wait_done(struct usb_dev *d, const struct dfu_wait *w, struct dfu_status *ret,
 		  struct err *e)
 {
 	unsigned int deadline_ms = w && w->deadline_ms ? w->deadline_ms : DFU_DEADLINE_WRITE_MS;
-	unsigned int cap = w && w->cap_ms ? w->cap_ms : DFU_POLL_CAP_WRITE_MS;
-	unsigned int floor = DFU_POLL_FLOOR_MS, stalls = 0, stall_wait = 0;
+	enum dfu_hold answers = DFU_HOLD_ANSWERS;
+	struct dfu_poll p = {
+		.cap = w && w->cap_ms ? w->cap_ms : DFU_POLL_CAP_WRITE_MS,
+		.floor = DFU_POLL_FLOOR_MS,
+		.hold = w && w->hold ? w->hold : &answers,
+	};
 	uint64_t end = usb_now_ms() + deadline_ms;
 	struct dfu_status st = {0};
 	bool have_reply = false;
@@ -305,7 +380,7 @@ int dfu_wait_done(struct usb_dev *d, const struct dfu_wait *w, struct dfu_status
 
 	*ret = st;
 	for (;;) {
-		uint64_t now = usb_now_ms();
+		uint64_t now = usb_now_ms(), t0 = usb_now_us();
 		unsigned int left = now < end ? (unsigned int)(end - now) : 0;
 		unsigned int wait;
 
@@ -315,16 +390,19 @@ int dfu_wait_done(struct usb_dev *d, const struct dfu_wait *w, struct dfu_status
 					   ? left + DFU_STATUS_SLACK_MS
 					   : d->ctrl_timeout_ms,
 				   e);
-		if (r == -EPIPE && have_reply && stalls < DFU_MAX_BUSY_STALLS) {
+		/* Only a poll after a busy reply tells whether the device holds. */
+		if (have_reply)
+			*p.hold = dfu_hold_learn(*p.hold, r, &st, usb_now_us() - t0);
+		if (r == -EPIPE && have_reply && p.stalls < DFU_MAX_BUSY_STALLS) {
 			/* L43x STALLs polls while it works (SF#40): still busy, back off. */
-			stalls++;
+			p.stalls++;
 			st = *ret;
 		} else if (r < 0) {
 			return r;
 		} else {
 			have_reply = true;
-			stalls = 0;
-			stall_wait = 0;
+			p.stalls = 0;
+			p.stall_wait = 0;
 			*ret = st;
 		}
 
@@ -340,25 +418,14 @@ int dfu_wait_done(struct usb_dev *d, const struct dfu_wait *w, struct dfu_status
 		if (now >= end)
 			return err_set(e, -ETIMEDOUT, "still %s after %u ms (bwPollTimeout %u ms)",
 				       dfu_state_name(st.state), deadline_ms, st.poll_timeout_ms);
-		wait = st.poll_timeout_ms;
-		if (wait > cap)
-			wait = cap;
-		if (wait < floor)
-			wait = floor;
-		if (stalls) {
-			if (!stall_wait)
-				stall_wait = st.poll_timeout_ms > wait ? st.poll_timeout_ms : wait;
-			else
-				stall_wait *= 2;
-			if (stall_wait > DFU_STALL_WAIT_MAX_MS)
-				stall_wait = DFU_STALL_WAIT_MAX_MS;
-			wait = stall_wait;
-		}
+		wait = dfu_next_wait(&p, &st);
 		if (wait > end - now)
 			wait = (unsigned int)(end - now);
+		/* Also for a wait of 0: the cancel check between polls. */
 		r = usb_sleep_ms(d, wait, e);
 		if (r < 0)
 			return r;
-		floor = min_u(floor * 2, cap);
+		if (wait)
+			p.floor = min_u(p.floor * 2, p.cap);
 	}
 }

@@ -14,9 +14,30 @@
  *   values "way too long" (polling at once made writes ~5x faster), L43x
  *   ROMs STALL early polls, an H743 can sit in dfuDNBUSY until it gets two
  *   CLRSTATUS.  ST's stack does the work after the GETSTATUS reply and does
- *   not service EP0 meanwhile, so an early poll simply completes late.  So:
- *   - wait between polls = bwPollTimeout clamped to [floor_k, cap], where
- *     cap is per operation (short for writes, longer for erases) and the
+ *   not service EP0 meanwhile, so an early poll simply completes late: the
+ *   ROM *holds* it.  Whether a device holds is learned per session
+ *   (enum dfu_hold, owned by the caller, e.g. the DfuSe session):
+ *   - unknown: after the first busy reply of an operation, probe with a
+ *     DFU_POLL_FLOOR_MS wait and time that GETSTATUS.  A non-busy reply that
+ *     took >= DFU_HOLD_MIN_US was held -> "holds"; a busy reply (a holding
+ *     ROM never sends one while it works) or a STALL -> "answers"; a quick
+ *     non-busy reply decides nothing (the work was done before the probe)
+ *     and the next operation probes again.  Later polls of the operation
+ *     use the clamped wait and are learned from the same way;
+ *   - holds: poll again at once after a busy reply.  The held reply arrives
+ *     when the work is done, so the idle tail of a clamped wait (1.7 ms of
+ *     every 8.3 ms F4 block with a 10 ms cap) is gone, and no request is
+ *     added: a poll that would have been held anyway is just sent earlier.
+ *     A busy reply or a STALL turns it to "answers" for good, so a wrongly
+ *     learned (slow bus, host hiccup) or wedged device cannot make us spin;
+ *   - answers (and no learning state given): the clamped wait below;
+ *   - learning applies to every operation, erases too: holding is a property
+ *     of the ROM's USB stack, not of the operation, and a holding ROM holds a
+ *     poll during a 32 s mass erase whether it is sent at once or after the
+ *     erase cap, so polling at once costs nothing and saves up to the erase
+ *     cap per sector erase;
+ *   - clamped wait between polls = bwPollTimeout clamped to [floor_k, cap],
+ *     where cap is per operation (short for writes, longer for erases) and the
  *     floor starts at DFU_POLL_FLOOR_MS and doubles with each busy poll up
  *     to cap: honest small values are honoured, overstated ones are capped,
  *     zero ones do not spin;
@@ -171,7 +192,7 @@ int dfu_get_idle(struct usb_dev *d, struct err *e);
 int dfu_clrstatus_pair(struct usb_dev *d, struct err *e);
 
 /* Poll-policy constants (see the top of this file for the reasoning). */
-/* First re-poll when the device reports 0 ms; doubles per busy poll. */
+/* First re-poll when the device reports 0 ms (and the hold probe); doubles per busy poll. */
 #define DFU_POLL_FLOOR_MS 1
 /* Cap for data blocks: ST ROMs overstate write times (EDGETX#88, §2.8). */
 #define DFU_POLL_CAP_WRITE_MS 10
@@ -190,10 +211,36 @@ int dfu_clrstatus_pair(struct usb_dev *d, struct err *e);
 /* Added to the rest of the deadline for one GETSTATUS' control timeout. */
 #define DFU_STATUS_SLACK_MS 1000
 
+/*
+ * A non-busy GETSTATUS at least this long was held by the device: an
+ * answered one costs a frame or so (full speed: 1 ms frames; the rig models
+ * 1 ms per control transfer), so two frames is clearly more.  A host hiccup
+ * that makes a quick reply look held is undone by the next busy reply.
+ */
+#define DFU_HOLD_MIN_US 2000
+
+/* What a device does with a GETSTATUS sent while it works (top of this file). */
+enum dfu_hold {
+	DFU_HOLD_UNKNOWN = 0, /* not learned yet: probe */
+	DFU_HOLD_HOLDS,	      /* completes it when the work is done (ST F4): poll at once */
+	DFU_HOLD_ANSWERS,     /* answers busy or STALLs (L43x): clamped wait */
+};
+
+/* "unknown", "holds", "answers". */
+const char *dfu_hold_name(enum dfu_hold h);
+
+/*
+ * Learn from one poll sent while the device was busy: r is what
+ * dfu_get_status() returned, st its reply (read only if r == 0), took_us how
+ * long it took.  Returns the new state; "answers" is final.  Pure.
+ */
+enum dfu_hold dfu_hold_learn(enum dfu_hold h, int r, const struct dfu_status *st, uint64_t took_us);
+
 /* One wait: deadline and poll cap of the operation whose DNLOAD was just sent. */
 struct dfu_wait {
 	unsigned int deadline_ms; /* from the first GETSTATUS; 0 means DFU_DEADLINE_WRITE_MS */
 	unsigned int cap_ms;	  /* largest sleep between polls */
+	enum dfu_hold *hold;	  /* the session's learned state, updated; NULL: "answers" */
 };
 
 /*
@@ -205,6 +252,7 @@ struct dfu_wait {
  * status: dfu_status_errno() with "dfuERROR errTARGET after GETSTATUS".
  * Deadline passed while busy: -ETIMEDOUT, ret->state == DFU_STATE_DNBUSY.
  * *ret is always written with the last reply seen (zeroed if none).
+ * *w->hold (if given) is read and updated per the policy above.
  */
 int dfu_wait_done(struct usb_dev *d, const struct dfu_wait *w, struct dfu_status *ret,
 		  struct err *e);

@@ -58,6 +58,7 @@ int dfuse_set_address_raw(struct dfuse *d, uint32_t addr, struct err *e)
 	struct dfu_wait w = {
 		.deadline_ms = dfuse_scale(d, DFUSE_DEADLINE_SET_ADDRESS_MS),
 		.cap_ms = DFU_POLL_CAP_WRITE_MS,
+		.hold = &d->hold,
 	};
 	uint8_t cmd[5] = {DFUSE_CMD_SET_ADDRESS};
 	int r;
@@ -79,6 +80,7 @@ int dfuse_erase_raw(struct dfuse *d, uint32_t start, uint32_t size, struct err *
 			dfuse_scale(d, DFUSE_ERASE_BASE_MS + (uint64_t)DFUSE_ERASE_MS_PER_KIB *
 								     ((size + 1023) / 1024)),
 		.cap_ms = DFU_POLL_CAP_ERASE_MS,
+		.hold = &d->hold,
 	};
 	uint8_t cmd[5] = {DFUSE_CMD_ERASE};
 	int r;
@@ -108,6 +110,7 @@ int dfuse_mass_erase_raw(struct dfuse *d, struct err *e)
 	struct dfu_wait w = {
 		.deadline_ms = dfuse_scale(d, DFUSE_DEADLINE_MASS_ERASE_MS),
 		.cap_ms = DFU_POLL_CAP_ERASE_MS,
+		.hold = &d->hold,
 	};
 	uint8_t cmd[1] = {DFUSE_CMD_ERASE};
 	int r;

@@ -112,6 +112,7 @@ static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf,
 	struct dfu_wait w = {
 		.deadline_ms = dfuse_scale(d, DFU_DEADLINE_WRITE_MS),
 		.cap_ms = DFU_POLL_CAP_WRITE_MS,
+		.hold = &d->hold,
 	};
 	uint16_t chunk = dfuse_chunk(d), block = 0;
 	bool consecutive = dfuse_consecutive_ok(d);

@@ -18,6 +18,7 @@ struct dfuse {
 	struct dfuse_alt alts[DFUSE_MAX_ALTS];
 	unsigned int cur; /* index into alts */
 	unsigned int deadline_pct;
+	enum dfu_hold hold; /* learned by dfu_wait_done() for this session (dfu.h) */
 	bool claimed;
 	bool left;
 };

@@ -62,6 +62,7 @@ int dfuse_open(struct usb_dev *usb, struct dfuse **ret, struct err *e)
 		return err_set(e, -ENOMEM, "out of memory");
 	d->usb = usb;
 	d->deadline_pct = 100;
+	d->hold = DFU_HOLD_UNKNOWN;
 
 	r = libusb_get_active_config_descriptor(libusb_get_device(usb->handle), &cfg);
 	if (r < 0)
@@ -146,6 +147,11 @@ const struct dfuse_alt *dfuse_current_alt(const struct dfuse *d)
 void dfuse_set_deadline_pct(struct dfuse *d, unsigned int pct)
 {
 	d->deadline_pct = pct ? pct : 100;
+}
+
+enum dfu_hold dfuse_poll_hold(const struct dfuse *d)
+{
+	return d->hold;
 }
 
 int dfuse_select_alt(struct dfuse *d, uint8_t alt, struct err *e)

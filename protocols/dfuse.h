@@ -122,6 +122,9 @@ int dfuse_select_alt(struct dfuse *d, uint8_t alt, struct err *e);
 /* Scale every deadline (100 = as documented; the rig runs faster boards). */
 void dfuse_set_deadline_pct(struct dfuse *d, unsigned int pct);
 
+/* Whether the device holds polls while it works, as learned so far this session (dfu.h). */
+enum dfu_hold dfuse_poll_hold(const struct dfuse *d);
+
 /* Single commands; each leaves the device in dfuDNLOAD-IDLE on success. */
 int dfuse_set_address(struct dfuse *d, uint32_t addr, struct err *e);
 /* Erase the sector containing addr (of the current alt's layout; must be erasable). */

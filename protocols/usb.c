@@ -188,6 +188,14 @@ uint64_t usb_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+uint64_t usb_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 int usb_sleep_ms(const struct usb_dev *d, unsigned int ms, struct err *e)
 {
 	while (ms > 0) {

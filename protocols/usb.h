@@ -86,6 +86,8 @@ int usb_set_alt(struct usb_dev *d, uint8_t alt, struct err *e);
 
 /* Monotonic milliseconds, for deadlines. */
 uint64_t usb_now_ms(void);
+/* Monotonic microseconds, for timing one transfer. */
+uint64_t usb_now_us(void);
 
 /*
  * Sleep ms milliseconds, waking early only for cancellation (checked every

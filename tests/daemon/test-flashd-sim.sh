@@ -167,7 +167,10 @@ check "flashd_sighup_keeps_running_job_recipe_and_uses_new_for_next" \
 	"$([ "$rows" = "HUP1:stm32-v1:pass HUP2:stm32-v2:pass " ] && cmp -s "$d/out/h1.flash.bin" "$tmp/expect-v1.bin" && cmp -s "$d/out/h2.flash.bin" "$tmp/expect-v2.bin" && echo 0 || echo 1)" "$rows"
 
 # ---- 3: SIGTERM during jobs: grace over -> interrupted rows ------------------
-scn='{ "time_scale": 0.5, "boards": [
+# Real device times: a job (~2.4 s, mostly erases) must outlast the 0.3 s +
+# 1 s grace; at 0.5 it went from ~1.7 s to ~1.3 s once the engine stopped
+# idling before held polls (protocols/dfu.h), and finished inside the grace.
+scn='{ "time_scale": 1.0, "boards": [
   { "id": "t1", "type": "stm32f405-dfuse", "port": "1-1.1", "serial": "TERM1" },
   { "id": "t2", "type": "stm32f405-dfuse", "port": "1-1.2", "serial": "TERM2" } ] }'
 run term "$scn" "$tmp/recipes" 1 wait-running 2 sleep 0.3 term

@@ -1,4 +1,7 @@
-/* Tests for the pure parts of protocols/dfu.c: names, status errnos, functional descriptor. */
+/*
+ * Tests for the pure parts of protocols/dfu.c: names, status errnos, functional
+ * descriptor, learning whether a device holds polls.
+ */
 #include "protocols/dfu.h"
 
 #include <errno.h>
@@ -66,6 +69,52 @@ TEST(dfu_func_desc_missing_or_malformed)
 	ASSERT_STREQ(e.msg, "descriptor at extra offset 0: length 9 overruns 3 bytes");
 	ASSERT_EQ(dfu_func_desc_parse(short5, sizeof(short5), &d, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "DFU functional descriptor: length 5 < 7");
+}
+
+/* One timed poll sent while busy: state is the reply's bState. */
+static enum dfu_hold learn(enum dfu_hold h, uint8_t state, uint64_t took_us)
+{
+	struct dfu_status st = {.status = DFU_STATUS_OK, .poll_timeout_ms = 100, .state = state};
+
+	return dfu_hold_learn(h, 0, &st, took_us);
+}
+
+TEST(dfu_hold_probe_outcomes)
+{
+	struct dfu_status unread = {.state = DFU_STATE_DNLOAD_IDLE};
+
+	/* F4: the probe is held until the 8.3 ms write is done. */
+	ASSERT_EQ(learn(DFU_HOLD_UNKNOWN, DFU_STATE_DNLOAD_IDLE, 7000), DFU_HOLD_HOLDS);
+	ASSERT_EQ(learn(DFU_HOLD_UNKNOWN, DFU_STATE_DNLOAD_IDLE, DFU_HOLD_MIN_US), DFU_HOLD_HOLDS);
+	/* A held reply may carry the operation's error: still held. */
+	ASSERT_EQ(learn(DFU_HOLD_UNKNOWN, DFU_STATE_ERROR, 7000), DFU_HOLD_HOLDS);
+	/* Busy replies, quick or slow: it answers while it works (DNLOAD-SYNC is busy too). */
+	ASSERT_EQ(learn(DFU_HOLD_UNKNOWN, DFU_STATE_DNBUSY, 1100), DFU_HOLD_ANSWERS);
+	ASSERT_EQ(learn(DFU_HOLD_UNKNOWN, DFU_STATE_DNBUSY, 5000), DFU_HOLD_ANSWERS);
+	ASSERT_EQ(learn(DFU_HOLD_UNKNOWN, DFU_STATE_DNLOAD_SYNC, 900), DFU_HOLD_ANSWERS);
+	/* L43x STALLs the probe; *st is not read then. */
+	ASSERT_EQ(dfu_hold_learn(DFU_HOLD_UNKNOWN, -EPIPE, &unread, 7000), DFU_HOLD_ANSWERS);
+	/* Nothing learned: done before the probe, a transfer error. */
+	ASSERT_EQ(learn(DFU_HOLD_UNKNOWN, DFU_STATE_DNLOAD_IDLE, DFU_HOLD_MIN_US - 1),
+		  DFU_HOLD_UNKNOWN);
+	ASSERT_EQ(dfu_hold_learn(DFU_HOLD_UNKNOWN, -ETIMEDOUT, &unread, 9000), DFU_HOLD_UNKNOWN);
+}
+
+TEST(dfu_hold_unlearned_only_towards_answers)
+{
+	struct dfu_status unread = {.state = DFU_STATE_DNLOAD_IDLE};
+
+	/* Polling at once must not spin: any busy reply or a STALL ends "holds". */
+	ASSERT_EQ(learn(DFU_HOLD_HOLDS, DFU_STATE_DNBUSY, 800), DFU_HOLD_ANSWERS);
+	ASSERT_EQ(learn(DFU_HOLD_HOLDS, DFU_STATE_DNBUSY, 30000), DFU_HOLD_ANSWERS);
+	ASSERT_EQ(dfu_hold_learn(DFU_HOLD_HOLDS, -EPIPE, &unread, 800), DFU_HOLD_ANSWERS);
+	ASSERT_EQ(learn(DFU_HOLD_HOLDS, DFU_STATE_DNLOAD_IDLE, 500), DFU_HOLD_HOLDS);
+	ASSERT_EQ(dfu_hold_learn(DFU_HOLD_HOLDS, -ETIMEDOUT, &unread, 9000), DFU_HOLD_HOLDS);
+	/* "answers" is final: today's clamped wait is always correct. */
+	ASSERT_EQ(learn(DFU_HOLD_ANSWERS, DFU_STATE_DNLOAD_IDLE, 7000), DFU_HOLD_ANSWERS);
+	ASSERT_STREQ(dfu_hold_name(DFU_HOLD_UNKNOWN), "unknown");
+	ASSERT_STREQ(dfu_hold_name(DFU_HOLD_HOLDS), "holds");
+	ASSERT_STREQ(dfu_hold_name(DFU_HOLD_ANSWERS), "answers");
 }
 
 TEST_MAIN()

@@ -143,6 +143,43 @@ else
 	not_ok dfuse_busy_stalls_are_still_busy "rc=$rc"
 fi
 
+# --- hold detection (protocols/dfu.h): at real device times (scale 1: a 2 KiB
+# write takes 8.3 ms, a 16 KiB erase 250 ms) the engine must learn that the
+# F405 holds polls while it works, and then poll at once without adding
+# requests: one more block costs exactly DNLOAD + the GETSTATUS that starts
+# it + one held GETSTATUS + the verify UPLOAD.  No timing is asserted.
+board1() { # board1 [EXTRA_JSON_FIELDS]: one F405 at real device times
+	echo "{\"time_scale\":1.0,\"boards\":[{\"id\":\"b1\",\"type\":\"stm32f405-dfuse\",\"port\":\"1-1\",\"fill\":\"random:7\"${1:+,$1}}]}"
+}
+requests() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["requests"])' "$dump/summary.json" 2>/dev/null; }
+head -c $((16 * 1024)) /dev/urandom >"$tmp/hold16.bin"
+head -c $((8 * 1024)) "$tmp/hold16.bin" >"$tmp/hold8.bin"
+run hold8 "$(board1)" download "$tmp/hold8.bin" 0x08000000
+rc8=$rc poll8=$(field poll) req8=$(requests)
+run hold16 "$(board1)" download "$tmp/hold16.bin" 0x08000000
+req16=$(requests)
+if [ "$rc8" -eq 0 ] && [ "$rc" -eq 0 ] && grep -q '^result=ok' "$out" &&
+	[ "$(field host_crc)" = "$(field dev_crc)" ] && dump_matches "$tmp/hold16.bin" 0 &&
+	[ "$poll8" = holds ] && [ "$(field poll)" = holds ]; then
+	ok dfuse_learns_rom_holds_polls
+else
+	not_ok dfuse_learns_rom_holds_polls "rc=$rc8/$rc poll=$poll8/$(field poll)"
+fi
+if [ -n "$req8" ] && [ -n "$req16" ] && [ $((req16 - req8)) -eq $((4 * 4)) ]; then
+	ok dfuse_held_polls_add_no_requests
+else
+	not_ok dfuse_held_polls_add_no_requests "requests 8 KiB=$req8 16 KiB=$req16, expected 16 more for 4 more blocks"
+fi
+
+# --- L43x-style ROM at real device times: the erase probe is STALLed -> "answers", still exact
+run stallhold "$(board1 '"busy":"stall"')" download "$tmp/hold16.bin" 0x08000000
+if [ "$rc" -eq 0 ] && [ "$(field host_crc)" = "$(field dev_crc)" ] && dump_matches "$tmp/hold16.bin" 0 &&
+	[ "$(field poll)" = answers ]; then
+	ok dfuse_learns_stalling_rom_answers
+else
+	not_ok dfuse_learns_stalling_rom_answers "rc=$rc poll=$(field poll)"
+fi
+
 # --- hang: the device never answers a write's GETSTATUS -> -ETIMEDOUT
 run hang "$(board '"faults":[{"kind":"hang","step":"download","skip":5}]')" -t 10 -T 1000 download "$tmp/img.bin" 0x08000000
 if [ "$rc" -eq 1 ] && grep -q '^error=ETIMEDOUT .*msg=download: write 0x08002800: GETSTATUS: Operation timed out' "$out"; then

@@ -16,7 +16,9 @@
  *
  * FILE with a DfuSe suffix is a .dfu (no ADDR); without a suffix it is raw
  * and needs ADDR.  Exit: 0 ok, 1 engine or file error (line "error=ENAME
- * code=-N msg=..."), 2 usage, 3 no device at PORT.
+ * code=-N msg=..."), 2 usage, 3 no device at PORT.  After the command the
+ * line "poll=unknown|holds|answers" says what the engine learned about the
+ * device's polls (protocols/dfu.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -369,6 +371,8 @@ int main(int argc, char **argv)
 		}
 	}
 	rc = run(d, argc - optind, argv + optind);
+	/* What the engine learned about held polls, for tests and the benchmark. */
+	printf("poll=%s\n", dfu_hold_name(dfuse_poll_hold(d)));
 out:
 	dfuse_close(d);
 	libusb_close(h);
