@@ -29,6 +29,7 @@
 #
 #   usage: tests/bench/bench-flashd.sh [BUILD_DIR]
 #          COUNTS="1 8 32" KIB=512 PLUG_MS=1500 KEEP=1
+#          RIG_ON_DISK=1 (testbed in $TMPDIR, not on a private tmpfs)
 #          FLASHD_WRAP="strace -f -ttt -o F" (a command prefix for flashd, to profile)
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,6 +43,19 @@ for x in "$sim" "$build/flashd"; do
 	[ -x "$x" ] || { echo "bench-flashd: $x not built (run make)" >&2; exit 1; }
 done
 tmp=$(mktemp -d)
+# The testbed (simulated sysfs and /dev) goes to memory, as a kernel's sysfs
+# is: on a disk-backed /tmp umockdev's attribute writes (a rename each) take
+# ~10 ms per board, so 32 "simultaneous" plugs arrive over ~0.3 s.  A tmpfs
+# mounted in a private mount namespace (needs root; otherwise, or with
+# RIG_ON_DISK=1, the testbed stays in $tmp).  Not /dev/shm: the preload takes
+# every path under /dev/ for a device node, and each file flashd has open
+# there takes a slot of its 50-entry fd table, which overflows at 32 boards.
+rig_wrap=()
+if [ -z "${RIG_ON_DISK:-}" ] && [ "$(id -u)" = 0 ] &&
+	unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs "$0"' "$tmp" 2>/dev/null; then
+	mkdir -p "$tmp/rig"
+	rig_wrap=(unshare -m --propagation private sh -c 'mount -t tmpfs -o size=2g tmpfs "$0" && TMPDIR=$0 exec "$@"' "$tmp/rig")
+fi
 trap '[ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
 
 mkdir -p "$tmp/recipes/images"
@@ -92,7 +106,7 @@ boards = [{"id": "b%02d" % i, "type": "stm32f405-dfuse", "port": "1-%d.%d" % (i 
            "serial": "BENCH%04d" % i, "plug_ms": plug} for i in range(n)]
 print(json.dumps({"time_scale": 1.0, "boards": boards}))
 EOF
-	/usr/bin/time -f '%e %U %S' -o "$d/time" "$sim" --scenario "$d/scenario.json" \
+	${rig_wrap[@]+"${rig_wrap[@]}"} /usr/bin/time -f '%e %U %S' -o "$d/time" "$sim" --scenario "$d/scenario.json" \
 		--dump-dir "$d/out" -- "$d/../driver.sh" "$build" "$d" "$n" >"$d/sim.log" 2>&1 ||
 		{ echo "bench-flashd: run of $n boards failed:"; tail -n 5 "$d/sim.log" "$d/flashd.log"; exit 1; }
 	python3 - "$n" "$kib" "$d" "$tmp/recipes/images/app.bin" <<'EOF'
