@@ -17,13 +17,14 @@ import json
 import os
 import random
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 
 ROOT, BUILD = sys.argv[1], sys.argv[2]
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+from expected_memory import MEMORY, T31_PARTS, expected, family_of  # noqa: E402
 ETC = os.path.join(ROOT, "etc/flashd")
 REC = os.path.join(ETC, "recipes")
 IMG = os.path.join(REC, "images")
@@ -95,7 +96,6 @@ def imx_recipe(name, pid, uboot):
                 {"op": "fastboot.continue"}]}
 
 
-T31_PARTS = (("uboot", 0, 0x40000), ("kernel", 0x40000, 0x280000), ("rootfs", 0x2c0000, 0x140000))
 t31 = {"name": "t31-line", "match": {"vid": "a108", "pid": "c309"},
        "serial": {"source": "ingenic_efuse"}, "jedec": ["ef4018", "ef7018"],
        "stages": [
@@ -184,40 +184,12 @@ if r.returncode != 0:
     sys.exit("prepare.py: flashsim reference run failed: " + r.stderr[-500:])
 
 
-def gpt_parts(emmc):
-    lba, n, size = struct.unpack_from("<QII", emmc, 512 + 72)
-    parts = {}
-    for k in range(n):
-        e = emmc[lba * 512 + k * size: lba * 512 + (k + 1) * size]
-        if e[:16] == b"\0" * 16:
-            continue
-        first, last = struct.unpack_from("<QQ", e, 32)
-        parts[e[56:128].decode("utf-16-le").rstrip("\0")] = first * 512
-    return parts
-
-
-def put(buf, off, data):
-    buf[off:off + len(data)] = data
-
-
 for b in want_boards:
-    fam = b["type"].split("-")[0]
-    mem = {"stm32f405": "flash", "imx6q": "emmc", "imx6ull": "emmc", "ingenic": "nor"}[fam]
-    want = bytearray(rd(os.path.join(tmp, "ref", "%s.%s.bin" % (b["id"], mem))))
-    if fam == "stm32f405":
-        put(want, 0, rd(os.path.join(IMG, "f4-boot.bin")))
-        app = "f4-app-v2.bin" if b["id"] == "r1" else "f4-app.bin"
-        put(want, 0x20000, rd(os.path.join(IMG, app)))
-    elif mem == "emmc":
-        parts = gpt_parts(want)
-        put(want, parts["rootfs"], rd(os.path.join(IMG, "imx/rootfs.expanded")))
-        put(want, parts["boot"], rd(os.path.join(IMG, "imx/boot.img")))
-        put(want, 0x400, rd(os.path.join(IMG, "imx/raw-env.img")))
-    else:
-        for n, off, size in T31_PARTS:
-            want[off:off + size] = b"\xff" * size
-            put(want, off, rd(os.path.join(IMG, "ingenic/%s.bin" % n)))
-    write(os.path.join(OPT, "want", "%s.%s.bin" % (b["id"], mem)), bytes(want))
+    fam = family_of(b["type"])
+    mem = MEMORY[fam]
+    ref = rd(os.path.join(tmp, "ref", "%s.%s.bin" % (b["id"], mem)))
+    app = "f4-app-v2.bin" if b["id"] == "r1" else "f4-app.bin"
+    write(os.path.join(OPT, "want", "%s.%s.bin" % (b["id"], mem)), expected(fam, ref, IMG, app))
 shutil.rmtree(tmp)
 
 # ---- expected rows: port|result|serial|chip_uid|jedec|recipe -------------------
