@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 	}
 	unsetenv("FLASHSIM_REEXEC");
 	rig.pace_ms = raise_dgram_qlen();
-	g_mutex_init(&rig.opq_lock);
+	pthread_mutex_init(&rig.opq_lock, NULL);
 	g_queue_init(&rig.opq);
 
 	/* The testbed first, before any other thread (test-rigs.md §1.5(d)). */
@@ -274,6 +274,6 @@ out:
 	if (rig.loop)
 		g_main_loop_unref(rig.loop);
 	scenario_free(rig.scn);
-	g_mutex_clear(&rig.opq_lock);
+	pthread_mutex_destroy(&rig.opq_lock);
 	return status;
 }

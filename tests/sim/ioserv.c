@@ -136,6 +136,27 @@ void *ioclient_user(const struct ioclient *c)
 	return c->user;
 }
 
+/* Copy straight from/to the client's memory: 0, -EFAULT, or 1 when the
+ * kernel does not let us (then the socket is used from now on). */
+static int direct_copy(struct ioclient *c, bool write, unsigned long addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len }, remote = { (void *)addr, len };
+	ssize_t n;
+
+	if (!c->direct)
+		return 1;
+	n = write ? process_vm_writev(c->pid, &local, 1, &remote, 1, 0)
+		  : process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n >= 0 || errno == EFAULT)
+		return -EFAULT;
+	/* EPERM (ptrace rules), ENOSYS, ESRCH (a forked child using the fd):
+	 * the socket works for everybody. */
+	c->direct = false;
+	return 1;
+}
+
 int ioclient_read(struct ioclient *c, unsigned long addr, void *buf, size_t len)
 {
 	unsigned long msg[3] = { MSG_READ_MEM, addr, len };
@@ -143,18 +164,9 @@ int ioclient_read(struct ioclient *c, unsigned long addr, void *buf, size_t len)
 
 	if (!len)
 		return 0;
-	if (c->direct) {
-		struct iovec local = { buf, len }, remote = { (void *)addr, len };
-		ssize_t n = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
-
-		if (n == (ssize_t)len)
-			return 0;
-		if (n >= 0 || errno == EFAULT)
-			return -EFAULT;
-		/* EPERM (ptrace rules), ENOSYS, ESRCH (a forked child using the
-		 * fd): the socket works for everybody. */
-		c->direct = false;
-	}
+	r = direct_copy(c, false, addr, buf, len);
+	if (r <= 0)
+		return r;
 	r = send_all(c->sock, msg, sizeof(msg));
 	if (r < 0)
 		return r;
@@ -166,19 +178,13 @@ int ioclient_write(struct ioclient *c, unsigned long addr, const void *buf, size
 {
 	unsigned long msg[3] = { MSG_WRITE_MEM, addr, len };
 	size_t need;
+	int r;
 
 	if (!len)
 		return 0;
-	if (c->direct) {
-		struct iovec local = { (void *)buf, len }, remote = { (void *)addr, len };
-		ssize_t n = process_vm_writev(c->pid, &local, 1, &remote, 1, 0);
-
-		if (n == (ssize_t)len)
-			return 0;
-		if (n >= 0 || errno == EFAULT)
-			return -EFAULT;
-		c->direct = false;
-	}
+	r = direct_copy(c, true, addr, (void *)buf, len);
+	if (r <= 0)
+		return r;
 	need = c->out_len + sizeof(msg) + len;
 	if (need > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 256;

@@ -65,7 +65,7 @@ struct rig {
 	int rig_error; /* first fatal rig error (-errno), 0 if none */
 	/* Sysfs/uevent work queued for the main thread, run in order and paced
 	 * (umockdev 0.17.16 aborts when a client's uevent queue is full). */
-	GMutex opq_lock;
+	pthread_mutex_t opq_lock; /* pthread, not GMutex: ThreadSanitizer sees pthread locks */
 	GQueue opq;
 	bool opq_armed;
 	uint64_t last_op_ns;

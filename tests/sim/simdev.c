@@ -59,19 +59,19 @@ static gboolean opq_run(gpointer p)
 	for (;;) {
 		uint64_t now = sched_now_ns(), next = r->last_op_ns + r->pace_ms * 1000000ull;
 
-		g_mutex_lock(&r->opq_lock);
+		pthread_mutex_lock(&r->opq_lock);
 		if (g_queue_is_empty(&r->opq)) {
 			r->opq_armed = false;
-			g_mutex_unlock(&r->opq_lock);
+			pthread_mutex_unlock(&r->opq_lock);
 			return G_SOURCE_REMOVE;
 		}
 		if (r->pace_ms && now < next) {
-			g_mutex_unlock(&r->opq_lock);
+			pthread_mutex_unlock(&r->opq_lock);
 			g_timeout_add((guint)((next - now) / 1000000 + 1), opq_run, r);
 			return G_SOURCE_REMOVE;
 		}
 		op = g_queue_pop_head(&r->opq);
-		g_mutex_unlock(&r->opq_lock);
+		pthread_mutex_unlock(&r->opq_lock);
 		run_op(op);
 		free(op);
 		r->last_op_ns = sched_now_ns();
@@ -89,13 +89,13 @@ static void post(struct simdev *d, enum op_kind kind)
 		return;
 	}
 	*op = (struct op){ kind, d };
-	g_mutex_lock(&r->opq_lock);
+	pthread_mutex_lock(&r->opq_lock);
 	g_queue_push_tail(&r->opq, op);
 	if (!r->opq_armed) {
 		r->opq_armed = true;
 		g_idle_add(opq_run, r);
 	}
-	g_mutex_unlock(&r->opq_lock);
+	pthread_mutex_unlock(&r->opq_lock);
 }
 
 static uint64_t host_now(void *ctx)
