@@ -21,6 +21,18 @@
 
 #include "protocols/usb.h"
 
+/* Print the tools' one error line (what the test scripts grep:
+ * "error=ENAME code=-N msg=WHAT: message") and return exit status 1. */
+static inline int tool_fail(const char *what, int code, const struct err *e)
+{
+	const char *name = strerrorname_np(-code);
+
+	printf("error=%s code=%d msg=%s: %s\n", name ? name : "?", code, what,
+	       e && e->msg[0] ? e->msg : strerror(-code));
+	fflush(stdout);
+	return 1;
+}
+
 /* "bus-port.port..." of dev. */
 static inline void tool_port_path(libusb_device *dev, char *buf, size_t size)
 {

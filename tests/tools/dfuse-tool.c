@@ -49,16 +49,6 @@ static void on_signal(int sig)
 	atomic_store(&cancel_flag, 1);
 }
 
-static int fail(const char *what, int code, const struct err *e)
-{
-	const char *name = strerrorname_np(-code);
-
-	printf("error=%s code=%d msg=%s: %s\n", name ? name : "?", code, what,
-	       e && e->msg[0] ? e->msg : strerror(-code));
-	fflush(stdout);
-	return 1;
-}
-
 static int usage(void)
 {
 	fprintf(stderr,
@@ -154,7 +144,7 @@ static int cmd_download(struct dfuse *d, int argc, char **argv)
 	}
 	r = tool_map_file(argv[optind], &m);
 	if (r < 0)
-		return fail("open file", r, NULL);
+		return tool_fail("open file", r, NULL);
 
 	r = dfu_file_parse(m.data, m.len, &f, &e);
 	if (r == 0 && f->suffix.bcd_dfu == DFU_FILE_BCD_DFUSE) {
@@ -179,16 +169,16 @@ static int cmd_download(struct dfuse *d, int argc, char **argv)
 		err_clear(&e);
 		r = dfuse_download(d, addr, p, n, flags, progress, &last, &res, &e);
 	} else {
-		return fail("parse file", r, &e);
+		return tool_fail("parse file", r, &e);
 	}
 	dfu_file_free(f);
 	print_result(&res);
 	if (r < 0)
-		return fail("download", r, &e);
+		return tool_fail("download", r, &e);
 	if (leave) {
 		r = dfuse_leave(d, leave_addr, &gone, &e);
 		if (r < 0)
-			return fail("leave", r, &e);
+			return tool_fail("leave", r, &e);
 		printf("left=0x%08x gone=%d\n", leave_addr, gone);
 	}
 	printf("result=ok\n");
@@ -208,16 +198,16 @@ static int cmd_upload(struct dfuse *d, int argc, char **argv)
 		return usage();
 	buf = malloc(len ? len : 1);
 	if (!buf)
-		return fail("upload", -ENOMEM, NULL);
+		return tool_fail("upload", -ENOMEM, NULL);
 	r = dfuse_upload(d, addr, buf, len, progress, &last, &e);
 	if (r < 0) {
 		free(buf);
-		return fail("upload", r, &e);
+		return tool_fail("upload", r, &e);
 	}
 	out = fopen(argv[3], "we");
 	if (!out || fwrite(buf, 1, len, out) != len || fclose(out) != 0) {
 		free(buf);
-		return fail("write output", -errno, NULL);
+		return tool_fail("write output", -errno, NULL);
 	}
 	printf("uploaded=%u crc=0x%08x\nresult=ok\n", len, crc32_update(0, buf, len));
 	free(buf);
@@ -235,7 +225,7 @@ static int cmd_read_uid(struct dfuse *d, int argc, char **argv)
 		return usage();
 	r = dfuse_read_uid(d, addr, uid, &e);
 	if (r < 0)
-		return fail("read-uid", r, &e);
+		return tool_fail("read-uid", r, &e);
 	printf("uid=");
 	for (int i = 0; i < DFUSE_UID_LEN; i++)
 		printf("%02x", uid[i]);
@@ -281,7 +271,7 @@ static int run(struct dfuse *d, int argc, char **argv)
 	if (!strcmp(argv[0], "mass-erase")) {
 		r = dfuse_mass_erase(d, &e);
 		if (r < 0)
-			return fail("mass-erase", r, &e);
+			return tool_fail("mass-erase", r, &e);
 		printf("result=ok\n");
 		return 0;
 	}
@@ -290,7 +280,7 @@ static int run(struct dfuse *d, int argc, char **argv)
 			return usage();
 		r = dfuse_leave(d, addr, &gone, &e);
 		if (r < 0)
-			return fail("leave", r, &e);
+			return tool_fail("leave", r, &e);
 		printf("left=0x%08x gone=%d\nresult=ok\n", addr, gone);
 		return 0;
 	}
@@ -339,7 +329,7 @@ int main(int argc, char **argv)
 
 	r = libusb_init(&ctx);
 	if (r < 0)
-		return fail("libusb_init", usb_errno(r), NULL);
+		return tool_fail("libusb_init", usb_errno(r), NULL);
 	/* The rig may still be enumerating the board when we start. */
 	for (long waited = 0;; waited += 50) {
 		r = tool_open_port(ctx, port, dfu_interface, NULL, &h, &intf, NULL);
@@ -359,14 +349,14 @@ int main(int argc, char **argv)
 		usb.ctrl_timeout_ms = (unsigned int)ctrl_ms;
 	r = dfuse_open(&usb, &d, &e);
 	if (r < 0) {
-		rc = fail("open", r, &e);
+		rc = tool_fail("open", r, &e);
 		goto out;
 	}
 	dfuse_set_deadline_pct(d, (unsigned int)pct);
 	if (alt != 0) {
 		r = dfuse_select_alt(d, (uint8_t)alt, &e);
 		if (r < 0) {
-			rc = fail("select alt", r, &e);
+			rc = tool_fail("select alt", r, &e);
 			goto out;
 		}
 	}

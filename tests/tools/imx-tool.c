@@ -44,16 +44,6 @@ static bool quiet;
 static unsigned int pct = 100;
 static const char *port;
 
-static int fail(const char *what, int code, const struct err *e)
-{
-	const char *name = strerrorname_np(-code);
-
-	printf("error=%s code=%d msg=%s: %s\n", name ? name : "?", code, what,
-	       e && e->msg[0] ? e->msg : strerror(-code));
-	fflush(stdout);
-	return 1;
-}
-
 struct dev {
 	libusb_device_handle *h;
 	struct usb_dev usb;
@@ -189,7 +179,7 @@ out:
 	sdp_close(s);
 	libusb_close(d.h);
 	if (r < 0)
-		return fail(argv[0], r, &e);
+		return tool_fail(argv[0], r, &e);
 	return 0;
 }
 
@@ -289,7 +279,7 @@ out:
 	fb_close(f);
 	libusb_close(d.h);
 	if (r < 0)
-		return fail(argv[0], r, &e);
+		return tool_fail(argv[0], r, &e);
 	printf("%s=ok\n", argv[0]);
 	return 0;
 }

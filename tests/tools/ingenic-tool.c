@@ -65,16 +65,6 @@ static void on_signal(int sig)
 	atomic_store(&cancel_flag, 1);
 }
 
-static int fail(const char *what, int code, const struct err *e)
-{
-	const char *name = strerrorname_np(-code);
-
-	printf("error=%s code=%d msg=%s: %s\n", name ? name : "?", code, what,
-	       e && e->msg[0] ? e->msg : strerror(-code));
-	fflush(stdout);
-	return 1;
-}
-
 static int usage(void)
 {
 	fprintf(stderr,
@@ -153,7 +143,7 @@ static int step_boot(struct tool *t, char **argv)
 		return usage();
 	if ((strcmp(argv[0], "-") && (r = tool_map_file(argv[0], &g)) < 0) ||
 	    (r = tool_map_file(argv[1], &s)) < 0 || (r = tool_map_file(argv[2], &b)) < 0)
-		return fail("boot: open file", r, NULL);
+		return tool_fail("boot: open file", r, NULL);
 	a = (struct ingenic_boot_args){g.data, g.len, s.data, s.len, b.data, b.len, (uint32_t)d2i};
 	r = ensure_rom(t, &e);
 	if (r == 0)
@@ -164,7 +154,7 @@ static int step_boot(struct tool *t, char **argv)
 	printf("rom_cpu=\"%s\" spl_cpu=\"%s\" burner_cpu=\"%s\" spl_wait_ms=%" PRIu64
 	       " burner_wait_ms=%" PRIu64 "\n",
 	       res.rom.text, res.spl.text, res.burner.text, res.spl_wait_ms, res.burner_wait_ms);
-	return r < 0 ? fail("boot", r, &e) : 0;
+	return r < 0 ? tool_fail("boot", r, &e) : 0;
 }
 
 static int step_config(struct tool *t, const char *spec)
@@ -175,7 +165,7 @@ static int step_config(struct tool *t, const char *spec)
 	int r;
 
 	if (!copy)
-		return fail("config", -ENOMEM, NULL);
+		return tool_fail("config", -ENOMEM, NULL);
 	t->cfg.n_parts = 0;
 	for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
 		char *c1 = strchr(p, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -189,16 +179,16 @@ static int step_config(struct tool *t, const char *spec)
 			return usage();
 		r = ingenic_cfg_add_partition(&t->cfg, p, (uint32_t)off, (uint32_t)size, &e);
 		if (r < 0)
-			return fail("config", r, &e);
+			return tool_fail("config", r, &e);
 	}
 	r = ingenic_cfg_nor_generic(t->jedec, &t->cfg.nor, &e);
 	if (r < 0)
-		return fail("config", r, &e);
+		return tool_fail("config", r, &e);
 	r = ensure_burner(t, &e);
 	if (r == 0)
 		r = burner_configure(t->burner, &t->cfg, &e);
 	if (r < 0)
-		return fail("config", r, &e);
+		return tool_fail("config", r, &e);
 	printf("configured parts=%u erase=%d chip_size=%u\n", t->cfg.n_parts, (int)t->cfg.erase,
 	       t->cfg.nor.chip_size);
 	return 0;
@@ -218,7 +208,7 @@ static int step_write(struct tool *t, const char *off_s, const char *file, bool 
 
 	r = tool_map_file(file, &m);
 	if (r < 0)
-		return fail("write: open file", r, NULL);
+		return tool_fail("write: open file", r, NULL);
 	r = ensure_burner(t, &e);
 	t0 = usb_now_ms();
 	if (r == 0)
@@ -230,7 +220,7 @@ static int step_write(struct tool *t, const char *off_s, const char *file, bool 
 	       res.bytes_written, res.bytes_verified, res.chunks, res.device_checked, res.verified,
 	       usb_now_ms() - t0);
 	printf("host_crc=0x%08x dev_crc=0x%08x\n", res.host_crc, res.dev_crc);
-	return r < 0 ? fail("write", r, &e) : 0;
+	return r < 0 ? tool_fail("write", r, &e) : 0;
 }
 
 static int step_read(struct tool *t, char **argv)
@@ -246,15 +236,15 @@ static int step_read(struct tool *t, char **argv)
 		return usage();
 	buf = malloc(len ? len : 1);
 	if (!buf)
-		return fail("read", -ENOMEM, NULL);
+		return tool_fail("read", -ENOMEM, NULL);
 	r = ensure_burner(t, &e);
 	if (r == 0)
 		r = burner_read(t->burner, off, buf, len, progress, &last, &e);
 	if (r < 0)
-		return fail("read", r, &e);
+		return tool_fail("read", r, &e);
 	out = fopen(argv[2], "we");
 	if (!out || fwrite(buf, 1, len, out) != len || fclose(out) != 0)
-		return fail("read: write output", -errno, NULL);
+		return tool_fail("read: write output", -errno, NULL);
 	printf("read=%" PRIu64 " crc=0x%08x\n", len, crc32_update(0, buf, len));
 	return 0;
 }
@@ -283,7 +273,7 @@ static int step(struct tool *t, int argc, char **argv)
 		if (r == 0)
 			r = ingenic_cpu_info(t->rom, 0, &ci, &e);
 		if (r < 0)
-			DONE(fail("cpu-info", r, &e), 1);
+			DONE(tool_fail("cpu-info", r, &e), 1);
 		printf("cpu_info=\"%s\" kind=%s\n", ci.text,
 		       ci.kind == INGENIC_CPU_ROM      ? "rom"
 		       : ci.kind == INGENIC_CPU_BURNER ? "burner"
@@ -297,7 +287,7 @@ static int step(struct tool *t, int argc, char **argv)
 		if (r == 0)
 			r = ingenic_read_uid(t->rom, &uid, &e);
 		if (r < 0)
-			DONE(fail("uid", r, &e), 1);
+			DONE(tool_fail("uid", r, &e), 1);
 		printf("uid=%s\n", uid.hex);
 		DONE(0, 1);
 	}
@@ -308,7 +298,7 @@ static int step(struct tool *t, int argc, char **argv)
 		if (r == 0)
 			r = ingenic_read_soc_id(t->rom, &id, &e);
 		if (r < 0)
-			DONE(fail("soc-id", r, &e), 1);
+			DONE(tool_fail("soc-id", r, &e), 1);
 		printf("soc_id=0x%08x family=0x%04x\n", id, (id >> 12) & 0xffff);
 		DONE(0, 1);
 	}
@@ -321,7 +311,7 @@ static int step(struct tool *t, int argc, char **argv)
 		if (r == 0)
 			r = burner_read_jedec(t->burner, INGENIC_FLASH_SFC_NOR, &t->jedec, &e);
 		if (r < 0)
-			DONE(fail("jedec", r, &e), 1);
+			DONE(tool_fail("jedec", r, &e), 1);
 		printf("jedec=%06x burner_cpu=\"%s\"\n", t->jedec, burner_cpu_info(t->burner));
 		DONE(0, 1);
 	}
@@ -344,7 +334,7 @@ static int step(struct tool *t, int argc, char **argv)
 		if (r == 0)
 			r = burner_reboot(t->burner, &gone, &e);
 		if (r < 0)
-			DONE(fail("reboot", r, &e), 1);
+			DONE(tool_fail("reboot", r, &e), 1);
 		printf("rebooted gone=%d\n", gone);
 		DONE(0, 1);
 	}
@@ -411,7 +401,7 @@ int main(int argc, char **argv)
 
 	r = libusb_init(&ctx);
 	if (r < 0)
-		return fail("libusb_init", usb_errno(r), NULL);
+		return tool_fail("libusb_init", usb_errno(r), NULL);
 	for (long waited = 0;; waited += 50) {
 		r = tool_open_port(ctx, port, ingenic_device, NULL, &h, NULL, NULL);
 		if (r == 0 || waited >= wait_ms)
