@@ -18,7 +18,7 @@ Q := $(if $(filter 1,$(V)),,@)
 VARIANT := $(if $(SANITIZE),asan,default)
 B := build/$(VARIANT)
 
-PKGS := libusb-1.0 libudev libsystemd sqlite3 libcjson
+PKGS := libusb-1.0 libudev libsystemd sqlite3 libcjson zlib nettle
 SIM_PKGS := umockdev-1.0 glib-2.0 gobject-2.0 gio-2.0 libcjson
 
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
@@ -193,7 +193,7 @@ demo: all
 DEB_PKGS := build-essential pkg-config libusb-1.0-0-dev libudev-dev libsystemd-dev \
 	libsqlite3-dev sqlite3 libcjson-dev umockdev libumockdev-dev libglib2.0-dev \
 	dfu-util valgrind python3 systemd imx-usb-loader uuu fastboot \
-	qemu-system-x86 mmdebstrap gpg busybox-static e2fsprogs
+	qemu-system-x86 mmdebstrap gpg busybox-static e2fsprogs zlib1g-dev nettle-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
