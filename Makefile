@@ -23,6 +23,8 @@ SIM_PKGS := umockdev-1.0 glib-2.0 gobject-2.0 gio-2.0 libcjson
 
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 BASE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -MMD -MP -D_GNU_SOURCE -I.
+# The preload shim goes into unmodified clients: the base flags, no sanitizer.
+SHIM_CFLAGS := $(BASE_CFLAGS)
 comma := ,
 SAN_FLAGS := $(if $(SANITIZE),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
 
@@ -144,10 +146,12 @@ $(USBIP_SIM): $(call objs,$(USBIP_SRCS)) $(B)/tests/sim/scenario.o $(B)/tests/si
 
 # The shim is preloaded into unmodified clients (dfu-util, uuu ...), which are
 # not sanitizer builds: never instrument it.
-$(SHIM): $(SHIM_SRCS)
+# One source, so -MMD writes one dependency file: header edits rebuild it.
+$(SHIM): $(SHIM_SRCS) $(B)/flags.stamp
 	@mkdir -p $(@D)
 	@echo "  CCLD    $@"
-	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -fPIC -shared -o $@ $^ -ldl
+	$(Q)$(CC) $(SHIM_CFLAGS) -MF $@.d -MT $@ -fPIC -shared -o $@ $(SHIM_SRCS) -ldl
+-include $(SHIM).d
 
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(PRODUCT_LIBS)
 	@echo "  LD      $@"
