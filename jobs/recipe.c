@@ -8,6 +8,7 @@
  * jobs/flashd.recipe.5; keep the two in step.
  */
 #include "jobs/recipe.h"
+#include "jobs/image.h"
 #include "jobs/recipe-private.h"
 
 #include <errno.h>
@@ -470,21 +471,19 @@ static void parse_root(struct recipe_parser *p, const cJSON *root, struct recipe
 /* Read the whole recipe file (bounded) into a NUL-terminated buffer. */
 static int read_file(struct recipe_parser *p, const char *path, char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* Non-blocking open: a FIFO must be refused, not hang "recipe check" or SIGHUP. */
+	_cleanup_close_ int fd = open_regular(path);
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	struct stat st;
 	ssize_t n;
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int r = -errno;
-
-		recipe_problem(p, NULL, "cannot open: %s", strerror(errno));
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		recipe_problem(p, NULL, "not a regular file");
+	if (fd == -EINVAL) {
+		recipe_problem(p, NULL, "'%s' is not a regular file", path);
 		return -EINVAL;
+	}
+	if (fd < 0) {
+		recipe_problem(p, NULL, "cannot open: %s", strerror(-fd));
+		return fd;
 	}
 	buf = malloc(RECIPE_FILE_MAX + 1);
 	if (!buf)
