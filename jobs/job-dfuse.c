@@ -6,8 +6,6 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "protocols/dfu_file.h"
-
 #include "jobs/job-private.h"
 
 static int ensure_dfuse(struct job *j, struct err *e)

@@ -80,6 +80,19 @@ static bool dfu_read_image(struct recipe_parser *p, const char *jp, const struct
 	return true;
 }
 
+/* Whether the image starts with the DfuSe prefix signature (§2.10); content, not name. */
+static bool dfu_has_prefix(const struct recipe_image *img)
+{
+	_cleanup_close_ int fd = -1;
+	char sig[5];
+
+	if (!img->path || img->size < sizeof(sig))
+		return false;
+	fd = open(img->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	return fd >= 0 && pread(fd, sig, sizeof(sig), 0) == (ssize_t)sizeof(sig) &&
+	       memcmp(sig, "DfuSe", sizeof(sig)) == 0;
+}
+
 /* The one target for alt, its elements in range and not overlapping (§2.10). */
 static bool dfu_check_target(struct recipe_parser *p, const char *jp, const char *file,
 			     const struct dfu_file *f, uint8_t alt, const struct dfu_file_target **ret)
@@ -128,7 +141,9 @@ static bool dfu_check_target(struct recipe_parser *p, const char *jp, const char
  * content, not by name) is a .dfu container: suffix CRC checked, sizes
  * consistent (protocols/dfu_file.c), its elements carry their own addresses
  * (protocol-dfu.md §2.10, ST UM0391), so "address" must not be given.  Any
- * other image needs "address".  Returns true when the stage is consistent.
+ * other image needs "address".  Stricter than pydfu's read_dfu_file (seed
+ * 002), which prints a CRC or parse error and flashes anyway: a bad file is
+ * refused here, before any board.  Returns true when the stage is consistent.
  */
 static bool dfuse_download_dfu_file(struct recipe_parser *p, const char *b, int raddr,
 				    struct recipe_dfuse_download *a)
@@ -142,8 +157,7 @@ static bool dfuse_download_dfu_file(struct recipe_parser *p, const char *b, int 
 
 	recipe_jpath_key(jp, b, "file");
 	recipe_jpath_key(ja, b, "address");
-	if (!a->image.path || a->image.size < 5 || !dfu_read_image(p, jp, &a->image, &buf) ||
-	    memcmp(buf, "DfuSe", 5) != 0) {
+	if (!dfu_has_prefix(&a->image)) {
 		if (raddr == 0)
 			recipe_problem(p, ja, "missing");
 		return raddr != 0;
@@ -156,6 +170,8 @@ static bool dfuse_download_dfu_file(struct recipe_parser *p, const char *b, int 
 			       a->image.file);
 		return false;
 	}
+	if (!dfu_read_image(p, jp, &a->image, &buf))
+		return false;
 	if (dfu_file_parse(buf, a->image.size, &f, &e) < 0) {
 		recipe_problem(p, jp, "'%s': bad DfuSe file: %s", a->image.file, e.msg);
 		return false;
