@@ -22,13 +22,86 @@ static int ensure_dfuse(struct job *j, struct err *e)
 	return 0;
 }
 
+static unsigned download_flags(const struct recipe_dfuse_download *a)
+{
+	unsigned flags = 0;
+
+	if (a->erase == RECIPE_ERASE_MASS)
+		flags |= DFUSE_MASS_ERASE;
+	else if (a->erase == RECIPE_ERASE_NONE)
+		flags |= DFUSE_NO_ERASE;
+	if (a->verify == RECIPE_VERIFY_NONE)
+		flags |= DFUSE_NO_VERIFY;
+	return flags;
+}
+
+/* The stage's target of a parsed .dfu, after the suffix VID/PID check. */
+static int dfu_pick_target(struct job *j, const struct recipe_dfuse_download *a,
+			   const struct dfu_file *f, const struct dfu_file_target **ret,
+			   struct err *e)
+{
+	const struct dfu_file_suffix *sf = &f->suffix;
+
+	/* 0xffff = any (protocol-dfu.md §1.10); checked before anything is erased. */
+	if ((sf->id_vendor != 0xffff && sf->id_vendor != j->cur.vid) ||
+	    (sf->id_product != 0xffff && sf->id_product != j->cur.pid))
+		return err_set(e, -ENODEV, "'%s' is for %04x:%04x, the board is %04x:%04x",
+			       a->image.file, sf->id_vendor, sf->id_product, j->cur.vid,
+			       j->cur.pid);
+	for (unsigned t = 0; t < f->n_targets; t++)
+		if (f->targets[t].alt == a->alt && f->targets[t].n_elements) {
+			*ret = &f->targets[t];
+			return 0;
+		}
+	return err_set(e, -ENOENT, "'%s' has no target for alt %u", a->image.file, a->alt);
+}
+
+/*
+ * dfuse.download of a .dfu (recipe checked it): the elements of the
+ * stage's alt, each written at its own address and read back, sectors
+ * erased once across elements (dfuse_download_file on a one-target view;
+ * other alts' targets are not written).  One image row for the file, its
+ * CRCs chained over the element data in file order: the row names the file
+ * by sha256 and size, so rows per element would each claim the whole file;
+ * a verify failure message still names the element's address and CRCs.
+ */
+static int download_dfu(struct job *j, const struct recipe_stage *st, const char *name,
+			const struct image *img, struct err *e)
+{
+	const struct recipe_dfuse_download *a = &st->u.dfuse_download;
+	_cleanup_(dfu_file_freep) struct dfu_file *f = NULL;
+	const struct dfu_file_target *tg = NULL;
+	struct dfuse_result res = { 0 };
+	struct dfu_file view;
+	uint64_t size = 0;
+	char target[48];
+	int r;
+
+	/* The mapping was re-hashed against the pin, but parse what we send. */
+	r = dfu_file_parse(img->data, img->size, &f, e);
+	if (r < 0)
+		return err_prefix(e, "'%s'", a->image.file);
+	r = dfu_pick_target(j, a, f, &tg, e);
+	if (r < 0)
+		return r;
+	view = (struct dfu_file){ .suffix = f->suffix, .n_targets = 1,
+				  .targets = (struct dfu_file_target *)tg };
+	for (uint32_t i = 0; i < tg->n_elements; i++)
+		size += tg->elements[i].size;
+	r = dfuse_download_file(j->s.dfuse, &view, download_flags(a), job_progress_cb, j, &res, e);
+	snprintf(target, sizeof(target), "alt%u:dfu:%u elements", a->alt, tg->n_elements);
+	if (r >= 0 || res.bytes_written > 0)
+		job_record_image(j, st, name, target, &a->image, res.bytes_written == size,
+				 res.host_crc, res.bytes_verified > 0, res.dev_crc, res.verified);
+	return r;
+}
+
 int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char *name,
 		       struct err *e)
 {
 	const struct recipe_dfuse_download *a = &st->u.dfuse_download;
 	struct dfuse_result res = { 0 };
 	struct image *img = NULL;
-	unsigned flags = 0;
 	char target[32];
 	size_t size;
 	int r;
@@ -42,15 +115,14 @@ int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char 
 	r = job_image_get(j, &a->image, &img, e);
 	if (r < 0)
 		return r;
-	if (a->erase == RECIPE_ERASE_MASS)
-		flags |= DFUSE_MASS_ERASE;
-	else if (a->erase == RECIPE_ERASE_NONE)
-		flags |= DFUSE_NO_ERASE;
-	if (a->verify == RECIPE_VERIFY_NONE)
-		flags |= DFUSE_NO_VERIFY;
+	if (a->dfu_file) {
+		r = download_dfu(j, st, name, img, e);
+		image_put(j->env->images, img);
+		return r;
+	}
 	size = img->size;
-	r = dfuse_download(j->s.dfuse, a->address, img->data, size, flags, job_progress_cb, j, &res,
-			   e);
+	r = dfuse_download(j->s.dfuse, a->address, img->data, size, download_flags(a),
+			   job_progress_cb, j, &res, e);
 	image_put(j->env->images, img);
 
 	/* The image row is written whatever happened: QA wants to see the

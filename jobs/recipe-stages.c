@@ -7,9 +7,14 @@
  */
 #include "jobs/recipe-private.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "protocols/dfu_file.h"
 
 /* Spellings of the enum-valued stage fields, indexed by their enums in jobs/recipe.h. */
 static const char *const erase_names[_RECIPE_ERASE_MAX] = {
@@ -42,6 +47,155 @@ static const char *const common_keys[] = {"op",	     "name",	     "timeout_ms",
 
 /* Each parser returns true when every field of the stage was valid. */
 
+/* Read a whole image file for a content check; *ret is malloc'd. */
+static bool dfu_read_image(struct recipe_parser *p, const char *jp, const struct recipe_image *img,
+			   uint8_t **ret)
+{
+	_cleanup_close_ int fd = open(img->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (fd < 0) {
+		recipe_problem(p, jp, "cannot open '%s': %s", img->file, strerror(errno));
+		return false;
+	}
+	buf = malloc(img->size ? img->size : 1);
+	if (!buf) {
+		p->oom = true;
+		return false;
+	}
+	while (len < img->size) {
+		ssize_t n = read(fd, buf + len, img->size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			recipe_problem(p, jp, "cannot read '%s': %s", img->file,
+				       n < 0 ? strerror(errno) : "file shrank");
+			return false;
+		}
+		len += (size_t)n;
+	}
+	*ret = TAKE_PTR(buf);
+	return true;
+}
+
+/* Whether the image starts with the DfuSe prefix signature (§2.10); content, not name. */
+static bool dfu_has_prefix(const struct recipe_image *img)
+{
+	_cleanup_close_ int fd = -1;
+	char sig[5];
+
+	if (!img->path || img->size < sizeof(sig))
+		return false;
+	fd = open(img->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	return fd >= 0 && pread(fd, sig, sizeof(sig), 0) == (ssize_t)sizeof(sig) &&
+	       memcmp(sig, "DfuSe", sizeof(sig)) == 0;
+}
+
+/* The one target for alt, its elements in range and not overlapping (§2.10). */
+static bool dfu_check_target(struct recipe_parser *p, const char *jp, const char *file,
+			     const struct dfu_file *f, uint8_t alt, const struct dfu_file_target **ret)
+{
+	const struct dfu_file_target *tg = NULL;
+
+	for (unsigned int t = 0; t < f->n_targets; t++) {
+		if (f->targets[t].alt != alt)
+			continue;
+		if (tg) {
+			recipe_problem(p, jp, "'%s' has two targets for alt %u", file, alt);
+			return false;
+		}
+		tg = &f->targets[t];
+	}
+	if (!tg || tg->n_elements == 0) {
+		recipe_problem(p, jp, "'%s' has %s for alt %u (the stage's \"alt\")", file,
+			       tg ? "an empty target" : "no target", alt);
+		return false;
+	}
+	for (uint32_t i = 0; i < tg->n_elements; i++) {
+		const struct dfu_file_element *el = &tg->elements[i];
+
+		if ((uint64_t)el->address + el->size > (uint64_t)UINT32_MAX + 1) {
+			recipe_problem(p, jp, "'%s' element %u (0x%08x, %u bytes) passes 4 GiB",
+				       file, i, el->address, el->size);
+			return false;
+		}
+		for (uint32_t k = 0; k < i; k++) {
+			const struct dfu_file_element *q = &tg->elements[k];
+
+			if (el->address < (uint64_t)q->address + q->size &&
+			    q->address < (uint64_t)el->address + el->size) {
+				recipe_problem(p, jp, "'%s' elements %u and %u overlap at 0x%08x",
+					       file, k, i, el->address);
+				return false;
+			}
+		}
+	}
+	*ret = tg;
+	return true;
+}
+
+/*
+ * A dfuse.download image that starts with the DfuSe prefix (decided by
+ * content, not by name) is a .dfu container: suffix CRC checked, sizes
+ * consistent (protocols/dfu_file.c), its elements carry their own addresses
+ * (protocol-dfu.md §2.10, ST UM0391), so "address" must not be given.  Any
+ * other image needs "address".  Stricter than pydfu's read_dfu_file (seed
+ * 002), which prints a CRC or parse error and flashes anyway: a bad file is
+ * refused here, before any board.  Returns true when the stage is consistent.
+ */
+static bool dfuse_download_dfu_file(struct recipe_parser *p, const char *b, int raddr,
+				    struct recipe_dfuse_download *a)
+{
+	_cleanup_(dfu_file_freep) struct dfu_file *f = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	const struct dfu_file_target *tg;
+	char jp[RECIPE_JPATH_MAX], ja[RECIPE_JPATH_MAX];
+	struct err e = {0};
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	recipe_jpath_key(jp, b, "file");
+	recipe_jpath_key(ja, b, "address");
+	if (!dfu_has_prefix(&a->image)) {
+		if (raddr == 0)
+			recipe_problem(p, ja, "missing");
+		return raddr != 0;
+	}
+	a->dfu_file = true;
+	if (raddr > 0) {
+		recipe_problem(p, ja,
+			       "'%s' is a DfuSe .dfu file whose elements carry their own "
+			       "addresses; remove \"address\"",
+			       a->image.file);
+		return false;
+	}
+	if (!dfu_read_image(p, jp, &a->image, &buf))
+		return false;
+	if (dfu_file_parse(buf, a->image.size, &f, &e) < 0) {
+		recipe_problem(p, jp, "'%s': bad DfuSe file: %s", a->image.file, e.msg);
+		return false;
+	}
+	if (f->suffix.bcd_dfu != DFU_FILE_BCD_DFUSE) {
+		recipe_problem(p, jp, "'%s': DfuSe prefix but suffix bcdDFU 0x%04x, not 0x011a",
+			       a->image.file, f->suffix.bcd_dfu);
+		return false;
+	}
+	if (!dfu_check_target(p, jp, a->image.file, f, a->alt, &tg))
+		return false;
+	for (uint32_t i = 0; i < tg->n_elements; i++) {
+		lo = tg->elements[i].address < lo ? tg->elements[i].address : lo;
+		if ((uint64_t)tg->elements[i].address + tg->elements[i].size > hi)
+			hi = (uint64_t)tg->elements[i].address + tg->elements[i].size;
+	}
+	a->address = (uint32_t)lo;
+	a->image.write_size = hi - lo;
+	a->dfu_vid = f->suffix.id_vendor;
+	a->dfu_pid = f->suffix.id_product;
+	a->dfu_elements = tg->n_elements;
+	return true;
+}
+
 static bool parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
@@ -51,9 +205,12 @@ static bool parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const 
 	int erase = RECIPE_ERASE_PAGES, verify = RECIPE_VERIFY_READBACK;
 	uint64_t alt = 0, addr = 0;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
+	int raddr;
 
 	ok = recipe_get_number(p, o, b, "alt", false, 0, 255, &alt) >= 0 && ok;
-	ok = recipe_get_number(p, o, b, "address", true, 0, UINT32_MAX, &addr) > 0 && ok;
+	/* Required unless the image is a .dfu: see dfuse_download_dfu_file(). */
+	raddr = recipe_get_number(p, o, b, "address", false, 0, UINT32_MAX, &addr);
+	ok = raddr >= 0 && ok;
 	ok = recipe_get_image(p, o, b, &a->image) && ok;
 	ok = recipe_get_enum(p, o, b, "erase", erase_names, _RECIPE_ERASE_MAX,
 			     1u << RECIPE_ERASE_PAGES | 1u << RECIPE_ERASE_MASS |
@@ -68,7 +225,8 @@ static bool parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const 
 	a->address = (uint32_t)addr;
 	a->erase = erase;
 	a->verify = verify;
-	if (ok && addr + a->image.size > (uint64_t)UINT32_MAX + 1) {
+	ok = dfuse_download_dfu_file(p, b, raddr, a) && ok;
+	if (ok && !a->dfu_file && addr + a->image.size > (uint64_t)UINT32_MAX + 1) {
 		char jp[RECIPE_JPATH_MAX];
 
 		recipe_jpath_key(jp, b, "address");
@@ -454,4 +612,35 @@ bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
 		ok = false;
 	}
 	return parsers[s->op](p, o, b, s) && ok;
+}
+
+/*
+ * The suffix of a .dfu names the device it was built for (idVendor,
+ * idProduct; 0xffff = any, protocol-dfu.md §1.10).  Check it against the
+ * device each dfuse.download talks to: the recipe's match, or the VID/PID
+ * of the last await before it.
+ */
+void recipe_check_dfu_ids(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok)
+{
+	uint16_t vid = r->match.vid, pid = r->match.pid;
+	char jp[RECIPE_JPATH_MAX], sj[RECIPE_JPATH_MAX];
+
+	for (size_t i = 0; i < r->n_stages; i++) {
+		const struct recipe_stage *s = &r->stages[i];
+		const struct recipe_dfuse_download *a = &s->u.dfuse_download;
+
+		if (s->op == RECIPE_OP_AWAIT && stage_ok[i]) {
+			vid = s->u.await.vid;
+			pid = s->u.await.pid;
+		}
+		if (s->op != RECIPE_OP_DFUSE_DOWNLOAD || !stage_ok[i] || !a->dfu_file)
+			continue;
+		if ((a->dfu_vid == 0xffff || a->dfu_vid == vid) &&
+		    (a->dfu_pid == 0xffff || a->dfu_pid == pid))
+			continue;
+		recipe_jpath_index(sj, "stages", i);
+		recipe_jpath_key(jp, sj, "file");
+		recipe_problem(p, jp, "'%s' is for %04x:%04x, the stage's device is %04x:%04x",
+			       a->image.file, a->dfu_vid, a->dfu_pid, vid, pid);
+	}
 }

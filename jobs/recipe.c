@@ -466,6 +466,7 @@ static void parse_root(struct recipe_parser *p, const cJSON *root, struct recipe
 		stage_ok[i] = recipe_parse_stage(p, e, sj, &r->stages[i]);
 	}
 	recipe_check(p, r, stage_ok);
+	recipe_check_dfu_ids(p, r, stage_ok);
 }
 
 /* Read the whole recipe file (bounded) into a NUL-terminated buffer. */

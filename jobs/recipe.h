@@ -143,6 +143,14 @@ struct recipe_dfuse_download {
 	struct recipe_image image;
 	enum recipe_erase erase;	/* PAGES, MASS or NONE */
 	enum recipe_verify verify;	/* READBACK or NONE */
+	/* image is a DfuSe .dfu file (starts with "DfuSe", protocol-dfu.md
+	 * §2.10): checked at load, its elements of the target whose
+	 * bAlternateSetting is alt are written at their own addresses; address
+	 * is then the lowest element address and image.write_size the span to
+	 * the highest element end (for the overlap check only). */
+	bool dfu_file;
+	uint16_t dfu_vid, dfu_pid;	/* suffix idVendor/idProduct, 0xffff = any */
+	uint32_t dfu_elements;		/* elements in the alt's target */
 };
 
 struct recipe_dfuse_read_uid {

@@ -128,6 +128,46 @@ else
 	nok "dfuse_read_protected_board_fails_with_errVENDOR" "rc=$rc row=$row" "error=$err"
 fi
 
+# --- a DfuSe .dfu (what ST's tools and most STM32 builds produce): each element
+# lands at its own address, the file's prefix/headers/suffix never reach flash ---
+head -c 3000 /dev/urandom >"$tmp/el0.bin"
+head -c 40000 /dev/urandom >"$tmp/el1.bin"
+# 0x08002000 shares the 16 KiB sector 0 with 0x08000000: erased once, both survive.
+python3 "$top/tests/fixtures/dfuse/mkdfu.py" "$tmp/r/images/fw.dfu" \
+	0:0x08000000:"$tmp/el0.bin" 0:0x08002000:"$tmp/el1.bin"
+cat >"$tmp/r/dfu.json" <<EOF
+{ "name": "dfu", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "fw", "file": "images/fw.dfu",
+      "sha256": "$(sha "$tmp/r/images/fw.dfu")" },
+    { "op": "dfuse.leave", "address": "0x08000000" } ] }
+EOF
+run dfu dfu ""
+python3 - "$tmp/el0.bin" "$tmp/el1.bin" "$expect" <<'EOF'
+import sys
+a, b, out = open(sys.argv[1], 'rb').read(), open(sys.argv[2], 'rb').read(), sys.argv[3]
+img = bytearray(b'\xff' * (1024 * 1024))
+img[0:len(a)] = a
+img[0x2000:0x2000 + len(b)] = b
+open(out, 'wb').write(img)
+EOF
+flash=$tmp/dfu/b1.flash.bin
+if [ "$rc" -eq 0 ] && cmp -s "$flash" "$expect" && ! grep -qa DfuSe "$flash"; then
+	ok "dfuse_dfu_file_elements_land_at_their_addresses"
+else
+	nok "dfuse_dfu_file_elements_land_at_their_addresses" "rc=$rc" "$(cmp "$flash" "$expect" 2>&1)" "$(tail -3 "$tmp/dfu.log")"
+fi
+row=$(q "$tmp/dfu.db" "SELECT result FROM units")
+imgs=$(q "$tmp/dfu.db" "SELECT stage, target, size, sha256, printf('%08x', host_crc32), host_crc32 = device_crc32, verified FROM unit_images")
+want_crc=$(python3 -c 'import zlib,sys; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read() + open(sys.argv[2],"rb").read()))' "$tmp/el0.bin" "$tmp/el1.bin")
+want="fw|alt0:dfu:2 elements|$(stat -c %s "$tmp/r/images/fw.dfu")|$(sha "$tmp/r/images/fw.dfu")|$want_crc|1|1"
+if [ "$row" = pass ] && [ "$imgs" = "$want" ]; then
+	ok "dfuse_dfu_file_one_pass_row_crc_over_elements"
+else
+	nok "dfuse_dfu_file_one_pass_row_crc_over_elements" "row=$row" "got: $imgs" "want: $want"
+fi
+
 # No unit may be left 'running' by any of the runs above.
 left=0
 for db in "$tmp"/*.db; do

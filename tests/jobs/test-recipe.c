@@ -723,4 +723,193 @@ TEST(cleanup_fixture_dir)
 	tmp[0] = '\0';
 }
 
+/* ---- dfuse.download of a DfuSe .dfu file (protocol-dfu.md §2.10, UM0391) ---- */
+
+static void put_le(uint8_t *p, uint32_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The mkdfu.py layout: one target (alt), elements of a.bin's first bytes at addrs[]. */
+static size_t make_dfu(uint8_t *out, uint8_t alt, uint16_t vid, uint16_t pid,
+		       const uint32_t *addrs, const uint32_t *sizes, unsigned n)
+{
+	size_t o = 11, tsize = 0, tstart;
+	uint32_t crc = 0xffffffffu;
+
+	memcpy(out, "DfuSe\x01", 6);
+	out[10] = 1;
+	memcpy(out + o, "Target", 6);
+	out[o + 6] = alt;
+	memset(out + o + 7, 0, 259);
+	o += 274;
+	tstart = o;
+	for (unsigned i = 0; i < n; i++) {
+		put_le(out + o, addrs[i], 4);
+		put_le(out + o + 4, sizes[i], 4);
+		for (uint32_t k = 0; k < sizes[i]; k++)
+			out[o + 8 + k] = (uint8_t)(k * 7 + i);
+		o += 8 + sizes[i];
+		tsize += 8 + sizes[i];
+	}
+	put_le(out + tstart - 8, (uint32_t)tsize, 4);
+	put_le(out + tstart - 4, n, 4);
+	put_le(out + 6, (uint32_t)(o + 16), 4);
+	put_le(out + o, 0, 2);
+	put_le(out + o + 2, pid, 2);
+	put_le(out + o + 4, vid, 2);
+	put_le(out + o + 6, 0x011a, 2);
+	memcpy(out + o + 8, "UFD\x10", 4);
+	/* dwCRC = ~zlib crc32 = the raw CRC register (§1.10) */
+	for (size_t i = 0; i < o + 12; i++) {
+		crc ^= out[i];
+		for (int b = 0; b < 8; b++)
+			crc = crc & 1 ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
+	}
+	put_le(out + o + 12, crc, 4);
+	return o + 16;
+}
+
+/* Load a one-stage recipe flashing `file` (data[0..len)); stage_extra goes after sha256. */
+static int load_dfu_recipe(const char *file, const uint8_t *data, size_t len,
+			   const char *stage_extra, struct recipe **r, struct recipe_diags *d,
+			   char *path, size_t n)
+{
+	char sha[65], json[1024];
+
+	write_file(file, data, len);
+	hash_hex(data, len, sha);
+	snprintf(json, sizeof(json),
+		 "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download',"
+		 " 'file': '%s', 'sha256': '%s' %s } ] }",
+		 file, sha, stage_extra);
+	write_recipe("dfu.json", json, path, n);
+	return recipe_load(path, r, d);
+}
+
+static void expect_one_msg(const struct recipe_diags *d, const char *path, const char *msg,
+			   bool prefix)
+{
+	char want[1024];
+
+	snprintf(want, sizeof(want), "%s: %s", path, msg);
+	if (d->n != 1 || (prefix ? strncmp(d->msgs[0], want, strlen(want)) != 0
+				 : strcmp(d->msgs[0], want) != 0)) {
+		for (size_t j = 0; j < d->n; j++)
+			printf("#   got: %s\n", d->msgs[j]);
+		TEST_FAIL("want one message %s'%s'", prefix ? "starting " : "", want);
+	}
+}
+
+static const uint32_t dfu_addrs[2] = { 0x08000000, 0x08004000 };
+static const uint32_t dfu_sizes[2] = { 1000, 3000 };
+static uint8_t dfu_buf[16384];
+
+TEST(dfuse_download_dfu_file_parses_without_address)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	const struct recipe_dfuse_download *a;
+	char path[512];
+	size_t n;
+
+	fixture();
+	n = make_dfu(dfu_buf, 0, 0x0483, 0xffff, dfu_addrs, dfu_sizes, 2);
+	/* Decided by content: the name does not end in .dfu. */
+	ASSERT_OK(load_dfu_recipe("fw.bin", dfu_buf, n, "", &r, &d, path, sizeof(path)));
+	ASSERT_EQ(d.n, 0);
+	a = &r->stages[0].u.dfuse_download;
+	ASSERT_TRUE(a->dfu_file);
+	ASSERT_EQ(a->dfu_elements, 2);
+	ASSERT_EQ(a->dfu_vid, 0x0483);
+	ASSERT_EQ(a->dfu_pid, 0xffff);
+	ASSERT_EQ(a->address, 0x08000000);
+	ASSERT_EQ(a->image.write_size, 0x4000 + 3000);
+	ASSERT_EQ(a->image.size, n);
+	recipe_diags_release(&d);
+}
+
+TEST(dfuse_download_dfu_file_refuses_address)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512];
+	size_t n;
+
+	fixture();
+	n = make_dfu(dfu_buf, 0, 0x0483, 0xdf11, dfu_addrs, dfu_sizes, 2);
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, ", 'address': '0x08000000'", &r, &d, path,
+				  sizeof(path)),
+		  -EBADMSG);
+	expect_one_msg(&d, path,
+		       "stages[0].address: 'fw.dfu' is a DfuSe .dfu file whose elements carry "
+		       "their own addresses; remove \"address\"",
+		       false);
+	recipe_diags_release(&d);
+}
+
+TEST(dfuse_download_dfu_file_bad_crc_truncated_and_wrong_alt)
+{
+	_cleanup_(recipe_freep) struct recipe *r1 = NULL, *r2 = NULL, *r3 = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512];
+	size_t n;
+
+	fixture();
+	n = make_dfu(dfu_buf, 0, 0x0483, 0xdf11, dfu_addrs, dfu_sizes, 2);
+	dfu_buf[400] ^= 1;	/* element data: only the suffix CRC notices */
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r1, &d, path, sizeof(path)),
+		  -EBADMSG);
+	expect_one_msg(&d, path, "stages[0].file: 'fw.dfu': bad DfuSe file: offset ", true);
+	ASSERT_TRUE(strstr(d.msgs[0], "suffix CRC"));
+	recipe_diags_release(&d);
+
+	/* Cut 100 bytes out of the second element, suffix (and its CRC) rebuilt. */
+	n = make_dfu(dfu_buf, 0, 0x0483, 0xdf11, dfu_addrs, dfu_sizes, 2);
+	put_le(dfu_buf + 11 + 274 + 8 + 1000 + 4, 3100, 4);
+	{
+		uint32_t crc = 0xffffffffu;
+
+		for (size_t i = 0; i < n - 4; i++) {
+			crc ^= dfu_buf[i];
+			for (int b = 0; b < 8; b++)
+				crc = crc & 1 ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
+		}
+		put_le(dfu_buf + n - 4, crc, 4);
+	}
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r2, &d, path, sizeof(path)),
+		  -EBADMSG);
+	expect_one_msg(&d, path, "stages[0].file: 'fw.dfu': bad DfuSe file: offset ", true);
+	ASSERT_TRUE(strstr(d.msgs[0], "element 1"));
+	recipe_diags_release(&d);
+
+	n = make_dfu(dfu_buf, 0, 0x0483, 0xdf11, dfu_addrs, dfu_sizes, 2);
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, ", 'alt': 1", &r3, &d, path, sizeof(path)),
+		  -EBADMSG);
+	expect_one_msg(&d, path,
+		       "stages[0].file: 'fw.dfu' has no target for alt 1 (the stage's \"alt\")",
+		       false);
+	recipe_diags_release(&d);
+}
+
+TEST(dfuse_download_dfu_file_vid_pid_must_match_the_device)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512];
+	size_t n;
+
+	fixture();
+	n = make_dfu(dfu_buf, 0, 0x1234, 0x5678, dfu_addrs, dfu_sizes, 2);
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r, &d, path, sizeof(path)),
+		  -EBADMSG);
+	expect_one_msg(&d, path,
+		       "stages[0].file: 'fw.dfu' is for 1234:5678, the stage's device is 0483:df11",
+		       false);
+	recipe_diags_release(&d);
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp[0] = '\0';
+}
+
 TEST_MAIN()
