@@ -494,6 +494,12 @@ static const struct bad_case bad_cases[] = {
 	  " { 'op': 'ingenic.secure_boot', 'irreversible': true, 'file': 'a.bin', 'sha256': '@A@' } ] }",
 	  { "stages[1]: ingenic.secure_boot: secure boot / eFuse burning is not supported by this "
 	    "flashd build" } },
+	{ "eFuse serial on an X-series SoC",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'eaef' }, 'serial': 'ingenic_efuse',"
+	  " 'stages': [ { 'op': 'ingenic.boot', 'soc': 'x1000', 'spl': { 'file': 'b.bin',"
+	  "   'sha256': '@B@' }, 'burner': { 'file': 'a.bin', 'sha256': '@A@' } } ] }",
+	  { "serial.source: ingenic_efuse: no eFuse shadow read known for SoC 'x1000' "
+	    "(stages[0]; T-series only)" } },
 };
 
 TEST(bad_recipes_give_exact_messages)
