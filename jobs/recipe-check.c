@@ -10,6 +10,7 @@
  * fastboot.continue) ends it, and only an "await" may follow.
  */
 #include "jobs/recipe-private.h"
+#include "protocols/ingenic.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -327,6 +328,30 @@ static void check_serial_and_jedec(struct recipe_parser *p, const struct recipe 
 	}
 }
 
+/*
+ * The ROM reads the eFuse UID only on SoCs with a known shadow window
+ * (protocols/ingenic.c); elsewhere ingenic.boot fails on every unit (issue 12).
+ */
+static void check_ingenic_efuse_serial(struct recipe_parser *p, const struct recipe *r,
+				       const bool *stage_ok)
+{
+	if (r->serial.source != RECIPE_SERIAL_INGENIC_EFUSE)
+		return;
+	for (size_t i = 0; i < r->n_stages; i++) {
+		const struct recipe_stage *s = &r->stages[i];
+		const struct ingenic_soc *soc;
+
+		if (s->op != RECIPE_OP_INGENIC_BOOT || !stage_ok[i])
+			continue;
+		soc = ingenic_soc_find(s->u.ingenic_boot.soc);
+		if (soc && !soc->efuse_uid)
+			recipe_problem(p, "serial.source",
+				       "ingenic_efuse: no eFuse shadow read known for SoC '%s' "
+				       "(stages[%zu]; T-series only)",
+				       soc->name, i);
+	}
+}
+
 void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_ok)
 {
 	_cleanup_free_ bool *resolved = calloc(r->n_stages ? r->n_stages : 1, sizeof(bool));
@@ -338,4 +363,5 @@ void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_o
 	check_sessions(p, r, stage_ok, resolved);
 	check_overlaps(p, r, stage_ok, resolved);
 	check_serial_and_jedec(p, r);
+	check_ingenic_efuse_serial(p, r, stage_ok);
 }

@@ -45,6 +45,115 @@ static const char *const flash_names[_RECIPE_FLASH_MAX] = {
 static const char *const common_keys[] = {"op",	     "name",	     "timeout_ms",
 					  "retries", "irreversible", NULL};
 
+/*
+ * A 0-byte image has nothing to write and would "pass" with CRC 00000000;
+ * refuse it where the image is named (issue 12).  base is the object that
+ * holds "file" (the stage, or a nested image object such as "spl").
+ */
+static bool image_not_empty(struct recipe_parser *p, const char *base,
+			    const struct recipe_image *img)
+{
+	char jp[RECIPE_JPATH_MAX];
+
+	if (img->size > 0)
+		return true;
+	recipe_jpath_key(jp, base, "file");
+	recipe_problem(p, jp, "'%s' is empty", img->file);
+	return false;
+}
+
+/* recipe_get_image() that also refuses an empty file. */
+static bool get_image(struct recipe_parser *p, const cJSON *o, const char *b,
+		      struct recipe_image *img)
+{
+	return recipe_get_image(p, o, b, img) && image_not_empty(p, b, img);
+}
+
+/* recipe_get_image_object() that also refuses an empty file; 1/0/-1. */
+static int get_image_object(struct recipe_parser *p, const cJSON *o, const char *b,
+			    const char *key, bool required, struct recipe_image *img)
+{
+	char jp[RECIPE_JPATH_MAX];
+	int r = recipe_get_image_object(p, o, b, key, required, img);
+
+	recipe_jpath_key(jp, b, key);
+	if (r > 0 && !image_not_empty(p, jp, img))
+		return -1;
+	return r;
+}
+
+/*
+ * Refusals that depend on the recipe alone, made here so that "recipe check"
+ * says what the run would only find out on the first unit (issue 12).
+ */
+
+/* ST system bootloaders expose the option bytes as alt 1; writing them resets the ROM. */
+static bool dfuse_download_supported(struct recipe_parser *p, const char *b,
+				     const struct recipe_dfuse_download *a)
+{
+	char jp[RECIPE_JPATH_MAX];
+
+	if (a->alt != 1)
+		return true;
+	recipe_jpath_key(jp, b, "alt");
+	recipe_problem(p, jp,
+		       "alt 1 is the option-byte area of ST system bootloaders; "
+		       "option bytes are not supported by dfuse.download");
+	return false;
+}
+
+/* What fb_flash_image() (protocols/fastboot.c) refuses whatever the device says. */
+static bool fastboot_flash_supported(struct recipe_parser *p, const char *b,
+				     const struct recipe_fastboot_flash *a)
+{
+	char jp[RECIPE_JPATH_MAX];
+	bool ok = true;
+
+	if (a->raw && a->offset % 512) {
+		recipe_jpath_key(jp, b, "offset");
+		recipe_problem(p, jp, "0x%" PRIx64 " is not a multiple of the 512-byte block",
+			       a->offset);
+		ok = false;
+	}
+	recipe_jpath_key(jp, b, "verify");
+	if (a->verify == RECIPE_VERIFY_CRC32 && !a->raw && a->partition) {
+		recipe_problem(p, jp,
+			       "crc32 on partition '%s' is not supported: device-side CRC needs a "
+			       "raw \"offset\" target",
+			       a->partition);
+		ok = false;
+	} else if (a->verify == RECIPE_VERIFY_CRC32 && a->image.sparse) {
+		recipe_problem(p, jp,
+			       "crc32 of sparse image '%s' is not supported (its DONT_CARE blocks "
+			       "are unknown to the host)",
+			       a->image.file);
+		ok = false;
+	}
+	if (a->sparse == RECIPE_SPARSE_NEVER && a->max_download && a->image.path &&
+	    a->image.size > a->max_download) {
+		recipe_jpath_key(jp, b, "file");
+		recipe_problem(p, jp,
+			       "'%s' (%" PRIu64 " bytes) is larger than max_download (%" PRIu32
+			       ") and sparse is \"never\"",
+			       a->image.file, a->image.size, a->max_download);
+		ok = false;
+	}
+	return ok;
+}
+
+/* The burner driver speaks SFC NOR only (jobs/job-ingenic.c, protocols/ingenic_cfg.c). */
+static bool ingenic_flash_supported(struct recipe_parser *p, const char *b, int flash)
+{
+	char jp[RECIPE_JPATH_MAX];
+
+	if (flash == RECIPE_FLASH_SFC_NOR)
+		return true;
+	recipe_jpath_key(jp, b, "flash");
+	recipe_problem(p, jp, "'%s' is not supported by this flashd build (supported: sfc_nor)",
+		       flash_names[flash]);
+	return false;
+}
+
 /* Each parser returns true when every field of the stage was valid. */
 
 /* Read a whole image file for a content check; *ret is malloc'd. */
@@ -211,7 +320,7 @@ static bool parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const 
 	/* Required unless the image is a .dfu: see dfuse_download_dfu_file(). */
 	raddr = recipe_get_number(p, o, b, "address", false, 0, UINT32_MAX, &addr);
 	ok = raddr >= 0 && ok;
-	ok = recipe_get_image(p, o, b, &a->image) && ok;
+	ok = get_image(p, o, b, &a->image) && ok;
 	ok = recipe_get_enum(p, o, b, "erase", erase_names, _RECIPE_ERASE_MAX,
 			     1u << RECIPE_ERASE_PAGES | 1u << RECIPE_ERASE_MASS |
 				     1u << RECIPE_ERASE_NONE,
@@ -226,6 +335,7 @@ static bool parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const 
 	a->erase = erase;
 	a->verify = verify;
 	ok = dfuse_download_dfu_file(p, b, raddr, a) && ok;
+	ok = dfuse_download_supported(p, b, a) && ok;
 	if (ok && !a->dfu_file && addr + a->image.size > (uint64_t)UINT32_MAX + 1) {
 		char jp[RECIPE_JPATH_MAX];
 
@@ -272,7 +382,7 @@ static bool parse_sdp_boot(struct recipe_parser *p, const cJSON *o, const char *
 	static const char *const keys[] = {"file", "sha256", NULL};
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
-	return recipe_get_image(p, o, b, &s->u.sdp_boot.image) && ok;
+	return get_image(p, o, b, &s->u.sdp_boot.image) && ok;
 }
 
 static bool parse_await(struct recipe_parser *p, const cJSON *o, const char *b,
@@ -337,7 +447,7 @@ static bool parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 	}
 	a->raw = ro > 0;
 	a->offset = off;
-	ok = recipe_get_image(p, o, b, &a->image) && ok;
+	ok = get_image(p, o, b, &a->image) && ok;
 	ok = recipe_get_enum(p, o, b, "sparse", sparse_names, _RECIPE_SPARSE_MAX, 3u, &sparse) >=
 		     0 &&
 	     ok;
@@ -348,7 +458,7 @@ static bool parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 	a->sparse = sparse;
 	a->max_download = (uint32_t)maxdl;
 	a->verify = verify;
-	return ok;
+	return fastboot_flash_supported(p, b, a) && ok;
 }
 
 static bool parse_fastboot_erase(struct recipe_parser *p, const cJSON *o, const char *b,
@@ -414,11 +524,11 @@ static bool parse_ingenic_boot(struct recipe_parser *p, const cJSON *o, const ch
 	} else {
 		ok = false;
 	}
-	r = recipe_get_image_object(p, o, b, "ginfo", false, &a->ginfo);
+	r = get_image_object(p, o, b, "ginfo", false, &a->ginfo);
 	a->has_ginfo = r != 0;
 	ok = r >= 0 && ok;
-	ok = recipe_get_image_object(p, o, b, "spl", true, &a->spl) > 0 && ok;
-	ok = recipe_get_image_object(p, o, b, "burner", true, &a->burner) > 0 && ok;
+	ok = get_image_object(p, o, b, "spl", true, &a->spl) > 0 && ok;
+	ok = get_image_object(p, o, b, "burner", true, &a->burner) > 0 && ok;
 	r = recipe_get_number(p, o, b, "d2i_len", false, 0, 0x100000, &v);
 	if (r > 0)
 		d2i = (uint32_t)v;
@@ -455,6 +565,7 @@ static bool parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const 
 	     ok;
 	a->flash = flash;
 	a->erase = erase;
+	ok = ingenic_flash_supported(p, b, flash) && ok;
 	if (recipe_get_item(p, o, b, "partitions", true, &parts, jp) <= 0)
 		return false;
 	if (!cJSON_IsArray(parts)) {
@@ -525,7 +636,7 @@ static bool parse_ingenic_write(struct recipe_parser *p, const cJSON *o, const c
 		recipe_problem(p, b, "needs \"partition\" or \"offset\"");
 		ok = false;
 	}
-	ok = recipe_get_image(p, o, b, &a->image) && ok;
+	ok = get_image(p, o, b, &a->image) && ok;
 	ok = recipe_get_enum(p, o, b, "verify", verify_names, _RECIPE_VERIFY_MAX, 7u, &verify) >=
 		     0 &&
 	     ok;
@@ -539,7 +650,15 @@ static bool parse_ingenic_secure_boot(struct recipe_parser *p, const cJSON *o, c
 	static const char *const keys[] = {"file", "sha256", NULL};
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
-	return recipe_get_image(p, o, b, &s->u.ingenic_secure_boot.image) && ok;
+	ok = get_image(p, o, b, &s->u.ingenic_secure_boot.image) && ok;
+	/* jobs/job-ingenic.c refuses it on every unit; without "irreversible" that was said already. */
+	if (s->irreversible) {
+		recipe_problem(p, b,
+			       "ingenic.secure_boot: secure boot / eFuse burning is not supported "
+			       "by this flashd build");
+		ok = false;
+	}
+	return ok;
 }
 
 typedef bool (*stage_parse_fn)(struct recipe_parser *, const cJSON *, const char *,

@@ -5,8 +5,9 @@
 # would look: the NOR byte for byte, the board's final state, the unit's
 # database rows (serial and chip UID from the eFuse shadow, JEDEC, image
 # CRCs).  Faults (unplug mid-write, a chunk corrupted on the way, the wrong
-# flash chip, a secure-boot stage) must end as 'fail' rows naming the stage
-# and the reason, and no run may send a secure-boot / eFuse request.
+# flash chip) must end as 'fail' rows naming the stage and the reason, a
+# secure-boot stage is refused when the recipe loads, and no run may send a
+# secure-boot / eFuse request.
 # FLASHSIM=path overrides the rig.
 set -u
 top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -150,15 +151,16 @@ else
 	nok "ingenic_wrong_jedec_fails_naming_both" "rc=$rc row=$row" "error=$err"
 fi
 
-# --- secure boot is refused by flashd itself -------------------------------------------
+# --- secure boot is refused by flashd itself: when the recipe loads (issue 12) --------
 run secure secure ""
-row=$(q "$tmp/secure.db" "SELECT result, failed_stage FROM units")
-err=$(q "$tmp/secure.db" "SELECT error FROM units")
-if [ "$rc" -eq 1 ] && [ "$row" = "fail|ingenic.secure_boot" ] && [[ $err == *"not supported"* ]]; then
+err=$(cat "$tmp/secure.log")
+want="$tmp/r/secure.json: stages[2]: ingenic.secure_boot: secure boot / eFuse burning is not supported by this flashd build"
+if [ "$rc" -ne 0 ] && [[ $err == *"$want"* ]]; then
 	ok "ingenic_secure_boot_stage_not_supported"
 else
-	nok "ingenic_secure_boot_stage_not_supported" "rc=$rc row=$row" "error=$err"
+	nok "ingenic_secure_boot_stage_not_supported" "rc=$rc" "log=$err"
 fi
+rm -f "$tmp/secure.db"	# no unit: the recipe never loaded
 
 # No run sent a request 0x20-0x25, and no unit was left 'running'.
 bad=0 left=0

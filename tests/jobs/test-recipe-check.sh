@@ -66,4 +66,15 @@ out=$(timeout 10 "$flashctl" recipe check "$tmp/fifo-image.json" 2>&1)
 rc=$?
 check "fifo_image_exit_1" test "$rc" -eq 1
 check "fifo_image_message" grep -qxF "$tmp/fifo-image.json: stages[0].file: 'fifo.bin' is not a regular file" <<<"$out"
+# Issue 12: what the run refuses on every unit fails "recipe check", naming file and path.
+head -c 4096 /dev/zero >"$tmp/boot.img"
+cat >"$tmp/crc.json" <<JSON
+{ "name": "crc", "match": { "vid": "0525", "pid": "a4a5" },
+  "stages": [ { "op": "fastboot.flash", "partition": "boot", "file": "boot.img",
+    "sha256": "$(sha256sum "$tmp/boot.img" | cut -d' ' -f1)", "verify": "crc32" } ] }
+JSON
+out=$("$flashctl" recipe check "$tmp/crc.json" 2>&1)
+rc=$?
+check "crc32_on_partition_exit_1" test "$rc" -eq 1
+check "crc32_on_partition_message" grep -qxF "$tmp/crc.json: stages[0].verify: crc32 on partition 'boot' is not supported: device-side CRC needs a raw \"offset\" target" <<<"$out"
 exit 0

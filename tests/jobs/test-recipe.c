@@ -275,7 +275,6 @@ TEST(good_ingenic_recipe_parses_to_expected_struct)
 		     "  { 'op': 'ingenic.write', 'partition': 'kernel', 'offset': '0x1000', 'file': 'b.bin',"
 		     "    'sha256': '@B@', 'verify': 'readback' },"
 		     "  { 'op': 'ingenic.write', 'offset': '0x50000', 'file': 'a.bin', 'sha256': '@A@' },"
-		     "  { 'op': 'ingenic.secure_boot', 'irreversible': true, 'file': 'b.bin', 'sha256': '@B@' },"
 		     "  { 'op': 'ingenic.reboot' } ] }",
 		     path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), 0);
@@ -302,8 +301,8 @@ TEST(good_ingenic_recipe_parses_to_expected_struct)
 	ASSERT_EQ(r->stages[4].u.ingenic_write.verify, RECIPE_VERIFY_READBACK);
 	ASSERT_TRUE(r->stages[5].u.ingenic_write.partition == NULL);
 	ASSERT_EQ(r->stages[5].u.ingenic_write.offset, 0x50000);
-	ASSERT_EQ(r->stages[6].op, RECIPE_OP_INGENIC_SECURE_BOOT);
-	ASSERT_EQ(r->stages[6].irreversible, 1);
+	/* ingenic.secure_boot is refused since issue 12: see bad_cases. */
+	ASSERT_EQ(r->stages[6].op, RECIPE_OP_INGENIC_REBOOT);
 }
 
 TEST(example_recipes_in_tree_are_valid)
@@ -461,6 +460,46 @@ static const struct bad_case bad_cases[] = {
 	{ "missing required keys",
 	  "{ }",
 	  { "name: missing", "match: missing", "stages: missing" } },
+	/* Issue 12: what the run refuses on every unit is refused by "recipe check". */
+	{ "DfuSe option bytes (alt 1)",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'alt': 1,"
+	  " 'address': '0x1fffc000', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+	  { "stages[0].alt: alt 1 is the option-byte area of ST system bootloaders; "
+	    "option bytes are not supported by dfuse.download" } },
+	{ "fastboot crc32 on a partition",
+	  "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+	  " { 'op': 'fastboot.flash', 'partition': 'boot', 'file': 'a.bin', 'sha256': '@A@',"
+	  "   'verify': 'crc32' } ] }",
+	  { "stages[0].verify: crc32 on partition 'boot' is not supported: device-side CRC needs "
+	    "a raw \"offset\" target" } },
+	{ "fastboot raw write the engine refuses",
+	  "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+	  " { 'op': 'fastboot.flash', 'offset': '0x401', 'file': 's.simg', 'sha256': '@S@',"
+	  "   'verify': 'crc32', 'sparse': 'never', 'max_download': 4096 } ] }",
+	  { "stages[0].offset: 0x401 is not a multiple of the 512-byte block",
+	    "stages[0].verify: crc32 of sparse image 's.simg' is not supported (its DONT_CARE "
+	    "blocks are unknown to the host)",
+	    "stages[0].file: 's.simg' (4148 bytes) is larger than max_download (4096) and sparse "
+	    "is \"never\"" } },
+	{ "Ingenic flash other than SFC NOR",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+	  " { 'op': 'ingenic.config', 'flash': 'sfc_nand', 'partitions': ["
+	  "   { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] },"
+	  " { 'op': 'ingenic.config', 'flash': 'mmc0', 'partitions': ["
+	  "   { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
+	  { "stages[1].flash: 'sfc_nand' is not supported by this flashd build (supported: sfc_nor)",
+	    "stages[2].flash: 'mmc0' is not supported by this flashd build (supported: sfc_nor)" } },
+	{ "Ingenic secure boot acknowledged",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+	  " { 'op': 'ingenic.secure_boot', 'irreversible': true, 'file': 'a.bin', 'sha256': '@A@' } ] }",
+	  { "stages[1]: ingenic.secure_boot: secure boot / eFuse burning is not supported by this "
+	    "flashd build" } },
+	{ "eFuse serial on an X-series SoC",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'eaef' }, 'serial': 'ingenic_efuse',"
+	  " 'stages': [ { 'op': 'ingenic.boot', 'soc': 'x1000', 'spl': { 'file': 'b.bin',"
+	  "   'sha256': '@B@' }, 'burner': { 'file': 'a.bin', 'sha256': '@A@' } } ] }",
+	  { "serial.source: ingenic_efuse: no eFuse shadow read known for SoC 'x1000' "
+	    "(stages[0]; T-series only)" } },
 };
 
 TEST(bad_recipes_give_exact_messages)
@@ -511,6 +550,36 @@ TEST(sha256_mismatch_names_actual_digest)
 	snprintf(want, sizeof(want), "%s: stages[0].sha256: does not match 'a.bin' (file has %s)",
 		 path, sha_a);
 	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+}
+
+/* Issue 12: a 0-byte image "passed" with CRC 00000000; the file and JSON path are named. */
+TEST(empty_image_is_refused)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512], want[1024];
+
+	fixture();
+	write_file("e.bin", "", 0);
+	write_recipe("bad.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': ["
+		     " { 'op': 'ingenic.boot', 'soc': 't31', 'spl': { 'file': 'e.bin', 'sha256':"
+		     "   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },"
+		     "   'burner': { 'file': 'a.bin', 'sha256': '@A@' } },"
+		     " { 'op': 'ingenic.config', 'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] },"
+		     " { 'op': 'ingenic.write', 'offset': 0, 'file': 'e.bin', 'sha256':"
+		     "   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	if (d.n != 2)
+		for (size_t j = 0; j < d.n; j++)
+			printf("#   got: %s\n", d.msgs[j]);
+	ASSERT_EQ(d.n, 2);
+	snprintf(want, sizeof(want), "%s: stages[0].spl.file: 'e.bin' is empty", path);
+	ASSERT_STREQ(d.msgs[0], want);
+	snprintf(want, sizeof(want), "%s: stages[2].file: 'e.bin' is empty", path);
+	ASSERT_STREQ(d.msgs[1], want);
 	recipe_diags_release(&d);
 }
 
