@@ -954,10 +954,10 @@ TEST(dfuse_download_dfu_file_bad_crc_truncated_and_wrong_alt)
 	recipe_diags_release(&d);
 
 	n = make_dfu(dfu_buf, 0, 0x0483, 0xdf11, dfu_addrs, dfu_sizes, 2);
-	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, ", 'alt': 1", &r3, &d, path, sizeof(path)),
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, ", 'alt': 2", &r3, &d, path, sizeof(path)),
 		  -EBADMSG);
 	expect_one_msg(&d, path,
-		       "stages[0].file: 'fw.dfu' has no target for alt 1 (the stage's \"alt\")",
+		       "stages[0].file: 'fw.dfu' has no target for alt 2 (the stage's \"alt\")",
 		       false);
 	recipe_diags_release(&d);
 }
