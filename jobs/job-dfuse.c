@@ -51,17 +51,22 @@ static int job_dfuse_check_plan(struct job *j, const struct recipe_dfuse_downloa
 		dfuse_mem_sector(&plan, (uint32_t)p, &pstart, &psize);
 		if (ds)
 			dfuse_mem_sector(&alt->layout, (uint32_t)p, &dstart, &dsize);
-		if (!ds || dstart != pstart || dsize != psize ||
+		if (!ds)
+			return err_set(e, -EOPNOTSUPP,
+				       "memory plan does not hold: recipe check planned sector "
+				       "0x%08x-0x%08x (%u KiB), the device's \"%s\" has no memory "
+				       "at 0x%08x; nothing erased",
+				       pstart, pstart + psize - 1, psize / 1024, alt->layout.name,
+				       (uint32_t)p);
+		if (dstart != pstart || dsize != psize ||
 		    (ds->perms & DFUSE_MEM_ERASABLE) != (ps->perms & DFUSE_MEM_ERASABLE))
 			return err_set(e, -EOPNOTSUPP,
 				       "memory plan does not hold: recipe check planned sector "
-				       "0x%08x-0x%08x (%u KiB), the device's \"%s\" has %s "
+				       "0x%08x-0x%08x (%u KiB), the device's \"%s\" has %ssector "
 				       "0x%08x-0x%08x (%u KiB); nothing erased",
 				       pstart, pstart + psize - 1, psize / 1024, alt->layout.name,
-				       !ds ? "no sector at" : (ds->perms & DFUSE_MEM_ERASABLE) ?
-				       "sector" : "non-erasable sector",
-				       ds ? dstart : (uint32_t)p, ds ? dstart + dsize - 1 : (uint32_t)p,
-				       dsize / 1024);
+				       (ds->perms & DFUSE_MEM_ERASABLE) ? "" : "non-erasable ", dstart,
+				       dstart + dsize - 1, dsize / 1024);
 		p = (uint64_t)pstart + psize;
 	}
 	return 0;
