@@ -96,6 +96,56 @@ static int download_dfu(struct job *j, const struct recipe_stage *st, const char
 	return r;
 }
 
+/*
+ * recipe check planned the erases with RECIPE_DFUSE_PLAN_LAYOUT (jobs/recipe.h).
+ * Before erasing, every planned sector the image touches must be the same
+ * sector (start, size, erasable) in the layout the device reports for the
+ * alt; otherwise the plan is wrong and nothing is erased.
+ */
+static int job_dfuse_check_plan(struct job *j, const struct recipe_dfuse_download *a,
+				uint64_t size, struct err *e)
+{
+	const struct dfuse_alt *alt = dfuse_current_alt(j->s.dfuse);
+	struct dfuse_layout plan;
+	uint64_t p = a->address, end = p + size;
+	int r;
+
+	if (a->alt != RECIPE_DFUSE_PLAN_ALT || a->erase != RECIPE_ERASE_PAGES || alt->layout_err < 0)
+		return 0; /* no sectors planned; a bad layout is dfuse_download()'s to report */
+	r = dfuse_mem_parse(RECIPE_DFUSE_PLAN_LAYOUT, &plan, e);
+	if (r < 0)
+		return r;
+	while (p < end && p <= UINT32_MAX) {
+		const struct dfuse_segment *ps = dfuse_mem_find(&plan, (uint32_t)p);
+		const struct dfuse_segment *ds = dfuse_mem_find(&alt->layout, (uint32_t)p);
+		uint32_t pstart, psize, dstart = 0, dsize = 0;
+
+		if (!ps)
+			break; /* past the planned table: nothing was planned there */
+		dfuse_mem_sector(&plan, (uint32_t)p, &pstart, &psize);
+		if (ds)
+			dfuse_mem_sector(&alt->layout, (uint32_t)p, &dstart, &dsize);
+		if (!ds)
+			return err_set(e, -EOPNOTSUPP,
+				       "memory plan does not hold: recipe check planned sector "
+				       "0x%08x-0x%08x (%u KiB), the device's \"%s\" has no memory "
+				       "at 0x%08x; nothing erased",
+				       pstart, pstart + psize - 1, psize / 1024, alt->layout.name,
+				       (uint32_t)p);
+		if (dstart != pstart || dsize != psize ||
+		    (ds->perms & DFUSE_MEM_ERASABLE) != (ps->perms & DFUSE_MEM_ERASABLE))
+			return err_set(e, -EOPNOTSUPP,
+				       "memory plan does not hold: recipe check planned sector "
+				       "0x%08x-0x%08x (%u KiB), the device's \"%s\" has %ssector "
+				       "0x%08x-0x%08x (%u KiB); nothing erased",
+				       pstart, pstart + psize - 1, psize / 1024, alt->layout.name,
+				       (ds->perms & DFUSE_MEM_ERASABLE) ? "" : "non-erasable ", dstart,
+				       dstart + dsize - 1, dsize / 1024);
+		p = (uint64_t)pstart + psize;
+	}
+	return 0;
+}
+
 int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char *name,
 		       struct err *e)
 {
@@ -115,12 +165,21 @@ int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char 
 	r = job_image_get(j, &a->image, &img, e);
 	if (r < 0)
 		return r;
+	/* One erased set per job, tagged with the stage: a retry of this
+	 * stage starts over on the sectors it erased itself, and no others. */
+	dfuse_erased_forget(&j->dfuse_erased, (unsigned)(st - j->recipe->stages));
+	dfuse_use_erased(j->s.dfuse, &j->dfuse_erased, (unsigned)(st - j->recipe->stages));
 	if (a->dfu_file) {
 		r = download_dfu(j, st, name, img, e);
 		image_put(j->env->images, img);
 		return r;
 	}
 	size = img->size;
+	r = job_dfuse_check_plan(j, a, size, e);
+	if (r < 0) {
+		image_put(j->env->images, img);
+		return r;
+	}
 	r = dfuse_download(j->s.dfuse, a->address, img->data, size, download_flags(a),
 			   job_progress_cb, j, &res, e);
 	image_put(j->env->images, img);

@@ -553,6 +553,7 @@ struct job *job_free(struct job *j)
 		return NULL;
 	job_join(j);
 	job_session_close(j);
+	dfuse_erased_release(&j->dfuse_erased);
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
 	free(j->slot);

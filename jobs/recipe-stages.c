@@ -309,7 +309,7 @@ static bool parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const 
 				 struct recipe_stage *s)
 {
 	static const char *const keys[] = {"alt",   "address", "file", "sha256",
-					   "erase", "verify",  NULL};
+					   "erase", "verify",  "destroys_earlier", NULL};
 	struct recipe_dfuse_download *a = &s->u.dfuse_download;
 	int erase = RECIPE_ERASE_PAGES, verify = RECIPE_VERIFY_READBACK;
 	uint64_t alt = 0, addr = 0;
@@ -330,6 +330,7 @@ static bool parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const 
 			     1u << RECIPE_VERIFY_READBACK | 1u << RECIPE_VERIFY_NONE,
 			     &verify) >= 0 &&
 	     ok;
+	ok = recipe_get_bool(p, o, b, "destroys_earlier", &a->destroys_earlier) >= 0 && ok;
 	a->alt = (uint8_t)alt;
 	a->address = (uint32_t)addr;
 	a->erase = erase;

@@ -19,6 +19,8 @@
  *    ingenic.boot (and writes follow ingenic.config) on the same device;
  *  - write ranges on one target (DfuSe alt, fastboot raw offsets or
  *    partition, Ingenic flash) do not overlap;
+ *  - no DfuSe erase destroys bytes an earlier stage wrote (the memory plan,
+ *    RECIPE_DFUSE_PLAN_LAYOUT below) unless that stage has destroys_earlier;
  *  - RECIPE_OP_INGENIC_SECURE_BOOT (eFuse burning, burner requests
  *    0x20-0x25) appears only with irreversible = true, and irreversible is
  *    set on no other stage.
@@ -151,6 +153,7 @@ struct recipe_dfuse_download {
 	bool dfu_file;
 	uint16_t dfu_vid, dfu_pid;	/* suffix idVendor/idProduct, 0xffff = any */
 	uint32_t dfu_elements;		/* elements in the alt's target */
+	bool destroys_earlier;	/* "destroys_earlier": its erase may wipe earlier stages' bytes */
 };
 
 struct recipe_dfuse_read_uid {
@@ -306,6 +309,16 @@ int recipe_load(const char *path, struct recipe **ret, struct recipe_diags *diag
 /* Free a recipe and everything in it.  Accepts NULL; returns NULL. */
 struct recipe *recipe_free(struct recipe *r);
 DEFINE_CLEANUP_FUNC(struct recipe *, recipe_free);
+
+/*
+ * The memory plan of a DfuSe recipe assumes this sector table for alt 0
+ * (STM32F405/F407 internal flash, the ROM's alt 0 string; protocol-dfu.md
+ * §2.6): recipes carry no layout.  recipe check plans the erases with it and
+ * the job compares it with the layout the device reports before erasing.
+ */
+#define RECIPE_DFUSE_PLAN_ALT 0
+#define RECIPE_DFUSE_PLAN_LAYOUT "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg"
+#define RECIPE_DFUSE_PLAN_SECTORS 12	/* sectors in that table */
 
 /* "dfuse.download", ...; NULL for an invalid value. */
 const char *recipe_op_name(enum recipe_op op);

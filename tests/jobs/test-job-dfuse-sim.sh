@@ -168,6 +168,65 @@ else
 	nok "dfuse_dfu_file_one_pass_row_crc_over_elements" "row=$row" "got: $imgs" "want: $want"
 fi
 
+# --- two stages in one flash sector (issue 12): the job erases sector 0 once -----
+# boot2 (8 KiB at 0x08000000) and app2 (8 KiB at 0x08002000) share the 16 KiB
+# sector 0; the second stage must not erase it again.  The final flash must
+# equal the memory plan: both images, the rest erased.
+head -c 8192 /dev/urandom >"$tmp/r/images/boot2.bin"
+head -c 8192 /dev/urandom >"$tmp/r/images/app2.bin"
+cat >"$tmp/r/shared.json" <<EOF
+{ "name": "shared", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "boot2", "address": "0x08000000", "file": "images/boot2.bin",
+      "sha256": "$(sha "$tmp/r/images/boot2.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.download", "name": "app2", "address": "0x08002000", "file": "images/app2.bin",
+      "sha256": "$(sha "$tmp/r/images/app2.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.leave", "address": "0x08000000" } ] }
+EOF
+run shared shared ""
+python3 - "$tmp/r/images/boot2.bin" "$tmp/r/images/app2.bin" "$tmp/expect-shared.bin" <<'EOF'
+import sys
+boot, app, out = open(sys.argv[1], 'rb').read(), open(sys.argv[2], 'rb').read(), sys.argv[3]
+img = bytearray(b'\xff' * (1024 * 1024))
+img[0:len(boot)] = boot
+img[0x2000:0x2000 + len(app)] = app
+open(out, 'wb').write(img)
+EOF
+if [ "$rc" -eq 0 ] && cmp -s "$tmp/shared/b1.flash.bin" "$tmp/expect-shared.bin"; then
+	ok "dfuse_stages_sharing_a_sector_both_survive_byte_exact"
+else
+	nok "dfuse_stages_sharing_a_sector_both_survive_byte_exact" "rc=$rc" \
+		"$(cmp "$tmp/shared/b1.flash.bin" "$tmp/expect-shared.bin" 2>&1)" "$(tail -3 "$tmp/shared.log")"
+fi
+rows=$(q "$tmp/shared.db" "SELECT result FROM units; SELECT stage || ':' || verified || ':' || (host_crc32 = device_crc32) FROM unit_images ORDER BY id")
+want="pass
+boot2:1:1
+app2:1:1"
+[ "$rows" = "$want" ] && ok "dfuse_shared_sector_rows_pass_and_verified" ||
+	nok "dfuse_shared_sector_rows_pass_and_verified" "got: $rows" "want: $want"
+
+# --- the device's layout is not the one recipe check planned with --------------
+# A 512 KiB board has no sector 0x08080000-0x0809ffff: the stage fails before
+# any erase, naming the plan, and the flash stays blank.
+head -c 4096 /dev/urandom >"$tmp/r/images/hi.bin"
+cat >"$tmp/r/hi.json" <<EOF
+{ "name": "hi", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "hi", "address": "0x08080000", "file": "images/hi.bin",
+      "sha256": "$(sha "$tmp/r/images/hi.bin")", "erase": "pages", "verify": "readback" } ] }
+EOF
+run smallflash hi ', "flash_kib": 512'
+row=$(q "$tmp/smallflash.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/smallflash.db" "SELECT error FROM units")
+blank=$(python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); print(int(len(d) > 0 and d.count(0xff) == len(d)))' "$tmp/smallflash/b1.flash.bin" 2>&1)
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|hi" ] && [[ $err == *"memory plan does not hold"*"0x08080000-0x0809ffff"*"nothing erased"* ]] && [ "$blank" = 1 ]; then
+	ok "dfuse_layout_unlike_the_plan_fails_before_erasing"
+else
+	nok "dfuse_layout_unlike_the_plan_fails_before_erasing" "rc=$rc row=$row blank=$blank" "error=$err"
+fi
+
 # No unit may be left 'running' by any of the runs above.
 left=0
 for db in "$tmp"/*.db; do

@@ -500,6 +500,25 @@ static const struct bad_case bad_cases[] = {
 	  "   'sha256': '@B@' }, 'burner': { 'file': 'a.bin', 'sha256': '@A@' } } ] }",
 	  { "serial.source: ingenic_efuse: no eFuse shadow read known for SoC 'x1000' "
 	    "(stages[0]; T-series only)" } },
+	{ "sector erase destroys an earlier stage's bytes",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+	  " { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@',"
+	  "   'erase': 'none' },"
+	  " { 'op': 'dfuse.download', 'address': '0x08002000', 'file': 'b.bin', 'sha256': '@B@',"
+	  "   'destroys_earlier': 1 },"
+	  " { 'op': 'dfuse.download', 'address': '0x08004000', 'file': 'b.bin', 'sha256': '@B@',"
+	  "   'erase': 'none' },"
+	  " { 'op': 'dfuse.download', 'address': '0x08004800', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+	  { "stages[1].destroys_earlier: not a boolean",
+	    "stages[3]: erasing sector 1 (0x08004000-0x08007fff) destroys bytes written by "
+	    "stages[2]; add \"destroys_earlier\": true if intended" } },
+	{ "sector erase destroys an earlier stage's bytes, message names both stages",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+	  " { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@',"
+	  "   'erase': 'none' },"
+	  " { 'op': 'dfuse.download', 'address': '0x08002000', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+	  { "stages[1]: erasing sector 0 (0x08000000-0x08003fff) destroys bytes written by "
+	    "stages[0]; add \"destroys_earlier\": true if intended" } },
 };
 
 TEST(bad_recipes_give_exact_messages)
@@ -783,6 +802,44 @@ TEST(op_names_round_trip)
 	ASSERT_TRUE(recipe_op_device_leaves(RECIPE_OP_SDP_BOOT));
 	ASSERT_TRUE(!recipe_op_device_leaves(RECIPE_OP_INGENIC_BOOT));
 	ASSERT_TRUE(!recipe_op_uses_device(RECIPE_OP_AWAIT));
+}
+
+/* The DfuSe memory plan: sectors shared by stages are erased once per job; intended destruction is allowed. */
+TEST(dfuse_memory_plan_accepts_shared_sectors_and_marked_destruction)
+{
+	static const char *const ok_recipes[] = {
+		/* Both erase pages in sector 0: the job erases it once, both stay. */
+		"{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+		" { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@' },"
+		" { 'op': 'dfuse.download', 'address': '0x08002000', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+		/* Stage 1 wipes stage 0's bytes on purpose. */
+		"{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+		" { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@',"
+		"   'erase': 'none' },"
+		" { 'op': 'dfuse.download', 'address': '0x08002000', 'file': 'b.bin', 'sha256': '@B@',"
+		"   'destroys_earlier': true } ] }",
+		/* A marked mass erase after a download. */
+		"{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+		" { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@' },"
+		" { 'op': 'dfuse.download', 'address': '0x08010000', 'file': 'b.bin', 'sha256': '@B@',"
+		"   'erase': 'mass', 'destroys_earlier': true } ] }",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ok_recipes); i++) {
+		_cleanup_(recipe_freep) struct recipe *r = NULL;
+		struct recipe_diags d = RECIPE_DIAGS_INIT;
+		char path[512];
+		int k;
+
+		fixture();
+		write_recipe("plan.json", ok_recipes[i], path, sizeof(path));
+		k = recipe_load(path, &r, &d);
+		for (size_t j = 0; j < d.n; j++)
+			printf("#   got: %s\n", d.msgs[j]);
+		if (k != 0)
+			TEST_FAIL("recipe %zu: returned %d with %zu messages, want 0", i, k, d.n);
+		recipe_diags_release(&d);
+	}
 }
 
 TEST(cleanup_fixture_dir)
