@@ -97,7 +97,7 @@ static int download_dfu(struct job *j, const struct recipe_stage *st, const char
 }
 
 /*
- * recipe check planned the erases with RECIPE_DFUSE_PLAN_LAYOUT (jobs/recipe.h).
+ * recipe check planned the erases with recipe_dfuse_layout() (jobs/recipe.h).
  * Before erasing, every planned sector the image touches must be the same
  * sector (start, size, erasable) in the layout the device reports for the
  * alt; otherwise the plan is wrong and nothing is erased.
@@ -112,7 +112,7 @@ static int job_dfuse_check_plan(struct job *j, const struct recipe_dfuse_downloa
 
 	if (a->alt != RECIPE_DFUSE_PLAN_ALT || a->erase != RECIPE_ERASE_PAGES || alt->layout_err < 0)
 		return 0; /* no sectors planned; a bad layout is dfuse_download()'s to report */
-	r = dfuse_mem_parse(RECIPE_DFUSE_PLAN_LAYOUT, &plan, e);
+	r = dfuse_mem_parse(recipe_dfuse_layout(j->recipe), &plan, e);
 	if (r < 0)
 		return r;
 	while (p < end && p <= UINT32_MAX) {

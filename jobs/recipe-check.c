@@ -445,7 +445,7 @@ static void check_dfuse_plan(struct recipe_parser *p, const struct recipe *r, co
 {
 	struct dfuse_plan pl = { 0 };
 
-	if (dfuse_mem_parse(RECIPE_DFUSE_PLAN_LAYOUT, &pl.l, NULL) < 0)
+	if (dfuse_mem_parse(recipe_dfuse_layout(r), &pl.l, NULL) < 0)
 		return;
 	for (size_t i = 0; i < r->n_stages; i++) {
 		const struct recipe_stage *s = &r->stages[i];

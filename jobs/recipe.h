@@ -265,6 +265,9 @@ struct recipe_serial {
 struct recipe {
 	char *name;
 	char *description;	/* NULL if not given */
+	/* "dfuse_layout": the DfuSe alt 0 layout string the memory plan uses;
+	 * NULL means RECIPE_DFUSE_PLAN_LAYOUT.  Use recipe_dfuse_layout(). */
+	char *dfuse_layout;
 	char *path;		/* the recipe file, as passed to recipe_load() */
 	char *dir;		/* realpath of its directory; images resolve below it */
 	uint8_t sha256[RECIPE_SHA256_LEN];	/* of the recipe file's bytes, for the database */
@@ -311,14 +314,20 @@ struct recipe *recipe_free(struct recipe *r);
 DEFINE_CLEANUP_FUNC(struct recipe *, recipe_free);
 
 /*
- * The memory plan of a DfuSe recipe assumes this sector table for alt 0
- * (STM32F405/F407 internal flash, the ROM's alt 0 string; protocol-dfu.md
- * §2.6): recipes carry no layout.  recipe check plans the erases with it and
- * the job compares it with the layout the device reports before erasing.
+ * The memory plan of a DfuSe recipe uses the recipe's "dfuse_layout" (the
+ * alt 0 string its ROM reports, e.g. an STM32L4's 2 KiB pages) or, without
+ * one, this sector table (STM32F405/F407 internal flash; protocol-dfu.md
+ * §2.6).  recipe check plans the erases with it and the job compares it with
+ * the layout the device reports before erasing.
  */
 #define RECIPE_DFUSE_PLAN_ALT 0
 #define RECIPE_DFUSE_PLAN_LAYOUT "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg"
-#define RECIPE_DFUSE_PLAN_SECTORS 12	/* sectors in that table */
+#define RECIPE_DFUSE_PLAN_SECTORS 4096	/* most sectors a planned table may have */
+
+static inline const char *recipe_dfuse_layout(const struct recipe *r)
+{
+	return r->dfuse_layout ? r->dfuse_layout : RECIPE_DFUSE_PLAN_LAYOUT;
+}
 
 /* "dfuse.download", ...; NULL for an invalid value. */
 const char *recipe_op_name(enum recipe_op op);

@@ -139,6 +139,26 @@ static void dfuse_progress_add(struct dfuse_progress *p, uint64_t n)
 		p->cb(p->ud, p->done, p->total);
 }
 
+/*
+ * Length to send for the last block [a, a+n): on erasable memory, padded
+ * with 0xFF up to the next 8 bytes.  STM32 parts that program 64-bit words
+ * (L4: RM0351 §3.3.7) silently drop a ragged tail (tests/sim/boards/README.md,
+ * stm32l476-dfuse); 0xFF over erased flash changes nothing on parts that
+ * program bytes.  Never past the segment or the chunk, never on option
+ * bytes or OTP (not erasable: every byte there means something).
+ */
+#define DFUSE_PROG_UNIT 8
+static uint16_t dfuse_padded_len(const struct dfuse *d, uint32_t a, uint16_t n, uint16_t chunk)
+{
+	const struct dfuse_segment *s = dfuse_mem_find(&d->alts[d->cur].layout, a);
+	uint32_t pad = (DFUSE_PROG_UNIT - (a + n) % DFUSE_PROG_UNIT) % DFUSE_PROG_UNIT;
+
+	if (!pad || !s || !(s->perms & DFUSE_MEM_ERASABLE) || (uint32_t)n + pad > chunk ||
+	    (uint64_t)a + n + pad > dfuse_segment_end(s))
+		return n;
+	return (uint16_t)(n + pad);
+}
+
 /* Write in runs: Set-Address, then blocks 2, 3, ... (see dfuse.h). */
 static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len,
 			     struct dfuse_progress *prog, struct dfuse_result *res, struct err *e)
@@ -150,13 +170,25 @@ static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf,
 	};
 	uint16_t chunk = dfuse_chunk(d), block = 0;
 	bool consecutive = dfuse_consecutive_ok(d);
+	_cleanup_free_ uint8_t *tail = NULL;
 	size_t off = 0;
 	int r;
 
 	while (off < len) {
 		uint16_t n = len - off < chunk ? (uint16_t)(len - off) : chunk;
 		uint32_t a = addr + (uint32_t)off;
+		uint16_t sent = off + n == len ? dfuse_padded_len(d, a, n, chunk) : n;
+		const uint8_t *data = buf + off;
 		struct dfu_status st;
+
+		if (sent != n) {
+			tail = malloc(sent);
+			if (!tail)
+				return err_set(e, -ENOMEM, "write 0x%08x: out of memory", a);
+			memcpy(tail, data, n);
+			memset(tail + n, 0xff, sent - n);
+			data = tail;
+		}
 
 		/* New run at the start, per chunk in strategy A, and before wBlockNum would wrap. */
 		if (block == 0 || !consecutive || block == UINT16_MAX) {
@@ -165,7 +197,7 @@ static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf,
 				return r;
 			block = 2;
 		}
-		r = dfu_dnload(d->usb, block, buf + off, n, e);
+		r = dfu_dnload(d->usb, block, data, sent, e);
 		if (r < 0) {
 			r = dfuse_explain_stall(d, r, "DNLOAD", e);
 			return err_prefix(e, "write 0x%08x", a);

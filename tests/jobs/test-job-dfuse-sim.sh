@@ -227,6 +227,50 @@ else
 	nok "dfuse_layout_unlike_the_plan_fails_before_erasing" "rc=$rc row=$row blank=$blank" "error=$err"
 fi
 
+# --- STM32L476: the example recipe jobs/recipes/stm32-l476.json (2 KiB
+# pages, 64-bit programming; both images end off the 8-byte unit and mid-page,
+# the app starts mid-page 6) ------------------------------------------------
+cat >"$tmp/l4.json" <<EOF
+{ "time_scale": 0.001,
+  "boards": [ { "id": "b1", "type": "stm32l476-dfuse", "port": "1-1.4", "serial": "L4UNIT07", "fill": "random:5" } ] }
+EOF
+timeout 60 "$sim" --scenario "$tmp/l4.json" --dump-dir "$tmp/l4" -- \
+	"$tool" --db "$tmp/l4.db" --recipe "$top/jobs/recipes/stm32-l476.json" --port 1-1.4 \
+	--deadline-pct 10 >"$tmp/l4.log" 2>&1
+rc=$?
+l4img=$top/jobs/recipes/images
+res=$(python3 - "$l4img/stm32-l476-boot.bin" "$l4img/stm32-l476-app.bin" "$tmp/l4/b1.flash.bin" <<'EOF'
+import sys
+boot, app = open(sys.argv[1], 'rb').read(), open(sys.argv[2], 'rb').read()
+flash = open(sys.argv[3], 'rb').read()
+app_at = 0x3400
+end = app_at + len(app)
+bad = []
+if flash[:len(boot)] != boot: bad.append("boot")
+if flash[len(boot):app_at] != b'\xff' * (app_at - len(boot)): bad.append("gap")
+if flash[app_at:end] != app: bad.append("app")
+# The rest of the app's last page is erased; the page after keeps the random fill.
+page_end = (end + 2047) // 2048 * 2048
+if flash[end:page_end] != b'\xff' * (page_end - end): bad.append("tail")
+if flash[page_end:page_end + 2048] == b'\xff' * 2048: bad.append("over-erased")
+print(" ".join(bad) or "ok")
+EOF
+)
+if [ "$rc" -eq 0 ] && [ "$res" = ok ]; then
+	ok "dfuse_l476_recipe_flashes_ragged_images_byte_exact"
+else
+	nok "dfuse_l476_recipe_flashes_ragged_images_byte_exact" "rc=$rc differs: $res" "$(tail -3 "$tmp/l4.log")"
+fi
+row=$(q "$tmp/l4.db" "SELECT result, serial, recipe FROM units")
+stages=$(q "$tmp/l4.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
+state=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["state"])' "$tmp/l4/summary.json" 2>&1)
+if [ "$row" = "pass|L4UNIT07|stm32-l476" ] && [ "$stages" = "bootloader:pass application:pass dfuse.leave:pass" ] &&
+	[ "$state" = "left@0x08000000" ]; then
+	ok "dfuse_l476_unit_row_pass_and_left"
+else
+	nok "dfuse_l476_unit_row_pass_and_left" "row=$row" "stages=$stages" "state=$state"
+fi
+
 # No unit may be left 'running' by any of the runs above.
 left=0
 for db in "$tmp"/*.db; do

@@ -519,6 +519,19 @@ static const struct bad_case bad_cases[] = {
 	  " { 'op': 'dfuse.download', 'address': '0x08002000', 'file': 'b.bin', 'sha256': '@B@' } ] }",
 	  { "stages[1]: erasing sector 0 (0x08000000-0x08003fff) destroys bytes written by "
 	    "stages[0]; add \"destroys_earlier\": true if intended" } },
+	{ "dfuse_layout plans 2 KiB pages (STM32L4): a stage in the page of an earlier one",
+	  "{ 'name': 'x', " DFU_MATCH ", 'dfuse_layout': '@Internal Flash  /0x08000000/0512*0002Kg',"
+	  " 'stages': ["
+	  " { 'op': 'dfuse.download', 'address': '0x08000400', 'file': 'b.bin', 'sha256': '@B@',"
+	  "   'erase': 'none' },"
+	  " { 'op': 'dfuse.download', 'address': '0x08000c00', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+	  { "stages[1]: erasing sector 1 (0x08000800-0x08000fff) destroys bytes written by "
+	    "stages[0]; add \"destroys_earlier\": true if intended" } },
+	{ "dfuse_layout that is not a layout",
+	  "{ 'name': 'x', " DFU_MATCH ", 'dfuse_layout': 'Internal Flash',"
+	  " 'stages': [ { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin',"
+	  " 'sha256': '@A@' } ] }",
+	  { "dfuse_layout: not a DfuSe layout string: layout offset 0: expected '@' in \"Internal Flash\"" } },
 };
 
 TEST(bad_recipes_give_exact_messages)
