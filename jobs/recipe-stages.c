@@ -6,6 +6,7 @@
  * the two in step.
  */
 #include "jobs/recipe-private.h"
+#include "protocols/ingenic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -535,11 +536,13 @@ static bool parse_ingenic_boot(struct recipe_parser *p, const cJSON *o, const ch
 		d2i = (uint32_t)v;
 	ok = r >= 0 && ok;
 	a->d2i_len = d2i;
-	/* The ROM moves d2i_len bytes to I-cache; a longer SPL would be cut (§2.3). */
-	if (ok && d2i && a->spl.size > d2i) {
+	/* d2i_len only says what goes to I-cache (§2.3); the ROM's load area bounds the SPL. */
+	const struct ingenic_soc *soc = ok ? ingenic_soc_find(a->soc) : NULL;
+
+	if (soc && soc->spl_max && a->spl.size > soc->spl_max) {
 		recipe_jpath_key(jp, b, "spl.file");
-		recipe_problem(p, jp, "'%s' is %" PRIu64 " bytes, more than d2i_len 0x%" PRIx32,
-			       a->spl.file, a->spl.size, d2i);
+		recipe_problem(p, jp, "'%s' is %" PRIu64 " bytes, more than the %s ROM loads (%" PRIu32 ")",
+			       a->spl.file, a->spl.size, a->soc, soc->spl_max);
 		ok = false;
 	}
 	return ok;

@@ -162,6 +162,43 @@ else
 fi
 rm -f "$tmp/secure.db"	# no unit: the recipe never loaded
 
+# --- the vendor's own images: a 32,384-byte SPL (more than d2i_len 0x7000, as a
+# real T31 takes it) and a 417,656-byte burner of arbitrary bytes answering "PRJ",
+# then 256 KiB written at absolute offset 0x40000.  The recipe format needs a
+# partition table for the burner: one "all" partition over the chip, as the
+# vendor's prj008 table has (protocol-ingenic.md §3.4).
+head -c 32384 /dev/urandom >"$tmp/r/images/vspl.bin"
+head -c 417656 /dev/urandom >"$tmp/r/images/vburner.bin"
+head -c 262144 /dev/urandom >"$tmp/r/images/vimg.bin"
+cat >"$tmp/r/vendor.json" <<EOF
+{ "name": "vendor", "match": { "vid": "a108", "pid": "c309" },
+  "serial": { "source": "ingenic_efuse" },
+  "jedec": [ "ef4018" ],
+  "stages": [ { "op": "ingenic.boot", "soc": "t31", "ginfo": { $(img ginfo.bin) },
+      "spl": { $(img vspl.bin) }, "burner": { $(img vburner.bin) }, "d2i_len": "0x7000" },
+    { "op": "ingenic.check_jedec" },
+    { "op": "ingenic.config", "flash": "sfc_nor", "erase": "partition", "partitions": [
+        { "name": "all", "offset": "0x0", "size": "0x1000000" } ] },
+    { "op": "ingenic.write", "name": "fw", "offset": "0x40000", $(img vimg.bin), "verify": "readback" },
+    { "op": "ingenic.reboot" } ] }
+EOF
+run vendor vendor ', "burner_cpu_info": "PRJ"'
+python3 - "$tmp/vendor/b1.nor.bin" "$tmp/r/images/vimg.bin" >"$tmp/vendor.cmp" 2>&1 <<'PY'
+import sys
+nor, img = open(sys.argv[1], 'rb').read(), open(sys.argv[2], 'rb').read()
+want = bytearray(b"\xff" * len(nor))
+want[0x40000:0x40000 + len(img)] = img
+sys.exit(0 if nor == want else 1)
+PY
+cmp_rc=$?
+row=$(q "$tmp/vendor.db" "SELECT result FROM units")
+if [ "$rc" -eq 0 ] && [ "$cmp_rc" -eq 0 ] && [ "$row" = pass ]; then
+	ok "ingenic_vendor_spl_and_arbitrary_burner_write_0x40000_byte_exact"
+else
+	nok "ingenic_vendor_spl_and_arbitrary_burner_write_0x40000_byte_exact" "rc=$rc cmp=$cmp_rc row=$row" \
+		"$(q "$tmp/vendor.db" "SELECT error FROM units")" "$(tail -3 "$tmp/vendor.log")"
+fi
+
 # No run sent a request 0x20-0x25, and no unit was left 'running'.
 bad=0 left=0
 for s in "$tmp"/*/summary.json; do

@@ -855,6 +855,57 @@ TEST(dfuse_memory_plan_accepts_shared_sectors_and_marked_destruction)
 	}
 }
 
+/* Load a one-stage ingenic.boot recipe for SOC with an SPL of SPL_LEN bytes. */
+static int load_ingenic_spl(const char *soc, size_t spl_len, struct recipe **r,
+			    struct recipe_diags *d, char *path, size_t n)
+{
+	static uint8_t spl[130000];
+	char sha[65], json[1024];
+
+	ASSERT_TRUE(spl_len <= sizeof(spl));
+	memset(spl, 0x5a, spl_len);
+	write_file("spl.bin", spl, spl_len);
+	hash_hex(spl, spl_len, sha);
+	snprintf(json, sizeof(json),
+		 "{ 'name': 'v', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': ["
+		 "  { 'op': 'ingenic.boot', 'soc': '%s', 'd2i_len': '0x7000',"
+		 "    'spl': { 'file': 'spl.bin', 'sha256': '%s' },"
+		 "    'burner': { 'file': 'a.bin', 'sha256': '@A@' } } ] }",
+		 soc, sha);
+	write_recipe("v.json", json, path, n);
+	return recipe_load(path, r, d);
+}
+
+TEST(ingenic_spl_bounded_by_rom_load_area_not_d2i_len)
+{
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	struct recipe *r = NULL;
+	char path[512], want[1024];
+
+	fixture();
+	/* A real T31 runs the vendor's 32,384-byte SPL with d2i_len 0x7000. */
+	ASSERT_EQ(load_ingenic_spl("t31", 32384, &r, &d, path, sizeof(path)), 0);
+	ASSERT_EQ(d.n, 0);
+	ASSERT_EQ(r->stages[0].u.ingenic_boot.spl.size, 32384);
+	recipe_freep(&r);
+	/* More than cache-as-RAM holds: refused, file, size and limit named. */
+	ASSERT_EQ(load_ingenic_spl("t31", 124929, &r, &d, path, sizeof(path)), -EBADMSG);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want),
+		 "%s: stages[0].spl.file: 'spl.bin' is 124929 bytes, more than the t31 ROM loads (124928)",
+		 path);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+	/* X1000: 16 KiB TCSM, SPL at +0x1800. */
+	ASSERT_EQ(load_ingenic_spl("x1000", 10241, &r, &d, path, sizeof(path)), -EBADMSG);
+	snprintf(want, sizeof(want),
+		 "%s: stages[0].spl.file: 'spl.bin' is 10241 bytes, more than the x1000 ROM loads (10240)",
+		 path);
+	ASSERT_EQ(d.n, 1);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+}
+
 TEST(cleanup_fixture_dir)
 {
 	if (tmp[0])
