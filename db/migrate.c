@@ -61,7 +61,7 @@ static int migrate_locked(struct db *db, struct err *err)
 				       db->path);
 		rc = db_exec(db, db_schema_sql, "create schema", err);
 		if (rc < 0)
-			return err_prefix(err, "database '%s'", db->path);
+			return err_prefix(err, rc, "database '%s'", db->path);
 	} else {
 		for (; v < DB_SCHEMA_VERSION; v++) {
 			if ((size_t)v > ARRAY_SIZE(steps) || !steps[v - 1])
@@ -70,8 +70,8 @@ static int migrate_locked(struct db *db, struct err *err)
 					       db->path, v);
 			rc = db_exec(db, steps[v - 1], "migrate", err);
 			if (rc < 0)
-				return err_prefix(err, "database '%s': version %d to %d", db->path,
-						  v, v + 1);
+				return err_prefix(err, rc, "database '%s': version %d to %d",
+						  db->path, v, v + 1);
 		}
 	}
 
@@ -91,7 +91,7 @@ int db_migrate(struct db *db, struct err *err)
 
 	rc = db_exec(db, "BEGIN IMMEDIATE", "begin migration", err);
 	if (rc < 0)
-		return err_prefix(err, "database '%s'", db->path);
+		return err_prefix(err, rc, "database '%s'", db->path);
 	rc = migrate_locked(db, err);
 	if (rc < 0) {
 		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
@@ -99,6 +99,6 @@ int db_migrate(struct db *db, struct err *err)
 	}
 	rc = db_exec(db, "COMMIT", "commit migration", err);
 	if (rc < 0)
-		return err_prefix(err, "database '%s'", db->path);
+		return err_prefix(err, rc, "database '%s'", db->path);
 	return 0;
 }
