@@ -446,7 +446,7 @@ int job_start(struct job *j, struct err *e)
 	st = (struct db_unit_start){
 		.station = j->env->station,
 		.port = j->cur.port,
-		.slot = -1,
+		.slot = j->slot,
 		.recipe = j->recipe->name,
 		.recipe_sha256 = sha,
 		.vid = j->cur.vid,
@@ -454,14 +454,6 @@ int job_start(struct job *j, struct err *e)
 		.serial = j->serial[0] ? j->serial : NULL,
 		.flashd_version = j->env->version,
 	};
-	if (j->slot) {
-		/* Slots are labels ("A1"); the database keeps a number when the
-		 * label ends in one, the label itself goes into the log. */
-		const char *d = j->slot + strcspn(j->slot, "0123456789");
-
-		if (*d)
-			st.slot = atoi(d);
-	}
 	r = JOB_DB(j, db_unit_begin(j->env->db, &st, &j->unit_id, e));
 	if (r < 0)
 		return err_prefix(e, r, "cannot record the unit on port '%s'", j->cur.port);
