@@ -18,11 +18,13 @@ Q := $(if $(filter 1,$(V)),,@)
 VARIANT := $(if $(SANITIZE),asan,default)
 B := build/$(VARIANT)
 
-PKGS := libusb-1.0 libudev libsystemd sqlite3 libcjson
+PKGS := libusb-1.0 libudev libsystemd sqlite3 libcjson zlib nettle
 SIM_PKGS := umockdev-1.0 glib-2.0 gobject-2.0 gio-2.0 libcjson
 
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 BASE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -MMD -MP -D_GNU_SOURCE -I.
+# The preload shim goes into unmodified clients: the base flags, no sanitizer.
+SHIM_CFLAGS := $(BASE_CFLAGS)
 comma := ,
 SAN_FLAGS := $(if $(SANITIZE),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
 
@@ -144,10 +146,12 @@ $(USBIP_SIM): $(call objs,$(USBIP_SRCS)) $(B)/tests/sim/scenario.o $(B)/tests/si
 
 # The shim is preloaded into unmodified clients (dfu-util, uuu ...), which are
 # not sanitizer builds: never instrument it.
-$(SHIM): $(SHIM_SRCS)
+# One source, so -MMD writes one dependency file: header edits rebuild it.
+$(SHIM): $(SHIM_SRCS) $(B)/flags.stamp
 	@mkdir -p $(@D)
 	@echo "  CCLD    $@"
-	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -fPIC -shared -o $@ $^ -ldl
+	$(Q)$(CC) $(SHIM_CFLAGS) -MF $@.d -MT $@ -fPIC -shared -o $@ $(SHIM_SRCS) -ldl
+-include $(SHIM).d
 
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(PRODUCT_LIBS)
 	@echo "  LD      $@"
@@ -193,7 +197,7 @@ demo: all
 DEB_PKGS := build-essential pkg-config libusb-1.0-0-dev libudev-dev libsystemd-dev \
 	libsqlite3-dev sqlite3 libcjson-dev umockdev libumockdev-dev libglib2.0-dev \
 	dfu-util valgrind python3 systemd imx-usb-loader uuu fastboot \
-	qemu-system-x86 mmdebstrap gpg busybox-static e2fsprogs
+	qemu-system-x86 mmdebstrap gpg busybox-static e2fsprogs zlib1g-dev nettle-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

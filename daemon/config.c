@@ -1,5 +1,6 @@
 /* This file implements the key = value station configuration (daemon/config.h). */
 #include "daemon/config.h"
+#include "jobs/image.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int set_str(char **dst, const char *v)
 {
@@ -151,11 +153,20 @@ int config_load(const char *path, struct config *cfg, struct err *e)
 	size_t cap = 0;
 	unsigned lineno = 0;
 	FILE *f;
-	int r = 0;
+	int fd, r = 0;
 
-	f = fopen(path, "re");
-	if (!f)
-		return err_set(e, -errno, "cannot open '%s': %s", path, strerror(errno));
+	/* A directory or FIFO as config would fail late or block startup forever. */
+	fd = open_regular(path);
+	if (fd == -EINVAL)
+		return err_set(e, fd, "config '%s' is not a regular file", path);
+	if (fd < 0)
+		return err_set(e, fd, "cannot open '%s': %s", path, strerror(-fd));
+	f = fdopen(fd, "r");
+	if (!f) {
+		r = -errno;
+		close(fd);
+		return err_set(e, r, "cannot open '%s': %s", path, strerror(-r));
+	}
 	while (getline(&line, &cap, f) >= 0) {
 		char where[300], *s, *eq, *hash;
 

@@ -132,6 +132,7 @@ int control_new(struct station *s, struct control **ret)
 	const char *path = s->cfg.control_socket;
 	struct control *c;
 	char dir[sizeof(sa.sun_path)], *slash;
+	mode_t old_mask;
 	int r;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -156,13 +157,20 @@ int control_new(struct station *s, struct control **ret)
 	}
 	strcpy(sa.sun_path, path);
 	unlink(path); /* a socket left by a crashed flashd */
-	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(c->fd, 16) < 0) {
+	/*
+	 * Owner and group (flashd) only: status names serials and errors.  The
+	 * mode is set by the umask at bind(), so no other user can connect in
+	 * a window before a chmod.  This runs once at start-up, before any job
+	 * thread exists, so changing the process umask briefly is safe.
+	 */
+	old_mask = umask(0117);
+	r = bind(c->fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old_mask);
+	if (r < 0 || listen(c->fd, 16) < 0) {
 		r = -errno;
 		log_msg(LOG_ERR, "Cannot listen on control socket '%s': %s", path, strerror(errno));
 		goto fail;
 	}
-	/* Operators in the flashd group may read the status. */
-	chmod(path, 0666);
 	r = sd_event_add_io(s->loop, &c->src, c->fd, EPOLLIN, on_accept, c);
 	if (r < 0)
 		goto fail;

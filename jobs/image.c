@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -45,22 +46,77 @@ struct image_cache *image_cache_free(struct image_cache *c)
 	return NULL;
 }
 
+int open_regular(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	int fl;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	/* O_NONBLOCK only mattered for the open; reads of a regular file ignore it. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return -errno;
+	return TAKE_FD(fd);
+}
+
+/* Append everything readable from fd to the memfd; returns the byte count or -errno. */
+static ssize_t copy_all(int fd, int mfd)
+{
+	uint8_t buf[65536];
+	size_t total = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (ssize_t off = 0, w; off < n; off += w) {
+			w = write(mfd, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				w = 0;
+			else if (w < 0)
+				return -errno;
+		}
+		total += (size_t)n;
+	}
+	return (ssize_t)total;
+}
+
+/*
+ * Read the file once into a sealed memfd and map that: the file may be
+ * truncated (SIGBUS through a file mapping) or rewritten in place afterwards,
+ * but the sealed copy cannot change, so what is hashed is what is sent.
+ */
 static int map_file(const char *path, struct image **ret, struct err *e)
 {
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = -1, mfd = -1;
 	struct image *img;
-	struct stat st;
+	ssize_t size;
 	void *p = NULL;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_regular(path);
+	if (fd == -EINVAL)
+		return err_set(e, fd, "image '%s' is not a regular file", path);
 	if (fd < 0)
-		return err_set(e, -errno, "cannot open image '%s': %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		return err_set(e, -errno, "cannot stat image '%s': %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return err_set(e, -EINVAL, "image '%s' is not a regular file", path);
-	if (st.st_size > 0) {
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		return err_set(e, fd, "cannot open image '%s': %s", path, strerror(-fd));
+	mfd = memfd_create("flashd-image", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	if (mfd < 0)
+		return err_set(e, -errno, "cannot create memfd for image '%s': %s", path,
+			       strerror(errno));
+	size = copy_all(fd, mfd);
+	if (size < 0)
+		return err_set(e, (int)size, "cannot read image '%s': %s", path,
+			       strerror((int)-size));
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return err_set(e, -errno, "cannot seal image '%s': %s", path, strerror(errno));
+	if (size > 0) {
+		p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, mfd, 0);
 		if (p == MAP_FAILED)
 			return err_set(e, -errno, "cannot map image '%s': %s", path,
 				       strerror(errno));
@@ -70,12 +126,12 @@ static int map_file(const char *path, struct image **ret, struct err *e)
 		img->path = strdup(path);
 	if (!img || !img->path) {
 		if (p)
-			munmap(p, (size_t)st.st_size);
+			munmap(p, (size_t)size);
 		free(img);
 		return err_set(e, -ENOMEM, "out of memory mapping '%s'", path);
 	}
 	img->data = p;
-	img->size = (size_t)st.st_size;
+	img->size = (size_t)size;
 	img->refs = 1;
 	*ret = img;
 	return 0;
@@ -99,7 +155,10 @@ int image_get(struct image_cache *c, const char *path, const uint8_t sha256[RECI
 		}
 	pthread_mutex_unlock(&c->lock);
 
-	/* Map and hash outside the lock: hashing 64 MiB must not stall other jobs. */
+	/*
+	 * Copy and hash outside the lock: hashing 64 MiB must not stall other jobs.
+	 * A cached image is a sealed memfd, so reusing it needs no re-check.
+	 */
 	r = map_file(path, &img, e);
 	if (r < 0)
 		return r;

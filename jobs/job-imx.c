@@ -212,7 +212,8 @@ int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name,
 	case RECIPE_OP_FASTBOOT_UCMD:
 		if (st->u.fastboot_ucmd.async)
 			return fb_acmd(fb, st->u.fastboot_ucmd.command, e);
-		/* The stage deadline bounds a long command; the reply wait follows it. */
+		/* The stage deadline bounds a long command; the reply wait follows
+		 * it and, read in slices, ends when the deadline fires. */
 		return fb_ucmd(fb, st->u.fastboot_ucmd.command, st->timeout_ms, e);
 	case RECIPE_OP_FASTBOOT_REBOOT:
 		return fb_reboot(fb, e);

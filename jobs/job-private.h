@@ -58,6 +58,9 @@ struct job {
 	struct job_device cur; /* device of the current session */
 	unsigned leave_gen;    /* dev_gen when the device was told to leave */
 	struct job_session s;
+	/* DfuSe sectors erased so far in this job, across stages and sessions:
+	 * a later stage keeps what an earlier one wrote into a shared sector. */
+	struct dfuse_erased dfuse_erased;
 	char serial[128];
 	char chip_uid[64];
 	char jedec[16];

@@ -310,6 +310,12 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 
 	pthread_mutex_lock(&j->lock);
 	j->deadline_ms = 0;
+	/* The deadline fired after the stage's last transfer: the stage is
+	 * done, and the stop was meant for it alone, not for the next one. */
+	if (r >= 0 && j->stop_reason == -ETIMEDOUT) {
+		j->stop_reason = 0;
+		atomic_store(&j->cancel, 0);
+	}
 	pthread_mutex_unlock(&j->lock);
 	if (recipe_op_device_leaves(st->op) && r >= 0)
 		job_session_close(j);
@@ -507,7 +513,8 @@ bool job_has_unused_device(struct job *j)
 static void stop(struct job *j, int reason)
 {
 	pthread_mutex_lock(&j->lock);
-	if (!j->stop_reason)
+	/* A shutdown outranks a deadline stop, which the stage may still clear. */
+	if (!j->stop_reason || reason == -ECANCELED)
 		j->stop_reason = reason;
 	atomic_store(&j->cancel, 1);
 	pthread_cond_broadcast(&j->cond);
@@ -519,15 +526,23 @@ void job_cancel(struct job *j)
 	stop(j, -ECANCELED);
 }
 
+/*
+ * Check and stop under one lock hold: deadline_ms is only set while its
+ * stage runs (run_stage() sets and clears it under the lock), so the stop
+ * reaches the stage whose deadline passed, never the next one.
+ */
 bool job_check_deadline(struct job *j, uint64_t now)
 {
 	bool passed;
 
 	pthread_mutex_lock(&j->lock);
 	passed = j->deadline_ms && now >= j->deadline_ms && !j->stop_reason;
+	if (passed) {
+		j->stop_reason = -ETIMEDOUT;
+		atomic_store(&j->cancel, 1);
+		pthread_cond_broadcast(&j->cond);
+	}
 	pthread_mutex_unlock(&j->lock);
-	if (passed)
-		stop(j, -ETIMEDOUT);
 	return passed;
 }
 
@@ -545,6 +560,7 @@ struct job *job_free(struct job *j)
 		return NULL;
 	job_join(j);
 	job_session_close(j);
+	dfuse_erased_release(&j->dfuse_erased);
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
 	free(j->slot);

@@ -10,6 +10,8 @@
  * fastboot.continue) ends it, and only an "await" may follow.
  */
 #include "jobs/recipe-private.h"
+#include "protocols/ingenic.h"
+#include "protocols/dfuse_mem.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -236,7 +238,8 @@ static void check_overlaps(struct recipe_parser *p, const struct recipe *r, cons
 			if (!stage_ok[j])
 				continue;
 			if (s->op == RECIPE_OP_DFUSE_DOWNLOAD && q->op == RECIPE_OP_DFUSE_DOWNLOAD &&
-			    s->u.dfuse_download.erase == RECIPE_ERASE_MASS) {
+			    s->u.dfuse_download.erase == RECIPE_ERASE_MASS &&
+			    !s->u.dfuse_download.destroys_earlier) {
 				sp(jp, sizeof(jp), i, "erase");
 				recipe_problem(p, jp, "mass erase wipes what stages[%zu] wrote", j);
 				break;
@@ -327,6 +330,136 @@ static void check_serial_and_jedec(struct recipe_parser *p, const struct recipe 
 	}
 }
 
+/*
+ * The ROM reads the eFuse UID only on SoCs with a known shadow window
+ * (protocols/ingenic.c); elsewhere ingenic.boot fails on every unit (issue 12).
+ */
+static void check_ingenic_efuse_serial(struct recipe_parser *p, const struct recipe *r,
+				       const bool *stage_ok)
+{
+	if (r->serial.source != RECIPE_SERIAL_INGENIC_EFUSE)
+		return;
+	for (size_t i = 0; i < r->n_stages; i++) {
+		const struct recipe_stage *s = &r->stages[i];
+		const struct ingenic_soc *soc;
+
+		if (s->op != RECIPE_OP_INGENIC_BOOT || !stage_ok[i])
+			continue;
+		soc = ingenic_soc_find(s->u.ingenic_boot.soc);
+		if (soc && !soc->efuse_uid)
+			recipe_problem(p, "serial.source",
+				       "ingenic_efuse: no eFuse shadow read known for SoC '%s' "
+				       "(stages[%zu]; T-series only)",
+				       soc->name, i);
+	}
+}
+
+/*
+ * The DfuSe memory plan: which sectors of RECIPE_DFUSE_PLAN_LAYOUT each
+ * dfuse.download erases, under the job's rule that a sector is erased at
+ * most once per job (jobs/job-dfuse.c) and none after a mass erase.  A
+ * stage that erases a sector holding bytes an earlier stage wrote (one that
+ * did not erase it: "erase": "none") destroys them, which is refused unless
+ * the stage says "destroys_earlier": true.  Mass erases are checked in
+ * check_overlaps().
+ */
+struct dfuse_plan {
+	struct dfuse_layout l;
+	bool erased[RECIPE_DFUSE_PLAN_SECTORS];
+	bool mass;
+};
+
+/* Index (from 0, across segments) of the planned sector holding addr, its bounds; -1 if none. */
+static int plan_sector(const struct dfuse_plan *pl, uint64_t addr, uint32_t *start, uint32_t *size)
+{
+	int k = 0;
+
+	for (unsigned i = 0; i < pl->l.n_segments; i++) {
+		const struct dfuse_segment *sg = &pl->l.seg[i];
+
+		if (addr >= sg->start && addr < dfuse_segment_end(sg)) {
+			uint32_t n = (uint32_t)(addr - sg->start) / sg->sector_size;
+
+			*start = sg->start + n * sg->sector_size;
+			*size = sg->sector_size;
+			return k + (int)n < RECIPE_DFUSE_PLAN_SECTORS ? k + (int)n : -1;
+		}
+		k += (int)sg->n_sectors;
+	}
+	return -1;
+}
+
+/* The first earlier stage (before i) that wrote into [start, end) on the planned alt, or -1. */
+static long plan_writer(const struct recipe *r, const bool *stage_ok, size_t i, uint64_t start,
+			uint64_t end)
+{
+	for (size_t j = 0; j < i; j++) {
+		const struct recipe_stage *q = &r->stages[j];
+		uint64_t qs, qe;
+
+		if (!stage_ok[j] || q->op != RECIPE_OP_DFUSE_DOWNLOAD ||
+		    q->u.dfuse_download.alt != RECIPE_DFUSE_PLAN_ALT)
+			continue;
+		qs = q->u.dfuse_download.address;
+		qe = qs + q->u.dfuse_download.image.write_size;
+		if (qs < end && start < qe)
+			return (long)j;
+	}
+	return -1;
+}
+
+/* Plan the sector erases of stage i; report the first sector whose erase destroys earlier bytes. */
+static void plan_stage_erases(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok,
+			      size_t i, struct dfuse_plan *pl)
+{
+	const struct recipe_dfuse_download *a = &r->stages[i].u.dfuse_download;
+	uint64_t addr = a->address, end = addr + a->image.write_size;
+	bool reported = false;
+	char jp[64];
+
+	while (addr < end) {
+		uint32_t start, size;
+		int k = plan_sector(pl, addr, &start, &size);
+		long w;
+
+		if (k < 0)
+			return; /* past the planned table: not planned */
+		addr = (uint64_t)start + size;
+		if (pl->mass || pl->erased[k] || !(dfuse_mem_find(&pl->l, start)->perms &
+						   DFUSE_MEM_ERASABLE))
+			continue;
+		pl->erased[k] = true;
+		w = plan_writer(r, stage_ok, i, start, (uint64_t)start + size);
+		if (w < 0 || a->destroys_earlier || reported)
+			continue;
+		sp(jp, sizeof(jp), i, NULL);
+		recipe_problem(p, jp,
+			       "erasing sector %d (0x%08" PRIx32 "-0x%08" PRIx64 ") destroys bytes "
+			       "written by stages[%ld]; add \"destroys_earlier\": true if intended",
+			       k, start, (uint64_t)start + size - 1, w);
+		reported = true;
+	}
+}
+
+static void check_dfuse_plan(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok)
+{
+	struct dfuse_plan pl = { 0 };
+
+	if (dfuse_mem_parse(recipe_dfuse_layout(r), &pl.l, NULL) < 0)
+		return;
+	for (size_t i = 0; i < r->n_stages; i++) {
+		const struct recipe_stage *s = &r->stages[i];
+
+		if (!stage_ok[i] || s->op != RECIPE_OP_DFUSE_DOWNLOAD ||
+		    s->u.dfuse_download.alt != RECIPE_DFUSE_PLAN_ALT)
+			continue;
+		if (s->u.dfuse_download.erase == RECIPE_ERASE_MASS)
+			pl.mass = true;
+		else if (s->u.dfuse_download.erase == RECIPE_ERASE_PAGES)
+			plan_stage_erases(p, r, stage_ok, i, &pl);
+	}
+}
+
 void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_ok)
 {
 	_cleanup_free_ bool *resolved = calloc(r->n_stages ? r->n_stages : 1, sizeof(bool));
@@ -338,4 +471,6 @@ void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_o
 	check_sessions(p, r, stage_ok, resolved);
 	check_overlaps(p, r, stage_ok, resolved);
 	check_serial_and_jedec(p, r);
+	check_ingenic_efuse_serial(p, r, stage_ok);
+	check_dfuse_plan(p, r, stage_ok);
 }

@@ -5,6 +5,7 @@
  * will occupy on the target.
  */
 #include "jobs/recipe-private.h"
+#include "jobs/image.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +46,6 @@ static bool image_load(struct recipe_parser *p, const char *jp_file, const char 
 	uint8_t head[28], buf[65536];
 	size_t dlen = strlen(p->dir), nhead = 0;
 	const char *s;
-	struct stat st;
 	ssize_t n;
 
 	if (file[0] == '/') {
@@ -70,13 +70,14 @@ static bool image_load(struct recipe_parser *p, const char *jp_file, const char 
 		recipe_problem(p, jp_file, "'%s' resolves outside the recipe directory", file);
 		return false;
 	}
-	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		recipe_problem(p, jp_file, "cannot open '%s': %s", file, strerror(errno));
+	/* A FIFO here would block recipe loading (and flashd's loop) forever. */
+	fd = open_regular(real);
+	if (fd == -EINVAL) {
+		recipe_problem(p, jp_file, "'%s' is not a regular file", file);
 		return false;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		recipe_problem(p, jp_file, "'%s' is not a regular file", file);
+	if (fd < 0) {
+		recipe_problem(p, jp_file, "cannot open '%s': %s", file, strerror(-fd));
 		return false;
 	}
 	recipe_sha256_init(&c);

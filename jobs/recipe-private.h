@@ -123,4 +123,7 @@ bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
  */
 void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_ok);
 
+/* recipe-stages.c: .dfu suffix VID/PID against each dfuse.download's device. */
+void recipe_check_dfu_ids(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok);
+
 #endif

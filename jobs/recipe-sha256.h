@@ -1,8 +1,8 @@
 /*
  * SHA-256 (FIPS 180-4) for recipe validation: every image a recipe names is
  * pinned by its digest, and the recipe file's own digest goes into the
- * database.  Written here because the product links no crypto library.
- * Pure code, no allocation, no I/O; struct recipe_sha256 is caller-owned.
+ * database.  A thin wrapper over nettle's sha256 so callers name one small
+ * API.  No allocation, no I/O; struct recipe_sha256 is caller-owned.
  *
  *     struct recipe_sha256 c;
  *     recipe_sha256_init(&c);
@@ -15,18 +15,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nettle/sha2.h>
+
 #define RECIPE_SHA256_LEN 32
 
 struct recipe_sha256 {
-	uint32_t h[8];
-	uint64_t total;		/* bytes hashed so far */
-	uint8_t block[64];	/* partial block */
-	size_t fill;		/* bytes used in block */
+	struct sha256_ctx ctx;
 };
 
 void recipe_sha256_init(struct recipe_sha256 *c);
 void recipe_sha256_update(struct recipe_sha256 *c, const void *data, size_t len);
-/* Finish and write the 32-byte digest; c must be re-initialised before reuse. */
+/* Finish and write the 32-byte digest; c is re-initialised for reuse. */
 void recipe_sha256_final(struct recipe_sha256 *c, uint8_t digest[RECIPE_SHA256_LEN]);
 
 /* Lower-case hex of a digest into out (65 bytes, NUL-terminated). */

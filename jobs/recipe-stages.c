@@ -6,10 +6,16 @@
  * the two in step.
  */
 #include "jobs/recipe-private.h"
+#include "protocols/ingenic.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "protocols/dfu_file.h"
 
 /* Spellings of the enum-valued stage fields, indexed by their enums in jobs/recipe.h. */
 static const char *const erase_names[_RECIPE_ERASE_MAX] = {
@@ -40,21 +46,282 @@ static const char *const flash_names[_RECIPE_FLASH_MAX] = {
 static const char *const common_keys[] = {"op",	     "name",	     "timeout_ms",
 					  "retries", "irreversible", NULL};
 
+/*
+ * A 0-byte image has nothing to write and would "pass" with CRC 00000000;
+ * refuse it where the image is named (issue 12).  base is the object that
+ * holds "file" (the stage, or a nested image object such as "spl").
+ */
+static bool image_not_empty(struct recipe_parser *p, const char *base,
+			    const struct recipe_image *img)
+{
+	char jp[RECIPE_JPATH_MAX];
+
+	if (img->size > 0)
+		return true;
+	recipe_jpath_key(jp, base, "file");
+	recipe_problem(p, jp, "'%s' is empty", img->file);
+	return false;
+}
+
+/* recipe_get_image() that also refuses an empty file. */
+static bool get_image(struct recipe_parser *p, const cJSON *o, const char *b,
+		      struct recipe_image *img)
+{
+	return recipe_get_image(p, o, b, img) && image_not_empty(p, b, img);
+}
+
+/* recipe_get_image_object() that also refuses an empty file; 1/0/-1. */
+static int get_image_object(struct recipe_parser *p, const cJSON *o, const char *b,
+			    const char *key, bool required, struct recipe_image *img)
+{
+	char jp[RECIPE_JPATH_MAX];
+	int r = recipe_get_image_object(p, o, b, key, required, img);
+
+	recipe_jpath_key(jp, b, key);
+	if (r > 0 && !image_not_empty(p, jp, img))
+		return -1;
+	return r;
+}
+
+/*
+ * Refusals that depend on the recipe alone, made here so that "recipe check"
+ * says what the run would only find out on the first unit (issue 12).
+ */
+
+/* ST system bootloaders expose the option bytes as alt 1; writing them resets the ROM. */
+static bool dfuse_download_supported(struct recipe_parser *p, const char *b,
+				     const struct recipe_dfuse_download *a)
+{
+	char jp[RECIPE_JPATH_MAX];
+
+	if (a->alt != 1)
+		return true;
+	recipe_jpath_key(jp, b, "alt");
+	recipe_problem(p, jp,
+		       "alt 1 is the option-byte area of ST system bootloaders; "
+		       "option bytes are not supported by dfuse.download");
+	return false;
+}
+
+/* What fb_flash_image() (protocols/fastboot.c) refuses whatever the device says. */
+static bool fastboot_flash_supported(struct recipe_parser *p, const char *b,
+				     const struct recipe_fastboot_flash *a)
+{
+	char jp[RECIPE_JPATH_MAX];
+	bool ok = true;
+
+	if (a->raw && a->offset % 512) {
+		recipe_jpath_key(jp, b, "offset");
+		recipe_problem(p, jp, "0x%" PRIx64 " is not a multiple of the 512-byte block",
+			       a->offset);
+		ok = false;
+	}
+	recipe_jpath_key(jp, b, "verify");
+	if (a->verify == RECIPE_VERIFY_CRC32 && !a->raw && a->partition) {
+		recipe_problem(p, jp,
+			       "crc32 on partition '%s' is not supported: device-side CRC needs a "
+			       "raw \"offset\" target",
+			       a->partition);
+		ok = false;
+	} else if (a->verify == RECIPE_VERIFY_CRC32 && a->image.sparse) {
+		recipe_problem(p, jp,
+			       "crc32 of sparse image '%s' is not supported (its DONT_CARE blocks "
+			       "are unknown to the host)",
+			       a->image.file);
+		ok = false;
+	}
+	if (a->sparse == RECIPE_SPARSE_NEVER && a->max_download && a->image.path &&
+	    a->image.size > a->max_download) {
+		recipe_jpath_key(jp, b, "file");
+		recipe_problem(p, jp,
+			       "'%s' (%" PRIu64 " bytes) is larger than max_download (%" PRIu32
+			       ") and sparse is \"never\"",
+			       a->image.file, a->image.size, a->max_download);
+		ok = false;
+	}
+	return ok;
+}
+
+/* The burner driver speaks SFC NOR only (jobs/job-ingenic.c, protocols/ingenic_cfg.c). */
+static bool ingenic_flash_supported(struct recipe_parser *p, const char *b, int flash)
+{
+	char jp[RECIPE_JPATH_MAX];
+
+	if (flash == RECIPE_FLASH_SFC_NOR)
+		return true;
+	recipe_jpath_key(jp, b, "flash");
+	recipe_problem(p, jp, "'%s' is not supported by this flashd build (supported: sfc_nor)",
+		       flash_names[flash]);
+	return false;
+}
+
 /* Each parser returns true when every field of the stage was valid. */
+
+/* Read a whole image file for a content check; *ret is malloc'd. */
+static bool dfu_read_image(struct recipe_parser *p, const char *jp, const struct recipe_image *img,
+			   uint8_t **ret)
+{
+	_cleanup_close_ int fd = open(img->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (fd < 0) {
+		recipe_problem(p, jp, "cannot open '%s': %s", img->file, strerror(errno));
+		return false;
+	}
+	buf = malloc(img->size ? img->size : 1);
+	if (!buf) {
+		p->oom = true;
+		return false;
+	}
+	while (len < img->size) {
+		ssize_t n = read(fd, buf + len, img->size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			recipe_problem(p, jp, "cannot read '%s': %s", img->file,
+				       n < 0 ? strerror(errno) : "file shrank");
+			return false;
+		}
+		len += (size_t)n;
+	}
+	*ret = TAKE_PTR(buf);
+	return true;
+}
+
+/* Whether the image starts with the DfuSe prefix signature (§2.10); content, not name. */
+static bool dfu_has_prefix(const struct recipe_image *img)
+{
+	_cleanup_close_ int fd = -1;
+	char sig[5];
+
+	if (!img->path || img->size < sizeof(sig))
+		return false;
+	fd = open(img->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	return fd >= 0 && pread(fd, sig, sizeof(sig), 0) == (ssize_t)sizeof(sig) &&
+	       memcmp(sig, "DfuSe", sizeof(sig)) == 0;
+}
+
+/* The one target for alt, its elements in range and not overlapping (§2.10). */
+static bool dfu_check_target(struct recipe_parser *p, const char *jp, const char *file,
+			     const struct dfu_file *f, uint8_t alt, const struct dfu_file_target **ret)
+{
+	const struct dfu_file_target *tg = NULL;
+
+	for (unsigned int t = 0; t < f->n_targets; t++) {
+		if (f->targets[t].alt != alt)
+			continue;
+		if (tg) {
+			recipe_problem(p, jp, "'%s' has two targets for alt %u", file, alt);
+			return false;
+		}
+		tg = &f->targets[t];
+	}
+	if (!tg || tg->n_elements == 0) {
+		recipe_problem(p, jp, "'%s' has %s for alt %u (the stage's \"alt\")", file,
+			       tg ? "an empty target" : "no target", alt);
+		return false;
+	}
+	for (uint32_t i = 0; i < tg->n_elements; i++) {
+		const struct dfu_file_element *el = &tg->elements[i];
+
+		if ((uint64_t)el->address + el->size > (uint64_t)UINT32_MAX + 1) {
+			recipe_problem(p, jp, "'%s' element %u (0x%08x, %u bytes) passes 4 GiB",
+				       file, i, el->address, el->size);
+			return false;
+		}
+		for (uint32_t k = 0; k < i; k++) {
+			const struct dfu_file_element *q = &tg->elements[k];
+
+			if (el->address < (uint64_t)q->address + q->size &&
+			    q->address < (uint64_t)el->address + el->size) {
+				recipe_problem(p, jp, "'%s' elements %u and %u overlap at 0x%08x",
+					       file, k, i, el->address);
+				return false;
+			}
+		}
+	}
+	*ret = tg;
+	return true;
+}
+
+/*
+ * A dfuse.download image that starts with the DfuSe prefix (decided by
+ * content, not by name) is a .dfu container: suffix CRC checked, sizes
+ * consistent (protocols/dfu_file.c), its elements carry their own addresses
+ * (protocol-dfu.md §2.10, ST UM0391), so "address" must not be given.  Any
+ * other image needs "address".  Stricter than pydfu's read_dfu_file (seed
+ * 002), which prints a CRC or parse error and flashes anyway: a bad file is
+ * refused here, before any board.  Returns true when the stage is consistent.
+ */
+static bool dfuse_download_dfu_file(struct recipe_parser *p, const char *b, int raddr,
+				    struct recipe_dfuse_download *a)
+{
+	_cleanup_(dfu_file_freep) struct dfu_file *f = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	const struct dfu_file_target *tg;
+	char jp[RECIPE_JPATH_MAX], ja[RECIPE_JPATH_MAX];
+	struct err e = {0};
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	recipe_jpath_key(jp, b, "file");
+	recipe_jpath_key(ja, b, "address");
+	if (!dfu_has_prefix(&a->image)) {
+		if (raddr == 0)
+			recipe_problem(p, ja, "missing");
+		return raddr != 0;
+	}
+	a->dfu_file = true;
+	if (raddr > 0) {
+		recipe_problem(p, ja,
+			       "'%s' is a DfuSe .dfu file whose elements carry their own "
+			       "addresses; remove \"address\"",
+			       a->image.file);
+		return false;
+	}
+	if (!dfu_read_image(p, jp, &a->image, &buf))
+		return false;
+	if (dfu_file_parse(buf, a->image.size, &f, &e) < 0) {
+		recipe_problem(p, jp, "'%s': bad DfuSe file: %s", a->image.file, e.msg);
+		return false;
+	}
+	if (f->suffix.bcd_dfu != DFU_FILE_BCD_DFUSE) {
+		recipe_problem(p, jp, "'%s': DfuSe prefix but suffix bcdDFU 0x%04x, not 0x011a",
+			       a->image.file, f->suffix.bcd_dfu);
+		return false;
+	}
+	if (!dfu_check_target(p, jp, a->image.file, f, a->alt, &tg))
+		return false;
+	for (uint32_t i = 0; i < tg->n_elements; i++) {
+		lo = tg->elements[i].address < lo ? tg->elements[i].address : lo;
+		if ((uint64_t)tg->elements[i].address + tg->elements[i].size > hi)
+			hi = (uint64_t)tg->elements[i].address + tg->elements[i].size;
+	}
+	a->address = (uint32_t)lo;
+	a->image.write_size = hi - lo;
+	a->dfu_vid = f->suffix.id_vendor;
+	a->dfu_pid = f->suffix.id_product;
+	a->dfu_elements = tg->n_elements;
+	return true;
+}
 
 static bool parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
 	static const char *const keys[] = {"alt",   "address", "file", "sha256",
-					   "erase", "verify",  NULL};
+					   "erase", "verify",  "destroys_earlier", NULL};
 	struct recipe_dfuse_download *a = &s->u.dfuse_download;
 	int erase = RECIPE_ERASE_PAGES, verify = RECIPE_VERIFY_READBACK;
 	uint64_t alt = 0, addr = 0;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
+	int raddr;
 
 	ok = recipe_get_number(p, o, b, "alt", false, 0, 255, &alt) >= 0 && ok;
-	ok = recipe_get_number(p, o, b, "address", true, 0, UINT32_MAX, &addr) > 0 && ok;
-	ok = recipe_get_image(p, o, b, &a->image) && ok;
+	/* Required unless the image is a .dfu: see dfuse_download_dfu_file(). */
+	raddr = recipe_get_number(p, o, b, "address", false, 0, UINT32_MAX, &addr);
+	ok = raddr >= 0 && ok;
+	ok = get_image(p, o, b, &a->image) && ok;
 	ok = recipe_get_enum(p, o, b, "erase", erase_names, _RECIPE_ERASE_MAX,
 			     1u << RECIPE_ERASE_PAGES | 1u << RECIPE_ERASE_MASS |
 				     1u << RECIPE_ERASE_NONE,
@@ -64,11 +331,14 @@ static bool parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const 
 			     1u << RECIPE_VERIFY_READBACK | 1u << RECIPE_VERIFY_NONE,
 			     &verify) >= 0 &&
 	     ok;
+	ok = recipe_get_bool(p, o, b, "destroys_earlier", &a->destroys_earlier) >= 0 && ok;
 	a->alt = (uint8_t)alt;
 	a->address = (uint32_t)addr;
 	a->erase = erase;
 	a->verify = verify;
-	if (ok && addr + a->image.size > (uint64_t)UINT32_MAX + 1) {
+	ok = dfuse_download_dfu_file(p, b, raddr, a) && ok;
+	ok = dfuse_download_supported(p, b, a) && ok;
+	if (ok && !a->dfu_file && addr + a->image.size > (uint64_t)UINT32_MAX + 1) {
 		char jp[RECIPE_JPATH_MAX];
 
 		recipe_jpath_key(jp, b, "address");
@@ -114,7 +384,7 @@ static bool parse_sdp_boot(struct recipe_parser *p, const cJSON *o, const char *
 	static const char *const keys[] = {"file", "sha256", NULL};
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
-	return recipe_get_image(p, o, b, &s->u.sdp_boot.image) && ok;
+	return get_image(p, o, b, &s->u.sdp_boot.image) && ok;
 }
 
 static bool parse_await(struct recipe_parser *p, const cJSON *o, const char *b,
@@ -179,7 +449,7 @@ static bool parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 	}
 	a->raw = ro > 0;
 	a->offset = off;
-	ok = recipe_get_image(p, o, b, &a->image) && ok;
+	ok = get_image(p, o, b, &a->image) && ok;
 	ok = recipe_get_enum(p, o, b, "sparse", sparse_names, _RECIPE_SPARSE_MAX, 3u, &sparse) >=
 		     0 &&
 	     ok;
@@ -190,7 +460,7 @@ static bool parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 	a->sparse = sparse;
 	a->max_download = (uint32_t)maxdl;
 	a->verify = verify;
-	return ok;
+	return fastboot_flash_supported(p, b, a) && ok;
 }
 
 static bool parse_fastboot_erase(struct recipe_parser *p, const cJSON *o, const char *b,
@@ -256,21 +526,23 @@ static bool parse_ingenic_boot(struct recipe_parser *p, const cJSON *o, const ch
 	} else {
 		ok = false;
 	}
-	r = recipe_get_image_object(p, o, b, "ginfo", false, &a->ginfo);
+	r = get_image_object(p, o, b, "ginfo", false, &a->ginfo);
 	a->has_ginfo = r != 0;
 	ok = r >= 0 && ok;
-	ok = recipe_get_image_object(p, o, b, "spl", true, &a->spl) > 0 && ok;
-	ok = recipe_get_image_object(p, o, b, "burner", true, &a->burner) > 0 && ok;
+	ok = get_image_object(p, o, b, "spl", true, &a->spl) > 0 && ok;
+	ok = get_image_object(p, o, b, "burner", true, &a->burner) > 0 && ok;
 	r = recipe_get_number(p, o, b, "d2i_len", false, 0, 0x100000, &v);
 	if (r > 0)
 		d2i = (uint32_t)v;
 	ok = r >= 0 && ok;
 	a->d2i_len = d2i;
-	/* The ROM moves d2i_len bytes to I-cache; a longer SPL would be cut (§2.3). */
-	if (ok && d2i && a->spl.size > d2i) {
+	/* d2i_len only says what goes to I-cache (§2.3); the ROM's load area bounds the SPL. */
+	const struct ingenic_soc *soc = ok ? ingenic_soc_find(a->soc) : NULL;
+
+	if (soc && soc->spl_max && a->spl.size > soc->spl_max) {
 		recipe_jpath_key(jp, b, "spl.file");
-		recipe_problem(p, jp, "'%s' is %" PRIu64 " bytes, more than d2i_len 0x%" PRIx32,
-			       a->spl.file, a->spl.size, d2i);
+		recipe_problem(p, jp, "'%s' is %" PRIu64 " bytes, more than the %s ROM loads (%" PRIu32 ")",
+			       a->spl.file, a->spl.size, a->soc, soc->spl_max);
 		ok = false;
 	}
 	return ok;
@@ -297,6 +569,7 @@ static bool parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const 
 	     ok;
 	a->flash = flash;
 	a->erase = erase;
+	ok = ingenic_flash_supported(p, b, flash) && ok;
 	if (recipe_get_item(p, o, b, "partitions", true, &parts, jp) <= 0)
 		return false;
 	if (!cJSON_IsArray(parts)) {
@@ -367,7 +640,7 @@ static bool parse_ingenic_write(struct recipe_parser *p, const cJSON *o, const c
 		recipe_problem(p, b, "needs \"partition\" or \"offset\"");
 		ok = false;
 	}
-	ok = recipe_get_image(p, o, b, &a->image) && ok;
+	ok = get_image(p, o, b, &a->image) && ok;
 	ok = recipe_get_enum(p, o, b, "verify", verify_names, _RECIPE_VERIFY_MAX, 7u, &verify) >=
 		     0 &&
 	     ok;
@@ -381,7 +654,15 @@ static bool parse_ingenic_secure_boot(struct recipe_parser *p, const cJSON *o, c
 	static const char *const keys[] = {"file", "sha256", NULL};
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
-	return recipe_get_image(p, o, b, &s->u.ingenic_secure_boot.image) && ok;
+	ok = get_image(p, o, b, &s->u.ingenic_secure_boot.image) && ok;
+	/* jobs/job-ingenic.c refuses it on every unit; without "irreversible" that was said already. */
+	if (s->irreversible) {
+		recipe_problem(p, b,
+			       "ingenic.secure_boot: secure boot / eFuse burning is not supported "
+			       "by this flashd build");
+		ok = false;
+	}
+	return ok;
 }
 
 typedef bool (*stage_parse_fn)(struct recipe_parser *, const cJSON *, const char *,
@@ -454,4 +735,35 @@ bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
 		ok = false;
 	}
 	return parsers[s->op](p, o, b, s) && ok;
+}
+
+/*
+ * The suffix of a .dfu names the device it was built for (idVendor,
+ * idProduct; 0xffff = any, protocol-dfu.md §1.10).  Check it against the
+ * device each dfuse.download talks to: the recipe's match, or the VID/PID
+ * of the last await before it.
+ */
+void recipe_check_dfu_ids(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok)
+{
+	uint16_t vid = r->match.vid, pid = r->match.pid;
+	char jp[RECIPE_JPATH_MAX], sj[RECIPE_JPATH_MAX];
+
+	for (size_t i = 0; i < r->n_stages; i++) {
+		const struct recipe_stage *s = &r->stages[i];
+		const struct recipe_dfuse_download *a = &s->u.dfuse_download;
+
+		if (s->op == RECIPE_OP_AWAIT && stage_ok[i]) {
+			vid = s->u.await.vid;
+			pid = s->u.await.pid;
+		}
+		if (s->op != RECIPE_OP_DFUSE_DOWNLOAD || !stage_ok[i] || !a->dfu_file)
+			continue;
+		if ((a->dfu_vid == 0xffff || a->dfu_vid == vid) &&
+		    (a->dfu_pid == 0xffff || a->dfu_pid == pid))
+			continue;
+		recipe_jpath_index(sj, "stages", i);
+		recipe_jpath_key(jp, sj, "file");
+		recipe_problem(p, jp, "'%s' is for %04x:%04x, the stage's device is %04x:%04x",
+			       a->image.file, a->dfu_vid, a->dfu_pid, vid, pid);
+	}
 }

@@ -8,7 +8,9 @@
  * jobs/flashd.recipe.5; keep the two in step.
  */
 #include "jobs/recipe.h"
+#include "jobs/image.h"
 #include "jobs/recipe-private.h"
+#include "protocols/dfuse_mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -205,6 +207,7 @@ struct recipe *recipe_free(struct recipe *r)
 		return NULL;
 	free(r->name);
 	free(r->description);
+	free(r->dfuse_layout);
 	free(r->path);
 	free(r->dir);
 	for (size_t i = 0; i < r->match.n_ports; i++)
@@ -417,10 +420,33 @@ static bool check_name(struct recipe_parser *p, const char *name)
 	return true;
 }
 
+/* "dfuse_layout": a DfuSe layout string with at most RECIPE_DFUSE_PLAN_SECTORS sectors. */
+static bool parse_dfuse_layout(struct recipe_parser *p, const cJSON *root, struct recipe *r)
+{
+	struct dfuse_layout l;
+	struct err e = { 0 };
+	unsigned n = 0;
+
+	if (recipe_get_string(p, root, NULL, "dfuse_layout", false, &r->dfuse_layout) <= 0)
+		return r->dfuse_layout || !cJSON_HasObjectItem(root, "dfuse_layout");
+	if (dfuse_mem_parse(r->dfuse_layout, &l, &e) < 0) {
+		recipe_problem(p, "dfuse_layout", "not a DfuSe layout string: %s", e.msg);
+		return false;
+	}
+	for (unsigned i = 0; i < l.n_segments; i++)
+		n += l.seg[i].n_sectors;
+	if (n > RECIPE_DFUSE_PLAN_SECTORS) {
+		recipe_problem(p, "dfuse_layout", "%u sectors, at most %d are supported", n,
+			       RECIPE_DFUSE_PLAN_SECTORS);
+		return false;
+	}
+	return true;
+}
+
 static void parse_root(struct recipe_parser *p, const cJSON *root, struct recipe *r)
 {
-	static const char *const keys[] = {"name",  "description", "match", "serial",
-					   "jedec", "stages",	   NULL};
+	static const char *const keys[] = {"name",  "description",  "match", "serial",
+					   "jedec", "dfuse_layout", "stages", NULL};
 	_cleanup_free_ bool *stage_ok = NULL;
 	char jp[RECIPE_JPATH_MAX], sj[RECIPE_JPATH_MAX];
 	const cJSON *stages;
@@ -439,6 +465,7 @@ static void parse_root(struct recipe_parser *p, const cJSON *root, struct recipe
 	ok = parse_match(p, root, r) && ok;
 	ok = parse_serial(p, root, r) && ok;
 	ok = parse_jedec(p, root, r) && ok;
+	ok = parse_dfuse_layout(p, root, r) && ok;
 	(void)ok;
 
 	if (recipe_get_item(p, root, NULL, "stages", true, &stages, jp) <= 0)
@@ -465,26 +492,25 @@ static void parse_root(struct recipe_parser *p, const cJSON *root, struct recipe
 		stage_ok[i] = recipe_parse_stage(p, e, sj, &r->stages[i]);
 	}
 	recipe_check(p, r, stage_ok);
+	recipe_check_dfu_ids(p, r, stage_ok);
 }
 
 /* Read the whole recipe file (bounded) into a NUL-terminated buffer. */
 static int read_file(struct recipe_parser *p, const char *path, char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* Non-blocking open: a FIFO must be refused, not hang "recipe check" or SIGHUP. */
+	_cleanup_close_ int fd = open_regular(path);
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	struct stat st;
 	ssize_t n;
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int r = -errno;
-
-		recipe_problem(p, NULL, "cannot open: %s", strerror(errno));
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		recipe_problem(p, NULL, "not a regular file");
+	if (fd == -EINVAL) {
+		recipe_problem(p, NULL, "'%s' is not a regular file", path);
 		return -EINVAL;
+	}
+	if (fd < 0) {
+		recipe_problem(p, NULL, "cannot open: %s", strerror(-fd));
+		return fd;
 	}
 	buf = malloc(RECIPE_FILE_MAX + 1);
 	if (!buf)

@@ -19,6 +19,8 @@
  *    ingenic.boot (and writes follow ingenic.config) on the same device;
  *  - write ranges on one target (DfuSe alt, fastboot raw offsets or
  *    partition, Ingenic flash) do not overlap;
+ *  - no DfuSe erase destroys bytes an earlier stage wrote (the memory plan,
+ *    RECIPE_DFUSE_PLAN_LAYOUT below) unless that stage has destroys_earlier;
  *  - RECIPE_OP_INGENIC_SECURE_BOOT (eFuse burning, burner requests
  *    0x20-0x25) appears only with irreversible = true, and irreversible is
  *    set on no other stage.
@@ -143,6 +145,15 @@ struct recipe_dfuse_download {
 	struct recipe_image image;
 	enum recipe_erase erase;	/* PAGES, MASS or NONE */
 	enum recipe_verify verify;	/* READBACK or NONE */
+	/* image is a DfuSe .dfu file (starts with "DfuSe", protocol-dfu.md
+	 * §2.10): checked at load, its elements of the target whose
+	 * bAlternateSetting is alt are written at their own addresses; address
+	 * is then the lowest element address and image.write_size the span to
+	 * the highest element end (for the overlap check only). */
+	bool dfu_file;
+	uint16_t dfu_vid, dfu_pid;	/* suffix idVendor/idProduct, 0xffff = any */
+	uint32_t dfu_elements;		/* elements in the alt's target */
+	bool destroys_earlier;	/* "destroys_earlier": its erase may wipe earlier stages' bytes */
 };
 
 struct recipe_dfuse_read_uid {
@@ -254,6 +265,9 @@ struct recipe_serial {
 struct recipe {
 	char *name;
 	char *description;	/* NULL if not given */
+	/* "dfuse_layout": the DfuSe alt 0 layout string the memory plan uses;
+	 * NULL means RECIPE_DFUSE_PLAN_LAYOUT.  Use recipe_dfuse_layout(). */
+	char *dfuse_layout;
 	char *path;		/* the recipe file, as passed to recipe_load() */
 	char *dir;		/* realpath of its directory; images resolve below it */
 	uint8_t sha256[RECIPE_SHA256_LEN];	/* of the recipe file's bytes, for the database */
@@ -298,6 +312,22 @@ int recipe_load(const char *path, struct recipe **ret, struct recipe_diags *diag
 /* Free a recipe and everything in it.  Accepts NULL; returns NULL. */
 struct recipe *recipe_free(struct recipe *r);
 DEFINE_CLEANUP_FUNC(struct recipe *, recipe_free);
+
+/*
+ * The memory plan of a DfuSe recipe uses the recipe's "dfuse_layout" (the
+ * alt 0 string its ROM reports, e.g. an STM32L4's 2 KiB pages) or, without
+ * one, this sector table (STM32F405/F407 internal flash; protocol-dfu.md
+ * §2.6).  recipe check plans the erases with it and the job compares it with
+ * the layout the device reports before erasing.
+ */
+#define RECIPE_DFUSE_PLAN_ALT 0
+#define RECIPE_DFUSE_PLAN_LAYOUT "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg"
+#define RECIPE_DFUSE_PLAN_SECTORS 4096	/* most sectors a planned table may have */
+
+static inline const char *recipe_dfuse_layout(const struct recipe *r)
+{
+	return r->dfuse_layout ? r->dfuse_layout : RECIPE_DFUSE_PLAN_LAYOUT;
+}
 
 /* "dfuse.download", ...; NULL for an invalid value. */
 const char *recipe_op_name(enum recipe_op op);

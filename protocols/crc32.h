@@ -1,7 +1,7 @@
 /*
- * IEEE 802.3 CRC-32 (reflected, polynomial 0xEDB88320), bit-compatible with
- * zlib's crc32(): crc32_update(0, buf, len) == crc32(0, buf, len), and it can
- * be fed incrementally, crc = crc32_update(crc, next, n).
+ * IEEE 802.3 CRC-32 (reflected, polynomial 0xEDB88320) from zlib:
+ * crc32_update(0, buf, len) == crc32(0, buf, len), and it can be fed
+ * incrementally, crc = crc32_update(crc, next, n).
  *
  * The DFU suffix stores the bitwise NOT of this value (protocol-dfu.md §1.10);
  * dfu_file.h does that inversion, this module does not.  Pure, no state.
@@ -14,5 +14,8 @@
 
 /* Continue a CRC over len more bytes; start with crc = 0.  Never fails. */
 uint32_t crc32_update(uint32_t crc, const void *buf, size_t len);
+
+/* CRC of A followed by B from crc(A), crc(B) and B's length (zlib's crc32_combine). */
+uint32_t crc32_concat(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
 #endif

@@ -14,39 +14,72 @@
 
 #include "protocols/crc32.h"
 
-/* Sectors already erased in this call (start addresses), so none is erased twice. */
-struct dfuse_erased {
-	uint32_t *start;
-	size_t n, cap;
-};
-
-static void dfuse_erased_release(struct dfuse_erased *s)
+/*
+ * Erased sectors: one set per call, or the caller's set across calls
+ * (dfuse_use_erased()), so no sector is erased twice in either.
+ */
+void dfuse_erased_release(struct dfuse_erased *s)
 {
-	free(s->start);
+	free(s->v);
 	*s = (struct dfuse_erased){0};
 }
 
-static bool dfuse_erased_has(const struct dfuse_erased *s, uint32_t start)
+void dfuse_erased_forget(struct dfuse_erased *s, unsigned int tag)
 {
+	size_t k = 0;
+
 	for (size_t i = 0; i < s->n; i++)
-		if (s->start[i] == start)
+		if (s->v[i].tag != tag)
+			s->v[k++] = s->v[i];
+	s->n = k;
+	if (s->mass && s->mass_tag == tag)
+		s->mass = false;
+}
+
+void dfuse_use_erased(struct dfuse *d, struct dfuse_erased *set, unsigned int tag)
+{
+	d->erased = set;
+	d->erased_tag = tag;
+}
+
+static bool dfuse_erased_has(const struct dfuse_erased *s, uint8_t alt, uint32_t start)
+{
+	if (s->mass && s->mass_alt == alt)
+		return true;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].alt == alt && s->v[i].start == start)
 			return true;
 	return false;
 }
 
-static int dfuse_erased_add(struct dfuse_erased *s, uint32_t start, struct err *e)
+static int dfuse_erased_add(struct dfuse_erased *s, uint8_t alt, uint32_t start, unsigned int tag,
+			    struct err *e)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
-		uint32_t *p = realloc(s->start, cap * sizeof(*p));
+		struct dfuse_erased_sector *p = realloc(s->v, cap * sizeof(*p));
 
 		if (!p)
 			return err_set(e, -ENOMEM, "out of memory");
-		s->start = p;
+		s->v = p;
 		s->cap = cap;
 	}
-	s->start[s->n++] = start;
+	s->v[s->n++] = (struct dfuse_erased_sector){alt, start, tag};
 	return 0;
+}
+
+/* The set this call records into: the caller's, or the call's own *local. */
+static struct dfuse_erased *dfuse_erased_for_call(struct dfuse *d, struct dfuse_erased *local)
+{
+	return d->erased ? d->erased : local;
+}
+
+/* A mass erase on the current alt: every sector of it now counts as erased. */
+static void dfuse_erased_mass(struct dfuse *d, struct dfuse_erased *s)
+{
+	s->mass = true;
+	s->mass_alt = d->alts[d->cur].alt;
+	s->mass_tag = d->erased_tag;
 }
 
 /* Bytes per DNLOAD/UPLOAD block; strategy B needs it equal to wTransferSize. */
@@ -75,14 +108,15 @@ static int dfuse_erase_range(struct dfuse *d, uint32_t addr, uint64_t len,
 		if (!seg || dfuse_mem_sector(l, (uint32_t)a, &start, &size) < 0)
 			return err_set(e, -ERANGE, "erase 0x%08llx: outside \"%s\"",
 				       (unsigned long long)a, l->name);
-		if ((seg->perms & DFUSE_MEM_ERASABLE) && !dfuse_erased_has(done, start)) {
+		if ((seg->perms & DFUSE_MEM_ERASABLE) &&
+		    !dfuse_erased_has(done, d->alts[d->cur].alt, start)) {
 			r = usb_check_cancel(d->usb, "erase", e);
 			if (r < 0)
 				return r;
 			r = dfuse_erase_raw(d, start, size, e);
 			if (r < 0)
 				return r;
-			r = dfuse_erased_add(done, start, e);
+			r = dfuse_erased_add(done, d->alts[d->cur].alt, start, d->erased_tag, e);
 			if (r < 0)
 				return r;
 			res->sectors_erased++;
@@ -105,6 +139,26 @@ static void dfuse_progress_add(struct dfuse_progress *p, uint64_t n)
 		p->cb(p->ud, p->done, p->total);
 }
 
+/*
+ * Length to send for the last block [a, a+n): on erasable memory, padded
+ * with 0xFF up to the next 8 bytes.  STM32 parts that program 64-bit words
+ * (L4: RM0351 §3.3.7) silently drop a ragged tail (tests/sim/boards/README.md,
+ * stm32l476-dfuse); 0xFF over erased flash changes nothing on parts that
+ * program bytes.  Never past the segment or the chunk, never on option
+ * bytes or OTP (not erasable: every byte there means something).
+ */
+#define DFUSE_PROG_UNIT 8
+static uint16_t dfuse_padded_len(const struct dfuse *d, uint32_t a, uint16_t n, uint16_t chunk)
+{
+	const struct dfuse_segment *s = dfuse_mem_find(&d->alts[d->cur].layout, a);
+	uint32_t pad = (DFUSE_PROG_UNIT - (a + n) % DFUSE_PROG_UNIT) % DFUSE_PROG_UNIT;
+
+	if (!pad || !s || !(s->perms & DFUSE_MEM_ERASABLE) || (uint32_t)n + pad > chunk ||
+	    (uint64_t)a + n + pad > dfuse_segment_end(s))
+		return n;
+	return (uint16_t)(n + pad);
+}
+
 /* Write in runs: Set-Address, then blocks 2, 3, ... (see dfuse.h). */
 static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len,
 			     struct dfuse_progress *prog, struct dfuse_result *res, struct err *e)
@@ -116,13 +170,25 @@ static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf,
 	};
 	uint16_t chunk = dfuse_chunk(d), block = 0;
 	bool consecutive = dfuse_consecutive_ok(d);
+	_cleanup_free_ uint8_t *tail = NULL;
 	size_t off = 0;
 	int r;
 
 	while (off < len) {
 		uint16_t n = len - off < chunk ? (uint16_t)(len - off) : chunk;
 		uint32_t a = addr + (uint32_t)off;
+		uint16_t sent = off + n == len ? dfuse_padded_len(d, a, n, chunk) : n;
+		const uint8_t *data = buf + off;
 		struct dfu_status st;
+
+		if (sent != n) {
+			tail = malloc(sent);
+			if (!tail)
+				return err_set(e, -ENOMEM, "write 0x%08x: out of memory", a);
+			memcpy(tail, data, n);
+			memset(tail + n, 0xff, sent - n);
+			data = tail;
+		}
 
 		/* New run at the start, per chunk in strategy A, and before wBlockNum would wrap. */
 		if (block == 0 || !consecutive || block == UINT16_MAX) {
@@ -131,7 +197,7 @@ static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf,
 				return r;
 			block = 2;
 		}
-		r = dfu_dnload(d->usb, block, buf + off, n, e);
+		r = dfu_dnload(d->usb, block, data, sent, e);
 		if (r < 0) {
 			r = dfuse_explain_stall(d, r, "DNLOAD", e);
 			return err_prefix(e, r, "write 0x%08x", a);
@@ -281,7 +347,8 @@ int dfuse_download(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t le
 	struct dfuse_result res = {.host_crc = crc32_update(0, buf, len)};
 	struct dfuse_progress prog = {progress, ud, 0,
 				      (flags & DFUSE_NO_VERIFY) ? len : 2 * (uint64_t)len};
-	_cleanup_(dfuse_erased_release) struct dfuse_erased erased = {0};
+	_cleanup_(dfuse_erased_release) struct dfuse_erased local = {0};
+	struct dfuse_erased *erased = dfuse_erased_for_call(d, &local);
 	int r;
 
 	r = dfuse_check_range(d, addr, len, flags, e);
@@ -291,9 +358,10 @@ int dfuse_download(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t le
 		r = dfuse_mass_erase_raw(d, e);
 		if (r < 0)
 			goto out;
+		dfuse_erased_mass(d, erased);
 		res.mass_erased = true;
 	} else if (!(flags & DFUSE_NO_ERASE)) {
-		r = dfuse_erase_range(d, addr, len, &erased, &res, e);
+		r = dfuse_erase_range(d, addr, len, erased, &res, e);
 		if (r < 0)
 			goto out;
 	}
@@ -350,7 +418,8 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 
 	for (unsigned int t = 0; t < f->n_targets; t++) {
 		const struct dfu_file_target *tg = &f->targets[t];
-		_cleanup_(dfuse_erased_release) struct dfuse_erased erased = {0};
+		_cleanup_(dfuse_erased_release) struct dfuse_erased local = {0};
+		struct dfuse_erased *erased = dfuse_erased_for_call(d, &local);
 
 		r = dfuse_select_alt(d, tg->alt, e);
 		if (r < 0)
@@ -365,12 +434,13 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 			r = dfuse_mass_erase_raw(d, e);
 			if (r < 0)
 				goto target_fail;
+			dfuse_erased_mass(d, erased);
 			res.mass_erased = true;
 		}
 		if (!(flags & (DFUSE_MASS_ERASE | DFUSE_NO_ERASE)))
 			for (uint32_t i = 0; i < tg->n_elements; i++) {
 				r = dfuse_erase_range(d, tg->elements[i].address,
-						      tg->elements[i].size, &erased, &res, e);
+						      tg->elements[i].size, erased, &res, e);
 				if (r < 0)
 					goto element_fail;
 			}

@@ -21,6 +21,8 @@ struct dfuse {
 	enum dfu_hold hold; /* learned by dfu_wait_done() for this session (dfu.h) */
 	bool claimed;
 	bool left;
+	struct dfuse_erased *erased; /* caller's set (dfuse_use_erased()), or NULL: per call */
+	unsigned int erased_tag;
 };
 
 /* ms scaled by dfuse_set_deadline_pct(): at least 1, at most UINT32_MAX. */

@@ -17,7 +17,8 @@
  *
  * Erase: exactly the sectors the image touches (layout of the current alt),
  * each at most once per call (also across the elements of a .dfu target),
- * skipping non-erasable segments; or one mass erase when asked.
+ * or once per caller-kept set (dfuse_use_erased()), skipping non-erasable
+ * segments; or one mass erase when asked.
  *
  * Verification: every byte written is read back with UPLOAD and compared;
  * the result carries the host and device CRC-32 (zlib) of the range.
@@ -96,6 +97,39 @@ struct dfuse_result {
 	bool mass_erased;
 	bool verified; /* read back and identical */
 };
+
+/*
+ * Sectors erased so far by a sequence of downloads that outlives one call
+ * and one device session: a job's memory plan (jobs/job-dfuse.c).  A sector
+ * in the set is not erased again, so a later download keeps what an earlier
+ * one wrote into a shared sector.  Entries carry the caller's tag (the stage)
+ * so a retried stage can forget, and erase again, only its own sectors.
+ * Zero-initialise; free with dfuse_erased_release().
+ */
+struct dfuse_erased_sector {
+	uint8_t alt;
+	uint32_t start;
+	unsigned int tag;
+};
+
+struct dfuse_erased {
+	struct dfuse_erased_sector *v;
+	size_t n, cap;
+	bool mass;		/* a mass erase ran on mass_alt: every sector of it counts */
+	uint8_t mass_alt;
+	unsigned int mass_tag;
+};
+
+void dfuse_erased_release(struct dfuse_erased *s);
+/* Drop the entries (and the mass erase) recorded under tag. */
+void dfuse_erased_forget(struct dfuse_erased *s, unsigned int tag);
+
+/*
+ * From now on, downloads record their erases in *set under tag and skip
+ * sectors already in it; NULL goes back to one fresh set per call.  set must
+ * outlive its use by d.
+ */
+void dfuse_use_erased(struct dfuse *d, struct dfuse_erased *set, unsigned int tag);
 
 /*
  * Claim usb->interface, read the DFU functional descriptor (wTransferSize)

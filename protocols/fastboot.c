@@ -139,19 +139,19 @@ static int bulk_out(struct fb *f, const void *buf, size_t len, unsigned int time
 	return 0;
 }
 
-/* One reply packet into buf (NUL-terminated).  Returns its length. */
+/*
+ * One reply packet into buf (NUL-terminated).  Returns its length.  Read
+ * in slices: an erase or UCmd may take minutes, and a stage deadline or
+ * shutdown must still end the wait within a slice.
+ */
 static int read_reply(struct fb *f, char *buf, unsigned int timeout, struct err *e)
 {
-	int got = 0, r;
+	int got = usb_read_sliced(f->usb, f->ep_in, false, buf, FB_RESPONSE_LEN, timeout, e);
 
-	r = usb_check_cancel(f->usb, "reply", e);
-	if (r < 0)
-		return r;
-	r = libusb_bulk_transfer(f->usb->handle, f->ep_in, (unsigned char *)buf, FB_RESPONSE_LEN,
-				 &got, timeout);
-	if (r < 0)
-		return err_set(e, usb_errno(r), "reading the reply: %s",
-			       libusb_strerror((enum libusb_error)r));
+	if (got < 0) {
+		err_prefix(e, "reading the reply");
+		return got;
+	}
 	buf[got] = '\0';
 	return got;
 }

@@ -97,8 +97,9 @@ void fb_set_timeout_pct(struct fb *f, unsigned int pct);
 /*
  * Send cmd and read replies until OKAY or FAIL.  OKAY's text goes to resp
  * (may be NULL; always NUL-terminated).  timeout_ms 0 = FB_CMD_TIMEOUT_MS;
- * it applies to each reply read (an INFO line restarts it).  A DATA reply
- * is -EPROTO here.
+ * it applies to each reply read (an INFO line restarts it), which waits in
+ * slices of USB_WAIT_SLICE_MS: the cancel flag ends even a long erase or
+ * UCmd within one slice.  A DATA reply is -EPROTO here.
  */
 int fb_command(struct fb *f, const char *cmd, unsigned int timeout_ms, char *resp,
 	       size_t resp_size, struct err *e);

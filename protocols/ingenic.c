@@ -16,8 +16,20 @@
 
 /* Stage-1 padding unit of the first-generation XBurst1 ROMs (§2.3, [TDFU-boot]). */
 #define INGENIC_SPL_ALIGN 32
-/* Largest SPL we pad in a local buffer: the T-series d2i_len bound (§2.2). */
-#define INGENIC_SPL_MAX (32u * 1024u)
+/*
+ * SPL load limits: how much the ROM can hold at spl_addr before DDR is up.
+ * d2i_len is not one (§2.3: it is what the ROM moves to I-cache): a real
+ * T31 takes a 32,384-byte SPL with d2i_len 0x7000 (ingenic-flash-tool's
+ * log, §0 of its README).  No ROM document gives the T-series figure; the
+ * bound used is the 128 KiB L2 cache that must hold cache-as-RAM from
+ * 0x80000000 (T20/T30/T31 "L2 Cache 128KB", themactep/wiki
+ * en/hardware-ingenic.md), minus the 0x1800 below the SPL (inference).
+ * X1000/X1500: 16 KiB TCSM at 0xF4000000, SPL at +0x1800 -> 0x2800
+ * (Rockbox target/mips/ingenic_x1000 SPL linker script, [RB-jz-x1000]).
+ * X2000: not known (0, no check).  Same table in tests/sim/boards/README.md.
+ */
+#define INGENIC_SPL_MAX_CAR (0x20000u - 0x1800u)
+#define INGENIC_SPL_MAX_TCSM (0x4000u - 0x1800u)
 
 /*
  * §2.2 memory maps: T-series and X1830 use cache-as-RAM at 0x8000xxxx,
@@ -27,18 +39,18 @@
  * efuse_uid: the T-series shadow window (§5); not documented for X parts.
  */
 static const struct ingenic_soc socs[] = {
-	{"t20", 0x80001000, 0x80001800, 0x80100000, 0x4000, true, true},
-	{"t21", 0x80001000, 0x80001800, 0x80100000, 0x7000, true, true},
-	{"t23", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true},
-	{"t30", 0x80001000, 0x80001800, 0x80100000, 0x7000, true, true},
-	{"t31", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true},
-	{"t40", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true},
-	{"t41", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true},
-	{"a1", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true},
-	{"x1000", 0xf4001000, 0xf4001800, 0x80100000, 0, false, false},
-	{"x1500", 0xf4001000, 0xf4001800, 0x80100000, 0, false, false},
-	{"x1830", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, false},
-	{"x2000", 0xb2401000, 0xb2401800, 0x80100000, 0, false, false},
+	{"t20", 0x80001000, 0x80001800, 0x80100000, 0x4000, true, true, INGENIC_SPL_MAX_CAR},
+	{"t21", 0x80001000, 0x80001800, 0x80100000, 0x7000, true, true, INGENIC_SPL_MAX_CAR},
+	{"t23", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR},
+	{"t30", 0x80001000, 0x80001800, 0x80100000, 0x7000, true, true, INGENIC_SPL_MAX_CAR},
+	{"t31", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR},
+	{"t40", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR},
+	{"t41", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR},
+	{"a1", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR},
+	{"x1000", 0xf4001000, 0xf4001800, 0x80100000, 0, false, false, INGENIC_SPL_MAX_TCSM},
+	{"x1500", 0xf4001000, 0xf4001800, 0x80100000, 0, false, false, INGENIC_SPL_MAX_TCSM},
+	{"x1830", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, false, INGENIC_SPL_MAX_CAR},
+	{"x2000", 0xb2401000, 0xb2401800, 0x80100000, 0, false, false, 0},
 };
 
 struct ingenic {
@@ -286,22 +298,19 @@ int ingenic_boot(struct ingenic *g, const struct ingenic_boot_args *a, usb_progr
 {
 	const struct ingenic_soc *soc = g->soc;
 	struct ingenic_boot_result res = {0};
-	uint8_t spl[INGENIC_SPL_MAX];
+	uint8_t *spl = NULL;
 	size_t spl_len = a->spl_len;
 	uint64_t done = 0, total;
 	int r;
 
 	if (!a->spl || !a->spl_len || !a->burner || !a->burner_len || (a->ginfo_len && !a->ginfo))
 		return err_set(e, -EINVAL, "boot: SPL and burner are required");
-	if (a->d2i_len && a->spl_len > a->d2i_len)
-		/* The ROM copies d2i_len bytes to I-cache: a longer SPL would be cut (§2.3). */
-		return err_set(e, -EMSGSIZE, "boot: SPL is %zu bytes, more than d2i_len 0x%x",
-			       a->spl_len, a->d2i_len);
 	if (soc->pad_spl_32)
 		spl_len = (spl_len + INGENIC_SPL_ALIGN - 1) / INGENIC_SPL_ALIGN * INGENIC_SPL_ALIGN;
-	if (spl_len > sizeof(spl))
-		return err_set(e, -EMSGSIZE, "boot: SPL is %zu bytes, more than %u", a->spl_len,
-			       INGENIC_SPL_MAX);
+	/* Only the ROM's load area bounds the SPL, not d2i_len (see spl_max). */
+	if (soc->spl_max && spl_len > soc->spl_max)
+		return err_set(e, -EMSGSIZE, "boot: SPL is %zu bytes, more than the %s ROM loads (%u)",
+			       a->spl_len, soc->name, soc->spl_max);
 	if (ret)
 		memset(ret, 0, sizeof(*ret));
 	total = a->ginfo_len + spl_len + a->burner_len;
@@ -323,10 +332,18 @@ int ingenic_boot(struct ingenic *g, const struct ingenic_boot_args *a, usb_progr
 			goto out;
 		}
 	}
-	/* Zero padding for the first-gen ROMs; the local copy is at most 32 KiB. */
-	memcpy(spl, a->spl, a->spl_len);
-	memset(spl + a->spl_len, 0, spl_len - a->spl_len);
-	r = load(g, soc->spl_addr, spl, spl_len, progress, ud, &done, total, e);
+	/* Zero padding for the first-gen ROMs, in a copy only when needed. */
+	if (spl_len != a->spl_len) {
+		spl = calloc(1, spl_len);
+		if (!spl) {
+			r = err_set(e, -ENOMEM, "boot: out of memory");
+			goto out;
+		}
+		memcpy(spl, a->spl, a->spl_len);
+	}
+	r = load(g, soc->spl_addr, spl ? spl : a->spl, spl_len, progress, ud, &done, total, e);
+	free(spl);
+	spl = NULL;
 	if (r < 0) {
 		err_prefix(e, r, "load SPL 0x%08x", soc->spl_addr);
 		goto out;

@@ -80,6 +80,7 @@ struct ingenic_soc {
 	uint32_t d2i_len;     /* default for SET_DATA_LEN before START1; 0 = none sent */
 	bool pad_spl_32;      /* first-gen XBurst1 ROMs hang unless the SPL is a multiple of 32 */
 	bool efuse_uid;	      /* eFuse shadow UID readable from the ROM (T-series, §5) */
+	uint32_t spl_max;     /* most SPL bytes the ROM can hold at spl_addr; 0 = not known */
 };
 
 /* Row for a SoC name, NULL if unknown. */
@@ -144,7 +145,7 @@ int ingenic_read_soc_id(struct ingenic *g, uint32_t *ret, struct err *e);
 struct ingenic_boot_args {
 	const uint8_t *ginfo; /* optional (NULL/0): parameter block for the SPL */
 	size_t ginfo_len;
-	const uint8_t *spl; /* stage 1, at most d2i_len bytes when d2i_len is set */
+	const uint8_t *spl; /* stage 1, at most the SoC's spl_max bytes (d2i_len is no bound) */
 	size_t spl_len;
 	const uint8_t *burner; /* stage 2 */
 	size_t burner_len;
@@ -166,7 +167,7 @@ struct ingenic_boot_result {
  * GET_CPU_INFO differs from the ROM's string (the burner runs).  progress
  * sees bytes sent of ginfo + SPL + burner.  *ret (optional) is filled as
  * far as the boot got.  -EALREADY if the burner already answers (START1 is
- * one-shot: power-cycle the board), -EMSGSIZE SPL longer than d2i_len,
+ * one-shot: power-cycle the board), -EMSGSIZE SPL longer than spl_max,
  * -EPROTO burner string never appeared, transfer errors.
  */
 int ingenic_boot(struct ingenic *g, const struct ingenic_boot_args *a, usb_progress_cb_t progress,

@@ -182,16 +182,15 @@ static int send_report(struct sdp *s, uint8_t id, size_t len, struct err *e)
 static int read_report(struct sdp *s, uint8_t id, uint8_t *buf, size_t len, unsigned int timeout,
 		       struct err *e)
 {
-	int got = 0, r;
+	/* Sliced: DDR training may keep the ROM quiet for seconds (§1.7),
+	 * a cancel must not wait for all of them. */
+	int got = usb_read_sliced(s->usb, s->ep_in, true, buf, (int)(1 + len),
+				  timeout ? timeout : s->timeout_ms, e);
 
-	r = usb_check_cancel(s->usb, "report", e);
-	if (r < 0)
-		return r;
-	r = libusb_interrupt_transfer(s->usb->handle, s->ep_in, buf, (int)(1 + len), &got,
-				      timeout ? timeout : s->timeout_ms);
-	if (r < 0)
-		return err_set(e, usb_errno(r), "report %u: %s", id,
-			       libusb_strerror((enum libusb_error)r));
+	if (got < 0) {
+		err_prefix(e, "report %u", id);
+		return got;
+	}
 	if (got < 1 || buf[0] != id)
 		return err_set(e, -EPROTO, "expected report %u, got %s%u (%d bytes)", id,
 			       got < 1 ? "an empty one" : "report ", got < 1 ? 0 : buf[0], got);

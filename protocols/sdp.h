@@ -77,6 +77,8 @@
 /*
  * Per HID transfer: uuu HEAD waits 10 s ("it takes some time for ddr
  * training", §1.7); imx_usb's 1 s is too short for DCD_WRITE on slow DDR.
+ * Report reads wait in slices of USB_WAIT_SLICE_MS, so a cancel ends them
+ * early; SET_REPORT writes are single transfers (not re-issuable).
  */
 #define SDP_XFER_TIMEOUT_MS 10000
 /*

@@ -124,6 +124,35 @@ int usb_ctrl_out(struct usb_dev *d, uint8_t reqtype, uint8_t request, uint16_t v
 	return r;
 }
 
+int usb_read_sliced(struct usb_dev *d, uint8_t ep, bool interrupt, void *buf, int len,
+		    unsigned int timeout_ms, struct err *e)
+{
+	uint64_t t0 = usb_now_ms();
+
+	for (;;) {
+		uint64_t spent = usb_now_ms() - t0;
+		unsigned int slice = USB_WAIT_SLICE_MS;
+		int got = 0, r = usb_check_cancel(d, "read", e);
+
+		if (r < 0)
+			return r;
+		if (spent >= timeout_ms)
+			return usb_fail(e, LIBUSB_ERROR_TIMEOUT);
+		if (slice > timeout_ms - spent)
+			slice = (unsigned int)(timeout_ms - spent);
+		if (interrupt)
+			r = libusb_interrupt_transfer(d->handle, ep, buf, len, &got, slice);
+		else
+			r = libusb_bulk_transfer(d->handle, ep, buf, len, &got, slice);
+		if (r == LIBUSB_ERROR_TIMEOUT && got == 0)
+			continue; /* nothing sent yet: ask again */
+		/* Bytes that arrived as the slice ended are the answer. */
+		if (r < 0 && r != LIBUSB_ERROR_TIMEOUT)
+			return usb_fail(e, r);
+		return got;
+	}
+}
+
 int usb_get_string(struct usb_dev *d, uint8_t index, char *buf, size_t size, struct err *e)
 {
 	unsigned char raw[255];

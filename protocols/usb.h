@@ -12,6 +12,8 @@
  * and closes it.  The cancel flag is owned by the caller too and may be set
  * from another thread at any time; it is checked between transfers, so a
  * transfer in flight finishes (or times out) before -ECANCELED is returned.
+ * Waits for a device's answer go through usb_read_sliced(), which re-checks
+ * the flag every USB_WAIT_SLICE_MS: a stuck board is left within a slice.
  */
 #ifndef FLASHD_PROTOCOLS_USB_H
 #define FLASHD_PROTOCOLS_USB_H
@@ -30,6 +32,12 @@
  * request and what fwupd needed for an F745 (protocol-dfu.md §1.3, §1.8).
  */
 #define USB_CTRL_TIMEOUT_MS 5000
+
+/*
+ * Longest single blocking IN transfer of usb_read_sliced(): how late a cancel
+ * (stage deadline, shutdown) is noticed while a board takes its time.
+ */
+#define USB_WAIT_SLICE_MS 250
 
 /* Progress: done of total bytes.  Called on the engine's thread. */
 typedef void (*usb_progress_cb_t)(void *ud, uint64_t done, uint64_t total);
@@ -78,6 +86,18 @@ int usb_ctrl_out(struct usb_dev *d, uint8_t reqtype, uint8_t request, uint16_t v
  * NUL-terminated.  Returns the length, -EINVAL for index 0, or -errno.
  */
 int usb_get_string(struct usb_dev *d, uint8_t index, char *buf, size_t size, struct err *e);
+
+/*
+ * Bulk (interrupt false) or interrupt IN transfer of up to len bytes from
+ * ep, waiting at most timeout_ms in all, in transfers of at most
+ * USB_WAIT_SLICE_MS that are re-issued while nothing arrived, with the
+ * cancel flag checked between them.  Only for reads that can be repeated
+ * without losing data (a reply that has not been sent yet); OUT transfers
+ * cannot be re-issued safely and are not sliced.  Returns the byte count,
+ * -ETIMEDOUT, -ECANCELED or -errno (libusb's wording as message).
+ */
+int usb_read_sliced(struct usb_dev *d, uint8_t ep, bool interrupt, void *buf, int len,
+		    unsigned int timeout_ms, struct err *e);
 
 /* Claim d->interface / select an alternate setting; -errno with message. */
 int usb_claim(struct usb_dev *d, struct err *e);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test program and test script, counts the "ok - " / "not ok - "
-# lines they print, and ends with "N passed, N failed".  A program that exits
+# lines they print, and ends with "N passed, N failed, N skipped".  A case
+# reported as "ok - name # SKIP reason" counts as skipped, never as passed:
+# a suite that could not run must not look green.  A program that exits
 # non-zero without reporting a failing case counts as one failure (a crash or
 # a sanitizer report must never pass silently).
 #   usage: tests/run-tests.sh BUILD_DIR
@@ -14,12 +16,12 @@ export FLASHD_TOP=$top FLASHD_BUILD=$(cd "$build" && pwd)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-verify_asan_link_order=0:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 logdir=$FLASHD_BUILD/test-logs
 mkdir -p "$logdir"
 
 run_one() {
-	local prog=$1 name log rc p f
+	local prog=$1 name log rc p f s
 	name=${prog#"$FLASHD_BUILD"/}
 	name=${name#"$top"/}
 	log=$logdir/$(echo "$name" | tr '/' '_').log
@@ -30,7 +32,8 @@ run_one() {
 		timeout 900 "$prog" >"$log" 2>&1
 	fi
 	rc=$?
-	p=$(grep -c '^ok - ' "$log")
+	s=$(grep -c '^ok - .*# *SKIP' "$log")
+	p=$(($(grep -c '^ok - ' "$log") - s))
 	f=$(grep -c '^not ok - ' "$log")
 	grep -E '^(not ok - |ok - |#)' "$log" | sed 's/^/   /'
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -40,12 +43,13 @@ run_one() {
 	elif [ "$f" -ne 0 ]; then
 		echo "   (full log: $log)"
 	fi
-	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ]; then
 		echo "   not ok - $name ran no test case"
 		f=1
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
+	skipped=$((skipped + s))
 }
 
 mapfile -t progs < <(
@@ -59,5 +63,5 @@ for prog in "${progs[@]}"; do
 	run_one "$prog"
 done
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

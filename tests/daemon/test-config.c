@@ -3,6 +3,7 @@
 #include "tests/lib/test.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void write_conf(char *path, const char *text)
@@ -88,6 +89,30 @@ TEST(config_missing_file_is_enoent)
 	ASSERT_EQ(config_load("/nonexistent/flashd.conf", &c, &e), -ENOENT);
 	ASSERT_CONTAINS(e.msg, "cannot open '/nonexistent/flashd.conf'");
 	config_free(&c);
+}
+
+/* Issue 13: a directory read as empty config, a FIFO blocked startup forever. */
+TEST(config_not_regular_file_is_refused)
+{
+	char dir[] = "/tmp/test-config.XXXXXX", fifo[64];
+	struct config c;
+	struct err e = { 0 };
+
+	ASSERT_TRUE(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo.conf", dir);
+	ASSERT_OK(mkfifo(fifo, 0600));
+	ASSERT_OK(config_defaults(&c));
+	ASSERT_EQ(config_load(dir, &c, &e), -EINVAL);
+	ASSERT_CONTAINS(e.msg, "is not a regular file");
+	err_clear(&e);
+	alarm(10); /* old code blocked in fopen() */
+	ASSERT_EQ(config_load(fifo, &c, &e), -EINVAL);
+	alarm(0);
+	ASSERT_CONTAINS(e.msg, "is not a regular file");
+	ASSERT_CONTAINS(e.msg, fifo);
+	config_free(&c);
+	unlink(fifo);
+	rmdir(dir);
 }
 
 TEST_MAIN()

@@ -89,7 +89,8 @@ while [ $# -gt 0 ]; do
 	wait-running) for _ in $(seq 600); do [ "$(sqlite3 "$dir/f.db" "SELECT count(*) FROM units WHERE result='running'" 2>/dev/null || echo 0)" -ge "$2" ] && break; sleep 0.05; done; shift ;;
 	sleep) sleep "$2"; shift ;;
 	hup) rm -rf "$recipes"/*; cp -r "$2"/* "$recipes"/; kill -HUP "$pid"; shift ;;
-	status) "$B/flashctl" status --socket "$dir/ctl" --json >"$dir/status.json" 2>&1
+	status) stat -c %a "$dir/ctl" >"$dir/ctl.mode"
+		"$B/flashctl" status --socket "$dir/ctl" --json >"$dir/status.json" 2>&1
 		"$B/flashctl" status --socket "$dir/ctl" >"$dir/status.txt" 2>&1 ;;
 	term) kill -TERM "$pid"; wait "$pid"; echo "$?" >"$dir/exit"; pid= ;;
 	kill9) kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid= ;;
@@ -151,6 +152,7 @@ check "flashd_program_error_is_a_fail_row_with_reason" "$([[ $row == fail\|app\|
 n=$(q "$d/f.db" "SELECT count(*) FROM units WHERE port='1-3'")
 check "flashd_ignores_port_outside_allow_list" "$([ "$n" = 0 ] && grep -q "outside allow_ports" "$d/flashd.log" && echo 0 || echo 1)" "rows on 1-3: $n"
 check "flashd_status_json_lists_ports" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if len(d["ports"]) == 12 and "pass" in d["status"] else 1)' "$d/status.json" && echo 0 || echo 1)" "$(head -c 300 "$d/status.json")"
+check "flashd_control_socket_is_0660" "$([ "$(cat "$d/ctl.mode" 2>/dev/null)" = 660 ] && echo 0 || echo 1)" "mode: $(cat "$d/ctl.mode" 2>/dev/null)"
 check "flashd_status_table_shows_slot_label" "$(grep -q '^1-1.1 *A1 ' "$d/status.txt" && echo 0 || echo 1)" "$(head -3 "$d/status.txt")"
 check "flashd_exits_0_on_sigterm_when_idle" "$([ "$(cat "$d/exit" 2>/dev/null)" = 0 ] && echo 0 || echo 1)" "exit=$(cat "$d/exit" 2>/dev/null)"
 n=$(q "$d/f.db" "SELECT count(*) FROM units WHERE result='running'")

@@ -128,6 +128,149 @@ else
 	nok "dfuse_read_protected_board_fails_with_errVENDOR" "rc=$rc row=$row" "error=$err"
 fi
 
+# --- a DfuSe .dfu (what ST's tools and most STM32 builds produce): each element
+# lands at its own address, the file's prefix/headers/suffix never reach flash ---
+head -c 3000 /dev/urandom >"$tmp/el0.bin"
+head -c 40000 /dev/urandom >"$tmp/el1.bin"
+# 0x08002000 shares the 16 KiB sector 0 with 0x08000000: erased once, both survive.
+python3 "$top/tests/fixtures/dfuse/mkdfu.py" "$tmp/r/images/fw.dfu" \
+	0:0x08000000:"$tmp/el0.bin" 0:0x08002000:"$tmp/el1.bin"
+cat >"$tmp/r/dfu.json" <<EOF
+{ "name": "dfu", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "fw", "file": "images/fw.dfu",
+      "sha256": "$(sha "$tmp/r/images/fw.dfu")" },
+    { "op": "dfuse.leave", "address": "0x08000000" } ] }
+EOF
+run dfu dfu ""
+python3 - "$tmp/el0.bin" "$tmp/el1.bin" "$expect" <<'EOF'
+import sys
+a, b, out = open(sys.argv[1], 'rb').read(), open(sys.argv[2], 'rb').read(), sys.argv[3]
+img = bytearray(b'\xff' * (1024 * 1024))
+img[0:len(a)] = a
+img[0x2000:0x2000 + len(b)] = b
+open(out, 'wb').write(img)
+EOF
+flash=$tmp/dfu/b1.flash.bin
+if [ "$rc" -eq 0 ] && cmp -s "$flash" "$expect" && ! grep -qa DfuSe "$flash"; then
+	ok "dfuse_dfu_file_elements_land_at_their_addresses"
+else
+	nok "dfuse_dfu_file_elements_land_at_their_addresses" "rc=$rc" "$(cmp "$flash" "$expect" 2>&1)" "$(tail -3 "$tmp/dfu.log")"
+fi
+row=$(q "$tmp/dfu.db" "SELECT result FROM units")
+imgs=$(q "$tmp/dfu.db" "SELECT stage, target, size, sha256, printf('%08x', host_crc32), host_crc32 = device_crc32, verified FROM unit_images")
+want_crc=$(python3 -c 'import zlib,sys; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read() + open(sys.argv[2],"rb").read()))' "$tmp/el0.bin" "$tmp/el1.bin")
+want="fw|alt0:dfu:2 elements|$(stat -c %s "$tmp/r/images/fw.dfu")|$(sha "$tmp/r/images/fw.dfu")|$want_crc|1|1"
+if [ "$row" = pass ] && [ "$imgs" = "$want" ]; then
+	ok "dfuse_dfu_file_one_pass_row_crc_over_elements"
+else
+	nok "dfuse_dfu_file_one_pass_row_crc_over_elements" "row=$row" "got: $imgs" "want: $want"
+fi
+
+# --- two stages in one flash sector (issue 12): the job erases sector 0 once -----
+# boot2 (8 KiB at 0x08000000) and app2 (8 KiB at 0x08002000) share the 16 KiB
+# sector 0; the second stage must not erase it again.  The final flash must
+# equal the memory plan: both images, the rest erased.
+head -c 8192 /dev/urandom >"$tmp/r/images/boot2.bin"
+head -c 8192 /dev/urandom >"$tmp/r/images/app2.bin"
+cat >"$tmp/r/shared.json" <<EOF
+{ "name": "shared", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "boot2", "address": "0x08000000", "file": "images/boot2.bin",
+      "sha256": "$(sha "$tmp/r/images/boot2.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.download", "name": "app2", "address": "0x08002000", "file": "images/app2.bin",
+      "sha256": "$(sha "$tmp/r/images/app2.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.leave", "address": "0x08000000" } ] }
+EOF
+run shared shared ""
+python3 - "$tmp/r/images/boot2.bin" "$tmp/r/images/app2.bin" "$tmp/expect-shared.bin" <<'EOF'
+import sys
+boot, app, out = open(sys.argv[1], 'rb').read(), open(sys.argv[2], 'rb').read(), sys.argv[3]
+img = bytearray(b'\xff' * (1024 * 1024))
+img[0:len(boot)] = boot
+img[0x2000:0x2000 + len(app)] = app
+open(out, 'wb').write(img)
+EOF
+if [ "$rc" -eq 0 ] && cmp -s "$tmp/shared/b1.flash.bin" "$tmp/expect-shared.bin"; then
+	ok "dfuse_stages_sharing_a_sector_both_survive_byte_exact"
+else
+	nok "dfuse_stages_sharing_a_sector_both_survive_byte_exact" "rc=$rc" \
+		"$(cmp "$tmp/shared/b1.flash.bin" "$tmp/expect-shared.bin" 2>&1)" "$(tail -3 "$tmp/shared.log")"
+fi
+rows=$(q "$tmp/shared.db" "SELECT result FROM units; SELECT stage || ':' || verified || ':' || (host_crc32 = device_crc32) FROM unit_images ORDER BY id")
+want="pass
+boot2:1:1
+app2:1:1"
+[ "$rows" = "$want" ] && ok "dfuse_shared_sector_rows_pass_and_verified" ||
+	nok "dfuse_shared_sector_rows_pass_and_verified" "got: $rows" "want: $want"
+
+# --- the device's layout is not the one recipe check planned with --------------
+# A 512 KiB board has no sector 0x08080000-0x0809ffff: the stage fails before
+# any erase, naming the plan, and the flash stays blank.
+head -c 4096 /dev/urandom >"$tmp/r/images/hi.bin"
+cat >"$tmp/r/hi.json" <<EOF
+{ "name": "hi", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "hi", "address": "0x08080000", "file": "images/hi.bin",
+      "sha256": "$(sha "$tmp/r/images/hi.bin")", "erase": "pages", "verify": "readback" } ] }
+EOF
+run smallflash hi ', "flash_kib": 512'
+row=$(q "$tmp/smallflash.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/smallflash.db" "SELECT error FROM units")
+blank=$(python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); print(int(len(d) > 0 and d.count(0xff) == len(d)))' "$tmp/smallflash/b1.flash.bin" 2>&1)
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|hi" ] && [[ $err == *"memory plan does not hold"*"0x08080000-0x0809ffff"*"nothing erased"* ]] && [ "$blank" = 1 ]; then
+	ok "dfuse_layout_unlike_the_plan_fails_before_erasing"
+else
+	nok "dfuse_layout_unlike_the_plan_fails_before_erasing" "rc=$rc row=$row blank=$blank" "error=$err"
+fi
+
+# --- STM32L476: the example recipe jobs/recipes/stm32-l476.json (2 KiB
+# pages, 64-bit programming; both images end off the 8-byte unit and mid-page,
+# the app starts mid-page 6) ------------------------------------------------
+cat >"$tmp/l4.json" <<EOF
+{ "time_scale": 0.001,
+  "boards": [ { "id": "b1", "type": "stm32l476-dfuse", "port": "1-1.4", "serial": "L4UNIT07", "fill": "random:5" } ] }
+EOF
+timeout 60 "$sim" --scenario "$tmp/l4.json" --dump-dir "$tmp/l4" -- \
+	"$tool" --db "$tmp/l4.db" --recipe "$top/jobs/recipes/stm32-l476.json" --port 1-1.4 \
+	--deadline-pct 10 >"$tmp/l4.log" 2>&1
+rc=$?
+l4img=$top/jobs/recipes/images
+res=$(python3 - "$l4img/stm32-l476-boot.bin" "$l4img/stm32-l476-app.bin" "$tmp/l4/b1.flash.bin" <<'EOF'
+import sys
+boot, app = open(sys.argv[1], 'rb').read(), open(sys.argv[2], 'rb').read()
+flash = open(sys.argv[3], 'rb').read()
+app_at = 0x3400
+end = app_at + len(app)
+bad = []
+if flash[:len(boot)] != boot: bad.append("boot")
+if flash[len(boot):app_at] != b'\xff' * (app_at - len(boot)): bad.append("gap")
+if flash[app_at:end] != app: bad.append("app")
+# The rest of the app's last page is erased; the page after keeps the random fill.
+page_end = (end + 2047) // 2048 * 2048
+if flash[end:page_end] != b'\xff' * (page_end - end): bad.append("tail")
+if flash[page_end:page_end + 2048] == b'\xff' * 2048: bad.append("over-erased")
+print(" ".join(bad) or "ok")
+EOF
+)
+if [ "$rc" -eq 0 ] && [ "$res" = ok ]; then
+	ok "dfuse_l476_recipe_flashes_ragged_images_byte_exact"
+else
+	nok "dfuse_l476_recipe_flashes_ragged_images_byte_exact" "rc=$rc differs: $res" "$(tail -3 "$tmp/l4.log")"
+fi
+row=$(q "$tmp/l4.db" "SELECT result, serial, recipe FROM units")
+stages=$(q "$tmp/l4.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
+state=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["state"])' "$tmp/l4/summary.json" 2>&1)
+if [ "$row" = "pass|L4UNIT07|stm32-l476" ] && [ "$stages" = "bootloader:pass application:pass dfuse.leave:pass" ] &&
+	[ "$state" = "left@0x08000000" ]; then
+	ok "dfuse_l476_unit_row_pass_and_left"
+else
+	nok "dfuse_l476_unit_row_pass_and_left" "row=$row" "stages=$stages" "state=$state"
+fi
+
 # No unit may be left 'running' by any of the runs above.
 left=0
 for db in "$tmp"/*.db; do

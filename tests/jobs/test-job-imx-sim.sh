@@ -114,6 +114,71 @@ else
 	nok job_imx_no_reenumeration_fails_in_await "rc=$rc row=$row" "error=$err"
 fi
 
+# --- a stuck board ends within its stage timeout (sliced reply waits) ---------
+# Real engine timeouts (--deadline-pct 100: erase reply 120 s, SDP report
+# 10 s) and a 3 s stage timeout: the deadline must reach the wait in flight.
+cat >"$tmp/r/erasehang.json" <<EOF2
+{ "name": "erasehang", "match": { "vid": "15a2", "pid": "0054" },
+  "stages": [
+    { "op": "sdp.boot", "file": "images/u-boot-imx6q.imx", "sha256": "$(sha "$I/u-boot-imx6q.imx")" },
+    { "op": "await", "vid": "0525", "pid": "a4a5", "timeout_ms": 15000 },
+    { "op": "fastboot.erase", "partition": "boot", "timeout_ms": 3000 },
+    { "op": "fastboot.getvar", "var": "serialno" } ] }
+EOF2
+cat >"$tmp/r/sdphang.json" <<EOF2
+{ "name": "sdphang", "match": { "vid": "15a2", "pid": "0054" },
+  "stages": [
+    { "op": "sdp.boot", "file": "images/u-boot-imx6q.imx", "sha256": "$(sha "$I/u-boot-imx6q.imx")",
+      "timeout_ms": 3000 } ] }
+EOF2
+run_hang() { # NAME RECIPE BOARD_KEYS: like run, real timeouts, bounded wall time
+	local name=$1 recipe=$2 extra=$3
+	cat >"$tmp/$name.json" <<EOF2
+{ "time_scale": 0.001,
+  "boards": [ { "id": "b1", "type": "imx6q-sdp", "port": "1-1.4", "uid": "906709d4d72d7372" $extra } ] }
+EOF2
+	timeout -k 2 20 "$sim" --scenario "$tmp/$name.json" --dump-dir "$tmp/$name" -- \
+		"$tool" --db "$tmp/$name.db" --recipe "$tmp/r/$recipe.json" --port 1-1.4 \
+		--deadline-pct 100 >"$tmp/$name.log" 2>&1
+	rc=$?
+}
+check_hang() { # NAME STAGE: fail row naming STAGE, its timeout, within 3 s + 2.5 s
+	local name=$1 stage=$2 row err ms
+	row=$(q "$tmp/$name.db" "SELECT result, failed_stage FROM units")
+	err=$(q "$tmp/$name.db" "SELECT error FROM units")
+	ms=$(q "$tmp/$name.db" "SELECT duration_ms FROM unit_stages WHERE name = '$stage'")
+	if [ "$rc" -eq 1 ] && [ "$row" = "fail|$stage" ] && [[ $err == *"exceeded its timeout"* ]] &&
+		[ -n "$ms" ] && [ "$ms" -le 5500 ]; then
+		ok "job_imx_${name}_ends_within_stage_timeout"
+	else
+		nok "job_imx_${name}_ends_within_stage_timeout" "rc=$rc row=$row stage_ms=$ms" "error=$err" \
+			"$(tail -3 "$tmp/$name.log")"
+	fi
+}
+# eMMC erase at 1 KiB/s: the 16 MiB boot partition takes 16 s at time_scale 0.001.
+run_hang erasehang erasehang ', "timing": { "emmc_erase_kbps": 1 }'
+check_hang erasehang fastboot.erase
+# From the fourth transfer on (libusb's two at open, report 1 of the first
+# READ_REGISTER, then its report 3) nothing completes: the ROM is silent.
+run_hang sdphang sdphang ', "faults": [ { "kind": "hang", "skip": 3, "count": 1000 } ]'
+check_hang sdphang sdp.boot
+
+# --- deadline race: the erase answers just after its deadline fired ---------
+# The stop belongs to the erase stage: it may fail the erase (the reply came
+# late) or be dropped (the stage finished), never cancel the getvar after it.
+sed -e 's/"erasehang"/"eraserace"/' -e 's/"timeout_ms": 3000/"timeout_ms": 1100/' \
+	"$tmp/r/erasehang.json" >"$tmp/r/eraserace.json"
+# 16 MiB at 14 KiB/s: 1.17 s at time_scale 0.001, inside the 250 ms read slice
+# running when the 1.1 s deadline fires.
+run_hang eraserace eraserace ', "timing": { "emmc_erase_kbps": 14 }'
+row=$(q "$tmp/eraserace.db" "SELECT result, coalesce(failed_stage, '') FROM units")
+stages=$(q "$tmp/eraserace.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
+if { [ "$rc" -eq 0 ] && [ "$row" = "pass|" ]; } || { [ "$rc" -eq 1 ] && [ "$row" = "fail|fastboot.erase" ]; }; then
+	ok job_imx_deadline_stop_never_reaches_the_next_stage
+else
+	nok job_imx_deadline_stop_never_reaches_the_next_stage "rc=$rc row=$row" "stages: $stages"
+fi
+
 left=0
 for db in "$tmp"/*.db; do
 	n=$(q "$db" "SELECT count(*) FROM units WHERE result = 'running'")

@@ -5,8 +5,9 @@
 # would look: the NOR byte for byte, the board's final state, the unit's
 # database rows (serial and chip UID from the eFuse shadow, JEDEC, image
 # CRCs).  Faults (unplug mid-write, a chunk corrupted on the way, the wrong
-# flash chip, a secure-boot stage) must end as 'fail' rows naming the stage
-# and the reason, and no run may send a secure-boot / eFuse request.
+# flash chip) must end as 'fail' rows naming the stage and the reason, a
+# secure-boot stage is refused when the recipe loads, and no run may send a
+# secure-boot / eFuse request.
 # FLASHSIM=path overrides the rig.
 set -u
 top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -150,14 +151,52 @@ else
 	nok "ingenic_wrong_jedec_fails_naming_both" "rc=$rc row=$row" "error=$err"
 fi
 
-# --- secure boot is refused by flashd itself -------------------------------------------
+# --- secure boot is refused by flashd itself: when the recipe loads (issue 12) --------
 run secure secure ""
-row=$(q "$tmp/secure.db" "SELECT result, failed_stage FROM units")
-err=$(q "$tmp/secure.db" "SELECT error FROM units")
-if [ "$rc" -eq 1 ] && [ "$row" = "fail|ingenic.secure_boot" ] && [[ $err == *"not supported"* ]]; then
+err=$(cat "$tmp/secure.log")
+want="$tmp/r/secure.json: stages[2]: ingenic.secure_boot: secure boot / eFuse burning is not supported by this flashd build"
+if [ "$rc" -ne 0 ] && [[ $err == *"$want"* ]]; then
 	ok "ingenic_secure_boot_stage_not_supported"
 else
-	nok "ingenic_secure_boot_stage_not_supported" "rc=$rc row=$row" "error=$err"
+	nok "ingenic_secure_boot_stage_not_supported" "rc=$rc" "log=$err"
+fi
+rm -f "$tmp/secure.db"	# no unit: the recipe never loaded
+
+# --- the vendor's own images: a 32,384-byte SPL (more than d2i_len 0x7000, as a
+# real T31 takes it) and a 417,656-byte burner of arbitrary bytes answering "PRJ",
+# then 256 KiB written at absolute offset 0x40000.  The recipe format needs a
+# partition table for the burner: one "all" partition over the chip, as the
+# vendor's prj008 table has (protocol-ingenic.md §3.4).
+head -c 32384 /dev/urandom >"$tmp/r/images/vspl.bin"
+head -c 417656 /dev/urandom >"$tmp/r/images/vburner.bin"
+head -c 262144 /dev/urandom >"$tmp/r/images/vimg.bin"
+cat >"$tmp/r/vendor.json" <<EOF
+{ "name": "vendor", "match": { "vid": "a108", "pid": "c309" },
+  "serial": { "source": "ingenic_efuse" },
+  "jedec": [ "ef4018" ],
+  "stages": [ { "op": "ingenic.boot", "soc": "t31", "ginfo": { $(img ginfo.bin) },
+      "spl": { $(img vspl.bin) }, "burner": { $(img vburner.bin) }, "d2i_len": "0x7000" },
+    { "op": "ingenic.check_jedec" },
+    { "op": "ingenic.config", "flash": "sfc_nor", "erase": "partition", "partitions": [
+        { "name": "all", "offset": "0x0", "size": "0x1000000" } ] },
+    { "op": "ingenic.write", "name": "fw", "offset": "0x40000", $(img vimg.bin), "verify": "readback" },
+    { "op": "ingenic.reboot" } ] }
+EOF
+run vendor vendor ', "burner_cpu_info": "PRJ"'
+python3 - "$tmp/vendor/b1.nor.bin" "$tmp/r/images/vimg.bin" >"$tmp/vendor.cmp" 2>&1 <<'PY'
+import sys
+nor, img = open(sys.argv[1], 'rb').read(), open(sys.argv[2], 'rb').read()
+want = bytearray(b"\xff" * len(nor))
+want[0x40000:0x40000 + len(img)] = img
+sys.exit(0 if nor == want else 1)
+PY
+cmp_rc=$?
+row=$(q "$tmp/vendor.db" "SELECT result FROM units")
+if [ "$rc" -eq 0 ] && [ "$cmp_rc" -eq 0 ] && [ "$row" = pass ]; then
+	ok "ingenic_vendor_spl_and_arbitrary_burner_write_0x40000_byte_exact"
+else
+	nok "ingenic_vendor_spl_and_arbitrary_burner_write_0x40000_byte_exact" "rc=$rc cmp=$cmp_rc row=$row" \
+		"$(q "$tmp/vendor.db" "SELECT error FROM units")" "$(tail -3 "$tmp/vendor.log")"
 fi
 
 # No run sent a request 0x20-0x25, and no unit was left 'running'.

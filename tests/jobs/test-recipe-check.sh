@@ -49,4 +49,32 @@ check "missing_file_exit_1" test $? -eq 1
 check "no_files_exit_2" test $? -eq 2
 "$flashctl" recipe frobnicate x >/dev/null 2>&1
 check "bad_verb_exit_2" test $? -eq 2
+
+# Issue 13: a FIFO as recipe, or as a recipe's image, is refused at once (old
+# code blocked in open(2)); timeout turns a hang into a failure.
+mkfifo "$tmp/fifo.json" "$tmp/fifo.bin"
+out=$(timeout 10 "$flashctl" recipe check "$tmp/fifo.json" 2>&1)
+rc=$?
+check "fifo_recipe_exit_1" test "$rc" -eq 1
+check "fifo_recipe_message" grep -qxF "$tmp/fifo.json: '$tmp/fifo.json' is not a regular file" <<<"$out"
+cat >"$tmp/fifo-image.json" <<'JSON'
+{ "name": "fifo-image", "match": { "vid": "0483", "pid": "df11" },
+  "stages": [ { "op": "dfuse.download", "alt": 0, "address": "0x08000000", "file": "fifo.bin",
+    "sha256": "2fc8364e5325967acdfc88c2d9055f5fa7aa3a11420e822bb5e58f473b2bf90a" } ] }
+JSON
+out=$(timeout 10 "$flashctl" recipe check "$tmp/fifo-image.json" 2>&1)
+rc=$?
+check "fifo_image_exit_1" test "$rc" -eq 1
+check "fifo_image_message" grep -qxF "$tmp/fifo-image.json: stages[0].file: 'fifo.bin' is not a regular file" <<<"$out"
+# Issue 12: what the run refuses on every unit fails "recipe check", naming file and path.
+head -c 4096 /dev/zero >"$tmp/boot.img"
+cat >"$tmp/crc.json" <<JSON
+{ "name": "crc", "match": { "vid": "0525", "pid": "a4a5" },
+  "stages": [ { "op": "fastboot.flash", "partition": "boot", "file": "boot.img",
+    "sha256": "$(sha256sum "$tmp/boot.img" | cut -d' ' -f1)", "verify": "crc32" } ] }
+JSON
+out=$("$flashctl" recipe check "$tmp/crc.json" 2>&1)
+rc=$?
+check "crc32_on_partition_exit_1" test "$rc" -eq 1
+check "crc32_on_partition_message" grep -qxF "$tmp/crc.json: stages[0].verify: crc32 on partition 'boot' is not supported: device-side CRC needs a raw \"offset\" target" <<<"$out"
 exit 0

@@ -275,7 +275,6 @@ TEST(good_ingenic_recipe_parses_to_expected_struct)
 		     "  { 'op': 'ingenic.write', 'partition': 'kernel', 'offset': '0x1000', 'file': 'b.bin',"
 		     "    'sha256': '@B@', 'verify': 'readback' },"
 		     "  { 'op': 'ingenic.write', 'offset': '0x50000', 'file': 'a.bin', 'sha256': '@A@' },"
-		     "  { 'op': 'ingenic.secure_boot', 'irreversible': true, 'file': 'b.bin', 'sha256': '@B@' },"
 		     "  { 'op': 'ingenic.reboot' } ] }",
 		     path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), 0);
@@ -302,8 +301,8 @@ TEST(good_ingenic_recipe_parses_to_expected_struct)
 	ASSERT_EQ(r->stages[4].u.ingenic_write.verify, RECIPE_VERIFY_READBACK);
 	ASSERT_TRUE(r->stages[5].u.ingenic_write.partition == NULL);
 	ASSERT_EQ(r->stages[5].u.ingenic_write.offset, 0x50000);
-	ASSERT_EQ(r->stages[6].op, RECIPE_OP_INGENIC_SECURE_BOOT);
-	ASSERT_EQ(r->stages[6].irreversible, 1);
+	/* ingenic.secure_boot is refused since issue 12: see bad_cases. */
+	ASSERT_EQ(r->stages[6].op, RECIPE_OP_INGENIC_REBOOT);
 }
 
 TEST(example_recipes_in_tree_are_valid)
@@ -461,6 +460,78 @@ static const struct bad_case bad_cases[] = {
 	{ "missing required keys",
 	  "{ }",
 	  { "name: missing", "match: missing", "stages: missing" } },
+	/* Issue 12: what the run refuses on every unit is refused by "recipe check". */
+	{ "DfuSe option bytes (alt 1)",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'alt': 1,"
+	  " 'address': '0x1fffc000', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+	  { "stages[0].alt: alt 1 is the option-byte area of ST system bootloaders; "
+	    "option bytes are not supported by dfuse.download" } },
+	{ "fastboot crc32 on a partition",
+	  "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+	  " { 'op': 'fastboot.flash', 'partition': 'boot', 'file': 'a.bin', 'sha256': '@A@',"
+	  "   'verify': 'crc32' } ] }",
+	  { "stages[0].verify: crc32 on partition 'boot' is not supported: device-side CRC needs "
+	    "a raw \"offset\" target" } },
+	{ "fastboot raw write the engine refuses",
+	  "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+	  " { 'op': 'fastboot.flash', 'offset': '0x401', 'file': 's.simg', 'sha256': '@S@',"
+	  "   'verify': 'crc32', 'sparse': 'never', 'max_download': 4096 } ] }",
+	  { "stages[0].offset: 0x401 is not a multiple of the 512-byte block",
+	    "stages[0].verify: crc32 of sparse image 's.simg' is not supported (its DONT_CARE "
+	    "blocks are unknown to the host)",
+	    "stages[0].file: 's.simg' (4148 bytes) is larger than max_download (4096) and sparse "
+	    "is \"never\"" } },
+	{ "Ingenic flash other than SFC NOR",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+	  " { 'op': 'ingenic.config', 'flash': 'sfc_nand', 'partitions': ["
+	  "   { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] },"
+	  " { 'op': 'ingenic.config', 'flash': 'mmc0', 'partitions': ["
+	  "   { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
+	  { "stages[1].flash: 'sfc_nand' is not supported by this flashd build (supported: sfc_nor)",
+	    "stages[2].flash: 'mmc0' is not supported by this flashd build (supported: sfc_nor)" } },
+	{ "Ingenic secure boot acknowledged",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+	  " { 'op': 'ingenic.secure_boot', 'irreversible': true, 'file': 'a.bin', 'sha256': '@A@' } ] }",
+	  { "stages[1]: ingenic.secure_boot: secure boot / eFuse burning is not supported by this "
+	    "flashd build" } },
+	{ "eFuse serial on an X-series SoC",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'eaef' }, 'serial': 'ingenic_efuse',"
+	  " 'stages': [ { 'op': 'ingenic.boot', 'soc': 'x1000', 'spl': { 'file': 'b.bin',"
+	  "   'sha256': '@B@' }, 'burner': { 'file': 'a.bin', 'sha256': '@A@' } } ] }",
+	  { "serial.source: ingenic_efuse: no eFuse shadow read known for SoC 'x1000' "
+	    "(stages[0]; T-series only)" } },
+	{ "sector erase destroys an earlier stage's bytes",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+	  " { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@',"
+	  "   'erase': 'none' },"
+	  " { 'op': 'dfuse.download', 'address': '0x08002000', 'file': 'b.bin', 'sha256': '@B@',"
+	  "   'destroys_earlier': 1 },"
+	  " { 'op': 'dfuse.download', 'address': '0x08004000', 'file': 'b.bin', 'sha256': '@B@',"
+	  "   'erase': 'none' },"
+	  " { 'op': 'dfuse.download', 'address': '0x08004800', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+	  { "stages[1].destroys_earlier: not a boolean",
+	    "stages[3]: erasing sector 1 (0x08004000-0x08007fff) destroys bytes written by "
+	    "stages[2]; add \"destroys_earlier\": true if intended" } },
+	{ "sector erase destroys an earlier stage's bytes, message names both stages",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+	  " { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@',"
+	  "   'erase': 'none' },"
+	  " { 'op': 'dfuse.download', 'address': '0x08002000', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+	  { "stages[1]: erasing sector 0 (0x08000000-0x08003fff) destroys bytes written by "
+	    "stages[0]; add \"destroys_earlier\": true if intended" } },
+	{ "dfuse_layout plans 2 KiB pages (STM32L4): a stage in the page of an earlier one",
+	  "{ 'name': 'x', " DFU_MATCH ", 'dfuse_layout': '@Internal Flash  /0x08000000/0512*0002Kg',"
+	  " 'stages': ["
+	  " { 'op': 'dfuse.download', 'address': '0x08000400', 'file': 'b.bin', 'sha256': '@B@',"
+	  "   'erase': 'none' },"
+	  " { 'op': 'dfuse.download', 'address': '0x08000c00', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+	  { "stages[1]: erasing sector 1 (0x08000800-0x08000fff) destroys bytes written by "
+	    "stages[0]; add \"destroys_earlier\": true if intended" } },
+	{ "dfuse_layout that is not a layout",
+	  "{ 'name': 'x', " DFU_MATCH ", 'dfuse_layout': 'Internal Flash',"
+	  " 'stages': [ { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin',"
+	  " 'sha256': '@A@' } ] }",
+	  { "dfuse_layout: not a DfuSe layout string: layout offset 0: expected '@' in \"Internal Flash\"" } },
 };
 
 TEST(bad_recipes_give_exact_messages)
@@ -511,6 +582,36 @@ TEST(sha256_mismatch_names_actual_digest)
 	snprintf(want, sizeof(want), "%s: stages[0].sha256: does not match 'a.bin' (file has %s)",
 		 path, sha_a);
 	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+}
+
+/* Issue 12: a 0-byte image "passed" with CRC 00000000; the file and JSON path are named. */
+TEST(empty_image_is_refused)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512], want[1024];
+
+	fixture();
+	write_file("e.bin", "", 0);
+	write_recipe("bad.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': ["
+		     " { 'op': 'ingenic.boot', 'soc': 't31', 'spl': { 'file': 'e.bin', 'sha256':"
+		     "   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },"
+		     "   'burner': { 'file': 'a.bin', 'sha256': '@A@' } },"
+		     " { 'op': 'ingenic.config', 'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] },"
+		     " { 'op': 'ingenic.write', 'offset': 0, 'file': 'e.bin', 'sha256':"
+		     "   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	if (d.n != 2)
+		for (size_t j = 0; j < d.n; j++)
+			printf("#   got: %s\n", d.msgs[j]);
+	ASSERT_EQ(d.n, 2);
+	snprintf(want, sizeof(want), "%s: stages[0].spl.file: 'e.bin' is empty", path);
+	ASSERT_STREQ(d.msgs[0], want);
+	snprintf(want, sizeof(want), "%s: stages[2].file: 'e.bin' is empty", path);
+	ASSERT_STREQ(d.msgs[1], want);
 	recipe_diags_release(&d);
 }
 
@@ -716,10 +817,288 @@ TEST(op_names_round_trip)
 	ASSERT_TRUE(!recipe_op_uses_device(RECIPE_OP_AWAIT));
 }
 
+/* The DfuSe memory plan: sectors shared by stages are erased once per job; intended destruction is allowed. */
+TEST(dfuse_memory_plan_accepts_shared_sectors_and_marked_destruction)
+{
+	static const char *const ok_recipes[] = {
+		/* Both erase pages in sector 0: the job erases it once, both stay. */
+		"{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+		" { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@' },"
+		" { 'op': 'dfuse.download', 'address': '0x08002000', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+		/* Stage 1 wipes stage 0's bytes on purpose. */
+		"{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+		" { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@',"
+		"   'erase': 'none' },"
+		" { 'op': 'dfuse.download', 'address': '0x08002000', 'file': 'b.bin', 'sha256': '@B@',"
+		"   'destroys_earlier': true } ] }",
+		/* A marked mass erase after a download. */
+		"{ 'name': 'x', " DFU_MATCH ", 'stages': ["
+		" { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin', 'sha256': '@A@' },"
+		" { 'op': 'dfuse.download', 'address': '0x08010000', 'file': 'b.bin', 'sha256': '@B@',"
+		"   'erase': 'mass', 'destroys_earlier': true } ] }",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ok_recipes); i++) {
+		_cleanup_(recipe_freep) struct recipe *r = NULL;
+		struct recipe_diags d = RECIPE_DIAGS_INIT;
+		char path[512];
+		int k;
+
+		fixture();
+		write_recipe("plan.json", ok_recipes[i], path, sizeof(path));
+		k = recipe_load(path, &r, &d);
+		for (size_t j = 0; j < d.n; j++)
+			printf("#   got: %s\n", d.msgs[j]);
+		if (k != 0)
+			TEST_FAIL("recipe %zu: returned %d with %zu messages, want 0", i, k, d.n);
+		recipe_diags_release(&d);
+	}
+}
+
+/* Load a one-stage ingenic.boot recipe for SOC with an SPL of SPL_LEN bytes. */
+static int load_ingenic_spl(const char *soc, size_t spl_len, struct recipe **r,
+			    struct recipe_diags *d, char *path, size_t n)
+{
+	static uint8_t spl[130000];
+	char sha[65], json[1024];
+
+	ASSERT_TRUE(spl_len <= sizeof(spl));
+	memset(spl, 0x5a, spl_len);
+	write_file("spl.bin", spl, spl_len);
+	hash_hex(spl, spl_len, sha);
+	snprintf(json, sizeof(json),
+		 "{ 'name': 'v', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': ["
+		 "  { 'op': 'ingenic.boot', 'soc': '%s', 'd2i_len': '0x7000',"
+		 "    'spl': { 'file': 'spl.bin', 'sha256': '%s' },"
+		 "    'burner': { 'file': 'a.bin', 'sha256': '@A@' } } ] }",
+		 soc, sha);
+	write_recipe("v.json", json, path, n);
+	return recipe_load(path, r, d);
+}
+
+TEST(ingenic_spl_bounded_by_rom_load_area_not_d2i_len)
+{
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	struct recipe *r = NULL;
+	char path[512], want[1024];
+
+	fixture();
+	/* A real T31 runs the vendor's 32,384-byte SPL with d2i_len 0x7000. */
+	ASSERT_EQ(load_ingenic_spl("t31", 32384, &r, &d, path, sizeof(path)), 0);
+	ASSERT_EQ(d.n, 0);
+	ASSERT_EQ(r->stages[0].u.ingenic_boot.spl.size, 32384);
+	recipe_freep(&r);
+	/* More than cache-as-RAM holds: refused, file, size and limit named. */
+	ASSERT_EQ(load_ingenic_spl("t31", 124929, &r, &d, path, sizeof(path)), -EBADMSG);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want),
+		 "%s: stages[0].spl.file: 'spl.bin' is 124929 bytes, more than the t31 ROM loads (124928)",
+		 path);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+	/* X1000: 16 KiB TCSM, SPL at +0x1800. */
+	ASSERT_EQ(load_ingenic_spl("x1000", 10241, &r, &d, path, sizeof(path)), -EBADMSG);
+	snprintf(want, sizeof(want),
+		 "%s: stages[0].spl.file: 'spl.bin' is 10241 bytes, more than the x1000 ROM loads (10240)",
+		 path);
+	ASSERT_EQ(d.n, 1);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+}
+
 TEST(cleanup_fixture_dir)
 {
 	if (tmp[0])
 		nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp[0] = '\0';
+}
+
+/* ---- dfuse.download of a DfuSe .dfu file (protocol-dfu.md §2.10, UM0391) ---- */
+
+static void put_le(uint8_t *p, uint32_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The mkdfu.py layout: one target (alt), elements of a.bin's first bytes at addrs[]. */
+static size_t make_dfu(uint8_t *out, uint8_t alt, uint16_t vid, uint16_t pid,
+		       const uint32_t *addrs, const uint32_t *sizes, unsigned n)
+{
+	size_t o = 11, tsize = 0, tstart;
+	uint32_t crc = 0xffffffffu;
+
+	memcpy(out, "DfuSe\x01", 6);
+	out[10] = 1;
+	memcpy(out + o, "Target", 6);
+	out[o + 6] = alt;
+	memset(out + o + 7, 0, 259);
+	o += 274;
+	tstart = o;
+	for (unsigned i = 0; i < n; i++) {
+		put_le(out + o, addrs[i], 4);
+		put_le(out + o + 4, sizes[i], 4);
+		for (uint32_t k = 0; k < sizes[i]; k++)
+			out[o + 8 + k] = (uint8_t)(k * 7 + i);
+		o += 8 + sizes[i];
+		tsize += 8 + sizes[i];
+	}
+	put_le(out + tstart - 8, (uint32_t)tsize, 4);
+	put_le(out + tstart - 4, n, 4);
+	put_le(out + 6, (uint32_t)(o + 16), 4);
+	put_le(out + o, 0, 2);
+	put_le(out + o + 2, pid, 2);
+	put_le(out + o + 4, vid, 2);
+	put_le(out + o + 6, 0x011a, 2);
+	memcpy(out + o + 8, "UFD\x10", 4);
+	/* dwCRC = ~zlib crc32 = the raw CRC register (§1.10) */
+	for (size_t i = 0; i < o + 12; i++) {
+		crc ^= out[i];
+		for (int b = 0; b < 8; b++)
+			crc = crc & 1 ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
+	}
+	put_le(out + o + 12, crc, 4);
+	return o + 16;
+}
+
+/* Load a one-stage recipe flashing `file` (data[0..len)); stage_extra goes after sha256. */
+static int load_dfu_recipe(const char *file, const uint8_t *data, size_t len,
+			   const char *stage_extra, struct recipe **r, struct recipe_diags *d,
+			   char *path, size_t n)
+{
+	char sha[65], json[1024];
+
+	write_file(file, data, len);
+	hash_hex(data, len, sha);
+	snprintf(json, sizeof(json),
+		 "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download',"
+		 " 'file': '%s', 'sha256': '%s' %s } ] }",
+		 file, sha, stage_extra);
+	write_recipe("dfu.json", json, path, n);
+	return recipe_load(path, r, d);
+}
+
+static void expect_one_msg(const struct recipe_diags *d, const char *path, const char *msg,
+			   bool prefix)
+{
+	char want[1024];
+
+	snprintf(want, sizeof(want), "%s: %s", path, msg);
+	if (d->n != 1 || (prefix ? strncmp(d->msgs[0], want, strlen(want)) != 0
+				 : strcmp(d->msgs[0], want) != 0)) {
+		for (size_t j = 0; j < d->n; j++)
+			printf("#   got: %s\n", d->msgs[j]);
+		TEST_FAIL("want one message %s'%s'", prefix ? "starting " : "", want);
+	}
+}
+
+static const uint32_t dfu_addrs[2] = { 0x08000000, 0x08004000 };
+static const uint32_t dfu_sizes[2] = { 1000, 3000 };
+static uint8_t dfu_buf[16384];
+
+TEST(dfuse_download_dfu_file_parses_without_address)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	const struct recipe_dfuse_download *a;
+	char path[512];
+	size_t n;
+
+	fixture();
+	n = make_dfu(dfu_buf, 0, 0x0483, 0xffff, dfu_addrs, dfu_sizes, 2);
+	/* Decided by content: the name does not end in .dfu. */
+	ASSERT_OK(load_dfu_recipe("fw.bin", dfu_buf, n, "", &r, &d, path, sizeof(path)));
+	ASSERT_EQ(d.n, 0);
+	a = &r->stages[0].u.dfuse_download;
+	ASSERT_TRUE(a->dfu_file);
+	ASSERT_EQ(a->dfu_elements, 2);
+	ASSERT_EQ(a->dfu_vid, 0x0483);
+	ASSERT_EQ(a->dfu_pid, 0xffff);
+	ASSERT_EQ(a->address, 0x08000000);
+	ASSERT_EQ(a->image.write_size, 0x4000 + 3000);
+	ASSERT_EQ(a->image.size, n);
+	recipe_diags_release(&d);
+}
+
+TEST(dfuse_download_dfu_file_refuses_address)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512];
+	size_t n;
+
+	fixture();
+	n = make_dfu(dfu_buf, 0, 0x0483, 0xdf11, dfu_addrs, dfu_sizes, 2);
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, ", 'address': '0x08000000'", &r, &d, path,
+				  sizeof(path)),
+		  -EBADMSG);
+	expect_one_msg(&d, path,
+		       "stages[0].address: 'fw.dfu' is a DfuSe .dfu file whose elements carry "
+		       "their own addresses; remove \"address\"",
+		       false);
+	recipe_diags_release(&d);
+}
+
+TEST(dfuse_download_dfu_file_bad_crc_truncated_and_wrong_alt)
+{
+	_cleanup_(recipe_freep) struct recipe *r1 = NULL, *r2 = NULL, *r3 = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512];
+	size_t n;
+
+	fixture();
+	n = make_dfu(dfu_buf, 0, 0x0483, 0xdf11, dfu_addrs, dfu_sizes, 2);
+	dfu_buf[400] ^= 1;	/* element data: only the suffix CRC notices */
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r1, &d, path, sizeof(path)),
+		  -EBADMSG);
+	expect_one_msg(&d, path, "stages[0].file: 'fw.dfu': bad DfuSe file: offset ", true);
+	ASSERT_TRUE(strstr(d.msgs[0], "suffix CRC"));
+	recipe_diags_release(&d);
+
+	/* Cut 100 bytes out of the second element, suffix (and its CRC) rebuilt. */
+	n = make_dfu(dfu_buf, 0, 0x0483, 0xdf11, dfu_addrs, dfu_sizes, 2);
+	put_le(dfu_buf + 11 + 274 + 8 + 1000 + 4, 3100, 4);
+	{
+		uint32_t crc = 0xffffffffu;
+
+		for (size_t i = 0; i < n - 4; i++) {
+			crc ^= dfu_buf[i];
+			for (int b = 0; b < 8; b++)
+				crc = crc & 1 ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
+		}
+		put_le(dfu_buf + n - 4, crc, 4);
+	}
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r2, &d, path, sizeof(path)),
+		  -EBADMSG);
+	expect_one_msg(&d, path, "stages[0].file: 'fw.dfu': bad DfuSe file: offset ", true);
+	ASSERT_TRUE(strstr(d.msgs[0], "element 1"));
+	recipe_diags_release(&d);
+
+	n = make_dfu(dfu_buf, 0, 0x0483, 0xdf11, dfu_addrs, dfu_sizes, 2);
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, ", 'alt': 2", &r3, &d, path, sizeof(path)),
+		  -EBADMSG);
+	expect_one_msg(&d, path,
+		       "stages[0].file: 'fw.dfu' has no target for alt 2 (the stage's \"alt\")",
+		       false);
+	recipe_diags_release(&d);
+}
+
+TEST(dfuse_download_dfu_file_vid_pid_must_match_the_device)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512];
+	size_t n;
+
+	fixture();
+	n = make_dfu(dfu_buf, 0, 0x1234, 0x5678, dfu_addrs, dfu_sizes, 2);
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r, &d, path, sizeof(path)),
+		  -EBADMSG);
+	expect_one_msg(&d, path,
+		       "stages[0].file: 'fw.dfu' is for 1234:5678, the stage's device is 0483:df11",
+		       false);
+	recipe_diags_release(&d);
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	tmp[0] = '\0';
 }
 

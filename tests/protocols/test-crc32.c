@@ -80,4 +80,13 @@ TEST(crc32_documented_suffix_fields_decode)
 	ASSERT_EQ(~crc, 0x1b8ac39e);
 }
 
+TEST(crc32_concat_equals_whole)
+{
+	static const char s[] = "The quick brown fox jumps over the lazy dog";
+	uint32_t a = crc32_update(0, s, 10), b = crc32_update(0, s + 10, sizeof(s) - 11);
+
+	ASSERT_EQ(crc32_concat(a, b, sizeof(s) - 11), crc32_update(0, s, sizeof(s) - 1));
+	ASSERT_EQ(crc32_concat(a, 0, 0), a);
+}
+
 TEST_MAIN()

@@ -170,4 +170,15 @@ else
 	not_ok fastboot_failing_ucmd_gives_eremoteio "rc=$rc"
 fi
 
+# --- a report read that gets no answer is re-issued in slices, losing nothing:
+# transfer 2 (report 3 of the first READ_REGISTER, after libusb's own and
+# report 1) hangs once; the ROM's queued report is read by the next slice.
+run slicedread "$(board imx6q-sdp '"faults":[{"kind":"hang","skip":2}]')" uid
+if [ "$rc" -eq 0 ] && grep -q '^uid=906709D4D72D7372 hab=open' "$out" &&
+	grep -q 'hang (firing 1)' "$dump/summary.json"; then
+	ok sdp_report_wait_is_sliced_and_loses_no_report
+else
+	not_ok sdp_report_wait_is_sliced_and_loses_no_report "rc=$rc"
+fi
+
 exit 0

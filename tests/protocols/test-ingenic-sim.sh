@@ -143,17 +143,28 @@ else
 	not_ok ingenic_second_boot_refused "rc=$rc"
 fi
 
-# --- SPL longer than d2i_len: refused before anything is sent
-run d2i "$(board)" boot "$fx/ginfo.bin" "$fx/spl.bin" "$fx/burner.bin" 0x1000
-if [ "$rc" -eq 1 ] && grep -q '^error=EMSGSIZE .*SPL is 12032 bytes, more than d2i_len 0x1000' "$out" &&
-	[ "$(summary bytes_out)" = 0 ]; then
-	ok ingenic_spl_beyond_d2i_refused
+# --- SPL longer than d2i_len but within the ROM's load area: sent and run, as on a real T31
+head -c 32384 /dev/urandom >"$tmp/vspl.bin"
+head -c 417656 /dev/urandom >"$tmp/vburner.bin"
+run vendor "$(board '"burner_cpu_info":"PRJ"')" boot "$fx/ginfo.bin" "$tmp/vspl.bin" "$tmp/vburner.bin" 0x7000
+if [ "$rc" -eq 0 ] && [ "$(summary state)" = burner ]; then
+	ok ingenic_vendor_spl_beyond_d2i_and_arbitrary_burner_boot
 else
-	not_ok ingenic_spl_beyond_d2i_refused "rc=$rc"
+	not_ok ingenic_vendor_spl_beyond_d2i_and_arbitrary_burner_boot "rc=$rc state=$(summary state)" "$(tail -3 "$out")"
+fi
+
+# --- SPL longer than the ROM's load area: refused before anything is sent
+head -c 130000 /dev/urandom >"$tmp/bigspl.bin"
+run bigspl "$(board)" boot "$fx/ginfo.bin" "$tmp/bigspl.bin" "$fx/burner.bin" 0x7000
+if [ "$rc" -eq 1 ] && grep -q '^error=EMSGSIZE .*SPL is 130000 bytes, more than the t31 ROM loads (124928)' "$out" &&
+	[ "$(summary bytes_out)" = 0 ]; then
+	ok ingenic_spl_beyond_rom_limit_refused
+else
+	not_ok ingenic_spl_beyond_rom_limit_refused "rc=$rc" "$(tail -3 "$out")"
 fi
 
 # --- a corrupt SPL hangs the part: the wait for its answer times out
-run badspl "$(board)" -t 5 boot "$fx/ginfo.bin" "$fx/spl-corrupt.bin" "$fx/burner.bin" 0x7000
+run badspl "$(board '"check_images":"true"')" -t 5 boot "$fx/ginfo.bin" "$fx/spl-corrupt.bin" "$fx/burner.bin" 0x7000
 if [ "$rc" -eq 1 ] && grep -q '^error=ETIMEDOUT .*msg=boot: SPL: no answer to GET_CPU_INFO within 500 ms' "$out" &&
 	[ "$(summary state)" = hung:corrupt-image ]; then
 	ok ingenic_hung_spl_times_out

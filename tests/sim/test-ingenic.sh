@@ -41,7 +41,8 @@ kv() { sed -n "s/^$2=//p" "$1" | head -1; }
 run() {
 	local name=$1 scenario=$2
 	shift 2
-	"$sim" --scenario "$scn/$scenario" --dump-dir "$tmp/$name" -- \
+	[[ $scenario == /* ]] || scenario=$scn/$scenario
+	"$sim" --scenario "$scenario" --dump-dir "$tmp/$name" -- \
 		"$raw" -A 10000 "$@" >"$tmp/$name.out" 2>&1
 	echo $? >"$tmp/$name.rc"
 }
@@ -127,9 +128,11 @@ t=efuse_request_counts_as_forbidden
 run efuse ingenic-t31.json "${boot[@]}" vendor=0x20
 [ "$(summary "$tmp/efuse/summary.json" forbidden)" = 1 ] && pass $t || fail $t "$tmp/efuse.out"
 
-# --- corrupted SPL: the board stops answering
+# --- corrupted SPL (fault injection check_images): the board stops answering
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["boards"][0]["check_images"]=True; json.dump(d,open(sys.argv[2],"w"))' \
+	"$scn/ingenic-t31.json" "$tmp/check.json"
 t=corrupt_spl_board_stops_answering
-run badspl ingenic-t31.json ginfo="$fx/ginfo.bin" spl="$fx/spl-corrupt.bin"
+run badspl "$tmp/check.json" ginfo="$fx/ginfo.bin" spl="$fx/spl-corrupt.bin"
 ok=1
 [ "$(rc badspl)" = 1 ] || ok=0
 grep -q '^error=ETIMEDOUT .*step=spl=' "$tmp/badspl.out" || ok=0
@@ -137,8 +140,15 @@ case $(summary "$tmp/badspl/summary.json" state) in hung:*) ;; *) ok=0 ;; esac
 [ $ok -eq 1 ] && pass $t || fail $t "$tmp/badspl.out"
 
 t=spl_without_ginfo_never_answers
-run noginfo ingenic-t31.json spl="$fx/spl.bin"
+run noginfo "$tmp/check.json" spl="$fx/spl.bin"
 [ "$(summary "$tmp/noginfo/summary.json" state)" = hung:ddr-init ] && pass $t || fail $t "$tmp/noginfo.out"
+
+# --- vendor images: any bytes run (a 32,384-byte SPL as a real T31 takes, 0x7000 d2i_len)
+t=arbitrary_spl_and_burner_boot
+head -c 32384 /dev/urandom >"$tmp/vspl.bin"
+head -c 417656 /dev/urandom >"$tmp/vburner.bin"
+run vendor ingenic-t31.json ginfo="$fx/ginfo.bin" spl="$tmp/vspl.bin" burner="$tmp/vburner.bin" jedec
+[ "$(rc vendor)" = 0 ] && [ "$(summary "$tmp/vendor/summary.json" state)" = burner ] && pass $t || fail $t "$tmp/vendor.out"
 
 # --- unplug at each stage: the client sees ENODEV, the board is unplugged
 flow=(cpuinfo "${boot[@]}" cfg="$fx/cfg1.bin" cfg="$fx/cfg2-sector.bin" init

@@ -35,6 +35,9 @@ def fill(name, size):
 KiB = 1024
 fill("stm32-f405-boot.bin", 16 * KiB)
 fill("stm32-f405-app.bin", 96 * KiB)
+# STM32L476: lengths off the 8-byte programming unit and the 2 KiB page.
+fill("stm32-l476-boot.bin", 10 * KiB + 5)
+fill("stm32-l476-app.bin", 48 * KiB + 851)
 fill("imx6q-env.bin", 8 * KiB)
 fill("t31-uboot.bin", 64 * KiB)
 fill("t31-kernel.bin", 128 * KiB)

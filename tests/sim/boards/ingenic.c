@@ -136,6 +136,8 @@ static int ingenic_create(struct sim_board *b, const char *type)
 	g->seed = 1;
 	/* T31X: eFuse subtype 0x2222 (§5, [TDFU-proto]). */
 	g->subtype = 0x2222;
+	/* BOOTx1830, the T21/T23/T30/T31 burner string; hosts read 8 (§1.2). */
+	strcpy(g->burner_info, "BOOTx1830");
 	g->t = ingenic_default_timing;
 	sim_board_set_priv(b, g);
 	return 0;
@@ -247,6 +249,19 @@ static int ingenic_option(struct sim_board *b, const char *key, const char *valu
 		if (sim_parse_u64(value, &u) < 0 || u > 0xffff)
 			goto bad;
 		g->subtype = u;
+		return 0;
+	}
+	if (!strcmp(key, "check_images")) {
+		if (strcmp(value, "true") && strcmp(value, "false"))
+			goto bad;
+		g->check_images = !strcmp(value, "true");
+		return 0;
+	}
+	if (!strcmp(key, "burner_cpu_info")) {
+		/* Vendor burners answer e.g. "PRJ" or "X2500" (§1.2). */
+		if (!*value || strlen(value) >= sizeof(g->burner_info))
+			goto bad;
+		strcpy(g->burner_info, value);
 		return 0;
 	}
 	if (!strcmp(key, "fill")) {

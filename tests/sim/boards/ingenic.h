@@ -22,7 +22,9 @@
 
 /* Memory map of the T31 (§2.2, §5). */
 #define INGENIC_CAR_BASE 0x80000000u	/* cache-as-RAM before DDR is up */
-#define INGENIC_CAR_SIZE 0x8000u
+/* 128 KiB: the T31's L2 cache, the most cache-as-RAM can span (inference;
+ * limits and sources in tests/sim/boards/README.md). */
+#define INGENIC_CAR_SIZE 0x20000u
 #define INGENIC_GINFO_ADDR 0x80001000u
 #define INGENIC_SPL_ADDR 0x80001800u
 #define INGENIC_DRAM_BASE 0x80100000u	/* stage-2 load area */
@@ -35,8 +37,9 @@
 
 /*
  * Fixture stages (tests/fixtures/ingenic/mkfixtures.py) start with this
- * header, all little-endian; the model runs a stage only if it checks out,
- * the way a real part only survives its own, intact code.
+ * header, all little-endian.  The model runs any image, as a ROM does; only
+ * with the option check_images (fault injection) must a stage carry an
+ * intact header, anything else hanging the part.
  *   0  8  magic "FSIMIGN\0"
  *   8  4  kind (1 SPL, 2 burner)
  *  12  4  total length including the header
@@ -101,6 +104,8 @@ struct ingenic {
 	bool fill_random;
 	uint64_t fill_seed;
 	uint16_t subtype;
+	bool check_images;	/* fault injection: unmarked/corrupt images hang */
+	char burner_info[17];	/* the burner's GET_CPU_INFO string */
 	struct ingenic_timing t;
 	uint32_t flash_t_set;	/* timing.* overrides of the flash part, by bit */
 	uint64_t flash_t[5];
@@ -115,6 +120,7 @@ struct ingenic {
 	enum ingenic_stage stage;
 	uint32_t addr, len;	/* SET_DATA_ADDRESS / SET_DATA_LENGTH */
 	uint32_t d2i_len;
+	uint32_t car_end;	/* end of the bytes loaded into cache-as-RAM */
 	bool start1_used;	/* one-shot flag (§2.1) */
 	bool ddr_up;		/* the SPL ran: DRAM usable */
 	bool dram_dirty;	/* bulk data in D-cache not yet flushed */

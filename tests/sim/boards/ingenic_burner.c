@@ -50,9 +50,6 @@
 #define SFC_NUM_PARTS (SFC_PARTS + 10 * SFC_PART_LEN)
 #define SFC_MIN_BODY (SFC_NUM_PARTS + 4)
 
-/* BOOTx1830, the T21/T23/T30/T31 burner string; hosts read 8 bytes (§1.2). */
-static const char burner_cpu_info[] = "BOOTx1830";
-
 static uint64_t get_le64(const uint8_t *p)
 {
 	return sim_get_le32(p) | (uint64_t)sim_get_le32(p + 4) << 32;
@@ -305,7 +302,7 @@ int ingenic_burner_request(struct sim_board *b, struct sim_xfer *x)
 			goto stall;
 		if (ingenic_fault(b, x, "cpu_info", 0, &ret))
 			return ret;
-		burner_reply(x, burner_cpu_info, strlen(burner_cpu_info));
+		burner_reply(x, g->burner_info, strlen(g->burner_info));
 		return SIM_XFER_DONE;
 	case VR_SET_DATA_ADDR:
 	case VR_SET_DATA_LEN:

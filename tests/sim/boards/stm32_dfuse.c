@@ -1,9 +1,9 @@
 /*
- * This file implements the STM32F405/407 system bootloader (DfuSe mode) as a
- * board model: options, identity (descriptors, strings, serial from the
- * UID), the memory map and memories.  The protocol is in
- * stm32_dfuse_proto.c.  Facts and their sources: shared/docs/protocol-dfu.md
- * §1-§3 and tests/sim/boards/README.md.
+ * This file implements the STM32 system bootloaders in DfuSe mode (F405/407
+ * and L476, one table row per part) as a board model: options, identity
+ * (descriptors, strings, serial from the UID), the memory map and memories.
+ * The protocol is in stm32_dfuse_proto.c.  Facts and their sources:
+ * shared/docs/protocol-dfu.md §1-§3 and tests/sim/boards/README.md.
  */
 #include "tests/sim/boards/stm32_dfuse.h"
 
@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const stm32_names[] = { "stm32f405-dfuse", "stm32f407-dfuse", NULL };
+static const char *const stm32_names[] = { "stm32f405-dfuse", "stm32f407-dfuse", "stm32l476-dfuse",
+					     NULL };
 
 static const char *const stm32_steps[] = {
 	"set_address", "erase", "mass_erase", "download", "upload",
@@ -25,8 +26,8 @@ static struct stm32_dfuse *dfuse(struct sim_board *b)
 }
 
 /*
- * Default timing, device time at scale 1.0.  Flash figures are the typical
- * values of the STM32F405xx/407xx datasheet (DS8626, table "Flash memory
+ * F405 timing (its row's .t below), device time at scale 1.0.  Flash
+ * figures are the typical values of the STM32F405xx/407xx datasheet (DS8626, table "Flash memory
  * programming", x32 parallelism, 2.7-3.6 V): word program 16 us, sector
  * erase 16 KB 250 ms, 64 KB 550 ms, 128 KB 1 s, mass erase 8 s (max 16 s;
  * x8 max 32 s, the figure dfu-util's 35 s wait covers: protocol-dfu.md §2.8).
@@ -34,45 +35,116 @@ static struct stm32_dfuse *dfuse(struct sim_board *b)
  * documented lie [DU dfuse.c]; the other reported values are assumptions in
  * the same spirit (short for erases, far too long for 2 KiB writes as EdgeTX
  * found [EDGETX#88]).
+ *
+ * The parts.  F405/407: RM0090 sectors 4x16K + 64K + n x 128K, byte
+ * programming (x32 parallelism writes words; the ROM accepts any length).
+ * L476: RM0351 §3.3.1 uniform 2 KiB pages, 64-bit (double-word) programming
+ * only (§3.3.7), option bytes at 0x1FFF7800, 1 KiB OTP at 0x1FFF7000, UID at
+ * 0x1FFF7590, flash size at 0x1FFF75E0 (§47.1, §47.2).  Alt strings as the
+ * L4 ROM lists them (dfu-util -l logs; README).
  */
-static const struct dfuse_timing stm32_default_timing = {
-	.erase_16k = 250000000ull,
-	.erase_64k = 550000000ull,
-	.erase_128k = 1000000000ull,
-	.mass_erase = 8000000000ull,
-	.word_program = 16000ull,
-	.command = 100000ull,	     /* assumption: pointer update, no flash access */
-	.option_write = 250000000ull, /* assumption: like a 16 KB sector erase */
-	.boot = 100000000ull,	     /* assumption: ROM start + USB pull-up */
-	.leave = 1000000ull,	     /* STLIB reports 1 ms in MANIFEST */
-	.poll_command_ms = 100,
-	.poll_erase_ms = 100,
-	.poll_mass_erase_ms = 100,
-	.poll_write_ms = 100,
-	.poll_manifest_ms = 1,
+static const struct stm32_part stm32_parts[] = {
+	{
+		.name = "stm32f405-dfuse",
+		.prog_unit = 1,
+		.kib_default = 1024, .kib_min = 256, .kib_max = 1024, .kib_step = 128,
+		.option_base = 0x1FFFC000u, .option_size = 16, .rdp_off = 1,
+		.otp_base = 0x1FFF7800u, .otp_size = 512 + 16, .otp_locks = true,
+		.sysinfo_base = 0x1FFF7A10u, .sysinfo_size = 0x14, .flashsize_addr = 0x1FFF7A22u,
+		.alt_fmt = { "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,%02u*128Kg",
+			     "@Option Bytes  /0x1FFFC000/01*016 e",
+			     "@OTP Memory /0x1FFF7800/01*512 e,01*016 e",
+			     "@Device Feature/0xFFFF0000/01*004 e" },
+		.t = {
+			.erase_16k = 250000000ull,
+			.erase_64k = 550000000ull,
+			.erase_128k = 1000000000ull,
+			.mass_erase = 8000000000ull,
+			.word_program = 16000ull,
+			.command = 100000ull,	     /* assumption: pointer update, no flash access */
+			.option_write = 250000000ull, /* assumption: like a 16 KB sector erase */
+			.boot = 100000000ull,	     /* assumption: ROM start + USB pull-up */
+			.leave = 1000000ull,	     /* STLIB reports 1 ms in MANIFEST */
+			.poll_command_ms = 100,
+			.poll_erase_ms = 100,
+			.poll_mass_erase_ms = 100,
+			.poll_write_ms = 100,
+			.poll_manifest_ms = 1,
+		},
+	},
+	{
+		.name = "stm32l476-dfuse",
+		.page_size = 2048,
+		.prog_unit = 8,
+		.kib_default = 1024, .kib_min = 256, .kib_max = 1024, .kib_step = 256,
+		.option_base = 0x1FFF7800u, .option_size = 40, .rdp_off = 0,
+		.otp_base = 0x1FFF7000u, .otp_size = 1024,
+		.sysinfo_base = 0x1FFF7590u, .sysinfo_size = 0x52, .flashsize_addr = 0x1FFF75E0u,
+		.alt_fmt = { "@Internal Flash  /0x08000000/%04u*0002Kg",
+			     "@Option Bytes  /0x1FFF7800/01*040 e",
+			     "@OTP Memory /0x1FFF7000/01*0001Ke",
+			     "@Device Feature/0xFFFF0000/01*004 e" },
+		/* STM32L476xx datasheet DS10198 "Flash memory characteristics":
+		 * 64-bit programming 81.69 us typ, page (2 KB) erase 22.02 ms
+		 * typ, mass erase 22.13 ms typ.  Reported polls as for the F405. */
+		.t = {
+			.erase_page = 22020000ull,
+			.mass_erase = 22130000ull,
+			.dword_program = 81690ull,
+			.command = 100000ull,
+			.option_write = 22020000ull, /* assumption: like a page erase */
+			.boot = 100000000ull,
+			.leave = 1000000ull,
+			.poll_command_ms = 100,
+			.poll_erase_ms = 100,
+			.poll_mass_erase_ms = 100,
+			.poll_write_ms = 100,
+			.poll_manifest_ms = 1,
+		},
+	},
 };
 
 bool stm32_rdp_active(const struct stm32_dfuse *d)
 {
-	/* RM0090 §3.7.3: 0xAA is level 0; any other value is level 1 (0xCC: 2). */
-	return d->option[1] != 0xaa;
+	/* RM0090 §3.7.3, RM0351 §3.5.1: 0xAA is level 0; any other value is
+	 * level 1 (0xCC: 2). */
+	return d->option[d->part->rdp_off] != 0xaa;
+}
+
+uint8_t *stm32_rdp_byte(struct stm32_dfuse *d)
+{
+	return &d->option[d->part->rdp_off];
+}
+
+static const struct stm32_part *stm32_part_of(const char *type)
+{
+	for (size_t i = 0; i < sizeof(stm32_parts) / sizeof(stm32_parts[0]); i++)
+		if (!strcmp(type, stm32_parts[i].name))
+			return &stm32_parts[i];
+	return &stm32_parts[0]; /* stm32f407-dfuse: same ROM and flash as the F405 */
 }
 
 static int stm32_create(struct sim_board *b, const char *type)
 {
 	struct stm32_dfuse *d = calloc(1, sizeof(*d));
 
-	(void)type;
 	if (!d)
 		return -ENOMEM;
-	d->flash_kib = 1024;
+	d->part = stm32_part_of(type);
+	d->flash_kib = d->part->kib_default;
 	d->transfer_size = 2048;
 	d->seed = 1;
-	d->t = stm32_default_timing;
+	d->t = d->part->t;
+	memset(d->option, 0xff, sizeof(d->option));
+	if (d->part->page_size) {
+		/* RM0351 §3.4.1 FLASH_OPTR factory value 0xFFEFF8AA (RDP level 0). */
+		sim_put_le32(d->option, 0xFFEFF8AAu);
+		sim_board_set_priv(b, d);
+		return 0;
+	}
 	/* RM0090 option bytes: USER 0xEC (BOR off, no reset on stop/standby,
 	 * software watchdog), RDP 0xAA (level 0), nWRP 0x0FFF (no sector
 	 * write protected); the reserved bytes read as 0xFF here. */
-	memset(d->option, 0xff, sizeof(d->option));
 	d->option[0] = 0xec;
 	d->option[1] = 0xaa;
 	d->option[8] = 0xff;
@@ -108,6 +180,8 @@ static int stm32_timing_option(struct stm32_dfuse *d, const char *name, double v
 		{ "erase_128k_ms", offsetof(struct dfuse_timing, erase_128k), 1e6 },
 		{ "mass_erase_ms", offsetof(struct dfuse_timing, mass_erase), 1e6 },
 		{ "word_program_us", offsetof(struct dfuse_timing, word_program), 1e3 },
+		{ "erase_page_ms", offsetof(struct dfuse_timing, erase_page), 1e6 },
+		{ "dword_program_us", offsetof(struct dfuse_timing, dword_program), 1e3 },
 		{ "command_us", offsetof(struct dfuse_timing, command), 1e3 },
 		{ "option_write_ms", offsetof(struct dfuse_timing, option_write), 1e6 },
 		{ "boot_ms", offsetof(struct dfuse_timing, boot), 1e6 },
@@ -184,8 +258,9 @@ static int stm32_option(struct sim_board *b, const char *key, const char *value)
 		return 0;
 	}
 	if (!strcmp(key, "flash_kib")) {
-		/* F405/407 parts: 4x16K + 64K + n x 128K sectors, 256 KiB to 1 MiB. */
-		if (sim_parse_u64(value, &u) < 0 || u < 256 || u > 1024 || (u - 128) % 128)
+		/* F405/407: 4x16K + 64K + n x 128K sectors; L476: 256K..1M. */
+		if (sim_parse_u64(value, &u) < 0 || u < d->part->kib_min || u > d->part->kib_max ||
+		    u % d->part->kib_step)
 			goto bad;
 		d->flash_kib = u;
 		return 0;
@@ -216,7 +291,7 @@ static int stm32_option(struct sim_board *b, const char *key, const char *value)
 		if (sim_parse_u64(value, &u) < 0 || u > 1)
 			goto bad;
 		/* Level 1 as RM0090 writes it: any value but 0xAA/0xCC. */
-		d->option[1] = u ? 0x55 : 0xaa;
+		*stm32_rdp_byte(d) = u ? 0x55 : 0xaa;
 		return 0;
 	}
 	if (!strcmp(key, "fill")) {
@@ -288,6 +363,14 @@ static void stm32_build_sectors(struct stm32_dfuse *d)
 	uint32_t off = 0;
 	unsigned n = 0;
 
+	if (d->part->page_size) {
+		/* RM0351 §3.3.1: uniform pages. */
+		for (; off < d->flash_kib * 1024u && n < STM32_MAX_SECTORS; off += d->part->page_size)
+			d->sector_off[n++] = off;
+		d->n_sectors = n;
+		d->sector_off[n] = off;
+		return;
+	}
 	/* RM0090 Table 5: sectors 0-3 16 KB, 4 64 KB, 5-11 128 KB. */
 	for (int i = 0; i < 4; i++, off += 16384)
 		d->sector_off[n++] = off;
@@ -326,13 +409,15 @@ uint8_t *stm32_map(struct stm32_dfuse *d, int alt, uint32_t addr, size_t len, bo
 		*region = 0;
 		return d->flash.mem + (addr - STM32_FLASH_BASE);
 	}
-	if ((alt < 0 || alt == 1) && in_range(addr, len, STM32_OPTION_BASE, STM32_OPTION_SIZE)) {
+	const struct stm32_part *p = d->part;
+
+	if ((alt < 0 || alt == 1) && in_range(addr, len, p->option_base, p->option_size)) {
 		*region = 1;
-		return d->option + (addr - STM32_OPTION_BASE);
+		return d->option + (addr - p->option_base);
 	}
-	if ((alt < 0 || alt == 2) && in_range(addr, len, STM32_OTP_BASE, STM32_OTP_SIZE)) {
+	if ((alt < 0 || alt == 2) && in_range(addr, len, p->otp_base, p->otp_size)) {
 		*region = 2;
-		return d->otp.mem + (addr - STM32_OTP_BASE);
+		return d->otp.mem + (addr - p->otp_base);
 	}
 	if ((alt < 0 || alt == 3) && in_range(addr, len, STM32_FEATURE_BASE, STM32_FEATURE_SIZE)) {
 		*region = 3;
@@ -340,9 +425,9 @@ uint8_t *stm32_map(struct stm32_dfuse *d, int alt, uint32_t addr, size_t len, bo
 	}
 	/* UID and flash size sit outside every advertised segment; the F4 ROM
 	 * refuses them [ST-F4UID], unless the scenario says otherwise. */
-	if (!write && d->uid_readable && in_range(addr, len, STM32_SYSINFO_BASE, STM32_SYSINFO_SIZE)) {
+	if (!write && d->uid_readable && in_range(addr, len, p->sysinfo_base, p->sysinfo_size)) {
 		*region = 4;
-		return d->sysinfo + (addr - STM32_SYSINFO_BASE);
+		return d->sysinfo + (addr - p->sysinfo_base);
 	}
 	return NULL;
 }
@@ -428,20 +513,19 @@ static int stm32_build_identity(struct sim_board *b)
 	}
 	memset(d->sysinfo, 0xff, sizeof(d->sysinfo));
 	memcpy(d->sysinfo, d->uid, 12);
-	/* Flash size register: KiB, 16-bit LE at 0x1FFF7A22 (§3.3). */
-	sim_put_le16(d->sysinfo + (STM32_FLASHSIZE_ADDR - STM32_SYSINFO_BASE), d->flash_kib);
+	/* Flash size register: KiB, 16-bit LE (F4 0x1FFF7A22, §3.3). */
+	sim_put_le16(d->sysinfo + (d->part->flashsize_addr - d->part->sysinfo_base), d->flash_kib);
 	if (d->serial_opt)
 		snprintf(d->serial, sizeof(d->serial), "%s", d->serial_opt);
 	else
 		stm32_serial_from_uid(d->uid, d->serial);
 
-	/* Alt strings of the F405 ROM 0x2200: alts 1-3 are type 'e' (§2.6). */
-	snprintf(d->alt_name[0], sizeof(d->alt_name[0]),
-		 "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,%02u*128Kg", d->n_sectors - 5);
-	snprintf(d->alt_name[1], sizeof(d->alt_name[1]), "@Option Bytes  /0x1FFFC000/01*016 e");
-	snprintf(d->alt_name[2], sizeof(d->alt_name[2]),
-		 "@OTP Memory /0x1FFF7800/01*512 e,01*016 e");
-	snprintf(d->alt_name[3], sizeof(d->alt_name[3]), "@Device Feature/0xFFFF0000/01*004 e");
+	/* Alt strings of the ROM 0x2200 (§2.6); alt 0 counts F4 128K sectors
+	 * or L4 pages. */
+	snprintf(d->alt_name[0], sizeof(d->alt_name[0]), d->part->alt_fmt[0],
+		 d->part->page_size ? d->n_sectors : d->n_sectors - 5);
+	for (int alt = 1; alt < 4; alt++)
+		snprintf(d->alt_name[alt], sizeof(d->alt_name[alt]), "%s", d->part->alt_fmt[alt]);
 
 	if ((r = sim_board_set_string(b, 1, "STMicroelectronics")) < 0 ||
 	    (r = sim_board_set_string(b, 2, "STM32  BOOTLOADER")) < 0 ||
@@ -460,7 +544,7 @@ static int stm32_start(struct sim_board *b)
 
 	stm32_build_sectors(d);
 	if (sim_nor_init(&d->flash, (size_t)d->flash_kib * 1024) < 0 ||
-	    sim_nor_init(&d->otp, STM32_OTP_SIZE) < 0)
+	    sim_nor_init(&d->otp, d->part->otp_size) < 0)
 		return -ENOMEM;
 	if (d->fill_random)
 		sim_nor_fill_random(&d->flash, d->fill_seed);
@@ -528,7 +612,7 @@ static bool stm32_memory(struct sim_board *b, unsigned idx, const char **name,
 	case 1:
 		*name = "option-bytes";
 		*data = d->option;
-		*len = sizeof(d->option);
+		*len = d->part->option_size;
 		return true;
 	case 2:
 		*name = "otp";

@@ -1,5 +1,5 @@
 /*
- * The STM32F405/407 system bootloader in DfuSe mode: shared state of
+ * The STM32 system bootloaders in DfuSe mode (F405/407, L476): shared state of
  * stm32_dfuse.c (options, identity, memory map) and stm32_dfuse_proto.c
  * (the DFU 1.1 + DfuSe state machine).  Facts: shared/docs/protocol-dfu.md.
  */
@@ -41,18 +41,13 @@ enum dfu_status {
 	DFU_STATUS_ERR_STALLEDPKT = 0x0f,
 };
 
-/* Memory map of the F405/407 (RM0090 §3.3, protocol-dfu.md §2.6, §3.3). */
+/* Memory map common to the parts; the rest is in struct stm32_part. */
 #define STM32_FLASH_BASE 0x08000000u
-#define STM32_OPTION_BASE 0x1FFFC000u
-#define STM32_OPTION_SIZE 16
-#define STM32_OTP_BASE 0x1FFF7800u
-#define STM32_OTP_SIZE (512 + 16)
+#define STM32_OPTION_MAX 40
 #define STM32_FEATURE_BASE 0xFFFF0000u
 #define STM32_FEATURE_SIZE 4
-#define STM32_SYSINFO_BASE 0x1FFF7A10u /* UID; flash size word at +0x12 */
-#define STM32_SYSINFO_SIZE 0x14
-#define STM32_FLASHSIZE_ADDR 0x1FFF7A22u
-#define STM32_MAX_SECTORS 12
+#define STM32_SYSINFO_MAX 0x60
+#define STM32_MAX_SECTORS 512
 
 /* What a DNLOAD left for the next GETSTATUS to execute. */
 enum dfuse_op {
@@ -73,13 +68,36 @@ enum dfuse_nor_status {
 
 /* Device times (ns, unscaled) and reported bwPollTimeouts (ms, unscaled). */
 struct dfuse_timing {
-	uint64_t erase_16k, erase_64k, erase_128k, mass_erase;
-	uint64_t word_program;
+	uint64_t erase_16k, erase_64k, erase_128k, erase_page, mass_erase;
+	uint64_t word_program, dword_program;
 	uint64_t command, option_write, boot, leave;
 	double poll_command_ms, poll_erase_ms, poll_mass_erase_ms, poll_write_ms, poll_manifest_ms;
 };
 
+/*
+ * One row per part family: flash organisation, programming granularity,
+ * memory map and datasheet timing (sources: tests/sim/boards/README.md).
+ */
+struct stm32_part {
+	const char *name;
+	unsigned page_size;     /* uniform erase pages; 0: F4 mixed sectors */
+	unsigned prog_unit;     /* programming granularity in bytes (1: any) */
+	unsigned kib_default, kib_min, kib_max, kib_step;
+	uint32_t option_base;
+	unsigned option_size;
+	unsigned rdp_off;       /* RDP byte within the option bytes */
+	uint32_t otp_base;
+	unsigned otp_size;
+	bool otp_locks;         /* F4: 16 lock bytes after 512 data bytes */
+	uint32_t sysinfo_base;  /* UID */
+	unsigned sysinfo_size;
+	uint32_t flashsize_addr;
+	const char *alt_fmt[4]; /* alt 0 takes the sector/page count */
+	struct dfuse_timing t;
+};
+
 struct stm32_dfuse {
+	const struct stm32_part *part;
 	/* configuration (options) */
 	char *serial_opt;
 	bool have_uid;
@@ -98,9 +116,9 @@ struct stm32_dfuse {
 	/* memories */
 	struct sim_nor flash;
 	struct sim_nor otp;
-	uint8_t option[STM32_OPTION_SIZE];
+	uint8_t option[STM32_OPTION_MAX];
 	uint8_t feature[STM32_FEATURE_SIZE];
-	uint8_t sysinfo[STM32_SYSINFO_SIZE];
+	uint8_t sysinfo[STM32_SYSINFO_MAX];
 	unsigned n_sectors;
 	uint32_t sector_off[STM32_MAX_SECTORS + 1];
 
@@ -125,6 +143,7 @@ struct stm32_dfuse {
 
 /* stm32_dfuse.c */
 bool stm32_rdp_active(const struct stm32_dfuse *d);
+uint8_t *stm32_rdp_byte(struct stm32_dfuse *d);
 /* Where [addr, addr+len) lives for `alt` (-1: any).  Returns a pointer into
  * the memory or NULL; *region gets 0 flash, 1 option, 2 otp, 3 feature,
  * 4 system info. */

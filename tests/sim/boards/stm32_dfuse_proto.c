@@ -135,6 +135,23 @@ static void dfuse_system_reset(struct sim_board *b, struct stm32_dfuse *d, uint6
 }
 
 /*
+ * Flash that programs whole units only (L4: 64-bit double-words, RM0351
+ * §3.3.7).  A block at an address off the unit raises PGAERR: errPROG
+ * (assumption: the ROM maps every flash-interface error to it).  A block
+ * whose length is not a multiple of the unit loses its tail: the ROM
+ * programs the whole double-words and drops the rest without an error, the
+ * bug dfu-util users pad their images against (README "stm32l476-dfuse").
+ * Returns the DFU status; shortens d->buf_len.
+ */
+static uint8_t dfuse_write_units(struct stm32_dfuse *d, size_t off)
+{
+	if (off % d->part->prog_unit)
+		return DFU_STATUS_ERR_PROG;
+	d->buf_len -= d->buf_len % d->part->prog_unit;
+	return DFU_STATUS_OK;
+}
+
+/*
  * Write one block; returns the DFU status.  A write over bits that are
  * already 0 cannot set them to 1 (RM0090 §3.5.4).  The F4 flash interface
  * raises no error for this (PGSERR/PGPERR/PGAERR/WRPERR are about sequence,
@@ -156,8 +173,13 @@ static uint8_t dfuse_write(struct sim_board *b, struct stm32_dfuse *d, int *regi
 	switch (*region) {
 	case 0:
 	case 2:
-		off = d->op_addr - (*region ? STM32_OTP_BASE : STM32_FLASH_BASE);
-		if (*region == 2) {
+		off = d->op_addr - (*region ? d->part->otp_base : STM32_FLASH_BASE);
+		if (*region == 0 && d->part->prog_unit > 1) {
+			r = dfuse_write_units(d, off);
+			if (r != DFU_STATUS_OK)
+				return r;
+		}
+		if (*region == 2 && d->part->otp_locks) {
 			/* RM0090 §3.8: lock byte i at 0x00 locks OTP block i (32 bytes). */
 			for (size_t i = off; i < off + d->buf_len && i < 512; i++)
 				if (d->otp.mem[512 + i / 32] == 0x00)
@@ -176,9 +198,9 @@ static uint8_t dfuse_write(struct sim_board *b, struct stm32_dfuse *d, int *regi
 
 		memcpy(mem, d->buf, d->buf_len);
 		/* RDP level 2 is irreversible on silicon: never in a test. */
-		if (d->option[1] == 0xcc)
+		if (*stm32_rdp_byte(d) == 0xcc)
 			sim_board_count_forbidden(b);
-		/* Level 1 -> 0 mass-erases the flash (RM0090 §3.7.3). */
+		/* Level 1 -> 0 mass-erases the flash (RM0090 §3.7.3, RM0351 §3.5.1). */
 		if (was_protected && !stm32_rdp_active(d))
 			sim_nor_erase(&d->flash, 0, d->flash.size);
 		return DFU_STATUS_OK;
@@ -195,6 +217,8 @@ static uint64_t dfuse_erase_ns(struct stm32_dfuse *d, int sector)
 {
 	uint32_t size = d->sector_off[sector + 1] - d->sector_off[sector];
 
+	if (d->part->page_size)
+		return d->t.erase_page;
 	if (size <= 16384)
 		return d->t.erase_16k;
 	if (size <= 65536)
@@ -212,7 +236,7 @@ static int dfuse_unprotect(struct sim_board *b, struct stm32_dfuse *d, struct si
 	dfuse_status_reply(d, x, DFU_STATE_DNBUSY, poll);
 	if (was)
 		sim_nor_erase(&d->flash, 0, d->flash.size);
-	d->option[1] = 0xaa;
+	*stm32_rdp_byte(d) = 0xaa;
 	/* The ROM drops off right after the reply; it cannot answer again. */
 	dfuse_system_reset(b, d, x->delay_ns + sim_board_scaled(b, d->t.command),
 			   was ? d->t.mass_erase : 0);
@@ -287,7 +311,9 @@ static int dfuse_execute(struct sim_board *b, struct stm32_dfuse *d, struct sim_
 			d->op_status = DFU_STATUS_ERR_PROG;
 		} else {
 			d->op_status = dfuse_write(b, d, &region);
-			dur += (d->buf_len + 3) / 4 * d->t.word_program;
+			dur += d->part->prog_unit > 1 ?
+				       d->buf_len / d->part->prog_unit * d->t.dword_program :
+				       (d->buf_len + 3) / 4 * d->t.word_program;
 			if (region == 1 && d->op_status == DFU_STATUS_OK) {
 				/* Option bytes written: the ROM resets the system [AN2662 Fig. 57]. */
 				d->state = DFU_STATE_DNBUSY;

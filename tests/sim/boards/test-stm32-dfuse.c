@@ -882,3 +882,114 @@ TEST(unsupported_command_stalls_errstalledpkt)
 }
 
 TEST_MAIN()
+
+/* --- stm32l476-dfuse: the same ROM over uniform 2 KiB pages, 64-bit
+ * programming (tests/sim/boards/README.md). */
+static struct fake *board_l4(const struct sim_opt *opts, size_t n)
+{
+	static struct fake f;
+	char err[200];
+	int r;
+
+	sim_board_free(f.b);
+	r = fake_new(&f, "stm32l476-dfuse", opts, n, err, sizeof(err));
+	if (r < 0)
+		TEST_FAIL("sim_board_new(stm32l476-dfuse): %d: %s", r, err);
+	return &f;
+}
+
+TEST(l4_layout_strings_and_memories)
+{
+	struct fake *f = board_l4(OPTS({ "serial", "L4UNIT" }));
+	const struct sim_identity *id = sim_board_identity(f->b);
+	const uint8_t *c = id->config_desc;
+	size_t len;
+	char s[128];
+
+	ASSERT_EQ(id->device_desc[8] | id->device_desc[9] << 8, 0x0483);
+	ASSERT_EQ(id->device_desc[10] | id->device_desc[11] << 8, 0xdf11);
+	ASSERT_STREQ(get_string(f, c[9 + 8], s, sizeof(s)), "@Internal Flash  /0x08000000/0512*0002Kg");
+	ASSERT_STREQ(get_string(f, c[9 + 9 + 8], s, sizeof(s)), "@Option Bytes  /0x1FFF7800/01*040 e");
+	ASSERT_STREQ(get_string(f, c[9 + 18 + 8], s, sizeof(s)), "@OTP Memory /0x1FFF7000/01*0001Ke");
+	ASSERT_STREQ(get_string(f, c[9 + 27 + 8], s, sizeof(s)), "@Device Feature/0xFFFF0000/01*004 e");
+	memory(f, "flash", &len);
+	ASSERT_EQ(len, 1024 * 1024);
+	memory(f, "option-bytes", &len);
+	ASSERT_EQ(len, 40);
+	memory(f, "otp", &len);
+	ASSERT_EQ(len, 1024);
+
+	/* 256 KiB part: 128 pages; F4 sector sizes are refused. */
+	f = board_l4(OPTS({ "flash_kib", "256" }));
+	c = sim_board_identity(f->b)->config_desc;
+	ASSERT_STREQ(get_string(f, c[9 + 8], s, sizeof(s)), "@Internal Flash  /0x08000000/0128*0002Kg");
+	{
+		struct fake g;
+		char err[200];
+
+		ASSERT_EQ(fake_new(&g, "stm32l476-dfuse", OPTS({ "flash_kib", "384" }), err,
+				   sizeof(err)),
+			  -EINVAL);
+	}
+}
+
+TEST(l4_erase_hits_one_2k_page_in_page_erase_time)
+{
+	struct fake *f = board_l4(OPTS({ "fill", "random:4" }, { "timing.scale", "0.01" }));
+	const uint8_t *flash = memory(f, "flash", NULL);
+	uint32_t a = 0x08000800 + 0x123;
+	struct st s;
+
+	ASSERT_OK(dnload(f, 0, (uint8_t[]){ 0x41, a, a >> 8, a >> 16, a >> 24 }, 5));
+	s = getstatus(f);
+	ASSERT_EQ(s.state, 4);
+	/* Page 1 only: the F4 would have erased the whole 16 KiB sector 0. */
+	ASSERT_TRUE(!all_ff(flash, 2048));
+	ASSERT_TRUE(all_ff(flash + 2048, 2048));
+	ASSERT_TRUE(!all_ff(flash + 4096, 2048));
+	/* DS10198 page erase 22.02 ms, scaled by 0.01: ~220 us of busy time. */
+	s = getstatus(f);
+	ASSERT_EQ(s.state, 5);
+	ASSERT_TRUE(s.delay >= 200000ull && s.delay <= 1400000ull);
+	/* Mass erase: DS10198 22.13 ms, not the F4's seconds. */
+	ASSERT_OK(dnload(f, 0, (uint8_t[]){ 0x41 }, 1));
+	ASSERT_EQ(getstatus(f).state, 4);
+	s = getstatus(f);
+	ASSERT_EQ(s.state, 5);
+	ASSERT_TRUE(s.delay <= 1400000ull);
+	ASSERT_TRUE(all_ff(flash, 1024 * 1024));
+}
+
+TEST(l4_programs_double_words_and_drops_a_ragged_tail)
+{
+	struct fake *f = board_l4(OPTS({ "timing.scale", "0" }));
+	const uint8_t *flash = memory(f, "flash", NULL);
+	uint8_t a[2048], rd[2048];
+	struct st s;
+
+	pattern(a, sizeof(a), 7);
+	/* 1003 bytes: the ROM programs 125 double-words, 3 bytes are lost. */
+	set_address(f, 0x08000000);
+	s = write_block(f, 2, a, 1003);
+	ASSERT_EQ(s.state, 5);
+	ASSERT_EQ(s.status, 0);
+	ASSERT_MEMEQ(flash, a, 1000);
+	ASSERT_TRUE(all_ff(flash + 1000, 8));
+	/* The same bytes padded to 1008 with 0xFF land in full. */
+	memset(a + 1003, 0xff, 5);
+	set_address(f, 0x08000800);
+	ASSERT_EQ(write_block(f, 2, a, 1008).state, 5);
+	ASSERT_MEMEQ(flash + 2048, a, 1003);
+	/* A block at an address off the double-word: PGAERR, errPROG. */
+	set_address(f, 0x08001004);
+	s = write_block(f, 2, a, 16);
+	ASSERT_EQ(s.state, 10);
+	ASSERT_EQ(s.status, 0x06);
+	ASSERT_TRUE(all_ff(flash + 4096, 2048));
+	ASSERT_OK(ctrl(f, 0x21, CLRSTATUS, 0, 0, NULL, 0));
+	/* Read back over UPLOAD, any length. */
+	set_address(f, 0x08000800);
+	ASSERT_OK(ctrl(f, 0x21, ABORT, 0, 0, NULL, 0));
+	ASSERT_OK(upload(f, 2, rd, 1003));
+	ASSERT_MEMEQ(rd, a, 1003);
+}
