@@ -80,7 +80,7 @@ static int download_dfu(struct job *j, const struct recipe_stage *st, const char
 	/* The mapping was re-hashed against the pin, but parse what we send. */
 	r = dfu_file_parse(img->data, img->size, &f, e);
 	if (r < 0)
-		return err_prefix(e, "'%s'", a->image.file);
+		return err_prefix(e, r, "'%s'", a->image.file);
 	r = dfu_pick_target(j, a, f, &tg, e);
 	if (r < 0)
 		return r;

@@ -149,8 +149,7 @@ static int read_reply(struct fb *f, char *buf, unsigned int timeout, struct err 
 	int got = usb_read_sliced(f->usb, f->ep_in, false, buf, FB_RESPONSE_LEN, timeout, e);
 
 	if (got < 0) {
-		err_prefix(e, "reading the reply");
-		return got;
+		return err_prefix(e, got, "reading the reply");
 	}
 	buf[got] = '\0';
 	return got;

@@ -188,8 +188,7 @@ static int read_report(struct sdp *s, uint8_t id, uint8_t *buf, size_t len, unsi
 				  timeout ? timeout : s->timeout_ms, e);
 
 	if (got < 0) {
-		err_prefix(e, "report %u", id);
-		return got;
+		return err_prefix(e, got, "report %u", id);
 	}
 	if (got < 1 || buf[0] != id)
 		return err_set(e, -EPROTO, "expected report %u, got %s%u (%d bytes)", id,
