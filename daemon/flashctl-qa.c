@@ -9,8 +9,8 @@
  *   chip_uid, jedec_id, result, failed_stage, error, started_at,
  *   finished_at, duration_ms, flashd_version
  * started_at/finished_at are ISO-8601 UTC with milliseconds
- * ("2026-01-01T00:00:01.000Z"), vid/pid 4 lower-case hex digits, id, slot
- * and duration_ms integers; absent values are empty in CSV and null in
+ * ("2026-01-01T00:00:01.000Z"), vid/pid 4 lower-case hex digits, slot the
+ * label as configured ("A3"), id and duration_ms integers; absent values are empty in CSV and null in
  * JSON.  CSV follows RFC 4180 (quotes only where needed, CRLF-free: rows end
  * in LF).  JSON is one array of objects.  stats has the columns
  * recipe|day|port (per --by), units, pass, fail, interrupted, running,
@@ -306,14 +306,13 @@ static void unit_fields(const struct db_unit_row *r, const char *out[N_UNIT_COLU
 			char bufs[8][ISO_MAX])
 {
 	snprintf(bufs[0], ISO_MAX, "%" PRId64, r->id);
-	snprintf(bufs[1], ISO_MAX, "%d", r->slot);
 	snprintf(bufs[2], ISO_MAX, "%04x", r->vid & 0xffff);
 	snprintf(bufs[3], ISO_MAX, "%04x", r->pid & 0xffff);
 	snprintf(bufs[6], ISO_MAX, "%" PRId64, r->duration_ms);
 	out[0] = bufs[0];
 	out[1] = r->station;
 	out[2] = r->port;
-	out[3] = r->slot >= 0 ? bufs[1] : NULL;
+	out[3] = r->slot;
 	out[4] = r->recipe;
 	out[5] = r->recipe_sha256;
 	out[6] = r->vid >= 0 ? bufs[2] : NULL;
@@ -354,8 +353,7 @@ static cJSON *unit_json(const struct db_unit_row *r)
 	unit_fields(r, f, bufs);
 	for (size_t i = 0; o && i < N_UNIT_COLUMNS; i++) {
 		const char *k = unit_columns[i];
-		bool number = strcmp(k, "id") == 0 || strcmp(k, "slot") == 0 ||
-			      strcmp(k, "duration_ms") == 0;
+		bool number = strcmp(k, "id") == 0 || strcmp(k, "duration_ms") == 0;
 
 		if (!f[i])
 			cJSON_AddNullToObject(o, k);
@@ -394,8 +392,8 @@ static int print_unit(const struct db_unit_row *r, void *ud)
 		when[19] = '\0'; /* table: to the second */
 		if (when[10] == 'T')
 			when[10] = ' ';
-		printf("%7" PRId64 "  %-19s  %-10s  %-16s  %-16s  %-11s  %8s", r->id, when, r->port,
-		       r->recipe, dash(r->serial), r->result, dur);
+		printf("%7" PRId64 "  %-19s  %-10s  %-6s  %-16s  %-16s  %-11s  %8s", r->id, when,
+		       r->port, dash(r->slot), r->recipe, dash(r->serial), r->result, dur);
 		if (r->failed_stage || r->error)
 			printf("  %s: %s", dash(r->failed_stage), dash(r->error));
 		putchar('\n');
@@ -422,8 +420,9 @@ static void print_units_header(enum qa_format format)
 {
 	switch (format) {
 	case QA_FORMAT_TABLE:
-		printf("%7s  %-19s  %-10s  %-16s  %-16s  %-11s  %8s  %s\n", "ID", "STARTED (UTC)",
-		       "PORT", "RECIPE", "SERIAL", "RESULT", "DURATION", "FAILED STAGE: ERROR");
+		printf("%7s  %-19s  %-10s  %-6s  %-16s  %-16s  %-11s  %8s  %s\n", "ID",
+		       "STARTED (UTC)", "PORT", "SLOT", "RECIPE", "SERIAL", "RESULT", "DURATION",
+		       "FAILED STAGE: ERROR");
 		break;
 	case QA_FORMAT_CSV:
 		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
@@ -519,8 +518,8 @@ static int show_unit(const struct db_unit_row *r, void *ud)
 	printf("  recipe          %s\n", r->recipe);
 	printf("  recipe sha256   %s\n", dash(r->recipe_sha256));
 	printf("  station         %s\n", r->station);
-	if (r->slot >= 0)
-		printf("  port            %s (slot %d)\n", r->port, r->slot);
+	if (r->slot)
+		printf("  port            %s (slot %s)\n", r->port, r->slot);
 	else
 		printf("  port            %s\n", r->port);
 	if (r->vid >= 0 && r->pid >= 0)

@@ -189,8 +189,7 @@ static int set_pragmas(struct db *db, struct err *err)
 	if (!mode || strcmp(mode, "wal") != 0)
 		return err_set(err, -EIO, "database '%s': journal mode is '%s', not 'wal'",
 			       db->path, mode ? mode : "?");
-	return db_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
-		       "set pragmas", err);
+	return db_exec(db, "PRAGMA synchronous = FULL", "set pragmas", err);
 }
 
 int db_open(const char *path, unsigned flags, struct db **ret, struct err *err)
@@ -242,6 +241,10 @@ int db_open(const char *path, unsigned flags, struct db **ret, struct err *err)
 		if (rc < 0)
 			return rc;
 		rc = db_migrate(db, err);
+		if (rc < 0)
+			return rc;
+		/* Only now: a migration that rebuilds units must not cascade to its children. */
+		rc = db_exec(db, "PRAGMA foreign_keys = ON", "set pragmas", err);
 		if (rc < 0)
 			return rc;
 	}

@@ -18,9 +18,55 @@
 #include <errno.h>
 #include <string.h>
 
+/*
+ * 1 to 2: units.slot was INTEGER and kept only the digits of the label, so
+ * slots A3, B3 and C3 were all 3; it is now the label as configured (TEXT).
+ * SQLite cannot change a column's type: rebuild the table.  legacy_alter_table
+ * keeps the rename from rewriting the foreign keys of unit_stages and
+ * unit_images and the views, which name "units" and so follow the new table.
+ * The CREATE TABLE text is db/schema.sql's, byte for byte (the migration test
+ * compares the two schemas).  Old numbers become their text: 3 -> '3'.
+ */
+static const char step_1_to_2[] =
+	"PRAGMA legacy_alter_table = ON;\n"
+	"ALTER TABLE units RENAME TO units_v1;\n"
+	"DROP INDEX units_by_serial;\n"
+	"DROP INDEX units_by_time;\n"
+	"DROP INDEX units_running;\n"
+	"CREATE TABLE units (\n"
+	"\tid\t\tINTEGER PRIMARY KEY,\n"
+	"\tstation\t\tTEXT NOT NULL,\t\t-- host name of the flashing station\n"
+	"\tport\t\tTEXT NOT NULL,\t\t-- USB port path, e.g. '1-1.2.3'\n"
+	"\tslot\t\tTEXT,\t\t\t-- fixture slot label as configured ('A3'), NULL if unmapped\n"
+	"\trecipe\t\tTEXT NOT NULL,\t\t-- recipe name\n"
+	"\trecipe_sha256\tTEXT,\t\t\t-- hex SHA-256 of the recipe file\n"
+	"\tvid\t\tINTEGER,\t\t-- USB ids when the job started\n"
+	"\tpid\t\tINTEGER,\n"
+	"\tserial\t\tTEXT,\t\t\t-- board serial, NULL until learned\n"
+	"\tchip_uid\tTEXT,\t\t\t-- SoC unique id (hex)\n"
+	"\tjedec_id\tTEXT,\t\t\t-- flash JEDEC id (hex)\n"
+	"\tresult\t\tTEXT NOT NULL DEFAULT 'running'\n"
+	"\t\t\tCHECK (result IN ('running', 'pass', 'fail', 'interrupted')),\n"
+	"\tfailed_stage\tTEXT,\t\t\t-- stage that failed, NULL on pass\n"
+	"\terror\t\tTEXT,\t\t\t-- error message, NULL on pass\n"
+	"\tstarted_at\tINTEGER NOT NULL,\t-- ms since epoch, UTC\n"
+	"\tfinished_at\tINTEGER,\t\t-- NULL while running or if unknown\n"
+	"\tduration_ms\tINTEGER,\t\t-- NULL while running or if unknown\n"
+	"\tflashd_version\tTEXT NOT NULL\n"
+	");\n"
+	"INSERT INTO units SELECT id, station, port, CAST(slot AS TEXT), recipe, recipe_sha256,\n"
+	"\tvid, pid, serial, chip_uid, jedec_id, result, failed_stage, error, started_at,\n"
+	"\tfinished_at, duration_ms, flashd_version FROM units_v1;\n"
+	"DROP TABLE units_v1;\n"
+	"CREATE INDEX units_by_serial ON units (serial, started_at);\n"
+	"CREATE INDEX units_by_time ON units (started_at);\n"
+	"CREATE INDEX units_running ON units (id) WHERE result = 'running';\n"
+	"PRAGMA legacy_alter_table = OFF;\n"
+	"PRAGMA user_version = 2;\n";
+
 /* steps[N - 1] migrates version N to N + 1; version 1 is the first release. */
 static const char *const steps[] = {
-	NULL, /* sentinel: no migration exists yet (schema version 1) */
+	step_1_to_2,
 };
 
 static int count_tables(struct db *db, struct err *err)
@@ -61,7 +107,7 @@ static int migrate_locked(struct db *db, struct err *err)
 				       db->path);
 		rc = db_exec(db, db_schema_sql, "create schema", err);
 		if (rc < 0)
-			return err_prefix(err, "database '%s'", db->path);
+			return err_prefix(err, rc, "database '%s'", db->path);
 	} else {
 		for (; v < DB_SCHEMA_VERSION; v++) {
 			if ((size_t)v > ARRAY_SIZE(steps) || !steps[v - 1])
@@ -70,8 +116,8 @@ static int migrate_locked(struct db *db, struct err *err)
 					       db->path, v);
 			rc = db_exec(db, steps[v - 1], "migrate", err);
 			if (rc < 0)
-				return err_prefix(err, "database '%s': version %d to %d", db->path,
-						  v, v + 1);
+				return err_prefix(err, rc, "database '%s': version %d to %d",
+						  db->path, v, v + 1);
 		}
 	}
 
@@ -91,7 +137,7 @@ int db_migrate(struct db *db, struct err *err)
 
 	rc = db_exec(db, "BEGIN IMMEDIATE", "begin migration", err);
 	if (rc < 0)
-		return err_prefix(err, "database '%s'", db->path);
+		return err_prefix(err, rc, "database '%s'", db->path);
 	rc = migrate_locked(db, err);
 	if (rc < 0) {
 		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
@@ -99,6 +145,6 @@ int db_migrate(struct db *db, struct err *err)
 	}
 	rc = db_exec(db, "COMMIT", "commit migration", err);
 	if (rc < 0)
-		return err_prefix(err, "database '%s'", db->path);
+		return err_prefix(err, rc, "database '%s'", db->path);
 	return 0;
 }

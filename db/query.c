@@ -22,7 +22,7 @@ static void unit_row(sqlite3_stmt *s, struct db_unit_row *r)
 		.id = sqlite3_column_int64(s, 0),
 		.station = db_col_text(s, 1),
 		.port = db_col_text(s, 2),
-		.slot = (int)db_col_int(s, 3, -1),
+		.slot = db_col_text(s, 3),
 		.recipe = db_col_text(s, 4),
 		.recipe_sha256 = db_col_text(s, 5),
 		.vid = (int)db_col_int(s, 6, -1),

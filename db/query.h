@@ -31,11 +31,11 @@ struct db_filter {
 	int64_t until;	    /* ms; 0 = to the end */
 };
 
-/* A units row.  Absent values: NULL strings, -1 numbers (slot, vid, pid, times). */
+/* A units row.  Absent values: NULL strings, -1 numbers (vid, pid, times). */
 struct db_unit_row {
 	int64_t id;
 	const char *station, *port;
-	int slot;
+	const char *slot; /* label as configured ("A3") */
 	const char *recipe, *recipe_sha256;
 	int vid, pid;
 	const char *serial, *chip_uid, *jedec_id;

@@ -1,4 +1,4 @@
--- flashd unit database, schema version 1: the current schema of record.
+-- flashd unit database, schema version 2: the current schema of record.
 --
 -- db_open() runs this file (compiled in as db_schema_sql[]) on an empty
 -- database, in one transaction; db/migrate.c brings older versions up to
@@ -22,7 +22,7 @@ CREATE TABLE units (
 	id		INTEGER PRIMARY KEY,
 	station		TEXT NOT NULL,		-- host name of the flashing station
 	port		TEXT NOT NULL,		-- USB port path, e.g. '1-1.2.3'
-	slot		INTEGER,		-- fixture slot number, NULL if unmapped
+	slot		TEXT,			-- fixture slot label as configured ('A3'), NULL if unmapped
 	recipe		TEXT NOT NULL,		-- recipe name
 	recipe_sha256	TEXT,			-- hex SHA-256 of the recipe file
 	vid		INTEGER,		-- USB ids when the job started
@@ -113,4 +113,4 @@ SELECT unit_id, stage, target, file, size, sha256,
 	verified
 FROM unit_images;
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

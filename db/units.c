@@ -57,8 +57,7 @@ int db_unit_begin(struct db *db, const struct db_unit_start *start, int64_t *uni
 		return rc;
 	db_bind_text(s, 1, start->station);
 	db_bind_text(s, 2, start->port);
-	if (start->slot >= 0)
-		sqlite3_bind_int(s, 3, start->slot);
+	db_bind_text(s, 3, start->slot);
 	db_bind_text(s, 4, start->recipe);
 	db_bind_text(s, 5, start->recipe_sha256);
 	sqlite3_bind_int(s, 6, start->vid);

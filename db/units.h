@@ -30,7 +30,7 @@
 struct db_unit_start {
 	const char *station;	    /* required: host name of the station */
 	const char *port;	    /* required: USB port path "1-1.2.3" */
-	int slot;		    /* fixture slot, < 0 if unmapped */
+	const char *slot;	    /* fixture slot label ("A3") as configured, or NULL */
 	const char *recipe;	    /* required: recipe name */
 	const char *recipe_sha256;  /* hex, or NULL */
 	uint16_t vid, pid;	    /* USB ids at start */

@@ -80,7 +80,7 @@ static int download_dfu(struct job *j, const struct recipe_stage *st, const char
 	/* The mapping was re-hashed against the pin, but parse what we send. */
 	r = dfu_file_parse(img->data, img->size, &f, e);
 	if (r < 0)
-		return err_prefix(e, "'%s'", a->image.file);
+		return err_prefix(e, r, "'%s'", a->image.file);
 	r = dfu_pick_target(j, a, f, &tg, e);
 	if (r < 0)
 		return r;
@@ -208,7 +208,8 @@ int job_dfuse_read_uid(struct job *j, const struct recipe_stage *st, struct err 
 		return r;
 	r = dfuse_read_uid(j->s.dfuse, a->address, uid, e);
 	if (r < 0)
-		return err_prefix(e, "unique ID at 0x%08x not readable through this ROM", a->address);
+		return err_prefix(e, r, "unique ID at 0x%08x not readable through this ROM",
+				  a->address);
 	for (unsigned i = 0; i < DFUSE_UID_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02X", uid[i]);
 	job_set_identity(j, j->recipe->serial.source == RECIPE_SERIAL_DFUSE_UID ? hex : NULL, hex,

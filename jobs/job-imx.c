@@ -115,7 +115,7 @@ int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name,
 		r = sdp_read_uid(sdp, ser->ocotp_words, (unsigned int)ser->n_ocotp_words, bits, uid,
 				 sizeof(uid), e);
 		if (r < 0)
-			return err_prefix(e, "serial from OCOTP");
+			return err_prefix(e, r, "serial from OCOTP");
 		job_set_identity(j, uid, uid, NULL);
 	} else if (soc->n_uid_words) {
 		struct err ignore = { 0 };
@@ -137,7 +137,7 @@ int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name,
 				 false);
 	}
 	if (r < 0 && res.hab == SDP_HAB_STATE_CLOSED)
-		err_prefix(e, "HAB closed");
+		err_prefix(e, r, "HAB closed");
 	return r;
 }
 

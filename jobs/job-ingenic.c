@@ -143,7 +143,7 @@ static int stage_boot(struct job *j, const struct recipe_stage *st, const char *
 		job_set_identity(j, efuse_serial ? uid.hex : NULL, uid.hex, NULL);
 	} else if (efuse_serial) {
 		*e = ue;
-		err_prefix(e, "chip UID (the unit's serial)");
+		err_prefix(e, r, "chip UID (the unit's serial)");
 		return r;
 	} else {
 		log_warn(j, name, "Chip UID not readable: %s, ignoring", ue.msg);
@@ -308,7 +308,7 @@ static int ensure_configured(struct job *j, struct ingenic_session *s,
 			int r = configure(j, s, &c->u.ingenic_config, e);
 
 			if (r < 0) {
-				err_prefix(e, "restoring the flash config");
+				err_prefix(e, r, "restoring the flash config");
 				return r;
 			}
 			return 0;

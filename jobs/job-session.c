@@ -90,7 +90,7 @@ int job_session_open(struct job *j, struct err *e)
 		backoff *= 2;
 	}
 	if (r < 0)
-		err_prefix(e, "port %s", j->cur.port);
+		err_prefix(e, r, "port %s", j->cur.port);
 	return r;
 }
 

@@ -258,10 +258,10 @@ static int stopped(struct job *j, int r, const char *name, struct err *e)
 	reason = j->stop_reason;
 	pthread_mutex_unlock(&j->lock);
 	if (reason == -ETIMEDOUT && r == -ECANCELED)
-		return err_set(e, -ETIMEDOUT, "stage '%s' exceeded its timeout", name);
+		return err_replace(e, -ETIMEDOUT, "stage '%s' exceeded its timeout", name);
 	if (reason == -ECANCELED && r < 0)
-		return err_set(e, -ECANCELED, "flashd stopping: job interrupted in stage '%s'",
-			       name);
+		return err_replace(e, -ECANCELED, "flashd stopping: job interrupted in stage '%s'",
+				   name);
 	return r;
 }
 
@@ -452,7 +452,7 @@ int job_start(struct job *j, struct err *e)
 	st = (struct db_unit_start){
 		.station = j->env->station,
 		.port = j->cur.port,
-		.slot = -1,
+		.slot = j->slot,
 		.recipe = j->recipe->name,
 		.recipe_sha256 = sha,
 		.vid = j->cur.vid,
@@ -460,17 +460,9 @@ int job_start(struct job *j, struct err *e)
 		.serial = j->serial[0] ? j->serial : NULL,
 		.flashd_version = j->env->version,
 	};
-	if (j->slot) {
-		/* Slots are labels ("A1"); the database keeps a number when the
-		 * label ends in one, the label itself goes into the log. */
-		const char *d = j->slot + strcspn(j->slot, "0123456789");
-
-		if (*d)
-			st.slot = atoi(d);
-	}
 	r = JOB_DB(j, db_unit_begin(j->env->db, &st, &j->unit_id, e));
 	if (r < 0)
-		return err_prefix(e, "cannot record the unit on port '%s'", j->cur.port);
+		return err_prefix(e, r, "cannot record the unit on port '%s'", j->cur.port);
 	j->started_ms = db_now_ms();
 	c = job_log_ctx(j, NULL, "running");
 	log_ev(LOG_INFO, LOG_ID_JOB_STARTED, &c, "Unit %lld started on port '%s' with recipe '%s'",

@@ -146,21 +146,21 @@ int dfu_detach(struct usb_dev *d, uint16_t timeout_ms, struct err *e)
 {
 	int r = usb_ctrl_out(d, DFU_OUT, DFU_REQ_DETACH, timeout_ms, d->interface, NULL, 0, 0, e);
 
-	return r < 0 ? err_prefix(e, "DETACH") : 0;
+	return r < 0 ? err_prefix(e, r, "DETACH") : 0;
 }
 
 int dfu_dnload(struct usb_dev *d, uint16_t block, const void *data, uint16_t len, struct err *e)
 {
 	int r = usb_ctrl_out(d, DFU_OUT, DFU_REQ_DNLOAD, block, d->interface, data, len, 0, e);
 
-	return r < 0 ? err_prefix(e, "DNLOAD block %u", block) : r;
+	return r < 0 ? err_prefix(e, r, "DNLOAD block %u", block) : r;
 }
 
 int dfu_upload(struct usb_dev *d, uint16_t block, void *buf, uint16_t len, struct err *e)
 {
 	int r = usb_ctrl_in(d, DFU_IN, DFU_REQ_UPLOAD, block, d->interface, buf, len, 0, e);
 
-	return r < 0 ? err_prefix(e, "UPLOAD block %u", block) : r;
+	return r < 0 ? err_prefix(e, r, "UPLOAD block %u", block) : r;
 }
 
 int dfu_get_status(struct usb_dev *d, struct dfu_status *ret, unsigned int timeout_ms,
@@ -171,7 +171,7 @@ int dfu_get_status(struct usb_dev *d, struct dfu_status *ret, unsigned int timeo
 
 	r = usb_ctrl_in(d, DFU_IN, DFU_REQ_GETSTATUS, 0, d->interface, b, sizeof(b), timeout_ms, e);
 	if (r < 0)
-		return err_prefix(e, "GETSTATUS");
+		return err_prefix(e, r, "GETSTATUS");
 	if (r != (int)sizeof(b))
 		return err_set(e, -EBADMSG, "GETSTATUS: %d-byte reply, expected 6", r);
 	*ret = (struct dfu_status){
@@ -187,7 +187,7 @@ int dfu_clear_status(struct usb_dev *d, struct err *e)
 {
 	int r = usb_ctrl_out(d, DFU_OUT, DFU_REQ_CLRSTATUS, 0, d->interface, NULL, 0, 0, e);
 
-	return r < 0 ? err_prefix(e, "CLRSTATUS") : 0;
+	return r < 0 ? err_prefix(e, r, "CLRSTATUS") : 0;
 }
 
 int dfu_get_state(struct usb_dev *d, struct err *e)
@@ -197,7 +197,7 @@ int dfu_get_state(struct usb_dev *d, struct err *e)
 
 	r = usb_ctrl_in(d, DFU_IN, DFU_REQ_GETSTATE, 0, d->interface, &s, 1, 0, e);
 	if (r < 0)
-		return err_prefix(e, "GETSTATE");
+		return err_prefix(e, r, "GETSTATE");
 	if (r != 1)
 		return err_set(e, -EBADMSG, "GETSTATE: %d-byte reply, expected 1", r);
 	return s;
@@ -207,7 +207,7 @@ int dfu_abort(struct usb_dev *d, struct err *e)
 {
 	int r = usb_ctrl_out(d, DFU_OUT, DFU_REQ_ABORT, 0, d->interface, NULL, 0, 0, e);
 
-	return r < 0 ? err_prefix(e, "ABORT") : 0;
+	return r < 0 ? err_prefix(e, r, "ABORT") : 0;
 }
 
 static unsigned int min_u(unsigned int a, unsigned int b)
@@ -229,6 +229,7 @@ int dfu_get_idle(struct usb_dev *d, struct err *e)
 			r = dfu_clear_status(d, e);
 			if (r < 0 && r != -EPIPE)
 				return r;
+			err_clear(e); /* the STALLs were expected: report what fails next */
 			continue;
 		}
 		if (r < 0)
@@ -281,10 +282,11 @@ int dfu_clrstatus_pair(struct usb_dev *d, struct err *e)
 	for (int i = 0; i < 2; i++) {
 		r = dfu_clear_status(d, e);
 		if (r < 0 && r != -EPIPE)
-			return err_prefix(e, "CLRSTATUS pair");
+			return err_prefix(e, r, "CLRSTATUS pair");
+		err_clear(e); /* a STALLed CLRSTATUS is tolerated */
 	}
 	r = dfu_get_idle(d, e);
-	return r < 0 ? err_prefix(e, "CLRSTATUS pair") : 0;
+	return r < 0 ? err_prefix(e, r, "CLRSTATUS pair") : 0;
 }
 
 static bool dfu_busy_state(uint8_t state)
@@ -397,6 +399,7 @@ int dfu_wait_done(struct usb_dev *d, const struct dfu_wait *w, struct dfu_status
 			/* L43x STALLs polls while it works (SF#40): still busy, back off. */
 			p.stalls++;
 			st = *ret;
+			err_clear(e); /* a tolerated STALL is not the failure */
 		} else if (r < 0) {
 			return r;
 		} else {

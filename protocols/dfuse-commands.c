@@ -30,6 +30,7 @@ static int dfuse_command(struct dfuse *d, const uint8_t *cmd, uint16_t len,
 		r = dfu_wait_done(d->usb, w, &st, e);
 		if (r == -ETIMEDOUT && st.state == DFU_STATE_DNBUSY && retry_wedge &&
 		    attempt == 0) {
+			err_clear(e); /* the wedge is handled: report what fails next */
 			r = dfu_clrstatus_pair(d->usb, e);
 			if (r < 0)
 				return r;
@@ -65,7 +66,7 @@ int dfuse_set_address_raw(struct dfuse *d, uint32_t addr, struct err *e)
 
 	dfuse_put_le32(cmd + 1, addr);
 	r = dfuse_command(d, cmd, sizeof(cmd), &w, false, e);
-	return r < 0 ? err_prefix(e, "set address 0x%08x", addr) : 0;
+	return r < 0 ? err_prefix(e, r, "set address 0x%08x", addr) : 0;
 }
 
 int dfuse_set_address(struct dfuse *d, uint32_t addr, struct err *e)
@@ -87,7 +88,7 @@ int dfuse_erase_raw(struct dfuse *d, uint32_t start, uint32_t size, struct err *
 
 	dfuse_put_le32(cmd + 1, start);
 	r = dfuse_command(d, cmd, sizeof(cmd), &w, true, e);
-	return r < 0 ? err_prefix(e, "erase sector 0x%08x", start) : 0;
+	return r < 0 ? err_prefix(e, r, "erase sector 0x%08x", start) : 0;
 }
 
 int dfuse_erase_sector(struct dfuse *d, uint32_t addr, struct err *e)
@@ -116,7 +117,7 @@ int dfuse_mass_erase_raw(struct dfuse *d, struct err *e)
 	int r;
 
 	r = dfuse_command(d, cmd, sizeof(cmd), &w, true, e);
-	return r < 0 ? err_prefix(e, "mass erase") : 0;
+	return r < 0 ? err_prefix(e, r, "mass erase") : 0;
 }
 
 int dfuse_mass_erase(struct dfuse *d, struct err *e)
@@ -159,13 +160,13 @@ int dfuse_leave(struct dfuse *d, uint32_t addr, bool *ret_gone, struct err *e)
 		*ret_gone = false;
 	r = dfuse_set_address_raw(d, addr, e);
 	if (r < 0)
-		return dfuse_recover(d, err_prefix(e, "leave"));
+		return dfuse_recover(d, err_prefix(e, r, "leave"));
 	/* Zero-length DNLOAD starts manifestation; block 2 as dfu-util, 0 works too (§2.5). */
 	r = dfu_dnload(d->usb, 2, NULL, 0, e);
 	if (r < 0) {
 		if (r == -ENODEV)
 			goto gone;
-		return dfuse_recover(d, err_prefix(e, "leave 0x%08x", addr));
+		return dfuse_recover(d, err_prefix(e, r, "leave 0x%08x", addr));
 	}
 	d->left = true;
 	r = dfu_get_status(d->usb, &st, 0, e);
@@ -197,11 +198,12 @@ int dfuse_leave(struct dfuse *d, uint32_t addr, bool *ret_gone, struct err *e)
 		goto gone;
 	d->left = false;
 	if (state >= 0)
-		r = err_set(e, -EPROTO,
-			    "leave 0x%08x: final GETSTATUS failed (%s) and the device stayed in %s",
-			    addr, strerror(-r), dfu_state_name(state));
+		r = err_replace(
+			e, -EPROTO,
+			"leave 0x%08x: final GETSTATUS failed (%s) and the device stayed in %s",
+			addr, strerror(-r), dfu_state_name(state));
 	else
-		err_prefix(e, "leave 0x%08x: device did not disconnect", addr);
+		err_prefix(e, r, "leave 0x%08x: device did not disconnect", addr);
 	return dfuse_recover(d, r);
 gone:
 	gone = true;
@@ -229,10 +231,11 @@ int dfuse_read_uid(struct dfuse *d, uint32_t addr, uint8_t uid[DFUSE_UID_LEN], s
 		r = dfuse_explain_stall(d, r, "UPLOAD", e);
 		/* A bare STALL is the ROM refusing the address, not a broken link (§3.4). */
 		if (r == -EPIPE)
-			r = err_set(e, -EPROTO, "UPLOAD stalled: the ROM refuses this address");
+			r = err_replace(e, -EPROTO, "UPLOAD stalled: the ROM refuses this address");
 	} else if (r == -ETIMEDOUT) {
-		r = err_set(e, -EPROTO,
-			    "UPLOAD got no data before the timeout: the ROM refuses this address");
+		r = err_replace(
+			e, -EPROTO,
+			"UPLOAD got no data before the timeout: the ROM refuses this address");
 	} else if (r >= 0 && r != DFUSE_UID_LEN) {
 		r = err_set(
 			e, -EPROTO,
@@ -247,6 +250,6 @@ int dfuse_read_uid(struct dfuse *d, uint32_t addr, uint8_t uid[DFUSE_UID_LEN], s
 	memcpy(uid, tmp, sizeof(tmp));
 	return 0;
 fail:
-	err_prefix(e, "read UID 0x%08x", addr);
+	err_prefix(e, r, "read UID 0x%08x", addr);
 	return dfuse_recover(d, r);
 }

@@ -200,11 +200,11 @@ static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf,
 		r = dfu_dnload(d->usb, block, data, sent, e);
 		if (r < 0) {
 			r = dfuse_explain_stall(d, r, "DNLOAD", e);
-			return err_prefix(e, "write 0x%08x", a);
+			return err_prefix(e, r, "write 0x%08x", a);
 		}
 		r = dfu_wait_done(d->usb, &w, &st, e);
 		if (r < 0)
-			return err_prefix(e, "write 0x%08x", a);
+			return err_prefix(e, r, "write 0x%08x", a);
 		if (st.state != DFU_STATE_DNLOAD_IDLE)
 			return err_set(e, -EPROTO, "write 0x%08x: state %s after GETSTATUS", a,
 				       dfu_state_name(st.state));
@@ -244,13 +244,13 @@ static int dfuse_read_range(struct dfuse *d, uint32_t addr, size_t len, dfuse_si
 			/* UPLOAD is refused in dfuDNLOAD-IDLE: ABORT to dfuIDLE first (§2.4). */
 			r = dfu_abort(d->usb, e);
 			if (r < 0)
-				return err_prefix(e, "read 0x%08x", a);
+				return err_prefix(e, r, "read 0x%08x", a);
 			block = 2;
 		}
 		r = dfu_upload(d->usb, block, tmp, n, e);
 		if (r < 0) {
 			r = dfuse_explain_stall(d, r, "UPLOAD", e);
-			return err_prefix(e, "read 0x%08x", a);
+			return err_prefix(e, r, "read 0x%08x", a);
 		}
 		if (r != n)
 			return err_set(e, -EPROTO, "read 0x%08x: UPLOAD returned %d of %u bytes", a,
@@ -265,7 +265,7 @@ static int dfuse_read_range(struct dfuse *d, uint32_t addr, size_t len, dfuse_si
 	}
 	/* DfuSe never ends an upload with a short frame: ABORT back to dfuIDLE. */
 	r = dfu_abort(d->usb, e);
-	return r < 0 ? err_prefix(e, "read 0x%08x", addr + (uint32_t)len) : 0;
+	return r < 0 ? err_prefix(e, r, "read 0x%08x", addr + (uint32_t)len) : 0;
 }
 
 static int dfuse_sink_copy(void *ctx, size_t off, const uint8_t *data, size_t n, struct err *e)
@@ -311,7 +311,7 @@ static int dfuse_verify_range(struct dfuse *d, uint32_t addr, const uint8_t *buf
 
 	r = dfuse_read_range(d, addr, len, dfuse_sink_verify, &v, prog, e);
 	if (r < 0)
-		return err_prefix(e, "verify");
+		return err_prefix(e, r, "verify");
 	res->dev_crc = v.dev_crc;
 	res->bytes_verified += len;
 	if (v.mismatch)
@@ -337,7 +337,7 @@ static int dfuse_check_range(struct dfuse *d, uint32_t addr, size_t len, unsigne
 	if (!(flags & DFUSE_NO_VERIFY))
 		perms |= DFUSE_MEM_READABLE;
 	r = dfuse_mem_check(&alt->layout, addr, len, perms, e);
-	return r < 0 ? err_prefix(e, "download 0x%08x+%zu", addr, len) : 0;
+	return r < 0 ? err_prefix(e, r, "download 0x%08x+%zu", addr, len) : 0;
 }
 
 int dfuse_download(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len,
@@ -391,7 +391,7 @@ int dfuse_upload(struct dfuse *d, uint32_t addr, uint8_t *buf, size_t len,
 		return err_set(e, -ERANGE, "upload 0x%08x + %zu passes 4 GiB", addr, len);
 	r = dfuse_read_range(d, addr, len, dfuse_sink_copy, buf, &prog, e);
 	if (r < 0)
-		err_prefix(e, "upload");
+		err_prefix(e, r, "upload");
 	return dfuse_recover(d, r);
 }
 
@@ -462,10 +462,10 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 		}
 		continue;
 element_fail:
-		err_prefix(e, "target %u (alt %u)", t, tg->alt);
+		err_prefix(e, r, "target %u (alt %u)", t, tg->alt);
 		goto out;
 target_fail:
-		err_prefix(e, "target %u", t);
+		err_prefix(e, r, "target %u", t);
 		goto out;
 	}
 	res.verified = !(flags & DFUSE_NO_VERIFY);

@@ -35,9 +35,9 @@ int dfuse_explain_stall(struct dfuse *d, int r, const char *req, struct err *e)
 		return r;
 	if (dfu_get_status(d->usb, &st, 0, &scratch) < 0 || st.state != DFU_STATE_ERROR)
 		return r;
-	return err_set(e, dfu_status_errno(st.status ? st.status : DFU_STATUS_ERR_STALLEDPKT),
-		       "%s %s after STALL of %s", dfu_state_name(st.state),
-		       dfu_status_name(st.status), req);
+	return err_replace(e, dfu_status_errno(st.status ? st.status : DFU_STATUS_ERR_STALLEDPKT),
+			   "%s %s after STALL of %s", dfu_state_name(st.state),
+			   dfu_status_name(st.status), req);
 }
 
 /* After a failure: back to dfuIDLE if we can, without touching the first error. */
@@ -93,7 +93,7 @@ int dfuse_open(struct usb_dev *usb, struct dfuse **ret, struct err *e)
 	}
 	libusb_free_config_descriptor(cfg);
 	if (r < 0)
-		return err_prefix(e, "open");
+		return err_prefix(e, r, "open");
 	if (d->n_alts == 0)
 		return err_set(e, -ENOENT, "open: interface %u has no alt settings",
 			       usb->interface);
@@ -102,14 +102,15 @@ int dfuse_open(struct usb_dev *usb, struct dfuse **ret, struct err *e)
 
 	r = usb_claim(usb, e);
 	if (r < 0)
-		return err_prefix(e, "open");
+		return err_prefix(e, r, "open");
 	d->claimed = true;
 	r = dfuse_select_alt(d, d->alts[0].alt, e);
 	if (r < 0 && r != -EBADMSG && r != -ENOENT)
-		return err_prefix(e, "open");
+		return err_prefix(e, r, "open");
+	err_clear(e); /* a first alt without a usable layout is not an open failure */
 	r = dfu_get_idle(usb, e);
 	if (r < 0)
-		return err_prefix(e, "open");
+		return err_prefix(e, r, "open");
 	*ret = TAKE_PTR(d);
 	return 0;
 }

@@ -149,8 +149,7 @@ static int read_reply(struct fb *f, char *buf, unsigned int timeout, struct err 
 	int got = usb_read_sliced(f->usb, f->ep_in, false, buf, FB_RESPONSE_LEN, timeout, e);
 
 	if (got < 0) {
-		err_prefix(e, "reading the reply");
-		return got;
+		return err_prefix(e, got, "reading the reply");
 	}
 	buf[got] = '\0';
 	return got;
@@ -174,7 +173,7 @@ static int wait_reply(struct fb *f, const char *what, unsigned int timeout, char
 		int n = read_reply(f, buf, timeout, e);
 
 		if (n < 0)
-			return err_prefix(e, "%s", what);
+			return err_prefix(e, n, "%s", what);
 		if (n < 4)
 			return err_set(e, -EPROTO, "%s: reply of %d bytes '%s'", what, n, buf);
 		if (!memcmp(buf, "INFO", 4) || !memcmp(buf, "TEXT", 4)) {
@@ -207,7 +206,7 @@ static int send_command(struct fb *f, const char *cmd, struct err *e)
 		return err_set(e, -EINVAL, "command of %zu bytes (1..%d)", len, FB_COMMAND_MAX);
 	r = bulk_out(f, cmd, len, fb_ms(f, FB_CMD_TIMEOUT_MS), e);
 	if (r < 0)
-		return err_prefix(e, "%s", cmd);
+		return err_prefix(e, r, "%s", cmd);
 	return 0;
 }
 
@@ -381,7 +380,7 @@ int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n, usb_
 			at = done - f->staged;
 			r = data_put(f, p, k, timeout, e);
 			if (r < 0)
-				return err_prefix(e, "%s: data at +0x%llx", cmd,
+				return err_prefix(e, r, "%s: data at +0x%llx", cmd,
 						  (unsigned long long)at);
 			p += k;
 			left -= k;
@@ -393,7 +392,7 @@ int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n, usb_
 	at = done - f->staged;
 	r = data_flush(f, timeout, e);
 	if (r < 0)
-		return err_prefix(e, "%s: data at +0x%llx", cmd, (unsigned long long)at);
+		return err_prefix(e, r, "%s: data at +0x%llx", cmd, (unsigned long long)at);
 	r = wait_reply(f, cmd, fb_ms(f, FB_CMD_TIMEOUT_MS), NULL, 0, &kind, e);
 	if (r < 0)
 		return r;
@@ -574,12 +573,12 @@ static int flash_piece(void *ud, const struct sparse_piece *p, struct err *e)
 	r = fb_download_segs(c->f, p->segs, p->n_segs, c->progress, c->ud, c->res->bytes_sent,
 			     c->total, e);
 	if (r < 0)
-		return err_prefix(e, "sparse piece %u (blocks %u..%u)", p->index, p->first_blk,
+		return err_prefix(e, r, "sparse piece %u (blocks %u..%u)", p->index, p->first_blk,
 				  p->end_blk);
 	c->res->bytes_sent += p->size;
 	r = fb_flash(c->f, c->part, p->size, e);
 	if (r < 0)
-		return err_prefix(e, "sparse piece %u (blocks %u..%u)", p->index, p->first_blk,
+		return err_prefix(e, r, "sparse piece %u (blocks %u..%u)", p->index, p->first_blk,
 				  p->end_blk);
 	c->res->pieces++;
 	return 0;
@@ -650,7 +649,7 @@ int fb_flash_image(struct fb *f, const uint8_t *buf, size_t len, const struct fb
 		c.total = len;
 		r = sparse_split(buf, len, SPARSE_DEFAULT_BLOCK, max, flash_piece, &c, e);
 		if (r < 0) {
-			err_prefix(e, "flash:%s", part);
+			err_prefix(e, r, "flash:%s", part);
 			goto out;
 		}
 	}
@@ -665,7 +664,7 @@ int fb_flash_image(struct fb *f, const uint8_t *buf, size_t len, const struct fb
 		}
 		r = fb_mmc_crc32(f, o->offset, len, max, &res.dev_crc, e);
 		if (r < 0) {
-			err_prefix(e, "verify 0x%llx", (unsigned long long)o->offset);
+			err_prefix(e, r, "verify 0x%llx", (unsigned long long)o->offset);
 			goto out;
 		}
 		res.has_dev_crc = true;

@@ -12,12 +12,7 @@
 
 #include "protocols/ingenic_usb.h"
 
-/* err_prefix() returns 0 for a NULL err: keep the errno ourselves. */
-#define PREFIX_RET(r, e, ...)                                                                      \
-	({                                                                                         \
-		err_prefix(e, __VA_ARGS__);                                                        \
-		(r);                                                                               \
-	})
+#define PREFIX_RET(r, e, ...) err_prefix(e, r, __VA_ARGS__)
 
 /* Stage-1 padding unit of the first-generation XBurst1 ROMs (§2.3, [TDFU-boot]). */
 #define INGENIC_SPL_ALIGN 32
@@ -281,13 +276,13 @@ static int wait_cpu(struct ingenic *g, const char *what, const struct ingenic_cp
 		}
 		if (usb_now_ms() - t0 >= limit) {
 			if (answered)
-				return err_set(
+				return err_replace(
 					e, -EPROTO,
 					"%s: CPU info still '%s' after %llu ms, the burner did not start",
 					what, ci.text, (unsigned long long)limit);
-			return err_set(e, last == -EPIPE ? -EPIPE : -ETIMEDOUT,
-				       "%s: no answer to GET_CPU_INFO within %llu ms", what,
-				       (unsigned long long)limit);
+			return err_replace(e, last == -EPIPE ? -EPIPE : -ETIMEDOUT,
+					   "%s: no answer to GET_CPU_INFO within %llu ms", what,
+					   (unsigned long long)limit);
 		}
 		r = usb_sleep_ms(g->usb, ms(g, INGENIC_START_POLL_MS), e);
 		if (r < 0)
@@ -333,7 +328,7 @@ int ingenic_boot(struct ingenic *g, const struct ingenic_boot_args *a, usb_progr
 	if (a->ginfo_len) {
 		r = load(g, soc->ginfo_addr, a->ginfo, a->ginfo_len, progress, ud, &done, total, e);
 		if (r < 0) {
-			err_prefix(e, "load ginfo 0x%08x", soc->ginfo_addr);
+			err_prefix(e, r, "load ginfo 0x%08x", soc->ginfo_addr);
 			goto out;
 		}
 	}
@@ -350,14 +345,14 @@ int ingenic_boot(struct ingenic *g, const struct ingenic_boot_args *a, usb_progr
 	free(spl);
 	spl = NULL;
 	if (r < 0) {
-		err_prefix(e, "load SPL 0x%08x", soc->spl_addr);
+		err_prefix(e, r, "load SPL 0x%08x", soc->spl_addr);
 		goto out;
 	}
 	if (a->d2i_len) {
 		r = ingenic_usb_out(g->usb, INGENIC_USB_SET_DATA_LEN, a->d2i_len, NULL, 0,
 				    ms(g, INGENIC_CTRL_TIMEOUT_MS), e);
 		if (r < 0) {
-			err_prefix(e, "SET_DATA_LEN d2i_len 0x%x", a->d2i_len);
+			err_prefix(e, r, "SET_DATA_LEN d2i_len 0x%x", a->d2i_len);
 			goto out;
 		}
 	}
@@ -365,7 +360,7 @@ int ingenic_boot(struct ingenic *g, const struct ingenic_boot_args *a, usb_progr
 	r = ingenic_usb_out(g->usb, INGENIC_USB_PROGRAM_START1, soc->spl_addr, NULL, 0,
 			    ms(g, INGENIC_CTRL_TIMEOUT_MS), e);
 	if (r < 0) {
-		err_prefix(e, "PROGRAM_START1 0x%08x", soc->spl_addr);
+		err_prefix(e, r, "PROGRAM_START1 0x%08x", soc->spl_addr);
 		goto out;
 	}
 	/* The SPL answers with the ROM's string if it returned to the ROM (§2.1), else its own. */
@@ -375,19 +370,19 @@ int ingenic_boot(struct ingenic *g, const struct ingenic_boot_args *a, usb_progr
 
 	r = load(g, soc->stage2_addr, a->burner, a->burner_len, progress, ud, &done, total, e);
 	if (r < 0) {
-		err_prefix(e, "load burner 0x%08x", soc->stage2_addr);
+		err_prefix(e, r, "load burner 0x%08x", soc->stage2_addr);
 		goto out;
 	}
 	r = ingenic_usb_out(g->usb, INGENIC_USB_FLUSH_CACHES, 0, NULL, 0,
 			    ms(g, INGENIC_CTRL_TIMEOUT_MS), e);
 	if (r < 0) {
-		err_prefix(e, "FLUSH_CACHES");
+		err_prefix(e, r, "FLUSH_CACHES");
 		goto out;
 	}
 	r = ingenic_usb_out(g->usb, INGENIC_USB_PROGRAM_START2, soc->stage2_addr, NULL, 0,
 			    ms(g, INGENIC_CTRL_TIMEOUT_MS), e);
 	if (r < 0) {
-		err_prefix(e, "PROGRAM_START2 0x%08x", soc->stage2_addr);
+		err_prefix(e, r, "PROGRAM_START2 0x%08x", soc->stage2_addr);
 		goto out;
 	}
 	/*

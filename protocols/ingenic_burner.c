@@ -14,12 +14,7 @@
 #include "protocols/crc32.h"
 #include "protocols/ingenic_usb.h"
 
-/* err_prefix() returns 0 for a NULL err: keep the errno ourselves. */
-#define PREFIX_RET(r, e, ...)                                                                      \
-	({                                                                                         \
-		err_prefix(e, __VA_ARGS__);                                                        \
-		(r);                                                                               \
-	})
+#define PREFIX_RET(r, e, ...) err_prefix(e, r, __VA_ARGS__)
 
 /* GET_FLASH_INFO: the host reads 3 bytes although the device writes a u32 (§3.5). */
 #define BURNER_JEDEC_LEN 3
@@ -131,8 +126,10 @@ static int wait_reply(struct burner *b, enum ingenic_usb_req req, const char *wh
 		if (slice > deadline_ms - spent)
 			slice = (unsigned int)(deadline_ms - spent);
 		r = ingenic_usb_in(b->usb, req, 0, buf, len, slice, e);
-		if (r == -ETIMEDOUT)
-			continue; /* still working: ask again */
+		if (r == -ETIMEDOUT) {
+			err_clear(e); /* still working, not a failure: ask again */
+			continue;
+		}
 		if (r < 0)
 			return PREFIX_RET(r, e, "%s: %s", what, ingenic_usb_req_name(req));
 		if (r != len)
@@ -483,7 +480,8 @@ int burner_write(struct burner *b, uint64_t offset, const uint8_t *buf, size_t l
 	r = ingenic_usb_out(b->usb, INGENIC_USB_SET_DATA_LEN, (uint32_t)len, NULL, 0,
 			    ms(b, BURNER_CTRL_TIMEOUT_MS), e);
 	if (r < 0) {
-		err_prefix(e, "write 0x%08llx: SET_DATA_LEN %zu", (unsigned long long)offset, len);
+		err_prefix(e, r, "write 0x%08llx: SET_DATA_LEN %zu", (unsigned long long)offset,
+			   len);
 		goto out;
 	}
 	for (size_t o = 0; o < len;) {

@@ -171,7 +171,7 @@ static int send_report(struct sdp *s, uint8_t id, size_t len, struct err *e)
 			 HID_SET_REPORT, (uint16_t)(HID_REPORT_OUTPUT << 8 | id), s->usb->interface,
 			 s->report, (uint16_t)(1 + len), s->timeout_ms, e);
 	if (r < 0)
-		return err_prefix(e, "report %u", id);
+		return err_prefix(e, r, "report %u", id);
 	return 0;
 }
 
@@ -188,8 +188,7 @@ static int read_report(struct sdp *s, uint8_t id, uint8_t *buf, size_t len, unsi
 				  timeout ? timeout : s->timeout_ms, e);
 
 	if (got < 0) {
-		err_prefix(e, "report %u", id);
-		return got;
+		return err_prefix(e, got, "report %u", id);
 	}
 	if (got < 1 || buf[0] != id)
 		return err_set(e, -EPROTO, "expected report %u, got %s%u (%d bytes)", id,
@@ -267,7 +266,7 @@ static int send_data(struct sdp *s, const uint8_t *buf, size_t len, usb_progress
 			memset(s->report + 1 + n, 0, SDP_DATA_LEN - n);
 		r = send_report(s, SDP_REPORT_DATA, SDP_DATA_LEN, e);
 		if (r < 0)
-			return err_prefix(e, "data at +0x%zx", off);
+			return err_prefix(e, r, "data at +0x%zx", off);
 		if (progress)
 			progress(ud, done + off + n, total);
 	}
@@ -283,7 +282,7 @@ static int expect_status(struct sdp *s, uint16_t cmd, uint32_t addr, uint32_t wa
 	if (r >= 0)
 		r = read_status(s, &st, 0, e);
 	if (r < 0)
-		return err_prefix(e, "%s 0x%08x", sdp_cmd_name(cmd), addr);
+		return err_prefix(e, r, "%s 0x%08x", sdp_cmd_name(cmd), addr);
 	if (st != want)
 		return err_set(e, -EPROTO, "%s 0x%08x: status 0x%08x, expected 0x%08x",
 			       sdp_cmd_name(cmd), addr, st, want);
@@ -321,7 +320,7 @@ int sdp_read_register(struct sdp *s, uint32_t addr, uint8_t format, void *buf, u
 		got += n;
 	}
 	if (r < 0)
-		return err_prefix(e, "READ_REGISTER 0x%08x", addr);
+		return err_prefix(e, r, "READ_REGISTER 0x%08x", addr);
 	return 0;
 }
 
@@ -346,7 +345,7 @@ int sdp_write_register(struct sdp *s, uint32_t addr, uint8_t format, uint32_t va
 		return err_set(e, -EINVAL, "WRITE_REGISTER 0x%08x: format 0x%02x", addr, format);
 	r = sdp_command(s, SDP_WRITE_REGISTER, addr, format, count, value, e);
 	if (r < 0)
-		return err_prefix(e, "WRITE_REGISTER 0x%08x", addr);
+		return err_prefix(e, r, "WRITE_REGISTER 0x%08x", addr);
 	return expect_status(s, SDP_WRITE_REGISTER, addr, SDP_ACK_WRITE, e);
 }
 
@@ -359,7 +358,7 @@ int sdp_error_status(struct sdp *s, uint32_t *ret, struct err *e)
 	if (r >= 0)
 		r = read_status(s, ret, 0, e);
 	if (r < 0)
-		return err_prefix(e, "ERROR_STATUS");
+		return err_prefix(e, r, "ERROR_STATUS");
 	return 0;
 }
 
@@ -376,7 +375,7 @@ static int write_file_progress(struct sdp *s, uint32_t addr, const uint8_t *buf,
 		if (r >= 0)
 			r = send_data(s, buf + off, n, progress, ud, done + off, total, e);
 		if (r < 0)
-			return err_prefix(e, "WRITE_FILE 0x%08x (%zu bytes)", a, n);
+			return err_prefix(e, r, "WRITE_FILE 0x%08x (%zu bytes)", a, n);
 		/* Status only after the whole data phase (§1.3). */
 		r = expect_status(s, SDP_WRITE_FILE, a, SDP_ACK_WRITE_FILE, e);
 		if (r < 0)
@@ -407,7 +406,7 @@ int sdp_dcd_write(struct sdp *s, uint32_t addr, const uint8_t *dcd, size_t len, 
 	if (r >= 0)
 		r = send_data(s, dcd, len, NULL, NULL, 0, 0, e);
 	if (r < 0)
-		return err_prefix(e, "DCD_WRITE 0x%08x", addr);
+		return err_prefix(e, r, "DCD_WRITE 0x%08x", addr);
 	return expect_status(s, SDP_DCD_WRITE, addr, SDP_ACK_WRITE, e);
 }
 
@@ -416,7 +415,7 @@ int sdp_skip_dcd(struct sdp *s, struct err *e)
 	int r = sdp_command(s, SDP_SKIP_DCD_HEADER, 0, 0, 0, 0, e);
 
 	if (r < 0)
-		return err_prefix(e, "SKIP_DCD_HEADER");
+		return err_prefix(e, r, "SKIP_DCD_HEADER");
 	return expect_status(s, SDP_SKIP_DCD_HEADER, 0, SDP_ACK_SKIP_DCD, e);
 }
 
@@ -457,7 +456,7 @@ int sdp_jump(struct sdp *s, uint32_t addr, struct err *e)
 	if (r >= 0)
 		r = read_hab(s, e);
 	if (r < 0)
-		return err_prefix(e, "JUMP_ADDRESS 0x%08x", addr);
+		return err_prefix(e, r, "JUMP_ADDRESS 0x%08x", addr);
 	/*
 	 * Report 4 only on failure.  A timeout or the device leaving is what
 	 * success looks like; anything else would be a second guess, so it is
@@ -537,7 +536,7 @@ int sdp_boot(struct sdp *s, const uint8_t *img, size_t len, usb_progress_cb_t pr
 			if (r >= 0)
 				r = send_data(s, ivt_block, n, NULL, NULL, 0, 0, e);
 			if (r < 0)
-				err_prefix(e, "IVT rewrite: WRITE_FILE 0x%08x", im->load_addr);
+				err_prefix(e, r, "IVT rewrite: WRITE_FILE 0x%08x", im->load_addr);
 			else
 				r = expect_status(s, SDP_WRITE_FILE, im->load_addr,
 						  SDP_ACK_WRITE_FILE, e);
@@ -558,7 +557,7 @@ out:
 	if (ret)
 		*ret = res;
 	if (r < 0)
-		return err_prefix(e, "boot");
+		return err_prefix(e, r, "boot");
 	return 0;
 }
 
@@ -578,7 +577,7 @@ int sdp_read_uid(struct sdp *s, const uint32_t *words, unsigned int n, unsigned 
 		int r = sdp_read32(s, words[i], &v, e);
 
 		if (r < 0)
-			return err_prefix(e, "read UID word 0x%08x", words[i]);
+			return err_prefix(e, r, "read UID word 0x%08x", words[i]);
 		if (bits == 16)
 			v &= 0xffff;
 		o += (size_t)snprintf(hex + o, size - o, "%0*X", (int)digits, v);

@@ -168,7 +168,7 @@ int usb_get_string(struct usb_dev *d, uint8_t index, char *buf, size_t size, str
 			LIBUSB_REQUEST_GET_DESCRIPTOR, (LIBUSB_DT_STRING << 8) | index, 0x0409, raw,
 			sizeof(raw), 0, e);
 	if (r < 0)
-		return err_prefix(e, "string descriptor %u", index);
+		return err_prefix(e, r, "string descriptor %u", index);
 	if (r < 2 || raw[1] != LIBUSB_DT_STRING || raw[0] > r)
 		return err_set(e, -EBADMSG, "string descriptor %u: malformed (%d bytes)", index, r);
 	n = raw[0];
@@ -185,10 +185,8 @@ int usb_claim(struct usb_dev *d, struct err *e)
 {
 	int r = libusb_claim_interface(d->handle, d->interface);
 
-	if (r < 0) {
-		usb_fail(e, r);
-		return err_prefix(e, "claim interface %u", d->interface);
-	}
+	if (r < 0)
+		return err_prefix(e, usb_fail(e, r), "claim interface %u", d->interface);
 	return 0;
 }
 
@@ -202,10 +200,8 @@ int usb_set_alt(struct usb_dev *d, uint8_t alt, struct err *e)
 {
 	int r = libusb_set_interface_alt_setting(d->handle, d->interface, alt);
 
-	if (r < 0) {
-		usb_fail(e, r);
-		return err_prefix(e, "set interface %u alt %u", d->interface, alt);
-	}
+	if (r < 0)
+		return err_prefix(e, usb_fail(e, r), "set interface %u alt %u", d->interface, alt);
 	return 0;
 }
 

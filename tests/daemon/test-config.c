@@ -72,6 +72,7 @@ TEST(config_errors_name_file_and_line)
 	strcpy(path, "/tmp/flashd-conf-XXXXXX");
 	write_conf(path, "max_jobs = lots\n");
 	ASSERT_OK(config_defaults(&c));
+	err_clear(&e);
 	ASSERT_EQ(config_load(path, &c, &e), -EINVAL);
 	snprintf(want, sizeof(want), "%s:1: max_jobs: 'lots' is not a number in 1..1024", path);
 	ASSERT_STREQ(e.msg, want);

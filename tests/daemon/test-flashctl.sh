@@ -76,13 +76,13 @@ sqlite3 "$db" <<'SQL' || { echo "not ok - fill fixture"; exit 1; }
 INSERT INTO units (id, station, port, slot, recipe, recipe_sha256, vid, pid, serial, chip_uid,
 		   jedec_id, result, failed_stage, error, started_at, finished_at, duration_ms,
 		   flashd_version) VALUES
- (1, 'st1', '1-1', 0, 'stm32-app', 'aa11', 1155, 57105, 'SN001', 'uid1', 'ef4018', 'pass',
+ (1, 'st1', '1-1', 'A3', 'stm32-app', 'aa11', 1155, 57105, 'SN001', 'uid1', 'ef4018', 'pass',
   NULL, NULL, 1767225601000, 1767225613000, 12000, '0.1'),
- (2, 'st1', '1-2', 1, 'stm32-app', 'aa11', 1155, 57105, 'SN002', NULL, NULL, 'fail', 'flash',
+ (2, 'st1', '1-2', 'B3', 'stm32-app', 'aa11', 1155, 57105, 'SN002', NULL, NULL, 'fail', 'flash',
   'CRC mismatch (host 0x1a2b3c4d, device 0x9f000000)', 1767225602000, 1767225605000, 3000, '0.1'),
- (3, 'st1', '1-1', 0, 't31-nor', 'bb22', 42258, 61713, 'SN, "odd"', NULL, NULL, 'interrupted',
+ (3, 'st1', '1-1', 'A3', 't31-nor', 'bb22', 42258, 61713, 'SN, "odd"', NULL, NULL, 'interrupted',
   NULL, 'flashd stopped', 1767312001000, NULL, NULL, '0.1'),
- (4, 'st1', '1-2', 1, 'stm32-app', 'aa11', 1155, 57105, 'SN002', NULL, NULL, 'pass', NULL, NULL,
+ (4, 'st1', '1-2', 'B3', 'stm32-app', 'aa11', 1155, 57105, 'SN002', NULL, NULL, 'pass', NULL, NULL,
   1767312002000, 1767312012000, 10000, '0.1'),
  (5, 'st1', '1-3', NULL, 't31-nor', 'bb22', 42258, 61713, NULL, NULL, NULL, 'running', NULL,
   NULL, 1767312003000, NULL, NULL, '0.1');
@@ -99,7 +99,8 @@ F=("$flashctl" --db "$db")
 check "log table" 0 "${F[@]}" log &&
 	expect "log table lists every unit newest first" "$out" \
 		"ID  STARTED (UTC)" "2026-01-02 00:00:03  1-3" \
-		"2  2026-01-01 00:00:02  1-2         stm32-app         SN002             fail             3.0s  flash: CRC mismatch" &&
+		"2  2026-01-01 00:00:02  1-2         B3      stm32-app         SN002             fail             3.0s  flash: CRC mismatch" \
+		"5  2026-01-02 00:00:03  1-3         -       t31-nor" &&
 	[ "$(echo "$out" | sed -n 2p | awk '{print $1}')" = 5 ] && ok "log newest first"
 
 check "log --serial" 0 "${F[@]}" log --serial SN002 &&
@@ -124,7 +125,7 @@ header='id,station,port,slot,recipe,recipe_sha256,vid,pid,serial,chip_uid,jedec_
 check "log csv" 0 "${F[@]}" log --format csv &&
 	[ "$(echo "$out" | head -1)" = "$header" ] && ok "csv header is the stable column set" &&
 	expect "csv quoting and values" "$out" \
-		'3,st1,1-1,0,t31-nor,bb22,a512,f111,"SN, ""odd""",,,interrupted,,flashd stopped,2026-01-02T00:00:01.000Z,,,0.1' \
+		'3,st1,1-1,A3,t31-nor,bb22,a512,f111,"SN, ""odd""",,,interrupted,,flashd stopped,2026-01-02T00:00:01.000Z,,,0.1' \
 		'5,st1,1-3,,t31-nor,bb22,a512,f111,,,,running,,,2026-01-02T00:00:03.000Z,,,0.1'
 check "csv parses" 0 python3 -c '
 import csv, sys
@@ -144,6 +145,7 @@ rows = json.load(open(sys.argv[1]))
 assert [r["id"] for r in rows] == [1, 2, 4], rows
 assert list(rows[0].keys()) == sys.argv[2].split(","), list(rows[0].keys())
 assert rows[0]["vid"] == "0483" and rows[0]["duration_ms"] == 12000
+assert [r["slot"] for r in rows] == ["A3", "B3", "B3"], rows
 assert rows[1]["failed_stage"] == "flash" and rows[0]["error"] is None
 ' "$tmp/prev" "$header" && ok "export json parses with the stable keys"
 check "log json empty" 0 "${F[@]}" log --format json --serial NOPE &&
@@ -153,7 +155,7 @@ check "log json empty" 0 "${F[@]}" log --format json --serial NOPE &&
 # --- show ----------------------------------------------------------------
 check "show serial" 0 "${F[@]}" show SN002 &&
 	expect "show by serial gives the latest unit with stages and images" "$out" \
-		"unit 4" "result          pass" "usb id          0483:df11" \
+		"unit 4" "result          pass" "usb id          0483:df11" "port            1-2 (slot B3)" \
 		"    0  boot              pass             1.0s  -" \
 		"  flash             0x08004000    app.bin                        65536  1a2b3c4d  1a2b3c4d  yes       cafe"
 check "show id" 0 "${F[@]}" show 2 &&
@@ -199,7 +201,7 @@ cp "$db" "$tmp/newer.db"
 sqlite3 "$tmp/newer.db" "PRAGMA user_version = 99"
 check "newer schema" 1 "${F[0]}" --db "$tmp/newer.db" log &&
 	expect "newer schema is refused clearly" "$errout" \
-		"flashctl: database '$tmp/newer.db' has schema version 99, newer than this build supports (1)"
+		"flashctl: database '$tmp/newer.db' has schema version 99, newer than this build supports (2)"
 echo "not a database, not a database, not a database, not a database, not a database" >"$tmp/junk.db"
 check "junk file" 1 "$flashctl" --db "$tmp/junk.db" stats &&
 	expect "junk file is an error" "$errout" "flashctl: database '$tmp/junk.db'"

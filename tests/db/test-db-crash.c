@@ -16,7 +16,7 @@
 /* Child: report ids on fd as "F <id>" (finished, durable) and "R <id>" (left running). */
 static void child_main(const char *path, int fd)
 {
-	struct db_unit_start st = { .station = "crash", .port = "1-1", .slot = -1,
+	struct db_unit_start st = { .station = "crash", .port = "1-1", .slot = NULL,
 				    .recipe = "r", .flashd_version = "test" };
 	struct db_unit_image im = { .stage = "flash", .file = "app.bin", .size = 4096,
 				    .has_host_crc32 = true, .host_crc32 = 0xdeadbeef,

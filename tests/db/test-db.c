@@ -29,7 +29,7 @@ static int64_t begin(struct db *db, const char *port, const char *recipe, const 
 	struct db_unit_start st = {
 		.station = "station-1",
 		.port = port,
-		.slot = 3,
+		.slot = "A3",
 		.recipe = recipe,
 		.recipe_sha256 = "ab12",
 		.vid = 0x0483,
@@ -104,7 +104,7 @@ TEST(db_unit_begin_writes_running_row)
 	ASSERT_SQL_TEXT(p, sqlf("SELECT result FROM units WHERE id = %lld", id), "running");
 	ASSERT_SQL_TEXT(p, sqlf("SELECT port || '|' || recipe || '|' || vid || '|' || slot "
 				"FROM units WHERE id = %lld", id),
-			"1-1.2|stm32-app|1155|3");
+			"1-1.2|stm32-app|1155|A3");
 	ASSERT_SQL_TEXT(p, sqlf("SELECT typeof(finished_at) FROM units WHERE id = %lld", id),
 			"null");
 	ASSERT_TRUE(llabs(raw_int(p, sqlf("SELECT started_at FROM units WHERE id = %lld", id)) -
@@ -305,8 +305,10 @@ TEST(db_open_refuses_newer_schema)
 	ASSERT_CONTAINS(e.msg, "newer than this build supports");
 	ASSERT_CONTAINS(e.msg, "refusing to write");
 	ASSERT_TRUE(db == NULL);
+	err_clear(&e);
 	ASSERT_EQ(db_open(p, DB_OPEN_READONLY, &db, &e), -EPROTONOSUPPORT);
-	ASSERT_CONTAINS(e.msg, "schema version 2, newer");
+	snprintf(sql, sizeof(sql), "schema version %d, newer", DB_SCHEMA_VERSION + 1);
+	ASSERT_CONTAINS(e.msg, sql);
 	ASSERT_SQL_TEXT(p, "PRAGMA journal_mode", "delete");
 	ASSERT_EQ(raw_int(p, "PRAGMA user_version"), DB_SCHEMA_VERSION + 1);
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM sqlite_master"), 1);
@@ -544,6 +546,7 @@ TEST(db_query_find_unit_by_id_or_serial)
 	ASSERT_EQ(id, 3); /* the latest attempt */
 	ASSERT_EQ(db_query_find_unit(db, "2", true, &id, &e), -ENOENT);
 	ASSERT_CONTAINS(e.msg, "no unit with serial '2'");
+	err_clear(&e);
 	ASSERT_EQ(db_query_find_unit(db, "NOPE", false, &id, &e), -ENOENT);
 	ASSERT_CONTAINS(e.msg, "no unit with serial 'NOPE'");
 }
@@ -686,6 +689,107 @@ TEST(db_result_names_roundtrip)
 	ASSERT_TRUE(db_result_name(_DB_RESULT_MAX) == NULL);
 	ASSERT_EQ(db_stats_by_from_name("day"), DB_STATS_BY_DAY);
 	ASSERT_EQ(db_stats_by_from_name("week"), _DB_STATS_BY_INVALID);
+}
+
+static int collect_slot(const struct db_unit_row *r, void *ud)
+{
+	char *out = ud;
+
+	strcat(out, r->slot ? r->slot : "-");
+	strcat(out, ",");
+	return 0;
+}
+
+TEST(db_slot_labels_are_kept_as_written)
+{
+	_cleanup_db_ struct db *db = open_new("slots.db");
+	const char *p = tpath("slots.db");
+	const char *labels[] = { "A3", "B3", "C3" };
+	struct err e = { 0 };
+	char got[64] = "";
+
+	/* A3, B3 and C3 are three fixture positions, not three times slot 3. */
+	for (size_t i = 0; i < ARRAY_SIZE(labels); i++) {
+		struct db_unit_start st = { .station = "s", .port = "1-1", .slot = labels[i],
+					    .recipe = "r", .flashd_version = "v" };
+		int64_t id;
+
+		ASSERT_OK(db_unit_begin(db, &st, &id, &e));
+	}
+	ASSERT_EQ(db_query_units(db, NULL, false, 0, collect_slot, got, &e), 3);
+	ASSERT_STREQ(got, "A3,B3,C3,");
+	ASSERT_EQ(raw_int(p, "SELECT count(DISTINCT slot) FROM units"), 3);
+	ASSERT_SQL_TEXT(p, "SELECT group_concat(slot) FROM unit_log", "A3,B3,C3");
+}
+
+extern const char db_schema_sql[];
+
+/* s with its one occurrence of old replaced by new (malloc'd). */
+static char *replace_once(const char *s, const char *old, const char *new)
+{
+	const char *at = strstr(s, old);
+	size_t n = strlen(s) - strlen(old) + strlen(new) + 1;
+	char *out = malloc(n);
+
+	if (!at || !out)
+		TEST_FAIL("replace_once: '%s' not found", old);
+	snprintf(out, n, "%.*s%s%s", (int)(at - s), s, new, at + strlen(old));
+	return out;
+}
+
+TEST(db_open_migrates_v1_integer_slot_to_text)
+{
+	const char *p = tpath("v1.db");
+	struct err e = { 0 };
+	struct db *db = NULL;
+	char *a, *v1, *got, *want;
+
+	/* Schema version 1 had "slot INTEGER" and is otherwise today's schema. */
+	a = replace_once(db_schema_sql,
+			 "\tslot\t\tTEXT,\t\t\t-- fixture slot label as configured ('A3'), NULL if unmapped\n",
+			 "\tslot\t\tINTEGER,\t\t-- fixture slot number, NULL if unmapped\n");
+	v1 = replace_once(a, "PRAGMA user_version = 2;", "PRAGMA user_version = 1;");
+	raw_exec(p, v1);
+	free(a);
+	free(v1);
+	raw_exec(p, "INSERT INTO units (id, station, port, slot, recipe, started_at, flashd_version) "
+		    "VALUES (1, 's', '1-1', 3, 'r', 1, 'v'), (2, 's', '1-2', NULL, 'r', 2, 'v');"
+		    "INSERT INTO unit_stages VALUES (1, 0, 'flash', 'pass', NULL, 1, 5);"
+		    "INSERT INTO unit_images (unit_id, stage, file) VALUES (1, 'flash', 'app.bin');");
+	ASSERT_SQL_TEXT(p, "SELECT typeof(slot) FROM units WHERE id = 1", "integer");
+
+	ASSERT_OK(db_open(p, 0, &db, &e));
+	ASSERT_EQ(db_schema_version(db, &e), DB_SCHEMA_VERSION);
+	db = db_close(db);
+
+	/* Old numbers become their text; rows, stages and images survive the rebuild. */
+	ASSERT_SQL_TEXT(p, "SELECT typeof(slot) || ':' || slot FROM units WHERE id = 1", "text:3");
+	ASSERT_SQL_TEXT(p, "SELECT typeof(slot) FROM units WHERE id = 2", "null");
+	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM unit_stages WHERE unit_id = 1"), 1);
+	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM unit_images WHERE unit_id = 1"), 1);
+	ASSERT_SQL_TEXT(p, "SELECT slot FROM unit_log WHERE id = 1", "3");
+	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+
+	/* Same schema as a database created by this build. */
+	db = open_new("v1-fresh.db");
+	db = db_close(db);
+	got = schema_dump(p);
+	want = schema_dump(tpath("v1-fresh.db"));
+	ASSERT_STREQ(got, want);
+	free(got);
+	free(want);
+
+	/* And it takes labels now. */
+	ASSERT_OK(db_open(p, 0, &db, &e));
+	{
+		struct db_unit_start st = { .station = "s", .port = "1-3", .slot = "B3",
+					    .recipe = "r", .flashd_version = "v" };
+		int64_t id;
+
+		ASSERT_OK(db_unit_begin(db, &st, &id, &e));
+	}
+	db = db_close(db);
+	ASSERT_SQL_TEXT(p, "SELECT group_concat(slot) FROM units", "3,B3");
 }
 
 TEST_MAIN()

@@ -64,9 +64,12 @@ TEST(dfu_func_desc_missing_or_malformed)
 	struct err e = {0};
 
 	ASSERT_EQ(dfu_func_desc_parse(none, sizeof(none), &d, &e), -ENOENT);
+	err_clear(&e);
 	ASSERT_EQ(dfu_func_desc_parse(NULL, 0, &d, &e), -ENOENT);
+	err_clear(&e);
 	ASSERT_EQ(dfu_func_desc_parse(overrun, sizeof(overrun), &d, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "descriptor at extra offset 0: length 9 overruns 3 bytes");
+	err_clear(&e);
 	ASSERT_EQ(dfu_func_desc_parse(short5, sizeof(short5), &d, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "DFU functional descriptor: length 5 < 7");
 }

@@ -223,6 +223,7 @@ TEST(dfu_file_truncated_dfu)
 	fx_good(&f);
 	f.len = 100;
 	fx_suffix(&f, DFU_FILE_BCD_DFUSE);
+	err_clear(&e);
 	ASSERT_EQ(dfu_file_parse(f.buf, f.len, &df, &e), -EMSGSIZE);
 	ASSERT_STREQ(e.msg, "offset 11: target 0 prefix truncated (89 bytes left)");
 
@@ -230,6 +231,7 @@ TEST(dfu_file_truncated_dfu)
 	f.len = 0;
 	fx_bytes(&f, "DfuSe", 5);
 	fx_suffix(&f, DFU_FILE_BCD_DFUSE);
+	err_clear(&e);
 	ASSERT_EQ(dfu_file_parse(f.buf, f.len, &df, &e), -EMSGSIZE);
 	ASSERT_CONTAINS(e.msg, "offset 0: 5 bytes before the suffix");
 }
@@ -253,6 +255,7 @@ TEST(dfu_file_element_overflows_file)
 	fx_good(&f);
 	put32(f.buf + 285 + 4, 0xffffffff);
 	fx_refresh_crc(&f);
+	err_clear(&e);
 	ASSERT_EQ(dfu_file_parse(f.buf, f.len, &df, &e), -EMSGSIZE);
 	ASSERT_CONTAINS(e.msg, "offset 289: target 0 element 0 (0x08000000) size 4294967295");
 }
@@ -271,18 +274,21 @@ TEST(dfu_file_bad_signatures)
 	fx_good(&f);
 	memcpy(f.buf, "DfuSx", 5);
 	fx_refresh_crc(&f);
+	err_clear(&e);
 	ASSERT_EQ(dfu_file_parse(f.buf, f.len, &df, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "offset 0: DfuSe prefix signature is not \"DfuSe\"");
 
 	fx_good(&f);
 	f.buf[5] = 2;
 	fx_refresh_crc(&f);
+	err_clear(&e);
 	ASSERT_EQ(dfu_file_parse(f.buf, f.len, &df, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "offset 5: DfuSe prefix version 2, expected 1");
 
 	fx_good(&f);
 	memcpy(f.buf + 11, "Tarjet", 6);
 	fx_refresh_crc(&f);
+	err_clear(&e);
 	ASSERT_EQ(dfu_file_parse(f.buf, f.len, &df, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "offset 11: target 0 signature is not \"Target\"");
 }
@@ -304,6 +310,7 @@ TEST(dfu_file_malformed_counts)
 	fx_good(&f);
 	put32(f.buf + 11 + 270, 100000);
 	fx_refresh_crc(&f);
+	err_clear(&e);
 	ASSERT_EQ(dfu_file_parse(f.buf, f.len, &df, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "offset 281: target 0 claims 100000 elements in 8208 bytes");
 
@@ -311,6 +318,7 @@ TEST(dfu_file_malformed_counts)
 	fx_good(&f);
 	f.buf[10] = 0;
 	fx_refresh_crc(&f);
+	err_clear(&e);
 	ASSERT_EQ(dfu_file_parse(f.buf, f.len, &df, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "offset 10: DfuSe file has no targets");
 
@@ -321,6 +329,7 @@ TEST(dfu_file_malformed_counts)
 	fx_element(&f, 0x08000000, 4, 1);
 	fx_bytes(&f, "junk", 4);
 	fx_suffix(&f, DFU_FILE_BCD_DFUSE);
+	err_clear(&e);
 	ASSERT_EQ(dfu_file_parse(f.buf, f.len, &df, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "offset 297: 4 unexpected bytes before the suffix");
 
@@ -328,6 +337,7 @@ TEST(dfu_file_malformed_counts)
 	fx_good(&f);
 	f.buf[f.len - 5] = 12;
 	fx_refresh_crc(&f);
+	err_clear(&e);
 	ASSERT_EQ(dfu_file_parse(f.buf, f.len, &df, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "offset 8504: suffix bLength 12 < 16");
 }

@@ -135,11 +135,15 @@ TEST(dfuse_mem_check_permissions)
 	struct err e = {0};
 
 	ASSERT_OK(dfuse_mem_parse("@F/0x08000000/2*1Kg,1*1Ka", &l, &e));
+	err_clear(&e);
 	ASSERT_OK(dfuse_mem_check(&l, 0x08000000, 2048, DFUSE_MEM_WRITABLE, &e));
+	err_clear(&e);
 	ASSERT_EQ(dfuse_mem_check(&l, 0x08000400, 2048, DFUSE_MEM_WRITABLE, &e), -EACCES);
 	ASSERT_CONTAINS(e.msg, "0x08000800");
+	err_clear(&e);
 	ASSERT_EQ(dfuse_mem_check(&l, 0x08000000, 4096, DFUSE_MEM_READABLE, &e), -ERANGE);
 	ASSERT_CONTAINS(e.msg, "address 0x08000c00 is outside \"F\"");
+	err_clear(&e);
 	ASSERT_OK(dfuse_mem_check(&l, 0x08000000, 0, RWE, &e));
 }
 
@@ -148,6 +152,7 @@ static void expect_bad(const char *s, int err, const char *msg)
 	struct dfuse_layout l;
 	struct err e = {0};
 
+	err_clear(&e);
 	ASSERT_EQ(dfuse_mem_parse(s, &l, &e), err);
 	ASSERT_CONTAINS(e.msg, msg);
 }

@@ -135,6 +135,7 @@ TEST(imx_image_dcd_pointer_outside_file_gives_ebadmsg)
 	ASSERT_STREQ(e.msg, "IVT at 0x0: DCD pointer 0x8781f400 is outside the file (offset 131072 of 65536 bytes)");
 	/* before the start of the file */
 	put32(img + 12, SELF - 0x10);
+	err_clear(&e);
 	ASSERT_EQ(imx_image_parse(img, len, &im, &e), -EBADMSG);
 	ASSERT_CONTAINS(e.msg, "(offset -16 of 65536 bytes)");
 }
@@ -227,6 +228,7 @@ TEST(imx_image_dcd_bad_width_and_tag)
 	ASSERT_STREQ(e.msg, "DCD at 0x2c: command 0xcc at +0x4: access width 3");
 	len = build(0);
 	img[0x2c + 4] = 0xaa;
+	err_clear(&e);
 	ASSERT_EQ(imx_image_parse(img, len, &im, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "DCD at 0x2c: unknown command tag 0xaa at +0x4");
 }

@@ -275,13 +275,17 @@ TEST(ingenic_config_refuses_bad_input)
 	ASSERT_TRUE(strstr(e.msg, "no partitions") != NULL);
 	t31_cfg(&c);
 	c.transfer_size = 100000;
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_build(&c, b, sizeof(b), &e), -EINVAL);
 	t31_cfg(&c);
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_build(&c, b, 500, &e), -EMSGSIZE);
 	c.flash = INGENIC_FLASH_MMC0;
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_build(&c, b, sizeof(b), &e), -EOPNOTSUPP);
 	t31_cfg(&c);
 	ASSERT_OK(ingenic_cfg_nor_generic(0xef4017, &c.nor, NULL)); /* 8 MiB: rootfs too far */
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_build(&c, b, sizeof(b), &e), -ERANGE);
 	ASSERT_TRUE(strstr(e.msg, "'rootfs'") != NULL);
 }
@@ -293,23 +297,32 @@ TEST(ingenic_partitions_checked)
 
 	ingenic_cfg_init(&c);
 	ASSERT_OK(ingenic_cfg_add_partition(&c, "a", 0, 0x10000, &e));
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_add_partition(&c, "a", 0x10000, 0x10000, &e), -EEXIST);
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_add_partition(&c, "b", 0x8000, 0x10000, &e), -EEXIST);
 	ASSERT_TRUE(strstr(e.msg, "overlaps 'a'") != NULL);
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_add_partition(&c, "", 0x10000, 1, &e), -EINVAL);
 	ASSERT_EQ(
 		ingenic_cfg_add_partition(&c, "0123456789012345678901234567890123", 0x10000, 1, &e),
 		-EINVAL);
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_add_partition(&c, "z", 0x10000, 0, &e), -EINVAL);
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_add_partition(&c, "z", 0xffff0000, 0x20000, &e), -ERANGE);
 	for (int i = 1; i < INGENIC_CFG_MAX_PARTS; i++) {
 		char n[8];
 
 		snprintf(n, sizeof(n), "p%d", i);
+		err_clear(&e);
 		ASSERT_OK(ingenic_cfg_add_partition(&c, n, 0x10000u * (uint32_t)i, 0x10000, &e));
 	}
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_add_partition(&c, "x", 0x100000, 1, &e), -ENOSPC);
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_find_partition(&c, 0x20000, 0x10000, &e), 2);
+	err_clear(&e);
 	ASSERT_EQ(ingenic_cfg_find_partition(&c, 0x1f000, 0x2000, &e), -ERANGE);
 	ASSERT_TRUE(strstr(e.msg, "0x0001f000..0x00021000") != NULL);
 }

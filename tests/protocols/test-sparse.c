@@ -169,6 +169,7 @@ TEST(sparse_bad_magic_and_short_header)
 	ASSERT_TRUE(!sparse_is_sparse(sbuf, slen));
 	ASSERT_EQ(sparse_open(sbuf, slen, &s, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "bad sparse magic 0xed26ff3b (expected 0xed26ff3a)");
+	err_clear(&e);
 	ASSERT_EQ(sparse_open(sbuf, 20, &s, &e), -EMSGSIZE);
 	ASSERT_STREQ(e.msg, "sparse image of 20 bytes is shorter than its header");
 }
@@ -229,6 +230,7 @@ TEST(sparse_bad_chunk_type_and_size_give_ebadmsg)
 	ASSERT_STREQ(e.msg, "chunk 1 at offset 0x5028: unknown chunk type 0xcac5");
 	build_mixed();
 	sparse_put_chunk(sbuf + fill_off, SPARSE_CHUNK_FILL, 3, 20);
+	err_clear(&e);
 	ASSERT_EQ(sparse_open(sbuf, slen, &s, &e), -EBADMSG);
 	ASSERT_STREQ(e.msg, "chunk 1 at offset 0x5028: type 0xcac2 with 3 blocks needs total_sz 16, header says 20");
 }
