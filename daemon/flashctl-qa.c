@@ -76,8 +76,9 @@ static const char *fmt_iso(int64_t ms, char buf[ISO_MAX])
 }
 
 /*
- * --since/--until: YYYY-MM-DD[(T| )HH:MM[:SS]][Z] in UTC, @UNIX-SECONDS,
- * "now", "today" (UTC midnight) or -N{d,h,m} before now.
+ * --since/--until: YYYY-MM-DD[(T| )HH:MM[:SS]] in the station's local
+ * time, the same with a trailing Z in UTC, @UNIX-SECONDS, "now", "today"
+ * (local midnight: the day STATUS= counts) or -N{d,h,m} before now.
  */
 static int parse_time(const char *s, int64_t *ret)
 {
@@ -92,7 +93,12 @@ static int parse_time(const char *s, int64_t *ret)
 		return 0;
 	}
 	if (strcmp(s, "today") == 0) {
-		*ret = now - now % 86400000;
+		time_t t = (time_t)(now / 1000);
+
+		localtime_r(&t, &tm);
+		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+		tm.tm_isdst = -1;
+		*ret = (int64_t)mktime(&tm) * 1000;
 		return 0;
 	}
 	if (s[0] == '@' || s[0] == '-') {
@@ -127,11 +133,14 @@ static int parse_time(const char *s, int64_t *ret)
 			return -EINVAL;
 		end = t;
 	}
-	if (*end == 'Z')
-		end++;
+	if (*end == 'Z' && !end[1]) {
+		*ret = (int64_t)timegm(&tm) * 1000;
+		return 0;
+	}
 	if (*end)
 		return -EINVAL;
-	*ret = (int64_t)timegm(&tm) * 1000;
+	tm.tm_isdst = -1;
+	*ret = (int64_t)mktime(&tm) * 1000;
 	return 0;
 }
 
@@ -153,6 +162,7 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 		{ "result", required_argument, NULL, 'r' },
 		{ "recipe", required_argument, NULL, 'R' },
 		{ "port", required_argument, NULL, 'p' },
+		{ "slot", required_argument, NULL, 'L' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "by", required_argument, NULL, 'b' },
@@ -212,6 +222,11 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 				goto unknown;
 			o->filter.port = optarg;
 			break;
+		case 'L':
+			if (!filter)
+				goto unknown;
+			o->filter.slot = optarg;
+			break;
 		case 'f':
 			if (strcmp(optarg, "table") == 0 || strcmp(optarg, "text") == 0)
 				o->format = QA_FORMAT_TABLE;
@@ -236,7 +251,7 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 				goto unknown;
 			o->by = db_stats_by_from_name(optarg);
 			if (o->by < 0)
-				return usage_err(o, "invalid grouping '%s' (expected recipe, day or port)",
+				return usage_err(o, "invalid grouping '%s' (expected recipe, day, port or slot)",
 						 optarg);
 			break;
 		case 'd':

@@ -34,12 +34,12 @@ static const struct {
 	const char *usage;
 } commands[] = {
 	{ "log", flashctl_cmd_log,
-	  "log [--serial S] [--since T] [--until T] [--result R] [--recipe N] [--port P]\n"
-	  "                [--limit N] [--format table|csv|json]" },
+	  "log [--serial S] [--since T] [--until T] [--result R] [--recipe N] [--port GLOB]\n"
+	  "                [--slot GLOB] [--limit N] [--format table|csv|json]" },
 	{ "show", flashctl_cmd_show, "show [--serial] [--format text|json] UNIT-ID|SERIAL" },
 	{ "stats", flashctl_cmd_stats,
-	  "stats [--by recipe|day|port] [--since T] [--until T] [--recipe N] [--port P]\n"
-	  "                [--format table|csv|json]" },
+	  "stats [--by recipe|day|port|slot] [--since T] [--until T] [--recipe N]\n"
+	  "                [--port GLOB] [--slot GLOB] [--format table|csv|json]" },
 	{ "export", flashctl_cmd_export, "export [--format csv|json] [same filters as log]" },
 	{ "recipe", cmd_recipe, "recipe check FILE..." },
 	{ "status", cmd_status, "status [--socket PATH] [--json] [--watch [SECONDS]]" },
@@ -53,8 +53,10 @@ static void usage(FILE *f)
 		fprintf(f, "  flashctl %s\n", commands[i].usage);
 	fprintf(f, "\n"
 		   "  --db PATH   unit database (default $FLASHD_DB, else %s)\n"
-		   "  T           YYYY-MM-DD[THH:MM[:SS]][Z] (UTC), @UNIX-SECONDS, now, today,\n"
-		   "              or -N{d,h,m} (ago); --since is inclusive, --until exclusive\n"
+		   "  T           YYYY-MM-DD[THH:MM[:SS]] (station's local time; a trailing Z: UTC),\n"
+		   "              @UNIX-SECONDS, now, today (local midnight), or -N{d,h,m} (ago);\n"
+		   "              --since is inclusive, --until exclusive\n"
+		   "  GLOB        a shell-style pattern (* ? [...]) over the port path or slot label\n"
 		   "\nexit status: 0 ok, 1 error, 2 usage\n",
 		DB_DEFAULT_PATH);
 }

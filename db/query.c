@@ -54,7 +54,8 @@ static void append_filter(char *sql, size_t size, const struct db_filter *f)
 		return;
 	ADD(f->serial, " AND serial = ?");
 	ADD(f->recipe, " AND recipe = ?");
-	ADD(f->port, " AND port = ?");
+	ADD(f->port, " AND port GLOB ?");
+	ADD(f->slot, " AND slot GLOB ?");
 	ADD(f->result, " AND result = ?");
 	ADD(f->since, " AND started_at >= ?");
 	ADD(f->until, " AND started_at < ?");
@@ -73,6 +74,8 @@ static void bind_filter(sqlite3_stmt *s, const struct db_filter *f)
 		db_bind_text(s, i++, f->recipe);
 	if (f->port)
 		db_bind_text(s, i++, f->port);
+	if (f->slot)
+		db_bind_text(s, i++, f->slot);
 	if (f->result)
 		db_bind_text(s, i++, f->result);
 	if (f->since)
@@ -275,13 +278,16 @@ static const char *const stats_by_names[_DB_STATS_BY_MAX] = {
 	[DB_STATS_BY_RECIPE] = "recipe",
 	[DB_STATS_BY_DAY] = "day",
 	[DB_STATS_BY_PORT] = "port",
+	[DB_STATS_BY_SLOT] = "slot",
 };
 
-/* Group keys; the day is the UTC day (db/schema.sql). */
+/* Group keys.  The day is the station's local day (its TZ), as in STATUS=
+ * and "--since today": a shift reads its own calendar, not UTC's. */
 static const char *const stats_by_sql[_DB_STATS_BY_MAX] = {
 	[DB_STATS_BY_RECIPE] = "recipe",
-	[DB_STATS_BY_DAY] = "strftime('%Y-%m-%d', started_at / 1000, 'unixepoch')",
+	[DB_STATS_BY_DAY] = "strftime('%Y-%m-%d', started_at / 1000, 'unixepoch', 'localtime')",
 	[DB_STATS_BY_PORT] = "port",
+	[DB_STATS_BY_SLOT] = "IFNULL(slot, '-')",
 };
 
 const char *db_stats_by_name(enum db_stats_by by)

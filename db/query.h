@@ -25,7 +25,8 @@
 struct db_filter {
 	const char *serial;
 	const char *recipe;
-	const char *port;
+	const char *port;   /* a glob (SQLite GLOB: * ? [...]); a plain path matches itself */
+	const char *slot;   /* a glob over the slot label ("A*") */
 	const char *result; /* "pass", "fail", "interrupted", "running" */
 	int64_t since;	    /* ms; 0 = from the beginning */
 	int64_t until;	    /* ms; 0 = to the end */
@@ -87,8 +88,9 @@ int db_query_unit(struct db *db, int64_t unit_id, db_unit_cb_t unit_cb, db_stage
 
 enum db_stats_by {
 	DB_STATS_BY_RECIPE,
-	DB_STATS_BY_DAY, /* UTC day of started_at, "YYYY-MM-DD" */
+	DB_STATS_BY_DAY, /* the station's local day of started_at, "YYYY-MM-DD" */
 	DB_STATS_BY_PORT,
+	DB_STATS_BY_SLOT, /* slot label; units without one are grouped under "-" */
 	_DB_STATS_BY_MAX,
 	_DB_STATS_BY_INVALID = -22,
 };
@@ -117,7 +119,7 @@ typedef int (*db_stats_cb_t)(const struct db_stats_row *row, void *userdata);
 int db_query_stats(struct db *db, enum db_stats_by by, const struct db_filter *filter,
 		   db_stats_cb_t cb, void *userdata, struct err *err);
 
-/* "recipe", "day", "port" and back; _DB_STATS_BY_INVALID if unknown. */
+/* "recipe", "day", "port", "slot" and back; _DB_STATS_BY_INVALID if unknown. */
 const char *db_stats_by_name(enum db_stats_by by);
 enum db_stats_by db_stats_by_from_name(const char *s);
 

@@ -190,6 +190,32 @@ assert [g["port"] for g in s] == ["1-1", "1-2", "1-3"], s
 assert s[1]["yield"] == 1 and s[1]["p95_ms"] == 10000 and s[2]["mean_ms"] is None, s
 ' "$tmp/prev" && ok "stats by port json, filtered by time"
 
+# --- slot and port patterns, the station's local day ----------------------
+check "log --slot glob" 0 "${F[@]}" log --slot 'B*' --format csv &&
+	[ "$(echo "$out" | sed 1d | cut -d, -f1 | tr '\n' ' ')" = "4 2 " ] &&
+	ok "log --slot B* gives the B row's units"
+check "log --port glob" 0 "${F[@]}" log --port '1-[12]' --format csv &&
+	[ "$(echo "$out" | sed 1d | wc -l)" -eq 4 ] && ok "log --port takes a glob"
+check "stats --by slot" 0 "${F[@]}" stats --by slot --format csv &&
+	expect "stats by slot, no slot as -" "$out" "slot,units,pass" "-,1,0,0,0,1" "A3,2,1,0,1,0" \
+		"B3,2,1,1,0,0"
+# EST5: UTC-5 all year, no tzdata needed.  Unit 1 started 2025-12-31 19:00 there.
+check "stats --by day local" 0 env TZ=EST5 "${F[@]}" stats --by day --format csv &&
+	expect "stats by day groups by the local day" "$out" "2025-12-31,2,1,1" "2026-01-01,3,1,0,1,1"
+check "log --since local date" 0 env TZ=EST5 "${F[@]}" log --since 2026-01-01 --format csv &&
+	[ "$(echo "$out" | sed 1d | wc -l)" -eq 3 ] && ok "--since DATE is local midnight"
+check "log --since UTC date" 0 env TZ=EST5 "${F[@]}" log --since 2026-01-01T00:00:00Z --format csv &&
+	[ "$(echo "$out" | sed 1d | wc -l)" -eq 5 ] && ok "--since DATE...Z is UTC"
+# Two units either side of today's midnight in UTC-5: only the later is "today".
+mid=$(TZ=EST5 date -d 'today 00:00' +%s)
+cp "$db" "$tmp/today.db"
+sqlite3 "$tmp/today.db" "INSERT INTO units (id, station, port, recipe, vid, pid, result, started_at,
+	flashd_version) VALUES (10, 'st1', '1-9', 'r', 1, 1, 'pass', $(((mid - 1) * 1000)), '0.1'),
+	(11, 'st1', '1-9', 'r', 1, 1, 'pass', $(((mid + 1) * 1000)), '0.1')"
+check "log --since today" 0 env TZ=EST5 "$flashctl" --db "$tmp/today.db" log --since today --format csv &&
+	[ "$(echo "$out" | sed 1d | cut -d, -f1 | tr '\n' ' ')" = "11 " ] &&
+	ok "--since today is the station's local midnight"
+
 # --- errors and exit codes ----------------------------------------------
 check "missing db" 1 "$flashctl" --db "$tmp/nope.db" log &&
 	expect "missing database is named" "$errout" "flashctl: database '$tmp/nope.db' does not exist" &&
@@ -230,6 +256,6 @@ sum2=$(sqlite3 "$db" "SELECT group_concat(id || result, ',') FROM units; PRAGMA 
 rc=$?
 [ "$rc" -ne 0 ] && [ -s "$tmp/err" ] && ok "recipe is dispatched" || echo "not ok - recipe dispatch (rc $rc)"
 
-expected_oks=44
+expected_oks=51
 [ "$reported" -eq "$expected_oks" ] ||
 	echo "not ok - only $reported of $expected_oks checks passed (a silent [ ] failed?)"
