@@ -50,6 +50,23 @@ check "no_files_exit_2" test $? -eq 2
 "$flashctl" recipe frobnicate x >/dev/null 2>&1
 check "bad_verb_exit_2" test $? -eq 2
 
+# Issue 17: two recipes of one name (the daemon would refuse the second) and
+# a directory operand checked as the daemon loads it.
+out=$("$flashctl" recipe check "$recipes/stm32-f405.json" "$recipes/stm32-f405.json" 2>&1)
+rc=$?
+check "duplicate_name_exit_1" test "$rc" -eq 1
+check "duplicate_name_message" grep -qxF "$recipes/stm32-f405.json: name: 'stm32-f405' is already used by $recipes/stm32-f405.json" <<<"$out"
+out=$("$flashctl" recipe check "$recipes" 2>&1)
+rc=$?
+check "directory_exit_0" test "$rc" -eq 0
+check "directory_ok_line" grep -qxF "$recipes/stm32-f405.json: ok (recipe 'stm32-f405', 3 stages)" <<<"$out"
+cp -r "$recipes" "$tmp/dupdir2"
+cp "$tmp/dupdir2/stm32-f405.json" "$tmp/dupdir2/zz-copy.json"
+out=$("$flashctl" recipe check "$tmp/dupdir2" 2>&1)
+rc=$?
+check "directory_duplicate_exit_1" test "$rc" -eq 1
+check "directory_duplicate_message" grep -qxF "$tmp/dupdir2/zz-copy.json: name: 'stm32-f405' is already used by $tmp/dupdir2/stm32-f405.json" <<<"$out"
+
 # Issue 13: a FIFO as recipe, or as a recipe's image, is refused at once (old
 # code blocked in open(2)); timeout turns a hang into a failure.
 mkfifo "$tmp/fifo.json" "$tmp/fifo.bin"
