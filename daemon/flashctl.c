@@ -3,6 +3,7 @@
  * table and usage.  Subcommands are in daemon/flashctl-*.c (see
  * daemon/flashctl.h for the list and the exit codes).
  */
+#include "common/version.h"
 #include "daemon/flashctl.h"
 #include "db/db.h"
 
@@ -48,7 +49,8 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: flashctl [--db PATH] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: flashctl [--db PATH] COMMAND [ARGS]\n"
+		   "       flashctl --help | --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  flashctl %s\n", commands[i].usage);
 	fprintf(f, "\n"
@@ -74,6 +76,9 @@ int main(int argc, char **argv)
 
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
+			return FLASHCTL_EXIT_OK;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("flashctl %s\n", FLASHD_VERSION);
 			return FLASHCTL_EXIT_OK;
 		} else if (strcmp(a, "--db") == 0) {
 			if (++i == argc) {

@@ -217,6 +217,10 @@ check "log --since today" 0 env TZ=EST5 "$flashctl" --db "$tmp/today.db" log --s
 	ok "--since today is the station's local midnight"
 
 # --- errors and exit codes ----------------------------------------------
+check "version" 0 "$flashctl" --version &&
+	[ "$out" = "flashctl $(sed -n 's/^#define FLASHD_VERSION "\(.*\)"$/\1/p' "$top/common/version.h")" ] &&
+	ok "flashctl --version prints flashd's version"
+
 check "missing db" 1 "$flashctl" --db "$tmp/nope.db" log &&
 	expect "missing database is named" "$errout" "flashctl: database '$tmp/nope.db' does not exist" &&
 	[ ! -e "$tmp/nope.db" ] && ok "missing database is not created"
@@ -256,6 +260,6 @@ sum2=$(sqlite3 "$db" "SELECT group_concat(id || result, ',') FROM units; PRAGMA 
 rc=$?
 [ "$rc" -ne 0 ] && [ -s "$tmp/err" ] && ok "recipe is dispatched" || echo "not ok - recipe dispatch (rc $rc)"
 
-expected_oks=51
+expected_oks=52
 [ "$reported" -eq "$expected_oks" ] ||
 	echo "not ok - only $reported of $expected_oks checks passed (a silent [ ] failed?)"
