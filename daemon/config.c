@@ -3,6 +3,7 @@
 #include "jobs/image.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
@@ -63,93 +64,202 @@ static char *trim(char *s)
 	return s;
 }
 
-static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out)
+/*
+ * A '#' at the start of a line or after white space starts a comment; one
+ * inside a word is part of the value ("database = /srv/line#3.db"), as in
+ * the shell.
+ */
+static void strip_comment(char *line)
+{
+	for (char *p = line; *p; p++)
+		if (*p == '#' && (p == line || isspace((unsigned char)p[-1]))) {
+			*p = '\0';
+			return;
+		}
+}
+
+static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out, const char *where,
+		      const char *key, struct err *e)
 {
 	char *end;
 	unsigned long n;
 
 	errno = 0;
 	n = strtoul(v, &end, 10);
-	if (errno || end == v || *end || n < min || n > max)
-		return -EINVAL;
+	if (errno == ERANGE || (end != v && !*end && v[0] != '-' && (n < min || n > max)))
+		return err_set(e, -ERANGE, "%s: %s: %s is out of range %u..%u", where, key, v, min,
+			       max);
+	if (errno || end == v || *end || v[0] == '-')
+		return err_set(e, -EINVAL, "%s: %s: '%s' is not a number in %u..%u", where, key, v,
+			       min, max);
 	*out = (unsigned)n;
 	return 0;
 }
 
-static int set_allow(struct config *cfg, char *v)
+/*
+ * A port-path glob: the characters of a USB port path ("1-1.2.3") and the
+ * glob operators, brackets closed.  Anything else can never match a port,
+ * so it is a typo that would silently stop the line.
+ */
+static bool port_glob_valid(const char *g)
 {
-	for (size_t i = 0; i < cfg->n_allow; i++)
-		free(cfg->allow_ports[i]);
-	cfg->n_allow = 0;
-	for (char *tok = strtok(v, " \t,"); tok; tok = strtok(NULL, " \t,")) {
-		char **n = realloc(cfg->allow_ports, (cfg->n_allow + 1) * sizeof(*n));
+	int depth = 0;
 
+	if (!*g)
+		return false;
+	for (const char *p = g; *p; p++) {
+		if (*p == '[')
+			depth++;
+		else if (*p == ']')
+			depth--;
+		else if (!isdigit((unsigned char)*p) && !strchr("-.*?!^", *p))
+			return false;
+		if (depth < 0 || depth > 1)
+			return false;
+	}
+	return depth == 0;
+}
+
+/* A port path as sysfs names it: BUS-PORT[.PORT]..., ports 1..255. */
+static bool port_path_valid(const char *p)
+{
+	char *end;
+	unsigned long v = strtoul(p, &end, 10);
+
+	if (end == p || v == 0 || *end != '-')
+		return false;
+	do {
+		p = end + 1;
+		v = strtoul(p, &end, 10);
+		if (end == p || v == 0 || v > 255 || (*end && *end != '.'))
+			return false;
+	} while (*end);
+	return true;
+}
+
+static int set_allow(struct config *cfg, char *v, const char *where, struct err *e)
+{
+	for (char *tok = strtok(v, " \t,"); tok; tok = strtok(NULL, " \t,")) {
+		char **n;
+
+		if (!port_glob_valid(tok))
+			return err_set(e, -EINVAL,
+				       "%s: allow_ports: '%s' is not a port-path glob (digits, '-', '.', '*', '?', '[...]')",
+				       where, tok);
+		n = realloc(cfg->allow_ports, (cfg->n_allow + 1) * sizeof(*n));
 		if (!n)
-			return -ENOMEM;
+			return err_set(e, -ENOMEM, "%s: out of memory", where);
 		cfg->allow_ports = n;
 		if (!(n[cfg->n_allow] = strdup(tok)))
-			return -ENOMEM;
+			return err_set(e, -ENOMEM, "%s: out of memory", where);
 		cfg->n_allow++;
 	}
 	return 0;
 }
 
-static int add_slot(struct config *cfg, const char *port, const char *label)
+static int add_slot(struct config *cfg, const char *port, const char *label, const char *where,
+		    struct err *e)
 {
-	struct config_slot *n = realloc(cfg->slots, (cfg->n_slots + 1) * sizeof(*n));
+	struct config_slot *n;
 
+	if (!port_path_valid(port))
+		return err_set(e, -EINVAL, "%s: slot.%s: '%s' is not a USB port path (e.g. 1-1.2)",
+			       where, port, port);
+	if (!*label)
+		return err_set(e, -EINVAL, "%s: slot.%s: empty label", where, port);
+	for (size_t i = 0; i < cfg->n_slots; i++) {
+		if (!strcmp(cfg->slots[i].port, port))
+			return err_set(e, -EINVAL, "%s: slot.%s: port already labelled '%s'",
+				       where, port, cfg->slots[i].label);
+		if (!strcmp(cfg->slots[i].label, label))
+			return err_set(e, -EINVAL, "%s: slot.%s: label '%s' is already port %s's",
+				       where, port, label, cfg->slots[i].port);
+	}
+	n = realloc(cfg->slots, (cfg->n_slots + 1) * sizeof(*n));
 	if (!n)
-		return -ENOMEM;
+		return err_set(e, -ENOMEM, "%s: out of memory", where);
 	cfg->slots = n;
 	n[cfg->n_slots] = (struct config_slot){ strdup(port), strdup(label) };
 	if (!n[cfg->n_slots].port || !n[cfg->n_slots].label) {
 		free(n[cfg->n_slots].port);
 		free(n[cfg->n_slots].label);
-		return -ENOMEM;
+		return err_set(e, -ENOMEM, "%s: out of memory", where);
 	}
 	cfg->n_slots++;
 	return 0;
 }
 
-static int apply(struct config *cfg, const char *key, char *val, const char *where, struct err *e)
-{
-	int r = 0;
+enum config_kind {
+	CONFIG_TEXT, /* non-empty */
+	CONFIG_PATH, /* absolute: the daemon runs from / */
+	CONFIG_UINT,
+	CONFIG_GLOBS,
+};
 
-	if (!strcmp(key, "station"))
-		r = set_str(&cfg->station, val);
-	else if (!strcmp(key, "recipe_dir"))
-		r = set_str(&cfg->recipe_dir, val);
-	else if (!strcmp(key, "database"))
-		r = set_str(&cfg->database, val);
-	else if (!strcmp(key, "control_socket"))
-		r = set_str(&cfg->control_socket, val);
-	else if (!strcmp(key, "allow_ports"))
-		r = set_allow(cfg, val);
-	else if (!strcmp(key, "max_jobs")) {
-		if (parse_uint(val, 1, 1024, &cfg->max_jobs) < 0)
-			return err_set(e, -EINVAL, "%s: max_jobs: '%s' is not a number in 1..1024",
-				       where, val);
-	} else if (!strcmp(key, "grace_sec")) {
-		if (parse_uint(val, 0, 3600, &cfg->grace_sec) < 0)
-			return err_set(e, -EINVAL, "%s: grace_sec: '%s' is not a number in 0..3600",
-				       where, val);
-	} else if (!strcmp(key, "rearm_sec")) {
-		if (parse_uint(val, 0, 3600, &cfg->rearm_sec) < 0)
-			return err_set(e, -EINVAL, "%s: rearm_sec: '%s' is not a number in 0..3600",
-				       where, val);
-	} else if (!strncmp(key, "slot.", 5) && key[5]) {
-		r = add_slot(cfg, key + 5, val);
-	} else {
-		return err_set(e, -EINVAL, "%s: unknown key '%s'", where, key);
+static const struct config_key {
+	const char *name;
+	enum config_kind kind;
+	size_t offset; /* of the char * or unsigned in struct config */
+	unsigned min, max;
+} config_keys[] = {
+	{ "station", CONFIG_TEXT, offsetof(struct config, station) },
+	{ "recipe_dir", CONFIG_PATH, offsetof(struct config, recipe_dir) },
+	{ "database", CONFIG_PATH, offsetof(struct config, database) },
+	{ "control_socket", CONFIG_PATH, offsetof(struct config, control_socket) },
+	{ "allow_ports", CONFIG_GLOBS, 0 },
+	{ "max_jobs", CONFIG_UINT, offsetof(struct config, max_jobs), 1, 1024 },
+	{ "grace_sec", CONFIG_UINT, offsetof(struct config, grace_sec), 0, 3600 },
+	{ "rearm_sec", CONFIG_UINT, offsetof(struct config, rearm_sec), 0, 3600 },
+};
+
+static int apply_key(struct config *cfg, const struct config_key *k, char *val, const char *where,
+		     struct err *e)
+{
+	char **str = (char **)((char *)cfg + k->offset);
+
+	switch (k->kind) {
+	case CONFIG_PATH:
+		if (val[0] != '/')
+			return err_set(e, -EINVAL, "%s: %s: '%s' is not an absolute path", where,
+				       k->name, val);
+		/* fall through */
+	case CONFIG_TEXT:
+		if (!*val)
+			return err_set(e, -EINVAL, "%s: %s: empty value", where, k->name);
+		if (set_str(str, val) < 0)
+			return err_set(e, -ENOMEM, "%s: out of memory", where);
+		return 0;
+	case CONFIG_UINT:
+		return parse_uint(val, k->min, k->max, (unsigned *)((char *)cfg + k->offset),
+				  where, k->name, e);
+	case CONFIG_GLOBS:
+		return set_allow(cfg, val, where, e);
 	}
-	if (r < 0)
-		return err_set(e, r, "%s: out of memory", where);
-	return 0;
+	return -EINVAL;
+}
+
+/* seen[i]: line of config_keys[i] so far (0 = not yet), for duplicates. */
+static int apply(struct config *cfg, const char *key, char *val, const char *where,
+		 unsigned lineno, unsigned seen[], struct err *e)
+{
+	if (!strncmp(key, "slot.", 5) && key[5])
+		return add_slot(cfg, key + 5, val, where, e);
+	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++) {
+		if (strcmp(key, config_keys[i].name))
+			continue;
+		if (seen[i])
+			return err_set(e, -EINVAL, "%s: %s: set again (first on line %u)", where,
+				       key, seen[i]);
+		seen[i] = lineno;
+		return apply_key(cfg, &config_keys[i], val, where, e);
+	}
+	return err_set(e, -EINVAL, "%s: unknown key '%s'", where, key);
 }
 
 int config_load(const char *path, struct config *cfg, struct err *e)
 {
 	_cleanup_free_ char *line = NULL;
+	unsigned seen[ARRAY_SIZE(config_keys)] = { 0 };
 	size_t cap = 0;
 	unsigned lineno = 0;
 	FILE *f;
@@ -168,13 +278,11 @@ int config_load(const char *path, struct config *cfg, struct err *e)
 		return err_set(e, r, "cannot open '%s': %s", path, strerror(-r));
 	}
 	while (getline(&line, &cap, f) >= 0) {
-		char where[300], *s, *eq, *hash;
+		char where[300], *s, *eq;
 
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%u", path, lineno);
-		hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
+		strip_comment(line);
 		s = trim(line);
 		if (!*s)
 			continue;
@@ -184,7 +292,7 @@ int config_load(const char *path, struct config *cfg, struct err *e)
 			break;
 		}
 		*eq = '\0';
-		r = apply(cfg, trim(s), trim(eq + 1), where, e);
+		r = apply(cfg, trim(s), trim(eq + 1), where, lineno, seen, e);
 		if (r < 0)
 			break;
 	}

@@ -12,8 +12,11 @@
  *                                           unit passed is that unit rebooting, not a new one
  *   slot.1-1.2     = A1                     label shown to operators for a port
  *
- * '#' starts a comment.  Errors name the file and line.  Owned by the
- * caller; config_free() releases everything.
+ * A '#' at the start of a line or after white space starts a comment; one
+ * inside a word is kept ("database = /srv/line#3.db").  Strict: unknown
+ * keys, keys set twice, numbers out of range, relative paths, globs no port
+ * path can match and repeated slot ports or labels are refused, naming the
+ * file and line.  Owned by the caller; config_free() releases everything.
  */
 #ifndef FLASHD_DAEMON_CONFIG_H
 #define FLASHD_DAEMON_CONFIG_H

@@ -115,4 +115,71 @@ TEST(config_not_regular_file_is_refused)
 	rmdir(dir);
 }
 
+/* Load text as a config; returns config_load's result, message in e. */
+static int load_text(const char *text, struct config *c, struct err *e, char path[static 32])
+{
+	int r;
+
+	strcpy(path, "/tmp/flashd-conf-XXXXXX");
+	write_conf(path, text);
+	err_clear(e);
+	if (config_defaults(c) < 0)
+		return -ENOMEM;
+	r = config_load(path, c, e);
+	unlink(path);
+	return r;
+}
+
+/* Issue 17: '#' inside a value truncated it (db=/var/lib/line#3.db became /var/lib/line). */
+TEST(config_hash_inside_a_value_is_kept)
+{
+	char path[32];
+	struct config c;
+	struct err e = { 0 };
+
+	ASSERT_OK(load_text("database = /var/lib/line#3.db   # line 3's log\n#whole line\n"
+			    "station = st#1\n",
+			    &c, &e, path));
+	ASSERT_STREQ(c.database, "/var/lib/line#3.db");
+	ASSERT_STREQ(c.station, "st#1");
+	config_free(&c);
+}
+
+/* Issue 17: bad values were accepted or described wrongly; each says file:line and why. */
+TEST(config_refuses_bad_values_with_file_line)
+{
+	static const struct {
+		const char *text, *msg;
+	} cases[] = {
+		{ "max_jobs = 2000\n", ":1: max_jobs: 2000 is out of range 1..1024" },
+		{ "grace_sec = -1\n", ":1: grace_sec: '-1' is not a number in 0..3600" },
+		{ "\nstation = a\nstation = b\n", ":3: station: set again (first on line 2)" },
+		{ "slot.1-1.2 = A1\nslot.1-1.2 = A2\n", ":2: slot.1-1.2: port already labelled 'A1'" },
+		{ "slot.1-1.2 = A1\nslot.1-1.3 = A1\n",
+		  ":2: slot.1-1.3: label 'A1' is already port 1-1.2's" },
+		{ "slot.hub3 = A1\n", ":1: slot.hub3: 'hub3' is not a USB port path (e.g. 1-1.2)" },
+		{ "allow_ports = 1-1.* 1-[2\n", ":1: allow_ports: '1-[2' is not a port-path glob" },
+		{ "allow_ports = usb1\n", ":1: allow_ports: 'usb1' is not a port-path glob" },
+		{ "database = flashd.db\n", ":1: database: 'flashd.db' is not an absolute path" },
+		{ "station =\n", ":1: station: empty value" },
+	};
+	char path[32];
+	struct config c;
+	struct err e = { 0 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int r = load_text(cases[i].text, &c, &e, path);
+
+		if (r >= 0)
+			TEST_FAIL("accepted: %s", cases[i].text);
+		ASSERT_CONTAINS(e.msg, path);
+		ASSERT_CONTAINS(e.msg, cases[i].msg);
+		config_free(&c);
+	}
+	/* An empty allow list is every port, as documented. */
+	ASSERT_OK(load_text("allow_ports =\nslot.1-1.2.3 = A3\n", &c, &e, path));
+	ASSERT_EQ(c.n_allow, 0);
+	config_free(&c);
+}
+
 TEST_MAIN()
