@@ -162,6 +162,7 @@ int flashctl_cmd_status(int argc, char **argv)
 	static const struct option opts[] = { { "socket", required_argument, NULL, 's' },
 					      { "json", no_argument, NULL, 'j' },
 					      { "watch", optional_argument, NULL, 'w' },
+					      { "help", no_argument, NULL, 'h' },
 					      {} };
 	const char *path = getenv("FLASHD_CONTROL") ? getenv("FLASHD_CONTROL") : CONTROL_DEFAULT;
 	bool json = false;
@@ -177,14 +178,25 @@ int flashctl_cmd_status(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'w':
-			watch = optarg ? atof(optarg) : 1.0;
-			if (watch <= 0) {
+		case 'w': {
+			char *end;
+
+			/* "--watch 1" as the usage shows it, not only "--watch=1": a
+			 * number right after --watch is its value. */
+			if (!optarg && optind < argc && argv[optind][0] != '-' &&
+			    strtod(argv[optind], &end) > 0 && !*end)
+				optarg = argv[optind++];
+			watch = optarg ? strtod(optarg, &end) : 1.0;
+			if (watch <= 0 || (optarg && *end)) {
 				fprintf(stderr, "flashctl status: --watch: '%s' is not a positive number\n",
 					optarg);
 				return FLASHCTL_EXIT_USAGE;
 			}
 			break;
+		}
+		case 'h':
+			printf("usage: flashctl status [--socket PATH] [--json] [--watch [SECONDS]]\n");
+			return FLASHCTL_EXIT_OK;
 		default:
 			fprintf(stderr, "usage: flashctl status [--socket PATH] [--json] [--watch [SECONDS]]\n");
 			return FLASHCTL_EXIT_USAGE;

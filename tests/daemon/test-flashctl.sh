@@ -217,6 +217,12 @@ check "log --since today" 0 env TZ=EST5 "$flashctl" --db "$tmp/today.db" log --s
 	ok "--since today is the station's local midnight"
 
 # --- errors and exit codes ----------------------------------------------
+# "--watch 1" as the usage writes it (old: "unexpected argument '1'", exit 2);
+# no daemon on that socket, so the first refresh fails with exit 1.
+check "status --watch 1" 1 timeout 5 "$flashctl" status --socket "$tmp/no-socket" --watch 1 &&
+	refute "status --watch N takes N as the interval" "$errout" "unexpected argument"
+check "status --watch=x" 2 "$flashctl" status --watch=x
+
 check "version" 0 "$flashctl" --version &&
 	[ "$out" = "flashctl $(sed -n 's/^#define FLASHD_VERSION "\(.*\)"$/\1/p' "$top/common/version.h")" ] &&
 	ok "flashctl --version prints flashd's version"
@@ -260,6 +266,6 @@ sum2=$(sqlite3 "$db" "SELECT group_concat(id || result, ',') FROM units; PRAGMA 
 rc=$?
 [ "$rc" -ne 0 ] && [ -s "$tmp/err" ] && ok "recipe is dispatched" || echo "not ok - recipe dispatch (rc $rc)"
 
-expected_oks=52
+expected_oks=53
 [ "$reported" -eq "$expected_oks" ] ||
 	echo "not ok - only $reported of $expected_oks checks passed (a silent [ ] failed?)"
