@@ -7,9 +7,11 @@
 #include "db/db-private.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -192,6 +194,57 @@ static int set_pragmas(struct db *db, struct err *err)
 	return db_exec(db, "PRAGMA synchronous = FULL", "set pragmas", err);
 }
 
+/*
+ * A read-only reader that cannot create the -shm file (a QA user without
+ * write access to the directory while flashd is stopped, a read-only
+ * filesystem, a copy on a CD) can still read a database whose WAL is empty:
+ * everything is in the main file, so it is opened as immutable.  With a
+ * WAL present its frames would be missed, so then the error stands.
+ */
+static bool wal_is_empty(const char *path)
+{
+	char wal[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal))
+		return false;
+	return stat(wal, &st) < 0 ? errno == ENOENT : st.st_size == 0;
+}
+
+/* "file:" URI for path with immutable=1; %, ? and # escaped. */
+static char *immutable_uri(const char *path)
+{
+	size_t n = strlen(path);
+	char *uri = malloc(n * 3 + sizeof("file:?immutable=1"));
+	char *o = uri;
+
+	if (!uri)
+		return NULL;
+	o += sprintf(o, "file:");
+	for (const char *p = path; *p; p++)
+		o += strchr("%?#", *p) ? sprintf(o, "%%%02X", (unsigned char)*p) :
+					 sprintf(o, "%c", *p);
+	sprintf(o, "?immutable=1");
+	return uri;
+}
+
+static int reopen_immutable(struct db *db, struct err *err)
+{
+	_cleanup_free_ char *uri = immutable_uri(db->path);
+	int rc;
+
+	if (!uri)
+		return err_set(err, -ENOMEM, "out of memory");
+	sqlite3_close_v2(db->sql);
+	db->sql = NULL;
+	rc = sqlite3_open_v2(uri, &db->sql,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		return db_sql_err(db, rc, err, "cannot open database '%s'", db->path);
+	sqlite3_extended_result_codes(db->sql, 1);
+	return 0;
+}
+
 int db_open(const char *path, unsigned flags, struct db **ret, struct err *err)
 {
 	_cleanup_db_ struct db *db = NULL;
@@ -206,6 +259,9 @@ int db_open(const char *path, unsigned flags, struct db **ret, struct err *err)
 	if (!(flags & DB_OPEN_CREATE) && stat(path, &st) < 0)
 		return err_set(err, -errno, "database '%s' %s", path,
 			       errno == ENOENT ? "does not exist" : strerror(errno));
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return err_set(err, -EINVAL, "database '%s' is %s, not a database file", path,
+			       S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
 
 	db = calloc(1, sizeof(*db));
 	if (!db)
@@ -226,6 +282,16 @@ int db_open(const char *path, unsigned flags, struct db **ret, struct err *err)
 
 	/* Read the version before writing anything: a newer database stays untouched. */
 	v = db_read_version(db, err);
+	if (v < 0 && readonly && wal_is_empty(path)) {
+		struct err again = { 0 };
+		int v2 = reopen_immutable(db, &again);
+
+		if (v2 >= 0)
+			v2 = db_read_version(db, &again);
+		/* On failure the first cause stays the one shown. */
+		if (v2 >= 0)
+			v = v2;
+	}
 	if (v < 0)
 		return v;
 	if (readonly) {

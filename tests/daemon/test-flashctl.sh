@@ -216,6 +216,26 @@ check "log --since today" 0 env TZ=EST5 "$flashctl" --db "$tmp/today.db" log --s
 	[ "$(echo "$out" | sed 1d | cut -d, -f1 | tr '\n' ' ')" = "11 " ] &&
 	ok "--since today is the station's local midnight"
 
+# --- QA reading while flashd is stopped ------------------------------------
+check "db is a directory" 1 "$flashctl" --db "$tmp" log &&
+	expect "a directory as database is named as such" "$errout" "database '$tmp' is a directory"
+# A QA user with read access to the file but not the directory (no -shm can be
+# created) used to get "attempt to write a readonly database"; a read-only
+# filesystem "unable to open database file".  Needs root to become another user.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && command -v unshare >/dev/null; then
+	mkdir -m 0755 "$tmp/qa" && cp "$db" "$tmp/qa/f.db" && chmod 0644 "$tmp/qa/f.db" && chmod o+x "$tmp"
+	check "qa user, stopped daemon" 0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$flashctl" --db "$tmp/qa/f.db" log --serial SN002 &&
+		expect "a reader without write access reads a quiet database" "$out" "SN002"
+	check "read-only filesystem" 0 unshare -m sh -c 'mount -t tmpfs -o size=4m tmpfs "$1" &&
+		cp "$2" "$1/f.db" && mount -o remount,ro "$1" && "$3" --db "$1/f.db" log --serial SN002' \
+		sh "$tmp/qa" "$db" "$flashctl" &&
+		expect "a database on a read-only filesystem is read" "$out" "SN002"
+else
+	echo "ok - qa user, stopped daemon # SKIP needs root"
+	echo "ok - read-only filesystem # SKIP needs root"
+fi
+
 # --- errors and exit codes ----------------------------------------------
 # "--watch 1" as the usage writes it (old: "unexpected argument '1'", exit 2);
 # no daemon on that socket, so the first refresh fails with exit 1.
@@ -266,6 +286,6 @@ sum2=$(sqlite3 "$db" "SELECT group_concat(id || result, ',') FROM units; PRAGMA 
 rc=$?
 [ "$rc" -ne 0 ] && [ -s "$tmp/err" ] && ok "recipe is dispatched" || echo "not ok - recipe dispatch (rc $rc)"
 
-expected_oks=53
+expected_oks=56
 [ "$reported" -eq "$expected_oks" ] ||
 	echo "not ok - only $reported of $expected_oks checks passed (a silent [ ] failed?)"

@@ -214,6 +214,22 @@ if want_case norule; then
 	fi
 fi
 
+# ---- QA reads through flashd-read, never the boards' group --------------------
+# A QA user in flashd-read (systemd/flashd.sysusers) reads units and status
+# while flashd runs; the group gives no board access.
+if command -v useradd >/dev/null; then
+	useradd -M -G flashd-read qa 2>/dev/null
+	qa_live=$(runuser -u qa -- flashctl --db "$DB" log --limit 1 --format csv 2>&1)
+	qa_status=$(runuser -u qa -- flashctl status 2>&1)
+	qa_status_rc=$?
+	perm_db=$(stat -c '%G %a' "$DB" /var/lib/flashd | tr '\n' ' ')
+	check vm_qa_user_reads_units_and_status_through_flashd_read \
+		'[[ $qa_live == id,* ]] && [ "$(echo "$qa_live" | wc -l)" = 2 ] && [ "$qa_status_rc" = 0 ] && ! id -nG qa | grep -qw flashd' \
+		"log: $qa_live" "status ($qa_status_rc): $qa_status" "db/dir: $perm_db" "groups: $(id -nG qa)"
+else
+	say "#   useradd missing: QA group check skipped"
+fi
+
 # ---- every unit that started says how it ended --------------------------------
 check vm_no_row_left_running 'no_running' "$(q "SELECT id, port FROM units WHERE result = 'running'")"
 
