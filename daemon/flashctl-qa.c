@@ -45,6 +45,7 @@ struct qa_opts {
 	enum db_stats_by by;
 	unsigned limit;
 	bool by_serial;
+	bool images; /* export --images */
 };
 
 /* Which options a command takes. */
@@ -53,6 +54,7 @@ enum {
 	OPT_LIMIT = 1 << 1,
 	OPT_BY = 1 << 2,
 	OPT_SERIAL_FLAG = 1 << 3, /* show --serial: the argument is a serial */
+	OPT_IMAGES = 1 << 4,	  /* export --images */
 };
 
 #define ISO_MAX 32
@@ -166,6 +168,7 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 		{ "format", required_argument, NULL, 'f' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "by", required_argument, NULL, 'b' },
+		{ "images", no_argument, NULL, 'I' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -245,6 +248,11 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 			o->limit = (unsigned)strtoul(optarg, &e, 10);
 			if (errno || e == optarg || *e || optarg[0] == '-')
 				return usage_err(o, "invalid limit '%s'", optarg);
+			break;
+		case 'I':
+			if (!(allowed & OPT_IMAGES))
+				goto unknown;
+			o->images = true;
 			break;
 		case 'b':
 			if (!(allowed & OPT_BY))
@@ -492,16 +500,136 @@ int flashctl_cmd_log(const struct flashctl *ctl, int argc, char **argv)
 	return list_units(&o, true);
 }
 
+/* export with images: CSV one row per image; JSON each unit with "images". */
+static const char *const image_columns[] = {
+	"image_stage", "image_target", "image_file", "image_size", "image_sha256",
+	"host_crc32",  "device_crc32", "verified",
+};
+#define N_IMAGE_COLUMNS (sizeof(image_columns) / sizeof(image_columns[0]))
+
+struct export_out {
+	enum qa_format format;
+	int64_t unit_id; /* unit of `pending` */
+	cJSON *pending;	 /* JSON: the unit being assembled, printed when the next starts */
+	int units;
+};
+
+static void image_fields(const struct db_image_row *im, const char *out[N_IMAGE_COLUMNS],
+			 char bufs[3][24])
+{
+	snprintf(bufs[0], 24, "%" PRId64, im->size);
+	snprintf(bufs[1], 24, "%08x", im->host_crc32);
+	snprintf(bufs[2], 24, "%08x", im->device_crc32);
+	out[0] = im->stage;
+	out[1] = im->target;
+	out[2] = im->file;
+	out[3] = im->size >= 0 ? bufs[0] : NULL;
+	out[4] = im->sha256;
+	out[5] = im->has_host_crc32 ? bufs[1] : NULL;
+	out[6] = im->has_device_crc32 ? bufs[2] : NULL;
+	out[7] = im->verified ? "1" : "0";
+}
+
+static void flush_unit(struct export_out *x)
+{
+	if (!x->pending)
+		return;
+	fputs(x->units++ ? ",\n" : "\n", stdout);
+	json_print(x->pending);
+	cJSON_Delete(x->pending);
+	x->pending = NULL;
+}
+
+static int export_image(const struct db_unit_row *u, const struct db_image_row *im, void *ud)
+{
+	struct export_out *x = ud;
+	const char *uf[N_UNIT_COLUMNS], *imf[N_IMAGE_COLUMNS] = { 0 };
+	char ubufs[8][ISO_MAX], ibufs[3][24];
+	cJSON *o, *arr;
+
+	if (im)
+		image_fields(im, imf, ibufs);
+	if (x->format == QA_FORMAT_CSV) {
+		unit_fields(u, uf, ubufs);
+		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
+			csv_field(uf[i], false);
+		for (size_t i = 0; i < N_IMAGE_COLUMNS; i++)
+			csv_field(im ? imf[i] : NULL, i + 1 == N_IMAGE_COLUMNS);
+		return ferror(stdout) ? -EIO : 0;
+	}
+	if (!x->pending || x->unit_id != u->id) {
+		flush_unit(x);
+		x->pending = unit_json(u);
+		x->unit_id = u->id;
+		if (!x->pending || !cJSON_AddArrayToObject(x->pending, "images"))
+			return -ENOMEM;
+	}
+	if (!im)
+		return 0;
+	arr = cJSON_GetObjectItem(x->pending, "images");
+	o = cJSON_CreateObject();
+	if (!o)
+		return -ENOMEM;
+	cJSON_AddItemToArray(arr, o);
+	for (size_t i = 0; i < N_IMAGE_COLUMNS; i++) {
+		const char *k = image_columns[i] + (strncmp(image_columns[i], "image_", 6) ? 0 : 6);
+
+		if (!imf[i])
+			cJSON_AddNullToObject(o, k);
+		else if (!strcmp(k, "size"))
+			cJSON_AddNumberToObject(o, k, (double)im->size);
+		else if (!strcmp(k, "verified"))
+			cJSON_AddBoolToObject(o, k, im->verified);
+		else
+			cJSON_AddStringToObject(o, k, imf[i]);
+	}
+	return ferror(stdout) ? -EIO : 0;
+}
+
+static int export_units_images(struct qa_opts *o)
+{
+	_cleanup_db_ struct db *db = NULL;
+	struct export_out x = { .format = o->format };
+	struct err e = { 0 };
+	int rc;
+
+	rc = open_db(o, &db);
+	if (rc)
+		return rc;
+	if (o->format == QA_FORMAT_CSV)
+		for (size_t i = 0; i < N_UNIT_COLUMNS + N_IMAGE_COLUMNS; i++)
+			csv_field(i < N_UNIT_COLUMNS ? unit_columns[i] :
+						       image_columns[i - N_UNIT_COLUMNS],
+				  i + 1 == N_UNIT_COLUMNS + N_IMAGE_COLUMNS);
+	else
+		putchar('[');
+	rc = db_query_units_images(db, &o->filter, export_image, &x, &e);
+	if (o->format == QA_FORMAT_JSON) {
+		flush_unit(&x);
+		fputs(x.units ? "\n]\n" : "]\n", stdout);
+	}
+	cJSON_Delete(x.pending);
+	if (rc < 0) {
+		fflush(stdout);
+		fprintf(stderr, "flashctl export: %s\n", e.msg[0] ? e.msg : strerror(-rc));
+		return FLASHCTL_EXIT_ERROR;
+	}
+	return finish_output(FLASHCTL_EXIT_OK);
+}
+
 int flashctl_cmd_export(const struct flashctl *ctl, int argc, char **argv)
 {
 	struct qa_opts o = { .cmd = "export", .db_path = ctl->db_path, .format = QA_FORMAT_CSV };
 	int rc;
 
-	if ((rc = parse_opts(&o, OPT_FILTER, argc, argv)) >= 0 ||
+	if ((rc = parse_opts(&o, OPT_FILTER | OPT_IMAGES, argc, argv)) >= 0 ||
 	    (rc = no_operands(&o, argc, argv)) >= 0)
 		return rc;
 	if (o.format == QA_FORMAT_TABLE)
 		return usage_err(&o, "invalid format '%s' (expected csv or json)", "table");
+	/* JSON always nests the images; CSV has one row per image on request. */
+	if (o.images || o.format == QA_FORMAT_JSON)
+		return export_units_images(&o);
 	return list_units(&o, false);
 }
 

@@ -41,7 +41,8 @@ static const struct {
 	{ "stats", flashctl_cmd_stats,
 	  "stats [--by recipe|day|port|slot] [--since T] [--until T] [--recipe N]\n"
 	  "                [--port GLOB] [--slot GLOB] [--format table|csv|json]" },
-	{ "export", flashctl_cmd_export, "export [--format csv|json] [same filters as log]" },
+	{ "export", flashctl_cmd_export,
+	  "export [--format csv|json] [--images] [same filters as log]" },
 	{ "recipe", cmd_recipe, "recipe check FILE|DIR..." },
 	{ "status", cmd_status, "status [--socket PATH] [--json] [--watch [SECONDS]]" },
 	{ "udev-rules", cmd_udev_rules, "udev-rules [--recipes DIR] [--group NAME]" },

@@ -274,6 +274,74 @@ int db_query_unit(struct db *db, int64_t unit_id, db_unit_cb_t unit_cb, db_stage
 	return rc;
 }
 
+/* Image columns after the unit's 18 (unit_row() reads those). */
+static void image_row(sqlite3_stmt *s, int c, struct db_image_row *r)
+{
+	*r = (struct db_image_row){
+		.stage = db_col_text(s, c),
+		.target = db_col_text(s, c + 1),
+		.file = db_col_text(s, c + 2),
+		.size = db_col_int(s, c + 3, -1),
+		.sha256 = db_col_text(s, c + 4),
+		.has_host_crc32 = sqlite3_column_type(s, c + 5) != SQLITE_NULL,
+		.host_crc32 = (uint32_t)sqlite3_column_int64(s, c + 5),
+		.has_device_crc32 = sqlite3_column_type(s, c + 6) != SQLITE_NULL,
+		.device_crc32 = (uint32_t)sqlite3_column_int64(s, c + 6),
+		.verified = sqlite3_column_int(s, c + 7) != 0,
+	};
+}
+
+static int units_images_locked(struct db *db, const struct db_filter *filter,
+			       db_unit_image_cb_t cb, void *userdata, struct err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	/* Only "id" is in both tables: the filter's bare names are the unit's. */
+	char sql[1024] = "SELECT u.id, station, port, slot, recipe, recipe_sha256, vid, pid, serial, "
+			 "chip_uid, jedec_id, result, failed_stage, error, started_at, finished_at, "
+			 "duration_ms, flashd_version, i.stage, i.target, i.file, i.size, i.sha256, "
+			 "i.host_crc32, i.device_crc32, i.verified, i.id FROM units u LEFT JOIN "
+			 "unit_images i ON i.unit_id = u.id WHERE 1";
+	size_t n;
+	int rc, count = 0;
+
+	append_filter(sql, sizeof(sql), filter);
+	n = strlen(sql);
+	snprintf(sql + n, sizeof(sql) - n, " ORDER BY started_at, u.id, i.id");
+	rc = sqlite3_prepare_v2(db->sql, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_sql_err(db, rc, err, "query units and images");
+	bind_filter(s, filter);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct db_unit_row u;
+		struct db_image_row im;
+		bool has_image = sqlite3_column_type(s, 26) != SQLITE_NULL;
+
+		unit_row(s, &u);
+		image_row(s, 18, &im);
+		if (cb && (rc = cb(&u, has_image ? &im : NULL, userdata)) < 0)
+			return rc;
+		count++;
+	}
+	if (rc != SQLITE_DONE)
+		return db_sql_err(db, rc, err, "query units and images");
+	return count;
+}
+
+int db_query_units_images(struct db *db, const struct db_filter *filter, db_unit_image_cb_t cb,
+			  void *userdata, struct err *err)
+{
+	int rc = check_filter(filter, err);
+
+	if (rc < 0)
+		return rc;
+	rc = db_exec(db, "BEGIN", "query units and images", err);
+	if (rc < 0)
+		return rc;
+	rc = units_images_locked(db, filter, cb, userdata, err);
+	sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
 static const char *const stats_by_names[_DB_STATS_BY_MAX] = {
 	[DB_STATS_BY_RECIPE] = "recipe",
 	[DB_STATS_BY_DAY] = "day",

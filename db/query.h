@@ -86,6 +86,16 @@ int db_query_find_unit(struct db *db, const char *key, bool by_serial, int64_t *
 int db_query_unit(struct db *db, int64_t unit_id, db_unit_cb_t unit_cb, db_stage_cb_t stage_cb,
 		  db_image_cb_t image_cb, void *userdata, struct err *err);
 
+/*
+ * Units matching filter, oldest first, each with its images (in the order
+ * written), from one read transaction: cb once per image, or once with
+ * image NULL for a unit without images.  Returns the number of callbacks.
+ */
+typedef int (*db_unit_image_cb_t)(const struct db_unit_row *unit, const struct db_image_row *image,
+				  void *userdata);
+int db_query_units_images(struct db *db, const struct db_filter *filter, db_unit_image_cb_t cb,
+			  void *userdata, struct err *err);
+
 enum db_stats_by {
 	DB_STATS_BY_RECIPE,
 	DB_STATS_BY_DAY, /* the station's local day of started_at, "YYYY-MM-DD" */

@@ -143,11 +143,22 @@ check "export json" 0 "${F[@]}" export --format json --recipe stm32-app &&
 import json, sys
 rows = json.load(open(sys.argv[1]))
 assert [r["id"] for r in rows] == [1, 2, 4], rows
-assert list(rows[0].keys()) == sys.argv[2].split(","), list(rows[0].keys())
+assert list(rows[0].keys()) == sys.argv[2].split(",") + ["images"], list(rows[0].keys())
+assert rows[0]["images"] == [] and len(rows[2]["images"]) == 1, rows
+im = rows[2]["images"][0]
+assert im == {"stage": "flash", "target": "0x08004000", "file": "app.bin", "size": 65536,
+	      "sha256": "cafe", "host_crc32": "1a2b3c4d", "device_crc32": "1a2b3c4d",
+	      "verified": True}, im
 assert rows[0]["vid"] == "0483" and rows[0]["duration_ms"] == 12000
 assert [r["slot"] for r in rows] == ["A3", "B3", "B3"], rows
 assert rows[1]["failed_stage"] == "flash" and rows[0]["error"] is None
 ' "$tmp/prev" "$header" && ok "export json parses with the stable keys"
+check "export --images csv" 0 "${F[@]}" export --images &&
+	[ "$(echo "$out" | head -1)" = "$header,image_stage,image_target,image_file,image_size,image_sha256,host_crc32,device_crc32,verified" ] &&
+	[ "$(echo "$out" | wc -l)" -eq 6 ] &&
+	expect "export --images: one row per image with the unit's columns" "$out" \
+		'4,st1,1-2,B3,stm32-app,aa11,0483,df11,SN002,,,pass,,,2026-01-02T00:00:02.000Z,2026-01-02T00:00:12.000Z,10000,0.1,flash,0x08004000,app.bin,65536,cafe,1a2b3c4d,1a2b3c4d,1' \
+		'1,st1,1-1,A3,stm32-app,aa11,0483,df11,SN001,uid1,ef4018,pass,,,2026-01-01T00:00:01.000Z,2026-01-01T00:00:13.000Z,12000,0.1,,,,,,,,'
 check "log json empty" 0 "${F[@]}" log --format json --serial NOPE &&
 	check "empty json parses" 0 python3 -c 'import json,sys; assert json.load(open(sys.argv[1])) == []' "$tmp/prev" &&
 	ok "log json with no rows is []"
@@ -286,6 +297,6 @@ sum2=$(sqlite3 "$db" "SELECT group_concat(id || result, ',') FROM units; PRAGMA 
 rc=$?
 [ "$rc" -ne 0 ] && [ -s "$tmp/err" ] && ok "recipe is dispatched" || echo "not ok - recipe dispatch (rc $rc)"
 
-expected_oks=56
+expected_oks=57
 [ "$reported" -eq "$expected_oks" ] ||
 	echo "not ok - only $reported of $expected_oks checks passed (a silent [ ] failed?)"
