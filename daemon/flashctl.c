@@ -107,9 +107,18 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return FLASHCTL_EXIT_OK;
 	}
-	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
-		if (strcmp(argv[i], commands[c].name) == 0)
-			return commands[c].fn(&ctl, argc - i, argv + i);
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(argv[i], commands[c].name) != 0)
+			continue;
+		/* One --help for every command: its usage, on stdout, exit 0. */
+		for (int k = i + 1; k < argc && strcmp(argv[k], "--") != 0; k++)
+			if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+				printf("usage: flashctl %s\n(flashctl --help for times, globs and exit status)\n",
+				       commands[c].usage);
+				return FLASHCTL_EXIT_OK;
+			}
+		return commands[c].fn(&ctl, argc - i, argv + i);
+	}
 
 	fprintf(stderr, "flashctl: unknown command '%s'\n", argv[i]);
 	usage(stderr);
