@@ -216,3 +216,8 @@ int flashctl_cmd_status(int argc, char **argv)
 		usleep((useconds_t)(watch * 1e6));
 	}
 }
+
+char *flashctl_status_fetch(const char *socket_path)
+{
+	return fetch(socket_path);
+}

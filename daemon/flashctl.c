@@ -23,6 +23,12 @@ static int cmd_status(const struct flashctl *ctl, int argc, char **argv)
 	return flashctl_cmd_status(argc, argv);
 }
 
+static int cmd_devices(const struct flashctl *ctl, int argc, char **argv)
+{
+	(void)ctl;
+	return flashctl_cmd_devices(argc, argv);
+}
+
 static int cmd_udev_rules(const struct flashctl *ctl, int argc, char **argv)
 {
 	(void)ctl;
@@ -45,6 +51,7 @@ static const struct {
 	  "export [--format csv|json] [--images] [same filters as log]" },
 	{ "recipe", cmd_recipe, "recipe check FILE|DIR..." },
 	{ "status", cmd_status, "status [--socket PATH] [--json] [--watch [SECONDS]]" },
+	{ "devices", cmd_devices, "devices [--recipes DIR] [--socket PATH] [--json]" },
 	{ "udev-rules", cmd_udev_rules, "udev-rules [--recipes DIR] [--group NAME]" },
 };
 

@@ -46,6 +46,13 @@ int flashctl_cmd_recipe(int argc, char **argv);
 /* "flashctl status": ask the running daemon over its control socket. */
 int flashctl_cmd_status(int argc, char **argv);
 
+/* The running daemon's status document (JSON text, free() it), or NULL
+ * with errno set if its control socket does not answer. */
+char *flashctl_status_fetch(const char *socket_path);
+
+/* "flashctl devices": the boards on the station now (daemon/flashctl-devices.c). */
+int flashctl_cmd_devices(int argc, char **argv);
+
 /* "flashctl udev-rules": udev rules for the recipes' devices (daemon/flashctl-udev.c). */
 int flashctl_cmd_udev_rules(int argc, char **argv);
 
