@@ -210,6 +210,45 @@ bool recipe_parse_number(const cJSON *it, uint64_t *out)
 	return false;
 }
 
+/*
+ * Why recipe_parse_number() refused it: a number outside what fits is out
+ * of range (with the allowed range), a fraction is not whole, the rest is
+ * not a number.
+ */
+static void describe_bad_number(struct recipe_parser *p, const char *jp, const cJSON *it,
+				uint64_t min, uint64_t max)
+{
+	bool too_big = false, negative = false;
+
+	if (cJSON_IsNumber(it)) {
+		double d = it->valuedouble;
+
+		if (d == d && d >= 0 && d <= 9007199254740992.0) {
+			recipe_problem(p, jp, "not a whole number: %g", d);
+			return;
+		}
+		negative = d < 0;
+		too_big = !negative;
+	} else if (cJSON_IsString(it)) {
+		const char *s = it->valuestring;
+
+		negative = s[0] == '-';
+		if (*s >= '0' && *s <= '9') {
+			char *end;
+
+			errno = 0;
+			strtoull(s, &end, 0);
+			too_big = errno == ERANGE && *end == '\0';
+		}
+	}
+	if (negative || too_big)
+		recipe_problem(p, jp,
+			       "out of range: %s (allowed %" PRIu64 "..%" PRIu64 ")",
+			       negative ? "negative" : "too large", min, max);
+	else
+		recipe_problem(p, jp, "not a number");
+}
+
 int recipe_get_number(struct recipe_parser *p, const cJSON *obj, const char *base, const char *key,
 		      bool required, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -221,7 +260,7 @@ int recipe_get_number(struct recipe_parser *p, const cJSON *obj, const char *bas
 	if (r <= 0)
 		return r;
 	if (!recipe_parse_number(it, &v)) {
-		recipe_problem(p, jp, "not a number");
+		describe_bad_number(p, jp, it, min, max);
 		return -1;
 	}
 	if (v < min || v > max) {

@@ -351,6 +351,20 @@ static const struct bad_case bad_cases[] = {
 	{ "offset not a number",
 	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.leave', 'address': '0x8zz' } ] }",
 	  { "stages[0].address: not a number" } },
+	/* Issue 17: a number that does not fit said "not a number". */
+	{ "number out of range",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.leave', 'address': 0,"
+	  " 'retries': -1, 'timeout_ms': 1e30 } ] }",
+	  { "stages[0].timeout_ms: out of range: too large (allowed 1..86400000)",
+	    "stages[0].retries: out of range: negative (allowed 0..10)" } },
+	{ "address too large",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.leave',"
+	  " 'address': '0x1ffffffffffffffff' } ] }",
+	  { "stages[0].address: out of range: too large (allowed 0..4294967295)" } },
+	{ "fraction",
+	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.leave', 'address': 0,"
+	  " 'retries': 1.5 } ] }",
+	  { "stages[0].retries: not a whole number: 1.5" } },
 	{ "missing file",
 	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
 	  " 'file': 'missing.bin', 'sha256': '@A@' } ] }",
