@@ -323,7 +323,6 @@ static void start_queued(struct station *s)
 
 /* The newest unit on a port, copied out of the query's row. */
 struct last_unit {
-	bool found;
 	int64_t id;
 	bool passed;
 	int64_t finished_at; /* ms since the epoch, -1 if unknown */
@@ -335,7 +334,6 @@ static int copy_last_unit(const struct db_unit_row *row, void *ud)
 {
 	struct last_unit *u = ud;
 
-	u->found = true;
 	u->id = row->id;
 	u->passed = row->result && !strcmp(row->result, "pass");
 	u->finished_at = row->finished_at;
@@ -362,22 +360,26 @@ static int port_last_unit(struct station *s, const char *port, struct last_unit 
 }
 
 /*
+ * How long ago unit u passed, in ms: this process's monotonic stamp if it
+ * reaped u, else u's finished_at (wall clock: the unit may predate this
+ * flashd).  Negative if the wall clock went back since.
+ */
+static int64_t ms_since_pass(const struct port *p, const struct last_unit *u)
+{
+	if (u->id == p->unit_id && p->passed_ms)
+		return (int64_t)(mono_ms() - p->passed_ms);
+	return db_now_ms() - u->finished_at;
+}
+
+/*
  * How long after unit u passed the board now on p enumerated, in ms
- * (negative: before).  The pass time is this process's monotonic stamp if
- * it reaped u, else u's finished_at (wall clock: the unit may predate this
- * flashd).  The board enumerated ev->age_ms ago (udev's stamp, what makes
- * a board that sat through a flashd restart known), else now.
+ * (negative: before).  The board enumerated ev->age_ms ago (udev's stamp,
+ * what makes a board that sat through a flashd restart known), else now.
  */
 static int64_t ms_after_pass(const struct port *p, const struct last_unit *u,
 			     const struct hotplug_event *ev)
 {
-	int64_t since_pass, age = ev->age_ms > 0 ? ev->age_ms : 0;
-
-	if (u->id == p->unit_id && p->passed_ms)
-		since_pass = (int64_t)(mono_ms() - p->passed_ms);
-	else
-		since_pass = db_now_ms() - u->finished_at;
-	return since_pass - age;
+	return ms_since_pass(p, u) - (ev->age_ms > 0 ? ev->age_ms : 0);
 }
 
 /*
@@ -403,6 +405,10 @@ static bool passed_unit_back(struct station *s, const struct port *p,
 		return false; /* consider_port() reports it */
 	if (port_last_unit(s, p->path, u) <= 0 || !u->passed || u->finished_at < 0)
 		return false;
+	/* A pass "in the future": the clock went back, the window means
+	 * nothing; flashing again is the side that cannot ship a blank board. */
+	if (ms_since_pass(p, u) < 0)
+		return false;
 	if (ms_after_pass(p, u, ev) > (int64_t)s->cfg.rearm_sec * 1000)
 		return false;
 	if (r && strcmp(r->name, u->recipe))
@@ -417,7 +423,7 @@ static bool passed_unit_back(struct station *s, const struct port *p,
 static void hold_passed_unit(struct station *s, struct port *p, const struct hotplug_event *ev,
 			     const struct last_unit *u)
 {
-	int64_t since_pass = db_now_ms() - u->finished_at;
+	int64_t since_pass = ms_since_pass(p, u);
 	uint64_t now = mono_ms();
 	struct log_ctx c;
 	char when[160];
