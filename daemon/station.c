@@ -354,7 +354,8 @@ static int port_last_unit(struct station *s, const char *port, struct last_unit 
 	r = db_query_units(s->db, &f, true, 1, copy_last_unit, u, &e);
 	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0)
-		log_msg(LOG_WARNING, "Cannot read the last unit of port '%s': %s; taking the board for a new one",
+		log_msg(LOG_WARNING,
+			"Cannot read the last unit of port '%s': %s; taking the board for a new one",
 			port, e.msg);
 	return r;
 }
@@ -435,9 +436,9 @@ static void hold_passed_unit(struct station *s, struct port *p, const struct hot
 		p->last_error[0] = '\0';
 		snprintf(p->last_serial, sizeof(p->last_serial), "%s", u->serial);
 		/* Later arrivals measure the window from the same pass. */
-		p->passed_ms = since_pass >= 0 && (uint64_t)since_pass < now ?
-				       now - (uint64_t)since_pass :
-				       0;
+		p->passed_ms = 0;
+		if (since_pass >= 0 && (uint64_t)since_pass < now)
+			p->passed_ms = now - (uint64_t)since_pass;
 	}
 	p->state = PORT_DONE;
 	c = port_ctx(p, "pass");
@@ -449,7 +450,7 @@ static void hold_passed_unit(struct station *s, struct port *p, const struct hot
 		snprintf(when, sizeof(when), "came to port '%s' %lld ms after unit %lld passed",
 			 p->path, (long long)after, (long long)u->id);
 	log_ev(LOG_NOTICE, LOG_ID_BOARD_ARRIVED, &c,
-	       "Board%s %s: taken for that unit, not flashed again (rearm_sec %u s; replug it to flash it again)",
+	       "Board%s %s: taken for that unit, not flashed again (to flash it again, replug it more than rearm_sec, %u s, after the pass)",
 	       ev->coldplug ? " present at start" : "", when, s->cfg.rearm_sec);
 }
 
