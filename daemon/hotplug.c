@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <libudev.h>
 
 #include "common/log.h"
@@ -21,6 +22,33 @@ struct hotplug {
 	hotplug_cb_t cb;
 	void *userdata;
 };
+
+/*
+ * How long ago udev first saw d, from its USEC_INITIALIZED property
+ * (CLOCK_MONOTONIC us, set by udevd when it first handles the device and
+ * kept across "change" events and udevd restarts; a re-enumeration is a
+ * new device and gets a new one).  -1 if absent or in the future.
+ */
+static int64_t age_ms(struct udev_device *d)
+{
+	const char *s = udev_device_get_property_value(d, "USEC_INITIALIZED");
+	unsigned long long init;
+	struct timespec ts;
+	char *end;
+	int64_t now;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	init = strtoull(s, &end, 10);
+	if (errno || *end || init == 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (init > (unsigned long long)now)
+		return -1;
+	return (now - (int64_t)init) / 1000;
+}
 
 static unsigned hex_or(const char *s, unsigned dflt)
 {
@@ -67,9 +95,11 @@ static bool event_from_device(struct udev_device *d, enum hotplug_action action,
 	ev->busnum = s ? (unsigned)strtoul(s, NULL, 10) : 0;
 	s = udev_device_get_property_value(d, "DEVNUM");
 	ev->devnum = s ? (unsigned)strtoul(s, NULL, 10) : 0;
+	ev->age_ms = -1;
 	if (action == HOTPLUG_ADD) {
 		s = udev_device_get_sysattr_value(d, "serial");
 		snprintf(ev->serial, sizeof(ev->serial), "%s", s ? s : "");
+		ev->age_ms = age_ms(d);
 	}
 	return true;
 }
@@ -161,8 +191,10 @@ int hotplug_coldplug(struct hotplug *h)
 
 		if (!d)
 			continue;
-		if (event_from_device(d, HOTPLUG_ADD, &ev))
+		if (event_from_device(d, HOTPLUG_ADD, &ev)) {
+			ev.coldplug = true;
 			h->cb(h->userdata, &ev);
+		}
 		udev_device_unref(d);
 	}
 	udev_enumerate_unref(en);

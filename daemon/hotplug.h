@@ -12,6 +12,7 @@
 #ifndef FLASHD_DAEMON_HOTPLUG_H
 #define FLASHD_DAEMON_HOTPLUG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
@@ -27,6 +28,12 @@ struct hotplug_event {
 	uint16_t vid, pid, bcd;
 	char serial[128]; /* iSerial as the kernel read it; "" if none (add only) */
 	unsigned busnum, devnum;
+	bool coldplug; /* add only: already present when flashd started */
+	/* add only: how long ago udev first saw this device (its USEC_INITIALIZED,
+	 * CLOCK_MONOTONIC), -1 if unknown.  A coldplugged board that has not
+	 * re-enumerated since its unit passed is told apart from a new one by
+	 * this (daemon/station.c). */
+	int64_t age_ms;
 };
 
 typedef void (*hotplug_cb_t)(void *userdata, const struct hotplug_event *ev);

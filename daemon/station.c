@@ -319,8 +319,144 @@ static void start_queued(struct station *s)
 			consider_port(s, s->ports.v[i]);
 }
 
+/* ---- a passed unit coming back ------------------------------------------ */
+
+/* The newest unit on a port, copied out of the query's row. */
+struct last_unit {
+	int64_t id;
+	bool passed;
+	int64_t finished_at; /* ms since the epoch, -1 if unknown */
+	char recipe[128];
+	char serial[128];
+};
+
+static int copy_last_unit(const struct db_unit_row *row, void *ud)
+{
+	struct last_unit *u = ud;
+
+	u->id = row->id;
+	u->passed = row->result && !strcmp(row->result, "pass");
+	u->finished_at = row->finished_at;
+	snprintf(u->recipe, sizeof(u->recipe), "%s", row->recipe ? row->recipe : "");
+	snprintf(u->serial, sizeof(u->serial), "%s", row->serial ? row->serial : "");
+	return 0;
+}
+
+/* One indexed read (units_by_port) on the loop thread. */
+static int port_last_unit(struct station *s, const char *port, struct last_unit *u)
+{
+	struct db_filter f = { .port = port };
+	struct err e = { 0 };
+	int r;
+
+	*u = (struct last_unit){ 0 };
+	pthread_mutex_lock(&s->db_lock);
+	r = db_query_units(s->db, &f, true, 1, copy_last_unit, u, &e);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r < 0)
+		log_msg(LOG_WARNING,
+			"Cannot read the last unit of port '%s': %s; taking the board for a new one",
+			port, e.msg);
+	return r;
+}
+
+/*
+ * How long ago unit u passed, in ms: this process's monotonic stamp if it
+ * reaped u, else u's finished_at (wall clock: the unit may predate this
+ * flashd).  Negative if the wall clock went back since.
+ */
+static int64_t ms_since_pass(const struct port *p, const struct last_unit *u)
+{
+	if (u->id == p->unit_id && p->passed_ms)
+		return (int64_t)(mono_ms() - p->passed_ms);
+	return db_now_ms() - u->finished_at;
+}
+
+/*
+ * How long after unit u passed the board now on p enumerated, in ms
+ * (negative: before).  The board enumerated ev->age_ms ago (udev's stamp,
+ * what makes a board that sat through a flashd restart known), else now.
+ */
+static int64_t ms_after_pass(const struct port *p, const struct last_unit *u,
+			     const struct hotplug_event *ev)
+{
+	return ms_since_pass(p, u) - (ev->age_ms > 0 ? ev->age_ms : 0);
+}
+
+/*
+ * Is the board that arrived on p (no job there) the port's last unit back
+ * after its pass, e.g. an i.MX whose boot pins select USB returning to its
+ * ROM after fastboot reboot?  Flashing it again would loop, and with a
+ * recipe that cannot run twice would turn its 'pass' into a 'fail'.  Yes
+ * when that unit passed, the board enumerated no later than rearm_sec after
+ * the pass, it matches the same recipe (or none: nothing to flash), and its
+ * USB serial does not say it is another board (only comparable when the
+ * recipe takes the unit's serial from USB).  Read from the database, so the
+ * answer survives a flashd restart.
+ */
+static bool passed_unit_back(struct station *s, const struct port *p,
+			     const struct hotplug_event *ev, struct last_unit *u)
+{
+	const struct recipe *r = NULL;
+	struct err e = { 0 };
+	int rr;
+
+	rr = recipe_set_match(s->recipes->set, ev->vid, ev->pid, ev->bcd, p->path, &r, &e);
+	if (rr < 0 && rr != -ENOENT)
+		return false; /* consider_port() reports it */
+	if (port_last_unit(s, p->path, u) <= 0 || !u->passed || u->finished_at < 0)
+		return false;
+	/* A pass "in the future": the clock went back, the window means
+	 * nothing; flashing again is the side that cannot ship a blank board. */
+	if (ms_since_pass(p, u) < 0)
+		return false;
+	if (ms_after_pass(p, u, ev) > (int64_t)s->cfg.rearm_sec * 1000)
+		return false;
+	if (r && strcmp(r->name, u->recipe))
+		return false;
+	if (r && r->serial.source == RECIPE_SERIAL_USB_SERIAL && ev->serial[0] && u->serial[0] &&
+	    strcmp(ev->serial, u->serial))
+		return false;
+	return true;
+}
+
+/* Show the unit the board belongs to, as if this flashd had just reaped it. */
+static void hold_passed_unit(struct station *s, struct port *p, const struct hotplug_event *ev,
+			     const struct last_unit *u)
+{
+	int64_t since_pass = ms_since_pass(p, u);
+	uint64_t now = mono_ms();
+	struct log_ctx c;
+	char when[160];
+	int64_t after;
+
+	if (u->id != p->unit_id) {
+		p->unit_id = u->id;
+		snprintf(p->last_result, sizeof(p->last_result), "pass");
+		p->last_error[0] = '\0';
+		snprintf(p->last_serial, sizeof(p->last_serial), "%s", u->serial);
+		/* Later arrivals measure the window from the same pass. */
+		p->passed_ms = 0;
+		if (since_pass >= 0 && (uint64_t)since_pass < now)
+			p->passed_ms = now - (uint64_t)since_pass;
+	}
+	p->state = PORT_DONE;
+	c = port_ctx(p, "pass");
+	after = ms_after_pass(p, u, ev);
+	if (after < 0)
+		snprintf(when, sizeof(when), "has been on port '%s' since before unit %lld passed",
+			 p->path, (long long)u->id);
+	else
+		snprintf(when, sizeof(when), "came to port '%s' %lld ms after unit %lld passed",
+			 p->path, (long long)after, (long long)u->id);
+	log_ev(LOG_NOTICE, LOG_ID_BOARD_ARRIVED, &c,
+	       "Board%s %s: taken for that unit, not flashed again (to flash it again, replug it more than rearm_sec, %u s, after the pass)",
+	       ev->coldplug ? " present at start" : "", when, s->cfg.rearm_sec);
+}
+
 static void on_hotplug(void *userdata, const struct hotplug_event *ev)
 {
+	struct last_unit last;
 	struct station *s = userdata;
 	struct port *p;
 	struct log_ctx c = { .port = ev->port };
@@ -371,13 +507,10 @@ static void on_hotplug(void *userdata, const struct hotplug_event *ev)
 		return;
 	}
 	/* A unit that just passed and reboots (fastboot reboot, a ROM that
-	 * comes back after leave) re-enumerates on its port: flashing it again
-	 * would loop forever on boards whose boot pins select USB. */
-	if (p->passed_ms && mono_ms() - p->passed_ms < s->cfg.rearm_sec * 1000ull) {
-		log_ev(LOG_NOTICE, LOG_ID_BOARD_ARRIVED, &c,
-		       "Board on port '%s' came back %llu ms after unit %lld passed: taken for the same unit rebooting, not flashed again; unplug it to flash another",
-		       p->path, (unsigned long long)(mono_ms() - p->passed_ms), (long long)p->unit_id);
-		p->state = PORT_DONE;
+	 * comes back after leave) re-enumerates on its port; so does, to a
+	 * restarted flashd, one that sat on its port meanwhile. */
+	if (passed_unit_back(s, p, ev, &last)) {
+		hold_passed_unit(s, p, ev, &last);
 		return;
 	}
 	consider_port(s, p);

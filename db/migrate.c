@@ -64,9 +64,19 @@ static const char step_1_to_2[] =
 	"PRAGMA legacy_alter_table = OFF;\n"
 	"PRAGMA user_version = 2;\n";
 
+/*
+ * 2 to 3: index units by port, for the "last unit on this port" lookup the
+ * daemon makes on every board arrival (a board back on its port after its
+ * unit passed is that unit, not a new one: daemon/station.c).
+ */
+static const char step_2_to_3[] =
+	"CREATE INDEX units_by_port ON units (port, started_at);\n"
+	"PRAGMA user_version = 3;\n";
+
 /* steps[N - 1] migrates version N to N + 1; version 1 is the first release. */
 static const char *const steps[] = {
 	step_1_to_2,
+	step_2_to_3,
 };
 
 static int count_tables(struct db *db, struct err *err)

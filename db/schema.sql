@@ -1,4 +1,4 @@
--- flashd unit database, schema version 2: the current schema of record.
+-- flashd unit database, schema version 3: the current schema of record.
 --
 -- db_open() runs this file (compiled in as db_schema_sql[]) on an empty
 -- database, in one transaction; db/migrate.c brings older versions up to
@@ -44,6 +44,9 @@ CREATE INDEX units_by_serial ON units (serial, started_at);
 CREATE INDEX units_by_time ON units (started_at);
 -- Recovery at start looks only for 'running' rows: keep that index tiny.
 CREATE INDEX units_running ON units (id) WHERE result = 'running';
+-- The last unit on a port: flashd asks on every board arrival whether the
+-- board is that unit coming back after its pass (daemon/flashd.8, rearm_sec).
+CREATE INDEX units_by_port ON units (port, started_at);
 
 -- One row per stage of the recipe that ran, written when the stage ends.
 CREATE TABLE unit_stages (
@@ -113,4 +116,4 @@ SELECT unit_id, stage, target, file, size, sha256,
 	verified
 FROM unit_images;
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

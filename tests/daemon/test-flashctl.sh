@@ -265,10 +265,11 @@ check "default db path" 1 env -u FLASHD_DB "$flashctl" log --serial x &&
 	expect "default path is /var/lib/flashd/flashd.db" "$errout" "/var/lib/flashd/flashd.db" ||
 	true # a station with a real database would pass this differently
 cp "$db" "$tmp/newer.db"
+cur=$(sqlite3 "$db" "PRAGMA user_version") # this build's schema version
 sqlite3 "$tmp/newer.db" "PRAGMA user_version = 99"
 check "newer schema" 1 "${F[0]}" --db "$tmp/newer.db" log &&
 	expect "newer schema is refused clearly" "$errout" \
-		"flashctl: database '$tmp/newer.db' has schema version 99, newer than this build supports (2)"
+		"flashctl: database '$tmp/newer.db' has schema version 99, newer than this build supports ($cur)"
 echo "not a database, not a database, not a database, not a database, not a database" >"$tmp/junk.db"
 check "junk file" 1 "$flashctl" --db "$tmp/junk.db" stats &&
 	expect "junk file is an error" "$errout" "flashctl: database '$tmp/junk.db'"

@@ -681,6 +681,45 @@ TEST(db_serial_and_time_lookups_use_indexes)
 			"INDEX units_by_serial (serial=?)");
 }
 
+static int copy_row(const struct db_unit_row *r, void *ud)
+{
+	struct db_unit_row *out = ud;
+
+	/* Strings die with the callback: keep the numbers and the result's first letter. */
+	*out = (struct db_unit_row){ .id = r->id, .finished_at = r->finished_at,
+				     .result = r->result && r->result[0] == 'p' ? "pass" : "other" };
+	return 0;
+}
+
+/*
+ * flashd asks on every board arrival for the newest unit on the port (is
+ * the board that unit back after its pass?): on the loop thread, so one
+ * index search, never a scan of the units table.
+ */
+TEST(db_last_unit_of_a_port_is_one_index_search)
+{
+	_cleanup_db_ struct db *db = query_fixture("port-last.db");
+	const char *p = tpath("port-last.db");
+	struct db_filter f = { .port = "1-1" };
+	struct db_unit_row row = { 0 };
+	struct err e = { 0 };
+
+	ASSERT_EQ(db_query_units(db, &f, true, 1, copy_row, &row, &e), 1);
+	ASSERT_EQ(row.id, 5);
+	ASSERT_STREQ(row.result, "pass");
+	ASSERT_EQ(row.finished_at, DAY2 + 1000 + 20000);
+	f.port = "1-2";
+	ASSERT_EQ(db_query_units(db, &f, true, 1, copy_row, &row, &e), 1);
+	ASSERT_EQ(row.id, 6);
+	f.port = "9-9";
+	ASSERT_EQ(db_query_units(db, &f, true, 1, copy_row, &row, &e), 0);
+
+	/* The statement db_query_units() builds for that filter. */
+	ASSERT_STREQ(query_plan(p, "SELECT * FROM units WHERE 1 AND port = '1-1' "
+				   "ORDER BY started_at DESC, id DESC LIMIT 1"),
+		     "SEARCH units USING INDEX units_by_port (port=?);");
+}
+
 TEST(db_result_names_roundtrip)
 {
 	for (int i = 0; i < _DB_RESULT_MAX; i++)
@@ -742,15 +781,17 @@ TEST(db_open_migrates_v1_integer_slot_to_text)
 	const char *p = tpath("v1.db");
 	struct err e = { 0 };
 	struct db *db = NULL;
-	char *a, *v1, *got, *want;
+	char *a, *b, *v1, *got, *want;
 
-	/* Schema version 1 had "slot INTEGER" and is otherwise today's schema. */
+	/* Schema version 1 had "slot INTEGER", no units_by_port, and is otherwise today's schema. */
 	a = replace_once(db_schema_sql,
 			 "\tslot\t\tTEXT,\t\t\t-- fixture slot label as configured ('A3'), NULL if unmapped\n",
 			 "\tslot\t\tINTEGER,\t\t-- fixture slot number, NULL if unmapped\n");
-	v1 = replace_once(a, "PRAGMA user_version = 2;", "PRAGMA user_version = 1;");
+	b = replace_once(a, "CREATE INDEX units_by_port ON units (port, started_at);\n", "");
+	v1 = replace_once(b, "PRAGMA user_version = 3;", "PRAGMA user_version = 1;");
 	raw_exec(p, v1);
 	free(a);
+	free(b);
 	free(v1);
 	raw_exec(p, "INSERT INTO units (id, station, port, slot, recipe, started_at, flashd_version) "
 		    "VALUES (1, 's', '1-1', 3, 'r', 1, 'v'), (2, 's', '1-2', NULL, 'r', 2, 'v');"
@@ -790,6 +831,40 @@ TEST(db_open_migrates_v1_integer_slot_to_text)
 	}
 	db = db_close(db);
 	ASSERT_SQL_TEXT(p, "SELECT group_concat(slot) FROM units", "3,B3");
+}
+
+TEST(db_open_migrates_v2_adding_the_port_index)
+{
+	const char *p = tpath("v2.db");
+	struct err e = { 0 };
+	struct db *db = NULL;
+	char *a, *v2, *got, *want;
+
+	/* Schema version 2 is today's without units_by_port. */
+	a = replace_once(db_schema_sql, "CREATE INDEX units_by_port ON units (port, started_at);\n",
+			 "");
+	v2 = replace_once(a, "PRAGMA user_version = 3;", "PRAGMA user_version = 2;");
+	raw_exec(p, v2);
+	free(a);
+	free(v2);
+	raw_exec(p, "INSERT INTO units (id, station, port, slot, recipe, result, started_at, "
+		    "finished_at, flashd_version) VALUES (7, 's', '1-1', 'A1', 'r', 'pass', 1, 2, 'v')");
+
+	ASSERT_OK(db_open(p, 0, &db, &e));
+	ASSERT_EQ(db_schema_version(db, &e), DB_SCHEMA_VERSION);
+	db = db_close(db);
+	ASSERT_SQL_TEXT(p, "SELECT id || ':' || result FROM units WHERE port = '1-1'", "7:pass");
+	ASSERT_CONTAINS(query_plan(p, "SELECT id FROM units WHERE port = '1-1' "
+				      "ORDER BY started_at DESC LIMIT 1"),
+			"units_by_port");
+
+	db = open_new("v2-fresh.db");
+	db = db_close(db);
+	got = schema_dump(p);
+	want = schema_dump(tpath("v2-fresh.db"));
+	ASSERT_STREQ(got, want);
+	free(got);
+	free(want);
 }
 
 TEST_MAIN()

@@ -119,6 +119,10 @@ static void device_record(struct rec *r, const char *syspath, const char *sysnam
 	prop(r, "ID_MODEL_ID=%04x", pid);
 	prop(r, "ID_REVISION=%04x", bcd);
 	prop(r, "ID_BUS=usb");
+	/* udevd stamps every device it first sees with CLOCK_MONOTONIC us (the
+	 * kernel gives no arrival time); flashd reads it at coldplug.  The
+	 * record is built right before its add uevent. */
+	prop(r, "USEC_INITIALIZED=%" G_GINT64_FORMAT, g_get_monotonic_time());
 	if (serial) {
 		prop(r, "ID_SERIAL=%04x_%04x_%s", vid, pid, serial);
 		prop(r, "ID_SERIAL_SHORT=%s", serial);
