@@ -12,9 +12,16 @@
  * cancelled, pause until the test lets go), and the test thread plays the
  * daemon's loop thread (job_device_arrived/gone, job_cancel,
  * job_check_deadline).  The database is a real SQLite file; rows are read
- * back through a second connection.  `make check-tsan` runs this program
- * under ThreadSanitizer (tests/jobs/test-job-states-tsan.sh).
+ * back through a second connection.
+ *
+ * The last cases run the station's port state machine (daemon/station.c)
+ * the same way, with a fake hotplug (daemon/hotplug.c substituted): the
+ * rearm rule for a unit that passed and comes back, and a board swapped in
+ * while a job fails.  `make check-tsan` runs this program under
+ * ThreadSanitizer (tests/jobs/test-job-states-tsan.sh).
  */
+#include "daemon/hotplug.h"
+#include "daemon/station.h"
 #include "db/db.h"
 #include "jobs/job-private.h"
 #include "jobs/recipe-sha256.h"
@@ -22,6 +29,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -333,6 +341,8 @@ static void rig_setup(const char *name, const struct recipe_stage *stages, size_
 {
 	struct err e = { 0 };
 
+	if (fk.job) /* left by a failed case */
+		rescue();
 	pthread_mutex_lock(&fk.lock);
 	memset(fk.steps, 0, sizeof(fk.steps));
 	memcpy(fk.steps, steps, n_steps * sizeof(*steps));
@@ -826,6 +836,207 @@ TEST(no_stage_runs_without_the_unit_row)
 	ASSERT_TRUE(!fk.done);
 	ASSERT_EQ(raw_int(rig.db_path, "SELECT count(*) FROM units"), 0);
 	rig_teardown();
+}
+
+/* ---- the station's port state machine (daemon/station.c) ---------------
+ *
+ * The whole station (config, recipes, database, control socket, sd-event
+ * loop) with the fake engine below its jobs and a fake hotplug: the test
+ * calls the station's hotplug callback as udev would and runs its loop. */
+
+static struct {
+	hotplug_cb_t cb;
+	void *ud;
+} hp;
+
+int hotplug_new(sd_event *loop, hotplug_cb_t cb, void *userdata, struct hotplug **ret)
+{
+	(void)loop;
+	hp.cb = cb;
+	hp.ud = userdata;
+	*ret = (struct hotplug *)&hp;
+	return 0;
+}
+
+int hotplug_coldplug(struct hotplug *h)
+{
+	(void)h;
+	return 0;
+}
+
+struct hotplug *hotplug_free(struct hotplug *h)
+{
+	(void)h;
+	return NULL;
+}
+
+static struct station *st;
+static char st_db[600];
+
+/* What a failed case left: stop its jobs so the next case starts clean. */
+static void station_abandon(void)
+{
+	if (!st)
+		return;
+	fake_resume();
+	for (size_t i = 0; i < st->ports.n; i++) {
+		struct port *p = st->ports.v[i];
+
+		if (p->job) {
+			job_cancel(p->job);
+			p->job = job_free(p->job);
+		}
+	}
+	st = station_free(st);
+}
+
+/* A station whose one recipe runs getvar then reboot on 18d1:4ee0. */
+static void station_setup(const char *name, unsigned rearm_sec, const struct step *steps,
+			  size_t n_steps)
+{
+	struct station_options o = { 0 };
+	char path[600], conf[600], dir[512];
+	FILE *f;
+
+	station_abandon();
+	pthread_mutex_lock(&fk.lock);
+	memset(fk.steps, 0, sizeof(fk.steps));
+	memcpy(fk.steps, steps, n_steps * sizeof(*steps));
+	fk.n_steps = n_steps;
+	fk.next = 0;
+	fk.trace[0] = 0;
+	fk.session_open = fk.paused = fk.resume = fk.blocked = fk.done = fk.count_rows = false;
+	fk.job = NULL;
+	pthread_mutex_unlock(&fk.lock);
+
+	snprintf(dir, sizeof(dir), "%s", tpath(name));
+	ASSERT_OK(mkdir(dir, 0700));
+	snprintf(path, sizeof(path), "%s/st.json", dir);
+	f = fopen(path, "w");
+	ASSERT_TRUE(f);
+	fprintf(f, "{ \"name\": \"st\", \"match\": { \"vid\": \"18d1\", \"pid\": \"4ee0\" },\n"
+		   "  \"serial\": { \"source\": \"usb_serial\" },\n"
+		   "  \"stages\": [ { \"op\": \"fastboot.getvar\", \"name\": \"getvar\", "
+		   "\"var\": \"product\" },\n"
+		   "              { \"op\": \"fastboot.reboot\", \"name\": \"reboot\" } ] }\n");
+	ASSERT_EQ(fclose(f), 0);
+	snprintf(st_db, sizeof(st_db), "%s/flashd.db", dir);
+	snprintf(conf, sizeof(conf), "%s/flashd.conf", dir);
+	f = fopen(conf, "w");
+	ASSERT_TRUE(f);
+	fprintf(f, "station = test\nrecipe_dir = %s\ndatabase = %s\ncontrol_socket = %s/control\n"
+		   "rearm_sec = %u\n",
+		dir, st_db, dir, rearm_sec);
+	ASSERT_EQ(fclose(f), 0);
+	o.config_path = conf;
+	ASSERT_OK(station_new(&o, &st));
+	ASSERT_TRUE(hp.cb);
+}
+
+static void station_teardown(void)
+{
+	st = station_free(st);
+}
+
+static void hotplug(enum hotplug_action action, unsigned devnum)
+{
+	struct hotplug_event ev = { .action = action, .port = "1-2", .vid = 0x18d1,
+				    .pid = 0x4ee0, .busnum = 1, .devnum = devnum };
+
+	snprintf(ev.devnode, sizeof(ev.devnode), "/dev/bus/usb/001/%03u", devnum);
+	snprintf(ev.serial, sizeof(ev.serial), "SN%u", devnum);
+	hp.cb(hp.ud, &ev);
+}
+
+static struct port *station_port(void)
+{
+	struct port *p = ports_find(&st->ports, "1-2");
+
+	ASSERT_TRUE(p);
+	return p;
+}
+
+/* Run the station's loop (this thread is its loop thread) until cond holds. */
+#define LOOP_UNTIL(cond)                                                                           \
+	do {                                                                                       \
+		uint64_t _end = mono_ms() + WAIT_MS;                                               \
+		while (!(cond) && mono_ms() < _end)                                                \
+			sd_event_run(st->loop, 10 * 1000);                                         \
+		if (!(cond)) {                                                                     \
+			fake_resume();                                                             \
+			TEST_FAIL("timed out waiting for %s", #cond);                              \
+		}                                                                                  \
+	} while (0)
+
+#define PORT_DONE_AND_REAPED (station_port()->state == PORT_DONE && !station_port()->job)
+
+TEST(station_passed_unit_rebooting_is_not_flashed_again)
+{
+	station_setup("st-rearm", 60, NULL, 0);
+	hotplug(HOTPLUG_ADD, 3);
+	LOOP_UNTIL(PORT_DONE_AND_REAPED);
+	ASSERT_STREQ(station_port()->last_result, "pass");
+	/* The unit reboots after fastboot.reboot and comes back on its port. */
+	hotplug(HOTPLUG_REMOVE, 3);
+	ASSERT_EQ(station_port()->state, PORT_EMPTY);
+	hotplug(HOTPLUG_ADD, 4);
+	ASSERT_EQ(station_port()->state, PORT_DONE);
+	ASSERT_TRUE(!station_port()->job);
+	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units"), 1);
+	ASSERT_TRACE("open(3) getvar reboot close");
+	station_teardown();
+}
+
+TEST(station_board_after_the_rearm_time_is_flashed)
+{
+	station_setup("st-rearm0", 0, NULL, 0);
+	hotplug(HOTPLUG_ADD, 3);
+	LOOP_UNTIL(PORT_DONE_AND_REAPED);
+	hotplug(HOTPLUG_REMOVE, 3);
+	hotplug(HOTPLUG_ADD, 4);
+	LOOP_UNTIL(PORT_DONE_AND_REAPED);
+	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units WHERE result = 'pass'"), 2);
+	ASSERT_TRACE("open(3) getvar reboot close open(4) getvar reboot close");
+	station_teardown();
+}
+
+TEST(station_board_swapped_during_a_failing_job_is_flashed)
+{
+	/* The first board is pulled mid-stage (its transfer fails NO_DEVICE)
+	 * and the next one is plugged before the job ended. */
+	const struct step steps[] = { { ACT_PAUSE, -ENODEV } };
+
+	station_setup("st-swap", 60, steps, ARRAY_SIZE(steps));
+	hotplug(HOTPLUG_ADD, 3);
+	WAIT_UNTIL(fk.paused);
+	hotplug(HOTPLUG_REMOVE, 3);
+	hotplug(HOTPLUG_ADD, 5);
+	ASSERT_TRUE(station_port()->job); /* handed to the running job, no second job */
+	fake_resume();
+	LOOP_UNTIL(PORT_DONE_AND_REAPED && raw_int(st_db, "SELECT count(*) FROM units") == 2);
+	ASSERT_SQL_TEXT(st_db, "SELECT group_concat(result || ':' || serial, ' ') FROM "
+			       "(SELECT * FROM units ORDER BY id)",
+			"fail:SN3 pass:SN5");
+	ASSERT_TRACE("open(3) getvar close open(5) getvar reboot close");
+	station_teardown();
+}
+
+TEST(station_passed_unit_back_before_its_job_ended_is_not_flashed)
+{
+	/* A fast unit re-enumerates while its last stage (reboot) returns. */
+	const struct step steps[] = { { ACT_OK }, { ACT_PAUSE_DONE } };
+
+	station_setup("st-fast", 60, steps, ARRAY_SIZE(steps));
+	hotplug(HOTPLUG_ADD, 3);
+	WAIT_UNTIL(fk.paused);
+	hotplug(HOTPLUG_REMOVE, 3);
+	hotplug(HOTPLUG_ADD, 4);
+	fake_resume();
+	LOOP_UNTIL(PORT_DONE_AND_REAPED);
+	ASSERT_STREQ(station_port()->last_result, "pass");
+	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units"), 1);
+	ASSERT_TRACE("open(3) getvar reboot close");
+	station_teardown();
 }
 
 TEST_MAIN()
