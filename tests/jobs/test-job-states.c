@@ -127,6 +127,22 @@ static long long stage_rows(void)
 
 /* ---- the fake engine: stands in for jobs/job-session.c and the family engines */
 
+/* A new case: the script of its engine calls, nothing traced yet. */
+static void fake_reset(const struct step *steps, size_t n_steps)
+{
+	pthread_mutex_lock(&fk.lock);
+	memset(fk.steps, 0, sizeof(fk.steps));
+	if (n_steps)
+		memcpy(fk.steps, steps, n_steps * sizeof(*steps));
+	fk.n_steps = n_steps;
+	fk.next = 0;
+	fk.trace[0] = 0;
+	fk.session_open = fk.paused = fk.resume = fk.blocked = fk.done = fk.count_rows = false;
+	fk.awaiting = 0;
+	fk.job = NULL;
+	pthread_mutex_unlock(&fk.lock);
+}
+
 int job_session_open(struct job *j, struct err *e)
 {
 	(void)e;
@@ -343,17 +359,7 @@ static void rig_setup(const char *name, const struct recipe_stage *stages, size_
 
 	if (fk.job) /* left by a failed case */
 		rescue();
-	pthread_mutex_lock(&fk.lock);
-	memset(fk.steps, 0, sizeof(fk.steps));
-	memcpy(fk.steps, steps, n_steps * sizeof(*steps));
-	fk.n_steps = n_steps;
-	fk.next = 0;
-	fk.trace[0] = 0;
-	fk.session_open = fk.paused = fk.resume = fk.blocked = fk.done = false;
-	fk.awaiting = 0;
-	fk.count_rows = false;
-	fk.job = NULL;
-	pthread_mutex_unlock(&fk.lock);
+	fake_reset(steps, n_steps);
 
 	memset(&rig, 0, sizeof(rig));
 	snprintf(rig.db_path, sizeof(rig.db_path), "%s", tpath(name));
@@ -899,15 +905,7 @@ static void station_setup(const char *name, unsigned rearm_sec, const struct ste
 	FILE *f;
 
 	station_abandon();
-	pthread_mutex_lock(&fk.lock);
-	memset(fk.steps, 0, sizeof(fk.steps));
-	memcpy(fk.steps, steps, n_steps * sizeof(*steps));
-	fk.n_steps = n_steps;
-	fk.next = 0;
-	fk.trace[0] = 0;
-	fk.session_open = fk.paused = fk.resume = fk.blocked = fk.done = fk.count_rows = false;
-	fk.job = NULL;
-	pthread_mutex_unlock(&fk.lock);
+	fake_reset(steps, n_steps);
 
 	snprintf(dir, sizeof(dir), "%s", tpath(name));
 	ASSERT_OK(mkdir(dir, 0700));
