@@ -1,10 +1,12 @@
 # flashd: one non-recursive Makefile.  Objects go to build/<variant>/ mirroring
-# the tree; SANITIZE=1 builds build/asan with ASan+UBSan.  Folders are found
+# the tree; SANITIZE=1 builds build/asan with ASan+UBSan, TSAN=1 build/tsan
+# with ThreadSanitizer (make check-tsan).  Folders are found
 # by wildcard, so adding a .c file needs no edit here.
 #
 #   make deps      install every build/test dependency (Debian 12, as root)
 #   make           build flashd, flashctl, flashsim and the tests
 #   make check     build and run every test; ends with "N passed, N failed"
+#   make check-tsan  the thread tests (TSAN_TESTS) under ThreadSanitizer
 #   make demo      the main job: flashd serving simulated boards
 #   make install   PREFIX=/usr DESTDIR=...
 
@@ -27,6 +29,13 @@ BASE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -MMD -MP -D_GNU_SOURCE -I.
 SHIM_CFLAGS := $(BASE_CFLAGS)
 comma := ,
 SAN_FLAGS := $(if $(SANITIZE),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+# TSAN=1 builds build/tsan with ThreadSanitizer; only TSAN_TESTS are built
+# there (make check-tsan), since TSan and ASan cannot share a program.
+ifdef TSAN
+VARIANT := tsan
+B := build/tsan
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+endif
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -174,6 +183,18 @@ $(PRODUCT_TESTS): $(B)/%: $(B)/%.o $(PRODUCT_LIBS)
 
 check: all
 	$(Q)tests/run-tests.sh $(B)
+
+# The tests whose threads matter, built with ThreadSanitizer into build/tsan
+# and run by tests/jobs/test-job-states-tsan.sh (one more suite of make check;
+# it finds no race or it fails).
+TSAN_TEST_SRCS := tests/jobs/test-job-states.c
+TSAN_TESTS := $(patsubst %.c,build/tsan/%,$(TSAN_TEST_SRCS))
+.PHONY: tsan-tests check-tsan
+tsan-tests:
+	$(Q)$(MAKE) -s --no-print-directory TSAN=1 $(TSAN_TESTS)
+check: tsan-tests
+check-tsan: tsan-tests
+	$(Q)SUITES=-tsan.sh tests/run-tests.sh $(B)
 
 # The system tier: flashd installed into a Debian 12 VM (qemu TCG, real
 # kernel, systemd, udevd), boards attached over USB/IP (tests/vm/README.md).

@@ -1,0 +1,1040 @@
+/*
+ * The job state machine (jobs/job.c) against a fake engine, with no rig and
+ * no USB: stage order and the stage rows, await and the device generations
+ * (leave_gen / dev_gen / used_gen), job_has_unused_device(), retries,
+ * deadlines, cancel, and a unit row that cannot be written.
+ *
+ * The fake is a link-time substitution: this file defines the functions of
+ * jobs/job-session.c, job-dfuse.c, job-imx.c and job-ingenic.c, so the
+ * linker takes job.o (and the real db/, recipe and image code) from the
+ * archives but never those members.  Each test scripts what the engine
+ * calls do in call order (succeed, fail with an errno, block until
+ * cancelled, pause until the test lets go), and the test thread plays the
+ * daemon's loop thread (job_device_arrived/gone, job_cancel,
+ * job_check_deadline).  The database is a real SQLite file; rows are read
+ * back through a second connection.
+ *
+ * The last cases run the station's port state machine (daemon/station.c)
+ * the same way, with a fake hotplug (daemon/hotplug.c substituted): the
+ * rearm rule for a unit that passed and comes back, and a board swapped in
+ * while a job fails.  `make check-tsan` runs this program under
+ * ThreadSanitizer (tests/jobs/test-job-states-tsan.sh).
+ */
+#include "daemon/hotplug.h"
+#include "daemon/station.h"
+#include "db/db.h"
+#include "jobs/job-private.h"
+#include "jobs/recipe-sha256.h"
+#include "tests/db/db-test-util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Every wait of the test is bounded: a broken job fails the case, never hangs it. */
+#define WAIT_MS 10000
+
+enum act {
+	ACT_OK,	   /* succeed; like every transfer, honour the cancel flag first */
+	ACT_FAIL,  /* fail with step.code */
+	ACT_BLOCK, /* a long transfer: poll the cancel flag (real engines: <= 250 ms slices) */
+	ACT_PAUSE, /* wait for fake_resume(), then fail with step.code if set, else as ACT_OK */
+	ACT_PAUSE_DONE, /* the last transfer is done: wait for fake_resume(), then succeed */
+};
+
+struct step {
+	enum act act;
+	int code;
+};
+
+static struct fake {
+	pthread_mutex_t lock;
+	struct step steps[16];
+	size_t n_steps, next;
+	char trace[1024];
+	bool session_open;
+	bool paused, resume, blocked;
+	unsigned awaiting;
+	bool count_rows; /* trace the number of stage rows seen by each engine call */
+	bool done;
+	enum job_result result;
+	char failed[64];
+	char error[ERR_MSG_MAX];
+	struct job *job;
+	const char *db_path;
+} fk = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void trace_add(const char *fmt, ...) _printf_(1, 2);
+static void trace_add(const char *fmt, ...)
+{
+	size_t n = strlen(fk.trace);
+	va_list ap;
+
+	if (n && n < sizeof(fk.trace) - 1)
+		fk.trace[n++] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(fk.trace + n, sizeof(fk.trace) - n, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Poll cond under the fake's lock until it holds or WAIT_MS passed. */
+#define WAIT_UNTIL(cond)                                                                           \
+	do {                                                                                       \
+		bool _ok = false;                                                                  \
+		for (int _i = 0; _i < WAIT_MS && !_ok; _i++) {                                     \
+			pthread_mutex_lock(&fk.lock);                                              \
+			_ok = (cond);                                                              \
+			pthread_mutex_unlock(&fk.lock);                                            \
+			if (!_ok)                                                                  \
+				usleep(1000);                                                      \
+		}                                                                                  \
+		if (!_ok) {                                                                        \
+			rescue();                                                                  \
+			TEST_FAIL("timed out waiting for %s", #cond);                              \
+		}                                                                                  \
+	} while (0)
+
+/* A failed wait: stop the job so the next case starts clean. */
+static void rescue(void)
+{
+	pthread_mutex_lock(&fk.lock);
+	fk.resume = true;
+	pthread_mutex_unlock(&fk.lock);
+	if (fk.job) {
+		job_cancel(fk.job);
+		job_join(fk.job);
+	}
+}
+
+static long long stage_rows(void)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM unit_stages WHERE unit_id = %lld",
+		 (long long)job_unit_id(fk.job));
+	return raw_int(fk.db_path, sql);
+}
+
+/* ---- the fake engine: stands in for jobs/job-session.c and the family engines */
+
+/* A new case: the script of its engine calls, nothing traced yet. */
+static void fake_reset(const struct step *steps, size_t n_steps)
+{
+	pthread_mutex_lock(&fk.lock);
+	memset(fk.steps, 0, sizeof(fk.steps));
+	if (n_steps)
+		memcpy(fk.steps, steps, n_steps * sizeof(*steps));
+	fk.n_steps = n_steps;
+	fk.next = 0;
+	fk.trace[0] = 0;
+	fk.session_open = fk.paused = fk.resume = fk.blocked = fk.done = fk.count_rows = false;
+	fk.awaiting = 0;
+	fk.job = NULL;
+	pthread_mutex_unlock(&fk.lock);
+}
+
+int job_session_open(struct job *j, struct err *e)
+{
+	(void)e;
+	pthread_mutex_lock(&fk.lock);
+	/* Like the real one: a no-op while the session is open. */
+	if (!fk.session_open)
+		trace_add("open(%u)", j->cur.devnum);
+	fk.session_open = true;
+	pthread_mutex_unlock(&fk.lock);
+	return 0;
+}
+
+void job_session_close(struct job *j)
+{
+	(void)j;
+	pthread_mutex_lock(&fk.lock);
+	if (fk.session_open)
+		trace_add("close");
+	fk.session_open = false;
+	pthread_mutex_unlock(&fk.lock);
+}
+
+static int fake_cancelled(struct job *j, struct err *e)
+{
+	if (atomic_load(&j->cancel))
+		return err_set(e, -ECANCELED, "fake transfer: cancelled");
+	return 0;
+}
+
+/* Wait until the test calls fake_resume(). */
+static void fake_pause(void)
+{
+	pthread_mutex_lock(&fk.lock);
+	fk.paused = true;
+	while (!fk.resume) {
+		pthread_mutex_unlock(&fk.lock);
+		usleep(1000);
+		pthread_mutex_lock(&fk.lock);
+	}
+	fk.paused = fk.resume = false;
+	pthread_mutex_unlock(&fk.lock);
+}
+
+static int fake_engine(struct job *j, const char *name, struct err *e)
+{
+	struct step s = { ACT_OK, 0 };
+	long long rows = fk.count_rows ? stage_rows() : -1;
+	size_t call;
+
+	pthread_mutex_lock(&fk.lock);
+	call = fk.next++;
+	if (call < fk.n_steps)
+		s = fk.steps[call];
+	if (rows >= 0)
+		trace_add("%s[rows=%lld]", name, rows);
+	else
+		trace_add("%s", name);
+	pthread_mutex_unlock(&fk.lock);
+
+	switch (s.act) {
+	case ACT_FAIL:
+		return err_set(e, s.code, "fake failure %d on call %zu", s.code, call);
+	case ACT_BLOCK:
+		pthread_mutex_lock(&fk.lock);
+		fk.blocked = true;
+		pthread_mutex_unlock(&fk.lock);
+		while (!atomic_load(&j->cancel))
+			usleep(2000);
+		return fake_cancelled(j, e);
+	case ACT_PAUSE_DONE:
+		fake_pause();
+		return 0;
+	case ACT_PAUSE:
+		fake_pause();
+		if (s.code)
+			return err_set(e, s.code, "fake failure %d on call %zu", s.code, call);
+		return fake_cancelled(j, e);
+	case ACT_OK:
+		break;
+	}
+	return fake_cancelled(j, e);
+}
+
+int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char *name,
+		       struct err *e)
+{
+	(void)st;
+	return fake_engine(j, name, e);
+}
+
+int job_dfuse_read_uid(struct job *j, const struct recipe_stage *st, struct err *e)
+{
+	return fake_engine(j, st->label, e);
+}
+
+int job_dfuse_leave(struct job *j, const struct recipe_stage *st, struct err *e)
+{
+	return fake_engine(j, st->label, e);
+}
+
+int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
+{
+	(void)st;
+	return fake_engine(j, name, e);
+}
+
+int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
+{
+	(void)st;
+	return fake_engine(j, name, e);
+}
+
+int job_ingenic(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
+{
+	(void)st;
+	return fake_engine(j, name, e);
+}
+
+/* ---- observer: the daemon's view, from the job thread */
+
+static void obs_awaiting(void *ud, uint16_t vid, uint16_t pid)
+{
+	(void)ud;
+	pthread_mutex_lock(&fk.lock);
+	trace_add("await(%04x:%04x)", vid, pid);
+	fk.awaiting++;
+	pthread_mutex_unlock(&fk.lock);
+}
+
+static void obs_done(void *ud, enum job_result result, const char *failed_stage, const char *error)
+{
+	(void)ud;
+	pthread_mutex_lock(&fk.lock);
+	fk.done = true;
+	fk.result = result;
+	snprintf(fk.failed, sizeof(fk.failed), "%s", failed_stage ? failed_stage : "(null)");
+	snprintf(fk.error, sizeof(fk.error), "%s", error ? error : "(null)");
+	pthread_mutex_unlock(&fk.lock);
+}
+
+/* ---- one job on a fresh database */
+
+#define STAGE(o, l, ...) ((struct recipe_stage){ .op = RECIPE_OP_##o, .label = l, __VA_ARGS__ })
+#define AWAIT(l, v, p, ...) STAGE(AWAIT, l, .u.await = { .vid = v, .pid = p }, ##__VA_ARGS__)
+
+static struct rig {
+	struct db *db;
+	pthread_mutex_t db_lock;
+	struct image_cache *images;
+	struct job_env env;
+	struct recipe recipe;
+	struct recipe_stage stages[8];
+	struct recipe_image image;
+	char image_path[512];
+	char db_path[512];
+} rig;
+
+/* A real image file: job.c maps every image of the recipe before stage 0. */
+static void make_image(struct recipe_image *img, char *path, size_t size)
+{
+	static const char data[] = "fake image";
+	struct recipe_sha256 c;
+	FILE *f;
+
+	img->file = "image.bin";
+	snprintf(path, size, "%s", tpath("image.bin"));
+	img->path = path;
+	f = fopen(img->path, "w");
+	ASSERT_TRUE(f);
+	ASSERT_EQ(fwrite(data, 1, sizeof(data), f), sizeof(data));
+	ASSERT_EQ(fclose(f), 0);
+	img->size = img->write_size = sizeof(data);
+	recipe_sha256_init(&c);
+	recipe_sha256_update(&c, data, sizeof(data));
+	recipe_sha256_final(&c, img->sha256);
+}
+
+static void set_images(struct recipe_stage *st, const struct recipe_image *img)
+{
+	switch (st->op) {
+	case RECIPE_OP_DFUSE_DOWNLOAD:
+		st->u.dfuse_download.image = *img;
+		break;
+	case RECIPE_OP_SDP_BOOT:
+		st->u.sdp_boot.image = *img;
+		break;
+	case RECIPE_OP_FASTBOOT_FLASH:
+		st->u.fastboot_flash.image = *img;
+		break;
+	case RECIPE_OP_INGENIC_BOOT:
+		st->u.ingenic_boot.spl = st->u.ingenic_boot.burner = *img;
+		break;
+	case RECIPE_OP_INGENIC_WRITE:
+		st->u.ingenic_write.image = *img;
+		break;
+	default:
+		break;
+	}
+}
+
+static struct job_device device(unsigned devnum, uint16_t vid, uint16_t pid)
+{
+	struct job_device d = { .port = "1-1", .vid = vid, .pid = pid, .busnum = 1,
+				.devnum = devnum };
+
+	snprintf(d.devnode, sizeof(d.devnode), "/dev/bus/usb/001/%03u", devnum);
+	return d;
+}
+
+static void rig_setup(const char *name, const struct recipe_stage *stages, size_t n,
+		      const struct step *steps, size_t n_steps)
+{
+	struct err e = { 0 };
+
+	if (fk.job) /* left by a failed case */
+		rescue();
+	fake_reset(steps, n_steps);
+
+	memset(&rig, 0, sizeof(rig));
+	snprintf(rig.db_path, sizeof(rig.db_path), "%s", tpath(name));
+	fk.db_path = rig.db_path;
+	ASSERT_OK(db_open(rig.db_path, DB_OPEN_CREATE, &rig.db, &e));
+	ASSERT_OK(image_cache_new(&rig.images));
+	pthread_mutex_init(&rig.db_lock, NULL);
+	rig.env = (struct job_env){ .db = rig.db,
+				    .db_lock = &rig.db_lock,
+				    .images = rig.images,
+				    .station = "test-station",
+				    .version = "test",
+				    .deadline_pct = 100 };
+	memcpy(rig.stages, stages, n * sizeof(*stages));
+	make_image(&rig.image, rig.image_path, sizeof(rig.image_path));
+	for (size_t i = 0; i < n; i++)
+		set_images(&rig.stages[i], &rig.image);
+	rig.recipe = (struct recipe){ .name = "states", .stages = rig.stages, .n_stages = n };
+}
+
+static void rig_start(void)
+{
+	static const struct job_observer obs = { .awaiting = obs_awaiting, .done = obs_done };
+	struct job_device d = device(1, 0x0483, 0xdf11);
+	struct err e = { 0 };
+	struct job *j = NULL;
+
+	ASSERT_OK(job_new(&rig.env, &rig.recipe, &d, "A1", &obs, &j));
+	fk.job = j;
+	ASSERT_OK(job_start(j, &e));
+}
+
+static void rig_wait_done(void)
+{
+	WAIT_UNTIL(fk.done);
+	job_join(fk.job);
+}
+
+static void rig_teardown(void)
+{
+	fk.job = job_free(fk.job);
+	image_cache_free(rig.images);
+	db_close(rig.db);
+	pthread_mutex_destroy(&rig.db_lock);
+}
+
+static void fake_resume(void)
+{
+	pthread_mutex_lock(&fk.lock);
+	fk.resume = true;
+	pthread_mutex_unlock(&fk.lock);
+}
+
+/* Give a job that would wrongly take a device the time to do it. */
+static void settle(void)
+{
+	usleep(100 * 1000);
+}
+
+#define ASSERT_TRACE(expect)                                                                       \
+	do {                                                                                       \
+		pthread_mutex_lock(&fk.lock);                                                      \
+		char _t[sizeof(fk.trace)];                                                         \
+		memcpy(_t, fk.trace, sizeof(_t));                                                  \
+		pthread_mutex_unlock(&fk.lock);                                                    \
+		ASSERT_STREQ(_t, expect);                                                          \
+	} while (0)
+
+/* Column of the unit row. */
+#define ASSERT_UNIT(col, expect)                                                                   \
+	ASSERT_SQL_TEXT(rig.db_path, "SELECT ifnull(" col ", '(null)') FROM units", expect)
+
+/* Every stage row, in idx order: "idx:name:result" joined by spaces. */
+#define ASSERT_STAGES(expect)                                                                      \
+	ASSERT_SQL_TEXT(rig.db_path,                                                               \
+			"SELECT group_concat(idx || ':' || name || ':' || result, ' ') FROM "      \
+			"(SELECT * FROM unit_stages ORDER BY idx)",                                \
+			expect)
+
+#define ASSERT_STAGE_ERROR(idx, expect)                                                            \
+	ASSERT_SQL_TEXT(rig.db_path,                                                               \
+			"SELECT ifnull(error, '(null)') FROM unit_stages WHERE idx = " #idx,       \
+			expect)
+
+/* ---- stage order and rows */
+
+TEST(stages_run_in_order_and_rows_follow)
+{
+	const struct recipe_stage st[] = {
+		STAGE(DFUSE_READ_UID, "uid"),
+		STAGE(FASTBOOT_GETVAR, "getvar"),
+		STAGE(INGENIC_CONFIG, "config"),
+		STAGE(SDP_BOOT, "boot"),
+	};
+
+	rig_setup("order.db", st, ARRAY_SIZE(st), NULL, 0);
+	fk.count_rows = true;
+	rig_start();
+	rig_wait_done();
+	/* Each stage's row is written when it ends, before the next stage starts. */
+	ASSERT_TRACE("open(1) uid[rows=0] getvar[rows=1] config[rows=2] boot[rows=3] close");
+	ASSERT_STAGES("0:uid:pass 1:getvar:pass 2:config:pass 3:boot:pass");
+	ASSERT_EQ(raw_int(rig.db_path, "SELECT count(*) FROM unit_stages a JOIN unit_stages b "
+				       "ON b.idx = a.idx + 1 WHERE b.started_at < a.started_at"),
+		  0);
+	ASSERT_UNIT("result", "pass");
+	ASSERT_UNIT("failed_stage", "(null)");
+	ASSERT_UNIT("error", "(null)");
+	ASSERT_UNIT("slot", "A1");
+	ASSERT_EQ(fk.result, JOB_PASS);
+	ASSERT_TRUE(!job_has_unused_device(fk.job));
+	rig_teardown();
+}
+
+TEST(failed_stage_ends_the_job)
+{
+	const struct recipe_stage st[] = {
+		STAGE(FASTBOOT_GETVAR, "first"),
+		STAGE(FASTBOOT_ERASE, "second"),
+		STAGE(FASTBOOT_GETVAR, "third"),
+	};
+	const struct step steps[] = { { ACT_OK }, { ACT_FAIL, -EIO } };
+
+	rig_setup("fail.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	rig_wait_done();
+	ASSERT_TRACE("open(1) first second close");
+	ASSERT_STAGES("0:first:pass 1:second:fail");
+	ASSERT_STAGE_ERROR(1, "fake failure -5 on call 1");
+	ASSERT_UNIT("result", "fail");
+	ASSERT_UNIT("failed_stage", "second");
+	ASSERT_UNIT("error", "fake failure -5 on call 1");
+	ASSERT_EQ(fk.result, JOB_FAIL);
+	ASSERT_STREQ(fk.failed, "second");
+	rig_teardown();
+}
+
+/* ---- retries */
+
+TEST(retry_succeeds_on_a_fresh_session)
+{
+	const struct recipe_stage st[] = { STAGE(FASTBOOT_FLASH, "flash", .retries = 2) };
+	const struct step steps[] = { { ACT_FAIL, -EIO }, { ACT_FAIL, -EPIPE }, { ACT_OK } };
+
+	rig_setup("retry.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	rig_wait_done();
+	ASSERT_TRACE("open(1) flash close open(1) flash close open(1) flash close");
+	ASSERT_STAGES("0:flash:pass");
+	ASSERT_UNIT("result", "pass");
+	rig_teardown();
+}
+
+TEST(retries_exhausted_keep_the_last_error)
+{
+	const struct recipe_stage st[] = { STAGE(FASTBOOT_FLASH, "flash", .retries = 1) };
+	const struct step steps[] = { { ACT_FAIL, -EIO }, { ACT_FAIL, -EPROTO }, { ACT_OK } };
+
+	rig_setup("retry-out.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	rig_wait_done();
+	ASSERT_TRACE("open(1) flash close open(1) flash close");
+	ASSERT_STAGES("0:flash:fail");
+	ASSERT_STAGE_ERROR(0, "fake failure -71 on call 1");
+	ASSERT_UNIT("error", "fake failure -71 on call 1");
+	rig_teardown();
+}
+
+TEST(no_retry_after_the_device_is_gone)
+{
+	const struct recipe_stage st[] = { STAGE(FASTBOOT_FLASH, "flash", .retries = 3) };
+	const struct step steps[] = { { ACT_FAIL, -ENODEV } };
+
+	rig_setup("noretry.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	rig_wait_done();
+	ASSERT_TRACE("open(1) flash close");
+	ASSERT_UNIT("result", "fail");
+	rig_teardown();
+}
+
+/* ---- await and the device generations */
+
+TEST(await_takes_only_a_device_that_arrived_after_the_leave)
+{
+	const struct recipe_stage st[] = {
+		STAGE(FASTBOOT_GETVAR, "getvar"),
+		STAGE(FASTBOOT_REBOOT, "reboot"),
+		AWAIT("wait", 0x18d1, 0x4ee0),
+		STAGE(FASTBOOT_GETVAR, "after"),
+	};
+	const struct step steps[] = { { ACT_PAUSE } };
+	struct job_device older = device(5, 0x18d1, 0x4ee0);
+	struct job_device wrong = device(6, 0x18d1, 0x0d02);
+	struct job_device right = device(7, 0x18d1, 0x4ee0);
+
+	rig_setup("await.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	/* The expected VID/PID, but before the stage that sends the board away. */
+	WAIT_UNTIL(fk.paused);
+	job_device_arrived(fk.job, &older);
+	fake_resume();
+	WAIT_UNTIL(fk.awaiting == 1);
+	settle();
+	ASSERT_TRACE("open(1) getvar reboot close await(18d1:4ee0)");
+	/* Newer, but another VID/PID (e.g. an SPL stage). */
+	job_device_arrived(fk.job, &wrong);
+	settle();
+	ASSERT_TRACE("open(1) getvar reboot close await(18d1:4ee0)");
+	ASSERT_TRUE(job_has_unused_device(fk.job));
+	job_device_arrived(fk.job, &right);
+	rig_wait_done();
+	ASSERT_TRACE("open(1) getvar reboot close await(18d1:4ee0) open(7) after close");
+	ASSERT_STAGES("0:getvar:pass 1:reboot:pass 2:wait:pass 3:after:pass");
+	ASSERT_UNIT("result", "pass");
+	ASSERT_TRUE(!job_has_unused_device(fk.job));
+	rig_teardown();
+}
+
+TEST(await_takes_a_device_that_came_back_during_the_leave)
+{
+	const struct recipe_stage st[] = {
+		STAGE(DFUSE_LEAVE, "leave"),
+		AWAIT("wait", 0x0483, 0xdf11),
+		STAGE(DFUSE_READ_UID, "uid"),
+	};
+	const struct step steps[] = { { ACT_PAUSE } };
+	struct job_device back = device(9, 0x0483, 0xdf11);
+
+	rig_setup("await-fast.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	/* A fast board re-enumerates before the leave stage returned. */
+	WAIT_UNTIL(fk.paused);
+	job_device_gone(fk.job);
+	job_device_arrived(fk.job, &back);
+	fake_resume();
+	rig_wait_done();
+	ASSERT_TRACE("open(1) leave close await(0483:df11) open(9) uid close");
+	ASSERT_UNIT("result", "pass");
+	rig_teardown();
+}
+
+TEST(await_ignores_a_device_that_left_again)
+{
+	const struct recipe_stage st[] = {
+		STAGE(DFUSE_LEAVE, "leave"),
+		AWAIT("wait", 0x0483, 0xdf11),
+		STAGE(DFUSE_READ_UID, "uid"),
+	};
+	const struct step steps[] = { { ACT_PAUSE } };
+	struct job_device flicker = device(3, 0x0483, 0xdf11);
+	struct job_device stays = device(4, 0x0483, 0xdf11);
+
+	rig_setup("await-gone.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	/* Newer than the leave and the expected VID/PID, but gone again
+	 * before the await looks: it must not be opened. */
+	WAIT_UNTIL(fk.paused);
+	job_device_gone(fk.job);
+	job_device_arrived(fk.job, &flicker);
+	job_device_gone(fk.job);
+	fake_resume();
+	WAIT_UNTIL(fk.awaiting == 1);
+	settle();
+	ASSERT_TRACE("open(1) leave close await(0483:df11)");
+	ASSERT_TRUE(!job_has_unused_device(fk.job));
+	job_device_arrived(fk.job, &stays);
+	rig_wait_done();
+	ASSERT_TRACE("open(1) leave close await(0483:df11) open(4) uid close");
+	ASSERT_UNIT("result", "pass");
+	rig_teardown();
+}
+
+TEST(device_arriving_while_the_job_fails_is_unused)
+{
+	const struct recipe_stage st[] = { STAGE(INGENIC_WRITE, "write") };
+	/* The operator swaps boards while the write runs: it fails, NO_DEVICE. */
+	const struct step steps[] = { { ACT_PAUSE, -ENODEV } };
+	struct job_device next = device(2, 0x0483, 0xdf11);
+
+	rig_setup("unused.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	WAIT_UNTIL(fk.paused);
+	ASSERT_TRUE(!job_has_unused_device(fk.job));
+	job_device_gone(fk.job);
+	job_device_arrived(fk.job, &next);
+	fake_resume();
+	rig_wait_done();
+	ASSERT_UNIT("result", "fail");
+	ASSERT_TRUE(job_has_unused_device(fk.job));
+	job_device_gone(fk.job);
+	ASSERT_TRUE(!job_has_unused_device(fk.job));
+	rig_teardown();
+}
+
+TEST(device_back_after_the_last_stage_is_unused)
+{
+	const struct recipe_stage st[] = { STAGE(INGENIC_REBOOT, "reboot") };
+	struct job_device back = device(2, 0x601a, 0x4770);
+
+	rig_setup("back.db", st, ARRAY_SIZE(st), NULL, 0);
+	rig_start();
+	rig_wait_done();
+	ASSERT_UNIT("result", "pass");
+	ASSERT_TRUE(!job_has_unused_device(fk.job));
+	job_device_gone(fk.job);
+	job_device_arrived(fk.job, &back);
+	ASSERT_TRUE(job_has_unused_device(fk.job));
+	rig_teardown();
+}
+
+/* ---- deadlines */
+
+TEST(deadline_stops_the_running_stage)
+{
+	const struct recipe_stage st[] = {
+		STAGE(DFUSE_DOWNLOAD, "download", .timeout_ms = 60000, .retries = 2),
+		STAGE(DFUSE_LEAVE, "leave"),
+	};
+	const struct step steps[] = { { ACT_BLOCK } };
+
+	rig_setup("deadline.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	WAIT_UNTIL(fk.blocked);
+	ASSERT_TRUE(!job_check_deadline(fk.job, mono_ms()));
+	ASSERT_TRUE(job_check_deadline(fk.job, mono_ms() + 60001));
+	ASSERT_TRUE(!job_check_deadline(fk.job, mono_ms() + 60001)); /* already stopping */
+	rig_wait_done();
+	/* A timeout is not retried, and the next stage never runs. */
+	ASSERT_TRACE("open(1) download close");
+	ASSERT_STAGES("0:download:fail");
+	ASSERT_STAGE_ERROR(0, "stage 'download' exceeded its timeout");
+	ASSERT_UNIT("result", "fail");
+	ASSERT_UNIT("failed_stage", "download");
+	ASSERT_UNIT("error", "stage 'download' exceeded its timeout");
+	ASSERT_EQ(fk.result, JOB_FAIL);
+	rig_teardown();
+}
+
+TEST(deadline_after_the_last_transfer_spares_the_next_stage)
+{
+	const struct recipe_stage st[] = {
+		STAGE(FASTBOOT_FLASH, "flash", .timeout_ms = 1000),
+		STAGE(FASTBOOT_GETVAR, "getvar", .timeout_ms = 1000),
+	};
+	const struct step steps[] = { { ACT_PAUSE_DONE }, { ACT_OK } };
+
+	rig_setup("deadline-late.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	WAIT_UNTIL(fk.paused);
+	ASSERT_TRUE(job_check_deadline(fk.job, mono_ms() + 1001));
+	fake_resume();
+	rig_wait_done();
+	ASSERT_TRACE("open(1) flash getvar close");
+	ASSERT_STAGES("0:flash:pass 1:getvar:pass");
+	ASSERT_UNIT("result", "pass");
+	/* No stage runs: nothing to stop. */
+	ASSERT_TRUE(!job_check_deadline(fk.job, UINT64_MAX));
+	rig_teardown();
+}
+
+TEST(deadline_ends_an_await)
+{
+	const struct recipe_stage st[] = {
+		STAGE(FASTBOOT_REBOOT, "reboot"),
+		AWAIT("wait", 0x18d1, 0x4ee0, .timeout_ms = 3000),
+		STAGE(FASTBOOT_GETVAR, "after"),
+	};
+
+	rig_setup("deadline-await.db", st, ARRAY_SIZE(st), NULL, 0);
+	rig_start();
+	WAIT_UNTIL(fk.awaiting == 1);
+	ASSERT_TRUE(job_check_deadline(fk.job, mono_ms() + 3001));
+	rig_wait_done();
+	ASSERT_TRACE("open(1) reboot close await(18d1:4ee0)");
+	ASSERT_STAGES("0:reboot:pass 1:wait:fail");
+	ASSERT_STAGE_ERROR(1, "no 18d1:4ee0 appeared on port 1-1 within 3000 ms");
+	ASSERT_UNIT("result", "fail");
+	ASSERT_UNIT("failed_stage", "wait");
+	rig_teardown();
+}
+
+/* ---- cancel (daemon shutdown) */
+
+TEST(cancel_interrupts_the_running_stage)
+{
+	const struct recipe_stage st[] = {
+		STAGE(INGENIC_BOOT, "boot"),
+		STAGE(INGENIC_WRITE, "write", .retries = 2),
+		STAGE(INGENIC_REBOOT, "reboot"),
+	};
+	const struct step steps[] = { { ACT_OK }, { ACT_BLOCK } };
+
+	rig_setup("cancel.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	WAIT_UNTIL(fk.blocked);
+	job_cancel(fk.job);
+	rig_wait_done();
+	ASSERT_TRACE("open(1) boot write close");
+	ASSERT_STAGES("0:boot:pass 1:write:interrupted");
+	ASSERT_STAGE_ERROR(1, "flashd stopping: job interrupted in stage 'write'");
+	ASSERT_UNIT("result", "interrupted");
+	ASSERT_UNIT("failed_stage", "write");
+	ASSERT_EQ(fk.result, JOB_INTERRUPTED);
+	ASSERT_STREQ(fk.error, "flashd stopping: job interrupted in stage 'write'");
+	rig_teardown();
+}
+
+TEST(cancel_interrupts_an_await)
+{
+	const struct recipe_stage st[] = {
+		STAGE(SDP_BOOT, "boot"),
+		AWAIT("wait", 0x0525, 0xa4a5),
+	};
+
+	rig_setup("cancel-await.db", st, ARRAY_SIZE(st), NULL, 0);
+	rig_start();
+	WAIT_UNTIL(fk.awaiting == 1);
+	job_cancel(fk.job);
+	rig_wait_done();
+	ASSERT_STAGES("0:boot:pass 1:wait:interrupted");
+	ASSERT_UNIT("result", "interrupted");
+	ASSERT_UNIT("error", "flashd stopping: job interrupted in stage 'wait'");
+	rig_teardown();
+}
+
+TEST(cancel_outranks_a_deadline)
+{
+	const struct recipe_stage st[] = { STAGE(FASTBOOT_FLASH, "flash", .timeout_ms = 1000) };
+	const struct step steps[] = { { ACT_PAUSE } };
+
+	rig_setup("cancel-deadline.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	WAIT_UNTIL(fk.paused);
+	ASSERT_TRUE(job_check_deadline(fk.job, mono_ms() + 1001));
+	job_cancel(fk.job);
+	fake_resume();
+	rig_wait_done();
+	ASSERT_STAGES("0:flash:interrupted");
+	ASSERT_UNIT("result", "interrupted");
+	rig_teardown();
+}
+
+TEST(cancel_stops_the_retries)
+{
+	const struct recipe_stage st[] = { STAGE(FASTBOOT_FLASH, "flash", .retries = 3) };
+	const struct step steps[] = { { ACT_FAIL, -EIO }, { ACT_BLOCK } };
+
+	rig_setup("cancel-retry.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_start();
+	WAIT_UNTIL(fk.blocked);
+	job_cancel(fk.job);
+	rig_wait_done();
+	ASSERT_TRACE("open(1) flash close open(1) flash close");
+	ASSERT_UNIT("result", "interrupted");
+	rig_teardown();
+}
+
+/* ---- the unit row cannot be written */
+
+TEST(no_stage_runs_without_the_unit_row)
+{
+	const struct recipe_stage st[] = { STAGE(DFUSE_DOWNLOAD, "download") };
+	static const struct job_observer obs = { .awaiting = obs_awaiting, .done = obs_done };
+	struct job_device d = device(1, 0x0483, 0xdf11);
+	struct err e = { 0 };
+	struct job *j = NULL;
+
+	rig_setup("dbfail.db", st, ARRAY_SIZE(st), NULL, 0);
+	/* A real SQLite failure on the insert (as a full disk or a broken file
+	 * would give), raised by a trigger another connection added. */
+	raw_exec(rig.db_path, "CREATE TRIGGER no_units BEFORE INSERT ON units "
+			      "BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+	ASSERT_OK(job_new(&rig.env, &rig.recipe, &d, NULL, &obs, &j));
+	fk.job = j;
+	ASSERT_TRUE(job_start(j, &e) < 0);
+	ASSERT_CONTAINS(e.msg, "cannot record the unit on port '1-1'");
+	settle();
+	ASSERT_TRACE("");
+	ASSERT_TRUE(!fk.done);
+	ASSERT_EQ(raw_int(rig.db_path, "SELECT count(*) FROM units"), 0);
+	rig_teardown();
+}
+
+/* ---- the station's port state machine (daemon/station.c) ---------------
+ *
+ * The whole station (config, recipes, database, control socket, sd-event
+ * loop) with the fake engine below its jobs and a fake hotplug: the test
+ * calls the station's hotplug callback as udev would and runs its loop. */
+
+static struct {
+	hotplug_cb_t cb;
+	void *ud;
+} hp;
+
+int hotplug_new(sd_event *loop, hotplug_cb_t cb, void *userdata, struct hotplug **ret)
+{
+	(void)loop;
+	hp.cb = cb;
+	hp.ud = userdata;
+	*ret = (struct hotplug *)&hp;
+	return 0;
+}
+
+int hotplug_coldplug(struct hotplug *h)
+{
+	(void)h;
+	return 0;
+}
+
+struct hotplug *hotplug_free(struct hotplug *h)
+{
+	(void)h;
+	return NULL;
+}
+
+static struct station *st;
+static char st_db[600];
+
+/* What a failed case left: stop its jobs so the next case starts clean. */
+static void station_abandon(void)
+{
+	if (!st)
+		return;
+	fake_resume();
+	for (size_t i = 0; i < st->ports.n; i++) {
+		struct port *p = st->ports.v[i];
+
+		if (p->job) {
+			job_cancel(p->job);
+			p->job = job_free(p->job);
+		}
+	}
+	st = station_free(st);
+}
+
+/* A station whose one recipe runs getvar then reboot on 18d1:4ee0. */
+static void station_setup(const char *name, unsigned rearm_sec, const struct step *steps,
+			  size_t n_steps)
+{
+	struct station_options o = { 0 };
+	char path[600], conf[600], dir[512];
+	FILE *f;
+
+	station_abandon();
+	fake_reset(steps, n_steps);
+
+	snprintf(dir, sizeof(dir), "%s", tpath(name));
+	ASSERT_OK(mkdir(dir, 0700));
+	snprintf(path, sizeof(path), "%s/st.json", dir);
+	f = fopen(path, "w");
+	ASSERT_TRUE(f);
+	fprintf(f, "{ \"name\": \"st\", \"match\": { \"vid\": \"18d1\", \"pid\": \"4ee0\" },\n"
+		   "  \"serial\": { \"source\": \"usb_serial\" },\n"
+		   "  \"stages\": [ { \"op\": \"fastboot.getvar\", \"name\": \"getvar\", "
+		   "\"var\": \"product\" },\n"
+		   "              { \"op\": \"fastboot.reboot\", \"name\": \"reboot\" } ] }\n");
+	ASSERT_EQ(fclose(f), 0);
+	snprintf(st_db, sizeof(st_db), "%s/flashd.db", dir);
+	snprintf(conf, sizeof(conf), "%s/flashd.conf", dir);
+	f = fopen(conf, "w");
+	ASSERT_TRUE(f);
+	fprintf(f, "station = test\nrecipe_dir = %s\ndatabase = %s\ncontrol_socket = %s/control\n"
+		   "rearm_sec = %u\n",
+		dir, st_db, dir, rearm_sec);
+	ASSERT_EQ(fclose(f), 0);
+	o.config_path = conf;
+	ASSERT_OK(station_new(&o, &st));
+	ASSERT_TRUE(hp.cb);
+}
+
+static void station_teardown(void)
+{
+	st = station_free(st);
+}
+
+static void hotplug(enum hotplug_action action, unsigned devnum)
+{
+	struct hotplug_event ev = { .action = action, .port = "1-2", .vid = 0x18d1,
+				    .pid = 0x4ee0, .busnum = 1, .devnum = devnum };
+
+	snprintf(ev.devnode, sizeof(ev.devnode), "/dev/bus/usb/001/%03u", devnum);
+	snprintf(ev.serial, sizeof(ev.serial), "SN%u", devnum);
+	hp.cb(hp.ud, &ev);
+}
+
+static struct port *station_port(void)
+{
+	struct port *p = ports_find(&st->ports, "1-2");
+
+	ASSERT_TRUE(p);
+	return p;
+}
+
+/* Run the station's loop (this thread is its loop thread) until cond holds. */
+#define LOOP_UNTIL(cond)                                                                           \
+	do {                                                                                       \
+		uint64_t _end = mono_ms() + WAIT_MS;                                               \
+		while (!(cond) && mono_ms() < _end)                                                \
+			sd_event_run(st->loop, 10 * 1000);                                         \
+		if (!(cond)) {                                                                     \
+			fake_resume();                                                             \
+			TEST_FAIL("timed out waiting for %s", #cond);                              \
+		}                                                                                  \
+	} while (0)
+
+#define PORT_DONE_AND_REAPED (station_port()->state == PORT_DONE && !station_port()->job)
+
+TEST(station_passed_unit_rebooting_is_not_flashed_again)
+{
+	station_setup("st-rearm", 60, NULL, 0);
+	hotplug(HOTPLUG_ADD, 3);
+	LOOP_UNTIL(PORT_DONE_AND_REAPED);
+	ASSERT_STREQ(station_port()->last_result, "pass");
+	/* The unit reboots after fastboot.reboot and comes back on its port. */
+	hotplug(HOTPLUG_REMOVE, 3);
+	ASSERT_EQ(station_port()->state, PORT_EMPTY);
+	hotplug(HOTPLUG_ADD, 4);
+	ASSERT_EQ(station_port()->state, PORT_DONE);
+	ASSERT_TRUE(!station_port()->job);
+	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units"), 1);
+	ASSERT_TRACE("open(3) getvar reboot close");
+	station_teardown();
+}
+
+TEST(station_board_after_the_rearm_time_is_flashed)
+{
+	station_setup("st-rearm0", 0, NULL, 0);
+	hotplug(HOTPLUG_ADD, 3);
+	LOOP_UNTIL(PORT_DONE_AND_REAPED);
+	hotplug(HOTPLUG_REMOVE, 3);
+	hotplug(HOTPLUG_ADD, 4);
+	LOOP_UNTIL(PORT_DONE_AND_REAPED);
+	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units WHERE result = 'pass'"), 2);
+	ASSERT_TRACE("open(3) getvar reboot close open(4) getvar reboot close");
+	station_teardown();
+}
+
+TEST(station_board_swapped_during_a_failing_job_is_flashed)
+{
+	/* The first board is pulled mid-stage (its transfer fails NO_DEVICE)
+	 * and the next one is plugged before the job ended. */
+	const struct step steps[] = { { ACT_PAUSE, -ENODEV } };
+
+	station_setup("st-swap", 60, steps, ARRAY_SIZE(steps));
+	hotplug(HOTPLUG_ADD, 3);
+	WAIT_UNTIL(fk.paused);
+	hotplug(HOTPLUG_REMOVE, 3);
+	hotplug(HOTPLUG_ADD, 5);
+	ASSERT_TRUE(station_port()->job); /* handed to the running job, no second job */
+	fake_resume();
+	LOOP_UNTIL(PORT_DONE_AND_REAPED && raw_int(st_db, "SELECT count(*) FROM units") == 2);
+	ASSERT_SQL_TEXT(st_db, "SELECT group_concat(result || ':' || serial, ' ') FROM "
+			       "(SELECT * FROM units ORDER BY id)",
+			"fail:SN3 pass:SN5");
+	ASSERT_TRACE("open(3) getvar close open(5) getvar reboot close");
+	station_teardown();
+}
+
+TEST(station_passed_unit_back_before_its_job_ended_is_not_flashed)
+{
+	/* A fast unit re-enumerates while its last stage (reboot) returns. */
+	const struct step steps[] = { { ACT_OK }, { ACT_PAUSE_DONE } };
+
+	station_setup("st-fast", 60, steps, ARRAY_SIZE(steps));
+	hotplug(HOTPLUG_ADD, 3);
+	WAIT_UNTIL(fk.paused);
+	hotplug(HOTPLUG_REMOVE, 3);
+	hotplug(HOTPLUG_ADD, 4);
+	fake_resume();
+	LOOP_UNTIL(PORT_DONE_AND_REAPED);
+	ASSERT_STREQ(station_port()->last_result, "pass");
+	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units"), 1);
+	ASSERT_TRACE("open(3) getvar reboot close");
+	station_teardown();
+}
+
+TEST_MAIN()
