@@ -936,14 +936,21 @@ static void station_teardown(void)
 	st = station_free(st);
 }
 
-static void hotplug(enum hotplug_action action, unsigned devnum)
+/* A board with USB serial SN<board> appears or leaves as device devnum. */
+static void hotplug_board(enum hotplug_action action, unsigned devnum, unsigned board)
 {
 	struct hotplug_event ev = { .action = action, .port = "1-2", .vid = 0x18d1,
 				    .pid = 0x4ee0, .busnum = 1, .devnum = devnum };
 
 	snprintf(ev.devnode, sizeof(ev.devnode), "/dev/bus/usb/001/%03u", devnum);
-	snprintf(ev.serial, sizeof(ev.serial), "SN%u", devnum);
+	snprintf(ev.serial, sizeof(ev.serial), "SN%u", board);
 	hp.cb(hp.ud, &ev);
+}
+
+/* Each new device number is another board. */
+static void hotplug(enum hotplug_action action, unsigned devnum)
+{
+	hotplug_board(action, devnum, devnum);
 }
 
 static struct port *station_port(void)
@@ -974,10 +981,11 @@ TEST(station_passed_unit_rebooting_is_not_flashed_again)
 	hotplug(HOTPLUG_ADD, 3);
 	LOOP_UNTIL(PORT_DONE_AND_REAPED);
 	ASSERT_STREQ(station_port()->last_result, "pass");
-	/* The unit reboots after fastboot.reboot and comes back on its port. */
+	/* The unit reboots after fastboot.reboot and comes back on its port:
+	 * a new device number, the same board (serial). */
 	hotplug(HOTPLUG_REMOVE, 3);
 	ASSERT_EQ(station_port()->state, PORT_EMPTY);
-	hotplug(HOTPLUG_ADD, 4);
+	hotplug_board(HOTPLUG_ADD, 4, 3);
 	ASSERT_EQ(station_port()->state, PORT_DONE);
 	ASSERT_TRUE(!station_port()->job);
 	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units"), 1);
