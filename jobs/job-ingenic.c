@@ -264,6 +264,26 @@ static int cfg_from_stage(const struct recipe_ingenic_config *a, uint32_t jedec,
 	return ingenic_cfg_nor_generic(jedec, &c->nor, e);
 }
 
+/*
+ * Recipe check planned the erases (jobs/recipe-plan-ingenic.c) without the
+ * chip; before INIT (a chip erase) or any write erases, the flash this
+ * device reports must hold every partition of the session's configs and
+ * erase in the planned blocks.  ingenic_cfg_build() checks the config it
+ * sends too, but a later config of the session would only fail after
+ * earlier writes erased.
+ */
+static int plan_holds(struct job *j, const struct recipe_ingenic_config *a,
+		      const struct ingenic_nor_info *nor, struct err *e)
+{
+	const struct recipe *rc = j->recipe;
+
+	for (size_t i = 0; i < rc->n_stages; i++)
+		if (&rc->stages[i].u.ingenic_config == a)
+			return recipe_ingenic_plan_holds(rc, i, nor->jedec, nor->chip_size,
+							 nor->erase_size, e);
+	return 0;
+}
+
 static int configure(struct job *j, struct ingenic_session *s,
 		     const struct recipe_ingenic_config *a, struct err *e)
 {
@@ -280,6 +300,9 @@ static int configure(struct job *j, struct ingenic_session *s,
 			return r;
 	}
 	r = cfg_from_stage(a, s->jedec, &c, e);
+	if (r < 0)
+		return r;
+	r = plan_holds(j, a, &c.nor, e);
 	if (r < 0)
 		return r;
 	r = burner_configure(s->burner, &c, e);

@@ -185,7 +185,7 @@ static void check_sessions(struct recipe_parser *p, struct recipe *r, const bool
 
 /* Byte range a stage writes, and on which target; false for stages that write nothing. */
 struct target {
-	int kind;		/* 1 DfuSe alt, 2 fastboot raw, 3 Ingenic flash */
+	int kind;		/* 1 DfuSe alt, 3 Ingenic flash (fastboot: recipe-plan-fastboot.c) */
 	unsigned sub;		/* alt, or Ingenic flash type */
 	uint64_t start, end;	/* [start, end) */
 	const char *key;	/* JSON key the message points at */
@@ -200,13 +200,6 @@ static bool stage_target(const struct recipe *r, size_t i, const bool *resolved,
 		*t = (struct target){ 1, s->u.dfuse_download.alt, s->u.dfuse_download.address,
 				      s->u.dfuse_download.address + s->u.dfuse_download.image.write_size,
 				      "address" };
-		break;
-	case RECIPE_OP_FASTBOOT_FLASH:
-		if (!s->u.fastboot_flash.raw)
-			return false;
-		*t = (struct target){ 2, 0, s->u.fastboot_flash.offset,
-				      s->u.fastboot_flash.offset + s->u.fastboot_flash.image.write_size,
-				      "offset" };
 		break;
 	case RECIPE_OP_INGENIC_WRITE:
 		if (!resolved[i])
@@ -244,22 +237,7 @@ static void check_overlaps(struct recipe_parser *p, const struct recipe *r, cons
 				recipe_problem(p, jp, "mass erase wipes what stages[%zu] wrote", j);
 				break;
 			}
-			if (s->op == RECIPE_OP_FASTBOOT_FLASH && q->op == RECIPE_OP_FASTBOOT_FLASH &&
-			    !s->u.fastboot_flash.raw && !q->u.fastboot_flash.raw &&
-			    strcmp(s->u.fastboot_flash.partition, q->u.fastboot_flash.partition) == 0) {
-				sp(jp, sizeof(jp), i, "partition");
-				recipe_problem(p, jp, "'%s' is already written by stages[%zu]",
-					       s->u.fastboot_flash.partition, j);
-				break;
-			}
-			if (s->op == RECIPE_OP_FASTBOOT_ERASE && q->op == RECIPE_OP_FASTBOOT_FLASH &&
-			    !q->u.fastboot_flash.raw &&
-			    strcmp(s->u.fastboot_erase.partition, q->u.fastboot_flash.partition) == 0) {
-				sp(jp, sizeof(jp), i, "partition");
-				recipe_problem(p, jp, "erases '%s', written by stages[%zu]",
-					       s->u.fastboot_erase.partition, j);
-				break;
-			}
+			/* fastboot partitions and raw ranges: recipe_plan_fastboot(). */
 			if (!stage_target(r, i, resolved, &a) || !stage_target(r, j, resolved, &b))
 				continue;
 			if (a.kind != b.kind || a.sub != b.sub || a.start >= b.end || b.start >= a.end)
@@ -473,4 +451,6 @@ void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_o
 	check_serial_and_jedec(p, r);
 	check_ingenic_efuse_serial(p, r, stage_ok);
 	check_dfuse_plan(p, r, stage_ok);
+	recipe_plan_ingenic(p, r, stage_ok, resolved);
+	recipe_plan_fastboot(p, r, stage_ok);
 }

@@ -126,4 +126,23 @@ void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_o
 /* recipe-stages.c: .dfu suffix VID/PID against each dfuse.download's device. */
 void recipe_check_dfu_ids(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok);
 
+/*
+ * recipe-plan-ingenic.c: the Ingenic memory plan.  Which NOR bytes each
+ * ingenic.config (chip erase) and ingenic.write (partition or range erase,
+ * in RECIPE_INGENIC_PLAN_ERASE blocks) erases; an erase of bytes an earlier
+ * ingenic.write wrote is refused unless the stage has destroys_earlier.
+ * Partitions must fit the smallest chip of the "jedec" list.  resolved[i]
+ * says stage i's write offset is absolute (recipe_check()).
+ */
+void recipe_plan_ingenic(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok,
+			 const bool *resolved);
+
+/*
+ * recipe-plan-fastboot.c: the fastboot memory plan.  A flash or erase of a
+ * partition an earlier stage flashed, a raw range overlapping an earlier
+ * one, or a gpt/mbr flash after partition writes is refused unless the
+ * stage has destroys_earlier.
+ */
+void recipe_plan_fastboot(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok);
+
 #endif

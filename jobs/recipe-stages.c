@@ -429,7 +429,8 @@ static bool parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 				 struct recipe_stage *s)
 {
 	static const char *const keys[] = {"partition", "offset",	"file",	  "sha256",
-					   "sparse",	"max_download", "verify", NULL};
+					   "sparse",	"max_download", "verify", "destroys_earlier",
+					   NULL};
 	struct recipe_fastboot_flash *a = &s->u.fastboot_flash;
 	int sparse = RECIPE_SPARSE_AUTO, verify = RECIPE_VERIFY_NONE, rp, ro;
 	uint64_t off = 0, maxdl = 0;
@@ -457,6 +458,7 @@ static bool parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 	ok = recipe_get_enum(p, o, b, "verify", verify_names, _RECIPE_VERIFY_MAX,
 			     1u << RECIPE_VERIFY_NONE | 1u << RECIPE_VERIFY_CRC32, &verify) >= 0 &&
 	     ok;
+	ok = recipe_get_bool(p, o, b, "destroys_earlier", &a->destroys_earlier) >= 0 && ok;
 	a->sparse = sparse;
 	a->max_download = (uint32_t)maxdl;
 	a->verify = verify;
@@ -466,9 +468,12 @@ static bool parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 static bool parse_fastboot_erase(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
-	static const char *const keys[] = {"partition", NULL};
+	static const char *const keys[] = {"partition", "destroys_earlier", NULL};
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
+	ok = recipe_get_bool(p, o, b, "destroys_earlier", &s->u.fastboot_erase.destroys_earlier) >=
+		     0 &&
+	     ok;
 	if (recipe_get_string(p, o, b, "partition", true, &s->u.fastboot_erase.partition) <= 0)
 		return false;
 	return check_partition_name(p, b, "partition", s->u.fastboot_erase.partition) && ok;
@@ -551,7 +556,7 @@ static bool parse_ingenic_boot(struct recipe_parser *p, const cJSON *o, const ch
 static bool parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
-	static const char *const keys[] = {"flash", "erase", "partitions", NULL};
+	static const char *const keys[] = {"flash", "erase", "partitions", "destroys_earlier", NULL};
 	static const char *const pkeys[] = {"name", "offset", "size", NULL};
 	struct recipe_ingenic_config *a = &s->u.ingenic_config;
 	int flash = RECIPE_FLASH_SFC_NOR, erase = RECIPE_ERASE_PARTITION;
@@ -569,6 +574,7 @@ static bool parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const 
 	     ok;
 	a->flash = flash;
 	a->erase = erase;
+	ok = recipe_get_bool(p, o, b, "destroys_earlier", &a->destroys_earlier) >= 0 && ok;
 	ok = ingenic_flash_supported(p, b, flash) && ok;
 	if (recipe_get_item(p, o, b, "partitions", true, &parts, jp) <= 0)
 		return false;
@@ -628,7 +634,8 @@ static bool parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const 
 static bool parse_ingenic_write(struct recipe_parser *p, const cJSON *o, const char *b,
 				struct recipe_stage *s)
 {
-	static const char *const keys[] = {"partition", "offset", "file", "sha256", "verify", NULL};
+	static const char *const keys[] = {"partition", "offset", "file",	     "sha256",
+					   "verify",	"destroys_earlier", NULL};
 	struct recipe_ingenic_write *a = &s->u.ingenic_write;
 	int verify = RECIPE_VERIFY_CRC32, rp, ro;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
@@ -644,6 +651,7 @@ static bool parse_ingenic_write(struct recipe_parser *p, const cJSON *o, const c
 	ok = recipe_get_enum(p, o, b, "verify", verify_names, _RECIPE_VERIFY_MAX, 7u, &verify) >=
 		     0 &&
 	     ok;
+	ok = recipe_get_bool(p, o, b, "destroys_earlier", &a->destroys_earlier) >= 0 && ok;
 	a->verify = verify;
 	return ok;
 }

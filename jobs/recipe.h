@@ -21,6 +21,10 @@
  *    partition, Ingenic flash) do not overlap;
  *  - no DfuSe erase destroys bytes an earlier stage wrote (the memory plan,
  *    RECIPE_DFUSE_PLAN_LAYOUT below) unless that stage has destroys_earlier;
+ *    likewise no Ingenic erase (chip, partition or range, in
+ *    RECIPE_INGENIC_PLAN_ERASE blocks) and no fastboot flash/erase of a
+ *    partition or raw range written earlier, nor a new gpt/mbr after
+ *    partition writes; Ingenic partitions fit the smallest listed JEDEC chip;
  *  - RECIPE_OP_INGENIC_SECURE_BOOT (eFuse burning, burner requests
  *    0x20-0x25) appears only with irreversible = true, and irreversible is
  *    set on no other stage.
@@ -187,10 +191,12 @@ struct recipe_fastboot_flash {
 	enum recipe_sparse sparse;
 	uint32_t max_download;	/* 0: use getvar max-download-size, capped at 16 MiB */
 	enum recipe_verify verify;	/* CRC32 or NONE */
+	bool destroys_earlier;	/* "destroys_earlier": may overwrite earlier stages' bytes */
 };
 
 struct recipe_fastboot_erase {
 	char *partition;
+	bool destroys_earlier;	/* "destroys_earlier": may erase earlier stages' bytes */
 };
 
 struct recipe_fastboot_ucmd {
@@ -212,6 +218,7 @@ struct recipe_ingenic_config {
 	enum recipe_erase erase;	/* CHIP, PARTITION or NONE */
 	struct recipe_partition *partitions;
 	size_t n_partitions;
+	bool destroys_earlier;	/* "destroys_earlier": its chip erase may wipe earlier bytes */
 };
 
 struct recipe_ingenic_write {
@@ -219,6 +226,7 @@ struct recipe_ingenic_write {
 	uint64_t offset;	/* absolute offset on the flash (partition start + given offset) */
 	struct recipe_image image;
 	enum recipe_verify verify;	/* CRC32, READBACK or NONE */
+	bool destroys_earlier;	/* "destroys_earlier": its erase may wipe earlier stages' bytes */
 };
 
 struct recipe_ingenic_secure_boot {
@@ -328,6 +336,29 @@ static inline const char *recipe_dfuse_layout(const struct recipe *r)
 {
 	return r->dfuse_layout ? r->dfuse_layout : RECIPE_DFUSE_PLAN_LAYOUT;
 }
+
+/*
+ * The Ingenic memory plan (jobs/recipe-plan-ingenic.c) erases in blocks of
+ * this size: the burner erases with spi_erase_block_size, which flashd sets
+ * to the chip's erase size, 64 KiB block erase (D8/DC) for every chip
+ * (ingenic_cfg_nor_generic(), protocols/ingenic_cfg.h; protocol-ingenic.md
+ * §3.4, §3.6).  Partition erases and range erases cover every block they
+ * touch, so a partition that is not block-aligned loses its neighbour's
+ * bytes in the shared block.
+ */
+#define RECIPE_INGENIC_PLAN_ERASE (64u * 1024u)
+
+/*
+ * Run-time half of the Ingenic memory plan, called before the ingenic.config
+ * stage at index at sends INIT (the first point anything is erased): the
+ * flash the device reported (JEDEC ID jedec, chip_size and erase_size bytes
+ * as flashd will configure it) must hold every partition of every
+ * ingenic.config stage from at to the end of this device session, and erase
+ * in the blocks the plan assumed.  Returns 0, or -EOPNOTSUPP with e saying
+ * "memory plan does not hold: ...; nothing erased".
+ */
+int recipe_ingenic_plan_holds(const struct recipe *r, size_t at, uint32_t jedec,
+			      uint64_t chip_size, uint32_t erase_size, struct err *e);
 
 /* "dfuse.download", ...; NULL for an invalid value. */
 const char *recipe_op_name(enum recipe_op op);

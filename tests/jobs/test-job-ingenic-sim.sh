@@ -199,6 +199,39 @@ else
 		"$(q "$tmp/vendor.db" "SELECT error FROM units")" "$(tail -3 "$tmp/vendor.log")"
 fi
 
+# --- issue 12, memory plan at run time: a board whose NOR (w25q64jv, JEDEC ef4017,
+# 8 MiB) is smaller than a later config of the session needs.  Without a "jedec"
+# list recipe check cannot know the chip; the job finds out before the first
+# config erases anything and leaves the NOR as it was (the old code wrote uboot
+# first and failed only at the second config).
+cat >"$tmp/r/smallnor.json" <<EOF
+{ "name": "smallnor", "match": { "vid": "a108", "pid": "c309" },
+  "serial": { "source": "ingenic_efuse" },
+  "stages": [ $(boot_stage),
+    { "op": "ingenic.config", "name": "cfg-boot", "erase": "partition", "partitions": [
+        { "name": "uboot", "offset": "0x0", "size": "0x40000" } ] },
+    { "op": "ingenic.write", "name": "uboot", "partition": "uboot", $(img uboot.bin) },
+    { "op": "ingenic.config", "name": "cfg-all", "erase": "partition", "partitions": [
+        { "name": "uboot", "offset": "0x0", "size": "0x40000" },
+        { "name": "kernel", "offset": "0x40000", "size": "0x280000" },
+        { "name": "rootfs", "offset": "0x2c0000", "size": "0xd40000" } ] },
+    { "op": "ingenic.write", "name": "rootfs", "partition": "rootfs", $(img rootfs.bin) },
+    { "op": "ingenic.reboot" } ] }
+EOF
+run smallnor smallnor ', "flash": "w25q64jv"'
+scenario "$tmp/ref8.json" ', "flash": "w25q64jv"'
+timeout 60 "$sim" --scenario "$tmp/ref8.json" --dump-dir "$tmp/ref8" -- true >/dev/null 2>&1
+row=$(q "$tmp/smallnor.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/smallnor.db" "SELECT error FROM units")
+want="memory plan does not hold: stages[3] (ingenic.config) partition 'rootfs' ends at 0x01000000, beyond the device's 8 MiB flash (JEDEC ef4017); nothing erased"
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|cfg-boot" ] && [[ $err == *"$want"* ]] &&
+	cmp -s "$tmp/smallnor/b1.nor.bin" "$tmp/ref8/b1.nor.bin"; then
+	ok "ingenic_plan_checked_against_the_real_chip_before_erasing"
+else
+	nok "ingenic_plan_checked_against_the_real_chip_before_erasing" "rc=$rc row=$row" "error=$err" \
+		"$(cmp "$tmp/smallnor/b1.nor.bin" "$tmp/ref8/b1.nor.bin" 2>&1)"
+fi
+
 # No run sent a request 0x20-0x25, and no unit was left 'running'.
 bad=0 left=0
 for s in "$tmp"/*/summary.json; do

@@ -13,7 +13,7 @@ if [ ! -x "$flashctl" ]; then
 fi
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 n=0
 check() {	# check NAME COMMAND...: prints ok/not ok from the command's status
 	local name=$1
@@ -94,4 +94,89 @@ out=$("$flashctl" recipe check "$tmp/crc.json" 2>&1)
 rc=$?
 check "crc32_on_partition_exit_1" test "$rc" -eq 1
 check "crc32_on_partition_message" grep -qxF "$tmp/crc.json: stages[0].verify: crc32 on partition 'boot' is not supported: device-side CRC needs a raw \"offset\" target" <<<"$out"
+
+# Issue 12, memory plan for Ingenic and fastboot: a stage whose erase or write
+# destroys an earlier stage's bytes is refused naming file, JSON path and both
+# stages, unless it says "destroys_earlier": true.
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+img() { echo "\"file\": \"$1\", \"sha256\": \"$(sha "$tmp/$1")\""; }
+head -c 8192 /dev/urandom >"$tmp/spl.bin"
+head -c 8192 /dev/urandom >"$tmp/burner.bin"
+head -c $((0x21000)) /dev/urandom >"$tmp/uboot.bin"
+head -c 4096 /dev/urandom >"$tmp/small.bin"
+ingenic_recipe() {	# ingenic_recipe NAME TOP_LEVEL_EXTRA STAGES_AFTER_BOOT
+	cat >"$tmp/$1.json" <<JSON
+{ "name": "$1", "match": { "vid": "a108", "pid": "c309" } $2,
+  "stages": [ { "op": "ingenic.boot", "soc": "t31", "spl": { $(img spl.bin) },
+      "burner": { $(img burner.bin) } }, $3 ] }
+JSON
+}
+fastboot_recipe() {	# fastboot_recipe NAME STAGES
+	cat >"$tmp/$1.json" <<JSON
+{ "name": "$1", "match": { "vid": "0525", "pid": "a4a5" }, "stages": [ $2 ] }
+JSON
+}
+refused() {	# refused NAME MESSAGE: recipe check fails with exactly "FILE: MESSAGE"
+	local out rc
+	out=$("$flashctl" recipe check "$tmp/$1.json" 2>&1)
+	rc=$?
+	check "plan_$1_exit_1" test "$rc" -eq 1
+	check "plan_$1_message" grep -qxF "$tmp/$1.json: $2" <<<"$out"
+}
+accepted() {	# accepted NAME
+	local out
+	out=$("$flashctl" recipe check "$tmp/$1.json" 2>&1)
+	check "plan_$1_accepted" grep -qF "$tmp/$1.json: ok" <<<"$out"
+}
+unaligned='{ "op": "ingenic.config", "erase": "partition", "partitions": [
+    { "name": "uboot", "offset": "0x0", "size": "0x28000" },
+    { "name": "kernel", "offset": "0x28000", "size": "0x2d8000" } ] }'
+# uboot ends inside the 64 KiB block at 0x20000: erasing kernel erases that block.
+ingenic_recipe ig-neighbour "" "$unaligned,
+  { \"op\": \"ingenic.write\", \"partition\": \"uboot\", $(img uboot.bin) },
+  { \"op\": \"ingenic.write\", \"partition\": \"kernel\", $(img small.bin) }"
+refused ig-neighbour "stages[3]: erasing 0x00020000-0x002fffff (partition 'kernel' in 64 KiB erase blocks) destroys bytes written by stages[2]; add \"destroys_earlier\": true if intended"
+ingenic_recipe ig-neighbour-ok "" "$unaligned,
+  { \"op\": \"ingenic.write\", \"partition\": \"uboot\", $(img uboot.bin) },
+  { \"op\": \"ingenic.write\", \"partition\": \"kernel\", $(img small.bin), \"destroys_earlier\": true }"
+accepted ig-neighbour-ok
+# erase "none": each write erases its own blocks, here the block of the first write.
+ingenic_recipe ig-range "" '{ "op": "ingenic.config", "erase": "none", "partitions": [
+    { "name": "all", "offset": "0x0", "size": "0x1000000" } ] },'"
+  { \"op\": \"ingenic.write\", \"offset\": \"0x40000\", $(img small.bin) },
+  { \"op\": \"ingenic.write\", \"offset\": \"0x48000\", $(img small.bin) }"
+refused ig-range "stages[3]: erasing 0x00040000-0x0004ffff (the written range in 64 KiB erase blocks) destroys bytes written by stages[2]; add \"destroys_earlier\": true if intended"
+# A second config starts afresh: the next write into kernel erases it again.
+ingenic_recipe ig-twice "" "$unaligned,
+  { \"op\": \"ingenic.write\", \"partition\": \"kernel\", $(img small.bin) },
+  $unaligned,
+  { \"op\": \"ingenic.write\", \"partition\": \"kernel\", \"offset\": \"0x18000\", $(img small.bin) }"
+refused ig-twice "stages[4]: erasing 0x00020000-0x002fffff (partition 'kernel' in 64 KiB erase blocks) destroys bytes written by stages[2]; add \"destroys_earlier\": true if intended"
+# A chip erase in a later burner session wipes the first session's writes.
+ingenic_recipe ig-chip "" "$unaligned,
+  { \"op\": \"ingenic.write\", \"partition\": \"kernel\", $(img small.bin) },
+  { \"op\": \"ingenic.reboot\" }, { \"op\": \"await\", \"vid\": \"a108\", \"pid\": \"c309\" },
+  { \"op\": \"ingenic.boot\", \"soc\": \"t31\", \"spl\": { $(img spl.bin) }, \"burner\": { $(img burner.bin) } },
+  { \"op\": \"ingenic.config\", \"erase\": \"chip\", \"partitions\": [ { \"name\": \"all\", \"offset\": \"0x0\", \"size\": \"0x400000\" } ] }"
+refused ig-chip "stages[6]: erasing the whole chip (erase \"chip\" at INIT) destroys bytes written by stages[2]; add \"destroys_earlier\": true if intended"
+# Partitions must fit the smallest chip the JEDEC list accepts (ef4017: 8 MiB).
+ingenic_recipe ig-jedec ', "jedec": [ "ef4018", "ef4017" ]' '{ "op": "ingenic.check_jedec" },
+  { "op": "ingenic.config", "partitions": [ { "name": "uboot", "offset": "0x0", "size": "0x40000" },
+      { "name": "rootfs", "offset": "0x40000", "size": "0xfc0000" } ] }'
+refused ig-jedec "stages[2].partitions[1]: partition 'rootfs' ends at 0x01000000, beyond the 8 MiB flash of JEDEC ef4017 (jedec[1])"
+
+flash() { echo "{ \"op\": \"fastboot.flash\", $1, $(img small.bin) ${2:-} }"; }
+fastboot_recipe fb-twice "$(flash '"partition": "boot"'), $(flash '"partition": "boot"')"
+refused fb-twice "stages[1]: flashing partition 'boot' again destroys bytes written by stages[0]; add \"destroys_earlier\": true if intended"
+fastboot_recipe fb-erase "$(flash '"partition": "boot"'), { \"op\": \"fastboot.erase\", \"partition\": \"boot\" }"
+refused fb-erase "stages[1]: erasing partition 'boot' destroys bytes written by stages[0]; add \"destroys_earlier\": true if intended"
+fastboot_recipe fb-raw "$(flash '"offset": "0x400"'), $(flash '"offset": "0x800"')"
+refused fb-raw "stages[1]: writing 0x00000800-0x000017ff (over 0x00000400-0x000013ff) destroys bytes written by stages[0]; add \"destroys_earlier\": true if intended"
+fastboot_recipe fb-gpt "$(flash '"partition": "boot"'), $(flash '"partition": "gpt"')"
+refused fb-gpt "stages[1]: re-partitioning ('gpt', which may move or resize partition 'boot') destroys bytes written by stages[0]; add \"destroys_earlier\": true if intended"
+fastboot_recipe fb-intended "$(flash '"partition": "boot"'), $(flash '"partition": "boot"' ', "destroys_earlier": true'),
+  { \"op\": \"fastboot.erase\", \"partition\": \"boot\", \"destroys_earlier\": true },
+  $(flash '"offset": "0x400"'), $(flash '"offset": "0x800"' ', "destroys_earlier": true'),
+  $(flash '"partition": "gpt"' ', "destroys_earlier": true')"
+accepted fb-intended
 exit 0
