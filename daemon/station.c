@@ -146,7 +146,8 @@ void station_status_line(struct station *s, char *buf, size_t size)
 	thousands(s->today_pass, pass, sizeof(pass));
 	thousands(s->today_fail, fail, sizeof(fail));
 	snprintf(buf, size, "%s%s%zu ports: %u flashing, %u waiting re-enumeration%s%.0u%s; today %s pass, %s fail%s",
-		 s->loader.running ? "Loading recipes…; " : "", s->stopping ? "stopping: " : "", s->ports.n, flashing, awaiting,
+		 s->loader.running ? "Loading recipes…; " : "", s->stopping ? "stopping: " : "",
+		 s->ports.n, flashing, awaiting,
 		 queued ? ", " : "", queued, queued ? " queued" : "", pass, fail,
 		 s->recipe_errors ? " (recipe errors: see journal)" : "");
 	(void)present;
