@@ -51,17 +51,16 @@ static void rs_unref(struct recipe_set_ref *r)
 	}
 }
 
-static int load_recipes(struct station *s)
+/* Log what the loader thread found and, if it loaded a set, make it current. */
+static int adopt_recipes(struct station *s, struct recipe_loader *l)
 {
-	struct recipe_diags diags = RECIPE_DIAGS_INIT;
-	struct recipe_set *set = NULL;
+	struct recipe_set *set = TAKE_PTR(l->set);
 	struct recipe_set_ref *ref;
-	int r;
+	int r = l->r;
 
-	r = recipe_set_load_dir(s->cfg.recipe_dir, &set, &diags);
-	for (size_t i = 0; i < diags.n; i++)
-		log_ev(LOG_ERR, LOG_ID_RECIPE, NULL, "Recipe refused: %s", diags.msgs[i]);
-	recipe_diags_release(&diags);
+	for (size_t i = 0; i < l->diags.n; i++)
+		log_ev(LOG_ERR, LOG_ID_RECIPE, NULL, "Recipe refused: %s", l->diags.msgs[i]);
+	recipe_diags_release(&l->diags);
 	if (r < 0) {
 		log_msg(LOG_ERR, "Cannot load recipes from '%s': %s", s->cfg.recipe_dir,
 			strerror(-r));
@@ -80,6 +79,8 @@ static int load_recipes(struct station *s)
 	for (size_t i = 0; i < set->n; i++)
 		log_ev(LOG_INFO, LOG_ID_RECIPE, NULL, "Recipe '%s' loaded from '%s' (%zu stages)",
 		       set->recipes[i]->name, set->recipes[i]->path, set->recipes[i]->n_stages);
+	log_msg(LOG_INFO, "Recipes from '%s' in use: %zu loaded, %d refused", s->cfg.recipe_dir,
+		set->n, r);
 	return 0;
 }
 
@@ -144,8 +145,9 @@ void station_status_line(struct station *s, char *buf, size_t size)
 	}
 	thousands(s->today_pass, pass, sizeof(pass));
 	thousands(s->today_fail, fail, sizeof(fail));
-	snprintf(buf, size, "%s%zu ports: %u flashing, %u waiting re-enumeration%s%.0u%s; today %s pass, %s fail%s",
-		 s->stopping ? "stopping: " : "", s->ports.n, flashing, awaiting,
+	snprintf(buf, size, "%s%s%zu ports: %u flashing, %u waiting re-enumeration%s%.0u%s; today %s pass, %s fail%s",
+		 s->loader.running ? "Loading recipes…; " : "", s->stopping ? "stopping: " : "",
+		 s->ports.n, flashing, awaiting,
 		 queued ? ", " : "", queued, queued ? " queued" : "", pass, fail,
 		 s->recipe_errors ? " (recipe errors: see journal)" : "");
 	(void)present;
@@ -291,6 +293,12 @@ static void consider_port(struct station *s, struct port *p)
 	struct log_ctx c = port_ctx(p, NULL);
 	int rr;
 
+	if (!s->recipes) {
+		/* The first set is still loading: the board waits; the loader
+		 * starts queued ports once the set is in (on_recipes_loaded()). */
+		p->state = PORT_QUEUED;
+		return;
+	}
 	rr = recipe_set_match(s->recipes->set, p->dev.vid, p->dev.pid, p->dev.bcd, p->path, &r, &e);
 	if (rr == -ENOENT) {
 		log_ev(LOG_NOTICE, LOG_ID_BOARD_ARRIVED, &c,
@@ -619,25 +627,141 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* ---- recipe loader ------------------------------------------------------ */
+
+/* The loader thread: touches only l, never the station. */
+static void *loader_main(void *userdata)
+{
+	struct recipe_loader *l = userdata;
+	uint64_t one = 1;
+
+	l->r = recipe_set_load_dir_cancellable(l->dir, &l->cancel, &l->set, &l->diags);
+	/* An eventfd write of 1 cannot fail short; a full counter (2^64) cannot happen. */
+	if (write(l->fd, &one, sizeof(one)) != sizeof(one))
+		log_msg(LOG_WARNING, "Cannot wake the main loop after loading recipes, ignoring");
+	return NULL;
+}
+
+/* Load the recipe directory on the loader thread; the loop hears from it in on_recipes_loaded(). */
+static int loader_start(struct station *s)
+{
+	struct recipe_loader *l = &s->loader;
+	int r;
+
+	l->set = NULL;
+	l->diags = RECIPE_DIAGS_INIT;
+	l->r = 0;
+	r = -pthread_create(&l->thread, NULL, loader_main, l);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Cannot start loading recipes: %s", strerror(-r));
+		return r;
+	}
+	l->running = true;
+	notify_status(s);
+	return 0;
+}
+
+/* Wait for the thread (it is done or cancelled) and drop what it loaded. */
+static void loader_stop(struct recipe_loader *l)
+{
+	if (!l->running)
+		return;
+	atomic_store(&l->cancel, true);
+	pthread_join(l->thread, NULL);
+	l->running = false;
+	l->set = recipe_set_free(l->set);
+	recipe_diags_release(&l->diags);
+}
+
+static int on_recipes_loaded(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct station *s = userdata;
+	struct recipe_loader *l = &s->loader;
+	bool first = !s->recipes;
+	uint64_t n;
+	int r;
+
+	(void)src;
+	(void)revents;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_msg(LOG_WARNING, "Cannot read the loader eventfd: %s, ignoring", strerror(errno));
+	if (!l->running)
+		return 0;
+	/* The thread wrote its result before the eventfd: joining is immediate. */
+	pthread_join(l->thread, NULL);
+	l->running = false;
+	if (s->stopping) {
+		l->set = recipe_set_free(l->set);
+		recipe_diags_release(&l->diags);
+		return 0;
+	}
+	r = adopt_recipes(s, l);
+	if (r < 0 && first && !l->again) {
+		log_msg(LOG_ERR, "No recipes loaded: exiting");
+		return sd_event_exit(s->loop, 1);
+	}
+	if (r < 0 && !first)
+		log_msg(LOG_ERR, "Reload failed, keeping the recipes loaded before");
+	if (l->again) {
+		l->again = false;
+		log_msg(LOG_INFO, "Reloading recipes from '%s' again: SIGHUP came during the load",
+			l->dir);
+		if (loader_start(s) == 0)
+			return 0;
+	}
+	if (l->reload)
+		sd_notify(0, "READY=1");
+	l->reload = false;
+	start_queued(s);
+	notify_status(s);
+	return 0;
+}
+
+static int setup_loader(struct station *s)
+{
+	struct recipe_loader *l = &s->loader;
+	int r;
+
+	l->dir = s->cfg.recipe_dir;
+	l->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->fd < 0)
+		return -errno;
+	r = sd_event_add_io(s->loop, &l->src, l->fd, EPOLLIN, on_recipes_loaded, s);
+	if (r < 0)
+		return r;
+	log_msg(LOG_INFO, "Loading recipes from '%s'", l->dir);
+	return loader_start(s);
+}
+
 /* ---- reload and stop --------------------------------------------------- */
 
 static int on_sighup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct station *s = userdata;
-	int r;
 
 	(void)src;
 	(void)si;
+	if (s->stopping)
+		return 0;
+	/* Never two loads at once; signals during one make one more load. */
+	if (s->loader.running) {
+		s->loader.again = true;
+		log_msg(LOG_INFO, "Reload requested while recipes load: one more load follows");
+		return 0;
+	}
 	sd_notify(0, "RELOADING=1");
 	log_msg(LOG_INFO, "Reloading recipes from '%s'", s->cfg.recipe_dir);
 	/* Running jobs keep the set they started with (refcounted); only new
-	 * boards see the new one.  A directory that cannot be read keeps the
-	 * old set: flashing on with known recipes beats stopping the line. */
-	r = load_recipes(s);
-	if (r < 0)
+	 * boards see the new one, and the old set serves them until the new
+	 * one is loaded (on_recipes_loaded()).  A directory that cannot be
+	 * read keeps the old set: flashing on with known recipes beats
+	 * stopping the line. */
+	s->loader.reload = true;
+	if (loader_start(s) < 0) {
 		log_msg(LOG_ERR, "Reload failed, keeping the recipes loaded before");
-	notify_status(s);
-	sd_notify(0, "READY=1");
+		s->loader.reload = false;
+		sd_notify(0, "READY=1");
+	}
 	return 0;
 }
 
@@ -680,6 +804,8 @@ static int on_sigterm(sd_event_source *src, const struct signalfd_siginfo *si, v
 		return 0;
 	}
 	s->stopping = true;
+	/* A load hashing a huge image gives up between chunks. */
+	atomic_store(&s->loader.cancel, true);
 	sd_notify(0, "STOPPING=1");
 	log_msg(LOG_INFO, "Got %s: no new boards; %u running job(s) get %u s to finish",
 		si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", s->n_jobs, s->cfg.grace_sec);
@@ -787,6 +913,7 @@ int station_new(const struct station_options *o, struct station **ret)
 	if (!s)
 		return -ENOMEM;
 	s->wake_fd = -1;
+	s->loader.fd = -1;
 	pthread_mutex_init(&s->db_lock, NULL);
 	s->deadline_pct = o->deadline_pct ? o->deadline_pct : 100;
 
@@ -812,7 +939,7 @@ int station_new(const struct station_options *o, struct station **ret)
 	r = setup_db(s);
 	if (r < 0)
 		goto fail;
-	r = load_recipes(s);
+	r = setup_loader(s);
 	if (r < 0)
 		goto fail;
 	r = setup_usb(s);
@@ -872,8 +999,9 @@ int station_run(struct station *s)
 	station_status_line(s, line, sizeof(line));
 	sd_notifyf(0, "READY=1\nSTATUS=%s", line);
 	log_ev(LOG_INFO, LOG_ID_STARTED, NULL,
-	       "flashd %s ready: station '%s', %zu recipe(s), database '%s'", FLASHD_VERSION,
-	       s->cfg.station, s->recipes->set->n, s->cfg.database);
+	       "flashd %s ready: station '%s', recipes from '%s'%s, database '%s'", FLASHD_VERSION,
+	       s->cfg.station, s->cfg.recipe_dir, s->loader.running ? " (loading)" : "",
+	       s->cfg.database);
 	r = sd_event_loop(s->loop);
 	/* Jobs that could not be stopped: their rows must not stay 'running'. */
 	for (size_t i = 0; i < s->ports.n; i++) {
@@ -896,6 +1024,7 @@ struct station *station_free(struct station *s)
 
 	if (!s)
 		return NULL;
+	loader_stop(&s->loader);
 	for (size_t i = 0; i < s->ports.n; i++)
 		if (s->ports.v[i]->job)
 			stuck = true;
@@ -912,8 +1041,11 @@ struct station *station_free(struct station *s)
 	sd_event_source_disable_unref(s->sig_term);
 	sd_event_source_disable_unref(s->sig_int);
 	sd_event_source_disable_unref(s->sig_hup);
+	sd_event_source_disable_unref(s->loader.src);
 	if (s->wake_fd >= 0)
 		close(s->wake_fd);
+	if (s->loader.fd >= 0)
+		close(s->loader.fd);
 	sd_event_unref(s->loop);
 	ports_free(&s->ports);
 	rs_unref(s->recipes);

@@ -20,6 +20,7 @@
 
 #include <libusb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
@@ -39,14 +40,36 @@ struct recipe_set_ref {
 	unsigned refs;
 };
 
+/*
+ * Recipes load on a thread of their own: hashing a multi-GiB image takes
+ * seconds (1 GiB held the loop 4.1 s; ~7 GiB would trip WatchdogSec=30), and
+ * the loop must keep pinging the watchdog, answering flashctl and serving
+ * boards with the old set meanwhile.  The loop owns every field but set,
+ * diags and r, which the thread writes and the loop reads after joining it.
+ */
+struct recipe_loader {
+	const char *dir;	   /* s->cfg.recipe_dir: fixed while flashd runs */
+	pthread_t thread;
+	bool running;		   /* a thread was started and not yet joined */
+	bool again;		   /* SIGHUP while loading: one more load after this one */
+	bool reload;		   /* a SIGHUP load: READY=1 follows RELOADING=1 */
+	atomic_bool cancel;	   /* SIGTERM: give up between image chunks */
+	int fd;			   /* eventfd the thread writes when it is done */
+	sd_event_source *src;
+	struct recipe_set *set;	   /* thread's result */
+	struct recipe_diags diags; /* thread's result */
+	int r;			   /* thread's result */
+};
+
 struct station {
 	sd_event *loop;
 	struct config cfg;
 	char *config_path; /* NULL: defaults only */
 
 	/* recipes */
-	struct recipe_set_ref *recipes; /* current; retired ones live in their jobs */
+	struct recipe_set_ref *recipes; /* current (NULL until the first load); retired ones live in their jobs */
 	unsigned recipe_errors;		/* files refused at the last (re)load */
+	struct recipe_loader loader;
 
 	/* resources shared with jobs */
 	struct db *db;
@@ -82,8 +105,10 @@ struct station_options {
 	unsigned deadline_pct; /* 0 = 100 */
 };
 
-/* Set everything up (config, db + recovery, recipes, libusb, hotplug,
- * control socket) and do the coldplug scan.  Errors are logged. */
+/* Set everything up (config, db + recovery, libusb, hotplug, control
+ * socket), start loading the recipes on the loader thread and do the
+ * coldplug scan; boards found before the recipes are loaded wait (queued).
+ * Errors are logged. */
 int station_new(const struct station_options *o, struct station **ret);
 /* Run the loop until SIGTERM/SIGINT handling completes; returns exit status. */
 int station_run(struct station *s);

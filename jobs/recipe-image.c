@@ -83,6 +83,11 @@ static bool image_load(struct recipe_parser *p, const char *jp_file, const char 
 	recipe_sha256_init(&c);
 	img->size = 0;
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		/* A multi-GiB image hashes for seconds: flashd's SIGTERM must not wait. */
+		if (recipe_cancelled(p->cancel)) {
+			recipe_problem(p, jp_file, "loading cancelled");
+			return false;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

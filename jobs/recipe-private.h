@@ -27,7 +27,18 @@ struct recipe_parser {
 	struct recipe_diags *diags; /* may be NULL */
 	unsigned problems;	    /* messages reported for this file */
 	bool oom;
+	const atomic_bool *cancel;  /* may be NULL; see recipe_set_load_dir_cancellable() */
 };
+
+/* recipe_load() that stops hashing images once *cancel is true (may be NULL). */
+int recipe_load_cancellable(const char *path, const atomic_bool *cancel, struct recipe **ret,
+			    struct recipe_diags *diags);
+
+/* Whether the load was asked to stop (recipe_set_load_dir_cancellable()). */
+static inline bool recipe_cancelled(const atomic_bool *cancel)
+{
+	return cancel && atomic_load_explicit(cancel, memory_order_relaxed);
+}
 
 /* Report "FILE: JPATH: text" (or "FILE: text" when jpath is NULL) and count it. */
 void recipe_problem(struct recipe_parser *p, const char *jpath, const char *fmt, ...)

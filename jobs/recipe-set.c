@@ -4,6 +4,7 @@
  * VID/PID, bcdDevice range and port-path glob, most specific first.
  */
 #include "jobs/recipe.h"
+#include "jobs/recipe-private.h"
 
 #include <dirent.h>
 #include <fnmatch.h>
@@ -141,6 +142,12 @@ static int json_filter(const struct dirent *d)
 
 int recipe_set_load_dir(const char *dir, struct recipe_set **ret, struct recipe_diags *diags)
 {
+	return recipe_set_load_dir_cancellable(dir, NULL, ret, diags);
+}
+
+int recipe_set_load_dir_cancellable(const char *dir, const atomic_bool *cancel,
+				    struct recipe_set **ret, struct recipe_diags *diags)
+{
 	_cleanup_(recipe_set_freep) struct recipe_set *set = NULL;
 	struct dirent **names = NULL;
 	int n, refused = 0, r = 0;
@@ -163,14 +170,20 @@ int recipe_set_load_dir(const char *dir, struct recipe_set **ret, struct recipe_
 		const struct recipe *dup = NULL;
 		int k;
 
-		if (r < 0 || !set || !set->recipes ||
+		if (r == 0 && recipe_cancelled(cancel))
+			r = -ECANCELED;
+		if (r < 0) {
+			free(names[i]);
+			continue;
+		}
+		if (!set || !set->recipes ||
 		    asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0) {
 			r = -ENOMEM;
 			free(names[i]);
 			continue;
 		}
 		free(names[i]);
-		k = recipe_load(path, &rc, diags);
+		k = recipe_load_cancellable(path, cancel, &rc, diags);
 		if (k == -ENOMEM) {
 			r = k;
 			continue;
@@ -192,6 +205,8 @@ int recipe_set_load_dir(const char *dir, struct recipe_set **ret, struct recipe_
 		set->recipes[set->n++] = TAKE_PTR(rc);
 	}
 	free(names);
+	if (r == 0 && recipe_cancelled(cancel))
+		r = -ECANCELED;
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(set);

@@ -556,7 +556,13 @@ static char *recipe_dir_of(const char *path)
 
 int recipe_load(const char *path, struct recipe **ret, struct recipe_diags *diags)
 {
-	struct recipe_parser p = {.file = path, .diags = diags};
+	return recipe_load_cancellable(path, NULL, ret, diags);
+}
+
+int recipe_load_cancellable(const char *path, const atomic_bool *cancel, struct recipe **ret,
+			    struct recipe_diags *diags)
+{
+	struct recipe_parser p = {.file = path, .diags = diags, .cancel = cancel};
 	_cleanup_(recipe_freep) struct recipe *r = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	_cleanup_free_ char *buf = NULL;

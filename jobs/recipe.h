@@ -42,6 +42,7 @@
 #define FLASHD_JOBS_RECIPE_H
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -392,6 +393,16 @@ struct recipe_set {
  * message added) or on -ENOMEM; *ret is set only when >= 0.
  */
 int recipe_set_load_dir(const char *dir, struct recipe_set **ret, struct recipe_diags *diags);
+
+/*
+ * recipe_set_load_dir() that gives up once *cancel is true: checked before
+ * each file and between 64 KiB chunks of each image, so even a load hashing
+ * gigabytes stops within milliseconds.  Returns -ECANCELED then (nothing in
+ * *ret).  cancel may be NULL.  Touches nothing but its arguments, so a
+ * daemon may run it on a thread of its own while the old set still serves.
+ */
+int recipe_set_load_dir_cancellable(const char *dir, const atomic_bool *cancel,
+				    struct recipe_set **ret, struct recipe_diags *diags);
 
 /* Free the set and its recipes.  Accepts NULL; returns NULL. */
 struct recipe_set *recipe_set_free(struct recipe_set *set);

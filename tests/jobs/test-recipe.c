@@ -7,6 +7,7 @@
  * Recipe text is written with ' for " to keep it readable here.
  */
 #include "jobs/recipe.h"
+#include "jobs/recipe-private.h"
 #include "tests/lib/test.h"
 
 #include <errno.h>
@@ -1111,6 +1112,40 @@ TEST(dfuse_download_dfu_file_vid_pid_must_match_the_device)
 	expect_one_msg(&d, path,
 		       "stages[0].file: 'fw.dfu' is for 1234:5678, the stage's device is 0483:df11",
 		       false);
+	recipe_diags_release(&d);
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp[0] = '\0';
+}
+
+/* flashd's loader thread gives up on SIGTERM: between files, and inside an image's hashing. */
+TEST(recipe_set_load_dir_cancellable_stops_when_cancelled)
+{
+	_cleanup_(recipe_set_freep) struct recipe_set *set = NULL;
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	atomic_bool cancel = false;
+	char path[512], want[1024];
+
+	fixture();
+	write_recipe("img.json",
+		     "{ 'name': 'img', 'match': { 'vid': '0483', 'pid': 'df11' }, 'stages': ["
+		     "  { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin',"
+		     "    'sha256': '@A@' } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_set_load_dir_cancellable(tmp, &cancel, &set, &d), 0);
+	ASSERT_EQ(set->n, 1);
+	set = recipe_set_free(set);
+
+	atomic_store(&cancel, true);
+	ASSERT_EQ(recipe_set_load_dir_cancellable(tmp, &cancel, &set, &d), -ECANCELED);
+	ASSERT_TRUE(set == NULL);
+	ASSERT_EQ(d.n, 0);
+
+	ASSERT_EQ(recipe_load_cancellable(path, &cancel, &r, &d), -EBADMSG);
+	ASSERT_TRUE(r == NULL);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want), "%s: stages[0].file: loading cancelled", path);
+	ASSERT_STREQ(d.msgs[0], want);
 	recipe_diags_release(&d);
 	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	tmp[0] = '\0';
