@@ -40,6 +40,7 @@ void config_free(struct config *cfg)
 	free(cfg->recipe_dir);
 	free(cfg->database);
 	free(cfg->control_socket);
+	free(cfg->pending_journal);
 	for (size_t i = 0; i < cfg->n_allow; i++)
 		free(cfg->allow_ports[i]);
 	free(cfg->allow_ports);
@@ -123,6 +124,8 @@ static int apply(struct config *cfg, const char *key, char *val, const char *whe
 		r = set_str(&cfg->database, val);
 	else if (!strcmp(key, "control_socket"))
 		r = set_str(&cfg->control_socket, val);
+	else if (!strcmp(key, "pending_journal"))
+		r = set_str(&cfg->pending_journal, val);
 	else if (!strcmp(key, "allow_ports"))
 		r = set_allow(cfg, val);
 	else if (!strcmp(key, "max_jobs")) {

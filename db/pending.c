@@ -392,6 +392,11 @@ static int write_rec(struct db *db, const struct db_rec *r, bool replay, struct 
 	return rc;
 }
 
+int db_rec_write(struct db *db, const struct db_rec *rec, struct err *e)
+{
+	return write_rec(db, rec, false, e);
+}
+
 /* ---- the queue ---------------------------------------------------------- */
 
 static void add_unit(struct db_pending *q, int64_t unit)
@@ -584,7 +589,7 @@ static int replay_locked(struct db_pending *q, struct db *db, struct db_pending_
 	for (i = 0; i < q->n; i++) {
 		_cleanup_free_ char *copy = strdup(q->v[i].text);
 		struct err re = { 0 };
-		struct db_rec rec;
+		struct db_rec rec = { .kind = _DB_REC_MAX };
 
 		if (!copy) {
 			r = err_set(e, -ENOMEM, "out of memory");
@@ -600,9 +605,12 @@ static int replay_locked(struct db_pending *q, struct db *db, struct db_pending_
 		}
 		if (r < 0) {
 			st->dropped++;
+			st->finish_dropped += rec.kind == DB_REC_FINISH;
 			snprintf(st->last_drop, sizeof(st->last_drop), "%s", re.msg);
 		} else {
 			st->written++;
+			if (rec.kind == DB_REC_FINISH)
+				st->finished[rec.u.finish.result]++;
 		}
 		r = 0;
 	}
@@ -785,6 +793,17 @@ size_t db_pending_units(struct db_pending *q)
 
 	pthread_mutex_lock(&q->lock);
 	n = q->n_units;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+size_t db_pending_finishes(struct db_pending *q)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < q->n; i++)
+		n += q->v[i].text[0] == 'F';
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }

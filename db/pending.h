@@ -78,6 +78,8 @@ struct db_pending;
 struct db_pending_replay_stats {
 	unsigned written; /* records written (or found already written) */
 	unsigned dropped; /* records the database refused for good (message in last_drop) */
+	unsigned finished[_DB_RESULT_MAX]; /* finish records written, by result */
+	unsigned finish_dropped;	   /* finish records among the dropped */
 	char last_drop[ERR_MSG_MAX];
 };
 
@@ -121,12 +123,17 @@ bool db_pending_blocked(struct db_pending *q);
 /* Records queued, and distinct units they belong to. */
 size_t db_pending_count(struct db_pending *q);
 size_t db_pending_units(struct db_pending *q);
+/* Finish records queued: units that ended with their result pending. */
+size_t db_pending_finishes(struct db_pending *q);
 /* True if a record of unit_id is queued (its row is not complete yet). */
 bool db_pending_has_unit(struct db_pending *q, int64_t unit_id);
 /* The failure that blocked the queue ("" if not blocked). */
 void db_pending_why(struct db_pending *q, char *buf, size_t size);
 /* Why the journal file could not be written ("" if it could, or none). */
 void db_pending_journal_error(struct db_pending *q, char *buf, size_t size);
+
+/* Write rec at once, nothing queued (no queue at hand: tools, tests). */
+int db_rec_write(struct db *db, const struct db_rec *rec, struct err *e);
 
 /* A failure that another attempt may cure (disk full, I/O, locked, read-only). */
 bool db_error_is_storage(int r);
