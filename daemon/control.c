@@ -65,8 +65,8 @@ static void add_port(cJSON *arr, struct station *s, struct port *p, uint64_t now
 	cJSON_AddNumberToObject(o, "unit", (double)p->unit_id);
 	cJSON_AddStringToObject(o, "last_result", p->last_result);
 	/* The unit's row lacks records still pending (db/pending.h). */
-	cJSON_AddBoolToObject(o, "pending", p->unit_id && s->pending &&
-						   db_pending_has_unit(s->pending, p->unit_id));
+	cJSON_AddBoolToObject(o, "pending",
+			      p->unit_id && s->pending && db_pending_has_unit(s->pending, p->unit_id));
 	cJSON_AddStringToObject(o, "last_error", p->last_error);
 	cJSON_AddItemToArray(arr, o);
 }
@@ -83,8 +83,10 @@ static void add_database(cJSON *root, struct station *s)
 		db_pending_why(s->pending, why, sizeof(why));
 	cJSON_AddStringToObject(o, "path", s->cfg.database);
 	cJSON_AddBoolToObject(o, "writable", !station_db_blocked(s));
-	cJSON_AddNumberToObject(o, "pending_units", s->pending ? (double)db_pending_units(s->pending) : 0);
-	cJSON_AddNumberToObject(o, "pending_records", s->pending ? (double)db_pending_count(s->pending) : 0);
+	cJSON_AddNumberToObject(o, "pending_units",
+				s->pending ? (double)db_pending_units(s->pending) : 0);
+	cJSON_AddNumberToObject(o, "pending_records",
+				s->pending ? (double)db_pending_count(s->pending) : 0);
 	cJSON_AddStringToObject(o, "error", station_db_blocked(s) ? why : "");
 }
 
@@ -106,7 +108,8 @@ char *control_status_json(struct station *s)
 	if (today) {
 		cJSON_AddNumberToObject(today, "pass", s->today_pass);
 		cJSON_AddNumberToObject(today, "fail", s->today_fail);
-		cJSON_AddNumberToObject(today, "pending", s->today_pending > 0 ? s->today_pending : 0);
+		cJSON_AddNumberToObject(today, "pending",
+					s->today_pending > 0 ? s->today_pending : 0);
 	}
 	add_database(root, s);
 	ports = cJSON_AddArrayToObject(root, "ports");

@@ -166,7 +166,8 @@ static int db_try_replay(struct station *s)
 	if (n < 0)
 		log_msg(LOG_ERR, "Cannot recover interrupted units: %s", e.msg);
 	else if (n > 0)
-		log_msg(LOG_WARNING, "%d unit(s) left running by a previous flashd are now 'interrupted'", n);
+		log_msg(LOG_WARNING,
+			"%d unit(s) left running by a previous flashd are now 'interrupted'", n);
 	s->recover_deferred = false;
 	if (st.dropped)
 		log_ev(LOG_ERR, LOG_ID_DB_WRITABLE, NULL,
@@ -223,7 +224,8 @@ static int pending_path(struct station *s, char **ret)
 	}
 	slash = strrchr(s->cfg.control_socket, '/');
 	if (asprintf(ret, "%.*spending.journal",
-		     slash ? (int)(slash - s->cfg.control_socket + 1) : 0, s->cfg.control_socket) < 0)
+		     slash ? (int)(slash - s->cfg.control_socket + 1) : 0,
+		     s->cfg.control_socket) < 0)
 		return -ENOMEM;
 	return 0;
 }

@@ -92,9 +92,10 @@ static void put_opt_u32(FILE *f, bool has, uint32_t v)
 
 static void put_rec(FILE *f, const struct db_rec *r)
 {
-	static const char kinds[_DB_REC_MAX] = {
-		[DB_REC_IDENTITY] = 'I', [DB_REC_STAGE] = 'S', [DB_REC_IMAGE] = 'M', [DB_REC_FINISH] = 'F'
-	};
+	static const char kinds[_DB_REC_MAX] = {[DB_REC_IDENTITY] = 'I',
+						[DB_REC_STAGE] = 'S',
+						[DB_REC_IMAGE] = 'M',
+						[DB_REC_FINISH] = 'F' };
 
 	fputc(kinds[r->kind], f);
 	put_int(f, r->unit_id);
@@ -217,7 +218,8 @@ static int parse_identity(char **f, size_t n, struct db_rec *r)
 {
 	if (n != 5)
 		return -EBADMSG;
-	if (get_str(f[2], &r->u.identity.serial) < 0 || get_str(f[3], &r->u.identity.chip_uid) < 0 ||
+	if (get_str(f[2], &r->u.identity.serial) < 0 ||
+	    get_str(f[3], &r->u.identity.chip_uid) < 0 ||
 	    get_str(f[4], &r->u.identity.jedec_id) < 0)
 		return -EBADMSG;
 	return 0;
@@ -305,8 +307,7 @@ static int parse_rec(char *line, struct db_rec *r)
 /* ---- writing a record ------------------------------------------------- */
 
 /* An image row, unless an identical one is there (a replay twice). */
-static int replay_image(struct db *db, int64_t unit, const struct db_unit_image *m,
-			struct err *e)
+static int replay_image(struct db *db, int64_t unit, const struct db_unit_image *m, struct err *e)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int rc;
@@ -340,8 +341,7 @@ static int replay_image(struct db *db, int64_t unit, const struct db_unit_image 
 }
 
 /* The finish at the time it happened; a unit no longer running was finished already. */
-static int write_finish(struct db *db, int64_t unit, const struct db_rec_finish *x,
-			struct err *e)
+static int write_finish(struct db *db, int64_t unit, const struct db_rec_finish *x, struct err *e)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int rc;
@@ -508,8 +508,7 @@ static int queue_rec(struct db_pending *q, const struct db_rec *rec)
 	return 0;
 }
 
-int db_pending_submit(struct db_pending *q, struct db *db, const struct db_rec *rec,
-		      struct err *e)
+int db_pending_submit(struct db_pending *q, struct db *db, const struct db_rec *rec, struct err *e)
 {
 	int r;
 
@@ -526,8 +525,9 @@ int db_pending_submit(struct db_pending *q, struct db *db, const struct db_rec *
 	r = queue_rec(q, rec);
 	pthread_mutex_unlock(&q->lock);
 	if (r == -ENOBUFS)
-		return err_replace(e, r, "too many records pending (at most %d, %u bytes): this one is lost",
-				   DB_PENDING_MAX, DB_PENDING_MAX_BYTES);
+		return err_replace(
+			e, r, "too many records pending (at most %d, %u bytes): this one is lost",
+			DB_PENDING_MAX, DB_PENDING_MAX_BYTES);
 	if (r < 0)
 		return err_replace(e, r, "out of memory: this record is lost");
 	return 1;
@@ -580,29 +580,24 @@ static void journal_done(struct db_pending *q)
 		q->journal_err[0] = '\0';
 }
 
-static int replay_locked(struct db_pending *q, struct db *db, struct db_pending_replay_stats *st,
-			 struct err *e)
+/* Write every record, counting them in st; stops at a storage failure. */
+static int write_queue(struct db_pending *q, struct db *db, struct db_pending_replay_stats *st,
+		       struct err *e)
 {
-	size_t i;
-	int r = 0;
-
-	for (i = 0; i < q->n; i++) {
+	for (size_t i = 0; i < q->n; i++) {
 		_cleanup_free_ char *copy = strdup(q->v[i].text);
 		struct err re = { 0 };
 		struct db_rec rec = { .kind = _DB_REC_MAX };
+		int r;
 
-		if (!copy) {
-			r = err_set(e, -ENOMEM, "out of memory");
-			break;
-		}
+		if (!copy)
+			return err_set(e, -ENOMEM, "out of memory");
 		if (parse_rec(copy, &rec) < 0)
 			r = err_set(&re, -EINVAL, "pending record %zu is garbled", i);
 		else
 			r = write_rec(db, &rec, true, &re);
-		if (db_error_is_storage(r)) {
-			err_set(e, r, "%s", re.msg);
-			break;
-		}
+		if (db_error_is_storage(r))
+			return err_set(e, r, "%s", re.msg);
 		if (r < 0) {
 			st->dropped++;
 			st->finish_dropped += rec.kind == DB_REC_FINISH;
@@ -612,14 +607,37 @@ static int replay_locked(struct db_pending *q, struct db *db, struct db_pending_
 			if (rec.kind == DB_REC_FINISH)
 				st->finished[rec.u.finish.result]++;
 		}
-		r = 0;
 	}
-	drop_first(q, i);
+	return 0;
+}
+
+/*
+ * One transaction for the whole queue: one fsync instead of one per record
+ * (the loop waits meanwhile), and a failure half-way leaves nothing half
+ * written.  With nothing queued, a probe write answers the question.
+ */
+static int replay_locked(struct db_pending *q, struct db *db, struct db_pending_replay_stats *st,
+			 struct err *e)
+{
+	int r;
+
+	if (q->n == 0) {
+		r = probe(db, e);
+	} else {
+		r = db_exec(db, "BEGIN IMMEDIATE", "replay: begin", e);
+		if (r >= 0)
+			r = write_queue(q, db, st, e);
+		if (r >= 0)
+			r = db_exec(db, "COMMIT", "replay: commit", e);
+		if (r < 0) {
+			/* SQLite may have rolled back already (disk full): ignore why not. */
+			sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+			*st = (struct db_pending_replay_stats){ 0 };
+		}
+	}
 	if (r < 0)
 		return r;
-	r = probe(db, e);
-	if (r < 0)
-		return r;
+	drop_first(q, q->n);
 	q->blocked = false;
 	q->why[0] = '\0';
 	journal_done(q);
@@ -655,9 +673,10 @@ static int load_header(struct db_pending *q, const char *line, struct err *e)
 		return err_set(e, -EBADMSG, "'%s' is not a flashd pending journal",
 			       q->journal_path);
 	if (strcmp(line + m + 1, q->db_path) != 0)
-		return err_set(e, -EXDEV,
-			       "pending journal '%s' holds results for database '%s', not '%s': move it away or point flashd at that database",
-			       q->journal_path, line + m + 1, q->db_path);
+		return err_set(
+			e, -EXDEV,
+			"pending journal '%s' holds results for database '%s', not '%s': move it away or point flashd at that database",
+			q->journal_path, line + m + 1, q->db_path);
 	return 0;
 }
 
@@ -671,8 +690,9 @@ static int load_journal(struct db_pending *q, struct err *e)
 
 	f = fopen(q->journal_path, "re");
 	if (!f)
-		return errno == ENOENT ? 0 : err_set(e, -errno, "cannot read '%s': %s",
-						     q->journal_path, strerror(errno));
+		return errno == ENOENT ? 0
+				       : err_set(e, -errno, "cannot read '%s': %s", q->journal_path,
+						 strerror(errno));
 	for (unsigned lineno = 1; (len = getline(&line, &cap, f)) >= 0; lineno++) {
 		struct db_rec rec;
 		char *copy;

@@ -99,8 +99,7 @@ struct db_pending *db_pending_free(struct db_pending *q);
  * is lost: the database refused it for good (-EINVAL, -ENOENT, -EALREADY,
  * -EEXIST: the same as db/units.h) or the queue is full (-ENOBUFS).
  */
-int db_pending_submit(struct db_pending *q, struct db *db, const struct db_rec *rec,
-		      struct err *e);
+int db_pending_submit(struct db_pending *q, struct db *db, const struct db_rec *rec, struct err *e);
 
 /*
  * Mark the queue blocked without a record: a write outside the queue (the

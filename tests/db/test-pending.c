@@ -55,11 +55,11 @@ static struct db *open_db(const char *path)
 static int64_t begin(struct db *db)
 {
 	struct db_unit_start st = { .station = "s1",
-				    .port = "1-1.2",
-				    .recipe = "r",
-				    .flashd_version = "t",
-				    .vid = 0x0483,
-				    .pid = 0xdf11 };
+				   .port = "1-1.2",
+				   .recipe = "r",
+				   .flashd_version = "t",
+				   .vid = 0x0483,
+				   .pid = 0xdf11 };
 	struct err e = { 0 };
 	int64_t id = 0;
 
@@ -90,21 +90,40 @@ static int submit(struct db_pending *q, struct db *db, const struct db_rec *rec)
 static void submit_unit(struct db_pending *q, struct db *db, int64_t id, int expect)
 {
 	struct db_rec recs[] = {
-		{ .kind = DB_REC_IDENTITY, .unit_id = id, .u.identity = { .serial = "SN\t1\\x", .chip_uid = "UID1" } },
+		{ .kind = DB_REC_IDENTITY,
+		 .unit_id = id,
+		 .u.identity = { .serial = "SN\t1\\x", .chip_uid = "UID1" } },
 		{ .kind = DB_REC_STAGE,
-		  .unit_id = id,
-		  .u.stage = { .idx = 0, .name = "boot", .result = DB_RESULT_PASS, .started_at = 1000, .duration_ms = 5 } },
+		 .unit_id = id,
+		 .u.stage = { .idx = 0,
+			     .name = "boot",
+			     .result = DB_RESULT_PASS,
+			     .started_at = 1000,
+			     .duration_ms = 5 } },
 		{ .kind = DB_REC_IMAGE,
-		  .unit_id = id,
-		  .u.image = { .stage = "boot", .target = "0x08000000", .file = "images/boot.bin", .size = 24576,
-			       .sha256 = "ab", .has_host_crc32 = true, .host_crc32 = 0xdeadbeef,
-			       .has_device_crc32 = true, .device_crc32 = 0xdeadbeef, .verified = true } },
+		 .unit_id = id,
+		 .u.image = { .stage = "boot",
+			     .target = "0x08000000",
+			     .file = "images/boot.bin",
+			     .size = 24576,
+			     .sha256 = "ab",
+			     .has_host_crc32 = true,
+			     .host_crc32 = 0xdeadbeef,
+			     .has_device_crc32 = true,
+			     .device_crc32 = 0xdeadbeef,
+			     .verified = true } },
 		{ .kind = DB_REC_STAGE,
-		  .unit_id = id,
-		  .u.stage = { .idx = 1, .name = "leave", .result = DB_RESULT_PASS, .error = "line1\nline2",
-			       .started_at = 2000, .duration_ms = -1 } },
-		{ .kind = DB_REC_FINISH, .unit_id = id, .u.finish = { .result = DB_RESULT_PASS, .finished_at = 123456 } },
-	};
+		 .unit_id = id,
+		 .u.stage = { .idx = 1,
+			     .name = "leave",
+			     .result = DB_RESULT_PASS,
+			     .error = "line1\nline2",
+			     .started_at = 2000,
+			     .duration_ms = -1 } },
+		{ .kind = DB_REC_FINISH,
+		 .unit_id = id,
+		 .u.finish = { .result = DB_RESULT_PASS, .finished_at = 123456 } },
+	 };
 
 	for (size_t i = 0; i < ARRAY_SIZE(recs); i++)
 		ASSERT_EQ(submit(q, db, &recs[i]), expect);
@@ -114,17 +133,20 @@ static void assert_unit_complete(const char *path, int64_t id)
 {
 	char sql[200];
 
-	snprintf(sql, sizeof(sql), "SELECT result || ' ' || finished_at FROM units WHERE id = %lld", (long long)id);
+	snprintf(sql, sizeof(sql), "SELECT result || ' ' || finished_at FROM units WHERE id = %lld",
+		 (long long)id);
 	ASSERT_SQL_TEXT(path, sql, "pass 123456");
 	snprintf(sql, sizeof(sql), "SELECT serial FROM units WHERE id = %lld", (long long)id);
 	ASSERT_SQL_TEXT(path, sql, "SN\t1\\x");
-	snprintf(sql, sizeof(sql),
-		 "SELECT group_concat(idx || ':' || name || ':' || coalesce(error, '-'), ',') FROM unit_stages WHERE unit_id = %lld",
-		 (long long)id);
+	snprintf(
+		sql, sizeof(sql),
+		"SELECT group_concat(idx || ':' || name || ':' || coalesce(error, '-'), ',') FROM unit_stages WHERE unit_id = %lld",
+		(long long)id);
 	ASSERT_SQL_TEXT(path, sql, "0:boot:-,1:leave:line1\nline2");
-	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) || ' ' || min(host_crc32) || ' ' || min(verified) FROM unit_images WHERE unit_id = %lld",
-		 (long long)id);
+	snprintf(
+		sql, sizeof(sql),
+		"SELECT count(*) || ' ' || min(host_crc32) || ' ' || min(verified) FROM unit_images WHERE unit_id = %lld",
+		(long long)id);
 	ASSERT_SQL_TEXT(path, sql, "1 3735928559 1");
 }
 
@@ -177,7 +199,8 @@ TEST(pending_queues_on_disk_full_and_replays_in_order_when_freed)
 	ASSERT_TRUE(db_pending_blocked(q));
 
 	disk_freed();
-	if (db_pending_replay(q, db, &st, &e) < 0) TEST_FAIL("replay: %s", e.msg);
+	if (db_pending_replay(q, db, &st, &e) < 0)
+		TEST_FAIL("replay: %s", e.msg);
 	ASSERT_EQ(st.written, 5);
 	ASSERT_EQ(st.dropped, 0);
 	ASSERT_TRUE(!db_pending_blocked(q));
@@ -210,7 +233,8 @@ TEST(pending_journal_survives_a_restart_and_replay_twice_writes_once)
 	ASSERT_TRUE(db_pending_blocked(q));
 	ASSERT_EQ(db_pending_count(q), 5);
 	ASSERT_TRUE(db_pending_has_unit(q, id));
-	if (db_pending_replay(q, db, &st, &e) < 0) TEST_FAIL("replay: %s", e.msg);
+	if (db_pending_replay(q, db, &st, &e) < 0)
+		TEST_FAIL("replay: %s", e.msg);
 	ASSERT_EQ(st.written, 5);
 	db_pending_free(q);
 	assert_unit_complete(path, id);
@@ -219,7 +243,8 @@ TEST(pending_journal_survives_a_restart_and_replay_twice_writes_once)
 	snprintf(cmd, sizeof(cmd), "mv '%s' '%s'", copy, jr);
 	ASSERT_EQ(system(cmd), 0);
 	q = new_queue(jr, path);
-	if (db_pending_replay(q, db, &st, &e) < 0) TEST_FAIL("replay: %s", e.msg);
+	if (db_pending_replay(q, db, &st, &e) < 0)
+		TEST_FAIL("replay: %s", e.msg);
 	ASSERT_EQ(st.written, 5);
 	ASSERT_EQ(st.dropped, 0);
 	assert_unit_complete(path, id);
@@ -232,9 +257,11 @@ TEST(pending_later_records_wait_behind_queued_ones)
 	const char *path = tpath("order.db");
 	_cleanup_db_ struct db *db = open_db(path);
 	struct db_pending *q = new_queue(NULL, path);
-	struct db_rec fin = { .kind = DB_REC_FINISH, .unit_id = 0, .u.finish = { .result = DB_RESULT_FAIL } };
-	struct db_rec stage = { .kind = DB_REC_STAGE,
-				.u.stage = { .idx = 0, .name = "boot", .result = DB_RESULT_FAIL, .duration_ms = 1 } };
+	struct db_rec fin = {
+		.kind = DB_REC_FINISH, .unit_id = 0, .u.finish = { .result = DB_RESULT_FAIL } };
+	struct db_rec stage = {
+		.kind = DB_REC_STAGE,
+		.u.stage = { .idx = 0, .name = "boot", .result = DB_RESULT_FAIL, .duration_ms = 1 } };
 	struct db_pending_replay_stats st;
 	struct err e = { 0 };
 	int64_t id = begin(db);
@@ -246,7 +273,8 @@ TEST(pending_later_records_wait_behind_queued_ones)
 	/* The disk has room again, but the finish may not overtake its stage. */
 	ASSERT_EQ(submit(q, db, &fin), 1);
 	ASSERT_SQL_TEXT(path, "SELECT result FROM units", "running");
-	if (db_pending_replay(q, db, &st, &e) < 0) TEST_FAIL("replay: %s", e.msg);
+	if (db_pending_replay(q, db, &st, &e) < 0)
+		TEST_FAIL("replay: %s", e.msg);
 	ASSERT_SQL_TEXT(path, "SELECT result FROM units", "fail");
 	ASSERT_EQ(raw_int(path, "SELECT count(*) FROM unit_stages"), 1);
 	/* Unblocked: the next record is written at once. */
@@ -284,8 +312,10 @@ TEST(pending_journal_of_another_database_is_refused)
 
 	disk_full(path);
 	db_pending_block(q, "full");
-	ASSERT_EQ(submit(q, db, &(struct db_rec){ .kind = DB_REC_FINISH, .unit_id = id,
-						   .u.finish = { .result = DB_RESULT_PASS } }),
+	ASSERT_EQ(submit(q, db,
+			 &(struct db_rec){ .kind = DB_REC_FINISH,
+					  .unit_id = id,
+					  .u.finish = { .result = DB_RESULT_PASS } }),
 		  1);
 	disk_freed();
 	db_pending_free(q);
@@ -314,7 +344,8 @@ TEST(pending_journal_torn_last_line_is_ignored)
 	fclose(f);
 	q = new_queue(jr, path);
 	ASSERT_EQ(db_pending_count(q), 5);
-	if (db_pending_replay(q, db, &st, &e) < 0) TEST_FAIL("replay: %s", e.msg);
+	if (db_pending_replay(q, db, &st, &e) < 0)
+		TEST_FAIL("replay: %s", e.msg);
 	assert_unit_complete(path, id);
 	db_pending_free(q);
 }
