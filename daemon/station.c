@@ -277,7 +277,7 @@ static void thousands(unsigned v, char *buf, size_t size)
 void station_status_line(struct station *s, char *buf, size_t size)
 {
 	unsigned flashing = 0, awaiting = 0, queued = 0, present = 0;
-	char pass[16], fail[16];
+	char pass[16], fail[16], db[96] = "", pend[48] = "";
 
 	for (size_t i = 0; i < s->ports.n; i++) {
 		struct port *p = s->ports.v[i];
@@ -287,8 +287,6 @@ void station_status_line(struct station *s, char *buf, size_t size)
 		awaiting += p->state == PORT_AWAITING;
 		queued += p->state == PORT_QUEUED;
 	}
-	char db[96] = "", pend[48] = "";
-
 	thousands(s->today_pass, pass, sizeof(pass));
 	thousands(s->today_fail, fail, sizeof(fail));
 	if (s->db_blocked)
@@ -912,9 +910,17 @@ static void db_flush_at_exit(struct station *s)
 {
 	_cleanup_free_ char *path = NULL;
 	size_t n = db_pending_count(s->pending);
+	char jerr[ERR_MSG_MAX];
 
-	if (!db_pending_blocked(s->pending) || db_try_replay(s) >= 0)
+	if (!db_pending_blocked(s->pending) || db_try_replay(s) >= 0 || n == 0)
 		return;
+	db_pending_journal_error(s->pending, jerr, sizeof(jerr));
+	if (jerr[0]) {
+		log_ev(LOG_ERR, LOG_ID_DB_UNWRITABLE, NULL,
+		       "Stopping with %zu result record(s) the database did not take, lost: %s", n,
+		       jerr);
+		return;
+	}
 	if (pending_path(s, &path) < 0)
 		return;
 	log_ev(LOG_ERR, LOG_ID_DB_UNWRITABLE, NULL,
