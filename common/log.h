@@ -24,6 +24,10 @@
 #define LOG_ID_STAGE "c3e5a7f9b1d34f5a7c9e1b3d5f7a9c1e"
 #define LOG_ID_JOB_FINISHED "e5a7c9b1d3f54a6c8e0b2d4f6a8c0e2b"
 #define LOG_ID_RECIPE "7d9f1b3e5a7c4e9f1b3d5a7c9e1f3b5d"
+/* The database stopped taking writes: no new boards, results kept pending. */
+#define LOG_ID_DB_UNWRITABLE "d62f8d98467c4c05913cf256d6fe94a0"
+/* The database takes writes again: pending results written, boards taken. */
+#define LOG_ID_DB_WRITABLE "502bcf9aeb7540f3ae11cd78fcc510ac"
 
 /* Per-event context; NULL/0 members are left out of the record. */
 struct log_ctx {

@@ -41,6 +41,7 @@ void config_free(struct config *cfg)
 	free(cfg->recipe_dir);
 	free(cfg->database);
 	free(cfg->control_socket);
+	free(cfg->pending_journal);
 	for (size_t i = 0; i < cfg->n_allow; i++)
 		free(cfg->allow_ports[i]);
 	free(cfg->allow_ports);
@@ -206,6 +207,7 @@ static const struct config_key {
 	{ "recipe_dir", CONFIG_PATH, offsetof(struct config, recipe_dir) },
 	{ "database", CONFIG_PATH, offsetof(struct config, database) },
 	{ "control_socket", CONFIG_PATH, offsetof(struct config, control_socket) },
+	{ "pending_journal", CONFIG_PATH, offsetof(struct config, pending_journal) },
 	{ "allow_ports", CONFIG_GLOBS, 0 },
 	{ "max_jobs", CONFIG_UINT, offsetof(struct config, max_jobs), 1, 1024 },
 	{ "grace_sec", CONFIG_UINT, offsetof(struct config, grace_sec), 0, 3600 },

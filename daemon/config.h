@@ -11,6 +11,11 @@
  *   rearm_sec      = 5                      a board re-appearing this soon after its
  *                                           unit passed is that unit rebooting, not a new one
  *   slot.1-1.2     = A1                     label shown to operators for a port
+ *   pending_journal = /run/flashd/pending.journal
+ *                                           unit records the database could not take
+ *                                           yet (db/pending.h); must not be on the
+ *                                           database's filesystem.  Default: the
+ *                                           control socket's directory
  *
  * A '#' at the start of a line or after white space starts a comment; one
  * inside a word is kept ("database = /srv/line#3.db").  Strict: unknown
@@ -38,6 +43,7 @@ struct config {
 	char *recipe_dir;
 	char *database;
 	char *control_socket;
+	char *pending_journal; /* NULL: pending.journal next to control_socket */
 	char **allow_ports; /* globs */
 	size_t n_allow;
 	struct config_slot *slots;

@@ -43,7 +43,6 @@ static void add_port(cJSON *arr, struct station *s, struct port *p, uint64_t now
 	pthread_mutex_lock(&p->live_lock);
 	live = p->live;
 	pthread_mutex_unlock(&p->live_lock);
-	(void)s;
 	cJSON_AddStringToObject(o, "port", p->path);
 	if (p->slot)
 		cJSON_AddStringToObject(o, "slot", p->slot);
@@ -65,15 +64,37 @@ static void add_port(cJSON *arr, struct station *s, struct port *p, uint64_t now
 	cJSON_AddNumberToObject(o, "elapsed_ms", running ? (double)(now - p->started_ms) : 0);
 	cJSON_AddNumberToObject(o, "unit", (double)p->unit_id);
 	cJSON_AddStringToObject(o, "last_result", p->last_result);
+	/* The unit's row lacks records still pending (db/pending.h). */
+	cJSON_AddBoolToObject(o, "pending",
+			      p->unit_id && s->pending && db_pending_has_unit(s->pending, p->unit_id));
 	cJSON_AddStringToObject(o, "last_error", p->last_error);
 	cJSON_AddItemToArray(arr, o);
+}
+
+/* Whether the database takes writes, and what waits for it. */
+static void add_database(cJSON *root, struct station *s)
+{
+	cJSON *o = cJSON_AddObjectToObject(root, "database");
+	char why[ERR_MSG_MAX] = "";
+
+	if (!o)
+		return;
+	if (s->pending)
+		db_pending_why(s->pending, why, sizeof(why));
+	cJSON_AddStringToObject(o, "path", s->cfg.database);
+	cJSON_AddBoolToObject(o, "writable", !station_db_blocked(s));
+	cJSON_AddNumberToObject(o, "pending_units",
+				s->pending ? (double)db_pending_units(s->pending) : 0);
+	cJSON_AddNumberToObject(o, "pending_records",
+				s->pending ? (double)db_pending_count(s->pending) : 0);
+	cJSON_AddStringToObject(o, "error", station_db_blocked(s) ? why : "");
 }
 
 char *control_status_json(struct station *s)
 {
 	cJSON *root = cJSON_CreateObject(), *today, *ports;
 	uint64_t now = mono_ms();
-	char line[256], *out;
+	char line[384], *out;
 
 	if (!root)
 		return NULL;
@@ -87,7 +108,10 @@ char *control_status_json(struct station *s)
 	if (today) {
 		cJSON_AddNumberToObject(today, "pass", s->today_pass);
 		cJSON_AddNumberToObject(today, "fail", s->today_fail);
+		cJSON_AddNumberToObject(today, "pending",
+					s->today_pending > 0 ? s->today_pending : 0);
 	}
+	add_database(root, s);
 	ports = cJSON_AddArrayToObject(root, "ports");
 	for (size_t i = 0; ports && i < s->ports.n; i++)
 		add_port(ports, s, s->ports.v[i], now);

@@ -97,7 +97,7 @@ static void print_port(const cJSON *p)
 	double done = num(p, "done"), total = num(p, "total"), rate = num(p, "rate_bps");
 	const char *state = str(p, "state");
 	char bar[23], progress[64] = "", d[16], t[16], r[24] = "", stage[80] = "", el[16] = "";
-	char last[160];
+	char last[320];
 	int running = !strcmp(state, "flashing") || !strcmp(state, "awaiting");
 
 	if (running) {
@@ -119,11 +119,22 @@ static void print_port(const cJSON *p)
 		snprintf(el, sizeof(el), "%02d:%02d", (int)num(p, "elapsed_ms") / 60000,
 			 (int)num(p, "elapsed_ms") / 1000 % 60);
 	}
-	snprintf(last, sizeof(last), "%s%s%s", str(p, "last_result"),
+	snprintf(last, sizeof(last), "%s%s%s%s", str(p, "last_result"),
+		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "pending")) ?
+			 " (not in the database yet)" : "",
 		 *str(p, "last_error") ? ": " : "", str(p, "last_error"));
 	printf("%-12s %-4s %-9s %-14s %-22s %-38s %-9s %-6s %-14s %s\n", str(p, "port"),
 	       str(p, "slot"), state, str(p, "recipe"), stage, progress, r, el, str(p, "serial"),
 	       last);
+}
+
+/* A database that does not take writes is the first thing an operator must see. */
+static void print_database(const cJSON *db)
+{
+	if (!db || !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(db, "writable")))
+		return;
+	printf("DATABASE NOT WRITABLE: %s (%s): %.0f result(s) pending, not taking boards; they wait and are flashed once it takes writes again\n",
+	       str(db, "path"), str(db, "error"), num(db, "pending_units"));
 }
 
 static int show(const char *path, bool json, bool clear)
@@ -148,6 +159,7 @@ static int show(const char *path, bool json, bool clear)
 	if (clear)
 		printf("\033[H\033[2J");
 	printf("%s — %s\n", str(root, "station"), str(root, "status"));
+	print_database(cJSON_GetObjectItemCaseSensitive(root, "database"));
 	printf("%-12s %-4s %-9s %-14s %-22s %-38s %-9s %-6s %-14s %s\n", "PORT", "SLOT", "STATE",
 	       "RECIPE", "STAGE", "PROGRESS", "RATE", "TIME", "SERIAL", "LAST");
 	ports = cJSON_GetObjectItemCaseSensitive(root, "ports");

@@ -26,6 +26,8 @@
 #define STATION_TICK_MS 250
 /* After the grace time, cancelled jobs get this long to write their rows. */
 #define STATION_CANCEL_WAIT_MS 10000
+/* While the database does not take writes: how often the loop tries again. */
+#define STATION_DB_RETRY_MS 2000
 
 static uint64_t mono_ms(void)
 {
@@ -118,6 +120,149 @@ static void refresh_today(struct station *s)
 	pthread_mutex_unlock(&s->db_lock);
 }
 
+/* ---- database not writable (db/pending.h) ---------------------------- */
+
+static void start_queued(struct station *s);
+
+bool station_db_blocked(struct station *s)
+{
+	return s->db_blocked;
+}
+
+/* First failure of an episode: say so once, stop taking boards. */
+static void db_enter_blocked(struct station *s)
+{
+	char why[ERR_MSG_MAX], jerr[ERR_MSG_MAX];
+
+	if (s->db_blocked)
+		return;
+	s->db_blocked = true;
+	s->db_retry_ms = mono_ms() + STATION_DB_RETRY_MS;
+	db_pending_why(s->pending, why, sizeof(why));
+	log_ev(LOG_ERR, LOG_ID_DB_UNWRITABLE, NULL,
+	       "Database '%s' not writable (%s): not taking boards; running jobs go on, their results are kept pending and written when it takes writes again",
+	       s->cfg.database, why);
+	db_pending_journal_error(s->pending, jerr, sizeof(jerr));
+	if (jerr[0])
+		log_ev(LOG_ERR, LOG_ID_DB_UNWRITABLE, NULL,
+		       "Pending results are kept in memory only (%s): they are lost if flashd stops before the database takes writes",
+		       jerr);
+}
+
+/* Write what is pending; on success the station takes boards again. */
+static int db_try_replay(struct station *s)
+{
+	struct db_pending_replay_stats st;
+	struct err e = { 0 };
+	size_t units = db_pending_units(s->pending);
+	int r, n = 0;
+
+	pthread_mutex_lock(&s->db_lock);
+	r = db_pending_replay(s->pending, s->db, &st, &e);
+	if (r >= 0 && s->recover_deferred)
+		n = db_recover_interrupted(s->db, &e);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r < 0)
+		return r;
+	if (n < 0)
+		log_msg(LOG_ERR, "Cannot recover interrupted units: %s", e.msg);
+	else if (n > 0)
+		log_msg(LOG_WARNING,
+			"%d unit(s) left running by a previous flashd are now 'interrupted'", n);
+	s->recover_deferred = false;
+	if (st.dropped)
+		log_ev(LOG_ERR, LOG_ID_DB_WRITABLE, NULL,
+		       "%u pending record(s) refused by the database and lost, the last: %s",
+		       st.dropped, st.last_drop);
+	s->db_blocked = false;
+	s->today_pass += st.finished[DB_RESULT_PASS];
+	s->today_fail += st.finished[DB_RESULT_FAIL] + st.finished[DB_RESULT_INTERRUPTED];
+	s->today_pending -= (int)(st.finished[DB_RESULT_PASS] + st.finished[DB_RESULT_FAIL] +
+				  st.finished[DB_RESULT_INTERRUPTED] + st.finish_dropped);
+	log_ev(LOG_NOTICE, LOG_ID_DB_WRITABLE, NULL,
+	       "Database '%s' writable again: %u pending record(s) of %zu unit(s) written; taking boards",
+	       s->cfg.database, st.written, units);
+	return 0;
+}
+
+/* Loop tick: notice a failure reported by a job, retry while blocked. */
+static void db_watch(struct station *s, uint64_t now)
+{
+	if (!s->db_blocked) {
+		if (db_pending_blocked(s->pending))
+			db_enter_blocked(s);
+		return;
+	}
+	if (now < s->db_retry_ms)
+		return;
+	s->db_retry_ms = now + STATION_DB_RETRY_MS;
+	if (db_try_replay(s) >= 0 && !s->stopping)
+		start_queued(s);
+}
+
+/*
+ * A unit ended: counted as pass or fail only once its result is in the
+ * database (a pending one is counted by db_try_replay() when written).
+ */
+static void count_result(struct station *s, bool pending, enum job_result result)
+{
+	if (pending)
+		s->today_pending++;
+	else if (result == JOB_PASS)
+		s->today_pass++;
+	else
+		s->today_fail++;
+}
+
+/* Default journal: next to the control socket, in the runtime directory. */
+static int pending_path(struct station *s, char **ret)
+{
+	const char *slash;
+
+	if (s->cfg.pending_journal) {
+		*ret = strdup(s->cfg.pending_journal);
+		return *ret ? 0 : -ENOMEM;
+	}
+	slash = strrchr(s->cfg.control_socket, '/');
+	if (asprintf(ret, "%.*spending.journal",
+		     slash ? (int)(slash - s->cfg.control_socket + 1) : 0,
+		     s->cfg.control_socket) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * Open the pending queue; records a previous flashd left are written now if
+ * the database takes them.  If not, the station starts blocked, and rows
+ * left 'running' are recovered only after those records are written (a
+ * pending finish must not find its unit already 'interrupted').
+ */
+static int setup_pending(struct station *s)
+{
+	_cleanup_free_ char *path = NULL;
+	struct err e = { 0 };
+	int r;
+
+	r = pending_path(s, &path);
+	if (r < 0)
+		return r;
+	r = db_pending_new(path, s->cfg.database, &s->pending, &e);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Cannot open the pending journal: %s", e.msg);
+		return r;
+	}
+	s->env.pending = s->pending;
+	if (!db_pending_blocked(s->pending))
+		return 0;
+	log_msg(LOG_WARNING, "%zu result record(s) of %zu unit(s) left pending in '%s' by a previous flashd: writing them",
+		db_pending_count(s->pending), db_pending_units(s->pending), path);
+	s->recover_deferred = true;
+	s->today_pending = (int)db_pending_finishes(s->pending);
+	if (db_try_replay(s) < 0)
+		db_enter_blocked(s);
+	return 0;
+}
+
 /* ---- status ----------------------------------------------------------- */
 
 static void thousands(unsigned v, char *buf, size_t size)
@@ -133,7 +278,7 @@ static void thousands(unsigned v, char *buf, size_t size)
 void station_status_line(struct station *s, char *buf, size_t size)
 {
 	unsigned flashing = 0, awaiting = 0, queued = 0, present = 0;
-	char pass[16], fail[16];
+	char pass[16], fail[16], db[96] = "", pend[48] = "";
 
 	for (size_t i = 0; i < s->ports.n; i++) {
 		struct port *p = s->ports.v[i];
@@ -145,17 +290,22 @@ void station_status_line(struct station *s, char *buf, size_t size)
 	}
 	thousands(s->today_pass, pass, sizeof(pass));
 	thousands(s->today_fail, fail, sizeof(fail));
-	snprintf(buf, size, "%s%s%zu ports: %u flashing, %u waiting re-enumeration%s%.0u%s; today %s pass, %s fail%s",
-		 s->loader.running ? "Loading recipes…; " : "", s->stopping ? "stopping: " : "",
+	if (s->db_blocked)
+		snprintf(db, sizeof(db), "Database not writable: %zu result(s) pending, not taking boards; ",
+			 s->pending ? db_pending_units(s->pending) : 0);
+	if (s->today_pending > 0)
+		snprintf(pend, sizeof(pend), ", %d not recorded yet", s->today_pending);
+	snprintf(buf, size, "%s%s%s%zu ports: %u flashing, %u waiting re-enumeration%s%.0u%s; today %s pass, %s fail%s%s",
+		 s->loader.running ? "Loading recipes…; " : "", s->stopping ? "stopping: " : "", db,
 		 s->ports.n, flashing, awaiting,
-		 queued ? ", " : "", queued, queued ? " queued" : "", pass, fail,
+		 queued ? ", " : "", queued, queued ? " queued" : "", pass, fail, pend,
 		 s->recipe_errors ? " (recipe errors: see journal)" : "");
 	(void)present;
 }
 
 static void notify_status(struct station *s)
 {
-	char line[256];
+	char line[384];
 
 	station_status_line(s, line, sizeof(line));
 	sd_notifyf(0, "STATUS=%s", line);
@@ -259,6 +409,18 @@ static void start_job(struct station *s, struct port *p, const struct recipe *r)
 		rr = job_start(p->job, &e);
 	else
 		err_set(&e, rr, "out of memory");
+	if (rr < 0 && p->job && !job_unit_id(p->job) && db_error_is_storage(rr)) {
+		/* No row, so the board was not touched: it waits for the database. */
+		c = port_ctx(p, NULL);
+		log_ev(LOG_WARNING, LOG_ID_BOARD_ARRIVED, &c,
+		       "Not starting recipe '%s' on port '%s': %s; the board waits until the database takes writes",
+		       r->name, p->path, e.msg);
+		p->job = job_free(p->job);
+		p->state = PORT_QUEUED;
+		db_pending_block(s->pending, e.msg);
+		db_enter_blocked(s);
+		return;
+	}
 	if (rr < 0) {
 		c = port_ctx(p, "fail");
 		log_ev(LOG_ERR, LOG_ID_JOB_FINISHED, &c, "Cannot start recipe '%s' on port '%s': %s",
@@ -317,12 +479,21 @@ static void consider_port(struct station *s, struct port *p)
 		p->state = PORT_QUEUED;
 		return;
 	}
+	if (s->db_blocked) {
+		/* Its row could not be written: the board waits, untouched. */
+		if (p->state != PORT_QUEUED)
+			log_ev(LOG_NOTICE, LOG_ID_BOARD_ARRIVED, &c,
+			       "Board on port '%s' waits: the database does not take writes", p->path);
+		p->state = PORT_QUEUED;
+		return;
+	}
 	start_job(s, p, r);
 }
 
 static void start_queued(struct station *s)
 {
-	for (size_t i = 0; i < s->ports.n && s->n_jobs < s->cfg.max_jobs && !s->stopping; i++)
+	for (size_t i = 0;
+	     i < s->ports.n && s->n_jobs < s->cfg.max_jobs && !s->stopping && !s->db_blocked; i++)
 		if (s->ports.v[i]->state == PORT_QUEUED)
 			consider_port(s, s->ports.v[i]);
 }
@@ -529,13 +700,14 @@ static void reap_port(struct station *s, struct port *p)
 {
 	struct port_live live;
 	struct log_ctx c;
-	bool unused;
+	bool unused, pending;
 
 	pthread_mutex_lock(&p->live_lock);
 	live = p->live;
 	pthread_mutex_unlock(&p->live_lock);
 	job_join(p->job);
 	unused = job_has_unused_device(p->job);
+	pending = job_result_pending(p->job);
 	p->job = job_free(p->job);
 	rs_unref(p->rs);
 	p->rs = NULL;
@@ -545,10 +717,7 @@ static void reap_port(struct station *s, struct port *p)
 	snprintf(p->last_error, sizeof(p->last_error), "%s", live.error);
 	snprintf(p->last_serial, sizeof(p->last_serial), "%s", live.serial);
 	p->passed_ms = live.result == JOB_PASS ? mono_ms() : 0;
-	if (live.result == JOB_PASS)
-		s->today_pass++;
-	else
-		s->today_fail++;
+	count_result(s, pending, live.result);
 	p->state = p->present ? PORT_DONE : PORT_EMPTY;
 	c = port_ctx(p, p->last_result);
 	log_ev(LOG_DEBUG, NULL, &c, "Port '%s' free", p->path);
@@ -622,6 +791,7 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 	}
 	if (local_midnight_ms() != s->day_start_ms)
 		refresh_today(s);
+	db_watch(s, now);
 	notify_status(s);
 	sd_event_source_set_time(src, usec + STATION_TICK_MS * 1000ull);
 	return 0;
@@ -872,7 +1042,10 @@ static int setup_db(struct station *s)
 		log_msg(LOG_ERR, "Cannot open the database: %s", e.msg);
 		return r;
 	}
-	r = db_recover_interrupted(s->db, &e);
+	r = setup_pending(s);
+	if (r < 0)
+		return r;
+	r = s->recover_deferred ? 0 : db_recover_interrupted(s->db, &e);
 	if (r < 0) {
 		log_msg(LOG_ERR, "Cannot recover interrupted units: %s", e.msg);
 		return r;
@@ -951,6 +1124,7 @@ int station_new(const struct station_options *o, struct station **ret)
 	s->env = (struct job_env){ .usb = s->usb,
 				   .db = s->db,
 				   .db_lock = &s->db_lock,
+				   .pending = s->pending,
 				   .images = s->images,
 				   .station = s->cfg.station,
 				   .version = FLASHD_VERSION,
@@ -991,6 +1165,29 @@ fail:
 	return r;
 }
 
+/* Stopping with records pending: one last try, else the journal keeps them. */
+static void db_flush_at_exit(struct station *s)
+{
+	_cleanup_free_ char *path = NULL;
+	size_t n = db_pending_count(s->pending);
+	char jerr[ERR_MSG_MAX];
+
+	if (!db_pending_blocked(s->pending) || db_try_replay(s) >= 0 || n == 0)
+		return;
+	db_pending_journal_error(s->pending, jerr, sizeof(jerr));
+	if (jerr[0]) {
+		log_ev(LOG_ERR, LOG_ID_DB_UNWRITABLE, NULL,
+		       "Stopping with %zu result record(s) the database did not take, lost: %s", n,
+		       jerr);
+		return;
+	}
+	if (pending_path(s, &path) < 0)
+		return;
+	log_ev(LOG_ERR, LOG_ID_DB_UNWRITABLE, NULL,
+	       "Stopping with %zu result record(s) the database did not take: kept in '%s', written at the next start",
+	       n, path);
+}
+
 int station_run(struct station *s)
 {
 	char line[256];
@@ -1015,6 +1212,7 @@ int station_run(struct station *s)
 			       "flashd stopped before the job could finish", &e);
 		pthread_mutex_unlock(&s->db_lock);
 	}
+	db_flush_at_exit(s);
 	return r < 0 ? 1 : r;
 }
 
@@ -1053,6 +1251,7 @@ struct station *station_free(struct station *s)
 	if (s->usb)
 		libusb_exit(s->usb);
 	db_close(s->db);
+	db_pending_free(s->pending);
 	pthread_mutex_destroy(&s->db_lock);
 	config_free(&s->cfg);
 	free(s->config_path);

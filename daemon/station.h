@@ -27,6 +27,7 @@
 #include "daemon/config.h"
 #include "daemon/ports.h"
 #include "db/db.h"
+#include "db/pending.h"
 #include "jobs/image.h"
 #include "jobs/job.h"
 #include "jobs/recipe.h"
@@ -96,6 +97,19 @@ struct station {
 	/* today's results for STATUS= */
 	int64_t day_start_ms;
 	unsigned today_pass, today_fail;
+	/* Units that ended with their result pending, less pending results
+	 * written since (may dip below 0 until the job is reaped). */
+	int today_pending;
+
+	/*
+	 * Database not writable (db/pending.h): while db_blocked no job
+	 * starts (boards wait QUEUED), records of running jobs are kept in
+	 * `pending`, and the loop retries every STATION_DB_RETRY_MS.
+	 */
+	struct db_pending *pending;
+	bool db_blocked;
+	uint64_t db_retry_ms;  /* monotonic time of the next retry */
+	bool recover_deferred; /* 'running' rows recovered after the replay */
 };
 
 struct station_options {
@@ -113,6 +127,9 @@ int station_new(const struct station_options *o, struct station **ret);
 /* Run the loop until SIGTERM/SIGINT handling completes; returns exit status. */
 int station_run(struct station *s);
 struct station *station_free(struct station *s);
+
+/* True while the database does not take writes: no board is started. */
+bool station_db_blocked(struct station *s);
 
 /* STATUS= line, e.g. "12 ports: 3 flashing, 1 waiting re-enumeration; today 1,204 pass, 7 fail". */
 void station_status_line(struct station *s, char *buf, size_t size);

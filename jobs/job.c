@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "db/pending.h"
 #include "db/units.h"
 #include "jobs/job-private.h"
 
@@ -73,6 +74,11 @@ int64_t job_unit_id(const struct job *j)
 	return j->unit_id;
 }
 
+bool job_result_pending(const struct job *j)
+{
+	return j->result_pending;
+}
+
 static struct log_ctx job_log_ctx(const struct job *j, const char *stage, const char *result)
 {
 	return (struct log_ctx){ .port = j->cur.port,
@@ -93,38 +99,56 @@ static struct log_ctx job_log_ctx(const struct job *j, const char *stage, const 
 		_r;                                                                                \
 	})
 
-static void db_warn(struct job *j, int r, const struct err *e, const char *what)
+/*
+ * Every write of the unit's row after it began goes through here: written
+ * now, or kept pending (db/pending.h) while the database cannot take
+ * writes, and written by the daemon once it can.  Returns true when the
+ * record is not in the database yet.
+ */
+static bool job_record(struct job *j, const struct db_rec *rec, const char *what)
 {
 	struct log_ctx c = job_log_ctx(j, NULL, NULL);
+	struct err e = { 0 };
+	int r;
 
-	if (r < 0)
-		log_ev(LOG_WARNING, NULL, &c, "Failed to record %s for unit %lld: %s, ignoring", what,
-		       (long long)j->unit_id, e->msg);
+	pthread_mutex_lock(j->env->db_lock);
+	r = j->env->pending ? db_pending_submit(j->env->pending, j->env->db, rec, &e) :
+			      db_rec_write(j->env->db, rec, &e);
+	pthread_mutex_unlock(j->env->db_lock);
+	if (r == 1 && e.msg[0])
+		log_ev(LOG_WARNING, NULL, &c,
+		       "Cannot record %s for unit %lld now: %s; kept pending until the database takes writes",
+		       what, (long long)j->unit_id, e.msg);
+	else if (r == 1)
+		log_ev(LOG_INFO, NULL, &c, "Record of %s for unit %lld kept pending", what,
+		       (long long)j->unit_id);
+	else if (r < 0)
+		log_ev(LOG_ERR, NULL, &c, "Failed to record %s for unit %lld: %s", what,
+		       (long long)j->unit_id, e.msg);
+	return r == 1;
 }
 
 void job_set_identity(struct job *j, const char *serial, const char *chip_uid, const char *jedec)
 {
-	struct db_unit_identity id = { 0 };
-	struct err e = { 0 };
-	int r;
+	struct db_rec rec = { .kind = DB_REC_IDENTITY, .unit_id = j->unit_id };
+	struct db_unit_identity *id = &rec.u.identity;
 
 	if (serial && *serial) {
 		if (serial != j->serial)
 			snprintf(j->serial, sizeof(j->serial), "%s", serial);
-		id.serial = j->serial;
+		id->serial = j->serial;
 		if (j->obs.identity)
 			j->obs.identity(j->obs.userdata, j->serial);
 	}
 	if (chip_uid && *chip_uid) {
 		snprintf(j->chip_uid, sizeof(j->chip_uid), "%s", chip_uid);
-		id.chip_uid = j->chip_uid;
+		id->chip_uid = j->chip_uid;
 	}
 	if (jedec && *jedec) {
 		snprintf(j->jedec, sizeof(j->jedec), "%s", jedec);
-		id.jedec_id = j->jedec;
+		id->jedec_id = j->jedec;
 	}
-	r = JOB_DB(j, db_unit_set_identity(j->env->db, j->unit_id, &id, &e));
-	db_warn(j, r, &e, "the identity");
+	job_record(j, &rec, "the identity");
 }
 
 void job_record_image(struct job *j, const struct recipe_stage *st, const char *stage_name,
@@ -132,6 +156,7 @@ void job_record_image(struct job *j, const struct recipe_stage *st, const char *
 		      uint32_t host_crc, bool has_dev_crc, uint32_t dev_crc, bool verified)
 {
 	char hex[65];
+	struct db_rec rec = { .kind = DB_REC_IMAGE, .unit_id = j->unit_id };
 	struct db_unit_image im = {
 		.stage = stage_name,
 		.target = target,
@@ -144,13 +169,11 @@ void job_record_image(struct job *j, const struct recipe_stage *st, const char *
 		.device_crc32 = dev_crc,
 		.verified = verified,
 	};
-	struct err e = { 0 };
-	int r;
 
 	(void)st;
 	recipe_sha256_hex(img->sha256, hex);
-	r = JOB_DB(j, db_unit_image(j->env->db, j->unit_id, &im, &e));
-	db_warn(j, r, &e, "an image");
+	rec.u.image = im;
+	job_record(j, &rec, "an image");
 }
 
 int job_image_get(struct job *j, const struct recipe_image *ri, struct image **ret, struct err *e)
@@ -271,8 +294,7 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 	const char *name = st->label ? st->label : recipe_op_name(st->op);
 	int64_t started = db_now_ms();
 	uint64_t t0 = now_ms();
-	struct db_unit_stage rec;
-	struct err dbe = { 0 };
+	struct db_rec rec = { .kind = DB_REC_STAGE, .unit_id = j->unit_id };
 	struct log_ctx c;
 	int r = 0;
 
@@ -320,7 +342,7 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 	if (recipe_op_device_leaves(st->op) && r >= 0)
 		job_session_close(j);
 
-	rec = (struct db_unit_stage){
+	rec.u.stage = (struct db_unit_stage){
 		.idx = (int)idx,
 		.name = name,
 		.result = r < 0 ? (r == -ECANCELED ? DB_RESULT_INTERRUPTED : DB_RESULT_FAIL) :
@@ -329,7 +351,7 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 		.started_at = started,
 		.duration_ms = (int64_t)(now_ms() - t0),
 	};
-	db_warn(j, JOB_DB(j, db_unit_stage(j->env->db, j->unit_id, &rec, &dbe)), &dbe, "a stage");
+	job_record(j, &rec, "a stage");
 	c = job_log_ctx(j, name, r < 0 ? "fail" : "pass");
 	if (r < 0)
 		log_ev(LOG_ERR, LOG_ID_STAGE, &c, "Stage %u '%s' failed on port '%s': %s", idx, name,
@@ -399,8 +421,9 @@ static void *job_thread(void *arg)
 	struct job *j = arg;
 	enum job_result result = JOB_PASS;
 	const char *failed = NULL;
-	struct err e = { 0 }, dbe = { 0 };
-	enum db_result dbr;
+	struct err e = { 0 };
+	struct db_rec fin = { .kind = DB_REC_FINISH, .unit_id = j->unit_id };
+	bool pending;
 	struct log_ctx c;
 	int r = 0;
 
@@ -425,17 +448,21 @@ static void *job_thread(void *arg)
 	job_session_close(j);
 	unmap_images(j);
 
-	dbr = result == JOB_PASS ? DB_RESULT_PASS :
-	      result == JOB_FAIL ? DB_RESULT_FAIL :
-				   DB_RESULT_INTERRUPTED;
-	db_warn(j,
-		JOB_DB(j, db_unit_finish(j->env->db, j->unit_id, dbr, failed, r < 0 ? e.msg : NULL,
-					 &dbe)),
-		&dbe, "the result");
+	fin.u.finish = (struct db_rec_finish){
+		.result = result == JOB_PASS ? DB_RESULT_PASS :
+			  result == JOB_FAIL ? DB_RESULT_FAIL :
+					       DB_RESULT_INTERRUPTED,
+		.failed_stage = failed,
+		.error = r < 0 ? e.msg : NULL,
+		.finished_at = db_now_ms(),
+	};
+	pending = job_record(j, &fin, "the result");
+	j->result_pending = pending;
 	c = job_log_ctx(j, failed, job_result_name(result));
 	log_ev(result == JOB_PASS ? LOG_INFO : LOG_ERR, LOG_ID_JOB_FINISHED, &c,
-	       "Unit %lld on port '%s' (%s): %s%s%s", (long long)j->unit_id, j->cur.port,
-	       j->recipe->name, job_result_name(result), r < 0 ? ": " : "", r < 0 ? e.msg : "");
+	       "Unit %lld on port '%s' (%s): %s%s%s%s", (long long)j->unit_id, j->cur.port,
+	       j->recipe->name, job_result_name(result), r < 0 ? ": " : "", r < 0 ? e.msg : "",
+	       pending ? " (not in the database yet: pending)" : "");
 	if (j->obs.done)
 		j->obs.done(j->obs.userdata, result, failed, r < 0 ? e.msg : NULL);
 	return NULL;
@@ -470,10 +497,13 @@ int job_start(struct job *j, struct err *e)
 
 	r = -pthread_create(&j->thread, NULL, job_thread, j);
 	if (r < 0) {
-		struct err dbe = { 0 };
+		struct db_rec fin = { .kind = DB_REC_FINISH,
+				      .unit_id = j->unit_id,
+				      .u.finish = { .result = DB_RESULT_FAIL } };
 
 		err_set(e, r, "cannot start the job thread: %s", strerror(-r));
-		JOB_DB(j, db_unit_finish(j->env->db, j->unit_id, DB_RESULT_FAIL, NULL, e->msg, &dbe));
+		fin.u.finish.error = e->msg;
+		job_record(j, &fin, "the result");
 		return r;
 	}
 	j->thread_started = true;

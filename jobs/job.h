@@ -41,11 +41,16 @@
 #include "jobs/image.h"
 #include "jobs/recipe.h"
 
+struct db_pending;
+
 /* Shared by every job; owned by the daemon; outlives every job. */
 struct job_env {
 	libusb_context *usb;
 	struct db *db;
 	pthread_mutex_t *db_lock; /* serialises db calls from job threads */
+	/* Records the database could not take yet (db/pending.h), or NULL:
+	 * then such a record is logged and lost. */
+	struct db_pending *pending;
 	struct image_cache *images;
 	const char *station;
 	const char *version; /* flashd version stored with each unit */
@@ -100,6 +105,9 @@ int job_start(struct job *j, struct err *e);
 
 /* The database id of the unit (0 before job_start). */
 int64_t job_unit_id(const struct job *j);
+/* After job_join(): the unit's result could not be written yet and is
+ * pending (db/pending.h); the daemon writes it later. */
+bool job_result_pending(const struct job *j);
 
 /* A device appeared on the job's port (re-enumeration).  Loop thread. */
 void job_device_arrived(struct job *j, const struct job_device *dev);

@@ -45,6 +45,21 @@ TEST(config_reads_every_key)
 	config_free(&c);
 }
 
+TEST(config_reads_pending_journal)
+{
+	char path[] = "/tmp/flashd-conf-XXXXXX";
+	struct config c;
+	struct err e = { 0 };
+
+	write_conf(path, "pending_journal = /var/spool/flashd/pending\n");
+	ASSERT_OK(config_defaults(&c));
+	ASSERT_TRUE(c.pending_journal == NULL); /* derived from control_socket */
+	ASSERT_OK(config_load(path, &c, &e));
+	unlink(path);
+	ASSERT_STREQ(c.pending_journal, "/var/spool/flashd/pending");
+	config_free(&c);
+}
+
 TEST(config_empty_allow_list_allows_every_port)
 {
 	struct config c;
