@@ -54,6 +54,11 @@ struct port {
 	int64_t unit_id;
 	uint64_t started_ms; /* monotonic */
 	uint64_t passed_ms;  /* monotonic end of the last unit that passed, 0 if none */
+	/* A board that arrived before the first recipe set was in: whether it
+	 * is a passed unit back is decided once the set is (station.c). */
+	bool arrival_undecided;
+	bool arrival_coldplug;
+	uint64_t arrival_enumerated_ms; /* monotonic */
 	char last_result[16];
 	char last_error[256];
 	char last_serial[128];

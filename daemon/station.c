@@ -580,6 +580,8 @@ static bool passed_unit_back(struct station *s, const struct port *p,
 	struct err e = { 0 };
 	int rr;
 
+	if (!s->recipes)
+		return false; /* decided once the set is in: decide_early_arrivals() */
 	rr = recipe_set_match(s->recipes->set, ev->vid, ev->pid, ev->bcd, p->path, &r, &e);
 	if (rr < 0 && rr != -ENOENT)
 		return false; /* consider_port() reports it */
@@ -685,6 +687,19 @@ static void on_hotplug(void *userdata, const struct hotplug_event *ev)
 		p->state = PORT_IDLE;
 		return;
 	}
+	p->arrival_undecided = false;
+	if (!s->recipes) {
+		/* The first set is loading: which recipe the board takes, and so
+		 * whether it is a passed unit back, is decided once it is in. */
+		uint64_t now = mono_ms();
+
+		p->arrival_undecided = true;
+		p->arrival_coldplug = ev->coldplug;
+		p->arrival_enumerated_ms = now - (ev->age_ms > 0 && (uint64_t)ev->age_ms < now ?
+						  (uint64_t)ev->age_ms : 0);
+		p->state = PORT_QUEUED;
+		return;
+	}
 	/* A unit that just passed and reboots (fastboot reboot, a ROM that
 	 * comes back after leave) re-enumerates on its port; so does, to a
 	 * restarted flashd, one that sat on its port meanwhile. */
@@ -693,6 +708,38 @@ static void on_hotplug(void *userdata, const struct hotplug_event *ev)
 		return;
 	}
 	consider_port(s, p);
+}
+
+/*
+ * Boards that arrived while the first recipe set loaded (at start, the
+ * coldplugged ones): the passed-unit rule of on_hotplug(), with the time
+ * they enumerated, now that their recipe is known.  The others stay queued
+ * for start_queued().
+ */
+static void decide_early_arrivals(struct station *s)
+{
+	uint64_t now = mono_ms();
+
+	for (size_t i = 0; i < s->ports.n; i++) {
+		struct port *p = s->ports.v[i];
+		struct hotplug_event ev = { .action = HOTPLUG_ADD };
+		struct last_unit last;
+
+		if (!p->arrival_undecided)
+			continue;
+		p->arrival_undecided = false;
+		if (p->job || !p->present || p->state != PORT_QUEUED)
+			continue;
+		ev.vid = p->dev.vid;
+		ev.pid = p->dev.pid;
+		ev.bcd = p->dev.bcd;
+		ev.coldplug = p->arrival_coldplug;
+		ev.age_ms = (int64_t)(now - p->arrival_enumerated_ms);
+		snprintf(ev.serial, sizeof(ev.serial), "%s", p->dev.usb_serial);
+		snprintf(ev.port, sizeof(ev.port), "%s", p->path);
+		if (passed_unit_back(s, p, &ev, &last))
+			hold_passed_unit(s, p, &ev, &last);
+	}
 }
 
 /* A job ended: join it, account for it, free its slot. */
@@ -882,6 +929,7 @@ static int on_recipes_loaded(sd_event_source *src, int fd, uint32_t revents, voi
 	if (l->reload)
 		sd_notify(0, "READY=1");
 	l->reload = false;
+	decide_early_arrivals(s);
 	start_queued(s);
 	notify_status(s);
 	return 0;

@@ -929,6 +929,11 @@ static void station_setup(const char *name, unsigned rearm_sec, const struct ste
 	o.config_path = conf;
 	ASSERT_OK(station_new(&o, &st));
 	ASSERT_TRUE(hp.cb);
+	/* Recipes load on a thread: run the loop until the set is in, so the
+	 * board the test plugs next meets a station that can take it. */
+	for (uint64_t end = mono_ms() + WAIT_MS; !st->recipes && mono_ms() < end;)
+		sd_event_run(st->loop, 10 * 1000);
+	ASSERT_TRUE(st->recipes);
 }
 
 static void station_teardown(void)
