@@ -38,6 +38,9 @@ import tempfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from expected_memory import gpt_parts  # noqa: E402
+
 TOP = os.environ.get("FLASHD_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 BUILD = os.environ.get("FLASHD_BUILD") or os.path.join(TOP, "build/default")
 KIB = 1024
@@ -95,8 +98,16 @@ class Recipe:
 
     def expected(self, ref):
         mem = bytearray(ref)
+        parts = gpt_parts(ref) if any(op[0] in ("pwrite", "perase") for op in self.ops) else {}
         for op in self.ops:
-            if op[0] == "erase":
+            if op[0] == "pwrite":   # partition-relative: the GPT of the untouched disk
+                _, name, off, data = op
+                at = parts[name][0] + off
+                mem[at:at + len(data)] = data
+            elif op[0] == "perase":  # the model's erase: zeroes
+                at, n = parts[op[1]]
+                mem[at:at + n] = bytes(n)
+            elif op[0] == "erase":
                 _, off, n, byte = op
                 mem[off:off + n] = bytes([byte]) * n
             else:
@@ -166,7 +177,7 @@ class DfusePlan:
         return todo, any(self.bytes_in.get(k) for k in todo)
 
 
-def gen_dfuse(rng, r):
+def gen_dfuse(rng, r, _ctx):
     l476 = rng.random() < 0.4
     sectors = L476_SECTORS if l476 else F405_SECTORS
     unit = 8 if l476 else rng.choice((1, 1, 4))
@@ -183,10 +194,14 @@ def gen_dfuse(rng, r):
     stages = doc["stages"]
 
     def place(size):
-        """An offset for size bytes near a sector boundary, free of every span."""
+        """An offset for size bytes near a sector boundary or right against an
+        earlier stage's bytes, free of every span."""
         for _ in range(40):
             b = rng.choice(boundaries)
             off = b + rng.randint(-3 * KIB, 3 * KIB)
+            if plan.spans and rng.random() < 0.2:
+                _, s0, e0 = rng.choice(plan.spans)
+                off = rng.choice((s0 - size, e0))
             off -= off % unit
             off = max(0, min(off, DFUSE_FLASH - size))
             off -= off % unit
@@ -202,7 +217,7 @@ def gen_dfuse(rng, r):
             elements = []
             n_el = rng.randint(1, 3)
             for _ in range(n_el):
-                size = rng.randint(1, 5 * KIB)
+                size = rng.randint(1, 4 * KIB)
                 off = place(size)
                 if off is None:
                     return False
@@ -219,6 +234,11 @@ def gen_dfuse(rng, r):
             if any(overlaps(o, o + len(d), [(o2, o2 + len(d2)) for o2, d2 in elements if o2 != o])
                    for o, d in elements):
                 return False
+            # In file order, an element's 0xFF pad (above) would land on an
+            # earlier element ending right after it; flashd writes elements in
+            # file order and recipe check does not look inside the file: kept
+            # out (reported), so elements go in address order.
+            elements.sort()
             ranges = [(o, len(d)) for o, d in elements]
             vid, pid = rng.choice(((0x0483, 0xDF11), (0xFFFF, 0xFFFF)))
             data = dfu_file([(DFUSE_BASE + o, d) for o, d in elements], vid, pid)
@@ -228,7 +248,7 @@ def gen_dfuse(rng, r):
             st.update(r.file_keys("s%d.dfu" % i, data))
             span = (lo, hi)
         else:
-            size = rng.randint(1, 8 * KIB)
+            size = rng.randint(1, rng.choice((64, 3 * KIB, 6 * KIB)))
             off = place(size)
             if off is None:
                 return False
@@ -240,6 +260,11 @@ def gen_dfuse(rng, r):
             st["erase"] = erase
         if verify != "readback" or rng.random() < 0.3:
             st["verify"] = verify
+        # flashd pads the last block to 8 bytes with 0xFF (L4 double-words):
+        # over an earlier stage's bytes that fails, and recipe check says so.
+        pad_end = (span[1] + 7) // 8 * 8
+        if overlaps(span[1], pad_end, [(s, e) for _, s, e in plan.spans]):
+            r.refuse("stages[%d]" % i, "0xFF pad of the last block over earlier bytes")
         destroys = False
         if erase == "mass":
             destroys = any(plan.bytes_in.values())
@@ -284,7 +309,7 @@ def gen_dfuse(rng, r):
         add_write_stage(0, "pages", "readback")
 
     # At most one deliberate fault, where the checker must point.
-    if rng.random() < 0.3:
+    if r.valid and rng.random() < 0.3:
         kind = rng.choice(("overlap", "destroy", "mass", "alt1", "dfu_address", "bad_sha",
                            "empty", "dfu_elements_overlap", "leave_then"))
         i = len(stages)
@@ -357,10 +382,341 @@ def gen_dfuse(rng, r):
     r.doc = doc
 
 
+# --- Ingenic T31 --------------------------------------------------------------
+
+UNIT64K = 64 * KIB
+INGENIC_FIXTURES = ("ginfo.bin", "spl.bin", "burner.bin")
+
+
+def ingenic_fixtures(d):
+    """The SPL/burner stand-ins the board model runs (tests/fixtures/ingenic)."""
+    out = os.path.join(d, "img")
+    subprocess.run([sys.executable, os.path.join(TOP, "tests/fixtures/ingenic/mkfixtures.py"), out],
+                   check=True, stdout=subprocess.DEVNULL)
+    return {f: open(os.path.join(out, f), "rb").read() for f in INGENIC_FIXTURES}
+
+
+def gen_ingenic(rng, r, fx):
+    chip = rng.choice((1, 1, 2)) * 1024 * KIB
+    r.board = {"type": "ingenic-t31", "flash_mib": chip // (1024 * KIB)}
+    r.memory = "nor"
+    boot = {"op": "ingenic.boot", "soc": "t31"}
+    for key, f in (("ginfo", "ginfo.bin"), ("spl", "spl.bin"), ("burner", "burner.bin")):
+        boot[key] = {"file": "img/" + f, "sha256": sha(fx[f])}
+    stages = [boot]
+    doc = {"name": r.name, "match": {"vid": "a108", "pid": "c309"}, "stages": stages}
+    if rng.random() < 0.7:
+        doc["serial"] = rng.choice(("ingenic_efuse", {"source": "ingenic_efuse"}))
+    if rng.random() < 0.6:
+        doc["jedec"] = rng.sample(["ef4018", "ef7018", "207018"], rng.randint(1, 3))
+        if "ef4018" not in doc["jedec"]:
+            doc["jedec"].append("ef4018")
+        stages.append({"op": "ingenic.check_jedec"})
+    # Partitions: whole 64 KiB erase units (the burner erases a partition in
+    # units of the config's erase size, flashd's 64 KiB), in chip order.
+    units = chip // UNIT64K
+    n_parts = rng.randint(1, 4)
+    cuts = sorted(rng.sample(range(units + 1), min(units + 1, 2 * n_parts)))
+    parts = []
+    for k in range(0, len(cuts) - 1, 2):
+        a, b = cuts[k], cuts[k + 1]
+        if b > a:
+            parts.append(("p%d" % len(parts), a * UNIT64K, (b - a) * UNIT64K))
+    if not parts:
+        parts = [("p0", 0, UNIT64K)]
+    erase = rng.choice(("chip", "partition", "partition", "none"))
+    cfg = {"op": "ingenic.config", "partitions": [
+        {"name": n, "offset": rng.choice(("0x%x" % o, o)), "size": rng.choice(("0x%x" % z, z))}
+        for n, o, z in parts]}
+    if rng.random() < 0.5:
+        cfg["flash"] = "sfc_nor"
+    if erase != "partition" or rng.random() < 0.5:
+        cfg["erase"] = erase
+    stages.append(cfg)
+    if erase == "chip":
+        r.ops.append(("erase", 0, chip, 0xFF))
+    written, erased_parts = [], set()
+    for _ in range(rng.randint(1, 4)):
+        name, po, pz = rng.choice(parts)
+        size = rng.randint(1, min(pz, 40 * KIB))
+        for _ in range(20):
+            rel = rng.randrange(0, pz - size + 1)
+            if rng.random() < 0.3:
+                rel = 0
+            if not overlaps(po + rel, po + rel + size, written):
+                break
+        else:
+            continue
+        i = len(stages)
+        data = rbytes(rng, size)
+        st = {"op": "ingenic.write"}
+        how = rng.random()
+        if how < 0.5:
+            st["partition"] = name
+            if rel:
+                st["offset"] = "0x%x" % rel
+        elif how < 0.8:
+            st["partition"] = name
+            st["offset"] = rel
+        else:
+            st["offset"] = "0x%x" % (po + rel)
+        st.update(r.file_keys("s%d.bin" % i, data))
+        if rng.random() < 0.7:
+            st["verify"] = rng.choice(("crc32", "readback", "none"))
+        if erase == "partition" and name not in erased_parts:
+            erased_parts.add(name)
+            r.ops.append(("erase", po, pz, 0xFF))
+        r.ops.append(("write", po + rel, data))
+        written.append((po + rel, po + rel + size))
+        stages.append(st)
+    if not written:
+        name, po, pz = parts[0]
+        st = {"op": "ingenic.write", "partition": name}
+        data = rbytes(rng, 100)
+        st.update(r.file_keys("s%d.bin" % len(stages), data))
+        if erase == "partition":
+            r.ops.append(("erase", po, pz, 0xFF))
+        r.ops.append(("write", po, data))
+        written.append((po, po + 100))
+        stages.append(st)
+
+    if r.valid and rng.random() < 0.3:
+        kind = rng.choice(("past_partition", "outside", "overlap", "unknown", "parts_overlap",
+                           "before_config", "jedec_orphan", "bad_sha", "twice_named", "boot_twice"))
+        i = len(stages)
+        name, po, pz = rng.choice(parts)
+        if kind == "past_partition":
+            st = {"op": "ingenic.write", "partition": name, "offset": pz - 16}
+            st.update(r.file_keys("s%d.bin" % i, rbytes(rng, 64)))
+            stages.append(st)
+            r.refuse("stages[%d]" % i, "write runs past its partition")
+        elif kind == "outside":
+            gaps = [o for o in range(0, chip, 4 * KIB)
+                    if not any(p0 <= o < p0 + pz0 for _, p0, pz0 in parts)]
+            if gaps:
+                st = {"op": "ingenic.write", "offset": "0x%x" % rng.choice(gaps)}
+                st.update(r.file_keys("s%d.bin" % i, rbytes(rng, 32)))
+                stages.append(st)
+                r.refuse("stages[%d].offset" % i, "absolute offset in no partition")
+        elif kind == "overlap":
+            a, b = rng.choice(written)
+            off = rng.randrange(a, b)
+            st = {"op": "ingenic.write", "offset": "0x%x" % off}
+            st.update(r.file_keys("s%d.bin" % i, rbytes(rng, 8)))
+            stages.append(st)
+            r.refuse("stages[%d]" % i, "write overlaps an earlier write")
+        elif kind == "unknown":
+            st = {"op": "ingenic.write", "partition": "nosuch"}
+            st.update(r.file_keys("s%d.bin" % i, rbytes(rng, 8)))
+            stages.append(st)
+            r.refuse("stages[%d].partition" % i, "unknown partition")
+        elif kind == "parts_overlap":
+            cfg["partitions"].append({"name": "dup", "offset": po + pz // 2, "size": pz})
+            r.refuse("stages[%d].partitions" % stages.index(cfg), "partitions overlap")
+        elif kind == "before_config":
+            st = {"op": "ingenic.write", "partition": name}
+            st.update(r.file_keys("s%d.bin" % i, rbytes(rng, 8)))
+            k = stages.index(cfg)
+            stages.insert(k, st)
+            r.refuse("stages[%d]" % k, "write before ingenic.config")
+        elif kind == "jedec_orphan":
+            if "jedec" in doc:
+                stages.remove({"op": "ingenic.check_jedec"})
+                r.refuse("jedec", "jedec list without check_jedec")
+            else:
+                stages.insert(1, {"op": "ingenic.check_jedec"})
+                r.refuse("stages[1]", "check_jedec without a jedec list")
+        elif kind == "bad_sha":
+            st = stages[-1]
+            st["sha256"] = sha(r.images[st["file"]] + b"!")
+            r.refuse("stages[%d].sha256" % (len(stages) - 1), "sha256 mismatch")
+        elif kind == "twice_named":
+            cfg["partitions"].append({"name": name, "offset": chip, "size": UNIT64K})
+            r.refuse("stages[%d].partitions" % stages.index(cfg), "partition defined twice")
+        elif kind == "boot_twice":
+            stages.insert(1, dict(boot))
+            r.refuse("stages[1]", "second ingenic.boot")
+    if r.valid and rng.random() < 0.1:
+        stages.append({"op": "ingenic.reboot"})
+    # A write with erase none must land on erased cells.
+    r.board["fill"] = "erased" if erase == "none" else rng.choice(("erased", "random:4", "random:9"))
+    r.doc = doc
+
+
+# --- i.MX6Q: SDP boot, then fastboot ------------------------------------------
+
+IMX_PARTS = {"env": 256 * KIB, "boot": 1024 * KIB, "rootfs": 1024 * KIB}  # rootfs: what we use of it
+IMX_BOARD = {"type": "imx6q-sdp", "emmc_mib": 4, "partitions": "env:256,boot:1024,rootfs:-"}
+IMX_RAW = (0x8000, 0x100000)    # unpartitioned, after the primary GPT, before env
+
+
+def imx_fixtures(d):
+    """A small U-Boot stand-in the board model boots (IVT, DCD, marker)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mkfx", os.path.join(TOP, "tests/fixtures/imx/mkfixtures.py"))
+    mk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mk)
+    data = mk.boot_image(0x177FF400, 16 * KIB, 6)
+    with open(os.path.join(d, "img", "u-boot.imx"), "wb") as f:
+        f.write(data)
+    return data
+
+
+def sparse_image(rng, blocks, blk=4096):
+    """An Android sparse image of blocks blocks: (bytes, [(offset, data)] it
+    writes).  DONT_CARE leaves the target as it was, FILL repeats 4 bytes."""
+    body, writes, at, n_chunks = b"", [], 0, 0
+    while at < blocks:
+        n = rng.randint(1, min(4, blocks - at))
+        kind = rng.choice(("raw", "raw", "fill", "dontcare"))
+        if kind == "raw":
+            data = rbytes(rng, n * blk)
+            body += struct.pack("<HHII", 0xCAC1, 0, n, 12 + len(data)) + data
+            writes.append((at * blk, data))
+        elif kind == "fill":
+            pat = rbytes(rng, 4)
+            body += struct.pack("<HHII", 0xCAC2, 0, n, 16) + pat
+            writes.append((at * blk, pat * (n * blk // 4)))
+        else:
+            body += struct.pack("<HHII", 0xCAC3, 0, n, 12)
+        at += n
+        n_chunks += 1
+    head = struct.pack("<IHHHHIIII", 0xED26FF3A, 1, 0, 28, 12, blk, blocks, n_chunks, 0)
+    return head + body, writes
+
+
+def gen_imx(rng, r, uboot):
+    r.board = dict(IMX_BOARD)
+    r.memory = "emmc"
+    stages = [{"op": "sdp.boot", "file": "img/u-boot.imx", "sha256": sha(uboot)},
+              {"op": "await", "vid": "0525", "pid": "a4a5"}]
+    doc = {"name": r.name, "match": {"vid": "15a2", "pid": "0054"}, "stages": stages}
+    if rng.random() < 0.5:
+        doc["serial"] = {"source": "fastboot_getvar", "var": "serialno"}
+        stages.append({"op": "fastboot.getvar", "var": "serialno"})
+    elif rng.random() < 0.5:
+        doc["serial"] = {"source": "imx_ocotp", "ocotp_words": ["0x021bc410", "0x021bc420"]}
+    flashed, raw_ranges = set(), []
+
+    def too_small(i, st, data):
+        """Pieces of a file over max_download carry the sparse header, three
+        chunk headers and a 4096-byte block: less fails on every unit."""
+        md = int(str(st.get("max_download", 0)), 0)
+        if md and len(data) > md and md < 28 + 3 * 12 + 4096:
+            r.refuse("stages[%d].max_download" % i, "max_download cannot carry one sparse block")
+    for _ in range(rng.randint(1, 4)):
+        i = len(stages)
+        x = rng.random()
+        if x < 0.45:
+            free = [p for p in IMX_PARTS if p not in flashed]
+            if not free:
+                continue
+            part = rng.choice(free)
+            st = {"op": "fastboot.flash", "partition": part}
+            if rng.random() < 0.5:
+                data, writes = sparse_image(rng, rng.randint(1, 24))
+            else:
+                data = rbytes(rng, rng.randint(1, rng.choice((4 * KIB, 40 * KIB))))
+                writes = [(0, data)]
+            st.update(r.file_keys("s%d.%s" % (i, "simg" if writes and data[:4] == b"\x3a\xff\x26\xed" else "img"), data))
+            if rng.random() < 0.6:
+                st["max_download"] = rng.choice((4096, 4160, 8192, 8192, 16384, 65536, "0x10000"))
+            if rng.random() < 0.2:
+                st["sparse"] = "auto"
+            too_small(i, st, data)
+            for off, d in writes:
+                r.ops.append(("pwrite", part, off, d))
+            flashed.add(part)
+        elif x < 0.85:
+            size = rng.randint(1, rng.choice((4 * KIB, 24 * KIB)))
+            for _ in range(20):
+                off = rng.randrange(IMX_RAW[0], IMX_RAW[1] - size, 512)
+                if not overlaps(off, off + size, raw_ranges):
+                    break
+            else:
+                continue
+            data = rbytes(rng, size)
+            st = {"op": "fastboot.flash", "offset": rng.choice(("0x%x" % off, off))}
+            st.update(r.file_keys("s%d.img" % i, data))
+            if rng.random() < 0.5:
+                st["verify"] = rng.choice(("crc32", "none"))
+            if rng.random() < 0.3:
+                st["max_download"] = rng.choice((4096, 4160, 16384, 16384))
+            too_small(i, st, data)
+            r.ops.append(("write", off, data))
+            raw_ranges.append((off, off + size))
+        else:
+            free = [p for p in IMX_PARTS if p not in flashed and p != "rootfs"]
+            if not free:
+                continue
+            part = rng.choice(free)
+            st = {"op": "fastboot.erase", "partition": part}
+            r.ops.append(("perase", part))
+        stages.append(st)
+    if len(stages) <= 3:
+        size = rng.randint(1, 4 * KIB)
+        data = rbytes(rng, size)
+        st = {"op": "fastboot.flash", "offset": "0x%x" % IMX_RAW[0]}
+        st.update(r.file_keys("s%d.img" % len(stages), data))
+        r.ops.append(("write", IMX_RAW[0], data))
+        raw_ranges.append((IMX_RAW[0], IMX_RAW[0] + size))
+        stages.append(st)
+
+    if r.valid and rng.random() < 0.3:
+        kind = rng.choice(("unaligned", "twice", "raw_overlap", "crc_partition", "erase_flashed",
+                           "no_await", "await_first", "never_too_big", "bad_sha"))
+        i = len(stages)
+        if kind == "unaligned":
+            st = {"op": "fastboot.flash", "offset": "0x%x" % (IMX_RAW[1] - 4096 + rng.randint(1, 511))}
+            st.update(r.file_keys("s%d.img" % i, rbytes(rng, 100)))
+            stages.append(st)
+            r.refuse("stages[%d].offset" % i, "offset not a multiple of 512")
+        elif kind == "twice" and flashed:
+            st = {"op": "fastboot.flash", "partition": rng.choice(sorted(flashed))}
+            st.update(r.file_keys("s%d.img" % i, rbytes(rng, 100)))
+            stages.append(st)
+            r.refuse("stages[%d].partition" % i, "partition flashed twice")
+        elif kind == "raw_overlap" and raw_ranges:
+            a, b = rng.choice(raw_ranges)
+            off = (a + rng.randrange(0, b - a)) // 512 * 512
+            st = {"op": "fastboot.flash", "offset": "0x%x" % off}
+            st.update(r.file_keys("s%d.img" % i, rbytes(rng, 1024)))
+            stages.append(st)
+            r.refuse("stages[%d].offset" % i, "raw writes overlap")
+        elif kind == "crc_partition":
+            part = rng.choice([p for p in IMX_PARTS if p not in flashed] or ["nosuch"])
+            st = {"op": "fastboot.flash", "partition": part, "verify": "crc32"}
+            st.update(r.file_keys("s%d.img" % i, rbytes(rng, 100)))
+            stages.append(st)
+            r.refuse("stages[%d].verify" % i, "crc32 on a partition")
+        elif kind == "erase_flashed" and flashed:
+            stages.append({"op": "fastboot.erase", "partition": rng.choice(sorted(flashed))})
+            r.refuse("stages[%d].partition" % i, "erases a flashed partition")
+        elif kind == "no_await":
+            del stages[1]
+            r.refuse("stages[%d]" % 1, "fastboot stage without await after sdp.boot")
+        elif kind == "await_first":
+            stages.insert(0, {"op": "await", "vid": "15a2", "pid": "0054"})
+            r.refuse("stages[0]", "await as the first stage")
+        elif kind == "never_too_big":
+            st = {"op": "fastboot.flash", "offset": "0x%x" % (IMX_RAW[1] - 8192), "sparse": "never",
+                  "max_download": 4096}
+            st.update(r.file_keys("s%d.img" % i, rbytes(rng, 5000)))
+            stages.append(st)
+            r.refuse("stages[%d]" % i, "sparse never with a file larger than max_download")
+        elif kind == "bad_sha":
+            stages[0]["sha256"] = sha(uboot + b"!")
+            r.refuse("stages[0].sha256", "sha256 mismatch")
+    if r.valid and rng.random() < 0.1:
+        stages.append({"op": rng.choice(("fastboot.reboot", "fastboot.continue"))})
+    r.doc = doc
+
+
 # --- running ------------------------------------------------------------------
 
-GENERATORS = {"dfuse": gen_dfuse}
-MATCH = {"dfuse": ("0483", "df11")}
+# family -> (setup(dir) -> context, generator(rng, recipe, context))
+GENERATORS = {"dfuse": (lambda d: None, gen_dfuse), "ingenic": (ingenic_fixtures, gen_ingenic),
+              "imx": (imx_fixtures, gen_imx)}
 PATH_RE = r"((stages|match|serial|jedec|dfuse_layout|name|description)(\[\d+\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?)*)"
 
 
@@ -368,12 +724,14 @@ def generate(seed, family, n, root, only):
     d = os.path.join(root, family)
     os.makedirs(os.path.join(d, "img"), exist_ok=True)
     out = []
+    setup, gen = GENERATORS[family]
+    ctx = setup(d)
     for k in range(n):
         if only is not None and k != only:
             continue
         rng = random.Random("%s:%s:%d" % (seed, family, k))
         r = Recipe(family, k, d)
-        GENERATORS[family](rng, r)
+        gen(rng, r, ctx)
         r.write()
         out.append(r)
     return out
@@ -458,7 +816,7 @@ def run_batch(batch, work, bi, time_scale):
         boards, lines = [], ["#!/bin/sh"]
         for k, r in enumerate(batch):
             boards.append(dict(r.board, id="b%d" % k, port=port_of(k)))
-            lines.append("timeout 60 %s --db %s/u%d.db --recipe %s --port %s --deadline-pct 10 >%s/u%d.log 2>&1; echo $? >%s/u%d.rc"
+            lines.append("timeout 60 %s --db %s/u%d.db --recipe %s --port %s --deadline-pct 100 >%s/u%d.log 2>&1; echo $? >%s/u%d.rc"
                          % (os.path.join(BUILD, "tests/tools/job-tool"), bdir, k, r.path, port_of(k), bdir, k, bdir, k))
         sc = os.path.join(bdir, "scenario.json")
         with open(sc, "w") as f:
