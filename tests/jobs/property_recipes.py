@@ -810,7 +810,7 @@ def reference_memories(recipes, work, time_scale):
 
 def run_batch(batch, work, bi, time_scale):
     """One flashsim with a board per recipe; job-tool runs them one after the other."""
-    for attempt in range(3):
+    for attempt in range(4):
         bdir = os.path.join(work, "batch%d.%d" % (bi, attempt))
         os.makedirs(bdir)
         boards, lines = [], ["#!/bin/sh"]
@@ -830,7 +830,7 @@ def run_batch(batch, work, bi, time_scale):
         # umockdev 0.17.16 aborts when a client's uevent socket vanishes
         # between its glob and its connect (a job-tool exiting while a board
         # re-enumerates): a rig failure, not flashd's; run the batch again.
-        if rc != 0 and "sendmsg_one: cannot connect" in text and attempt < 2:
+        if rc != 0 and "sendmsg_one: cannot connect" in text and attempt < 3:
             print("# batch %d: rig abort (umockdev sendmsg_one race), retried" % bi)
             continue
         return bdir, rc, text

@@ -77,4 +77,31 @@ out=$("$flashctl" recipe check "$tmp/crc.json" 2>&1)
 rc=$?
 check "crc32_on_partition_exit_1" test "$rc" -eq 1
 check "crc32_on_partition_message" grep -qxF "$tmp/crc.json: stages[0].verify: crc32 on partition 'boot' is not supported: device-side CRC needs a raw \"offset\" target" <<<"$out"
+# Issue 12 (found by test-recipe-property.sh): a fastboot.flash over its
+# max_download whose sparse pieces cannot carry one 4096-byte block, and a
+# DfuSe download whose last block flashd pads with 0xFF to 8 bytes over bytes
+# an earlier stage wrote, fail on every unit: refused, naming the stage.
+head -c 5000 /dev/zero >"$tmp/big.img"
+cat >"$tmp/pieces.json" <<JSON
+{ "name": "pieces", "match": { "vid": "0525", "pid": "a4a5" },
+  "stages": [ { "op": "fastboot.flash", "offset": "0x8000", "file": "big.img", "max_download": 4096,
+    "sha256": "$(sha256sum "$tmp/big.img" | cut -d' ' -f1)" } ] }
+JSON
+out=$("$flashctl" recipe check "$tmp/pieces.json" 2>&1)
+rc=$?
+check "sparse_pieces_too_small_exit_1" test "$rc" -eq 1
+check "sparse_pieces_too_small_message" grep -qF "$tmp/pieces.json: stages[0].max_download: 4096 bytes cannot carry a sparse piece of 'big.img'" <<<"$out"
+head -c 64 /dev/urandom >"$tmp/hi.bin"
+head -c 11 /dev/urandom >"$tmp/lo.bin"
+cat >"$tmp/pad.json" <<JSON
+{ "name": "pad", "match": { "vid": "0483", "pid": "df11" },
+  "stages": [ { "op": "dfuse.download", "address": "0x0800000c", "file": "hi.bin",
+      "sha256": "$(sha256sum "$tmp/hi.bin" | cut -d' ' -f1)" },
+    { "op": "dfuse.download", "address": "0x08000000", "file": "lo.bin",
+      "sha256": "$(sha256sum "$tmp/lo.bin" | cut -d' ' -f1)" } ] }
+JSON
+out=$("$flashctl" recipe check "$tmp/pad.json" 2>&1)
+rc=$?
+check "dfuse_pad_over_earlier_exit_1" test "$rc" -eq 1
+check "dfuse_pad_over_earlier_message" grep -qF "$tmp/pad.json: stages[1].address: ends at 0x0800000b, and flashd pads the last block with 0xFF to 0x08000010" <<<"$out"
 exit 0
