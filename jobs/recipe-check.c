@@ -499,6 +499,48 @@ static void check_dfuse_pad(struct recipe_parser *p, const struct recipe *r, con
 	}
 }
 
+/*
+ * With an explicit "dfuse_layout" the recipe says what alt 0 of the part is:
+ * a download outside it (or into a segment without the permissions the
+ * stage needs) fails on every unit, as dfuse_check_range() refuses it at run
+ * time (issue 12: found by the property test).  Without one, the F405 table
+ * is only the plan's default and larger parts exist: not checked.  A .dfu is
+ * checked at the ends of its span (the lowest and the highest element byte).
+ */
+static void check_dfuse_in_layout(struct recipe_parser *p, const struct recipe *r,
+				  const bool *stage_ok)
+{
+	struct dfuse_layout l;
+	char jp[64];
+
+	if (!r->dfuse_layout || dfuse_mem_parse(r->dfuse_layout, &l, NULL) < 0)
+		return;
+	for (size_t i = 0; i < r->n_stages; i++) {
+		const struct recipe_dfuse_download *a = &r->stages[i].u.dfuse_download;
+		uint8_t perms = DFUSE_MEM_WRITABLE;
+		struct err e = { 0 };
+		uint64_t last = (uint64_t)a->address + a->image.write_size - 1;
+		int rc;
+
+		if (!stage_ok[i] || r->stages[i].op != RECIPE_OP_DFUSE_DOWNLOAD ||
+		    a->alt != RECIPE_DFUSE_PLAN_ALT || !a->image.write_size || last > UINT32_MAX)
+			continue;
+		if (a->verify != RECIPE_VERIFY_NONE)
+			perms |= DFUSE_MEM_READABLE;
+		if (a->dfu_file) {
+			rc = dfuse_mem_check(&l, a->address, 1, perms, &e);
+			if (rc >= 0)
+				rc = dfuse_mem_check(&l, (uint32_t)last, 1, perms, &e);
+		} else {
+			rc = dfuse_mem_check(&l, a->address, a->image.write_size, perms, &e);
+		}
+		if (rc >= 0)
+			continue;
+		sp(jp, sizeof(jp), i, a->dfu_file ? "file" : "address");
+		recipe_problem(p, jp, "%s in dfuse_layout \"%s\"", e.msg, r->dfuse_layout);
+	}
+}
+
 /* Block size of an Android sparse image (header offset 12), 0 if unreadable. */
 static uint32_t sparse_blk_sz(const struct recipe_image *img)
 {
@@ -557,4 +599,5 @@ void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_o
 	check_dfuse_plan(p, r, stage_ok);
 	check_fastboot_pieces(p, r, stage_ok);
 	check_dfuse_pad(p, r, stage_ok);
+	check_dfuse_in_layout(p, r, stage_ok);
 }

@@ -311,7 +311,7 @@ def gen_dfuse(rng, r, _ctx):
     # At most one deliberate fault, where the checker must point.
     if r.valid and rng.random() < 0.3:
         kind = rng.choice(("overlap", "destroy", "mass", "alt1", "dfu_address", "bad_sha",
-                           "empty", "dfu_elements_overlap", "leave_then"))
+                           "empty", "dfu_elements_overlap", "leave_then", "out_of_layout"))
         i = len(stages)
         if kind == "overlap":
             _, s, e = rng.choice(plan.spans)
@@ -369,6 +369,19 @@ def gen_dfuse(rng, r, _ctx):
             st.update(r.file_keys("s%d.dfu" % i, data))
             stages.append(st)
             r.refuse("stages[%d]" % i, ".dfu elements overlap")
+        elif kind == "out_of_layout" and "dfuse_layout" in doc:
+            # past the end of the layout the recipe names for alt 0
+            end = 0x08040000 if "0128*" in doc["dfuse_layout"] else 0x08100000
+            at = end - rng.choice((0, 8, 64))
+            d = rbytes(rng, 72 + rng.randint(0, 100))
+            if rng.random() < 0.5:
+                st = {"op": "dfuse.download"}
+                st.update(r.file_keys("s%d.dfu" % i, dfu_file([(at, d)])))
+            else:
+                st = {"op": "dfuse.download", "address": "0x%08x" % at}
+                st.update(r.file_keys("s%d.bin" % i, d))
+            stages.append(st)
+            r.refuse("stages[%d]" % i, "download outside the dfuse_layout")
         elif kind == "leave_then":
             stages.append({"op": "dfuse.leave", "address": "0x08000000"})
             st = {"op": "dfuse.download", "address": "0x0803f800"}
@@ -895,6 +908,11 @@ def run_family(seed, family, n, root, only, args):
                     p.append("flashsim exit %d: %s" % (rc, text.strip()[-300:]))
                 failures.append((r, p))
     refused = sum(1 for r in recipes if not r.accepted)
+    kinds = {}
+    for r in recipes:
+        if not r.valid:
+            kinds[r.why] = kinds.get(r.why, 0) + 1
+    print("# %s broken on purpose: %s" % (family, ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
     name = "property_%s" % family
     if failures:
         print("not ok - %s: %d of %d recipes fail the property" % (name, len(failures), len(recipes)))

@@ -104,4 +104,16 @@ out=$("$flashctl" recipe check "$tmp/pad.json" 2>&1)
 rc=$?
 check "dfuse_pad_over_earlier_exit_1" test "$rc" -eq 1
 check "dfuse_pad_over_earlier_message" grep -qF "$tmp/pad.json: stages[1].address: ends at 0x0800000b, and flashd pads the last block with 0xFF to 0x08000010" <<<"$out"
+# Issue 12: with an explicit dfuse_layout, alt 0 is that memory; a download
+# outside it fails on every unit (found by test-recipe-property.sh).
+cat >"$tmp/layout.json" <<JSON
+{ "name": "layout", "match": { "vid": "0483", "pid": "df11" },
+  "dfuse_layout": "@Internal Flash  /0x08000000/0128*0002Kg",
+  "stages": [ { "op": "dfuse.download", "address": "0x0803fff0", "file": "hi.bin",
+      "sha256": "$(sha256sum "$tmp/hi.bin" | cut -d' ' -f1)" } ] }
+JSON
+out=$("$flashctl" recipe check "$tmp/layout.json" 2>&1)
+rc=$?
+check "dfuse_outside_layout_exit_1" test "$rc" -eq 1
+check "dfuse_outside_layout_message" grep -qF "$tmp/layout.json: stages[0].address: address 0x08040000 is outside \"Internal Flash\" in dfuse_layout" <<<"$out"
 exit 0
