@@ -29,12 +29,14 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import sqlite3
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -989,7 +991,13 @@ def main():
     ok = True
     try:
         for fam in fams:
+            t0, c0 = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
+            s0 = resource.getrusage(resource.RUSAGE_SELF)
             ok = run_family(args.seed, fam, args.n, root, only.get(fam), args) and ok
+            c1, s1 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
+            print("# %s: %.1f s, CPU %.1f s in flashsim/job-tool/flashctl, %.1f s here"
+                  % (fam, time.monotonic() - t0, c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime,
+                     s1.ru_utime + s1.ru_stime - s0.ru_utime - s0.ru_stime))
     finally:
         if args.keep:
             print("# kept %s" % root)
