@@ -22,6 +22,19 @@ run) and never from flashd code.  Recipe K of family F uses the random
 stream seeded with "S:F:K", so --only F:K (or ONLY=F:K in the shell
 wrapper) replays one recipe of a failing run.  Output is TAP-like: "ok - "
 and "not ok - " lines, "#" comments; the seed is the first line.
+
+Kept out of the generator because recipe check accepts them and every run
+fails or the pass row is false (issue 12 findings, not fixed here):
+  * a .dfu whose element, in file order, ends in the 8-byte unit where an
+    earlier element starts (flashd's 0xFF pad of that element's last block
+    lands on it: errVERIFY) -- elements are written in address order;
+  * an STM32L476 address that is not a multiple of 8 (errPROG) -- L476
+    addresses are 8-aligned;
+  * Ingenic partitions that are not whole 64 KiB erase units (erase
+    "partition" wipes a neighbour's bytes written earlier; the unit passes)
+    -- partitions are 64 KiB aligned;
+  * fastboot images larger than their GPT partition, raw writes into a
+    partition or over the GPT (recipe check does not know the disk's GPT).
 """
 import argparse
 import hashlib
@@ -953,7 +966,8 @@ def run_family(seed, family, n, root, only, args):
     for r in recipes:
         if not r.valid:
             kinds[r.why] = kinds.get(r.why, 0) + 1
-    print("# %s broken on purpose: %s" % (family, ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
+    print("# %s broken on purpose: %s" % (family, ", ".join("%s %d" % kv for kv in sorted(kinds.items()))
+                                           or "none"))
     name = "property_%s" % family
     if failures:
         print("not ok - %s: %d of %d recipes fail the property" % (name, len(failures), len(recipes)))
