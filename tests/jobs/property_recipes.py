@@ -249,15 +249,17 @@ def gen_dfuse(rng, r, _ctx):
         if is_dfu:
             elements = []
             n_el = rng.randint(1, 3)
+            n_spans = len(plan.spans)
             for _ in range(n_el):
                 size = rng.randint(1, 4 * KIB)
                 off = place(size)
                 if off is None:
-                    return False
+                    break
                 elements.append((off, rbytes(rng, size)))
                 plan.spans.append((i, off, off + size))   # provisional, to place the next
-            for _ in elements:
-                plan.spans.pop()
+            del plan.spans[n_spans:]
+            if len(elements) < n_el:
+                return False
             lo = min(o for o, _ in elements)
             hi = max(o + len(d) for o, d in elements)
             # recipe check treats a .dfu as the span of its elements (overlap
