@@ -53,6 +53,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from expected_memory import gpt_parts  # noqa: E402
 
