@@ -819,7 +819,7 @@ def verdict_problems(r, accepted, msgs):
         return ["refused without a message naming the file"]
     if bad:
         return ["message without a JSON path: %s" % m for m in bad]
-    if not any(m.startswith(r.want_path) for m in msgs):
+    if not any(m.startswith(r.want_path) and m[len(r.want_path)] in ".[:" for m in msgs):
         return ["no message at %s (%s); got:" % (r.want_path, r.why)] + msgs
     return []
 
