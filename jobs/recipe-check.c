@@ -476,10 +476,13 @@ static void check_dfuse_pad(struct recipe_parser *p, const struct recipe *r, con
 
 	for (size_t i = 0; i < r->n_stages; i++) {
 		const struct recipe_dfuse_download *a = &r->stages[i].u.dfuse_download;
-		uint64_t end = (uint64_t)a->address + a->image.write_size, pad_end = (end + 7) & ~7ull;
+		uint64_t end, pad_end;
 
-		if (!stage_ok[i] || r->stages[i].op != RECIPE_OP_DFUSE_DOWNLOAD ||
-		    a->alt != RECIPE_DFUSE_PLAN_ALT || !a->image.write_size || end == pad_end)
+		if (!stage_ok[i] || r->stages[i].op != RECIPE_OP_DFUSE_DOWNLOAD)
+			continue;
+		end = (uint64_t)a->address + a->image.write_size;
+		pad_end = (end + 7) & ~7ull;
+		if (a->alt != RECIPE_DFUSE_PLAN_ALT || !a->image.write_size || end == pad_end)
 			continue;
 		for (size_t j = 0; j < i; j++) {
 			const struct recipe_dfuse_download *q = &r->stages[j].u.dfuse_download;
@@ -519,11 +522,13 @@ static void check_dfuse_in_layout(struct recipe_parser *p, const struct recipe *
 		const struct recipe_dfuse_download *a = &r->stages[i].u.dfuse_download;
 		uint8_t perms = DFUSE_MEM_WRITABLE;
 		struct err e = { 0 };
-		uint64_t last = (uint64_t)a->address + a->image.write_size - 1;
+		uint64_t last;
 		int rc;
 
-		if (!stage_ok[i] || r->stages[i].op != RECIPE_OP_DFUSE_DOWNLOAD ||
-		    a->alt != RECIPE_DFUSE_PLAN_ALT || !a->image.write_size || last > UINT32_MAX)
+		if (!stage_ok[i] || r->stages[i].op != RECIPE_OP_DFUSE_DOWNLOAD)
+			continue;
+		last = (uint64_t)a->address + a->image.write_size - 1;
+		if (a->alt != RECIPE_DFUSE_PLAN_ALT || !a->image.write_size || last > UINT32_MAX)
 			continue;
 		if (a->verify != RECIPE_VERIFY_NONE)
 			perms |= DFUSE_MEM_READABLE;
@@ -563,6 +568,7 @@ static void check_fastboot_pieces(struct recipe_parser *p, const struct recipe *
 {
 	for (size_t i = 0; i < r->n_stages; i++) {
 		const struct recipe_fastboot_flash *a = &r->stages[i].u.fastboot_flash;
+		uint64_t need;
 		uint32_t blk;
 		char jp[64];
 
@@ -571,16 +577,14 @@ static void check_fastboot_pieces(struct recipe_parser *p, const struct recipe *
 		    !a->image.path)
 			continue;
 		blk = a->image.sparse ? sparse_blk_sz(&a->image) : SPARSE_DEFAULT_BLOCK;
-		if (!blk || (uint64_t)a->max_download >= SPARSE_HEADER_SIZE +
-							       3 * SPARSE_CHUNK_HEADER_SIZE +
-							       (uint64_t)blk)
+		need = SPARSE_HEADER_SIZE + 3 * SPARSE_CHUNK_HEADER_SIZE + (uint64_t)blk;
+		if (!blk || a->max_download >= need)
 			continue;
 		sp(jp, sizeof(jp), i, "max_download");
 		recipe_problem(p, jp,
 			       "%" PRIu32 " bytes cannot carry a sparse piece of '%s' (%" PRIu64
-			       " bytes): one %" PRIu32 "-byte block needs %" PRIu32 " with its headers",
-			       a->max_download, a->image.file, a->image.size, blk,
-			       SPARSE_HEADER_SIZE + 3 * SPARSE_CHUNK_HEADER_SIZE + blk);
+			       " bytes): one %" PRIu32 "-byte block needs %" PRIu64 " with its headers",
+			       a->max_download, a->image.file, a->image.size, blk, need);
 	}
 }
 
