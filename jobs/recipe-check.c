@@ -12,7 +12,9 @@
 #include "jobs/recipe-private.h"
 #include "protocols/ingenic.h"
 #include "protocols/dfuse_mem.h"
+#include "protocols/sparse.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -438,6 +440,132 @@ static void check_dfuse_plan(struct recipe_parser *p, const struct recipe *r, co
 	}
 }
 
+/*
+ * flashd pads the last block of a DfuSe download on flash with 0xFF to a
+ * multiple of 8 bytes (protocols/dfuse-load.c dfuse_padded_len(): L4 parts
+ * program double-words and drop a ragged tail).  Over bytes an earlier stage
+ * wrote, the pad cannot set their bits again: the ROM reports errVERIFY on
+ * every unit (issue 12: found by the property test).  A .dfu counts with
+ * the span of its elements, as everywhere in this file.
+ */
+static void check_dfuse_pad(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok)
+{
+	char jp[64];
+
+	for (size_t i = 0; i < r->n_stages; i++) {
+		const struct recipe_dfuse_download *a = &r->stages[i].u.dfuse_download;
+		uint64_t end, pad_end;
+
+		if (!stage_ok[i] || r->stages[i].op != RECIPE_OP_DFUSE_DOWNLOAD)
+			continue;
+		end = (uint64_t)a->address + a->image.write_size;
+		pad_end = (end + 7) & ~7ull;
+		if (a->alt != RECIPE_DFUSE_PLAN_ALT || !a->image.write_size || end == pad_end)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			const struct recipe_dfuse_download *q = &r->stages[j].u.dfuse_download;
+			uint64_t qs = q->address, qe = qs + q->image.write_size;
+
+			if (!stage_ok[j] || r->stages[j].op != RECIPE_OP_DFUSE_DOWNLOAD ||
+			    q->alt != a->alt || qs >= pad_end || end >= qe)
+				continue;
+			sp(jp, sizeof(jp), i, a->dfu_file ? "file" : "address");
+			recipe_problem(p, jp,
+				       "ends at 0x%08" PRIx64 ", and flashd pads the last block with "
+				       "0xFF to 0x%08" PRIx64 ", over bytes stages[%zu] wrote; write "
+				       "stages[%zu] later or pad the image to 8 bytes",
+				       end, pad_end, j, j);
+			break;
+		}
+	}
+}
+
+/*
+ * With an explicit "dfuse_layout" the recipe says what alt 0 of the part is:
+ * a download outside it (or into a segment without the permissions the
+ * stage needs) fails on every unit, as dfuse_check_range() refuses it at run
+ * time (issue 12: found by the property test).  Without one, the F405 table
+ * is only the plan's default and larger parts exist: not checked.  A .dfu is
+ * checked at the ends of its span (the lowest and the highest element byte).
+ */
+static void check_dfuse_in_layout(struct recipe_parser *p, const struct recipe *r,
+				  const bool *stage_ok)
+{
+	struct dfuse_layout l;
+	char jp[64];
+
+	if (!r->dfuse_layout || dfuse_mem_parse(r->dfuse_layout, &l, NULL) < 0)
+		return;
+	for (size_t i = 0; i < r->n_stages; i++) {
+		const struct recipe_dfuse_download *a = &r->stages[i].u.dfuse_download;
+		uint8_t perms = DFUSE_MEM_WRITABLE;
+		struct err e = { 0 };
+		uint64_t last;
+		int rc;
+
+		if (!stage_ok[i] || r->stages[i].op != RECIPE_OP_DFUSE_DOWNLOAD)
+			continue;
+		last = (uint64_t)a->address + a->image.write_size - 1;
+		if (a->alt != RECIPE_DFUSE_PLAN_ALT || !a->image.write_size || last > UINT32_MAX)
+			continue;
+		if (a->verify != RECIPE_VERIFY_NONE)
+			perms |= DFUSE_MEM_READABLE;
+		if (a->dfu_file) {
+			rc = dfuse_mem_check(&l, a->address, 1, perms, &e);
+			if (rc >= 0)
+				rc = dfuse_mem_check(&l, (uint32_t)last, 1, perms, &e);
+		} else {
+			rc = dfuse_mem_check(&l, a->address, a->image.write_size, perms, &e);
+		}
+		if (rc >= 0)
+			continue;
+		sp(jp, sizeof(jp), i, a->dfu_file ? "file" : "address");
+		recipe_problem(p, jp, "%s in dfuse_layout \"%s\"", e.msg, r->dfuse_layout);
+	}
+}
+
+/* Block size of an Android sparse image (header offset 12), 0 if unreadable. */
+static uint32_t sparse_blk_sz(const struct recipe_image *img)
+{
+	_cleanup_close_ int fd = open(img->path, O_RDONLY | O_CLOEXEC);
+	uint8_t b[4];
+
+	if (fd < 0 || pread(fd, b, sizeof(b), 12) != (ssize_t)sizeof(b))
+		return 0;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/*
+ * A fastboot.flash larger than its max_download goes in sparse pieces
+ * (protocols/sparse.c sparse_split()); each piece needs the file header,
+ * three chunk headers and one whole block.  A recipe whose max_download is
+ * smaller fails that on every unit (issue 12: found by the property test).
+ */
+static void check_fastboot_pieces(struct recipe_parser *p, const struct recipe *r,
+				  const bool *stage_ok)
+{
+	for (size_t i = 0; i < r->n_stages; i++) {
+		const struct recipe_fastboot_flash *a = &r->stages[i].u.fastboot_flash;
+		uint64_t need;
+		uint32_t blk;
+		char jp[64];
+
+		if (!stage_ok[i] || r->stages[i].op != RECIPE_OP_FASTBOOT_FLASH || !a->max_download ||
+		    a->sparse == RECIPE_SPARSE_NEVER || a->image.size <= a->max_download ||
+		    !a->image.path)
+			continue;
+		blk = a->image.sparse ? sparse_blk_sz(&a->image) : SPARSE_DEFAULT_BLOCK;
+		need = SPARSE_HEADER_SIZE + 3 * SPARSE_CHUNK_HEADER_SIZE + (uint64_t)blk;
+		if (!blk || a->max_download >= need)
+			continue;
+		sp(jp, sizeof(jp), i, "max_download");
+		recipe_problem(p, jp,
+			       "%" PRIu32 " bytes cannot carry a sparse piece of '%s' (%" PRIu64
+			       " bytes): one %" PRIu32 "-byte block needs %" PRIu64 " with its headers",
+			       a->max_download, a->image.file, a->image.size, blk, need);
+	}
+}
+
 void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_ok)
 {
 	_cleanup_free_ bool *resolved = calloc(r->n_stages ? r->n_stages : 1, sizeof(bool));
@@ -453,4 +581,7 @@ void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_o
 	check_dfuse_plan(p, r, stage_ok);
 	recipe_plan_ingenic(p, r, stage_ok, resolved);
 	recipe_plan_fastboot(p, r, stage_ok);
+	check_fastboot_pieces(p, r, stage_ok);
+	check_dfuse_pad(p, r, stage_ok);
+	check_dfuse_in_layout(p, r, stage_ok);
 }

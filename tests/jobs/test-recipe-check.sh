@@ -179,4 +179,43 @@ fastboot_recipe fb-intended "$(flash '"partition": "boot"'), $(flash '"partition
   $(flash '"offset": "0x400"'), $(flash '"offset": "0x800"' ', "destroys_earlier": true'),
   $(flash '"partition": "gpt"' ', "destroys_earlier": true')"
 accepted fb-intended
+# Issue 12 (found by test-recipe-property.sh): a fastboot.flash over its
+# max_download whose sparse pieces cannot carry one 4096-byte block, and a
+# DfuSe download whose last block flashd pads with 0xFF to 8 bytes over bytes
+# an earlier stage wrote, fail on every unit: refused, naming the stage.
+head -c 5000 /dev/zero >"$tmp/big.img"
+cat >"$tmp/pieces.json" <<JSON
+{ "name": "pieces", "match": { "vid": "0525", "pid": "a4a5" },
+  "stages": [ { "op": "fastboot.flash", "offset": "0x8000", "file": "big.img", "max_download": 4096,
+    "sha256": "$(sha256sum "$tmp/big.img" | cut -d' ' -f1)" } ] }
+JSON
+out=$("$flashctl" recipe check "$tmp/pieces.json" 2>&1)
+rc=$?
+check "sparse_pieces_too_small_exit_1" test "$rc" -eq 1
+check "sparse_pieces_too_small_message" grep -qF "$tmp/pieces.json: stages[0].max_download: 4096 bytes cannot carry a sparse piece of 'big.img'" <<<"$out"
+head -c 64 /dev/urandom >"$tmp/hi.bin"
+head -c 11 /dev/urandom >"$tmp/lo.bin"
+cat >"$tmp/pad.json" <<JSON
+{ "name": "pad", "match": { "vid": "0483", "pid": "df11" },
+  "stages": [ { "op": "dfuse.download", "address": "0x0800000c", "file": "hi.bin",
+      "sha256": "$(sha256sum "$tmp/hi.bin" | cut -d' ' -f1)" },
+    { "op": "dfuse.download", "address": "0x08000000", "file": "lo.bin",
+      "sha256": "$(sha256sum "$tmp/lo.bin" | cut -d' ' -f1)" } ] }
+JSON
+out=$("$flashctl" recipe check "$tmp/pad.json" 2>&1)
+rc=$?
+check "dfuse_pad_over_earlier_exit_1" test "$rc" -eq 1
+check "dfuse_pad_over_earlier_message" grep -qF "$tmp/pad.json: stages[1].address: ends at 0x0800000b, and flashd pads the last block with 0xFF to 0x08000010" <<<"$out"
+# Issue 12: with an explicit dfuse_layout, alt 0 is that memory; a download
+# outside it fails on every unit (found by test-recipe-property.sh).
+cat >"$tmp/layout.json" <<JSON
+{ "name": "layout", "match": { "vid": "0483", "pid": "df11" },
+  "dfuse_layout": "@Internal Flash  /0x08000000/0128*0002Kg",
+  "stages": [ { "op": "dfuse.download", "address": "0x0803fff0", "file": "hi.bin",
+      "sha256": "$(sha256sum "$tmp/hi.bin" | cut -d' ' -f1)" } ] }
+JSON
+out=$("$flashctl" recipe check "$tmp/layout.json" 2>&1)
+rc=$?
+check "dfuse_outside_layout_exit_1" test "$rc" -eq 1
+check "dfuse_outside_layout_message" grep -qF "$tmp/layout.json: stages[0].address: address 0x08040000 is outside \"Internal Flash\" in dfuse_layout" <<<"$out"
 exit 0
