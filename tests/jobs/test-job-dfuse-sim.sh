@@ -78,14 +78,16 @@ row=$(q "$tmp/happy.db" "SELECT result, serial, recipe, port, failed_stage IS NU
 	nok "dfuse_unit_row_pass_with_serial" "row=$row"
 imgs=$(q "$tmp/happy.db" "SELECT stage, target, size, sha256, host_crc32 = device_crc32, verified FROM unit_images ORDER BY id")
 want="boot|alt0:0x08000000|20000|$(sha "$tmp/r/images/boot.bin")|1|1
-app|alt0:0x08020000|70000|$(sha "$tmp/r/images/app.bin")|1|1"
+app|alt0:0x08020000|70000|$(sha "$tmp/r/images/app.bin")|1|1
+verify|alt0:0x08000000|20000|$(sha "$tmp/r/images/boot.bin")|1|1
+verify|alt0:0x08020000|70000|$(sha "$tmp/r/images/app.bin")|1|1"
 [ "$imgs" = "$want" ] && ok "dfuse_image_rows_carry_sha_and_equal_crcs" ||
 	nok "dfuse_image_rows_carry_sha_and_equal_crcs" "got: $imgs" "want: $want"
 crc=$(q "$tmp/happy.db" "SELECT printf('%08x', host_crc32) FROM unit_images WHERE stage='boot'")
 want_crc=$(python3 -c 'import zlib,sys; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$tmp/r/images/boot.bin")
 [ "$crc" = "$want_crc" ] && ok "dfuse_host_crc_is_crc32_of_image" || nok "dfuse_host_crc_is_crc32_of_image" "$crc != $want_crc"
 stages=$(q "$tmp/happy.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
-[ "$stages" = "boot:pass app:pass dfuse.leave:pass" ] && ok "dfuse_stage_rows_in_order" ||
+[ "$stages" = "boot:pass app:pass dfuse.leave:pass verify:pass" ] && ok "dfuse_stage_rows_in_order" ||
 	nok "dfuse_stage_rows_in_order" "$stages"
 
 # --- unplug in the middle of the second image --------------------------------
@@ -159,9 +161,13 @@ else
 	nok "dfuse_dfu_file_elements_land_at_their_addresses" "rc=$rc" "$(cmp "$flash" "$expect" 2>&1)" "$(tail -3 "$tmp/dfu.log")"
 fi
 row=$(q "$tmp/dfu.db" "SELECT result FROM units")
-imgs=$(q "$tmp/dfu.db" "SELECT stage, target, size, sha256, printf('%08x', host_crc32), host_crc32 = device_crc32, verified FROM unit_images")
+imgs=$(q "$tmp/dfu.db" "SELECT stage, target, size, sha256, printf('%08x', host_crc32), host_crc32 = device_crc32, verified FROM unit_images ORDER BY id")
 want_crc=$(python3 -c 'import zlib,sys; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read() + open(sys.argv[2],"rb").read()))' "$tmp/el0.bin" "$tmp/el1.bin")
-want="fw|alt0:dfu:2 elements|$(stat -c %s "$tmp/r/images/fw.dfu")|$(sha "$tmp/r/images/fw.dfu")|$want_crc|1|1"
+crc0=$(python3 -c 'import zlib,sys; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$tmp/el0.bin")
+crc1=$(python3 -c 'import zlib,sys; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$tmp/el1.bin")
+want="fw|alt0:dfu:2 elements|$(stat -c %s "$tmp/r/images/fw.dfu")|$(sha "$tmp/r/images/fw.dfu")|$want_crc|1|1
+verify|alt0:0x08000000|$(stat -c %s "$tmp/r/images/fw.dfu")|$(sha "$tmp/r/images/fw.dfu")|$crc0|1|1
+verify|alt0:0x08002000|$(stat -c %s "$tmp/r/images/fw.dfu")|$(sha "$tmp/r/images/fw.dfu")|$crc1|1|1"
 if [ "$row" = pass ] && [ "$imgs" = "$want" ]; then
 	ok "dfuse_dfu_file_one_pass_row_crc_over_elements"
 else
@@ -202,7 +208,9 @@ fi
 rows=$(q "$tmp/shared.db" "SELECT result FROM units; SELECT stage || ':' || verified || ':' || (host_crc32 = device_crc32) FROM unit_images ORDER BY id")
 want="pass
 boot2:1:1
-app2:1:1"
+app2:1:1
+verify:1:1
+verify:1:1"
 [ "$rows" = "$want" ] && ok "dfuse_shared_sector_rows_pass_and_verified" ||
 	nok "dfuse_shared_sector_rows_pass_and_verified" "got: $rows" "want: $want"
 
@@ -264,7 +272,7 @@ fi
 row=$(q "$tmp/l4.db" "SELECT result, serial, recipe FROM units")
 stages=$(q "$tmp/l4.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
 state=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["state"])' "$tmp/l4/summary.json" 2>&1)
-if [ "$row" = "pass|L4UNIT07|stm32-l476" ] && [ "$stages" = "bootloader:pass application:pass dfuse.leave:pass" ] &&
+if [ "$row" = "pass|L4UNIT07|stm32-l476" ] && [ "$stages" = "bootloader:pass application:pass dfuse.leave:pass verify:pass" ] &&
 	[ "$state" = "left@0x08000000" ]; then
 	ok "dfuse_l476_unit_row_pass_and_left"
 else

@@ -82,10 +82,12 @@ fi
 imgs=$(q "$tmp/happy.db" "SELECT stage, target, sha256, printf('%08x', host_crc32), CASE WHEN device_crc32 IS NULL THEN '-' ELSE printf('%08x', device_crc32) END, verified FROM unit_images ORDER BY id")
 want="sdp.boot|ram:0x177ff400|$(sha "$I/u-boot-imx6q.imx")|$(crc_of "$I/u-boot-imx6q.imx")|-|0
 rootfs|rootfs|$(sha "$I/rootfs.simg")|$(crc_of "$I/rootfs.simg")|-|0
-bootloader|0x400|$(sha "$I/raw-env.img")|$(crc_of "$I/raw-env.img")|$(crc_of "$I/raw-env.img")|1"
+bootloader|0x400|$(sha "$I/raw-env.img")|$(crc_of "$I/raw-env.img")|$(crc_of "$I/raw-env.img")|1
+verify|rootfs|$(sha "$I/rootfs.simg")|$(crc_of "$I/rootfs.simg")|-|0
+verify|0x400|$(sha "$I/raw-env.img")|$(crc_of "$I/raw-env.img")|$(crc_of "$I/raw-env.img")|1"
 [ "$imgs" = "$want" ] && ok job_imx_image_rows_targets_and_crcs || nok job_imx_image_rows_targets_and_crcs "got: $imgs" "want: $want"
 stages=$(q "$tmp/happy.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
-[ "$stages" = "sdp.boot:pass await:pass fastboot.getvar:pass fastboot.ucmd:pass rootfs:pass bootloader:pass fastboot.reboot:pass" ] &&
+[ "$stages" = "sdp.boot:pass await:pass fastboot.getvar:pass fastboot.ucmd:pass rootfs:pass bootloader:pass fastboot.reboot:pass verify:pass" ] &&
 	ok job_imx_stage_rows_in_order || nok job_imx_stage_rows_in_order "$stages"
 
 # --- serial from OCOTP through SDP, before the boot --------------------------

@@ -113,11 +113,14 @@ row=$(q "$tmp/happy.db" "SELECT result, serial, chip_uid, jedec_id, recipe, port
 imgs=$(q "$tmp/happy.db" "SELECT stage, target, size, sha256, host_crc32, ifnull(device_crc32, '-'), verified FROM unit_images ORDER BY id")
 want="uboot|nor:uboot@0x00000000|150000|$(sha "$tmp/r/images/uboot.bin")|$(zcrc "$tmp/r/images/uboot.bin")|-|1
 kernel|nor:kernel@0x00040000|700000|$(sha "$tmp/r/images/kernel.bin")|$(zcrc "$tmp/r/images/kernel.bin")|-|1
-rootfs|nor:rootfs@0x002c0000|1300000|$(sha "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|1"
+rootfs|nor:rootfs@0x002c0000|1300000|$(sha "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|1
+verify|nor:uboot@0x00000000|150000|$(sha "$tmp/r/images/uboot.bin")|$(zcrc "$tmp/r/images/uboot.bin")|$(zcrc "$tmp/r/images/uboot.bin")|1
+verify|nor:kernel@0x00040000|700000|$(sha "$tmp/r/images/kernel.bin")|$(zcrc "$tmp/r/images/kernel.bin")|$(zcrc "$tmp/r/images/kernel.bin")|1
+verify|nor:rootfs@0x002c0000|1300000|$(sha "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|1"
 [ "$imgs" = "$want" ] && ok "ingenic_image_rows_carry_sha_and_crcs" ||
 	nok "ingenic_image_rows_carry_sha_and_crcs" "got: $imgs" "want: $want"
 stages=$(q "$tmp/happy.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
-[ "$stages" = "ingenic.boot:pass ingenic.check_jedec:pass ingenic.config:pass uboot:pass kernel:pass rootfs:pass ingenic.reboot:pass" ] &&
+[ "$stages" = "ingenic.boot:pass ingenic.check_jedec:pass ingenic.config:pass uboot:pass kernel:pass rootfs:pass ingenic.reboot:pass verify:pass" ] &&
 	ok "ingenic_stage_rows_in_order" || nok "ingenic_stage_rows_in_order" "$stages"
 
 # --- unplug in the middle of the kernel ------------------------------------------
