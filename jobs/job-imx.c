@@ -164,10 +164,10 @@ static int stage_getvar(struct job *j, struct fb *fb, const struct recipe_fastbo
 /* Whole-unit verification reads raw eMMC ranges back by device-side CRC. */
 static const char *plan_unreadable(const struct recipe_fastboot_flash *a, bool sparse)
 {
-	if (sparse)
-		return "a sparse image's DONT_CARE blocks are unknown on the host";
 	if (!a->raw)
 		return "fastboot has no device-side CRC of a partition by name";
+	if (sparse)
+		return "a sparse image's DONT_CARE blocks are unknown on the host";
 	return NULL;
 }
 

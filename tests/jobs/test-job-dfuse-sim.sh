@@ -279,6 +279,95 @@ else
 	nok "dfuse_l476_unit_row_pass_and_left" "row=$row" "stages=$stages" "state=$state"
 fi
 
+# --- whole-unit verification (issue 12 "A pass row is true") -------------------
+# "low" fills sector 0 (16 KiB, its last byte 0xff), "high" goes to sector 1.
+# The board's erase of sector 1 disturbs sector 0's last byte (boards/README.md
+# "Disturb"): both stages verify their own bytes and pass, only the read-back
+# after the last write sees "low" damaged.  The unit must fail in "verify",
+# naming the stage, the address and both CRCs, and the board must not leave.
+python3 -c 'import os,sys; d=bytearray(os.urandom(16384)); d[-1]=0xff; open(sys.argv[1],"wb").write(d)' "$tmp/r/images/low.bin"
+head -c 4096 /dev/urandom >"$tmp/r/images/high.bin"
+cat >"$tmp/r/neighbours.json" <<EOF
+{ "name": "neighbours", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "low", "address": "0x08000000", "file": "images/low.bin",
+      "sha256": "$(sha "$tmp/r/images/low.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.download", "name": "high", "address": "0x08004000", "file": "images/high.bin",
+      "sha256": "$(sha "$tmp/r/images/high.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.leave", "address": "0x08000000" } ] }
+EOF
+run disturb neighbours ', "faults": [ { "kind": "disturb", "step": "erase", "skip": 1 } ]'
+row=$(q "$tmp/disturb.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/disturb.db" "SELECT error FROM units")
+low_crc=$(python3 -c 'import zlib,sys; print("0x%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$tmp/r/images/low.bin")
+dev_crc=$(python3 -c 'import zlib,sys; print("0x%08x" % zlib.crc32(open(sys.argv[1],"rb").read()[:16384]))' "$tmp/disturb/b1.flash.bin" 2>&1)
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|verify" ] && [ "$low_crc" != "$dev_crc" ] &&
+	[[ $err == *"stage 'low' (images/low.bin)"*"0x08000000"*"first difference at 0x08003fff"*"host CRC $low_crc, device CRC $dev_crc"* ]]; then
+	ok "dfuse_disturbed_earlier_stage_fails_the_unit_in_verify"
+else
+	nok "dfuse_disturbed_earlier_stage_fails_the_unit_in_verify" "rc=$rc row=$row" "error=$err" "want CRCs $low_crc $dev_crc"
+fi
+rows=$(q "$tmp/disturb.db" "SELECT name || ':' || result FROM unit_stages ORDER BY idx; SELECT stage || '|' || target || '|' || verified || '|' || (host_crc32 = device_crc32) FROM unit_images ORDER BY id")
+want="low:pass
+high:pass
+verify:fail
+low|alt0:0x08000000|1|1
+high|alt0:0x08004000|1|1
+verify|alt0:0x08000000|0|0
+verify|alt0:0x08004000|1|1"
+[ "$rows" = "$want" ] && ok "dfuse_disturb_rows_per_stage_pass_verify_row_fails" ||
+	nok "dfuse_disturb_rows_per_stage_pass_verify_row_fails" "got: $(echo $rows)" "want: $(echo $want)"
+state=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["state"])' "$tmp/disturb/summary.json" 2>&1)
+last=$(od -An -tx1 -j 16383 -N1 "$tmp/disturb/b1.flash.bin" 2>&1 | tr -d ' ')
+[ "$state" != "left@0x08000000" ] && [ "$last" = fe ] && ok "dfuse_disturbed_board_is_not_sent_away" ||
+	nok "dfuse_disturbed_board_is_not_sent_away" "state=$state byte 0x3fff=$last"
+
+# The same recipe on a board without the fault passes, the read-back running
+# before the leave (the job's log: rows are keyed by idx, verify's is past
+# the recipe's), its rows verified.
+run undisturbed neighbours ""
+order=$(sed -n "s/.*Stage [0-9]* '\([^']*\)' started.*/\1/p" "$tmp/undisturbed.log" | tr '\n' ' ' | sed 's/ $//')
+vrows=$(q "$tmp/undisturbed.db" "SELECT count(*) FROM unit_images WHERE stage = 'verify' AND verified AND host_crc32 = device_crc32")
+if [ "$rc" -eq 0 ] && [ "$order" = "low high verify dfuse.leave" ] && [ "$vrows" = 2 ]; then
+	ok "dfuse_verify_runs_before_the_leave_and_passes"
+else
+	nok "dfuse_verify_runs_before_the_leave_and_passes" "rc=$rc order=$order verified rows=$vrows" "$(tail -3 "$tmp/undisturbed.log")"
+fi
+
+# "destroys_earlier": the later stage's mass erase wipes "old" on purpose, so
+# the final contents are "new" alone: the unit passes, and verify checks "new"
+# only (old's bytes are no longer expected; the flash has them erased).
+head -c 4096 /dev/urandom >"$tmp/r/images/old.bin"
+head -c 4096 /dev/urandom >"$tmp/r/images/new.bin"
+cat >"$tmp/r/destroys.json" <<EOF
+{ "name": "destroys", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "old", "address": "0x08000000", "file": "images/old.bin",
+      "sha256": "$(sha "$tmp/r/images/old.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.download", "name": "new", "address": "0x08004000", "file": "images/new.bin",
+      "sha256": "$(sha "$tmp/r/images/new.bin")", "erase": "mass", "verify": "readback",
+      "destroys_earlier": true },
+    { "op": "dfuse.leave", "address": "0x08000000" } ] }
+EOF
+run destroys destroys ""
+python3 - "$tmp/r/images/new.bin" "$tmp/expect-destroys.bin" <<'EOF'
+import sys
+new, out = open(sys.argv[1], 'rb').read(), sys.argv[2]
+img = bytearray(b'\xff' * (1024 * 1024))
+img[0x4000:0x4000 + len(new)] = new
+open(out, 'wb').write(img)
+EOF
+rows=$(q "$tmp/destroys.db" "SELECT result FROM units; SELECT stage || '|' || target || '|' || verified FROM unit_images WHERE stage = 'verify' ORDER BY id")
+want="pass
+verify|alt0:0x08004000|1"
+if [ "$rc" -eq 0 ] && cmp -s "$tmp/destroys/b1.flash.bin" "$tmp/expect-destroys.bin" && [ "$rows" = "$want" ]; then
+	ok "dfuse_destroys_earlier_expects_the_later_stage_only"
+else
+	nok "dfuse_destroys_earlier_expects_the_later_stage_only" "rc=$rc" "got: $(echo $rows)" "want: $(echo $want)" "$(tail -3 "$tmp/destroys.log")"
+fi
+
 # No unit may be left 'running' by any of the runs above.
 left=0
 for db in "$tmp"/*.db; do
