@@ -309,5 +309,5 @@ int job_dfuse_read(struct job *j, uint8_t alt, uint32_t addr, uint8_t *buf, size
 	r = dfuse_select_alt(j->s.dfuse, alt, e);
 	if (r < 0)
 		return r;
-	return dfuse_upload(j->s.dfuse, addr, buf, len, job_progress_cb, j, e);
+	return dfuse_upload(j->s.dfuse, addr, buf, len, NULL, NULL, e);
 }

@@ -161,13 +161,20 @@ static int stage_getvar(struct job *j, struct fb *fb, const struct recipe_fastbo
 	return 0;
 }
 
-/* Whole-unit verification reads raw eMMC ranges back by device-side CRC. */
+/*
+ * Whole-unit verification reads raw eMMC ranges back by device-side CRC,
+ * with the U-Boot commands "verify": "crc32" uses.  A stage that said
+ * "none" is taken at its word: its U-Boot may lack them (recorded as not
+ * read back, never claimed verified).
+ */
 static const char *plan_unreadable(const struct recipe_fastboot_flash *a, bool sparse)
 {
 	if (!a->raw)
 		return "fastboot has no device-side CRC of a partition by name";
 	if (sparse)
 		return "a sparse image's DONT_CARE blocks are unknown on the host";
+	if (a->verify != RECIPE_VERIFY_CRC32)
+		return "the stage said verify none (U-Boot's mmc read/hash crc32 not assumed)";
 	return NULL;
 }
 

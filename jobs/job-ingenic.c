@@ -423,5 +423,5 @@ int job_ingenic_read(struct job *j, const struct recipe_stage *writer, uint64_t 
 		r = ensure_configured(j, s, writer, e);
 	if (r < 0)
 		return r;
-	return burner_read(s->burner, off, buf, len, job_progress_cb, j, e);
+	return burner_read(s->burner, off, buf, len, NULL, NULL, e);
 }

@@ -22,6 +22,9 @@
 #include "jobs/job-private.h"
 #include "protocols/crc32.h"
 
+/* Bytes read back per request: bounds the memory a verify pass holds. */
+#define JOB_VERIFY_PIECE (256u * 1024u)
+
 void job_plan_release(struct job_plan *p)
 {
 	free(p->v);
@@ -198,29 +201,39 @@ struct check {
 	uint64_t first_diff; /* address of the first differing byte (byte read-back) */
 };
 
-/* Read the range back as bytes (DfuSe upload, Ingenic READ) and compare. */
+/*
+ * Read the range back as bytes (DfuSe upload, Ingenic READ) in pieces and
+ * compare: 32 boards verifying a 16 MiB NOR at once must not each hold a
+ * copy of it.
+ */
 static int check_bytes(struct job *j, const struct job_range *r, struct check *c, struct err *e)
 {
-	uint8_t *buf = malloc(r->len ? r->len : 1);
-	int ret;
+	size_t piece = r->len < JOB_VERIFY_PIECE ? (size_t)r->len : JOB_VERIFY_PIECE;
+	uint8_t *buf = malloc(piece ? piece : 1);
+	int ret = 0;
 
 	if (!buf)
-		return err_set(e, -ENOMEM, "out of memory for a %llu-byte read-back",
-			       (unsigned long long)r->len);
-	if (r->mem == JOB_MEM_DFUSE)
-		ret = job_dfuse_read(j, r->alt, (uint32_t)r->addr, buf, r->len, e);
-	else
-		ret = job_ingenic_read(j, &j->recipe->stages[r->stage], r->addr, buf, r->len, e);
-	if (ret == 0) {
-		c->dev_crc = crc32_update(0, buf, r->len);
-		c->has_dev_crc = true;
-		c->same = memcmp(buf, r->data, r->len) == 0;
-		for (uint64_t i = 0; !c->same && i < r->len; i++)
-			if (buf[i] != r->data[i]) {
-				c->first_diff = r->addr + i;
-				break;
+		return err_set(e, -ENOMEM, "out of memory for a read-back");
+	c->same = true;
+	for (uint64_t done = 0; done < r->len; done += piece) {
+		size_t n = r->len - done < piece ? (size_t)(r->len - done) : piece;
+
+		if (r->mem == JOB_MEM_DFUSE)
+			ret = job_dfuse_read(j, r->alt, (uint32_t)(r->addr + done), buf, n, e);
+		else
+			ret = job_ingenic_read(j, &j->recipe->stages[r->stage], r->addr + done, buf,
+					       n, e);
+		if (ret < 0)
+			break;
+		c->dev_crc = crc32_update(c->dev_crc, buf, n);
+		for (size_t i = 0; c->same && i < n; i++)
+			if (buf[i] != r->data[done + i]) {
+				c->same = false;
+				c->first_diff = r->addr + done + i;
 			}
+		job_progress_cb(j, done + n, r->len);
 	}
+	c->has_dev_crc = ret == 0;
 	free(buf);
 	return ret;
 }
