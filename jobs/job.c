@@ -347,7 +347,7 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
  * A pass that could not read some range back passes with a note in the
  * error column saying so: those rows are not verified.
  */
-static int run_verify(struct job *j, struct err *e)
+static int run_verify(struct job *j, unsigned next, struct err *e)
 {
 	unsigned idx = (unsigned)j->recipe->n_stages + j->plan.passes;
 	int64_t started = db_now_ms();
@@ -358,10 +358,12 @@ static int run_verify(struct job *j, struct err *e)
 	struct log_ctx c;
 	int r;
 
+	/* Shown as part of the stage it precedes: status stays within the recipe's count. */
 	if (j->obs.stage)
-		j->obs.stage(j->obs.userdata, idx, "verify");
+		j->obs.stage(j->obs.userdata, next < j->recipe->n_stages ? next : next - 1, "verify");
 	c = job_log_ctx(j, "verify", NULL);
-	log_ev(LOG_INFO, LOG_ID_STAGE, &c, "Stage %u 'verify' started: re-reading every range written", idx);
+	log_ev(LOG_INFO, LOG_ID_STAGE, &c, "Stage %u 'verify' started: re-reading what was written",
+	       idx);
 	err_clear(e);
 	r = job_session_open(j, e);
 	if (r >= 0)
@@ -462,7 +464,7 @@ static void *job_thread(void *arg)
 	}
 	for (unsigned i = 0; r >= 0 && i < j->recipe->n_stages; i++) {
 		if (job_verify_due(j, &j->recipe->stages[i])) {
-			r = run_verify(j, &e);
+			r = run_verify(j, i, &e);
 			if (r < 0) {
 				failed = "verify";
 				result = r == -ECANCELED ? JOB_INTERRUPTED : JOB_FAIL;
@@ -479,7 +481,7 @@ static void *job_thread(void *arg)
 		}
 	}
 	if (r >= 0 && result == JOB_PASS && job_verify_due(j, NULL)) {
-		r = run_verify(j, &e);
+		r = run_verify(j, (unsigned)j->recipe->n_stages, &e);
 		if (r < 0) {
 			failed = "verify";
 			result = r == -ECANCELED ? JOB_INTERRUPTED : JOB_FAIL;
