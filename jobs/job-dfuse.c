@@ -56,6 +56,65 @@ static int dfu_pick_target(struct job *j, const struct recipe_dfuse_download *a,
 	return err_set(e, -ENOENT, "'%s' has no target for alt %u", a->image.file, a->alt);
 }
 
+/* The alt's layout as the device reported it, NULL if unknown. */
+static const struct dfuse_layout *alt_layout(struct job *j, uint8_t alt)
+{
+	for (unsigned i = 0; i < dfuse_n_alts(j->s.dfuse); i++) {
+		const struct dfuse_alt *a = dfuse_alt(j->s.dfuse, i);
+
+		if (a->alt == alt)
+			return a->layout_err < 0 ? NULL : &a->layout;
+	}
+	return NULL;
+}
+
+/*
+ * Whole-unit verification (job-verify.c): what this stage erased is no
+ * longer what earlier stages wrote (recipe check allowed it only with
+ * destroys_earlier), then what it wrote is expected at the end.
+ */
+static void plan_erases(struct job *j, unsigned tag)
+{
+	const struct dfuse_erased *er = &j->dfuse_erased;
+
+	if (er->mass && er->mass_tag == tag)
+		job_plan_erase(j, JOB_MEM_DFUSE, er->mass_alt, NULL, 0, UINT64_MAX);
+	for (size_t i = 0; i < er->n; i++) {
+		const struct dfuse_layout *l = alt_layout(j, er->v[i].alt);
+		uint32_t start, size;
+
+		if (er->v[i].tag != tag)
+			continue;
+		if (!l || dfuse_mem_sector(l, er->v[i].start, &start, &size) < 0)
+			/* Unknown size: the safe guess is everything after it. */
+			job_plan_erase(j, JOB_MEM_DFUSE, er->v[i].alt, NULL, er->v[i].start,
+				       UINT64_MAX);
+		else
+			job_plan_erase(j, JOB_MEM_DFUSE, er->v[i].alt, NULL, start, size);
+	}
+}
+
+static void plan_write(struct job *j, const struct recipe_stage *st, uint8_t alt, uint32_t addr,
+		       const uint8_t *data, size_t len)
+{
+	const struct dfuse_layout *l = alt_layout(j, alt);
+	struct err ignore = { 0 };
+
+	job_plan_write(j, &(struct job_range){
+				  .mem = JOB_MEM_DFUSE,
+				  .alt = alt,
+				  .addr = addr,
+				  .len = len,
+				  .data = data,
+				  .stage = (unsigned)(st - j->recipe->stages),
+				  .unreadable = !l || dfuse_mem_check(l, addr, len,
+								      DFUSE_MEM_READABLE,
+								      &ignore) < 0 ?
+							"the alt's layout does not let the ROM read it" :
+							NULL,
+			  });
+}
+
 /*
  * dfuse.download of a .dfu (recipe checked it): the elements of the
  * stage's alt, each written at its own address and read back, sectors
@@ -89,6 +148,12 @@ static int download_dfu(struct job *j, const struct recipe_stage *st, const char
 	for (uint32_t i = 0; i < tg->n_elements; i++)
 		size += tg->elements[i].size;
 	r = dfuse_download_file(j->s.dfuse, &view, download_flags(a), job_progress_cb, j, &res, e);
+	if (r >= 0) {
+		plan_erases(j, (unsigned)(st - j->recipe->stages));
+		for (uint32_t i = 0; i < tg->n_elements; i++)
+			plan_write(j, st, a->alt, tg->elements[i].address, tg->elements[i].data,
+				   tg->elements[i].size);
+	}
 	snprintf(target, sizeof(target), "alt%u:dfu:%u elements", a->alt, tg->n_elements);
 	if (r >= 0 || res.bytes_written > 0)
 		job_record_image(j, st, name, target, &a->image, res.bytes_written == size,
@@ -182,6 +247,11 @@ int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char 
 	}
 	r = dfuse_download(j->s.dfuse, a->address, img->data, size, download_flags(a),
 			   job_progress_cb, j, &res, e);
+	if (r >= 0) {
+		/* img->data stays mapped: the job holds its own reference (map_images()). */
+		plan_erases(j, (unsigned)(st - j->recipe->stages));
+		plan_write(j, st, a->alt, a->address, img->data, size);
+	}
 	image_put(j->env->images, img);
 
 	/* The image row is written whatever happened: QA wants to see the
@@ -226,4 +296,18 @@ int job_dfuse_leave(struct job *j, const struct recipe_stage *st, struct err *e)
 	if (r < 0)
 		return r;
 	return dfuse_leave(j->s.dfuse, st->u.dfuse_leave.address, &gone, e);
+}
+
+int job_dfuse_read(struct job *j, uint8_t alt, uint32_t addr, uint8_t *buf, size_t len,
+		   struct err *e)
+{
+	int r;
+
+	r = ensure_dfuse(j, e);
+	if (r < 0)
+		return r;
+	r = dfuse_select_alt(j->s.dfuse, alt, e);
+	if (r < 0)
+		return r;
+	return dfuse_upload(j->s.dfuse, addr, buf, len, NULL, NULL, e);
 }

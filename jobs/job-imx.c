@@ -58,7 +58,7 @@ static unsigned int job_pct(const struct job *j)
 
 static int ensure_sdp(struct job *j, const struct imx_soc *soc, struct sdp **ret, struct err *e)
 {
-	struct imx_session *s;
+	struct imx_session *s = NULL;
 	int r = imx_session(j, &s, e);
 
 	if (r < 0)
@@ -75,7 +75,7 @@ static int ensure_sdp(struct job *j, const struct imx_soc *soc, struct sdp **ret
 
 static int ensure_fb(struct job *j, struct fb **ret, struct err *e)
 {
-	struct imx_session *s;
+	struct imx_session *s = NULL;
 	int r = imx_session(j, &s, e);
 
 	if (r < 0)
@@ -161,6 +161,23 @@ static int stage_getvar(struct job *j, struct fb *fb, const struct recipe_fastbo
 	return 0;
 }
 
+/*
+ * Whole-unit verification reads raw eMMC ranges back by device-side CRC,
+ * with the U-Boot commands "verify": "crc32" uses.  A stage that said
+ * "none" is taken at its word: its U-Boot may lack them (recorded as not
+ * read back, never claimed verified).
+ */
+static const char *plan_unreadable(const struct recipe_fastboot_flash *a, bool sparse)
+{
+	if (!a->raw)
+		return "fastboot has no device-side CRC of a partition by name";
+	if (sparse)
+		return "a sparse image's DONT_CARE blocks are unknown on the host";
+	if (a->verify != RECIPE_VERIFY_CRC32)
+		return "the stage said verify none (U-Boot's mmc read/hash crc32 not assumed)";
+	return NULL;
+}
+
 static int stage_flash(struct job *j, struct fb *fb, const struct recipe_stage *st,
 		       const char *name, struct err *e)
 {
@@ -182,6 +199,17 @@ static int stage_flash(struct job *j, struct fb *fb, const struct recipe_stage *
 	if (r < 0)
 		return r;
 	r = fb_flash_image(fb, img->data, img->size, &o, job_progress_cb, j, &res, e);
+	/* img->data stays mapped: the job holds its own reference (map_images()). */
+	if (r >= 0)
+		job_plan_write(j, &(struct job_range){
+					  .mem = JOB_MEM_MMC,
+					  .part = a->raw ? NULL : a->partition,
+					  .addr = a->raw ? a->offset : 0,
+					  .len = img->size,
+					  .data = img->data,
+					  .stage = (unsigned)(st - j->recipe->stages),
+					  .unreadable = plan_unreadable(a, res.sparse_input),
+				  });
 	image_put(j->env->images, img);
 	if (a->raw)
 		snprintf(target, sizeof(target), "0x%llx", (unsigned long long)a->offset);
@@ -208,7 +236,11 @@ int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name,
 	case RECIPE_OP_FASTBOOT_FLASH:
 		return stage_flash(j, fb, st, name, e);
 	case RECIPE_OP_FASTBOOT_ERASE:
-		return fb_erase(fb, st->u.fastboot_erase.partition, e);
+		r = fb_erase(fb, st->u.fastboot_erase.partition, e);
+		if (r >= 0)
+			job_plan_erase(j, JOB_MEM_MMC, 0, st->u.fastboot_erase.partition, 0,
+				       UINT64_MAX);
+		return r;
 	case RECIPE_OP_FASTBOOT_UCMD:
 		if (st->u.fastboot_ucmd.async)
 			return fb_acmd(fb, st->u.fastboot_ucmd.command, e);
@@ -223,4 +255,18 @@ int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name,
 		break;
 	}
 	return err_set(e, -EINVAL, "stage '%s' is not a fastboot operation", name);
+}
+
+int job_fastboot_crc(struct job *j, uint64_t off, uint64_t len, uint32_t *crc, struct err *e)
+{
+	uint32_t max;
+	struct fb *fb;
+	int r;
+
+	r = ensure_fb(j, &fb, e);
+	if (r == 0)
+		r = fb_max_download(fb, &max, e);
+	if (r < 0)
+		return r;
+	return fb_mmc_crc32(fb, off, len, max > FB_SPARSE_CAP ? FB_SPARSE_CAP : max, crc, e);
 }

@@ -367,6 +367,13 @@ static int stage_write(struct job *j, const struct recipe_stage *st, const char 
 			 a->verify == RECIPE_VERIFY_READBACK ? BURNER_VERIFY_READBACK : 0,
 			 job_progress_cb, j, &res, e);
 	complete = res.bytes_written == img->size;
+	/* img->data stays mapped: the job holds its own reference (map_images()). */
+	if (r >= 0)
+		job_plan_write(j, &(struct job_range){ .mem = JOB_MEM_NOR,
+						       .addr = a->offset,
+						       .len = img->size,
+						       .data = img->data,
+						       .stage = (unsigned)(st - j->recipe->stages) });
 	image_put(j->env->images, img);
 
 	if (a->partition)
@@ -402,7 +409,12 @@ int job_ingenic(struct job *j, const struct recipe_stage *st, const char *name, 
 		r = session(j, &s, e);
 		if (r < 0)
 			return r;
-		return configure(j, s, &st->u.ingenic_config, e);
+		r = configure(j, s, &st->u.ingenic_config, e);
+		/* A chip erase the recipe asks for wipes what earlier writes left
+		 * (one restored for a retried write does not: that is a loss). */
+		if (r >= 0 && st->u.ingenic_config.erase == RECIPE_ERASE_CHIP)
+			job_plan_erase(j, JOB_MEM_NOR, 0, NULL, 0, UINT64_MAX);
+		return r;
 	case RECIPE_OP_INGENIC_WRITE:
 		return stage_write(j, st, name, e);
 	case RECIPE_OP_INGENIC_REBOOT:
@@ -419,4 +431,20 @@ int job_ingenic(struct job *j, const struct recipe_stage *st, const char *name, 
 	default:
 		return err_set(e, -EINVAL, "stage '%s' is not an Ingenic stage", name);
 	}
+}
+
+int job_ingenic_read(struct job *j, const struct recipe_stage *writer, uint64_t off, uint8_t *buf,
+		     size_t len, struct err *e)
+{
+	struct ingenic_session *s = NULL;
+	int r;
+
+	r = session(j, &s, e);
+	if (r == 0)
+		r = ensure_burner(j, s, e);
+	if (r == 0)
+		r = ensure_configured(j, s, writer, e);
+	if (r < 0)
+		return r;
+	return burner_read(s->burner, off, buf, len, NULL, NULL, e);
 }

@@ -31,6 +31,36 @@ struct job_session {
 	void (*proto_close)(void *proto);
 };
 
+/*
+ * Whole-unit verification (job-verify.c): what one device memory must hold
+ * at the end.  A range points into the image mapping the job keeps until it
+ * ends (map_images() in job.c), so no bytes are copied.
+ */
+enum job_mem {
+	JOB_MEM_DFUSE, /* a DfuSe alt, 32-bit addresses */
+	JOB_MEM_NOR,   /* the Ingenic burner's flash, byte offsets */
+	JOB_MEM_MMC,   /* fastboot eMMC: raw byte offsets, or a partition's own offsets */
+};
+
+struct job_range {
+	enum job_mem mem;
+	uint8_t alt;		/* JOB_MEM_DFUSE */
+	const char *part;	/* JOB_MEM_MMC partition (recipe string), NULL: raw offsets */
+	uint64_t addr, len;
+	const uint8_t *data;	/* the expected bytes */
+	unsigned stage;		/* recipe index of the stage that wrote them */
+	uint64_t stage_len;	/* what that stage wrote there (set by job_plan_write) */
+	const char *unreadable; /* why the device cannot read them back, or NULL */
+};
+
+struct job_plan {
+	struct job_range *v;
+	size_t n, cap;
+	bool dirty;	 /* written or erased since the last read-back pass */
+	bool oom;	 /* a range could not be kept: the plan is incomplete */
+	unsigned passes; /* read-back passes so far (their stage rows' idx) */
+};
+
 struct job {
 	const struct job_env *env;
 	const struct recipe *recipe;
@@ -62,6 +92,7 @@ struct job {
 	/* DfuSe sectors erased so far in this job, across stages and sessions:
 	 * a later stage keeps what an earlier one wrote into a shared sector. */
 	struct dfuse_erased dfuse_erased;
+	struct job_plan plan; /* expected final contents (job-verify.c) */
 	char serial[128];
 	char chip_uid[64];
 	char jedec[16];
@@ -93,5 +124,31 @@ int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name,
 
 /* job-ingenic.c: Ingenic ROM and burner stages (ingenic.*). */
 int job_ingenic(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
+
+/*
+ * job-verify.c: the plan.  A write supersedes the bytes of earlier ranges it
+ * overlaps on the same memory; an erase removes them (the recipe planned
+ * it).  Out of memory is remembered and fails the read-back pass.
+ */
+int job_plan_write(struct job *j, const struct job_range *r);
+void job_plan_erase(struct job *j, enum job_mem mem, uint8_t alt, const char *part, uint64_t addr,
+		    uint64_t len);
+void job_plan_release(struct job_plan *p);
+/* A read-back pass is due before `next` (NULL: after the last stage). */
+bool job_verify_due(const struct job *j, const struct recipe_stage *next);
+/*
+ * Read every range of the plan back and compare; one image row (stage
+ * "verify") per range.  Returns 0, or the first failure (-EILSEQ: bytes
+ * lost, naming the stage, address and both CRCs).  note gets what could
+ * not be read back, "" if everything was.
+ */
+int job_verify(struct job *j, char *note, size_t note_size, struct err *e);
+
+/* Per-family read-back for job-verify.c, on the open session. */
+int job_dfuse_read(struct job *j, uint8_t alt, uint32_t addr, uint8_t *buf, size_t len,
+		   struct err *e);
+int job_ingenic_read(struct job *j, const struct recipe_stage *writer, uint64_t off, uint8_t *buf,
+		     size_t len, struct err *e);
+int job_fastboot_crc(struct job *j, uint64_t off, uint64_t len, uint32_t *crc, struct err *e);
 
 #endif

@@ -363,6 +363,55 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 }
 
 /*
+ * Whole-unit verification (job-verify.c) as a stage row of its own, named
+ * "verify", with idx past the recipe's stages (n_stages + pass): the
+ * recipe's indexes stay those of the file, and started_at orders the rows.
+ * A pass that could not read some range back passes with a note in the
+ * error column saying so: those rows are not verified.
+ */
+static int run_verify(struct job *j, unsigned next, struct err *e)
+{
+	unsigned idx = (unsigned)j->recipe->n_stages + j->plan.passes;
+	int64_t started = db_now_ms();
+	uint64_t t0 = now_ms();
+	struct db_rec rec = { .kind = DB_REC_STAGE, .unit_id = j->unit_id };
+	char note[ERR_MSG_MAX] = "";
+	struct log_ctx c;
+	int r;
+
+	/* Shown as part of the stage it precedes: status stays within the recipe's count. */
+	if (j->obs.stage)
+		j->obs.stage(j->obs.userdata, next < j->recipe->n_stages ? next : next - 1, "verify");
+	c = job_log_ctx(j, "verify", NULL);
+	log_ev(LOG_INFO, LOG_ID_STAGE, &c, "Stage %u 'verify' started: re-reading what was written",
+	       idx);
+	err_clear(e);
+	r = job_session_open(j, e);
+	if (r >= 0)
+		r = job_verify(j, note, sizeof(note), e);
+	r = stopped(j, r, "verify", e);
+	rec.u.stage = (struct db_unit_stage){
+		.idx = (int)idx,
+		.name = "verify",
+		.result = r < 0 ? (r == -ECANCELED ? DB_RESULT_INTERRUPTED : DB_RESULT_FAIL) :
+				  DB_RESULT_PASS,
+		.error = r < 0 ? e->msg : note[0] ? note : NULL,
+		.started_at = started,
+		.duration_ms = (int64_t)(now_ms() - t0),
+	};
+	job_record(j, &rec, "a stage");
+	c = job_log_ctx(j, "verify", r < 0 ? "fail" : "pass");
+	if (r < 0)
+		log_ev(LOG_ERR, LOG_ID_STAGE, &c, "Stage %u 'verify' failed on port '%s': %s", idx,
+		       j->cur.port, e->msg);
+	else
+		log_ev(note[0] ? LOG_WARNING : LOG_INFO, LOG_ID_STAGE, &c,
+		       "Stage %u 'verify' done in %llu ms%s%s", idx,
+		       (unsigned long long)(now_ms() - t0), note[0] ? ": " : "", note);
+	return r;
+}
+
+/*
  * Map every image of the recipe before touching the board: a missing or
  * changed file fails the unit before anything is erased, and the job keeps
  * these mappings to the end, so a recipe reload that replaces the files
@@ -436,6 +485,14 @@ static void *job_thread(void *arg)
 		result = JOB_FAIL;
 	}
 	for (unsigned i = 0; r >= 0 && i < j->recipe->n_stages; i++) {
+		if (job_verify_due(j, &j->recipe->stages[i])) {
+			r = run_verify(j, i, &e);
+			if (r < 0) {
+				failed = "verify";
+				result = r == -ECANCELED ? JOB_INTERRUPTED : JOB_FAIL;
+				break;
+			}
+		}
 		r = run_stage(j, i, &e);
 		if (r < 0) {
 			const struct recipe_stage *st = &j->recipe->stages[i];
@@ -443,6 +500,13 @@ static void *job_thread(void *arg)
 			failed = st->label ? st->label : recipe_op_name(st->op);
 			result = r == -ECANCELED ? JOB_INTERRUPTED : JOB_FAIL;
 			break;
+		}
+	}
+	if (r >= 0 && result == JOB_PASS && job_verify_due(j, NULL)) {
+		r = run_verify(j, (unsigned)j->recipe->n_stages, &e);
+		if (r < 0) {
+			failed = "verify";
+			result = r == -ECANCELED ? JOB_INTERRUPTED : JOB_FAIL;
 		}
 	}
 	job_session_close(j);
@@ -591,6 +655,7 @@ struct job *job_free(struct job *j)
 	job_join(j);
 	job_session_close(j);
 	dfuse_erased_release(&j->dfuse_erased);
+	job_plan_release(&j->plan);
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
 	free(j->slot);

@@ -280,18 +280,27 @@ for b in sorted(meta, key=lambda b: b["port"]):
         continue
     if b["family"] == "stm32":
         rows = [im("boot", "alt0:0x08000000", "f4-boot.bin", 1, 1),
-                im("app", "alt0:0x08020000", "f4-app.bin", 1, 1)]
+                im("app", "alt0:0x08020000", "f4-app.bin", 1, 1),
+                im("verify", "alt0:0x08000000", "f4-boot.bin", 1, 1),
+                im("verify", "alt0:0x08020000", "f4-app.bin", 1, 1)]
     elif b["family"] == "imx":
         q = b["soc"] == "imx6q"
         rows = [im("sdp.boot", "ram:0x177ff400" if q else "ram:0x877ff400",
                    "imx/u-boot-imx6q.imx" if q else "imx/u-boot-imx6ul.imx", 0, 0),
                 im("rootfs", "rootfs", "imx/rootfs.simg", 0, 0),
                 im("boot", "boot", "imx/boot.img", 0, 0),
-                im("bootloader", "0x400", "imx/raw-env.img", 1, 1)]
+                im("bootloader", "0x400", "imx/raw-env.img", 1, 1),
+                # Whole-unit verification: partitions are not read back by fastboot.
+                im("verify", "rootfs", "imx/rootfs.simg", 0, 0),
+                im("verify", "boot", "imx/boot.img", 0, 0),
+                im("verify", "0x400", "imx/raw-env.img", 1, 1)]
     else:
         rows = [im("uboot", "nor:uboot@0x00000000", "ingenic/uboot.bin", 0, 1),
                 im("kernel", "nor:kernel@0x00040000", "ingenic/kernel.bin", 0, 1),
-                im("rootfs", "nor:rootfs@0x002c0000", "ingenic/rootfs.bin", 1, 1)]
+                im("rootfs", "nor:rootfs@0x002c0000", "ingenic/rootfs.bin", 1, 1),
+                im("verify", "nor:uboot@0x00000000", "ingenic/uboot.bin", 1, 1),
+                im("verify", "nor:kernel@0x00040000", "ingenic/kernel.bin", 1, 1),
+                im("verify", "nor:rootfs@0x002c0000", "ingenic/rootfs.bin", 1, 1)]
     for r in rows:
         print(b["port"] + "|" + r)
 EOF

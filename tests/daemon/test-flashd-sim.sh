@@ -144,7 +144,8 @@ check "flashd_flashes_every_board_byte_exact" "$([ -z "$bad" ] && [ -f "$d/out/u
 n=$(q "$d/f.db" "SELECT count(*) FROM units WHERE result='pass' AND serial LIKE 'SN%' AND station='test-line'")
 check "flashd_one_pass_row_per_good_board" "$([ "$n" = 11 ] && echo 0 || echo 1)" "pass rows: $n (10 good boards + the replugged one)" "$(q "$d/f.db" "SELECT port, serial, result, error FROM units")"
 crc=$(q "$d/f.db" "SELECT count(*) FROM unit_images i JOIN units u ON u.id = i.unit_id WHERE u.result='pass' AND i.verified = 1 AND i.host_crc32 = i.device_crc32")
-check "flashd_pass_rows_have_verified_crcs" "$([ "$crc" = 22 ] && echo 0 || echo 1)" "verified images: $crc"
+# 11 pass units x 2 images, each with its stage's row and its whole-unit verify row.
+check "flashd_pass_rows_have_verified_crcs" "$([ "$crc" = 44 ] && echo 0 || echo 1)" "verified images: $crc"
 row=$(q "$d/f.db" "SELECT group_concat(result || ':' || coalesce(failed_stage,''), ' ') FROM (SELECT * FROM units WHERE port='1-1.3' ORDER BY id)")
 check "flashd_unplugged_board_fails_then_port_serves_next" "$([ "$row" = "fail:app pass:" ] && echo 0 || echo 1)" "port 1-1.3: $row"
 row=$(q "$d/f.db" "SELECT result, failed_stage, error FROM units WHERE port='1-1.6'")

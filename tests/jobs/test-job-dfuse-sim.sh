@@ -78,14 +78,16 @@ row=$(q "$tmp/happy.db" "SELECT result, serial, recipe, port, failed_stage IS NU
 	nok "dfuse_unit_row_pass_with_serial" "row=$row"
 imgs=$(q "$tmp/happy.db" "SELECT stage, target, size, sha256, host_crc32 = device_crc32, verified FROM unit_images ORDER BY id")
 want="boot|alt0:0x08000000|20000|$(sha "$tmp/r/images/boot.bin")|1|1
-app|alt0:0x08020000|70000|$(sha "$tmp/r/images/app.bin")|1|1"
+app|alt0:0x08020000|70000|$(sha "$tmp/r/images/app.bin")|1|1
+verify|alt0:0x08000000|20000|$(sha "$tmp/r/images/boot.bin")|1|1
+verify|alt0:0x08020000|70000|$(sha "$tmp/r/images/app.bin")|1|1"
 [ "$imgs" = "$want" ] && ok "dfuse_image_rows_carry_sha_and_equal_crcs" ||
 	nok "dfuse_image_rows_carry_sha_and_equal_crcs" "got: $imgs" "want: $want"
 crc=$(q "$tmp/happy.db" "SELECT printf('%08x', host_crc32) FROM unit_images WHERE stage='boot'")
 want_crc=$(python3 -c 'import zlib,sys; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$tmp/r/images/boot.bin")
 [ "$crc" = "$want_crc" ] && ok "dfuse_host_crc_is_crc32_of_image" || nok "dfuse_host_crc_is_crc32_of_image" "$crc != $want_crc"
 stages=$(q "$tmp/happy.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
-[ "$stages" = "boot:pass app:pass dfuse.leave:pass" ] && ok "dfuse_stage_rows_in_order" ||
+[ "$stages" = "boot:pass app:pass dfuse.leave:pass verify:pass" ] && ok "dfuse_stage_rows_in_order" ||
 	nok "dfuse_stage_rows_in_order" "$stages"
 
 # --- unplug in the middle of the second image --------------------------------
@@ -159,9 +161,13 @@ else
 	nok "dfuse_dfu_file_elements_land_at_their_addresses" "rc=$rc" "$(cmp "$flash" "$expect" 2>&1)" "$(tail -3 "$tmp/dfu.log")"
 fi
 row=$(q "$tmp/dfu.db" "SELECT result FROM units")
-imgs=$(q "$tmp/dfu.db" "SELECT stage, target, size, sha256, printf('%08x', host_crc32), host_crc32 = device_crc32, verified FROM unit_images")
+imgs=$(q "$tmp/dfu.db" "SELECT stage, target, size, sha256, printf('%08x', host_crc32), host_crc32 = device_crc32, verified FROM unit_images ORDER BY id")
 want_crc=$(python3 -c 'import zlib,sys; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read() + open(sys.argv[2],"rb").read()))' "$tmp/el0.bin" "$tmp/el1.bin")
-want="fw|alt0:dfu:2 elements|$(stat -c %s "$tmp/r/images/fw.dfu")|$(sha "$tmp/r/images/fw.dfu")|$want_crc|1|1"
+crc0=$(python3 -c 'import zlib,sys; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$tmp/el0.bin")
+crc1=$(python3 -c 'import zlib,sys; print("%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$tmp/el1.bin")
+want="fw|alt0:dfu:2 elements|$(stat -c %s "$tmp/r/images/fw.dfu")|$(sha "$tmp/r/images/fw.dfu")|$want_crc|1|1
+verify|alt0:0x08000000|$(stat -c %s "$tmp/r/images/fw.dfu")|$(sha "$tmp/r/images/fw.dfu")|$crc0|1|1
+verify|alt0:0x08002000|$(stat -c %s "$tmp/r/images/fw.dfu")|$(sha "$tmp/r/images/fw.dfu")|$crc1|1|1"
 if [ "$row" = pass ] && [ "$imgs" = "$want" ]; then
 	ok "dfuse_dfu_file_one_pass_row_crc_over_elements"
 else
@@ -202,7 +208,9 @@ fi
 rows=$(q "$tmp/shared.db" "SELECT result FROM units; SELECT stage || ':' || verified || ':' || (host_crc32 = device_crc32) FROM unit_images ORDER BY id")
 want="pass
 boot2:1:1
-app2:1:1"
+app2:1:1
+verify:1:1
+verify:1:1"
 [ "$rows" = "$want" ] && ok "dfuse_shared_sector_rows_pass_and_verified" ||
 	nok "dfuse_shared_sector_rows_pass_and_verified" "got: $rows" "want: $want"
 
@@ -264,11 +272,100 @@ fi
 row=$(q "$tmp/l4.db" "SELECT result, serial, recipe FROM units")
 stages=$(q "$tmp/l4.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
 state=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["state"])' "$tmp/l4/summary.json" 2>&1)
-if [ "$row" = "pass|L4UNIT07|stm32-l476" ] && [ "$stages" = "bootloader:pass application:pass dfuse.leave:pass" ] &&
+if [ "$row" = "pass|L4UNIT07|stm32-l476" ] && [ "$stages" = "bootloader:pass application:pass dfuse.leave:pass verify:pass" ] &&
 	[ "$state" = "left@0x08000000" ]; then
 	ok "dfuse_l476_unit_row_pass_and_left"
 else
 	nok "dfuse_l476_unit_row_pass_and_left" "row=$row" "stages=$stages" "state=$state"
+fi
+
+# --- whole-unit verification (issue 12 "A pass row is true") -------------------
+# "low" fills sector 0 (16 KiB, its last byte 0xff), "high" goes to sector 1.
+# The board's erase of sector 1 disturbs sector 0's last byte (boards/README.md
+# "Disturb"): both stages verify their own bytes and pass, only the read-back
+# after the last write sees "low" damaged.  The unit must fail in "verify",
+# naming the stage, the address and both CRCs, and the board must not leave.
+python3 -c 'import os,sys; d=bytearray(os.urandom(16384)); d[-1]=0xff; open(sys.argv[1],"wb").write(d)' "$tmp/r/images/low.bin"
+head -c 4096 /dev/urandom >"$tmp/r/images/high.bin"
+cat >"$tmp/r/neighbours.json" <<EOF
+{ "name": "neighbours", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "low", "address": "0x08000000", "file": "images/low.bin",
+      "sha256": "$(sha "$tmp/r/images/low.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.download", "name": "high", "address": "0x08004000", "file": "images/high.bin",
+      "sha256": "$(sha "$tmp/r/images/high.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.leave", "address": "0x08000000" } ] }
+EOF
+run disturb neighbours ', "faults": [ { "kind": "disturb", "step": "erase", "skip": 1 } ]'
+row=$(q "$tmp/disturb.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/disturb.db" "SELECT error FROM units")
+low_crc=$(python3 -c 'import zlib,sys; print("0x%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$tmp/r/images/low.bin")
+dev_crc=$(python3 -c 'import zlib,sys; print("0x%08x" % zlib.crc32(open(sys.argv[1],"rb").read()[:16384]))' "$tmp/disturb/b1.flash.bin" 2>&1)
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|verify" ] && [ "$low_crc" != "$dev_crc" ] &&
+	[[ $err == *"stage 'low' (images/low.bin)"*"0x08000000"*"first difference at 0x08003fff"*"host CRC $low_crc, device CRC $dev_crc"* ]]; then
+	ok "dfuse_disturbed_earlier_stage_fails_the_unit_in_verify"
+else
+	nok "dfuse_disturbed_earlier_stage_fails_the_unit_in_verify" "rc=$rc row=$row" "error=$err" "want CRCs $low_crc $dev_crc"
+fi
+rows=$(q "$tmp/disturb.db" "SELECT name || ':' || result FROM unit_stages ORDER BY idx; SELECT stage || '|' || target || '|' || verified || '|' || (host_crc32 = device_crc32) FROM unit_images ORDER BY id")
+want="low:pass
+high:pass
+verify:fail
+low|alt0:0x08000000|1|1
+high|alt0:0x08004000|1|1
+verify|alt0:0x08000000|0|0
+verify|alt0:0x08004000|1|1"
+[ "$rows" = "$want" ] && ok "dfuse_disturb_rows_per_stage_pass_verify_row_fails" ||
+	nok "dfuse_disturb_rows_per_stage_pass_verify_row_fails" "got: $(echo $rows)" "want: $(echo $want)"
+state=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["state"])' "$tmp/disturb/summary.json" 2>&1)
+last=$(od -An -tx1 -j 16383 -N1 "$tmp/disturb/b1.flash.bin" 2>&1 | tr -d ' ')
+[ "$state" != "left@0x08000000" ] && [ "$last" = fe ] && ok "dfuse_disturbed_board_is_not_sent_away" ||
+	nok "dfuse_disturbed_board_is_not_sent_away" "state=$state byte 0x3fff=$last"
+
+# The same recipe on a board without the fault passes, the read-back running
+# before the leave (the job's log: rows are keyed by idx, verify's is past
+# the recipe's), its rows verified.
+run undisturbed neighbours ""
+order=$(sed -n "s/.*Stage [0-9]* '\([^']*\)' started.*/\1/p" "$tmp/undisturbed.log" | tr '\n' ' ' | sed 's/ $//')
+vrows=$(q "$tmp/undisturbed.db" "SELECT count(*) FROM unit_images WHERE stage = 'verify' AND verified AND host_crc32 = device_crc32")
+if [ "$rc" -eq 0 ] && [ "$order" = "low high verify dfuse.leave" ] && [ "$vrows" = 2 ]; then
+	ok "dfuse_verify_runs_before_the_leave_and_passes"
+else
+	nok "dfuse_verify_runs_before_the_leave_and_passes" "rc=$rc order=$order verified rows=$vrows" "$(tail -3 "$tmp/undisturbed.log")"
+fi
+
+# "destroys_earlier": the later stage's mass erase wipes "old" on purpose, so
+# the final contents are "new" alone: the unit passes, and verify checks "new"
+# only (old's bytes are no longer expected; the flash has them erased).
+head -c 4096 /dev/urandom >"$tmp/r/images/old.bin"
+head -c 4096 /dev/urandom >"$tmp/r/images/new.bin"
+cat >"$tmp/r/destroys.json" <<EOF
+{ "name": "destroys", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "old", "address": "0x08000000", "file": "images/old.bin",
+      "sha256": "$(sha "$tmp/r/images/old.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.download", "name": "new", "address": "0x08004000", "file": "images/new.bin",
+      "sha256": "$(sha "$tmp/r/images/new.bin")", "erase": "mass", "verify": "readback",
+      "destroys_earlier": true },
+    { "op": "dfuse.leave", "address": "0x08000000" } ] }
+EOF
+run destroys destroys ""
+python3 - "$tmp/r/images/new.bin" "$tmp/expect-destroys.bin" <<'EOF'
+import sys
+new, out = open(sys.argv[1], 'rb').read(), sys.argv[2]
+img = bytearray(b'\xff' * (1024 * 1024))
+img[0x4000:0x4000 + len(new)] = new
+open(out, 'wb').write(img)
+EOF
+rows=$(q "$tmp/destroys.db" "SELECT result FROM units; SELECT stage || '|' || target || '|' || verified FROM unit_images WHERE stage = 'verify' ORDER BY id")
+want="pass
+verify|alt0:0x08004000|1"
+if [ "$rc" -eq 0 ] && cmp -s "$tmp/destroys/b1.flash.bin" "$tmp/expect-destroys.bin" && [ "$rows" = "$want" ]; then
+	ok "dfuse_destroys_earlier_expects_the_later_stage_only"
+else
+	nok "dfuse_destroys_earlier_expects_the_later_stage_only" "rc=$rc" "got: $(echo $rows)" "want: $(echo $want)" "$(tail -3 "$tmp/destroys.log")"
 fi
 
 # No unit may be left 'running' by any of the runs above.

@@ -113,11 +113,14 @@ row=$(q "$tmp/happy.db" "SELECT result, serial, chip_uid, jedec_id, recipe, port
 imgs=$(q "$tmp/happy.db" "SELECT stage, target, size, sha256, host_crc32, ifnull(device_crc32, '-'), verified FROM unit_images ORDER BY id")
 want="uboot|nor:uboot@0x00000000|150000|$(sha "$tmp/r/images/uboot.bin")|$(zcrc "$tmp/r/images/uboot.bin")|-|1
 kernel|nor:kernel@0x00040000|700000|$(sha "$tmp/r/images/kernel.bin")|$(zcrc "$tmp/r/images/kernel.bin")|-|1
-rootfs|nor:rootfs@0x002c0000|1300000|$(sha "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|1"
+rootfs|nor:rootfs@0x002c0000|1300000|$(sha "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|1
+verify|nor:uboot@0x00000000|150000|$(sha "$tmp/r/images/uboot.bin")|$(zcrc "$tmp/r/images/uboot.bin")|$(zcrc "$tmp/r/images/uboot.bin")|1
+verify|nor:kernel@0x00040000|700000|$(sha "$tmp/r/images/kernel.bin")|$(zcrc "$tmp/r/images/kernel.bin")|$(zcrc "$tmp/r/images/kernel.bin")|1
+verify|nor:rootfs@0x002c0000|1300000|$(sha "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|$(zcrc "$tmp/r/images/rootfs.bin")|1"
 [ "$imgs" = "$want" ] && ok "ingenic_image_rows_carry_sha_and_crcs" ||
 	nok "ingenic_image_rows_carry_sha_and_crcs" "got: $imgs" "want: $want"
 stages=$(q "$tmp/happy.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
-[ "$stages" = "ingenic.boot:pass ingenic.check_jedec:pass ingenic.config:pass uboot:pass kernel:pass rootfs:pass ingenic.reboot:pass" ] &&
+[ "$stages" = "ingenic.boot:pass ingenic.check_jedec:pass ingenic.config:pass uboot:pass kernel:pass rootfs:pass ingenic.reboot:pass verify:pass" ] &&
 	ok "ingenic_stage_rows_in_order" || nok "ingenic_stage_rows_in_order" "$stages"
 
 # --- unplug in the middle of the kernel ------------------------------------------
@@ -230,6 +233,58 @@ if [ "$rc" -eq 1 ] && [ "$row" = "fail|cfg-boot" ] && [[ $err == *"$want"* ]] &&
 else
 	nok "ingenic_plan_checked_against_the_real_chip_before_erasing" "rc=$rc row=$row" "error=$err" \
 		"$(cmp "$tmp/smallnor/b1.nor.bin" "$tmp/ref8/b1.nor.bin" 2>&1)"
+fi
+
+# --- whole-unit verification (issue 12 "A pass row is true") -----------------------
+# "uboot" fills its 256 KiB partition (last byte 0xff), "kernel" starts right
+# after it.  The kernel's first WRITE chunk disturbs the byte below it (the
+# third WRITE: uboot takes two 128 KiB chunks; boards/README.md "Disturb"):
+# both writes read themselves back and pass, only the read-back after the
+# last write sees uboot damaged.  The unit fails in "verify" before the reboot.
+python3 -c 'import os,sys; d=bytearray(os.urandom(0x40000)); d[-1]=0xff; open(sys.argv[1],"wb").write(d)' "$tmp/r/images/fulluboot.bin"
+head -c 65536 /dev/urandom >"$tmp/r/images/smallkernel.bin"
+write_recipe neighbours '"ef4018"' '{ "op": "ingenic.check_jedec" },
+    { "op": "ingenic.config", "flash": "sfc_nor", "erase": "partition", "partitions": [
+        { "name": "uboot", "offset": "0x0", "size": "0x40000" },
+        { "name": "kernel", "offset": "0x40000", "size": "0x280000" } ] },
+    { "op": "ingenic.write", "name": "uboot", "partition": "uboot", '"$(img fulluboot.bin)"', "verify": "readback" },
+    { "op": "ingenic.write", "name": "kernel", "partition": "kernel", '"$(img smallkernel.bin)"', "verify": "readback" },
+    { "op": "ingenic.reboot" }'
+run disturb neighbours ', "faults": [ { "kind": "disturb", "step": "write", "skip": 2 } ]'
+row=$(q "$tmp/disturb.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/disturb.db" "SELECT error FROM units")
+ucrc=$(python3 -c 'import zlib,sys; print("0x%08x" % zlib.crc32(open(sys.argv[1],"rb").read()))' "$tmp/r/images/fulluboot.bin")
+dcrc=$(python3 -c 'import zlib,sys; print("0x%08x" % zlib.crc32(open(sys.argv[1],"rb").read()[:0x40000]))' "$tmp/disturb/b1.nor.bin" 2>&1)
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|verify" ] && [ "$ucrc" != "$dcrc" ] &&
+	[[ $err == *"stage 'uboot' (images/fulluboot.bin)"*"first difference at 0x0003ffff"*"host CRC $ucrc, device CRC $dcrc"* ]]; then
+	ok "ingenic_disturbed_earlier_write_fails_the_unit_in_verify"
+else
+	nok "ingenic_disturbed_earlier_write_fails_the_unit_in_verify" "rc=$rc row=$row" "error=$err" "want CRCs $ucrc $dcrc"
+fi
+rows=$(q "$tmp/disturb.db" "SELECT name || ':' || result FROM unit_stages WHERE idx > 0 ORDER BY idx; SELECT stage || '|' || target || '|' || verified || '|' || (host_crc32 = device_crc32) FROM unit_images ORDER BY id")
+want="ingenic.check_jedec:pass
+ingenic.config:pass
+uboot:pass
+kernel:pass
+verify:fail
+uboot|nor:uboot@0x00000000|1|1
+kernel|nor:kernel@0x00040000|1|1
+verify|nor:uboot@0x00000000|0|0
+verify|nor:kernel@0x00040000|1|1"
+state=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["state"])' "$tmp/disturb/summary.json" 2>&1)
+last=$(od -An -tx1 -j $((0x3ffff)) -N1 "$tmp/disturb/b1.nor.bin" 2>&1 | tr -d ' ')
+if [ "$rows" = "$want" ] && [ "$state" != "booted-flash" ] && [ "$last" = fe ]; then
+	ok "ingenic_disturb_rows_and_no_reboot"
+else
+	nok "ingenic_disturb_rows_and_no_reboot" "got: $(echo $rows)" "want: $(echo $want)" "state=$state byte 0x3ffff=$last"
+fi
+run undisturbed neighbours ""
+order=$(sed -n "s/.*Stage [0-9]* '\([^']*\)' started.*/\1/p" "$tmp/undisturbed.log" | tr '\n' ' ' | sed 's/ $//')
+vrows=$(q "$tmp/undisturbed.db" "SELECT count(*) FROM unit_images WHERE stage = 'verify' AND verified AND host_crc32 = device_crc32")
+if [ "$rc" -eq 0 ] && [ "$order" = "ingenic.boot ingenic.check_jedec ingenic.config uboot kernel verify ingenic.reboot" ] && [ "$vrows" = 2 ]; then
+	ok "ingenic_verify_runs_before_the_reboot_and_passes"
+else
+	nok "ingenic_verify_runs_before_the_reboot_and_passes" "rc=$rc order=$order verified rows=$vrows" "$(tail -3 "$tmp/undisturbed.log")"
 fi
 
 # No run sent a request 0x20-0x25, and no unit was left 'running'.

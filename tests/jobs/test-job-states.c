@@ -261,6 +261,29 @@ int job_ingenic(struct job *j, const struct recipe_stage *st, const char *name, 
 	return fake_engine(j, name, e);
 }
 
+/* The whole-unit verification's read-backs: the fake engine writes nothing
+ * into the job's plan, so verification never asks; defined so the real
+ * family files are not linked in. */
+int job_dfuse_read(struct job *j, uint8_t alt, uint32_t addr, uint8_t *buf, size_t len,
+		   struct err *e)
+{
+	(void)j, (void)alt, (void)addr, (void)buf, (void)len;
+	return err_set(e, -EOPNOTSUPP, "fake engine: no read-back");
+}
+
+int job_ingenic_read(struct job *j, const struct recipe_stage *writer, uint64_t off, uint8_t *buf,
+		     size_t len, struct err *e)
+{
+	(void)j, (void)writer, (void)off, (void)buf, (void)len;
+	return err_set(e, -EOPNOTSUPP, "fake engine: no read-back");
+}
+
+int job_fastboot_crc(struct job *j, uint64_t off, uint64_t len, uint32_t *crc, struct err *e)
+{
+	(void)j, (void)off, (void)len, (void)crc;
+	return err_set(e, -EOPNOTSUPP, "fake engine: no read-back");
+}
+
 /* ---- observer: the daemon's view, from the job thread */
 
 static void obs_awaiting(void *ud, uint16_t vid, uint16_t pid)

@@ -49,6 +49,11 @@ enum sim_fault_kind {
 	/* Data the host sent arrives with one bit flipped (the model's own
 	 * checksum then catches it, e.g. an Ingenic burner's JAMCRC). */
 	SIM_FAULT_CORRUPT_DOWNLOAD = 1 << 5,
+	/* The program or erase at this step also disturbs its physical
+	 * neighbour: the byte just below the range loses one set bit
+	 * (boards/README.md "Disturb").  The step itself succeeds and its own
+	 * read-back is clean; only bytes an earlier write left are hit. */
+	SIM_FAULT_DISTURB = 1 << 6,
 };
 #define SIM_FAULT_TRANSFER_KINDS (SIM_FAULT_UNPLUG | SIM_FAULT_STALL | SIM_FAULT_HANG)
 

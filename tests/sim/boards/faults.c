@@ -10,8 +10,8 @@
  *
  * Two kinds of events exist.  Transfer submission (step NULL) can fire
  * unplug, stall and hang faults that have no `step` trigger.  A model step
- * fires faults naming that step, plus program_error/corrupt_upload faults
- * without a step, which only a model step can act on.  So every fault has
+ * fires faults naming that step, plus program_error/corrupt_upload/disturb
+ * faults without a step, which only a model step can act on.  So every fault has
  * exactly one place where it is evaluated and skip counts are unambiguous.
  */
 #include "tests/sim/boards/board-private.h"
@@ -54,6 +54,7 @@ static const struct {
 	{ "program_error", SIM_FAULT_PROGRAM_ERROR },
 	{ "corrupt_upload", SIM_FAULT_CORRUPT_UPLOAD },
 	{ "corrupt_download", SIM_FAULT_CORRUPT_DOWNLOAD },
+	{ "disturb", SIM_FAULT_DISTURB },
 };
 
 const char *sim_fault_kind_name(enum sim_fault_kind k)

@@ -224,6 +224,7 @@ static void fb_flash(struct sim_board *b, const char *name)
 {
 	struct imx_board *d = imx_priv(b);
 	uint8_t *img = imx_ram(d, fb_buffer(d), d->image_size);
+	enum sim_fault_kind k;
 	struct sim_part p;
 	const char *why;
 	int64_t n;
@@ -236,8 +237,8 @@ static void fb_flash(struct sim_board *b, const char *name)
 		fb_reply(b, 0, "FAIL", "no image downloaded");
 		return;
 	}
-	if (sim_board_fault_step(b, "fb_flash", SIM_FAULT_PROGRAM_ERROR) ==
-	    SIM_FAULT_PROGRAM_ERROR) {
+	k = sim_board_fault_step(b, "fb_flash", SIM_FAULT_PROGRAM_ERROR | SIM_FAULT_DISTURB);
+	if (k == SIM_FAULT_PROGRAM_ERROR) {
 		fb_reply(b, 0, "FAIL", "failed writing to device");
 		return;
 	}
@@ -255,6 +256,9 @@ static void fb_flash(struct sim_board *b, const char *name)
 		return;
 	}
 	memcpy(d->emmc.mem + p.start, img, d->image_size);
+	/* Disturb: the byte below the written range loses its lowest set bit. */
+	if (k == SIM_FAULT_DISTURB && p.start > 0)
+		d->emmc.mem[p.start - 1] &= (uint8_t)(d->emmc.mem[p.start - 1] - 1);
 	fb_reply(b, imx_emmc_ns(d, d->image_size, false), "OKAY", "%s", "");
 }
 

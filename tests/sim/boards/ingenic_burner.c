@@ -200,6 +200,8 @@ static void burner_write(struct sim_board *b, enum sim_fault_kind k)
 		goto out;
 	}
 	t += spinor_program(&g->flash, off, g->buf, g->w_len, &ok);
+	if (k == SIM_FAULT_DISTURB && off > 0)
+		sim_nor_disturb(&g->flash.nor, off - 1);
 	/* Over unerased cells the array keeps old & new; only the read-back
 	 * check notices (-1), otherwise the error passes silently. */
 	g->ack = ok == 1 || !c->write_back_chk ? 0 : -1;
@@ -490,7 +492,8 @@ int ingenic_burner_data(struct sim_board *b, struct sim_xfer *x)
 		return SIM_XFER_DONE;
 	}
 	g->pend = INGENIC_PEND_NONE;
-	k = sim_board_fault_step(b, "write", SIM_FAULT_PROGRAM_ERROR | SIM_FAULT_CORRUPT_DOWNLOAD);
+	k = sim_board_fault_step(b, "write",
+				 SIM_FAULT_PROGRAM_ERROR | SIM_FAULT_CORRUPT_DOWNLOAD | SIM_FAULT_DISTURB);
 	burner_write(b, k);
 	return SIM_XFER_DONE;
 }

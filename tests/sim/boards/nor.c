@@ -62,3 +62,9 @@ int sim_nor_program(struct sim_nor *n, size_t off, const uint8_t *data, size_t l
 	}
 	return same;
 }
+
+void sim_nor_disturb(struct sim_nor *n, size_t off)
+{
+	if (off < n->size)
+		n->mem[off] &= (uint8_t)(n->mem[off] - 1);
+}

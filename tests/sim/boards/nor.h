@@ -29,5 +29,11 @@ int sim_nor_erase(struct sim_nor *n, size_t off, size_t len);
  * some bit could not be set, -ERANGE outside the array.
  */
 int sim_nor_program(struct sim_nor *n, size_t off, const uint8_t *data, size_t len);
+/*
+ * Program disturb (SIM_FAULT_DISTURB): the byte at off loses its lowest set
+ * bit, as a cell next to one being programmed or erased picks up charge.
+ * A byte already 0x00 cannot change; off outside the array is ignored.
+ */
+void sim_nor_disturb(struct sim_nor *n, size_t off);
 
 #endif

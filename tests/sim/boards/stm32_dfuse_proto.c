@@ -120,6 +120,7 @@ static bool dfuse_fault(struct sim_board *b, struct sim_xfer *x, enum sim_fault_
 	case SIM_FAULT_PROGRAM_ERROR:
 	case SIM_FAULT_CORRUPT_UPLOAD:
 	case SIM_FAULT_CORRUPT_DOWNLOAD:
+	case SIM_FAULT_DISTURB:
 		return false;
 	}
 	return false;
@@ -260,6 +261,8 @@ static int dfuse_execute(struct sim_board *b, struct stm32_dfuse *d, struct sim_
 
 	if (d->op == DFUSE_OP_WRITE)
 		kinds |= SIM_FAULT_PROGRAM_ERROR;
+	if (d->op == DFUSE_OP_ERASE)
+		kinds |= SIM_FAULT_DISTURB;
 	k = sim_board_fault_step(b, steps[d->op], kinds);
 	if (dfuse_fault(b, x, k, &ret))
 		return ret;
@@ -286,6 +289,8 @@ static int dfuse_execute(struct sim_board *b, struct stm32_dfuse *d, struct sim_
 		} else {
 			sim_nor_erase(&d->flash, d->sector_off[sector],
 				      d->sector_off[sector + 1] - d->sector_off[sector]);
+			if (k == SIM_FAULT_DISTURB && d->sector_off[sector] > 0)
+				sim_nor_disturb(&d->flash, d->sector_off[sector] - 1);
 			dur = dfuse_erase_ns(d, sector);
 		}
 		break;

@@ -1,0 +1,327 @@
+/*
+ * This file implements whole-unit verification: the job's plan of what
+ * each device memory must finally hold, and the read-back pass that checks
+ * it before the device leaves (jobs/README.md "Whole-unit verification").
+ *
+ * Every stage verifies its own write right after it; a later stage's
+ * erase, a program disturb or a fault can still destroy those bytes, and
+ * the unit would pass with a board that does not hold the recipe.  So the
+ * write stages record here what they wrote (a range of the image mapping
+ * the job keeps until it ends, jobs/image.h) and what their erases wiped;
+ * a later write over an earlier range supersedes those bytes.  Before the
+ * first stage that makes the device leave after writes (and at the end of
+ * the stages) the runner (job.c) has this file read every range back once
+ * more and compare it with the plan: only then can the unit pass.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "jobs/job-private.h"
+#include "protocols/crc32.h"
+
+/* Bytes read back per request: bounds the memory a verify pass holds. */
+#define JOB_VERIFY_PIECE (256u * 1024u)
+
+void job_plan_release(struct job_plan *p)
+{
+	free(p->v);
+	*p = (struct job_plan){ 0 };
+}
+
+static bool same_memory(const struct job_range *a, enum job_mem mem, uint8_t alt, const char *part)
+{
+	if (a->mem != mem || a->alt != alt)
+		return false;
+	if (!a->part || !part)
+		return !a->part && !part;
+	return strcmp(a->part, part) == 0;
+}
+
+static int plan_push(struct job_plan *p, const struct job_range *r)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 8;
+		struct job_range *v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n++] = *r;
+	return 0;
+}
+
+/*
+ * Cut [addr, addr+len) out of every range of the memory: the bytes there
+ * are no longer what the earlier stage wrote.  A range cut in the middle
+ * leaves two pieces (the tail is appended; order does not matter).
+ */
+static int plan_cut(struct job_plan *p, enum job_mem mem, uint8_t alt, const char *part,
+		    uint64_t addr, uint64_t len)
+{
+	uint64_t end = len > UINT64_MAX - addr ? UINT64_MAX : addr + len;
+
+	for (size_t i = 0; i < p->n;) {
+		struct job_range *r = &p->v[i];
+		uint64_t rend = r->addr + r->len;
+
+		if (!same_memory(r, mem, alt, part) || rend <= addr || r->addr >= end) {
+			i++;
+			continue;
+		}
+		if (r->addr < addr && rend > end) {
+			struct job_range tail = *r;
+
+			tail.data += end - r->addr;
+			tail.addr = end;
+			tail.len = rend - end;
+			r->len = addr - r->addr;
+			if (plan_push(p, &tail) < 0)
+				return -ENOMEM;
+			i++;
+		} else if (r->addr < addr) {
+			r->len = addr - r->addr;
+			i++;
+		} else if (rend > end) {
+			r->data += end - r->addr;
+			r->len = rend - end;
+			r->addr = end;
+			i++;
+		} else {
+			p->v[i] = p->v[--p->n];
+		}
+	}
+	return 0;
+}
+
+int job_plan_write(struct job *j, const struct job_range *r)
+{
+	struct job_range w = *r;
+	int ret;
+
+	j->plan.dirty = true;
+	if (r->len == 0)
+		return 0;
+	w.stage_len = r->len;
+	ret = plan_cut(&j->plan, r->mem, r->alt, r->part, r->addr, r->len);
+	if (ret == 0)
+		ret = plan_push(&j->plan, &w);
+	if (ret < 0)
+		j->plan.oom = true;
+	return ret;
+}
+
+void job_plan_erase(struct job *j, enum job_mem mem, uint8_t alt, const char *part, uint64_t addr,
+		    uint64_t len)
+{
+	j->plan.dirty = true;
+	if (plan_cut(&j->plan, mem, alt, part, addr, len) < 0)
+		j->plan.oom = true;
+}
+
+bool job_verify_due(const struct job *j, const struct recipe_stage *next)
+{
+	return j->plan.dirty && (!next || recipe_op_device_leaves(next->op));
+}
+
+static const char *mem_name(enum job_mem m)
+{
+	static const char *const names[] = {
+		[JOB_MEM_DFUSE] = "DfuSe",
+		[JOB_MEM_NOR] = "NOR",
+		[JOB_MEM_MMC] = "eMMC",
+	};
+
+	return names[m];
+}
+
+/*
+ * The target as the write's own row names it ("alt0:0x08000000",
+ * "nor:kernel@0x00040000", "0x400", "boot0"), "..0xEND" added when later
+ * writes left only a piece of it.
+ */
+static void range_target(const struct job *j, const struct job_range *r, char *buf, size_t size)
+{
+	const struct recipe_stage *st = &j->recipe->stages[r->stage];
+	int n;
+
+	switch (r->mem) {
+	case JOB_MEM_DFUSE:
+		n = snprintf(buf, size, "alt%u:0x%08llx", r->alt, (unsigned long long)r->addr);
+		break;
+	case JOB_MEM_NOR:
+		if (st->op == RECIPE_OP_INGENIC_WRITE && st->u.ingenic_write.partition)
+			n = snprintf(buf, size, "nor:%s@0x%08llx", st->u.ingenic_write.partition,
+				     (unsigned long long)r->addr);
+		else
+			n = snprintf(buf, size, "nor:0x%08llx", (unsigned long long)r->addr);
+		break;
+	default:
+		n = r->part ? snprintf(buf, size, "%s", r->part) :
+			      snprintf(buf, size, "0x%llx", (unsigned long long)r->addr);
+		break;
+	}
+	if (n >= 0 && (size_t)n < size && r->stage_len != r->len)
+		snprintf(buf + n, size - (size_t)n, "..0x%llx",
+			 (unsigned long long)(r->addr + r->len));
+}
+
+/* The image row of the stage that wrote r: file name and pin. */
+static const struct recipe_image *range_image(const struct job *j, const struct job_range *r)
+{
+	const struct recipe_stage *st = &j->recipe->stages[r->stage];
+
+	switch (st->op) {
+	case RECIPE_OP_DFUSE_DOWNLOAD:
+		return &st->u.dfuse_download.image;
+	case RECIPE_OP_FASTBOOT_FLASH:
+		return &st->u.fastboot_flash.image;
+	case RECIPE_OP_INGENIC_WRITE:
+		return &st->u.ingenic_write.image;
+	default:
+		return NULL;
+	}
+}
+
+static const char *stage_name(const struct job *j, unsigned idx)
+{
+	const struct recipe_stage *st = &j->recipe->stages[idx];
+
+	return st->label ? st->label : recipe_op_name(st->op);
+}
+
+struct check {
+	uint32_t host_crc, dev_crc;
+	bool has_dev_crc;
+	bool same;
+	uint64_t first_diff; /* address of the first differing byte (byte read-back) */
+};
+
+/*
+ * Read the range back as bytes (DfuSe upload, Ingenic READ) in pieces and
+ * compare: 32 boards verifying a 16 MiB NOR at once must not each hold a
+ * copy of it.
+ */
+static int check_bytes(struct job *j, const struct job_range *r, struct check *c, struct err *e)
+{
+	size_t piece = r->len < JOB_VERIFY_PIECE ? (size_t)r->len : JOB_VERIFY_PIECE;
+	uint8_t *buf = malloc(piece ? piece : 1);
+	int ret = 0;
+
+	if (!buf)
+		return err_set(e, -ENOMEM, "out of memory for a read-back");
+	c->same = true;
+	for (uint64_t done = 0; done < r->len; done += piece) {
+		size_t n = r->len - done < piece ? (size_t)(r->len - done) : piece;
+
+		if (r->mem == JOB_MEM_DFUSE)
+			ret = job_dfuse_read(j, r->alt, (uint32_t)(r->addr + done), buf, n, e);
+		else
+			ret = job_ingenic_read(j, &j->recipe->stages[r->stage], r->addr + done, buf,
+					       n, e);
+		if (ret < 0)
+			break;
+		c->dev_crc = crc32_update(c->dev_crc, buf, n);
+		for (size_t i = 0; c->same && i < n; i++)
+			if (buf[i] != r->data[done + i]) {
+				c->same = false;
+				c->first_diff = r->addr + done + i;
+			}
+		job_progress_cb(j, done + n, r->len);
+	}
+	c->has_dev_crc = ret == 0;
+	free(buf);
+	return ret;
+}
+
+/* Read one range back; r->unreadable ranges are not touched. */
+static int check_range(struct job *j, const struct job_range *r, struct check *c, struct err *e)
+{
+	*c = (struct check){ .host_crc = crc32_update(0, r->data, r->len) };
+	if (r->mem == JOB_MEM_MMC) {
+		int ret = job_fastboot_crc(j, r->addr, r->len, &c->dev_crc, e);
+
+		c->has_dev_crc = ret == 0;
+		c->same = ret == 0 && c->dev_crc == c->host_crc;
+		c->first_diff = r->addr;
+		return ret;
+	}
+	return check_bytes(j, r, c, e);
+}
+
+/* The unit fails: name the stage whose bytes were lost, where, and both CRCs. */
+static int lost(struct job *j, const struct job_range *r, const struct check *c, struct err *e)
+{
+	const struct recipe_image *img = range_image(j, r);
+
+	if (r->mem == JOB_MEM_MMC)
+		return err_set(e, -EILSEQ,
+			       "stage '%s' (%s): %s 0x%llx (%llu bytes) no longer holds it: "
+			       "host CRC 0x%08x, device CRC 0x%08x",
+			       stage_name(j, r->stage), img ? img->file : "?", mem_name(r->mem),
+			       (unsigned long long)r->addr, (unsigned long long)r->len, c->host_crc,
+			       c->dev_crc);
+	return err_set(e, -EILSEQ,
+		       "stage '%s' (%s): %s 0x%08llx (%llu bytes) no longer holds it, first "
+		       "difference at 0x%08llx: host CRC 0x%08x, device CRC 0x%08x",
+		       stage_name(j, r->stage), img ? img->file : "?", mem_name(r->mem),
+		       (unsigned long long)r->addr, (unsigned long long)r->len,
+		       (unsigned long long)c->first_diff, c->host_crc, c->dev_crc);
+}
+
+int job_verify(struct job *j, char *note, size_t note_size, struct err *e)
+{
+	unsigned skipped = 0, checked = 0;
+	const char *why = NULL;
+	int first = 0;
+
+	note[0] = '\0';
+	if (j->plan.oom)
+		return err_set(e, -ENOMEM, "out of memory keeping the expected contents");
+	for (size_t i = 0; i < j->plan.n; i++) {
+		const struct job_range *r = &j->plan.v[i];
+		const struct recipe_image *img = range_image(j, r);
+		struct check c = { 0 };
+		struct err re = { 0 };
+		char target[64];
+		int ret;
+
+		if (!img)
+			continue;
+		range_target(j, r, target, sizeof(target));
+		if (r->unreadable) {
+			/* Recorded as not verified: the row says what was not read back. */
+			skipped++;
+			why = r->unreadable;
+			job_record_image(j, NULL, "verify", target, img, true,
+					 crc32_update(0, r->data, r->len), false, 0, false);
+			continue;
+		}
+		ret = check_range(j, r, &c, &re);
+		if (ret == 0 && !c.same)
+			ret = lost(j, r, &c, &re);
+		else if (ret < 0)
+			err_prefix(&re, ret, "re-reading stage '%s' at %s", stage_name(j, r->stage),
+				   target);
+		job_record_image(j, NULL, "verify", target, img, true, c.host_crc, c.has_dev_crc,
+				 c.dev_crc, ret == 0);
+		checked++;
+		if (ret < 0 && first == 0) {
+			first = ret;
+			*e = re;
+		}
+		/* A device that went away answers nothing more. */
+		if (ret == -ENODEV || ret == -ECANCELED)
+			break;
+	}
+	j->plan.dirty = false;
+	j->plan.passes++;
+	if (skipped)
+		snprintf(note, note_size, "%u range(s) not read back: %s; %u range(s) verified",
+			 skipped, why, checked);
+	return first;
+}
