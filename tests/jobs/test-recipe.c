@@ -1116,4 +1116,45 @@ TEST(dfuse_download_dfu_file_vid_pid_must_match_the_device)
 	tmp[0] = '\0';
 }
 
+/* ingenic.config "nor" / "quad" (issue 14 item 3): parameters for a part the table lacks. */
+TEST(ingenic_config_nor_parameters)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	const struct recipe_ingenic_config *c;
+	char path[512], want[1024];
+
+	fixture();
+	write_recipe("nor.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+		     " { 'op': 'ingenic.config', 'quad': true, 'nor': { 'size': '0x2000000',"
+		     "   'quad_enable': 'sr1_bit6' },"
+		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x2000000' } ] } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), 0);
+	c = &r->stages[1].u.ingenic_config;
+	ASSERT_TRUE(c->quad);
+	ASSERT_TRUE(c->nor.given);
+	ASSERT_EQ(c->nor.size, 32u << 20);
+	ASSERT_EQ(c->nor.page_size, 256);
+	ASSERT_EQ(c->nor.quad_enable, 3);
+	recipe_free(r);
+	r = NULL;
+
+	write_recipe("bad.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+		     " { 'op': 'ingenic.config', 'nor': { 'size': '0x300000', 'quad_enable': 'sr3',"
+		     "   'erase': 4096 },"
+		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	ASSERT_EQ(d.n, 3);
+	snprintf(want, sizeof(want), "%s: stages[1].nor.erase: unknown key", path);
+	ASSERT_STREQ(d.msgs[0], want);
+	snprintf(want, sizeof(want), "%s: stages[1].nor.size: 3145728 is not a power of two", path);
+	ASSERT_STREQ(d.msgs[1], want);
+	ASSERT_TRUE(strstr(d.msgs[2], "stages[1].nor.quad_enable: unknown value 'sr3'") != NULL);
+	recipe_diags_release(&d);
+}
+
 TEST_MAIN()
