@@ -218,13 +218,13 @@ done
 # across the 16 MiB line where the chip is larger (4-byte opcodes; a 3-byte
 # address there would wrap onto offset 0 on the real chip and in the model), and
 # the whole NOR must equal the images over 0xFF.
-part_recipe() { # NAME JEDEC SIZE_HEX OFFSET_HEX IMAGE [NOR_JSON]
+part_recipe() { # NAME JEDEC|- SIZE_HEX OFFSET_HEX IMAGE [NOR_JSON]  (-: no JEDEC list, no check stage)
+	local jl='' jc=''
+	[ "$2" = - ] || { jl="\"jedec\": [ \"$2\" ],"; jc='{ "op": "ingenic.check_jedec" },'; }
 	cat >"$tmp/r/$1.json" <<EOF2
 { "name": "$1", "match": { "vid": "a108", "pid": "c309" },
-  "serial": { "source": "ingenic_efuse" },
-  "jedec": [ "$2" ],
-  "stages": [ $(boot_stage),
-    { "op": "ingenic.check_jedec" },
+  "serial": { "source": "ingenic_efuse" }, $jl
+  "stages": [ $(boot_stage), $jc
     { "op": "ingenic.config", "flash": "sfc_nor", "erase": "partition"${6:+, \"nor\": $6},
       "partitions": [ { "name": "all", "offset": "0x0", "size": "$3" } ] },
     { "op": "ingenic.write", "name": "fw", "offset": "$4", $(img "$5"), "verify": "readback" } ] }
@@ -256,8 +256,9 @@ for spec in "w25q64jv ef4017 0x800000 0x700000" "mx25l12845g c22018 0x1000000 0x
 	fi
 done
 
-# An ID the table lacks: the config stage fails naming the three bytes, nothing written.
-part_recipe part-unknown aa4018 0x1000000 0x40000 part.bin
+# An ID the table lacks (the recipe names no IDs, so only the unit tells): the
+# config stage fails naming the three bytes, nothing written.
+part_recipe part-unknown - 0x1000000 0x40000 part.bin
 run part-unknown part-unknown ', "jedec": "0xaa4018"'
 row=$(q "$tmp/part-unknown.db" "SELECT result, failed_stage, jedec_id FROM units")
 err=$(q "$tmp/part-unknown.db" "SELECT error FROM units")
@@ -267,6 +268,17 @@ if [ "$rc" -eq 1 ] && [ "$row" = "fail|ingenic.config|aa4018" ] &&
 else
 	nok "ingenic_unknown_jedec_fails_naming_the_id" "rc=$rc row=$row" "error=$err"
 fi
+
+# A recipe that accepts only that ID without "nor" is refused when it loads.
+part_recipe part-refused aa4018 0x1000000 0x40000 part.bin
+run part-refused part-refused ', "jedec": "0xaa4018"'
+err=$(cat "$tmp/part-refused.log")
+if [ "$rc" -ne 0 ] && [[ $err == *'jedec[0]: aa4018 is not in the SPI-NOR parts table and stages[2] (ingenic.config) gives no "nor" parameters'* ]]; then
+	ok "ingenic_recipe_with_unknown_jedec_and_no_nor_refused"
+else
+	nok "ingenic_recipe_with_unknown_jedec_and_no_nor_refused" "rc=$rc" "log=$err"
+fi
+rm -f "$tmp/part-refused.db"	# no unit: the recipe never loaded
 
 # The same chip with its parameters in the recipe: flashed byte-exact.
 part_recipe part-given aa4018 0x1000000 0x40000 part.bin '{ "size": "0x1000000", "quad_enable": "sr2_31" }'

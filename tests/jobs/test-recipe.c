@@ -1157,4 +1157,38 @@ TEST(ingenic_config_nor_parameters)
 	recipe_diags_release(&d);
 }
 
+/* A JEDEC ID the SPI-NOR table lacks fails every unit unless ingenic.config gives "nor". */
+TEST(ingenic_jedec_outside_the_parts_table_needs_nor)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512], want[1024];
+
+	fixture();
+	write_recipe("bad.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' },"
+		     "  'jedec': ['ef4019', 'aa4018'], 'stages': [ " T31_BOOT ","
+		     " { 'op': 'ingenic.check_jedec' },"
+		     " { 'op': 'ingenic.config',"
+		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want),
+		 "%s: jedec[1]: aa4018 is not in the SPI-NOR parts table and stages[2] "
+		 "(ingenic.config) gives no \"nor\" parameters",
+		 path);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+
+	write_recipe("good.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' },"
+		     "  'jedec': ['ef4019', 'aa4018'], 'stages': [ " T31_BOOT ","
+		     " { 'op': 'ingenic.check_jedec' },"
+		     " { 'op': 'ingenic.config', 'nor': { 'size': '0x1000000' },"
+		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), 0);
+}
+
 TEST_MAIN()
