@@ -180,8 +180,8 @@ int ingenic_cfg_find_partition(const struct ingenic_cfg *c, uint64_t offset, uin
  * left out, so the chip stays in 3-byte mode and the ROM can still boot from
  * it (§3.4, [IFT-db]).  Quad mode is not used (sfc_quad_mode 0).
  * Returns 0, -EINVAL for 0x000000/0xFFFFFF, -EOPNOTSUPP for a capacity byte
- * outside 0x10..0x1c.
- * NEEDSWORK: chips whose capacity byte is not log2(size) need a table.
+ * outside 0x10..0x1c.  flashd's jobs use the parts table instead
+ * (ingenic_cfg_nor_for_jedec()); this stays for tools probing any chip.
  */
 int ingenic_cfg_nor_generic(uint32_t jedec, struct ingenic_nor_info *ret, struct err *e);
 
