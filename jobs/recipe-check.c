@@ -300,17 +300,24 @@ static void check_jedec_parts(struct recipe_parser *p, const struct recipe *r,
 	if (!has_stage(r, RECIPE_OP_INGENIC_CHECK_JEDEC, NULL))
 		return;
 	for (size_t k = 0; k < r->n_stages; k++) {
-		if (r->stages[k].op != RECIPE_OP_INGENIC_CONFIG || !stage_ok[k] ||
-		    r->stages[k].u.ingenic_config.nor.given)
+		const struct recipe_ingenic_config *c = &r->stages[k].u.ingenic_config;
+
+		if (r->stages[k].op != RECIPE_OP_INGENIC_CONFIG || !stage_ok[k])
 			continue;
 		for (size_t i = 0; i < r->n_jedec; i++) {
-			if (spinor_part_find(r->jedec[i]))
-				continue;
+			const struct spinor_part *sp = spinor_part_find(r->jedec[i]);
+
 			recipe_jpath_index(jp, "jedec", i);
-			recipe_problem(p, jp,
-				       "%06x is not in the SPI-NOR parts table and stages[%zu] "
-				       "(ingenic.config) gives no \"nor\" parameters",
-				       r->jedec[i], k);
+			if (!sp && !c->nor.given)
+				recipe_problem(p, jp,
+					       "%06x is not in the SPI-NOR parts table and stages[%zu] "
+					       "(ingenic.config) gives no \"nor\" parameters",
+					       r->jedec[i], k);
+			else if (c->quad && (sp ? (int)sp->qe : c->nor.quad_enable) == SPINOR_QE_NONE)
+				recipe_problem(p, jp,
+					       "%06x has no Quad Enable method, but stages[%zu] "
+					       "(ingenic.config) sets \"quad\"",
+					       r->jedec[i], k);
 		}
 		return;
 	}

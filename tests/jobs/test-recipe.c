@@ -1191,4 +1191,29 @@ TEST(ingenic_jedec_outside_the_parts_table_needs_nor)
 	ASSERT_EQ(recipe_load(path, &r, &d), 0);
 }
 
+/* "quad" on a part without a Quad Enable method would fail every such unit. */
+TEST(ingenic_quad_needs_a_quad_enable_method)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512], want[1024];
+
+	fixture();
+	write_recipe("bad.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' },"
+		     "  'jedec': ['ef4018', '207018'], 'stages': [ " T31_BOOT ","
+		     " { 'op': 'ingenic.check_jedec' },"
+		     " { 'op': 'ingenic.config', 'quad': true,"
+		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want),
+		 "%s: jedec[1]: 207018 has no Quad Enable method, but stages[2] (ingenic.config) "
+		 "sets \"quad\"",
+		 path);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+}
+
 TEST_MAIN()
