@@ -220,6 +220,28 @@ static int stage_check_jedec(struct job *j, struct err *e)
 		       s->jedec, list);
 }
 
+/*
+ * The NOR description: the SPI-NOR parts table's entry for the ID, else
+ * the recipe's "nor" parameters, else a failure naming the ID.
+ */
+static int nor_for_jedec(const struct recipe_ingenic_config *a, uint32_t jedec,
+			 struct ingenic_nor_info *nor, struct err *e)
+{
+	struct spinor_part given = {
+		.name = "recipe",
+		.size = a->nor.size,
+		.page = (uint16_t)a->nor.page_size,
+		.op_se_4k = SPINOR_OP_SE_4K,
+		.op_be_32k = SPINOR_OP_BE_32K,
+		.op_be_64k = SPINOR_OP_BE_64K,
+		.addr = a->nor.size > SPINOR_3B_LIMIT ? SPINOR_ADDR_4B_OPS : SPINOR_ADDR_3B,
+		.qe = (enum spinor_qe)a->nor.quad_enable,
+		.op_pp_quad = SPINOR_OP_PP_QUAD,
+	};
+
+	return ingenic_cfg_nor_for_jedec(jedec, a->nor.given ? &given : NULL, nor, e);
+}
+
 static int cfg_from_stage(const struct recipe_ingenic_config *a, uint32_t jedec,
 			  struct ingenic_cfg *c, struct err *e)
 {
@@ -261,7 +283,8 @@ static int cfg_from_stage(const struct recipe_ingenic_config *a, uint32_t jedec,
 		if (r < 0)
 			return r;
 	}
-	return ingenic_cfg_nor_generic(jedec, &c->nor, e);
+	c->quad = a->quad;
+	return nor_for_jedec(a, jedec, &c->nor, e);
 }
 
 /*

@@ -13,6 +13,7 @@
 #include "protocols/ingenic.h"
 #include "protocols/dfuse_mem.h"
 #include "protocols/sparse.h"
+#include "protocols/spinor_parts.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -264,6 +265,42 @@ static bool has_stage(const struct recipe *r, enum recipe_op op, const char *get
 			return true;
 	}
 	return false;
+}
+
+/*
+ * An ID the recipe accepts but the SPI-NOR parts table lacks fails every
+ * such unit at an ingenic.config stage without "nor" parameters
+ * (jobs/job-ingenic.c): refuse the recipe instead.
+ */
+static void check_jedec_parts(struct recipe_parser *p, const struct recipe *r,
+			      const bool *stage_ok)
+{
+	char jp[RECIPE_JPATH_MAX];
+
+	if (!has_stage(r, RECIPE_OP_INGENIC_CHECK_JEDEC, NULL))
+		return;
+	for (size_t k = 0; k < r->n_stages; k++) {
+		const struct recipe_ingenic_config *c = &r->stages[k].u.ingenic_config;
+
+		if (r->stages[k].op != RECIPE_OP_INGENIC_CONFIG || !stage_ok[k])
+			continue;
+		for (size_t i = 0; i < r->n_jedec; i++) {
+			const struct spinor_part *sp = spinor_part_find(r->jedec[i]);
+
+			recipe_jpath_index(jp, "jedec", i);
+			if (!sp && !c->nor.given)
+				recipe_problem(p, jp,
+					       "%06x is not in the SPI-NOR parts table and stages[%zu] "
+					       "(ingenic.config) gives no \"nor\" parameters",
+					       r->jedec[i], k);
+			else if (c->quad && (sp ? (int)sp->qe : c->nor.quad_enable) == SPINOR_QE_NONE)
+				recipe_problem(p, jp,
+					       "%06x has no Quad Enable method, but stages[%zu] "
+					       "(ingenic.config) sets \"quad\"",
+					       r->jedec[i], k);
+		}
+		return;
+	}
 }
 
 static void check_serial_and_jedec(struct recipe_parser *p, const struct recipe *r)
@@ -577,6 +614,7 @@ void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_o
 	check_sessions(p, r, stage_ok, resolved);
 	check_overlaps(p, r, stage_ok, resolved);
 	check_serial_and_jedec(p, r);
+	check_jedec_parts(p, r, stage_ok);
 	check_ingenic_efuse_serial(p, r, stage_ok);
 	check_dfuse_plan(p, r, stage_ok);
 	recipe_plan_ingenic(p, r, stage_ok, resolved);

@@ -18,6 +18,7 @@
  * the table is not block-aligned.
  */
 #include "jobs/recipe-private.h"
+#include "protocols/spinor_parts.h"
 #include "protocols/ingenic_cfg.h"
 
 #include <inttypes.h>
@@ -144,28 +145,27 @@ static void plan_write(struct recipe_parser *p, const struct recipe *r, const bo
 }
 
 /*
- * The smallest chip of the "jedec" list as flashd configures it (the size
- * is the capacity byte's power of two, ingenic_cfg_nor_generic()); 0 if
- * there is no list.  A listed ID flashd cannot configure is reported.
+ * The smallest chip of the "jedec" list, by the parts table
+ * (protocols/spinor_parts.h: the capacity byte is not always log2 of the
+ * size); 0 if there is no list.  An ID outside the table is reported by
+ * recipe-check.c (it needs the config's "nor" parameters) and left out here.
  */
 static uint64_t smallest_chip(struct recipe_parser *p, const struct recipe *r, size_t *ret_at)
 {
 	uint64_t min = 0;
-	char jp[RECIPE_JPATH_MAX];
+
+	(void)p;
 
 	for (size_t i = 0; i < r->n_jedec; i++) {
-		struct ingenic_nor_info nor;
-		struct err e = {0};
+		const struct spinor_part *part;
 
 		if (r->jedec[i] == 0)
 			continue; /* not a valid entry: reported when parsed */
-		if (ingenic_cfg_nor_generic(r->jedec[i], &nor, &e) < 0) {
-			recipe_jpath_index(jp, "jedec", i);
-			recipe_problem(p, jp, "%s: flashd cannot configure this chip", e.msg);
+		part = spinor_part_find(r->jedec[i]);
+		if (!part)
 			continue;
-		}
-		if (!min || nor.chip_size < min) {
-			min = nor.chip_size;
+		if (!min || part->size < min) {
+			min = part->size;
 			*ret_at = i;
 		}
 	}

@@ -7,6 +7,7 @@
  */
 #include "jobs/recipe-private.h"
 #include "protocols/ingenic.h"
+#include "protocols/spinor_parts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -553,10 +554,55 @@ static bool parse_ingenic_boot(struct recipe_parser *p, const cJSON *o, const ch
 	return ok;
 }
 
+/*
+ * ingenic.config "nor" (parameters for a part the SPI-NOR table lacks) and
+ * "quad".  The erase unit is always the 64 KiB block (D8h/DCh), which every
+ * 25-series part has; > 16 MiB means the dedicated 4-byte opcodes.
+ */
+static bool parse_ingenic_nor(struct recipe_parser *p, const cJSON *o, const char *b,
+			      struct recipe_ingenic_config *a)
+{
+	static const char *const keys[] = {"size", "page_size", "quad_enable", NULL};
+	const char *qe[_SPINOR_QE_MAX];
+	char jp[RECIPE_JPATH_MAX], sj[RECIPE_JPATH_MAX];
+	const cJSON *n;
+	uint64_t size = 0, page = 256;
+	int q = 0;
+	bool ok = recipe_get_bool(p, o, b, "quad", &a->quad) >= 0;
+
+	for (int i = 0; i < _SPINOR_QE_MAX; i++)
+		qe[i] = spinor_qe_name((enum spinor_qe)i);
+	if (recipe_get_item(p, o, b, "nor", false, &n, jp) <= 0)
+		return ok;
+	if (!cJSON_IsObject(n)) {
+		recipe_problem(p, jp, "not an object");
+		return false;
+	}
+	ok = recipe_check_keys(p, n, jp, keys, NULL) && ok;
+	if (recipe_get_number(p, n, jp, "size", true, 64 * 1024, 256u << 20, &size) > 0 &&
+	    (size & (size - 1))) {
+		recipe_jpath_key(sj, jp, "size");
+		recipe_problem(p, sj, "%" PRIu64 " is not a power of two", size);
+		ok = false;
+	}
+	ok = recipe_get_number(p, n, jp, "page_size", false, 1, 4096, &page) >= 0 && ok;
+	ok = recipe_get_enum(p, n, jp, "quad_enable", qe, _SPINOR_QE_MAX,
+			     (1u << _SPINOR_QE_MAX) - 1, &q) >= 0 &&
+	     ok;
+	a->nor = (struct recipe_nor){
+		.given = ok && size,
+		.size = (uint32_t)size,
+		.page_size = (uint32_t)page,
+		.quad_enable = q,
+	};
+	return ok && size;
+}
+
 static bool parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
-	static const char *const keys[] = {"flash", "erase", "partitions", "destroys_earlier", NULL};
+	static const char *const keys[] = {"flash", "erase", "partitions", "destroys_earlier", "nor",
+					   "quad", NULL};
 	static const char *const pkeys[] = {"name", "offset", "size", NULL};
 	struct recipe_ingenic_config *a = &s->u.ingenic_config;
 	int flash = RECIPE_FLASH_SFC_NOR, erase = RECIPE_ERASE_PARTITION;
@@ -576,6 +622,7 @@ static bool parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const 
 	a->erase = erase;
 	ok = recipe_get_bool(p, o, b, "destroys_earlier", &a->destroys_earlier) >= 0 && ok;
 	ok = ingenic_flash_supported(p, b, flash) && ok;
+	ok = parse_ingenic_nor(p, o, b, a) && ok;
 	if (recipe_get_item(p, o, b, "partitions", true, &parts, jp) <= 0)
 		return false;
 	if (!cJSON_IsArray(parts)) {

@@ -214,12 +214,22 @@ struct recipe_ingenic_boot {
 	uint32_t d2i_len;	/* 0: none sent; default from the SoC (protocol-ingenic.md §2.2) */
 };
 
+/* ingenic.config "nor": parameters of a part missing from protocols/spinor_parts.c. */
+struct recipe_nor {
+	bool given;
+	uint32_t size;		/* bytes, power of two, 64 KiB..256 MiB; > 16 MiB: 4-byte opcodes */
+	uint32_t page_size;	/* bytes, default 256 */
+	int quad_enable;	/* enum spinor_qe, default none */
+};
+
 struct recipe_ingenic_config {
 	enum recipe_flash flash;
 	enum recipe_erase erase;	/* CHIP, PARTITION or NONE */
 	struct recipe_partition *partitions;
 	size_t n_partitions;
 	bool destroys_earlier;	/* "destroys_earlier": its chip erase may wipe earlier bytes */
+	struct recipe_nor nor;		/* used only when the table lacks the JEDEC ID */
+	bool quad;			/* "quad": the burner reads and programs on 4 lines */
 };
 
 struct recipe_ingenic_write {

@@ -177,6 +177,119 @@ int ingenic_cfg_nor_generic(uint32_t jedec, struct ingenic_nor_info *ret, struct
 	return 0;
 }
 
+/* Ingenic SFC transfer modes (spiflashinfo.cfg column 4): 1-1-1, 1-1-4, 1-4-4. */
+#define SFC_TM_STD 0
+#define SFC_TM_QUAD_DATA 5
+#define SFC_TM_QUAD_IO 6
+
+/* Quad Enable write and read-back per method ([IFT-db] spiflashinfo.cfg columns). */
+static const struct {
+	struct ingenic_nor_sr set, get;
+} qe_ops[_SPINOR_QE_MAX] = {
+	[SPINOR_QE_NONE] = {{0}, {0}},
+	/* {cmd, bit_shift, mask, val, len, dummy} */
+	[SPINOR_QE_SR2_31] = {{SPINOR_OP_WRSR2, 1, 1, 1, 1, 0}, {SPINOR_OP_RDSR2, 1, 1, 1, 1, 0}},
+	[SPINOR_QE_SR2_01] = {{SPINOR_OP_WRSR, 9, 1, 1, 2, 0}, {SPINOR_OP_RDSR2, 1, 1, 1, 1, 0}},
+	[SPINOR_QE_SR1_B6] = {{SPINOR_OP_WRSR, 6, 1, 1, 1, 0}, {SPINOR_OP_RDSR, 6, 1, 1, 1, 0}},
+};
+
+/* The 4-byte-address form of a 3-byte opcode (spinor_parts.h). */
+static uint16_t op_4b(uint8_t op)
+{
+	switch (op) {
+	case SPINOR_OP_READ:
+		return SPINOR_OP_READ_4B;
+	case SPINOR_OP_READ_QUAD:
+		return SPINOR_OP_READ_QUAD_4B;
+	case SPINOR_OP_PP:
+		return SPINOR_OP_PP_4B;
+	case SPINOR_OP_PP_QUAD:
+		return SPINOR_OP_PP_QUAD_4B;
+	case SPINOR_OP_PP_QUAD_MX:
+		return 0x3e; /* Macronix 4PP4B */
+	case SPINOR_OP_BE_64K:
+		return SPINOR_OP_BE_64K_4B;
+	default:
+		return 0;
+	}
+}
+
+static struct ingenic_nor_cmd nor_cmd(const struct spinor_part *p, uint8_t op, uint8_t dummy,
+				      uint8_t mode)
+{
+	bool four = p->addr == SPINOR_ADDR_4B_OPS;
+
+	return (struct ingenic_nor_cmd){four ? op_4b(op) : op, dummy, four ? 4 : 3, mode};
+}
+
+int ingenic_cfg_nor_from_part(const struct spinor_part *p, struct ingenic_nor_info *ret,
+			      struct err *e)
+{
+	if (!p->size || !p->page || !p->op_be_64k || (unsigned int)p->qe >= _SPINOR_QE_MAX)
+		return err_set(e, -EINVAL, "SPI-NOR part %s: no size, page or 64 KiB block erase",
+			       p->name);
+	if (strlen(p->name) >= INGENIC_CFG_NAME_LEN)
+		return err_set(e, -EINVAL, "SPI-NOR part name '%s' longer than %d characters",
+			       p->name, INGENIC_CFG_NAME_LEN - 1);
+	if (p->size > SPINOR_3B_LIMIT && p->addr != SPINOR_ADDR_4B_OPS)
+		return err_set(e, -EINVAL, "SPI-NOR part %s: %u bytes need 4-byte addressing",
+			       p->name, p->size);
+	*ret = (struct ingenic_nor_info){
+		.jedec = p->jedec,
+		.read_standard = nor_cmd(p, SPINOR_OP_READ, 0, SFC_TM_STD),
+		.read_quad = nor_cmd(p, SPINOR_OP_READ_QUAD, 8, SFC_TM_QUAD_DATA),
+		.write_standard = nor_cmd(p, SPINOR_OP_PP, 0, SFC_TM_STD),
+		.write_quad = nor_cmd(p, p->op_pp_quad, 0,
+				      p->op_pp_quad == SPINOR_OP_PP_QUAD_MX ? SFC_TM_QUAD_IO
+									    : SFC_TM_QUAD_DATA),
+		.sector_erase = nor_cmd(p, p->op_be_64k, 0, SFC_TM_STD),
+		.wr_en = {SPINOR_OP_WREN, 0, 0, 0},
+		/* EN4B left out: the chip must stay in 3-byte mode for the ROM. */
+		.en4byte = {0, 0, 0, 0},
+		.quad_set = qe_ops[p->qe].set,
+		.quad_get = qe_ops[p->qe].get,
+		.busy = {SPINOR_OP_RDSR, 0, 1, 0, 1, 0},
+		.quad_ops_mode = p->qe != SPINOR_QE_NONE,
+		/*
+		 * How EN4B is issued (0 direct, 1 after WREN: [IFT-db]
+		 * spiflash_db.py); EN4B is never sent, and the vendor table
+		 * has 0 for every part here.
+		 */
+		.addr_ops_mode = 0,
+		/* Conservative 25-series timings, as ingenic_cfg_nor_generic(). */
+		.t_chsh = 5,
+		.t_slch = 5,
+		.t_shsl_rd = 20,
+		.t_shsl_wr = 50,
+		.chip_size = p->size,
+		.page_size = p->page,
+		.erase_size = 64 * 1024,
+		.chip_erase_cmd = SPINOR_OP_CHIP_ERASE,
+	};
+	memcpy(ret->name, p->name, strlen(p->name));
+	return 0;
+}
+
+int ingenic_cfg_nor_for_jedec(uint32_t jedec, const struct spinor_part *given,
+			      struct ingenic_nor_info *ret, struct err *e)
+{
+	const struct spinor_part *p = spinor_part_find(jedec);
+	struct spinor_part g;
+
+	if (jedec == 0 || jedec == 0xffffff)
+		return err_set(e, -EINVAL, "JEDEC ID 0x%06x: no flash answered", jedec);
+	if (p)
+		return ingenic_cfg_nor_from_part(p, ret, e);
+	if (!given)
+		return err_set(e, -EOPNOTSUPP,
+			       "SPI-NOR JEDEC ID %02x %02x %02x is not in the parts table; give its "
+			       "parameters in the recipe (ingenic.config \"nor\")",
+			       jedec >> 16, (jedec >> 8) & 0xff, jedec & 0xff);
+	g = *given;
+	g.jedec = jedec;
+	return ingenic_cfg_nor_from_part(&g, ret, e);
+}
+
 static void put_tlv_head(struct wr *w, uint32_t magic, uint32_t len)
 {
 	put_u32(w, magic);
@@ -283,7 +396,7 @@ static void put_sfc(struct wr *w, const struct ingenic_cfg *c)
 	put_tlv_head(w, INGENIC_TLV_SFC, INGENIC_TLV_SFC_LEN);
 	/* spi_param, 7 words */
 	put_u32(w, 0);				    /* download_params: never patch the SPL */
-	put_u32(w, 0);				    /* sfc_quad_mode */
+	put_u32(w, c->quad);			    /* sfc_quad_mode */
 	put_u32(w, c->nor.erase_size);		    /* spi_erase_block_size */
 	put_u32(w, c->erase == INGENIC_ERASE_CHIP); /* spi_erase: 1 = chip erase at INIT */
 	put_u32(w, c->sfc_hz);			    /* sfc_frequency */
@@ -346,6 +459,9 @@ ssize_t ingenic_cfg_build(const struct ingenic_cfg *c, uint8_t *buf, size_t size
 			e, -EINVAL,
 			"flash config: NOR sizes (chip %u, page %u, erase %u) do not fit transfer size %u",
 			c->nor.chip_size, c->nor.page_size, c->nor.erase_size, c->transfer_size);
+	if (c->quad && !c->nor.quad_ops_mode)
+		return err_set(e, -EINVAL, "flash config: quad mode, but %s has no Quad Enable method",
+			       c->nor.name);
 	for (unsigned int i = 0; i < c->n_parts; i++)
 		if ((uint64_t)c->parts[i].offset + c->parts[i].size > c->nor.chip_size)
 			return err_set(e, -ERANGE, "partition '%s' ends beyond the %u-byte flash",

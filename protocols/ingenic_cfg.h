@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "common/err.h"
+#include "protocols/spinor_parts.h"
 
 /* sizeof(union cmd): 9 x int32 rtc_time padded to 8-byte alignment (§3.2). */
 #define INGENIC_CMD_LEN 40
@@ -153,6 +154,8 @@ struct ingenic_cfg {
 	bool log;
 	uint32_t transfer_size; /* bytes per WRITE/READ, INGENIC_CFG_TRANSFER_MIN..MAX */
 	uint32_t sfc_hz;
+	/* sfc_quad_mode: the burner uses the quad opcodes (needs nor.quad_set). */
+	bool quad;
 };
 
 /* Defaults: SFC NOR, partition erase, both device checks on, vendor chunk and clock. */
@@ -177,10 +180,31 @@ int ingenic_cfg_find_partition(const struct ingenic_cfg *c, uint64_t offset, uin
  * left out, so the chip stays in 3-byte mode and the ROM can still boot from
  * it (§3.4, [IFT-db]).  Quad mode is not used (sfc_quad_mode 0).
  * Returns 0, -EINVAL for 0x000000/0xFFFFFF, -EOPNOTSUPP for a capacity byte
- * outside 0x10..0x1c.
- * NEEDSWORK: chips whose capacity byte is not log2(size) need a table.
+ * outside 0x10..0x1c.  flashd's jobs use the parts table instead
+ * (ingenic_cfg_nor_for_jedec()); this stays for tools probing any chip.
  */
 int ingenic_cfg_nor_generic(uint32_t jedec, struct ingenic_nor_info *ret, struct err *e);
+
+/*
+ * Chip description from a parts-table entry (protocols/spinor_parts.h):
+ * name, ID, sizes, 64 KiB block erase (D8h, or DCh), and above 16 MiB the
+ * dedicated 4-byte opcodes (13h/12h/DCh) with EN4B left out, as
+ * ingenic_cfg_nor_generic() does; quad read/program opcodes and the
+ * part's Quad Enable set/get status-register operations (quad_ops_mode 1
+ * when it has one).  Returns 0, or -EINVAL for an entry the burner cannot
+ * take (no 64 KiB erase, size 0, name too long).
+ */
+int ingenic_cfg_nor_from_part(const struct spinor_part *p, struct ingenic_nor_info *ret,
+			      struct err *e);
+
+/*
+ * The chip description for the JEDEC ID the burner read: the parts-table
+ * entry, else `given` (parameters the recipe supplies, jedec filled in
+ * here), else -EOPNOTSUPP with a message naming the three ID bytes.
+ * -EINVAL for 0x000000/0xFFFFFF (no flash answered).
+ */
+int ingenic_cfg_nor_for_jedec(uint32_t jedec, const struct spinor_part *given,
+			      struct ingenic_nor_info *ret, struct err *e);
 
 /*
  * Serialise the POLI-only config (vendor cfg #1, needed before
@@ -195,7 +219,8 @@ ssize_t ingenic_cfg_build_policy(const struct ingenic_cfg *c, uint8_t *buf, size
  * {magic 0, size 0} record (the burner stops walking at magic 0, §3.4; it
  * guards against stale bytes of a longer earlier config in its buffer).
  * Returns INGENIC_CFG_FULL_LEN, or -EMSGSIZE, -EINVAL (no partitions,
- * transfer_size not a multiple of 64 KiB in range, nor sizes 0),
+ * transfer_size not a multiple of 64 KiB in range, nor sizes 0, quad set
+ * for a part without a Quad Enable method),
  * -EOPNOTSUPP (flash other than SFC NOR).
  */
 ssize_t ingenic_cfg_build(const struct ingenic_cfg *c, uint8_t *buf, size_t size, struct err *e);

@@ -299,3 +299,97 @@ for db in "$tmp"/*.db; do
 	[ "$n" = 0 ] || left=$((left + 1))
 done
 [ "$left" = 0 ] && ok "ingenic_no_unit_left_running" || nok "ingenic_no_unit_left_running" "$left databases"
+
+# --- SPI-NOR parts table (issue 14 item 3): the board model is a part of the
+# table (scenario "flash"), the burner config comes from protocols/spinor_parts.c.
+# Each part is flashed through one "all" partition (erased whole) with an image
+# across the 16 MiB line where the chip is larger (4-byte opcodes; a 3-byte
+# address there would wrap onto offset 0 on the real chip and in the model), and
+# the whole NOR must equal the images over 0xFF.
+part_recipe() { # NAME JEDEC|- SIZE_HEX OFFSET_HEX IMAGE [NOR_JSON]  (-: no JEDEC list, no check stage)
+	local jl='' jc=''
+	[ "$2" = - ] || { jl="\"jedec\": [ \"$2\" ],"; jc='{ "op": "ingenic.check_jedec" },'; }
+	cat >"$tmp/r/$1.json" <<EOF2
+{ "name": "$1", "match": { "vid": "a108", "pid": "c309" },
+  "serial": { "source": "ingenic_efuse" }, $jl
+  "stages": [ $(boot_stage), $jc
+    { "op": "ingenic.config", "flash": "sfc_nor", "erase": "partition"${6:+, \"nor\": $6},
+      "partitions": [ { "name": "all", "offset": "0x0", "size": "$3" } ] },
+    { "op": "ingenic.write", "name": "fw", "offset": "$4", $(img "$5"), "verify": "readback" } ] }
+EOF2
+}
+nor_is() { # DUMP OFFSET IMAGE: the dump is 0xFF but for IMAGE at OFFSET
+	python3 - "$1" "$2" "$3" <<'PY'
+import sys
+nor, off, img = open(sys.argv[1], 'rb').read(), int(sys.argv[2], 0), open(sys.argv[3], 'rb').read()
+want = bytearray(b"\xff" * len(nor))
+want[off:off + len(img)] = img
+sys.exit(0 if nor == want else 1)
+PY
+}
+head -c 393216 /dev/urandom >"$tmp/r/images/part.bin"
+for spec in "w25q64jv ef4017 0x800000 0x700000" "mx25l12845g c22018 0x1000000 0xf00000" \
+	"w25q256jv ef4019 0x2000000 0xfe0000" "w25q512jv ef4020 0x4000000 0x3f00000"; do
+	set -- $spec
+	part_recipe "part-$1" "$2" "$3" "$4" part.bin
+	run "part-$1" "part-$1" ", \"flash\": \"$1\""
+	nor_is "$tmp/part-$1/b1.nor.bin" "$4" "$tmp/r/images/part.bin"
+	cmp_rc=$?
+	row=$(q "$tmp/part-$1.db" "SELECT result, jedec_id FROM units")
+	if [ "$rc" -eq 0 ] && [ "$cmp_rc" -eq 0 ] && [ "$row" = "pass|$2" ]; then
+		ok "ingenic_part_${1}_flashed_byte_exact"
+	else
+		nok "ingenic_part_${1}_flashed_byte_exact" "rc=$rc cmp=$cmp_rc row=$row" \
+			"$(q "$tmp/part-$1.db" "SELECT error FROM units")" "$(tail -3 "$tmp/part-$1.log")"
+	fi
+done
+
+# An ID the table lacks (the recipe names no IDs, so only the unit tells): the
+# config stage fails naming the three bytes, nothing written.
+part_recipe part-unknown - 0x1000000 0x40000 part.bin
+run part-unknown part-unknown ', "jedec": "0xaa4018"'
+row=$(q "$tmp/part-unknown.db" "SELECT result, failed_stage, jedec_id FROM units")
+err=$(q "$tmp/part-unknown.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|ingenic.config|aa4018" ] &&
+	[[ $err == *"JEDEC ID aa 40 18 is not in the parts table"* ]]; then
+	ok "ingenic_unknown_jedec_fails_naming_the_id"
+else
+	nok "ingenic_unknown_jedec_fails_naming_the_id" "rc=$rc row=$row" "error=$err"
+fi
+
+# A recipe that accepts only that ID without "nor" is refused when it loads.
+part_recipe part-refused aa4018 0x1000000 0x40000 part.bin
+run part-refused part-refused ', "jedec": "0xaa4018"'
+err=$(cat "$tmp/part-refused.log")
+if [ "$rc" -ne 0 ] && [[ $err == *'jedec[0]: aa4018 is not in the SPI-NOR parts table and stages[2] (ingenic.config) gives no "nor" parameters'* ]]; then
+	ok "ingenic_recipe_with_unknown_jedec_and_no_nor_refused"
+else
+	nok "ingenic_recipe_with_unknown_jedec_and_no_nor_refused" "rc=$rc" "log=$err"
+fi
+rm -f "$tmp/part-refused.db"	# no unit: the recipe never loaded
+
+# The same chip with its parameters in the recipe: flashed byte-exact.
+part_recipe part-given aa4018 0x1000000 0x40000 part.bin '{ "size": "0x1000000", "quad_enable": "sr2_31" }'
+run part-given part-given ', "jedec": "0xaa4018"'
+nor_is "$tmp/part-given/b1.nor.bin" 0x40000 "$tmp/r/images/part.bin"
+cmp_rc=$?
+row=$(q "$tmp/part-given.db" "SELECT result FROM units")
+if [ "$rc" -eq 0 ] && [ "$cmp_rc" -eq 0 ] && [ "$row" = pass ]; then
+	ok "ingenic_unknown_jedec_with_recipe_nor_parameters_byte_exact"
+else
+	nok "ingenic_unknown_jedec_with_recipe_nor_parameters_byte_exact" "rc=$rc cmp=$cmp_rc row=$row" \
+		"$(q "$tmp/part-given.db" "SELECT error FROM units")" "$(tail -3 "$tmp/part-given.log")"
+fi
+
+# The parts runs, too, sent no request 0x20-0x25 and left no unit 'running'.
+bad=0
+for s in "$tmp"/part-*/summary.json; do
+	f=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["forbidden"])' "$s" 2>&1)
+	[ "$f" = 0 ] || bad=$((bad + 1))
+done
+for db in "$tmp"/part-*.db; do
+	n=$(q "$db" "SELECT count(*) FROM units WHERE result = 'running'")
+	[ "$n" = 0 ] || bad=$((bad + 1))
+done
+[ "$bad" = 0 ] && ok "ingenic_parts_runs_forbidden_zero_none_running" ||
+	nok "ingenic_parts_runs_forbidden_zero_none_running" "$bad runs"

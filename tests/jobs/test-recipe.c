@@ -1151,4 +1151,104 @@ TEST(recipe_set_load_dir_cancellable_stops_when_cancelled)
 	tmp[0] = '\0';
 }
 
+/* ingenic.config "nor" / "quad" (issue 14 item 3): parameters for a part the table lacks. */
+TEST(ingenic_config_nor_parameters)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	const struct recipe_ingenic_config *c;
+	char path[512], want[1024];
+
+	fixture();
+	write_recipe("nor.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+		     " { 'op': 'ingenic.config', 'quad': true, 'nor': { 'size': '0x2000000',"
+		     "   'quad_enable': 'sr1_bit6' },"
+		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x2000000' } ] } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), 0);
+	c = &r->stages[1].u.ingenic_config;
+	ASSERT_TRUE(c->quad);
+	ASSERT_TRUE(c->nor.given);
+	ASSERT_EQ(c->nor.size, 32u << 20);
+	ASSERT_EQ(c->nor.page_size, 256);
+	ASSERT_EQ(c->nor.quad_enable, 3);
+	recipe_free(r);
+	r = NULL;
+
+	write_recipe("bad.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+		     " { 'op': 'ingenic.config', 'nor': { 'size': '0x300000', 'quad_enable': 'sr3',"
+		     "   'erase': 4096 },"
+		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	ASSERT_EQ(d.n, 3);
+	snprintf(want, sizeof(want), "%s: stages[1].nor.erase: unknown key", path);
+	ASSERT_STREQ(d.msgs[0], want);
+	snprintf(want, sizeof(want), "%s: stages[1].nor.size: 3145728 is not a power of two", path);
+	ASSERT_STREQ(d.msgs[1], want);
+	ASSERT_TRUE(strstr(d.msgs[2], "stages[1].nor.quad_enable: unknown value 'sr3'") != NULL);
+	recipe_diags_release(&d);
+}
+
+/* A JEDEC ID the SPI-NOR table lacks fails every unit unless ingenic.config gives "nor". */
+TEST(ingenic_jedec_outside_the_parts_table_needs_nor)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512], want[1024];
+
+	fixture();
+	write_recipe("bad.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' },"
+		     "  'jedec': ['ef4019', 'aa4018'], 'stages': [ " T31_BOOT ","
+		     " { 'op': 'ingenic.check_jedec' },"
+		     " { 'op': 'ingenic.config',"
+		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want),
+		 "%s: jedec[1]: aa4018 is not in the SPI-NOR parts table and stages[2] "
+		 "(ingenic.config) gives no \"nor\" parameters",
+		 path);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+
+	write_recipe("good.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' },"
+		     "  'jedec': ['ef4019', 'aa4018'], 'stages': [ " T31_BOOT ","
+		     " { 'op': 'ingenic.check_jedec' },"
+		     " { 'op': 'ingenic.config', 'nor': { 'size': '0x1000000' },"
+		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), 0);
+}
+
+/* "quad" on a part without a Quad Enable method would fail every such unit. */
+TEST(ingenic_quad_needs_a_quad_enable_method)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512], want[1024];
+
+	fixture();
+	write_recipe("bad.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' },"
+		     "  'jedec': ['ef4018', '207018'], 'stages': [ " T31_BOOT ","
+		     " { 'op': 'ingenic.check_jedec' },"
+		     " { 'op': 'ingenic.config', 'quad': true,"
+		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want),
+		 "%s: jedec[1]: 207018 has no Quad Enable method, but stages[2] (ingenic.config) "
+		 "sets \"quad\"",
+		 path);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+}
+
 TEST_MAIN()

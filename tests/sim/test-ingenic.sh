@@ -187,3 +187,66 @@ grep -q '^error=EILSEQ .*step=read=' "$tmp/cread.out" && pass $t || fail $t "$tm
 t=program_error_gives_ack_minus_1
 run perr ingenic-program-error.json "${flow[@]}"
 grep -q '^write_ack=-1$' "$tmp/perr.out" && pass $t || fail $t "$tmp/perr.out"
+
+# --- SPI-NOR addressing (issue 14 item 3): a 32 MiB W25Q256JV, a config whose
+# commands carry 3 address bytes (03h/02h/D8h) writes at 16 MiB: the chip only
+# gets A23..A0 (Extended Address Register 0), so the data lands at offset 0 and
+# the wrapped erase units wipe the low 16 MiB, while the host's 3-byte read-back
+# still matches (silent on the wire).  The dedicated 4-byte opcodes
+# (13h/12h/DCh, 4 address bytes) put it where it belongs, as do 03h/02h/D8h
+# with 4 address bytes after EN4B (B7h at INIT).  A 16 MiB W25Q128JV
+# has no 4-byte opcodes: it ignores them and the write-back check fails.
+python3 - "$top/tests/fixtures/ingenic" "$tmp" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import mkfixtures as m
+out = sys.argv[2]
+def cfg(size, jedec, ops, ab, en4b):
+    b = bytearray(m.dbg() + m.poli() + m.sfc(0, name=b"W25Q256JV", jedec=jedec, size=size))
+    # read, page program, block erase at file 0x118/0x124/0x130 (address bytes at +3), EN4B 0x13C
+    for off, op in zip((0x118, 0x124, 0x130), ops):
+        b[off], b[off + 3] = op, ab
+    b[0x13C] = en4b
+    return bytes(b)
+legacy, dedicated = (0x03, 0x02, 0xD8), (0x13, 0x12, 0xDC)
+open(out + "/cfg-256-3b.bin", "wb").write(cfg(32 << 20, 0xEF4019, legacy, 3, 0))
+open(out + "/cfg-256-4b.bin", "wb").write(cfg(32 << 20, 0xEF4019, dedicated, 4, 0))
+open(out + "/cfg-256-en4b.bin", "wb").write(cfg(32 << 20, 0xEF4019, legacy, 4, 0xB7))
+open(out + "/cfg-128-4b.bin", "wb").write(cfg(16 << 20, 0xEF4018, dedicated, 4, 0))
+PY
+for p in w25q256jv w25q128jv; do
+	cat >"$tmp/s-$p.json" <<EOF
+{ "time_scale": 0.001, "boards": [ { "id": "t31", "type": "ingenic-t31", "port": "1-1.2",
+  "fill": "random:7", "flash": "$p" } ] }
+EOF
+done
+head -c 200000 /dev/urandom >"$tmp/hi.bin"
+run base256 "$tmp/s-w25q256jv.json" cpuinfo
+addr_flow() { # NAME SCENARIO CFG
+	run "$1" "$2" "${boot[@]}" cfg="$fx/cfg1.bin" cfg="$3" init write="$tmp/hi.bin@0x1000000" \
+		read=0x1000000,200000,"$tmp/$1.rb"
+}
+t=spinor_3_byte_address_beyond_16mib_wraps_to_0
+addr_flow a3 "$tmp/s-w25q256jv.json" "$tmp/cfg-256-3b.bin"
+python3 - "$tmp/base256/t31.nor.bin" "$tmp/hi.bin" "$tmp/a3.exp" <<'PY'
+import sys
+nor = bytearray(open(sys.argv[1], "rb").read()); img = open(sys.argv[2], "rb").read()
+nor[0:0x1000000] = b"\xff" * 0x1000000   # rootfs 0x2C0000.. erased, the upper units wrapped
+nor[0:len(img)] = img
+open(sys.argv[3], "wb").write(nor)
+PY
+[ "$(rc a3)" = 0 ] && cmp -s "$tmp/a3.exp" "$tmp/a3/t31.nor.bin" && cmp -s "$tmp/hi.bin" "$tmp/a3.rb" &&
+	pass $t || fail $t "$tmp/a3.out"
+t=spinor_4_byte_opcodes_reach_beyond_16mib
+addr_flow a4 "$tmp/s-w25q256jv.json" "$tmp/cfg-256-4b.bin"
+expect "$tmp/a4.exp" "$tmp/base256/t31.nor.bin" "$tmp/hi.bin" 0x1000000 0x2C0000 0x2000000
+[ "$(rc a4)" = 0 ] && cmp -s "$tmp/a4.exp" "$tmp/a4/t31.nor.bin" && cmp -s "$tmp/hi.bin" "$tmp/a4.rb" &&
+	pass $t || fail $t "$tmp/a4.out"
+t=spinor_en4b_then_4_address_bytes_reach_beyond_16mib
+addr_flow ae "$tmp/s-w25q256jv.json" "$tmp/cfg-256-en4b.bin"
+[ "$(rc ae)" = 0 ] && cmp -s "$tmp/a4.exp" "$tmp/ae/t31.nor.bin" && cmp -s "$tmp/hi.bin" "$tmp/ae.rb" &&
+	pass $t || fail $t "$tmp/ae.out"
+t=spinor_4_byte_opcodes_ignored_by_a_16mib_part
+run a128 "$tmp/s-w25q128jv.json" "${boot[@]}" cfg="$fx/cfg1.bin" cfg="$tmp/cfg-128-4b.bin" init \
+	write="$tmp/img.bin@0x40000"
+grep -q '^write_ack=-1$' "$tmp/a128.out" && pass $t || fail $t "$tmp/a128.out"

@@ -42,6 +42,11 @@
 #define SFC_NOR_MAGIC 0x1c
 #define SFC_NAME 0x24
 #define SFC_ID 0x44
+/* spi_nor_info commands, 6 bytes each: u16 cmd, dummy, addr bytes, mode. */
+#define SFC_READ_STD 0x48
+#define SFC_WRITE_STD 0x54
+#define SFC_SECTOR_ERASE 0x60
+#define SFC_EN4BYTE 0x6c
 #define SFC_CHIP_SIZE 0xa0
 #define SFC_PAGE_SIZE 0xa4
 #define SFC_ERASE_SIZE 0xa8
@@ -76,6 +81,23 @@ static void burner_reply(struct sim_xfer *x, const void *d, size_t n)
 	x->actual = n;
 }
 
+/* The read/program/erase/EN4B commands the SFC will send to the chip. */
+static void burner_parse_nor_cmds(struct ingenic *g, const uint8_t *d)
+{
+	const struct spinor_host h = {
+		.set = 1,
+		.read_op = d[SFC_READ_STD],
+		.read_ab = d[SFC_READ_STD + 3],
+		.write_op = d[SFC_WRITE_STD],
+		.write_ab = d[SFC_WRITE_STD + 3],
+		.erase_op = d[SFC_SECTOR_ERASE],
+		.erase_ab = d[SFC_SECTOR_ERASE + 3],
+		.en4b_op = d[SFC_EN4BYTE],
+	};
+
+	spinor_set_host(&g->flash, &h);
+}
+
 /* Decode the TLVs of an UPDATE_CFG; the new config replaces the old one. */
 static int32_t burner_parse_cfg(struct ingenic *g, const uint8_t *p, uint32_t len)
 {
@@ -83,6 +105,7 @@ static int32_t burner_parse_cfg(struct ingenic *g, const uint8_t *p, uint32_t le
 	uint32_t off = 0;
 
 	memset(c, 0, sizeof(*c));
+	spinor_set_host(&g->flash, NULL);
 	c->present = true;
 	/* Without a DBG record both checks stay on, as the vendor cfg sets
 	 * them (transfer_data_chk 1, read_back_chk 1: §3.6 [TC-ref]). */
@@ -116,6 +139,7 @@ static int32_t burner_parse_cfg(struct ingenic *g, const uint8_t *p, uint32_t le
 				c->chip_size = sim_get_le32(d + SFC_CHIP_SIZE);
 				c->page_size = sim_get_le32(d + SFC_PAGE_SIZE);
 				c->erase_size = sim_get_le32(d + SFC_ERASE_SIZE);
+				burner_parse_nor_cmds(g, d);
 				c->n_part = sim_get_le32(d + SFC_NUM_PARTS);
 				if (c->n_part > 10)
 					c->n_part = 10;
@@ -226,6 +250,8 @@ static int burner_init(struct sim_board *b)
 	}
 	k = sim_board_fault_step(b, "init", SIM_FAULT_PROGRAM_ERROR);
 	g->init_done = true;
+	/* Assumption: INIT issues the config's EN4B (if any) to the chip. */
+	spinor_host_init(&g->flash);
 	g->ack = 0;
 	if (g->cfg.spi_erase == 1) {
 		/* Chip erase at INIT, GET_ACK blocks until it is done (§3.6). */
@@ -262,7 +288,7 @@ static void burner_read(struct sim_board *b)
 			goto out;
 		}
 		g->rbuf = p;
-		memcpy(p, g->flash.nor.mem + off, g->w_len);
+		spinor_read(&g->flash, (uint32_t)off, p, (uint32_t)g->w_len);
 		g->r_len = g->w_len;
 		g->r_crc = ingenic_jamcrc(p, g->w_len);
 		g->r_ack = 0;

@@ -22,6 +22,22 @@ struct spinor_part {
 	uint64_t t_be32;     /* 32 KiB block erase */
 	uint64_t t_be64;     /* 64 KiB block erase */
 	uint64_t t_ce;	     /* chip erase */
+	/* Has the dedicated 4-byte-address opcodes (13h/12h/21h/DCh...). */
+	int ops4b;
+};
+
+/*
+ * The commands the host (the burner's config) sends for read, page program
+ * and block erase: opcode and how many address bytes go with it, and the
+ * EN4B opcode it issues at INIT (0: none).  Unset: offsets are used as
+ * they are (no command framing modelled).
+ */
+struct spinor_host {
+	int set;
+	uint8_t read_op, read_ab;
+	uint8_t write_op, write_ab;
+	uint8_t erase_op, erase_ab;
+	uint8_t en4b_op;
 };
 
 /* The part called `name` (case-insensitive), or NULL. */
@@ -33,6 +49,8 @@ const char *spinor_name(size_t i);
 struct spinor {
 	struct spinor_part p;
 	struct sim_nor nor;
+	struct spinor_host host;
+	int addr4; /* in 4-byte address mode (after EN4B); 3-byte at power-up */
 };
 
 int spinor_init(struct spinor *f, const struct spinor_part *p);
@@ -52,5 +70,17 @@ uint64_t spinor_chip_erase(struct spinor *f);
  * Returns the device time.
  */
 uint64_t spinor_program(struct spinor *f, uint32_t off, const uint8_t *data, uint32_t len, int *ok);
+
+/* Host command set (NULL: unset) and the INIT that issues EN4B if configured. */
+void spinor_set_host(struct spinor *f, const struct spinor_host *h);
+void spinor_host_init(struct spinor *f);
+/* Power-up: the address mode returns to 3-byte (ADP default 0). */
+void spinor_power_on(struct spinor *f);
+/*
+ * Read [off, off+len) with the host's read command into buf.  0, or
+ * -EOPNOTSUPP / -EPROTO when the chip does not take that command as framed
+ * (buf then holds 0xFF: what an idle data line reads).
+ */
+int spinor_read(const struct spinor *f, uint32_t off, uint8_t *buf, uint32_t len);
 
 #endif
