@@ -219,6 +219,8 @@ int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name,
 		return fb_reboot(fb, e);
 	case RECIPE_OP_FASTBOOT_CONTINUE:
 		return fb_continue(fb, e);
+	case RECIPE_OP_FASTBOOT_OEM:
+		return fb_oem(fb, st->u.fastboot_oem.command, e);
 	default:
 		break;
 	}

@@ -123,6 +123,12 @@ bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
  */
 void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_ok);
 
+/* recipe-gpt.c: a fastboot.flash to U-Boot's "gpt" or "mbr" name must carry
+ * a table U-Boot accepts; other names pass.  False (problem at jp_file
+ * naming the file) when it does not. */
+bool recipe_check_table_image(struct recipe_parser *p, const char *jp_file, const char *name,
+			      const struct recipe_image *img);
+
 /* recipe-stages.c: .dfu suffix VID/PID against each dfuse.download's device. */
 void recipe_check_dfu_ids(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok);
 

@@ -74,6 +74,7 @@ enum recipe_op {
 	RECIPE_OP_INGENIC_WRITE,	/* "ingenic.write" */
 	RECIPE_OP_INGENIC_REBOOT,	/* "ingenic.reboot" (device leaves) */
 	RECIPE_OP_INGENIC_SECURE_BOOT,	/* "ingenic.secure_boot": eFuse writes, needs irreversible */
+	RECIPE_OP_FASTBOOT_OEM,		/* "fastboot.oem" */
 	_RECIPE_OP_MAX,
 	_RECIPE_OP_INVALID = -EINVAL,
 };
@@ -198,6 +199,12 @@ struct recipe_fastboot_ucmd {
 	bool async;		/* ACmd instead of UCmd; command < 64 characters */
 };
 
+/* "oem <command>": format, partconf:..., bootbus:..., run:... (U-Boot's
+ * fb_command.c oem_* handlers). */
+struct recipe_fastboot_oem {
+	char *command;
+};
+
 struct recipe_ingenic_boot {
 	char *soc;		/* "t31", ...; see recipe_ingenic_soc_known() */
 	bool has_ginfo;
@@ -241,6 +248,7 @@ struct recipe_stage {
 		struct recipe_fastboot_flash fastboot_flash;
 		struct recipe_fastboot_erase fastboot_erase;
 		struct recipe_fastboot_ucmd fastboot_ucmd;
+		struct recipe_fastboot_oem fastboot_oem;
 		struct recipe_ingenic_boot ingenic_boot;
 		struct recipe_ingenic_config ingenic_config;
 		struct recipe_ingenic_write ingenic_write;

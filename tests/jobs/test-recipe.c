@@ -1116,4 +1116,131 @@ TEST(dfuse_download_dfu_file_vid_pid_must_match_the_device)
 	tmp[0] = '\0';
 }
 
+/* ---- issue #15: fastboot.oem, and U-Boot's "gpt"/"mbr" table images ---- */
+
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+	uint32_t crc = 0xffffffffu;
+
+	for (size_t i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = crc & 1 ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
+	}
+	return ~crc;
+}
+
+/* LBA 0..33 of a 64 MiB disk: protective MBR, header, 128 entries, one used. */
+static size_t make_gpt(uint8_t *g)
+{
+	uint8_t *h = g + 512, *e = g + 1024;
+
+	memset(g, 0, 34 * 512);
+	g[446 + 4] = 0xee;
+	put_le(g + 446 + 8, 1, 4);
+	put_le(g + 446 + 12, 131071, 4);
+	g[510] = 0x55;
+	g[511] = 0xaa;
+	memset(e, 0x11, 16);			/* type */
+	memset(e + 16, 0x22, 16);		/* unique GUID */
+	put_le(e + 32, 2048, 4);
+	put_le(e + 40, 4095, 4);
+	e[56] = 'e';
+	memcpy(h, "EFI PART", 8);
+	put_le(h + 8, 0x10000, 4);
+	put_le(h + 12, 92, 4);
+	put_le(h + 24, 1, 4);
+	put_le(h + 32, 131071, 4);
+	put_le(h + 40, 34, 4);
+	put_le(h + 48, 131038, 4);
+	put_le(h + 72, 2, 4);
+	put_le(h + 80, 128, 4);
+	put_le(h + 84, 128, 4);
+	put_le(h + 88, crc32_of(e, 128 * 128), 4);
+	put_le(h + 16, crc32_of(h, 92), 4);
+	return 34 * 512;
+}
+
+static uint8_t gpt_buf[34 * 512];
+
+/* One fastboot recipe: oem stage, flash of g.img to "gpt", of m.img to "mbr". */
+static int load_table_recipe(const uint8_t *g, const uint8_t *m, const char *oem,
+			     struct recipe **r, struct recipe_diags *d, char *path, size_t n)
+{
+	char sg[65], sm[65], json[2048];
+
+	write_file("g.img", g, 34 * 512);
+	write_file("m.img", m, 512);
+	hash_hex(g, 34 * 512, sg);
+	hash_hex(m, 512, sm);
+	snprintf(json, sizeof(json),
+		 "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+		 " { 'op': 'fastboot.flash', 'partition': 'gpt', 'file': 'g.img', 'sha256': '%s' },"
+		 " { 'op': 'fastboot.flash', 'partition': 'mbr', 'file': 'm.img', 'sha256': '%s' },"
+		 " { 'op': 'fastboot.oem', 'command': '%s' } ] }",
+		 sg, sm, oem);
+	write_recipe("t.json", json, path, n);
+	return recipe_load(path, r, d);
+}
+
+TEST(fastboot_oem_and_partition_table_images_parse)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512];
+
+	fixture();
+	make_gpt(gpt_buf);
+	ASSERT_OK(load_table_recipe(gpt_buf, gpt_buf, "partconf:1 1", &r, &d, path,
+				    sizeof(path)));
+	ASSERT_EQ(d.n, 0);
+	ASSERT_EQ(r->stages[2].op, RECIPE_OP_FASTBOOT_OEM);
+	ASSERT_STREQ(recipe_op_name(RECIPE_OP_FASTBOOT_OEM), "fastboot.oem");
+	ASSERT_STREQ(r->stages[2].u.fastboot_oem.command, "partconf:1 1");
+	ASSERT_EQ(r->stages[2].timeout_ms, 30000);
+	recipe_diags_release(&d);
+}
+
+TEST(bad_gpt_and_mbr_images_and_oem_prefix_are_refused_naming_file)
+{
+	struct {
+		size_t off;
+		const char *msg[3];
+	} cases[] = {
+		{ 1024 + 200, { "stages[0].file: 'g.img' is not a valid GPT image: GPT entry array CRC does not match",
+				"stages[1].file: 'm.img' is not a valid MBR image: no 0x55AA signature at byte 510",
+				"stages[2].command: give the words after \"oem \" (format, partconf:1 1, run:...)" } },
+		{ 512 + 20, { "stages[0].file: 'g.img' is not a valid GPT image: GPT header CRC does not match" } },
+		{ 512, { "stages[0].file: 'g.img' is not a valid GPT image: no \"EFI PART\" signature at LBA 1" } },
+	};
+	static uint8_t good[34 * 512];
+	uint8_t mbr[512] = { 0 };
+
+	make_gpt(good); /* its sector 0, a protective MBR, is a valid DOS MBR */
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		_cleanup_(recipe_freep) struct recipe *r = NULL;
+		struct recipe_diags d = RECIPE_DIAGS_INIT;
+		char path[512], want[1024];
+		size_t n = c ? 1 : 3;
+
+		fixture();
+		make_gpt(gpt_buf);
+		gpt_buf[cases[c].off] ^= 1;
+		ASSERT_EQ(load_table_recipe(gpt_buf, c ? good : mbr,
+					    c ? "format" : "oem format", &r, &d, path, sizeof(path)),
+			  -EBADMSG);
+		if (d.n != n)
+			for (size_t j = 0; j < d.n; j++)
+				printf("#   got: %s\n", d.msgs[j]);
+		ASSERT_EQ(d.n, n);
+		for (size_t j = 0; j < n; j++) {
+			snprintf(want, sizeof(want), "%s: %s", path, cases[c].msg[j]);
+			ASSERT_STREQ(d.msgs[j], want);
+		}
+		recipe_diags_release(&d);
+	}
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp[0] = '\0';
+}
+
 TEST_MAIN()
