@@ -701,6 +701,15 @@ static bool parse_fastboot_oem(struct recipe_parser *p, const cJSON *o, const ch
 	return ok;
 }
 
+static bool parse_fastboot_gpt(struct recipe_parser *p, const cJSON *o, const char *b,
+			       struct recipe_stage *s)
+{
+	static const char *const keys[] = {"disk_size", "partitions", NULL};
+	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
+
+	return recipe_parse_gpt_fields(p, o, b, &s->u.fastboot_gpt) && ok;
+}
+
 typedef bool (*stage_parse_fn)(struct recipe_parser *, const cJSON *, const char *,
 			       struct recipe_stage *);
 
@@ -723,6 +732,7 @@ static const stage_parse_fn parsers[_RECIPE_OP_MAX] = {
 	[RECIPE_OP_INGENIC_REBOOT] = parse_no_args,
 	[RECIPE_OP_INGENIC_SECURE_BOOT] = parse_ingenic_secure_boot,
 	[RECIPE_OP_FASTBOOT_OEM] = parse_fastboot_oem,
+	[RECIPE_OP_FASTBOOT_GPT] = parse_fastboot_gpt,
 };
 
 bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,

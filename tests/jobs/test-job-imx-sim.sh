@@ -289,3 +289,52 @@ if [ "$rc" -eq 1 ] && [ "$row" = "fail|table" ] && [[ $err == *"invalid GPT part
 else
 	nok job_imx_gpt_for_a_larger_disk_fails_as_uboot_refuses_it "rc=$rc row=$row" "error=$err"
 fi
+
+# --- fastboot.gpt: flashd builds the unit's GPT from the recipe's list -------
+blank_recipe blankbuilt \
+	'{ "op": "fastboot.gpt", "name": "table", "disk_size": 67108864, "partitions": [
+	    { "name": "env", "offset": "0x100000", "size": "0x100000", "type": "u-boot-env" },
+	    { "name": "boot", "size": 16777216, "type": "data" },
+	    { "name": "rootfs", "size": "-" } ] },' \
+	"$(fstage env '"partition": "env"' raw-env.img)" \
+	"$(fstage rootfs '"partition": "rootfs"' rootfs.simg)"
+run blankbuilt blankbuilt ', "partitions": "none"'
+# The table as documented in flashd.recipe.5: GUIDs from SHA-256 of
+# "flashd-gpt\0" serial "\0" recipe "\0" partition name ("" = disk).
+python3 - "$tmp/blankbuilt.gpt" d72d7372906709d4 blankbuilt <<'PY'
+import hashlib, struct, sys, uuid, zlib
+out, unit, recipe = sys.argv[1:]
+def guid(name):
+    h = bytearray(hashlib.sha256(b"flashd-gpt\0" + unit.encode() + b"\0" + recipe.encode() + b"\0" + name.encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x80
+    h[8] = (h[8] & 0x3F) | 0x80
+    return uuid.UUID(bytes=bytes(h))
+mib, last = 1 << 20, (64 << 20) // 512 - 1
+types = {"env": "3de21764-95bd-54bd-a5c3-4abe786f38a8", "boot": "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7",
+         "rootfs": "0fc63daf-8483-4772-8e79-3d69d8477de4"}
+parts = [("env", mib, 2 * mib // 512 - 1), ("boot", 2 * mib, 18 * mib // 512 - 1), ("rootfs", 18 * mib, last - 33)]
+ent = bytearray(128 * 128)
+for i, (n, s, l) in enumerate(parts):
+    e = uuid.UUID(types[n]).bytes_le + guid(n).bytes_le + struct.pack("<QQQ", s // 512, l, 0)
+    ent[i * 128:(i + 1) * 128] = e + n.encode("utf-16-le").ljust(72, b"\0")
+hdr = bytearray(struct.pack("<8sIIIIQQQQ16sQIII", b"EFI PART", 0x10000, 92, 0, 0, 1, last, 34,
+                            last - 33, guid("").bytes_le, 2, 128, 128, zlib.crc32(ent)))
+hdr[16:20] = struct.pack("<I", zlib.crc32(hdr))
+mbr = bytearray(512)
+mbr[446:462] = struct.pack("<BBBBBBBBII", 0, 0, 2, 0, 0xEE, 0xFF, 0xFF, 0xFF, 1, last)
+mbr[510:512] = b"\x55\xaa"
+open(out, "wb").write(bytes(mbr) + bytes(hdr).ljust(512, b"\0") + bytes(ent))
+print(guid(""))
+PY
+disk=$(python3 -c 'import sys,uuid,struct; d=open(sys.argv[1],"rb").read(); print(uuid.UUID(bytes_le=d[512+56:512+72]))' "$tmp/blankbuilt.gpt")
+cp "$tmp/blankbuilt.gpt" "$tmp/gpt-64m.img" # expect_emmc adds the backup for this name
+expect_emmc "$tmp/blankbuilt.want" "$tmp/gpt-64m.img@0" "$I/raw-env.img@0x100000" "$I/rootfs.expanded@$ROOTFS_OFF"
+row=$(q "$tmp/blankbuilt.db" "SELECT result FROM units")
+img=$(q "$tmp/blankbuilt.db" "SELECT target, file, size, sha256 FROM unit_images WHERE stage = 'table'")
+if [ "$rc" -eq 0 ] && [ "$row" = pass ] && cmp -s "$tmp/blankbuilt.want" "$tmp/blankbuilt/b1.emmc.bin" &&
+	[ "$img" = "gpt|generated GPT, disk $disk|17408|$(sha "$tmp/blankbuilt.gpt")" ]; then
+	ok job_imx_gpt_built_from_the_recipe_list_byte_exact_and_recorded
+else
+	nok job_imx_gpt_built_from_the_recipe_list_byte_exact_and_recorded "rc=$rc row=$row" "img=$img disk=$disk" \
+		"$(cmp "$tmp/blankbuilt.want" "$tmp/blankbuilt/b1.emmc.bin" 2>&1)" "$(tail -3 "$tmp/blankbuilt.log")"
+fi

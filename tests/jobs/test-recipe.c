@@ -1243,4 +1243,71 @@ TEST(bad_gpt_and_mbr_images_and_oem_prefix_are_refused_naming_file)
 	tmp[0] = '\0';
 }
 
+static int load_gpt_recipe(const char *parts, struct recipe **r, struct recipe_diags *d,
+			   char *path, size_t n)
+{
+	char json[2048];
+
+	snprintf(json, sizeof(json),
+		 "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+		 " { 'op': 'fastboot.getvar', 'var': 'serialno' },"
+		 " { 'op': 'fastboot.gpt', 'disk_size': '0x4000000', 'partitions': [ %s ] } ] }",
+		 parts);
+	write_recipe("g.json", json, path, n);
+	return recipe_load(path, r, d);
+}
+
+TEST(fastboot_gpt_list_parses_with_defaults)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	const struct recipe_fastboot_gpt *g;
+	char path[512];
+
+	fixture();
+	ASSERT_OK(load_gpt_recipe("{ 'name': 'env', 'size': '0x100000', 'type': 'u-boot-env' },"
+				  " { 'name': 'rootfs', 'size': '-' }",
+				  &r, &d, path, sizeof(path)));
+	ASSERT_EQ(d.n, 0);
+	g = &r->stages[1].u.fastboot_gpt;
+	ASSERT_EQ(g->disk_size, 0x4000000);
+	ASSERT_EQ(g->n_parts, 2);
+	ASSERT_EQ(g->parts[0].offset, 0x100000); /* first: 1 MiB */
+	ASSERT_EQ(g->parts[1].offset, 0x200000); /* after the previous one */
+	/* to the last usable LBA: 131071 - 33, inclusive */
+	ASSERT_EQ(g->parts[1].size, (131071 - 33 + 1) * 512ull - 0x200000);
+	recipe_diags_release(&d);
+}
+
+TEST(fastboot_gpt_list_that_does_not_fit_is_refused_naming_path)
+{
+	static const struct {
+		const char *parts, *msg;
+	} cases[] = {
+		{ "{ 'name': 'env', 'size': '0x100000' }, { 'name': 'rootfs', 'size': '0x4000000' }",
+		  "stages[1].partitions[1]: partition 'rootfs' ends at 0x4200000, past the end 0x3ffbe00 of the usable LBAs of a 0x4000000-byte disk" },
+		{ "{ 'name': 'a', 'offset': '0x100000', 'size': '0x200000' }, { 'name': 'b', 'offset': '0x200000', 'size': '0x1000' }",
+		  "stages[1].partitions[1]: partition 'b' overlaps 'a'" },
+		{ "{ 'name': 'a', 'size': '-' }, { 'name': 'b', 'size': '0x1000' }",
+		  "stages[1].partitions[0].size: \"-\" (the rest of the disk) only on the last partition" },
+		{ "{ 'name': 'a', 'size': '0x1000', 'type': 'ext9' }",
+		  "stages[1].partitions[0].type: unknown type 'ext9' (linux, data, system, swap, u-boot-env or a GUID)" },
+		{ "{ 'name': 'a', 'offset': '0x200', 'size': '0x1000' }",
+		  "stages[1].partitions[0]: partition 'a' starts inside the GPT (before byte 0x4400)" },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		_cleanup_(recipe_freep) struct recipe *r = NULL;
+		struct recipe_diags d = RECIPE_DIAGS_INIT;
+		char path[512];
+
+		fixture();
+		ASSERT_EQ(load_gpt_recipe(cases[c].parts, &r, &d, path, sizeof(path)), -EBADMSG);
+		expect_one_msg(&d, path, cases[c].msg, false);
+		recipe_diags_release(&d);
+	}
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp[0] = '\0';
+}
+
 TEST_MAIN()
