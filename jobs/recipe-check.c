@@ -191,6 +191,20 @@ struct target {
 	const char *key;	/* JSON key the message points at */
 };
 
+/* U-Boot's "gpt" and "mbr" names write from byte 0 of the user area. */
+static bool table_target(const struct recipe_stage *s, struct target *t)
+{
+	const struct recipe_fastboot_flash *a = &s->u.fastboot_flash;
+
+	if (!strcmp(a->partition, "gpt"))
+		*t = (struct target){ 2, 0, 0, a->image.write_size, "partition" };
+	else if (!strcmp(a->partition, "mbr"))
+		*t = (struct target){ 2, 0, 0, 512, "partition" };
+	else
+		return false;
+	return true;
+}
+
 static bool stage_target(const struct recipe *r, size_t i, const bool *resolved, struct target *t)
 {
 	const struct recipe_stage *s = &r->stages[i];
@@ -201,7 +215,14 @@ static bool stage_target(const struct recipe *r, size_t i, const bool *resolved,
 				      s->u.dfuse_download.address + s->u.dfuse_download.image.write_size,
 				      "address" };
 		break;
+	case RECIPE_OP_FASTBOOT_GPT:
+		/* Protective MBR, header and entries: LBA 0..33 (i.MX6's 0x400
+		 * boot image does not fit beside a GPT, seed 001). */
+		*t = (struct target){ 2, 0, 0, RECIPE_GPT_BYTES, "partitions" };
+		break;
 	case RECIPE_OP_FASTBOOT_FLASH:
+		if (!s->u.fastboot_flash.raw && table_target(s, t))
+			break;
 		if (!s->u.fastboot_flash.raw)
 			return false;
 		*t = (struct target){ 2, 0, s->u.fastboot_flash.offset,

@@ -1163,9 +1163,10 @@ static size_t make_gpt(uint8_t *g)
 
 static uint8_t gpt_buf[34 * 512];
 
-/* One fastboot recipe: oem stage, flash of g.img to "gpt", of m.img to "mbr". */
-static int load_table_recipe(const uint8_t *g, const uint8_t *m, const char *oem,
-			     struct recipe **r, struct recipe_diags *d, char *path, size_t n)
+/* One fastboot recipe: flash of g.img to "gpt", of m.img to mbr_name, oem stage. */
+static int load_table_recipe(const uint8_t *g, const uint8_t *m, const char *mbr_name,
+			     const char *oem, struct recipe **r, struct recipe_diags *d, char *path,
+			     size_t n)
 {
 	char sg[65], sm[65], json[2048];
 
@@ -1176,9 +1177,9 @@ static int load_table_recipe(const uint8_t *g, const uint8_t *m, const char *oem
 	snprintf(json, sizeof(json),
 		 "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
 		 " { 'op': 'fastboot.flash', 'partition': 'gpt', 'file': 'g.img', 'sha256': '%s' },"
-		 " { 'op': 'fastboot.flash', 'partition': 'mbr', 'file': 'm.img', 'sha256': '%s' },"
+		 " { 'op': 'fastboot.flash', 'partition': '%s', 'file': 'm.img', 'sha256': '%s' },"
 		 " { 'op': 'fastboot.oem', 'command': '%s' } ] }",
-		 sg, sm, oem);
+		 sg, mbr_name, sm, oem);
 	write_recipe("t.json", json, path, n);
 	return recipe_load(path, r, d);
 }
@@ -1191,7 +1192,8 @@ TEST(fastboot_oem_and_partition_table_images_parse)
 
 	fixture();
 	make_gpt(gpt_buf);
-	ASSERT_OK(load_table_recipe(gpt_buf, gpt_buf, "partconf:1 1", &r, &d, path,
+	/* A GPT and an MBR would overlap: the second image goes elsewhere. */
+	ASSERT_OK(load_table_recipe(gpt_buf, gpt_buf, "env", "partconf:1 1", &r, &d, path,
 				    sizeof(path)));
 	ASSERT_EQ(d.n, 0);
 	ASSERT_EQ(r->stages[2].op, RECIPE_OP_FASTBOOT_OEM);
@@ -1226,7 +1228,9 @@ TEST(bad_gpt_and_mbr_images_and_oem_prefix_are_refused_naming_file)
 		fixture();
 		make_gpt(gpt_buf);
 		gpt_buf[cases[c].off] ^= 1;
-		ASSERT_EQ(load_table_recipe(gpt_buf, c ? good : mbr,
+		/* Stage 0 fails on its own, so the two tables are not also
+		 * reported as overlapping. */
+		ASSERT_EQ(load_table_recipe(gpt_buf, c ? good : mbr, "mbr",
 					    c ? "format" : "oem format", &r, &d, path, sizeof(path)),
 			  -EBADMSG);
 		if (d.n != n)
@@ -1306,6 +1310,31 @@ TEST(fastboot_gpt_list_that_does_not_fit_is_refused_naming_path)
 		expect_one_msg(&d, path, cases[c].msg, false);
 		recipe_diags_release(&d);
 	}
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp[0] = '\0';
+}
+
+/* Seed 001: U-Boot at 0x400 and a GPT cannot both be on the user area. */
+TEST(raw_write_inside_a_gpt_is_refused)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512];
+
+	fixture();
+	write_recipe("o.json",
+		     "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+		     " { 'op': 'fastboot.getvar', 'var': 'serialno' },"
+		     " { 'op': 'fastboot.gpt', 'disk_size': '0x4000000', 'partitions': ["
+		     "   { 'name': 'rootfs', 'size': '-' } ] },"
+		     " { 'op': 'fastboot.flash', 'offset': '0x400', 'file': 'a.bin', 'sha256': '@A@' } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	expect_one_msg(&d, path,
+		       "stages[2].offset: writes 0x00000400-0x000013ff, overlapping stages[1] "
+		       "(0x00000000-0x000043ff)",
+		       false);
+	recipe_diags_release(&d);
 	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	tmp[0] = '\0';
 }
