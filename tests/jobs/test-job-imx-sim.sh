@@ -338,3 +338,21 @@ else
 	nok job_imx_gpt_built_from_the_recipe_list_byte_exact_and_recorded "rc=$rc row=$row" "img=$img disk=$disk" \
 		"$(cmp "$tmp/blankbuilt.want" "$tmp/blankbuilt/b1.emmc.bin" 2>&1)" "$(tail -3 "$tmp/blankbuilt.log")"
 fi
+
+# --- saveenv survives a reboot: the next U-Boot imports it (env/mmc.c) ------
+cat >"$tmp/r/saveenv.json" <<EOF2
+{ "name": "saveenv", "match": { "vid": "15a2", "pid": "0054" },
+  "stages": [
+    { "op": "sdp.boot", "file": "images/u-boot-imx6q.imx", "sha256": "$(sha "$I/u-boot-imx6q.imx")" },
+    { "op": "await", "vid": "0525", "pid": "a4a5", "timeout_ms": 15000 },
+    { "op": "fastboot.ucmd", "command": "setenv fastboot.marker hello; saveenv" },
+    { "op": "fastboot.reboot" },
+    { "op": "await", "vid": "15a2", "pid": "0054", "timeout_ms": 15000 },
+    { "op": "sdp.boot", "name": "boot2", "file": "images/u-boot-imx6q.imx", "sha256": "$(sha "$I/u-boot-imx6q.imx")" },
+    { "op": "await", "vid": "0525", "pid": "a4a5", "timeout_ms": 15000 },
+    { "op": "fastboot.getvar", "var": "marker", "expect": "hello" } ] }
+EOF2
+run saveenv saveenv ', "partitions": "none"'
+row=$(q "$tmp/saveenv.db" "SELECT result, coalesce(error, '') FROM units")
+[ "$rc" -eq 0 ] && [ "$row" = "pass|" ] && ok job_imx_saveenv_is_loaded_by_the_next_uboot ||
+	nok job_imx_saveenv_is_loaded_by_the_next_uboot "rc=$rc row=$row" "$(tail -3 "$tmp/saveenv.log")"

@@ -73,6 +73,44 @@ int imx_env_set(struct imx_board *d, const char *name, const char *value)
 	return 0;
 }
 
+/* env/mmc.c env_mmc_load() + env_import(): a block at CONFIG_ENV_OFFSET
+ * whose CRC-32 matches replaces the whole default environment; else U-Boot
+ * warns "bad CRC" and keeps the defaults. */
+static void env_load(struct imx_board *d)
+{
+	const uint8_t *blk = d->emmc.mem + IMX_ENV_OFFSET;
+	const char *p, *end;
+	char name[128];
+
+	if (d->emmc.size < IMX_ENV_OFFSET + IMX_ENV_SIZE ||
+	    sim_get_le32(blk) != sim_crc32(0, blk + 4, IMX_ENV_SIZE - 4))
+		return;
+	for (unsigned i = 0; i < d->n_env; i++) {
+		free(d->env[i].name);
+		free(d->env[i].value);
+	}
+	d->n_env = 0;
+	p = (const char *)blk + 4;
+	end = (const char *)blk + IMX_ENV_SIZE;
+	while (p < end && *p) {
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		size_t len = strnlen(p, (size_t)(end - p));
+
+		if (eq && eq < p + len && (size_t)(eq - p) < sizeof(name)) {
+			char *v = strndup(eq + 1, (size_t)(p + len - eq - 1));
+
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - p), p);
+			if (v)
+				imx_env_set(d, name, v);
+			free(v);
+		}
+		p += len + 1;
+	}
+	/* The board code sets serial# from the fuses when the env has none. */
+	if (!imx_env_get(d, "serial#"))
+		imx_env_set(d, "serial#", d->serial);
+}
+
 void imx_fb_env_defaults(struct imx_board *d)
 {
 	char v[24];
@@ -90,6 +128,7 @@ void imx_fb_env_defaults(struct imx_board *d)
 	imx_env_set(d, "soc", "mx6");
 	imx_env_set(d, "mmcdev", "0");
 	imx_env_set(d, "bootcmd", "fastboot 0");
+	env_load(d);
 }
 
 static int env_cmp(const void *a, const void *b)
