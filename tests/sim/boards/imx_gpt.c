@@ -196,17 +196,16 @@ static int layout(struct sim_part *p, size_t n, const uint64_t *start, const uin
 
 int imx_gpt_write(struct imx_board *d, const char *spec, char *msg, size_t ml)
 {
-	static struct sim_part parts[GPT_MAX_PARTS];
-	static uint64_t start[GPT_MAX_PARTS], size[GPT_MAX_PARTS];
+	struct sim_part *parts = calloc(GPT_MAX_PARTS, sizeof(*parts));
+	uint64_t *start = calloc(2 * GPT_MAX_PARTS, sizeof(*start)), *size = start + GPT_MAX_PARTS;
 	uint8_t disk[16], *diskp = NULL;
-	char v[128], *str, *s, *tok;
+	char v[128], *str = strdup(spec), *s, *tok;
 	size_t n = 0;
 	int r = -1;
 
 	snprintf(msg, ml, "Partition list incomplete");
-	str = strdup(spec);
-	if (!str)
-		return -1;
+	if (!parts || !start || !str)
+		goto out;
 	s = str;
 	if (kv_get(str, "uuid_disk", v, sizeof(v))) {
 		char *semi = strchr(v, ';');
@@ -236,5 +235,7 @@ int imx_gpt_write(struct imx_board *d, const char *spec, char *msg, size_t ml)
 	r = 0;
 out:
 	free(str);
+	free(parts);
+	free(start);
 	return r;
 }
