@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "jobs/job-private.h"
+#include "jobs/recipe-sha256.h"
+#include "protocols/crc32.h"
 #include "protocols/fastboot.h"
 #include "protocols/imx_soc.h"
 #include "protocols/sdp.h"
@@ -222,6 +224,37 @@ static int stage_flash(struct job *j, struct fb *fb, const struct recipe_stage *
 	return r;
 }
 
+/* fastboot.gpt: the unit's own GPT (GUIDs derived from its identity),
+ * downloaded and flashed to U-Boot's "gpt" name, recorded as an image
+ * whose file names the disk GUID. */
+static int stage_gpt(struct job *j, struct fb *fb, const struct recipe_stage *st,
+		     const char *name, struct err *e)
+{
+	uint8_t table[RECIPE_GPT_BYTES];
+	char guid[37], file[64];
+	struct recipe_image img = { .file = file, .size = sizeof(table) };
+	struct recipe_sha256 c;
+	const char *unit = j->serial[0] ? j->serial : j->chip_uid;
+	uint32_t crc;
+	int r;
+
+	if (!unit[0])
+		return err_set(e, -EINVAL,
+			       "no serial or chip UID yet to derive the unit's GUIDs from: learn the serial before this stage");
+	recipe_gpt_build(&st->u.fastboot_gpt, unit, j->recipe->name, table, guid);
+	crc = crc32_update(0, table, sizeof(table));
+	recipe_sha256_init(&c);
+	recipe_sha256_update(&c, table, sizeof(table));
+	recipe_sha256_final(&c, img.sha256);
+	snprintf(file, sizeof(file), "generated GPT, disk %s", guid);
+	r = fb_download(fb, table, sizeof(table), job_progress_cb, j, e);
+	if (r >= 0)
+		r = fb_flash(fb, "gpt", sizeof(table), e);
+	if (r >= 0)
+		job_record_image(j, st, name, "gpt", &img, true, crc, false, 0, false);
+	return r;
+}
+
 int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
 {
 	struct fb *fb;
@@ -251,6 +284,10 @@ int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name,
 		return fb_reboot(fb, e);
 	case RECIPE_OP_FASTBOOT_CONTINUE:
 		return fb_continue(fb, e);
+	case RECIPE_OP_FASTBOOT_OEM:
+		return fb_oem(fb, st->u.fastboot_oem.command, e);
+	case RECIPE_OP_FASTBOOT_GPT:
+		return stage_gpt(j, fb, st, name, e);
 	default:
 		break;
 	}

@@ -249,6 +249,8 @@ static int run_op(struct job *j, const struct recipe_stage *st, const char *name
 	case RECIPE_OP_FASTBOOT_UCMD:
 	case RECIPE_OP_FASTBOOT_REBOOT:
 	case RECIPE_OP_FASTBOOT_CONTINUE:
+	case RECIPE_OP_FASTBOOT_OEM:
+	case RECIPE_OP_FASTBOOT_GPT:
 		return job_fastboot(j, st, name, e);
 	case RECIPE_OP_INGENIC_BOOT:
 	case RECIPE_OP_INGENIC_CHECK_JEDEC:

@@ -26,10 +26,19 @@ static bool is_table(const char *name)
 	return name && (strcmp(name, "gpt") == 0 || strcmp(name, "mbr") == 0);
 }
 
-/* The named partition a fastboot.flash writes, NULL for a raw offset. */
+/* The named partition a fastboot.flash writes, NULL for a raw offset;
+ * a fastboot.gpt writes U-Boot's "gpt" target. */
 static const char *flash_partition(const struct recipe_stage *s)
 {
+	if (s->op == RECIPE_OP_FASTBOOT_GPT)
+		return "gpt";
 	return s->u.fastboot_flash.raw ? NULL : s->u.fastboot_flash.partition;
+}
+
+/* Stages that write the eMMC. */
+static bool writes(const struct recipe_stage *s)
+{
+	return s->op == RECIPE_OP_FASTBOOT_FLASH || s->op == RECIPE_OP_FASTBOOT_GPT;
 }
 
 /* Raw user-area bytes a fastboot.flash writes: a raw offset, or a table from byte 0. */
@@ -37,6 +46,12 @@ static bool raw_range(const struct recipe_stage *s, uint64_t *start, uint64_t *e
 {
 	const struct recipe_fastboot_flash *f = &s->u.fastboot_flash;
 
+	if (s->op == RECIPE_OP_FASTBOOT_GPT) {
+		/* The table flashd builds: protective MBR, header, entries. */
+		*start = 0;
+		*end = RECIPE_GPT_BYTES;
+		return true;
+	}
 	if (f->raw)
 		*start = f->offset;
 	else if (is_table(f->partition))
@@ -82,6 +97,8 @@ static bool destroys(const struct recipe_stage *s, const struct recipe_stage *q,
 
 static bool stage_destroys_earlier(const struct recipe_stage *s)
 {
+	if (s->op == RECIPE_OP_FASTBOOT_GPT)
+		return false;
 	return s->op == RECIPE_OP_FASTBOOT_ERASE ? s->u.fastboot_erase.destroys_earlier
 						 : s->u.fastboot_flash.destroys_earlier;
 }
@@ -93,12 +110,11 @@ void recipe_plan_fastboot(struct recipe_parser *p, const struct recipe *r, const
 	for (size_t i = 0; i < r->n_stages; i++) {
 		const struct recipe_stage *s = &r->stages[i];
 
-		if (!stage_ok[i] ||
-		    (s->op != RECIPE_OP_FASTBOOT_FLASH && s->op != RECIPE_OP_FASTBOOT_ERASE) ||
+		if (!stage_ok[i] || (!writes(s) && s->op != RECIPE_OP_FASTBOOT_ERASE) ||
 		    stage_destroys_earlier(s))
 			continue;
 		for (size_t j = 0; j < i; j++) {
-			if (!stage_ok[j] || r->stages[j].op != RECIPE_OP_FASTBOOT_FLASH ||
+			if (!stage_ok[j] || !writes(&r->stages[j]) ||
 			    !destroys(s, &r->stages[j], how, sizeof(how)))
 				continue;
 			recipe_jpath_index(jp, "stages", i);

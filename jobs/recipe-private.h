@@ -134,6 +134,17 @@ bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
  */
 void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_ok);
 
+/* recipe-gpt.c: a fastboot.flash to U-Boot's "gpt" or "mbr" name must carry
+ * a table U-Boot accepts; other names pass.  False (problem at jp_file
+ * naming the file) when it does not. */
+bool recipe_check_table_image(struct recipe_parser *p, const char *jp_file, const char *name,
+			      const struct recipe_image *img);
+
+/* recipe-gpt.c: disk_size and partitions of a fastboot.gpt stage at b: the
+ * layout must fit a GPT on that disk.  False when a problem was reported. */
+bool recipe_parse_gpt_fields(struct recipe_parser *p, const cJSON *o, const char *b,
+			     struct recipe_fastboot_gpt *g);
+
 /* recipe-stages.c: .dfu suffix VID/PID against each dfuse.download's device. */
 void recipe_check_dfu_ids(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok);
 

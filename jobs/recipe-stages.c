@@ -426,6 +426,18 @@ static bool check_partition_name(struct recipe_parser *p, const char *b, const c
 	return true;
 }
 
+/* U-Boot's "gpt"/"mbr" names take a partition table: check it now. */
+static bool table_image_ok(struct recipe_parser *p, const char *b,
+			   const struct recipe_fastboot_flash *a)
+{
+	char jp[RECIPE_JPATH_MAX];
+
+	if (a->raw || !a->partition)
+		return true;
+	recipe_jpath_key(jp, b, "file");
+	return recipe_check_table_image(p, jp, a->partition, &a->image);
+}
+
 static bool parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
@@ -452,6 +464,7 @@ static bool parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 	a->raw = ro > 0;
 	a->offset = off;
 	ok = get_image(p, o, b, &a->image) && ok;
+	ok = table_image_ok(p, b, a) && ok;
 	ok = recipe_get_enum(p, o, b, "sparse", sparse_names, _RECIPE_SPARSE_MAX, 3u, &sparse) >=
 		     0 &&
 	     ok;
@@ -720,6 +733,38 @@ static bool parse_ingenic_secure_boot(struct recipe_parser *p, const cJSON *o, c
 	return ok;
 }
 
+static bool parse_fastboot_oem(struct recipe_parser *p, const cJSON *o, const char *b,
+			       struct recipe_stage *s)
+{
+	static const char *const keys[] = {"command", NULL};
+	struct recipe_fastboot_oem *a = &s->u.fastboot_oem;
+	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
+	char jp[RECIPE_JPATH_MAX];
+
+	if (recipe_get_string(p, o, b, "command", true, &a->command) <= 0)
+		return false;
+	recipe_jpath_key(jp, b, "command");
+	if (!a->command[0] || !strncmp(a->command, "oem ", 4)) {
+		recipe_problem(p, jp, "give the words after \"oem \" (format, partconf:1 1, run:...)");
+		return false;
+	}
+	/* "oem " + command must fit U-Boot's 4096-byte command buffer (§4.1). */
+	if (strlen(a->command) > 4000) {
+		recipe_problem(p, jp, "longer than 4000 characters");
+		return false;
+	}
+	return ok;
+}
+
+static bool parse_fastboot_gpt(struct recipe_parser *p, const cJSON *o, const char *b,
+			       struct recipe_stage *s)
+{
+	static const char *const keys[] = {"disk_size", "partitions", NULL};
+	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
+
+	return recipe_parse_gpt_fields(p, o, b, &s->u.fastboot_gpt) && ok;
+}
+
 typedef bool (*stage_parse_fn)(struct recipe_parser *, const cJSON *, const char *,
 			       struct recipe_stage *);
 
@@ -741,6 +786,8 @@ static const stage_parse_fn parsers[_RECIPE_OP_MAX] = {
 	[RECIPE_OP_INGENIC_WRITE] = parse_ingenic_write,
 	[RECIPE_OP_INGENIC_REBOOT] = parse_no_args,
 	[RECIPE_OP_INGENIC_SECURE_BOOT] = parse_ingenic_secure_boot,
+	[RECIPE_OP_FASTBOOT_OEM] = parse_fastboot_oem,
+	[RECIPE_OP_FASTBOOT_GPT] = parse_fastboot_gpt,
 };
 
 bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,

@@ -57,6 +57,9 @@ static const struct op_desc ops[_RECIPE_OP_MAX] = {
 	[RECIPE_OP_INGENIC_REBOOT] = {"ingenic.reboot", RECIPE_FAMILY_INGENIC, true, 5000},
 	[RECIPE_OP_INGENIC_SECURE_BOOT] = {"ingenic.secure_boot", RECIPE_FAMILY_INGENIC, false,
 					   60000},
+	/* oem format writes a GPT: like a UCmd. */
+	[RECIPE_OP_FASTBOOT_OEM] = {"fastboot.oem", RECIPE_FAMILY_FASTBOOT, false, 30000},
+	[RECIPE_OP_FASTBOOT_GPT] = {"fastboot.gpt", RECIPE_FAMILY_FASTBOOT, false, 30000},
 };
 
 const char *recipe_op_name(enum recipe_op op)
@@ -169,6 +172,14 @@ static void stage_release(struct recipe_stage *s)
 		break;
 	case RECIPE_OP_FASTBOOT_UCMD:
 		free(s->u.fastboot_ucmd.command);
+		break;
+	case RECIPE_OP_FASTBOOT_OEM:
+		free(s->u.fastboot_oem.command);
+		break;
+	case RECIPE_OP_FASTBOOT_GPT:
+		for (size_t i = 0; i < s->u.fastboot_gpt.n_parts; i++)
+			free(s->u.fastboot_gpt.parts[i].name);
+		free(s->u.fastboot_gpt.parts);
 		break;
 	case RECIPE_OP_INGENIC_BOOT:
 		free(s->u.ingenic_boot.soc);

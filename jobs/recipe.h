@@ -79,6 +79,8 @@ enum recipe_op {
 	RECIPE_OP_INGENIC_WRITE,	/* "ingenic.write" */
 	RECIPE_OP_INGENIC_REBOOT,	/* "ingenic.reboot" (device leaves) */
 	RECIPE_OP_INGENIC_SECURE_BOOT,	/* "ingenic.secure_boot": eFuse writes, needs irreversible */
+	RECIPE_OP_FASTBOOT_OEM,		/* "fastboot.oem" */
+	RECIPE_OP_FASTBOOT_GPT,		/* "fastboot.gpt": flashd builds the GPT, "flash:gpt" */
 	_RECIPE_OP_MAX,
 	_RECIPE_OP_INVALID = -EINVAL,
 };
@@ -205,6 +207,37 @@ struct recipe_fastboot_ucmd {
 	bool async;		/* ACmd instead of UCmd; command < 64 characters */
 };
 
+/* "oem <command>": format, partconf:..., bootbus:..., run:... (U-Boot's
+ * fb_command.c oem_* handlers). */
+struct recipe_fastboot_oem {
+	char *command;
+};
+
+/* A GPT partition flashd lays out (recipe-gpt.c). */
+struct recipe_gpt_part {
+	char *name;		/* ASCII, 1..36 characters */
+	uint64_t offset, size;	/* bytes, multiples of 512, inside the usable LBAs */
+	uint8_t type[16];	/* type GUID as stored (first three fields little-endian) */
+};
+
+#define RECIPE_GPT_PARTS_MAX 128	/* entries of a standard GPT (UEFI 2.x §5.3) */
+#define RECIPE_GPT_BYTES (34u * 512u)	/* protective MBR, header, 128 x 128-byte entries */
+
+struct recipe_fastboot_gpt {
+	uint64_t disk_size;	/* bytes of the eMMC user area the table is for */
+	struct recipe_gpt_part *parts;
+	size_t n_parts;
+};
+
+/*
+ * The GPT image (RECIPE_GPT_BYTES: LBA 0..33) of a fastboot.gpt stage for
+ * one unit: GUIDs derived from unit (its serial or chip UID), the recipe
+ * name and the partition name (recipe-gpt.c), so a unit flashed again gets
+ * the same ones.  disk_guid gets the disk GUID as text, for the records.
+ */
+void recipe_gpt_build(const struct recipe_fastboot_gpt *g, const char *unit, const char *recipe,
+		      uint8_t out[RECIPE_GPT_BYTES], char disk_guid[37]);
+
 struct recipe_ingenic_boot {
 	char *soc;		/* "t31", ...; see recipe_ingenic_soc_known() */
 	bool has_ginfo;
@@ -260,6 +293,8 @@ struct recipe_stage {
 		struct recipe_fastboot_flash fastboot_flash;
 		struct recipe_fastboot_erase fastboot_erase;
 		struct recipe_fastboot_ucmd fastboot_ucmd;
+		struct recipe_fastboot_oem fastboot_oem;
+		struct recipe_fastboot_gpt fastboot_gpt;
 		struct recipe_ingenic_boot ingenic_boot;
 		struct recipe_ingenic_config ingenic_config;
 		struct recipe_ingenic_write ingenic_write;

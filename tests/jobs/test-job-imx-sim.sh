@@ -244,3 +244,174 @@ for db in "$tmp"/*.db; do
 	[ "$n" = 0 ] || left=$((left + 1))
 done
 [ "$left" = 0 ] && ok job_imx_no_unit_left_running || nok job_imx_no_unit_left_running "$left databases"
+
+# --- issue #15: the seed flow from a blank eMMC (no partition table) ---------
+# GPT variant: table, U-Boot to the boot0 hardware partition and boot from
+# it (oem partconf), environment, rootfs.  MBR variant: table, U-Boot at
+# 0x400 (the seed's patch), a zeroed environment at CONFIG_ENV_OFFSET,
+# rootfs on the DOS partition U-Boot names mmcsda1.  The whole eMMC must
+# be byte-exact afterwards.
+head -c 8192 /dev/zero >"$I/env-zero.img"
+python3 - "$(dirname "$mkfx")" "$I/gpt-128m.img" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import mkfixtures
+mib = 1 << 20
+open(sys.argv[2], "wb").write(mkfixtures.gpt_image(128 * mib, [("rootfs", mib, None)], 15))
+PY
+fstage() { # NAME PARTITION|OFFSET-KEY FILE [EXTRA]
+	printf '{ "op": "fastboot.flash", "name": "%s", %s, "file": "images/%s", "sha256": "%s"%s },\n' \
+		"$1" "$2" "$3" "$(sha "$I/$3")" "${4:-}"
+}
+blank_recipe() { # NAME STAGES...
+	local name=$1
+	shift
+	{
+		printf '{ "name": "%s", "match": { "vid": "15a2", "pid": "0054" },\n' "$name"
+		printf '  "serial": { "source": "fastboot_getvar", "var": "serialno" },\n  "stages": [\n'
+		printf '{ "op": "sdp.boot", "file": "images/u-boot-imx6q.imx", "sha256": "%s" },\n' "$(sha "$I/u-boot-imx6q.imx")"
+		printf '{ "op": "await", "vid": "0525", "pid": "a4a5", "timeout_ms": 15000 },\n'
+		printf '{ "op": "fastboot.getvar", "var": "serialno" },\n'
+		printf '%s\n' "$@"
+		printf '{ "op": "fastboot.reboot" } ] }\n'
+	} >"$tmp/r/$name.json"
+}
+blank_recipe blankgpt \
+	"$(fstage table '"partition": "gpt"' gpt-64m.img)" \
+	"$(fstage bootloader '"partition": "mmc0boot0"' u-boot-imx6q.boot0)" \
+	'{ "op": "fastboot.oem", "name": "bootpart", "command": "partconf:1 1" },' \
+	"$(fstage env '"partition": "env"' raw-env.img)" \
+	"$(fstage rootfs '"partition": "rootfs"' rootfs.simg ', "max_download": 8192')"
+blank_recipe blankmbr \
+	"$(fstage table '"partition": "mbr"' mbr-64m.img)" \
+	"$(fstage bootloader '"offset": "0x400"' u-boot-imx6q.imx ', "verify": "crc32"')" \
+	"$(fstage env '"offset": "0xc0000"' env-zero.img ', "verify": "crc32"')" \
+	"$(fstage rootfs '"partition": "mmcsda1"' rootfs.simg)"
+blank_recipe blankbig "$(fstage table '"partition": "gpt"' gpt-128m.img)"
+
+# expect_emmc NAME OUT PIECES...: a 64 MiB zero disk with FILE@OFFSET pieces
+# and, for "gpt", the backup U-Boot derives from the primary one.
+expect_emmc() {
+	python3 - "$@" <<'PY'
+import struct, sys, zlib
+out, pieces = sys.argv[1], sys.argv[2:]
+d = bytearray(64 << 20)
+for p in pieces:
+    f, off = p.rsplit("@", 1)
+    b = open(f, "rb").read()
+    d[int(off, 0):int(off, 0) + len(b)] = b
+    if f.endswith("gpt-64m.img"):
+        h = bytearray(b[512:1024])
+        last, lu = struct.unpack_from("<Q", h, 32)[0], struct.unpack_from("<Q", h, 48)[0]
+        struct.pack_into("<QQ", h, 24, last, 1)
+        struct.pack_into("<Q", h, 72, lu + 1)
+        h[16:20] = bytes(4)
+        h[16:20] = struct.pack("<I", zlib.crc32(h[:92]))
+        d[(lu + 1) * 512:(lu + 33) * 512] = b[1024:1024 + 16384]
+        d[last * 512:last * 512 + 512] = h
+open(out, "wb").write(d)
+PY
+}
+run blankgpt blankgpt ', "partitions": "none"'
+row=$(q "$tmp/blankgpt.db" "SELECT result, serial FROM units")
+expect_emmc "$tmp/blankgpt.want" "$I/gpt-64m.img@0" "$I/raw-env.img@0x100000" "$I/rootfs.expanded@$ROOTFS_OFF"
+boot0_ok=0
+cmp -s <(head -c "$(stat -c %s "$I/u-boot-imx6q.boot0")" "$tmp/blankgpt/b1.emmc_boot0.bin") "$I/u-boot-imx6q.boot0" && boot0_ok=1
+pc=$(od -An -tx1 -j179 -N1 "$tmp/blankgpt/b1.ext_csd.bin" | tr -d ' ')
+if [ "$rc" -eq 0 ] && [ "$row" = "pass|d72d7372906709d4" ] && cmp -s "$tmp/blankgpt.want" "$tmp/blankgpt/b1.emmc.bin" &&
+	[ $boot0_ok = 1 ] && [ "$pc" = 48 ]; then
+	ok job_imx_blank_emmc_gpt_flow_byte_exact
+else
+	nok job_imx_blank_emmc_gpt_flow_byte_exact "rc=$rc row=$row boot0=$boot0_ok partconf=$pc" \
+		"$(cmp "$tmp/blankgpt.want" "$tmp/blankgpt/b1.emmc.bin" 2>&1)" "$(tail -3 "$tmp/blankgpt.log")"
+fi
+stages=$(q "$tmp/blankgpt.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
+[ "$stages" = "sdp.boot:pass await:pass fastboot.getvar:pass table:pass bootloader:pass bootpart:pass env:pass rootfs:pass fastboot.reboot:pass verify:pass" ] &&
+	ok job_imx_blank_emmc_gpt_stage_rows || nok job_imx_blank_emmc_gpt_stage_rows "$stages"
+
+run blankmbr blankmbr ', "partitions": "none"'
+row=$(q "$tmp/blankmbr.db" "SELECT result FROM units")
+expect_emmc "$tmp/blankmbr.want" "$I/mbr-64m.img@0" "$I/u-boot-imx6q.imx@0x400" "$I/rootfs.expanded@$ROOTFS_OFF"
+if [ "$rc" -eq 0 ] && [ "$row" = pass ] && cmp -s "$tmp/blankmbr.want" "$tmp/blankmbr/b1.emmc.bin"; then
+	ok job_imx_blank_emmc_mbr_flow_byte_exact
+else
+	nok job_imx_blank_emmc_mbr_flow_byte_exact "rc=$rc row=$row" \
+		"$(cmp "$tmp/blankmbr.want" "$tmp/blankmbr/b1.emmc.bin" 2>&1)" "$(tail -3 "$tmp/blankmbr.log")"
+fi
+
+# A GPT made for a 128 MiB part: U-Boot refuses it on this 64 MiB eMMC.
+run blankbig blankbig ', "partitions": "none"'
+row=$(q "$tmp/blankbig.db" "SELECT result, failed_stage FROM units")
+err=$(q "$tmp/blankbig.db" "SELECT error FROM units")
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|table" ] && [[ $err == *"invalid GPT partition"* ]]; then
+	ok job_imx_gpt_for_a_larger_disk_fails_as_uboot_refuses_it
+else
+	nok job_imx_gpt_for_a_larger_disk_fails_as_uboot_refuses_it "rc=$rc row=$row" "error=$err"
+fi
+
+# --- fastboot.gpt: flashd builds the unit's GPT from the recipe's list -------
+blank_recipe blankbuilt \
+	'{ "op": "fastboot.gpt", "name": "table", "disk_size": 67108864, "partitions": [
+	    { "name": "env", "offset": "0x100000", "size": "0x100000", "type": "u-boot-env" },
+	    { "name": "boot", "size": 16777216, "type": "data" },
+	    { "name": "rootfs", "size": "-" } ] },' \
+	"$(fstage env '"partition": "env"' raw-env.img)" \
+	"$(fstage rootfs '"partition": "rootfs"' rootfs.simg)"
+run blankbuilt blankbuilt ', "partitions": "none"'
+# The table as documented in flashd.recipe.5: GUIDs from SHA-256 of
+# "flashd-gpt\0" serial "\0" recipe "\0" partition name ("" = disk).
+python3 - "$tmp/blankbuilt.gpt" d72d7372906709d4 blankbuilt <<'PY'
+import hashlib, struct, sys, uuid, zlib
+out, unit, recipe = sys.argv[1:]
+def guid(name):
+    h = bytearray(hashlib.sha256(b"flashd-gpt\0" + unit.encode() + b"\0" + recipe.encode() + b"\0" + name.encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x80
+    h[8] = (h[8] & 0x3F) | 0x80
+    return uuid.UUID(bytes=bytes(h))
+mib, last = 1 << 20, (64 << 20) // 512 - 1
+types = {"env": "3de21764-95bd-54bd-a5c3-4abe786f38a8", "boot": "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7",
+         "rootfs": "0fc63daf-8483-4772-8e79-3d69d8477de4"}
+parts = [("env", mib, 2 * mib // 512 - 1), ("boot", 2 * mib, 18 * mib // 512 - 1), ("rootfs", 18 * mib, last - 33)]
+ent = bytearray(128 * 128)
+for i, (n, s, l) in enumerate(parts):
+    e = uuid.UUID(types[n]).bytes_le + guid(n).bytes_le + struct.pack("<QQQ", s // 512, l, 0)
+    ent[i * 128:(i + 1) * 128] = e + n.encode("utf-16-le").ljust(72, b"\0")
+hdr = bytearray(struct.pack("<8sIIIIQQQQ16sQIII", b"EFI PART", 0x10000, 92, 0, 0, 1, last, 34,
+                            last - 33, guid("").bytes_le, 2, 128, 128, zlib.crc32(ent)))
+hdr[16:20] = struct.pack("<I", zlib.crc32(hdr))
+mbr = bytearray(512)
+mbr[446:462] = struct.pack("<BBBBBBBBII", 0, 0, 2, 0, 0xEE, 0xFF, 0xFF, 0xFF, 1, last)
+mbr[510:512] = b"\x55\xaa"
+open(out, "wb").write(bytes(mbr) + bytes(hdr).ljust(512, b"\0") + bytes(ent))
+print(guid(""))
+PY
+disk=$(python3 -c 'import sys,uuid,struct; d=open(sys.argv[1],"rb").read(); print(uuid.UUID(bytes_le=d[512+56:512+72]))' "$tmp/blankbuilt.gpt")
+cp "$tmp/blankbuilt.gpt" "$tmp/gpt-64m.img" # expect_emmc adds the backup for this name
+expect_emmc "$tmp/blankbuilt.want" "$tmp/gpt-64m.img@0" "$I/raw-env.img@0x100000" "$I/rootfs.expanded@$ROOTFS_OFF"
+row=$(q "$tmp/blankbuilt.db" "SELECT result FROM units")
+img=$(q "$tmp/blankbuilt.db" "SELECT target, file, size, sha256 FROM unit_images WHERE stage = 'table'")
+if [ "$rc" -eq 0 ] && [ "$row" = pass ] && cmp -s "$tmp/blankbuilt.want" "$tmp/blankbuilt/b1.emmc.bin" &&
+	[ "$img" = "gpt|generated GPT, disk $disk|17408|$(sha "$tmp/blankbuilt.gpt")" ]; then
+	ok job_imx_gpt_built_from_the_recipe_list_byte_exact_and_recorded
+else
+	nok job_imx_gpt_built_from_the_recipe_list_byte_exact_and_recorded "rc=$rc row=$row" "img=$img disk=$disk" \
+		"$(cmp "$tmp/blankbuilt.want" "$tmp/blankbuilt/b1.emmc.bin" 2>&1)" "$(tail -3 "$tmp/blankbuilt.log")"
+fi
+
+# --- saveenv survives a reboot: the next U-Boot imports it (env/mmc.c) ------
+cat >"$tmp/r/saveenv.json" <<EOF2
+{ "name": "saveenv", "match": { "vid": "15a2", "pid": "0054" },
+  "stages": [
+    { "op": "sdp.boot", "file": "images/u-boot-imx6q.imx", "sha256": "$(sha "$I/u-boot-imx6q.imx")" },
+    { "op": "await", "vid": "0525", "pid": "a4a5", "timeout_ms": 15000 },
+    { "op": "fastboot.ucmd", "command": "setenv fastboot.marker hello; saveenv" },
+    { "op": "fastboot.reboot" },
+    { "op": "await", "vid": "15a2", "pid": "0054", "timeout_ms": 15000 },
+    { "op": "sdp.boot", "name": "boot2", "file": "images/u-boot-imx6q.imx", "sha256": "$(sha "$I/u-boot-imx6q.imx")" },
+    { "op": "await", "vid": "0525", "pid": "a4a5", "timeout_ms": 15000 },
+    { "op": "fastboot.getvar", "var": "marker", "expect": "hello" } ] }
+EOF2
+run saveenv saveenv ', "partitions": "none"'
+row=$(q "$tmp/saveenv.db" "SELECT result, coalesce(error, '') FROM units")
+[ "$rc" -eq 0 ] && [ "$row" = "pass|" ] && ok job_imx_saveenv_is_loaded_by_the_next_uboot ||
+	nok job_imx_saveenv_is_loaded_by_the_next_uboot "rc=$rc row=$row" "$(tail -3 "$tmp/saveenv.log")"

@@ -172,12 +172,15 @@ fastboot_recipe fb-erase "$(flash '"partition": "boot"'), { \"op\": \"fastboot.e
 refused fb-erase "stages[1]: erasing partition 'boot' destroys bytes written by stages[0]; add \"destroys_earlier\": true if intended"
 fastboot_recipe fb-raw "$(flash '"offset": "0x400"'), $(flash '"offset": "0x800"')"
 refused fb-raw "stages[1]: writing 0x00000800-0x000017ff (over 0x00000400-0x000013ff) destroys bytes written by stages[0]; add \"destroys_earlier\": true if intended"
-fastboot_recipe fb-gpt "$(flash '"partition": "boot"'), $(flash '"partition": "gpt"')"
-refused fb-gpt "stages[1]: re-partitioning ('gpt', which may move or resize partition 'boot') destroys bytes written by stages[0]; add \"destroys_earlier\": true if intended"
+# A partition table (an MBR: its image must be one, recipe check reads it).
+{ head -c 510 /dev/zero; printf '\x55\xaa'; } >"$tmp/mbr.bin"
+mbr() { echo "{ \"op\": \"fastboot.flash\", \"partition\": \"mbr\", $(img mbr.bin) ${1:-} }"; }
+fastboot_recipe fb-gpt "$(flash '"partition": "boot"'), $(mbr)"
+refused fb-gpt "stages[1]: re-partitioning ('mbr', which may move or resize partition 'boot') destroys bytes written by stages[0]; add \"destroys_earlier\": true if intended"
 fastboot_recipe fb-intended "$(flash '"partition": "boot"'), $(flash '"partition": "boot"' ', "destroys_earlier": true'),
   { \"op\": \"fastboot.erase\", \"partition\": \"boot\", \"destroys_earlier\": true },
   $(flash '"offset": "0x400"'), $(flash '"offset": "0x800"' ', "destroys_earlier": true'),
-  $(flash '"partition": "gpt"' ', "destroys_earlier": true')"
+  $(mbr ', "destroys_earlier": true')"
 accepted fb-intended
 # Issue 12 (found by test-recipe-property.sh): a fastboot.flash over its
 # max_download whose sparse pieces cannot carry one 4096-byte block, and a

@@ -1251,4 +1251,227 @@ TEST(ingenic_quad_needs_a_quad_enable_method)
 	recipe_diags_release(&d);
 }
 
+/* ---- issue #15: fastboot.oem, and U-Boot's "gpt"/"mbr" table images ---- */
+
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+	uint32_t crc = 0xffffffffu;
+
+	for (size_t i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = crc & 1 ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
+	}
+	return ~crc;
+}
+
+/* LBA 0..33 of a 64 MiB disk: protective MBR, header, 128 entries, one used. */
+static size_t make_gpt(uint8_t *g)
+{
+	uint8_t *h = g + 512, *e = g + 1024;
+
+	memset(g, 0, 34 * 512);
+	g[446 + 4] = 0xee;
+	put_le(g + 446 + 8, 1, 4);
+	put_le(g + 446 + 12, 131071, 4);
+	g[510] = 0x55;
+	g[511] = 0xaa;
+	memset(e, 0x11, 16);			/* type */
+	memset(e + 16, 0x22, 16);		/* unique GUID */
+	put_le(e + 32, 2048, 4);
+	put_le(e + 40, 4095, 4);
+	e[56] = 'e';
+	memcpy(h, "EFI PART", 8);
+	put_le(h + 8, 0x10000, 4);
+	put_le(h + 12, 92, 4);
+	put_le(h + 24, 1, 4);
+	put_le(h + 32, 131071, 4);
+	put_le(h + 40, 34, 4);
+	put_le(h + 48, 131038, 4);
+	put_le(h + 72, 2, 4);
+	put_le(h + 80, 128, 4);
+	put_le(h + 84, 128, 4);
+	put_le(h + 88, crc32_of(e, 128 * 128), 4);
+	put_le(h + 16, crc32_of(h, 92), 4);
+	return 34 * 512;
+}
+
+static uint8_t gpt_buf[34 * 512];
+
+/* One fastboot recipe: flash of g.img to "gpt", of m.img to mbr_name, oem stage. */
+static int load_table_recipe(const uint8_t *g, const uint8_t *m, const char *mbr_name,
+			     const char *oem, struct recipe **r, struct recipe_diags *d, char *path,
+			     size_t n)
+{
+	char sg[65], sm[65], json[2048];
+
+	write_file("g.img", g, 34 * 512);
+	write_file("m.img", m, 512);
+	hash_hex(g, 34 * 512, sg);
+	hash_hex(m, 512, sm);
+	snprintf(json, sizeof(json),
+		 "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+		 " { 'op': 'fastboot.flash', 'partition': 'gpt', 'file': 'g.img', 'sha256': '%s' },"
+		 " { 'op': 'fastboot.flash', 'partition': '%s', 'file': 'm.img', 'sha256': '%s' },"
+		 " { 'op': 'fastboot.oem', 'command': '%s' } ] }",
+		 sg, mbr_name, sm, oem);
+	write_recipe("t.json", json, path, n);
+	return recipe_load(path, r, d);
+}
+
+TEST(fastboot_oem_and_partition_table_images_parse)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512];
+
+	fixture();
+	make_gpt(gpt_buf);
+	/* A GPT and an MBR would overlap: the second image goes elsewhere. */
+	ASSERT_OK(load_table_recipe(gpt_buf, gpt_buf, "env", "partconf:1 1", &r, &d, path,
+				    sizeof(path)));
+	ASSERT_EQ(d.n, 0);
+	ASSERT_EQ(r->stages[2].op, RECIPE_OP_FASTBOOT_OEM);
+	ASSERT_STREQ(recipe_op_name(RECIPE_OP_FASTBOOT_OEM), "fastboot.oem");
+	ASSERT_STREQ(r->stages[2].u.fastboot_oem.command, "partconf:1 1");
+	ASSERT_EQ(r->stages[2].timeout_ms, 30000);
+	recipe_diags_release(&d);
+}
+
+TEST(bad_gpt_and_mbr_images_and_oem_prefix_are_refused_naming_file)
+{
+	struct {
+		size_t off;
+		const char *msg[3];
+	} cases[] = {
+		{ 1024 + 200, { "stages[0].file: 'g.img' is not a valid GPT image: GPT entry array CRC does not match",
+				"stages[1].file: 'm.img' is not a valid MBR image: no 0x55AA signature at byte 510",
+				"stages[2].command: give the words after \"oem \" (format, partconf:1 1, run:...)" } },
+		{ 512 + 20, { "stages[0].file: 'g.img' is not a valid GPT image: GPT header CRC does not match" } },
+		{ 512, { "stages[0].file: 'g.img' is not a valid GPT image: no \"EFI PART\" signature at LBA 1" } },
+	};
+	static uint8_t good[34 * 512];
+	uint8_t mbr[512] = { 0 };
+
+	make_gpt(good); /* its sector 0, a protective MBR, is a valid DOS MBR */
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		_cleanup_(recipe_freep) struct recipe *r = NULL;
+		struct recipe_diags d = RECIPE_DIAGS_INIT;
+		char path[512], want[1024];
+		size_t n = c ? 1 : 3;
+
+		fixture();
+		make_gpt(gpt_buf);
+		gpt_buf[cases[c].off] ^= 1;
+		/* Stage 0 fails on its own, so the two tables are not also
+		 * reported as overlapping. */
+		ASSERT_EQ(load_table_recipe(gpt_buf, c ? good : mbr, "mbr",
+					    c ? "format" : "oem format", &r, &d, path, sizeof(path)),
+			  -EBADMSG);
+		if (d.n != n)
+			for (size_t j = 0; j < d.n; j++)
+				printf("#   got: %s\n", d.msgs[j]);
+		ASSERT_EQ(d.n, n);
+		for (size_t j = 0; j < n; j++) {
+			snprintf(want, sizeof(want), "%s: %s", path, cases[c].msg[j]);
+			ASSERT_STREQ(d.msgs[j], want);
+		}
+		recipe_diags_release(&d);
+	}
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp[0] = '\0';
+}
+
+static int load_gpt_recipe(const char *parts, struct recipe **r, struct recipe_diags *d,
+			   char *path, size_t n)
+{
+	char json[2048];
+
+	snprintf(json, sizeof(json),
+		 "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+		 " { 'op': 'fastboot.getvar', 'var': 'serialno' },"
+		 " { 'op': 'fastboot.gpt', 'disk_size': '0x4000000', 'partitions': [ %s ] } ] }",
+		 parts);
+	write_recipe("g.json", json, path, n);
+	return recipe_load(path, r, d);
+}
+
+TEST(fastboot_gpt_list_parses_with_defaults)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	const struct recipe_fastboot_gpt *g;
+	char path[512];
+
+	fixture();
+	ASSERT_OK(load_gpt_recipe("{ 'name': 'env', 'size': '0x100000', 'type': 'u-boot-env' },"
+				  " { 'name': 'rootfs', 'size': '-' }",
+				  &r, &d, path, sizeof(path)));
+	ASSERT_EQ(d.n, 0);
+	g = &r->stages[1].u.fastboot_gpt;
+	ASSERT_EQ(g->disk_size, 0x4000000);
+	ASSERT_EQ(g->n_parts, 2);
+	ASSERT_EQ(g->parts[0].offset, 0x100000); /* first: 1 MiB */
+	ASSERT_EQ(g->parts[1].offset, 0x200000); /* after the previous one */
+	/* to the last usable LBA: 131071 - 33, inclusive */
+	ASSERT_EQ(g->parts[1].size, (131071 - 33 + 1) * 512ull - 0x200000);
+	recipe_diags_release(&d);
+}
+
+TEST(fastboot_gpt_list_that_does_not_fit_is_refused_naming_path)
+{
+	static const struct {
+		const char *parts, *msg;
+	} cases[] = {
+		{ "{ 'name': 'env', 'size': '0x100000' }, { 'name': 'rootfs', 'size': '0x4000000' }",
+		  "stages[1].partitions[1]: partition 'rootfs' ends at 0x4200000, past the end 0x3ffbe00 of the usable LBAs of a 0x4000000-byte disk" },
+		{ "{ 'name': 'a', 'offset': '0x100000', 'size': '0x200000' }, { 'name': 'b', 'offset': '0x200000', 'size': '0x1000' }",
+		  "stages[1].partitions[1]: partition 'b' overlaps 'a'" },
+		{ "{ 'name': 'a', 'size': '-' }, { 'name': 'b', 'size': '0x1000' }",
+		  "stages[1].partitions[0].size: \"-\" (the rest of the disk) only on the last partition" },
+		{ "{ 'name': 'a', 'size': '0x1000', 'type': 'ext9' }",
+		  "stages[1].partitions[0].type: unknown type 'ext9' (linux, data, system, swap, u-boot-env or a GUID)" },
+		{ "{ 'name': 'a', 'offset': '0x200', 'size': '0x1000' }",
+		  "stages[1].partitions[0]: partition 'a' starts inside the GPT (before byte 0x4400)" },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		_cleanup_(recipe_freep) struct recipe *r = NULL;
+		struct recipe_diags d = RECIPE_DIAGS_INIT;
+		char path[512];
+
+		fixture();
+		ASSERT_EQ(load_gpt_recipe(cases[c].parts, &r, &d, path, sizeof(path)), -EBADMSG);
+		expect_one_msg(&d, path, cases[c].msg, false);
+		recipe_diags_release(&d);
+	}
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp[0] = '\0';
+}
+
+/* Seed 001: U-Boot at 0x400 and a GPT cannot both be on the user area. */
+TEST(raw_write_inside_a_gpt_is_refused)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512];
+
+	fixture();
+	write_recipe("o.json",
+		     "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+		     " { 'op': 'fastboot.getvar', 'var': 'serialno' },"
+		     " { 'op': 'fastboot.gpt', 'disk_size': '0x4000000', 'partitions': ["
+		     "   { 'name': 'rootfs', 'size': '-' } ] },"
+		     " { 'op': 'fastboot.flash', 'offset': '0x400', 'file': 'a.bin', 'sha256': '@A@' } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	expect_one_msg(&d, path,
+		       "stages[2]: writing 0x00000400-0x000013ff (over 0x00000000-0x000043ff) "
+		       "destroys bytes written by stages[1]; add \"destroys_earlier\": true if intended",
+		       false);
+	recipe_diags_release(&d);
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp[0] = '\0';
+}
+
 TEST_MAIN()

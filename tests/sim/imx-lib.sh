@@ -50,3 +50,30 @@ MIB=1048576
 # 2 MiB, rootfs at 18 MiB.
 ENV_OFF=$MIB
 ROOTFS_OFF=$((18 * MIB))
+
+# gpt_ok DUMP: DUMP holds a valid primary GPT and its backup (header at the
+# last LBA pointing back to LBA 1, entries after the last usable LBA, equal
+# to the primary ones, CRCs right: UEFI 2.x §5.3); prints the names.
+gpt_ok() {
+	python3 - "$1" <<'PY'
+import struct, sys, zlib
+d = open(sys.argv[1], "rb").read()
+last = len(d) // 512 - 1
+def hdr(lba):
+    h = bytearray(d[lba * 512:lba * 512 + 92])
+    assert h[:8] == b"EFI PART", "signature at %d" % lba
+    crc = struct.unpack_from("<I", h, 16)[0]
+    h[16:20] = bytes(4)
+    assert zlib.crc32(h) == crc, "header CRC at %d" % lba
+    my, alt, first, lu, _, ent, n, sz, ecrc = struct.unpack_from("<QQQQ16sQIII", h, 24)
+    e = d[ent * 512:ent * 512 + n * sz]
+    assert zlib.crc32(e) == ecrc, "entries CRC of header %d" % lba
+    return my, alt, lu, ent, e
+my, alt, lu, ent, e = hdr(1)
+assert my == 1 and alt == last, "primary my/alternate"
+bmy, balt, blu, bent, be = hdr(last)
+assert bmy == last and balt == 1 and bent == lu + 1 and be == e, "backup"
+print(" ".join(e[i:i + 128][56:128].decode("utf-16-le").rstrip("\0")
+               for i in range(0, len(e), 128) if any(e[i:i + 16])))
+PY
+}

@@ -112,3 +112,112 @@ ok=1
 grep -q 'failed writing to device' "$d.out" || ok=0
 all_zero "$d/b1.emmc.bin" $ENV_OFF $MIB || ok=0
 [ $ok -eq 1 ] && pass $t || fail $t "$d.out"
+
+# --- issue #15: a blank eMMC partitioned and flashed over fastboot ----------
+blank=$scn/imx6q-fastboot-blank.json
+
+t=blank_emmc_gpt_flow
+d=$tmp/$t
+"$sim" --scenario "$blank" --dump-dir "$d" -- sh -c "
+	cd '$fx' &&
+	! fastboot flash rootfs rootfs.simg &&
+	! fastboot flash gpt gpt-bad-crc.img &&
+	fastboot flash gpt gpt-64m.img &&
+	fastboot flash env raw-env.img &&
+	fastboot flash rootfs rootfs.simg &&
+	fastboot flash mmc0boot0 u-boot-imx6q.boot0 &&
+	fastboot oem partconf:1 1" >"$d.out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+grep -q "FAILED (remote: 'cannot find partition')" "$d.out" || ok=0
+grep -q "FAILED (remote: 'invalid GPT partition')" "$d.out" || ok=0
+region_eq "$d/b1.emmc.bin" 0 "$fx/gpt-64m.img" || ok=0
+[ "$(gpt_ok "$d/b1.emmc.bin")" = "env boot rootfs" ] || ok=0
+region_eq "$d/b1.emmc.bin" $ENV_OFF "$fx/raw-env.img" || ok=0
+region_eq "$d/b1.emmc.bin" $ROOTFS_OFF "$fx/rootfs.expanded" || ok=0
+region_eq "$d/b1.emmc_boot0.bin" 0 "$fx/u-boot-imx6q.boot0" || ok=0
+# EXT_CSD[179] PARTITION_CONFIG: BOOT_ACK 1, boot from boot0 (1 << 3)
+[ "$(od -An -tx1 -j179 -N1 "$d/b1.ext_csd.bin" | tr -d ' ')" = 48 ] || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$d.out"
+
+t=blank_emmc_mbr_then_mmcsda1
+d=$tmp/$t
+"$sim" --scenario "$blank" --dump-dir "$d" -- sh -c "
+	cd '$fx' &&
+	! fastboot flash mbr raw-env.img &&
+	fastboot flash mbr mbr-64m.img &&
+	fastboot flash 0x400 u-boot-imx6q.imx &&
+	fastboot flash mmcsda1 rootfs.simg" >"$d.out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+grep -q "FAILED (remote: 'invalid MBR partition')" "$d.out" || ok=0
+region_eq "$d/b1.emmc.bin" 0 "$fx/mbr-64m.img" || ok=0
+region_eq "$d/b1.emmc.bin" $((0x400)) "$fx/u-boot-imx6q.imx" || ok=0
+region_eq "$d/b1.emmc.bin" $ROOTFS_OFF "$fx/rootfs.expanded" || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$d.out"
+
+# oem format = "gpt write mmc 0 $partitions" (U-Boot fb_command.c); the
+# hush shell splits at ';' unless quoted, so the list is built in pieces.
+t=oem_format_writes_partitions_env
+d=$tmp/$t
+"$sim" --scenario "$blank" --dump-dir "$d" -- sh -c '
+	! fastboot oem format &&
+	fastboot oem run:"setenv a uuid_disk=01234567-89ab-cdef-0123-456789abcdef" &&
+	fastboot oem run:"setenv b name=env,start=1MiB,size=1MiB" &&
+	fastboot oem run:"setenv c name=boot,size=16MiB" &&
+	fastboot oem run:"setenv partitions \"\${a};\${b};\${c};name=rootfs,size=-\"" &&
+	fastboot oem format &&
+	fastboot oem run:"part start mmc 0 rootfs fastboot.rs" &&
+	fastboot oem run:"part size mmc 0 2 fastboot.bs" &&
+	fastboot oem run:"gpt setenv mmc 0 env" &&
+	fastboot oem run:"setenv fastboot.ge \${gpt_partition_addr}" &&
+	fastboot getvar rs && fastboot getvar bs && fastboot getvar ge &&
+	! fastboot oem run:"part start mmc 0 nosuch fastboot.rs"' >"$d.out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+grep -q "FAILED (remote: 'partitions not set')" "$d.out" || ok=0
+grep -q "^rs: 9000$" "$d.out" || ok=0 # 18 MiB in 512-byte blocks, "%lx"
+grep -q "^bs: 8000$" "$d.out" || ok=0
+grep -q "^ge: 800$" "$d.out" || ok=0
+grep -q "FAILED (remote: '')" "$d.out" || ok=0 # run_ucmd's failure reply
+[ "$(gpt_ok "$d/b1.emmc.bin")" = "env boot rootfs" ] || ok=0
+# the disk GUID as given (GUID byte order), no type given: basic data
+[ "$(od -An -tx1 -j$((512 + 56)) -N16 "$d/b1.emmc.bin" | tr -d ' \n')" = 67452301ab89efcd0123456789abcdef ] || ok=0
+[ "$(od -An -tx1 -j1024 -N16 "$d/b1.emmc.bin" | tr -d ' \n')" = a2a0d0ebe5b9334487c068b6b72699c7 ] || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$d.out"
+
+t=ucmd_memory_and_env_commands
+d=$tmp/$t
+"$sim" --scenario "$blank" --dump-dir "$d" -- sh -c '
+	fastboot oem run:"mw.b 0x12000000 0xaa 0x100; mw.b 0x12001000 0xaa 0x100" &&
+	fastboot oem run:"cmp.b 0x12000000 0x12001000 0x100" &&
+	! fastboot oem run:"cmp.b 0x12000000 0x12001000 0x101; true; false" &&
+	fastboot oem run:version &&
+	fastboot oem run:"setenv foo bar; saveenv" &&
+	! fastboot oem run:nosuchcommand' >"$d.out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+# saveenv: CRC-32 then the sorted variables at CONFIG_ENV_OFFSET 0xC0000
+python3 - "$d/b1.emmc.bin" <<'PY' || ok=0
+import struct, sys, zlib
+d = open(sys.argv[1], "rb").read()[0xC0000:0xC2000]
+assert struct.unpack("<I", d[:4])[0] == zlib.crc32(d[4:])
+v = d[4:].split(b"\0\0")[0].split(b"\0")
+assert b"foo=bar" in v and v == sorted(v), v
+PY
+[ $ok -eq 1 ] && pass $t || fail $t "$d.out"
+
+# A download over the buffer: U-Boot's download() answers FAIL + the size
+# parameter as sent (the client believes a larger max-download-size here).
+t=oversized_download_refused_as_uboot
+d=$tmp/$t
+"$sim" --scenario "$blank" --dump-dir "$d" -- sh -c "
+	cd '$fx' &&
+	fastboot oem run:'setenv fastboot.max-download-size 0x01000000' &&
+	fastboot flash rootfs big.img" >"$d.out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -q "FAILED (remote: '00300000')" "$d.out" && pass $t || fail $t "$d.out"

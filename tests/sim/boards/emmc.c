@@ -7,6 +7,8 @@
 #include "tests/sim/boards/emmc.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +62,34 @@ void sim_emmc_release(struct sim_emmc *e)
 	free(e->mem);
 	e->mem = NULL;
 	e->size = 0;
+	for (int i = 0; i < 2; i++) {
+		free(e->boot[i]);
+		e->boot[i] = NULL;
+	}
+	e->boot_size = 0;
+}
+
+int sim_emmc_init_boot(struct sim_emmc *e, size_t size)
+{
+	for (int i = 0; i < 2; i++) {
+		e->boot[i] = calloc(1, size ? size : 1);
+		if (!e->boot[i])
+			return -ENOMEM;
+	}
+	e->boot_size = size;
+	return 0;
+}
+
+uint8_t *sim_emmc_hwpart(struct sim_emmc *e, unsigned hw, size_t *size)
+{
+	if (hw == 0) {
+		*size = e->size;
+		return e->mem;
+	}
+	if (hw > 2 || !e->boot[hw - 1])
+		return NULL;
+	*size = e->boot_size;
+	return e->boot[hw - 1];
 }
 
 /* Version-4-style GUID from a counter: deterministic, unique per disk. */
@@ -98,6 +128,19 @@ static void write_header(uint8_t *h, uint64_t cur, uint64_t alt, uint64_t first,
 
 int sim_emmc_write_gpt(struct sim_emmc *e, const struct sim_part *parts, size_t n, uint64_t seed)
 {
+	return sim_emmc_write_gpt_guid(e, parts, n, seed, NULL);
+}
+
+static bool guid_zero(const uint8_t g[16])
+{
+	static const uint8_t zero[16];
+
+	return !memcmp(g, zero, 16);
+}
+
+int sim_emmc_write_gpt_guid(struct sim_emmc *e, const struct sim_part *parts, size_t n,
+			    uint64_t seed, const uint8_t disk_guid[16])
+{
 	uint64_t lbas = e->size / SIM_EMMC_SECTOR, last_lba, first, last;
 	uint8_t *mbr = e->mem, *ent, guid[16];
 	uint32_t crc;
@@ -128,21 +171,44 @@ int sim_emmc_write_gpt(struct sim_emmc *e, const struct sim_part *parts, size_t 
 		if (parts[i].start % SIM_EMMC_SECTOR || parts[i].size % SIM_EMMC_SECTOR ||
 		    !parts[i].size || s < first || l > last)
 			return -EINVAL;
-		memcpy(p, gpt_linux_type, 16);
-		make_guid(p + 16, seed, (unsigned)i + 1);
+		memcpy(p, guid_zero(parts[i].type) ? gpt_linux_type : parts[i].type, 16);
+		if (guid_zero(parts[i].uuid))
+			make_guid(p + 16, seed, (unsigned)i + 1);
+		else
+			memcpy(p + 16, parts[i].uuid, 16);
 		put_le64(p + 32, s);
 		put_le64(p + 40, l);
 		for (size_t c = 0; c < 36 && parts[i].name[c]; c++)
 			p[56 + 2 * c] = (uint8_t)parts[i].name[c];
 	}
 	crc = sim_crc32(0, ent, GPT_ENTRIES * GPT_ENTRY_SIZE);
-	make_guid(guid, seed, 0);
+	if (disk_guid)
+		memcpy(guid, disk_guid, 16);
+	else
+		make_guid(guid, seed, 0);
 	write_header(e->mem + SIM_EMMC_SECTOR, 1, last_lba, first, last, 2, guid, crc);
 	/* Backup: entries just below the last LBA, header in it. */
 	memcpy(e->mem + (last_lba - GPT_ENTRY_LBAS) * SIM_EMMC_SECTOR, ent,
 	       GPT_ENTRY_LBAS * SIM_EMMC_SECTOR);
 	write_header(e->mem + last_lba * SIM_EMMC_SECTOR, last_lba, 1, first, last,
 		     last_lba - GPT_ENTRY_LBAS, guid, crc);
+	return 0;
+}
+
+/* validate_gpt_header() of U-Boot's disk/part_efi.c. */
+static int gpt_header_ok(const uint8_t *h, uint64_t lba, uint64_t last_lba)
+{
+	uint8_t hdr[SIM_EMMC_SECTOR];
+	uint32_t hsz = sim_get_le32(h + 12);
+
+	if (memcmp(h, "EFI PART", 8) || hsz < GPT_HEADER_SIZE || hsz > SIM_EMMC_SECTOR)
+		return -EINVAL;
+	memcpy(hdr, h, hsz);
+	memset(hdr + 16, 0, 4);
+	if (sim_crc32(0, hdr, hsz) != sim_get_le32(h + 16))
+		return -EINVAL;
+	if (get_le64(h + 24) != lba || get_le64(h + 40) > last_lba || get_le64(h + 48) > last_lba)
+		return -EINVAL;
 	return 0;
 }
 
@@ -196,10 +262,128 @@ int sim_emmc_part(const struct sim_emmc *e, unsigned idx, struct sim_part *ret)
 	return -ENOENT;
 }
 
+/* DOS primary partition slot (0..3) of a valid MBR: 0, or -ENOENT when the
+ * slot is empty or outside the disk. */
+static int dos_part(const struct sim_emmc *e, unsigned slot, struct sim_part *ret)
+{
+	const uint8_t *p = e->mem + 446 + 16 * slot;
+	uint64_t s = sim_get_le32(p + 8), n = sim_get_le32(p + 12);
+
+	if (!p[4] || p[4] == 0xee || !n || (s + n) * SIM_EMMC_SECTOR > e->size)
+		return -ENOENT;
+	memset(ret, 0, sizeof(*ret));
+	snprintf(ret->name, sizeof(ret->name), "mmcsda%u", slot + 1);
+	ret->start = s * SIM_EMMC_SECTOR;
+	ret->size = n * SIM_EMMC_SECTOR;
+	return 0;
+}
+
 int sim_emmc_find(const struct sim_emmc *e, const char *name, struct sim_part *ret)
 {
-	for (unsigned i = 0; sim_emmc_part(e, i, ret) == 0; i++)
+	unsigned i;
+
+	for (i = 0; sim_emmc_part(e, i, ret) == 0; i++)
 		if (!strcmp(ret->name, name))
 			return 0;
+	/* U-Boot tries the EFI driver first ("a_efi"), then DOS. */
+	if (sim_emmc_part_table(e) != SIM_PT_DOS)
+		return -ENOENT;
+	for (unsigned slot = 0; slot < 4; slot++)
+		if (dos_part(e, slot, ret) == 0 && !strcmp(ret->name, name))
+			return 0;
 	return -ENOENT;
+}
+
+int sim_emmc_nth(const struct sim_emmc *e, unsigned n, struct sim_part *ret)
+{
+	enum sim_pt t = sim_emmc_part_table(e);
+
+	if (!n || t == SIM_PT_NONE)
+		return -ENOENT;
+	if (t == SIM_PT_GPT)
+		return sim_emmc_part(e, n - 1, ret);
+	return n > 4 ? -ENOENT : dos_part(e, n - 1, ret);
+}
+
+int sim_mbr_valid(const uint8_t *sec)
+{
+	if (sec[510] != 0x55 || sec[511] != 0xaa)
+		return -EINVAL;
+	for (int slot = 0; slot < 4; slot++) {
+		uint8_t ind = sec[446 + 16 * slot];
+
+		if (ind != 0 && ind != 0x80)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+enum sim_pt sim_emmc_part_table(const struct sim_emmc *e)
+{
+	const uint8_t *h = e->mem + SIM_EMMC_SECTOR;
+	uint64_t off = get_le64(h + 72) * SIM_EMMC_SECTOR;
+	uint64_t len = (uint64_t)sim_get_le32(h + 80) * sim_get_le32(h + 84);
+
+	if (gpt_header_ok(h, 1, e->size / SIM_EMMC_SECTOR - 1) == 0 && off < e->size &&
+	    len <= e->size - off && sim_crc32(0, e->mem + off, len) == sim_get_le32(h + 88))
+		return SIM_PT_GPT;
+	if (sim_mbr_valid(e->mem) == 0 && e->mem[446 + 4] != 0xee)
+		return SIM_PT_DOS;
+	return SIM_PT_NONE;
+}
+
+int sim_emmc_gpt_buf_valid(const struct sim_emmc *e, const uint8_t *buf, size_t len)
+{
+	const uint8_t *h = buf + SIM_EMMC_SECTOR;
+	uint64_t ent_off, ent_len;
+
+	if (len < 2 * SIM_EMMC_SECTOR ||
+	    gpt_header_ok(h, 1, e->size / SIM_EMMC_SECTOR - 1) < 0)
+		return -EINVAL;
+	ent_off = get_le64(h + 72) * SIM_EMMC_SECTOR;
+	ent_len = (uint64_t)sim_get_le32(h + 80) * sim_get_le32(h + 84);
+	/* U-Boot reads the entries from its buffer wherever the header points
+	 * (validate_gpt_entries()); the model needs them inside it. */
+	if (ent_off > len || ent_len > len - ent_off || !ent_len)
+		return -EINVAL;
+	if (sim_crc32(0, buf + ent_off, ent_len) != sim_get_le32(h + 88))
+		return -EINVAL;
+	return 0;
+}
+
+int sim_emmc_gpt_buf_write(struct sim_emmc *e, const uint8_t *buf, size_t len)
+{
+	const uint8_t *h = buf + SIM_EMMC_SECTOR;
+	uint8_t bh[SIM_EMMC_SECTOR];
+	uint64_t ent_lba, ent_blks, bent_lba, alt, hsz;
+	uint64_t lbas = e->size / SIM_EMMC_SECTOR;
+
+	if (sim_emmc_gpt_buf_valid(e, buf, len) < 0)
+		return -EINVAL;
+	ent_lba = get_le64(h + 72);
+	ent_blks = ((uint64_t)sim_get_le32(h + 80) * sim_get_le32(h + 84) + SIM_EMMC_SECTOR - 1) /
+		   SIM_EMMC_SECTOR;
+	bent_lba = get_le64(h + 48) + 1;
+	alt = get_le64(h + 32);
+	hsz = sim_get_le32(h + 12);
+	/* blk_dwrite() past the end fails: "writing GPT partitions failed". */
+	if (ent_lba + ent_blks > lbas || bent_lba + ent_blks > lbas || alt >= lbas ||
+	    (ent_lba + ent_blks) * SIM_EMMC_SECTOR > len)
+		return -EIO;
+	memcpy(e->mem, buf, SIM_EMMC_SECTOR);
+	memcpy(e->mem + SIM_EMMC_SECTOR, h, SIM_EMMC_SECTOR);
+	memcpy(e->mem + ent_lba * SIM_EMMC_SECTOR, buf + ent_lba * SIM_EMMC_SECTOR,
+	       ent_blks * SIM_EMMC_SECTOR);
+	/* prepare_backup_gpt_header(): swap my/alternate LBA, entries after
+	 * last usable, new header CRC; the rest of the block as in buf. */
+	memcpy(bh, h, SIM_EMMC_SECTOR);
+	put_le64(bh + 24, alt);
+	put_le64(bh + 32, get_le64(h + 24));
+	put_le64(bh + 72, bent_lba);
+	memset(bh + 16, 0, 4);
+	sim_put_le32(bh + 16, sim_crc32(0, bh, hsz));
+	memcpy(e->mem + bent_lba * SIM_EMMC_SECTOR, buf + ent_lba * SIM_EMMC_SECTOR,
+	       ent_blks * SIM_EMMC_SECTOR);
+	memcpy(e->mem + alt * SIM_EMMC_SECTOR, bh, SIM_EMMC_SECTOR);
+	return 0;
 }

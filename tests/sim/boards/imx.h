@@ -49,6 +49,8 @@
 #define IMX_MSG_MAX 65 /* report 4 incl. its ID byte; fastboot replies are <= 64 */
 #define IMX_MAX_REGS 128
 #define IMX_MAX_ENV 48
+/* Boot partition size: assumption, 4 MiB as on common 4-8 GB eMMCs. */
+#define IMX_EMMC_BOOT_KIB 4096
 
 struct imx_soc {
 	const char *type; /* board type name */
@@ -123,6 +125,7 @@ struct imx_board {
 	bool hab_closed;
 	unsigned ddr_mib;
 	unsigned emmc_mib;
+	unsigned emmc_boot_kib;
 	char *partitions;
 	char *serial_opt;
 	uint64_t fb_buf_size;
@@ -134,6 +137,7 @@ struct imx_board {
 	uint8_t *ocram;
 	uint8_t *ddr;
 	struct sim_emmc emmc;
+	uint8_t ext_csd[512]; /* built for the memory dump */
 	struct {
 		uint32_t addr, val;
 	} regs[IMX_MAX_REGS];
@@ -159,6 +163,7 @@ struct imx_board {
 	uint32_t dl_size, dl_done, image_size;
 	bool dl_active;
 	unsigned mmc_dev_part;
+	uint64_t gpt_writes; /* seeds the "random" GUIDs of gpt write */
 	uint64_t busy_until;
 };
 
@@ -197,8 +202,21 @@ void imx_fb_reset(struct imx_board *d);
 void imx_fb_env_defaults(struct imx_board *d);
 const char *imx_env_get(struct imx_board *d, const char *name);
 int imx_env_set(struct imx_board *d, const char *name, const char *value);
+/* saveenv to the eMMC (env/mmc.c, mx6sabresd_defconfig's CONFIG_ENV_OFFSET
+ * 0xC0000, CONFIG_ENV_SIZE 0x2000): CRC-32 LE, then "name=value\0" sorted
+ * by name (hexport_r()), zero-filled.  0 or -1. */
+#define IMX_ENV_OFFSET 0xc0000u
+#define IMX_ENV_SIZE 0x2000u
+int imx_env_save(struct sim_board *b, uint64_t *device_ns);
 /* eMMC write/erase of n bytes: device ns. */
 uint64_t imx_emmc_ns(struct imx_board *d, uint64_t bytes, bool erase);
+
+/* imx_fastboot.c: U-Boot's partition look-up by name (GPT, else DOS
+ * "mmcsda<n>"), 0 or -ENOENT. */
+int imx_part_by_name(struct imx_board *d, const char *name, struct sim_part *p);
+/* Write the GPT a U-Boot "$partitions" string describes (cmd/gpt.c
+ * set_gpt_info() + gpt_restore()); 0 or -1 with a reason in msg. */
+int imx_gpt_write(struct imx_board *d, const char *spec, char *msg, size_t ml);
 
 /* imx_ucmd.c: run one U-Boot command line; 0 = success.  msg gets a reason
  * for FAIL (<= 60 chars). */

@@ -82,6 +82,7 @@ static int imx_create(struct sim_board *b, const char *type)
 	d->seed = 1;
 	d->ddr_mib = d->soc->ddr_mib;
 	d->emmc_mib = 64;
+	d->emmc_boot_kib = IMX_EMMC_BOOT_KIB;
 	/* CONFIG_FASTBOOT_BUF_SIZE default 0x7000000 (§4.3). */
 	d->fb_buf_size = 0x7000000;
 	d->t = imx_default_timing;
@@ -189,6 +190,13 @@ static int imx_option(struct sim_board *b, const char *key, const char *value)
 		d->emmc_mib = u;
 		return 0;
 	}
+	if (!strcmp(key, "emmc_boot_kib")) {
+		/* BOOT_SIZE_MULT x 128 KiB (JESD84-B51 EXT_CSD[226]), 0 = none. */
+		if (sim_parse_u64(value, &u) < 0 || !u || u % 128 || u > 255 * 128)
+			goto bad;
+		d->emmc_boot_kib = (unsigned)u;
+		return 0;
+	}
 	if (!strcmp(key, "fb_buf_size")) {
 		if (sim_parse_u64(value, &u) < 0 || u < 4096 || u > 0x40000000)
 			goto bad;
@@ -246,6 +254,10 @@ static int imx_build_gpt(struct sim_board *b)
 	uint64_t pos = 1 << 20, end = (uint64_t)d->emmc_mib << 20;
 	size_t n = 0;
 	const char *p = spec;
+
+	/* A factory-fresh part: no partition table at all. */
+	if (!strcmp(spec, "none"))
+		return 0;
 
 	/* Usable area ends before the backup GPT (33 sectors). */
 	end -= 33 * SIM_EMMC_SECTOR;
@@ -451,6 +463,8 @@ static int imx_start(struct sim_board *b)
 				      "option 'fb_buf_size': buffer does not fit in DDR");
 	d->ocram = calloc(1, d->soc->ocram_size);
 	if (!d->ocram || sim_emmc_init(&d->emmc, (size_t)d->emmc_mib << 20) < 0)
+		return -ENOMEM;
+	if (sim_emmc_init_boot(&d->emmc, (size_t)d->emmc_boot_kib << 10) < 0)
 		return -ENOMEM;
 	r = imx_build_gpt(b);
 	if (r < 0)
@@ -801,6 +815,21 @@ static bool imx_memory(struct sim_board *b, unsigned idx, const char **name, con
 		*len = d->soc->ocram_size;
 		return true;
 	case 2:
+	case 3:
+		*name = idx == 2 ? "emmc_boot0" : "emmc_boot1";
+		*data = d->emmc.boot[idx - 2];
+		*len = d->emmc.boot_size;
+		return true;
+	case 4:
+		/* EXT_CSD bytes the model keeps (JESD84-B51 §7.4). */
+		memset(d->ext_csd, 0, sizeof(d->ext_csd));
+		d->ext_csd[179] = d->emmc.partconf;
+		d->ext_csd[226] = (uint8_t)(d->emmc.boot_size >> 17);
+		*name = "ext_csd";
+		*data = d->ext_csd;
+		*len = sizeof(d->ext_csd);
+		return true;
+	case 5:
 		if (!d->dump_ram || !imx_ram(d, d->soc->ddr_base, 1))
 			return false;
 		*name = "ram";

@@ -73,6 +73,44 @@ int imx_env_set(struct imx_board *d, const char *name, const char *value)
 	return 0;
 }
 
+/* env/mmc.c env_mmc_load() + env_import(): a block at CONFIG_ENV_OFFSET
+ * whose CRC-32 matches replaces the whole default environment; else U-Boot
+ * warns "bad CRC" and keeps the defaults. */
+static void env_load(struct imx_board *d)
+{
+	const uint8_t *blk = d->emmc.mem + IMX_ENV_OFFSET;
+	const char *p, *end;
+	char name[128];
+
+	if (d->emmc.size < IMX_ENV_OFFSET + IMX_ENV_SIZE ||
+	    sim_get_le32(blk) != sim_crc32(0, blk + 4, IMX_ENV_SIZE - 4))
+		return;
+	for (unsigned i = 0; i < d->n_env; i++) {
+		free(d->env[i].name);
+		free(d->env[i].value);
+	}
+	d->n_env = 0;
+	p = (const char *)blk + 4;
+	end = (const char *)blk + IMX_ENV_SIZE;
+	while (p < end && *p) {
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		size_t len = strnlen(p, (size_t)(end - p));
+
+		if (eq && eq < p + len && (size_t)(eq - p) < sizeof(name)) {
+			char *v = strndup(eq + 1, (size_t)(p + len - eq - 1));
+
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - p), p);
+			if (v)
+				imx_env_set(d, name, v);
+			free(v);
+		}
+		p += len + 1;
+	}
+	/* The board code sets serial# from the fuses when the env has none. */
+	if (!imx_env_get(d, "serial#"))
+		imx_env_set(d, "serial#", d->serial);
+}
+
 void imx_fb_env_defaults(struct imx_board *d)
 {
 	char v[24];
@@ -90,6 +128,36 @@ void imx_fb_env_defaults(struct imx_board *d)
 	imx_env_set(d, "soc", "mx6");
 	imx_env_set(d, "mmcdev", "0");
 	imx_env_set(d, "bootcmd", "fastboot 0");
+	env_load(d);
+}
+
+static int env_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct imx_env *)a)->name, ((const struct imx_env *)b)->name);
+}
+
+int imx_env_save(struct sim_board *b, uint64_t *device_ns)
+{
+	struct imx_board *d = imx_priv(b);
+	struct imx_env sorted[IMX_MAX_ENV];
+	uint8_t blk[IMX_ENV_SIZE] = {0};
+	size_t o = 4, n;
+
+	if (d->emmc.size < IMX_ENV_OFFSET + IMX_ENV_SIZE)
+		return -1;
+	memcpy(sorted, d->env, d->n_env * sizeof(sorted[0]));
+	qsort(sorted, d->n_env, sizeof(sorted[0]), env_cmp);
+	for (unsigned i = 0; i < d->n_env; i++) {
+		n = strlen(sorted[i].name) + 1 + strlen(sorted[i].value) + 1;
+		/* hexport_r(): "Env export buffer too small" */
+		if (o + n + 1 > sizeof(blk))
+			return -1;
+		o += (size_t)sprintf((char *)blk + o, "%s=%s", sorted[i].name, sorted[i].value) + 1;
+	}
+	sim_put_le32(blk, sim_crc32(0, blk + 4, sizeof(blk) - 4));
+	memcpy(d->emmc.mem + IMX_ENV_OFFSET, blk, sizeof(blk));
+	*device_ns += imx_emmc_ns(d, sizeof(blk), false);
+	return 0;
 }
 
 uint64_t imx_emmc_ns(struct imx_board *d, uint64_t bytes, bool erase)
@@ -121,13 +189,18 @@ static void fb_reply_act(struct sim_board *b, uint64_t device_ns, enum imx_actio
 
 #define fb_reply(b, ns, tag, ...) fb_reply_act(b, ns, IMX_ACT_NONE, tag, __VA_ARGS__)
 
+int imx_part_by_name(struct imx_board *d, const char *name, struct sim_part *p)
+{
+	return sim_emmc_find(&d->emmc, name, p);
+}
+
 /* Target of flash/erase: a GPT partition, or a raw byte offset. */
 static int fb_target(struct imx_board *d, const char *name, struct sim_part *p)
 {
 	char *end;
 	unsigned long long off;
 
-	if (sim_emmc_find(&d->emmc, name, p) == 0)
+	if (imx_part_by_name(d, name, p) == 0)
 		return 0;
 	if (!*name)
 		return -ENOENT;
@@ -220,6 +293,77 @@ static void fb_getvar_all(struct sim_board *b)
 	fb_reply(b, 0, "OKAY", "%s", "");
 }
 
+/* CONFIG_FASTBOOT_GPT_NAME "gpt": drivers/fastboot/fb_mmc.c
+ * fastboot_mmc_flash_write() validates the downloaded GPT and writes the
+ * MBR, the primary and the backup table. */
+static void fb_flash_gpt(struct sim_board *b, uint8_t *buf)
+{
+	struct imx_board *d = imx_priv(b);
+	uint64_t n = 34 * SIM_EMMC_SECTOR;
+	int r;
+
+	if (sim_emmc_gpt_buf_valid(&d->emmc, buf, d->fb_buf_size) < 0) {
+		fb_reply(b, 0, "FAIL", "invalid GPT partition");
+		return;
+	}
+	r = sim_emmc_gpt_buf_write(&d->emmc, buf, d->fb_buf_size);
+	if (r < 0) {
+		fb_reply(b, 0, "FAIL", "writing GPT partitions failed");
+		return;
+	}
+	fb_reply(b, imx_emmc_ns(d, 2 * n, false), "OKAY", "%s", "");
+}
+
+/* CONFIG_FASTBOOT_MBR_NAME "mbr": is_valid_dos_buf(), then sector 0. */
+static void fb_flash_mbr(struct sim_board *b, const uint8_t *buf)
+{
+	struct imx_board *d = imx_priv(b);
+
+	if (sim_mbr_valid(buf) < 0) {
+		fb_reply(b, 0, "FAIL", "invalid MBR partition");
+		return;
+	}
+	memcpy(d->emmc.mem, buf, SIM_EMMC_SECTOR);
+	fb_reply(b, imx_emmc_ns(d, SIM_EMMC_SECTOR, false), "OKAY", "%s", "");
+}
+
+/* CONFIG_FASTBOOT_MMC_BOOT1_NAME "mmc0boot0" / BOOT2_NAME "mmc0boot1":
+ * fb_mmc_boot_ops() writes the image from block 0 of the hardware boot
+ * partition (buf NULL: erases all of it). */
+static void fb_boot_ops(struct sim_board *b, unsigned hw, const uint8_t *buf)
+{
+	struct imx_board *d = imx_priv(b);
+	size_t size, n;
+	uint8_t *area = sim_emmc_hwpart(&d->emmc, hw, &size);
+
+	if (!area) {
+		fb_reply(b, 0, "FAIL", "Failed to select hwpart");
+		return;
+	}
+	if (!buf) {
+		memset(area, 0, size);
+		fb_reply(b, imx_emmc_ns(d, size, true), "OKAY", "%s", "");
+		return;
+	}
+	n = (d->image_size + SIM_EMMC_SECTOR - 1) / SIM_EMMC_SECTOR * SIM_EMMC_SECTOR;
+	if (n > size) {
+		fb_reply(b, 0, "FAIL", "Image size too large");
+		return;
+	}
+	/* Whole blocks from the buffer, as blk_dwrite() writes them. */
+	memcpy(area, buf, n);
+	fb_reply(b, imx_emmc_ns(d, n, false), "OKAY", "%s", "");
+}
+
+static int fb_boot_name(const char *name)
+{
+	if (!strcmp(name, "mmc0boot0"))
+		return 1;
+	if (!strcmp(name, "mmc0boot1"))
+		return 2;
+	return 0;
+}
+
 static void fb_flash(struct sim_board *b, const char *name)
 {
 	struct imx_board *d = imx_priv(b);
@@ -229,6 +373,20 @@ static void fb_flash(struct sim_board *b, const char *name)
 	const char *why;
 	int64_t n;
 
+	if (!strcmp(name, "gpt") || !strcmp(name, "mbr") || fb_boot_name(name)) {
+		/* U-Boot hands these the whole download buffer. */
+		uint8_t *buf = imx_ram(d, fb_buffer(d), d->fb_buf_size);
+
+		if (!buf)
+			fb_reply(b, 0, "FAIL", "no image downloaded");
+		else if (name[0] == 'g')
+			fb_flash_gpt(b, buf);
+		else if (name[1] == 'b')
+			fb_flash_mbr(b, buf);
+		else
+			fb_boot_ops(b, (unsigned)fb_boot_name(name), buf);
+		return;
+	}
 	if (fb_target(d, name, &p) < 0) {
 		fb_reply(b, 0, "FAIL", "cannot find partition");
 		return;
@@ -267,7 +425,11 @@ static void fb_erase(struct sim_board *b, const char *name)
 	struct imx_board *d = imx_priv(b);
 	struct sim_part p;
 
-	if (sim_emmc_find(&d->emmc, name, &p) < 0) {
+	if (fb_boot_name(name)) {
+		fb_boot_ops(b, (unsigned)fb_boot_name(name), NULL);
+		return;
+	}
+	if (imx_part_by_name(d, name, &p) < 0) {
 		fb_reply(b, 0, "FAIL", "cannot find partition");
 		return;
 	}
@@ -304,8 +466,43 @@ static void fb_ucmd(struct sim_board *b, const char *line, bool async)
 		fb_reply_act(b, t, IMX_ACT_REBOOT, "OKAY", "%s", "");
 	else if (r == 0)
 		fb_reply(b, t, "OKAY", "%s", "");
+	else /* fb_command.c run_ucmd(): fastboot_fail("", response) */
+		fb_reply(b, t, "FAIL", "%s", "");
+}
+
+/* fb_command.c oem_format(), oem_partconf(), oem_bootbus(): a U-Boot
+ * command built from the parameter; fail text as theirs. */
+static void fb_oem(struct sim_board *b, const char *cmd, const char *param)
+{
+	struct imx_board *d = imx_priv(b);
+	char line[96], msg[FB_RESPONSE_LEN];
+	const char *fail = "";
+	uint64_t t = 0;
+
+	if (!strcmp(cmd, "oem format")) {
+		if (!imx_env_get(d, "partitions")) {
+			fb_reply(b, 0, "FAIL", "partitions not set");
+			return;
+		}
+		snprintf(line, sizeof(line), "gpt write mmc 0 $partitions");
+	} else {
+		if (!param) {
+			fb_reply(b, 0, "FAIL", "Expected command parameter");
+			return;
+		}
+		/* cmdbuf[32] in U-Boot: longer command lines are cut. */
+		if (cmd[4] == 'p') {
+			snprintf(line, 32, "mmc partconf 0 %s 0", param);
+			fail = "Cannot set oem partconf";
+		} else {
+			snprintf(line, 32, "mmc bootbus 0 %s", param);
+			fail = "Cannot set oem bootbus";
+		}
+	}
+	if (imx_ucmd_run(b, line, msg, sizeof(msg), &t) != 0)
+		fb_reply(b, t, "FAIL", "%s", fail);
 	else
-		fb_reply(b, t, "FAIL", "%s", msg);
+		fb_reply(b, t, "OKAY", "%s", "");
 }
 
 static void fb_dispatch(struct sim_board *b, const char *cmd)
@@ -332,7 +529,11 @@ static void fb_dispatch(struct sim_board *b, const char *cmd)
 		n = strtoul(cmd + 9, &end, 16);
 		if (*end || end == cmd + 9 || !n) {
 			fb_reply(b, 0, "FAIL", "Expected nonzero image size");
-		} else if (n > d->fb_buf_size || !imx_ram(d, fb_buffer(d), n)) {
+		} else if (n > d->fb_buf_size) {
+			/* fb_command.c download(): FAIL with the parameter echoed. */
+			fb_reply(b, 0, "FAIL", "%s", cmd + 9);
+		} else if (!imx_ram(d, fb_buffer(d), n)) {
+			/* ${fastboot_buffer} moved out of DDR: model-only guard. */
 			fb_reply(b, 0, "FAIL", "data too large");
 		} else {
 			d->dl_active = true;
@@ -358,8 +559,12 @@ static void fb_dispatch(struct sim_board *b, const char *cmd)
 		fb_ucmd(b, cmd + 5, true);
 	} else if (!strncmp(cmd, "oem run:", 8)) {
 		fb_ucmd(b, cmd + 8, false);
-	} else if (!strncmp(cmd, "oem ", 4)) {
-		fb_reply(b, 0, "FAIL", "Unsupported command");
+	} else if (!strcmp(cmd, "oem format") || !strncmp(cmd, "oem format:", 11)) {
+		fb_oem(b, "oem format", NULL);
+	} else if (!strcmp(cmd, "oem partconf") || !strncmp(cmd, "oem partconf:", 13)) {
+		fb_oem(b, "oem partconf", cmd[12] ? cmd + 13 : NULL);
+	} else if (!strcmp(cmd, "oem bootbus") || !strncmp(cmd, "oem bootbus:", 12)) {
+		fb_oem(b, "oem bootbus", cmd[11] ? cmd + 12 : NULL);
 	} else {
 		fb_reply(b, 0, "FAIL", "unrecognized command");
 	}

@@ -1,8 +1,9 @@
 /*
  * This file implements the subset of U-Boot commands that fastboot's UCmd/
  * ACmd and "oem run:" reach on the simulated boards (§4.2, uuu's FB
- * scripts): setenv, mmc dev/read/write/erase/rescan/partconf, crc32 [-v],
- * hash crc32, true/false/echo/sleep, reset.  Variables ${x} and $x are
+ * scripts): setenv, saveenv, mmc dev/read/write/erase/rescan/partconf,
+ * part start/size, gpt write/setenv, crc32 [-v], hash crc32, mw.b, cmp.b,
+ * version, true/false/echo/sleep, reset.  Variables ${x} and $x are
  * expanded as U-Boot's shell does; numbers are hexadecimal as in U-Boot.
  */
 #include "tests/sim/boards/imx.h"
@@ -16,33 +17,74 @@
 #define UCMD_MAX_ARGS 16
 #define UCMD_LINE 1024
 
-static void ucmd_expand(struct imx_board *d, const char *in, char *out, size_t n)
+static int ucmd_exec(struct sim_board *b, int argc, char **argv, char *msg, size_t msglen,
+		     uint64_t *device_ns);
+
+/* Append the value of the variable name at *in ($x or ${x}) to out. */
+static void ucmd_var(struct imx_board *d, const char **in, char *out, size_t *o, size_t n)
 {
+	char name[64];
+	size_t k = 0;
+	const char *v, *p = *in + 1;
+	bool brace = *p == '{';
+
+	p += brace;
+	while (*p && k + 1 < sizeof(name) &&
+	       (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '#' ||
+		(brace && *p != '}')))
+		name[k++] = *p++;
+	name[k] = 0;
+	if (brace && *p == '}')
+		p++;
+	*in = p;
+	v = imx_env_get(d, name);
+	while (v && *v && *o + 1 < n)
+		out[(*o)++] = *v++;
+}
+
+/* One command of a line as U-Boot's hush shell splits it: words end at
+ * blanks, the command at ';', both outside quotes; "..." expands
+ * variables, '...' does not; an expanded value is not split again (so
+ * `gpt write mmc 0 $partitions` gets the whole list).  Words go to buf,
+ * NUL-separated.  *in is left after the ';'. */
+static int ucmd_lex(struct imx_board *d, const char **in, char *buf, size_t n, char **argv)
+{
+	const char *p = *in;
 	size_t o = 0;
+	int argc = 0;
+	char q = 0;
+	bool word = false;
 
-	while (*in && o + 1 < n) {
-		if (*in == '$') {
-			char name[64];
-			size_t k = 0;
-			const char *v;
-			bool brace = in[1] == '{';
-
-			in += brace ? 2 : 1;
-			while (*in && k + 1 < sizeof(name) &&
-			       (isalnum((unsigned char)*in) || *in == '_' || *in == '.' ||
-				*in == '#' || (brace && *in != '}')))
-				name[k++] = *in++;
-			name[k] = 0;
-			if (brace && *in == '}')
-				in++;
-			v = imx_env_get(d, name);
-			while (v && *v && o + 1 < n)
-				out[o++] = *v++;
+	for (; *p && o + 1 < n; p++) {
+		if (!q && (*p == ' ' || *p == '\t' || *p == ';')) {
+			if (word) {
+				buf[o++] = 0;
+				word = false;
+			}
+			if (*p == ';') {
+				p++;
+				break;
+			}
 			continue;
 		}
-		out[o++] = *in++;
+		if (!word) {
+			if (argc == UCMD_MAX_ARGS)
+				break;
+			argv[argc++] = buf + o;
+			word = true;
+		}
+		if ((*p == '"' || *p == '\'') && (!q || q == *p)) {
+			q = q ? 0 : *p;
+		} else if (*p == '$' && q != '\'') {
+			ucmd_var(d, &p, buf, &o, n);
+			p--;
+		} else {
+			buf[o++] = *p;
+		}
 	}
-	out[o] = 0;
+	buf[o] = 0;
+	*in = p;
+	return argc;
 }
 
 static int ucmd_hex(const char *s, uint64_t *v)
@@ -55,11 +97,34 @@ static int ucmd_hex(const char *s, uint64_t *v)
 	return *end ? -EINVAL : 0;
 }
 
+/* cmd/mmc.c do_mmc_partconf(): "mmc partconf DEV" prints, "mmc partconf
+ * DEV ACK PART ACCESS" (decimal) sets EXT_CSD[179] (mmc_set_part_conf()). */
+static int ucmd_partconf(struct imx_board *d, int argc, char **argv)
+{
+	unsigned long v[3];
+	char *end;
+
+	if (argc != 3 && argc != 6)
+		return -1;
+	if (strtoul(argv[2], &end, 10) != 0 || *end)
+		return -1; /* only mmc 0 exists */
+	if (argc == 3)
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		v[i] = strtoul(argv[3 + i], &end, 10);
+		if (*end)
+			return -1;
+	}
+	d->emmc.partconf = (uint8_t)((v[0] & 1) << 6 | (v[1] & 7) << 3 | (v[2] & 7));
+	return 0;
+}
+
 static int ucmd_mmc(struct sim_board *b, int argc, char **argv, char *msg, size_t ml, uint64_t *ns)
 {
 	struct imx_board *d = imx_priv(b);
 	uint64_t addr, blk, cnt, dev, part = 0;
-	uint8_t *ram;
+	size_t size;
+	uint8_t *ram, *area;
 
 	if (argc < 2)
 		goto usage;
@@ -73,19 +138,20 @@ static int ucmd_mmc(struct sim_board *b, int argc, char **argv, char *msg, size_
 		d->mmc_dev_part = (unsigned)part;
 		return 0;
 	}
+	if (!strcmp(argv[1], "partconf"))
+		return ucmd_partconf(d, argc, argv) < 0 ? -1 : 0;
 	if (!strcmp(argv[1], "rescan") || !strcmp(argv[1], "info") ||
-	    !strcmp(argv[1], "partconf") || !strcmp(argv[1], "bootbus") || !strcmp(argv[1], "list"))
+	    !strcmp(argv[1], "bootbus") || !strcmp(argv[1], "list"))
 		return 0;
-	if (d->mmc_dev_part != 0) {
-		/* Only the user area is simulated. */
-		snprintf(msg, ml, "mmc: boot partitions are not simulated");
-		return -1;
-	}
+	/* I/O goes to the hardware partition `mmc dev 0 N` selected. */
+	area = sim_emmc_hwpart(&d->emmc, d->mmc_dev_part, &size);
+	if (!area)
+		goto range;
 	if (!strcmp(argv[1], "write") || !strcmp(argv[1], "read")) {
 		if (argc != 5 || ucmd_hex(argv[2], &addr) < 0 || ucmd_hex(argv[3], &blk) < 0 ||
 		    ucmd_hex(argv[4], &cnt) < 0)
 			goto usage;
-		if ((blk + cnt) * SIM_EMMC_SECTOR > d->emmc.size)
+		if ((blk + cnt) * SIM_EMMC_SECTOR > size)
 			goto range;
 		ram = imx_ram(d, (uint32_t)addr, cnt * SIM_EMMC_SECTOR);
 		if (!ram)
@@ -96,10 +162,10 @@ static int ucmd_mmc(struct sim_board *b, int argc, char **argv, char *msg, size_
 				snprintf(msg, ml, "mmc write failed");
 				return -1;
 			}
-			memcpy(d->emmc.mem + blk * SIM_EMMC_SECTOR, ram, cnt * SIM_EMMC_SECTOR);
+			memcpy(area + blk * SIM_EMMC_SECTOR, ram, cnt * SIM_EMMC_SECTOR);
 			*ns += imx_emmc_ns(d, cnt * SIM_EMMC_SECTOR, false);
 		} else {
-			memcpy(ram, d->emmc.mem + blk * SIM_EMMC_SECTOR, cnt * SIM_EMMC_SECTOR);
+			memcpy(ram, area + blk * SIM_EMMC_SECTOR, cnt * SIM_EMMC_SECTOR);
 			/* Reads: assumption, twice the write rate. */
 			*ns += imx_emmc_ns(d, cnt * SIM_EMMC_SECTOR, false) / 2;
 		}
@@ -108,9 +174,9 @@ static int ucmd_mmc(struct sim_board *b, int argc, char **argv, char *msg, size_
 	if (!strcmp(argv[1], "erase")) {
 		if (argc != 4 || ucmd_hex(argv[2], &blk) < 0 || ucmd_hex(argv[3], &cnt) < 0)
 			goto usage;
-		if ((blk + cnt) * SIM_EMMC_SECTOR > d->emmc.size)
+		if ((blk + cnt) * SIM_EMMC_SECTOR > size)
 			goto range;
-		memset(d->emmc.mem + blk * SIM_EMMC_SECTOR, 0, cnt * SIM_EMMC_SECTOR);
+		memset(area + blk * SIM_EMMC_SECTOR, 0, cnt * SIM_EMMC_SECTOR);
 		*ns += imx_emmc_ns(d, cnt * SIM_EMMC_SECTOR, true);
 		return 0;
 	}
@@ -120,6 +186,89 @@ usage:
 range:
 	snprintf(msg, ml, "mmc: address out of range");
 	return -1;
+}
+
+/* cmd/part.c do_part_info(): "part start|size mmc 0 NAME|N [VAR]", the
+ * value in blocks as LBAF ("%lx"). */
+static int ucmd_part(struct imx_board *d, int argc, char **argv)
+{
+	struct sim_part p;
+	char v[24], *end;
+	unsigned long n;
+
+	if (argc < 5 || argc > 6 || strcmp(argv[2], "mmc") || strcmp(argv[3], "0") ||
+	    (strcmp(argv[1], "start") && strcmp(argv[1], "size")))
+		return -1;
+	n = strtoul(argv[4], &end, 0);
+	if (*end ? imx_part_by_name(d, argv[4], &p) < 0 : !n || sim_emmc_nth(&d->emmc, (unsigned)n, &p) < 0)
+		return -1;
+	snprintf(v, sizeof(v), "%llx",
+		 (unsigned long long)((argv[1][1] == 't' ? p.start : p.size) / SIM_EMMC_SECTOR));
+	if (argc == 6)
+		return imx_env_set(d, argv[5], v) < 0 ? -1 : 0;
+	return 0;
+}
+
+/* cmd/gpt.c: "gpt write mmc 0 <partitions>", "gpt setenv mmc 0 NAME"
+ * (gpt_partition_addr/size in blocks "%lx", _name, _entry). */
+static int ucmd_gpt(struct imx_board *d, int argc, char **argv, char *msg, size_t ml)
+{
+	struct sim_part p;
+	char v[24];
+	unsigned i;
+
+	if (argc < 4 || strcmp(argv[2], "mmc") || strcmp(argv[3], "0"))
+		return -1;
+	if (!strcmp(argv[1], "write") && argc == 5)
+		return imx_gpt_write(d, argv[4], msg, ml);
+	if (!strcmp(argv[1], "setenv") && argc == 5) {
+		for (i = 0; sim_emmc_part(&d->emmc, i, &p) == 0; i++)
+			if (!strcmp(p.name, argv[4]))
+				break;
+		if (sim_emmc_part(&d->emmc, i, &p) < 0)
+			return -1;
+		snprintf(v, sizeof(v), "%llx", (unsigned long long)(p.start / SIM_EMMC_SECTOR));
+		imx_env_set(d, "gpt_partition_addr", v);
+		snprintf(v, sizeof(v), "%llx", (unsigned long long)(p.size / SIM_EMMC_SECTOR));
+		imx_env_set(d, "gpt_partition_size", v);
+		snprintf(v, sizeof(v), "%u", i + 1);
+		imx_env_set(d, "gpt_partition_entry", v);
+		return imx_env_set(d, "gpt_partition_name", p.name) < 0 ? -1 : 0;
+	}
+	return -1;
+}
+
+/* cmd/mem.c: "mw.b ADDR VAL [COUNT]", "cmp.b ADDR1 ADDR2 COUNT" (hex);
+ * cmp fails (1) at the first difference. */
+static int ucmd_mem(struct imx_board *d, int argc, char **argv, char *msg, size_t ml)
+{
+	uint64_t a, v, n = 1;
+	uint8_t *p, *q;
+
+	if (argc < 3 || ucmd_hex(argv[1], &a) < 0 || ucmd_hex(argv[2], &v) < 0)
+		return -1;
+	if (argv[0][1] == 'w') {
+		if (argc > 3 && ucmd_hex(argv[3], &n) < 0)
+			return -1;
+		p = imx_ram(d, (uint32_t)a, n);
+		if (!p)
+			return -1;
+		memset(p, (int)v, n);
+		return 0;
+	}
+	if (argc != 4 || ucmd_hex(argv[3], &n) < 0)
+		return -1;
+	p = imx_ram(d, (uint32_t)a, n);
+	q = imx_ram(d, (uint32_t)v, n);
+	if (!p || !q)
+		return -1;
+	for (uint64_t i = 0; i < n; i++)
+		if (p[i] != q[i]) {
+			snprintf(msg, ml, "Total of %llu byte(s) were the same",
+				 (unsigned long long)i);
+			return -1;
+		}
+	return 0;
 }
 
 /* crc32 [-v] addr len [crc]  /  hash crc32 addr len var */
@@ -175,21 +324,26 @@ int imx_ucmd_run(struct sim_board *b, const char *line, char *msg, size_t msglen
 		 uint64_t *device_ns)
 {
 	struct imx_board *d = imx_priv(b);
-	char buf[UCMD_LINE], *argv[UCMD_MAX_ARGS], *p = buf;
-	int argc = 0;
+	char buf[UCMD_LINE], *argv[UCMD_MAX_ARGS];
+	int r = 0, argc;
 
-	ucmd_expand(d, line, buf, sizeof(buf));
-	while (*p && argc < UCMD_MAX_ARGS) {
-		while (*p == ' ' || *p == '\t')
-			*p++ = 0;
-		if (!*p)
+	/* "a; b" runs both; the line's result is the last command's. */
+	while (*line) {
+		argc = ucmd_lex(d, &line, buf, sizeof(buf), argv);
+		if (!argc)
+			continue;
+		r = ucmd_exec(b, argc, argv, msg, msglen, device_ns);
+		if (r == 2)
 			break;
-		argv[argc++] = p;
-		while (*p && *p != ' ' && *p != '\t')
-			p++;
 	}
-	if (!argc)
-		return 0;
+	return r;
+}
+
+static int ucmd_exec(struct sim_board *b, int argc, char **argv, char *msg, size_t msglen,
+		     uint64_t *device_ns)
+{
+	struct imx_board *d = imx_priv(b);
+
 	if (!strcmp(argv[0], "setenv") ||
 	    (!strcmp(argv[0], "env") && argc > 1 && !strcmp(argv[1], "set"))) {
 		int a = argv[0][0] == 's' ? 1 : 2;
@@ -214,8 +368,16 @@ int imx_ucmd_run(struct sim_board *b, const char *line, char *msg, size_t msglen
 		return ucmd_crc(b, argc, argv, false, msg, msglen, device_ns);
 	if (!strcmp(argv[0], "hash"))
 		return ucmd_crc(b, argc, argv, true, msg, msglen, device_ns);
+	if (!strcmp(argv[0], "part"))
+		return ucmd_part(d, argc, argv) < 0 ? -1 : 0;
+	if (!strcmp(argv[0], "gpt"))
+		return ucmd_gpt(d, argc, argv, msg, msglen) < 0 ? -1 : 0;
+	if (!strcmp(argv[0], "mw.b") || !strcmp(argv[0], "cmp.b"))
+		return ucmd_mem(d, argc, argv, msg, msglen) < 0 ? -1 : 0;
+	if (!strcmp(argv[0], "saveenv"))
+		return imx_env_save(b, device_ns);
 	if (!strcmp(argv[0], "true") || !strcmp(argv[0], "echo") || !strcmp(argv[0], "printenv") ||
-	    !strcmp(argv[0], "saveenv"))
+	    !strcmp(argv[0], "version"))
 		return 0;
 	if (!strcmp(argv[0], "false"))
 		return -1;
