@@ -162,8 +162,10 @@ static int db_try_replay(struct station *s)
 	if (r >= 0 && s->recover_deferred)
 		n = db_recover_interrupted(s->db, &e);
 	pthread_mutex_unlock(&s->db_lock);
-	if (r < 0)
+	if (r < 0) {
+		log_msg(LOG_DEBUG, "Database still not writable: %s", e.msg);
 		return r;
+	}
 	if (n < 0)
 		log_msg(LOG_ERR, "Cannot recover interrupted units: %s", e.msg);
 	else if (n > 0)
