@@ -1128,6 +1128,9 @@ static int setup_usb(struct station *s)
 int station_new(const struct station_options *o, struct station **ret)
 {
 	struct station *s;
+	/* The step that failed when it logs nothing itself, for the one
+	 * start-up error message (steps that log say why themselves). */
+	const char *what = NULL;
 	sigset_t mask;
 	uint64_t now;
 	int r;
@@ -1143,6 +1146,7 @@ int station_new(const struct station_options *o, struct station **ret)
 	r = setup_config(s, o);
 	if (r < 0)
 		goto fail;
+	what = "the event loop";
 	r = sd_event_default(&s->loop);
 	if (r < 0)
 		goto fail;
@@ -1159,15 +1163,19 @@ int station_new(const struct station_options *o, struct station **ret)
 	if (r < 0)
 		goto fail;
 
+	what = NULL;
 	r = setup_db(s);
 	if (r < 0)
 		goto fail;
+	what = "the recipe loader";
 	r = setup_loader(s);
 	if (r < 0)
 		goto fail;
+	what = NULL;
 	r = setup_usb(s);
 	if (r < 0)
 		goto fail;
+	what = "the image cache";
 	r = image_cache_new(&s->images);
 	if (r < 0)
 		goto fail;
@@ -1180,6 +1188,7 @@ int station_new(const struct station_options *o, struct station **ret)
 				   .version = FLASHD_VERSION,
 				   .deadline_pct = s->deadline_pct };
 
+	what = "the main loop's event sources";
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->wake_fd < 0) {
 		r = -errno;
@@ -1195,6 +1204,7 @@ int station_new(const struct station_options *o, struct station **ret)
 		goto fail;
 	sd_event_source_set_enabled(s->tick, SD_EVENT_ON);
 
+	what = NULL;
 	r = control_new(s, &s->control);
 	if (r < 0)
 		goto fail;
@@ -1209,8 +1219,8 @@ int station_new(const struct station_options *o, struct station **ret)
 	*ret = s;
 	return 0;
 fail:
-	if (r != -ENOMEM && r < 0)
-		log_msg(LOG_ERR, "Start-up failed: %s", strerror(-r));
+	if (what || r == -ENOMEM)
+		log_msg(LOG_ERR, "Start-up failed: %s: %s", what ? what : "memory", strerror(-r));
 	station_free(s);
 	return r;
 }

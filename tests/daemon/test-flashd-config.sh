@@ -37,6 +37,9 @@ out=$(timeout 10 "$flashd" --config "$tmp/bad.conf" --log-stderr 2>&1)
 rc=$?
 [ "$rc" -eq 1 ] && [[ $out == *"$tmp/bad.conf:6: slot.1-1.2: port already labelled 'A1'"* ]] &&
 	ok "flashd refuses to start on it" || nok "flashd refuses to start on it" "rc=$rc" "$out"
+# Issue 17: each start-up error is logged once (not again as "Start-up failed").
+[ "$(grep -c . <<<"$out")" = 1 ] && ok "the start-up error is logged once" ||
+	nok "the start-up error is logged once" "$out"
 
 sed "s|recipe_dir = .*|recipe_dir = $tmp/nope|" "$tmp/good.conf" >"$tmp/nodir.conf"
 out=$("$flashd" --config "$tmp/nodir.conf" --check-config 2>&1)
