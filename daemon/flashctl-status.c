@@ -92,14 +92,24 @@ static void human(double v, char *buf, size_t size)
 		snprintf(buf, size, "%.0f", v);
 }
 
-static void print_port(const cJSON *p)
+/* The table's columns; every one but the last is padded to its widest cell. */
+enum { COL_PORT, COL_SLOT, COL_STATE, COL_RECIPE, COL_STAGE, COL_PROGRESS, COL_RATE, COL_TIME,
+       COL_SERIAL, COL_LAST, N_COLS };
+static const char *const col_names[N_COLS] = { "PORT",	   "SLOT", "STATE", "RECIPE", "STAGE",
+					       "PROGRESS", "RATE", "TIME",  "SERIAL", "LAST" };
+
+struct status_row {
+	char cell[N_COLS][320];
+};
+
+static void port_row(const cJSON *p, struct status_row *row)
 {
 	double done = num(p, "done"), total = num(p, "total"), rate = num(p, "rate_bps");
 	const char *state = str(p, "state");
-	char bar[23], progress[64] = "", d[16], t[16], r[24] = "", stage[80] = "", el[16] = "";
-	char last[320];
+	char bar[23], d[16], t[16];
 	int running = !strcmp(state, "flashing") || !strcmp(state, "awaiting");
 
+	*row = (struct status_row){ 0 };
 	if (running) {
 		int fill = total > 0 ? (int)(20 * done / total) : 0;
 
@@ -110,22 +120,54 @@ static void print_port(const cJSON *p)
 		bar[22] = '\0';
 		human(done, d, sizeof(d));
 		human(total, t, sizeof(t));
-		snprintf(progress, sizeof(progress), "%s %3.0f%% %s/%s", bar,
+		snprintf(row->cell[COL_PROGRESS], sizeof(row->cell[0]), "%s %3.0f%% %s/%s", bar,
 			 total > 0 ? 100 * done / total : 0.0, d, t);
 		human(rate, d, sizeof(d));
-		snprintf(r, sizeof(r), "%s/s", d);
-		snprintf(stage, sizeof(stage), "%d/%d %s", (int)num(p, "stage_index") + 1,
-			 (int)num(p, "stages"), str(p, "stage"));
-		snprintf(el, sizeof(el), "%02d:%02d", (int)num(p, "elapsed_ms") / 60000,
-			 (int)num(p, "elapsed_ms") / 1000 % 60);
+		snprintf(row->cell[COL_RATE], sizeof(row->cell[0]), "%s/s", d);
+		snprintf(row->cell[COL_STAGE], sizeof(row->cell[0]), "%d/%d %s",
+			 (int)num(p, "stage_index") + 1, (int)num(p, "stages"), str(p, "stage"));
+		snprintf(row->cell[COL_TIME], sizeof(row->cell[0]), "%02d:%02d",
+			 (int)num(p, "elapsed_ms") / 60000, (int)num(p, "elapsed_ms") / 1000 % 60);
 	}
-	snprintf(last, sizeof(last), "%s%s%s%s", str(p, "last_result"),
+	snprintf(row->cell[COL_PORT], sizeof(row->cell[0]), "%s", str(p, "port"));
+	snprintf(row->cell[COL_SLOT], sizeof(row->cell[0]), "%s", str(p, "slot"));
+	snprintf(row->cell[COL_STATE], sizeof(row->cell[0]), "%s", state);
+	snprintf(row->cell[COL_RECIPE], sizeof(row->cell[0]), "%s", str(p, "recipe"));
+	snprintf(row->cell[COL_SERIAL], sizeof(row->cell[0]), "%s", str(p, "serial"));
+	snprintf(row->cell[COL_LAST], sizeof(row->cell[0]), "%s%s%s%s", str(p, "last_result"),
 		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "pending")) ?
 			 " (not in the database yet)" : "",
 		 *str(p, "last_error") ? ": " : "", str(p, "last_error"));
-	printf("%-12s %-4s %-9s %-14s %-22s %-38s %-9s %-6s %-14s %s\n", str(p, "port"),
-	       str(p, "slot"), state, str(p, "recipe"), stage, progress, r, el, str(p, "serial"),
-	       last);
+}
+
+/* Header and one line per port, columns as wide as their widest cell
+ * (a 32-character Ingenic chip UID as serial, a long recipe name). */
+static void print_ports(const cJSON *ports)
+{
+	int n = cJSON_GetArraySize(ports), width[N_COLS];
+	struct status_row *rows = calloc((size_t)n + 1, sizeof(*rows));
+	const cJSON *p;
+	int k = 1;
+
+	if (!rows)
+		return;
+	for (int c = 0; c < N_COLS; c++)
+		snprintf(rows[0].cell[c], sizeof(rows[0].cell[0]), "%s", col_names[c]);
+	cJSON_ArrayForEach(p, ports) if (k <= n) port_row(p, &rows[k++]);
+	for (int c = 0; c < N_COLS; c++) {
+		width[c] = 0;
+		for (int i = 0; i < k; i++) {
+			int w = (int)strlen(rows[i].cell[c]);
+
+			width[c] = w > width[c] ? w : width[c];
+		}
+	}
+	for (int i = 0; i < k; i++) {
+		for (int c = 0; c < N_COLS - 1; c++)
+			printf("%-*s ", width[c], rows[i].cell[c][0] ? rows[i].cell[c] : "");
+		printf("%s\n", rows[i].cell[N_COLS - 1]);
+	}
+	free(rows);
 }
 
 /* A database that does not take writes is the first thing an operator must see. */
@@ -140,7 +182,7 @@ static void print_database(const cJSON *db)
 static int show(const char *path, bool json, bool clear)
 {
 	_cleanup_free_ char *doc = fetch(path);
-	cJSON *root, *ports, *p;
+	cJSON *root, *ports;
 
 	if (!doc) {
 		fprintf(stderr, "flashctl status: cannot reach flashd at '%s': %s\n", path,
@@ -160,10 +202,8 @@ static int show(const char *path, bool json, bool clear)
 		printf("\033[H\033[2J");
 	printf("%s — %s\n", str(root, "station"), str(root, "status"));
 	print_database(cJSON_GetObjectItemCaseSensitive(root, "database"));
-	printf("%-12s %-4s %-9s %-14s %-22s %-38s %-9s %-6s %-14s %s\n", "PORT", "SLOT", "STATE",
-	       "RECIPE", "STAGE", "PROGRESS", "RATE", "TIME", "SERIAL", "LAST");
 	ports = cJSON_GetObjectItemCaseSensitive(root, "ports");
-	cJSON_ArrayForEach(p, ports) print_port(p);
+	print_ports(ports);
 	fflush(stdout);
 	cJSON_Delete(root);
 	return FLASHCTL_EXIT_OK;

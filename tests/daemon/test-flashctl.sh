@@ -247,6 +247,36 @@ else
 	echo "ok - read-only filesystem # SKIP needs root"
 fi
 
+# --- status columns fit the data (issue 17: a 32-character Ingenic UID) ----
+# A control socket answering one status document, as flashd's does.
+python3 - "$tmp/st.sock" <<'PY' &
+import json, socket, sys
+doc = {"station": "line", "status": "1 ports", "ports": [
+    {"port": "1-3.10.2", "slot": "C12", "state": "done", "recipe": "ingenic-t31-production-v2",
+     "stage": "", "stage_index": 0, "stages": 7, "done": 0, "total": 0, "rate_bps": 0,
+     "elapsed_ms": 0, "unit": 7, "serial": "0123456789ABCDEF0123456789ABCDEF",
+     "last_result": "pass", "last_error": ""},
+    {"port": "1-1", "slot": "A1", "state": "empty", "recipe": "", "stage": "", "stage_index": 0,
+     "stages": 0, "done": 0, "total": 0, "rate_bps": 0, "elapsed_ms": 0, "unit": 0,
+     "serial": "", "last_result": "", "last_error": ""}]}
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+c, _ = s.accept()
+c.sendall((json.dumps(doc) + "\n").encode()); c.close()
+PY
+for _ in $(seq 50); do [ -S "$tmp/st.sock" ] && break; sleep 0.05; done
+check "status columns" 0 "$flashctl" status --socket "$tmp/st.sock" &&
+	check "status columns align" 0 python3 -c '
+import sys
+lines = open(sys.argv[1]).read().splitlines()[1:]
+head, row = lines[0], lines[1]
+assert "0123456789ABCDEF0123456789ABCDEF pass" in row, row
+assert head.index("LAST") == row.index("pass"), (head, row)
+assert head.index("SERIAL") == row.index("0123456789ABCDEF"), (head, row)
+assert head.index("STATE") == row.index("done"), (head, row)
+' "$tmp/prev" && ok "status columns are as wide as their data (full chip UID, aligned)"
+wait
+
 # --- errors and exit codes ----------------------------------------------
 # "--watch 1" as the usage writes it (old: "unexpected argument '1'", exit 2);
 # no daemon on that socket, so the first refresh fails with exit 1.
@@ -298,6 +328,6 @@ sum2=$(sqlite3 "$db" "SELECT group_concat(id || result, ',') FROM units; PRAGMA 
 rc=$?
 [ "$rc" -ne 0 ] && [ -s "$tmp/err" ] && ok "recipe is dispatched" || echo "not ok - recipe dispatch (rc $rc)"
 
-expected_oks=57
+expected_oks=58
 [ "$reported" -eq "$expected_oks" ] ||
 	echo "not ok - only $reported of $expected_oks checks passed (a silent [ ] failed?)"
