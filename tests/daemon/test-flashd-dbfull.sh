@@ -170,7 +170,7 @@ row=$(q "$db" "SELECT result || ' ' || (finished_at IS NOT NULL) FROM units WHER
 stages=$(q "$db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT s.* FROM unit_stages s JOIN units u ON u.id = s.unit_id WHERE u.serial='FULL-A' ORDER BY idx)")
 imgs=$(q "$db" "SELECT count(*) FROM unit_images i JOIN units u ON u.id = i.unit_id WHERE u.serial='FULL-A' AND i.verified = 1 AND i.host_crc32 = i.device_crc32")
 check "dbfull_pending_results_written_when_space_is_freed" \
-	"$([ "$row" = "pass 1" ] && [ "$stages" = "boot:pass app:pass dfuse.leave:pass" ] && [ "$imgs" = 2 ] && echo 0 || echo 1)" \
+	"$([ "$row" = "pass 1" ] && [ "$stages" = "boot:pass app:pass dfuse.leave:pass verify:pass" ] && [ "$imgs" = 4 ] && echo 0 || echo 1)" \
 	"row: $row" "stages: $stages" "verified images: $imgs" "$(tail -5 "$log")"
 n=$(q "$db" "SELECT count(*) FROM units WHERE result='running'")
 check "dbfull_no_row_left_running" "$([ "$n" = 0 ] && echo 0 || echo 1)" "running: $n"
@@ -192,7 +192,7 @@ d=$tmp/restart
 db=$d/dbfs/f.db
 row=$(q "$db" "SELECT result FROM units WHERE serial='RESTART-A'")
 n=$(q "$db" "SELECT count(*) FROM unit_stages s JOIN units u ON u.id = s.unit_id WHERE u.serial='RESTART-A' AND s.result='pass'")
-check "dbfull_pending_results_survive_a_restart" "$([ "$row" = pass ] && [ "$n" = 3 ] && echo 0 || echo 1)" \
+check "dbfull_pending_results_survive_a_restart" "$([ "$row" = pass ] && [ "$n" = 4 ] && echo 0 || echo 1)" \
 	"row: $row, stage rows: $n" "$(grep -i 'pending\|writable\|interrupted' "$d/flashd.log" | head -6)"
 check "dbfull_stop_says_where_pending_results_are_kept" \
 	"$(grep -q "kept in '.*pending.journal', written at the next start" "$d/flashd.log" && echo 0 || echo 1)" "$(grep -i 'stopping' "$d/flashd.log" | head -3)"
