@@ -74,6 +74,10 @@ history() { q "SELECT group_concat(result || ':' || ifnull(failed_stage, ''), ' 
 # ---- ready: started by systemd, READY, STATUS= -------------------------------
 modprobe vhci-hcd
 wait_for 120 flashd_active
+# READY=1 comes once the loop runs; recipes load after it ("Loading
+# recipes…" leads STATUS= meanwhile): compare a settled status line.
+recipes_in() { [[ $(systemctl show -p StatusText --value flashd) != "Loading recipes"* ]]; }
+wait_for 60 recipes_in
 st=$(systemctl show -p StatusText --value flashd)
 check vm_flashd_started_by_systemd_reaches_ready 'flashd_active' \
 	"is-active: $(systemctl is-active flashd)" "$(journalctl -u flashd -n 5 --no-pager)"
@@ -214,18 +218,18 @@ if want_case norule; then
 	fi
 fi
 
-# ---- QA reads through flashd-read, never the boards' group --------------------
-# A QA user in flashd-read (systemd/flashd.sysusers) reads units and status
-# while flashd runs; the group gives no board access.
+# ---- QA reads the status through flashd-read, never the boards' group -----------
+# A QA user in flashd-read (systemd/flashd.sysusers) reads the status and
+# the units while flashd runs; the group gives no board access.
 if command -v useradd >/dev/null; then
 	useradd -M -G flashd-read qa 2>/dev/null
-	qa_live=$(runuser -u qa -- flashctl --db "$DB" log --limit 1 --format csv 2>&1)
 	qa_status=$(runuser -u qa -- flashctl status 2>&1)
 	qa_status_rc=$?
-	perm_db=$(stat -c '%G %a' "$DB" /var/lib/flashd | tr '\n' ' ')
+	qa_live=$(runuser -u qa -- flashctl --db "$DB" log --limit 1 --format csv 2>&1)
 	check vm_qa_user_reads_units_and_status_through_flashd_read \
-		'[[ $qa_live == id,* ]] && [ "$(echo "$qa_live" | wc -l)" = 2 ] && [ "$qa_status_rc" = 0 ] && ! id -nG qa | grep -qw flashd' \
-		"log: $qa_live" "status ($qa_status_rc): $qa_status" "db/dir: $perm_db" "groups: $(id -nG qa)"
+		'[[ $qa_live == id,* ]] && [ "$(echo "$qa_live" | wc -l)" = 2 ] && [ "$qa_status_rc" = 0 ] && ! id -nG qa | tr " " "\n" | grep -qx flashd' \
+		"log: $(echo "$qa_live" | tail -1)" "status ($qa_status_rc): $qa_status" "groups: $(id -nG qa)"
+	say "#   db and its directory: $(stat -c '%n %U:%G %a' "$DB"* /var/lib/flashd | tr '\n' ' ')"
 else
 	say "#   useradd missing: QA group check skipped"
 fi
