@@ -560,7 +560,10 @@ static void drop_first(struct db_pending *q, size_t k)
 		q->bytes -= strlen(q->v[i].text);
 		free(q->v[i].text);
 	}
-	memmove(q->v, q->v + k, (q->n - k) * sizeof(*q->v));
+	/* q->v is NULL while nothing was ever queued (a probe write cleared
+	 * the block): memmove() must not see it. */
+	if (q->n > k)
+		memmove(q->v, q->v + k, (q->n - k) * sizeof(*q->v));
 	q->n -= k;
 	q->n_units = 0;
 	for (size_t i = 0; i < q->n; i++)
