@@ -560,6 +560,63 @@ static void imx_inq_fill(struct sim_board *b, struct imx_msg *m, struct sim_xfer
 		x->delay_ns += m->ready_ns - now;
 }
 
+/*
+ * A reply is handed to an IN transfer only once the device has produced it.
+ * Until then the transfer NAKs, and a host that gives up on it (unlinks the
+ * URB, as a sliced wait does every slice) finds the reply on its next
+ * transfer: on hardware the data waits in the endpoint buffer until the
+ * host ACKs an IN transaction (USB 2.0 ch. 8: the function NAKs while it has
+ * nothing, and data the host did not ACK is sent again).  Handing the reply
+ * out early with a long completion delay lost it to the unlink.
+ */
+static bool imx_inq_head_ready(struct sim_board *b)
+{
+	struct imx_inq *q = &imx_priv(b)->inq;
+
+	return q->n && q->m[q->head].ready_ns <= sim_board_now_ns(b);
+}
+
+static void imx_inq_wake(struct sim_board *b);
+
+static void imx_inq_ready_cb(struct sim_board *b, void *arg)
+{
+	(void)arg;
+	if (imx_priv(b))
+		imx_inq_wake(b);
+}
+
+/* Call imx_inq_wake() when the head message becomes ready. */
+static void imx_inq_arm(struct sim_board *b)
+{
+	struct imx_inq *q = &imx_priv(b)->inq;
+	uint64_t now = sim_board_now_ns(b), ready = q->m[q->head].ready_ns;
+
+	sim_board_schedule(b, ready > now ? ready - now : 0, imx_inq_ready_cb, NULL);
+}
+
+static enum imx_action imx_inq_take(struct sim_board *b, struct sim_xfer *x);
+
+/* Give the ready head message to the parked IN transfer, if any. */
+static void imx_inq_wake(struct sim_board *b)
+{
+	struct imx_inq *q = &imx_priv(b)->inq;
+	struct sim_xfer *x = q->waiting;
+	enum imx_action a;
+
+	if (!x || !q->n)
+		return;
+	if (!imx_inq_head_ready(b)) {
+		imx_inq_arm(b);
+		return;
+	}
+	q->waiting = NULL;
+	x->delay_ns = sim_board_scaled(b, sim_board_bus_ns(b, q->m[q->head].len));
+	a = imx_inq_take(b, x);
+	sim_board_complete(b, x);
+	if (a != IMX_ACT_NONE)
+		imx_act(b, a, x->delay_ns);
+}
+
 void imx_inq_push(struct sim_board *b, const void *data, size_t len, uint64_t ready_ns)
 {
 	imx_inq_push_act(b, data, len, ready_ns, IMX_ACT_NONE);
@@ -584,7 +641,6 @@ void imx_inq_push_act(struct sim_board *b, const void *data, size_t len, uint64_
 	struct imx_board *d = imx_priv(b);
 	struct imx_inq *q = &d->inq;
 	struct imx_msg *m;
-	enum imx_action a;
 
 	if (len > IMX_MSG_MAX)
 		len = IMX_MSG_MAX;
@@ -607,16 +663,8 @@ void imx_inq_push_act(struct sim_board *b, const void *data, size_t len, uint64_
 	m->len = (uint8_t)len;
 	m->action = (uint8_t)action;
 	m->ready_ns = ready_ns;
-	if (q->waiting) {
-		struct sim_xfer *x = q->waiting;
-
-		q->waiting = NULL;
-		x->delay_ns = sim_board_scaled(b, sim_board_bus_ns(b, len));
-		a = imx_inq_take(b, x);
-		sim_board_complete(b, x);
-		if (a != IMX_ACT_NONE)
-			imx_act(b, a, x->delay_ns);
-	}
+	if (q->waiting)
+		imx_inq_wake(b);
 }
 
 int imx_inq_serve(struct sim_board *b, struct sim_xfer *x)
@@ -624,12 +672,14 @@ int imx_inq_serve(struct sim_board *b, struct sim_xfer *x)
 	struct imx_inq *q = &imx_priv(b)->inq;
 	enum imx_action a;
 
-	if (!q->n) {
-		/* NAK until something is queued; a second reader is not
+	if (!imx_inq_head_ready(b)) {
+		/* NAK until a reply is ready; a second reader is not
 		 * something these hosts do, so it just waits too long. */
 		if (q->waiting)
 			return sim_board_hang(b, x);
 		q->waiting = x;
+		if (q->n)
+			imx_inq_arm(b);
 		return SIM_XFER_PENDING;
 	}
 	a = imx_inq_take(b, x);
