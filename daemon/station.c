@@ -523,6 +523,21 @@ static int copy_last_unit(const struct db_unit_row *row, void *ud)
 	return 0;
 }
 
+/*
+ * A unit whose result could not be written yet (database not writable):
+ * its row says 'running', its queued finish record says what happened.
+ */
+static void pending_finish(struct station *s, struct last_unit *u)
+{
+	enum db_result result;
+	int64_t at;
+
+	if (s->pending && db_pending_finish(s->pending, u->id, &result, &at) > 0) {
+		u->passed = result == DB_RESULT_PASS;
+		u->finished_at = at;
+	}
+}
+
 /* One indexed read (units_by_port) on the loop thread. */
 static int port_last_unit(struct station *s, const char *port, struct last_unit *u)
 {
@@ -538,6 +553,8 @@ static int port_last_unit(struct station *s, const char *port, struct last_unit 
 		log_msg(LOG_WARNING,
 			"Cannot read the last unit of port '%s': %s; taking the board for a new one",
 			port, e.msg);
+	if (r > 0 && !u->passed)
+		pending_finish(s, u);
 	return r;
 }
 

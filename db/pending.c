@@ -842,6 +842,34 @@ bool db_pending_has_unit(struct db_pending *q, int64_t unit_id)
 	return found;
 }
 
+int db_pending_finish(struct db_pending *q, int64_t unit_id, enum db_result *result,
+		      int64_t *finished_at)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < q->n && !found; i++) {
+		struct db_rec rec;
+		char *copy;
+
+		if (q->v[i].unit != unit_id || q->v[i].text[0] != 'F')
+			continue;
+		copy = strdup(q->v[i].text);
+		if (!copy) {
+			found = -ENOMEM;
+			break;
+		}
+		if (parse_rec(copy, &rec) == 0) {
+			*result = rec.u.finish.result;
+			*finished_at = rec.u.finish.finished_at;
+			found = 1;
+		}
+		free(copy);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return found;
+}
+
 void db_pending_why(struct db_pending *q, char *buf, size_t size)
 {
 	pthread_mutex_lock(&q->lock);

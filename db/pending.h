@@ -126,6 +126,12 @@ size_t db_pending_units(struct db_pending *q);
 size_t db_pending_finishes(struct db_pending *q);
 /* True if a record of unit_id is queued (its row is not complete yet). */
 bool db_pending_has_unit(struct db_pending *q, int64_t unit_id);
+/*
+ * The queued finish record of unit_id (its row still says 'running'):
+ * 1 with *result and *finished_at set, 0 if none is queued, -ENOMEM.
+ */
+int db_pending_finish(struct db_pending *q, int64_t unit_id, enum db_result *result,
+		      int64_t *finished_at);
 /* The failure that blocked the queue ("" if not blocked). */
 void db_pending_why(struct db_pending *q, char *buf, size_t size);
 /* Why the journal file could not be written ("" if it could, or none). */

@@ -211,6 +211,40 @@ TEST(pending_queues_on_disk_full_and_replays_in_order_when_freed)
 	db_pending_free(q);
 }
 
+/* The station asks it for a unit whose row still says 'running' (the rearm rule). */
+TEST(pending_finish_of_a_queued_unit_is_known_across_a_restart)
+{
+	const char *path = tpath("fin.db"), *jr = tpath("fin.journal");
+	_cleanup_db_ struct db *db = open_db(path);
+	struct db_pending *q = new_queue(jr, path);
+	struct db_pending_replay_stats st;
+	struct err e = { 0 };
+	enum db_result result = DB_RESULT_RUNNING;
+	int64_t at = 0, id = begin(db);
+
+	ASSERT_EQ(db_pending_finish(q, id, &result, &at), 0);
+	disk_full(path);
+	submit_unit(q, db, id, 1);
+	ASSERT_EQ(db_pending_finish(q, id, &result, &at), 1);
+	ASSERT_EQ(result, DB_RESULT_PASS);
+	ASSERT_EQ(at, 123456);
+	ASSERT_EQ(db_pending_finish(q, id + 1, &result, &at), 0);
+	/* A flashd restarted meanwhile reads it from the journal file. */
+	db_pending_free(q);
+	q = new_queue(jr, path);
+	result = DB_RESULT_RUNNING;
+	at = 0;
+	ASSERT_EQ(db_pending_finish(q, id, &result, &at), 1);
+	ASSERT_EQ(result, DB_RESULT_PASS);
+	ASSERT_EQ(at, 123456);
+	disk_freed();
+	if (db_pending_replay(q, db, &st, &e) < 0)
+		TEST_FAIL("replay: %s", e.msg);
+	ASSERT_EQ(db_pending_finish(q, id, &result, &at), 0);
+	assert_unit_complete(path, id);
+	db_pending_free(q);
+}
+
 TEST(pending_journal_survives_a_restart_and_replay_twice_writes_once)
 {
 	const char *path = tpath("restart.db"), *jr = tpath("restart.journal");

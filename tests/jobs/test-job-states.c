@@ -19,16 +19,25 @@
  * rearm rule for a unit that passed and comes back, and a board swapped in
  * while a job fails.  `make check-tsan` runs this program under
  * ThreadSanitizer (tests/jobs/test-job-states-tsan.sh).
+ *
+ * The database failing mid-job (a stage row, the whole-unit verify row, the
+ * result; with a deadline or a cancel meanwhile) is a real SQLite write
+ * failure: RLIMIT_FSIZE at the size of the WAL, as tests/db/test-pending.c
+ * makes it.  The job's records then go to the pending queue (db/pending.h)
+ * and the station stops taking boards until they are written.
  */
 #include "daemon/hotplug.h"
 #include "daemon/station.h"
 #include "db/db.h"
 #include "jobs/job-private.h"
 #include "jobs/recipe-sha256.h"
+#include "protocols/crc32.h"
 #include "tests/db/db-test-util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +67,9 @@ static struct fake {
 	bool paused, resume, blocked;
 	unsigned awaiting;
 	bool count_rows; /* trace the number of stage rows seen by each engine call */
+	unsigned closes, pause_close_at; /* pause in the pause_close_at'th job_session_close() */
+	bool plan_writes; /* fastboot.flash writes verify_data at eMMC 0 (job-verify.c plan) */
+	bool pause_crc, bad_crc; /* the verify read-back: pause first / answer a wrong CRC */
 	bool done;
 	enum job_result result;
 	char failed[64];
@@ -139,6 +151,8 @@ static void fake_reset(const struct step *steps, size_t n_steps)
 	fk.trace[0] = 0;
 	fk.session_open = fk.paused = fk.resume = fk.blocked = fk.done = fk.count_rows = false;
 	fk.awaiting = 0;
+	fk.closes = fk.pause_close_at = 0;
+	fk.plan_writes = fk.pause_crc = fk.bad_crc = false;
 	fk.job = NULL;
 	pthread_mutex_unlock(&fk.lock);
 }
@@ -155,14 +169,22 @@ int job_session_open(struct job *j, struct err *e)
 	return 0;
 }
 
+static void fake_pause(void);
+
 void job_session_close(struct job *j)
 {
+	bool pause;
+
 	(void)j;
 	pthread_mutex_lock(&fk.lock);
 	if (fk.session_open)
 		trace_add("close");
 	fk.session_open = false;
+	pause = ++fk.closes == fk.pause_close_at;
 	pthread_mutex_unlock(&fk.lock);
+	/* The job's last close comes after its last stage row, before its result. */
+	if (pause)
+		fake_pause();
 }
 
 static int fake_cancelled(struct job *j, struct err *e)
@@ -249,10 +271,22 @@ int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name,
 	return fake_engine(j, name, e);
 }
 
+/* What a fake fastboot.flash wrote, for the whole-unit verification to re-read. */
+static const uint8_t verify_data[] = "bytes the fake flash stage wrote";
+
 int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
 {
-	(void)st;
-	return fake_engine(j, name, e);
+	int r = fake_engine(j, name, e);
+
+	if (r >= 0 && fk.plan_writes && st->op == RECIPE_OP_FASTBOOT_FLASH) {
+		struct job_range w = { .mem = JOB_MEM_MMC,
+				       .len = sizeof(verify_data),
+				       .data = verify_data,
+				       .stage = (unsigned)(st - j->recipe->stages) };
+
+		job_plan_write(j, &w);
+	}
+	return r;
 }
 
 int job_ingenic(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
@@ -280,8 +314,22 @@ int job_ingenic_read(struct job *j, const struct recipe_stage *writer, uint64_t 
 
 int job_fastboot_crc(struct job *j, uint64_t off, uint64_t len, uint32_t *crc, struct err *e)
 {
-	(void)j, (void)off, (void)len, (void)crc;
-	return err_set(e, -EOPNOTSUPP, "fake engine: no read-back");
+	bool pause, bad;
+
+	(void)off;
+	if (!fk.plan_writes)
+		return err_set(e, -EOPNOTSUPP, "fake engine: no read-back");
+	pthread_mutex_lock(&fk.lock);
+	trace_add("crc");
+	pause = fk.pause_crc;
+	bad = fk.bad_crc;
+	pthread_mutex_unlock(&fk.lock);
+	if (pause)
+		fake_pause();
+	*crc = crc32_update(0, verify_data, len < sizeof(verify_data) ? len : sizeof(verify_data));
+	if (bad)
+		*crc ^= 1;
+	return fake_cancelled(j, e);
 }
 
 /* ---- observer: the daemon's view, from the job thread */
@@ -306,6 +354,48 @@ static void obs_done(void *ud, enum job_result result, const char *failed_stage,
 	pthread_mutex_unlock(&fk.lock);
 }
 
+/* ---- a database that stops taking writes -------------------------------- */
+
+static struct rlimit saved_fsize;
+static bool disk_is_full;
+
+/*
+ * From now on no file of this process may grow past the size of the
+ * database's WAL: every commit fails (EFBIG, SQLite's "disk I/O error"),
+ * reads still work.  The WAL is first padded by 512 KiB (a table of the
+ * test's own), so the test's log file stays below the limit.
+ */
+static void disk_full(const char *db_path)
+{
+	char wal[600];
+	struct stat sb;
+	struct rlimit rl;
+
+	raw_exec(db_path, "CREATE TABLE IF NOT EXISTS test_pad (x); "
+			  "INSERT INTO test_pad VALUES (zeroblob(524288))");
+	snprintf(wal, sizeof(wal), "%s-wal", db_path);
+	if (stat(wal, &sb) < 0)
+		TEST_FAIL("stat %s: %s", wal, strerror(errno));
+	signal(SIGXFSZ, SIG_IGN);
+	if (!disk_is_full)
+		getrlimit(RLIMIT_FSIZE, &saved_fsize);
+	rl = saved_fsize;
+	rl.rlim_cur = (rlim_t)sb.st_size;
+	if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+		TEST_FAIL("setrlimit: %s", strerror(errno));
+	disk_is_full = true;
+}
+
+/* Space again (also what a case that failed while full left behind). */
+static void disk_freed(void)
+{
+	if (!disk_is_full)
+		return;
+	disk_is_full = false;
+	if (setrlimit(RLIMIT_FSIZE, &saved_fsize) < 0)
+		TEST_FAIL("setrlimit: %s", strerror(errno));
+}
+
 /* ---- one job on a fresh database */
 
 #define STAGE(o, l, ...) ((struct recipe_stage){ .op = RECIPE_OP_##o, .label = l, __VA_ARGS__ })
@@ -314,6 +404,7 @@ static void obs_done(void *ud, enum job_result result, const char *failed_stage,
 static struct rig {
 	struct db *db;
 	pthread_mutex_t db_lock;
+	struct db_pending *pending; /* rig_use_pending(), else NULL: records written at once */
 	struct image_cache *images;
 	struct job_env env;
 	struct recipe recipe;
@@ -382,6 +473,7 @@ static void rig_setup(const char *name, const struct recipe_stage *stages, size_
 
 	if (fk.job) /* left by a failed case */
 		rescue();
+	disk_freed();
 	fake_reset(steps, n_steps);
 
 	memset(&rig, 0, sizeof(rig));
@@ -424,6 +516,7 @@ static void rig_wait_done(void)
 static void rig_teardown(void)
 {
 	fk.job = job_free(fk.job);
+	rig.pending = db_pending_free(rig.pending);
 	image_cache_free(rig.images);
 	db_close(rig.db);
 	pthread_mutex_destroy(&rig.db_lock);
@@ -867,6 +960,288 @@ TEST(no_stage_runs_without_the_unit_row)
 	rig_teardown();
 }
 
+/* ---- the database stops taking writes mid-job (db/pending.h) ------------
+ *
+ * The job goes on (its row is durable, the board is half flashed); every
+ * record it could not write is kept pending, in order, and written once the
+ * database takes writes again: the rows then say what happened, never
+ * 'running', and 'pass' only for a unit that passed. */
+
+/* The job records through a pending queue, as in the daemon (memory only). */
+static void rig_use_pending(void)
+{
+	struct err e = { 0 };
+
+	ASSERT_OK(db_pending_new(NULL, rig.db_path, &rig.pending, &e));
+	rig.env.pending = rig.pending;
+}
+
+/* The database takes writes again: what the daemon's loop does then (db_try_replay()). */
+static void rig_replay(struct db_pending_replay_stats *rs)
+{
+	struct err e = { 0 };
+	int r;
+
+	pthread_mutex_lock(&rig.db_lock);
+	r = db_pending_replay(rig.pending, rig.db, rs, &e);
+	pthread_mutex_unlock(&rig.db_lock);
+	if (r < 0)
+		TEST_FAIL("replay: %d %s", r, e.msg);
+	ASSERT_TRUE(!db_pending_blocked(rig.pending));
+	ASSERT_EQ(db_pending_count(rig.pending), 0);
+	ASSERT_EQ(rs->dropped, 0);
+}
+
+#define ASSERT_NOTHING_RUNNING()                                                                   \
+	ASSERT_EQ(raw_int(rig.db_path, "SELECT count(*) FROM units WHERE result = 'running' OR "   \
+				       "id IN (SELECT unit_id FROM unit_stages WHERE "             \
+				       "result NOT IN ('pass', 'fail', 'interrupted'))"),          \
+		  0)
+
+TEST(db_failing_mid_job_keeps_the_rows_pending_until_written)
+{
+	const struct recipe_stage st[] = {
+		STAGE(FASTBOOT_GETVAR, "first"),
+		STAGE(FASTBOOT_ERASE, "second"),
+		STAGE(FASTBOOT_GETVAR, "third"),
+	};
+	const struct step steps[] = { { ACT_OK }, { ACT_PAUSE } };
+	struct db_pending_replay_stats rs;
+	int64_t ended;
+	char sql[160];
+
+	rig_setup("dbmid.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_use_pending();
+	rig_start();
+	WAIT_UNTIL(fk.paused);
+	disk_full(rig.db_path);
+	fake_resume();
+	rig_wait_done();
+	ended = db_now_ms();
+	ASSERT_TRACE("open(1) first second third close");
+	ASSERT_EQ(fk.result, JOB_PASS);
+	/* Stages 1 and 2 and the finish are kept, in that order; the database
+	 * holds only what was written before and says nothing untrue. */
+	ASSERT_TRUE(job_result_pending(fk.job));
+	ASSERT_TRUE(db_pending_blocked(rig.pending));
+	ASSERT_EQ(db_pending_count(rig.pending), 3);
+	ASSERT_EQ(db_pending_finishes(rig.pending), 1);
+	ASSERT_TRUE(db_pending_has_unit(rig.pending, job_unit_id(fk.job)));
+	ASSERT_STAGES("0:first:pass");
+	ASSERT_UNIT("result", "running");
+
+	disk_freed();
+	usleep(20 * 1000);
+	rig_replay(&rs);
+	ASSERT_EQ(rs.written, 3);
+	ASSERT_EQ(rs.finished[DB_RESULT_PASS], 1);
+	ASSERT_STAGES("0:first:pass 1:second:pass 2:third:pass");
+	ASSERT_UNIT("result", "pass");
+	ASSERT_UNIT("failed_stage", "(null)");
+	ASSERT_NOTHING_RUNNING();
+	/* The rows keep the times they happened, not the replay's. */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM units WHERE finished_at <= %lld",
+		 (long long)ended);
+	ASSERT_EQ(raw_int(rig.db_path, sql), 1);
+	ASSERT_EQ(raw_int(rig.db_path, "SELECT count(*) FROM unit_stages a JOIN unit_stages b "
+				       "ON b.idx = a.idx + 1 WHERE b.started_at < a.started_at"),
+		  0);
+	rig_teardown();
+}
+
+TEST(db_failing_mid_job_a_failed_unit_is_written_fail)
+{
+	const struct recipe_stage st[] = {
+		STAGE(FASTBOOT_GETVAR, "first"),
+		STAGE(FASTBOOT_ERASE, "second"),
+		STAGE(FASTBOOT_GETVAR, "third"),
+	};
+	const struct step steps[] = { { ACT_OK }, { ACT_PAUSE, -EIO } };
+	struct db_pending_replay_stats rs;
+
+	rig_setup("dbmid-fail.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_use_pending();
+	rig_start();
+	WAIT_UNTIL(fk.paused);
+	disk_full(rig.db_path);
+	fake_resume();
+	rig_wait_done();
+	ASSERT_TRACE("open(1) first second close");
+	ASSERT_EQ(fk.result, JOB_FAIL);
+	ASSERT_TRUE(job_result_pending(fk.job));
+	ASSERT_EQ(db_pending_count(rig.pending), 2);
+	ASSERT_UNIT("result", "running");
+	disk_freed();
+	rig_replay(&rs);
+	ASSERT_EQ(rs.finished[DB_RESULT_FAIL], 1);
+	ASSERT_STAGES("0:first:pass 1:second:fail");
+	ASSERT_STAGE_ERROR(1, "fake failure -5 on call 1");
+	ASSERT_UNIT("result", "fail");
+	ASSERT_UNIT("failed_stage", "second");
+	ASSERT_UNIT("error", "fake failure -5 on call 1");
+	ASSERT_NOTHING_RUNNING();
+	rig_teardown();
+}
+
+TEST(db_failing_at_the_result_keeps_the_pass)
+{
+	const struct recipe_stage st[] = {
+		STAGE(FASTBOOT_GETVAR, "first"),
+		STAGE(FASTBOOT_GETVAR, "second"),
+	};
+	struct db_pending_replay_stats rs;
+
+	rig_setup("dbfinish.db", st, ARRAY_SIZE(st), NULL, 0);
+	rig_use_pending();
+	/* The job's only close: after both stage rows, before the result. */
+	fk.pause_close_at = 1;
+	rig_start();
+	WAIT_UNTIL(fk.paused);
+	ASSERT_STAGES("0:first:pass 1:second:pass");
+	disk_full(rig.db_path);
+	fake_resume();
+	rig_wait_done();
+	ASSERT_EQ(fk.result, JOB_PASS);
+	ASSERT_TRUE(job_result_pending(fk.job));
+	ASSERT_EQ(db_pending_count(rig.pending), 1);
+	ASSERT_EQ(db_pending_finishes(rig.pending), 1);
+	ASSERT_UNIT("result", "running");
+	disk_freed();
+	rig_replay(&rs);
+	ASSERT_EQ(rs.written, 1);
+	ASSERT_EQ(rs.finished[DB_RESULT_PASS], 1);
+	ASSERT_UNIT("result", "pass");
+	ASSERT_NOTHING_RUNNING();
+	rig_teardown();
+}
+
+TEST(db_failing_during_the_verify_stage_keeps_its_rows)
+{
+	const struct recipe_stage st[] = { STAGE(FASTBOOT_FLASH, "flash") };
+	struct db_pending_replay_stats rs;
+
+	rig_setup("dbverify.db", st, ARRAY_SIZE(st), NULL, 0);
+	rig_use_pending();
+	fk.plan_writes = fk.pause_crc = true;
+	rig_start();
+	WAIT_UNTIL(fk.paused);
+	/* The flash stage's row is in; the whole-unit read-back runs. */
+	ASSERT_STAGES("0:flash:pass");
+	disk_full(rig.db_path);
+	fake_resume();
+	rig_wait_done();
+	ASSERT_TRACE("open(1) flash crc close");
+	ASSERT_EQ(fk.result, JOB_PASS);
+	/* The verify image row, the verify stage row, the finish. */
+	ASSERT_EQ(db_pending_count(rig.pending), 3);
+	ASSERT_STAGES("0:flash:pass");
+	ASSERT_UNIT("result", "running");
+	disk_freed();
+	rig_replay(&rs);
+	ASSERT_EQ(rs.written, 3);
+	ASSERT_STAGES("0:flash:pass 1:verify:pass");
+	ASSERT_SQL_TEXT(rig.db_path,
+			"SELECT stage || ':' || target || ':' || verified FROM unit_images",
+			"verify:0x0:1");
+	ASSERT_UNIT("result", "pass");
+	ASSERT_NOTHING_RUNNING();
+	rig_teardown();
+}
+
+TEST(db_failing_during_a_failing_verify_records_fail)
+{
+	const struct recipe_stage st[] = { STAGE(FASTBOOT_FLASH, "flash") };
+	struct db_pending_replay_stats rs;
+
+	rig_setup("dbverify-bad.db", st, ARRAY_SIZE(st), NULL, 0);
+	rig_use_pending();
+	fk.plan_writes = fk.pause_crc = fk.bad_crc = true;
+	rig_start();
+	WAIT_UNTIL(fk.paused);
+	disk_full(rig.db_path);
+	fake_resume();
+	rig_wait_done();
+	ASSERT_EQ(fk.result, JOB_FAIL);
+	ASSERT_STREQ(fk.failed, "verify");
+	ASSERT_EQ(db_pending_count(rig.pending), 3);
+	disk_freed();
+	rig_replay(&rs);
+	ASSERT_EQ(rs.finished[DB_RESULT_FAIL], 1);
+	ASSERT_STAGES("0:flash:pass 1:verify:fail");
+	ASSERT_SQL_TEXT(rig.db_path, "SELECT stage || ':' || verified FROM unit_images",
+			"verify:0");
+	ASSERT_UNIT("result", "fail");
+	ASSERT_UNIT("failed_stage", "verify");
+	ASSERT_SQL_TEXT(rig.db_path,
+			"SELECT error LIKE '%no longer holds it%' FROM units", "1");
+	ASSERT_NOTHING_RUNNING();
+	rig_teardown();
+}
+
+TEST(db_failing_deadline_is_recorded_fail_with_its_reason)
+{
+	const struct recipe_stage st[] = {
+		STAGE(DFUSE_DOWNLOAD, "download", .timeout_ms = 60000),
+		STAGE(DFUSE_LEAVE, "leave"),
+	};
+	const struct step steps[] = { { ACT_BLOCK } };
+	struct db_pending_replay_stats rs;
+
+	rig_setup("dbdeadline.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_use_pending();
+	rig_start();
+	WAIT_UNTIL(fk.blocked);
+	disk_full(rig.db_path);
+	ASSERT_TRUE(job_check_deadline(fk.job, mono_ms() + 60001));
+	rig_wait_done();
+	ASSERT_TRACE("open(1) download close");
+	ASSERT_EQ(fk.result, JOB_FAIL);
+	ASSERT_EQ(db_pending_count(rig.pending), 2);
+	ASSERT_UNIT("result", "running");
+	disk_freed();
+	rig_replay(&rs);
+	ASSERT_STAGES("0:download:fail");
+	ASSERT_STAGE_ERROR(0, "stage 'download' exceeded its timeout");
+	ASSERT_UNIT("result", "fail");
+	ASSERT_UNIT("failed_stage", "download");
+	ASSERT_UNIT("error", "stage 'download' exceeded its timeout");
+	ASSERT_NOTHING_RUNNING();
+	rig_teardown();
+}
+
+TEST(db_failing_cancel_is_recorded_interrupted_with_its_reason)
+{
+	const struct recipe_stage st[] = {
+		STAGE(INGENIC_BOOT, "boot"),
+		STAGE(INGENIC_WRITE, "write"),
+		STAGE(INGENIC_REBOOT, "reboot"),
+	};
+	const struct step steps[] = { { ACT_OK }, { ACT_BLOCK } };
+	struct db_pending_replay_stats rs;
+
+	rig_setup("dbcancel.db", st, ARRAY_SIZE(st), steps, ARRAY_SIZE(steps));
+	rig_use_pending();
+	rig_start();
+	WAIT_UNTIL(fk.blocked);
+	disk_full(rig.db_path);
+	job_cancel(fk.job);
+	rig_wait_done();
+	ASSERT_EQ(fk.result, JOB_INTERRUPTED);
+	ASSERT_EQ(db_pending_count(rig.pending), 2);
+	ASSERT_STAGES("0:boot:pass");
+	ASSERT_UNIT("result", "running");
+	disk_freed();
+	rig_replay(&rs);
+	ASSERT_EQ(rs.finished[DB_RESULT_INTERRUPTED], 1);
+	ASSERT_STAGES("0:boot:pass 1:write:interrupted");
+	ASSERT_STAGE_ERROR(1, "flashd stopping: job interrupted in stage 'write'");
+	ASSERT_UNIT("result", "interrupted");
+	ASSERT_UNIT("failed_stage", "write");
+	ASSERT_UNIT("error", "flashd stopping: job interrupted in stage 'write'");
+	ASSERT_NOTHING_RUNNING();
+	rig_teardown();
+}
+
 /* ---- the station's port state machine (daemon/station.c) ---------------
  *
  * The whole station (config, recipes, database, control socket, sd-event
@@ -905,6 +1280,7 @@ static char st_db[600];
 /* What a failed case left: stop its jobs so the next case starts clean. */
 static void station_abandon(void)
 {
+	disk_freed();
 	if (!st)
 		return;
 	fake_resume();
@@ -1069,6 +1445,120 @@ TEST(station_passed_unit_back_before_its_job_ended_is_not_flashed)
 	LOOP_UNTIL(PORT_DONE_AND_REAPED);
 	ASSERT_STREQ(station_port()->last_result, "pass");
 	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units"), 1);
+	ASSERT_TRACE("open(3) getvar reboot close");
+	station_teardown();
+}
+
+/* ---- the station while the database does not take writes ---------------- */
+
+/* A board with USB serial SN<devnum> on another port than station_port()'s. */
+static void hotplug_on(const char *port, enum hotplug_action action, unsigned devnum)
+{
+	struct hotplug_event ev = { .action = action, .vid = 0x18d1, .pid = 0x4ee0, .busnum = 1,
+				    .devnum = devnum };
+
+	snprintf(ev.port, sizeof(ev.port), "%s", port);
+	snprintf(ev.devnode, sizeof(ev.devnode), "/dev/bus/usb/001/%03u", devnum);
+	snprintf(ev.serial, sizeof(ev.serial), "SN%u", devnum);
+	hp.cb(hp.ud, &ev);
+}
+
+static struct port *station_port_at(const char *path)
+{
+	struct port *p = ports_find(&st->ports, path);
+
+	ASSERT_TRUE(p);
+	return p;
+}
+
+/* Run the loop for ms: time for the station to do what it should not. */
+static void loop_for(unsigned ms)
+{
+	for (uint64_t end = mono_ms() + ms; mono_ms() < end;)
+		sd_event_run(st->loop, 10 * 1000);
+}
+
+#define ASSERT_ST_UNITS(expect)                                                                    \
+	ASSERT_SQL_TEXT(st_db,                                                                     \
+			"SELECT group_concat(result || ':' || port || ':' || serial, ' ') FROM "   \
+			"(SELECT * FROM units ORDER BY id)",                                       \
+			expect)
+
+TEST(station_db_failing_mid_job_takes_no_board_until_written)
+{
+	/* The first board's getvar runs when the disk fills up. */
+	const struct step steps[] = { { ACT_PAUSE } };
+	char status[384];
+
+	station_setup("st-dbmid", 60, steps, ARRAY_SIZE(steps));
+	hotplug(HOTPLUG_ADD, 3);
+	WAIT_UNTIL(fk.paused);
+	disk_full(st_db);
+	fake_resume();
+	LOOP_UNTIL(PORT_DONE_AND_REAPED && station_db_blocked(st));
+	ASSERT_STREQ(station_port()->last_result, "pass");
+	station_status_line(st, status, sizeof(status));
+	ASSERT_CONTAINS(status, "Database not writable");
+	ASSERT_CONTAINS(status, "not taking boards");
+	ASSERT_ST_UNITS("running:1-2:SN3");
+
+	/* A board arriving now is not started: it waits, untouched. */
+	hotplug_on("1-3", HOTPLUG_ADD, 7);
+	ASSERT_EQ(station_port_at("1-3")->state, PORT_QUEUED);
+	ASSERT_TRUE(!station_port_at("1-3")->job);
+	loop_for(300);
+	ASSERT_EQ(station_port_at("1-3")->state, PORT_QUEUED);
+
+	/* Space again, but the pending records are not written yet (the
+	 * station retries every few seconds): still no board is started. */
+	disk_freed();
+	hotplug_on("1-4", HOTPLUG_ADD, 8);
+	ASSERT_EQ(station_port_at("1-4")->state, PORT_QUEUED);
+	ASSERT_TRUE(!station_port_at("1-4")->job);
+	ASSERT_ST_UNITS("running:1-2:SN3");
+	ASSERT_TRACE("open(3) getvar reboot close");
+
+	/* The records are written in order, then the station resumes by itself. */
+	LOOP_UNTIL(!station_db_blocked(st));
+	ASSERT_SQL_TEXT(st_db,
+			"SELECT group_concat(idx || ':' || name || ':' || result, ' ') FROM "
+			"(SELECT * FROM unit_stages WHERE unit_id = 1 ORDER BY idx)",
+			"0:getvar:pass 1:reboot:pass");
+	LOOP_UNTIL(raw_int(st_db, "SELECT count(*) FROM units WHERE result = 'pass'") == 3 &&
+		   !station_port_at("1-3")->job && !station_port_at("1-4")->job);
+	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units"), 3);
+	ASSERT_SQL_TEXT(st_db, "SELECT result || ':' || serial FROM units WHERE id = 1",
+			"pass:SN3");
+	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units WHERE result = 'running'"), 0);
+	station_teardown();
+}
+
+TEST(station_passed_unit_with_its_result_pending_is_not_flashed_again)
+{
+	station_setup("st-dbfinish", 60, NULL, 0);
+	/* Close 1 ends the reboot stage, close 2 the job: after the reboot
+	 * stage's row, before the result. */
+	pthread_mutex_lock(&fk.lock);
+	fk.pause_close_at = 2;
+	pthread_mutex_unlock(&fk.lock);
+	hotplug(HOTPLUG_ADD, 3);
+	WAIT_UNTIL(fk.paused);
+	disk_full(st_db);
+	fake_resume();
+	LOOP_UNTIL(PORT_DONE_AND_REAPED && station_db_blocked(st));
+	ASSERT_STREQ(station_port()->last_result, "pass");
+	ASSERT_ST_UNITS("running:1-2:SN3");
+	/* The unit reboots after fastboot.reboot and comes back on its port
+	 * while its pass is still pending: it is that unit, not a new board. */
+	hotplug(HOTPLUG_REMOVE, 3);
+	hotplug_board(HOTPLUG_ADD, 4, 3);
+	ASSERT_TRUE(!station_port()->job);
+	disk_freed();
+	LOOP_UNTIL(!station_db_blocked(st));
+	loop_for(300);
+	ASSERT_EQ(station_port()->state, PORT_DONE);
+	ASSERT_TRUE(!station_port()->job);
+	ASSERT_ST_UNITS("pass:1-2:SN3");
 	ASSERT_TRACE("open(3) getvar reboot close");
 	station_teardown();
 }
