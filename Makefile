@@ -177,7 +177,18 @@ $(BOARD_TESTS): $(B)/%: $(B)/%.o $(LIB_BOARDS)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $< -Wl,--whole-archive $(LIB_BOARDS) -Wl,--no-whole-archive $(ALL_LDFLAGS)
 
-$(PRODUCT_TESTS): $(B)/%: $(B)/%.o $(PRODUCT_LIBS)
+# Each test links only its own layer and the layers below it (as iwd gives
+# each unit test its own list): a tests/protocols/ test that reaches into db/
+# or jobs/ does not link.  Folders not listed link the whole product.
+TEST_LIBS_common := $(LIB_COMMON)
+TEST_LIBS_protocols := $(LIB_PROTO) $(LIB_COMMON)
+TEST_LIBS_db := $(LIB_DB) $(LIB_COMMON)
+TEST_LIBS_jobs := $(LIB_JOBS) $(LIB_PROTO) $(LIB_DB) $(LIB_COMMON)
+# The job and station state machines are tested together (a fake engine).
+TEST_LIBS_tests/jobs/test-job-states := $(PRODUCT_LIBS)
+test_libs = $(or $(TEST_LIBS_$(1)),$(TEST_LIBS_$(word 2,$(subst /, ,$(1)))),$(PRODUCT_LIBS))
+.SECONDEXPANSION:
+$(PRODUCT_TESTS): $(B)/%: $(B)/%.o $$(call test_libs,$$*)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(ALL_LDFLAGS)
 
