@@ -3,7 +3,7 @@
  * and protocols/fastboot.h: sdp.boot (the SDP ROM loads a U-Boot that
  * re-enumerates as a fastboot gadget; the runner's following "await" stage
  * takes that device) and the fastboot.* stages.  The engines live in the
- * device session (j->s.proto) and go with it.
+ * device session (j->s.proto.imx) and go with it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,10 +23,8 @@ struct imx_session {
 	struct fb *fb;
 };
 
-static void imx_session_close(void *p)
+void job_imx_session_close(struct imx_session *s)
 {
-	struct imx_session *s = p;
-
 	if (!s)
 		return;
 	sdp_close(s->sdp);
@@ -38,17 +36,17 @@ static int imx_session(struct job *j, struct imx_session **ret, struct err *e)
 {
 	struct imx_session *s;
 
-	if (j->s.proto) {
-		if (j->s.proto_close != imx_session_close)
+	if (j->s.family != JOB_SESSION_NONE) {
+		if (j->s.family != JOB_SESSION_IMX)
 			return err_set(e, -EPROTO, "device session holds another engine");
-		*ret = j->s.proto;
+		*ret = j->s.proto.imx;
 		return 0;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(e, -ENOMEM, "out of memory");
-	j->s.proto = s;
-	j->s.proto_close = imx_session_close;
+	j->s.family = JOB_SESSION_IMX;
+	j->s.proto.imx = s;
 	*ret = s;
 	return 0;
 }

@@ -5,7 +5,7 @@
  * CRC-checked writes, reboot.  protocol-ingenic.md §0 gives the order: the
  * UID must be read before any stage-1 code runs, and the device never
  * re-enumerates, so all stages share one device session whose engine state
- * lives in j->s.proto.
+ * lives in j->s.proto.ingenic.
  *
  * ingenic.secure_boot is refused: flashd does not burn eFuses (the burner's
  * requests 0x20-0x25 are not implemented anywhere in protocols/).
@@ -20,7 +20,7 @@
 #include "protocols/ingenic.h"
 #include "protocols/ingenic_burner.h"
 
-/* Engine state of one device session (j->s.proto). */
+/* Engine state of one device session (j->s.proto.ingenic). */
 struct ingenic_session {
 	struct ingenic *rom;
 	struct burner *burner;
@@ -29,10 +29,10 @@ struct ingenic_session {
 	bool configured; /* the burner holds the full config this session sent */
 };
 
-static void ingenic_session_close(void *p)
+void job_ingenic_session_close(struct ingenic_session *s)
 {
-	struct ingenic_session *s = p;
-
+	if (!s)
+		return;
 	burner_close(s->burner);
 	ingenic_close(s->rom);
 	free(s);
@@ -42,18 +42,18 @@ static int session(struct job *j, struct ingenic_session **ret, struct err *e)
 {
 	struct ingenic_session *s;
 
-	if (j->s.proto) {
-		if (j->s.proto_close != ingenic_session_close)
+	if (j->s.family != JOB_SESSION_NONE) {
+		if (j->s.family != JOB_SESSION_INGENIC)
 			return err_set(e, -EPROTO,
 				       "the device session belongs to another protocol");
-		*ret = j->s.proto;
+		*ret = j->s.proto.ingenic;
 		return 0;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(e, -ENOMEM, "out of memory");
-	j->s.proto = s;
-	j->s.proto_close = ingenic_session_close;
+	j->s.family = JOB_SESSION_INGENIC;
+	j->s.proto.ingenic = s;
 	*ret = s;
 	return 0;
 }

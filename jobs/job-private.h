@@ -14,6 +14,19 @@
 #include "protocols/usb.h"
 
 /* One device session: from open (or an await) until the device leaves. */
+/* Which family engine a device session holds (job_session.proto). */
+enum job_session_family {
+	JOB_SESSION_NONE = 0,
+	JOB_SESSION_IMX,
+	JOB_SESSION_INGENIC,
+};
+
+struct imx_session;
+struct ingenic_session;
+/* Close a family's engine state (job-imx.c, job-ingenic.c). */
+void job_imx_session_close(struct imx_session *s);
+void job_ingenic_session_close(struct ingenic_session *s);
+
 struct job_session {
 	int fd; /* the devnode, kept open while libusb uses it */
 	/* The session's own libusb context: synchronous transfers make the
@@ -25,10 +38,13 @@ struct job_session {
 	libusb_device_handle *handle;
 	struct usb_dev usb;
 	struct dfuse *dfuse; /* DfuSe engine, opened on first use */
-	/* Other families' engine state (SDP, fastboot, Ingenic): owned by the
-	 * session, released with proto_close() when the session ends. */
-	void *proto;
-	void (*proto_close)(void *proto);
+	/* Other families' engine state, owned by the session and closed when
+	 * it ends; `family` tells which member is live. */
+	enum job_session_family family;
+	union {
+		struct imx_session *imx;	  /* SDP on the ROM, fastboot after */
+		struct ingenic_session *ingenic; /* ROM, then the burner */
+	} proto;
 };
 
 /*

@@ -97,10 +97,18 @@ int job_session_open(struct job *j, struct err *e)
 void job_session_close(struct job *j)
 {
 	j->s.dfuse = dfuse_close(j->s.dfuse);
-	if (j->s.proto && j->s.proto_close)
-		j->s.proto_close(j->s.proto);
-	j->s.proto = NULL;
-	j->s.proto_close = NULL;
+	switch (j->s.family) {
+	case JOB_SESSION_IMX:
+		job_imx_session_close(j->s.proto.imx);
+		break;
+	case JOB_SESSION_INGENIC:
+		job_ingenic_session_close(j->s.proto.ingenic);
+		break;
+	case JOB_SESSION_NONE:
+		break;
+	}
+	j->s.family = JOB_SESSION_NONE;
+	memset(&j->s.proto, 0, sizeof(j->s.proto));
 	if (j->s.handle)
 		libusb_close(j->s.handle);
 	j->s.handle = NULL;
