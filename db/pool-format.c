@@ -103,8 +103,8 @@ static int put_field(struct fmt_out *o, const char *name, size_t n, int64_t seq,
 		snprintf(tmp, sizeof(tmp), "%0*" PRId64, w, seq);
 		if (strlen(tmp) > (size_t)w)
 			return err_set(err, -EINVAL,
-				       "counter format: number %" PRId64 " does not fit {%.*s}", seq,
-				       (int)n, name);
+				       "counter format: number %" PRId64 " does not fit {%.*s}",
+				       seq, (int)n, name);
 	} else if (n == 2 && memcmp(name, "yy", 2) == 0) {
 		strftime(tmp, sizeof(tmp), "%g", tm);
 	} else if (n == 4 && memcmp(name, "yyyy", 4) == 0) {
@@ -115,19 +115,20 @@ static int put_field(struct fmt_out *o, const char *name, size_t n, int64_t seq,
 		tmp[0] = luhn_digit(o->buf, o->len);
 		tmp[1] = '\0';
 	} else {
-		return err_set(err, -EINVAL,
-			       "counter format: unknown field {%.*s} (seq, seq:N, yy, yyyy, ww, luhn)",
-			       (int)n, name);
+		return err_set(
+			err, -EINVAL,
+			"counter format: unknown field {%.*s} (seq, seq:N, yy, yyyy, ww, luhn)",
+			(int)n, name);
 	}
 	if (n >= 3 && memcmp(name, "seq", 3) == 0)
 		(*n_seq)++;
 	return put(o, tmp, strlen(tmp), err);
 }
 
-int db_pool_format_counter(const char *format, int64_t seq, int64_t now_ms, char *buf,
-			   size_t size, struct err *err)
+int db_pool_format_counter(const char *format, int64_t seq, int64_t now_ms, char *buf, size_t size,
+			   struct err *err)
 {
-	struct fmt_out o = { .buf = buf, .size = size };
+	struct fmt_out o = {.buf = buf, .size = size};
 	time_t t = (time_t)((now_ms > 0 ? now_ms : db_now_ms()) / 1000);
 	unsigned n_seq = 0;
 	struct tm tm;
@@ -148,9 +149,10 @@ int db_pool_format_counter(const char *format, int64_t seq, int64_t now_ms, char
 			rc = put_field(&o, p + 1, (size_t)(end - p - 1), seq, &tm, &n_seq, err);
 			p = end + 1;
 		} else if (*p == '}' || *p < 0x21 || *p > 0x7e) {
-			return err_set(err, -EINVAL,
-				       "counter format '%s': literal characters must be printable ASCII without braces or spaces",
-				       format);
+			return err_set(
+				err, -EINVAL,
+				"counter format '%s': literal characters must be printable ASCII without braces or spaces",
+				format);
 		} else {
 			rc = put(&o, p++, 1, err);
 		}

@@ -23,7 +23,7 @@ struct import {
 	const char *pool, *path;
 	char dir[PATH_MAX]; /* of path: relative file names are relative to it */
 	unsigned line;
-	int64_t seq;	    /* next seq */
+	int64_t seq;		 /* next seq */
 	int value_col, file_col; /* CSV columns, -1 if absent */
 	sqlite3_stmt *ins;
 	int n;
@@ -167,12 +167,11 @@ static int csv_row(struct import *im, char *line, struct err *err)
 		return err_set(err, -EINVAL, "%s:%u: bad CSV line", im->path, im->line);
 	if (im->value_col >= n)
 		return err_set(err, -EINVAL, "%s:%u: no 'value' field", im->path, im->line);
-	return insert(im, f[im->value_col], im->file_col >= 0 && im->file_col < n ? f[im->file_col] : NULL,
-		      err);
+	return insert(im, f[im->value_col],
+		      im->file_col >= 0 && im->file_col < n ? f[im->file_col] : NULL, err);
 }
 
-static int one_line(struct import *im, enum db_pool_import_format fmt, char *line,
-		    struct err *err)
+static int one_line(struct import *im, enum db_pool_import_format fmt, char *line, struct err *err)
 {
 	size_t len = strlen(line);
 
@@ -206,8 +205,9 @@ static int import_locked(struct import *im, enum db_pool_import_format fmt, FILE
 	if (rc < 0)
 		return rc;
 	if (p.kind != DB_POOL_LIST)
-		return err_set(err, -EINVAL, "pool '%s' is a %s pool: only list pools import values",
-			       im->pool, db_pool_kind_name(p.kind));
+		return err_set(err, -EINVAL,
+			       "pool '%s' is a %s pool: only list pools import values", im->pool,
+			       db_pool_kind_name(p.kind));
 	rc = pool_prep(im->db, "SELECT coalesce(max(seq), 0) + 1 FROM pool_values WHERE pool = ?",
 		       &max, err);
 	if (rc < 0)
@@ -235,8 +235,7 @@ static int import_locked(struct import *im, enum db_pool_import_format fmt, FILE
 int db_pool_import(struct db *db, const char *pool, const char *path,
 		   enum db_pool_import_format format, struct err *err)
 {
-	struct import im = { .db = db, .pool = pool, .path = path, .value_col = -1,
-			     .file_col = -1 };
+	struct import im = {.db = db, .pool = pool, .path = path, .value_col = -1, .file_col = -1};
 	FILE *f;
 	char *slash;
 	int rc;

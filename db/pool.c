@@ -75,8 +75,7 @@ int pool_load(struct db *db, const char *name, struct pool *p, struct err *err)
 	};
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	snprintf(p->format, sizeof(p->format), "%s", db_col_text(s, 1) ? db_col_text(s, 1) : "");
-	snprintf(p->station, sizeof(p->station), "%s",
-		 db_col_text(s, 7) ? db_col_text(s, 7) : "");
+	snprintf(p->station, sizeof(p->station), "%s", db_col_text(s, 7) ? db_col_text(s, 7) : "");
 	return 0;
 }
 
@@ -99,10 +98,13 @@ static int check_counter(const struct db_pool_spec *sp, struct err *err)
 	char buf[DB_POOL_VALUE_MAX];
 
 	if (sp->first < 0 || sp->first > sp->last)
-		return err_set(err, -EINVAL, "pool '%s': counter range %" PRId64 "..%" PRId64
-			       " is empty or negative", sp->name, sp->first, sp->last);
+		return err_set(err, -EINVAL,
+			       "pool '%s': counter range %" PRId64 "..%" PRId64
+			       " is empty or negative",
+			       sp->name, sp->first, sp->last);
 	/* The last number must fit the format's width, or values would collide. */
-	return err_prefix(err, db_pool_format_counter(sp->format, sp->last, 0, buf, sizeof(buf), err),
+	return err_prefix(err,
+			  db_pool_format_counter(sp->format, sp->last, 0, buf, sizeof(buf), err),
 			  "pool '%s'", sp->name);
 }
 
@@ -114,20 +116,24 @@ static int check_mac(const struct db_pool_spec *sp, struct err *err)
 		return err_set(err, -EINVAL, "pool '%s': MAC range is empty or not 48-bit",
 			       sp->name);
 	if ((sp->first | sp->last) & mcast)
-		return err_set(err, -EINVAL,
-			       "pool '%s': multicast addresses (bit 0 of the first octet) are not unit addresses",
-			       sp->name);
+		return err_set(
+			err, -EINVAL,
+			"pool '%s': multicast addresses (bit 0 of the first octet) are not unit addresses",
+			sp->name);
 	if ((sp->first & ula) != (sp->last & ula))
-		return err_set(err, -EINVAL,
-			       "pool '%s': the range mixes universal and locally administered addresses",
-			       sp->name);
+		return err_set(
+			err, -EINVAL,
+			"pool '%s': the range mixes universal and locally administered addresses",
+			sp->name);
 	/* A universal range is one vendor's OUI block: it may not cross into the next OUI. */
 	if (!(sp->first & ula) && sp->first >> 24 != sp->last >> 24)
-		return err_set(err, -EINVAL, "pool '%s': a universal MAC range must stay within one OUI",
+		return err_set(err, -EINVAL,
+			       "pool '%s': a universal MAC range must stay within one OUI",
 			       sp->name);
 	if (sp->last - sp->first + 1 < (int64_t)(sp->per_unit ? sp->per_unit : 1))
-		return err_set(err, -EINVAL, "pool '%s': range smaller than one unit's %u addresses",
-			       sp->name, sp->per_unit);
+		return err_set(err, -EINVAL,
+			       "pool '%s': range smaller than one unit's %u addresses", sp->name,
+			       sp->per_unit);
 	return 0;
 }
 
@@ -140,12 +146,13 @@ static int check_spec(const struct db_pool_spec *sp, struct err *err)
 	if (!db_pool_kind_name(sp->kind) || !db_pool_policy_name(sp->policy))
 		return err_set(err, -EINVAL, "pool '%s': bad kind or policy", sp->name);
 	if (sp->low_water < 0 || sp->per_unit > 64)
-		return err_set(err, -EINVAL, "pool '%s': low-water < 0 or more than 64 values a unit",
-			       sp->name);
+		return err_set(err, -EINVAL,
+			       "pool '%s': low-water < 0 or more than 64 values a unit", sp->name);
 	if (sp->station && !*sp->station)
 		return err_set(err, -EINVAL, "pool '%s': empty station name", sp->name);
 	if (sp->kind != DB_POOL_COUNTER && sp->format)
-		return err_set(err, -EINVAL, "pool '%s': only counter pools have a format", sp->name);
+		return err_set(err, -EINVAL, "pool '%s': only counter pools have a format",
+			       sp->name);
 	if (sp->kind == DB_POOL_COUNTER)
 		return check_counter(sp, err);
 	if (sp->kind == DB_POOL_MAC)
@@ -253,7 +260,7 @@ void db_identities_clear(struct db_identities *ids)
 		return;
 	truncate_ids(ids, 0);
 	free(ids->v);
-	*ids = (struct db_identities){ 0 };
+	*ids = (struct db_identities){0};
 }
 
 static char *dup_or_null(const char *s)
@@ -270,16 +277,18 @@ static int append(struct db_identities *out, const char *pool, int64_t seq, cons
 		return err_set(err, -ENOMEM, "out of memory");
 	out->v = v;
 	v = &v[out->n++];
-	*v = (struct db_identity){ .pool = strdup(pool), .seq = seq, .value = strdup(value),
-				   .file = dup_or_null(file), .file_sha256 = dup_or_null(sha) };
+	*v = (struct db_identity){.pool = strdup(pool),
+				  .seq = seq,
+				  .value = strdup(value),
+				  .file = dup_or_null(file),
+				  .file_sha256 = dup_or_null(sha)};
 	if (!v->pool || !v->value || (file && !v->file) || (sha && !v->file_sha256))
 		return err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }
 
-static int record(struct db *db, int64_t unit_id, const char *pool, int64_t seq,
-		  const char *value, const char *file, const char *sha, int64_t now,
-		  struct err *err)
+static int record(struct db *db, int64_t unit_id, const char *pool, int64_t seq, const char *value,
+		  const char *file, const char *sha, int64_t now, struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int rc;
@@ -396,7 +405,8 @@ static int issue_new(struct db *db, const struct pool *p, int64_t unit_id, int64
 		rc = sqlite3_step(ins);
 		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
 			return err_set(err, -EEXIST,
-				       "pool '%s': value '%s' (number %" PRId64 ") was issued before: run 'flashctl pool audit'",
+				       "pool '%s': value '%s' (number %" PRId64
+				       ") was issued before: run 'flashctl pool audit'",
 				       p->name, value, seq);
 		if (rc != SQLITE_DONE)
 			return db_sql_err(db, rc, err, "pool '%s': issue %s", p->name, value);
@@ -420,9 +430,10 @@ static int issue_new(struct db *db, const struct pool *p, int64_t unit_id, int64
 static int exhausted(const struct pool *p, struct err *err)
 {
 	if (p->kind == DB_POOL_LIST)
-		return err_set(err, -ENOSPC,
-			       "pool '%s' is exhausted: fewer than %u free values (import more with 'flashctl pool import')",
-			       p->name, p->per_unit);
+		return err_set(
+			err, -ENOSPC,
+			"pool '%s' is exhausted: fewer than %u free values (import more with 'flashctl pool import')",
+			p->name, p->per_unit);
 	return err_set(err, -ENOSPC,
 		       "pool '%s' is exhausted: all of %" PRId64 "..%" PRId64
 		       " issued and fewer than %u free again",
@@ -492,12 +503,11 @@ static int allocate_one(struct db *db, int64_t unit_id, const char *station, con
 	return rc == -ENOSPC ? exhausted(&p, err) : rc;
 }
 
-int db_pool_allocate(struct db *db, int64_t unit_id, const char *station,
-		     const char *const *pools, size_t n_pools, int64_t now_ms,
-		     struct db_identities *out, struct err *err)
+int db_pool_allocate(struct db *db, int64_t unit_id, const char *station, const char *const *pools,
+		     size_t n_pools, int64_t now_ms, struct db_identities *out, struct err *err)
 {
 	int64_t now = now_ms > 0 ? now_ms : db_now_ms();
-	struct db_identities got = { 0 };
+	struct db_identities got = {0};
 	int rc;
 
 	if (!out || (n_pools && !pools))
@@ -588,13 +598,12 @@ static int settle_unit(struct db *db, int64_t unit_id, enum db_result result, in
 	return n;
 }
 
-int db_pool_unit_finish(struct db *db, int64_t unit_id, enum db_result result,
-			bool device_written, struct err *err)
+int db_pool_unit_finish(struct db *db, int64_t unit_id, enum db_result result, bool device_written,
+			struct err *err)
 {
 	int rc;
 
-	if (result != DB_RESULT_PASS && result != DB_RESULT_FAIL &&
-	    result != DB_RESULT_INTERRUPTED)
+	if (result != DB_RESULT_PASS && result != DB_RESULT_FAIL && result != DB_RESULT_INTERRUPTED)
 		return err_set(err, -EINVAL, "unit %lld: settle identities with result %d",
 			       (long long)unit_id, result);
 	rc = pool_begin(db, err);
@@ -633,8 +642,8 @@ static int recover_locked(struct db *db, struct err *err)
 		if (!u)
 			return err_set(err, -ENOMEM, "out of memory");
 		units = u;
-		units[n++] = (struct held_unit){ sqlite3_column_int64(s, 0),
-						 db_result_from_name(db_col_text(s, 1)) };
+		units[n++] = (struct held_unit){sqlite3_column_int64(s, 0),
+						db_result_from_name(db_col_text(s, 1))};
 	}
 	if (rc != SQLITE_DONE)
 		return db_sql_err(db, rc, err, "recover identities");
@@ -658,22 +667,22 @@ int db_pool_recover(struct db *db, struct err *err)
 
 /* ---- counts ---- */
 
-int db_pool_list(struct db *db, const char *name, db_pool_cb_t cb, void *userdata,
-		 struct err *err)
+int db_pool_list(struct db *db, const char *name, db_pool_cb_t cb, void *userdata, struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int rc, n = 0;
 
-	rc = pool_prep(db,
-		       "SELECT name, kind, format, policy, station, first_seq, last_seq, next_seq, "
-		       "per_unit, low_water, "
-		       "(SELECT count(*) FROM pool_values v WHERE v.pool = p.name), "
-		       "(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'free'), "
-		       "(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'allocated'), "
-		       "(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'used'), "
-		       "(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'burned') "
-		       "FROM pools p WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
-		       &s, err);
+	rc = pool_prep(
+		db,
+		"SELECT name, kind, format, policy, station, first_seq, last_seq, next_seq, "
+		"per_unit, low_water, "
+		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name), "
+		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'free'), "
+		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'allocated'), "
+		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'used'), "
+		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'burned') "
+		"FROM pools p WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+		&s, err);
 	if (rc < 0)
 		return rc;
 	db_bind_text(s, 1, name);

@@ -78,7 +78,7 @@ enum db_pool_policy {
 #define DB_POOL_VALUE_MAX 128 /* longest counter value or MAC text, with NUL */
 
 struct db_pool_spec {
-	const char *name;	    /* required: [A-Za-z0-9_.-], at most 64 characters */
+	const char *name; /* required: [A-Za-z0-9_.-], at most 64 characters */
 	enum db_pool_kind kind;
 	const char *format;	    /* counter: required; else NULL */
 	int64_t first, last;	    /* counter: 0 <= first <= last; mac: 48-bit addresses */
@@ -132,9 +132,8 @@ void db_identities_clear(struct db_identities *ids);
  * counter date codes; 0 = now.  On success out holds the values in pool
  * order (clear it with db_identities_clear()).
  */
-int db_pool_allocate(struct db *db, int64_t unit_id, const char *station,
-		     const char *const *pools, size_t n_pools, int64_t now_ms,
-		     struct db_identities *out, struct err *err);
+int db_pool_allocate(struct db *db, int64_t unit_id, const char *station, const char *const *pools,
+		     size_t n_pools, int64_t now_ms, struct db_identities *out, struct err *err);
 
 /* A write to the device is about to start: the unit's values may no longer be reused. */
 int db_pool_mark_written(struct db *db, int64_t unit_id, struct err *err);
@@ -145,8 +144,8 @@ int db_pool_mark_written(struct db *db, int64_t unit_id, struct err *err);
  * false and db_pool_mark_written() was not called, frees them.  Returns
  * the number of values settled (0 if the unit holds none).
  */
-int db_pool_unit_finish(struct db *db, int64_t unit_id, enum db_result result,
-			bool device_written, struct err *err);
+int db_pool_unit_finish(struct db *db, int64_t unit_id, enum db_result result, bool device_written,
+			struct err *err);
 
 /*
  * Settle, as db_pool_unit_finish() would with device_written false, the
@@ -168,8 +167,7 @@ struct db_pool_row {
 typedef int (*db_pool_cb_t)(const struct db_pool_row *row, void *userdata);
 
 /* Every pool (name NULL) or one (-ENOENT if none), by name.  Returns the count. */
-int db_pool_list(struct db *db, const char *name, db_pool_cb_t cb, void *userdata,
-		 struct err *err);
+int db_pool_list(struct db *db, const char *name, db_pool_cb_t cb, void *userdata, struct err *err);
 
 /* A value of a pool that was issued or imported; unit_id -1 when free. */
 struct db_pool_value_row {
@@ -199,8 +197,8 @@ typedef int (*db_pool_problem_cb_t)(const struct db_pool_problem *p, void *userd
 int db_pool_audit(struct db *db, db_pool_problem_cb_t cb, void *userdata, struct err *err);
 
 /* The counter value of seq at now_ms (0 = now) into buf; checks the format. */
-int db_pool_format_counter(const char *format, int64_t seq, int64_t now_ms, char *buf,
-			   size_t size, struct err *err);
+int db_pool_format_counter(const char *format, int64_t seq, int64_t now_ms, char *buf, size_t size,
+			   struct err *err);
 
 /* "02:00:00:00:00:01" (':' or '-' separated, any case) to its 48-bit number. */
 int db_pool_parse_mac(const char *s, int64_t *mac);

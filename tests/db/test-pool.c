@@ -30,7 +30,7 @@ static const char *sqlf_unit(const char *fmt, long long v)
 
 static struct db *open_db(const char *name, bool create)
 {
-	struct err e = { 0 };
+	struct err e = {0};
 	struct db *db = NULL;
 	int rc = db_open(tpath(name), create ? DB_OPEN_CREATE : 0, &db, &e);
 
@@ -41,9 +41,9 @@ static struct db *open_db(const char *name, bool create)
 
 static int64_t unit(struct db *db, const char *port)
 {
-	struct db_unit_start st = { .station = "station-1", .port = port, .recipe = "r",
-				    .flashd_version = "test" };
-	struct err e = { 0 };
+	struct db_unit_start st = {
+		.station = "station-1", .port = port, .recipe = "r", .flashd_version = "test"};
+	struct err e = {0};
 	int64_t id = -1;
 
 	if (db_unit_begin(db, &st, &id, &e) < 0)
@@ -53,27 +53,33 @@ static int64_t unit(struct db *db, const char *port)
 
 static void create(struct db *db, const struct db_pool_spec *sp)
 {
-	struct err e = { 0 };
+	struct err e = {0};
 
 	if (db_pool_create(db, sp, &e) < 0)
 		TEST_FAIL("db_pool_create %s: %s", sp->name, e.msg);
 }
 
 static const struct db_pool_spec serials = {
-	.name = "serials", .kind = DB_POOL_COUNTER, .format = "SN{yy}{ww}{seq:6}{luhn}",
-	.first = 1, .last = 1000,
+	.name = "serials",
+	.kind = DB_POOL_COUNTER,
+	.format = "SN{yy}{ww}{seq:6}{luhn}",
+	.first = 1,
+	.last = 1000,
 };
 
 static const struct db_pool_spec macs = {
-	.name = "macs", .kind = DB_POOL_MAC, .first = INT64_C(0x020000000000),
-	.last = INT64_C(0x0200000000ff), .per_unit = 2,
+	.name = "macs",
+	.kind = DB_POOL_MAC,
+	.first = INT64_C(0x020000000000),
+	.last = INT64_C(0x0200000000ff),
+	.per_unit = 2,
 };
 
 /* Allocate from pools for unit id; fails the test on error. */
 static struct db_identities take(struct db *db, int64_t id, const char *const *pools, size_t n)
 {
-	struct db_identities ids = { 0 };
-	struct err e = { 0 };
+	struct db_identities ids = {0};
+	struct err e = {0};
 
 	if (db_pool_allocate(db, id, "station-1", pools, n, T_WEEK10, &ids, &e) < 0)
 		TEST_FAIL("db_pool_allocate unit %lld: %s", (long long)id, e.msg);
@@ -82,7 +88,7 @@ static struct db_identities take(struct db *db, int64_t id, const char *const *p
 
 static int count_problems(struct db *db)
 {
-	struct err e = { 0 };
+	struct err e = {0};
 	int n = db_pool_audit(db, NULL, NULL, &e);
 
 	if (n < 0)
@@ -93,12 +99,14 @@ static int count_problems(struct db *db)
 TEST(pool_counter_format_fields_and_luhn)
 {
 	char buf[DB_POOL_VALUE_MAX];
-	struct err e = { 0 };
+	struct err e = {0};
 
 	/* The textbook Luhn example: 7992739871 takes check digit 3. */
-	ASSERT_OK(db_pool_format_counter("{seq:10}{luhn}", 7992739871, T_WEEK10, buf, sizeof(buf), &e));
+	ASSERT_OK(db_pool_format_counter("{seq:10}{luhn}", 7992739871, T_WEEK10, buf, sizeof(buf),
+					 &e));
 	ASSERT_STREQ(buf, "79927398713");
-	ASSERT_OK(db_pool_format_counter("SN{yy}{ww}{seq:6}{luhn}", 1, T_WEEK10, buf, sizeof(buf), &e));
+	ASSERT_OK(db_pool_format_counter("SN{yy}{ww}{seq:6}{luhn}", 1, T_WEEK10, buf, sizeof(buf),
+					 &e));
 	ASSERT_STREQ(buf, "SN26100000012");
 	ASSERT_OK(db_pool_format_counter("{yyyy}-{seq}", 42, T_WEEK10, buf, sizeof(buf), &e));
 	ASSERT_STREQ(buf, "2026-42");
@@ -116,7 +124,7 @@ TEST(pool_counter_format_fields_and_luhn)
 TEST(pool_mac_text_and_ranges)
 {
 	struct db *db = open_db("mac.db", true);
-	struct err e = { 0 };
+	struct err e = {0};
 	struct db_pool_spec sp = macs;
 	char t[18];
 	int64_t m;
@@ -145,7 +153,7 @@ TEST(pool_mac_text_and_ranges)
 TEST(pool_allocate_counter_and_mac_in_order_and_recorded)
 {
 	struct db *db = open_db("alloc.db", true);
-	const char *pools[] = { "serials", "macs" };
+	const char *pools[] = {"serials", "macs"};
 	struct db_identities a, b;
 
 	create(db, &serials);
@@ -164,12 +172,14 @@ TEST(pool_allocate_counter_and_mac_in_order_and_recorded)
 	db_identities_clear(&b);
 
 	const char *p = tpath("alloc.db");
-	ASSERT_SQL_TEXT(p, "SELECT group_concat(unit_id || '=' || value, ' ') FROM "
-			   "(SELECT * FROM unit_identities ORDER BY id)",
+	ASSERT_SQL_TEXT(p,
+			"SELECT group_concat(unit_id || '=' || value, ' ') FROM "
+			"(SELECT * FROM unit_identities ORDER BY id)",
 			"1=SN26100000012 1=02:00:00:00:00:00 1=02:00:00:00:00:01 "
 			"2=SN26100000020 2=02:00:00:00:00:02 2=02:00:00:00:00:03");
-	ASSERT_SQL_TEXT(p, "SELECT group_concat(state) FROM pool_values", "allocated,allocated,"
-			   "allocated,allocated,allocated,allocated");
+	ASSERT_SQL_TEXT(p, "SELECT group_concat(state) FROM pool_values",
+			"allocated,allocated,"
+			"allocated,allocated,allocated,allocated");
 	ASSERT_EQ(raw_int(p, "SELECT next_seq FROM pools WHERE name = 'serials'"), 3);
 	ASSERT_EQ(count_problems(db), 0);
 	db_close(db);
@@ -178,9 +188,9 @@ TEST(pool_allocate_counter_and_mac_in_order_and_recorded)
 TEST(pool_allocate_twice_for_a_unit_or_a_finished_unit_is_refused)
 {
 	struct db *db = open_db("twice.db", true);
-	const char *pools[] = { "serials" };
-	struct db_identities ids = { 0 };
-	struct err e = { 0 };
+	const char *pools[] = {"serials"};
+	struct db_identities ids = {0};
+	struct err e = {0};
 	int64_t u = unit(db, "1-1");
 
 	create(db, &serials);
@@ -191,8 +201,8 @@ TEST(pool_allocate_twice_for_a_unit_or_a_finished_unit_is_refused)
 	ASSERT_OK(db_unit_finish(db, u, DB_RESULT_PASS, NULL, NULL, &e));
 	ASSERT_EQ(db_pool_allocate(db, u, "station-1", pools, 1, 0, &ids, &e), -EALREADY);
 	err_clear(&e);
-	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", (const char *[]){ "nope" }, 1,
-				   0, &ids, &e),
+	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", (const char *[]){"nope"}, 1, 0,
+				   &ids, &e),
 		  -ENOENT);
 	ASSERT_CONTAINS(e.msg, "no pool 'nope'");
 	db_close(db);
@@ -202,9 +212,9 @@ TEST(pool_exhausted_names_the_pool_and_takes_nothing)
 {
 	struct db *db = open_db("exhausted.db", true);
 	struct db_pool_spec small = macs;
-	const char *pools[] = { "serials", "small" };
-	struct db_identities ids = { 0 };
-	struct err e = { 0 };
+	const char *pools[] = {"serials", "small"};
+	struct db_identities ids = {0};
+	struct err e = {0};
 	int64_t u;
 
 	small.name = "small";
@@ -220,9 +230,13 @@ TEST(pool_exhausted_names_the_pool_and_takes_nothing)
 	ASSERT_CONTAINS(e.msg, "pool 'small' is exhausted");
 	ASSERT_EQ(ids.n, 0);
 	/* All pools or none: the serial taken before 'small' failed was rolled back. */
-	ASSERT_EQ(raw_int(tpath("exhausted.db"), "SELECT next_seq FROM pools WHERE name = 'serials'"), 3);
-	ASSERT_EQ(raw_int(tpath("exhausted.db"),
-			  sqlf_unit("SELECT count(*) FROM unit_identities WHERE unit_id = %lld", u)), 0);
+	ASSERT_EQ(
+		raw_int(tpath("exhausted.db"), "SELECT next_seq FROM pools WHERE name = 'serials'"),
+		3);
+	ASSERT_EQ(
+		raw_int(tpath("exhausted.db"),
+			sqlf_unit("SELECT count(*) FROM unit_identities WHERE unit_id = %lld", u)),
+		0);
 	db_close(db);
 }
 
@@ -235,7 +249,7 @@ static int low_cb(const struct db_pool_row *row, void *ud)
 {
 	struct low_row *o = ud;
 
-	*o = (struct low_row){ row->free, row->units_left, row->low };
+	*o = (struct low_row){row->free, row->units_left, row->low};
 	return 0;
 }
 
@@ -243,10 +257,10 @@ TEST(pool_low_water_counts_units_left)
 {
 	struct db *db = open_db("low.db", true);
 	struct db_pool_spec sp = macs;
-	const char *pools[] = { "macs" };
+	const char *pools[] = {"macs"};
 	struct db_identities ids;
-	struct err e = { 0 };
-	struct low_row r = { 0 };
+	struct err e = {0};
+	struct low_row r = {0};
 
 	sp.last = sp.first + 9; /* five units of two */
 	sp.low_water = 3;
@@ -274,8 +288,10 @@ static char *state_of(const char *path, const char *pool, int seq)
 {
 	char sql[200];
 
-	snprintf(sql, sizeof(sql), "SELECT state || ':' || coalesce(unit_id, '-') FROM pool_values "
-		 "WHERE pool = '%s' AND seq = %d", pool, seq);
+	snprintf(sql, sizeof(sql),
+		 "SELECT state || ':' || coalesce(unit_id, '-') FROM pool_values "
+		 "WHERE pool = '%s' AND seq = %d",
+		 pool, seq);
 	return raw_text(path, sql);
 }
 
@@ -294,9 +310,9 @@ TEST(pool_reuse_frees_values_only_when_nothing_was_written)
 	const char *p = tpath("reuse.db");
 	struct db *db = open_db("reuse.db", true);
 	struct db_pool_spec sp = serials;
-	const char *pools[] = { "serials" };
+	const char *pools[] = {"serials"};
 	struct db_identities ids;
-	struct err e = { 0 };
+	struct err e = {0};
 	int64_t u1, u2, u3;
 
 	sp.policy = DB_POOL_REUSE;
@@ -340,9 +356,9 @@ TEST(pool_burn_is_the_default_and_pass_makes_used)
 {
 	const char *p = tpath("burn.db");
 	struct db *db = open_db("burn.db", true);
-	const char *pools[] = { "serials" };
+	const char *pools[] = {"serials"};
 	struct db_identities ids;
-	struct err e = { 0 };
+	struct err e = {0};
 	int64_t u1, u2;
 
 	create(db, &serials);
@@ -367,9 +383,9 @@ TEST(pool_recover_settles_values_of_crashed_units_by_policy)
 	const char *p = tpath("recover.db");
 	struct db *db = open_db("recover.db", true);
 	struct db_pool_spec sp = serials;
-	const char *pools[] = { "serials" };
+	const char *pools[] = {"serials"};
 	struct db_identities ids;
-	struct err e = { 0 };
+	struct err e = {0};
 	int64_t u1, u2, u3;
 
 	sp.policy = DB_POOL_REUSE;
@@ -400,8 +416,8 @@ TEST(pool_station_blocks_and_overlaps)
 {
 	struct db *db = open_db("blocks.db", true);
 	struct db_pool_spec a = macs, b = macs, c = macs;
-	struct db_identities ids = { 0 };
-	struct err e = { 0 };
+	struct db_identities ids = {0};
+	struct err e = {0};
 
 	/* Two stations, two halves of one range. */
 	a.name = "macs-s1", a.last = a.first + 0x7f, a.station = "station-1";
@@ -415,10 +431,10 @@ TEST(pool_station_blocks_and_overlaps)
 	ASSERT_EQ(db_pool_create(db, &a, &e), -EEXIST);
 	err_clear(&e);
 
-	ids = take(db, unit(db, "1-1"), (const char *[]){ "macs-s1" }, 1);
+	ids = take(db, unit(db, "1-1"), (const char *[]){"macs-s1"}, 1);
 	db_identities_clear(&ids);
-	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", (const char *[]){ "macs-s2" },
-				   1, 0, &ids, &e),
+	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", (const char *[]){"macs-s2"}, 1,
+				   0, &ids, &e),
 		  -EPERM);
 	ASSERT_CONTAINS(e.msg, "pool 'macs-s2' is reserved for station 'station-2'");
 	db_close(db);
@@ -432,13 +448,13 @@ static void write_file(const char *path, const char *text)
 		TEST_FAIL("write %s", path);
 }
 
-static const struct db_pool_spec keys = { .name = "keys", .kind = DB_POOL_LIST };
+static const struct db_pool_spec keys = {.name = "keys", .kind = DB_POOL_LIST};
 
 TEST(pool_import_lines_csv_and_files)
 {
 	_cleanup_free_ char *p = strdup(tpath("import.db"));
 	struct db *db = open_db("import.db", true);
-	struct err e = { 0 };
+	struct err e = {0};
 	struct db_identities ids;
 	char sql[600];
 
@@ -456,18 +472,20 @@ TEST(pool_import_lines_csv_and_files)
 		_cleanup_free_ char *abs = realpath(tpath("k1.pem"), NULL);
 
 		snprintf(sql, sizeof(sql),
-			 "SELECT value = 'k1.pem' AND file = '%s' FROM pool_values WHERE seq = 1", abs);
+			 "SELECT value = 'k1.pem' AND file = '%s' FROM pool_values WHERE seq = 1",
+			 abs);
 	}
 	ASSERT_SQL_TEXT(p, sql, "1");
 	/* sha256("key one\n"), from sha256sum(1) */
 	ASSERT_SQL_TEXT(p, "SELECT file_sha256 FROM pool_values WHERE seq = 1",
 			"9d1caab4deaaaa1604199453b6125b8985d010a43e602a883ebf6359f71412f6");
-	ASSERT_SQL_TEXT(p, "SELECT value || ' ' || (file LIKE '%/k2.pem') FROM pool_values WHERE seq = 2",
-			"KEY,2 1");
+	ASSERT_SQL_TEXT(
+		p, "SELECT value || ' ' || (file LIKE '%/k2.pem') FROM pool_values WHERE seq = 2",
+		"KEY,2 1");
 	ASSERT_SQL_TEXT(p, "SELECT group_concat(value) FROM pool_values WHERE seq > 2", "A-1,A-2");
 
 	/* In file order, each once. */
-	ids = take(db, unit(db, "1-1"), (const char *[]){ "keys" }, 1);
+	ids = take(db, unit(db, "1-1"), (const char *[]){"keys"}, 1);
 	ASSERT_EQ(ids.v[0].seq, 1);
 	ASSERT_TRUE(ids.v[0].file && ids.v[0].file_sha256);
 	db_identities_clear(&ids);
@@ -484,7 +502,7 @@ TEST(pool_import_refuses_a_missing_or_unreadable_file)
 {
 	_cleanup_free_ char *p = strdup(tpath("missing.db"));
 	struct db *db = open_db("missing.db", true);
-	struct err e = { 0 };
+	struct err e = {0};
 
 	create(db, &keys);
 	write_file(tpath("ok.pem"), "ok\n");
@@ -514,16 +532,16 @@ TEST(pool_import_refuses_a_missing_or_unreadable_file)
 TEST(pool_list_exhausted_names_the_pool)
 {
 	struct db *db = open_db("listx.db", true);
-	struct db_identities ids = { 0 };
-	struct err e = { 0 };
+	struct db_identities ids = {0};
+	struct err e = {0};
 
 	create(db, &keys);
 	write_file(tpath("one.txt"), "only\n");
 	ASSERT_EQ(db_pool_import(db, "keys", tpath("one.txt"), DB_POOL_IMPORT_LINES, &e), 1);
-	ids = take(db, unit(db, "1-1"), (const char *[]){ "keys" }, 1);
+	ids = take(db, unit(db, "1-1"), (const char *[]){"keys"}, 1);
 	db_identities_clear(&ids);
-	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), NULL, (const char *[]){ "keys" }, 1, 0,
-				   &ids, &e),
+	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), NULL, (const char *[]){"keys"}, 1, 0, &ids,
+				   &e),
 		  -ENOSPC);
 	ASSERT_CONTAINS(e.msg, "pool 'keys' is exhausted");
 	db_close(db);
@@ -542,9 +560,9 @@ TEST(pool_audit_finds_planted_corruption)
 {
 	const char *p = tpath("audit.db");
 	struct db *db = open_db("audit.db", true);
-	const char *pools[] = { "serials" };
+	const char *pools[] = {"serials"};
 	struct db_identities ids;
-	struct err e = { 0 };
+	struct err e = {0};
 	char found[2048] = "";
 
 	create(db, &serials);
@@ -584,16 +602,18 @@ TEST(pool_audit_finds_planted_corruption)
 /* One of the concurrent allocators: its own process, handle and units. */
 static int allocator(const char *path, int n)
 {
-	const char *pools[] = { "serials", "macs" };
+	const char *pools[] = {"serials", "macs"};
 	struct db *db = NULL;
-	struct err e = { 0 };
+	struct err e = {0};
 
 	if (db_open(path, 0, &db, &e) < 0)
 		return 1;
 	for (int i = 0; i < n; i++) {
-		struct db_unit_start st = { .station = "station-1", .port = "1-1", .recipe = "r",
-					    .flashd_version = "test" };
-		struct db_identities ids = { 0 };
+		struct db_unit_start st = {.station = "station-1",
+					   .port = "1-1",
+					   .recipe = "r",
+					   .flashd_version = "test"};
+		struct db_identities ids = {0};
 		int64_t id;
 
 		if (db_unit_begin(db, &st, &id, &e) < 0 ||
@@ -637,7 +657,8 @@ TEST(pool_concurrent_allocations_are_distinct)
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM units"), PROCS * EACH);
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM unit_identities WHERE state = 'used'"),
 		  PROCS * (EACH - (EACH + 2) / 3) * 3);
-	ASSERT_EQ(raw_int(p, "SELECT count(DISTINCT value) FROM unit_identities WHERE state = 'used'"),
+	ASSERT_EQ(raw_int(p,
+			  "SELECT count(DISTINCT value) FROM unit_identities WHERE state = 'used'"),
 		  PROCS * (EACH - (EACH + 2) / 3) * 3);
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM unit_identities WHERE state = 'allocated'"), 0);
 	db = open_db("concurrent.db", false);
