@@ -600,13 +600,21 @@ TEST(pool_audit_finds_planted_corruption)
 }
 
 /* One of the concurrent allocators: its own process, handle and units. */
-static int allocator(const char *path, int n)
+static int allocator(const char *path, int n, int ready, int go)
 {
+	unsigned seed = (unsigned)getpid();
+	char c = 0;
+
 	const char *pools[] = {"serials", "macs"};
 	struct db *db = NULL;
 	struct err e = {0};
 
-	if (db_open(path, 0, &db, &e) < 0)
+	if (db_open(path, 0, &db, &e) < 0) {
+		fprintf(stdout, "#   child %d: %s\n", (int)getpid(), e.msg);
+		return 1;
+	}
+	/* Everyone opened (each open takes the write lock once): now race. */
+	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 0)
 		return 1;
 	for (int i = 0; i < n; i++) {
 		struct db_unit_start st = {.station = "station-1",
@@ -624,6 +632,7 @@ static int allocator(const char *path, int n)
 			return 1;
 		}
 		db_identities_clear(&ids);
+		usleep((useconds_t)(rand_r(&seed) % 4000)); /* a board takes a while */
 	}
 	db_close(db);
 	return 0;
@@ -631,27 +640,40 @@ static int allocator(const char *path, int n)
 
 TEST(pool_concurrent_allocations_are_distinct)
 {
-	enum { PROCS = 6, EACH = 20 };
+	enum { PROCS = 4, EACH = 15 };
 	const char *p = tpath("concurrent.db");
 	struct db *db = open_db("concurrent.db", true);
 	struct db_pool_spec sp = serials, m = macs;
 	pid_t pids[PROCS];
-	int status;
+	int status, ready[2], go[2];
+	char c;
 
 	sp.policy = DB_POOL_REUSE; /* fails give values back: reuse races too */
 	m.last = m.first + 0xfff;
 	create(db, &sp);
 	create(db, &m);
 	db_close(db);
+	ASSERT_OK(pipe(ready));
+	ASSERT_OK(pipe(go));
 	for (int i = 0; i < PROCS; i++) {
 		pids[i] = fork();
-		if (pids[i] == 0)
-			_exit(allocator(p, EACH));
+		if (pids[i] == 0) {
+			close(ready[0]);
+			close(go[1]);
+			_exit(allocator(p, EACH, ready[1], go[0]));
+		}
 		ASSERT_TRUE(pids[i] > 0);
 	}
+	close(ready[1]);
+	close(go[0]);
+	for (int i = 0; i < PROCS; i++)
+		ASSERT_EQ(read(ready[0], &c, 1), 1);
+	close(go[1]); /* EOF: go */
+	close(ready[0]);
 	for (int i = 0; i < PROCS; i++) {
 		ASSERT_EQ(waitpid(pids[i], &status, 0), pids[i]);
-		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			TEST_FAIL("allocator %d: wait status 0x%x", i, status);
 	}
 	/* Every unit that passed holds its own serial and two MACs of its own. */
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM units"), PROCS * EACH);
