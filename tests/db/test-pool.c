@@ -12,6 +12,7 @@
 #include "tests/db/db-test-util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -686,6 +687,105 @@ TEST(pool_concurrent_allocations_are_distinct)
 	db = open_db("concurrent.db", false);
 	ASSERT_EQ(count_problems(db), 0);
 	db_close(db);
+}
+
+/* A job stream as flashd will run it, until killed: values, a write, a result. */
+static void crash_child(const char *path, unsigned seed, int fd)
+{
+	const char *pools[] = {"serials", "macs"};
+	struct db *db = NULL;
+	struct err e = {0};
+
+	if (db_open(path, 0, &db, &e) < 0)
+		_exit(2);
+	for (;;) {
+		struct db_unit_start st = {.station = "station-1",
+					   .port = "1-1",
+					   .recipe = "r",
+					   .flashd_version = "test"};
+		struct db_identities ids = {0};
+		unsigned r = rand_r(&seed);
+		bool writes = r % 4 != 0; /* a quarter fail before any write */
+		enum db_result res = r % 3 ? DB_RESULT_PASS : DB_RESULT_FAIL;
+		int64_t id;
+
+		if (db_unit_begin(db, &st, &id, &e) < 0 ||
+		    db_pool_allocate(db, id, "station-1", pools, 2, 0, &ids, &e) < 0)
+			_exit(3);
+		db_identities_clear(&ids);
+		if (writes && db_pool_mark_written(db, id, &e) < 0)
+			_exit(4);
+		if (!writes)
+			res = DB_RESULT_FAIL;
+		if (db_unit_finish(db, id, res, NULL, NULL, &e) < 0 ||
+		    db_pool_unit_finish(db, id, res, writes, &e) < 0)
+			_exit(5);
+		if (write(fd, "u", 1) != 1)
+			_exit(6);
+	}
+}
+
+TEST(pool_sigkill_at_random_moments_keeps_every_value_in_one_state)
+{
+	_cleanup_free_ char *p = strdup(tpath("kill.db"));
+	struct db *db = open_db("kill.db", true);
+	struct db_pool_spec sp = serials, m = macs;
+	unsigned seed = 18;
+	struct err e = {0};
+
+	sp.policy = DB_POOL_REUSE;
+	m.last = m.first + 0xffff;
+	create(db, &sp);
+	create(db, &m);
+	db_close(db);
+	for (int round = 0; round < 20; round++) {
+		int status, fds[2], units = 1 + rand_r(&seed) % 4;
+		pid_t pid;
+		char c;
+
+		ASSERT_OK(pipe(fds));
+		pid = fork();
+		ASSERT_TRUE(pid >= 0);
+		if (pid == 0) {
+			close(fds[0]);
+			crash_child(p, seed + (unsigned)round, fds[1]);
+		}
+		close(fds[1]);
+		/* A few units done, then anywhere in the next one or two. */
+		for (int i = 0; i < units; i++)
+			ASSERT_EQ(read(fds[0], &c, 1), 1);
+		usleep((useconds_t)(rand_r(&seed) % 30000));
+		kill(pid, SIGKILL);
+		close(fds[0]);
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		if (!WIFSIGNALED(status))
+			TEST_FAIL("round %d: child exited with 0x%x before the kill", round,
+				  status);
+
+		/* flashd starts again. */
+		db = open_db("kill.db", false);
+		ASSERT_OK(db_recover_interrupted(db, &e));
+		ASSERT_OK(db_pool_recover(db, &e));
+		ASSERT_EQ(count_problems(db), 0);
+		db_close(db);
+		ASSERT_EQ(raw_int(p,
+				  "SELECT count(*) FROM unit_identities WHERE state = 'allocated'"),
+			  0);
+		/* Only values of 'reuse' pools whose unit never started a write came back. */
+		ASSERT_EQ(raw_int(p,
+				  "SELECT count(*) FROM unit_identities WHERE state = 'released' "
+				  "AND (device_written = 1 OR pool != 'serials')"),
+			  0);
+		ASSERT_EQ(
+			raw_int(p,
+				"SELECT count(*) FROM unit_identities i JOIN units u "
+				"ON u.id = i.unit_id WHERE i.state = 'used' AND u.result != 'pass'"),
+			0);
+	}
+	ASSERT_TRUE(raw_int(p, "SELECT count(*) FROM units WHERE result = 'interrupted'") > 0);
+	ASSERT_TRUE(raw_int(p, "SELECT count(*) FROM unit_identities WHERE state = 'released'") >
+		    0);
+	ASSERT_SQL_TEXT(p, "PRAGMA integrity_check", "ok");
 }
 
 TEST_MAIN()
