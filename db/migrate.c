@@ -124,6 +124,7 @@ static const char step_3_to_4[] =
 	"\n"
 	"CREATE INDEX unit_identities_by_unit ON unit_identities (unit_id);\n"
 	"CREATE INDEX unit_identities_by_value ON unit_identities (value);\n"
+	"CREATE INDEX unit_identities_allocated ON unit_identities (unit_id) WHERE state = 'allocated';\n"
 	"PRAGMA user_version = 4;\n";
 
 /* steps[N - 1] migrates version N to N + 1; version 1 is the first release. */

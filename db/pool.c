@@ -97,6 +97,9 @@ static int check_counter(const struct db_pool_spec *sp, struct err *err)
 {
 	char buf[DB_POOL_VALUE_MAX];
 
+	if (strlen(sp->format ? sp->format : "") >= DB_POOL_VALUE_MAX)
+		return err_set(err, -EINVAL, "pool '%s': format longer than %d characters",
+			       sp->name, DB_POOL_VALUE_MAX - 1);
 	if (sp->first < 0 || sp->first > sp->last)
 		return err_set(err, -EINVAL,
 			       "pool '%s': counter range %" PRId64 "..%" PRId64
@@ -148,8 +151,9 @@ static int check_spec(const struct db_pool_spec *sp, struct err *err)
 	if (sp->low_water < 0 || sp->per_unit > 64)
 		return err_set(err, -EINVAL,
 			       "pool '%s': low-water < 0 or more than 64 values a unit", sp->name);
-	if (sp->station && !*sp->station)
-		return err_set(err, -EINVAL, "pool '%s': empty station name", sp->name);
+	if (sp->station &&
+	    (!*sp->station || strlen(sp->station) >= sizeof(((struct pool *)0)->station)))
+		return err_set(err, -EINVAL, "pool '%s': station name empty or too long", sp->name);
 	if (sp->kind != DB_POOL_COUNTER && sp->format)
 		return err_set(err, -EINVAL, "pool '%s': only counter pools have a format",
 			       sp->name);

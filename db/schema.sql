@@ -176,5 +176,7 @@ CREATE TABLE unit_identities (
 
 CREATE INDEX unit_identities_by_unit ON unit_identities (unit_id);
 CREATE INDEX unit_identities_by_value ON unit_identities (value);
+-- Recovery at start looks only for 'allocated' rows: keep that index tiny.
+CREATE INDEX unit_identities_allocated ON unit_identities (unit_id) WHERE state = 'allocated';
 
 PRAGMA user_version = 4;
