@@ -294,7 +294,7 @@ static int print_row(const struct db_pool_row *r, void *ud)
 
 	(void)ud;
 	range_text(r, range, sizeof(range));
-	printf("%-16s %-7s %-5s %-12s %-35s %9" PRId64 " %9" PRId64 " %9" PRId64 " %9" PRId64
+	printf("%-16s %-7s %-6s %-12s %-35s %9" PRId64 " %9" PRId64 " %9" PRId64 " %9" PRId64
 	       " %10" PRId64 "%s\n",
 	       r->name, r->kind, r->policy, r->station ? r->station : "-", range, r->free,
 	       r->allocated, r->used, r->burned, r->units_left, r->low ? "  LOW" : "");
@@ -353,8 +353,8 @@ static int cmd_list(struct pool_opts *o)
 		cJSON_Delete(arr);
 	} else {
 		if (!status)
-			printf("%-16s %-7s %-5s %-12s %-35s %9s %9s %9s %9s %10s\n", "POOL", "KIND",
-			       "RULE", "STATION", "RANGE", "FREE", "ALLOCATED", "USED", "BURNED",
+			printf("%-16s %-7s %-6s %-12s %-35s %9s %9s %9s %9s %10s\n", "POOL", "KIND",
+			       "POLICY", "STATION", "RANGE", "FREE", "ALLOCATED", "USED", "BURNED",
 			       "UNITS-LEFT");
 		n = db_pool_list(db, name, status ? print_status : print_row, NULL, &e);
 	}
