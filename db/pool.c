@@ -596,6 +596,7 @@ static int settle_unit(struct db *db, int64_t unit_id, enum db_result result, in
 		if (rc != SQLITE_DONE)
 			return db_sql_err(db, rc, err, "unit %lld: settle identities",
 					  (long long)unit_id);
+		/* Count each value once: by the unit's rows, not the pool's. */
 		if (strncmp(*steps, "UPDATE unit_identities", 22) == 0)
 			n += sqlite3_changes(db->sql);
 	}
