@@ -53,6 +53,13 @@ static const struct {
 	{ "status", cmd_status, "status [--socket PATH] [--json] [--watch [SECONDS]]" },
 	{ "devices", cmd_devices, "devices [--recipes DIR] [--socket PATH] [--json]" },
 	{ "udev-rules", cmd_udev_rules, "udev-rules [--recipes DIR] [--group NAME]" },
+	{ "pool", flashctl_cmd_pool,
+	  "pool create NAME --kind counter|mac|list [--format F] [--first N] [--last N]\n"
+	  "                [--per-unit N] [--policy burn|reuse] [--low-water N] [--station S]\n"
+	  "  flashctl pool list|status [NAME] [--json]\n"
+	  "  flashctl pool import NAME FILE [--files|--csv]\n"
+	  "  flashctl pool export NAME [--format csv|json]\n"
+	  "  flashctl pool audit" },
 };
 
 static void usage(FILE *f)

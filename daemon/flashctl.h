@@ -6,6 +6,7 @@
  *   flashctl [--db PATH] log|show|stats|export ...   daemon/flashctl-qa.c
  *   flashctl recipe check FILE...                    daemon/flashctl-recipe.c
  *   flashctl status                                  daemon/flashctl-status.c
+ *   flashctl [--db PATH] pool ...                    daemon/flashctl-pool.c
  *
  * Exit codes, for every subcommand: FLASHCTL_EXIT_OK (0), FLASHCTL_EXIT_ERROR
  * (1: runtime error, e.g. a missing database or unit) and FLASHCTL_EXIT_USAGE
@@ -55,5 +56,11 @@ int flashctl_cmd_devices(int argc, char **argv);
 
 /* "flashctl udev-rules": udev rules for the recipes' devices (daemon/flashctl-udev.c). */
 int flashctl_cmd_udev_rules(int argc, char **argv);
+
+/*
+ * "flashctl pool create|list|status|import|export|audit": identity pools
+ * (daemon/flashctl-pool.c).  create and import write the database.
+ */
+int flashctl_cmd_pool(const struct flashctl *ctl, int argc, char **argv);
 
 #endif

@@ -73,10 +73,65 @@ static const char step_2_to_3[] =
 	"CREATE INDEX units_by_port ON units (port, started_at);\n"
 	"PRAGMA user_version = 3;\n";
 
+/*
+ * 3 to 4: identity pools (issue 18): tables pools, pool_values and
+ * unit_identities, created as db/schema.sql has them, byte for byte.
+ */
+static const char step_3_to_4[] =
+	"CREATE TABLE pools (\n"
+	"\tname\t\tTEXT PRIMARY KEY,\n"
+	"\tkind\t\tTEXT NOT NULL CHECK (kind IN ('counter', 'mac', 'list')),\n"
+	"\tformat\t\tTEXT,\t\t\t-- counter: 'SN{yy}{ww}{seq:6}{luhn}', else NULL\n"
+	"\tfirst_seq\tINTEGER,\t\t-- counter, mac: first number (mac: 48-bit address)\n"
+	"\tlast_seq\tINTEGER,\t\t-- counter, mac: last number, inclusive\n"
+	"\tnext_seq\tINTEGER,\t\t-- counter, mac: lowest number never issued\n"
+	"\tper_unit\tINTEGER NOT NULL DEFAULT 1 CHECK (per_unit >= 1),\n"
+	"\tpolicy\t\tTEXT NOT NULL DEFAULT 'burn' CHECK (policy IN ('reuse', 'burn')),\n"
+	"\tlow_water\tINTEGER NOT NULL DEFAULT 0 CHECK (low_water >= 0),\n"
+	"\tstation\t\tTEXT,\t\t\t-- block reserved for this station; NULL: any\n"
+	"\tcreated_at\tINTEGER NOT NULL\t-- ms since epoch, UTC\n"
+	");\n"
+	"\n"
+	"CREATE TABLE pool_values (\n"
+	"\tpool\t\tTEXT NOT NULL REFERENCES pools (name) ON DELETE CASCADE,\n"
+	"\tseq\t\tINTEGER NOT NULL,\t-- number (counter, mac) or import order (list)\n"
+	"\tvalue\t\tTEXT NOT NULL,\t\t-- 'SN26100000012', '02:00:00:00:00:01', list text\n"
+	"\tfile\t\tTEXT,\t\t\t-- list value naming a file (key, certificate): absolute path\n"
+	"\tfile_sha256\tTEXT,\t\t\t-- hex SHA-256 of that file at import\n"
+	"\tstate\t\tTEXT NOT NULL DEFAULT 'free'\n"
+	"\t\t\tCHECK (state IN ('free', 'allocated', 'used', 'burned')),\n"
+	"\tunit_id\t\tINTEGER REFERENCES units (id),\n"
+	"\tPRIMARY KEY (pool, seq),\n"
+	"\tUNIQUE (pool, value)\n"
+	") WITHOUT ROWID;\n"
+	"\n"
+	"CREATE INDEX pool_values_free ON pool_values (pool, seq) WHERE state = 'free';\n"
+	"\n"
+	"CREATE TABLE unit_identities (\n"
+	"\tid\t\tINTEGER PRIMARY KEY,\n"
+	"\tunit_id\t\tINTEGER NOT NULL REFERENCES units (id) ON DELETE CASCADE,\n"
+	"\tpool\t\tTEXT NOT NULL,\n"
+	"\tseq\t\tINTEGER NOT NULL,\n"
+	"\tvalue\t\tTEXT NOT NULL,\n"
+	"\tfile\t\tTEXT,\n"
+	"\tfile_sha256\tTEXT,\n"
+	"\tstate\t\tTEXT NOT NULL DEFAULT 'allocated'\n"
+	"\t\t\tCHECK (state IN ('allocated', 'used', 'burned', 'released')),\n"
+	"\tdevice_written\tINTEGER NOT NULL DEFAULT 0 CHECK (device_written IN (0, 1)),\n"
+	"\tallocated_at\tINTEGER NOT NULL,\t-- ms since epoch, UTC\n"
+	"\tfinished_at\tINTEGER\n"
+	");\n"
+	"\n"
+	"CREATE INDEX unit_identities_by_unit ON unit_identities (unit_id);\n"
+	"CREATE INDEX unit_identities_by_value ON unit_identities (value);\n"
+	"CREATE INDEX unit_identities_allocated ON unit_identities (unit_id) WHERE state = 'allocated';\n"
+	"PRAGMA user_version = 4;\n";
+
 /* steps[N - 1] migrates version N to N + 1; version 1 is the first release. */
 static const char *const steps[] = {
 	step_1_to_2,
 	step_2_to_3,
+	step_3_to_4,
 };
 
 static int count_tables(struct db *db, struct err *err)

@@ -1,4 +1,4 @@
--- flashd unit database, schema version 3: the current schema of record.
+-- flashd unit database, schema version 4: the current schema of record.
 --
 -- db_open() runs this file (compiled in as db_schema_sql[]) on an empty
 -- database, in one transaction; db/migrate.c brings older versions up to
@@ -116,4 +116,67 @@ SELECT unit_id, stage, target, file, size, sha256,
 	verified
 FROM unit_images;
 
-PRAGMA user_version = 3;
+-- Identity pools (schema version 4): serial numbers, MAC addresses and list
+-- values (pre-assigned serials, key or certificate files) handed to units,
+-- each value at most once (db/pool.h).  A counter or mac pool issues
+-- numbers first..last in order; numbers from next_seq on were never issued
+-- and are free.  A pool may be a block of a wider range reserved for one
+-- station.  policy says what a failed or interrupted unit's values become:
+-- 'burn' (never again) or 'reuse' (free again, only if no write to the
+-- device had started).  low_water is in units (allocations) left.
+CREATE TABLE pools (
+	name		TEXT PRIMARY KEY,
+	kind		TEXT NOT NULL CHECK (kind IN ('counter', 'mac', 'list')),
+	format		TEXT,			-- counter: 'SN{yy}{ww}{seq:6}{luhn}', else NULL
+	first_seq	INTEGER,		-- counter, mac: first number (mac: 48-bit address)
+	last_seq	INTEGER,		-- counter, mac: last number, inclusive
+	next_seq	INTEGER,		-- counter, mac: lowest number never issued
+	per_unit	INTEGER NOT NULL DEFAULT 1 CHECK (per_unit >= 1),
+	policy		TEXT NOT NULL DEFAULT 'burn' CHECK (policy IN ('reuse', 'burn')),
+	low_water	INTEGER NOT NULL DEFAULT 0 CHECK (low_water >= 0),
+	station		TEXT,			-- block reserved for this station; NULL: any
+	created_at	INTEGER NOT NULL	-- ms since epoch, UTC
+);
+
+-- Every value issued (counter, mac) or imported (list), in exactly one
+-- state; unit_id is the unit holding it, NULL when free.
+CREATE TABLE pool_values (
+	pool		TEXT NOT NULL REFERENCES pools (name) ON DELETE CASCADE,
+	seq		INTEGER NOT NULL,	-- number (counter, mac) or import order (list)
+	value		TEXT NOT NULL,		-- 'SN26100000012', '02:00:00:00:00:01', list text
+	file		TEXT,			-- list value naming a file (key, certificate): absolute path
+	file_sha256	TEXT,			-- hex SHA-256 of that file at import
+	state		TEXT NOT NULL DEFAULT 'free'
+			CHECK (state IN ('free', 'allocated', 'used', 'burned')),
+	unit_id		INTEGER REFERENCES units (id),
+	PRIMARY KEY (pool, seq),
+	UNIQUE (pool, value)
+) WITHOUT ROWID;
+
+CREATE INDEX pool_values_free ON pool_values (pool, seq) WHERE state = 'free';
+
+-- The values each unit was given, kept after the unit ends: 'allocated'
+-- while it runs, then 'used' (pass), 'burned' or 'released' (back to the
+-- pool under policy 'reuse').  device_written: a write to the device had
+-- started (set before the first write), so 'reuse' may not release them.
+CREATE TABLE unit_identities (
+	id		INTEGER PRIMARY KEY,
+	unit_id		INTEGER NOT NULL REFERENCES units (id) ON DELETE CASCADE,
+	pool		TEXT NOT NULL,
+	seq		INTEGER NOT NULL,
+	value		TEXT NOT NULL,
+	file		TEXT,
+	file_sha256	TEXT,
+	state		TEXT NOT NULL DEFAULT 'allocated'
+			CHECK (state IN ('allocated', 'used', 'burned', 'released')),
+	device_written	INTEGER NOT NULL DEFAULT 0 CHECK (device_written IN (0, 1)),
+	allocated_at	INTEGER NOT NULL,	-- ms since epoch, UTC
+	finished_at	INTEGER
+);
+
+CREATE INDEX unit_identities_by_unit ON unit_identities (unit_id);
+CREATE INDEX unit_identities_by_value ON unit_identities (value);
+-- Recovery at start looks only for 'allocated' rows: keep that index tiny.
+CREATE INDEX unit_identities_allocated ON unit_identities (unit_id) WHERE state = 'allocated';
+
+PRAGMA user_version = 4;

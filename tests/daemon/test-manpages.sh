@@ -38,7 +38,7 @@ compare flashctl "$top/daemon/flashctl.1" "$build/flashctl" --help
 compare flashd "$top/daemon/flashd.8" "$build/flashd" --help
 
 # Every flashctl command answers --help the same way: usage on stdout, exit 0.
-for c in log show stats export status recipe devices udev-rules; do
+for c in log show stats export status recipe devices udev-rules pool; do
 	out=$("$build/flashctl" "$c" --help 2>/dev/null)
 	rc=$?
 	if [ "$rc" = 0 ] && [[ $out == "usage: flashctl $c "* ]]; then

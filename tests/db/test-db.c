@@ -776,20 +776,36 @@ static char *replace_once(const char *s, const char *old, const char *new)
 	return out;
 }
 
+/* The schema of version 3: today's without the identity pools of version 4 (malloc'd). */
+static char *schema_v3(void)
+{
+	const char *from = strstr(db_schema_sql, "-- Identity pools (schema version 4)");
+	const char *to = strstr(db_schema_sql, "PRAGMA user_version = 4;");
+	size_t n = strlen(db_schema_sql) + 1;
+	char *out = malloc(n);
+
+	if (!from || !to || !out)
+		TEST_FAIL("schema_v3: version 4 block not found in db/schema.sql");
+	snprintf(out, n, "%.*sPRAGMA user_version = 3;%s", (int)(from - db_schema_sql),
+		 db_schema_sql, to + strlen("PRAGMA user_version = 4;"));
+	return out;
+}
+
 TEST(db_open_migrates_v1_integer_slot_to_text)
 {
 	const char *p = tpath("v1.db");
 	struct err e = { 0 };
 	struct db *db = NULL;
-	char *a, *b, *v1, *got, *want;
+	char *v3 = schema_v3(), *a, *b, *v1, *got, *want;
 
-	/* Schema version 1 had "slot INTEGER", no units_by_port, and is otherwise today's schema. */
-	a = replace_once(db_schema_sql,
+	/* Schema version 1 had "slot INTEGER", no units_by_port, and is otherwise version 3. */
+	a = replace_once(v3,
 			 "\tslot\t\tTEXT,\t\t\t-- fixture slot label as configured ('A3'), NULL if unmapped\n",
 			 "\tslot\t\tINTEGER,\t\t-- fixture slot number, NULL if unmapped\n");
 	b = replace_once(a, "CREATE INDEX units_by_port ON units (port, started_at);\n", "");
 	v1 = replace_once(b, "PRAGMA user_version = 3;", "PRAGMA user_version = 1;");
 	raw_exec(p, v1);
+	free(v3);
 	free(a);
 	free(b);
 	free(v1);
@@ -838,13 +854,14 @@ TEST(db_open_migrates_v2_adding_the_port_index)
 	const char *p = tpath("v2.db");
 	struct err e = { 0 };
 	struct db *db = NULL;
-	char *a, *v2, *got, *want;
+	char *v3 = schema_v3(), *a, *v2, *got, *want;
 
-	/* Schema version 2 is today's without units_by_port. */
-	a = replace_once(db_schema_sql, "CREATE INDEX units_by_port ON units (port, started_at);\n",
+	/* Schema version 2 is version 3 without units_by_port. */
+	a = replace_once(v3, "CREATE INDEX units_by_port ON units (port, started_at);\n",
 			 "");
 	v2 = replace_once(a, "PRAGMA user_version = 3;", "PRAGMA user_version = 2;");
 	raw_exec(p, v2);
+	free(v3);
 	free(a);
 	free(v2);
 	raw_exec(p, "INSERT INTO units (id, station, port, slot, recipe, result, started_at, "
@@ -862,6 +879,37 @@ TEST(db_open_migrates_v2_adding_the_port_index)
 	db = db_close(db);
 	got = schema_dump(p);
 	want = schema_dump(tpath("v2-fresh.db"));
+	ASSERT_STREQ(got, want);
+	free(got);
+	free(want);
+}
+
+TEST(db_open_migrates_v3_adding_identity_pools)
+{
+	const char *p = tpath("v3.db");
+	struct err e = { 0 };
+	struct db *db = NULL;
+	char *v3 = schema_v3(), *got, *want;
+
+	raw_exec(p, v3);
+	free(v3);
+	raw_exec(p, "INSERT INTO units (id, station, port, slot, recipe, result, started_at, "
+		    "finished_at, flashd_version) VALUES (9, 's', '1-1', 'A1', 'r', 'pass', 1, 2, 'v')");
+	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'pools'"), 0);
+
+	ASSERT_OK(db_open(p, 0, &db, &e));
+	ASSERT_EQ(db_schema_version(db, &e), DB_SCHEMA_VERSION);
+	db = db_close(db);
+	ASSERT_SQL_TEXT(p, "SELECT id || ':' || result FROM units", "9:pass");
+	raw_exec(p, "INSERT INTO pools (name, kind, created_at) VALUES ('l', 'list', 1);"
+		    "INSERT INTO pool_values (pool, seq, value) VALUES ('l', 1, 'x');"
+		    "INSERT INTO unit_identities (unit_id, pool, seq, value, allocated_at) "
+		    "VALUES (9, 'l', 1, 'x', 1)");
+
+	db = open_new("v3-fresh.db");
+	db = db_close(db);
+	got = schema_dump(p);
+	want = schema_dump(tpath("v3-fresh.db"));
 	ASSERT_STREQ(got, want);
 	free(got);
 	free(want);
