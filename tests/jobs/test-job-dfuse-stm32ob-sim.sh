@@ -65,10 +65,10 @@ recipe ob "$(boot_stage)" \
 run ob ob ""
 row=$(q "$tmp/ob.db" "SELECT result, failed_stage IS NULL FROM units")
 if [ "$rc" -eq 0 ] && [ "$row" = "pass|1" ] && cmp -s "$tmp/ob/b1.option-bytes.bin" "$tmp/r/images/ob.bin" &&
-	cmp -s "$tmp/ob/b1.flash.bin" "$tmp/expect.bin"; then
+	cmp -s "$tmp/ob/b1.flash.bin" "$tmp/expect.bin" && [ "$(state_of "$tmp/ob/summary.json")" = dfu-idle ]; then
 	ok "option_bytes_written_board_reenumerates_unit_passes_byte_exact"
 else
-	nok "option_bytes_written_board_reenumerates_unit_passes_byte_exact" "rc=$rc row=$row" \
+	nok "option_bytes_written_board_reenumerates_unit_passes_byte_exact" "rc=$rc row=$row state=$(state_of "$tmp/ob/summary.json")" \
 		"ob: $(od -An -tx1 "$tmp/ob/b1.option-bytes.bin" 2>&1)" "$(tail -3 "$tmp/ob.log")"
 fi
 order=$(sed -n "s/.*Stage [0-9]* '\([^']*\)' started.*/\1/p" "$tmp/ob.log" | tr '\n' ' ' | sed 's/ $//')
@@ -80,8 +80,6 @@ if [ "$order" = "boot verify dfuse.option_bytes" ] && [[ $note == *"re-enumerate
 else
 	nok "option_bytes_verified_after_the_reset_flash_verified_before" "order=$order" "note=$note" "img=$img"
 fi
-[ "$(state_of "$tmp/ob/summary.json")" = dfu-idle ] && ok "option_bytes_board_back_in_the_rom" ||
-	nok "option_bytes_board_back_in_the_rom" "state=$(state_of "$tmp/ob/summary.json")"
 
 # --- read protection level 1 after a download ---------------------------------
 recipe rdp1 "$(boot_stage)" '{ "op": "dfuse.read_protect", "level": 1 }'
@@ -144,4 +142,25 @@ if [ "$rc" -eq 0 ] && [ "$(state_of "$tmp/rdp2/summary.json")" = rdp2-no-rom ] &
 	ok "read_protect_level2_board_never_comes_back"
 else
 	nok "read_protect_level2_board_never_comes_back" "rc=$rc state=$(state_of "$tmp/rdp2/summary.json")" "rows=$rows" "$(tail -3 "$tmp/rdp2.log")"
+fi
+
+# --- the example recipe (jobs/recipes/stm32-f405-protected.json) end to end --
+ex=$top/jobs/recipes/stm32-f405-protected.json
+cat >"$tmp/example.json" <<EOF
+{ "time_scale": 0.001,
+  "boards": [ { "id": "b1", "type": "stm32f405-dfuse", "port": "1-4.1", "serial": "EX0001" } ] }
+EOF
+timeout 60 "$sim" --scenario "$tmp/example.json" --dump-dir "$tmp/example" -- \
+	"$tool" --db "$tmp/example.db" --recipe "$ex" --port 1-4.1 --deadline-pct 10 >"$tmp/example.log" 2>&1
+rc=$?
+ob=$(od -An -tx1 "$tmp/example/b1.option-bytes.bin" 2>&1 | tr -d ' \n')
+stages=$(q "$tmp/example.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY started_at, idx)")
+boot=$top/jobs/recipes/images/stm32-f405-boot.bin app=$top/jobs/recipes/images/stm32-f405-app.bin
+if [ "$rc" -eq 0 ] && [ "$ob" = e055ffffffffffffff0fffffffffffff ] &&
+	[ "$stages" = "bootloader:pass application:pass verify:pass options:pass protect:pass" ] &&
+	cmp -s -n "$(stat -c %s "$boot")" "$boot" "$tmp/example/b1.flash.bin" &&
+	cmp -s -n "$(stat -c %s "$app")" "$app" <(tail -c +$((0x10000 + 1)) "$tmp/example/b1.flash.bin"); then
+	ok "example_protected_recipe_flashes_sets_options_then_rdp1"
+else
+	nok "example_protected_recipe_flashes_sets_options_then_rdp1" "rc=$rc ob=$ob" "stages=$stages" "$(tail -3 "$tmp/example.log")"
 fi
