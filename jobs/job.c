@@ -250,7 +250,9 @@ int job_await_reset(struct job *j, bool back, struct err *e)
 	uint64_t t0 = now_ms();
 	int r = 0;
 
-	job_session_close(j);
+	/* The old session is closed once the port changed, not before: the
+	 * simulated rig's uevent sender aborts on a socket closing under it
+	 * (tests/sim/testbed.c), and a real libusb handle just goes stale. */
 	pthread_mutex_lock(&j->lock);
 	for (;;) {
 		struct timespec ts;
@@ -272,6 +274,7 @@ int job_await_reset(struct job *j, bool back, struct err *e)
 		pthread_cond_timedwait(&j->cond, &j->lock, &ts);
 	}
 	pthread_mutex_unlock(&j->lock);
+	job_session_close(j);
 	if (r == -ETIMEDOUT)
 		return err_set(e, r, "%04x:%04x did not %s port %s after its reset within %llu ms",
 			       vid, pid, back ? "come back on" : "leave", j->cur.port,
