@@ -115,7 +115,8 @@ void job_record_image(struct job *j, const struct recipe_stage *st, const char *
 int job_image_get(struct job *j, const struct recipe_image *ri, struct image **ret, struct err *e);
 
 /*
- * A stage whose device resets by itself (recipe_op_device_resets()): call
+ * A stage whose device resets by itself and comes back (dfuse.option_bytes,
+ * dfuse.read_protect, dfuse.read_unprotect: no await in the recipe): call
  * job_expect_reset() before the request that resets it, then
  * job_await_reset() (closes the session; back: waits for the device to
  * reappear on the port with the same VID/PID and opens it).

@@ -46,12 +46,6 @@ unsigned recipe_stage_rdp_level(const struct recipe_stage *s)
 	}
 }
 
-bool recipe_op_device_resets(enum recipe_op op)
-{
-	return op == RECIPE_OP_DFUSE_OPTION_BYTES || op == RECIPE_OP_DFUSE_READ_PROTECT ||
-	       op == RECIPE_OP_DFUSE_READ_UNPROTECT;
-}
-
 static const char *stage_name(const struct recipe_stage *s)
 {
 	return s->label ? s->label : recipe_op_name(s->op);

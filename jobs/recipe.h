@@ -469,12 +469,6 @@ enum recipe_op recipe_op_from_name(const char *name);
 bool recipe_op_uses_device(enum recipe_op op);
 /* Whether the device goes away after the op (leave, sdp.boot, reboot, continue). */
 bool recipe_op_device_leaves(enum recipe_op op);
-/*
- * Whether the device resets during the op and the op itself waits for it
- * to come back (dfuse.option_bytes, dfuse.read_protect,
- * dfuse.read_unprotect): not a leave, no await needed after it.
- */
-bool recipe_op_device_resets(enum recipe_op op);
 /* The RDP level a stage sets: 1 or 2, 0 when it sets none (level 0 or no RDP stage). */
 unsigned recipe_stage_rdp_level(const struct recipe_stage *s);
 const char *recipe_serial_source_name(enum recipe_serial_source s);
