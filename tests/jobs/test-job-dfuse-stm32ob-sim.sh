@@ -164,3 +164,23 @@ if [ "$rc" -eq 0 ] && [ "$ob" = e055ffffffffffffff0fffffffffffff ] &&
 else
 	nok "example_protected_recipe_flashes_sets_options_then_rdp1" "rc=$rc ob=$ob" "stages=$stages" "$(tail -3 "$tmp/example.log")"
 fi
+
+# --- STM32L476: its 40 option bytes at 0x1FFF7800, RDP the low byte of
+# FLASH_OPTR (RM0351 §3.4.1): level 1 set there, the rest kept -------------
+recipe l4rdp '{ "op": "dfuse.read_protect", "level": 1, "address": "0x1FFF7800" }'
+cat >"$tmp/l4rdp.json" <<EOF
+{ "time_scale": 0.001,
+  "boards": [ { "id": "b1", "type": "stm32l476-dfuse", "port": "1-1.4", "serial": "L4OB01" } ] }
+EOF
+timeout 60 "$sim" --scenario "$tmp/l4rdp.json" --dump-dir "$tmp/l4rdp" -- \
+	"$tool" --db "$tmp/l4rdp.db" --recipe "$tmp/r/l4rdp.json" --port 1-1.4 --deadline-pct 10 >"$tmp/l4rdp.log" 2>&1
+rc=$?
+ob=$(od -An -tx1 -N8 "$tmp/l4rdp/b1.option-bytes.bin" 2>&1 | tr -d ' \n')
+size=$(stat -c %s "$tmp/l4rdp/b1.option-bytes.bin" 2>&1)
+row=$(q "$tmp/l4rdp.db" "SELECT result FROM units; SELECT target || '|' || size FROM unit_images")
+if [ "$rc" -eq 0 ] && [ "$ob" = 55f8efffffffffff ] && [ "$size" = 40 ] && [ "$row" = "pass
+alt1:0x1fff7800|40" ]; then
+	ok "l476_read_protect_sets_the_optr_rdp_byte"
+else
+	nok "l476_read_protect_sets_the_optr_rdp_byte" "rc=$rc ob=$ob size=$size" "row=$row" "$(tail -3 "$tmp/l4rdp.log")"
+fi
