@@ -311,3 +311,8 @@ int job_dfuse_read(struct job *j, uint8_t alt, uint32_t addr, uint8_t *buf, size
 		return r;
 	return dfuse_upload(j->s.dfuse, addr, buf, len, NULL, NULL, e);
 }
+
+int job_dfuse_open(struct job *j, struct err *e)
+{
+	return ensure_dfuse(j, e);
+}

@@ -112,6 +112,8 @@ struct job {
 	char serial[128];
 	char chip_uid[64];
 	char jedec[16];
+	/* What a passing stage wants in its row's error column (job_stage_note()). */
+	char stage_note[ERR_MSG_MAX];
 };
 
 /* job-session.c: open the current device (bounded retries for the transient
@@ -128,11 +130,27 @@ void job_record_image(struct job *j, const struct recipe_stage *st, const char *
 /* Map a recipe image through the shared cache. */
 int job_image_get(struct job *j, const struct recipe_image *ri, struct image **ret, struct err *e);
 
+/*
+ * A stage whose device resets by itself and comes back (dfuse.option_bytes,
+ * dfuse.read_protect, dfuse.read_unprotect: no await in the recipe): call
+ * job_expect_reset() before the request that resets it, then
+ * job_await_reset() (closes the session; back: waits for the device to
+ * reappear on the port with the same VID/PID and opens it).
+ */
+void job_expect_reset(struct job *j);
+int job_await_reset(struct job *j, bool back, struct err *e);
+/* A note for the running stage's row when it passes (say what was set). */
+void job_stage_note(struct job *j, const char *fmt, ...) _printf_(2, 3);
+
 /* job-dfuse.c: DfuSe stages. */
 int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char *name,
 		       struct err *e);
 int job_dfuse_read_uid(struct job *j, const struct recipe_stage *st, struct err *e);
 int job_dfuse_leave(struct job *j, const struct recipe_stage *st, struct err *e);
+/* The session's DfuSe engine, opened on first use. */
+int job_dfuse_open(struct job *j, struct err *e);
+/* dfuse.option_bytes, dfuse.read_protect, dfuse.read_unprotect (job-dfuse-rdp.c). */
+int job_dfuse_rdp(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
 
 /* job-imx.c: i.MX SDP stage (sdp.boot) and fastboot stages. */
 int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);

@@ -123,9 +123,20 @@ void job_plan_erase(struct job *j, enum job_mem mem, uint8_t alt, const char *pa
 		j->plan.oom = true;
 }
 
+/*
+ * Option bytes may set read protection, after which the ROM refuses every
+ * read (AN3156): the pass runs before them, while the flash can be read.
+ * A read unprotect erases it all: nothing to check before that.
+ */
+static bool job_verify_before_rdp(const struct recipe_stage *next)
+{
+	return next->op == RECIPE_OP_DFUSE_OPTION_BYTES || next->op == RECIPE_OP_DFUSE_READ_PROTECT;
+}
+
 bool job_verify_due(const struct job *j, const struct recipe_stage *next)
 {
-	return j->plan.dirty && (!next || recipe_op_device_leaves(next->op));
+	return j->plan.dirty && (!next || recipe_op_device_leaves(next->op) ||
+				 job_verify_before_rdp(next));
 }
 
 static const char *mem_name(enum job_mem m)

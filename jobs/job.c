@@ -5,6 +5,7 @@
  * unit's database row from 'running' to its final result.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,68 @@ static int stage_await(struct job *j, const struct recipe_stage *st, struct err 
 	return 0;
 }
 
+void job_expect_reset(struct job *j)
+{
+	pthread_mutex_lock(&j->lock);
+	j->leave_gen = j->dev_gen;
+	pthread_mutex_unlock(&j->lock);
+}
+
+/*
+ * The device job_expect_reset() announced: back = it reappears on our port
+ * with the same VID/PID (it becomes the session's device), !back = it is
+ * gone from the port (and stays away: nothing waits for it).  Ended by the
+ * stage deadline like an await.
+ */
+int job_await_reset(struct job *j, bool back, struct err *e)
+{
+	uint16_t vid = j->cur.vid, pid = j->cur.pid;
+	uint64_t t0 = now_ms();
+	int r = 0;
+
+	/* The old session is closed once the port changed, not before: the
+	 * simulated rig's uevent sender aborts on a socket closing under it
+	 * (tests/sim/testbed.c), and a real libusb handle just goes stale. */
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		struct timespec ts;
+
+		if (j->stop_reason) {
+			r = j->stop_reason;
+			break;
+		}
+		if (back && j->dev_present && j->dev_gen > j->leave_gen && j->dev.vid == vid &&
+		    j->dev.pid == pid) {
+			j->cur = j->dev;
+			j->used_gen = j->dev_gen;
+			break;
+		}
+		if (!back && (!j->dev_present || j->dev_gen > j->leave_gen))
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&j->cond, &j->lock, &ts);
+	}
+	pthread_mutex_unlock(&j->lock);
+	job_session_close(j);
+	if (r == -ETIMEDOUT)
+		return err_set(e, r, "%04x:%04x did not %s port %s after its reset within %llu ms",
+			       vid, pid, back ? "come back on" : "leave", j->cur.port,
+			       (unsigned long long)(now_ms() - t0));
+	if (r < 0)
+		return err_set(e, r, "stopped while waiting for %04x:%04x", vid, pid);
+	return back ? job_session_open(j, e) : 0;
+}
+
+void job_stage_note(struct job *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(j->stage_note, sizeof(j->stage_note), fmt, ap);
+	va_end(ap);
+}
+
 static int run_op(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
 {
 	switch (st->op) {
@@ -241,6 +304,10 @@ static int run_op(struct job *j, const struct recipe_stage *st, const char *name
 		return job_dfuse_read_uid(j, st, e);
 	case RECIPE_OP_DFUSE_LEAVE:
 		return job_dfuse_leave(j, st, e);
+	case RECIPE_OP_DFUSE_OPTION_BYTES:
+	case RECIPE_OP_DFUSE_READ_PROTECT:
+	case RECIPE_OP_DFUSE_READ_UNPROTECT:
+		return job_dfuse_rdp(j, st, name, e);
 	case RECIPE_OP_SDP_BOOT:
 		return job_sdp_boot(j, st, name, e);
 	case RECIPE_OP_FASTBOOT_GETVAR:
@@ -313,6 +380,7 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 		j->leave_gen = j->dev_gen;
 	pthread_mutex_unlock(&j->lock);
 
+	j->stage_note[0] = '\0';
 	for (unsigned attempt = 0; attempt <= st->retries; attempt++) {
 		err_clear(e);
 		if (recipe_op_uses_device(st->op)) {
@@ -349,7 +417,7 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 		.name = name,
 		.result = r < 0 ? (r == -ECANCELED ? DB_RESULT_INTERRUPTED : DB_RESULT_FAIL) :
 				  DB_RESULT_PASS,
-		.error = r < 0 ? e->msg : NULL,
+		.error = r < 0 ? e->msg : j->stage_note[0] ? j->stage_note : NULL,
 		.started_at = started,
 		.duration_ms = (int64_t)(now_ms() - t0),
 	};

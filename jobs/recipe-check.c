@@ -622,4 +622,5 @@ void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_o
 	check_fastboot_pieces(p, r, stage_ok);
 	check_dfuse_pad(p, r, stage_ok);
 	check_dfuse_in_layout(p, r, stage_ok);
+	recipe_plan_dfuse_rdp(p, r, stage_ok);
 }

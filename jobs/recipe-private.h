@@ -167,4 +167,12 @@ void recipe_plan_ingenic(struct recipe_parser *p, const struct recipe *r, const 
  */
 void recipe_plan_fastboot(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok);
 
+/*
+ * recipe-plan-dfuse-rdp.c: after a stage that sets STM32 read protection
+ * level 1 no DfuSe stage but dfuse.read_unprotect may follow (the ROM
+ * refuses reads and writes); after level 2 no stage at all; a
+ * dfuse.read_unprotect after downloads needs destroys_earlier.
+ */
+void recipe_plan_dfuse_rdp(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok);
+
 #endif

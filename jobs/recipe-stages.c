@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -765,6 +766,114 @@ static bool parse_fastboot_gpt(struct recipe_parser *p, const cJSON *o, const ch
 	return recipe_parse_gpt_fields(p, o, b, &s->u.fastboot_gpt) && ok;
 }
 
+/*
+ * STM32 option bytes and read protection (protocol-dfu.md §2.3, §3.5; ST
+ * AN3156).  The address names a known option-byte area; the stage's bytes
+ * must fill it exactly, since the ROM rewrites the whole area.
+ */
+static bool get_option_area(struct recipe_parser *p, const cJSON *o, const char *b,
+			    uint8_t *alt, uint32_t *address)
+{
+	uint64_t a = 1, addr = 0x1FFFC000u;
+	char jp[RECIPE_JPATH_MAX];
+	bool ok = true;
+
+	ok = recipe_get_number(p, o, b, "alt", false, 0, 255, &a) >= 0 && ok;
+	ok = recipe_get_number(p, o, b, "address", false, 0, UINT32_MAX, &addr) >= 0 && ok;
+	*alt = (uint8_t)a;
+	*address = (uint32_t)addr;
+	if (ok && !recipe_option_area(*address)) {
+		recipe_jpath_key(jp, b, "address");
+		recipe_problem(p, jp,
+			       "0x%08" PRIx32 " is no known STM32 option-byte area (0x1FFFC000: "
+			       "F2/F4, 16 bytes; 0x1FFF7800: L4, 40 bytes)",
+			       *address);
+		ok = false;
+	}
+	return ok;
+}
+
+/* RDP level 2 disables the ROM for good: only with "irreversible": true, and that only then. */
+static bool rdp_acknowledged(struct recipe_parser *p, const cJSON *o, const char *b,
+			     const struct recipe_stage *s, unsigned level, const char *what)
+{
+	char jp[RECIPE_JPATH_MAX];
+
+	if (level == 2 && !s->irreversible) {
+		recipe_problem(p, b,
+			       "%s sets read protection level 2, which is permanent (the system "
+			       "bootloader and debug access are disabled for good); acknowledge "
+			       "with \"irreversible\": true",
+			       what);
+		return false;
+	}
+	if (level != 2 && cJSON_GetObjectItemCaseSensitive(o, "irreversible")) {
+		recipe_jpath_key(jp, b, "irreversible");
+		recipe_problem(p, jp,
+			       "%s sets RDP level %u, which can be undone: \"irreversible\" is "
+			       "only for level 2",
+			       what, level);
+		return false;
+	}
+	return true;
+}
+
+static bool parse_dfuse_option_bytes(struct recipe_parser *p, const cJSON *o, const char *b,
+				     struct recipe_stage *s)
+{
+	static const char *const keys[] = {"alt", "address", "file", "sha256", NULL};
+	struct recipe_dfuse_option_bytes *a = &s->u.dfuse_option_bytes;
+	const struct recipe_option_area *area;
+	_cleanup_free_ uint8_t *buf = NULL;
+	char jp[RECIPE_JPATH_MAX], what[64];
+	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
+
+	ok = get_option_area(p, o, b, &a->alt, &a->address) && ok;
+	if (!get_image(p, o, b, &a->image) || !ok)
+		return false;
+	area = recipe_option_area(a->address);
+	recipe_jpath_key(jp, b, "file");
+	if (a->image.size != area->size) {
+		recipe_problem(p, jp,
+			       "'%s' is %" PRIu64 " bytes; the %s option bytes at 0x%08" PRIx32
+			       " are %" PRIu32 " bytes",
+			       a->image.file, a->image.size, area->parts, a->address, area->size);
+		return false;
+	}
+	if (!dfu_read_image(p, jp, &a->image, &buf))
+		return false;
+	a->rdp = buf[area->rdp_off];
+	snprintf(what, sizeof(what), "'%s' (RDP byte 0x%02X)", a->image.file, a->rdp);
+	return rdp_acknowledged(p, o, b, s, recipe_rdp_level(a->rdp), what);
+}
+
+static bool parse_dfuse_read_protect(struct recipe_parser *p, const cJSON *o, const char *b,
+				     struct recipe_stage *s)
+{
+	static const char *const keys[] = {"alt", "address", "level", NULL};
+	struct recipe_dfuse_read_protect *a = &s->u.dfuse_read_protect;
+	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
+	uint64_t level = 0;
+
+	ok = get_option_area(p, o, b, &a->alt, &a->address) && ok;
+	if (recipe_get_number(p, o, b, "level", true, 1, 2, &level) <= 0)
+		return false;
+	a->level = (unsigned)level;
+	return rdp_acknowledged(p, o, b, s, a->level, "dfuse.read_protect") && ok;
+}
+
+static bool parse_dfuse_read_unprotect(struct recipe_parser *p, const cJSON *o, const char *b,
+				       struct recipe_stage *s)
+{
+	static const char *const keys[] = {"alt", "address", "destroys_earlier", NULL};
+	struct recipe_dfuse_read_unprotect *a = &s->u.dfuse_read_unprotect;
+	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
+
+	ok = get_option_area(p, o, b, &a->alt, &a->address) && ok;
+	ok = recipe_get_bool(p, o, b, "destroys_earlier", &a->destroys_earlier) >= 0 && ok;
+	return ok;
+}
+
 typedef bool (*stage_parse_fn)(struct recipe_parser *, const cJSON *, const char *,
 			       struct recipe_stage *);
 
@@ -788,6 +897,9 @@ static const stage_parse_fn parsers[_RECIPE_OP_MAX] = {
 	[RECIPE_OP_INGENIC_SECURE_BOOT] = parse_ingenic_secure_boot,
 	[RECIPE_OP_FASTBOOT_OEM] = parse_fastboot_oem,
 	[RECIPE_OP_FASTBOOT_GPT] = parse_fastboot_gpt,
+	[RECIPE_OP_DFUSE_OPTION_BYTES] = parse_dfuse_option_bytes,
+	[RECIPE_OP_DFUSE_READ_PROTECT] = parse_dfuse_read_protect,
+	[RECIPE_OP_DFUSE_READ_UNPROTECT] = parse_dfuse_read_unprotect,
 };
 
 bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
@@ -831,9 +943,11 @@ bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
 			       "acknowledge with \"irreversible\": true");
 		ok = false;
 	} else if (s->op != RECIPE_OP_INGENIC_SECURE_BOOT &&
+		   s->op != RECIPE_OP_DFUSE_OPTION_BYTES && s->op != RECIPE_OP_DFUSE_READ_PROTECT &&
 		   cJSON_GetObjectItemCaseSensitive(o, "irreversible")) {
+		/* The RDP level 2 stages decide in their own parsers (rdp_acknowledged()). */
 		recipe_jpath_key(jp, b, "irreversible");
-		recipe_problem(p, jp, "only allowed on ingenic.secure_boot");
+		recipe_problem(p, jp, "only allowed on ingenic.secure_boot and on STM32 RDP level 2");
 		ok = false;
 	}
 	return parsers[s->op](p, o, b, s) && ok;

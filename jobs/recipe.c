@@ -60,6 +60,13 @@ static const struct op_desc ops[_RECIPE_OP_MAX] = {
 	/* oem format writes a GPT: like a UCmd. */
 	[RECIPE_OP_FASTBOOT_OEM] = {"fastboot.oem", RECIPE_FAMILY_FASTBOOT, false, 30000},
 	[RECIPE_OP_FASTBOOT_GPT] = {"fastboot.gpt", RECIPE_FAMILY_FASTBOOT, false, 30000},
+	/* Option-byte write + ROM reset + re-enumeration (boot ~0.1 s, USB
+	 * enumeration seconds); read unprotect adds a mass erase of up to 32 s
+	 * (§2.8) and Betaflight waits 20 s on top (§3.5). */
+	[RECIPE_OP_DFUSE_OPTION_BYTES] = {"dfuse.option_bytes", RECIPE_FAMILY_DFUSE, false, 30000},
+	[RECIPE_OP_DFUSE_READ_PROTECT] = {"dfuse.read_protect", RECIPE_FAMILY_DFUSE, false, 30000},
+	[RECIPE_OP_DFUSE_READ_UNPROTECT] = {"dfuse.read_unprotect", RECIPE_FAMILY_DFUSE, false,
+					    60000},
 };
 
 const char *recipe_op_name(enum recipe_op op)
@@ -198,6 +205,12 @@ static void stage_release(struct recipe_stage *s)
 		break;
 	case RECIPE_OP_INGENIC_SECURE_BOOT:
 		image_release(&s->u.ingenic_secure_boot.image);
+		break;
+	case RECIPE_OP_DFUSE_OPTION_BYTES:
+		image_release(&s->u.dfuse_option_bytes.image);
+		break;
+	case RECIPE_OP_DFUSE_READ_PROTECT:
+	case RECIPE_OP_DFUSE_READ_UNPROTECT:
 		break;
 	case RECIPE_OP_DFUSE_READ_UID:
 	case RECIPE_OP_DFUSE_LEAVE:

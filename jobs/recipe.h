@@ -27,7 +27,12 @@
  *    partition writes; Ingenic partitions fit the smallest listed JEDEC chip;
  *  - RECIPE_OP_INGENIC_SECURE_BOOT (eFuse burning, burner requests
  *    0x20-0x25) appears only with irreversible = true, and irreversible is
- *    set on no other stage.
+ *    set on no other stage but one that sets STM32 read protection level 2
+ *    (dfuse.option_bytes whose RDP byte is 0xCC, dfuse.read_protect level
+ *    2), which also needs it;
+ *  - after a stage that sets read protection (RDP level 1) no DfuSe stage
+ *    but dfuse.read_unprotect follows until one does; after level 2 no
+ *    stage follows at all (recipe-plan-dfuse-rdp.c).
  *
  * Ownership: a struct recipe owns every string, array and image in it; free
  * it with recipe_free().  A struct recipe_set owns its recipes.  Nothing here
@@ -81,6 +86,9 @@ enum recipe_op {
 	RECIPE_OP_INGENIC_SECURE_BOOT,	/* "ingenic.secure_boot": eFuse writes, needs irreversible */
 	RECIPE_OP_FASTBOOT_OEM,		/* "fastboot.oem" */
 	RECIPE_OP_FASTBOOT_GPT,		/* "fastboot.gpt": flashd builds the GPT, "flash:gpt" */
+	RECIPE_OP_DFUSE_OPTION_BYTES,	/* "dfuse.option_bytes": the ROM resets, the stage awaits it */
+	RECIPE_OP_DFUSE_READ_PROTECT,	/* "dfuse.read_protect": RDP level 1 (2: irreversible) */
+	RECIPE_OP_DFUSE_READ_UNPROTECT,	/* "dfuse.read_unprotect": 0x92, mass erase + reset */
 	_RECIPE_OP_MAX,
 	_RECIPE_OP_INVALID = -EINVAL,
 };
@@ -171,6 +179,49 @@ struct recipe_dfuse_read_uid {
 
 struct recipe_dfuse_leave {
 	uint32_t address;	/* jump address, always explicit (protocol-dfu.md §2.10) */
+};
+
+/*
+ * STM32 option bytes as the ROM's option-byte alt shows them (protocol-dfu.md
+ * §2.6, §3.5; ST AN3156): the areas recipe check knows, their size and where
+ * the read-protection (RDP) byte sits.  RDP 0xAA is level 0, 0xCC level 2
+ * (permanent: the system bootloader is disabled for good), any other value
+ * level 1 (RM0090 §3.7.3, RM0351 §3.5.1).
+ */
+#define RECIPE_RDP_LEVEL0 0xaa
+#define RECIPE_RDP_LEVEL1 0x55 /* what ST's tools write for level 1 */
+#define RECIPE_RDP_LEVEL2 0xcc
+#define RECIPE_OPTION_BYTES_MAX 64
+
+struct recipe_option_area {
+	uint32_t address;
+	uint32_t size;		/* bytes of the option-byte alt's segment */
+	uint32_t rdp_off;	/* RDP byte within it */
+	const char *parts;	/* "STM32F2/F4 (RM0090)" */
+};
+
+/* The known area at address, NULL if none. */
+const struct recipe_option_area *recipe_option_area(uint32_t address);
+/* 0, 1 or 2 for an RDP byte value. */
+unsigned recipe_rdp_level(uint8_t rdp);
+
+struct recipe_dfuse_option_bytes {
+	uint8_t alt;		/* the option-byte alt, 1 on ST ROMs */
+	uint32_t address;	/* start of the area, 0x1FFFC000 (F2/F4) by default */
+	struct recipe_image image;	/* exactly the area's bytes */
+	uint8_t rdp;		/* the image's RDP byte (read at load) */
+};
+
+struct recipe_dfuse_read_protect {
+	uint8_t alt;
+	uint32_t address;
+	unsigned level;		/* 1, or 2 (needs irreversible) */
+};
+
+struct recipe_dfuse_read_unprotect {
+	uint8_t alt;		/* the option-byte alt, read back afterwards */
+	uint32_t address;
+	bool destroys_earlier;	/* its mass erase may wipe earlier stages' bytes */
 };
 
 struct recipe_sdp_boot {
@@ -282,11 +333,15 @@ struct recipe_stage {
 	char *label;		/* "name" if given, else NULL */
 	uint32_t timeout_ms;	/* whole-stage deadline; per-op default if not given */
 	uint32_t retries;	/* extra attempts after a failure, 0..RECIPE_RETRIES_MAX */
-	bool irreversible;	/* acknowledged; only on RECIPE_OP_INGENIC_SECURE_BOOT */
+	bool irreversible;	/* acknowledged; only on RECIPE_OP_INGENIC_SECURE_BOOT and
+				 * on a stage setting STM32 RDP level 2 */
 	union {
 		struct recipe_dfuse_download dfuse_download;
 		struct recipe_dfuse_read_uid dfuse_read_uid;
 		struct recipe_dfuse_leave dfuse_leave;
+		struct recipe_dfuse_option_bytes dfuse_option_bytes;
+		struct recipe_dfuse_read_protect dfuse_read_protect;
+		struct recipe_dfuse_read_unprotect dfuse_read_unprotect;
 		struct recipe_sdp_boot sdp_boot;
 		struct recipe_await await;
 		struct recipe_fastboot_getvar fastboot_getvar;
@@ -414,6 +469,8 @@ enum recipe_op recipe_op_from_name(const char *name);
 bool recipe_op_uses_device(enum recipe_op op);
 /* Whether the device goes away after the op (leave, sdp.boot, reboot, continue). */
 bool recipe_op_device_leaves(enum recipe_op op);
+/* The RDP level a stage sets: 1 or 2, 0 when it sets none (level 0 or no RDP stage). */
+unsigned recipe_stage_rdp_level(const struct recipe_stage *s);
 const char *recipe_serial_source_name(enum recipe_serial_source s);
 
 /* Whether a port-path glob is valid: digits, '-', '.', '*', '?', and closed [...] sets. */

@@ -253,3 +253,73 @@ fail:
 	err_prefix(e, r, "read UID 0x%08x", addr);
 	return dfuse_recover(d, r);
 }
+
+/*
+ * After a request whose execution resets the ROM (§2.3, §3.5): the one
+ * GETSTATUS it answers must say dfuDNBUSY; the ROM then resets without
+ * answering again (dfu-util's ":will-reset" stops polling there too).  A
+ * device already gone counts as the reset.  dfuERROR is the refusal
+ * (errVENDOR: read protection active, errTARGET: not this alt's memory).
+ */
+static int dfuse_expect_reset(struct dfuse *d, const char *what, struct err *e)
+{
+	struct dfu_status st;
+	int r;
+
+	r = dfu_get_status(d->usb, &st, 0, e);
+	if (r == -ENODEV)
+		goto reset;
+	if (r < 0)
+		return err_prefix(e, r, "%s: GETSTATUS", what);
+	if (st.state == DFU_STATE_ERROR || st.status != DFU_STATUS_OK)
+		return err_set(e, dfu_status_errno(st.status ? st.status : DFU_STATUS_ERR_UNKNOWN),
+			       "%s: %s %s after GETSTATUS", what, dfu_state_name(st.state),
+			       dfu_status_name(st.status));
+	if (st.state != DFU_STATE_DNBUSY)
+		return err_set(e, -EPROTO, "%s: state %s after GETSTATUS, expected dfuDNBUSY (reset)",
+			       what, dfu_state_name(st.state));
+reset:
+	d->left = true;
+	err_clear(e);
+	return 0;
+}
+
+int dfuse_write_reset(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len,
+		      struct err *e)
+{
+	const struct dfuse_layout *l = &d->alts[d->cur].layout;
+	unsigned int chunk = d->desc.transfer_size < DFUSE_MAX_CHUNK ? d->desc.transfer_size :
+								       DFUSE_MAX_CHUNK;
+	int r;
+
+	/* One block: the ROM resets after it, a second one would never arrive. */
+	if (len == 0 || len > chunk)
+		return err_set(e, -EINVAL, "write 0x%08x: %zu bytes do not fit one %u-byte block",
+			       addr, len, chunk);
+	r = dfuse_mem_check(l, addr, len, DFUSE_MEM_WRITABLE, e);
+	if (r < 0)
+		return r;
+	r = dfuse_set_address_raw(d, addr, e);
+	if (r < 0)
+		return dfuse_recover(d, r);
+	r = dfu_dnload(d->usb, 2, buf, (uint16_t)len, e);
+	if (r < 0)
+		return dfuse_recover(d, dfuse_explain_stall(d, r, "DNLOAD", e));
+	r = dfuse_expect_reset(d, "write", e);
+	if (r < 0)
+		err_prefix(e, r, "write 0x%08x", addr);
+	return r < 0 ? dfuse_recover(d, r) : 0;
+}
+
+int dfuse_read_unprotect(struct dfuse *d, struct err *e)
+{
+	uint8_t cmd[1] = {DFUSE_CMD_READ_UNPROTECT};
+	int r;
+
+	r = dfu_dnload(d->usb, 0, cmd, sizeof(cmd), e);
+	if (r < 0)
+		return dfuse_recover(d, err_prefix(e, dfuse_explain_stall(d, r, "DNLOAD", e),
+						   "read unprotect"));
+	r = dfuse_expect_reset(d, "read unprotect", e);
+	return r < 0 ? dfuse_recover(d, r) : 0;
+}

@@ -208,6 +208,25 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 int dfuse_leave(struct dfuse *d, uint32_t addr, bool *ret_gone, struct err *e);
 
 /*
+ * Write buf[0..len) at addr of the current alt where the ROM resets after
+ * the write (the option bytes, §2.3): Set-Address, one DNLOAD block 2 (len
+ * must fit one transfer and be writable in the alt's layout), and the one
+ * GETSTATUS the ROM answers, dfuDNBUSY, before it resets (what dfu-util's
+ * ":will-reset" accepts).  No read-back: the caller reads after the
+ * device is back.  After success only dfuse_close() is valid.  dfuERROR
+ * errVENDOR (read protection active) is -EACCES.
+ */
+int dfuse_write_reset(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len,
+		      struct err *e);
+
+/*
+ * Read Unprotect, 0x92 (§3.5, AN3156): the ROM answers one GETSTATUS with
+ * dfuDNBUSY, then mass-erases the flash (up to 32 s on F4), sets RDP level
+ * 0 and resets.  After success only dfuse_close() is valid.
+ */
+int dfuse_read_unprotect(struct dfuse *d, struct err *e);
+
+/*
  * Read the 12-byte unique ID at addr (DFUSE_F4_UID_ADDR on F2/F4) with
  * Set-Address + UPLOAD, outside any layout.  Most F-series ROMs refuse
  * (§3.4): errVENDOR (read protection) gives -EACCES; any other refusal

@@ -265,6 +265,12 @@ int job_dfuse_leave(struct job *j, const struct recipe_stage *st, struct err *e)
 	return fake_engine(j, st->label, e);
 }
 
+int job_dfuse_rdp(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
+{
+	(void)st;
+	return fake_engine(j, name, e);
+}
+
 int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
 {
 	(void)st;

@@ -435,7 +435,7 @@ static const struct bad_case bad_cases[] = {
 	{ "irreversible elsewhere",
 	  "{ 'name': 'x', " DFU_MATCH ", 'stages': ["
 	  " { 'op': 'dfuse.leave', 'address': 0, 'irreversible': true } ] }",
-	  { "stages[0].irreversible: only allowed on ingenic.secure_boot" } },
+	  { "stages[0].irreversible: only allowed on ingenic.secure_boot and on STM32 RDP level 2" } },
 	{ "bad VID hex",
 	  "{ 'name': 'x', 'match': { 'vid': '04g3', 'pid': 1234 }, 'stages': ["
 	  " { 'op': 'dfuse.leave', 'address': 0 } ] }",

@@ -193,4 +193,38 @@ cmp -s -n $len "$tmp/l4.bin" "$tmp/l4up/b1.flash.bin" || ok=0
 ff_from $len "$tmp/l4up/b1.flash.bin" || ok=0
 [ $ok -eq 1 ] && pass $t || fail $t "$out"
 
+# --- option bytes with :will-reset (issue 15 item 2): the ROM resets after the
+# write (protocol-dfu.md §2.3), dfu-util accepts the dfuDNBUSY and stops; the
+# board comes back in the ROM, its option bytes are the file's, and a second
+# dfu-util reads them back through alt 1.
+t=option_bytes_will_reset_then_upload_reads_them_back
+printf '\xe0\xaa\xff\xff\xff\xff\xff\xff\xff\x0f\xff\xff\xff\xff\xff\xff' >"$tmp/ob.bin"
+cat >"$tmp/ob.sh" <<EOF2
+dfu-util -a 1 -s 0x1FFFC000:will-reset -D $tmp/ob.bin || [ \$? -eq 74 ] || exit 1
+# dfu-util -w: re-probe until the ROM is back from its reset.
+dfu-util -w -a 1 -s 0x1FFFC000:16 -U $tmp/ob-up.bin || exit 1
+exit 0
+EOF2
+out=$tmp/ob.out
+"$sim" --scenario "$scn/one-dfuse.json" --dump-dir "$tmp/ob" -- bash "$tmp/ob.sh" >"$out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+cmp -s "$tmp/ob.bin" "$tmp/ob/b1.option-bytes.bin" || ok=0
+cmp -s "$tmp/ob.bin" "$tmp/ob-up.bin" || ok=0
+[ "$(json_get "$tmp/ob/summary.json" 0 state 2>/dev/null)" = dfu-idle ] || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$out" "$tmp/ob/summary.json"
+
+# --- RDP level 2 written with dfu-util: the ROM is disabled for good (RM0090
+# §3.7.3), the board never re-enumerates (tests/sim/boards/README.md).
+t=option_bytes_rdp_level2_board_never_comes_back
+printf '\xec\xcc\xff\xff\xff\xff\xff\xff\xff\x0f\xff\xff\xff\xff\xff\xff' >"$tmp/ob2.bin"
+out=$tmp/ob2.out
+"$sim" --scenario "$scn/one-dfuse.json" --dump-dir "$tmp/ob2" -- \
+	bash -c "dfu-util -a 1 -s 0x1FFFC000:will-reset -D $tmp/ob2.bin; sleep 1" >"$out" 2>&1
+ok=1
+cmp -s "$tmp/ob2.bin" "$tmp/ob2/b1.option-bytes.bin" || ok=0
+[ "$(json_get "$tmp/ob2/summary.json" 0 state 2>/dev/null)" = rdp2-no-rom ] || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$out" "$tmp/ob2/summary.json"
+
 exit 0

@@ -55,4 +55,10 @@ sparse += struct.pack("<HHII", 0xCAC1, 0, 4, 12 + 4 * 4096) + bytes(raw[:4 * 409
 sparse += struct.pack("<HHII", 0xCAC3, 0, 12, 12)
 with open("imx6q-rootfs.simg", "wb") as f:
     f.write(sparse)
+
+# STM32F405 option bytes as its ROM's alt 1 shows them (RM0090 "Option
+# bytes"): USER 0xE0 (BOR level 3, else as shipped), RDP 0xAA (level 0),
+# nWRP 0x0FFF (no sector write-protected).
+with open("stm32-f405-options.bin", "wb") as f:
+    f.write(bytes([0xE0, 0xAA] + [0xFF] * 7 + [0x0F] + [0xFF] * 6))
 PY

@@ -641,6 +641,8 @@ static const char *stm32_state(struct sim_board *b)
 	};
 	struct stm32_dfuse *d = dfuse(b);
 
+	if (d->rom_disabled)
+		return "rdp2-no-rom";
 	if (d->left) {
 		snprintf(d->state_text, sizeof(d->state_text), "left@0x%08X", d->jump_addr);
 		return d->state_text;

@@ -137,6 +137,8 @@ struct stm32_dfuse {
 	uint8_t op_status;    /* outcome of the operation, shown after busy */
 	uint64_t busy_until;  /* host time (ns) when the running operation ends */
 	bool left;
+	/* RDP level 2 took effect at a reset: the system bootloader is gone for good. */
+	bool rom_disabled;
 	uint32_t jump_addr;
 	char state_text[32];
 };

@@ -132,6 +132,12 @@ static void dfuse_system_reset(struct sim_board *b, struct stm32_dfuse *d, uint6
 {
 	stm32_power_on_state(d);
 	sim_board_disconnect(b, delay_ns);
+	/* RM0090 §3.7.3, AN2606: at level 2 boot from system memory is
+	 * disabled: the ROM never runs again, no DFU device comes back. */
+	if (*stm32_rdp_byte(d) == 0xcc) {
+		d->rom_disabled = true;
+		return;
+	}
 	sim_board_connect(b, delay_ns + sim_board_scaled(b, extra_device_ns + d->t.boot));
 }
 
@@ -464,6 +470,11 @@ int stm32_dfuse_request(struct sim_board *b, struct sim_xfer *x)
 	if ((s->bmRequestType & SIM_USB_TYPE_MASK) != SIM_USB_TYPE_CLASS ||
 	    (s->bmRequestType & SIM_USB_RECIP_MASK) != SIM_USB_RECIP_INTERFACE ||
 	    (s->wIndex & 0xff) != 0) {
+		x->status = -EPIPE;
+		return SIM_XFER_DONE;
+	}
+	/* Level 2 (a replug powers it up): no ROM answers DFU requests. */
+	if (d->rom_disabled) {
 		x->status = -EPIPE;
 		return SIM_XFER_DONE;
 	}

@@ -619,6 +619,28 @@ TEST(option_bytes_write_resets_the_rom)
 	ASSERT_EQ(alt, 0);
 }
 
+/* RM0090 §3.7.3: at RDP level 2 the system bootloader is disabled for good. */
+TEST(rdp_level2_written_the_rom_never_comes_back)
+{
+	struct fake *f = board(OPTS({ "timing.scale", "0.001" }));
+	uint8_t ob[16];
+
+	memcpy(ob, memory(f, "option-bytes", NULL), 16);
+	ob[1] = 0xcc;
+	ASSERT_OK(ctrl(f, 0x01, 11, 1, 0, NULL, 0));
+	set_address(f, 0x1FFFC000);
+	ASSERT_OK(dnload(f, 2, ob, 16));
+	ASSERT_EQ(getstatus(f).state, 4);
+	ASSERT_EQ(count_events(f, SIM_EV_DISCONNECT), 1);
+	fake_advance(f, 10000000000ull);
+	ASSERT_EQ(count_events(f, SIM_EV_CONNECT), 0);
+	ASSERT_EQ(memory(f, "option-bytes", NULL)[1], 0xcc);
+	ASSERT_STREQ(sim_board_state(f->b), "rdp2-no-rom");
+	/* Powered up again it still has no ROM to answer DFU. */
+	sim_board_replug(f->b);
+	ASSERT_EQ(getstatus(f).r, -EPIPE);
+}
+
 TEST(leave_disconnects_and_records_jump_address)
 {
 	struct fake *f = board(OPTS({ "timing.scale", "0.001" }));
