@@ -188,6 +188,14 @@ range:
 	return -1;
 }
 
+/* disk/part.c blk_get_device_by_str("mmc", "0"): the device string
+ * without ".N" selects hardware partition 0 (get_dev_hwpart(), hwpart 0),
+ * so `part` and `gpt` go back to the user area and stay there. */
+static void ucmd_blk_dev(struct imx_board *d)
+{
+	d->mmc_dev_part = 0;
+}
+
 /* cmd/part.c do_part_info(): "part start|size mmc 0 NAME|N [VAR]", the
  * value in blocks as LBAF ("%lx"). */
 static int ucmd_part(struct imx_board *d, int argc, char **argv)
@@ -199,6 +207,7 @@ static int ucmd_part(struct imx_board *d, int argc, char **argv)
 	if (argc < 5 || argc > 6 || strcmp(argv[2], "mmc") || strcmp(argv[3], "0") ||
 	    (strcmp(argv[1], "start") && strcmp(argv[1], "size")))
 		return -1;
+	ucmd_blk_dev(d);
 	n = strtoul(argv[4], &end, 0);
 	if (*end ? imx_part_by_name(d, argv[4], &p) < 0 : !n || sim_emmc_nth(&d->emmc, (unsigned)n, &p) < 0)
 		return -1;
@@ -219,6 +228,7 @@ static int ucmd_gpt(struct imx_board *d, int argc, char **argv, char *msg, size_
 
 	if (argc < 4 || strcmp(argv[2], "mmc") || strcmp(argv[3], "0"))
 		return -1;
+	ucmd_blk_dev(d);
 	if (!strcmp(argv[1], "write") && argc == 5)
 		return imx_gpt_write(d, argv[4], msg, ml);
 	if (!strcmp(argv[1], "setenv") && argc == 5) {
