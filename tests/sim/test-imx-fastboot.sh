@@ -284,3 +284,21 @@ assert b1[:512] == bytes(512) and b1[512:1536] == b"\x5a" * 1024 and b1[1536:204
 assert u[rootfs:rootfs + 512] == b"\x5a" * 512 and u[rootfs + 512:rootfs + 1024] == bytes(512)
 PY
 [ $ok -eq 1 ] && pass $t || fail $t "$d.out"
+
+# `mmc partconf 0 VAR`: the boot partition enabled, into a variable
+# (cmd/mmc.c mmc_partconf_print(), env_set_hex()), as a factory script
+# checks it after `oem partconf`.
+t=ucmd_mmc_partconf_into_a_variable
+d=$tmp/$t
+"$sim" --scenario "$blank" --dump-dir "$d" -- sh -c '
+	fastboot oem run:"mmc partconf 0 fastboot.bp0" &&
+	fastboot oem partconf:1 2 &&
+	fastboot oem run:"mmc partconf 0 fastboot.bp" &&
+	fastboot getvar bp0 && fastboot getvar bp' >"$d.out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+grep -q "^bp0: 0$" "$d.out" || ok=0
+grep -q "^bp: 2$" "$d.out" || ok=0
+[ "$(od -An -tx1 -j179 -N1 "$d/b1.ext_csd.bin" | tr -d ' ')" = 50 ] || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$d.out"

@@ -97,6 +97,16 @@ static int ucmd_hex(const char *s, uint64_t *v)
 	return *end ? -EINVAL : 0;
 }
 
+/* cmd/mmc.c mmc_partconf_print(): "mmc partconf DEV VAR" sets VAR to
+ * BOOT_PARTITION_ENABLE (EXT_CSD[179] bits 5:3) with env_set_hex(). */
+static int ucmd_partconf_var(struct imx_board *d, const char *var)
+{
+	char v[8];
+
+	snprintf(v, sizeof(v), "%x", (d->emmc.partconf >> 3) & 7);
+	return imx_env_set(d, var, v) < 0 ? -1 : 0;
+}
+
 /* cmd/mmc.c do_mmc_partconf(): "mmc partconf DEV" prints, "mmc partconf
  * DEV ACK PART ACCESS" (decimal) sets EXT_CSD[179] (mmc_set_part_conf()). */
 static int ucmd_partconf(struct imx_board *d, int argc, char **argv)
@@ -104,12 +114,14 @@ static int ucmd_partconf(struct imx_board *d, int argc, char **argv)
 	unsigned long v[3];
 	char *end;
 
-	if (argc != 3 && argc != 6)
+	if (argc != 3 && argc != 4 && argc != 6)
 		return -1;
 	if (strtoul(argv[2], &end, 10) != 0 || *end)
 		return -1; /* only mmc 0 exists */
 	if (argc == 3)
 		return 0;
+	if (argc == 4)
+		return ucmd_partconf_var(d, argv[3]);
 	for (int i = 0; i < 3; i++) {
 		v[i] = strtoul(argv[3 + i], &end, 10);
 		if (*end)
