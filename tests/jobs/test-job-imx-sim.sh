@@ -247,7 +247,9 @@ done
 
 # --- issue #15: the seed flow from a blank eMMC (no partition table) ---------
 # GPT variant: table, U-Boot to the boot0 hardware partition and boot from
-# it (oem partconf), environment, rootfs.  MBR variant: table, U-Boot at
+# it (oem partconf), back to the user area (U-Boot stays on boot0 after
+# flashing it: without `mmc dev 0` the names are not found), environment,
+# rootfs.  MBR variant: table, U-Boot at
 # 0x400 (the seed's patch), a zeroed environment at CONFIG_ENV_OFFSET,
 # rootfs on the DOS partition U-Boot names mmcsda1.  The whole eMMC must
 # be byte-exact afterwards.
@@ -280,6 +282,7 @@ blank_recipe blankgpt \
 	"$(fstage table '"partition": "gpt"' gpt-64m.img)" \
 	"$(fstage bootloader '"partition": "mmc0boot0"' u-boot-imx6q.boot0)" \
 	'{ "op": "fastboot.oem", "name": "bootpart", "command": "partconf:1 1" },' \
+	'{ "op": "fastboot.ucmd", "name": "userarea", "command": "mmc dev 0" },' \
 	"$(fstage env '"partition": "env"' raw-env.img)" \
 	"$(fstage rootfs '"partition": "rootfs"' rootfs.simg ', "max_download": 8192')"
 blank_recipe blankmbr \
@@ -326,7 +329,7 @@ else
 		"$(cmp "$tmp/blankgpt.want" "$tmp/blankgpt/b1.emmc.bin" 2>&1)" "$(tail -3 "$tmp/blankgpt.log")"
 fi
 stages=$(q "$tmp/blankgpt.db" "SELECT group_concat(name || ':' || result, ' ') FROM (SELECT * FROM unit_stages ORDER BY idx)")
-[ "$stages" = "sdp.boot:pass await:pass fastboot.getvar:pass table:pass bootloader:pass bootpart:pass env:pass rootfs:pass fastboot.reboot:pass verify:pass" ] &&
+[ "$stages" = "sdp.boot:pass await:pass fastboot.getvar:pass table:pass bootloader:pass bootpart:pass userarea:pass env:pass rootfs:pass fastboot.reboot:pass verify:pass" ] &&
 	ok job_imx_blank_emmc_gpt_stage_rows || nok job_imx_blank_emmc_gpt_stage_rows "$stages"
 
 run blankmbr blankmbr ', "partitions": "none"'

@@ -221,4 +221,12 @@ out=$("$flashctl" recipe check "$tmp/layout.json" 2>&1)
 rc=$?
 check "dfuse_outside_layout_exit_1" test "$rc" -eq 1
 check "dfuse_outside_layout_message" grep -qF "$tmp/layout.json: stages[0].address: address 0x08040000 is outside \"Internal Flash\" in dfuse_layout" <<<"$out"
+# Issue 15 bad input: a "gpt" image that is not a GPT, and a fastboot.gpt
+# partition list that does not fit its disk, refused naming file and path.
+fastboot_recipe fb-notgpt "$(flash '"partition": "gpt"')"
+refused fb-notgpt "stages[0].file: 'small.bin' is not a valid GPT image: no \"EFI PART\" signature at LBA 1"
+fastboot_recipe fb-gptlist '{ "op": "fastboot.getvar", "var": "serialno" },
+  { "op": "fastboot.gpt", "disk_size": "0x800000", "partitions": [
+    { "name": "boot", "size": "0x100000" }, { "name": "rootfs", "size": "0x800000" } ] }'
+refused fb-gptlist "stages[1].partitions[1]: partition 'rootfs' ends at 0xa00000, past the end 0x7fbe00 of the usable LBAs of a 0x800000-byte disk"
 exit 0

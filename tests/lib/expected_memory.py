@@ -10,9 +10,14 @@ and tests/vm/prepare.py, whose recipes write the same images:
   imx     rootfs.expanded and boot.img at their GPT partitions, raw-env.img
           at 0x400 (eMMC)
   ingenic T31_PARTS erased to 0xff, then each written from its start (NOR)
+  imx, blank eMMC (expected_imx_blank): the GPT flashd builds for the unit
+          and its backup, boot.img and rootfs.expanded in its partitions
 """
+import hashlib
 import os
 import struct
+import uuid
+import zlib
 
 T31_PARTS = (("uboot", 0, 0x40000), ("kernel", 0x40000, 0x280000), ("rootfs", 0x2c0000, 0x140000))
 
@@ -67,4 +72,69 @@ def expected(family, ref, images, stm32_app="f4-app.bin"):
             _put(want, off, _rd(os.path.join(images, "ingenic/%s.bin" % name)))
     else:
         raise ValueError("unknown family %r" % family)
+    return bytes(want)
+
+
+# ---- i.MX from a blank eMMC: the GPT flashd builds (fastboot.gpt) -----------
+# What the blank-eMMC recipes partition: (name, offset, size or None = to
+# the last usable LBA, type), bytes, as in their fastboot.gpt stage.
+IMX_BLANK_PARTS = (("boot", 0x100000, 0x100000, "data"), ("rootfs", 0x200000, None, "linux"))
+GPT_TYPES = {"linux": "0fc63daf-8483-4772-8e79-3d69d8477de4", "data": "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7",
+             "system": "c12a7328-f81f-11d2-ba4b-00a0c93ec93b", "swap": "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f",
+             "u-boot-env": "3de21764-95bd-54bd-a5c3-4abe786f38a8"}
+
+
+def flashd_guid(unit, recipe, name):
+    """flashd.recipe.5 fastboot.gpt: SHA-256 of "flashd-gpt" NUL serial NUL
+    recipe NUL name, first 16 bytes, RFC 9562 version 8 and variant bits."""
+    h = bytearray(hashlib.sha256(b"flashd-gpt\0" + unit.encode() + b"\0" + recipe.encode() + b"\0" +
+                                 name.encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x80
+    h[8] = (h[8] & 0x3F) | 0x80
+    return uuid.UUID(bytes=bytes(h))
+
+
+def flashd_gpt(unit, recipe, disk_size, parts):
+    """LBA 0..33 as fastboot.gpt sends them: protective MBR, header at LBA 1,
+    128 entries of 128 bytes at LBA 2 (UEFI 2.x ch. 5)."""
+    last = disk_size // 512 - 1
+    ent = bytearray(128 * 128)
+    for i, (name, off, size, typ) in enumerate(parts):
+        end = (off + size) // 512 - 1 if size else last - 33
+        e = (uuid.UUID(GPT_TYPES[typ]).bytes_le + flashd_guid(unit, recipe, name).bytes_le +
+             struct.pack("<QQQ", off // 512, end, 0))
+        ent[i * 128:(i + 1) * 128] = e + name.encode("utf-16-le").ljust(72, b"\0")
+    hdr = bytearray(struct.pack("<8sIIIIQQQQ16sQIII", b"EFI PART", 0x10000, 92, 0, 0, 1, last, 34, last - 33,
+                                flashd_guid(unit, recipe, "").bytes_le, 2, 128, 128, zlib.crc32(ent)))
+    hdr[16:20] = struct.pack("<I", zlib.crc32(hdr))
+    mbr = bytearray(512)
+    mbr[446:462] = struct.pack("<BBBBBBBBII", 0, 0, 2, 0, 0xEE, 0xFF, 0xFF, 0xFF, 1, min(last, 0xFFFFFFFF))
+    mbr[510:512] = b"\x55\xaa"
+    return bytes(mbr) + bytes(hdr).ljust(512, b"\0") + bytes(ent)
+
+
+def put_gpt(disk, table):
+    """Lay table (LBA 0..33) at the start of disk and the backup U-Boot's
+    "flash gpt" derives from it (disk/part_efi.c prepare_backup_gpt_header():
+    my/alternate LBA swapped, entries after the last usable LBA)."""
+    _put(disk, 0, table)
+    h = bytearray(table[512:1024])
+    last, lu = struct.unpack_from("<Q", h, 32)[0], struct.unpack_from("<Q", h, 48)[0]
+    struct.pack_into("<QQ", h, 24, last, 1)
+    struct.pack_into("<Q", h, 72, lu + 1)
+    h[16:20] = bytes(4)
+    h[16:20] = struct.pack("<I", zlib.crc32(h[:92]))
+    _put(disk, (lu + 1) * 512, table[1024:1024 + 16384])
+    _put(disk, last * 512, h)
+
+
+def expected_imx_blank(ref, images, unit, recipe):
+    """The user area of a board whose eMMC started blank (ref: its untouched
+    dump) after a recipe with fastboot.gpt over IMX_BLANK_PARTS, then
+    boot.img and rootfs.simg flashed to those partitions by name."""
+    want = bytearray(ref)
+    put_gpt(want, flashd_gpt(unit, recipe, len(ref), IMX_BLANK_PARTS))
+    parts = gpt_parts(want)
+    _put(want, parts["rootfs"][0], _rd(os.path.join(images, "imx/rootfs.expanded")))
+    _put(want, parts["boot"][0], _rd(os.path.join(images, "imx/boot.img")))
     return bytes(want)

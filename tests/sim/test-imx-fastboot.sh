@@ -221,3 +221,84 @@ d=$tmp/$t
 	fastboot flash rootfs big.img" >"$d.out" 2>&1
 rc=$?
 [ $rc -ne 0 ] && grep -q "FAILED (remote: '00300000')" "$d.out" && pass $t || fail $t "$d.out"
+
+# U-Boot stays on the hardware partition fastboot flashed last
+# (fb_mmc.c fb_mmc_boot_ops() selects it and never switches back): names
+# are then looked up on boot0, which holds no GPT, until `mmc dev 0` or a
+# `part`/`gpt` command (device "0" = hwpart 0) selects the user area again.
+t=uboot_stays_on_boot0_after_flashing_it
+d=$tmp/$t
+"$sim" --scenario "$blank" --dump-dir "$d" -- sh -c "
+	cd '$fx' &&
+	fastboot flash gpt gpt-64m.img &&
+	fastboot flash mmc0boot0 u-boot-imx6q.boot0 &&
+	! fastboot flash env raw-env.img &&
+	fastboot oem run:'mmc dev 0' &&
+	fastboot flash env raw-env.img &&
+	fastboot flash mmc0boot1 u-boot-imx6q.boot0 &&
+	fastboot oem run:'part size mmc 0 env fastboot.es' &&
+	fastboot flash rootfs rootfs.simg" >"$d.out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+grep -q "FAILED (remote: 'cannot find partition')" "$d.out" || ok=0
+region_eq "$d/b1.emmc.bin" $ENV_OFF "$fx/raw-env.img" || ok=0
+region_eq "$d/b1.emmc.bin" $ROOTFS_OFF "$fx/rootfs.expanded" || ok=0
+region_eq "$d/b1.emmc_boot0.bin" 0 "$fx/u-boot-imx6q.boot0" || ok=0
+region_eq "$d/b1.emmc_boot1.bin" 0 "$fx/u-boot-imx6q.boot0" || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$d.out"
+
+# mmc read/write on the hardware partition selected last: `mmc dev 0 2`
+# (boot1), then `part start` (back to the user area, cmd/part.c via
+# blk_get_device_by_str()), so the write lands at rootfs on the user area;
+# `gpt write` of a list larger than the disk fails as run_ucmd does.
+t=ucmd_mmc_dev_read_write_part_and_gpt_write
+d=$tmp/$t
+"$sim" --scenario "$blank" --dump-dir "$d" -- sh -c '
+	fastboot oem run:"setenv p1 name=env,start=1MiB,size=1MiB" &&
+	fastboot oem run:"setenv p2 name=boot,size=16MiB" &&
+	fastboot oem run:"setenv partitions \"\${p1};\${p2};name=rootfs,size=-\"" &&
+	fastboot oem run:"gpt write mmc 0 \$partitions" &&
+	! fastboot oem run:"gpt write mmc 0 name=huge,size=128MiB" &&
+	fastboot oem run:"mw.b 0x12000000 0x5a 0x400" &&
+	fastboot oem run:"mmc dev 0 2" &&
+	fastboot oem run:"mmc write 0x12000000 1 2" &&
+	fastboot oem run:"part start mmc 0 rootfs rs" &&
+	fastboot oem run:"mmc write 0x12000000 \${rs} 1" &&
+	fastboot oem run:"mmc dev 0 1" &&
+	fastboot oem run:"mmc read 0x12100000 0 1" &&
+	! fastboot oem run:"cmp.b 0x12000000 0x12100000 1" &&
+	fastboot oem run:"mmc dev 0" &&
+	fastboot oem run:"mmc read 0x12100000 \${rs} 1" &&
+	fastboot oem run:"cmp.b 0x12000000 0x12100000 0x200"' >"$d.out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+[ "$(gpt_ok "$d/b1.emmc.bin")" = "env boot rootfs" ] || ok=0
+python3 - "$d" "$ROOTFS_OFF" <<'PY' || ok=0
+import sys
+d, rootfs = sys.argv[1], int(sys.argv[2])
+b1 = open(d + "/b1.emmc_boot1.bin", "rb").read()
+u = open(d + "/b1.emmc.bin", "rb").read()
+assert b1[:512] == bytes(512) and b1[512:1536] == b"\x5a" * 1024 and b1[1536:2048] == bytes(512)
+assert u[rootfs:rootfs + 512] == b"\x5a" * 512 and u[rootfs + 512:rootfs + 1024] == bytes(512)
+PY
+[ $ok -eq 1 ] && pass $t || fail $t "$d.out"
+
+# `mmc partconf 0 VAR`: the boot partition enabled, into a variable
+# (cmd/mmc.c mmc_partconf_print(), env_set_hex()), as a factory script
+# checks it after `oem partconf`.
+t=ucmd_mmc_partconf_into_a_variable
+d=$tmp/$t
+"$sim" --scenario "$blank" --dump-dir "$d" -- sh -c '
+	fastboot oem run:"mmc partconf 0 fastboot.bp0" &&
+	fastboot oem partconf:1 2 &&
+	fastboot oem run:"mmc partconf 0 fastboot.bp" &&
+	fastboot getvar bp0 && fastboot getvar bp' >"$d.out" 2>&1
+rc=$?
+ok=1
+[ $rc -eq 0 ] || ok=0
+grep -q "^bp0: 0$" "$d.out" || ok=0
+grep -q "^bp: 2$" "$d.out" || ok=0
+[ "$(od -An -tx1 -j179 -N1 "$d/b1.ext_csd.bin" | tr -d ' ')" = 50 ] || ok=0
+[ $ok -eq 1 ] && pass $t || fail $t "$d.out"

@@ -24,7 +24,7 @@ import tempfile
 ROOT, BUILD = sys.argv[1], sys.argv[2]
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-from expected_memory import MEMORY, T31_PARTS, expected, family_of  # noqa: E402
+from expected_memory import IMX_BLANK_PARTS, MEMORY, T31_PARTS, expected, expected_imx_blank, family_of  # noqa: E402
 ETC = os.path.join(ROOT, "etc/flashd")
 REC = os.path.join(ETC, "recipes")
 IMG = os.path.join(REC, "images")
@@ -117,6 +117,35 @@ recipes = {
     # wants it, the unprivileged service cannot open it.
     "clone.json": stm32_recipe("clone-line", "f4-app.bin", vid="1209", pid="df11"),
 }
+
+
+# A factory-fresh i.MX6Q on slot 1-13 (the exact port beats imx6q-line's
+# any-port match): its eMMC has no partition table.  flashd writes the GPT it
+# builds for the unit, the partitions by name, then U-Boot to boot0 and
+# boots from there.  U-Boot stays on boot0 after flashing it (fb_mmc.c
+# fb_mmc_boot_ops()): "mmc dev 0" selects the user area again.
+def imx_blank_recipe(name, disk_size):
+    parts = [{"name": n, "offset": hex(o), "size": hex(s) if s else "-", "type": t}
+             for n, o, s, t in IMX_BLANK_PARTS]
+    return {"name": name, "match": {"vid": "15a2", "pid": "0054", "ports": ["1-13"]},
+            "serial": {"source": "fastboot_getvar", "var": "serialno"},
+            "stages": [
+                dict(op="sdp.boot", **img("imx/u-boot-imx6q.imx")),
+                {"op": "await", "vid": "0525", "pid": "a4a5", "timeout_ms": 30000},
+                {"op": "fastboot.getvar", "var": "serialno"},
+                {"op": "fastboot.gpt", "name": "table", "disk_size": disk_size, "partitions": parts},
+                dict(op="fastboot.flash", name="rootfs", partition="rootfs", sparse="auto",
+                     max_download=8192, **img("imx/rootfs.simg")),
+                dict(op="fastboot.flash", name="boot", partition="boot", **img("imx/boot.img")),
+                dict(op="fastboot.flash", name="bootloader", partition="mmc0boot0",
+                     **img("imx/u-boot-imx6q.boot0")),
+                {"op": "fastboot.oem", "name": "bootpart", "command": "partconf:1 1"},
+                {"op": "fastboot.ucmd", "name": "userarea", "command": "mmc dev 0"},
+                {"op": "fastboot.continue"}]}
+
+
+BLANK_EMMC_MIB = 8
+recipes["imx6q-blank.json"] = imx_blank_recipe("imx6q-blank", BLANK_EMMC_MIB << 20)
 for f, r in recipes.items():
     write(os.path.join(REC, f), json.dumps(r, indent=1) + "\n")
 # The reload case swaps this in while flashd runs.
@@ -165,6 +194,7 @@ scenarios = {
     "kill": [ingenic("k1", "1-10", "w25q128jv", plug_ms=0, **{"timing.scale": 3.0})],
     "reload": [stm32("r1", "1-11", "VMF4SN0011", plug_ms=0)],
     "norule": [stm32("n1", "1-12", "VMF4SN0012", plug_ms=0, **{"usb.vid": "1209"})],
+    "blank": [dict(imx("x1", "1-13", "imx6q", plug_ms=0), partitions="none", emmc_mib=BLANK_EMMC_MIB)],
 }
 for name, boards in scenarios.items():
     write(os.path.join(OPT, "scenarios", name + ".json"),
@@ -173,7 +203,7 @@ for name, boards in scenarios.items():
 # ---- expected memories -----------------------------------------------------------
 flashsim = os.path.join(BUILD, "flashsim")
 tmp = tempfile.mkdtemp()
-want_boards = s8 + scenarios["unplug"] + scenarios["reload"]
+want_boards = s8 + scenarios["unplug"] + scenarios["reload"] + scenarios["blank"]
 ref = [{k: v for k, v in b.items() if k not in ("faults", "plug_ms", "replug_ms")} for b in want_boards]
 # flashsim's ports are hub paths; the untouched memories do not depend on them.
 for i, b in enumerate(ref):
@@ -185,7 +215,21 @@ if r.returncode != 0:
     sys.exit("prepare.py: flashsim reference run failed: " + r.stderr[-500:])
 
 
+def blank_serial(b):
+    return b["uid"][8:] + b["uid"][:8]  # U-Boot's serial#: OCOTP 0x410 then 0x420
+
+
+for b in scenarios["blank"]:
+    ref = rd(os.path.join(tmp, "ref", "%s.emmc.bin" % b["id"]))
+    write(os.path.join(OPT, "want", "%s.emmc.bin" % b["id"]),
+          expected_imx_blank(ref, IMG, blank_serial(b), "imx6q-blank"))
+    boot0 = bytearray(rd(os.path.join(tmp, "ref", "%s.emmc_boot0.bin" % b["id"])))
+    u = rd(os.path.join(IMG, "imx/u-boot-imx6q.boot0"))
+    boot0[:len(u)] = u
+    write(os.path.join(OPT, "want", "%s.emmc_boot0.bin" % b["id"]), bytes(boot0))
 for b in want_boards:
+    if b in scenarios["blank"]:
+        continue
     fam = family_of(b["type"])
     mem = MEMORY[fam]
     ref = rd(os.path.join(tmp, "ref", "%s.%s.bin" % (b["id"], mem)))
@@ -212,3 +256,5 @@ rec_of = {"stm32f405-dfuse": "stm32-line", "imx6q-sdp": "imx6q-line", "imx6ull-s
           "ingenic-t31": "t31-line"}
 write(os.path.join(OPT, "expect/boards8.txt"), "".join(row(b, rec_of[b["type"]]) + "\n" for b in s8))
 write(os.path.join(OPT, "expect/serials.txt"), "".join(row(b, "")[len(b["port"]) + 6:].split("|")[0] + "\n" for b in s8))
+write(os.path.join(OPT, "expect/blank.txt"),
+      "".join(row(b, "imx6q-blank") + "\n" for b in scenarios["blank"]))

@@ -189,14 +189,31 @@ static void fb_reply_act(struct sim_board *b, uint64_t device_ns, enum imx_actio
 
 #define fb_reply(b, ns, tag, ...) fb_reply_act(b, ns, IMX_ACT_NONE, tag, __VA_ARGS__)
 
+/* U-Boot's mmc block device works on the hardware partition selected last
+ * (blk_desc hwpart: `mmc dev 0 N`, or fb_mmc.c fb_mmc_boot_ops() for
+ * mmc0boot0/1, which never switches back), and fastboot looks partition
+ * names up in the table found there (fb_mmc.c do_get_part_info()): the
+ * disk U-Boot sees now, the user area or a boot partition as a disk. */
+static struct sim_emmc *fb_disk(struct imx_board *d, struct sim_emmc *view)
+{
+	if (d->mmc_dev_part == 0)
+		return &d->emmc;
+	memset(view, 0, sizeof(*view));
+	view->mem = sim_emmc_hwpart(&d->emmc, d->mmc_dev_part, &view->size);
+	return view->mem ? view : &d->emmc;
+}
+
 int imx_part_by_name(struct imx_board *d, const char *name, struct sim_part *p)
 {
-	return sim_emmc_find(&d->emmc, name, p);
+	struct sim_emmc view;
+
+	return sim_emmc_find(fb_disk(d, &view), name, p);
 }
 
 /* Target of flash/erase: a GPT partition, or a raw byte offset. */
 static int fb_target(struct imx_board *d, const char *name, struct sim_part *p)
 {
+	struct sim_emmc view, *disk = fb_disk(d, &view);
 	char *end;
 	unsigned long long off;
 
@@ -205,11 +222,11 @@ static int fb_target(struct imx_board *d, const char *name, struct sim_part *p)
 	if (!*name)
 		return -ENOENT;
 	off = strtoull(name, &end, 0);
-	if (*end || off >= d->emmc.size || off % SIM_EMMC_SECTOR)
+	if (*end || off >= disk->size || off % SIM_EMMC_SECTOR)
 		return -ENOENT;
 	snprintf(p->name, sizeof(p->name), "%.36s", name);
 	p->start = off;
-	p->size = d->emmc.size - off;
+	p->size = disk->size - off;
 	return 0;
 }
 
@@ -227,6 +244,7 @@ static int fb_getvar(struct imx_board *d, const char *var, char *out, size_t n)
 	char key[80];
 	const char *v;
 	struct sim_part p;
+	struct sim_emmc view;
 
 	/* Any variable can be overridden by env fastboot.<var> (§3.2). */
 	snprintf(key, sizeof(key), "fastboot.%s", var);
@@ -255,7 +273,7 @@ static int fb_getvar(struct imx_board *d, const char *var, char *out, size_t n)
 	} else if (!strncmp(var, "has-slot:", 9)) {
 		snprintf(out, n, "no");
 	} else if (!strncmp(var, "partition-size:", 15) || !strncmp(var, "partition-type:", 15)) {
-		if (sim_emmc_find(&d->emmc, var + 15, &p) < 0) {
+		if (sim_emmc_find(fb_disk(d, &view), var + 15, &p) < 0) {
 			snprintf(out, n, "invalid partition");
 			return -EINVAL;
 		}
@@ -277,12 +295,13 @@ static void fb_getvar_all(struct sim_board *b)
 	};
 	struct imx_board *d = imx_priv(b);
 	struct sim_part p;
+	struct sim_emmc view, *disk = fb_disk(d, &view);
 	char val[FB_RESPONSE_LEN + 1], var[64];
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		if (fb_getvar(d, vars[i], val, sizeof(val)) == 0)
 			fb_reply(b, 0, "INFO", "%s: %s", vars[i], val);
-	for (unsigned i = 0; sim_emmc_part(&d->emmc, i, &p) == 0; i++) {
+	for (unsigned i = 0; sim_emmc_part(disk, i, &p) == 0; i++) {
 		snprintf(var, sizeof(var), "partition-type:%s", p.name);
 		if (fb_getvar(d, var, val, sizeof(val)) == 0)
 			fb_reply(b, 0, "INFO", "%s: %s", var, val);
@@ -299,14 +318,15 @@ static void fb_getvar_all(struct sim_board *b)
 static void fb_flash_gpt(struct sim_board *b, uint8_t *buf)
 {
 	struct imx_board *d = imx_priv(b);
+	struct sim_emmc view, *disk = fb_disk(d, &view);
 	uint64_t n = 34 * SIM_EMMC_SECTOR;
 	int r;
 
-	if (sim_emmc_gpt_buf_valid(&d->emmc, buf, d->fb_buf_size) < 0) {
+	if (sim_emmc_gpt_buf_valid(disk, buf, d->fb_buf_size) < 0) {
 		fb_reply(b, 0, "FAIL", "invalid GPT partition");
 		return;
 	}
-	r = sim_emmc_gpt_buf_write(&d->emmc, buf, d->fb_buf_size);
+	r = sim_emmc_gpt_buf_write(disk, buf, d->fb_buf_size);
 	if (r < 0) {
 		fb_reply(b, 0, "FAIL", "writing GPT partitions failed");
 		return;
@@ -318,12 +338,13 @@ static void fb_flash_gpt(struct sim_board *b, uint8_t *buf)
 static void fb_flash_mbr(struct sim_board *b, const uint8_t *buf)
 {
 	struct imx_board *d = imx_priv(b);
+	struct sim_emmc view;
 
 	if (sim_mbr_valid(buf) < 0) {
 		fb_reply(b, 0, "FAIL", "invalid MBR partition");
 		return;
 	}
-	memcpy(d->emmc.mem, buf, SIM_EMMC_SECTOR);
+	memcpy(fb_disk(d, &view)->mem, buf, SIM_EMMC_SECTOR);
 	fb_reply(b, imx_emmc_ns(d, SIM_EMMC_SECTOR, false), "OKAY", "%s", "");
 }
 
@@ -340,6 +361,7 @@ static void fb_boot_ops(struct sim_board *b, unsigned hw, const uint8_t *buf)
 		fb_reply(b, 0, "FAIL", "Failed to select hwpart");
 		return;
 	}
+	d->mmc_dev_part = hw; /* selected, and it stays so */
 	if (!buf) {
 		memset(area, 0, size);
 		fb_reply(b, imx_emmc_ns(d, size, true), "OKAY", "%s", "");
@@ -368,6 +390,7 @@ static void fb_flash(struct sim_board *b, const char *name)
 {
 	struct imx_board *d = imx_priv(b);
 	uint8_t *img = imx_ram(d, fb_buffer(d), d->image_size);
+	struct sim_emmc view, *disk = fb_disk(d, &view);
 	enum sim_fault_kind k;
 	struct sim_part p;
 	const char *why;
@@ -401,7 +424,7 @@ static void fb_flash(struct sim_board *b, const char *name)
 		return;
 	}
 	if (sim_sparse_is(img, d->image_size)) {
-		n = sim_sparse_expand(img, d->image_size, d->emmc.mem + p.start, p.size, &why);
+		n = sim_sparse_expand(img, d->image_size, disk->mem + p.start, p.size, &why);
 		if (n < 0) {
 			fb_reply(b, 0, "FAIL", "%s", why);
 			return;
@@ -413,16 +436,17 @@ static void fb_flash(struct sim_board *b, const char *name)
 		fb_reply(b, 0, "FAIL", "too large for partition: '%s'", name);
 		return;
 	}
-	memcpy(d->emmc.mem + p.start, img, d->image_size);
+	memcpy(disk->mem + p.start, img, d->image_size);
 	/* Disturb: the byte below the written range loses its lowest set bit. */
 	if (k == SIM_FAULT_DISTURB && p.start > 0)
-		d->emmc.mem[p.start - 1] &= (uint8_t)(d->emmc.mem[p.start - 1] - 1);
+		disk->mem[p.start - 1] &= (uint8_t)(disk->mem[p.start - 1] - 1);
 	fb_reply(b, imx_emmc_ns(d, d->image_size, false), "OKAY", "%s", "");
 }
 
 static void fb_erase(struct sim_board *b, const char *name)
 {
 	struct imx_board *d = imx_priv(b);
+	struct sim_emmc view, *disk = fb_disk(d, &view);
 	struct sim_part p;
 
 	if (fb_boot_name(name)) {
@@ -439,7 +463,7 @@ static void fb_erase(struct sim_board *b, const char *name)
 		return;
 	}
 	/* Erased eMMC blocks read as 0x00 on the parts this models. */
-	memset(d->emmc.mem + p.start, 0, p.size);
+	memset(disk->mem + p.start, 0, p.size);
 	fb_reply(b, imx_emmc_ns(d, p.size, true), "OKAY", "%s", "");
 }
 

@@ -97,6 +97,16 @@ static int ucmd_hex(const char *s, uint64_t *v)
 	return *end ? -EINVAL : 0;
 }
 
+/* cmd/mmc.c mmc_partconf_print(): "mmc partconf DEV VAR" sets VAR to
+ * BOOT_PARTITION_ENABLE (EXT_CSD[179] bits 5:3) with env_set_hex(). */
+static int ucmd_partconf_var(struct imx_board *d, const char *var)
+{
+	char v[8];
+
+	snprintf(v, sizeof(v), "%x", (d->emmc.partconf >> 3) & 7);
+	return imx_env_set(d, var, v) < 0 ? -1 : 0;
+}
+
 /* cmd/mmc.c do_mmc_partconf(): "mmc partconf DEV" prints, "mmc partconf
  * DEV ACK PART ACCESS" (decimal) sets EXT_CSD[179] (mmc_set_part_conf()). */
 static int ucmd_partconf(struct imx_board *d, int argc, char **argv)
@@ -104,12 +114,14 @@ static int ucmd_partconf(struct imx_board *d, int argc, char **argv)
 	unsigned long v[3];
 	char *end;
 
-	if (argc != 3 && argc != 6)
+	if (argc != 3 && argc != 4 && argc != 6)
 		return -1;
 	if (strtoul(argv[2], &end, 10) != 0 || *end)
 		return -1; /* only mmc 0 exists */
 	if (argc == 3)
 		return 0;
+	if (argc == 4)
+		return ucmd_partconf_var(d, argv[3]);
 	for (int i = 0; i < 3; i++) {
 		v[i] = strtoul(argv[3 + i], &end, 10);
 		if (*end)
@@ -188,6 +200,14 @@ range:
 	return -1;
 }
 
+/* disk/part.c blk_get_device_by_str("mmc", "0"): the device string
+ * without ".N" selects hardware partition 0 (get_dev_hwpart(), hwpart 0),
+ * so `part` and `gpt` go back to the user area and stay there. */
+static void ucmd_blk_dev(struct imx_board *d)
+{
+	d->mmc_dev_part = 0;
+}
+
 /* cmd/part.c do_part_info(): "part start|size mmc 0 NAME|N [VAR]", the
  * value in blocks as LBAF ("%lx"). */
 static int ucmd_part(struct imx_board *d, int argc, char **argv)
@@ -199,6 +219,7 @@ static int ucmd_part(struct imx_board *d, int argc, char **argv)
 	if (argc < 5 || argc > 6 || strcmp(argv[2], "mmc") || strcmp(argv[3], "0") ||
 	    (strcmp(argv[1], "start") && strcmp(argv[1], "size")))
 		return -1;
+	ucmd_blk_dev(d);
 	n = strtoul(argv[4], &end, 0);
 	if (*end ? imx_part_by_name(d, argv[4], &p) < 0 : !n || sim_emmc_nth(&d->emmc, (unsigned)n, &p) < 0)
 		return -1;
@@ -219,6 +240,7 @@ static int ucmd_gpt(struct imx_board *d, int argc, char **argv, char *msg, size_
 
 	if (argc < 4 || strcmp(argv[2], "mmc") || strcmp(argv[3], "0"))
 		return -1;
+	ucmd_blk_dev(d);
 	if (!strcmp(argv[1], "write") && argc == 5)
 		return imx_gpt_write(d, argv[4], msg, ml);
 	if (!strcmp(argv[1], "setenv") && argc == 5) {

@@ -218,6 +218,30 @@ if want_case norule; then
 	fi
 fi
 
+# ---- blank: an i.MX6Q whose eMMC has no partition table -----------------------
+# flashd writes the GPT it builds for the unit (fastboot.gpt), U-Boot to the
+# boot0 hardware partition (booted from: EXT_CSD[179] = 0x48), then the
+# partitions by name; the user area and boot0 byte-exact.
+if want_case blank; then
+	if sim_start blank; then
+		wait_for 300 rows_done 1 1-13
+		sleep 2 # a board flashed twice would show up as an extra row
+		sim_stop
+		q "SELECT port || '|' || result || '|' || ifnull(serial, '') || '|' || ifnull(chip_uid, '') || '|' ||
+			ifnull(jedec_id, '') || '|' || recipe FROM units WHERE port = '1-13' ORDER BY id" >"$W/rowsx"
+		check vm_blank_emmc_imx_one_pass_row \
+			'cmp -s "$T/expect/blank.txt" "$W/rowsx"' "$(diff "$T/expect/blank.txt" "$W/rowsx" | head -5)" \
+			"$(q "SELECT failed_stage || ': ' || error FROM units WHERE port = '1-13'")"
+		pc=$(od -An -tx1 -j179 -N1 "$OUT/blank/x1.ext_csd.bin" 2>&1 | tr -d ' ')
+		check vm_blank_emmc_gpt_partitions_and_boot0_byte_exact \
+			'bytes_ok blank x1 emmc && bytes_ok blank x1 emmc_boot0 && [ "$pc" = 48 ]' \
+			"user area: $(cmp "$T/want/x1.emmc.bin" "$OUT/blank/x1.emmc.bin" 2>&1)" \
+			"boot0: $(cmp "$T/want/x1.emmc_boot0.bin" "$OUT/blank/x1.emmc_boot0.bin" 2>&1)" "EXT_CSD[179]: $pc"
+	else
+		nok vm_blank_usbip_sim_started "$(tail -5 "$OUT/blank.sim.log")"
+	fi
+fi
+
 # ---- QA reads the status through flashd-read, never the boards' group -----------
 # A QA user in flashd-read (systemd/flashd.sysusers) reads the status and
 # the units while flashd runs; the group gives no board access.
