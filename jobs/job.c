@@ -313,6 +313,7 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 		j->leave_gen = j->dev_gen;
 	pthread_mutex_unlock(&j->lock);
 
+	j->stage_note[0] = '\0';
 	for (unsigned attempt = 0; attempt <= st->retries; attempt++) {
 		err_clear(e);
 		if (recipe_op_uses_device(st->op)) {
@@ -349,7 +350,7 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 		.name = name,
 		.result = r < 0 ? (r == -ECANCELED ? DB_RESULT_INTERRUPTED : DB_RESULT_FAIL) :
 				  DB_RESULT_PASS,
-		.error = r < 0 ? e->msg : NULL,
+		.error = r < 0 ? e->msg : j->stage_note[0] ? j->stage_note : NULL,
 		.started_at = started,
 		.duration_ms = (int64_t)(now_ms() - t0),
 	};
