@@ -269,8 +269,9 @@ static int cfg_from_stage(const struct recipe_ingenic_config *a, uint32_t jedec,
 		break;
 	default:
 		/*
-		 * "none": the burner cannot program NOR without erasing
-		 * (§3.6); the least it erases is the range each write covers.
+		 * "blocks" ("none"): the burner cannot program NOR without
+		 * erasing (§3.6); the least it erases is the range each write
+		 * covers.
 		 */
 		c->erase = INGENIC_ERASE_RANGE;
 		break;
@@ -284,7 +285,15 @@ static int cfg_from_stage(const struct recipe_ingenic_config *a, uint32_t jedec,
 			return r;
 	}
 	c->quad = a->quad;
-	return nor_for_jedec(a, jedec, &c->nor, e);
+	r = nor_for_jedec(a, jedec, &c->nor, e);
+	if (r < 0 || a->n_partitions)
+		return r;
+	/*
+	 * No table in the recipe (raw offsets): the burner refuses writes
+	 * outside every partition (§3.6), so it gets one over the whole chip,
+	 * as the vendor's prj008 table has "all" (§3.4).
+	 */
+	return ingenic_cfg_add_partition(c, "all", 0, c->nor.chip_size, e);
 }
 
 /*
@@ -363,6 +372,34 @@ static int ensure_configured(struct job *j, struct ingenic_session *s,
 	return err_set(e, -EPROTO, "no ingenic.config stage before this write");
 }
 
+/* The ingenic.config in effect for write stage st (recipe check guarantees one). */
+static const struct recipe_ingenic_config *config_of(const struct job *j,
+						     const struct recipe_stage *st)
+{
+	for (size_t idx = (size_t)(st - j->recipe->stages); idx-- > 0;)
+		if (j->recipe->stages[idx].op == RECIPE_OP_INGENIC_CONFIG)
+			return &j->recipe->stages[idx].u.ingenic_config;
+	return NULL;
+}
+
+/*
+ * With erase "blocks" the stage row says what the burner erased: every
+ * erase block the write touched (MTD_D_MODE, §3.6), in the block size the
+ * plan holds for this chip (recipe_ingenic_plan_holds()).
+ */
+static void note_erase(struct job *j, const struct recipe_stage *st, size_t len)
+{
+	const struct recipe_ingenic_config *c = config_of(j, st);
+	uint64_t blk = RECIPE_INGENIC_PLAN_ERASE, off = st->u.ingenic_write.offset;
+
+	if (!c || c->erase != RECIPE_ERASE_BLOCKS || len == 0)
+		return;
+	job_stage_note(j, "erase blocks: 0x%08llx-0x%08llx (the %llu KiB blocks this write touches)",
+		 (unsigned long long)(off / blk * blk),
+		 (unsigned long long)((off + len + blk - 1) / blk * blk - 1),
+		 (unsigned long long)(blk / 1024));
+}
+
 static int stage_write(struct job *j, const struct recipe_stage *st, const char *name,
 		       struct err *e)
 {
@@ -372,6 +409,7 @@ static int stage_write(struct job *j, const struct recipe_stage *st, const char 
 	struct image *img = NULL;
 	char target[64];
 	bool complete, verified;
+	size_t img_size;
 	int r;
 
 	r = session(j, &s, e);
@@ -397,6 +435,7 @@ static int stage_write(struct job *j, const struct recipe_stage *st, const char 
 						       .len = img->size,
 						       .data = img->data,
 						       .stage = (unsigned)(st - j->recipe->stages) });
+	img_size = img->size;
 	image_put(j->env->images, img);
 
 	if (a->partition)
@@ -414,6 +453,8 @@ static int stage_write(struct job *j, const struct recipe_stage *st, const char 
 	if (r >= 0 || res.bytes_written > 0)
 		job_record_image(j, st, name, target, &a->image, complete, res.host_crc,
 				 res.bytes_verified > 0, res.dev_crc, verified);
+	if (r >= 0)
+		note_erase(j, st, img_size);
 	return r;
 }
 

@@ -112,7 +112,9 @@ struct job {
 	char serial[128];
 	char chip_uid[64];
 	char jedec[16];
-	/* What a passing stage wants in its row's error column (job_stage_note()). */
+	/* What a passing stage wants said in its row's error column (e.g. the
+	 * NOR range an Ingenic write erased; job_stage_note()); cleared when
+	 * each stage starts. */
 	char stage_note[ERR_MSG_MAX];
 };
 

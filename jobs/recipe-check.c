@@ -86,6 +86,9 @@ static bool ingenic_write_resolve(struct recipe_parser *p, struct recipe_stage *
 		w->offset += pt->offset;
 		return true;
 	}
+	/* No table: the job's one partition spans the chip (the plan checks the chip size). */
+	if (c->n_partitions == 0)
+		return true;
 	/* The burner refuses writes outside every partition ("out of partition", §3.6). */
 	end = w->offset + (w->image.write_size ? w->image.write_size : 1);
 	for (size_t k = 0; k < c->n_partitions; k++) {

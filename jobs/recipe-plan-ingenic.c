@@ -12,7 +12,10 @@
  *    erases all of it.  Every UPDATE_CFG starts afresh (the simulated
  *    burner, tests/sim/boards/ingenic_burner.c, does the same), so the
  *    first write after each ingenic.config erases again.
- *  - "none" (MTD_D_MODE partitions): each write erases its own range.
+ *  - "blocks" (MTD_D_MODE partitions; "none" is its old name): each write
+ *    erases its own range.
+ * Without a partition table the job sends one partition over the whole chip
+ * (jobs/job-ingenic.c): raw offsets then need only fit the chip.
  * Erases are done in RECIPE_INGENIC_PLAN_ERASE blocks, so they reach out to
  * the block boundaries on both sides, into a neighbouring partition when
  * the table is not block-aligned.
@@ -119,7 +122,7 @@ static void plan_write(struct recipe_parser *p, const struct recipe *r, const bo
 
 	if (!pl->cfg || !write_range(r, stage_ok, resolved, i, &ws, &we))
 		return;
-	if (pl->cfg->erase == RECIPE_ERASE_NONE) {
+	if (pl->cfg->erase == RECIPE_ERASE_BLOCKS) {
 		snprintf(what, sizeof(what), "the written range in %u KiB erase blocks",
 			 RECIPE_INGENIC_PLAN_ERASE / 1024);
 		plan_erase(p, r, stage_ok, resolved, i, a->destroys_earlier, round_down(ws),
@@ -170,6 +173,25 @@ static uint64_t smallest_chip(struct recipe_parser *p, const struct recipe *r, s
 		}
 	}
 	return min;
+}
+
+/* Without a partition table a raw write must fit the smallest chip the recipe accepts. */
+static void plan_write_fits(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok,
+			    const bool *resolved, size_t i, const struct ingenic_plan *pl,
+			    uint64_t chip, size_t chip_at)
+{
+	char jp[RECIPE_JPATH_MAX], sz[32];
+	uint64_t ws, we;
+
+	if (!chip || !pl->cfg || pl->cfg->n_partitions ||
+	    !write_range(r, stage_ok, resolved, i, &ws, &we) || we <= chip)
+		return;
+	recipe_jpath_index(jp, "stages", i);
+	size_text(sz, sizeof(sz), chip);
+	recipe_problem(p, jp,
+		       "0x%08" PRIx64 "-0x%08" PRIx64 " ends beyond the %s flash of JEDEC %06" PRIx32
+		       " (jedec[%zu])",
+		       ws, we - 1, sz, r->jedec[chip_at], chip_at);
 }
 
 /* Every partition of config stage i must fit the smallest chip the recipe accepts. */
@@ -234,6 +256,7 @@ void recipe_plan_ingenic(struct recipe_parser *p, const struct recipe *r, const 
 			plan_config(p, r, stage_ok, resolved, i, &pl);
 			break;
 		case RECIPE_OP_INGENIC_WRITE:
+			plan_write_fits(p, r, stage_ok, resolved, i, &pl, chip, chip_at);
 			plan_write(p, r, stage_ok, resolved, i, &pl);
 			break;
 		default:
@@ -242,10 +265,16 @@ void recipe_plan_ingenic(struct recipe_parser *p, const struct recipe *r, const 
 	}
 }
 
+static bool write_ends_beyond(const struct recipe_ingenic_write *w, uint64_t chip_size)
+{
+	return w->offset + w->image.write_size > chip_size;
+}
+
 int recipe_ingenic_plan_holds(const struct recipe *r, size_t at, uint32_t jedec, uint64_t chip_size,
 			      uint32_t erase_size, struct err *e)
 {
 	char sz[32], eb[32];
+	bool table = true; /* the config at `at` comes first and sets it */
 
 	size_text(sz, sizeof(sz), chip_size);
 	if (erase_size != RECIPE_INGENIC_PLAN_ERASE) {
@@ -262,6 +291,18 @@ int recipe_ingenic_plan_holds(const struct recipe *r, size_t at, uint32_t jedec,
 		if (s->op == RECIPE_OP_AWAIT || s->op == RECIPE_OP_INGENIC_BOOT ||
 		    recipe_op_device_leaves(s->op))
 			break; /* another session plans its own */
+		if (s->op == RECIPE_OP_INGENIC_CONFIG)
+			table = s->u.ingenic_config.n_partitions > 0;
+		if (s->op == RECIPE_OP_INGENIC_WRITE && !table &&
+		    write_ends_beyond(&s->u.ingenic_write, chip_size))
+			return err_set(e, -EOPNOTSUPP,
+				       "memory plan does not hold: stages[%zu] (ingenic.write) "
+				       "ends at 0x%08" PRIx64 ", beyond the device's %s flash "
+				       "(JEDEC %06" PRIx32 "); nothing erased",
+				       i,
+				       s->u.ingenic_write.offset +
+					       s->u.ingenic_write.image.write_size,
+				       sz, jedec);
 		if (s->op != RECIPE_OP_INGENIC_CONFIG)
 			continue;
 		for (size_t k = 0; k < s->u.ingenic_config.n_partitions; k++) {

@@ -23,7 +23,7 @@
 static const char *const erase_names[_RECIPE_ERASE_MAX] = {
 	[RECIPE_ERASE_NONE] = "none",		[RECIPE_ERASE_PAGES] = "pages",
 	[RECIPE_ERASE_MASS] = "mass",		[RECIPE_ERASE_CHIP] = "chip",
-	[RECIPE_ERASE_PARTITION] = "partition",
+	[RECIPE_ERASE_PARTITION] = "partition",	[RECIPE_ERASE_BLOCKS] = "blocks",
 };
 
 static const char *const verify_names[_RECIPE_VERIFY_MAX] = {
@@ -612,6 +612,33 @@ static bool parse_ingenic_nor(struct recipe_parser *p, const cJSON *o, const cha
 	return ok && size;
 }
 
+/*
+ * An ingenic.config without "partitions" (raw offsets, as ingenic-flash-tool's
+ * --offset): the job gives the burner one partition over the whole chip, so
+ * "partition" would erase the chip at the first write.  The erase must be
+ * said: "blocks" (only the blocks each write touches) or "chip".
+ */
+static bool ingenic_no_table_erase_ok(struct recipe_parser *p, const char *b, bool given,
+				      int erase)
+{
+	char jp[RECIPE_JPATH_MAX];
+
+	recipe_jpath_key(jp, b, "erase");
+	if (!given) {
+		recipe_problem(p, jp,
+			       "required without \"partitions\": \"blocks\" (the erase blocks each "
+			       "write touches) or \"chip\"");
+		return false;
+	}
+	if (erase == RECIPE_ERASE_PARTITION) {
+		recipe_problem(p, jp,
+			       "\"partition\" needs \"partitions\"; without a table use "
+			       "\"blocks\" or \"chip\"");
+		return false;
+	}
+	return true;
+}
+
 static bool parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
@@ -624,21 +651,28 @@ static bool parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const 
 	const cJSON *parts;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 	size_t i, n;
+	int er, r;
 
 	ok = recipe_get_enum(p, o, b, "flash", flash_names, _RECIPE_FLASH_MAX, 0xf, &flash) >= 0 &&
 	     ok;
-	ok = recipe_get_enum(p, o, b, "erase", erase_names, _RECIPE_ERASE_MAX,
+	er = recipe_get_enum(p, o, b, "erase", erase_names, _RECIPE_ERASE_MAX,
 			     1u << RECIPE_ERASE_CHIP | 1u << RECIPE_ERASE_PARTITION |
-				     1u << RECIPE_ERASE_NONE,
-			     &erase) >= 0 &&
-	     ok;
+				     1u << RECIPE_ERASE_NONE | 1u << RECIPE_ERASE_BLOCKS,
+			     &erase);
+	ok = er >= 0 && ok;
+	/* "none" is the old name of "blocks": the burner never programs NOR unerased (§3.6). */
+	if (erase == RECIPE_ERASE_NONE)
+		erase = RECIPE_ERASE_BLOCKS;
 	a->flash = flash;
 	a->erase = erase;
 	ok = recipe_get_bool(p, o, b, "destroys_earlier", &a->destroys_earlier) >= 0 && ok;
 	ok = ingenic_flash_supported(p, b, flash) && ok;
 	ok = parse_ingenic_nor(p, o, b, a) && ok;
-	if (recipe_get_item(p, o, b, "partitions", true, &parts, jp) <= 0)
+	r = recipe_get_item(p, o, b, "partitions", false, &parts, jp);
+	if (r < 0)
 		return false;
+	if (r == 0)
+		return er >= 0 && ingenic_no_table_erase_ok(p, b, er > 0, erase) && ok;
 	if (!cJSON_IsArray(parts)) {
 		recipe_problem(p, jp, "not an array");
 		return false;

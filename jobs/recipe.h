@@ -99,6 +99,8 @@ enum recipe_erase {
 	RECIPE_ERASE_MASS,	/* "mass": DfuSe mass erase before this download */
 	RECIPE_ERASE_CHIP,	/* "chip": Ingenic, whole chip at INIT (spi_erase = 1) */
 	RECIPE_ERASE_PARTITION,	/* "partition": Ingenic, partition on first write (spi_erase = 0) */
+	RECIPE_ERASE_BLOCKS,	/* "blocks": Ingenic, the erase blocks each write touches
+				 * (MTD_D_MODE); "none" on ingenic.config means the same */
 	_RECIPE_ERASE_MAX,
 	_RECIPE_ERASE_INVALID = -EINVAL,
 };
@@ -308,9 +310,9 @@ struct recipe_nor {
 
 struct recipe_ingenic_config {
 	enum recipe_flash flash;
-	enum recipe_erase erase;	/* CHIP, PARTITION or NONE */
+	enum recipe_erase erase;	/* CHIP, PARTITION or BLOCKS */
 	struct recipe_partition *partitions;
-	size_t n_partitions;
+	size_t n_partitions;		/* 0: no table, the burner gets one over the whole chip */
 	bool destroys_earlier;	/* "destroys_earlier": its chip erase may wipe earlier bytes */
 	struct recipe_nor nor;		/* used only when the table lacks the JEDEC ID */
 	bool quad;			/* "quad": the burner reads and programs on 4 lines */

@@ -284,7 +284,7 @@ int burner_configure(struct burner *b, const struct ingenic_cfg *cfg, struct err
  * the burner does inside this write (§3.6): the whole partition on its
  * first write (spi_erase 0), the chunk's own blocks in MTD_D_MODE.
  */
-static unsigned int write_deadline(struct burner *b, unsigned int part, size_t n)
+static unsigned int write_deadline(struct burner *b, unsigned int part, uint64_t off, size_t n)
 {
 	const struct ingenic_cfg *c = &b->cfg;
 	uint64_t blk = c->nor.erase_size ? c->nor.erase_size : 64 * 1024, erase_bytes = 0, v;
@@ -292,7 +292,7 @@ static unsigned int write_deadline(struct burner *b, unsigned int part, size_t n
 	if (c->erase == INGENIC_ERASE_PARTITION && !b->part_erased[part])
 		erase_bytes = c->parts[part].size;
 	else if (c->erase == INGENIC_ERASE_RANGE)
-		erase_bytes = n;
+		erase_bytes = (off + n + blk - 1) / blk * blk - off / blk * blk;
 	v = BURNER_ACK_TIMEOUT_MS + (erase_bytes + blk - 1) / blk * BURNER_ERASE_MS_PER_BLOCK;
 	return ms(b, v > UINT32_MAX ? UINT32_MAX : (unsigned int)v);
 }
@@ -315,7 +315,7 @@ static int write_chunk(struct burner *b, unsigned int part, uint64_t off, const 
 	r = ingenic_usb_bulk_out(b->usb, p, n, ms(b, BURNER_BULK_TIMEOUT_MS), e);
 	if (r < 0)
 		return PREFIX_RET(r, e, "%s: data", what);
-	r = get_ack(b, what, write_deadline(b, part, n), &ack, e);
+	r = get_ack(b, what, write_deadline(b, part, off, n), &ack, e);
 	if (r < 0)
 		return r;
 	/* The partition erase happened (or failed half-way); never budget it twice. */
@@ -332,14 +332,20 @@ static int write_chunk(struct burner *b, unsigned int part, uint64_t off, const 
 }
 
 /*
- * Length of the next WRITE: a full transfer_size chunk, or for the rest a
- * whole number of erase blocks and then the sub-block tail, because the
- * burner rounds a piece of at least one block up to whole blocks (§3.6).
+ * Length of the next WRITE at flash offset pos: a full transfer_size chunk,
+ * or for the rest a whole number of erase blocks and then the sub-block
+ * tail, because the burner rounds a piece of at least one block up to
+ * whole blocks (§3.6).  In MTD_D_MODE each WRITE erases the blocks it
+ * touches, so a write that starts inside a block first fills that block:
+ * no later chunk then shares (and erases) a block an earlier one wrote.
  */
-static size_t next_chunk(const struct ingenic_cfg *c, size_t left)
+static size_t next_chunk(const struct ingenic_cfg *c, uint64_t pos, size_t left)
 {
 	size_t blk = c->nor.erase_size ? c->nor.erase_size : 64 * 1024;
+	size_t lead = pos % blk ? blk - (size_t)(pos % blk) : 0;
 
+	if (c->erase == INGENIC_ERASE_RANGE && lead && left > lead)
+		return lead;
 	if (left >= c->transfer_size)
 		return c->transfer_size;
 	if (left > blk && left % blk)
@@ -485,7 +491,7 @@ int burner_write(struct burner *b, uint64_t offset, const uint8_t *buf, size_t l
 		goto out;
 	}
 	for (size_t o = 0; o < len;) {
-		size_t n = next_chunk(&b->cfg, len - o);
+		size_t n = next_chunk(&b->cfg, offset + o, len - o);
 
 		r = write_chunk(b, (unsigned int)part, offset + o, buf + o, n, e);
 		if (r < 0)

@@ -473,10 +473,19 @@ def gen_ingenic(rng, r, fx):
             parts.append(("p%d" % len(parts), a * UNIT64K, (b - a) * UNIT64K))
     if not parts:
         parts = [("p0", 0, UNIT64K)]
-    erase = rng.choice(("chip", "partition", "partition", "none"))
-    cfg = {"op": "ingenic.config", "partitions": [
-        {"name": n, "offset": rng.choice(("0x%x" % o, o)), "size": rng.choice(("0x%x" % z, z))}
-        for n, o, z in parts]}
+    # Raw offsets without a partition table (issue 14 item 4): the job gives
+    # the burner one partition over the chip; the erase must be said.
+    raw = rng.random() < 0.25
+    if raw:
+        parts = [("all", 0, chip)]
+        erase = rng.choice(("chip", "blocks", "none"))
+    else:
+        erase = rng.choice(("chip", "partition", "partition", "none", "blocks"))
+    cfg = {"op": "ingenic.config"}
+    if not raw:
+        cfg["partitions"] = [
+            {"name": n, "offset": rng.choice(("0x%x" % o, o)), "size": rng.choice(("0x%x" % z, z))}
+            for n, o, z in parts]
     if rng.random() < 0.5:
         cfg["flash"] = "sfc_nor"
     if erase != "partition" or rng.random() < 0.5:
@@ -492,11 +501,11 @@ def gen_ingenic(rng, r, fx):
             rel = rng.randrange(0, pz - size + 1)
             if rng.random() < 0.3:
                 rel = 0
-            # erase "none" is the burner's MTD_D mode: each write erases the
-            # 64 KiB blocks it covers (protocol-ingenic.md 3.6), so a later
-            # write must not share a block with an earlier one.
+            # erase "blocks" ("none") is the burner's MTD_D mode: each write
+            # erases the 64 KiB blocks it covers (protocol-ingenic.md 3.6), so
+            # a later write must not share a block with an earlier one.
             lo, hi = po + rel, po + rel + size
-            if erase == "none":
+            if erase in ("none", "blocks"):
                 lo, hi = lo - lo % (64 * KIB), -(-hi // (64 * KIB)) * (64 * KIB)
             if not overlaps(lo, hi, written):
                 break
@@ -505,7 +514,7 @@ def gen_ingenic(rng, r, fx):
         i = len(stages)
         data = rbytes(rng, size)
         st = {"op": "ingenic.write"}
-        how = rng.random()
+        how = 1.0 if raw else rng.random()
         if how < 0.5:
             st["partition"] = name
             if rel:
@@ -521,25 +530,32 @@ def gen_ingenic(rng, r, fx):
         if erase == "partition" and name not in erased_parts:
             erased_parts.add(name)
             r.ops.append(("erase", po, pz, 0xFF))
-        if erase == "none":
+        if erase in ("none", "blocks"):
             r.ops.append(("erase", lo, hi - lo, 0xFF))
         r.ops.append(("write", po + rel, data))
         written.append((po + rel, po + rel + size))
         stages.append(st)
     if not written:
         name, po, pz = parts[0]
-        st = {"op": "ingenic.write", "partition": name}
+        st = {"op": "ingenic.write", "offset": 0} if raw else {"op": "ingenic.write", "partition": name}
         data = rbytes(rng, 100)
         st.update(r.file_keys("s%d.bin" % len(stages), data))
         if erase == "partition":
             r.ops.append(("erase", po, pz, 0xFF))
+        if erase in ("none", "blocks"):
+            r.ops.append(("erase", po, UNIT64K, 0xFF))
         r.ops.append(("write", po, data))
         written.append((po, po + 100))
         stages.append(st)
 
     if r.valid and rng.random() < 0.3:
-        kind = rng.choice(("past_partition", "outside", "overlap", "unknown", "parts_overlap",
-                           "before_config", "jedec_orphan", "bad_sha", "twice_named", "boot_twice"))
+        if raw:
+            kind = rng.choice(("overlap", "unknown", "before_config", "jedec_orphan", "bad_sha",
+                               "boot_twice", "raw_erase"))
+        else:
+            kind = rng.choice(("past_partition", "outside", "overlap", "unknown", "parts_overlap",
+                               "before_config", "jedec_orphan", "bad_sha", "twice_named",
+                               "boot_twice"))
         i = len(stages)
         name, po, pz = rng.choice(parts)
         if kind == "past_partition":
@@ -570,8 +586,14 @@ def gen_ingenic(rng, r, fx):
         elif kind == "parts_overlap":
             cfg["partitions"].append({"name": "dup", "offset": po + pz // 2, "size": pz})
             r.refuse("stages[%d].partitions" % stages.index(cfg), "partitions overlap")
+        elif kind == "raw_erase":
+            if rng.random() < 0.5:
+                cfg.pop("erase", None)
+            else:
+                cfg["erase"] = "partition"
+            r.refuse("stages[%d].erase" % stages.index(cfg), "no table: erase blocks or chip")
         elif kind == "before_config":
-            st = {"op": "ingenic.write", "partition": name}
+            st = {"op": "ingenic.write", "offset": 0} if raw else {"op": "ingenic.write", "partition": name}
             st.update(r.file_keys("s%d.bin" % i, rbytes(rng, 8)))
             k = stages.index(cfg)
             stages.insert(k, st)
@@ -596,8 +618,8 @@ def gen_ingenic(rng, r, fx):
     if r.valid and rng.random() < 0.08:
         stages.append({"op": "ingenic.reboot"})
         r.leaves(LEAVE_TIMING["ingenic"])
-    # A write with erase none must land on erased cells.
-    r.board["fill"] = "erased" if erase == "none" else rng.choice(("erased", "random:4", "random:9"))
+    # Every erase mode erases before it programs (blocks/none: the blocks a write touches).
+    r.board["fill"] = rng.choice(("erased", "random:4", "random:9"))
     r.doc = doc
 
 

@@ -66,7 +66,7 @@ want_uid=$(echo "$uid" | tr a-f A-F)
 scenario() { # FILE EXTRA_BOARD_KEYS
 	cat >"$1" <<EOF
 { "time_scale": 0.001,
-  "boards": [ { "id": "b1", "type": "ingenic-t31", "port": "1-1.4", "uid": "$uid", "fill": "random:4" $2 } ] }
+  "boards": [ { "id": "b1", "type": "${board_type:-ingenic-t31}", "port": "1-1.4", "uid": "$uid", "fill": "random:4" $2 } ] }
 EOF
 }
 
@@ -393,3 +393,109 @@ for db in "$tmp"/part-*.db; do
 done
 [ "$bad" = 0 ] && ok "ingenic_parts_runs_forbidden_zero_none_running" ||
 	nok "ingenic_parts_runs_forbidden_zero_none_running" "$bad runs"
+
+# --- writes at any offset (issue 14 item 4): no partition table in the recipe,
+# erase "blocks": the burner erases only the 64 KiB blocks each write touches
+# (MTD_D_MODE, protocol-ingenic.md §3.6); everything else keeps the board's
+# random fill.  The stage row says what was erased.  A write that starts inside
+# a block (0x41000) must not have a later chunk erase the block its first chunk
+# wrote.  The reference fill comes from a run that touches nothing.
+nor_blocks_is() { # DUMP REF OFFSET IMAGE: REF with IMAGE at OFFSET, its blocks erased
+	python3 - "$@" <<'PY'
+import sys
+nor, ref = open(sys.argv[1], 'rb').read(), bytearray(open(sys.argv[2], 'rb').read())
+off, img = int(sys.argv[3], 0), open(sys.argv[4], 'rb').read()
+blk = 0x10000
+s, e = off // blk * blk, (off + len(img) + blk - 1) // blk * blk
+ref[s:e] = b"\xff" * (e - s)
+ref[off:off + len(img)] = img
+sys.exit(0 if nor == ref else 1)
+PY
+}
+raw_recipe() { # NAME OFFSET IMAGE
+	cat >"$tmp/r/$1.json" <<EOF2
+{ "name": "$1", "match": { "vid": "a108", "pid": "c309" },
+  "serial": { "source": "ingenic_efuse" }, "jedec": [ "ef4018" ],
+  "stages": [ { "op": "ingenic.boot", "soc": "t31", "ginfo": { $(img ginfo.bin) },
+      "spl": { $(img vspl.bin) }, "burner": { $(img vburner.bin) } },
+    { "op": "ingenic.check_jedec" },
+    { "op": "ingenic.config", "erase": "blocks" },
+    { "op": "ingenic.write", "name": "fw", "offset": "$2", $(img "$3") },
+    { "op": "ingenic.reboot" } ] }
+EOF2
+}
+head -c 300001 /dev/urandom >"$tmp/r/images/raw.bin"
+for spec in "raw-aligned 0x40000 0x00040000-0x0008ffff" "raw-unaligned 0x41000 0x00040000-0x0008ffff"; do
+	set -- $spec
+	raw_recipe "$1" "$2" raw.bin
+	run "$1" "$1" ', "burner_cpu_info": "PRJ"'
+	nor_blocks_is "$tmp/$1/b1.nor.bin" "$tmp/ref/b1.nor.bin" "$2" "$tmp/r/images/raw.bin"
+	cmp_rc=$?
+	row=$(q "$tmp/$1.db" "SELECT result FROM units")
+	note=$(q "$tmp/$1.db" "SELECT error FROM unit_stages WHERE name = 'fw' AND result = 'pass'")
+	if [ "$rc" -eq 0 ] && [ "$cmp_rc" -eq 0 ] && [ "$row" = pass ] &&
+		[ "$note" = "erase blocks: $3 (the 64 KiB blocks this write touches)" ]; then
+		ok "ingenic_${1//-/_}_write_without_partitions_erases_only_its_blocks"
+	else
+		nok "ingenic_${1//-/_}_write_without_partitions_erases_only_its_blocks" "rc=$rc cmp=$cmp_rc row=$row" \
+			"note=$note" "$(q "$tmp/$1.db" "SELECT error FROM units")" "$(tail -3 "$tmp/$1.log")"
+	fi
+done
+
+# --- a second chip of the SoC table (issue 14 item 5): the T20 (ingenic-t20)
+# takes d2i_len 0x4000 and needs its SPL padded to 32 bytes (§2.3, §6.3); the
+# 10,170-byte SPL is sent as 10,176.  A recipe that calls it a T31 (d2i_len
+# 0x7000) hangs the part at START1 and fails in ingenic.boot.
+head -c 10170 /dev/urandom >"$tmp/r/images/t20spl.bin"
+head -c 390480 /dev/urandom >"$tmp/r/images/t20burner.bin"
+t20_recipe() { # NAME SOC
+	cat >"$tmp/r/$1.json" <<EOF2
+{ "name": "$1", "match": { "vid": "a108", "pid": "c309" },
+  "serial": { "source": "ingenic_efuse" }, "jedec": [ "ef4018" ],
+  "stages": [ { "op": "ingenic.boot", "soc": "$2", "ginfo": { $(img ginfo.bin) },
+      "spl": { $(img t20spl.bin) }, "burner": { $(img t20burner.bin) } },
+    { "op": "ingenic.check_jedec" },
+    { "op": "ingenic.config", "erase": "partition", "partitions": [
+        { "name": "uboot", "offset": "0x0", "size": "0x40000" },
+        { "name": "kernel", "offset": "0x40000", "size": "0x280000" } ] },
+    { "op": "ingenic.write", "name": "uboot", "partition": "uboot", $(img uboot.bin) },
+    { "op": "ingenic.write", "name": "kernel", "partition": "kernel", $(img kernel.bin) },
+    { "op": "ingenic.reboot" } ] }
+EOF2
+}
+t20_recipe t20 t20
+t20_recipe t20-as-t31 t31
+board_type=ingenic-t20
+run t20 t20 ""
+rc20=$rc
+scenario "$tmp/ref20.json" ""
+timeout 60 "$sim" --scenario "$tmp/ref20.json" --dump-dir "$tmp/ref20" -- true >/dev/null 2>&1
+run t20wrong t20-as-t31 ""
+board_type=
+python3 - "$tmp/t20/b1.nor.bin" "$tmp/ref20/b1.nor.bin" "$tmp/r/images" <<'PY' >"$tmp/t20.cmp" 2>&1
+import sys
+nor, ref, d = open(sys.argv[1], 'rb').read(), bytearray(open(sys.argv[2], 'rb').read()), sys.argv[3]
+for name, off, size in (("uboot", 0, 0x40000), ("kernel", 0x40000, 0x280000)):
+    data = open(d + "/" + name + ".bin", "rb").read()
+    ref[off:off + size] = b"\xff" * size
+    ref[off:off + len(data)] = data
+sys.exit(0 if nor == ref else 1)
+PY
+cmp_rc=$?
+row=$(q "$tmp/t20.db" "SELECT result, serial FROM units")
+state=$(python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["boards"][0]; print(b["type"], b["state"])' "$tmp/t20/summary.json" 2>&1)
+if [ "$rc20" -eq 0 ] && [ "$cmp_rc" -eq 0 ] && [ "$row" = "pass|$want_uid" ] && [ "$state" = "ingenic-t20 booted-flash" ]; then
+	ok "ingenic_t20_flashed_byte_exact_with_its_chip_table_entry"
+else
+	nok "ingenic_t20_flashed_byte_exact_with_its_chip_table_entry" "rc=$rc20 cmp=$cmp_rc row=$row state=$state" \
+		"$(q "$tmp/t20.db" "SELECT error FROM units")" "$(tail -3 "$tmp/t20.log")"
+fi
+row=$(q "$tmp/t20wrong.db" "SELECT result, failed_stage FROM units")
+state=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["state"])' "$tmp/t20wrong/summary.json" 2>&1)
+if [ "$rc" -eq 1 ] && [ "$row" = "fail|ingenic.boot" ] && [ "$state" = "hung:d2i-beyond-icache" ] &&
+	cmp -s "$tmp/t20wrong/b1.nor.bin" "$tmp/ref20/b1.nor.bin"; then
+	ok "ingenic_t20_with_the_t31_entry_hangs_at_start1_nothing_written"
+else
+	nok "ingenic_t20_with_the_t31_entry_hangs_at_start1_nothing_written" "rc=$rc row=$row state=$state" \
+		"$(q "$tmp/t20wrong.db" "SELECT error FROM units")"
+fi

@@ -542,6 +542,29 @@ static const struct bad_case bad_cases[] = {
 	  " { 'op': 'dfuse.download', 'address': '0x08000c00', 'file': 'b.bin', 'sha256': '@B@' } ] }",
 	  { "stages[1]: erasing sector 1 (0x08000800-0x08000fff) destroys bytes written by "
 	    "stages[0]; add \"destroys_earlier\": true if intended" } },
+	{ "ingenic.config without partitions: the erase must be said, no partition to name",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+	  " { 'op': 'ingenic.config' },"
+	  " { 'op': 'ingenic.config', 'erase': 'partition' },"
+	  " { 'op': 'ingenic.config', 'erase': 'blocks' },"
+	  " { 'op': 'ingenic.write', 'partition': 'kernel', 'file': 'a.bin', 'sha256': '@A@' } ] }",
+	  { "stages[1].erase: required without \"partitions\": \"blocks\" (the erase blocks each "
+	    "write touches) or \"chip\"",
+	    "stages[2].erase: \"partition\" needs \"partitions\"; without a table use \"blocks\" "
+	    "or \"chip\"",
+	    "stages[4].partition: no partition 'kernel' in stages[3] (ingenic.config)" } },
+	{ "ingenic raw offsets without partitions: block erases planned, the chip bounds them",
+	  "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'jedec': ['ef4017'],"
+	  " 'stages': [ " T31_BOOT ", { 'op': 'ingenic.check_jedec' },"
+	  " { 'op': 'ingenic.config', 'erase': 'blocks' },"
+	  " { 'op': 'ingenic.write', 'offset': '0x40000', 'file': 'a.bin', 'sha256': '@A@' },"
+	  " { 'op': 'ingenic.write', 'offset': '0x41000', 'file': 'a.bin', 'sha256': '@A@' },"
+	  " { 'op': 'ingenic.write', 'offset': '0x7ff800', 'file': 'a.bin', 'sha256': '@A@',"
+	  "   'destroys_earlier': true } ] }",
+	  { "stages[4]: erasing 0x00040000-0x0004ffff (the written range in 64 KiB erase blocks) "
+	    "destroys bytes written by stages[3]; add \"destroys_earlier\": true if intended",
+	    "stages[5]: 0x007ff800-0x008007ff ends beyond the 8 MiB flash of JEDEC ef4017 "
+	    "(jedec[0])" } },
 	{ "dfuse_layout that is not a layout",
 	  "{ 'name': 'x', " DFU_MATCH ", 'dfuse_layout': 'Internal Flash',"
 	  " 'stages': [ { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin',"
@@ -1189,6 +1212,30 @@ TEST(ingenic_config_nor_parameters)
 	snprintf(want, sizeof(want), "%s: stages[1].nor.size: 3145728 is not a power of two", path);
 	ASSERT_STREQ(d.msgs[1], want);
 	ASSERT_TRUE(strstr(d.msgs[2], "stages[1].nor.quad_enable: unknown value 'sr3'") != NULL);
+	recipe_diags_release(&d);
+}
+
+/* Issue 14 item 4: raw offsets need no partition table; "none" is the old name of "blocks". */
+TEST(ingenic_raw_offsets_without_a_partition_table)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	char path[512];
+
+	fixture();
+	write_recipe("raw.json",
+		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
+		     " { 'op': 'ingenic.config', 'erase': 'none' },"
+		     " { 'op': 'ingenic.write', 'offset': '0x40000', 'file': 'a.bin', 'sha256': '@A@' },"
+		     " { 'op': 'ingenic.config', 'erase': 'chip', 'destroys_earlier': true },"
+		     " { 'op': 'ingenic.write', 'offset': '0x123456', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+		     path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), 0);
+	ASSERT_EQ(r->stages[1].u.ingenic_config.erase, RECIPE_ERASE_BLOCKS);
+	ASSERT_EQ(r->stages[1].u.ingenic_config.n_partitions, 0);
+	ASSERT_EQ(r->stages[2].u.ingenic_write.offset, 0x40000);
+	ASSERT_EQ(r->stages[3].u.ingenic_config.erase, RECIPE_ERASE_CHIP);
+	ASSERT_EQ(r->stages[4].u.ingenic_write.offset, 0x123456);
 	recipe_diags_release(&d);
 }
 

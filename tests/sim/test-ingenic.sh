@@ -123,6 +123,23 @@ t=write_outside_partitions_fails_eio
 run nopart ingenic-t31.json "${boot[@]}" cfg="$fx/cfg2-sector.bin" init write="$tmp/img.bin@0x1000000"
 grep -q '^write_ack=-5$' "$tmp/nopart.out" && pass $t || fail $t "$tmp/nopart.out"
 
+# §3.6: a WRITE of at least spi_erase_block_size (the fixture's 0x10000) is
+# rounded up to whole blocks.  70,000-byte pieces: the first programs 131,072
+# bytes, its tail past the data from the burner's buffer (zeros in the model);
+# the second then lands on programmed cells and the write-back check answers -1.
+t=write_of_a_block_or_more_is_rounded_up_to_whole_blocks
+"$sim" --scenario "$scn/ingenic-t31.json" --dump-dir "$tmp/round" -- \
+	"$raw" -A 10000 -c 70000 "${boot[@]}" cfg="$fx/cfg1.bin" cfg="$fx/cfg2-chip.bin" init \
+	write="$tmp/img.bin@0x40000" >"$tmp/round.out" 2>&1
+python3 - "$tmp/round/t31.nor.bin" "$tmp/img.bin" <<'PY' >"$tmp/round.cmp" 2>&1
+import sys
+nor, img = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+ok = nor[0x40000:0x40000 + 70000] == img[:70000] and nor[0x40000 + 70000:0x40000 + 131072] == bytes(61072)
+sys.exit(0 if ok else 1)
+PY
+cmp_rc=$?
+grep -q '^write_ack=-1$' "$tmp/round.out" && [ "$cmp_rc" = 0 ] && pass $t || fail $t "$tmp/round.out"
+
 # --- eFuse requests are counted as forbidden
 t=efuse_request_counts_as_forbidden
 run efuse ingenic-t31.json "${boot[@]}" vendor=0x20

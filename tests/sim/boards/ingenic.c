@@ -12,7 +12,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const ingenic_names[] = { "ingenic-t31", "ingenic-t31x", NULL };
+static const char *const ingenic_names[] = { "ingenic-t31", "ingenic-t31x", "ingenic-t20", NULL };
+
+/*
+ * T31: "T 3 1 V " (§1.1), family 0x0031 (§5), BOOTx1830 (§1.2), sub-type
+ * 0x2222 = T31X (§5).  T20: family 0x2000 (§5), BOOTx1520 (§1.2), d2i_len
+ * 0x4000 (§2.2, §6.3 [TC-T20]: a T20 started with the T31's 0x7000 never
+ * came up), 32-byte SPL padding (§2.3 [TDFU-boot]); its ROM string and
+ * sub-type are not documented (assumptions: "T 2 0 V ", 0).
+ */
+static const struct ingenic_chip ingenic_chips[] = {
+	{ .type = "ingenic-t31", .rom_cpu_info = { 'T', ' ', '3', ' ', '1', ' ', 'V', ' ' },
+	  .soc_family = 0x0031, .burner_info = "BOOTx1830", .subtype = 0x2222 },
+	{ .type = "ingenic-t20", .rom_cpu_info = { 'T', ' ', '2', ' ', '0', ' ', 'V', ' ' },
+	  .soc_family = 0x2000, .burner_info = "BOOTx1520", .subtype = 0,
+	  .d2i_max = 0x4000, .spl_pad_32 = true },
+};
+
+static const struct ingenic_chip *ingenic_chip_for(const char *type)
+{
+	for (size_t i = 0; i < sizeof(ingenic_chips) / sizeof(ingenic_chips[0]); i++)
+		if (!strcmp(ingenic_chips[i].type, type))
+			return &ingenic_chips[i];
+	return &ingenic_chips[0]; /* ingenic-t31x */
+}
 
 static const char *const ingenic_steps[] = {
 	"cpu_info", "rom_download", "rom_upload", "spl",    "burner", "config",
@@ -86,6 +109,8 @@ int ingenic_buf_reserve(struct ingenic *g, size_t n)
 	p = realloc(g->buf, n);
 	if (!p)
 		return -ENOMEM;
+	/* Deterministic: what the burner's buffer held before is zeros here. */
+	memset(p + g->buf_cap, 0, n - g->buf_cap);
 	g->buf = p;
 	g->buf_cap = n;
 	return 0;
@@ -129,15 +154,14 @@ static int ingenic_create(struct sim_board *b, const char *type)
 {
 	struct ingenic *g = calloc(1, sizeof(*g));
 
-	(void)type;
 	if (!g)
 		return -ENOMEM;
+	g->chip = ingenic_chip_for(type);
 	g->part = spinor_find("w25q128jv");
 	g->seed = 1;
-	/* T31X: eFuse subtype 0x2222 (§5, [TDFU-proto]). */
-	g->subtype = 0x2222;
-	/* BOOTx1830, the T21/T23/T30/T31 burner string; hosts read 8 (§1.2). */
-	strcpy(g->burner_info, "BOOTx1830");
+	g->subtype = g->chip->subtype;
+	/* Hosts read 8 bytes of it (§1.2). */
+	strcpy(g->burner_info, g->chip->burner_info);
 	g->t = ingenic_default_timing;
 	sim_board_set_priv(b, g);
 	return 0;

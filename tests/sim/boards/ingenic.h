@@ -51,6 +51,22 @@
 #define INGENIC_STAGE_SPL 1
 #define INGENIC_STAGE_BURNER 2
 
+/*
+ * What differs between the modelled SoCs (sources in tests/sim/boards/README.md,
+ * "ingenic-t20"): ROM answer (§1.1), SoC-ID family (§5), burner string
+ * (§1.2), the I-cache the ROM fills from d2i_len (§2.3, §6.3) and the
+ * first-generation XBurst1 32-byte SPL length quirk (§2.3).
+ */
+struct ingenic_chip {
+	const char *type;	  /* board type name */
+	char rom_cpu_info[8];	  /* GET_CPU_INFO in the ROM, no NUL */
+	uint16_t soc_family;	  /* (SoC ID >> 12) & 0xFFFF at 0xB300002C */
+	const char *burner_info;  /* default burner GET_CPU_INFO string */
+	uint16_t subtype;	  /* default eFuse sub-type */
+	uint32_t d2i_max;	  /* START1 with a larger d2i_len hangs; 0 = no limit modelled */
+	bool spl_pad_32;	  /* START1 hangs unless the SPL length is a multiple of 32 */
+};
+
 enum ingenic_stage {
 	INGENIC_ROM,	      /* boot ROM, SPL not run yet (or it returned) */
 	INGENIC_BURNER,	      /* stage 2 answers EP0 and the bulk pipes */
@@ -93,6 +109,7 @@ enum ingenic_pending {
 };
 
 struct ingenic {
+	const struct ingenic_chip *chip;
 	/* options */
 	const struct spinor_part *part;
 	bool have_jedec;

@@ -36,6 +36,8 @@
 #define TLV_POLI 0x504f4c49u
 #define TLV_SFC 0x53464300u
 #define NOR_MAGIC 0x726f6eu
+/* nor_partition.manager_mode: each write erases its own range (§3.6, [NORPART]). */
+#define MTD_D_MODE 1
 
 /* Offsets inside the SFC body: spi_param (7 words), then burner_params
  * (§3.4; IFT file offsets minus the body start 0xD0). */
@@ -185,12 +187,28 @@ static int burner_partition(const struct ingenic *g, uint64_t off, uint64_t *sta
 	return -1;
 }
 
+/*
+ * Bytes sfc_program works on: a length of at least one spi_erase_block_size
+ * is rounded up to whole blocks (§3.6, [SFC-nor]); the extra bytes are what
+ * the data buffer held past the received data (ingenic_buf_reserve() makes
+ * that room, zero-filled when new).
+ */
+static uint32_t burner_program_len(const struct ingenic_cfg *c, uint32_t n)
+{
+	uint32_t blk = c->erase_block;
+
+	if (!blk || blk > DATA_MAX || n < blk || n % blk == 0)
+		return n;
+	return (uint32_t)(((uint64_t)n + blk - 1) / blk * blk);
+}
+
 /* A WRITE's data is all in: check, erase, program; sets ack and busy time. */
 static void burner_write(struct sim_board *b, enum sim_fault_kind k)
 {
 	struct ingenic *g = ingenic(b);
 	const struct ingenic_cfg *c = &g->cfg;
 	uint64_t t = g->t.command, off = g->w_part + g->w_off, ps, pe;
+	uint32_t len;
 	int part, ok;
 
 	if (k == SIM_FAULT_CORRUPT_DOWNLOAD && g->w_len)
@@ -209,13 +227,17 @@ static void burner_write(struct sim_board *b, enum sim_fault_kind k)
 		g->ack = -EINVAL;
 		goto out;
 	}
+	len = burner_program_len(c, g->w_len);
 	part = burner_partition(g, off, &ps, &pe);
-	if (part < 0 || off + g->w_len > g->flash.nor.size) {
+	if (part < 0 || off + len > g->flash.nor.size) {
 		g->ack = -EIO; /* "out of partition" */
 		goto out;
 	}
-	/* spi_erase 0: the first write into a partition erases all of it. */
-	if (c->spi_erase == 0 && !(g->erased_parts & (1u << part))) {
+	if (c->spi_erase == 0 && c->part[part].manager_mode == MTD_D_MODE) {
+		/* MTD_D_MODE: each write erases the blocks it covers. */
+		t += spinor_erase(&g->flash, off, len, c->erase_size);
+	} else if (c->spi_erase == 0 && !(g->erased_parts & (1u << part))) {
+		/* spi_erase 0: the first write into a partition erases all of it. */
 		t += spinor_erase(&g->flash, ps, pe - ps, c->erase_size);
 		g->erased_parts |= 1u << part;
 	}
@@ -223,7 +245,7 @@ static void burner_write(struct sim_board *b, enum sim_fault_kind k)
 		g->ack = -1; /* flash error */
 		goto out;
 	}
-	t += spinor_program(&g->flash, off, g->buf, g->w_len, &ok);
+	t += spinor_program(&g->flash, off, g->buf, len, &ok);
 	if (k == SIM_FAULT_DISTURB && off > 0)
 		sim_nor_disturb(&g->flash.nor, off - 1);
 	/* Over unerased cells the array keeps old & new; only the read-back
@@ -381,7 +403,9 @@ int ingenic_burner_request(struct sim_board *b, struct sim_xfer *x)
 				burner_read(b);
 				return SIM_XFER_DONE;
 			}
-			if (ingenic_buf_reserve(g, g->w_len + 1) < 0) {
+			/* Room for the rounding up to whole erase blocks (§3.6). */
+			if (ingenic_buf_reserve(g, (size_t)burner_program_len(&g->cfg, g->w_len) + 1) <
+			    0) {
 				g->ack = -ENOMEM;
 				goto stall;
 			}

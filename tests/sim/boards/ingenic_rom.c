@@ -19,9 +19,6 @@
 #define ROM_PROGRAM_START1 0x04
 #define ROM_PROGRAM_START2 0x05
 
-/* T31/T31X/T31ZX ROM answer, 8 bytes, no NUL (§1.1). */
-static const char rom_cpu_info[8] = { 'T', ' ', '3', ' ', '1', ' ', 'V', ' ' };
-
 /* ginfo records (§2.4). */
 #define GINFO_MAGIC_BDIF 0x42444946u
 #define GINFO_MAGIC_DDR 0x44445200u
@@ -146,6 +143,25 @@ static bool rom_stage_ok(struct ingenic *g, uint32_t entry, uint32_t kind, const
 }
 
 /*
+ * What this SoC's ROM needs at START1 beyond loaded code: a d2i_len its
+ * I-cache holds (T20: 0x4000, §6.3) and, on first-generation XBurst1, an
+ * SPL length that is a whole number of 32-byte cache lines (§2.3): else
+ * the SPL "silently hangs".
+ */
+static bool rom_chip_quirks_ok(const struct ingenic *g, uint32_t entry, const char **why)
+{
+	if (g->chip->d2i_max && g->d2i_len > g->chip->d2i_max) {
+		*why = "d2i-beyond-icache";
+		return false;
+	}
+	if (g->chip->spl_pad_32 && (g->car_end - entry) % 32) {
+		*why = "spl-not-padded";
+		return false;
+	}
+	return true;
+}
+
+/*
  * The SPL brings up DDR from the ginfo block (§2.4): without a global-info
  * record with clocks and a DDR record, DDR init fails and "the SPL never
  * answers" (§6.3).
@@ -196,7 +212,7 @@ int ingenic_rom_request(struct sim_board *b, struct sim_xfer *x)
 			goto stall;
 		if (ingenic_fault(b, x, "cpu_info", 0, &ret))
 			return ret;
-		rom_reply(x, rom_cpu_info, sizeof(rom_cpu_info));
+		rom_reply(x, g->chip->rom_cpu_info, sizeof(g->chip->rom_cpu_info));
 		return SIM_XFER_DONE;
 	case ROM_SET_DATA_ADDRESS:
 		if (in)
@@ -228,7 +244,8 @@ int ingenic_rom_request(struct sim_board *b, struct sim_xfer *x)
 		/* Running any code clears the eFuse shadow (§5, [TDFU-diag]). */
 		memset(g->efuse, 0, sizeof(g->efuse));
 		/* The ROM ACKs the status stage, then jumps. */
-		if (!rom_stage_ok(g, arg, INGENIC_STAGE_SPL, &why)) {
+		if (!rom_stage_ok(g, arg, INGENIC_STAGE_SPL, &why) ||
+		    !rom_chip_quirks_ok(g, arg, &why)) {
 			ingenic_hang(b, why);
 			return SIM_XFER_DONE;
 		}
@@ -307,8 +324,8 @@ int ingenic_rom_data(struct sim_board *b, struct sim_xfer *x)
 	} else if (g->addr == INGENIC_SOCID_ADDR && n <= 4) {
 		uint8_t id[4];
 
-		/* T31: family (soc_id >> 12) & 0xFFFF = 0x0031 (§5). */
-		sim_put_le32(id, 0x0031u << 12);
+		/* family = (soc_id >> 12) & 0xFFFF (§5). */
+		sim_put_le32(id, (uint32_t)g->chip->soc_family << 12);
 		memcpy(x->data, id, n);
 	} else if (rom_is_io(g->addr, n)) {
 		memset(x->data, 0, n);
