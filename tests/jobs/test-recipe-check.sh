@@ -221,4 +221,20 @@ out=$("$flashctl" recipe check "$tmp/layout.json" 2>&1)
 rc=$?
 check "dfuse_outside_layout_exit_1" test "$rc" -eq 1
 check "dfuse_outside_layout_message" grep -qF "$tmp/layout.json: stages[0].address: address 0x08040000 is outside \"Internal Flash\" in dfuse_layout" <<<"$out"
+# Issue 17 item 6: one cause, one message.  An Ingenic partition overlap
+# refuses the ingenic.config stage; the writes after it are not told again
+# that they need an ingenic.config.
+mkdir -p "$tmp/ov"
+cp -r "$recipes/images" "$tmp/ov/"
+python3 - "$recipes/ingenic-t31.json" "$tmp/ov/t31.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["stages"][2]["partitions"][1]["offset"] = "0x30000"
+json.dump(r, open(sys.argv[2], "w"), indent=1)
+PY
+out=$("$flashctl" recipe check "$tmp/ov/t31.json" 2>&1)
+rc=$?
+check "ingenic_overlap_exit_1" test "$rc" -eq 1
+check "ingenic_overlap_message" grep -qxF "$tmp/ov/t31.json: stages[2].partitions[1]: partition 'kernel' overlaps 'uboot'" <<<"$out"
+check "ingenic_overlap_one_message" test "$(grep -c . <<<"$out")" -eq 1
 exit 0
