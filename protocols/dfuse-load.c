@@ -120,10 +120,42 @@ static int dfuse_erase_range(struct dfuse *d, uint32_t addr, uint64_t len,
 			if (r < 0)
 				return r;
 			res->sectors_erased++;
+			d->erase_done += size;
+			usb_phase(d->usb, USB_PHASE_ERASE, d->erase_done, d->erase_total, 0);
 		}
 		a = (uint64_t)start + size;
 	}
 	return 0;
+}
+
+/* Bytes of the sectors of [addr, addr+len) dfuse_erase_range() would erase. */
+static uint64_t dfuse_erase_todo(const struct dfuse *d, uint32_t addr, uint64_t len,
+				 const struct dfuse_erased *done)
+{
+	const struct dfuse_layout *l = &d->alts[d->cur].layout;
+	uint64_t a = addr, end = (uint64_t)addr + len, n = 0;
+
+	while (a < end) {
+		const struct dfuse_segment *seg = dfuse_mem_find(l, (uint32_t)a);
+		uint32_t start, size;
+
+		if (!seg || dfuse_mem_sector(l, (uint32_t)a, &start, &size) < 0)
+			break; /* dfuse_erase_range() says why */
+		if ((seg->perms & DFUSE_MEM_ERASABLE) &&
+		    !dfuse_erased_has(done, d->alts[d->cur].alt, start))
+			n += size;
+		a = (uint64_t)start + size;
+	}
+	return n;
+}
+
+/* The erase phase begins: the listener sees each sector as it is erased
+ * (an F405 128 KiB sector takes about 1 s before any byte is written). */
+static void dfuse_erase_begin(struct dfuse *d, uint64_t total)
+{
+	d->erase_done = 0;
+	d->erase_total = total;
+	usb_phase(d->usb, USB_PHASE_ERASE, 0, total, 0);
 }
 
 struct dfuse_progress {
@@ -361,14 +393,17 @@ int dfuse_download(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t le
 		dfuse_erased_mass(d, erased);
 		res.mass_erased = true;
 	} else if (!(flags & DFUSE_NO_ERASE)) {
+		dfuse_erase_begin(d, dfuse_erase_todo(d, addr, len, erased));
 		r = dfuse_erase_range(d, addr, len, erased, &res, e);
 		if (r < 0)
 			goto out;
 	}
+	usb_phase(d->usb, USB_PHASE_WRITE, 0, len, 0);
 	r = dfuse_write_range(d, addr, buf, len, &prog, &res, e);
 	if (r < 0)
 		goto out;
 	if (!(flags & DFUSE_NO_VERIFY)) {
+		usb_phase(d->usb, USB_PHASE_VERIFY, 0, len, 0);
 		r = dfuse_verify_range(d, addr, buf, len, &prog, &res, e);
 		if (r < 0)
 			goto out;
@@ -393,6 +428,26 @@ int dfuse_upload(struct dfuse *d, uint32_t addr, uint8_t *buf, size_t len,
 	if (r < 0)
 		err_prefix(e, r, "upload");
 	return dfuse_recover(d, r);
+}
+
+/* Sectors a file target's elements need erased (the erase phase's total). */
+static uint64_t dfuse_target_erase_todo(const struct dfuse *d, const struct dfu_file_target *tg,
+					const struct dfuse_erased *done)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < tg->n_elements; i++)
+		n += dfuse_erase_todo(d, tg->elements[i].address, tg->elements[i].size, done);
+	return n;
+}
+
+static uint64_t dfuse_target_bytes(const struct dfu_file_target *tg)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < tg->n_elements; i++)
+		n += tg->elements[i].size;
+	return n;
 }
 
 int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int flags,
@@ -438,12 +493,15 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 			res.mass_erased = true;
 		}
 		if (!(flags & (DFUSE_MASS_ERASE | DFUSE_NO_ERASE)))
+			dfuse_erase_begin(d, dfuse_target_erase_todo(d, tg, erased));
+		if (!(flags & (DFUSE_MASS_ERASE | DFUSE_NO_ERASE)))
 			for (uint32_t i = 0; i < tg->n_elements; i++) {
 				r = dfuse_erase_range(d, tg->elements[i].address,
 						      tg->elements[i].size, erased, &res, e);
 				if (r < 0)
 					goto element_fail;
 			}
+		usb_phase(d->usb, USB_PHASE_WRITE, 0, dfuse_target_bytes(tg), 0);
 		for (uint32_t i = 0; i < tg->n_elements; i++) {
 			const struct dfu_file_element *el = &tg->elements[i];
 
@@ -453,6 +511,7 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 		}
 		if (flags & DFUSE_NO_VERIFY)
 			continue;
+		usb_phase(d->usb, USB_PHASE_VERIFY, 0, dfuse_target_bytes(tg), 0);
 		for (uint32_t i = 0; i < tg->n_elements; i++) {
 			const struct dfu_file_element *el = &tg->elements[i];
 
