@@ -94,13 +94,26 @@ static void human(double v, char *buf, size_t size)
 }
 
 /* The table's columns; every one but the last is padded to its widest cell. */
-enum { COL_PORT, COL_SLOT, COL_STATE, COL_RECIPE, COL_STAGE, COL_PHASE, COL_PROGRESS, COL_RATE,
-       COL_ETA, COL_TIME, COL_SERIAL, COL_LAST, N_COLS };
+enum {
+	COL_PORT,
+	COL_SLOT,
+	COL_STATE,
+	COL_RECIPE,
+	COL_STAGE,
+	COL_PHASE,
+	COL_PROGRESS,
+	COL_RATE,
+	COL_ETA,
+	COL_TIME,
+	COL_SERIAL,
+	COL_LAST,
+	N_COLS
+};
 static const char *const col_names[N_COLS] = {
-	[COL_PORT] = "PORT",   [COL_SLOT] = "SLOT",	    [COL_STATE] = "STATE",
-	[COL_RECIPE] = "RECIPE", [COL_STAGE] = "STAGE",	    [COL_PHASE] = "PHASE",
-	[COL_PROGRESS] = "PROGRESS", [COL_RATE] = "RATE",   [COL_ETA] = "ETA",
-	[COL_TIME] = "TIME",   [COL_SERIAL] = "SERIAL",	    [COL_LAST] = "LAST",
+	[COL_PORT] = "PORT",	     [COL_SLOT] = "SLOT",     [COL_STATE] = "STATE",
+	[COL_RECIPE] = "RECIPE",     [COL_STAGE] = "STAGE",   [COL_PHASE] = "PHASE",
+	[COL_PROGRESS] = "PROGRESS", [COL_RATE] = "RATE",     [COL_ETA] = "ETA",
+	[COL_TIME] = "TIME",	     [COL_SERIAL] = "SERIAL", [COL_LAST] = "LAST",
 };
 
 /* mm:ss, or "-" while flashd cannot tell yet (JSON null). */

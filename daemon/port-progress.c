@@ -93,7 +93,9 @@ void port_progress_tick(struct port *p, uint64_t now)
 		g->done = 0;
 	}
 	g->reported = l.done;
-	g->done = modelled_done(&l, now);
+	/* Never backwards within a phase: a model may run ahead of the device. */
+	if (modelled_done(&l, now) > g->done)
+		g->done = modelled_done(&l, now);
 	g->total = l.total;
 	spent = now > g->start_ms ? now - g->start_ms : 0;
 	g->rate_bps = spent ? g->done * 1000 / spent : 0;

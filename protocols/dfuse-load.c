@@ -93,6 +93,8 @@ static bool dfuse_consecutive_ok(const struct dfuse *d)
 	return dfuse_chunk(d) == d->desc.transfer_size;
 }
 
+static void dfuse_erase_sector_done(struct dfuse *d, uint32_t size);
+
 /* Erase every sector of [addr, addr+len) not yet in *done, skipping non-erasable segments. */
 static int dfuse_erase_range(struct dfuse *d, uint32_t addr, uint64_t len,
 			     struct dfuse_erased *done, struct dfuse_result *res, struct err *e)
@@ -120,8 +122,7 @@ static int dfuse_erase_range(struct dfuse *d, uint32_t addr, uint64_t len,
 			if (r < 0)
 				return r;
 			res->sectors_erased++;
-			d->erase_done += size;
-			usb_phase(d->usb, USB_PHASE_ERASE, d->erase_done, d->erase_total, 0);
+			dfuse_erase_sector_done(d, size);
 		}
 		a = (uint64_t)start + size;
 	}
@@ -149,13 +150,46 @@ static uint64_t dfuse_erase_todo(const struct dfuse *d, uint32_t addr, uint64_t 
 	return n;
 }
 
+/*
+ * Erase time per KiB assumed until one erase was timed: an F405 128 KiB
+ * sector takes 1 s typically (DS8626 tERASE128KB at x32), 8 ms/KiB; only
+ * drives the progress shown, never a deadline.
+ */
+#define DFUSE_ERASE_TYP_US_PER_KIB 8000
+/* Learned from the sectors erased last in this process (0: none yet). */
+static _Atomic uint64_t dfuse_erase_learned_us_per_kib;
+
+/* Expected time to erase what is left, from the learned (or typical) rate. */
+static uint64_t dfuse_erase_est_ms(const struct dfuse *d)
+{
+	uint64_t us = dfuse_erase_learned_us_per_kib;
+
+	if (!us)
+		us = DFUSE_ERASE_TYP_US_PER_KIB;
+	return (d->erase_total - d->erase_done + 1023) / 1024 * us / 1000 + 1;
+}
+
 /* The erase phase begins: the listener sees each sector as it is erased
- * (an F405 128 KiB sector takes about 1 s before any byte is written). */
+ * (an F405 128 KiB sector takes about 1 s before any byte is written), and
+ * the time the rest should take, so it can advance in between. */
 static void dfuse_erase_begin(struct dfuse *d, uint64_t total)
 {
 	d->erase_done = 0;
 	d->erase_total = total;
-	usb_phase(d->usb, USB_PHASE_ERASE, 0, total, 0);
+	d->erase_t0_ms = usb_now_ms();
+	usb_phase(d->usb, USB_PHASE_ERASE, 0, total, total ? dfuse_erase_est_ms(d) : 0);
+}
+
+/* One more sector of `size` bytes is erased: learn the rate, tell the listener. */
+static void dfuse_erase_sector_done(struct dfuse *d, uint32_t size)
+{
+	uint64_t spent = usb_now_ms() - d->erase_t0_ms;
+
+	d->erase_done += size;
+	if (d->erase_done >= 1024 && spent)
+		dfuse_erase_learned_us_per_kib = spent * 1000 / (d->erase_done / 1024);
+	usb_phase(d->usb, USB_PHASE_ERASE, d->erase_done, d->erase_total,
+		  d->erase_done < d->erase_total ? dfuse_erase_est_ms(d) : 0);
 }
 
 struct dfuse_progress {
