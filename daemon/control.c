@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/version.h"
+#include "daemon/port-progress.h"
 #include "daemon/station.h"
 
 struct control {
@@ -29,6 +30,24 @@ static uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The running phase: done/total of the phase (advanced with time while the
+ * device works silently), its rate, and the unit's ETA (null: not known). */
+static void add_progress(cJSON *o, struct port *p, bool running, uint64_t now)
+{
+	const struct port_progress *g = &p->prog;
+
+	if (running)
+		port_progress_tick(p, now);
+	cJSON_AddStringToObject(o, "phase", running ? g->phase : "");
+	cJSON_AddNumberToObject(o, "done", running ? (double)g->done : 0);
+	cJSON_AddNumberToObject(o, "total", running ? (double)g->total : 0);
+	cJSON_AddNumberToObject(o, "rate_bps", running ? (double)g->rate_bps : 0);
+	if (running && g->eta_ms >= 0)
+		cJSON_AddNumberToObject(o, "eta_ms", (double)g->eta_ms);
+	else
+		cJSON_AddNullToObject(o, "eta_ms");
 }
 
 static void add_port(cJSON *arr, struct station *s, struct port *p, uint64_t now)
@@ -58,9 +77,7 @@ static void add_port(cJSON *arr, struct station *s, struct port *p, uint64_t now
 	cJSON_AddStringToObject(o, "stage", running ? live.stage : "");
 	cJSON_AddNumberToObject(o, "stage_index", running ? live.stage_idx : 0);
 	cJSON_AddNumberToObject(o, "stages", p->recipe ? (double)p->recipe->n_stages : 0);
-	cJSON_AddNumberToObject(o, "done", running ? (double)live.done : 0);
-	cJSON_AddNumberToObject(o, "total", running ? (double)live.total : 0);
-	cJSON_AddNumberToObject(o, "rate_bps", running ? (double)p->rate_bps : 0);
+	add_progress(o, p, running, now);
 	cJSON_AddNumberToObject(o, "elapsed_ms", running ? (double)(now - p->started_ms) : 0);
 	cJSON_AddNumberToObject(o, "unit", (double)p->unit_id);
 	cJSON_AddStringToObject(o, "last_result", p->last_result);

@@ -9,9 +9,11 @@
  *   { "station": "...", "version": "...", "status": "<STATUS= line>",
  *     "stopping": false, "jobs": N, "today": { "pass": N, "fail": N },
  *     "ports": [ { "port", "slot", "state", "vid", "pid", "serial", "recipe",
- *                  "stage", "stage_index", "stages", "done", "total",
- *                  "rate_bps", "elapsed_ms", "unit", "last_result",
- *                  "last_error" }, ... ] }
+ *                  "stage", "stage_index", "stages", "phase", "done",
+ *                  "total", "rate_bps", "eta_ms", "elapsed_ms", "unit",
+ *                  "last_result", "pending", "last_error" }, ... ] }
+ * phase, done/total (bytes of the phase), rate and ETA: port-progress.h and
+ * flashd(8), CONTROL SOCKET.
  */
 #ifndef FLASHD_DAEMON_CONTROL_H
 #define FLASHD_DAEMON_CONTROL_H

@@ -4,8 +4,9 @@
  *
  *   flashctl status [--socket PATH] [--json] [--watch [SECONDS]]
  *
- * One line per port: slot, state, recipe, stage, a progress bar with bytes
- * and rate, elapsed time, serial and the last result.
+ * One line per port: slot, state, recipe, stage, the stage's phase (erase,
+ * transfer, write, verify) with a progress bar, bytes and rate, the unit's
+ * ETA, elapsed time, serial and the last result.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -93,10 +94,41 @@ static void human(double v, char *buf, size_t size)
 }
 
 /* The table's columns; every one but the last is padded to its widest cell. */
-enum { COL_PORT, COL_SLOT, COL_STATE, COL_RECIPE, COL_STAGE, COL_PROGRESS, COL_RATE, COL_TIME,
-       COL_SERIAL, COL_LAST, N_COLS };
-static const char *const col_names[N_COLS] = { "PORT",	   "SLOT", "STATE", "RECIPE", "STAGE",
-					       "PROGRESS", "RATE", "TIME",  "SERIAL", "LAST" };
+enum {
+	COL_PORT,
+	COL_SLOT,
+	COL_STATE,
+	COL_RECIPE,
+	COL_STAGE,
+	COL_PHASE,
+	COL_PROGRESS,
+	COL_RATE,
+	COL_ETA,
+	COL_TIME,
+	COL_SERIAL,
+	COL_LAST,
+	N_COLS
+};
+static const char *const col_names[N_COLS] = {
+	[COL_PORT] = "PORT",	     [COL_SLOT] = "SLOT",     [COL_STATE] = "STATE",
+	[COL_RECIPE] = "RECIPE",     [COL_STAGE] = "STAGE",   [COL_PHASE] = "PHASE",
+	[COL_PROGRESS] = "PROGRESS", [COL_RATE] = "RATE",     [COL_ETA] = "ETA",
+	[COL_TIME] = "TIME",	     [COL_SERIAL] = "SERIAL", [COL_LAST] = "LAST",
+};
+
+/* mm:ss, or "-" while flashd cannot tell yet (JSON null). */
+static void eta_cell(const cJSON *p, char *buf, size_t size)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, "eta_ms");
+	int s;
+
+	if (!cJSON_IsNumber(v)) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	s = (int)((v->valuedouble + 999) / 1000);
+	snprintf(buf, size, "%02d:%02d", s / 60, s % 60);
+}
 
 struct status_row {
 	char cell[N_COLS][320];
@@ -124,6 +156,8 @@ static void port_row(const cJSON *p, struct status_row *row)
 			 total > 0 ? 100 * done / total : 0.0, d, t);
 		human(rate, d, sizeof(d));
 		snprintf(row->cell[COL_RATE], sizeof(row->cell[0]), "%s/s", d);
+		snprintf(row->cell[COL_PHASE], sizeof(row->cell[0]), "%s", str(p, "phase"));
+		eta_cell(p, row->cell[COL_ETA], sizeof(row->cell[0]));
 		snprintf(row->cell[COL_STAGE], sizeof(row->cell[0]), "%d/%d %s",
 			 (int)num(p, "stage_index") + 1, (int)num(p, "stages"), str(p, "stage"));
 		snprintf(row->cell[COL_TIME], sizeof(row->cell[0]), "%02d:%02d",

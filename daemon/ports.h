@@ -30,10 +30,32 @@ enum port_state {
 
 struct recipe_set_ref; /* daemon/station.c */
 
+/*
+ * What the loop makes of a running job's live progress (port-progress.c):
+ * the current phase's rate, the done count advanced with time while the
+ * device works without reporting, and an ETA for the unit.  Loop thread.
+ */
+struct port_progress {
+	char phase[16]; /* phase being timed */
+	unsigned stage_idx;
+	uint64_t start_ms; /* monotonic start of that phase */
+	uint64_t reported; /* done as the job reported it */
+	uint64_t done;	   /* done shown: reported, or modelled from est_ms */
+	uint64_t total;
+	uint64_t rate_bps;   /* the phase's bytes per second so far */
+	uint64_t seen_bytes; /* bytes of finished phases of this unit, and their time */
+	uint64_t seen_ms;
+	int64_t eta_ms; /* time left for the unit, -1: not known yet */
+};
+
 struct port_live {
 	char stage[64];
 	unsigned stage_idx;
-	uint64_t done, total;
+	uint64_t done, total;	 /* of the phase */
+	char phase[16];		 /* "erase", "transfer", "write", "verify" or "" */
+	uint64_t est_ms;	 /* the device works this long without reporting, 0: it reports */
+	uint64_t phase_ms;	 /* monotonic: when done/total/est_ms were reported */
+	uint64_t phase_start_ms; /* monotonic: when the phase began */
 	char serial[128];
 	bool awaiting;
 	bool finished; /* done reported; the loop reaps the job */
@@ -64,6 +86,7 @@ struct port {
 	char last_serial[128];
 	/* transfer rate, updated by the loop's tick */
 	uint64_t rate_prev_done, rate_prev_ms, rate_bps;
+	struct port_progress prog; /* phase, rate and ETA (port-progress.c) */
 
 	int wake_fd; /* the station's eventfd: the job writes 1 when it ends */
 

@@ -19,6 +19,7 @@
 #include "common/version.h"
 #include "daemon/control.h"
 #include "daemon/hotplug.h"
+#include "daemon/port-progress.h"
 #include "db/query.h"
 #include "db/units.h"
 
@@ -323,6 +324,8 @@ static void live_stage(void *ud, unsigned idx, const char *name)
 	snprintf(p->live.stage, sizeof(p->live.stage), "%s", name);
 	p->live.stage_idx = idx;
 	p->live.done = p->live.total = 0;
+	p->live.phase[0] = '\0';
+	p->live.est_ms = 0;
 	p->live.awaiting = false;
 	pthread_mutex_unlock(&p->live_lock);
 }
@@ -334,6 +337,22 @@ static void live_progress(void *ud, uint64_t done, uint64_t total)
 	pthread_mutex_lock(&p->live_lock);
 	p->live.done = done;
 	p->live.total = total;
+	pthread_mutex_unlock(&p->live_lock);
+}
+
+static void live_phase(void *ud, const char *phase, uint64_t done, uint64_t total, uint64_t est_ms)
+{
+	struct port *p = ud;
+	uint64_t now = mono_ms();
+
+	pthread_mutex_lock(&p->live_lock);
+	if (strcmp(p->live.phase, phase) || done < p->live.done)
+		p->live.phase_start_ms = now;
+	snprintf(p->live.phase, sizeof(p->live.phase), "%s", phase);
+	p->live.done = done;
+	p->live.total = total;
+	p->live.est_ms = est_ms;
+	p->live.phase_ms = now;
 	pthread_mutex_unlock(&p->live_lock);
 }
 
@@ -394,6 +413,7 @@ static void start_job(struct station *s, struct port *p, const struct recipe *r)
 	struct job_observer obs = { .userdata = p,
 				    .stage = live_stage,
 				    .progress = live_progress,
+				    .phase = live_phase,
 				    .awaiting = live_awaiting,
 				    .identity = live_identity,
 				    .done = live_done };
@@ -443,6 +463,7 @@ static void start_job(struct station *s, struct port *p, const struct recipe *r)
 	p->rate_prev_done = 0;
 	p->rate_prev_ms = p->started_ms;
 	p->rate_bps = 0;
+	port_progress_start(p, p->started_ms);
 	p->last_result[0] = '\0';
 	p->last_error[0] = '\0';
 	p->state = PORT_FLASHING;
@@ -834,26 +855,17 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 
 	for (size_t i = 0; i < s->ports.n; i++) {
 		struct port *p = s->ports.v[i];
-		uint64_t done;
 		bool awaiting;
 
 		if (!p->job)
 			continue;
 		job_check_deadline(p->job, now);
 		pthread_mutex_lock(&p->live_lock);
-		done = p->live.done;
 		awaiting = p->live.awaiting;
 		pthread_mutex_unlock(&p->live_lock);
 		if (p->state == PORT_FLASHING || p->state == PORT_AWAITING)
 			p->state = awaiting ? PORT_AWAITING : PORT_FLASHING;
-		if (now > p->rate_prev_ms + 900) {
-			/* A new stage restarts the byte count: no negative rate. */
-			uint64_t d = done >= p->rate_prev_done ? done - p->rate_prev_done : 0;
-
-			p->rate_bps = d * 1000 / (now - p->rate_prev_ms);
-			p->rate_prev_done = done;
-			p->rate_prev_ms = now;
-		}
+		port_progress_tick(p, now);
 	}
 	if (local_midnight_ms() != s->day_start_ms)
 		refresh_today(s);

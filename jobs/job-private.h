@@ -77,6 +77,16 @@ struct job_plan {
 	unsigned passes; /* read-back passes so far (their stage rows' idx) */
 };
 
+/* The phase shown (job-progress.c); job thread only. */
+struct job_progress {
+	enum usb_phase phase; /* 0: none yet in this stage */
+	uint64_t total;	      /* the phase's total, 0: the engine's total - base */
+	uint64_t base;	      /* engine byte count at which the phase began */
+	uint64_t last;	      /* the engine's last byte count */
+	bool accumulate;      /* unit verify: counts restart per range, add them */
+	uint64_t acc;
+};
+
 struct job {
 	const struct job_env *env;
 	const struct recipe *recipe;
@@ -109,6 +119,7 @@ struct job {
 	 * a later stage keeps what an earlier one wrote into a shared sector. */
 	struct dfuse_erased dfuse_erased;
 	struct job_plan plan; /* expected final contents (job-verify.c) */
+	struct job_progress prog;
 	char serial[128];
 	char chip_uid[64];
 	char jedec[16];
@@ -122,6 +133,15 @@ struct job {
  * BUSY/ACCESS/NO_DEVICE seen right after plug-in) / close it. */
 int job_session_open(struct job *j, struct err *e);
 void job_session_close(struct job *j);
+
+/* job-progress.c: phases and bytes to the observer.  The session's usb_dev
+ * reports phases to job_phase_cb; job_progress_cb() goes to
+ * job_progress_bytes().  reset: a stage begins; unit_verify: the read-back
+ * pass begins. */
+void job_phase_cb(void *ud, enum usb_phase ph, uint64_t done, uint64_t total, uint64_t est_ms);
+void job_progress_bytes(struct job *j, uint64_t done, uint64_t total);
+void job_progress_reset(struct job *j);
+void job_progress_unit_verify(struct job *j);
 
 /* job.c helpers for stage implementations */
 void job_progress_cb(void *ud, uint64_t done, uint64_t total);

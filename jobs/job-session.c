@@ -71,6 +71,8 @@ static int open_once(struct job *j, struct err *e)
 	j->s.handle = h;
 	usb_dev_init(&j->s.usb, h, intf);
 	j->s.usb.cancel = &j->cancel;
+	j->s.usb.phase = job_phase_cb;
+	j->s.usb.phase_ud = j;
 	return 0;
 }
 

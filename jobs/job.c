@@ -184,10 +184,7 @@ int job_image_get(struct job *j, const struct recipe_image *ri, struct image **r
 
 void job_progress_cb(void *ud, uint64_t done, uint64_t total)
 {
-	struct job *j = ud;
-
-	if (j->obs.progress)
-		j->obs.progress(j->obs.userdata, done, total);
+	job_progress_bytes(ud, done, total);
 }
 
 /*
@@ -369,6 +366,7 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 
 	if (j->obs.stage)
 		j->obs.stage(j->obs.userdata, idx, name);
+	job_progress_reset(j);
 	c = job_log_ctx(j, name, NULL);
 	log_ev(LOG_INFO, LOG_ID_STAGE, &c, "Stage %u '%s' started", idx, name);
 
@@ -457,6 +455,7 @@ static int run_verify(struct job *j, unsigned next, struct err *e)
 	       idx);
 	err_clear(e);
 	r = job_session_open(j, e);
+	job_progress_unit_verify(j);
 	if (r >= 0)
 		r = job_verify(j, note, sizeof(note), e);
 	r = stopped(j, r, "verify", e);

@@ -82,6 +82,13 @@ struct job_observer {
 	void *userdata;
 	void (*stage)(void *ud, unsigned idx, const char *name);
 	void (*progress)(void *ud, uint64_t done, uint64_t total);
+	/*
+	 * The phase now ("erase", "transfer", "write", "verify"; "" before
+	 * the first) and its own done/total bytes; est_ms > 0: the device works
+	 * about that long without reporting (the listener may advance with
+	 * time).  Called with every progress call, just before it.
+	 */
+	void (*phase)(void *ud, const char *phase, uint64_t done, uint64_t total, uint64_t est_ms);
 	void (*awaiting)(void *ud, uint16_t vid, uint16_t pid);
 	void (*identity)(void *ud, const char *serial);
 	void (*done)(void *ud, enum job_result result, const char *failed_stage,

@@ -46,6 +46,9 @@ struct session {
 	size_t booted_at;
 	const struct recipe_stage *config;	/* last ingenic.config */
 	size_t config_at;
+	/* An ingenic.config here was refused with its own message: the writes
+	 * after it say nothing more (one cause, one message). */
+	bool config_refused;
 };
 
 static const struct recipe_partition *find_partition(const struct recipe_ingenic_config *c,
@@ -169,10 +172,14 @@ static void check_sessions(struct recipe_parser *p, struct recipe *r, const bool
 				ss.config = s;
 				ss.config_at = i;
 			}
+			if (s->op == RECIPE_OP_INGENIC_CONFIG)
+				ss.config_refused = !stage_ok[i];
 			break;
 		case RECIPE_OP_INGENIC_WRITE:
 			if (!ss.booted)
 				recipe_problem(p, jp, "ingenic.write needs ingenic.boot earlier on this device");
+			else if (!ss.config && ss.config_refused)
+				break; /* unresolved, and its config stage said why */
 			else if (!ss.config)
 				recipe_problem(p, jp,
 					       "ingenic.write needs ingenic.config earlier on this device");

@@ -93,6 +93,8 @@ static bool dfuse_consecutive_ok(const struct dfuse *d)
 	return dfuse_chunk(d) == d->desc.transfer_size;
 }
 
+static void dfuse_erase_sector_done(struct dfuse *d, uint32_t size);
+
 /* Erase every sector of [addr, addr+len) not yet in *done, skipping non-erasable segments. */
 static int dfuse_erase_range(struct dfuse *d, uint32_t addr, uint64_t len,
 			     struct dfuse_erased *done, struct dfuse_result *res, struct err *e)
@@ -120,10 +122,74 @@ static int dfuse_erase_range(struct dfuse *d, uint32_t addr, uint64_t len,
 			if (r < 0)
 				return r;
 			res->sectors_erased++;
+			dfuse_erase_sector_done(d, size);
 		}
 		a = (uint64_t)start + size;
 	}
 	return 0;
+}
+
+/* Bytes of the sectors of [addr, addr+len) dfuse_erase_range() would erase. */
+static uint64_t dfuse_erase_todo(const struct dfuse *d, uint32_t addr, uint64_t len,
+				 const struct dfuse_erased *done)
+{
+	const struct dfuse_layout *l = &d->alts[d->cur].layout;
+	uint64_t a = addr, end = (uint64_t)addr + len, n = 0;
+
+	while (a < end) {
+		const struct dfuse_segment *seg = dfuse_mem_find(l, (uint32_t)a);
+		uint32_t start, size;
+
+		if (!seg || dfuse_mem_sector(l, (uint32_t)a, &start, &size) < 0)
+			break; /* dfuse_erase_range() says why */
+		if ((seg->perms & DFUSE_MEM_ERASABLE) &&
+		    !dfuse_erased_has(done, d->alts[d->cur].alt, start))
+			n += size;
+		a = (uint64_t)start + size;
+	}
+	return n;
+}
+
+/*
+ * Erase time per KiB assumed until one erase was timed: an F405 128 KiB
+ * sector takes 1 s typically (DS8626 tERASE128KB at x32), 8 ms/KiB; only
+ * drives the progress shown, never a deadline.
+ */
+#define DFUSE_ERASE_TYP_US_PER_KIB 8000
+/* Learned from the sectors erased last in this process (0: none yet). */
+static _Atomic uint64_t dfuse_erase_learned_us_per_kib;
+
+/* Expected time to erase what is left, from the learned (or typical) rate. */
+static uint64_t dfuse_erase_est_ms(const struct dfuse *d)
+{
+	uint64_t us = dfuse_erase_learned_us_per_kib;
+
+	if (!us)
+		us = DFUSE_ERASE_TYP_US_PER_KIB;
+	return (d->erase_total - d->erase_done + 1023) / 1024 * us / 1000 + 1;
+}
+
+/* The erase phase begins: the listener sees each sector as it is erased
+ * (an F405 128 KiB sector takes about 1 s before any byte is written), and
+ * the time the rest should take, so it can advance in between. */
+static void dfuse_erase_begin(struct dfuse *d, uint64_t total)
+{
+	d->erase_done = 0;
+	d->erase_total = total;
+	d->erase_t0_ms = usb_now_ms();
+	usb_phase(d->usb, USB_PHASE_ERASE, 0, total, total ? dfuse_erase_est_ms(d) : 0);
+}
+
+/* One more sector of `size` bytes is erased: learn the rate, tell the listener. */
+static void dfuse_erase_sector_done(struct dfuse *d, uint32_t size)
+{
+	uint64_t spent = usb_now_ms() - d->erase_t0_ms;
+
+	d->erase_done += size;
+	if (d->erase_done >= 1024 && spent)
+		dfuse_erase_learned_us_per_kib = spent * 1000 / (d->erase_done / 1024);
+	usb_phase(d->usb, USB_PHASE_ERASE, d->erase_done, d->erase_total,
+		  d->erase_done < d->erase_total ? dfuse_erase_est_ms(d) : 0);
 }
 
 struct dfuse_progress {
@@ -361,14 +427,17 @@ int dfuse_download(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t le
 		dfuse_erased_mass(d, erased);
 		res.mass_erased = true;
 	} else if (!(flags & DFUSE_NO_ERASE)) {
+		dfuse_erase_begin(d, dfuse_erase_todo(d, addr, len, erased));
 		r = dfuse_erase_range(d, addr, len, erased, &res, e);
 		if (r < 0)
 			goto out;
 	}
+	usb_phase(d->usb, USB_PHASE_WRITE, 0, len, 0);
 	r = dfuse_write_range(d, addr, buf, len, &prog, &res, e);
 	if (r < 0)
 		goto out;
 	if (!(flags & DFUSE_NO_VERIFY)) {
+		usb_phase(d->usb, USB_PHASE_VERIFY, 0, len, 0);
 		r = dfuse_verify_range(d, addr, buf, len, &prog, &res, e);
 		if (r < 0)
 			goto out;
@@ -393,6 +462,26 @@ int dfuse_upload(struct dfuse *d, uint32_t addr, uint8_t *buf, size_t len,
 	if (r < 0)
 		err_prefix(e, r, "upload");
 	return dfuse_recover(d, r);
+}
+
+/* Sectors a file target's elements need erased (the erase phase's total). */
+static uint64_t dfuse_target_erase_todo(const struct dfuse *d, const struct dfu_file_target *tg,
+					const struct dfuse_erased *done)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < tg->n_elements; i++)
+		n += dfuse_erase_todo(d, tg->elements[i].address, tg->elements[i].size, done);
+	return n;
+}
+
+static uint64_t dfuse_target_bytes(const struct dfu_file_target *tg)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < tg->n_elements; i++)
+		n += tg->elements[i].size;
+	return n;
 }
 
 int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int flags,
@@ -438,12 +527,15 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 			res.mass_erased = true;
 		}
 		if (!(flags & (DFUSE_MASS_ERASE | DFUSE_NO_ERASE)))
+			dfuse_erase_begin(d, dfuse_target_erase_todo(d, tg, erased));
+		if (!(flags & (DFUSE_MASS_ERASE | DFUSE_NO_ERASE)))
 			for (uint32_t i = 0; i < tg->n_elements; i++) {
 				r = dfuse_erase_range(d, tg->elements[i].address,
 						      tg->elements[i].size, erased, &res, e);
 				if (r < 0)
 					goto element_fail;
 			}
+		usb_phase(d->usb, USB_PHASE_WRITE, 0, dfuse_target_bytes(tg), 0);
 		for (uint32_t i = 0; i < tg->n_elements; i++) {
 			const struct dfu_file_element *el = &tg->elements[i];
 
@@ -453,6 +545,7 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 		}
 		if (flags & DFUSE_NO_VERIFY)
 			continue;
+		usb_phase(d->usb, USB_PHASE_VERIFY, 0, dfuse_target_bytes(tg), 0);
 		for (uint32_t i = 0; i < tg->n_elements; i++) {
 			const struct dfu_file_element *el = &tg->elements[i];
 

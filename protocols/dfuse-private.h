@@ -23,6 +23,9 @@ struct dfuse {
 	bool left;
 	struct dfuse_erased *erased; /* caller's set (dfuse_use_erased()), or NULL: per call */
 	unsigned int erased_tag;
+	/* Erase phase of the running download: bytes of sectors erased / to erase. */
+	uint64_t erase_done, erase_total;
+	uint64_t erase_t0_ms;
 };
 
 /* ms scaled by dfuse_set_deadline_pct(): at least 1, at most UINT32_MAX. */

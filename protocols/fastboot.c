@@ -357,6 +357,7 @@ int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n, usb_
 			return err_set(e, -ENOMEM, "out of memory");
 	}
 	f->staged = 0;
+	usb_phase(f->usb, USB_PHASE_TRANSFER, progress_base, progress_total, 0);
 	snprintf(cmd, sizeof(cmd), "download:%08x", (uint32_t)total);
 	r = send_command(f, cmd, e);
 	if (r >= 0)
@@ -409,14 +410,35 @@ int fb_download(struct fb *f, const void *buf, size_t len, usb_progress_cb_t pro
 	return fb_download_segs(f, &s, 1, progress, ud, 0, len, e);
 }
 
+/*
+ * Device-side eMMC write time per MiB assumed until one flash was timed:
+ * 20 MB/s, a typical sequential write of the i.MX boards' eMMC (JESD84
+ * class parts); only drives the progress shown, never a deadline.
+ */
+#define FB_WRITE_TYP_MS_PER_MIB 50
+/* Learned by the last timed flash of this process, ms per MiB (0: none yet). */
+static _Atomic uint64_t fb_write_learned_ms_per_mib;
+
 int fb_flash(struct fb *f, const char *part, uint64_t size, struct err *e)
 {
 	char cmd[FB_COMMAND_MAX + 1];
 	uint64_t ms = FB_FLASH_BASE_MS + (size >> 20) * FB_FLASH_MS_PER_MIB;
+	uint64_t per_mib = fb_write_learned_ms_per_mib, t0;
+	int r;
 
 	if (snprintf(cmd, sizeof(cmd), "flash:%s", part) >= (int)sizeof(cmd))
 		return err_set(e, -EINVAL, "flash: partition name too long");
-	return fb_command(f, cmd, (unsigned int)(ms > UINT32_MAX ? UINT32_MAX : ms), NULL, 0, e);
+	/* The device writes while we wait for OKAY (INFO lines at most). */
+	usb_phase(f->usb, USB_PHASE_WRITE, 0, size,
+		  (size * (per_mib ? per_mib : FB_WRITE_TYP_MS_PER_MIB) >> 20) + 1);
+	t0 = usb_now_ms();
+	r = fb_command(f, cmd, (unsigned int)(ms > UINT32_MAX ? UINT32_MAX : ms), NULL, 0, e);
+	if (r < 0)
+		return r;
+	if (size >= (1u << 20))
+		fb_write_learned_ms_per_mib = ((usb_now_ms() - t0) << 20) / size;
+	usb_phase(f->usb, USB_PHASE_WRITE, size, size, 0);
+	return 0;
 }
 
 int fb_erase(struct fb *f, const char *part, struct err *e)
@@ -425,6 +447,8 @@ int fb_erase(struct fb *f, const char *part, struct err *e)
 
 	if (snprintf(cmd, sizeof(cmd), "erase:%s", part) >= (int)sizeof(cmd))
 		return err_set(e, -EINVAL, "erase: partition name too long");
+	/* The host does not know the partition's size: the phase, no amount. */
+	usb_phase(f->usb, USB_PHASE_ERASE, 0, 0, 0);
 	return fb_command(f, cmd, FB_ERASE_TIMEOUT_MS, NULL, 0, e);
 }
 

@@ -28,6 +28,15 @@
 #define BURNER_ACK_ENOSYS (-38)
 /* After REBOOT: GET_CPU_INFO every 50 ms until the device is gone. */
 #define BURNER_REBOOT_POLL_MS 50
+/*
+ * Erase time per KiB assumed for a partition erase until one was timed:
+ * a 64 KiB block erase, typically 150 ms on the W25Q128JV (datasheet tBE2)
+ * and the XM25QH128A; only drives the progress shown, never a deadline.
+ */
+#define BURNER_ERASE_TYP_US_PER_KIB 2344
+/* Learned by the last timed partition erase of this process (0: none yet):
+ * one station flashes the same parts, so the next board starts from it. */
+static _Atomic uint64_t burner_erase_learned_us_per_kib;
 
 struct burner {
 	struct usb_dev *usb; /* not owned */
@@ -38,6 +47,7 @@ struct burner {
 	struct ingenic_cfg cfg;
 	/* partition erase mode: partitions already erased by a first write */
 	bool part_erased[INGENIC_CFG_MAX_PARTS];
+	uint64_t write_len; /* the running burner_write(): its phase's total */
 };
 
 static unsigned int ms(const struct burner *b, unsigned int v)
@@ -249,10 +259,14 @@ void burner_assume_config(struct burner *b, const struct ingenic_cfg *cfg)
 	set_config(b, cfg);
 }
 
+static void erase_phase_begin(struct burner *b, uint64_t bytes);
+static void erase_phase_end(struct burner *b, uint64_t bytes, uint64_t spent_ms);
+
 int burner_configure(struct burner *b, const struct ingenic_cfg *cfg, struct err *e)
 {
 	uint8_t buf[INGENIC_CFG_FULL_LEN];
 	unsigned int deadline;
+	uint64_t t0;
 	int32_t ack;
 	ssize_t n;
 	int r;
@@ -269,10 +283,15 @@ int burner_configure(struct burner *b, const struct ingenic_cfg *cfg, struct err
 		return PREFIX_RET(r, e, "INIT");
 	deadline = cfg->erase == INGENIC_ERASE_CHIP ? BURNER_INIT_ERASE_TIMEOUT_MS
 						    : BURNER_INIT_TIMEOUT_MS;
+	t0 = usb_now_ms();
+	if (cfg->erase == INGENIC_ERASE_CHIP)
+		erase_phase_begin(b, cfg->nor.chip_size);
 	r = get_ack(b, cfg->erase == INGENIC_ERASE_CHIP ? "INIT (chip erase)" : "INIT",
 		    ms(b, deadline), &ack, e);
 	if (r < 0)
 		return r;
+	if (cfg->erase == INGENIC_ERASE_CHIP)
+		erase_phase_end(b, cfg->nor.chip_size, usb_now_ms() - t0);
 	if (ack != 0)
 		return ack_error(ack, "INIT", e);
 	set_config(b, cfg);
@@ -297,11 +316,39 @@ static unsigned int write_deadline(struct burner *b, unsigned int part, uint64_t
 	return ms(b, v > UINT32_MAX ? UINT32_MAX : (unsigned int)v);
 }
 
+/* Bytes the burner erases inside the next WRITE's reply before writing
+ * (the whole partition on its first write, §3.6), 0 if none. */
+static uint64_t pending_part_erase(const struct burner *b, unsigned int part)
+{
+	if (b->cfg.erase == INGENIC_ERASE_PARTITION && !b->part_erased[part])
+		return b->cfg.parts[part].size;
+	return 0;
+}
+
+/* The erase phase starts: its expected time from the learned (or typical) rate. */
+static void erase_phase_begin(struct burner *b, uint64_t bytes)
+{
+	uint64_t us = burner_erase_learned_us_per_kib;
+
+	if (!us)
+		us = BURNER_ERASE_TYP_US_PER_KIB;
+	usb_phase(b->usb, USB_PHASE_ERASE, 0, bytes, (bytes + 1023) / 1024 * us / 1000 + 1);
+}
+
+/* The reply came: the erase is over; learn its rate for the next one. */
+static void erase_phase_end(struct burner *b, uint64_t bytes, uint64_t spent_ms)
+{
+	if (bytes >= 64 * 1024 && spent_ms > 0)
+		burner_erase_learned_us_per_kib = spent_ms * 1000 / (bytes / 1024);
+	usb_phase(b->usb, USB_PHASE_ERASE, bytes, bytes, 0);
+}
+
 static int write_chunk(struct burner *b, unsigned int part, uint64_t off, const uint8_t *p,
 		       size_t n, struct err *e)
 {
 	uint8_t cmd[INGENIC_CMD_LEN];
 	uint32_t jam = ingenic_cfg_jamcrc(INGENIC_JAMCRC_INIT, p, n);
+	uint64_t erase_bytes, t0;
 	char what[48];
 	int32_t ack;
 	int r;
@@ -315,9 +362,17 @@ static int write_chunk(struct burner *b, unsigned int part, uint64_t off, const 
 	r = ingenic_usb_bulk_out(b->usb, p, n, ms(b, BURNER_BULK_TIMEOUT_MS), e);
 	if (r < 0)
 		return PREFIX_RET(r, e, "%s: data", what);
+	erase_bytes = pending_part_erase(b, part);
+	t0 = usb_now_ms();
+	if (erase_bytes)
+		erase_phase_begin(b, erase_bytes);
 	r = get_ack(b, what, write_deadline(b, part, off, n), &ack, e);
 	if (r < 0)
 		return r;
+	if (erase_bytes) {
+		erase_phase_end(b, erase_bytes, usb_now_ms() - t0);
+		usb_phase(b->usb, USB_PHASE_WRITE, 0, b->write_len, 0);
+	}
 	/* The partition erase happened (or failed half-way); never budget it twice. */
 	b->part_erased[part] = true;
 	if (ack == BURNER_ACK_EINVAL && b->cfg.transfer_check)
@@ -439,6 +494,7 @@ static int verify(struct burner *b, uint64_t offset, const uint8_t *buf, size_t 
 
 	if (!tmp)
 		return err_set(e, -ENOMEM, "verify: out of memory");
+	usb_phase(b->usb, USB_PHASE_VERIFY, 0, len, 0);
 	for (size_t o = 0; o < len;) {
 		size_t n = len - o < b->cfg.transfer_size ? len - o : b->cfg.transfer_size;
 
@@ -482,6 +538,8 @@ int burner_write(struct burner *b, uint64_t offset, const uint8_t *buf, size_t l
 		goto out;
 	}
 	res.device_checked = b->cfg.transfer_check;
+	b->write_len = len;
+	usb_phase(b->usb, USB_PHASE_WRITE, 0, len, 0);
 	/* Hosts announce the whole size first; the burner keeps it as full_size (§3.1). */
 	r = ingenic_usb_out(b->usb, INGENIC_USB_SET_DATA_LEN, (uint32_t)len, NULL, 0,
 			    ms(b, BURNER_CTRL_TIMEOUT_MS), e);

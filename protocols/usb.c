@@ -24,6 +24,13 @@ void usb_dev_init(struct usb_dev *d, libusb_device_handle *h, uint8_t intf)
 	};
 }
 
+void usb_phase(const struct usb_dev *d, enum usb_phase ph, uint64_t done, uint64_t total,
+	       uint64_t est_ms)
+{
+	if (d && d->phase)
+		d->phase(d->phase_ud, ph, done, total, est_ms);
+}
+
 int usb_errno(int r)
 {
 	if (r >= 0)

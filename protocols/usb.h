@@ -42,15 +42,40 @@
 /* Progress: done of total bytes.  Called on the engine's thread. */
 typedef void (*usb_progress_cb_t)(void *ud, uint64_t done, uint64_t total);
 
+/* The phases of putting an image on a device, as engines report them. */
+enum usb_phase {
+	USB_PHASE_ERASE = 1, /* done/total: bytes of the sectors or blocks erased */
+	USB_PHASE_TRANSFER,  /* bytes sent into the device's RAM (fastboot download) */
+	USB_PHASE_WRITE,     /* bytes written (or, with est_ms, being written) */
+	USB_PHASE_VERIFY,    /* bytes read back */
+};
+
+/*
+ * Phase report (struct usb_dev.phase), on the engine's thread.  A phase
+ * starts with done 0; the byte progress callback that follows counts on
+ * from where it stood, so the listener takes that value as the phase's 0.
+ * An erase reports each sector or block it finishes.  est_ms > 0: the
+ * device now works for about est_ms without answering (a burner erasing a
+ * partition, fastboot writing eMMC): the listener advances with time.
+ */
+typedef void (*usb_phase_cb_t)(void *ud, enum usb_phase ph, uint64_t done, uint64_t total,
+			       uint64_t est_ms);
+
 struct usb_dev {
 	libusb_device_handle *handle; /* not owned */
 	uint8_t interface;	      /* bInterfaceNumber the engine talks to */
 	const atomic_int *cancel;     /* optional; non-zero means stop, -ECANCELED */
 	unsigned int ctrl_timeout_ms; /* per control transfer, USB_CTRL_TIMEOUT_MS */
+	usb_phase_cb_t phase;	      /* optional phase listener, must not block */
+	void *phase_ud;
 };
 
 /* Fill d for handle h and interface intf with default timeouts, no cancel flag. */
 void usb_dev_init(struct usb_dev *d, libusb_device_handle *h, uint8_t intf);
+
+/* Report a phase to d->phase, if set. */
+void usb_phase(const struct usb_dev *d, enum usb_phase ph, uint64_t done, uint64_t total,
+	       uint64_t est_ms);
 
 /* Translate a libusb_error (< 0) to a negative errno.  0 and counts pass through. */
 int usb_errno(int libusb_ret);

@@ -12,6 +12,9 @@ out=$top/demo-out
 rm -rf "$out"
 mkdir -p "$out"
 cp -r "$top/jobs/recipes" "$out/recipes"
+# The station has F405 boards only: the L476 example matches the same
+# VID:PID and bcdDevice, and two equal matches flash neither.
+rm -f "$out/recipes/stm32-l476.json"
 cat >"$out/flashd.conf" <<CONF
 station = demo-line-1
 recipe_dir = $out/recipes

@@ -229,4 +229,20 @@ fastboot_recipe fb-gptlist '{ "op": "fastboot.getvar", "var": "serialno" },
   { "op": "fastboot.gpt", "disk_size": "0x800000", "partitions": [
     { "name": "boot", "size": "0x100000" }, { "name": "rootfs", "size": "0x800000" } ] }'
 refused fb-gptlist "stages[1].partitions[1]: partition 'rootfs' ends at 0xa00000, past the end 0x7fbe00 of the usable LBAs of a 0x800000-byte disk"
+# Issue 17 item 6: one cause, one message.  An Ingenic partition overlap
+# refuses the ingenic.config stage; the writes after it are not told again
+# that they need an ingenic.config.
+mkdir -p "$tmp/ov"
+cp -r "$recipes/images" "$tmp/ov/"
+python3 - "$recipes/ingenic-t31.json" "$tmp/ov/t31.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["stages"][2]["partitions"][1]["offset"] = "0x30000"
+json.dump(r, open(sys.argv[2], "w"), indent=1)
+PY
+out=$("$flashctl" recipe check "$tmp/ov/t31.json" 2>&1)
+rc=$?
+check "ingenic_overlap_exit_1" test "$rc" -eq 1
+check "ingenic_overlap_message" grep -qxF "$tmp/ov/t31.json: stages[2].partitions[1]: partition 'kernel' overlaps 'uboot'" <<<"$out"
+check "ingenic_overlap_one_message" test "$(grep -c . <<<"$out")" -eq 1
 exit 0
