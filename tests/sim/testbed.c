@@ -8,11 +8,15 @@
 #include "tests/sim/testbed.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include "tests/sim/shim/flashsim-ioc.h"
 #include "tests/sim/usbfs.h"
 
 #define ROOT_SYSPATH "/sys/devices/pci0000:00/0000:00:14.0/usb1"
@@ -164,6 +168,26 @@ static void device_record(struct rec *r, const char *syspath, const char *sysnam
  * exit; a client killed outright leaves it behind, so before every uevent we
  * unlink the sockets whose process is gone.
  */
+/* Gone or a zombie: either way nobody reads its socket any more. */
+static bool process_gone(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	bool zombie = false;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ')
+		zombie = p[2] == 'Z';
+	fclose(f);
+	return zombie;
+}
+
 static void sweep_dead_event_sockets(struct rig *r)
 {
 	GDir *dir = g_dir_open(r->root, 0, NULL);
@@ -178,7 +202,7 @@ static void sweep_dead_event_sockets(struct rig *r)
 		if (strncmp(name, "event", 5) || !us)
 			continue;
 		pid = strtol(us + 1, NULL, 10);
-		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+		if (pid > 0 && process_gone((pid_t)pid)) {
 			g_autofree char *path = g_build_filename(r->root, name, NULL);
 
 			unlink(path);
@@ -187,16 +211,56 @@ static void sweep_dead_event_sockets(struct rig *r)
 	g_dir_close(dir);
 }
 
+/*
+ * umockdev's sender lists the event sockets, then connects to each: a client
+ * closing its monitor in between (the shim unlinks the socket) made the
+ * connect fail with ENOENT and umockdev abort.  Sends and the shim's unlinks
+ * take the same flock (a fresh open per call: flock excludes per open file,
+ * so threads exclude each other too).  Returns the lock fd, or -1 (then
+ * unlocked, as before).
+ */
+static int event_lock(struct rig *r)
+{
+	g_autofree char *path = g_build_filename(r->root, FLASHSIM_EVENT_LOCK, NULL);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0)
+		sweep_dead_event_sockets(r);
+	return fd;
+}
+
+static void event_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* drops the flock */
+}
+
 static int add_record(struct rig *r, GString *s)
 {
 	g_autoptr(GError) err = NULL;
+	int lk = event_lock(r);
+	bool ok;
 
-	sweep_dead_event_sockets(r);
-	if (!umockdev_testbed_add_from_string(r->tb, s->str, &err)) {
+	ok = umockdev_testbed_add_from_string(r->tb, s->str, &err);
+	event_unlock(lk);
+	if (!ok) {
 		rig_log("cannot add device: %s", err->message);
 		return -EIO;
 	}
 	return 0;
+}
+
+static void remove_record(struct rig *r, const char *path)
+{
+	int lk = event_lock(r);
+
+	umockdev_testbed_uevent(r->tb, path, "remove");
+	umockdev_testbed_remove_device(r->tb, path);
+	event_unlock(lk);
 }
 
 /* Hubs and root hub: nodes are regular files holding the descriptors, so
@@ -374,15 +438,11 @@ void testbed_remove_board(struct simdev *dev)
 		if (!g_str_has_prefix(name, prefix))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dev->syspath, name);
-		sweep_dead_event_sockets(r);
-		umockdev_testbed_uevent(r->tb, path, "remove");
-		umockdev_testbed_remove_device(r->tb, path);
+		remove_record(r, path);
 	}
 	if (dir)
 		g_dir_close(dir);
-	sweep_dead_event_sockets(r);
-	umockdev_testbed_uevent(r->tb, dev->syspath, "remove");
-	umockdev_testbed_remove_device(r->tb, dev->syspath);
+	remove_record(r, dev->syspath);
 	usbnode_detach(node);
 }
 

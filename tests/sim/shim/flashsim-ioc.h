@@ -21,4 +21,8 @@ struct flashsim_seek {
 };
 #define FLASHSIM_IOC_SEEK _IOWR('U', 0xf1, struct flashsim_seek)
 
+/* Lock file in $UMOCKDEV_DIR: flashsim holds it (flock) while it sends
+ * uevents, the shim while it unlinks a closing client's event socket. */
+#define FLASHSIM_EVENT_LOCK ".flashsim-event-lock"
+
 #endif

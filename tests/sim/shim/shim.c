@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -46,13 +48,46 @@ typedef int (*close_fn)(int);
 /* A process that exits without closing its monitor (most do) must not leave
  * its socket behind: umockdev's sender aborts on a socket nobody listens on.
  * flashsim also sweeps sockets of dead processes (kill -9 skips this). */
+/*
+ * Unlinks take flashsim's event lock: umockdev's sender lists the sockets and
+ * then connects to each, and one unlinked in between aborts it (ENOENT).
+ * Raw syscalls: umockdev's wrappers are not needed for a plain file.
+ */
+static int event_lock(void)
+{
+	const char *root = getenv("UMOCKDEV_DIR");
+	char path[512];
+	int fd;
+
+	if (!root)
+		return -1;
+	snprintf(path, sizeof(path), "%s/" FLASHSIM_EVENT_LOCK, root);
+	fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+		syscall(SYS_close, fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void event_unlock(int fd)
+{
+	if (fd >= 0)
+		syscall(SYS_close, fd);
+}
+
 __attribute__((destructor)) static void shim_unlink_all(void)
 {
+	int lk = -1;
+
 	for (int i = 0; i < MAX_TRACKED; i++)
 		if (bound[i].path[0]) {
+			if (lk < 0)
+				lk = event_lock();
 			unlink(bound[i].path);
 			bound[i].path[0] = '\0';
 		}
+	event_unlock(lk);
 }
 typedef int (*ioctl_fn)(int, unsigned long, ...);
 
@@ -88,11 +123,14 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	if (root && addr && addr->sa_family == AF_NETLINK &&
 	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 && domain == AF_UNIX) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		int r;
+		int r, lk;
+
 
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/event%d_%d", root, fd, (int)getpid());
+		lk = event_lock();
 		unlink(sa.sun_path);
 		r = (int)syscall(SYS_bind, fd, (struct sockaddr *)&sa, sizeof(sa));
+		event_unlock(lk);
 		if (r == 0) {
 			for (int i = 0; i < MAX_TRACKED; i++) {
 				if (bound[i].path[0] == '\0') {
@@ -115,8 +153,11 @@ int close(int fd)
 
 	for (int i = 0; i < MAX_TRACKED; i++) {
 		if (bound[i].path[0] && bound[i].fd == fd) {
+			int lk = event_lock();
+
 			unlink(bound[i].path);
 			bound[i].path[0] = '\0';
+			event_unlock(lk);
 		}
 	}
 	if (is_sim_node(fd))
