@@ -156,8 +156,16 @@ static int download_dfu(struct job *j, const struct recipe_stage *st, const char
 	}
 	snprintf(target, sizeof(target), "alt%u:dfu:%u elements", a->alt, tg->n_elements);
 	if (r >= 0 || res.bytes_written > 0)
-		job_record_image(j, st, name, target, &a->image, res.bytes_written == size,
-				 res.host_crc, res.bytes_verified > 0, res.dev_crc, res.verified);
+		job_record_image(j, &(struct job_image_row){
+					    .stage = name,
+					    .target = target,
+					    .image = &a->image,
+					    .has_host_crc = res.bytes_written == size,
+					    .host_crc = res.host_crc,
+					    .has_dev_crc = res.bytes_verified > 0,
+					    .dev_crc = res.dev_crc,
+					    .verified = res.verified,
+				    });
 	return r;
 }
 
@@ -258,8 +266,16 @@ int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char 
 	 * CRCs of a failed verify as much as those of a good one. */
 	snprintf(target, sizeof(target), "alt%u:0x%08x", a->alt, a->address);
 	if (r >= 0 || res.bytes_written > 0)
-		job_record_image(j, st, name, target, &a->image, res.bytes_written == size,
-				 res.host_crc, res.bytes_verified > 0, res.dev_crc, res.verified);
+		job_record_image(j, &(struct job_image_row){
+					    .stage = name,
+					    .target = target,
+					    .image = &a->image,
+					    .has_host_crc = res.bytes_written == size,
+					    .host_crc = res.host_crc,
+					    .has_dev_crc = res.bytes_verified > 0,
+					    .dev_crc = res.dev_crc,
+					    .verified = res.verified,
+				    });
 	return r;
 }
 
@@ -282,8 +298,10 @@ int job_dfuse_read_uid(struct job *j, const struct recipe_stage *st, struct err 
 				  a->address);
 	for (unsigned i = 0; i < DFUSE_UID_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02X", uid[i]);
-	job_set_identity(j, j->recipe->serial.source == RECIPE_SERIAL_DFUSE_UID ? hex : NULL, hex,
-			 NULL);
+	job_set_identity(j, &(struct db_unit_identity){
+				    .serial = j->recipe->serial.source == RECIPE_SERIAL_DFUSE_UID ? hex : NULL,
+				    .chip_uid = hex,
+			    });
 	return 0;
 }
 

@@ -116,14 +116,14 @@ int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name,
 				 sizeof(uid), e);
 		if (r < 0)
 			return err_prefix(e, r, "serial from OCOTP");
-		job_set_identity(j, uid, uid, NULL);
+		job_set_identity(j, &(struct db_unit_identity){ .serial = uid, .chip_uid = uid });
 	} else if (soc->n_uid_words) {
 		struct err ignore = { 0 };
 
 		/* Best effort: the chip UID is worth a row even when not the serial. */
 		if (sdp_read_uid(sdp, soc->uid_words, soc->n_uid_words, soc->uid_bits, uid,
 				 sizeof(uid), &ignore) >= 0)
-			job_set_identity(j, NULL, uid, NULL);
+			job_set_identity(j, &(struct db_unit_identity){ .chip_uid = uid });
 	}
 
 	r = job_image_get(j, &a->image, &img, e);
@@ -133,8 +133,13 @@ int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name,
 	image_put(j->env->images, img);
 	if (res.bytes_sent) {
 		snprintf(target, sizeof(target), "ram:0x%08x", res.image.load_addr);
-		job_record_image(j, st, name, target, &a->image, true, res.host_crc, false, 0,
-				 false);
+		job_record_image(j, &(struct job_image_row){
+					    .stage = name,
+					    .target = target,
+					    .image = &a->image,
+					    .has_host_crc = true,
+					    .host_crc = res.host_crc,
+				    });
 	}
 	if (r < 0 && res.hab == SDP_HAB_STATE_CLOSED)
 		err_prefix(e, r, "HAB closed");
@@ -153,7 +158,7 @@ static int stage_getvar(struct job *j, struct fb *fb, const struct recipe_fastbo
 	if (ser->source == RECIPE_SERIAL_FASTBOOT_GETVAR && ser->var && !strcmp(ser->var, a->var)) {
 		if (!val[0])
 			return err_set(e, -EPROTO, "getvar:%s is empty: no serial number", a->var);
-		job_set_identity(j, val, NULL, NULL);
+		job_set_identity(j, &(struct db_unit_identity){ .serial = val });
 	}
 	if (a->expect && strcmp(a->expect, val) != 0)
 		return err_set(e, -EPROTO, "getvar:%s is '%s', expected '%s'", a->var, val,
@@ -217,8 +222,16 @@ static int stage_flash(struct job *j, struct fb *fb, const struct recipe_stage *
 		snprintf(target, sizeof(target), "%s", a->partition);
 	/* Failed writes get their row too: QA wants the CRCs of a bad verify. */
 	if (r >= 0 || res.bytes_sent > 0)
-		job_record_image(j, st, name, target, &a->image, true, res.host_crc,
-				 res.has_dev_crc, res.dev_crc, res.verified);
+		job_record_image(j, &(struct job_image_row){
+					    .stage = name,
+					    .target = target,
+					    .image = &a->image,
+					    .has_host_crc = true,
+					    .host_crc = res.host_crc,
+					    .has_dev_crc = res.has_dev_crc,
+					    .dev_crc = res.dev_crc,
+					    .verified = res.verified,
+				    });
 	return r;
 }
 
@@ -249,7 +262,13 @@ static int stage_gpt(struct job *j, struct fb *fb, const struct recipe_stage *st
 	if (r >= 0)
 		r = fb_flash(fb, "gpt", sizeof(table), e);
 	if (r >= 0)
-		job_record_image(j, st, name, "gpt", &img, true, crc, false, 0, false);
+		job_record_image(j, &(struct job_image_row){
+					    .stage = name,
+					    .target = "gpt",
+					    .image = &img,
+					    .has_host_crc = true,
+					    .host_crc = crc,
+				    });
 	return r;
 }
 

@@ -140,7 +140,10 @@ static int stage_boot(struct job *j, const struct recipe_stage *st, const char *
 	/* The UID first: running the SPL clears the eFuse shadow (§5). */
 	r = ingenic_read_uid(s->rom, &uid, &ue);
 	if (r == 0) {
-		job_set_identity(j, efuse_serial ? uid.hex : NULL, uid.hex, NULL);
+		job_set_identity(j, &(struct db_unit_identity){
+					    .serial = efuse_serial ? uid.hex : NULL,
+					    .chip_uid = uid.hex,
+				    });
 	} else if (efuse_serial) {
 		*e = ue;
 		err_prefix(e, r, "chip UID (the unit's serial)");
@@ -190,7 +193,7 @@ static int read_jedec(struct job *j, struct ingenic_session *s, struct err *e)
 		return r;
 	s->have_jedec = true;
 	snprintf(hex, sizeof(hex), "%06x", s->jedec);
-	job_set_identity(j, NULL, NULL, hex);
+	job_set_identity(j, &(struct db_unit_identity){ .jedec_id = hex });
 	return 0;
 }
 
@@ -451,8 +454,16 @@ static int stage_write(struct job *j, const struct recipe_stage *st, const char 
 	verified = res.verified ||
 		   (a->verify == RECIPE_VERIFY_CRC32 && r >= 0 && complete && res.device_checked);
 	if (r >= 0 || res.bytes_written > 0)
-		job_record_image(j, st, name, target, &a->image, complete, res.host_crc,
-				 res.bytes_verified > 0, res.dev_crc, verified);
+		job_record_image(j, &(struct job_image_row){
+					    .stage = name,
+					    .target = target,
+					    .image = &a->image,
+					    .has_host_crc = complete,
+					    .host_crc = res.host_crc,
+					    .has_dev_crc = res.bytes_verified > 0,
+					    .dev_crc = res.dev_crc,
+					    .verified = verified,
+				    });
 	if (r >= 0)
 		note_erase(j, st, img_size);
 	return r;

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "db/units.h"
 #include "jobs/job.h"
 #include "protocols/dfuse.h"
 #include "protocols/usb.h"
@@ -145,10 +146,19 @@ void job_progress_unit_verify(struct job *j);
 
 /* job.c helpers for stage implementations */
 void job_progress_cb(void *ud, uint64_t done, uint64_t total);
-void job_set_identity(struct job *j, const char *serial, const char *chip_uid, const char *jedec);
-void job_record_image(struct job *j, const struct recipe_stage *st, const char *stage_name,
-		      const char *target, const struct recipe_image *img, bool has_host_crc,
-		      uint32_t host_crc, bool has_dev_crc, uint32_t dev_crc, bool verified);
+/* Record what the device told about itself; NULL or empty fields are left
+ * as they are (the serial also goes to the live status). */
+void job_set_identity(struct job *j, const struct db_unit_identity *id);
+/* One image a stage wrote, or a range the verify stage read back. */
+struct job_image_row {
+	const char *stage;		   /* the stage's name */
+	const char *target;		   /* "alt0:0x08000000", "0x400", a partition */
+	const struct recipe_image *image; /* file, size and pin */
+	bool has_host_crc, has_dev_crc;
+	uint32_t host_crc, dev_crc;
+	bool verified; /* device CRC or read-back matched */
+};
+void job_record_image(struct job *j, const struct job_image_row *row);
 /* Map a recipe image through the shared cache. */
 int job_image_get(struct job *j, const struct recipe_image *ri, struct image **ret, struct err *e);
 

@@ -308,8 +308,13 @@ int job_verify(struct job *j, char *note, size_t note_size, struct err *e)
 			/* Recorded as not verified: the row says what was not read back. */
 			skipped++;
 			why = r->unreadable;
-			job_record_image(j, NULL, "verify", target, img, true,
-					 crc32_update(0, r->data, r->len), false, 0, false);
+			job_record_image(j, &(struct job_image_row){
+						    .stage = "verify",
+						    .target = target,
+						    .image = img,
+						    .has_host_crc = true,
+						    .host_crc = crc32_update(0, r->data, r->len),
+					    });
 			continue;
 		}
 		ret = check_range(j, r, &c, &re);
@@ -318,8 +323,16 @@ int job_verify(struct job *j, char *note, size_t note_size, struct err *e)
 		else if (ret < 0)
 			err_prefix(&re, ret, "re-reading stage '%s' at %s", stage_name(j, r->stage),
 				   target);
-		job_record_image(j, NULL, "verify", target, img, true, c.host_crc, c.has_dev_crc,
-				 c.dev_crc, ret == 0);
+		job_record_image(j, &(struct job_image_row){
+					    .stage = "verify",
+					    .target = target,
+					    .image = img,
+					    .has_host_crc = true,
+					    .host_crc = c.host_crc,
+					    .has_dev_crc = c.has_dev_crc,
+					    .dev_crc = c.dev_crc,
+					    .verified = ret == 0,
+				    });
 		checked++;
 		if (ret < 0 && first == 0) {
 			first = ret;

@@ -129,10 +129,11 @@ static bool job_record(struct job *j, const struct db_rec *rec, const char *what
 	return r == 1;
 }
 
-void job_set_identity(struct job *j, const char *serial, const char *chip_uid, const char *jedec)
+void job_set_identity(struct job *j, const struct db_unit_identity *in)
 {
 	struct db_rec rec = { .kind = DB_REC_IDENTITY, .unit_id = j->unit_id };
 	struct db_unit_identity *id = &rec.u.identity;
+	const char *serial = in->serial, *chip_uid = in->chip_uid, *jedec = in->jedec_id;
 
 	if (serial && *serial) {
 		if (serial != j->serial)
@@ -152,27 +153,24 @@ void job_set_identity(struct job *j, const char *serial, const char *chip_uid, c
 	job_record(j, &rec, "the identity");
 }
 
-void job_record_image(struct job *j, const struct recipe_stage *st, const char *stage_name,
-		      const char *target, const struct recipe_image *img, bool has_host_crc,
-		      uint32_t host_crc, bool has_dev_crc, uint32_t dev_crc, bool verified)
+void job_record_image(struct job *j, const struct job_image_row *row)
 {
 	char hex[65];
 	struct db_rec rec = { .kind = DB_REC_IMAGE, .unit_id = j->unit_id };
 	struct db_unit_image im = {
-		.stage = stage_name,
-		.target = target,
-		.file = img->file,
-		.size = (int64_t)img->size,
+		.stage = row->stage,
+		.target = row->target,
+		.file = row->image->file,
+		.size = (int64_t)row->image->size,
 		.sha256 = hex,
-		.has_host_crc32 = has_host_crc,
-		.host_crc32 = host_crc,
-		.has_device_crc32 = has_dev_crc,
-		.device_crc32 = dev_crc,
-		.verified = verified,
+		.has_host_crc32 = row->has_host_crc,
+		.host_crc32 = row->host_crc,
+		.has_device_crc32 = row->has_dev_crc,
+		.device_crc32 = row->dev_crc,
+		.verified = row->verified,
 	};
 
-	(void)st;
-	recipe_sha256_hex(img->sha256, hex);
+	recipe_sha256_hex(row->image->sha256, hex);
 	rec.u.image = im;
 	job_record(j, &rec, "an image");
 }
@@ -546,7 +544,7 @@ static void *job_thread(void *arg)
 	int r = 0;
 
 	if (j->recipe->serial.source == RECIPE_SERIAL_USB_SERIAL && j->serial[0])
-		job_set_identity(j, j->serial, NULL, NULL);
+		job_set_identity(j, &(struct db_unit_identity){ .serial = j->serial });
 
 	r = map_images(j, &e);
 	if (r < 0) {
