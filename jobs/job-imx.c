@@ -164,20 +164,216 @@ static int stage_getvar(struct job *j, struct fb *fb, const struct recipe_fastbo
 }
 
 /*
- * Whole-unit verification reads raw eMMC ranges back by device-side CRC,
- * with the U-Boot commands "verify": "crc32" uses.  A stage that said
- * "none" is taken at its word: its U-Boot may lack them (recorded as not
- * read back, never claimed verified).
+ * U-Boot's own flash names that are no partition of the table
+ * (drivers/fastboot/fb_mmc.c fastboot_mmc_flash_write()): the tables at
+ * byte 0 of the user area, and the eMMC hardware boot partitions, written
+ * from their block 0 (fb_mmc_boot_ops()).
  */
-static const char *plan_unreadable(const struct recipe_fastboot_flash *a, bool sparse)
+static const struct special_target {
+	const char *name;
+	unsigned hwpart; /* `mmc dev 0 <hwpart>` selects it */
+} special_targets[] = {
+	{ .name = "gpt", .hwpart = 0 },
+	{ .name = "mbr", .hwpart = 0 },
+	{ .name = "mmc0boot0", .hwpart = 1 },
+	{ .name = "mmc0boot1", .hwpart = 2 },
+};
+
+static const struct special_target *special_target(const char *part)
 {
-	if (!a->raw)
-		return "fastboot has no device-side CRC of a partition by name";
-	if (sparse)
-		return "a sparse image's DONT_CARE blocks are unknown on the host";
-	if (a->verify != RECIPE_VERIFY_CRC32)
-		return "the stage said verify none (U-Boot's mmc read/hash crc32 not assumed)";
+	for (size_t i = 0; part && i < sizeof(special_targets) / sizeof(special_targets[0]); i++)
+		if (!strcmp(part, special_targets[i].name))
+			return &special_targets[i];
 	return NULL;
+}
+
+/* One range of the stage's bytes for whole-unit verification. */
+static void plan_add(struct job *j, const struct recipe_stage *st, uint64_t addr, uint64_t len,
+		     const uint8_t *data, const uint8_t *fill, uint64_t span_addr, uint64_t span)
+{
+	const struct recipe_fastboot_flash *a = &st->u.fastboot_flash;
+	const struct special_target *sp = a->raw ? NULL : special_target(a->partition);
+	struct job_range r = {
+		.mem = JOB_MEM_MMC,
+		/* The tables are raw bytes from offset 0: later raw writes cut them. */
+		.part = a->raw || (sp && sp->hwpart == 0) ? NULL : a->partition,
+		.label = sp && sp->hwpart == 0 ? sp->name : NULL,
+		.addr = addr,
+		.len = len,
+		.data = data,
+		.stage = (unsigned)(st - j->recipe->stages),
+		.is_fill = fill != NULL,
+		.stage_addr = span_addr,
+		.stage_span = span,
+	};
+
+	if (fill)
+		memcpy(r.fill, fill, sizeof(r.fill));
+	job_plan_write(j, &r);
+}
+
+/*
+ * A sparse image writes its RAW and FILL chunks, relative to the target;
+ * DONT_CARE blocks keep what was there (not planned, not read back).
+ * *end: one past the last byte it writes.
+ */
+static int sparse_extent(const struct image *img, uint64_t *first, uint64_t *end, struct err *e)
+{
+	struct sparse_iter it = SPARSE_ITER_INIT;
+	struct sparse_image s;
+	struct sparse_chunk c;
+	int r = sparse_open(img->data, img->size, &s, e);
+
+	if (r < 0)
+		return r;
+	*first = UINT64_MAX;
+	*end = 0;
+	while (sparse_next(&s, &it, &c) == 1) {
+		if (c.type != SPARSE_CHUNK_RAW && c.type != SPARSE_CHUNK_FILL)
+			continue;
+		if (*first == UINT64_MAX)
+			*first = (uint64_t)c.first_blk * s.blk_sz;
+		*end = (uint64_t)(c.first_blk + c.blocks) * s.blk_sz;
+	}
+	if (*first == UINT64_MAX)
+		*first = 0;
+	return 0;
+}
+
+static void plan_sparse(struct job *j, const struct recipe_stage *st, const struct image *img,
+			uint64_t base)
+{
+	struct sparse_iter it = SPARSE_ITER_INIT;
+	struct sparse_image s;
+	struct sparse_chunk c;
+	uint64_t first, end;
+
+	/* Parsed before the write (fits()): cannot fail here. */
+	if (sparse_extent(img, &first, &end, NULL) < 0 || sparse_open(img->data, img->size, &s, NULL) < 0)
+		return;
+	while (sparse_next(&s, &it, &c) == 1) {
+		uint64_t at = base + (uint64_t)c.first_blk * s.blk_sz;
+		uint64_t len = (uint64_t)c.blocks * s.blk_sz;
+
+		if (c.type == SPARSE_CHUNK_RAW)
+			plan_add(j, st, at, len, c.data, NULL, base + first, end - first);
+		else if (c.type == SPARSE_CHUNK_FILL)
+			plan_add(j, st, at, len, NULL, c.data, base + first, end - first);
+	}
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/*
+ * flash:gpt writes the MBR and header sectors and the entry array from
+ * the buffer at the LBA the header gives (write_mbr_and_gpt_partitions());
+ * the backup U-Boot derives is no byte of the image.  flash:mbr writes
+ * sector 0 only.  U-Boot checked the table before writing it.
+ */
+static void plan_table(struct job *j, const struct recipe_stage *st, const struct image *img)
+{
+	uint64_t n = img->size < 2 * FB_MMC_BLOCK ? img->size : 2 * FB_MMC_BLOCK;
+	uint64_t lba, bytes;
+
+	if (!strcmp(st->u.fastboot_flash.partition, "mbr")) {
+		plan_add(j, st, 0, n < FB_MMC_BLOCK ? n : FB_MMC_BLOCK, img->data, NULL, 0, 0);
+		return;
+	}
+	lba = 0;
+	bytes = 0;
+	if (img->size >= 2 * FB_MMC_BLOCK) {
+		lba = get_le(img->data + FB_MMC_BLOCK + 72, 8);
+		bytes = get_le(img->data + FB_MMC_BLOCK + 80, 4) *
+			get_le(img->data + FB_MMC_BLOCK + 84, 4);
+		bytes = (bytes + FB_MMC_BLOCK - 1) / FB_MMC_BLOCK * FB_MMC_BLOCK;
+	}
+	if (lba < 2 || lba >= img->size / FB_MMC_BLOCK) {
+		plan_add(j, st, 0, n, img->data, NULL, 0, 0);
+		return;
+	}
+	if (bytes > img->size - lba * FB_MMC_BLOCK)
+		bytes = img->size - lba * FB_MMC_BLOCK;
+	/* The row names "gpt" when header and entries follow each other. */
+	plan_add(j, st, 0, n, img->data, NULL, 0, lba * FB_MMC_BLOCK + bytes);
+	plan_add(j, st, lba * FB_MMC_BLOCK, bytes, img->data + lba * FB_MMC_BLOCK, NULL, 0,
+		 lba * FB_MMC_BLOCK + bytes);
+}
+
+/*
+ * What the stage's bytes on the eMMC now are (jobs/README.md "Whole-unit
+ * verification"): offsets from the raw offset, or relative to the
+ * partition (job_fastboot_locate() finds it at read-back time).
+ */
+static void plan_flash(struct job *j, const struct recipe_stage *st, const struct image *img)
+{
+	const struct recipe_fastboot_flash *a = &st->u.fastboot_flash;
+	const struct special_target *sp = a->raw ? NULL : special_target(a->partition);
+	uint64_t base = a->raw ? a->offset : 0;
+
+	/* U-Boot takes these names before it looks for a sparse header. */
+	if (sp && sp->hwpart == 0)
+		plan_table(j, st, img);
+	else if (!sp && sparse_is_sparse(img->data, img->size))
+		plan_sparse(j, st, img, base);
+	else
+		plan_add(j, st, base, img->size, img->data, NULL, 0, 0);
+}
+
+/*
+ * Refuse, before anything is written, an image that does not fit the
+ * partition it is flashed to by name: its size (a sparse image: the end of
+ * its last RAW or FILL chunk; a raw one split into sparse pieces: whole
+ * 4096-byte blocks, else 512-byte ones) against U-Boot's `part size`.
+ * U-Boot refuses a raw image itself but writes a sparse one chunk by
+ * chunk until one would cross the end (image-sparse.c): earlier pieces
+ * would already be on the eMMC.  The boot partitions and tables check
+ * themselves before writing (fb_mmc_boot_ops(), is_valid_gpt_buf()).
+ */
+static int fits(struct fb *fb, const struct recipe_fastboot_flash *a, const struct image *img,
+		uint32_t *max, struct err *e)
+{
+	uint64_t first, need, blocks;
+	int r;
+
+	if (!a->raw && special_target(a->partition))
+		return 0;
+	if (sparse_is_sparse(img->data, img->size)) {
+		/* Also for a raw offset: its chunks are the read-back plan. */
+		r = sparse_extent(img, &first, &need, e);
+		if (r < 0)
+			return err_prefix(e, r, "%s", a->image.file);
+	} else if (a->raw) {
+		return 0;
+	} else {
+		if (!*max) {
+			r = fb_max_download(fb, max, e);
+			if (r < 0)
+				return r;
+			if (*max > FB_SPARSE_CAP)
+				*max = FB_SPARSE_CAP;
+		}
+		need = img->size > *max && a->sparse != RECIPE_SPARSE_NEVER ? SPARSE_DEFAULT_BLOCK :
+									      FB_MMC_BLOCK;
+		need = (img->size + need - 1) / need * need;
+	}
+	if (a->raw)
+		return 0;
+	r = fb_part_info(fb, a->partition, "size", &blocks, e);
+	if (r < 0)
+		return r;
+	if (need > blocks * FB_MMC_BLOCK)
+		return err_set(e, -EFBIG,
+			       "%s needs %llu bytes, partition '%s' holds %llu (U-Boot's part size): nothing written",
+			       a->image.file, (unsigned long long)need, a->partition,
+			       (unsigned long long)(blocks * FB_MMC_BLOCK));
+	return 0;
 }
 
 static int stage_flash(struct job *j, struct fb *fb, const struct recipe_stage *st,
@@ -200,18 +396,15 @@ static int stage_flash(struct job *j, struct fb *fb, const struct recipe_stage *
 	r = job_image_get(j, &a->image, &img, e);
 	if (r < 0)
 		return r;
+	r = fits(fb, a, img, &o.max_download, e);
+	if (r < 0) {
+		image_put(j->env->images, img);
+		return r;
+	}
 	r = fb_flash_image(fb, img->data, img->size, &o, job_progress_cb, j, &res, e);
 	/* img->data stays mapped: the job holds its own reference (map_images()). */
 	if (r >= 0)
-		job_plan_write(j, &(struct job_range){
-					  .mem = JOB_MEM_MMC,
-					  .part = a->raw ? NULL : a->partition,
-					  .addr = a->raw ? a->offset : 0,
-					  .len = img->size,
-					  .data = img->data,
-					  .stage = (unsigned)(st - j->recipe->stages),
-					  .unreadable = plan_unreadable(a, res.sparse_input),
-				  });
+		plan_flash(j, st, img);
 	image_put(j->env->images, img);
 	if (a->raw)
 		snprintf(target, sizeof(target), "0x%llx", (unsigned long long)a->offset);
@@ -294,16 +487,57 @@ int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name,
 	return err_set(e, -EINVAL, "stage '%s' is not a fastboot operation", name);
 }
 
-int job_fastboot_crc(struct job *j, uint64_t off, uint64_t len, uint32_t *crc, struct err *e)
+int job_fastboot_locate(struct job *j, const char *part, unsigned *hwpart, uint64_t *base,
+			struct err *e)
 {
-	uint32_t max;
+	const struct special_target *sp = special_target(part);
+	uint64_t blk;
 	struct fb *fb;
 	int r;
+
+	*hwpart = sp ? sp->hwpart : 0;
+	*base = 0;
+	if (!part || sp)
+		return 0;
+	r = ensure_fb(j, &fb, e);
+	if (r == 0)
+		r = fb_part_info(fb, part, "start", &blk, e);
+	if (r < 0)
+		return r;
+	*base = blk * FB_MMC_BLOCK;
+	return 0;
+}
+
+/*
+ * A boot partition is read after `mmc dev 0 <hwpart>` (cmd/mmc.c
+ * do_mmc_dev()), and the user area selected again afterwards, also after a
+ * failure: U-Boot's later commands must not land in the boot partition.
+ */
+int job_fastboot_crc(struct job *j, unsigned hwpart, uint64_t off, uint64_t len, uint32_t *crc,
+		     struct err *e)
+{
+	struct err ignore = { 0 };
+	char cmd[32];
+	uint32_t max;
+	struct fb *fb;
+	int r, r2;
 
 	r = ensure_fb(j, &fb, e);
 	if (r == 0)
 		r = fb_max_download(fb, &max, e);
 	if (r < 0)
 		return r;
-	return fb_mmc_crc32(fb, off, len, max > FB_SPARSE_CAP ? FB_SPARSE_CAP : max, crc, e);
+	if (hwpart) {
+		snprintf(cmd, sizeof(cmd), "mmc dev 0 %u", hwpart);
+		r = fb_ucmd(fb, cmd, 0, e);
+		if (r < 0)
+			return r;
+	}
+	r = fb_mmc_crc32(fb, off, len, max > FB_SPARSE_CAP ? FB_SPARSE_CAP : max, crc, e);
+	if (hwpart) {
+		r2 = fb_ucmd(fb, "mmc dev 0 0", 0, r < 0 ? &ignore : e);
+		if (r == 0)
+			r = r2;
+	}
+	return r;
 }

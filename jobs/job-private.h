@@ -47,10 +47,20 @@ struct job_range {
 	uint8_t alt;		/* JOB_MEM_DFUSE */
 	const char *part;	/* JOB_MEM_MMC partition (recipe string), NULL: raw offsets */
 	uint64_t addr, len;
-	const uint8_t *data;	/* the expected bytes */
+	const uint8_t *data;	/* the expected bytes (NULL with fill) */
 	unsigned stage;		/* recipe index of the stage that wrote them */
 	uint64_t stage_len;	/* what that stage wrote there (set by job_plan_write) */
 	const char *unreadable; /* why the device cannot read them back, or NULL */
+	/* A sparse image's FILL chunk: the bytes are fill[0..3] repeated, from
+	 * fill[0] at addr (job_plan_write rotates it when addr moves). */
+	bool is_fill;
+	uint8_t fill[4];
+	/* JOB_MEM_MMC: the span the stage wrote over all its ranges (a sparse
+	 * image's RAW and FILL chunks), for the row's target; 0/0: addr/len. */
+	uint64_t stage_addr, stage_span;
+	/* JOB_MEM_MMC raw offsets written under a U-Boot name ("gpt", "mbr"):
+	 * the name the rows give them. */
+	const char *label;
 };
 
 struct job_plan {
@@ -149,6 +159,12 @@ int job_dfuse_read(struct job *j, uint8_t alt, uint32_t addr, uint8_t *buf, size
 		   struct err *e);
 int job_ingenic_read(struct job *j, const struct recipe_stage *writer, uint64_t off, uint8_t *buf,
 		     size_t len, struct err *e);
-int job_fastboot_crc(struct job *j, uint64_t off, uint64_t len, uint32_t *crc, struct err *e);
+/* Where a JOB_MEM_MMC range's offsets start: the eMMC hardware partition
+ * (0 user area, 1/2 boot0/boot1) and the byte offset in it.  NULL part:
+ * raw offsets (0, 0). */
+int job_fastboot_locate(struct job *j, const char *part, unsigned *hwpart, uint64_t *base,
+			struct err *e);
+int job_fastboot_crc(struct job *j, unsigned hwpart, uint64_t off, uint64_t len, uint32_t *crc,
+		     struct err *e);
 
 #endif

@@ -278,9 +278,17 @@ int job_ingenic_read(struct job *j, const struct recipe_stage *writer, uint64_t 
 	return err_set(e, -EOPNOTSUPP, "fake engine: no read-back");
 }
 
-int job_fastboot_crc(struct job *j, uint64_t off, uint64_t len, uint32_t *crc, struct err *e)
+int job_fastboot_locate(struct job *j, const char *part, unsigned *hwpart, uint64_t *base,
+			struct err *e)
 {
-	(void)j, (void)off, (void)len, (void)crc;
+	(void)j, (void)part, (void)hwpart, (void)base;
+	return err_set(e, -EOPNOTSUPP, "fake engine: no read-back");
+}
+
+int job_fastboot_crc(struct job *j, unsigned hwpart, uint64_t off, uint64_t len, uint32_t *crc,
+		     struct err *e)
+{
+	(void)j, (void)hwpart, (void)off, (void)len, (void)crc;
 	return err_set(e, -EOPNOTSUPP, "fake engine: no read-back");
 }
 
