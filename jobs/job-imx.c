@@ -311,19 +311,31 @@ static void plan_table(struct job *j, const struct recipe_stage *st, const struc
  * verification"): offsets from the raw offset, or relative to the
  * partition (job_fastboot_locate() finds it at read-back time).
  */
-static void plan_flash(struct job *j, const struct recipe_stage *st, const struct image *img)
+static void plan_flash(struct job *j, const struct recipe_stage *st, const struct image *img,
+		       bool split)
 {
 	const struct recipe_fastboot_flash *a = &st->u.fastboot_flash;
 	const struct special_target *sp = a->raw ? NULL : special_target(a->partition);
 	uint64_t base = a->raw ? a->offset : 0;
+	uint64_t blk = split ? SPARSE_DEFAULT_BLOCK : FB_MMC_BLOCK;
+	uint64_t pad = (blk - img->size % blk) % blk;
 
 	/* U-Boot takes these names before it looks for a sparse header. */
-	if (sp && sp->hwpart == 0)
+	if (sp && sp->hwpart == 0) {
 		plan_table(j, st, img);
-	else if (!sp && sparse_is_sparse(img->data, img->size))
+		return;
+	}
+	if (!sp && sparse_is_sparse(img->data, img->size)) {
 		plan_sparse(j, st, img, base);
-	else
-		plan_add(j, st, base, img->size, img->data, NULL, 0, 0);
+		return;
+	}
+	plan_add(j, st, base, img->size, img->data, NULL, 0, 0);
+	/* U-Boot writes whole blocks (write_raw_image(), a split image's
+	 * zero-padded last sparse block): the rest of the last one no longer
+	 * holds an earlier stage's bytes. */
+	if (pad)
+		job_plan_erase(j, JOB_MEM_MMC, 0, a->raw ? NULL : a->partition,
+			       base + img->size, pad);
 }
 
 /*
@@ -404,7 +416,7 @@ static int stage_flash(struct job *j, struct fb *fb, const struct recipe_stage *
 	r = fb_flash_image(fb, img->data, img->size, &o, job_progress_cb, j, &res, e);
 	/* img->data stays mapped: the job holds its own reference (map_images()). */
 	if (r >= 0)
-		plan_flash(j, st, img);
+		plan_flash(j, st, img, img->size > res.max_download);
 	image_put(j->env->images, img);
 	if (a->raw)
 		snprintf(target, sizeof(target), "0x%llx", (unsigned long long)a->offset);

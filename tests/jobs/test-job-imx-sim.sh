@@ -322,6 +322,31 @@ else
 	nok job_imx_sparse_raw_and_fill_runs_read_back_dont_care_not "rc=$rc row=$row" "error=$err" "want CRCs $hcrc $dcrc" "rows: $(echo $rows)" "want: $(echo $want)"
 fi
 
+# A later raw write of 1000 bytes over the start of an earlier 4 KiB one
+# ("destroys_earlier"): U-Boot writes whole 512-byte blocks, so what is left
+# of the earlier image starts at the next block (0x8400), and both are read
+# back there.
+head -c 1000 /dev/urandom >"$I/short.img"
+cat >"$tmp/r/shorter.json" <<EOF2
+{ "name": "shorter", "match": { "vid": "15a2", "pid": "0054" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "sdp.boot", "file": "images/u-boot-imx6q.imx", "sha256": "$(sha "$I/u-boot-imx6q.imx")" },
+    { "op": "await", "vid": "0525", "pid": "a4a5", "timeout_ms": 15000 },
+    { "op": "fastboot.flash", "name": "long", "offset": "0x8000", "file": "images/first.img",
+      "sha256": "$(sha "$I/first.img")" },
+    { "op": "fastboot.flash", "name": "short", "offset": "0x8000", "file": "images/short.img",
+      "sha256": "$(sha "$I/short.img")", "destroys_earlier": true },
+    { "op": "fastboot.reboot" } ] }
+EOF2
+run shorter shorter ""
+rows=$(q "$tmp/shorter.db" "SELECT result FROM units; SELECT target || '|' || verified || '|' || printf('%08x', host_crc32) FROM unit_images WHERE stage = 'verify' ORDER BY id")
+want="pass
+0x8400..0x9000|1|$(crc_at "$I/first.img" 0x400 0xc00)
+0x8000|1|$(crc_of "$I/short.img")"
+[ "$rc" -eq 0 ] && [ "$rows" = "$want" ] && ok job_imx_rest_of_an_overwritten_raw_image_is_read_back_from_the_next_block ||
+	nok job_imx_rest_of_an_overwritten_raw_image_is_read_back_from_the_next_block "rc=$rc got: $(echo $rows)" "want: $(echo $want)" "$(tail -3 "$tmp/shorter.log")"
+
 # An image larger than its partition is refused before anything is written
 # (U-Boot would write a sparse image's chunks until one crosses the end).
 python3 - "$I/big8k.simg" <<'PY'
