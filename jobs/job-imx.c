@@ -429,35 +429,61 @@ static int stage_flash(struct job *j, struct fb *fb, const struct recipe_stage *
 	return r;
 }
 
+/* A generated table and its image row, kept for whole-unit verification. */
+struct gpt_kept {
+	uint8_t table[RECIPE_GPT_BYTES];
+	char file[64];
+	struct recipe_image img;
+};
+
 /* fastboot.gpt: the unit's own GPT (GUIDs derived from its identity),
  * downloaded and flashed to U-Boot's "gpt" name, recorded as an image
- * whose file names the disk GUID. */
+ * whose file names the disk GUID, and read back by the verify stage. */
 static int stage_gpt(struct job *j, struct fb *fb, const struct recipe_stage *st,
 		     const char *name, struct err *e)
 {
-	uint8_t table[RECIPE_GPT_BYTES];
-	char guid[37], file[64];
-	struct recipe_image img = { .file = file, .size = sizeof(table) };
+	struct gpt_kept *k = calloc(1, sizeof(*k));
+	char guid[37];
 	struct recipe_sha256 c;
 	const char *unit = j->serial[0] ? j->serial : j->chip_uid;
 	uint32_t crc;
 	int r;
 
-	if (!unit[0])
+	if (!k)
+		return err_set(e, -ENOMEM, "out of memory");
+	if (!unit[0]) {
+		free(k);
 		return err_set(e, -EINVAL,
 			       "no serial or chip UID yet to derive the unit's GUIDs from: learn the serial before this stage");
-	recipe_gpt_build(&st->u.fastboot_gpt, unit, j->recipe->name, table, guid);
-	crc = crc32_update(0, table, sizeof(table));
+	}
+	recipe_gpt_build(&st->u.fastboot_gpt, unit, j->recipe->name, k->table, guid);
+	crc = crc32_update(0, k->table, sizeof(k->table));
 	recipe_sha256_init(&c);
-	recipe_sha256_update(&c, table, sizeof(table));
-	recipe_sha256_final(&c, img.sha256);
-	snprintf(file, sizeof(file), "generated GPT, disk %s", guid);
-	r = fb_download(fb, table, sizeof(table), job_progress_cb, j, e);
+	recipe_sha256_update(&c, k->table, sizeof(k->table));
+	recipe_sha256_final(&c, k->img.sha256);
+	snprintf(k->file, sizeof(k->file), "generated GPT, disk %s", guid);
+	k->img.file = k->file;
+	k->img.size = sizeof(k->table);
+	r = fb_download(fb, k->table, sizeof(k->table), job_progress_cb, j, e);
 	if (r >= 0)
-		r = fb_flash(fb, "gpt", sizeof(table), e);
+		r = fb_flash(fb, "gpt", sizeof(k->table), e);
 	if (r >= 0)
-		job_record_image(j, st, name, "gpt", &img, true, crc, false, 0, false);
-	return r;
+		job_record_image(j, st, name, "gpt", &k->img, true, crc, false, 0, false);
+	if (r < 0 || job_plan_keep(j, k) < 0) {
+		if (r < 0)
+			free(k);
+		return r;
+	}
+	/* MBR, header and entries from byte 0, as flash:gpt writes them. */
+	job_plan_write(j, &(struct job_range){
+				  .mem = JOB_MEM_MMC,
+				  .label = "gpt",
+				  .len = sizeof(k->table),
+				  .data = k->table,
+				  .stage = (unsigned)(st - j->recipe->stages),
+				  .image = &k->img,
+			  });
+	return 0;
 }
 
 int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)

@@ -61,6 +61,9 @@ struct job_range {
 	/* JOB_MEM_MMC raw offsets written under a U-Boot name ("gpt", "mbr"):
 	 * the name the rows give them. */
 	const char *label;
+	/* The row's image when the recipe has none for the stage (the table a
+	 * fastboot.gpt stage builds), else NULL. */
+	const struct recipe_image *image;
 };
 
 struct job_plan {
@@ -69,6 +72,8 @@ struct job_plan {
 	bool dirty;	 /* written or erased since the last read-back pass */
 	bool oom;	 /* a range could not be kept: the plan is incomplete */
 	unsigned passes; /* read-back passes so far (their stage rows' idx) */
+	void **kept;	 /* buffers ranges point into, freed with the plan */
+	size_t n_kept;
 };
 
 struct job {
@@ -144,6 +149,9 @@ int job_plan_write(struct job *j, const struct job_range *r);
 void job_plan_erase(struct job *j, enum job_mem mem, uint8_t alt, const char *part, uint64_t addr,
 		    uint64_t len);
 void job_plan_release(struct job_plan *p);
+/* Keep buf (malloc'd) until the job ends: ranges may point into it.  0, or
+ * -ENOMEM (buf freed, the plan marked incomplete). */
+int job_plan_keep(struct job *j, void *buf);
 /* A read-back pass is due before `next` (NULL: after the last stage). */
 bool job_verify_due(const struct job *j, const struct recipe_stage *next);
 /*

@@ -27,8 +27,25 @@
 
 void job_plan_release(struct job_plan *p)
 {
+	for (size_t i = 0; i < p->n_kept; i++)
+		free(p->kept[i]);
+	free(p->kept);
 	free(p->v);
 	*p = (struct job_plan){ 0 };
+}
+
+int job_plan_keep(struct job *j, void *buf)
+{
+	void **v = realloc(j->plan.kept, (j->plan.n_kept + 1) * sizeof(*v));
+
+	if (!v) {
+		free(buf);
+		j->plan.oom = true;
+		return -ENOMEM;
+	}
+	v[j->plan.n_kept++] = buf;
+	j->plan.kept = v;
+	return 0;
 }
 
 static bool same_memory(const struct job_range *a, enum job_mem mem, uint8_t alt, const char *part)
@@ -191,6 +208,8 @@ static const struct recipe_image *range_image(const struct job *j, const struct 
 {
 	const struct recipe_stage *st = &j->recipe->stages[r->stage];
 
+	if (r->image)
+		return r->image;
 	switch (st->op) {
 	case RECIPE_OP_DFUSE_DOWNLOAD:
 		return &st->u.dfuse_download.image;

@@ -571,6 +571,15 @@ else
 		"$(cmp "$tmp/blankbuilt.want" "$tmp/blankbuilt/b1.emmc.bin" 2>&1)" "$(tail -3 "$tmp/blankbuilt.log")"
 fi
 
+# The table flashd built is read back by the verify stage like any image.
+rows=$(q "$tmp/blankbuilt.db" "SELECT target || '|' || file || '|' || verified || '|' || printf('%08x', device_crc32) FROM unit_images WHERE stage = 'verify' ORDER BY id")
+want="gpt|generated GPT, disk $disk|1|$(crc_of "$tmp/blankbuilt.gpt")
+env|images/raw-env.img|1|$(crc_of "$I/raw-env.img")
+rootfs+0x0..0x5000|images/rootfs.simg|1|$(crc_at "$I/rootfs.expanded" 0 0x5000)
+rootfs+0xa000..0x10000|images/rootfs.simg|1|$(crc_at "$I/rootfs.expanded" 0xa000 0x6000)"
+[ "$rows" = "$want" ] && ok job_imx_generated_gpt_is_read_back_by_verify ||
+	nok job_imx_generated_gpt_is_read_back_by_verify "got: $(echo $rows)" "want: $(echo $want)"
+
 # --- saveenv survives a reboot: the next U-Boot imports it (env/mmc.c) ------
 cat >"$tmp/r/saveenv.json" <<EOF2
 { "name": "saveenv", "match": { "vid": "15a2", "pid": "0054" },
