@@ -167,20 +167,228 @@ static int stage_getvar(struct job *j, struct fb *fb, const struct recipe_fastbo
 }
 
 /*
- * Whole-unit verification reads raw eMMC ranges back by device-side CRC,
- * with the U-Boot commands "verify": "crc32" uses.  A stage that said
- * "none" is taken at its word: its U-Boot may lack them (recorded as not
- * read back, never claimed verified).
+ * U-Boot's own flash names that are no partition of the table
+ * (drivers/fastboot/fb_mmc.c fastboot_mmc_flash_write()): the tables at
+ * byte 0 of the user area, and the eMMC hardware boot partitions, written
+ * from their block 0 (fb_mmc_boot_ops()).
  */
-static const char *plan_unreadable(const struct recipe_fastboot_flash *a, bool sparse)
+static const struct special_target {
+	const char *name;
+	unsigned hwpart; /* `mmc dev 0 <hwpart>` selects it */
+} special_targets[] = {
+	{ .name = "gpt", .hwpart = 0 },
+	{ .name = "mbr", .hwpart = 0 },
+	{ .name = "mmc0boot0", .hwpart = 1 },
+	{ .name = "mmc0boot1", .hwpart = 2 },
+};
+
+static const struct special_target *special_target(const char *part)
 {
-	if (!a->raw)
-		return "fastboot has no device-side CRC of a partition by name";
-	if (sparse)
-		return "a sparse image's DONT_CARE blocks are unknown on the host";
-	if (a->verify != RECIPE_VERIFY_CRC32)
-		return "the stage said verify none (U-Boot's mmc read/hash crc32 not assumed)";
+	for (size_t i = 0; part && i < sizeof(special_targets) / sizeof(special_targets[0]); i++)
+		if (!strcmp(part, special_targets[i].name))
+			return &special_targets[i];
 	return NULL;
+}
+
+/* One range of the stage's bytes for whole-unit verification. */
+static void plan_add(struct job *j, const struct recipe_stage *st, uint64_t addr, uint64_t len,
+		     const uint8_t *data, const uint8_t *fill, uint64_t span_addr, uint64_t span)
+{
+	const struct recipe_fastboot_flash *a = &st->u.fastboot_flash;
+	const struct special_target *sp = a->raw ? NULL : special_target(a->partition);
+	struct job_range r = {
+		.mem = JOB_MEM_MMC,
+		/* The tables are raw bytes from offset 0: later raw writes cut them. */
+		.part = a->raw || (sp && sp->hwpart == 0) ? NULL : a->partition,
+		.label = sp && sp->hwpart == 0 ? sp->name : NULL,
+		.addr = addr,
+		.len = len,
+		.data = data,
+		.stage = (unsigned)(st - j->recipe->stages),
+		.is_fill = fill != NULL,
+		.stage_addr = span_addr,
+		.stage_span = span,
+	};
+
+	if (fill)
+		memcpy(r.fill, fill, sizeof(r.fill));
+	job_plan_write(j, &r);
+}
+
+/*
+ * A sparse image writes its RAW and FILL chunks, relative to the target;
+ * DONT_CARE blocks keep what was there (not planned, not read back).
+ * *end: one past the last byte it writes.
+ */
+static int sparse_extent(const struct image *img, uint64_t *first, uint64_t *end, struct err *e)
+{
+	struct sparse_iter it = SPARSE_ITER_INIT;
+	struct sparse_image s;
+	struct sparse_chunk c;
+	int r = sparse_open(img->data, img->size, &s, e);
+
+	if (r < 0)
+		return r;
+	*first = UINT64_MAX;
+	*end = 0;
+	while (sparse_next(&s, &it, &c) == 1) {
+		if (c.type != SPARSE_CHUNK_RAW && c.type != SPARSE_CHUNK_FILL)
+			continue;
+		if (*first == UINT64_MAX)
+			*first = (uint64_t)c.first_blk * s.blk_sz;
+		*end = (uint64_t)(c.first_blk + c.blocks) * s.blk_sz;
+	}
+	if (*first == UINT64_MAX)
+		*first = 0;
+	return 0;
+}
+
+static void plan_sparse(struct job *j, const struct recipe_stage *st, const struct image *img,
+			uint64_t base)
+{
+	struct sparse_iter it = SPARSE_ITER_INIT;
+	struct sparse_image s;
+	struct sparse_chunk c;
+	uint64_t first, end;
+
+	/* Parsed before the write (fits()): cannot fail here. */
+	if (sparse_extent(img, &first, &end, NULL) < 0 || sparse_open(img->data, img->size, &s, NULL) < 0)
+		return;
+	while (sparse_next(&s, &it, &c) == 1) {
+		uint64_t at = base + (uint64_t)c.first_blk * s.blk_sz;
+		uint64_t len = (uint64_t)c.blocks * s.blk_sz;
+
+		if (c.type == SPARSE_CHUNK_RAW)
+			plan_add(j, st, at, len, c.data, NULL, base + first, end - first);
+		else if (c.type == SPARSE_CHUNK_FILL)
+			plan_add(j, st, at, len, NULL, c.data, base + first, end - first);
+	}
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/*
+ * flash:gpt writes the MBR and header sectors and the entry array from
+ * the buffer at the LBA the header gives (write_mbr_and_gpt_partitions());
+ * the backup U-Boot derives is no byte of the image.  flash:mbr writes
+ * sector 0 only.  U-Boot checked the table before writing it.
+ */
+static void plan_table(struct job *j, const struct recipe_stage *st, const struct image *img)
+{
+	uint64_t n = img->size < 2 * FB_MMC_BLOCK ? img->size : 2 * FB_MMC_BLOCK;
+	uint64_t lba, bytes;
+
+	if (!strcmp(st->u.fastboot_flash.partition, "mbr")) {
+		plan_add(j, st, 0, n < FB_MMC_BLOCK ? n : FB_MMC_BLOCK, img->data, NULL, 0, 0);
+		return;
+	}
+	lba = 0;
+	bytes = 0;
+	if (img->size >= 2 * FB_MMC_BLOCK) {
+		lba = get_le(img->data + FB_MMC_BLOCK + 72, 8);
+		bytes = get_le(img->data + FB_MMC_BLOCK + 80, 4) *
+			get_le(img->data + FB_MMC_BLOCK + 84, 4);
+		bytes = (bytes + FB_MMC_BLOCK - 1) / FB_MMC_BLOCK * FB_MMC_BLOCK;
+	}
+	if (lba < 2 || lba >= img->size / FB_MMC_BLOCK) {
+		plan_add(j, st, 0, n, img->data, NULL, 0, 0);
+		return;
+	}
+	if (bytes > img->size - lba * FB_MMC_BLOCK)
+		bytes = img->size - lba * FB_MMC_BLOCK;
+	/* The row names "gpt" when header and entries follow each other. */
+	plan_add(j, st, 0, n, img->data, NULL, 0, lba * FB_MMC_BLOCK + bytes);
+	plan_add(j, st, lba * FB_MMC_BLOCK, bytes, img->data + lba * FB_MMC_BLOCK, NULL, 0,
+		 lba * FB_MMC_BLOCK + bytes);
+}
+
+/*
+ * What the stage's bytes on the eMMC now are (jobs/README.md "Whole-unit
+ * verification"): offsets from the raw offset, or relative to the
+ * partition (job_fastboot_locate() finds it at read-back time).
+ */
+static void plan_flash(struct job *j, const struct recipe_stage *st, const struct image *img,
+		       bool split)
+{
+	const struct recipe_fastboot_flash *a = &st->u.fastboot_flash;
+	const struct special_target *sp = a->raw ? NULL : special_target(a->partition);
+	uint64_t base = a->raw ? a->offset : 0;
+	uint64_t blk = split ? SPARSE_DEFAULT_BLOCK : FB_MMC_BLOCK;
+	uint64_t pad = (blk - img->size % blk) % blk;
+
+	/* U-Boot takes these names before it looks for a sparse header. */
+	if (sp && sp->hwpart == 0) {
+		plan_table(j, st, img);
+		return;
+	}
+	if (!sp && sparse_is_sparse(img->data, img->size)) {
+		plan_sparse(j, st, img, base);
+		return;
+	}
+	plan_add(j, st, base, img->size, img->data, NULL, 0, 0);
+	/* U-Boot writes whole blocks (write_raw_image(), a split image's
+	 * zero-padded last sparse block): the rest of the last one no longer
+	 * holds an earlier stage's bytes. */
+	if (pad)
+		job_plan_erase(j, JOB_MEM_MMC, 0, a->raw ? NULL : a->partition,
+			       base + img->size, pad);
+}
+
+/*
+ * Refuse, before anything is written, an image that does not fit the
+ * partition it is flashed to by name: its size (a sparse image: the end of
+ * its last RAW or FILL chunk; a raw one split into sparse pieces: whole
+ * 4096-byte blocks, else 512-byte ones) against U-Boot's `part size`.
+ * U-Boot refuses a raw image itself but writes a sparse one chunk by
+ * chunk until one would cross the end (image-sparse.c): earlier pieces
+ * would already be on the eMMC.  The boot partitions and tables check
+ * themselves before writing (fb_mmc_boot_ops(), is_valid_gpt_buf()).
+ */
+static int fits(struct fb *fb, const struct recipe_fastboot_flash *a, const struct image *img,
+		uint32_t *max, struct err *e)
+{
+	uint64_t first, need, blocks;
+	int r;
+
+	if (!a->raw && special_target(a->partition))
+		return 0;
+	if (sparse_is_sparse(img->data, img->size)) {
+		/* Also for a raw offset: its chunks are the read-back plan. */
+		r = sparse_extent(img, &first, &need, e);
+		if (r < 0)
+			return err_prefix(e, r, "%s", a->image.file);
+	} else if (a->raw) {
+		return 0;
+	} else {
+		if (!*max) {
+			r = fb_max_download(fb, max, e);
+			if (r < 0)
+				return r;
+			if (*max > FB_SPARSE_CAP)
+				*max = FB_SPARSE_CAP;
+		}
+		need = img->size > *max && a->sparse != RECIPE_SPARSE_NEVER ? SPARSE_DEFAULT_BLOCK :
+									      FB_MMC_BLOCK;
+		need = (img->size + need - 1) / need * need;
+	}
+	if (a->raw)
+		return 0;
+	r = fb_part_info(fb, a->partition, "size", &blocks, e);
+	if (r < 0)
+		return r;
+	if (need > blocks * FB_MMC_BLOCK)
+		return err_set(e, -EFBIG,
+			       "%s needs %llu bytes, partition '%s' holds %llu (U-Boot's part size): nothing written",
+			       a->image.file, (unsigned long long)need, a->partition,
+			       (unsigned long long)(blocks * FB_MMC_BLOCK));
+	return 0;
 }
 
 static int stage_flash(struct job *j, struct fb *fb, const struct recipe_stage *st,
@@ -203,18 +411,15 @@ static int stage_flash(struct job *j, struct fb *fb, const struct recipe_stage *
 	r = job_image_get(j, &a->image, &img, e);
 	if (r < 0)
 		return r;
+	r = fits(fb, a, img, &o.max_download, e);
+	if (r < 0) {
+		image_put(j->env->images, img);
+		return r;
+	}
 	r = fb_flash_image(fb, img->data, img->size, &o, job_progress_cb, j, &res, e);
 	/* img->data stays mapped: the job holds its own reference (map_images()). */
 	if (r >= 0)
-		job_plan_write(j, &(struct job_range){
-					  .mem = JOB_MEM_MMC,
-					  .part = a->raw ? NULL : a->partition,
-					  .addr = a->raw ? a->offset : 0,
-					  .len = img->size,
-					  .data = img->data,
-					  .stage = (unsigned)(st - j->recipe->stages),
-					  .unreadable = plan_unreadable(a, res.sparse_input),
-				  });
+		plan_flash(j, st, img, img->size > res.max_download);
 	image_put(j->env->images, img);
 	if (a->raw)
 		snprintf(target, sizeof(target), "0x%llx", (unsigned long long)a->offset);
@@ -235,41 +440,67 @@ static int stage_flash(struct job *j, struct fb *fb, const struct recipe_stage *
 	return r;
 }
 
+/* A generated table and its image row, kept for whole-unit verification. */
+struct gpt_kept {
+	uint8_t table[RECIPE_GPT_BYTES];
+	char file[64];
+	struct recipe_image img;
+};
+
 /* fastboot.gpt: the unit's own GPT (GUIDs derived from its identity),
  * downloaded and flashed to U-Boot's "gpt" name, recorded as an image
- * whose file names the disk GUID. */
+ * whose file names the disk GUID, and read back by the verify stage. */
 static int stage_gpt(struct job *j, struct fb *fb, const struct recipe_stage *st,
 		     const char *name, struct err *e)
 {
-	uint8_t table[RECIPE_GPT_BYTES];
-	char guid[37], file[64];
-	struct recipe_image img = { .file = file, .size = sizeof(table) };
+	struct gpt_kept *k = calloc(1, sizeof(*k));
+	char guid[37];
 	struct recipe_sha256 c;
 	const char *unit = j->serial[0] ? j->serial : j->chip_uid;
 	uint32_t crc;
 	int r;
 
-	if (!unit[0])
+	if (!k)
+		return err_set(e, -ENOMEM, "out of memory");
+	if (!unit[0]) {
+		free(k);
 		return err_set(e, -EINVAL,
 			       "no serial or chip UID yet to derive the unit's GUIDs from: learn the serial before this stage");
-	recipe_gpt_build(&st->u.fastboot_gpt, unit, j->recipe->name, table, guid);
-	crc = crc32_update(0, table, sizeof(table));
+	}
+	recipe_gpt_build(&st->u.fastboot_gpt, unit, j->recipe->name, k->table, guid);
+	crc = crc32_update(0, k->table, sizeof(k->table));
 	recipe_sha256_init(&c);
-	recipe_sha256_update(&c, table, sizeof(table));
-	recipe_sha256_final(&c, img.sha256);
-	snprintf(file, sizeof(file), "generated GPT, disk %s", guid);
-	r = fb_download(fb, table, sizeof(table), job_progress_cb, j, e);
+	recipe_sha256_update(&c, k->table, sizeof(k->table));
+	recipe_sha256_final(&c, k->img.sha256);
+	snprintf(k->file, sizeof(k->file), "generated GPT, disk %s", guid);
+	k->img.file = k->file;
+	k->img.size = sizeof(k->table);
+	r = fb_download(fb, k->table, sizeof(k->table), job_progress_cb, j, e);
 	if (r >= 0)
-		r = fb_flash(fb, "gpt", sizeof(table), e);
+		r = fb_flash(fb, "gpt", sizeof(k->table), e);
 	if (r >= 0)
 		job_record_image(j, &(struct job_image_row){
 					    .stage = name,
 					    .target = "gpt",
-					    .image = &img,
+					    .image = &k->img,
 					    .has_host_crc = true,
 					    .host_crc = crc,
 				    });
-	return r;
+	if (r < 0 || job_plan_keep(j, k) < 0) {
+		if (r < 0)
+			free(k);
+		return r;
+	}
+	/* MBR, header and entries from byte 0, as flash:gpt writes them. */
+	job_plan_write(j, &(struct job_range){
+				  .mem = JOB_MEM_MMC,
+				  .label = "gpt",
+				  .len = sizeof(k->table),
+				  .data = k->table,
+				  .stage = (unsigned)(st - j->recipe->stages),
+				  .image = &k->img,
+			  });
+	return 0;
 }
 
 int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
@@ -311,16 +542,57 @@ int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name,
 	return err_set(e, -EINVAL, "stage '%s' is not a fastboot operation", name);
 }
 
-int job_fastboot_crc(struct job *j, uint64_t off, uint64_t len, uint32_t *crc, struct err *e)
+int job_fastboot_locate(struct job *j, const char *part, unsigned *hwpart, uint64_t *base,
+			struct err *e)
 {
-	uint32_t max;
+	const struct special_target *sp = special_target(part);
+	uint64_t blk;
 	struct fb *fb;
 	int r;
+
+	*hwpart = sp ? sp->hwpart : 0;
+	*base = 0;
+	if (!part || sp)
+		return 0;
+	r = ensure_fb(j, &fb, e);
+	if (r == 0)
+		r = fb_part_info(fb, part, "start", &blk, e);
+	if (r < 0)
+		return r;
+	*base = blk * FB_MMC_BLOCK;
+	return 0;
+}
+
+/*
+ * A boot partition is read after `mmc dev 0 <hwpart>` (cmd/mmc.c
+ * do_mmc_dev()), and the user area selected again afterwards, also after a
+ * failure: U-Boot's later commands must not land in the boot partition.
+ */
+int job_fastboot_crc(struct job *j, unsigned hwpart, uint64_t off, uint64_t len, uint32_t *crc,
+		     struct err *e)
+{
+	struct err ignore = { 0 };
+	char cmd[32];
+	uint32_t max;
+	struct fb *fb;
+	int r, r2;
 
 	r = ensure_fb(j, &fb, e);
 	if (r == 0)
 		r = fb_max_download(fb, &max, e);
 	if (r < 0)
 		return r;
-	return fb_mmc_crc32(fb, off, len, max > FB_SPARSE_CAP ? FB_SPARSE_CAP : max, crc, e);
+	if (hwpart) {
+		snprintf(cmd, sizeof(cmd), "mmc dev 0 %u", hwpart);
+		r = fb_ucmd(fb, cmd, 0, e);
+		if (r < 0)
+			return r;
+	}
+	r = fb_mmc_crc32(fb, off, len, max > FB_SPARSE_CAP ? FB_SPARSE_CAP : max, crc, e);
+	if (hwpart) {
+		r2 = fb_ucmd(fb, "mmc dev 0 0", 0, r < 0 ? &ignore : e);
+		if (r == 0)
+			r = r2;
+	}
+	return r;
 }

@@ -64,10 +64,23 @@ struct job_range {
 	uint8_t alt;		/* JOB_MEM_DFUSE */
 	const char *part;	/* JOB_MEM_MMC partition (recipe string), NULL: raw offsets */
 	uint64_t addr, len;
-	const uint8_t *data;	/* the expected bytes */
+	const uint8_t *data;	/* the expected bytes (NULL with fill) */
 	unsigned stage;		/* recipe index of the stage that wrote them */
 	uint64_t stage_len;	/* what that stage wrote there (set by job_plan_write) */
 	const char *unreadable; /* why the device cannot read them back, or NULL */
+	/* A sparse image's FILL chunk: the bytes are fill[0..3] repeated, from
+	 * fill[0] at addr (job_plan_write rotates it when addr moves). */
+	bool is_fill;
+	uint8_t fill[4];
+	/* JOB_MEM_MMC: the span the stage wrote over all its ranges (a sparse
+	 * image's RAW and FILL chunks), for the row's target; 0/0: addr/len. */
+	uint64_t stage_addr, stage_span;
+	/* JOB_MEM_MMC raw offsets written under a U-Boot name ("gpt", "mbr"):
+	 * the name the rows give them. */
+	const char *label;
+	/* The row's image when the recipe has none for the stage (the table a
+	 * fastboot.gpt stage builds), else NULL. */
+	const struct recipe_image *image;
 };
 
 struct job_plan {
@@ -76,6 +89,8 @@ struct job_plan {
 	bool dirty;	 /* written or erased since the last read-back pass */
 	bool oom;	 /* a range could not be kept: the plan is incomplete */
 	unsigned passes; /* read-back passes so far (their stage rows' idx) */
+	void **kept;	 /* buffers ranges point into, freed with the plan */
+	size_t n_kept;
 };
 
 /* The phase shown (job-progress.c); job thread only. */
@@ -200,6 +215,9 @@ int job_plan_write(struct job *j, const struct job_range *r);
 void job_plan_erase(struct job *j, enum job_mem mem, uint8_t alt, const char *part, uint64_t addr,
 		    uint64_t len);
 void job_plan_release(struct job_plan *p);
+/* Keep buf (malloc'd) until the job ends: ranges may point into it.  0, or
+ * -ENOMEM (buf freed, the plan marked incomplete). */
+int job_plan_keep(struct job *j, void *buf);
 /* A read-back pass is due before `next` (NULL: after the last stage). */
 bool job_verify_due(const struct job *j, const struct recipe_stage *next);
 /*
@@ -215,6 +233,12 @@ int job_dfuse_read(struct job *j, uint8_t alt, uint32_t addr, uint8_t *buf, size
 		   struct err *e);
 int job_ingenic_read(struct job *j, const struct recipe_stage *writer, uint64_t off, uint8_t *buf,
 		     size_t len, struct err *e);
-int job_fastboot_crc(struct job *j, uint64_t off, uint64_t len, uint32_t *crc, struct err *e);
+/* Where a JOB_MEM_MMC range's offsets start: the eMMC hardware partition
+ * (0 user area, 1/2 boot0/boot1) and the byte offset in it.  NULL part:
+ * raw offsets (0, 0). */
+int job_fastboot_locate(struct job *j, const char *part, unsigned *hwpart, uint64_t *base,
+			struct err *e);
+int job_fastboot_crc(struct job *j, unsigned hwpart, uint64_t off, uint64_t len, uint32_t *crc,
+		     struct err *e);
 
 #endif

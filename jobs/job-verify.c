@@ -27,8 +27,25 @@
 
 void job_plan_release(struct job_plan *p)
 {
+	for (size_t i = 0; i < p->n_kept; i++)
+		free(p->kept[i]);
+	free(p->kept);
 	free(p->v);
 	*p = (struct job_plan){ 0 };
+}
+
+int job_plan_keep(struct job *j, void *buf)
+{
+	void **v = realloc(j->plan.kept, (j->plan.n_kept + 1) * sizeof(*v));
+
+	if (!v) {
+		free(buf);
+		j->plan.oom = true;
+		return -ENOMEM;
+	}
+	v[j->plan.n_kept++] = buf;
+	j->plan.kept = v;
+	return 0;
 }
 
 static bool same_memory(const struct job_range *a, enum job_mem mem, uint8_t alt, const char *part)
@@ -55,6 +72,22 @@ static int plan_push(struct job_plan *p, const struct job_range *r)
 	return 0;
 }
 
+/* Drop the first n bytes of a range (a fill pattern turns by n bytes). */
+static void range_skip(struct job_range *r, uint64_t n)
+{
+	uint8_t f[4];
+
+	if (r->is_fill) {
+		for (unsigned i = 0; i < 4; i++)
+			f[i] = r->fill[(i + n) % 4];
+		memcpy(r->fill, f, sizeof(f));
+	} else {
+		r->data += n;
+	}
+	r->addr += n;
+	r->len -= n;
+}
+
 /*
  * Cut [addr, addr+len) out of every range of the memory: the bytes there
  * are no longer what the earlier stage wrote.  A range cut in the middle
@@ -76,9 +109,7 @@ static int plan_cut(struct job_plan *p, enum job_mem mem, uint8_t alt, const cha
 		if (r->addr < addr && rend > end) {
 			struct job_range tail = *r;
 
-			tail.data += end - r->addr;
-			tail.addr = end;
-			tail.len = rend - end;
+			range_skip(&tail, end - r->addr);
 			r->len = addr - r->addr;
 			if (plan_push(p, &tail) < 0)
 				return -ENOMEM;
@@ -87,9 +118,7 @@ static int plan_cut(struct job_plan *p, enum job_mem mem, uint8_t alt, const cha
 			r->len = addr - r->addr;
 			i++;
 		} else if (rend > end) {
-			r->data += end - r->addr;
-			r->len = rend - end;
-			r->addr = end;
+			range_skip(r, end - r->addr);
 			i++;
 		} else {
 			p->v[i] = p->v[--p->n];
@@ -107,6 +136,10 @@ int job_plan_write(struct job *j, const struct job_range *r)
 	if (r->len == 0)
 		return 0;
 	w.stage_len = r->len;
+	if (!w.stage_span) {
+		w.stage_addr = r->addr;
+		w.stage_span = r->len;
+	}
 	ret = plan_cut(&j->plan, r->mem, r->alt, r->part, r->addr, r->len);
 	if (ret == 0)
 		ret = plan_push(&j->plan, &w);
@@ -186,6 +219,8 @@ static const struct recipe_image *range_image(const struct job *j, const struct 
 {
 	const struct recipe_stage *st = &j->recipe->stages[r->stage];
 
+	if (r->image)
+		return r->image;
 	switch (st->op) {
 	case RECIPE_OP_DFUSE_DOWNLOAD:
 		return &st->u.dfuse_download.image;
@@ -249,18 +284,10 @@ static int check_bytes(struct job *j, const struct job_range *r, struct check *c
 	return ret;
 }
 
-/* Read one range back; r->unreadable ranges are not touched. */
+/* Read one range back as bytes; r->unreadable ranges are not touched. */
 static int check_range(struct job *j, const struct job_range *r, struct check *c, struct err *e)
 {
 	*c = (struct check){ .host_crc = crc32_update(0, r->data, r->len) };
-	if (r->mem == JOB_MEM_MMC) {
-		int ret = job_fastboot_crc(j, r->addr, r->len, &c->dev_crc, e);
-
-		c->has_dev_crc = ret == 0;
-		c->same = ret == 0 && c->dev_crc == c->host_crc;
-		c->first_diff = r->addr;
-		return ret;
-	}
 	return check_bytes(j, r, c, e);
 }
 
@@ -269,13 +296,6 @@ static int lost(struct job *j, const struct job_range *r, const struct check *c,
 {
 	const struct recipe_image *img = range_image(j, r);
 
-	if (r->mem == JOB_MEM_MMC)
-		return err_set(e, -EILSEQ,
-			       "stage '%s' (%s): %s 0x%llx (%llu bytes) no longer holds it: "
-			       "host CRC 0x%08x, device CRC 0x%08x",
-			       stage_name(j, r->stage), img ? img->file : "?", mem_name(r->mem),
-			       (unsigned long long)r->addr, (unsigned long long)r->len, c->host_crc,
-			       c->dev_crc);
 	return err_set(e, -EILSEQ,
 		       "stage '%s' (%s): %s 0x%08llx (%llu bytes) no longer holds it, first "
 		       "difference at 0x%08llx: host CRC 0x%08x, device CRC 0x%08x",
@@ -284,68 +304,244 @@ static int lost(struct job *j, const struct job_range *r, const struct check *c,
 		       (unsigned long long)c->first_diff, c->host_crc, c->dev_crc);
 }
 
-int job_verify(struct job *j, char *note, size_t note_size, struct err *e)
-{
-	unsigned skipped = 0, checked = 0;
-	const char *why = NULL;
-	int first = 0;
+/* ---- eMMC: device-side CRCs of runs ---- */
 
-	note[0] = '\0';
-	if (j->plan.oom)
-		return err_set(e, -ENOMEM, "out of memory keeping the expected contents");
-	for (size_t i = 0; i < j->plan.n; i++) {
-		const struct job_range *r = &j->plan.v[i];
-		const struct recipe_image *img = range_image(j, r);
-		struct check c = { 0 };
-		struct err re = { 0 };
-		char target[64];
+/* CRC-32 of the bytes a range expects (a FILL chunk's pattern repeated). */
+static uint32_t range_crc(uint32_t crc, const struct job_range *r)
+{
+	uint8_t buf[4096];
+
+	if (!r->is_fill)
+		return crc32_update(crc, r->data, r->len);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = r->fill[i % 4];
+	for (uint64_t done = 0; done < r->len; done += sizeof(buf))
+		crc = crc32_update(crc, buf,
+				   r->len - done < sizeof(buf) ? (size_t)(r->len - done) : sizeof(buf));
+	return crc;
+}
+
+/*
+ * A run: ranges of one stage on one eMMC target that follow each other (a
+ * sparse image's adjacent RAW and FILL chunks), read back in one go.
+ */
+struct mmc_run {
+	const struct job_range *first;
+	uint64_t addr, len;
+};
+
+/* "0x400", "0x400..0x1000", "rootfs", "rootfs+0xa000..0x10000", "gpt". */
+static void run_target(const struct mmc_run *u, char *buf, size_t size)
+{
+	const struct job_range *r = u->first;
+	bool whole = u->addr == r->stage_addr && u->len == r->stage_span;
+	unsigned long long a = u->addr, end = u->addr + u->len;
+	const char *name = r->part ? r->part : r->label;
+
+	if (!name && whole)
+		snprintf(buf, size, "0x%llx", a);
+	else if (!name)
+		snprintf(buf, size, "0x%llx..0x%llx", a, end);
+	else if (whole)
+		snprintf(buf, size, "%s", name);
+	else
+		snprintf(buf, size, "%s+0x%llx..0x%llx", name, a, end);
+}
+
+static int mmc_lost(struct job *j, const struct mmc_run *u, const char *target,
+		    const struct check *c, struct err *e)
+{
+	const struct recipe_image *img = range_image(j, u->first);
+
+	return err_set(e, -EILSEQ,
+		       "stage '%s' (%s): %s %s (%llu bytes) no longer holds it: "
+		       "host CRC 0x%08x, device CRC 0x%08x",
+		       stage_name(j, u->first->stage), img ? img->file : "?", mem_name(JOB_MEM_MMC),
+		       target, (unsigned long long)u->len, c->host_crc, c->dev_crc);
+}
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct job_range *x = *(const struct job_range *const *)a;
+	const struct job_range *y = *(const struct job_range *const *)b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/*
+ * The eMMC ranges of the stage that wrote v[i] on its target, sorted by
+ * address into out; each is marked done.  Returns how many.
+ */
+static size_t stage_ranges(struct job_plan *p, size_t i, bool *done, const struct job_range **out)
+{
+	const struct job_range *r = &p->v[i];
+	size_t n = 0;
+
+	for (size_t k = i; k < p->n; k++) {
+		const struct job_range *q = &p->v[k];
+
+		if (done[k] || q->mem != JOB_MEM_MMC || q->stage != r->stage ||
+		    !same_memory(q, JOB_MEM_MMC, 0, r->part))
+			continue;
+		done[k] = true;
+		out[n++] = q;
+	}
+	qsort(out, n, sizeof(*out), by_addr);
+	return n;
+}
+
+struct verify_pass {
+	unsigned checked, skipped;
+	const char *why;
+	int first;
+	struct err *e;
+};
+
+/* The verify row of a read-back, and the pass's first failure. */
+static int record(struct job *j, struct verify_pass *vp, const struct job_range *r,
+		  const char *target, const struct check *c, int ret, struct err *re)
+{
+	job_record_image(j, &(struct job_image_row){
+				    .stage = "verify",
+				    .target = target,
+				    .image = range_image(j, r),
+				    .has_host_crc = true,
+				    .host_crc = c->host_crc,
+				    .has_dev_crc = c->has_dev_crc,
+				    .dev_crc = c->dev_crc,
+				    .verified = ret == 0,
+			    });
+	vp->checked++;
+	if (ret < 0 && vp->first == 0) {
+		vp->first = ret;
+		*vp->e = *re;
+	}
+	/* A device that went away answers nothing more. */
+	return ret == -ENODEV || ret == -ECANCELED ? ret : 0;
+}
+
+/* Read one eMMC run back by device CRC at base on hardware partition hw. */
+static int check_run(struct job *j, struct verify_pass *vp, const struct mmc_run *u,
+		     const struct job_range *const *v, size_t n, int located, unsigned hw,
+		     uint64_t base, struct err *le)
+{
+	struct check c = { 0 };
+	struct err re = { 0 };
+	char target[128];
+	int ret = located;
+
+	for (size_t k = 0; k < n; k++)
+		c.host_crc = range_crc(c.host_crc, v[k]);
+	run_target(u, target, sizeof(target));
+	if (ret < 0)
+		re = *le;
+	else
+		ret = job_fastboot_crc(j, hw, base + u->addr, u->len, &c.dev_crc, &re);
+	c.has_dev_crc = ret == 0;
+	if (ret == 0 && c.dev_crc != c.host_crc)
+		ret = mmc_lost(j, u, target, &c, &re);
+	else if (ret < 0)
+		err_prefix(&re, ret, "re-reading stage '%s' at %s", stage_name(j, u->first->stage),
+			   target);
+	return record(j, vp, u->first, target, &c, ret, &re);
+}
+
+/*
+ * All eMMC ranges of one stage on one target: where the target starts is
+ * asked once (U-Boot's part start for a partition by name), then each run
+ * of adjacent ranges is read back.
+ */
+static int check_mmc_stage(struct job *j, struct verify_pass *vp, const struct job_range *const *v,
+			   size_t n)
+{
+	struct err le = { 0 };
+	uint64_t base = 0;
+	unsigned hw = 0;
+	int located = job_fastboot_locate(j, v[0]->part, &hw, &base, &le);
+
+	for (size_t k = 0; k < n;) {
+		struct mmc_run u = { .first = v[k], .addr = v[k]->addr, .len = v[k]->len };
+		size_t m = k + 1;
 		int ret;
 
-		if (!img)
-			continue;
-		range_target(j, r, target, sizeof(target));
-		if (r->unreadable) {
-			/* Recorded as not verified: the row says what was not read back. */
-			skipped++;
-			why = r->unreadable;
-			job_record_image(j, &(struct job_image_row){
-						    .stage = "verify",
-						    .target = target,
-						    .image = img,
-						    .has_host_crc = true,
-						    .host_crc = crc32_update(0, r->data, r->len),
-					    });
-			continue;
+		while (m < n && v[m]->addr == u.addr + u.len) {
+			u.len += v[m]->len;
+			m++;
 		}
-		ret = check_range(j, r, &c, &re);
-		if (ret == 0 && !c.same)
-			ret = lost(j, r, &c, &re);
-		else if (ret < 0)
-			err_prefix(&re, ret, "re-reading stage '%s' at %s", stage_name(j, r->stage),
-				   target);
+		ret = check_run(j, vp, &u, v + k, m - k, located, hw, base, &le);
+		if (ret < 0)
+			return ret;
+		k = m;
+	}
+	return 0;
+}
+
+/* A DfuSe or Ingenic range: bytes read back and compared. */
+static int check_bytes_range(struct job *j, struct verify_pass *vp, const struct job_range *r)
+{
+	const struct recipe_image *img = range_image(j, r);
+	struct check c = { 0 };
+	struct err re = { 0 };
+	char target[64];
+	int ret;
+
+	range_target(j, r, target, sizeof(target));
+	if (r->unreadable) {
+		/* Recorded as not verified: the row says what was not read back. */
+		vp->skipped++;
+		vp->why = r->unreadable;
 		job_record_image(j, &(struct job_image_row){
 					    .stage = "verify",
 					    .target = target,
 					    .image = img,
 					    .has_host_crc = true,
-					    .host_crc = c.host_crc,
-					    .has_dev_crc = c.has_dev_crc,
-					    .dev_crc = c.dev_crc,
-					    .verified = ret == 0,
+					    .host_crc = crc32_update(0, r->data, r->len),
 				    });
-		checked++;
-		if (ret < 0 && first == 0) {
-			first = ret;
-			*e = re;
-		}
-		/* A device that went away answers nothing more. */
-		if (ret == -ENODEV || ret == -ECANCELED)
+		return 0;
+	}
+	ret = check_range(j, r, &c, &re);
+	if (ret == 0 && !c.same)
+		ret = lost(j, r, &c, &re);
+	else if (ret < 0)
+		err_prefix(&re, ret, "re-reading stage '%s' at %s", stage_name(j, r->stage), target);
+	return record(j, vp, r, target, &c, ret, &re);
+}
+
+int job_verify(struct job *j, char *note, size_t note_size, struct err *e)
+{
+	struct verify_pass vp = { .e = e };
+	const struct job_range **run;
+	bool *done;
+
+	note[0] = '\0';
+	if (j->plan.oom)
+		return err_set(e, -ENOMEM, "out of memory keeping the expected contents");
+	done = calloc(j->plan.n + 1, sizeof(*done));
+	run = calloc(j->plan.n + 1, sizeof(*run));
+	if (!done || !run) {
+		free(done);
+		free(run);
+		return err_set(e, -ENOMEM, "out of memory for a read-back");
+	}
+	for (size_t i = 0; i < j->plan.n; i++) {
+		const struct job_range *r = &j->plan.v[i];
+		int ret;
+
+		if (done[i] || !range_image(j, r))
+			continue;
+		if (r->mem == JOB_MEM_MMC)
+			ret = check_mmc_stage(j, &vp, run, stage_ranges(&j->plan, i, done, run));
+		else
+			ret = check_bytes_range(j, &vp, r);
+		if (ret < 0)
 			break;
 	}
+	free(done);
+	free(run);
 	j->plan.dirty = false;
 	j->plan.passes++;
-	if (skipped)
+	if (vp.skipped)
 		snprintf(note, note_size, "%u range(s) not read back: %s; %u range(s) verified",
-			 skipped, why, checked);
-	return first;
+			 vp.skipped, vp.why, vp.checked);
+	return vp.first;
 }

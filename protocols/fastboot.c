@@ -578,6 +578,49 @@ int fb_mmc_crc32(struct fb *f, uint64_t off, uint64_t len, uint32_t max_piece, u
 	return 0;
 }
 
+/* ---- partitions ---- */
+
+/* Env variable the partition's start or size is stored in (§3.2). */
+#define FB_PART_VAR "flashd_part"
+
+/* Characters hush passes through as one plain word (no $, ;, quotes, blanks). */
+static bool shell_word(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("_-.+:@", *s)))
+			return false;
+	return true;
+}
+
+int fb_part_info(struct fb *f, const char *name, const char *what, uint64_t *blocks,
+		 struct err *e)
+{
+	char cmd[FB_COMMAND_MAX + 1], val[FB_RESPONSE_LEN + 1];
+	int r;
+
+	if (!shell_word(name) || strlen(name) > 64)
+		return err_set(e, -EINVAL,
+			       "partition name '%s' cannot be passed to U-Boot's part command as one word",
+			       name);
+	snprintf(cmd, sizeof(cmd), "part %s mmc 0 %s fastboot." FB_PART_VAR, what, name);
+	r = fb_ucmd(f, cmd, 0, e);
+	if (r == -EREMOTEIO)
+		return err_replace(e, -ENOENT,
+				   "U-Boot's part command finds no partition '%s' on mmc 0", name);
+	if (r < 0)
+		return r;
+	r = fb_getvar(f, FB_PART_VAR, val, sizeof(val), e);
+	if (r < 0)
+		return r;
+	if (!parse_hex(val, blocks) || *blocks > UINT64_MAX / FB_MMC_BLOCK)
+		return err_set(e, -EPROTO, "getvar:%s after part %s %s: not a block count: '%s'",
+			       FB_PART_VAR, what, name, val);
+	return 0;
+}
+
 /* ---- whole images ---- */
 
 struct flash_ctx {

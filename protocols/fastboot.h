@@ -173,6 +173,17 @@ int fb_flash_image(struct fb *f, const uint8_t *buf, size_t len, const struct fb
 int fb_mmc_crc32(struct fb *f, uint64_t off, uint64_t len, uint32_t max_piece, uint32_t *ret,
 		 struct err *e);
 
+/*
+ * Start or size (what: "start" | "size") of GPT/DOS partition name on
+ * mmc 0 in FB_MMC_BLOCK blocks, found the way a factory script does it:
+ * "UCmd:part <what> mmc 0 <name> fastboot.flashd_part" (cmd/part.c stores
+ * the LBA in hex) and "getvar:flashd_part" (fb_getvar.c falls back to env
+ * fastboot.<var>).  -ENOENT when U-Boot's part command fails (no such
+ * partition), -EINVAL for a name its shell would split or expand.
+ */
+int fb_part_info(struct fb *f, const char *name, const char *what, uint64_t *blocks,
+		 struct err *e);
+
 /* CRC-32 of A||B from crc(A), crc(B) and len(B) (zlib's crc32_combine). */
 uint32_t fb_crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 

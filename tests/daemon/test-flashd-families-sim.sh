@@ -275,6 +275,11 @@ def im(stage, target, f, dev, ver):
     c = zlib.crc32(data)
     return "%s|%s|%d|%s|%d|%s|%d" % (stage, target, len(data), hashlib.sha256(data).hexdigest(), c,
                                      str(c) if dev else "-", ver)
+def run(target, f, expanded, at, n):
+    # A verify row of a run of a sparse image: its file, the CRCs of the run.
+    data = open(d + "/" + f, "rb").read()
+    c = zlib.crc32(open(d + "/" + expanded, "rb").read()[at:at + n])
+    return "verify|%s|%d|%s|%d|%d|1" % (target, len(data), hashlib.sha256(data).hexdigest(), c, c)
 for b in sorted(meta, key=lambda b: b["port"]):
     if b.get("fault") == "jedec":
         continue
@@ -290,9 +295,11 @@ for b in sorted(meta, key=lambda b: b["port"]):
                 im("rootfs", "rootfs", "imx/rootfs.simg", 0, 0),
                 im("boot", "boot", "imx/boot.img", 0, 0),
                 im("bootloader", "0x400", "imx/raw-env.img", 1, 1),
-                # Whole-unit verification: partitions are not read back by fastboot.
-                im("verify", "rootfs", "imx/rootfs.simg", 0, 0),
-                im("verify", "boot", "imx/boot.img", 0, 0),
+                # Whole-unit verification: partitions by name too (U-Boot's
+                # part start), a sparse image as its RAW/FILL runs.
+                run("rootfs+0x0..0x5000", "imx/rootfs.simg", "imx/rootfs.expanded", 0, 0x5000),
+                run("rootfs+0xa000..0x10000", "imx/rootfs.simg", "imx/rootfs.expanded", 0xa000, 0x6000),
+                im("verify", "boot", "imx/boot.img", 1, 1),
                 im("verify", "0x400", "imx/raw-env.img", 1, 1)]
     else:
         rows = [im("uboot", "nor:uboot@0x00000000", "ingenic/uboot.bin", 0, 1),

@@ -33,8 +33,11 @@ fails or the pass row is false (issue 12 findings, not fixed here):
   * Ingenic partitions that are not whole 64 KiB erase units (erase
     "partition" wipes a neighbour's bytes written earlier; the unit passes)
     -- partitions are 64 KiB aligned;
-  * fastboot images larger than their GPT partition, raw writes into a
-    partition or over the GPT (recipe check does not know the disk's GPT).
+  * fastboot images larger than their GPT partition (every run fails:
+    flashd refuses them before writing, naming the partition and both
+    sizes; this generator models passing runs only), raw writes into a
+    partition or over the GPT (recipe check does not know the disk's GPT;
+    whole-unit verification fails such a unit).
 """
 import argparse
 import hashlib

@@ -318,11 +318,24 @@ int job_ingenic_read(struct job *j, const struct recipe_stage *writer, uint64_t 
 	return err_set(e, -EOPNOTSUPP, "fake engine: no read-back");
 }
 
-int job_fastboot_crc(struct job *j, uint64_t off, uint64_t len, uint32_t *crc, struct err *e)
+int job_fastboot_locate(struct job *j, const char *part, unsigned *hwpart, uint64_t *base,
+			struct err *e)
+{
+	(void)j, (void)part;
+	if (!fk.plan_writes)
+		return err_set(e, -EOPNOTSUPP, "fake engine: no read-back");
+	/* Partitions start at byte 0 of the user area in the fake. */
+	*hwpart = 0;
+	*base = 0;
+	return 0;
+}
+
+int job_fastboot_crc(struct job *j, unsigned hwpart, uint64_t off, uint64_t len, uint32_t *crc,
+		     struct err *e)
 {
 	bool pause, bad;
 
-	(void)off;
+	(void)hwpart, (void)off;
 	if (!fk.plan_writes)
 		return err_set(e, -EOPNOTSUPP, "fake engine: no read-back");
 	pthread_mutex_lock(&fk.lock);

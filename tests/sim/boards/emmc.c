@@ -212,28 +212,52 @@ static int gpt_header_ok(const uint8_t *h, uint64_t lba, uint64_t last_lba)
 	return 0;
 }
 
-int sim_emmc_part(const struct sim_emmc *e, unsigned idx, struct sim_part *ret)
+/* is_gpt_valid() of disk/part_efi.c: the header at lba and its entries. */
+static bool gpt_valid_at(const struct sim_emmc *e, uint64_t lba)
 {
-	const uint8_t *h = e->mem + SIM_EMMC_SECTOR, *ent;
-	uint8_t hdr[GPT_HEADER_SIZE];
-	uint64_t entries_lba, s, l;
+	const uint8_t *h;
+	uint64_t entries_lba;
 	uint32_t n, esz;
 
-	if (e->size < 34 * SIM_EMMC_SECTOR || memcmp(h, "EFI PART", 8) ||
-	    sim_get_le32(h + 12) != GPT_HEADER_SIZE)
-		return -ENOENT;
-	memcpy(hdr, h, sizeof(hdr));
-	memset(hdr + 16, 0, 4);
-	if (sim_crc32(0, hdr, sizeof(hdr)) != sim_get_le32(h + 16))
-		return -ENOENT;
+	if (e->size < 34 * SIM_EMMC_SECTOR || (lba + 1) * SIM_EMMC_SECTOR > e->size)
+		return false;
+	h = e->mem + lba * SIM_EMMC_SECTOR;
+	if (gpt_header_ok(h, lba, e->size / SIM_EMMC_SECTOR - 1) < 0)
+		return false;
 	entries_lba = get_le64(h + 72);
 	n = sim_get_le32(h + 80);
 	esz = sim_get_le32(h + 84);
-	if (esz < 128 || n > 1024 || (entries_lba * SIM_EMMC_SECTOR + (uint64_t)n * esz) > e->size)
+	if (esz < 128 || n > 1024 || entries_lba > e->size / SIM_EMMC_SECTOR ||
+	    (uint64_t)n * esz > e->size - entries_lba * SIM_EMMC_SECTOR)
+		return false;
+	return sim_crc32(0, e->mem + entries_lba * SIM_EMMC_SECTOR, (size_t)n * esz) ==
+	       sim_get_le32(h + 88);
+}
+
+/* find_valid_gpt() of disk/part_efi.c: the primary header, else the backup
+ * at the disk's last LBA ("Using Backup GPT"); NULL when neither holds. */
+static const uint8_t *gpt_header(const struct sim_emmc *e)
+{
+	uint64_t last = e->size / SIM_EMMC_SECTOR - 1;
+
+	if (gpt_valid_at(e, 1))
+		return e->mem + SIM_EMMC_SECTOR;
+	if (e->size >= 34 * SIM_EMMC_SECTOR && gpt_valid_at(e, last))
+		return e->mem + last * SIM_EMMC_SECTOR;
+	return NULL;
+}
+
+int sim_emmc_part(const struct sim_emmc *e, unsigned idx, struct sim_part *ret)
+{
+	const uint8_t *h = gpt_header(e), *ent;
+	uint64_t s, l;
+	uint32_t n, esz;
+
+	if (!h)
 		return -ENOENT;
-	ent = e->mem + entries_lba * SIM_EMMC_SECTOR;
-	if (sim_crc32(0, ent, (size_t)n * esz) != sim_get_le32(h + 88))
-		return -ENOENT;
+	n = sim_get_le32(h + 80);
+	esz = sim_get_le32(h + 84);
+	ent = e->mem + get_le64(h + 72) * SIM_EMMC_SECTOR;
 	/* Entries with a zero type GUID are unused; idx counts used ones. */
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *p = ent + (size_t)i * esz;
@@ -320,12 +344,7 @@ int sim_mbr_valid(const uint8_t *sec)
 
 enum sim_pt sim_emmc_part_table(const struct sim_emmc *e)
 {
-	const uint8_t *h = e->mem + SIM_EMMC_SECTOR;
-	uint64_t off = get_le64(h + 72) * SIM_EMMC_SECTOR;
-	uint64_t len = (uint64_t)sim_get_le32(h + 80) * sim_get_le32(h + 84);
-
-	if (gpt_header_ok(h, 1, e->size / SIM_EMMC_SECTOR - 1) == 0 && off < e->size &&
-	    len <= e->size - off && sim_crc32(0, e->mem + off, len) == sim_get_le32(h + 88))
+	if (gpt_header(e))
 		return SIM_PT_GPT;
 	if (sim_mbr_valid(e->mem) == 0 && e->mem[446 + 4] != 0xee)
 		return SIM_PT_DOS;
