@@ -528,6 +528,45 @@ static void check_dfuse_pad(struct recipe_parser *p, const struct recipe *r, con
 }
 
 /*
+ * The same at the front: flashd starts a download whose address is off the
+ * 8-byte unit at the unit below, with 0xFF (protocols/dfuse-load.c
+ * dfuse_front_pad(): an L4 block off the double-word is errPROG).  Over
+ * bytes an earlier stage wrote, that pad fails with errVERIFY.
+ */
+static void check_dfuse_front_pad(struct recipe_parser *p, const struct recipe *r,
+				  const bool *stage_ok)
+{
+	char jp[64];
+
+	for (size_t i = 0; i < r->n_stages; i++) {
+		const struct recipe_dfuse_download *a = &r->stages[i].u.dfuse_download;
+		uint64_t start, pad_start;
+
+		if (!stage_ok[i] || r->stages[i].op != RECIPE_OP_DFUSE_DOWNLOAD)
+			continue;
+		start = a->address;
+		pad_start = start & ~7ull;
+		if (a->alt != RECIPE_DFUSE_PLAN_ALT || !a->image.write_size || start == pad_start)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			const struct recipe_dfuse_download *q = &r->stages[j].u.dfuse_download;
+			uint64_t qs = q->address, qe = qs + q->image.write_size;
+
+			if (!stage_ok[j] || r->stages[j].op != RECIPE_OP_DFUSE_DOWNLOAD ||
+			    q->alt != a->alt || qs >= start || pad_start >= qe)
+				continue;
+			sp(jp, sizeof(jp), i, a->dfu_file ? "file" : "address");
+			recipe_problem(p, jp,
+				       "starts at 0x%08" PRIx64 ", and flashd starts the first block "
+				       "at 0x%08" PRIx64 " with 0xFF, over bytes stages[%zu] wrote; "
+				       "write stages[%zu] later or start at a multiple of 8",
+				       start, pad_start, j, j);
+			break;
+		}
+	}
+}
+
+/*
  * With an explicit "dfuse_layout" the recipe says what alt 0 of the part is:
  * a download outside it (or into a segment without the permissions the
  * stage needs) fails on every unit, as dfuse_check_range() refuses it at run
@@ -631,6 +670,7 @@ void recipe_check(struct recipe_parser *p, struct recipe *r, const bool *stage_o
 	recipe_plan_fastboot(p, r, stage_ok);
 	check_fastboot_pieces(p, r, stage_ok);
 	check_dfuse_pad(p, r, stage_ok);
+	check_dfuse_front_pad(p, r, stage_ok);
 	check_dfuse_in_layout(p, r, stage_ok);
 	recipe_plan_dfuse_rdp(p, r, stage_ok);
 }

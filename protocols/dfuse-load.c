@@ -225,6 +225,37 @@ static uint16_t dfuse_padded_len(const struct dfuse *d, uint32_t a, uint16_t n, 
 	return (uint16_t)(n + pad);
 }
 
+/*
+ * 0xFF bytes to send before the first block at a: an address off the 8-byte
+ * unit starts at the unit below (L4: a block off the double-word raises
+ * PGAERR, errPROG), on erasable memory only and within a's segment (the
+ * unit's sector, already erased with a's).  recipe check refuses a front
+ * pad over bytes an earlier stage wrote.
+ */
+static uint32_t dfuse_front_pad(const struct dfuse *d, uint32_t a)
+{
+	const struct dfuse_segment *s = dfuse_mem_find(&d->alts[d->cur].layout, a);
+	uint32_t pad = a % DFUSE_PROG_UNIT;
+
+	if (!pad || !s || !(s->perms & DFUSE_MEM_ERASABLE) ||
+	    dfuse_mem_find(&d->alts[d->cur].layout, a - pad) != s)
+		return 0;
+	return pad;
+}
+
+/* One block with its 0xFF pads in a new buffer (*out, freed by the caller). */
+static int dfuse_pad_block(const uint8_t *data, uint16_t front, uint16_t n, uint16_t sent,
+			   uint8_t **out)
+{
+	free(*out);
+	*out = malloc(sent);
+	if (!*out)
+		return -ENOMEM;
+	memset(*out, 0xff, sent);
+	memcpy(*out + front, data, n);
+	return 0;
+}
+
 /* Write in runs: Set-Address, then blocks 2, 3, ... (see dfuse.h). */
 static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len,
 			     struct dfuse_progress *prog, struct dfuse_result *res, struct err *e)
@@ -241,19 +272,21 @@ static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf,
 	int r;
 
 	while (off < len) {
-		uint16_t n = len - off < chunk ? (uint16_t)(len - off) : chunk;
+		/* The first block starts at the 8-byte unit below addr, with 0xFF. */
+		uint16_t front = off ? 0 : (uint16_t)dfuse_front_pad(d, addr);
+		uint16_t room = (uint16_t)(chunk - front);
+		uint16_t n = len - off < room ? (uint16_t)(len - off) : room;
 		uint32_t a = addr + (uint32_t)off;
-		uint16_t sent = off + n == len ? dfuse_padded_len(d, a, n, chunk) : n;
+		uint16_t sent = off + n == len ? dfuse_padded_len(d, a - front, front + n, chunk)
+					      : front + n;
 		const uint8_t *data = buf + off;
 		struct dfu_status st;
 
 		if (sent != n) {
-			tail = malloc(sent);
-			if (!tail)
+			if (dfuse_pad_block(data, front, n, sent, &tail) < 0)
 				return err_set(e, -ENOMEM, "write 0x%08x: out of memory", a);
-			memcpy(tail, data, n);
-			memset(tail + n, 0xff, sent - n);
 			data = tail;
+			a -= front;
 		}
 
 		/* New run at the start, per chunk in strategy A, and before wBlockNum would wrap. */
@@ -484,6 +517,94 @@ static uint64_t dfuse_target_bytes(const struct dfu_file_target *tg)
 	return n;
 }
 
+/*
+ * What a target writes: its elements in address order, those whose 8-byte
+ * units meet merged into one run with 0xFF in the gap, so no element's 0xFF
+ * pad (dfuse_write_range()) lands on another element's bytes (issue 12:
+ * an element ending in the unit where one written earlier starts failed
+ * with errVERIFY).  Elements sharing bytes are refused.
+ */
+struct dfuse_run {
+	uint32_t addr;
+	size_t len;
+	const uint8_t *data;
+	uint8_t *own; /* data when merged */
+};
+
+struct dfuse_runs {
+	struct dfuse_run *v;
+	uint32_t n;
+};
+
+static void dfuse_runs_release(struct dfuse_runs *rs)
+{
+	for (uint32_t i = 0; i < rs->n; i++)
+		free(rs->v[i].own);
+	free(rs->v);
+	rs->v = NULL;
+	rs->n = 0;
+}
+
+static int dfuse_el_cmp(const void *a, const void *b)
+{
+	const struct dfu_file_element *x = *(const struct dfu_file_element *const *)a;
+	const struct dfu_file_element *y = *(const struct dfu_file_element *const *)b;
+
+	return x->address < y->address ? -1 : x->address > y->address;
+}
+
+/* Append el to run r (el starts at or after r's end): a new buffer, 0xFF between. */
+static int dfuse_run_extend(struct dfuse_run *r, const struct dfu_file_element *el)
+{
+	size_t len = (size_t)(el->address - r->addr) + el->size;
+	uint8_t *buf = malloc(len);
+
+	if (!buf)
+		return -ENOMEM;
+	memset(buf, 0xff, len);
+	memcpy(buf, r->data, r->len);
+	memcpy(buf + (el->address - r->addr), el->data, el->size);
+	free(r->own);
+	r->own = buf;
+	r->data = buf;
+	r->len = len;
+	return 0;
+}
+
+static int dfuse_target_runs(const struct dfu_file_target *tg, struct dfuse_runs *rs,
+			     struct err *e)
+{
+	_cleanup_free_ const struct dfu_file_element **el =
+		calloc(tg->n_elements ? tg->n_elements : 1, sizeof(*el));
+
+	rs->v = calloc(tg->n_elements ? tg->n_elements : 1, sizeof(*rs->v));
+	if (!el || !rs->v)
+		return err_set(e, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < tg->n_elements; i++)
+		el[i] = &tg->elements[i];
+	qsort(el, tg->n_elements, sizeof(*el), dfuse_el_cmp);
+	for (uint32_t i = 0; i < tg->n_elements; i++) {
+		struct dfuse_run *last = rs->n ? &rs->v[rs->n - 1] : NULL;
+		uint64_t end = last ? (uint64_t)last->addr + last->len : 0;
+
+		if (!el[i]->size)
+			continue;
+		if (last && el[i]->address < end)
+			return err_set(e, -EINVAL, "elements at 0x%08x and 0x%08x overlap",
+				       last->addr, el[i]->address);
+		/* In the unit where last ends: its end pad would land on el. */
+		if (last && el[i]->address < (end + DFUSE_PROG_UNIT - 1) / DFUSE_PROG_UNIT *
+							 DFUSE_PROG_UNIT) {
+			if (dfuse_run_extend(last, el[i]) < 0)
+				return err_set(e, -ENOMEM, "out of memory");
+			continue;
+		}
+		rs->v[rs->n++] = (struct dfuse_run){
+			.addr = el[i]->address, .len = el[i]->size, .data = el[i]->data};
+	}
+	return 0;
+}
+
 int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int flags,
 			usb_progress_cb_t progress, void *ud, struct dfuse_result *ret,
 			struct err *e)
@@ -509,7 +630,11 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 		const struct dfu_file_target *tg = &f->targets[t];
 		_cleanup_(dfuse_erased_release) struct dfuse_erased local = {0};
 		struct dfuse_erased *erased = dfuse_erased_for_call(d, &local);
+		_cleanup_(dfuse_runs_release) struct dfuse_runs runs = {0};
 
+		r = dfuse_target_runs(tg, &runs, e);
+		if (r < 0)
+			goto target_fail;
 		r = dfuse_select_alt(d, tg->alt, e);
 		if (r < 0)
 			goto target_fail;
@@ -536,10 +661,10 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 					goto element_fail;
 			}
 		usb_phase(d->usb, USB_PHASE_WRITE, 0, dfuse_target_bytes(tg), 0);
-		for (uint32_t i = 0; i < tg->n_elements; i++) {
-			const struct dfu_file_element *el = &tg->elements[i];
+		for (uint32_t i = 0; i < runs.n; i++) {
+			const struct dfuse_run *run = &runs.v[i];
 
-			r = dfuse_write_range(d, el->address, el->data, el->size, &prog, &res, e);
+			r = dfuse_write_range(d, run->addr, run->data, run->len, &prog, &res, e);
 			if (r < 0)
 				goto element_fail;
 		}

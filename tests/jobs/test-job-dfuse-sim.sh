@@ -368,6 +368,69 @@ else
 	nok "dfuse_destroys_earlier_expects_the_later_stage_only" "rc=$rc" "got: $(echo $rows)" "want: $(echo $want)" "$(tail -3 "$tmp/destroys.log")"
 fi
 
+# --- 0xFF pads at both ends (issue 12): an address off the 8-byte unit
+# (L476 programs double-words: a block off one is errPROG) starts at the unit
+# below with 0xFF; a .dfu whose second element (file order) ends in the unit
+# where the first starts must not pad over the first (errVERIFY on both parts).
+head -c 1001 /dev/urandom >"$tmp/r/images/odd.bin"
+head -c 300 /dev/urandom >"$tmp/pa.bin"
+head -c 258 /dev/urandom >"$tmp/pb.bin"
+python3 "$top/tests/fixtures/dfuse/mkdfu.py" "$tmp/r/images/pads.dfu" \
+	0:0x08001004:"$tmp/pa.bin" 0:0x08000f00:"$tmp/pb.bin"
+cat >"$tmp/r/pads.json" <<EOF
+{ "name": "pads", "match": { "vid": "0483", "pid": "df11" },
+  "serial": { "source": "usb_serial" },
+  "stages": [
+    { "op": "dfuse.download", "name": "odd", "address": "0x08000804", "file": "images/odd.bin",
+      "sha256": "$(sha "$tmp/r/images/odd.bin")", "erase": "pages", "verify": "readback" },
+    { "op": "dfuse.download", "name": "fw", "file": "images/pads.dfu",
+      "sha256": "$(sha "$tmp/r/images/pads.dfu")" },
+    { "op": "dfuse.leave", "address": "0x08000000" } ] }
+EOF
+# Pages 0x800-0x17ff erased, then the three images; the rest keeps the board's fill.
+pads_expect() { # FLASH_DUMP -> "ok" or the first addresses that differ
+	python3 - "$tmp/r/images/odd.bin" "$tmp/pa.bin" "$tmp/pb.bin" "$1" <<'EOF'
+import sys
+odd, pa, pb = (open(f, 'rb').read() for f in sys.argv[1:4])
+flash = open(sys.argv[4], 'rb').read()
+want = bytearray(b'\xff' * 0x1800)
+want[0x804:0x804 + len(odd)] = odd
+want[0xf00:0xf00 + len(pb)] = pb
+want[0x1004:0x1004 + len(pa)] = pa
+got = flash[0x800:0x1800]
+bad = [hex(0x800 + i) for i in range(len(got)) if got[i] != want[0x800 + i]][:4]
+print(" ".join(bad) or "ok")
+EOF
+}
+# The L476's 2 KiB pages, as jobs/recipes/stm32-l476.json says.
+sed 's|"name": "pads",|"name": "pads", "dfuse_layout": "@Internal Flash  /0x08000000/0512*0002Kg",|' \
+	"$tmp/r/pads.json" >"$tmp/r/l4pads.json"
+cat >"$tmp/l4pads.json" <<EOF
+{ "time_scale": 0.001,
+  "boards": [ { "id": "b1", "type": "stm32l476-dfuse", "port": "1-1.4", "serial": "L4PAD01", "fill": "random:7" } ] }
+EOF
+timeout 60 "$sim" --scenario "$tmp/l4pads.json" --dump-dir "$tmp/l4pads" -- \
+	"$tool" --db "$tmp/l4pads.db" --recipe "$tmp/r/l4pads.json" --port 1-1.4 \
+	--deadline-pct 10 >"$tmp/l4pads.log" 2>&1
+rc=$?
+res=$(pads_expect "$tmp/l4pads/b1.flash.bin")
+row=$(q "$tmp/l4pads.db" "SELECT result FROM units")
+if [ "$rc" -eq 0 ] && [ "$res" = ok ] && [ "$row" = pass ]; then
+	ok "dfuse_l476_unaligned_address_and_dfu_element_sharing_a_unit_byte_exact"
+else
+	nok "dfuse_l476_unaligned_address_and_dfu_element_sharing_a_unit_byte_exact" \
+		"rc=$rc row=$row differs: $res" "$(tail -3 "$tmp/l4pads.log")"
+fi
+run f4pads pads ""
+res=$(pads_expect "$tmp/f4pads/b1.flash.bin")
+row=$(q "$tmp/f4pads.db" "SELECT result FROM units")
+if [ "$rc" -eq 0 ] && [ "$res" = ok ] && [ "$row" = pass ]; then
+	ok "dfuse_f405_dfu_element_ending_in_an_earlier_elements_unit_byte_exact"
+else
+	nok "dfuse_f405_dfu_element_ending_in_an_earlier_elements_unit_byte_exact" \
+		"rc=$rc row=$row differs: $res" "$(tail -3 "$tmp/f4pads.log")"
+fi
+
 # No unit may be left 'running' by any of the runs above.
 left=0
 for db in "$tmp"/*.db; do
