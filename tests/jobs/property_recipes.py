@@ -25,11 +25,6 @@ and "not ok - " lines, "#" comments; the seed is the first line.
 
 Kept out of the generator because recipe check accepts them and every run
 fails or the pass row is false (issue 12 findings, not fixed here):
-  * a .dfu whose element, in file order, ends in the 8-byte unit where an
-    earlier element starts (flashd's 0xFF pad of that element's last block
-    lands on it: errVERIFY) -- elements are written in address order;
-  * an STM32L476 address that is not a multiple of 8 (errPROG) -- L476
-    addresses are 8-aligned;
   * Ingenic partitions that are not whole 64 KiB erase units (erase
     "partition" wipes a neighbour's bytes written earlier; the unit passes)
     -- partitions are 64 KiB aligned;
@@ -217,7 +212,9 @@ class DfusePlan:
 def gen_dfuse(rng, r, _ctx):
     l476 = rng.random() < 0.4
     sectors = L476_SECTORS if l476 else F405_SECTORS
-    unit = 8 if l476 else rng.choice((1, 1, 4))
+    # Any alignment: flashd pads a block to the 8-byte units around it with
+    # 0xFF (the L476 programs double-words: errPROG off one).
+    unit = rng.choice((1, 1, 4, 8))
     r.board = {"type": "stm32l476-dfuse" if l476 else "stm32f405-dfuse", "flash_kib": 256}
     r.memory = "flash"
     doc = {"name": r.name, "match": {"vid": "0483", "pid": "df11"}, "stages": []}
@@ -230,15 +227,21 @@ def gen_dfuse(rng, r, _ctx):
     any_none = False
     stages = doc["stages"]
 
-    def place(size):
+    def place(size, before=None):
         """An offset for size bytes near a sector boundary or right against an
-        earlier stage's bytes, free of every span."""
-        for _ in range(40):
+        earlier stage's bytes, free of every span.  With before, first tries
+        to end in the 8-byte unit where before starts."""
+        for t in range(40):
             b = rng.choice(boundaries)
             off = b + rng.randint(-3 * KIB, 3 * KIB)
-            if plan.spans and rng.random() < 0.2:
+            if before is not None and t < 3:
+                off = before - size - rng.randint(0, before % 8)
+            elif plan.spans and rng.random() < 0.2:
+                # right against it, or a few bytes off: in the 8-byte unit
+                # where it starts or ends (the 0xFF pads land there)
                 _, s0, e0 = rng.choice(plan.spans)
-                off = rng.choice((s0 - size, e0))
+                gap = rng.choice((0, 0, rng.randint(1, 7)))
+                off = rng.choice((s0 - size - gap, e0 + gap))
             off -= off % unit
             off = max(0, min(off, DFUSE_FLASH - size))
             off -= off % unit
@@ -256,7 +259,9 @@ def gen_dfuse(rng, r, _ctx):
             n_spans = len(plan.spans)
             for _ in range(n_el):
                 size = rng.randint(1, 4 * KIB)
-                off = place(size)
+                # sometimes the file's next element ends where the last starts
+                near = elements[-1][0] if elements and rng.random() < 0.4 else None
+                off = place(size, near)
                 if off is None:
                     break
                 elements.append((off, rbytes(rng, size)))
@@ -273,11 +278,10 @@ def gen_dfuse(rng, r, _ctx):
             if any(overlaps(o, o + len(d), [(o2, o2 + len(d2)) for o2, d2 in elements if o2 != o])
                    for o, d in elements):
                 return False
-            # In file order, an element's 0xFF pad (above) would land on an
-            # earlier element ending right after it; flashd writes elements in
-            # file order and recipe check does not look inside the file: kept
-            # out (reported), so elements go in address order.
-            elements.sort()
+            # Any file order: flashd writes them in address order, elements
+            # sharing an 8-byte unit as one run (0xFF between), so no 0xFF pad
+            # lands on another element.
+            rng.shuffle(elements)
             ranges = [(o, len(d)) for o, d in elements]
             vid, pid = rng.choice(((0x0483, 0xDF11), (0xFFFF, 0xFFFF)))
             data = dfu_file([(DFUSE_BASE + o, d) for o, d in elements], vid, pid)
@@ -304,6 +308,10 @@ def gen_dfuse(rng, r, _ctx):
         pad_end = (span[1] + 7) // 8 * 8
         if overlaps(span[1], pad_end, [(s, e) for _, s, e in plan.spans]):
             r.refuse("stages[%d]" % i, "0xFF pad of the last block over earlier bytes")
+        # Likewise the first block of an address off the unit starts at the
+        # unit below with 0xFF: refused over an earlier stage's bytes.
+        if overlaps(span[0] // 8 * 8, span[0], [(s, e) for _, s, e in plan.spans]):
+            r.refuse("stages[%d]" % i, "0xFF pad of the first block over earlier bytes")
         destroys = False
         if erase == "mass":
             destroys = any(plan.bytes_in.values())

@@ -209,6 +209,20 @@ out=$("$flashctl" recipe check "$tmp/pad.json" 2>&1)
 rc=$?
 check "dfuse_pad_over_earlier_exit_1" test "$rc" -eq 1
 check "dfuse_pad_over_earlier_message" grep -qF "$tmp/pad.json: stages[1].address: ends at 0x0800000b, and flashd pads the last block with 0xFF to 0x08000010" <<<"$out"
+# Issue 12: the same at the front: a download off the 8-byte unit starts at
+# the unit below with 0xFF; over bytes an earlier stage wrote, refused.
+head -c 6 /dev/urandom >"$tmp/six.bin"
+cat >"$tmp/frontpad.json" <<JSON
+{ "name": "frontpad", "match": { "vid": "0483", "pid": "df11" },
+  "stages": [ { "op": "dfuse.download", "address": "0x08000000", "file": "six.bin",
+      "sha256": "$(sha256sum "$tmp/six.bin" | cut -d' ' -f1)" },
+    { "op": "dfuse.download", "address": "0x08000006", "file": "hi.bin",
+      "sha256": "$(sha256sum "$tmp/hi.bin" | cut -d' ' -f1)" } ] }
+JSON
+out=$("$flashctl" recipe check "$tmp/frontpad.json" 2>&1)
+rc=$?
+check "dfuse_front_pad_over_earlier_exit_1" test "$rc" -eq 1
+check "dfuse_front_pad_over_earlier_message" grep -qF "$tmp/frontpad.json: stages[1].address: starts at 0x08000006, and flashd starts the first block at 0x08000000 with 0xFF, over bytes stages[0] wrote" <<<"$out"
 # Issue 12: with an explicit dfuse_layout, alt 0 is that memory; a download
 # outside it fails on every unit (found by test-recipe-property.sh).
 cat >"$tmp/layout.json" <<JSON
