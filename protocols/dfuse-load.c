@@ -529,6 +529,7 @@ struct dfuse_run {
 	size_t len;
 	const uint8_t *data;
 	uint8_t *own; /* data when merged */
+	size_t gap;   /* 0xFF bytes between its elements: not image bytes */
 };
 
 struct dfuse_runs {
@@ -564,6 +565,7 @@ static int dfuse_run_extend(struct dfuse_run *r, const struct dfu_file_element *
 	memset(buf, 0xff, len);
 	memcpy(buf, r->data, r->len);
 	memcpy(buf + (el->address - r->addr), el->data, el->size);
+	r->gap += el->address - (r->addr + r->len);
 	free(r->own);
 	r->own = buf;
 	r->data = buf;
@@ -664,9 +666,12 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 		for (uint32_t i = 0; i < runs.n; i++) {
 			const struct dfuse_run *run = &runs.v[i];
 
+			/* The gap is progress but not the image's bytes (its row's CRC). */
+			prog.total += run->gap;
 			r = dfuse_write_range(d, run->addr, run->data, run->len, &prog, &res, e);
 			if (r < 0)
 				goto element_fail;
+			res.bytes_written -= run->gap;
 		}
 		if (flags & DFUSE_NO_VERIFY)
 			continue;

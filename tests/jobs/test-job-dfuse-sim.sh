@@ -414,21 +414,23 @@ timeout 60 "$sim" --scenario "$tmp/l4pads.json" --dump-dir "$tmp/l4pads" -- \
 	--deadline-pct 10 >"$tmp/l4pads.log" 2>&1
 rc=$?
 res=$(pads_expect "$tmp/l4pads/b1.flash.bin")
-row=$(q "$tmp/l4pads.db" "SELECT result FROM units")
-if [ "$rc" -eq 0 ] && [ "$res" = ok ] && [ "$row" = pass ]; then
+row=$(q "$tmp/l4pads.db" "SELECT result FROM units; SELECT stage || '|' || (host_crc32 = device_crc32) FROM unit_images WHERE stage = 'fw'")
+if [ "$rc" -eq 0 ] && [ "$res" = ok ] && [ "$row" = "pass
+fw|1" ]; then
 	ok "dfuse_l476_unaligned_address_and_dfu_element_sharing_a_unit_byte_exact"
 else
 	nok "dfuse_l476_unaligned_address_and_dfu_element_sharing_a_unit_byte_exact" \
-		"rc=$rc row=$row differs: $res" "$(tail -3 "$tmp/l4pads.log")"
+		"rc=$rc rows=$(echo $row) differs: $res" "$(tail -3 "$tmp/l4pads.log")"
 fi
 run f4pads pads ""
 res=$(pads_expect "$tmp/f4pads/b1.flash.bin")
-row=$(q "$tmp/f4pads.db" "SELECT result FROM units")
-if [ "$rc" -eq 0 ] && [ "$res" = ok ] && [ "$row" = pass ]; then
+row=$(q "$tmp/f4pads.db" "SELECT result FROM units; SELECT stage || '|' || (host_crc32 = device_crc32) FROM unit_images WHERE stage = 'fw'")
+if [ "$rc" -eq 0 ] && [ "$res" = ok ] && [ "$row" = "pass
+fw|1" ]; then
 	ok "dfuse_f405_dfu_element_ending_in_an_earlier_elements_unit_byte_exact"
 else
 	nok "dfuse_f405_dfu_element_ending_in_an_earlier_elements_unit_byte_exact" \
-		"rc=$rc row=$row differs: $res" "$(tail -3 "$tmp/f4pads.log")"
+		"rc=$rc rows=$(echo $row) differs: $res" "$(tail -3 "$tmp/f4pads.log")"
 fi
 
 # No unit may be left 'running' by any of the runs above.
