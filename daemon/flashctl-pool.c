@@ -365,22 +365,6 @@ static int cmd_list(struct pool_opts *o)
 
 /* ---- export ---- */
 
-static void csv_field(const char *s, bool last)
-{
-	if (s && strpbrk(s, ",\"\n\r")) {
-		putchar('"');
-		for (; *s; s++) {
-			if (*s == '"')
-				putchar('"');
-			putchar(*s);
-		}
-		putchar('"');
-	} else if (s) {
-		fputs(s, stdout);
-	}
-	putchar(last ? '\n' : ',');
-}
-
 static int export_value(const struct db_pool_value_row *r, void *ud)
 {
 	char seq[24], unit[24];
@@ -403,13 +387,13 @@ static int export_value(const struct db_pool_value_row *r, void *ud)
 		cJSON_AddItemToArray(ud, j);
 		return 0;
 	}
-	csv_field(r->pool, false);
-	csv_field(seq, false);
-	csv_field(r->value, false);
-	csv_field(r->file, false);
-	csv_field(r->file_sha256, false);
-	csv_field(r->state, false);
-	csv_field(r->unit_id >= 0 ? unit : NULL, true);
+	flashctl_csv_field(r->pool, false);
+	flashctl_csv_field(seq, false);
+	flashctl_csv_field(r->value, false);
+	flashctl_csv_field(r->file, false);
+	flashctl_csv_field(r->file_sha256, false);
+	flashctl_csv_field(r->state, false);
+	flashctl_csv_field(r->unit_id >= 0 ? unit : NULL, true);
 	return 0;
 }
 

@@ -301,7 +301,8 @@ static int finish_output(int rc)
 	return rc;
 }
 
-static void csv_field(const char *s, bool last)
+/* One CSV field (RFC 4180 quoting when needed), then ',' or the line end. */
+void flashctl_csv_field(const char *s, bool last)
 {
 	if (s && strpbrk(s, ",\"\n\r")) {
 		putchar('"');
@@ -424,7 +425,7 @@ static int print_unit(const struct db_unit_row *r, void *ud)
 	case QA_FORMAT_CSV:
 		unit_fields(r, f, bufs);
 		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
-			csv_field(f[i], i + 1 == N_UNIT_COLUMNS);
+			flashctl_csv_field(f[i], i + 1 == N_UNIT_COLUMNS);
 		break;
 	case QA_FORMAT_JSON:
 		j = unit_json(r);
@@ -449,7 +450,7 @@ static void print_units_header(enum qa_format format)
 		break;
 	case QA_FORMAT_CSV:
 		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
-			csv_field(unit_columns[i], i + 1 == N_UNIT_COLUMNS);
+			flashctl_csv_field(unit_columns[i], i + 1 == N_UNIT_COLUMNS);
 		break;
 	case QA_FORMAT_JSON:
 		putchar('[');
@@ -552,9 +553,9 @@ static int export_image(const struct db_unit_row *u, const struct db_image_row *
 	if (x->format == QA_FORMAT_CSV) {
 		unit_fields(u, uf, ubufs);
 		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
-			csv_field(uf[i], false);
+			flashctl_csv_field(uf[i], false);
 		for (size_t i = 0; i < N_IMAGE_COLUMNS; i++)
-			csv_field(im ? imf[i] : NULL, i + 1 == N_IMAGE_COLUMNS);
+			flashctl_csv_field(im ? imf[i] : NULL, i + 1 == N_IMAGE_COLUMNS);
 		return ferror(stdout) ? -EIO : 0;
 	}
 	if (!x->pending || x->unit_id != u->id) {
@@ -598,7 +599,7 @@ static int export_units_images(struct qa_opts *o)
 		return rc;
 	if (o->format == QA_FORMAT_CSV)
 		for (size_t i = 0; i < N_UNIT_COLUMNS + N_IMAGE_COLUMNS; i++)
-			csv_field(i < N_UNIT_COLUMNS ? unit_columns[i] :
+			flashctl_csv_field(i < N_UNIT_COLUMNS ? unit_columns[i] :
 						       image_columns[i - N_UNIT_COLUMNS],
 				  i + 1 == N_UNIT_COLUMNS + N_IMAGE_COLUMNS);
 	else
@@ -824,7 +825,7 @@ static int print_stats(const struct db_stats_row *r, void *ud)
 		       p95);
 		break;
 	case QA_FORMAT_CSV:
-		csv_field(r->key, false);
+		flashctl_csv_field(r->key, false);
 		printf("%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",", r->units,
 		       r->pass, r->fail, r->interrupted, r->running);
 		if (!isnan(r->yield))

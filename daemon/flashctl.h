@@ -21,6 +21,8 @@
 #ifndef FLASHD_DAEMON_FLASHCTL_H
 #define FLASHD_DAEMON_FLASHCTL_H
 
+#include <stdbool.h>
+
 enum {
 	FLASHCTL_EXIT_OK = 0,
 	FLASHCTL_EXIT_ERROR = 1,
@@ -40,6 +42,8 @@ int flashctl_cmd_log(const struct flashctl *ctl, int argc, char **argv);
 int flashctl_cmd_show(const struct flashctl *ctl, int argc, char **argv);
 int flashctl_cmd_stats(const struct flashctl *ctl, int argc, char **argv);
 int flashctl_cmd_export(const struct flashctl *ctl, int argc, char **argv);
+/* One CSV field (RFC 4180 quoting when needed), then ',' or the line end. */
+void flashctl_csv_field(const char *s, bool last);
 
 /* "flashctl recipe check FILE...": validate recipes (daemon/flashctl-recipe.c). */
 int flashctl_cmd_recipe(int argc, char **argv);
