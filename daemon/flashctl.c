@@ -43,7 +43,7 @@ static const struct {
 	{ "log", flashctl_cmd_log,
 	  "log [--serial S] [--since T] [--until T] [--result R] [--recipe N] [--port GLOB]\n"
 	  "                [--slot GLOB] [--limit N] [--format table|csv|json]" },
-	{ "show", flashctl_cmd_show, "show [--serial] [--format text|json] UNIT-ID|SERIAL" },
+	{ "show", flashctl_cmd_show, "show [--serial] [--format text|json] UNIT-ID|SERIAL|CHIP-UID" },
 	{ "stats", flashctl_cmd_stats,
 	  "stats [--by recipe|day|port|slot] [--since T] [--until T] [--recipe N]\n"
 	  "                [--port GLOB] [--slot GLOB] [--format table|csv|json]" },

@@ -145,6 +145,30 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* The newest unit whose chip UID is key (any case: UIDs are hex), after
+ * the serial found none; a scan, which is fine for a command a person types. */
+static int find_by_chip_uid(struct db *db, const char *key, int64_t *unit_id, struct err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db->sql,
+				"SELECT id FROM units WHERE chip_uid = ? COLLATE NOCASE "
+				"ORDER BY started_at DESC, id DESC LIMIT 1",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_sql_err(db, rc, err, "find unit '%s'", key);
+	db_bind_text(s, 1, key);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return err_set(err, -ENOENT, "no unit with %s '%s'",
+			       all_digits(key) ? "id, serial or chip UID" : "serial or chip UID", key);
+	if (rc != SQLITE_ROW)
+		return db_sql_err(db, rc, err, "find unit '%s'", key);
+	*unit_id = sqlite3_column_int64(s, 0);
+	return 0;
+}
+
 int db_query_find_unit(struct db *db, const char *key, bool by_serial, int64_t *unit_id,
 		       struct err *err)
 {
@@ -177,9 +201,10 @@ int db_query_find_unit(struct db *db, const char *key, bool by_serial, int64_t *
 		return db_sql_err(db, rc, err, "find unit '%s'", key);
 	db_bind_text(byserial, 1, key);
 	rc = sqlite3_step(byserial);
+	if (rc == SQLITE_DONE && !by_serial)
+		return find_by_chip_uid(db, key, unit_id, err);
 	if (rc == SQLITE_DONE)
-		return err_set(err, -ENOENT, "no unit with %s '%s'",
-			       by_serial || !all_digits(key) ? "serial" : "id or serial", key);
+		return err_set(err, -ENOENT, "no unit with serial '%s'", key);
 	if (rc != SQLITE_ROW)
 		return db_sql_err(db, rc, err, "find unit '%s'", key);
 	*unit_id = sqlite3_column_int64(byserial, 0);

@@ -74,7 +74,8 @@ int db_query_units(struct db *db, const struct db_filter *filter, bool newest_fi
 /*
  * Resolve what a user typed after "flashctl show": a unit id if key is all
  * digits and such a unit exists (unless by_serial), else the newest unit
- * with that serial.  -ENOENT with a message naming key if none.
+ * with that serial, else (unless by_serial) the newest with that chip UID.
+ * -ENOENT with a message naming key if none.
  */
 int db_query_find_unit(struct db *db, const char *key, bool by_serial, int64_t *unit_id,
 		       struct err *err);

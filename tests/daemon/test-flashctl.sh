@@ -178,8 +178,10 @@ import json, sys
 u = json.load(open(sys.argv[1]))
 assert u["id"] == 4 and len(u["stages"]) == 2 and u["images"][0]["host_crc32"] == "1a2b3c4d", u
 ' "$tmp/prev" && ok "show json parses"
+check "show chip uid" 0 "${F[@]}" show UID1 &&
+	expect "show by chip UID (any case) gives its unit" "$out" "unit 1" "chip uid        uid1"
 check "show missing" 1 "${F[@]}" show NOPE &&
-	expect "show unknown serial is an error" "$errout" "flashctl show: no unit with serial 'NOPE'"
+	expect "show unknown serial is an error" "$errout" "flashctl show: no unit with serial or chip UID 'NOPE'"
 check "show --serial numeric" 1 "${F[@]}" show --serial 4 &&
 	expect "show --serial does not take ids" "$errout" "no unit with serial '4'"
 check "show no arg" 2 "${F[@]}" show && expect "show needs an argument" "$errout" "needs a unit id or serial"
@@ -328,6 +330,6 @@ sum2=$(sqlite3 "$db" "SELECT group_concat(id || result, ',') FROM units; PRAGMA 
 rc=$?
 [ "$rc" -ne 0 ] && [ -s "$tmp/err" ] && ok "recipe is dispatched" || echo "not ok - recipe dispatch (rc $rc)"
 
-expected_oks=58
+expected_oks=59
 [ "$reported" -eq "$expected_oks" ] ||
 	echo "not ok - only $reported of $expected_oks checks passed (a silent [ ] failed?)"
