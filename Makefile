@@ -229,7 +229,8 @@ demo: all
 DEB_PKGS := build-essential pkg-config libusb-1.0-0-dev libudev-dev libsystemd-dev \
 	libsqlite3-dev sqlite3 libcjson-dev umockdev libumockdev-dev libglib2.0-dev \
 	dfu-util valgrind python3 systemd imx-usb-loader uuu fastboot \
-	qemu-system-x86 mmdebstrap gpg busybox-static e2fsprogs zlib1g-dev nettle-dev
+	qemu-system-x86 mmdebstrap gpg busybox-static e2fsprogs zlib1g-dev nettle-dev \
+	libmicrohttpd-dev chromium prometheus postgresql libpq-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
