@@ -2,7 +2,7 @@
 # Enforces the include table of ../shared/docs/style.md §3: which folder may
 # include which.  Prints "ok - NAME" / "not ok - NAME" per rule so that
 # tests/run-tests.sh counts it; lists every offending line.
-set -u
+. "$(dirname "$0")/lib/testlib.sh"
 top=${FLASHD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$top" || exit 1
 

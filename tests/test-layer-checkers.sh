@@ -4,14 +4,9 @@
 # pass them.  The plants go into copies (a copy of the sources for
 # tests/test-includes.sh, copies of the archives for tests/test-layers.sh),
 # never into the tree.
-set -u
+. "$(dirname "$0")/lib/testlib.sh"
 top=${FLASHD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 # expect NAME WANT(pass|fail) PATTERN OUTPUT-FILE RC
 expect() {
 	local name=$1 want=$2 pat=$3 out=$4 rc=$5

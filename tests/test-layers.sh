@@ -10,9 +10,8 @@
 #   db          <- common
 #   jobs        <- protocols, db, common
 #   daemon      <- jobs, protocols, db, common
-set -u
+. "$(dirname "$0")/lib/testlib.sh"
 top=${FLASHD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
 
 declare -A allowed=(
 	[common]="common"
@@ -33,7 +32,6 @@ for l in $layers; do
 		owner[$sym]=$l
 	done < <(nm --defined-only --extern-only "$build/lib$l.a" 2>/dev/null | awk 'NF == 3 { print $3 }')
 done
-fails=0
 for l in $layers; do
 	bad=
 	while read -r obj sym; do

@@ -3,15 +3,7 @@
 # under flashsim: every board on the station with what it is, its serial,
 # the recipe that matches it (or why none does) and the daemon's state;
 # without a daemon the state says so, nothing fails.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; fails=$((fails + 1)); }
+. "$(dirname "$0")/../lib/testlib.sh"
 
 mkdir -p "$tmp/recipes"
 cp -r "$top/jobs/recipes/images" "$top/jobs/recipes/stm32-f405.json" "$top/jobs/recipes/ingenic-t31.json" "$tmp/recipes/"

@@ -5,18 +5,13 @@
 # create, import (a missing file refused), list/status with low-water,
 # export, audit clean and audit of a row corrupted with the sqlite3 CLI,
 # exit codes (0 ok, 1 error, 2 usage) and the write-access message.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
 flashctl=$build/flashctl
 dbinit=$build/tests/tools/db-init
 pooltool=$build/tests/tools/pool-tool
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/flashctl-pool.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 db=$tmp/flashd.db
 unset FLASHD_DB
 F=("$flashctl" --db "$db")
-fails=0
 
 # run WANT-RC NAME CMD...: stdout in $out, stderr in $errout; reports a wrong exit code.
 run() {

@@ -3,13 +3,9 @@
 # created by the real db_open() (tests/tools/db-init) and filled with fixed
 # rows by the sqlite3 CLI: output text, CSV header and quoting, JSON that
 # parses, filters, exit codes (0 ok, 1 error, 2 usage) and error messages.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
 flashctl=$build/flashctl
 dbinit=$build/tests/tools/db-init
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/flashctl-test.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 db=$tmp/flashd.db
 unset FLASHD_DB
 

@@ -3,15 +3,8 @@
 # editing /etc/flashd/flashd.conf, before restarting the line.  Exit 0 and
 # "FILE: ok" for a good file; exit 1 and file:line with the reason for a bad
 # one; flashd itself refuses to start on the same file with the same message.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
 flashd=$build/flashd
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; fails=$((fails + 1)); }
 
 mkdir -p "$tmp/recipes" "$tmp/var"
 cat >"$tmp/good.conf" <<CONF

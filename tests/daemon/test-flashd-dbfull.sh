@@ -10,10 +10,7 @@
 #     'pass' with every stage and image row), no row stays 'running', and
 #     the waiting board is flashed without a replug;
 #   - flashd stopped while records are pending writes them at its next start.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
+. "$(dirname "$0")/../lib/testlib.sh"
 
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
 	echo "ok - flashd_dbfull # SKIP needs root (a tmpfs mounted in a private mount namespace)"
@@ -27,19 +24,8 @@ if [ -z "${FLASHD_DBFULL_NS:-}" ]; then
 	FLASHD_DBFULL_NS=1 exec unshare -m --propagation private bash "$0" "$@"
 fi
 
-sim=$build/flashsim
-tmp=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || { umount "$tmp"/*/dbfs 2>/dev/null; rm -rf "$tmp"; }' EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # NAME CONDITION-RESULT(0/1) DETAILS...
-	local name=$1 res=$2
-	shift 2
-	if [ "$res" -eq 0 ]; then ok "$name"; else nok "$name" "$@"; fi
-}
-q() { sqlite3 "$1" "$2" 2>&1; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 mkdir -p "$tmp/recipes/images"
 head -c 24576 /dev/urandom >"$tmp/recipes/images/boot.bin"

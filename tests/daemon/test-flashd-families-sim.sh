@@ -14,11 +14,7 @@
 # port).  Runtime ~20 s (default build), ~25 s (SANITIZE=1) on 2 cores.
 # No board may see a forbidden (eFuse) request; no row may stay 'running'.
 # SEED=N overrides the plug-time seed.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 seed=${SEED:-20261121}
 if [ ! -x "$sim" ] || [ ! -x "$build/flashd" ] || [ ! -f "$top/tests/sim/boards/imx_sdp.c" ] ||
 	[ ! -f "$top/tests/sim/boards/ingenic.c" ] || ! command -v python3 >/dev/null ||
@@ -26,19 +22,8 @@ if [ ! -x "$sim" ] || [ ! -x "$build/flashd" ] || [ ! -f "$top/tests/sim/boards/
 	echo "ok - flashd_families_sim # SKIP flashsim, flashd, board models, python3 or sqlite3 missing"
 	exit 0
 fi
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 t_start=$(date +%s.%N)
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # NAME CONDITION-RESULT(0/1) DETAILS...
-	local name=$1 res=$2
-	shift 2
-	if [ "$res" -eq 0 ]; then ok "$name"; else nok "$name" "$@"; fi
-}
-q() { sqlite3 "$1" "$2" 2>&1; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # ---- images and recipes (one directory: paths may not escape it) ------------
 R=$tmp/recipes

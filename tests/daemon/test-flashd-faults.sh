@@ -6,10 +6,7 @@
 # SIGKILL), no row is 'running', every 'pass' row's board holds the pinned
 # images byte for byte (the bytes hashed are the bytes sent), and every
 # other row says why.  Root only (a tmpfs in a private mount namespace).
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
+. "$(dirname "$0")/../lib/testlib.sh"
 
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
 	echo "ok - flashd_faults # SKIP needs root (a tmpfs mounted in a private mount namespace)"
@@ -23,13 +20,7 @@ if [ -z "${FLASHD_FAULTS_NS:-}" ]; then
 	FLASHD_FAULTS_NS=1 exec unshare -m --propagation private bash "$0" "$@"
 fi
 
-sim=$build/flashsim
-tmp=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || { umount "$tmp/dbfs" 2>/dev/null; rm -rf "$tmp"; }' EXIT
-fails=0
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; fails=$((fails + 1)); }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 mkdir -p "$tmp/recipes/images" "$tmp/dbfs"
 head -c 24576 /dev/urandom >"$tmp/recipes/images/boot.bin"

@@ -9,22 +9,13 @@
 #  - a simulated T20 (d2i_len 0x4000, SPL padded to 32 bytes) is flashed
 #    through its own chip-table entry, partitions, byte-exact.
 # Checked where users look: NOR dumps, database rows.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 if [ ! -x "$sim" ] || [ ! -x "$build/flashd" ] || ! command -v python3 >/dev/null || ! command -v sqlite3 >/dev/null; then
 	echo "ok - flashd_ingenic_sim # SKIP flashsim, flashd, python3 or sqlite3 not available"
 	exit 0
 fi
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 q() { sqlite3 "$tmp/f.db" "$1" 2>&1; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 img() { echo "\"file\": \"images/$1\", \"sha256\": \"$(sha "$tmp/recipes/images/$1")\""; }
 
 I=$tmp/recipes/images

@@ -7,12 +7,7 @@
 # the rate is nonzero; the unit's ETA is given and goes down.  A third
 # board fails in its first stage: its row still says which board it was
 # (the USB serial the daemon read at arrival, item 5).
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/testlib.sh"
 
 mkdir -p "$tmp/recipes"
 cp -r "$top/jobs/recipes/images" "$tmp/recipes/"

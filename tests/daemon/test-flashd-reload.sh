@@ -7,23 +7,8 @@
 # board flashed before the reload's "loaded" line) or bounds a wait far
 # below the hour the load would take.  Checked where users look: flashctl
 # status, database rows, the log, exit codes.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
-sim=$build/flashsim
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/testlib.sh"
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # NAME CONDITION-RESULT(0/1) DETAILS...
-	local name=$1 res=$2
-	shift 2
-	if [ "$res" -eq 0 ]; then ok "$name"; else nok "$name" "$@"; fi
-}
-q() { sqlite3 "$1" "$2" 2>&1; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 # First line of FILE matching the fixed string PAT (0 when none).
 line_of() { grep -n -F -m1 -- "$2" "$1" 2>/dev/null | cut -d: -f1 | grep . || echo 0; }
 

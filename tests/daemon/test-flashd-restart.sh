@@ -11,28 +11,13 @@
 # (another USB serial) on the port is flashed although it arrives within
 # the window; the same serial arriving again within it is not.
 # Runtime ~40 s (mostly waiting for the power cycle at 20 s).
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 if [ ! -x "$sim" ] || [ ! -x "$build/flashd" ] || [ ! -f "$top/tests/sim/boards/imx_sdp.c" ] ||
 	! command -v python3 >/dev/null || ! command -v sqlite3 >/dev/null; then
 	echo "ok - flashd_restart # SKIP flashsim, flashd, board models, python3 or sqlite3 missing"
 	exit 0
 fi
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # NAME CONDITION-RESULT(0/1) DETAILS...
-	local name=$1 res=$2
-	shift 2
-	if [ "$res" -eq 0 ]; then ok "$name"; else nok "$name" "$@"; fi
-}
-q() { sqlite3 "$1" "$2" 2>&1; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # ---- recipes ------------------------------------------------------------------
 R=$tmp/recipes

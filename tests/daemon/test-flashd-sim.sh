@@ -6,23 +6,8 @@
 # during jobs leaves 'interrupted' rows; kill -9 and a restart recover the
 # 'running' row.  Checked where users look: flash dumps, database rows,
 # flashctl status, exit codes.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
-sim=$build/flashsim
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/testlib.sh"
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # NAME CONDITION-RESULT(0/1) DETAILS...
-	local name=$1 res=$2
-	shift 2
-	if [ "$res" -eq 0 ]; then ok "$name"; else nok "$name" "$@"; fi
-}
-q() { sqlite3 "$1" "$2" 2>&1; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # ---- recipes: boot + app images, one recipe per variant ---------------------
 mkdir -p "$tmp/recipes/images" "$tmp/recipes2/images"

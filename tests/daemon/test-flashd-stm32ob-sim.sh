@@ -4,21 +4,13 @@
 # port; the running job takes the device back (no second job), reads the
 # option bytes back and the unit passes; flash and option bytes dumped
 # byte-exact.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
-sim=$build/flashsim
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/testlib.sh"
 
 check() { # NAME RESULT(0/1) DETAILS...
 	local name=$1 res=$2
 	shift 2
 	if [ "$res" -eq 0 ]; then echo "ok - $name"; else echo "not ok - $name"; for l in "$@"; do echo "#   $l"; done; fi
 }
-q() { sqlite3 "$1" "$2" 2>&1; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 mkdir -p "$tmp/recipes/images"
 head -c 24576 /dev/urandom >"$tmp/recipes/images/boot.bin"

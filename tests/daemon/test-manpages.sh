@@ -2,10 +2,7 @@
 # The man pages and the --help texts name the same options (issue 17): an
 # option added to one and not the other fails here.  Options are the
 # "--word" tokens of `CMD --help` and the "\-\-word" tokens of the page.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-fails=0
+. "$(dirname "$0")/../lib/testlib.sh"
 
 help_opts() { "$@" 2>&1 | grep -o -- '--[a-z][a-z-]*' | sort -u; }
 man_opts() { # "\-\-word" in roff; a font change (\fR) may follow

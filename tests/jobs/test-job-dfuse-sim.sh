@@ -5,22 +5,14 @@
 # board's final state, and the unit's database rows.  Faults (unplug
 # mid-write, program error, a request that never completes, read
 # protection) must end as 'fail' rows naming the stage and the reason.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 tool=$build/tests/tools/job-tool
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 
 # Images and a recipe in their own directory (paths may not escape it).
 mkdir -p "$tmp/r/images"
 head -c 20000 /dev/urandom >"$tmp/r/images/boot.bin"
 head -c 70000 /dev/urandom >"$tmp/r/images/app.bin"
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 write_recipe() { # NAME EXTRA_STAGE_KEYS
 	cat >"$tmp/r/$1.json" <<EOF
 { "name": "$1", "match": { "vid": "0483", "pid": "df11" },

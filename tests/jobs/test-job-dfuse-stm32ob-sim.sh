@@ -5,18 +5,9 @@
 # AN3156), the stage waits for the board to come back on its port and reads
 # the option bytes through alt 1.  Checked where a user looks: the board's
 # memories byte for byte, its state, the unit's rows.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 tool=$build/tests/tools/job-tool
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-q() { sqlite3 "$1" "$2" 2>&1; }
 state_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["state"])' "$1" 2>&1; }
 
 mkdir -p "$tmp/r/images"

@@ -7,25 +7,17 @@
 # U-Boot never re-enumerates (await times out) must end as 'fail' rows
 # naming the stage.  Skips when flashsim, job-tool, the i.MX board models or
 # the fixture generator are missing.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 tool=$build/tests/tools/job-tool
 mkfx=$top/tests/fixtures/imx/mkfixtures.py
 if [ ! -x "$sim" ] || [ ! -x "$tool" ] || [ ! -f "$mkfx" ] || [ ! -f "$top/tests/sim/boards/imx_sdp.c" ]; then
 	echo "ok - job_imx_sim # SKIP flashsim, job-tool, i.MX board models or fixtures not built"
 	exit 0
 fi
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 
 mkdir -p "$tmp/r/images"
 python3 "$mkfx" "$tmp/r/images" >/dev/null || { nok job_imx_fixtures; exit 1; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 I=$tmp/r/images
 
 write_recipe() { # NAME SERIAL_JSON AWAIT_TIMEOUT_MS

@@ -9,20 +9,14 @@
 # secure-boot stage is refused when the recipe loads, and no run may send a
 # secure-boot / eFuse request.
 # FLASHSIM=path overrides the rig.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
 sim=${FLASHSIM:-$build/flashsim}
 tool=$build/tests/tools/job-tool
 if [ ! -x "$sim" ] || [ ! -x "$tool" ] || ! command -v python3 >/dev/null || ! command -v sqlite3 >/dev/null; then
 	echo "ok - ingenic_job_sim # SKIP flashsim, job-tool, python3 or sqlite3 not available"
 	exit 0
 fi
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 
 # Images and recipes in their own directory (paths may not escape it).
 mkdir -p "$tmp/r/images"
@@ -30,7 +24,6 @@ python3 "$top/tests/fixtures/ingenic/mkfixtures.py" "$tmp/r/images" || { nok ing
 head -c 150000 /dev/urandom >"$tmp/r/images/uboot.bin"
 head -c 700000 /dev/urandom >"$tmp/r/images/kernel.bin"
 head -c 1300000 /dev/urandom >"$tmp/r/images/rootfs.bin"
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 img() { echo "\"file\": \"images/$1\", \"sha256\": \"$(sha "$tmp/r/images/$1")\""; }
 boot_stage() {
 	echo "{ \"op\": \"ingenic.boot\", \"soc\": \"t31\", \"ginfo\": { $(img ginfo.bin) },

@@ -7,8 +7,7 @@
 # failure.  TSan's shadow memory needs a fixed layout: on kernels whose
 # mmap randomisation is wider than this TSan knows ("FATAL: ThreadSanitizer:
 # unexpected memory mapping"), the program runs with ASLR off (setarch -R).
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/../lib/testlib.sh"
 prog=$top/build/tsan/tests/jobs/test-job-states
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 

@@ -4,19 +4,14 @@
 # "irreversible", DfuSe stages after read protection, a read unprotect that
 # would erase earlier downloads: each refused naming the file and the JSON
 # path; the good forms accepted.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
 flashctl=$build/flashctl
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 
 check() { # NAME COMMAND...
 	local name=$1
 	shift
 	if "$@"; then echo "ok - $name"; else echo "not ok - $name"; echo "#   $out" | head -5; fi
 }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 mkdir -p "$tmp/images"
 printf '\xec\xaa\xff\xff\xff\xff\xff\xff\xff\x0f\xff\xff\xff\xff\xff\xff' >"$tmp/images/ob.bin"
 printf '\xec\x55\xff\xff\xff\xff\xff\xff\xff\x0f\xff\xff\xff\xff\xff\xff' >"$tmp/images/ob-rdp1.bin"

@@ -2,9 +2,7 @@
 # Tests "flashctl recipe check" (daemon/flashctl-recipe.c): exit codes 0/1/2,
 # the "FILE: ok (...)" line for good recipes and the loader's messages for bad
 # ones.  Skips (one "ok" line) while flashctl is not built yet.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
 flashctl=$build/flashctl
 
 if [ ! -x "$flashctl" ]; then
@@ -12,8 +10,6 @@ if [ ! -x "$flashctl" ]; then
 	exit 0
 fi
 
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 n=0
 check() {	# check NAME COMMAND...: prints ok/not ok from the command's status
 	local name=$1

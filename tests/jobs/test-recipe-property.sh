@@ -11,9 +11,7 @@
 #   ONLY=fam:K   replay recipe K of family fam only (from a failure line)
 #   FAMILIES=a,b families to run (default all)
 #   KEEP=1       keep the temporary directory
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
 for f in "$build/flashsim" "$build/flashctl" "$build/tests/tools/job-tool"; do
 	if [ ! -x "$f" ]; then
 		echo "ok - recipe_property # SKIP $f not built"

@@ -4,16 +4,12 @@
 # per case and checks the tool's key=value output, the flash dump and
 # summary.json.  Prints "ok - NAME" / "not ok - NAME"; skips (one ok line
 # with "# SKIP") when flashsim or dfuse-tool are not built.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 tool=$build/tests/tools/dfuse-tool
 if [ ! -x "$sim" ] || [ ! -x "$tool" ]; then
 	echo "ok - dfuse_sim # SKIP flashsim or dfuse-tool not built"
 	exit 0
 fi
-tmp=$(mktemp -d)
 [ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 failed=0
 
@@ -21,7 +17,6 @@ failed=0
 head -c $((200 * 1024 + 100)) /dev/urandom >"$tmp/img.bin"
 img_len=$(stat -c %s "$tmp/img.bin")
 
-ok() { echo "ok - $1"; }
 not_ok() {
 	echo "not ok - $1"
 	shift

@@ -6,23 +6,18 @@
 # tests/fixtures/imx/mkfixtures.py.  Prints "ok - NAME" / "not ok - NAME";
 # skips (one ok line with "# SKIP") when flashsim, imx-tool, the i.MX board
 # models or the fixture generator are missing.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 tool=$build/tests/tools/imx-tool
 mkfx=$top/tests/fixtures/imx/mkfixtures.py
 if [ ! -x "$sim" ] || [ ! -x "$tool" ] || [ ! -f "$mkfx" ] || [ ! -f "$top/tests/sim/boards/imx_sdp.c" ]; then
 	echo "ok - imx_sim # SKIP flashsim, imx-tool, i.MX board models or fixtures not built"
 	exit 0
 fi
-tmp=$(mktemp -d)
 [ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 fx=$tmp/fx
 mkdir -p "$fx"
 python3 "$mkfx" "$fx" >/dev/null || { echo "not ok - imx_fixtures"; exit 1; }
 
-ok() { echo "ok - $1"; }
 not_ok() {
 	echo "not ok - $1"
 	shift

@@ -6,16 +6,13 @@
 # from tests/fixtures/ingenic/mkfixtures.py.  Prints "ok - NAME" /
 # "not ok - NAME"; skips (one ok line with "# SKIP") when flashsim,
 # ingenic-tool or python3 are missing.  FLASHSIM=path overrides the rig.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
 sim=${FLASHSIM:-$build/flashsim}
 tool=$build/tests/tools/ingenic-tool
 if [ ! -x "$sim" ] || [ ! -x "$tool" ] || ! command -v python3 >/dev/null; then
 	echo "ok - ingenic_sim # SKIP flashsim, ingenic-tool or python3 not available"
 	exit 0
 fi
-tmp=$(mktemp -d)
 [ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 failed=0
 
@@ -30,7 +27,6 @@ head -c 200000 /dev/urandom >"$tmp/uboot.bin"
 head -c 1000000 /dev/urandom >"$tmp/kernel.bin"
 uid=0123456789abcdeffedcba9876543210
 
-ok() { echo "ok - $1"; }
 not_ok() {
 	echo "not ok - $1"
 	shift

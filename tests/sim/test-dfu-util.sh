@@ -5,13 +5,9 @@
 # bytes the board stored (flashsim --dump-dir) with what dfu-util was given or
 # returned, so a write landing one block off fails.
 #   env: FLASHD_TOP, FLASHD_BUILD (set by tests/run-tests.sh)
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 scn=$top/tests/sim/scenarios
 tmp=$(mktemp -d /tmp/test-dfu-util.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 
 if ! command -v dfu-util >/dev/null; then
 	echo "not ok - dfu-util is installed (make deps)"

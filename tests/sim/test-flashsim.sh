@@ -2,13 +2,9 @@
 # Rig tests for flashsim itself: scenario errors, the usbfs node (read(),
 # lseek(), poll gate, epoll), unplug/replug re-enumeration and prompt claim
 # release between processes.  Prints "ok - NAME" / "not ok - NAME".
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 scn=$top/tests/sim/scenarios
 tmp=$(mktemp -d /tmp/test-flashsim.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 
 pass() { echo "ok - $1"; }
 fail() {

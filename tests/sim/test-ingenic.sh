@@ -7,14 +7,10 @@
 # the NOR the board dumped (flashsim --dump-dir) byte for byte.
 # Prints "ok - NAME" / "not ok - NAME" per case.
 #   env: FLASHD_TOP, FLASHD_BUILD (set by tests/run-tests.sh)
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 raw=$build/tests/tools/ingenic-raw
 scn=$top/tests/sim/scenarios
 tmp=$(mktemp -d /tmp/test-ingenic.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 fx=$tmp/fx
 
 pass() { echo "ok - $1"; }

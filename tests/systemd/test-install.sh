@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
 # `make install DESTDIR=… PREFIX=/usr` puts every file where systemd, udev
 # and man look for it, and the installed unit starts the installed binary.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/testlib.sh"
 san=
 [[ $build == */asan ]] && san=SANITIZE=1
 

@@ -3,11 +3,7 @@
 # and the offline security analysis scores its exposure at or below 2.5
 # (test-rigs.md §5.4 measured 1.7 for a similar hardened unit; a bare
 # Type=notify unit is 9.6).  The score is printed for the record.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/testlib.sh"
 
 if ! command -v systemd-analyze >/dev/null; then
 	echo "not ok - systemd-analyze is not installed (make deps installs systemd)"

@@ -7,7 +7,7 @@
 # Prints "ok - NAME" / "not ok - NAME".
 #   usage: test-usbip-loopback.sh [BUILD_DIR]
 #   env: FLASHD_TOP, FLASHD_BUILD (set by tests/run-tests.sh)
-set -u
+. "$(dirname "$0")/../../lib/testlib.sh"
 top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../../.." && pwd)}
 build=${1:-${FLASHD_BUILD:-$top/build/default}}
 build=$(cd "$build" && pwd)
