@@ -25,23 +25,6 @@ static bool open_error_is_transient(int r)
 	return r == -EBUSY || r == -EACCES || r == -ENODEV || r == -ENOENT;
 }
 
-/* First interface of the active configuration, the one every ROM uses. */
-static int first_interface(libusb_device_handle *h, uint8_t *intf)
-{
-	struct libusb_config_descriptor *cfg;
-	int r = libusb_get_active_config_descriptor(libusb_get_device(h), &cfg);
-
-	if (r < 0)
-		r = libusb_get_config_descriptor(libusb_get_device(h), 0, &cfg);
-	if (r < 0)
-		return usb_errno(r);
-	*intf = cfg->bNumInterfaces && cfg->interface[0].num_altsetting ?
-			cfg->interface[0].altsetting[0].bInterfaceNumber :
-			0;
-	libusb_free_config_descriptor(cfg);
-	return 0;
-}
-
 static int open_once(struct job *j, struct err *e)
 {
 	libusb_device_handle *h = NULL;
@@ -60,7 +43,7 @@ static int open_once(struct job *j, struct err *e)
 		close(fd);
 		return err_set(e, r, "libusb cannot use '%s': %s", j->cur.devnode, strerror(-r));
 	}
-	r = first_interface(h, &intf);
+	r = usb_first_interface(h, &intf);
 	if (r < 0) {
 		libusb_close(h);
 		close(fd);

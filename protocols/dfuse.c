@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 unsigned int dfuse_scale(const struct dfuse *d, uint64_t ms)
 {
@@ -64,10 +65,9 @@ int dfuse_open(struct usb_dev *usb, struct dfuse **ret, struct err *e)
 	d->deadline_pct = 100;
 	d->hold = DFU_HOLD_UNKNOWN;
 
-	r = libusb_get_active_config_descriptor(libusb_get_device(usb->handle), &cfg);
+	r = usb_config(usb->handle, &cfg);
 	if (r < 0)
-		return err_set(e, usb_errno(r), "open: configuration descriptor: %s",
-			       libusb_strerror((enum libusb_error)r));
+		return err_set(e, r, "open: configuration descriptor: %s", strerror(-r));
 	r = dfu_func_desc_find(cfg, usb->interface, &d->desc, e);
 	for (int i = 0; r == 0 && i < cfg->bNumInterfaces; i++) {
 		const struct libusb_interface *it = &cfg->interface[i];

@@ -38,40 +38,18 @@ static unsigned int fb_ms(const struct fb *f, uint64_t ms)
 
 static int find_bulk_eps(struct fb *f, struct err *e)
 {
-	struct libusb_config_descriptor *cfg;
-	libusb_device *dev = libusb_get_device(f->usb->handle);
-	int r = libusb_get_active_config_descriptor(dev, &cfg);
+	struct usb_endpoint in, out;
+	int r = usb_find_endpoint(f->usb, LIBUSB_TRANSFER_TYPE_BULK, true, &in, e);
 
-	if (r < 0)
-		r = libusb_get_config_descriptor(dev, 0, &cfg);
-	if (r < 0)
-		return err_set(e, usb_errno(r), "read configuration: %s",
-			       libusb_strerror((enum libusb_error)r));
-	for (int i = 0; i < cfg->bNumInterfaces; i++) {
-		const struct libusb_interface_descriptor *a;
-
-		if (!cfg->interface[i].num_altsetting)
-			continue;
-		a = &cfg->interface[i].altsetting[0];
-		if (a->bInterfaceNumber != f->usb->interface)
-			continue;
-		for (int k = 0; k < a->bNumEndpoints; k++) {
-			const struct libusb_endpoint_descriptor *ep = &a->endpoint[k];
-
-			if ((ep->bmAttributes & 3) != LIBUSB_TRANSFER_TYPE_BULK)
-				continue;
-			if (ep->bEndpointAddress & LIBUSB_ENDPOINT_IN) {
-				if (!f->ep_in)
-					f->ep_in = ep->bEndpointAddress;
-			} else if (!f->ep_out) {
-				f->ep_out = ep->bEndpointAddress;
-			}
-		}
-	}
-	libusb_free_config_descriptor(cfg);
-	if (!f->ep_in || !f->ep_out)
-		return err_set(e, -ENOENT, "interface %u has no bulk IN/OUT pair (not fastboot?)",
+	if (r == 0)
+		r = usb_find_endpoint(f->usb, LIBUSB_TRANSFER_TYPE_BULK, false, &out, e);
+	if (r == -ENOENT)
+		return err_set(e, r, "interface %u has no bulk IN/OUT pair (not fastboot?)",
 			       f->usb->interface);
+	if (r < 0)
+		return r;
+	f->ep_in = in.address;
+	f->ep_out = out.address;
 	return 0;
 }
 

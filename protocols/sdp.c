@@ -78,40 +78,16 @@ static void put_be32(uint8_t *p, uint32_t v)
 /* The interrupt IN endpoint of the claimed interface (alt 0). */
 static int find_in_ep(struct sdp *s, struct err *e)
 {
-	struct libusb_config_descriptor *cfg;
-	libusb_device *dev = libusb_get_device(s->usb->handle);
-	int r = libusb_get_active_config_descriptor(dev, &cfg);
+	struct usb_endpoint ep;
+	int r = usb_find_endpoint(s->usb, LIBUSB_TRANSFER_TYPE_INTERRUPT, true, &ep, e);
 
-	if (r < 0)
-		r = libusb_get_config_descriptor(dev, 0, &cfg);
-	if (r < 0)
-		return err_set(e, usb_errno(r), "read configuration: %s",
-			       libusb_strerror((enum libusb_error)r));
-	r = -ENOENT;
-	for (int i = 0; i < cfg->bNumInterfaces && r < 0; i++) {
-		const struct libusb_interface_descriptor *a;
-
-		if (!cfg->interface[i].num_altsetting)
-			continue;
-		a = &cfg->interface[i].altsetting[0];
-		if (a->bInterfaceNumber != s->usb->interface)
-			continue;
-		for (int k = 0; k < a->bNumEndpoints; k++) {
-			const struct libusb_endpoint_descriptor *ep = &a->endpoint[k];
-
-			if ((ep->bEndpointAddress & LIBUSB_ENDPOINT_IN) &&
-			    (ep->bmAttributes & 3) == LIBUSB_TRANSFER_TYPE_INTERRUPT) {
-				s->ep_in = ep->bEndpointAddress;
-				s->in_size = ep->wMaxPacketSize;
-				r = 0;
-				break;
-			}
-		}
-	}
-	libusb_free_config_descriptor(cfg);
-	if (r < 0)
+	if (r == -ENOENT)
 		return err_set(e, r, "interface %u has no interrupt IN endpoint (not an SDP ROM?)",
 			       s->usb->interface);
+	if (r < 0)
+		return r;
+	s->ep_in = ep.address;
+	s->in_size = ep.max_packet;
 	return 0;
 }
 

@@ -188,6 +188,66 @@ int usb_get_string(struct usb_dev *d, uint8_t index, char *buf, size_t size, str
 	return (int)o;
 }
 
+int usb_config(libusb_device_handle *h, struct libusb_config_descriptor **cfg)
+{
+	int r = libusb_get_active_config_descriptor(libusb_get_device(h), cfg);
+
+	if (r < 0)
+		r = libusb_get_config_descriptor(libusb_get_device(h), 0, cfg);
+	return r < 0 ? usb_errno(r) : 0;
+}
+
+int usb_first_interface(libusb_device_handle *h, uint8_t *intf)
+{
+	struct libusb_config_descriptor *cfg;
+	int r = usb_config(h, &cfg);
+
+	if (r < 0)
+		return r;
+	*intf = cfg->bNumInterfaces && cfg->interface[0].num_altsetting ?
+			cfg->interface[0].altsetting[0].bInterfaceNumber :
+			0;
+	libusb_free_config_descriptor(cfg);
+	return 0;
+}
+
+/* Alt 0 of interface number intf, or NULL. */
+static const struct libusb_interface_descriptor *
+interface_alt0(const struct libusb_config_descriptor *cfg, uint8_t intf)
+{
+	for (int i = 0; i < cfg->bNumInterfaces; i++) {
+		const struct libusb_interface *it = &cfg->interface[i];
+
+		if (it->num_altsetting && it->altsetting[0].bInterfaceNumber == intf)
+			return &it->altsetting[0];
+	}
+	return NULL;
+}
+
+int usb_find_endpoint(struct usb_dev *d, enum libusb_transfer_type type, bool in,
+		      struct usb_endpoint *ep, struct err *e)
+{
+	const struct libusb_interface_descriptor *a;
+	struct libusb_config_descriptor *cfg;
+	int r = usb_config(d->handle, &cfg);
+
+	if (r < 0)
+		return err_set(e, r, "read configuration: %s", strerror(-r));
+	r = -ENOENT;
+	a = interface_alt0(cfg, d->interface);
+	for (int k = 0; a && r < 0 && k < a->bNumEndpoints; k++) {
+		const struct libusb_endpoint_descriptor *x = &a->endpoint[k];
+
+		if ((x->bmAttributes & 3) != type || !!(x->bEndpointAddress & LIBUSB_ENDPOINT_IN) != in)
+			continue;
+		*ep = (struct usb_endpoint){ .address = x->bEndpointAddress,
+					     .max_packet = x->wMaxPacketSize };
+		r = 0;
+	}
+	libusb_free_config_descriptor(cfg);
+	return r;
+}
+
 int usb_claim(struct usb_dev *d, struct err *e)
 {
 	int r = libusb_claim_interface(d->handle, d->interface);

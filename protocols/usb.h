@@ -125,6 +125,29 @@ int usb_read_sliced(struct usb_dev *d, uint8_t ep, bool interrupt, void *buf, in
 		    unsigned int timeout_ms, struct err *e);
 
 /* Claim d->interface / select an alternate setting; -errno with message. */
+/*
+ * The active configuration, or configuration 0 of a device the kernel has
+ * not configured yet.  Free it with libusb_free_config_descriptor().  The
+ * one place the engines read descriptors from (with the two below).
+ */
+int usb_config(libusb_device_handle *h, struct libusb_config_descriptor **cfg);
+
+/* bInterfaceNumber of the first interface: the one every boot ROM uses. */
+int usb_first_interface(libusb_device_handle *h, uint8_t *intf);
+
+struct usb_endpoint {
+	uint8_t address; /* bEndpointAddress, direction bit included */
+	uint16_t max_packet;
+};
+
+/*
+ * The first endpoint of type (LIBUSB_TRANSFER_TYPE_BULK, _INTERRUPT) and
+ * direction on alt 0 of d->interface.  -ENOENT (no message) if there is
+ * none; a descriptor read error is set in e.
+ */
+int usb_find_endpoint(struct usb_dev *d, enum libusb_transfer_type type, bool in,
+		      struct usb_endpoint *ep, struct err *e);
+
 int usb_claim(struct usb_dev *d, struct err *e);
 void usb_release(struct usb_dev *d);
 int usb_set_alt(struct usb_dev *d, uint8_t alt, struct err *e);
