@@ -28,7 +28,7 @@ enum port_state {
 	PORT_DONE,     /* the job ended; the board is still plugged in */
 };
 
-struct recipe_set_ref; /* daemon/station.c */
+struct recipe_set_ref; /* jobs/recipe.h */
 
 /*
  * What the loop makes of a running job's live progress (port-progress.c):

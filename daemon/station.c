@@ -40,20 +40,6 @@ static uint64_t mono_ms(void)
 
 /* ---- recipe sets --------------------------------------------------------- */
 
-static struct recipe_set_ref *rs_ref(struct recipe_set_ref *r)
-{
-	r->refs++;
-	return r;
-}
-
-static void rs_unref(struct recipe_set_ref *r)
-{
-	if (r && --r->refs == 0) {
-		recipe_set_free(r->set);
-		free(r);
-	}
-}
-
 /* Log what the loader thread found and, if it loaded a set, make it current. */
 static int adopt_recipes(struct station *s, struct recipe_loader *l)
 {
@@ -69,14 +55,10 @@ static int adopt_recipes(struct station *s, struct recipe_loader *l)
 			strerror(-r));
 		return r;
 	}
-	ref = calloc(1, sizeof(*ref));
-	if (!ref) {
-		recipe_set_free(set);
+	ref = recipe_set_ref_new(set);
+	if (!ref)
 		return -ENOMEM;
-	}
-	ref->set = set;
-	ref->refs = 1;
-	rs_unref(s->recipes);
+	recipe_set_unref(s->recipes);
 	s->recipes = ref;
 	s->recipe_errors = (unsigned)r;
 	for (size_t i = 0; i < set->n; i++)
@@ -456,7 +438,7 @@ static void start_job(struct station *s, struct port *p, const struct recipe *r)
 			s->today_fail++;
 		return;
 	}
-	p->rs = rs_ref(s->recipes);
+	p->rs = recipe_set_ref(s->recipes);
 	p->recipe = r;
 	p->unit_id = job_unit_id(p->job);
 	p->started_ms = mono_ms();
@@ -796,7 +778,7 @@ static void reap_port(struct station *s, struct port *p)
 	unused = job_has_unused_device(p->job);
 	pending = job_result_pending(p->job);
 	p->job = job_free(p->job);
-	rs_unref(p->rs);
+	recipe_set_unref(p->rs);
 	p->rs = NULL;
 	p->recipe = NULL;
 	s->n_jobs--;
@@ -1335,7 +1317,7 @@ struct station *station_free(struct station *s)
 		close(s->loader.fd);
 	sd_event_unref(s->loop);
 	ports_free(&s->ports);
-	rs_unref(s->recipes);
+	recipe_set_unref(s->recipes);
 	image_cache_free(s->images);
 	if (s->usb)
 		libusb_exit(s->usb);

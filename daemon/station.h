@@ -35,12 +35,6 @@
 struct hotplug;
 struct control;
 
-/* A loaded recipe set, kept alive while any job still runs one of its recipes. */
-struct recipe_set_ref {
-	struct recipe_set *set;
-	unsigned refs;
-};
-
 /*
  * Recipes load on a thread of their own: hashing a multi-GiB image takes
  * seconds (1 GiB held the loop 4.1 s; ~7 GiB would trip WatchdogSec=30), and

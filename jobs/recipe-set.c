@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fnmatch.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool recipe_port_glob_valid(const char *glob)
@@ -211,4 +212,30 @@ int recipe_set_load_dir_cancellable(const char *dir, const atomic_bool *cancel,
 		return r;
 	*ret = TAKE_PTR(set);
 	return refused;
+}
+
+struct recipe_set_ref *recipe_set_ref_new(struct recipe_set *set)
+{
+	struct recipe_set_ref *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		recipe_set_free(set);
+		return NULL;
+	}
+	*r = (struct recipe_set_ref){ .set = set, .refs = 1 };
+	return r;
+}
+
+struct recipe_set_ref *recipe_set_ref(struct recipe_set_ref *r)
+{
+	r->refs++;
+	return r;
+}
+
+void recipe_set_unref(struct recipe_set_ref *r)
+{
+	if (r && --r->refs == 0) {
+		recipe_set_free(r->set);
+		free(r);
+	}
 }

@@ -513,6 +513,23 @@ struct recipe_set *recipe_set_free(struct recipe_set *set);
 DEFINE_CLEANUP_FUNC(struct recipe_set *, recipe_set_free);
 
 /*
+ * A loaded set shared by the station and every job that still runs one of
+ * its recipes, so a reload (SIGHUP) never frees a recipe under a job.  The
+ * count is not atomic: take and drop references on one thread (flashd's
+ * loop).
+ */
+struct recipe_set_ref {
+	struct recipe_set *set;
+	unsigned refs;
+};
+
+/* A reference owning set (freed with the last unref), count 1; NULL on -ENOMEM (set is freed). */
+struct recipe_set_ref *recipe_set_ref_new(struct recipe_set *set);
+struct recipe_set_ref *recipe_set_ref(struct recipe_set_ref *r);
+/* Drop one reference; the last one frees the set.  Accepts NULL. */
+void recipe_set_unref(struct recipe_set_ref *r);
+
+/*
  * Whether one recipe's match rules accept the device.  port_path is the
  * sysfs port path ("1-1.2.3").  On a match, *ret_rank (may be NULL) gets its
  * specificity, higher = more specific; see recipe_set_match().
