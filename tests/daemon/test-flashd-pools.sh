@@ -7,7 +7,10 @@
 # the value, every other one is burned, a passed unit's value stays used,
 # and `flashctl pool audit` is clean.  A pool below its low_water and an
 # empty one are reported once each in the journal, in STATUS= (the status
-# line of the control socket) and in `flashctl status`.
+# line of the control socket) and in `flashctl status`; a pool drained by
+# another process while flashd runs is noticed when the next unit ends (a
+# simulated STM32 whose recipe draws nothing), and reported once.
+# Runtime ~15 s.
 set -u
 top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${FLASHD_BUILD:-$top/build/default}
@@ -59,6 +62,7 @@ mkdir -p "$tmp/recipes"
 echo '{ "boards": [] }' >"$tmp/scenario.json"
 cat >"$tmp/driver.sh" <<'EOF'
 #!/usr/bin/env bash
+# Runtime ~15 s.
 set -u
 t=$1 B=$FLASHD_BUILD
 "$B/flashd" --config "$t/flashd.conf" --recipes "$t/recipes" --db "$t/f.db" --control "$t/ctl" \
@@ -117,4 +121,60 @@ json=$(cat "$tmp/status.json")
 [[ $json == *'"status":"'*'; pool certs exhausted; pool serial low: 11 units left"'* ]] &&
 	[[ $json == *'{"name":"serial","kind":"counter","units_left":11,"low_water":12,"level":"low"}'* ]] &&
 	ok "status JSON: the STATUS= line and pools" || nok "status JSON: the STATUS= line and pools" "$json"
+
+# ---- a crossing seen when a unit ends -----------------------------------------
+# Pool 'late' (5 values, low water 3) is drained to 2 by another process
+# while flashd runs: flashd does not look until a unit ends; then a board
+# (no pool in its recipe) passes, and the crossing is logged once, after it.
+"${F[@]}" pool create late --kind counter --format 'T{seq:2}' --first 1 --last 5 \
+	--low-water 3 >/dev/null || nok "pool create late"
+head -c 16384 /dev/urandom >"$tmp/recipes/app.bin"
+cat >"$tmp/recipes/stm32.json" <<EOF
+{ "name": "stm32-app", "match": { "vid": "0483", "pid": "df11", "ports": ["1-1.*"] },
+  "serial": { "source": "usb_serial" },
+  "stages": [ { "op": "dfuse.download", "name": "app", "address": "0x08000000",
+    "file": "app.bin", "sha256": "$(sha256sum "$tmp/recipes/app.bin" | cut -d' ' -f1)",
+    "erase": "pages", "verify": "readback" } ] }
+EOF
+cat >"$tmp/scenario2.json" <<EOF
+{ "time_scale": 0.05, "boards": [
+  { "id": "s1", "type": "stm32f405-dfuse", "port": "1-1.1", "serial": "LATE0001", "plug_ms": 2500 } ] }
+EOF
+cat >"$tmp/driver2.sh" <<'EOF'
+#!/usr/bin/env bash
+# Runtime ~15 s.
+set -u
+t=$1 B=$FLASHD_BUILD
+"$B/flashd" --config "$t/flashd.conf" --recipes "$t/recipes" --db "$t/f.db" --control "$t/ctl" \
+	--log-stderr 2>>"$t/flashd2.log" &
+pid=$!
+for _ in $(seq 200); do [ -S "$t/ctl" ] && break; sleep 0.05; done
+for _ in 1 2 3; do "$B/tests/tools/pool-tool" "$t/f.db" pass late >/dev/null; done
+echo "--- drained" >>"$t/flashd2.log"
+for _ in $(seq 400); do
+	[ "$(sqlite3 "$t/f.db" "SELECT count(*) FROM units WHERE recipe = 'stm32-app' AND result != 'running'")" -ge 1 ] && break
+	sleep 0.05
+done
+sleep 0.3
+"$B/flashctl" status --socket "$t/ctl" >"$t/status2.txt" 2>&1
+kill -TERM "$pid"
+wait "$pid"
+EOF
+chmod +x "$tmp/driver2.sh"
+FLASHD_BUILD=$build timeout 60 "$sim" --scenario "$tmp/scenario2.json" -- "$tmp/driver2.sh" "$tmp" \
+	>"$tmp/sim2.log" 2>&1
+check "flashd with a board ran and stopped cleanly" "$?" 0
+check "the board's unit passed" \
+	"$(q "SELECT group_concat(result) FROM units WHERE recipe = 'stm32-app'")" pass
+log2=$(cat "$tmp/flashd2.log")
+check "the crossing is logged once" "$(grep -c "Pool 'late' low: 2 units left (low water 3)" <<<"$log2")" 1
+drained=$(grep -n -- "--- drained" <<<"$log2" | cut -d: -f1)
+finished=$(grep -n "stm32-app" <<<"$log2" | grep -i "pass" | head -1 | cut -d: -f1)
+low=$(grep -n "Pool 'late' low" <<<"$log2" | cut -d: -f1)
+[ -n "$drained" ] && [ -n "$finished" ] && [ -n "$low" ] && [ "$low" -gt "$drained" ] &&
+	[ "$low" -gt "$finished" ] && ok "flashd notices the crossing when the unit ends" ||
+	nok "flashd notices the crossing when the unit ends" \
+		"lines: drained ${drained:-?}, unit passed ${finished:-?}, low ${low:-?}" "$log2"
+[[ $(cat "$tmp/status2.txt") == *"pool late low: 2 units left"* ]] &&
+	ok "status names the pool that got low" || nok "status names the pool that got low" "$(cat "$tmp/status2.txt")"
 exit $((fails > 0))
