@@ -22,14 +22,14 @@ const char *pool_level_name(enum pool_level l)
 }
 
 /* Exhausted whatever low_water says: the next unit drawing from it fails. */
-static enum pool_level level_of(const struct db_pool_row *r)
+static enum pool_level level_of(const struct db_pool_level *r)
 {
 	if (r->units_left <= 0)
 		return POOL_LEVEL_EXHAUSTED;
 	return r->low ? POOL_LEVEL_LOW : POOL_LEVEL_OK;
 }
 
-static int add_row(const struct db_pool_row *r, void *ud)
+static int add_row(const struct db_pool_level *r, void *ud)
 {
 	struct pool_watch *w = ud;
 	struct pool_seen *v = realloc(w->v, (w->n + 1) * sizeof(*v));
@@ -76,7 +76,7 @@ int pool_watch_refresh(struct pool_watch *w, struct db *db, struct err *err)
 	struct pool_watch fresh = { 0 };
 	int r, n = 0;
 
-	r = db_pool_list(db, NULL, add_row, &fresh, err);
+	r = db_pool_levels(db, add_row, &fresh, err);
 	if (r < 0) {
 		pool_watch_clear(&fresh);
 		return r == -ENOMEM ? err_set(err, r, "out of memory") : r;

@@ -2,7 +2,9 @@
  * What the daemon knows of the identity pools (issue 18, db/pool.h): each
  * pool's units left and whether it is low (fewer than its low_water) or
  * exhausted (none left).  The loop re-reads the pools at start and after
- * each unit ends (one cheap query, no thread of its own), logs a pool that
+ * each unit ends (db_pool_levels(): one query over the free values only,
+ * so a pool that issued a million serials costs nothing; no thread of its
+ * own), logs a pool that
  * got low or exhausted once per crossing (LOG_ID_POOL_LOW), and gives the
  * low ones to STATUS= and the control socket's status.
  */

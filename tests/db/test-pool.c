@@ -788,4 +788,79 @@ TEST(pool_sigkill_at_random_moments_keeps_every_value_in_one_state)
 	ASSERT_SQL_TEXT(p, "PRAGMA integrity_check", "ok");
 }
 
+struct levels_seen {
+	char names[4][16];
+	int64_t left[4];
+	bool low[4];
+	int n;
+};
+
+static int level_cb(const struct db_pool_level *r, void *ud)
+{
+	struct levels_seen *l = ud;
+
+	snprintf(l->names[l->n], sizeof(l->names[0]), "%s", r->name);
+	l->left[l->n] = r->units_left;
+	l->low[l->n++] = r->low;
+	return 0;
+}
+
+static int list_cb(const struct db_pool_row *r, void *ud)
+{
+	struct levels_seen *l = ud;
+
+	snprintf(l->names[l->n], sizeof(l->names[0]), "%s", r->name);
+	l->left[l->n] = r->units_left;
+	l->low[l->n++] = r->low;
+	return 0;
+}
+
+/* The daemon's cheap view (db_pool_levels, after every unit) agrees with db_pool_list. */
+TEST(pool_levels_agree_with_the_list)
+{
+	struct db *db = open_db("levels.db", true);
+	struct db_pool_spec sp = serials, m = macs, k = keys;
+	const char *both[] = {"serials", "macs"};
+	struct levels_seen a = {0}, b = {0};
+	struct db_identities ids;
+	struct err e = {0};
+	FILE *f;
+
+	sp.policy = DB_POOL_REUSE;
+	sp.low_water = 999;
+	m.low_water = 200;
+	k.low_water = 1;
+	create(db, &sp);
+	create(db, &m);
+	create(db, &k);
+	f = fopen(tpath("levels.txt"), "w");
+	ASSERT_TRUE(f != NULL);
+	fputs("k1\nk2\n", f);
+	fclose(f);
+	ASSERT_EQ(db_pool_import(db, "keys", tpath("levels.txt"), DB_POOL_IMPORT_LINES, &e), 2);
+	for (int i = 0; i < 5; i++) { /* used, burned and freed values, per_unit 2 */
+		int64_t id = unit(db, "1-1");
+		enum db_result r = i % 3 == 0 ? DB_RESULT_PASS : DB_RESULT_FAIL;
+
+		ids = take(db, id, both, 2);
+		db_identities_clear(&ids);
+		ASSERT_OK(db_unit_finish(db, id, r, NULL, NULL, &e));
+		ASSERT_TRUE(db_pool_unit_finish(db, id, r, i == 4, &e) >= 0);
+	}
+	ASSERT_EQ(db_pool_levels(db, level_cb, &a, &e), 3);
+	ASSERT_EQ(db_pool_list(db, NULL, list_cb, &b, &e), 3);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_STREQ(a.names[i], b.names[i]);
+		ASSERT_EQ(a.left[i], b.left[i]);
+		ASSERT_EQ(a.low[i], b.low[i]);
+	}
+	ASSERT_STREQ(a.names[0], "keys");
+	ASSERT_EQ(a.left[0], 2);
+	ASSERT_EQ(a.low[0], false);
+	ASSERT_EQ(a.left[1], 123); /* 256 addresses, 10 taken (burn): 246 / 2 */
+	ASSERT_EQ(a.low[1], true);
+	ASSERT_EQ(a.left[2], 1000 - 5 + 2); /* 2 failed before a write: back (reuse) */
+	db_close(db);
+}
+
 TEST_MAIN()
