@@ -73,7 +73,7 @@ static void log_crossing(const struct pool_seen *p)
 
 int pool_watch_refresh(struct pool_watch *w, struct db *db, struct err *err)
 {
-	struct pool_watch fresh = { 0 };
+	struct pool_watch fresh = {0};
 	int r, n = 0;
 
 	r = db_pool_levels(db, add_row, &fresh, err);
@@ -107,9 +107,9 @@ void pool_watch_status(const struct pool_watch *w, char *buf, size_t size)
 			k = snprintf(buf + len, size - len, "%spool %s exhausted", len ? "; " : "",
 				     p->name);
 		else
-			k = snprintf(buf + len, size - len, "%spool %s low: %" PRId64 " unit%s left",
-				     len ? "; " : "", p->name, p->units_left,
-				     p->units_left == 1 ? "" : "s");
+			k = snprintf(buf + len, size - len,
+				     "%spool %s low: %" PRId64 " unit%s left", len ? "; " : "",
+				     p->name, p->units_left, p->units_left == 1 ? "" : "s");
 		if (k < 0)
 			break;
 		len += (size_t)k;
@@ -121,5 +121,5 @@ void pool_watch_clear(struct pool_watch *w)
 	for (size_t i = 0; i < w->n; i++)
 		free(w->v[i].name);
 	free(w->v);
-	*w = (struct pool_watch){ 0 };
+	*w = (struct pool_watch){0};
 }

@@ -155,7 +155,8 @@ static void refresh_pools(struct station *s)
 	r = pool_watch_refresh(&s->pools, s->db, &e);
 	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0)
-		log_msg(LOG_DEBUG, "Cannot read the identity pools: %s, keeping the last view", e.msg);
+		log_msg(LOG_DEBUG, "Cannot read the identity pools: %s, keeping the last view",
+			e.msg);
 }
 
 /* "; pool serial low: 12 units left" after the status line, if any is low. */
