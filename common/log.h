@@ -28,6 +28,8 @@
 #define LOG_ID_DB_UNWRITABLE "d62f8d98467c4c05913cf256d6fe94a0"
 /* The database takes writes again: pending results written, boards taken. */
 #define LOG_ID_DB_WRITABLE "502bcf9aeb7540f3ae11cd78fcc510ac"
+/* An identity pool got low (below its low_water) or exhausted: once per crossing. */
+#define LOG_ID_POOL_LOW "d735a8a0127e4507949eb8c63570433a"
 
 /* Per-event context; NULL/0 members are left out of the record. */
 struct log_ctx {

@@ -107,6 +107,26 @@ static void add_database(cJSON *root, struct station *s)
 	cJSON_AddStringToObject(o, "error", station_db_blocked(s) ? why : "");
 }
 
+/* The identity pools as last read by the loop (daemon/pool-watch.h). */
+static void add_pools(cJSON *root, struct station *s)
+{
+	cJSON *arr = cJSON_AddArrayToObject(root, "pools");
+
+	for (size_t i = 0; arr && i < s->pools.n; i++) {
+		const struct pool_seen *p = &s->pools.v[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o)
+			return;
+		cJSON_AddStringToObject(o, "name", p->name);
+		cJSON_AddStringToObject(o, "kind", p->kind);
+		cJSON_AddNumberToObject(o, "units_left", (double)p->units_left);
+		cJSON_AddNumberToObject(o, "low_water", (double)p->low_water);
+		cJSON_AddStringToObject(o, "level", pool_level_name(p->level));
+		cJSON_AddItemToArray(arr, o);
+	}
+}
+
 char *control_status_json(struct station *s)
 {
 	cJSON *root = cJSON_CreateObject(), *today, *ports;
@@ -129,6 +149,7 @@ char *control_status_json(struct station *s)
 					s->today_pending > 0 ? s->today_pending : 0);
 	}
 	add_database(root, s);
+	add_pools(root, s);
 	ports = cJSON_AddArrayToObject(root, "ports");
 	for (size_t i = 0; ports && i < s->ports.n; i++)
 		add_port(ports, s, s->ports.v[i], now);

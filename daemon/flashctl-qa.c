@@ -356,7 +356,63 @@ static void unit_fields(const struct db_unit_row *r, const char *out[N_UNIT_COLU
 struct unit_out {
 	enum qa_format format;
 	int rows;
+	struct db *db;	 /* for the identities of each unit */
+	bool identities; /* CSV: the "identities" column (export) */
+	struct err *err;
 };
+
+/* Identities: the values each unit was given from the pools (db/pool.h). */
+static int identity_text(const struct db_identity_row *r, void *ud)
+{
+	FILE *f = ud;
+
+	if (strcmp(r->state, "released") != 0) /* gave it back: not the unit's */
+		fprintf(f, "%s%s=%s", ftell(f) ? ";" : "", r->pool, r->value);
+	return 0;
+}
+
+/* "serial=SN1;mac=02:00:00:00:00:01" into *text (malloc'd, "" if none). */
+static int identities_text(struct db *db, int64_t unit_id, char **text, struct err *e)
+{
+	size_t len;
+	FILE *f = open_memstream(text, &len);
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	rc = db_query_unit_identities(db, unit_id, identity_text, f, e);
+	if (fclose(f) != 0 && rc >= 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
+}
+
+static cJSON *identity_json(const struct db_identity_row *r);
+
+static int identity_add(const struct db_identity_row *r, void *ud)
+{
+	cJSON *j = identity_json(r);
+
+	if (!j)
+		return -ENOMEM;
+	cJSON_AddItemToArray(ud, j);
+	return 0;
+}
+
+/* JSON: every identity record of the unit, with its state. */
+static int add_identities_json(cJSON *o, struct db *db, int64_t unit_id, struct err *e)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, "identities");
+	int rc;
+
+	if (!arr)
+		return -ENOMEM;
+	rc = db_query_unit_identities(db, unit_id, identity_add, arr, e);
+	return rc < 0 ? rc : 0;
+}
 
 static void json_print(cJSON *j)
 {
@@ -425,12 +481,24 @@ static int print_unit(const struct db_unit_row *r, void *ud)
 	case QA_FORMAT_CSV:
 		unit_fields(r, f, bufs);
 		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
-			flashctl_csv_field(f[i], i + 1 == N_UNIT_COLUMNS);
+			flashctl_csv_field(f[i], !out->identities && i + 1 == N_UNIT_COLUMNS);
+		if (out->identities) {
+			_cleanup_free_ char *ids = NULL;
+			int rc = identities_text(out->db, r->id, &ids, out->err);
+
+			if (rc < 0)
+				return rc;
+			flashctl_csv_field(ids, true);
+		}
 		break;
 	case QA_FORMAT_JSON:
 		j = unit_json(r);
 		if (!j)
 			return -ENOMEM;
+		if (add_identities_json(j, out->db, r->id, out->err) < 0) {
+			cJSON_Delete(j);
+			return -ENOMEM;
+		}
 		fputs(out->rows ? ",\n" : "\n", stdout);
 		json_print(j);
 		cJSON_Delete(j);
@@ -440,7 +508,7 @@ static int print_unit(const struct db_unit_row *r, void *ud)
 	return ferror(stdout) ? -EIO : 0;
 }
 
-static void print_units_header(enum qa_format format)
+static void print_units_header(enum qa_format format, bool identities)
 {
 	switch (format) {
 	case QA_FORMAT_TABLE:
@@ -450,7 +518,9 @@ static void print_units_header(enum qa_format format)
 		break;
 	case QA_FORMAT_CSV:
 		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
-			flashctl_csv_field(unit_columns[i], i + 1 == N_UNIT_COLUMNS);
+			flashctl_csv_field(unit_columns[i], !identities && i + 1 == N_UNIT_COLUMNS);
+		if (identities)
+			flashctl_csv_field("identities", true);
 		break;
 	case QA_FORMAT_JSON:
 		putchar('[');
@@ -458,17 +528,19 @@ static void print_units_header(enum qa_format format)
 	}
 }
 
-static int list_units(struct qa_opts *o, bool newest_first)
+/* identities: the CSV "identities" column (export; JSON always has them). */
+static int list_units(struct qa_opts *o, bool newest_first, bool identities)
 {
 	_cleanup_db_ struct db *db = NULL;
-	struct unit_out out = { .format = o->format };
 	struct err e = { 0 };
+	struct unit_out out = { .format = o->format, .identities = identities, .err = &e };
 	int rc;
 
 	rc = open_db(o, &db);
 	if (rc)
 		return rc;
-	print_units_header(o->format);
+	out.db = db;
+	print_units_header(o->format, identities);
 	rc = db_query_units(db, &o->filter, newest_first, o->limit, print_unit, &out, &e);
 	if (o->format == QA_FORMAT_JSON)
 		fputs(out.rows ? "\n]\n" : "]\n", stdout);
@@ -498,7 +570,7 @@ int flashctl_cmd_log(const struct flashctl *ctl, int argc, char **argv)
 	if ((rc = parse_opts(&o, OPT_FILTER | OPT_LIMIT, argc, argv)) >= 0 ||
 	    (rc = no_operands(&o, argc, argv)) >= 0)
 		return rc;
-	return list_units(&o, true);
+	return list_units(&o, true, false);
 }
 
 /* export with images: CSV one row per image; JSON each unit with "images". */
@@ -513,6 +585,10 @@ struct export_out {
 	int64_t unit_id; /* unit of `pending` */
 	cJSON *pending;	 /* JSON: the unit being assembled, printed when the next starts */
 	int units;
+	struct db *db;
+	struct err *err;
+	int64_t ids_unit; /* CSV: unit of ids */
+	char *ids;	  /* CSV: its identities_text() */
 };
 
 static void image_fields(const struct db_image_row *im, const char *out[N_IMAGE_COLUMNS],
@@ -555,14 +631,23 @@ static int export_image(const struct db_unit_row *u, const struct db_image_row *
 		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
 			flashctl_csv_field(uf[i], false);
 		for (size_t i = 0; i < N_IMAGE_COLUMNS; i++)
-			flashctl_csv_field(im ? imf[i] : NULL, i + 1 == N_IMAGE_COLUMNS);
+			flashctl_csv_field(im ? imf[i] : NULL, false);
+		if (!x->ids || x->ids_unit != u->id) {
+			free(x->ids);
+			x->ids = NULL;
+			if (identities_text(x->db, u->id, &x->ids, x->err) < 0)
+				return -ENOMEM;
+			x->ids_unit = u->id;
+		}
+		flashctl_csv_field(x->ids, true);
 		return ferror(stdout) ? -EIO : 0;
 	}
 	if (!x->pending || x->unit_id != u->id) {
 		flush_unit(x);
 		x->pending = unit_json(u);
 		x->unit_id = u->id;
-		if (!x->pending || !cJSON_AddArrayToObject(x->pending, "images"))
+		if (!x->pending || !cJSON_AddArrayToObject(x->pending, "images") ||
+		    add_identities_json(x->pending, x->db, u->id, x->err) < 0)
 			return -ENOMEM;
 	}
 	if (!im)
@@ -590,19 +675,21 @@ static int export_image(const struct db_unit_row *u, const struct db_image_row *
 static int export_units_images(struct qa_opts *o)
 {
 	_cleanup_db_ struct db *db = NULL;
-	struct export_out x = { .format = o->format };
 	struct err e = { 0 };
+	struct export_out x = { .format = o->format, .err = &e };
 	int rc;
 
 	rc = open_db(o, &db);
 	if (rc)
 		return rc;
-	if (o->format == QA_FORMAT_CSV)
+	x.db = db;
+	if (o->format == QA_FORMAT_CSV) {
 		for (size_t i = 0; i < N_UNIT_COLUMNS + N_IMAGE_COLUMNS; i++)
 			flashctl_csv_field(i < N_UNIT_COLUMNS ? unit_columns[i] :
 						       image_columns[i - N_UNIT_COLUMNS],
-				  i + 1 == N_UNIT_COLUMNS + N_IMAGE_COLUMNS);
-	else
+				  false);
+		flashctl_csv_field("identities", true);
+	} else
 		putchar('[');
 	rc = db_query_units_images(db, &o->filter, export_image, &x, &e);
 	if (o->format == QA_FORMAT_JSON) {
@@ -610,6 +697,7 @@ static int export_units_images(struct qa_opts *o)
 		fputs(x.units ? "\n]\n" : "]\n", stdout);
 	}
 	cJSON_Delete(x.pending);
+	free(x.ids);
 	if (rc < 0) {
 		fflush(stdout);
 		fprintf(stderr, "flashctl export: %s\n", e.msg[0] ? e.msg : strerror(-rc));
@@ -631,15 +719,75 @@ int flashctl_cmd_export(const struct flashctl *ctl, int argc, char **argv)
 	/* JSON always nests the images; CSV has one row per image on request. */
 	if (o.images || o.format == QA_FORMAT_JSON)
 		return export_units_images(&o);
-	return list_units(&o, false);
+	return list_units(&o, false, true);
 }
 
 /* show: text goes out as rows arrive; JSON is built whole (one unit is small). */
 struct show_out {
 	enum qa_format format;
 	int stages, images;
-	cJSON *root, *jstages, *jimages;
+	cJSON *root, *jstages, *jimages, *jidentities;
+	struct db *db;
+	struct err *err;
 };
+
+static cJSON *identity_json(const struct db_identity_row *r)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	if (!j)
+		return NULL;
+	cJSON_AddStringToObject(j, "pool", r->pool);
+	cJSON_AddStringToObject(j, "value", r->value);
+	r->file ? cJSON_AddStringToObject(j, "file", r->file) : cJSON_AddNullToObject(j, "file");
+	r->file_sha256 ? cJSON_AddStringToObject(j, "file_sha256", r->file_sha256) :
+			 cJSON_AddNullToObject(j, "file_sha256");
+	cJSON_AddStringToObject(j, "state", r->state);
+	cJSON_AddBoolToObject(j, "device_written", r->device_written);
+	return j;
+}
+
+/* One identity of the unit shown: a row of the "identities" table, or JSON. */
+static int show_identity(const struct db_identity_row *r, void *ud)
+{
+	struct show_out *s = ud;
+	cJSON *j;
+
+	if (s->format == QA_FORMAT_JSON) {
+		j = identity_json(r);
+		if (!j)
+			return -ENOMEM;
+		cJSON_AddItemToArray(s->jidentities, j);
+		return 0;
+	}
+	printf("  %-16s  %-24s  %-9s  ", r->pool, r->value, r->state);
+	if (r->file)
+		printf("%-7s  %s  %s\n", r->device_written ? "yes" : "no", r->file,
+		       dash(r->file_sha256));
+	else
+		printf("%s\n", r->device_written ? "yes" : "no");
+	return 0;
+}
+
+/* Between the unit's fields and its stages, from the same read snapshot. */
+static int show_identities(struct show_out *s, int64_t unit_id)
+{
+	int n;
+
+	if (s->format == QA_FORMAT_JSON) {
+		s->jidentities = cJSON_AddArrayToObject(s->root, "identities");
+		if (!s->jidentities)
+			return -ENOMEM;
+	} else {
+		n = db_query_unit_identities(s->db, unit_id, NULL, NULL, s->err);
+		if (n <= 0)
+			return n;
+		printf("identities\n  %-16s  %-24s  %-9s  %-7s  %s\n", "POOL", "VALUE", "STATE",
+		       "WRITTEN", "FILE  SHA256");
+	}
+	n = db_query_unit_identities(s->db, unit_id, show_identity, s, s->err);
+	return n < 0 ? n : 0;
+}
 
 static int show_unit(const struct db_unit_row *r, void *ud)
 {
@@ -650,7 +798,9 @@ static int show_unit(const struct db_unit_row *r, void *ud)
 		s->root = unit_json(r);
 		s->jstages = cJSON_AddArrayToObject(s->root, "stages");
 		s->jimages = cJSON_AddArrayToObject(s->root, "images");
-		return s->root && s->jstages && s->jimages ? 0 : -ENOMEM;
+		if (!s->root || !s->jstages || !s->jimages)
+			return -ENOMEM;
+		return show_identities(s, r->id);
 	}
 	fmt_duration(r->duration_ms, dur, sizeof(dur));
 	printf("unit %" PRId64 "\n", r->id);
@@ -674,7 +824,7 @@ static int show_unit(const struct db_unit_row *r, void *ud)
 	printf("  finished        %s\n", dash(fmt_iso(r->finished_at, finished)));
 	printf("  duration        %s\n", dur);
 	printf("  flashd          %s\n", dash(r->flashd_version));
-	return 0;
+	return show_identities(s, r->id);
 }
 
 static int show_stage(const struct db_stage_row *r, void *ud)
@@ -772,6 +922,8 @@ int flashctl_cmd_show(const struct flashctl *ctl, int argc, char **argv)
 	rc = open_db(&o, &db);
 	if (rc)
 		return rc;
+	s.db = db;
+	s.err = &e;
 	rc = db_query_find_unit(db, argv[optind], o.by_serial, &id, &e);
 	if (rc >= 0)
 		rc = db_query_unit(db, id, show_unit, show_stage, show_image, &s, &e);

@@ -213,6 +213,27 @@ static void print_database(const cJSON *db)
 	       str(db, "path"), str(db, "error"), num(db, "pending_units"));
 }
 
+/* Pools under the ports; a low or exhausted one is marked for the eye. */
+static void print_pools(const cJSON *pools)
+{
+	static const char *const marks[][2] = { { "low", "  LOW" }, { "exhausted", "  EXHAUSTED" } };
+	const cJSON *p;
+
+	if (cJSON_GetArraySize(pools) == 0)
+		return;
+	printf("\n%-24s %-8s %12s %10s\n", "POOL", "KIND", "UNITS LEFT", "LOW WATER");
+	cJSON_ArrayForEach(p, pools)
+	{
+		const char *mark = "";
+
+		for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+			if (!strcmp(str(p, "level"), marks[i][0]))
+				mark = marks[i][1];
+		printf("%-24s %-8s %12.0f %10.0f%s\n", str(p, "name"), str(p, "kind"),
+		       num(p, "units_left"), num(p, "low_water"), mark);
+	}
+}
+
 static int show(const char *path, bool json, bool clear)
 {
 	_cleanup_free_ char *doc = fetch(path);
@@ -238,6 +259,7 @@ static int show(const char *path, bool json, bool clear)
 	print_database(cJSON_GetObjectItemCaseSensitive(root, "database"));
 	ports = cJSON_GetObjectItemCaseSensitive(root, "ports");
 	print_ports(ports);
+	print_pools(cJSON_GetObjectItemCaseSensitive(root, "pools"));
 	fflush(stdout);
 	cJSON_Delete(root);
 	return FLASHCTL_EXIT_OK;

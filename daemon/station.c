@@ -20,6 +20,7 @@
 #include "daemon/control.h"
 #include "daemon/hotplug.h"
 #include "daemon/port-progress.h"
+#include "db/pool.h"
 #include "db/query.h"
 #include "db/units.h"
 
@@ -103,6 +104,55 @@ static void refresh_today(struct station *s)
 	pthread_mutex_unlock(&s->db_lock);
 }
 
+/* ---- identity pools (db/pool.h) ------------------------------------------ */
+
+/*
+ * Settle the pool values of units that ended without their values settled
+ * (a crash during the job or between its two finish calls): after the
+ * 'running' rows were made 'interrupted', never before.
+ */
+static void recover_pools(struct station *s)
+{
+	struct err e = { 0 };
+	int n;
+
+	pthread_mutex_lock(&s->db_lock);
+	n = db_pool_recover(s->db, &e);
+	pthread_mutex_unlock(&s->db_lock);
+	if (n < 0)
+		log_msg(LOG_ERR, "Cannot settle the pool values of interrupted units: %s", e.msg);
+	else if (n > 0)
+		log_msg(LOG_WARNING,
+			"%d pool value(s) of interrupted units settled (burned, or freed under policy 'reuse' if nothing was written)",
+			n);
+}
+
+/* Re-read the pools (at start, after each unit): logs a pool that got low. */
+static void refresh_pools(struct station *s)
+{
+	struct err e = { 0 };
+	int r;
+
+	pthread_mutex_lock(&s->db_lock);
+	r = pool_watch_refresh(&s->pools, s->db, &e);
+	pthread_mutex_unlock(&s->db_lock);
+	if (r < 0)
+		log_msg(LOG_DEBUG, "Cannot read the identity pools: %s, keeping the last view",
+			e.msg);
+}
+
+/* "; pool serial low: 12 units left" after the status line, if any is low. */
+static void status_pools(struct station *s, char *buf, size_t size)
+{
+	size_t len = strlen(buf);
+
+	if (len + 2 >= size)
+		return;
+	pool_watch_status(&s->pools, buf + len + 2, size - len - 2);
+	if (buf[len + 2])
+		memcpy(buf + len, "; ", 2);
+}
+
 /* ---- database not writable (db/pending.h) ---------------------------- */
 
 static void start_queued(struct station *s);
@@ -154,6 +204,8 @@ static int db_try_replay(struct station *s)
 	else if (n > 0)
 		log_msg(LOG_WARNING,
 			"%d unit(s) left running by a previous flashd are now 'interrupted'", n);
+	if (s->recover_deferred)
+		recover_pools(s);
 	s->recover_deferred = false;
 	if (st.dropped)
 		log_ev(LOG_ERR, LOG_ID_DB_WRITABLE, NULL,
@@ -285,6 +337,7 @@ void station_status_line(struct station *s, char *buf, size_t size)
 		 s->ports.n, flashing, awaiting,
 		 queued ? ", " : "", queued, queued ? " queued" : "", pass, fail, pend,
 		 s->recipe_errors ? " (recipe errors: see journal)" : "");
+	status_pools(s, buf, size);
 	(void)present;
 }
 
@@ -787,6 +840,7 @@ static void reap_port(struct station *s, struct port *p)
 	snprintf(p->last_serial, sizeof(p->last_serial), "%s", live.serial);
 	p->passed_ms = live.result == JOB_PASS ? mono_ms() : 0;
 	count_result(s, pending, live.result);
+	refresh_pools(s);
 	p->state = p->present ? PORT_DONE : PORT_EMPTY;
 	c = port_ctx(p, p->last_result);
 	log_ev(LOG_DEBUG, NULL, &c, "Port '%s' free", p->path);
@@ -1114,7 +1168,10 @@ static int setup_db(struct station *s)
 	if (r > 0)
 		log_msg(LOG_WARNING, "%d unit(s) left running by a previous flashd are now 'interrupted'",
 			r);
+	if (!s->recover_deferred)
+		recover_pools(s);
 	refresh_today(s);
+	refresh_pools(s);
 	return 0;
 }
 
@@ -1323,6 +1380,7 @@ struct station *station_free(struct station *s)
 		libusb_exit(s->usb);
 	db_close(s->db);
 	db_pending_free(s->pending);
+	pool_watch_clear(&s->pools);
 	pthread_mutex_destroy(&s->db_lock);
 	config_free(&s->cfg);
 	free(s->config_path);

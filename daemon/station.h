@@ -25,6 +25,7 @@
 #include <systemd/sd-event.h>
 
 #include "daemon/config.h"
+#include "daemon/pool-watch.h"
 #include "daemon/ports.h"
 #include "db/db.h"
 #include "db/pending.h"
@@ -104,6 +105,9 @@ struct station {
 	bool db_blocked;
 	uint64_t db_retry_ms;  /* monotonic time of the next retry */
 	bool recover_deferred; /* 'running' rows recovered after the replay */
+
+	/* identity pools as last read (daemon/pool-watch.h) */
+	struct pool_watch pools;
 };
 
 struct station_options {

@@ -728,6 +728,42 @@ int db_pool_list(struct db *db, const char *name, db_pool_cb_t cb, void *userdat
 	return n;
 }
 
+int db_pool_levels(struct db *db, db_pool_level_cb_t cb, void *userdata, struct err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int rc, n = 0;
+
+	rc = pool_prep(db,
+		       "SELECT name, kind, per_unit, low_water, last_seq, next_seq, "
+		       /* The planner would walk the pool's whole primary key. */
+		       "(SELECT count(*) FROM pool_values v INDEXED BY pool_values_free "
+		       "WHERE v.pool = p.name AND v.state = 'free') FROM pools p ORDER BY name",
+		       &s, err);
+	if (rc < 0)
+		return rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t per_unit = db_col_int(s, 2, 1), next = db_col_int(s, 5, -1);
+		int64_t free = sqlite3_column_int64(s, 6);
+		struct db_pool_level r = {
+			.name = db_col_text(s, 0),
+			.kind = db_col_text(s, 1),
+			.low_water = db_col_int(s, 3, 0),
+		};
+
+		/* Never-issued numbers of a range are free without a row. */
+		if (next >= 0)
+			free += db_col_int(s, 4, 0) - next + 1;
+		r.units_left = free / (per_unit > 0 ? per_unit : 1);
+		r.low = r.units_left < r.low_water;
+		n++;
+		if (cb && (rc = cb(&r, userdata)) < 0)
+			return rc;
+	}
+	if (rc != SQLITE_DONE)
+		return db_sql_err(db, rc, err, "pool levels");
+	return n;
+}
+
 int db_pool_values(struct db *db, const char *pool, db_pool_value_cb_t cb, void *userdata,
 		   struct err *err)
 {

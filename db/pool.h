@@ -169,6 +169,20 @@ typedef int (*db_pool_cb_t)(const struct db_pool_row *row, void *userdata);
 /* Every pool (name NULL) or one (-ENOENT if none), by name.  Returns the count. */
 int db_pool_list(struct db *db, const char *name, db_pool_cb_t cb, void *userdata, struct err *err);
 
+/*
+ * Units left of each pool, by name, for a daemon that looks after every
+ * unit: counts only the free values (a partial index), never the used
+ * ones, so it stays cheap when a pool has issued millions.  Strings valid
+ * during the callback.  Returns the number of pools.
+ */
+struct db_pool_level {
+	const char *name, *kind;
+	int64_t units_left, low_water;
+	bool low; /* units_left < low_water */
+};
+typedef int (*db_pool_level_cb_t)(const struct db_pool_level *row, void *userdata);
+int db_pool_levels(struct db *db, db_pool_level_cb_t cb, void *userdata, struct err *err);
+
 /* A value of a pool that was issued or imported; unit_id -1 when free. */
 struct db_pool_value_row {
 	const char *pool;

@@ -5,6 +5,7 @@
  */
 #include "db/query.h"
 #include "db/db-private.h"
+#include "db/pool.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -145,6 +146,42 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/*
+ * The unit holding identity value key (db/pool.h), after serial and chip
+ * UID found none.  A MAC is stored in one form (lower case, ':'), so any
+ * typed form is normalised first.  A unit that holds the value comes
+ * before one that released it; then the latest record.
+ */
+static int find_by_identity(struct db *db, const char *key, int64_t *unit_id, struct err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	char mac[18];
+	int64_t n;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db->sql,
+				"SELECT unit_id FROM unit_identities WHERE value IN (?1, ?2) "
+				"ORDER BY state = 'released', id DESC LIMIT 1",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_sql_err(db, rc, err, "find unit '%s'", key);
+	db_bind_text(s, 1, key);
+	if (db_pool_parse_mac(key, &n) == 0) {
+		db_pool_mac_text(n, mac);
+		db_bind_text(s, 2, mac);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return err_set(err, -ENOENT, "no unit with %s '%s'",
+			       all_digits(key) ? "id, serial, chip UID or identity" :
+						 "serial, chip UID or identity",
+			       key);
+	if (rc != SQLITE_ROW)
+		return db_sql_err(db, rc, err, "find unit '%s'", key);
+	*unit_id = sqlite3_column_int64(s, 0);
+	return 0;
+}
+
 /* The newest unit whose chip UID is key (any case: UIDs are hex), after
  * the serial found none; a scan, which is fine for a command a person types. */
 static int find_by_chip_uid(struct db *db, const char *key, int64_t *unit_id, struct err *err)
@@ -161,8 +198,7 @@ static int find_by_chip_uid(struct db *db, const char *key, int64_t *unit_id, st
 	db_bind_text(s, 1, key);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE)
-		return err_set(err, -ENOENT, "no unit with %s '%s'",
-			       all_digits(key) ? "id, serial or chip UID" : "serial or chip UID", key);
+		return find_by_identity(db, key, unit_id, err);
 	if (rc != SQLITE_ROW)
 		return db_sql_err(db, rc, err, "find unit '%s'", key);
 	*unit_id = sqlite3_column_int64(s, 0);
@@ -365,6 +401,39 @@ int db_query_units_images(struct db *db, const struct db_filter *filter, db_unit
 	rc = units_images_locked(db, filter, cb, userdata, err);
 	sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL);
 	return rc;
+}
+
+int db_query_unit_identities(struct db *db, int64_t unit_id, db_identity_cb_t cb, void *userdata,
+			     struct err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int rc, count = 0;
+
+	rc = sqlite3_prepare_v2(db->sql,
+				"SELECT pool, value, file, file_sha256, state, device_written "
+				"FROM unit_identities WHERE unit_id = ? ORDER BY id",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_sql_err(db, rc, err, "query identities of unit %lld", (long long)unit_id);
+	sqlite3_bind_int64(s, 1, unit_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct db_identity_row r = {
+			.unit_id = unit_id,
+			.pool = db_col_text(s, 0),
+			.value = db_col_text(s, 1),
+			.file = db_col_text(s, 2),
+			.file_sha256 = db_col_text(s, 3),
+			.state = db_col_text(s, 4),
+			.device_written = sqlite3_column_int(s, 5) != 0,
+		};
+
+		if (cb && (rc = cb(&r, userdata)) < 0)
+			return rc;
+		count++;
+	}
+	if (rc != SQLITE_DONE)
+		return db_sql_err(db, rc, err, "query identities of unit %lld", (long long)unit_id);
+	return count;
 }
 
 static const char *const stats_by_names[_DB_STATS_BY_MAX] = {

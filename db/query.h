@@ -74,8 +74,11 @@ int db_query_units(struct db *db, const struct db_filter *filter, bool newest_fi
 /*
  * Resolve what a user typed after "flashctl show": a unit id if key is all
  * digits and such a unit exists (unless by_serial), else the newest unit
- * with that serial, else (unless by_serial) the newest with that chip UID.
- * -ENOENT with a message naming key if none.
+ * with that serial, else (unless by_serial) the newest with that chip UID,
+ * else the unit holding that identity value (a counter serial, a list
+ * value, a MAC in any case with ':' or '-'; a unit that gave the value
+ * back to its pool only if no other has it).  -ENOENT with a message
+ * naming key if none.
  */
 int db_query_find_unit(struct db *db, const char *key, bool by_serial, int64_t *unit_id,
 		       struct err *err);
@@ -96,6 +99,25 @@ typedef int (*db_unit_image_cb_t)(const struct db_unit_row *unit, const struct d
 				  void *userdata);
 int db_query_units_images(struct db *db, const struct db_filter *filter, db_unit_image_cb_t cb,
 			  void *userdata, struct err *err);
+
+/* A value a unit was given from an identity pool (db/pool.h), as kept with the unit. */
+struct db_identity_row {
+	int64_t unit_id;
+	const char *pool, *value;
+	const char *file, *file_sha256; /* a list value naming a file, else NULL */
+	const char *state;		/* "allocated", "used", "burned", "released" */
+	bool device_written;		/* a write to the device had started */
+};
+typedef int (*db_identity_cb_t)(const struct db_identity_row *row, void *userdata);
+
+/*
+ * The identities of unit_id in the order given (a unit without any: 0
+ * callbacks).  One statement, no transaction of its own: it may run from
+ * inside another query's callback, in that query's snapshot.  Returns the
+ * number of rows.
+ */
+int db_query_unit_identities(struct db *db, int64_t unit_id, db_identity_cb_t cb, void *userdata,
+			     struct err *err);
 
 enum db_stats_by {
 	DB_STATS_BY_RECIPE,

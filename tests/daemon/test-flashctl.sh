@@ -132,14 +132,14 @@ assert rows[3]["error"] == "CRC mismatch (host 0x1a2b3c4d, device 0x9f000000)"
 ' "$tmp/prev" && ok "csv parses with python csv"
 
 check "export csv" 0 "${F[@]}" export &&
-	[ "$(echo "$out" | head -1)" = "$header" ] && [ "$(echo "$out" | sed -n 2p | cut -d, -f1)" = 1 ] &&
+	[ "$(echo "$out" | head -1)" = "$header,identities" ] && [ "$(echo "$out" | sed -n 2p | cut -d, -f1)" = 1 ] &&
 	[ "$(echo "$out" | wc -l)" -eq 6 ] && ok "export defaults to csv, oldest first"
 check "export json" 0 "${F[@]}" export --format json --recipe stm32-app &&
 	check "export json parses" 0 python3 -c '
 import json, sys
 rows = json.load(open(sys.argv[1]))
 assert [r["id"] for r in rows] == [1, 2, 4], rows
-assert list(rows[0].keys()) == sys.argv[2].split(",") + ["images"], list(rows[0].keys())
+assert list(rows[0].keys()) == sys.argv[2].split(",") + ["images", "identities"], list(rows[0].keys())
 assert rows[0]["images"] == [] and len(rows[2]["images"]) == 1, rows
 im = rows[2]["images"][0]
 assert im == {"stage": "flash", "target": "0x08004000", "file": "app.bin", "size": 65536,
@@ -150,11 +150,11 @@ assert [r["slot"] for r in rows] == ["A3", "B3", "B3"], rows
 assert rows[1]["failed_stage"] == "flash" and rows[0]["error"] is None
 ' "$tmp/prev" "$header" && ok "export json parses with the stable keys"
 check "export --images csv" 0 "${F[@]}" export --images &&
-	[ "$(echo "$out" | head -1)" = "$header,image_stage,image_target,image_file,image_size,image_sha256,host_crc32,device_crc32,verified" ] &&
+	[ "$(echo "$out" | head -1)" = "$header,image_stage,image_target,image_file,image_size,image_sha256,host_crc32,device_crc32,verified,identities" ] &&
 	[ "$(echo "$out" | wc -l)" -eq 6 ] &&
 	expect "export --images: one row per image with the unit's columns" "$out" \
-		'4,st1,1-2,B3,stm32-app,aa11,0483,df11,SN002,,,pass,,,2026-01-02T00:00:02.000Z,2026-01-02T00:00:12.000Z,10000,0.1,flash,0x08004000,app.bin,65536,cafe,1a2b3c4d,1a2b3c4d,1' \
-		'1,st1,1-1,A3,stm32-app,aa11,0483,df11,SN001,uid1,ef4018,pass,,,2026-01-01T00:00:01.000Z,2026-01-01T00:00:13.000Z,12000,0.1,,,,,,,,'
+		'4,st1,1-2,B3,stm32-app,aa11,0483,df11,SN002,,,pass,,,2026-01-02T00:00:02.000Z,2026-01-02T00:00:12.000Z,10000,0.1,flash,0x08004000,app.bin,65536,cafe,1a2b3c4d,1a2b3c4d,1,' \
+		'1,st1,1-1,A3,stm32-app,aa11,0483,df11,SN001,uid1,ef4018,pass,,,2026-01-01T00:00:01.000Z,2026-01-01T00:00:13.000Z,12000,0.1,,,,,,,,,'
 check "log json empty" 0 "${F[@]}" log --format json --serial NOPE &&
 	check "empty json parses" 0 python3 -c 'import json,sys; assert json.load(open(sys.argv[1])) == []' "$tmp/prev" &&
 	ok "log json with no rows is []"
@@ -177,7 +177,7 @@ assert u["id"] == 4 and len(u["stages"]) == 2 and u["images"][0]["host_crc32"] =
 check "show chip uid" 0 "${F[@]}" show UID1 &&
 	expect "show by chip UID (any case) gives its unit" "$out" "unit 1" "chip uid        uid1"
 check "show missing" 1 "${F[@]}" show NOPE &&
-	expect "show unknown serial is an error" "$errout" "flashctl show: no unit with serial or chip UID 'NOPE'"
+	expect "show unknown serial is an error" "$errout" "flashctl show: no unit with serial, chip UID or identity 'NOPE'"
 check "show --serial numeric" 1 "${F[@]}" show --serial 4 &&
 	expect "show --serial does not take ids" "$errout" "no unit with serial '4'"
 check "show no arg" 2 "${F[@]}" show && expect "show needs an argument" "$errout" "needs a unit id or serial"

@@ -548,7 +548,7 @@ TEST(db_query_find_unit_by_id_or_serial)
 	ASSERT_CONTAINS(e.msg, "no unit with serial '2'");
 	err_clear(&e);
 	ASSERT_EQ(db_query_find_unit(db, "NOPE", false, &id, &e), -ENOENT);
-	ASSERT_CONTAINS(e.msg, "no unit with serial or chip UID 'NOPE'");
+	ASSERT_CONTAINS(e.msg, "no unit with serial, chip UID or identity 'NOPE'");
 }
 
 struct stats_seen {

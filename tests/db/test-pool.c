@@ -8,6 +8,7 @@
  */
 #include "db/db.h"
 #include "db/pool.h"
+#include "db/query.h"
 #include "db/units.h"
 #include "tests/db/db-test-util.h"
 
@@ -786,6 +787,138 @@ TEST(pool_sigkill_at_random_moments_keeps_every_value_in_one_state)
 	ASSERT_TRUE(raw_int(p, "SELECT count(*) FROM unit_identities WHERE state = 'released'") >
 		    0);
 	ASSERT_SQL_TEXT(p, "PRAGMA integrity_check", "ok");
+}
+
+struct levels_seen {
+	char names[4][16];
+	int64_t left[4];
+	bool low[4];
+	int n;
+};
+
+static int level_cb(const struct db_pool_level *r, void *ud)
+{
+	struct levels_seen *l = ud;
+
+	snprintf(l->names[l->n], sizeof(l->names[0]), "%s", r->name);
+	l->left[l->n] = r->units_left;
+	l->low[l->n++] = r->low;
+	return 0;
+}
+
+static int list_cb(const struct db_pool_row *r, void *ud)
+{
+	struct levels_seen *l = ud;
+
+	snprintf(l->names[l->n], sizeof(l->names[0]), "%s", r->name);
+	l->left[l->n] = r->units_left;
+	l->low[l->n++] = r->low;
+	return 0;
+}
+
+/* The daemon's cheap view (db_pool_levels, after every unit) agrees with db_pool_list. */
+TEST(pool_levels_agree_with_the_list)
+{
+	struct db *db = open_db("levels.db", true);
+	struct db_pool_spec sp = serials, m = macs, k = keys;
+	const char *both[] = {"serials", "macs"};
+	struct levels_seen a = {0}, b = {0};
+	struct db_identities ids;
+	struct err e = {0};
+	FILE *f;
+
+	sp.policy = DB_POOL_REUSE;
+	sp.low_water = 999;
+	m.low_water = 200;
+	k.low_water = 1;
+	create(db, &sp);
+	create(db, &m);
+	create(db, &k);
+	f = fopen(tpath("levels.txt"), "w");
+	ASSERT_TRUE(f != NULL);
+	fputs("k1\nk2\n", f);
+	fclose(f);
+	ASSERT_EQ(db_pool_import(db, "keys", tpath("levels.txt"), DB_POOL_IMPORT_LINES, &e), 2);
+	for (int i = 0; i < 5; i++) { /* used, burned and freed values, per_unit 2 */
+		int64_t id = unit(db, "1-1");
+		enum db_result r = i % 3 == 0 ? DB_RESULT_PASS : DB_RESULT_FAIL;
+
+		ids = take(db, id, both, 2);
+		db_identities_clear(&ids);
+		ASSERT_OK(db_unit_finish(db, id, r, NULL, NULL, &e));
+		ASSERT_TRUE(db_pool_unit_finish(db, id, r, i == 4, &e) >= 0);
+	}
+	ASSERT_EQ(db_pool_levels(db, level_cb, &a, &e), 3);
+	ASSERT_EQ(db_pool_list(db, NULL, list_cb, &b, &e), 3);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_STREQ(a.names[i], b.names[i]);
+		ASSERT_EQ(a.left[i], b.left[i]);
+		ASSERT_EQ(a.low[i], b.low[i]);
+	}
+	ASSERT_STREQ(a.names[0], "keys");
+	ASSERT_EQ(a.left[0], 2);
+	ASSERT_EQ(a.low[0], false);
+	ASSERT_EQ(a.left[1], 123); /* 256 addresses, 10 taken (burn): 246 / 2 */
+	ASSERT_EQ(a.low[1], true);
+	ASSERT_EQ(a.left[2], 1000 - 5 + 2); /* 2 failed before a write: back (reuse) */
+	db_close(db);
+}
+
+static int ident_cb(const struct db_identity_row *r, void *ud)
+{
+	char *buf = ud;
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, 512 - n, "%s%s=%s/%s/%d", n ? " " : "", r->pool, r->value, r->state,
+		 r->device_written);
+	return 0;
+}
+
+/* flashctl show VALUE: the unit holding an identity, any MAC spelling. */
+TEST(pool_find_unit_by_identity_value)
+{
+	struct db *db = open_db("find.db", true);
+	struct db_pool_spec m = macs;
+	const char *pools[] = {"macs"};
+	struct db_identities ids;
+	struct err e = {0};
+	int64_t u1, u2, u3, id = 0;
+	char buf[512] = "";
+
+	m.policy = DB_POOL_REUSE;
+	create(db, &m);
+	u1 = unit(db, "1-1");
+	ids = take(db, u1, pools, 1);
+	db_identities_clear(&ids);
+	ASSERT_OK(db_unit_finish(db, u1, DB_RESULT_PASS, NULL, NULL, &e));
+	ASSERT_EQ(db_pool_unit_finish(db, u1, DB_RESULT_PASS, true, &e), 2);
+	u2 = unit(db, "1-2"); /* fails before a write: gives 02..02, 02..03 back */
+	ids = take(db, u2, pools, 1);
+	db_identities_clear(&ids);
+	ASSERT_OK(db_unit_finish(db, u2, DB_RESULT_FAIL, "x", "y", &e));
+	ASSERT_EQ(db_pool_unit_finish(db, u2, DB_RESULT_FAIL, false, &e), 2);
+
+	ASSERT_OK(db_query_find_unit(db, "02-00-00-00-00-03", false, &id, &e));
+	ASSERT_EQ(id, u2); /* no one else has it: the unit that gave it back */
+	u3 = unit(db, "1-3");
+	ids = take(db, u3, pools, 1);
+	db_identities_clear(&ids);
+	ASSERT_OK(db_query_find_unit(db, "02-00-00-00-00-03", false, &id, &e));
+	ASSERT_EQ(id, u3);
+	ASSERT_OK(db_query_find_unit(db, "02:00:00:00:00:01", false, &id, &e));
+	ASSERT_EQ(id, u1);
+	ASSERT_EQ(db_query_find_unit(db, "02:00:00:00:00:0A", false, &id, &e), -ENOENT);
+	ASSERT_CONTAINS(e.msg, "no unit with serial, chip UID or identity '02:00:00:00:00:0A'");
+	err_clear(&e);
+	ASSERT_EQ(db_query_find_unit(db, "02:00:00:00:00:01", true, &id, &e), -ENOENT);
+	err_clear(&e);
+
+	ASSERT_EQ(db_query_unit_identities(db, u2, ident_cb, buf, &e), 2);
+	ASSERT_STREQ(buf, "macs=02:00:00:00:00:02/released/0 macs=02:00:00:00:00:03/released/0");
+	buf[0] = '\0';
+	ASSERT_EQ(db_query_unit_identities(db, u1, ident_cb, buf, &e), 2);
+	ASSERT_STREQ(buf, "macs=02:00:00:00:00:00/used/1 macs=02:00:00:00:00:01/used/1");
+	db_close(db);
 }
 
 TEST_MAIN()
