@@ -34,6 +34,7 @@
 
 struct hotplug;
 struct control;
+struct events;
 
 /* A loaded recipe set, kept alive while any job still runs one of its recipes. */
 struct recipe_set_ref {
@@ -83,6 +84,7 @@ struct station {
 	/* event sources */
 	struct hotplug *hotplug;
 	struct control *control;
+	struct events *events; /* NULL: the events socket could not be set up */
 	sd_event_source *tick;
 	sd_event_source *sig_hup, *sig_term, *sig_int;
 	sd_event_source *wake_src;
