@@ -89,10 +89,11 @@ static void sub_close(struct events_sub *sub)
 		sd_event_source_set_enabled(ev->timer, SD_EVENT_OFF);
 }
 
-/* Room for a line of len bytes (moving queued bytes to the front). */
+/* Room for a line of len bytes; queued bytes move to the front only when
+ * the tail is short (a slow reader costs no copy per event). */
 static bool sub_room(struct events_sub *sub, size_t len, size_t max)
 {
-	if (sub->off) {
+	if (sub->len + len > max && sub->off) {
 		memmove(sub->buf, sub->buf + sub->off, sub->len - sub->off);
 		sub->len -= sub->off;
 		sub->off = 0;
