@@ -261,6 +261,26 @@ install: $(FLASHD) $(FLASHCTL)
 	install -m 0644 daemon/flashd.8 $(DESTDIR)$(MANDIR)/man8/
 	[ -e $(DESTDIR)/etc/flashd/flashd.conf ] || install -m 0644 daemon/flashd.conf $(DESTDIR)/etc/flashd/flashd.conf
 
+# flashd-hooks (web/hooks*.c): the result hooks, a program of its own that
+# reads flashd's event stream (flashd-hooks(8)).  Only web/hooks*.c: the
+# rest of web/ is flashd-web's.
+HOOKS_SRCS := $(wildcard web/hooks*.c)
+HOOKS := $(if $(HOOKS_SRCS),$(B)/flashd-hooks)
+$(B)/web/%.o: EXTRA = $(PKG_CFLAGS)
+all: $(HOOKS)
+$(HOOKS): $(call objs,$(HOOKS_SRCS)) $(LIB_COMMON)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(ALL_LDFLAGS)
+-include $(patsubst %.o,%.d,$(call objs,$(HOOKS_SRCS)))
+.PHONY: install-hooks
+install: install-hooks
+install-hooks: $(HOOKS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/etc/flashd
+	install -m 0755 $(HOOKS) $(DESTDIR)$(BINDIR)/
+	sed 's|/usr/bin/flashd-hooks|$(BINDIR)/flashd-hooks|' systemd/flashd-hooks.service > $(DESTDIR)$(UNITDIR)/flashd-hooks.service
+	install -m 0644 web/flashd-hooks.8 $(DESTDIR)$(MANDIR)/man8/
+	[ -e $(DESTDIR)/etc/flashd/hooks.conf ] || install -m 0644 web/hooks.conf $(DESTDIR)/etc/flashd/hooks.conf
+
 check-includes:
 	$(Q)bash tests/test-includes.sh
 

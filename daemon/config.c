@@ -25,6 +25,7 @@ static int set_str(char **dst, const char *v)
 int config_defaults(struct config *cfg)
 {
 	*cfg = (struct config){ .max_jobs = 32, .grace_sec = 60, .rearm_sec = 5 };
+	cfg->events_queue = 256 * 1024;
 	if (set_str(&cfg->station, "station") < 0 ||
 	    set_str(&cfg->recipe_dir, "/etc/flashd/recipes") < 0 ||
 	    set_str(&cfg->database, "/var/lib/flashd/flashd.db") < 0 ||
@@ -42,6 +43,7 @@ void config_free(struct config *cfg)
 	free(cfg->database);
 	free(cfg->control_socket);
 	free(cfg->pending_journal);
+	free(cfg->events_socket);
 	for (size_t i = 0; i < cfg->n_allow; i++)
 		free(cfg->allow_ports[i]);
 	free(cfg->allow_ports);
@@ -212,6 +214,8 @@ static const struct config_key {
 	{ "max_jobs", CONFIG_UINT, offsetof(struct config, max_jobs), 1, 1024 },
 	{ "grace_sec", CONFIG_UINT, offsetof(struct config, grace_sec), 0, 3600 },
 	{ "rearm_sec", CONFIG_UINT, offsetof(struct config, rearm_sec), 0, 3600 },
+	{ "events_socket", CONFIG_PATH, offsetof(struct config, events_socket) },
+	{ "events_queue", CONFIG_UINT, offsetof(struct config, events_queue), 4096, 16 << 20 },
 };
 
 static int apply_key(struct config *cfg, const struct config_key *k, char *val, const char *where,

@@ -16,6 +16,11 @@
  *                                           yet (db/pending.h); must not be on the
  *                                           database's filesystem.  Default: the
  *                                           control socket's directory
+ *   events_socket  = /run/flashd/events     the live event stream (daemon/events.h).
+ *                                           Default: "events" in the control
+ *                                           socket's directory
+ *   events_queue   = 262144                 bytes queued per event subscriber
+ *                                           before its events are dropped
  *
  * A '#' at the start of a line or after white space starts a comment; one
  * inside a word is kept ("database = /srv/line#3.db").  Strict: unknown
@@ -44,6 +49,8 @@ struct config {
 	char *database;
 	char *control_socket;
 	char *pending_journal; /* NULL: pending.journal next to control_socket */
+	char *events_socket;   /* NULL: "events" next to control_socket */
+	unsigned events_queue; /* bytes per subscriber (daemon/events.h) */
 	char **allow_ports; /* globs */
 	size_t n_allow;
 	struct config_slot *slots;

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/version.h"
+#include "daemon/events.h"
 #include "daemon/port-progress.h"
 #include "daemon/station.h"
 
@@ -150,6 +151,7 @@ char *control_status_json(struct station *s)
 	}
 	add_database(root, s);
 	add_pools(root, s);
+	events_add_status(s->events, root);
 	ports = cJSON_AddArrayToObject(root, "ports");
 	for (size_t i = 0; ports && i < s->ports.n; i++)
 		add_port(ports, s, s->ports.v[i], now);

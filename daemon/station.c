@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "daemon/control.h"
+#include "daemon/events.h"
 #include "daemon/hotplug.h"
 #include "daemon/port-progress.h"
 #include "db/pool.h"
@@ -830,6 +831,7 @@ static void reap_port(struct station *s, struct port *p)
 	job_join(p->job);
 	unused = job_has_unused_device(p->job);
 	pending = job_result_pending(p->job);
+	events_unit(s->events, p, &live, pending);
 	p->job = job_free(p->job);
 	recipe_set_unref(p->rs);
 	p->rs = NULL;
@@ -1276,6 +1278,9 @@ int station_new(const struct station_options *o, struct station **ret)
 	r = control_new(s, &s->control);
 	if (r < 0)
 		goto fail;
+	/* Monitoring only: flashing goes on without it. */
+	if (events_new(s, &s->events) < 0)
+		log_msg(LOG_WARNING, "No event stream: flashing goes on without it");
 	r = hotplug_new(s->loop, on_hotplug, s, &s->hotplug);
 	if (r < 0) {
 		log_msg(LOG_ERR, "Cannot monitor udev: %s", strerror(-r));
@@ -1361,6 +1366,7 @@ struct station *station_free(struct station *s)
 	}
 	s->hotplug = hotplug_free(s->hotplug);
 	s->control = control_free(s->control);
+	s->events = events_free(s->events);
 	sd_event_source_disable_unref(s->tick);
 	sd_event_source_disable_unref(s->grace_timer);
 	sd_event_source_disable_unref(s->wake_src);

@@ -35,6 +35,7 @@
 
 struct hotplug;
 struct control;
+struct events;
 
 /*
  * Recipes load on a thread of their own: hashing a multi-GiB image takes
@@ -78,6 +79,7 @@ struct station {
 	/* event sources */
 	struct hotplug *hotplug;
 	struct control *control;
+	struct events *events; /* NULL: the events socket could not be set up */
 	sd_event_source *tick;
 	sd_event_source *sig_hup, *sig_term, *sig_int;
 	sd_event_source *wake_src;

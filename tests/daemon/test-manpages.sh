@@ -33,6 +33,7 @@ compare() { # NAME MANPAGE HELP-COMMAND...
 
 compare flashctl "$top/daemon/flashctl.1" "$build/flashctl" --help
 compare flashd "$top/daemon/flashd.8" "$build/flashd" --help
+compare flashd-hooks "$top/web/flashd-hooks.8" "$build/flashd-hooks" --help
 
 # Every flashctl command answers --help the same way: usage on stdout, exit 0.
 for c in log show stats export status recipe devices udev-rules pool; do
