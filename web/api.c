@@ -124,7 +124,7 @@ struct page {
 static int add_unit(const struct db_unit_row *r, void *ud)
 {
 	struct page *pg = ud;
-	cJSON *o = db_unit_json(r);
+	cJSON *o = flashctl_unit_json(r);
 
 	if (!o)
 		return -ENOMEM;
@@ -174,7 +174,7 @@ static int full_unit_row(const struct db_unit_row *r, void *ud)
 {
 	struct full_unit *u = ud;
 
-	u->root = db_unit_json(r);
+	u->root = flashctl_unit_json(r);
 	u->stages = cJSON_AddArrayToObject(u->root, "stages");
 	u->images = cJSON_AddArrayToObject(u->root, "images");
 	return u->root && u->stages && u->images ? 0 : -ENOMEM;

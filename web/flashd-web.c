@@ -100,7 +100,7 @@ static void block_signals(sigset_t *set)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: flashd-web [--config FILE] [--check-config] [--log-stderr]\n"
+	fprintf(f, "usage: flashd-web [--config FILE] [--check-config] [--log-stderr] [--version] [--help]\n"
 		   "  default config " WEB_CONFIG_DEFAULT_PATH " (see flashd-web(8))\n");
 }
 

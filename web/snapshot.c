@@ -32,7 +32,7 @@ char *web_status_json(struct web *w)
 
 static int add_failure(const struct db_unit_row *r, void *ud)
 {
-	cJSON *o = db_unit_json(r);
+	cJSON *o = flashctl_unit_json(r);
 
 	if (!o)
 		return -ENOMEM;

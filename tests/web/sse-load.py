@@ -8,9 +8,10 @@ Opens N readers and K stalled clients (a tiny receive buffer, never read),
 waits until every reader has its first event, creates FILE (the peer then
 starts its burst), and reads until every reader has seen event id ID.
 Prints one JSON summary: per reader the events in order (type:id), whether
-the ids after the first event are contiguous, and how long it took.
+the ids after the first event are contiguous, how long it took, and how
+many bytes flashd-web still holds for each stalled client at the end.
 """
-import argparse, json, os, selectors, socket, sys, time
+import argparse, json, os, selectors, socket, subprocess, sys, time
 
 p = argparse.ArgumentParser()
 p.add_argument('host')
@@ -100,7 +101,18 @@ t1 = time.time()
 pump(lambda: all((r['last'] or 0) >= a.until_id for r in readers), t1 + a.timeout)
 took = time.time() - t1
 
-out = {'readers': a.clients, 'stalled': a.stalled, 'first_event_s': round(first_all, 3),
+
+def unsent(client_port):
+    """flashd-web's unsent bytes towards one client (Send-Q of its end)."""
+    r = subprocess.run(['ss', '-Htn', 'state', 'established',
+                        '( sport = :%d and dport = :%d )' % (a.port, client_port)],
+                       capture_output=True, text=True)
+    f = r.stdout.split()
+    return int(f[1]) if len(f) > 1 else -1
+
+
+out = {'stalled_unsent': [unsent(s.getsockname()[1]) for s in stalled],
+       'readers': a.clients, 'stalled': a.stalled, 'first_event_s': round(first_all, 3),
        'burst_s': round(took, 3), 'complete': 0, 'contiguous': 0, 'clients': []}
 for r in readers:
     ids = [e[1] for e in r['events'][1:] if e[1] is not None]
