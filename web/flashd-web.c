@@ -39,6 +39,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return web_route(cls, conn, method, url);
 }
 
+/* libmicrohttpd's messages about a client going away: routine for /events, not logged. */
+static const char *const client_noise[] = {
+	"Failed to send the response body", /* an /events client went away */
+};
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -46,6 +51,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
+	for (size_t i = 0; i < sizeof(client_noise) / sizeof(client_noise[0]); i++)
+		if (strncmp(msg, client_noise[i], strlen(client_noise[i])) == 0)
+			return;
 	log_msg(LOG_WARNING, "http: %s", msg);
 }
 
