@@ -198,6 +198,8 @@ burst $N progress {"port":"1-1.1","unit":7,"phase":"write","done":1,"total":2,"r
 wait $p/go2
 status $p/status2.json
 drop
+wait $p/go3
+emit port {"port":"1-1.2","slot":"A2","state":"flashing","recipe":"stm32-web","serial":"SNL1"}
 SCRIPT
 python3 "$top/tests/web/peer.py" --events "$p/events" --control "$p/ctl.peer" --status "$p/status.json" --script "$p/script" 2>"$p/peer.log" &
 peer_pid=$!
@@ -229,6 +231,11 @@ timeout 60 python3 "$top/tests/web/sse-load.py" 127.0.0.1 "$port" --clients 3 --
 res=$(jq_ "$p/drop.json" '" ".join(d["clients"][0]["last"][-2:])')
 st=$(jq_ "$p/drop.json" 'd["complete"]')
 check "web_sse_dropped_makes_flashd_web_resync" "$([ "$res" = "dropped:$((last + 1)) snapshot:$((last + 2))" ] && [ "$st" = 3 ] && echo 0 || echo 1)" "$res (complete $st)" "$(tail -3 "$p/web.log")"
+# An event reaches a waiting client at once (push resumes it), not at the
+# next keep-alive tick (5 s).
+python3 "$top/tests/web/sse-load.py" 127.0.0.1 "$port" --clients 2 --go "$p/go3" --until-id $((last + 3)) --timeout 20 >"$p/latency.json"
+res=$(jq_ "$p/latency.json" '"%s %s" % (d["clients"][0]["last"][-1], d["burst_s"])')
+check "web_sse_event_reaches_waiting_clients_at_once" "$(jq_ "$p/latency.json" 'd["complete"] == 2 and d["burst_s"] < 2.5' | grep -qx True && echo 0 || echo 1)" "$res"
 # The peer's control socket is not flashd-web's: status comes from the stream's hello.
 get "$base/metrics" "$p/metrics.txt" >/dev/null
 check "web_metrics_from_stream_status" "$(grep -qx 'flashd_db_write_errors_total 2' "$p/metrics.txt" && grep -qx 'flashd_ports{state="awaiting"} 1' "$p/metrics.txt" && echo 0 || echo 1)" \
