@@ -192,6 +192,26 @@ $(PRODUCT_TESTS): $(B)/%: $(B)/%.o $$(call test_libs,$$*)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(ALL_LDFLAGS)
 
+# flashd-web (web/, web/flashd-web.8): the line page, read-only API and
+# metrics over libmicrohttpd.  web/hooks*.c belong to flashd-hooks.
+WEB_SRCS := $(filter-out web/hooks% web/test-%,$(wildcard web/*.c))
+FLASHD_WEB := $(if $(WEB_SRCS),$(B)/flashd-web)
+WEB_CFLAGS = $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
+WEB_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
+$(B)/web/%.o: EXTRA = $(PKG_CFLAGS) $(WEB_CFLAGS)
+# The page is compiled in as a C string, as db/schema.sql is.
+WEB_PAGE_C := $(B)/gen/web_page.c
+$(WEB_PAGE_C): web/page.html
+	@mkdir -p $(@D)
+	$(Q){ echo '/* Generated from web/page.html by the Makefile. */'; \
+	  echo 'const char web_page_html[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+$(FLASHD_WEB): $(call objs,$(WEB_SRCS)) $(B)/gen/web_page.o $(PRODUCT_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(WEB_LIBS) $(ALL_LDFLAGS)
+all: $(FLASHD_WEB)
+
 check: all
 	$(Q)tests/run-tests.sh $(B)
 
@@ -266,7 +286,6 @@ install: $(FLASHD) $(FLASHCTL)
 # rest of web/ is flashd-web's.
 HOOKS_SRCS := $(wildcard web/hooks*.c)
 HOOKS := $(if $(HOOKS_SRCS),$(B)/flashd-hooks)
-$(B)/web/%.o: EXTRA = $(PKG_CFLAGS)
 all: $(HOOKS)
 $(HOOKS): $(call objs,$(HOOKS_SRCS)) $(LIB_COMMON)
 	@echo "  LD      $@"
@@ -280,6 +299,19 @@ install-hooks: $(HOOKS)
 	sed 's|/usr/bin/flashd-hooks|$(BINDIR)/flashd-hooks|' systemd/flashd-hooks.service > $(DESTDIR)$(UNITDIR)/flashd-hooks.service
 	install -m 0644 web/flashd-hooks.8 $(DESTDIR)$(MANDIR)/man8/
 	[ -e $(DESTDIR)/etc/flashd/hooks.conf ] || install -m 0644 web/hooks.conf $(DESTDIR)/etc/flashd/hooks.conf
+
+# flashd-web: binary, hardened unit, its user (sysusers), man page and an
+# example web.conf (never overwriting one that exists).
+.PHONY: install-web
+install: install-web
+install-web: $(FLASHD_WEB)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/etc/flashd
+	install -m 0755 $(FLASHD_WEB) $(DESTDIR)$(BINDIR)/
+	sed 's|/usr/bin/flashd-web|$(BINDIR)/flashd-web|' systemd/flashd-web.service > $(DESTDIR)$(UNITDIR)/flashd-web.service
+	install -m 0644 systemd/flashd-web.sysusers $(DESTDIR)$(SYSUSERSDIR)/flashd-web.conf
+	install -m 0644 web/flashd-web.8 $(DESTDIR)$(MANDIR)/man8/
+	[ -e $(DESTDIR)/etc/flashd/web.conf ] || install -m 0644 web/web.conf $(DESTDIR)/etc/flashd/web.conf
 
 check-includes:
 	$(Q)bash tests/test-includes.sh

@@ -20,6 +20,7 @@
 #include "daemon/flashctl.h"
 #include "db/db.h"
 #include "db/query.h"
+#include "db/unit-format.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -57,24 +58,12 @@ enum {
 	OPT_IMAGES = 1 << 4,	  /* export --images */
 };
 
-#define ISO_MAX 32
+#define ISO_MAX DB_ISO_MAX
 
 /* ms since the epoch as "2026-01-01T00:00:01.000Z"; "" for -1. */
 static const char *fmt_iso(int64_t ms, char buf[ISO_MAX])
 {
-	time_t t;
-	struct tm tm;
-	size_t n;
-
-	if (ms < 0) {
-		buf[0] = '\0';
-		return buf;
-	}
-	t = (time_t)(ms / 1000);
-	gmtime_r(&t, &tm);
-	n = strftime(buf, ISO_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, ISO_MAX - n, ".%03dZ", (int)(ms % 1000));
-	return buf;
+	return db_fmt_iso(ms, buf);
 }
 
 /*
@@ -304,54 +293,13 @@ static int finish_output(int rc)
 /* One CSV field (RFC 4180 quoting when needed), then ',' or the line end. */
 void flashctl_csv_field(const char *s, bool last)
 {
-	if (s && strpbrk(s, ",\"\n\r")) {
-		putchar('"');
-		for (; *s; s++) {
-			if (*s == '"')
-				putchar('"');
-			putchar(*s);
-		}
-		putchar('"');
-	} else if (s) {
-		fputs(s, stdout);
-	}
-	putchar(last ? '\n' : ',');
+	db_csv_field(stdout, s, last);
 }
 
-static const char *const unit_columns[] = {
-	"id",	  "station",  "port",	  "slot",	  "recipe",	  "recipe_sha256",
-	"vid",	  "pid",      "serial",	  "chip_uid",	  "jedec_id",	  "result",
-	"failed_stage", "error", "started_at", "finished_at", "duration_ms", "flashd_version",
-};
-#define N_UNIT_COLUMNS (sizeof(unit_columns) / sizeof(unit_columns[0]))
-
-/* The unit as its stable columns, as text (NULL = absent); bufs hold numbers. */
-static void unit_fields(const struct db_unit_row *r, const char *out[N_UNIT_COLUMNS],
-			char bufs[8][ISO_MAX])
-{
-	snprintf(bufs[0], ISO_MAX, "%" PRId64, r->id);
-	snprintf(bufs[2], ISO_MAX, "%04x", r->vid & 0xffff);
-	snprintf(bufs[3], ISO_MAX, "%04x", r->pid & 0xffff);
-	snprintf(bufs[6], ISO_MAX, "%" PRId64, r->duration_ms);
-	out[0] = bufs[0];
-	out[1] = r->station;
-	out[2] = r->port;
-	out[3] = r->slot;
-	out[4] = r->recipe;
-	out[5] = r->recipe_sha256;
-	out[6] = r->vid >= 0 ? bufs[2] : NULL;
-	out[7] = r->pid >= 0 ? bufs[3] : NULL;
-	out[8] = r->serial;
-	out[9] = r->chip_uid;
-	out[10] = r->jedec_id;
-	out[11] = r->result;
-	out[12] = r->failed_stage;
-	out[13] = r->error;
-	out[14] = r->started_at >= 0 ? fmt_iso(r->started_at, bufs[4]) : NULL;
-	out[15] = r->finished_at >= 0 ? fmt_iso(r->finished_at, bufs[5]) : NULL;
-	out[16] = r->duration_ms >= 0 ? bufs[6] : NULL;
-	out[17] = r->flashd_version;
-}
+/* The stable columns live in db/unit-format.c, shared with flashd-web. */
+#define unit_columns db_unit_columns
+#define N_UNIT_COLUMNS DB_UNIT_N_COLUMNS
+#define unit_fields db_unit_fields
 
 struct unit_out {
 	enum qa_format format;
@@ -1053,4 +1001,16 @@ int flashctl_cmd_stats(const struct flashctl *ctl, int argc, char **argv)
 		return FLASHCTL_EXIT_ERROR;
 	}
 	return finish_output(FLASHCTL_EXIT_OK);
+}
+
+/* parse_time() for flashd-web's since/until parameters: the same syntax as --since. */
+int flashctl_parse_time(const char *s, int64_t *ret)
+{
+	return parse_time(s, ret);
+}
+
+/* unit_json() for flashd-web's API: the same object as `log --format json`. */
+struct cJSON *flashctl_unit_json(const struct db_unit_row *r)
+{
+	return unit_json(r);
 }

@@ -22,6 +22,7 @@
 #define FLASHD_DAEMON_FLASHCTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum {
 	FLASHCTL_EXIT_OK = 0,
@@ -44,6 +45,17 @@ int flashctl_cmd_stats(const struct flashctl *ctl, int argc, char **argv);
 int flashctl_cmd_export(const struct flashctl *ctl, int argc, char **argv);
 /* One CSV field (RFC 4180 quoting when needed), then ',' or the line end. */
 void flashctl_csv_field(const char *s, bool last);
+/*
+ * A --since/--until time (YYYY-MM-DD[THH:MM[:SS]][Z], @UNIX-SECONDS, now,
+ * today, -N{d,h,m}) as ms since the epoch; -EINVAL if malformed.  Also
+ * flashd-web's since/until parameters.
+ */
+int flashctl_parse_time(const char *s, int64_t *ret);
+
+/* A unit row as the JSON object of `flashctl log --format json` (cJSON; NULL on -ENOMEM). */
+struct cJSON;
+struct db_unit_row;
+struct cJSON *flashctl_unit_json(const struct db_unit_row *r);
 
 /* "flashctl recipe check FILE...": validate recipes (daemon/flashctl-recipe.c). */
 int flashctl_cmd_recipe(int argc, char **argv);

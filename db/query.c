@@ -63,10 +63,9 @@ static void append_filter(char *sql, size_t size, const struct db_filter *f)
 #undef ADD
 }
 
-static void bind_filter(sqlite3_stmt *s, const struct db_filter *f)
+/* bind_filter() from parameter i on, for a query with parameters of its own first. */
+static void bind_filter_from(sqlite3_stmt *s, const struct db_filter *f, int i)
 {
-	int i = 1;
-
 	if (!f)
 		return;
 	if (f->serial)
@@ -83,6 +82,11 @@ static void bind_filter(sqlite3_stmt *s, const struct db_filter *f)
 		sqlite3_bind_int64(s, i++, f->since);
 	if (f->until)
 		sqlite3_bind_int64(s, i++, f->until);
+}
+
+static void bind_filter(sqlite3_stmt *s, const struct db_filter *f)
+{
+	bind_filter_from(s, f, 1);
 }
 
 static int check_filter(const struct db_filter *f, struct err *err)
@@ -608,4 +612,77 @@ out:
 	acc_reset(&a);
 	free(a.dur);
 	return rc < 0 ? rc : groups;
+}
+
+int db_query_units_after(struct db *db, const struct db_filter *filter, int64_t after_id,
+			 unsigned limit, db_unit_cb_t cb, void *userdata, struct err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	struct db_unit_row row;
+	char sql[1024] = "SELECT " UNIT_COLUMNS " FROM units WHERE id > ?";
+	size_t n;
+	int rc, count = 0;
+
+	rc = check_filter(filter, err);
+	if (rc < 0)
+		return rc;
+	/* The cursor is parameter 1, the filter's follow. */
+	append_filter(sql, sizeof(sql), filter);
+	n = strlen(sql);
+	snprintf(sql + n, sizeof(sql) - n, " ORDER BY id");
+	if (limit) {
+		n = strlen(sql);
+		snprintf(sql + n, sizeof(sql) - n, " LIMIT %u", limit);
+	}
+	rc = sqlite3_prepare_v2(db->sql, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_sql_err(db, rc, err, "query units");
+	sqlite3_bind_int64(s, 1, after_id);
+	bind_filter_from(s, filter, 2);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		unit_row(s, &row);
+		if (cb && (rc = cb(&row, userdata)) < 0)
+			return rc;
+		count++;
+	}
+	if (rc != SQLITE_DONE)
+		return db_sql_err(db, rc, err, "query units");
+	return count;
+}
+
+int db_query_stage_times(struct db *db, const struct db_filter *filter, db_stage_time_cb_t cb,
+			 void *userdata, struct err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	/* The filter's bare names would be ambiguous in a join: filter a subquery. */
+	char sql[1024] = "SELECT u.recipe, st.name, st.result, st.duration_ms FROM unit_stages st "
+			 "JOIN (SELECT id, recipe FROM units WHERE 1";
+	size_t n;
+	int rc, count = 0;
+
+	rc = check_filter(filter, err);
+	if (rc < 0)
+		return rc;
+	append_filter(sql, sizeof(sql), filter);
+	n = strlen(sql);
+	snprintf(sql + n, sizeof(sql) - n, ") u ON st.unit_id = u.id ORDER BY u.id, st.idx");
+	rc = sqlite3_prepare_v2(db->sql, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_sql_err(db, rc, err, "query stage times");
+	bind_filter(s, filter);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct db_stage_time_row r = {
+			.recipe = db_col_text(s, 0),
+			.stage = db_col_text(s, 1),
+			.result = db_col_text(s, 2),
+			.duration_ms = db_col_int(s, 3, -1),
+		};
+
+		if (cb && (rc = cb(&r, userdata)) < 0)
+			return rc;
+		count++;
+	}
+	if (rc != SQLITE_DONE)
+		return db_sql_err(db, rc, err, "query stage times");
+	return count;
 }

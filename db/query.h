@@ -156,4 +156,24 @@ int db_query_stats(struct db *db, enum db_stats_by by, const struct db_filter *f
 const char *db_stats_by_name(enum db_stats_by by);
 enum db_stats_by db_stats_by_from_name(const char *s);
 
+/*
+ * Cursor paging for flashd-web's /api/units: units matching filter with id
+ * greater than after_id, in id order (the order flashd inserts them, so a
+ * page boundary never skips a unit even across a clock step), at most limit
+ * (0 = no limit).  Returns the number of rows handed to cb.
+ */
+int db_query_units_after(struct db *db, const struct db_filter *filter, int64_t after_id,
+			 unsigned limit, db_unit_cb_t cb, void *userdata, struct err *err);
+
+/* One finished stage with its unit's recipe, for per-stage duration metrics. */
+struct db_stage_time_row {
+	const char *recipe, *stage, *result;
+	int64_t duration_ms; /* -1 if unknown */
+};
+typedef int (*db_stage_time_cb_t)(const struct db_stage_time_row *row, void *userdata);
+
+/* Every stage row of the units matching filter, unit by unit.  Returns the count. */
+int db_query_stage_times(struct db *db, const struct db_filter *filter, db_stage_time_cb_t cb,
+			 void *userdata, struct err *err);
+
 #endif

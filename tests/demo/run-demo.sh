@@ -34,6 +34,14 @@ slot.1-3.2 = C2
 slot.1-3.3 = C3
 slot.1-3.4 = C4
 CONF
+# flashd-web shows the station at http://127.0.0.1:$web_port/ while it runs
+# (DEMO_WEB_PORT, default 9180); DEMO_HOLD=1 keeps it up until Ctrl-C.
+web_port=${DEMO_WEB_PORT:-9180}
+cat >"$out/web.conf" <<CONF
+listen = 127.0.0.1:$web_port
+flashd_conf = $out/flashd.conf
+events_socket = $out/events
+CONF
 boards=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["boards"]))' "$top/tests/demo/scenario.json")
 # Every board passes once, and the one unplugged mid-write also leaves a fail row.
 expect=$((boards + 1))
@@ -43,6 +51,12 @@ cat >"$out/driver.sh" <<DRIVER
 set -u
 "$build/flashd" --config "$out/flashd.conf" --deadline-pct 20 --log-stderr 2>"$out/flashd.log" &
 pid=\$!
+web=
+if [ -x "$build/flashd-web" ]; then
+	"$build/flashd-web" --config "$out/web.conf" --log-stderr 2>"$out/flashd-web.log" &
+	web=\$!
+	echo "== line page: http://127.0.0.1:$web_port/  (metrics: /metrics, API: /api/units)"
+fi
 finished() { sqlite3 "$out/flashd.db" "SELECT count(*) FROM units WHERE result != 'running'" 2>/dev/null || echo 0; }
 for i in \$(seq 120); do
 	sleep 1
@@ -50,6 +64,12 @@ for i in \$(seq 120); do
 	"$build/flashctl" status --socket "$out/control" || true
 	[ "\$(finished)" -ge $expect ] && break
 done
+if [ "${DEMO_HOLD:-}" = 1 ]; then
+	echo "== DEMO_HOLD=1: station up at http://127.0.0.1:$web_port/ until Ctrl-C"
+	trap 'echo; echo "== stopping"' INT
+	while kill -0 \$pid 2>/dev/null; do sleep 1 || break; done
+fi
+[ -n "\$web" ] && kill -TERM \$web && wait \$web
 kill -TERM \$pid
 wait \$pid
 DRIVER
