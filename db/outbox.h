@@ -31,7 +31,7 @@ int db_outbox_station_uuid(struct db *db, char buf[DB_UUID_LEN], struct err *err
 /* The highest seq in the outbox (0 if empty). */
 int db_outbox_last_seq(struct db *db, int64_t *seq, struct err *err);
 
-/* How many entries come after seq, and created_at of the first of them (0 if none). */
+/* How many entries come after seq, and created_at of the first of them (0 if none); cheap. */
 int db_outbox_lag(struct db *db, int64_t after, int64_t *count, int64_t *oldest_ms,
 		  struct err *err);
 
