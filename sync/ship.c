@@ -34,7 +34,7 @@ static int check_same(PGconn *pg, struct db *db, const char *station, int64_t hw
 	char seq[24];
 	const char *params[3] = { station, seq, NULL };
 	int64_t last = 0;
-	PGresult *r;
+	PGresult *r = NULL;
 	bool same;
 	int rc;
 
@@ -68,7 +68,7 @@ int sync_hello(PGconn *pg, struct db *db, const struct sync_config *c, int64_t *
 {
 	char uuid[DB_UUID_LEN];
 	const char *params[3] = { c->station, uuid, c->line[0] ? c->line : NULL };
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc;
 
 	rc = db_outbox_station_uuid(db, uuid, err);
@@ -88,7 +88,7 @@ int sync_hello(PGconn *pg, struct db *db, const struct sync_config *c, int64_t *
 int sync_send(PGconn *pg, const char *station, const struct db_outbox_batch *b, struct err *err)
 {
 	const char *params[2] = { station, b->json };
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc = 0;
 
 	r = PQexecParams(pg,
