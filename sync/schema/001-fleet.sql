@@ -33,6 +33,7 @@ CREATE TABLE flashd.stations (
 	station		text PRIMARY KEY,
 	station_uuid	uuid NOT NULL UNIQUE,
 	line		text,			-- production line (flashd-sync's line=)
+	ingest_role	name NOT NULL DEFAULT session_user, -- the login that ships it
 	first_seen	timestamptz NOT NULL DEFAULT now(),
 	last_seen	timestamptz NOT NULL DEFAULT now()
 );
@@ -124,9 +125,16 @@ CREATE FUNCTION flashd.ms(v text) RETURNS timestamptz LANGUAGE sql IMMUTABLE
 AS $$ SELECT to_timestamp(v::bigint / 1000.0) $$;
 
 -- Unpack the entries one INSERT added (only those: a duplicate adds none).
+-- A station's entries come from the login that first said hello for it
+-- (SQLSTATE FD003 otherwise): one station's role cannot write another's.
 CREATE FUNCTION flashd.apply_outbox() RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = flashd, pg_temp AS $$
 BEGIN
+	IF EXISTS (SELECT 1 FROM fresh f JOIN flashd.stations s USING (station)
+		   WHERE s.ingest_role <> session_user) THEN
+		RAISE EXCEPTION USING ERRCODE = 'FD003', MESSAGE = format(
+			'role %s may not insert entries of another role''s station', session_user);
+	END IF;
 	INSERT INTO flashd.units AS u
 	SELECT DISTINCT ON (f.station, (f.payload->>'id')::bigint)
 		f.station, (f.payload->>'id')::bigint, f.seq, f.payload->>'port', f.payload->>'slot',
@@ -179,11 +187,13 @@ REFERENCING NEW TABLE AS fresh FOR EACH STATEMENT EXECUTE FUNCTION flashd.apply_
 -- A station says hello: its name owns its database uuid (first come), and
 -- the answer is the highest seq the server holds from it.  Refused with
 -- SQLSTATE FD001 (this database already syncs under another name: a copied
--- station) or FD002 (the name is fed by another database).
+-- station), FD002 (the name is fed by another database) or FD003 (the name
+-- ships as another login role).
 CREATE FUNCTION flashd.ingest_hello(p_station text, p_uuid uuid, p_line text)
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = flashd, pg_temp AS $$
 DECLARE
 	owner_uuid uuid;
+	owner_role name;
 	other text;
 BEGIN
 	SELECT station INTO other FROM flashd.stations
@@ -195,11 +205,16 @@ BEGIN
 	END IF;
 	INSERT INTO flashd.stations (station, station_uuid, line) VALUES (p_station, p_uuid, p_line)
 	ON CONFLICT DO NOTHING;
-	SELECT station_uuid INTO owner_uuid FROM flashd.stations WHERE station = p_station;
+	SELECT station_uuid, ingest_role INTO owner_uuid, owner_role FROM flashd.stations
+	WHERE station = p_station;
 	IF owner_uuid <> p_uuid THEN
 		RAISE EXCEPTION USING ERRCODE = 'FD002', MESSAGE = format(
 			'station ''%s'' is fed by station database %s; this one is %s (two stations with one name?)',
 			p_station, owner_uuid, p_uuid);
+	END IF;
+	IF owner_role <> session_user THEN
+		RAISE EXCEPTION USING ERRCODE = 'FD003', MESSAGE = format(
+			'station ''%s'' ships as role %s, not %s', p_station, owner_role, session_user);
 	END IF;
 	UPDATE flashd.stations SET last_seen = now(), line = coalesce(p_line, line)
 	WHERE station = p_station;

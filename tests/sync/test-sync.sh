@@ -382,6 +382,14 @@ refuse "an old backup written past the server's mark" 2 "$tmp/st2-old.db" st-2 "
 refuse "another station database under a taken name" 1 "$tmp/new.db" st-1 "is fed by station database"
 sqlite3 "$tmp/st4.db" ".backup '$tmp/st4-copy.db'"
 refuse "a copied station database under another name" 4 "$tmp/st4-copy.db" st-99 "already syncs as station 'st-4'"
+# One station's login cannot write another station's entries.
+forged=$(PGPASSWORD=pw-secret-2 psql -h "$tmp/pg/sock" -U ingest_2 -d fleet -X -q -At -c \
+	"INSERT INTO flashd.outbox (station, seq, kind, payload) VALUES ('st-1', 999999, 'unit', '{\"id\": 999999, \"result\": \"pass\"}')" 2>&1)
+if [[ $forged == *"may not insert entries of another role's station"* ]]; then
+	ok "an ingest role cannot insert entries of another station"
+else
+	nok "an ingest role cannot insert entries of another station" "$forged"
+fi
 if [ "$(q -c "SELECT count(*) FROM flashd.outbox")" = "$before" ] &&
 	[ "$(q -c "SELECT count(*) FROM flashd.stations")" = $STATIONS ]; then
 	ok "a refused station changes nothing on the server"
