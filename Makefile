@@ -313,6 +313,48 @@ install-web: $(FLASHD_WEB)
 	install -m 0644 web/flashd-web.8 $(DESTDIR)$(MANDIR)/man8/
 	[ -e $(DESTDIR)/etc/flashd/web.conf ] || install -m 0644 web/web.conf $(DESTDIR)/etc/flashd/web.conf
 
+# flashd-sync (sync/, issue 20): ships the station outbox to the fleet's
+# PostgreSQL with libpq.  Its SQL migrations (sync/schema/NNN-*.sql) are
+# compiled in as sync_migrations[], in version order.
+SYNC_SRCS := $(call srcs,sync)
+SYNC_SQL := $(sort $(wildcard sync/schema/*.sql))
+FLASHD_SYNC := $(if $(SYNC_SRCS),$(B)/flashd-sync)
+PQ_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
+PQ_LIBS = $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
+$(B)/sync/%.o: EXTRA = $(PKG_CFLAGS) $(PQ_CFLAGS)
+SYNC_SCHEMA_C := $(B)/gen/sync_schema.c
+$(SYNC_SCHEMA_C): $(SYNC_SQL)
+	@mkdir -p $(@D)
+	$(Q){ echo '/* Generated from sync/schema/ by the Makefile. */'; \
+	  echo '#include "sync/schema.h"'; \
+	  echo 'const struct sync_migration sync_migrations[] = {'; \
+	  for f in $(SYNC_SQL); do \
+	    b=$$(basename $$f); \
+	    echo "{ $$(echo $$b | sed 's/^0*\([0-9][0-9]*\).*/\1/'), \"$$b\","; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
+	    echo '},'; \
+	  done; \
+	  echo '};'; \
+	  echo 'const size_t sync_n_migrations = ARRAY_SIZE(sync_migrations);'; } > $@
+$(FLASHD_SYNC): $(call objs,$(SYNC_SRCS)) $(B)/gen/sync_schema.o $(LIB_DB) $(LIB_COMMON)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(PQ_LIBS) $(ALL_LDFLAGS)
+all: $(FLASHD_SYNC)
+-include $(patsubst %.o,%.d,$(call objs,$(SYNC_SRCS)))
+
+.PHONY: install-sync
+install: install-sync
+install-sync: $(FLASHD_SYNC)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/etc/flashd $(DESTDIR)$(PREFIX)/share/flashd/sync-schema
+	install -m 0755 $(FLASHD_SYNC) $(DESTDIR)$(BINDIR)/
+	sed 's|/usr/bin/flashd-sync|$(BINDIR)/flashd-sync|' systemd/flashd-sync.service \
+		> $(DESTDIR)$(UNITDIR)/flashd-sync.service
+	install -m 0644 systemd/flashd-sync.sysusers $(DESTDIR)$(SYSUSERSDIR)/flashd-sync.conf
+	install -m 0644 sync/flashd-sync.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(SYNC_SQL) $(DESTDIR)$(PREFIX)/share/flashd/sync-schema/
+	[ -e $(DESTDIR)/etc/flashd/sync.conf ] || install -m 0640 sync/sync.conf $(DESTDIR)/etc/flashd/sync.conf
+
 check-includes:
 	$(Q)bash tests/test-includes.sh
 

@@ -1,4 +1,4 @@
--- flashd unit database, schema version 4: the current schema of record.
+-- flashd unit database, schema version 5: the current schema of record.
 --
 -- db_open() runs this file (compiled in as db_schema_sql[]) on an empty
 -- database, in one transaction; db/migrate.c brings older versions up to
@@ -179,4 +179,96 @@ CREATE INDEX unit_identities_by_value ON unit_identities (value);
 -- Recovery at start looks only for 'allocated' rows: keep that index tiny.
 CREATE INDEX unit_identities_allocated ON unit_identities (unit_id) WHERE state = 'allocated';
 
-PRAGMA user_version = 4;
+-- Station outbox (schema version 5): every change fleet QA cares about
+-- gets a sequence number in the same transaction that records it, written
+-- by the triggers below (so no writer can forget it, and a rolled-back
+-- transaction leaves no entry).  flashd-sync (sync/flashd-sync.8) reads it
+-- read-only and ships it to PostgreSQL keyed by (station, seq); flashd
+-- never deletes from it.  AUTOINCREMENT: a seq is never used twice, so a
+-- sequence lower than the server's means a restored old backup.
+--   kind 'unit'      a unit finished (result left 'running'), or its serial,
+--                    chip UID or JEDEC id changed after it finished;
+--                    payload: the unit with its stages, images, identities
+--   kind 'identity'  a unit was given a pool value, or its state changed
+CREATE TABLE outbox (
+	seq		INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind		TEXT NOT NULL CHECK (kind IN ('unit', 'identity')),
+	ref		INTEGER NOT NULL,	-- units.id or unit_identities.id
+	payload		TEXT NOT NULL,		-- JSON object (views outbox_*_json)
+	created_at	INTEGER NOT NULL	-- ms since epoch, UTC
+);
+
+-- This database's identity, made once when it is created or migrated to
+-- version 5: a copy of the file on a second station carries the same uuid,
+-- which the central server refuses for a second station name.
+CREATE TABLE station_identity (
+	one		INTEGER PRIMARY KEY CHECK (one = 1),
+	uuid		TEXT NOT NULL,		-- random UUID (version 4), lower-case
+	created_at	INTEGER NOT NULL	-- ms since epoch, UTC
+);
+
+INSERT INTO station_identity (one, uuid, created_at) VALUES (1,
+	lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
+	      substr('89AB', 1 + abs(random() % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+	CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+
+-- The payload of a 'unit' entry: the unit row, its stages, images and identities.
+CREATE VIEW outbox_unit_json AS
+SELECT u.id, json_object('id', u.id, 'station', u.station, 'port', u.port, 'slot', u.slot,
+	'recipe', u.recipe, 'recipe_sha256', u.recipe_sha256, 'vid', u.vid, 'pid', u.pid,
+	'serial', u.serial, 'chip_uid', u.chip_uid, 'jedec_id', u.jedec_id, 'result', u.result,
+	'failed_stage', u.failed_stage, 'error', u.error, 'started_at', u.started_at,
+	'finished_at', u.finished_at, 'duration_ms', u.duration_ms, 'flashd_version', u.flashd_version,
+	'stages', json((SELECT json_group_array(json_object('idx', idx, 'name', name, 'result', result,
+			'error', error, 'started_at', started_at, 'duration_ms', duration_ms))
+		FROM (SELECT * FROM unit_stages WHERE unit_id = u.id ORDER BY idx))),
+	'images', json((SELECT json_group_array(json_object('stage', stage, 'target', target,
+			'file', file, 'size', size, 'sha256', sha256, 'host_crc32', host_crc32,
+			'device_crc32', device_crc32, 'verified', verified))
+		FROM (SELECT * FROM unit_images WHERE unit_id = u.id ORDER BY id))),
+	'identities', json((SELECT json_group_array(json_object('id', id, 'pool', pool, 'seq', seq,
+			'value', value, 'file', file, 'file_sha256', file_sha256, 'state', state,
+			'device_written', device_written))
+		FROM (SELECT * FROM unit_identities WHERE unit_id = u.id ORDER BY id)))) AS payload
+FROM units u;
+
+-- The payload of an 'identity' entry.
+CREATE VIEW outbox_identity_json AS
+SELECT id, json_object('id', id, 'unit_id', unit_id, 'pool', pool, 'seq', seq, 'value', value,
+	'file', file, 'file_sha256', file_sha256, 'state', state, 'device_written', device_written,
+	'allocated_at', allocated_at, 'finished_at', finished_at) AS payload
+FROM unit_identities;
+
+CREATE TRIGGER outbox_unit_finished AFTER UPDATE OF result ON units
+WHEN old.result = 'running' AND new.result != 'running'
+BEGIN
+	INSERT INTO outbox (kind, ref, payload, created_at)
+	SELECT 'unit', id, payload, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+	FROM outbox_unit_json WHERE id = new.id;
+END;
+
+CREATE TRIGGER outbox_unit_identified AFTER UPDATE OF serial, chip_uid, jedec_id ON units
+WHEN old.result != 'running' AND (old.serial IS NOT new.serial OR
+	old.chip_uid IS NOT new.chip_uid OR old.jedec_id IS NOT new.jedec_id)
+BEGIN
+	INSERT INTO outbox (kind, ref, payload, created_at)
+	SELECT 'unit', id, payload, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+	FROM outbox_unit_json WHERE id = new.id;
+END;
+
+CREATE TRIGGER outbox_identity_allocated AFTER INSERT ON unit_identities
+BEGIN
+	INSERT INTO outbox (kind, ref, payload, created_at)
+	SELECT 'identity', id, payload, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+	FROM outbox_identity_json WHERE id = new.id;
+END;
+
+CREATE TRIGGER outbox_identity_changed AFTER UPDATE OF state, device_written ON unit_identities
+WHEN old.state IS NOT new.state OR old.device_written IS NOT new.device_written
+BEGIN
+	INSERT INTO outbox (kind, ref, payload, created_at)
+	SELECT 'identity', id, payload, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+	FROM outbox_identity_json WHERE id = new.id;
+END;
+
+PRAGMA user_version = 5;

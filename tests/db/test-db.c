@@ -776,19 +776,31 @@ static char *replace_once(const char *s, const char *old, const char *new)
 	return out;
 }
 
-/* The schema of version 3: today's without the identity pools of version 4 (malloc'd). */
-static char *schema_v3(void)
+/* Today's schema cut before the block starting with marker, at version v (malloc'd). */
+static char *schema_before(const char *marker, int v)
 {
-	const char *from = strstr(db_schema_sql, "-- Identity pools (schema version 4)");
-	const char *to = strstr(db_schema_sql, "PRAGMA user_version = 4;");
+	const char *from = strstr(db_schema_sql, marker);
+	const char *to = strstr(db_schema_sql, "PRAGMA user_version = 5;");
 	size_t n = strlen(db_schema_sql) + 1;
 	char *out = malloc(n);
 
 	if (!from || !to || !out)
-		TEST_FAIL("schema_v3: version 4 block not found in db/schema.sql");
-	snprintf(out, n, "%.*sPRAGMA user_version = 3;%s", (int)(from - db_schema_sql),
-		 db_schema_sql, to + strlen("PRAGMA user_version = 4;"));
+		TEST_FAIL("schema_before: '%s' not found in db/schema.sql", marker);
+	snprintf(out, n, "%.*sPRAGMA user_version = %d;%s", (int)(from - db_schema_sql),
+		 db_schema_sql, v, to + strlen("PRAGMA user_version = 5;"));
 	return out;
+}
+
+/* The schema of version 3: today's without the identity pools of version 4 (malloc'd). */
+static char *schema_v3(void)
+{
+	return schema_before("-- Identity pools (schema version 4)", 3);
+}
+
+/* The schema of version 4: today's without the outbox of version 5 (malloc'd). */
+static char *schema_v4(void)
+{
+	return schema_before("-- Station outbox (schema version 5)", 4);
 }
 
 TEST(db_open_migrates_v1_integer_slot_to_text)
@@ -910,6 +922,43 @@ TEST(db_open_migrates_v3_adding_identity_pools)
 	db = db_close(db);
 	got = schema_dump(p);
 	want = schema_dump(tpath("v3-fresh.db"));
+	ASSERT_STREQ(got, want);
+	free(got);
+	free(want);
+}
+
+TEST(db_open_migrates_v4_adding_the_outbox_with_the_history)
+{
+	const char *p = tpath("v4.db");
+	struct err e = { 0 };
+	struct db *db = NULL;
+	char *v4 = schema_v4(), *got, *want;
+
+	raw_exec(p, v4);
+	free(v4);
+	raw_exec(p, "INSERT INTO units (id, station, port, slot, recipe, result, started_at, "
+		    "finished_at, flashd_version) VALUES (9, 's', '1-1', 'A1', 'r', 'pass', 1, 2, 'v'),"
+		    "(10, 's', '1-2', 'A2', 'r', 'running', 3, NULL, 'v');"
+		    "INSERT INTO unit_stages VALUES (9, 0, 'flash', 'pass', NULL, 1, 1);"
+		    "INSERT INTO pools (name, kind, created_at) VALUES ('l', 'list', 1);"
+		    "INSERT INTO pool_values (pool, seq, value) VALUES ('l', 1, 'x');"
+		    "INSERT INTO unit_identities (unit_id, pool, seq, value, state, allocated_at) "
+		    "VALUES (9, 'l', 1, 'x', 'used', 1)");
+	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'outbox'"), 0);
+
+	ASSERT_OK(db_open(p, 0, &db, &e));
+	ASSERT_EQ(db_schema_version(db, &e), DB_SCHEMA_VERSION);
+	db = db_close(db);
+	/* Finished units and identities before the upgrade are in the outbox, in order. */
+	ASSERT_SQL_TEXT(p, "SELECT group_concat(seq || kind || ref || coalesce(json_extract(payload, "
+			   "'$.stages[0].name'), ''), ',') FROM outbox",
+			"1unit9flash,2identity1");
+	ASSERT_EQ(raw_int(p, "SELECT length(uuid) FROM station_identity"), 36);
+
+	db = open_new("v4-fresh.db");
+	db = db_close(db);
+	got = schema_dump(p);
+	want = schema_dump(tpath("v4-fresh.db"));
 	ASSERT_STREQ(got, want);
 	free(got);
 	free(want);

@@ -1,0 +1,106 @@
+/*
+ * This file implements the hello and the batches of flashd-sync (see
+ * sync/ship.h).  A batch goes as one JSON array parameter, unpacked by the
+ * server: one statement, one transaction, whatever its size.
+ */
+#include "sync/ship.h"
+#include "sync/pg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Run a one-row query with text parameters; *ret owns the result. */
+static int query1(PGconn *pg, const char *sql, int n, const char *const *params, PGresult **ret,
+		  const char *what, struct err *err)
+{
+	PGresult *r = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		int rc = sync_pg_err(pg, r, err, what);
+
+		PQclear(r);
+		return rc;
+	}
+	*ret = r;
+	return 0;
+}
+
+/* The station database must hold the server's entry hw, with the same payload. */
+static int check_same(PGconn *pg, struct db *db, const char *station, int64_t hw, struct err *err)
+{
+	_cleanup_free_ char *payload = NULL;
+	char seq[24];
+	const char *params[3] = { station, seq, NULL };
+	int64_t last = 0;
+	PGresult *r = NULL;
+	bool same;
+	int rc;
+
+	rc = db_outbox_last_seq(db, &last, err);
+	if (rc < 0)
+		return rc;
+	if (last < hw)
+		return err_set(err, -ESTALE,
+			       "station database is at seq %lld but the server holds station '%s' up to %lld: restored from an old backup? Refusing to sync",
+			       (long long)last, station, (long long)hw);
+	rc = db_outbox_payload(db, hw, &payload, err);
+	if (rc < 0)
+		return rc;
+	snprintf(seq, sizeof(seq), "%lld", (long long)hw);
+	params[2] = payload;
+	rc = query1(pg, "SELECT flashd.ingest_same($1, $2, $3::jsonb)", 3, params, &r,
+		    "compare with the server", err);
+	if (rc < 0)
+		return rc;
+	same = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!same)
+		return err_set(err, -ESTALE,
+			       "station database differs from the server at seq %lld of station '%s': restored from an old backup and written since? Refusing to sync",
+			       (long long)hw, station);
+	return 0;
+}
+
+int sync_hello(PGconn *pg, struct db *db, const struct sync_config *c, int64_t *hw,
+	       struct err *err)
+{
+	char uuid[DB_UUID_LEN];
+	const char *params[3] = { c->station, uuid, c->line[0] ? c->line : NULL };
+	PGresult *r = NULL;
+	int rc;
+
+	rc = db_outbox_station_uuid(db, uuid, err);
+	if (rc < 0)
+		return rc;
+	rc = query1(pg, "SELECT flashd.ingest_hello($1, $2::uuid, $3)", 3, params, &r, "hello",
+		    err);
+	if (rc < 0)
+		return rc;
+	*hw = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	if (*hw == 0)
+		return 0;
+	return check_same(pg, db, c->station, *hw, err);
+}
+
+int sync_send(PGconn *pg, const char *station, const struct db_outbox_batch *b, struct err *err)
+{
+	const char *params[2] = { station, b->json };
+	PGresult *r = NULL;
+	int rc = 0;
+
+	r = PQexecParams(pg,
+			 "INSERT INTO flashd.outbox (station, seq, kind, payload) "
+			 "SELECT $1, (e->>'seq')::bigint, e->>'kind', e->'payload' "
+			 "FROM jsonb_array_elements($2::jsonb) e ON CONFLICT DO NOTHING",
+			 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = sync_pg_err(pg, r, err, "send");
+	PQclear(r);
+	if (rc < 0)
+		return err_prefix(err, rc, "seq %lld..%lld", (long long)b->first_seq,
+				  (long long)b->last_seq);
+	return 0;
+}
