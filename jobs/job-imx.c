@@ -95,12 +95,21 @@ int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name,
 	const struct recipe_sdp_boot *a = &st->u.sdp_boot;
 	const struct recipe_serial *ser = &j->recipe->serial;
 	const struct imx_soc *soc = imx_soc_find(j->cur.vid, j->cur.pid);
+	const struct imx_spl *spl = job_imx_spl(j);
 	struct sdp_boot_result res = { 0 };
 	struct image *img = NULL;
 	struct sdp *sdp;
 	char target[32], uid[33];
 	int r;
 
+	/* SPL gadget and stream ROMs: job-imx-sdpv.c (§1.12-§1.14). */
+	if (spl)
+		return job_imx_spl_boot(j, st, name, spl, e);
+	if (soc && soc->protocol == IMX_PROTO_SDPS)
+		return job_imx_sdps_boot(j, st, name, soc, e);
+	if (a->skip_spl || a->has_offset)
+		return err_set(e, -EINVAL,
+			       "\"skip_spl\"/\"offset\" apply to the SPL's SDP gadget, not to a boot ROM");
 	if (!soc)
 		return err_set(e, -EOPNOTSUPP, "%04x:%04x is not an i.MX boot ROM flashd knows",
 			       j->cur.vid, j->cur.pid);

@@ -201,6 +201,14 @@ int job_dfuse_rdp(struct job *j, const struct recipe_stage *st, const char *name
 
 /* job-imx.c: i.MX SDP stage (sdp.boot) and fastboot stages. */
 int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
+/* job-imx-sdpv.c: sdp.boot on the SPL's SDP gadget and on stream ROMs. */
+struct imx_spl;
+struct imx_soc;
+const struct imx_spl *job_imx_spl(struct job *j);
+int job_imx_spl_boot(struct job *j, const struct recipe_stage *st, const char *name,
+		     const struct imx_spl *spl, struct err *e);
+int job_imx_sdps_boot(struct job *j, const struct recipe_stage *st, const char *name,
+		      const struct imx_soc *soc, struct err *e);
 int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
 
 /* job-ingenic.c: Ingenic ROM and burner stages (ingenic.*). */

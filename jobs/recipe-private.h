@@ -175,4 +175,9 @@ void recipe_plan_fastboot(struct recipe_parser *p, const struct recipe *r, const
  */
 void recipe_plan_dfuse_rdp(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok);
 
+/* recipe-sdp-spl.c: sdp.boot's "skip_spl" / "offset" (the SPL gadget's write). */
+struct recipe_sdp_boot;
+bool recipe_parse_sdp_spl(struct recipe_parser *p, const cJSON *o, const char *b,
+			  struct recipe_sdp_boot *a);
+
 #endif

@@ -383,10 +383,11 @@ static bool parse_dfuse_leave(struct recipe_parser *p, const cJSON *o, const cha
 static bool parse_sdp_boot(struct recipe_parser *p, const cJSON *o, const char *b,
 			   struct recipe_stage *s)
 {
-	static const char *const keys[] = {"file", "sha256", NULL};
+	static const char *const keys[] = {"file", "sha256", "skip_spl", "offset", NULL};
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
-	return get_image(p, o, b, &s->u.sdp_boot.image) && ok;
+	ok = get_image(p, o, b, &s->u.sdp_boot.image) && ok;
+	return recipe_parse_sdp_spl(p, o, b, &s->u.sdp_boot) && ok;
 }
 
 static bool parse_await(struct recipe_parser *p, const cJSON *o, const char *b,

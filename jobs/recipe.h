@@ -228,6 +228,11 @@ struct recipe_dfuse_read_unprotect {
 
 struct recipe_sdp_boot {
 	struct recipe_image image;	/* e.g. u-boot.imx that starts fastboot by itself */
+	/* Only on the SPL's SDP gadget (job-imx-sdpv.c): where the write
+	 * starts in the file.  Neither: SDPV skips the SPL, SDPU 0x57c00. */
+	bool skip_spl;			/* "skip_spl": true (uuu write -skipspl) */
+	bool has_offset;		/* "offset" given (uuu write -offset) */
+	uint64_t offset;
 };
 
 struct recipe_await {

@@ -23,7 +23,20 @@
 #define SDPS_ROW(n, v, p)                                                                          \
 	{                                                                                          \
 		.name = n, .vid = v, .pid = p, .protocol = IMX_PROTO_SDPS,                         \
-		.method = IMX_METHOD_STREAM,                                                       \
+		.method = IMX_METHOD_STREAM, .sdps_packet = 1024,                                  \
+	}
+/* uuu MX815 and its compatibles: EP1, 1020-byte reports, ROM API (§1.12). */
+#define SDPS_ROMAPI_ROW(n, v, p)                                                                   \
+	{                                                                                          \
+		.name = n, .vid = v, .pid = p, .protocol = IMX_PROTO_SDPS,                         \
+		.method = IMX_METHOD_STREAM, .sdps_ep_out = 1, .sdps_packet = 1020,                \
+		.sdps_romapi = true,                                                               \
+	}
+/* uuu MX95 and its compatibles: EP1, 1020 bytes, no ROM API flag (§1.12). */
+#define SDPS_EP1_ROW(n, v, p)                                                                      \
+	{                                                                                          \
+		.name = n, .vid = v, .pid = p, .protocol = IMX_PROTO_SDPS,                         \
+		.method = IMX_METHOD_STREAM, .sdps_ep_out = 1, .sdps_packet = 1020,                \
 	}
 
 static const struct imx_soc imx_socs[] = {
@@ -76,20 +89,32 @@ static const struct imx_soc imx_socs[] = {
 		.method = IMX_METHOD_SKIP_DCD,
 		.dcd_addr = 0x00001000,
 	},
-	/* Stream ROMs (§1.12): listed so they are recognised and refused clearly. */
-	SDPS_ROW("i.MX8MN", 0x1fc9, 0x013e),
-	SDPS_ROW("i.MX8MP", 0x1fc9, 0x0146),
+	/*
+	 * Stream ROMs whose SPL pulls the rest through the ROM API (§1.12):
+	 * the whole flash.bin (IVT image) goes down the stream.  No OCOTP
+	 * read: these ROMs have no READ_REGISTER (§3.1).  The 8MP is uuu's
+	 * MX865, compatible with the 8MN's MX815 entry (§2.1).
+	 */
+	SDPS_ROMAPI_ROW("i.MX8MN", 0x1fc9, 0x013e),
+	SDPS_ROMAPI_ROW("i.MX8MP", 0x1fc9, 0x0146),
+	/*
+	 * Stream ROMs whose images are i.MX containers (tag 0x87, §1.9):
+	 * i.MX8ULP/91/93 (ROM API, but container flash.bin), 8QXP/QM/DXL and
+	 * the 95 family (boot containers cut out of the file), or that need a
+	 * BLTC command block (i.MX28): listed so they are recognised and
+	 * refused clearly (no container streaming here yet).
+	 */
+	SDPS_EP1_ROW("i.MX8ULP", 0x1fc9, 0x014a),
+	SDPS_EP1_ROW("i.MX8ULP", 0x1fc9, 0x014b),
+	SDPS_EP1_ROW("i.MX93", 0x1fc9, 0x014e),
+	SDPS_EP1_ROW("i.MX91", 0x1fc9, 0x0159),
 	SDPS_ROW("i.MX8QXP", 0x1fc9, 0x012f),
 	SDPS_ROW("i.MX8QM", 0x1fc9, 0x0129),
 	SDPS_ROW("i.MX8DXL", 0x1fc9, 0x0147),
-	SDPS_ROW("i.MX8ULP", 0x1fc9, 0x014a),
-	SDPS_ROW("i.MX8ULP", 0x1fc9, 0x014b),
-	SDPS_ROW("i.MX93", 0x1fc9, 0x014e),
-	SDPS_ROW("i.MX91", 0x1fc9, 0x0159),
-	SDPS_ROW("i.MX95", 0x1fc9, 0x015d),
-	SDPS_ROW("i.MX95", 0x1fc9, 0x015c),
-	SDPS_ROW("i.MX943", 0x1fc9, 0x0027),
-	SDPS_ROW("i.MX952", 0x1fc9, 0x0028),
+	SDPS_EP1_ROW("i.MX95", 0x1fc9, 0x015d),
+	SDPS_EP1_ROW("i.MX95", 0x1fc9, 0x015c),
+	SDPS_EP1_ROW("i.MX943", 0x1fc9, 0x0027),
+	SDPS_EP1_ROW("i.MX952", 0x1fc9, 0x0028),
 	SDPS_ROW("i.MX28", 0x15a2, 0x004f),
 };
 
@@ -117,4 +142,40 @@ const char *imx_soc_method_name(enum imx_soc_method m)
 		return "stream";
 	}
 	return "?";
+}
+
+/*
+ * SPL gadget IDs and bcdDevice windows, uuu's table (§2.2, §1.13): SDPV
+ * for bcd 0x0500..0x9998 (upstream i.MX SPL sets 0x0500), SDPU below that
+ * and for 0x9999 (old i.MX8MQ EVK SPL).  First match wins.
+ */
+static const struct imx_spl imx_spls[] = {
+	{ .name = "upstream SPL", .vid = 0x0525, .pid = 0xb4a4, .bcd_min = 0x0000,
+	  .bcd_max = 0x04ff, .kind = IMX_SPL_SDPU },
+	{ .name = "upstream SPL", .vid = 0x0525, .pid = 0xb4a4, .bcd_min = 0x0500,
+	  .bcd_max = 0x9998, .kind = IMX_SPL_SDPV },
+	{ .name = "upstream SPL", .vid = 0x0525, .pid = 0xb4a4, .bcd_min = 0x9999,
+	  .bcd_max = 0x9999, .kind = IMX_SPL_SDPU },
+	{ .name = "NXP uboot-imx SPL", .vid = 0x1fc9, .pid = 0x0151, .bcd_min = 0x0500,
+	  .bcd_max = 0x9998, .kind = IMX_SPL_SDPV },
+	{ .name = "Boundary Devices SPL", .vid = 0x3016, .pid = 0x1001, .bcd_min = 0x0000,
+	  .bcd_max = 0x04ff, .kind = IMX_SPL_SDPU },
+	{ .name = "Boundary Devices SPL", .vid = 0x3016, .pid = 0x1001, .bcd_min = 0x0500,
+	  .bcd_max = 0x9998, .kind = IMX_SPL_SDPV },
+};
+
+const struct imx_spl *imx_spl_find(uint16_t vid, uint16_t pid, uint16_t bcd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(imx_spls); i++) {
+		const struct imx_spl *s = &imx_spls[i];
+
+		if (s->vid == vid && s->pid == pid && bcd >= s->bcd_min && bcd <= s->bcd_max)
+			return s;
+	}
+	return NULL;
+}
+
+const char *imx_spl_kind_name(enum imx_spl_kind k)
+{
+	return k == IMX_SPL_SDPV ? "SDPV" : "SDPU";
 }

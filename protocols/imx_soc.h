@@ -9,6 +9,7 @@
 #ifndef FLASHD_PROTOCOLS_IMX_SOC_H
 #define FLASHD_PROTOCOLS_IMX_SOC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum imx_soc_protocol {
@@ -41,7 +42,39 @@ struct imx_soc {
 	uint32_t uid_words[IMX_SOC_UID_WORDS_MAX];
 	unsigned int n_uid_words;
 	unsigned int uid_bits;
+	/*
+	 * Stream ROMs (§1.12 table): report 2 goes to interrupt OUT endpoint
+	 * sdps_ep_out (0 = SET_REPORT on EP0) with sdps_packet payload bytes
+	 * (1024, or 1020 on the EP1 ROMs).  sdps_romapi: the SPL pulls the rest
+	 * of the image from the same stream through the ROM API, so the whole
+	 * file is sent and no SPL gadget follows (uuu HID_ROMAPI).
+	 */
+	uint8_t sdps_ep_out;
+	uint16_t sdps_packet;
+	bool sdps_romapi;
 };
+
+/*
+ * The U-Boot SPL's SDP gadget (§1.13, §2.2): SDPU (old SPL: the rest of the
+ * image sits at a fixed offset) or SDPV (the SPL finds the rest itself:
+ * write from the end of the SPL), told apart by bcdDevice.
+ */
+enum imx_spl_kind {
+	IMX_SPL_SDPU,
+	IMX_SPL_SDPV,
+};
+
+struct imx_spl {
+	const char *name; /* "upstream SPL", ... */
+	uint16_t vid, pid;
+	uint16_t bcd_min, bcd_max; /* inclusive */
+	enum imx_spl_kind kind;
+};
+
+/* The SPL gadget row for VID:PID and bcdDevice, or NULL. */
+const struct imx_spl *imx_spl_find(uint16_t vid, uint16_t pid, uint16_t bcd);
+
+const char *imx_spl_kind_name(enum imx_spl_kind k);
 
 /* The row for a ROM VID:PID, or NULL when it is not an i.MX boot ROM we know. */
 const struct imx_soc *imx_soc_find(uint16_t vid, uint16_t pid);

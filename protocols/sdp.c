@@ -371,6 +371,21 @@ int sdp_write_file(struct sdp *s, uint32_t addr, const uint8_t *buf, size_t len,
 	return write_file_progress(s, addr, buf, len, progress, ud, 0, len, e);
 }
 
+int sdp_write_file_once(struct sdp *s, uint32_t addr, const uint8_t *buf, size_t len,
+			usb_progress_cb_t progress, void *ud, struct err *e)
+{
+	int r;
+
+	if (len == 0 || len > UINT32_MAX)
+		return err_set(e, -EINVAL, "WRITE_FILE 0x%08x: %zu bytes (1..4 GiB)", addr, len);
+	r = sdp_command(s, SDP_WRITE_FILE, addr, 0, (uint32_t)len, 0, e);
+	if (r >= 0)
+		r = send_data(s, buf, len, progress, ud, 0, len, e);
+	if (r < 0)
+		return err_prefix(e, r, "WRITE_FILE 0x%08x (%zu bytes)", addr, len);
+	return expect_status(s, SDP_WRITE_FILE, addr, SDP_ACK_WRITE_FILE, e);
+}
+
 int sdp_dcd_write(struct sdp *s, uint32_t addr, const uint8_t *dcd, size_t len, struct err *e)
 {
 	int r;

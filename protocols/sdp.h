@@ -143,6 +143,15 @@ int sdp_error_status(struct sdp *s, uint32_t *ret, struct err *e);
 int sdp_write_file(struct sdp *s, uint32_t addr, const uint8_t *buf, size_t len,
 		   usb_progress_cb_t progress, void *ud, struct err *e);
 
+/*
+ * One WRITE_FILE of all len bytes, not split: the SPL gadget takes address
+ * 0 as its CONFIG_SDP_LOADADDR, so a second command at 0 + 2 MiB would
+ * land elsewhere; uuu sends SPL targets the whole image in one command
+ * (HID_SDP_NO_MAX_PER_TRANS, §1.6, §1.13).  Returns 0 or -errno.
+ */
+int sdp_write_file_once(struct sdp *s, uint32_t addr, const uint8_t *buf, size_t len,
+			usb_progress_cb_t progress, void *ud, struct err *e);
+
 /* DCD_WRITE of a DCD blob (header included) to addr; expects SDP_ACK_WRITE. */
 int sdp_dcd_write(struct sdp *s, uint32_t addr, const uint8_t *dcd, size_t len, struct err *e);
 

@@ -15,8 +15,12 @@ fx=$(mktemp -d)
 trap 'rm -rf "$fx"' EXIT
 python3 "$top/tests/fixtures/imx/mkfixtures.py" "$fx/imx" >/dev/null
 python3 "$top/tests/fixtures/ingenic/mkfixtures.py" "$fx/ingenic" >/dev/null
+python3 "$top/tests/fixtures/imx/mk8m.py" "$fx/imx8m"
 cp "$fx/imx/u-boot-imx6q.imx" imx6q-u-boot-fastboot.imx
 cp "$fx/imx/u-boot-imx6q.imx" imx6q-u-boot.imx
+# i.MX8MM/8MP flash.bin stand-ins: IVT v0x41 + SPL marker + FIT (mk8m.py).
+cp "$fx/imx8m/flash-8mm.bin" imx8mm-flash.bin
+cp "$fx/imx8m/flash-8mp.bin" imx8mp-flash.bin
 cp "$fx/ingenic/ginfo.bin" t31-ginfo.bin
 cp "$fx/ingenic/spl.bin" t31-spl.bin
 cp "$fx/ingenic/burner.bin" t31-burner.bin

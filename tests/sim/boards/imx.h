@@ -23,6 +23,11 @@
  */
 #define IMX_UBOOT_MARKER "flashsim u-boot\n"
 #define IMX_UBOOT_MARKER_LEN 16
+/* Same for the i.MX8M fixtures' SPL: an entry holding it starts "our" SPL
+ * (SDP gadget on the SDP ROM parts, ROM-API stream loader on SDPS parts). */
+#define IMX_SPL_MARKER "flashsim spl 8m\n"
+/* FIT = flattened device tree: magic 0xd00dfeed, then totalsize (BE). */
+#define IMX_FDT_MAGIC 0xd00dfeedu
 
 /* SDP (§1.3, §1.5). */
 #define SDP_READ_REGISTER 0x0101
@@ -63,6 +68,11 @@ struct imx_soc {
 	uint32_t loadaddr;    /* U-Boot env loadaddr */
 	uint32_t fb_buf_addr; /* CONFIG_FASTBOOT_BUF_ADDR */
 	const char *board;    /* U-Boot env "board" (getvar product) */
+	/* i.MX8M parts (imx_board.c table; 0 on the i.MX6 rows = defaults) */
+	uint16_t vid;		  /* ROM VID, 0 = 0x15a2 */
+	uint32_t uid_lo, uid_hi;  /* OCOTP UID shadow words, 0 = i.MX6's (§3.1) */
+	bool sdps;		  /* stream ROM on interrupt OUT EP1, 1020 bytes (§1.12) */
+	uint32_t sdp_loadaddr;	  /* SPL gadget's CONFIG_SDP_LOADADDR (§1.13) */
 };
 
 enum imx_mode {
@@ -72,6 +82,7 @@ enum imx_mode {
 	IMX_RUNNING,   /* jumped into code that is not our U-Boot */
 	IMX_LEFT,      /* U-Boot left fastboot (continue/boot) */
 	IMX_RESETTING, /* reboot: off the bus, the ROM comes back */
+	IMX_SPL,       /* U-Boot SPL's SDP gadget (SDPV) on the bus */
 };
 
 /* Device times (ns, unscaled). */
@@ -81,6 +92,7 @@ struct imx_timing {
 	uint64_t leave;		  /* ROM jump / U-Boot reset -> off the bus */
 	uint64_t uboot_boot;	  /* jump -> fastboot gadget enumerated */
 	uint64_t rom_boot;	  /* reset -> ROM enumerated */
+	uint64_t spl_boot;	  /* ROM jump -> SPL SDP gadget enumerated */
 	uint64_t fb_command;	  /* U-Boot: answer a command */
 	uint64_t emmc_write_kbps; /* eMMC write throughput (KiB/s, not ns) */
 	uint64_t emmc_erase_kbps; /* eMMC erase throughput (KiB/s) */
@@ -94,6 +106,7 @@ enum imx_action {
 	IMX_ACT_RUN,	/* ROM jumped into unknown code: gone for good */
 	IMX_ACT_REBOOT, /* U-Boot reset: the ROM comes back */
 	IMX_ACT_LEAVE,	/* U-Boot left fastboot (continue, boot) */
+	IMX_ACT_SPL,	/* ROM jumped into our SPL: its SDP gadget comes up */
 };
 
 struct imx_msg {
@@ -156,6 +169,15 @@ struct imx_board {
 	uint32_t sdp_status; /* ERROR_STATUS word */
 	bool dcd_skipped;
 	uint32_t jump_entry;
+	uint32_t last_write_addr, last_write_len; /* last complete WRITE_FILE */
+
+	/* SDPS stream (imx_sdps.c): what arrived so far, in order */
+	uint8_t *stream;
+	size_t stream_len, stream_cap;
+	size_t spl_len;	    /* SPL bytes from the IVT (0 until the header is read) */
+	size_t fit_scan;    /* next offset the SPL looks for the FIT at */
+	bool spl_started;   /* the ROM ran our SPL: it pulls the rest */
+	bool stream_dead;   /* bad header or unknown code: the ROM/SPL stopped reading */
 
 	/* fastboot */
 	struct imx_env env[IMX_MAX_ENV];
@@ -188,12 +210,22 @@ uint64_t imx_after(struct sim_board *b, uint64_t device_ns);
 /* Switch identity (descriptors, strings) for the mode. */
 int imx_identity_rom(struct sim_board *b);
 int imx_identity_fastboot(struct sim_board *b);
+int imx_identity_spl(struct sim_board *b);
 /* Carry out an action: leave the bus after after_ns (real) and, for
  * UBOOT/REBOOT, re-enumerate in the new role after the boot time. */
 void imx_act(struct sim_board *b, enum imx_action a, uint64_t after_ns);
 
 /* imx_sdp.c */
 int imx_sdp_request(struct sim_board *b, struct sim_xfer *x);
+/* A report on the SPL gadget's interrupt OUT EP1 (first byte = report ID). */
+int imx_sdp_out(struct sim_board *b, struct sim_xfer *x);
+
+/* imx_sdps.c: the stream ROM's interrupt OUT EP1 (report 2 only). */
+int imx_sdps_data(struct sim_board *b, struct sim_xfer *x);
+void imx_sdps_reset(struct imx_board *d);
+/* The FIT the SPL loads: FDT magic on a 4-byte step in p[from..len);
+ * its offset, or -1. */
+long imx_fit_find(const uint8_t *p, size_t from, size_t len);
 void imx_sdp_reset(struct imx_board *d);
 
 /* imx_fastboot.c */

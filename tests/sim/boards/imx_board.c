@@ -27,13 +27,27 @@ static const struct imx_soc imx_socs[] = {
 	 0x80800000, 0x82000000, "mx6ul_14x14_evk"},
 	{"imx6ull-sdp", 0x0080, "SE Blank 6ULL", true, 0x00900000, 0x20000, 0x80000000, 512,
 	 0x80800000, 0x82000000, "mx6ull_14x14_evk"},
+	/*
+	 * i.MX8M (§2.1 VID:PIDs, §3.1 UID words, §1.12 stream ROM, §1.13 SPL
+	 * gadget).  RAM: one window from ITCM 0x7E0000 over DTCM to the end
+	 * of OCRAM (256 KiB on 8MM, 512 KiB on 8MP at 0x900000), DDR at
+	 * 0x40000000; loadaddr 0x40480000, fastboot buffer 0x42800000 and
+	 * SDP load address 0x40400000 as in imx8mm_evk/imx8mp_evk defconfigs
+	 * (assumptions, boards/README.md), as are the product strings.
+	 */
+	{"imx8mm-sdp", 0x0134, "SE Blank M845S", true, 0x007e0000, 0x160000, 0x40000000, 512,
+	 0x40480000, 0x42800000, "imx8mm_evk", 0x1fc9, 0x30350410, 0x30350420, false, 0x40400000},
+	{"imx8mp-sdps", 0x0146, "SE Blank 865", false, 0x007e0000, 0x1a0000, 0x40000000, 512,
+	 0x40480000, 0x42800000, "imx8mp_evk", 0x1fc9, 0x30350420, 0x30350430, true, 0x40400000},
 };
 
-static const char *const imx_names[] = {"imx6q-sdp", "imx6ul-sdp", "imx6ull-sdp", NULL};
+static const char *const imx_names[] = {"imx6q-sdp",	 "imx6ul-sdp",	"imx6ull-sdp",
+					 "imx8mm-sdp", "imx8mp-sdps", NULL};
 
 static const char *const imx_steps[] = {
 	"sdp_command", "write_file",  "dcd_write", "jump",     "uboot_boot",
-	"fb_command",  "fb_download", "fb_flash",  "fb_erase", NULL,
+	"fb_command",  "fb_download", "fb_flash",  "fb_erase", "stream",
+	"spl_boot",    NULL,
 };
 
 /* i.MX6 OCOTP shadow registers holding the UID (§3.1). */
@@ -52,6 +66,7 @@ static const struct imx_timing imx_default_timing = {
 	.leave = 200000000ull,
 	.uboot_boot = 1000000000ull,
 	.rom_boot = 100000000ull,
+	.spl_boot = 300000000ull,
 	.fb_command = 100000ull,
 	.emmc_write_kbps = 54687, /* 56 MB/s */
 	.emmc_erase_kbps = 1048576,
@@ -107,6 +122,7 @@ static void imx_destroy(struct sim_board *b)
 	if (!d)
 		return;
 	free(d->inq.m);
+	imx_sdps_reset(d);
 	free(d->ocram);
 	free(d->ddr);
 	sim_emmc_release(&d->emmc);
@@ -129,6 +145,7 @@ static int imx_timing_option(struct imx_board *d, const char *name, uint64_t v)
 		{"leave_ms", offsetof(struct imx_timing, leave), 1000000},
 		{"uboot_boot_ms", offsetof(struct imx_timing, uboot_boot), 1000000},
 		{"rom_boot_ms", offsetof(struct imx_timing, rom_boot), 1000000},
+		{"spl_boot_ms", offsetof(struct imx_timing, spl_boot), 1000000},
 		{"fb_command_us", offsetof(struct imx_timing, fb_command), 1000},
 		{"emmc_write_kbps", offsetof(struct imx_timing, emmc_write_kbps), 1},
 		{"emmc_erase_kbps", offsetof(struct imx_timing, emmc_erase_kbps), 1},
@@ -334,11 +351,13 @@ static void imx_device_desc(uint8_t dev[18], uint16_t vid, uint16_t pid, uint16_
 int imx_identity_rom(struct sim_board *b)
 {
 	struct imx_board *d = imx_priv(b);
-	uint8_t dev[18], cfg[9 + 9 + 9 + 7], *p = cfg;
+	uint8_t dev[18], cfg[9 + 9 + 9 + 7 + 7], *p = cfg;
+	size_t cfg_len = sizeof(cfg) - (d->soc->sdps ? 0 : 7);
 	int r;
 
-	/* §1.1: 15a2:PID, bcdDevice 0.01, no serial string. */
-	imx_device_desc(dev, 0x15a2, d->soc->pid, 0x0001, false);
+	/* §1.1: 15a2:PID (1fc9 on i.MX8M, §2.1), bcdDevice 0.01, no serial
+	 * string (the 8M ROMs' index-4 serial is not modelled). */
+	imx_device_desc(dev, d->soc->vid ? d->soc->vid : 0x15a2, d->soc->pid, 0x0001, false);
 	p[0] = 9;
 	p[1] = SIM_USB_DT_CONFIG;
 	p[4] = 1;
@@ -347,9 +366,11 @@ int imx_identity_rom(struct sim_board *b)
 	p[7] = 0xc0;
 	p[8] = 50;
 	p += 9;
+	sim_put_le16(cfg + 2, (uint16_t)cfg_len);
 	/* One HID interface, no boot subclass, interrupt IN only: OUT reports
-	 * go by SET_REPORT on EP0 (§1.1). */
-	*p++ = 9, *p++ = SIM_USB_DT_INTERFACE, *p++ = 0, *p++ = 0, *p++ = 1;
+	 * go by SET_REPORT on EP0 (§1.1); the stream ROMs add interrupt OUT
+	 * EP1 (§1.12). */
+	*p++ = 9, *p++ = SIM_USB_DT_INTERFACE, *p++ = 0, *p++ = 0, *p++ = d->soc->sdps ? 2 : 1;
 	*p++ = 0x03, *p++ = 0, *p++ = 0, *p++ = 0;
 	*p++ = 9, *p++ = 0x21, *p++ = 0x10, *p++ = 0x01, *p++ = 0, *p++ = 1, *p++ = 0x22;
 	sim_put_le16(p, sizeof(imx_hid_report_desc));
@@ -360,14 +381,22 @@ int imx_identity_rom(struct sim_board *b)
 	sim_put_le16(p, 512);
 	p += 2;
 	*p++ = 3;
-	r = sim_board_set_descriptors(b, dev, cfg, sizeof(cfg), SIM_SPEED_HIGH);
+	if (d->soc->sdps) {
+		/* 1021-byte reports: one 1024-byte high-speed packet each. */
+		*p++ = 7, *p++ = 0x05, *p++ = 0x01, *p++ = 0x03;
+		sim_put_le16(p, 1024);
+		p += 2;
+		*p++ = 3;
+	}
+	r = sim_board_set_descriptors(b, dev, cfg, cfg_len, SIM_SPEED_HIGH);
 	if (r < 0)
 		return r;
 	r = sim_board_set_class_descriptor(b, 0x22, imx_hid_report_desc,
 					   sizeof(imx_hid_report_desc));
 	if (r < 0)
 		return r;
-	if ((r = sim_board_set_string(b, 1, "Freescale SemiConductor Inc ")) < 0 ||
+	if ((r = sim_board_set_string(b, 1, d->soc->vid == 0x1fc9 ? "NXP       SemiConductor Inc "
+								   : "Freescale SemiConductor Inc ")) < 0 ||
 	    (r = sim_board_set_string(b, 2, d->soc->product)) < 0 ||
 	    (r = sim_board_set_string(b, 3, NULL)) < 0 ||
 	    (r = sim_board_set_string(b, 4, NULL)) < 0)
@@ -418,6 +447,52 @@ int imx_identity_fastboot(struct sim_board *b)
 	return 0;
 }
 
+int imx_identity_spl(struct sim_board *b)
+{
+	uint8_t dev[18], cfg[9 + 9 + 9 + 7 + 7], *p = cfg;
+	int r;
+
+	/* §1.13: upstream SPL = 0525:(0xA4A5 + 0xFFF) with bcdDevice 0x0500
+	 * (SDPV); HID like the ROM's, interrupt IN 0x81 (HS 512) and OUT 0x01
+	 * (HS 1024), bInterval 3 (§1.1, U-Boot f_sdp.c). */
+	imx_device_desc(dev, 0x0525, 0xb4a4, 0x0500, false);
+	p[0] = 9;
+	p[1] = SIM_USB_DT_CONFIG;
+	sim_put_le16(p + 2, sizeof(cfg));
+	p[4] = 1;
+	p[5] = 1;
+	p[6] = 0;
+	p[7] = 0xc0;
+	p[8] = 1;
+	p += 9;
+	*p++ = 9, *p++ = SIM_USB_DT_INTERFACE, *p++ = 0, *p++ = 0, *p++ = 2;
+	*p++ = 0x03, *p++ = 0, *p++ = 0, *p++ = 4;
+	*p++ = 9, *p++ = 0x21, *p++ = 0x10, *p++ = 0x01, *p++ = 0, *p++ = 1, *p++ = 0x22;
+	sim_put_le16(p, sizeof(imx_hid_report_desc));
+	p += 2;
+	*p++ = 7, *p++ = 0x05, *p++ = 0x81, *p++ = 0x03;
+	sim_put_le16(p, 512);
+	p += 2;
+	*p++ = 3;
+	*p++ = 7, *p++ = 0x05, *p++ = 0x01, *p++ = 0x03;
+	sim_put_le16(p, 1024);
+	p += 2;
+	*p++ = 3;
+	r = sim_board_set_descriptors(b, dev, cfg, sizeof(cfg), SIM_SPEED_HIGH);
+	if (r < 0)
+		return r;
+	r = sim_board_set_class_descriptor(b, 0x22, imx_hid_report_desc,
+					   sizeof(imx_hid_report_desc));
+	if (r < 0)
+		return r;
+	if ((r = sim_board_set_string(b, 1, "FSL")) < 0 ||
+	    (r = sim_board_set_string(b, 2, "USB download gadget")) < 0 ||
+	    (r = sim_board_set_string(b, 3, NULL)) < 0 ||
+	    (r = sim_board_set_string(b, 4, "Serial Downloader Protocol")) < 0)
+		return r;
+	return 0;
+}
+
 static uint64_t splitmix(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -431,15 +506,17 @@ static void imx_power_on_state(struct imx_board *d)
 {
 	imx_inq_clear(d);
 	imx_sdp_reset(d);
+	imx_sdps_reset(d);
 	imx_fb_reset(d);
 	d->mode = IMX_ROM;
+	d->last_write_addr = d->last_write_len = 0;
 	d->sdp_status = SDP_HAB_SUCCESS;
 	d->dcd_skipped = false;
 	d->n_regs = 0;
 	d->busy_until = 0;
 	/* The ROM has read the fuses: the UID shadows are valid (§3.1). */
-	imx_reg_write(d, OCOTP_UID_LOW, (uint32_t)d->uid);
-	imx_reg_write(d, OCOTP_UID_HIGH, (uint32_t)(d->uid >> 32));
+	imx_reg_write(d, d->soc->uid_lo ? d->soc->uid_lo : OCOTP_UID_LOW, (uint32_t)d->uid);
+	imx_reg_write(d, d->soc->uid_hi ? d->soc->uid_hi : OCOTP_UID_HIGH, (uint32_t)(d->uid >> 32));
 }
 
 static int imx_start(struct sim_board *b)
@@ -704,17 +781,29 @@ void imx_inq_clear(struct imx_board *d)
  * next mode in the pointer value itself: a timer dropped with the board
  * (board.h: pending calls are dropped at free) then owns no memory.
  */
-#define IMX_REENUM_ARG(gen, fastboot) ((void *)(uintptr_t)(((uintptr_t)(gen) << 1) | !!(fastboot)))
+#define IMX_REENUM_ARG(gen, target) ((void *)(uintptr_t)(((uintptr_t)(gen) << 2) | (target)))
+enum { IMX_REENUM_ROM, IMX_REENUM_FASTBOOT, IMX_REENUM_SPL };
 
 static void imx_reenum_cb(struct sim_board *b, void *arg)
 {
 	struct imx_board *d = imx_priv(b);
-	unsigned gen = (unsigned)((uintptr_t)arg >> 1);
-	bool fastboot = (uintptr_t)arg & 1;
+	unsigned gen = (unsigned)((uintptr_t)arg >> 2);
+	unsigned target = (unsigned)((uintptr_t)arg & 3);
 	int r;
 
 	if (d && gen == d->gen && (d->mode == IMX_BOOTING || d->mode == IMX_RESETTING)) {
-		if (fastboot) {
+		if (target == IMX_REENUM_SPL) {
+			/* The SPL's SDP gadget (§1.13); it may die before it shows. */
+			if (sim_board_fault_step(b, "spl_boot", SIM_FAULT_UNPLUG) ==
+			    SIM_FAULT_NONE) {
+				imx_sdp_reset(d);
+				d->last_write_addr = d->last_write_len = 0;
+				r = imx_identity_spl(b);
+				d->mode = IMX_SPL;
+				if (r == 0)
+					sim_board_connect(b, 0);
+			}
+		} else if (target == IMX_REENUM_FASTBOOT) {
 			/* U-Boot is up: it may still die before its gadget shows. */
 			if (sim_board_fault_step(b, "uboot_boot", SIM_FAULT_UNPLUG) ==
 			    SIM_FAULT_NONE) {
@@ -755,6 +844,7 @@ void imx_act(struct sim_board *b, enum imx_action a, uint64_t after_ns)
 	sim_board_disconnect(b, leave);
 	switch (a) {
 	case IMX_ACT_UBOOT:
+	case IMX_ACT_SPL:
 		d->mode = IMX_BOOTING;
 		break;
 	case IMX_ACT_REBOOT:
@@ -769,10 +859,14 @@ void imx_act(struct sim_board *b, enum imx_action a, uint64_t after_ns)
 	case IMX_ACT_NONE:
 		return;
 	}
-	sim_board_schedule(
-		b,
-		leave + sim_board_scaled(b, a == IMX_ACT_UBOOT ? d->t.uboot_boot : d->t.rom_boot),
-		imx_reenum_cb, IMX_REENUM_ARG(d->gen, a == IMX_ACT_UBOOT));
+	sim_board_schedule(b,
+			   leave + sim_board_scaled(b, a == IMX_ACT_UBOOT ? d->t.uboot_boot :
+						       a == IMX_ACT_SPL	  ? d->t.spl_boot :
+										    d->t.rom_boot),
+			   imx_reenum_cb,
+			   IMX_REENUM_ARG(d->gen, a == IMX_ACT_UBOOT ? IMX_REENUM_FASTBOOT :
+						  a == IMX_ACT_SPL   ? IMX_REENUM_SPL :
+								       IMX_REENUM_ROM));
 }
 
 /* Model callbacks */
@@ -781,8 +875,12 @@ static int imx_request(struct sim_board *b, struct sim_xfer *x)
 {
 	struct imx_board *d = imx_priv(b);
 
-	if (d->mode == IMX_ROM)
+	/* The stream ROM takes its reports on EP1 only (§1.12; assumption
+	 * that it stalls SET_REPORT, boards/README.md). */
+	if ((d->mode == IMX_ROM && !d->soc->sdps) || d->mode == IMX_SPL)
 		return imx_sdp_request(b, x);
+	if (d->mode == IMX_ROM && x->setup.bmRequestType == 0x21 && x->setup.bRequest == 0x0a)
+		return SIM_XFER_DONE; /* SET_IDLE */
 	x->status = -EPIPE; /* fastboot has no class/vendor requests */
 	return SIM_XFER_DONE;
 }
@@ -793,6 +891,10 @@ static int imx_data(struct sim_board *b, struct sim_xfer *x)
 
 	if (d->mode == IMX_FASTBOOT)
 		return imx_fb_data(b, x);
+	if (x->type == SIM_XFER_INTERRUPT && x->ep == 0x01 && d->mode == IMX_ROM && d->soc->sdps)
+		return imx_sdps_data(b, x);
+	if (x->type == SIM_XFER_INTERRUPT && x->ep == 0x01 && d->mode == IMX_SPL)
+		return imx_sdp_out(b, x);
 	if (x->type == SIM_XFER_INTERRUPT && x->ep == 0x81)
 		return imx_inq_serve(b, x);
 	x->status = -EPIPE;
@@ -824,6 +926,8 @@ static void imx_usb_reset(struct sim_board *b)
 	 * replies and a half-done data phase are gone, memories stay. */
 	imx_inq_clear(d);
 	imx_sdp_reset(d);
+	if (d->mode == IMX_ROM)
+		imx_sdps_reset(d);
 	d->dl_active = false;
 }
 
@@ -899,7 +1003,11 @@ static const char *imx_state(struct sim_board *b)
 	case IMX_ROM:
 		if (!sim_board_connected(b))
 			return "resetting";
+		if (d->soc->sdps)
+			return d->stream_len ? "sdps-stream" : "sdps-idle";
 		return d->sdp_cmd ? "sdp-data" : "sdp-idle";
+	case IMX_SPL:
+		return d->sdp_cmd ? "spl-sdp-data" : "spl-sdp";
 	case IMX_BOOTING:
 		return "booting-u-boot";
 	case IMX_FASTBOOT:

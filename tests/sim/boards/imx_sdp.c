@@ -50,7 +50,8 @@ static void sdp_reply_after(struct sim_board *b, uint64_t device_ns, bool with_s
 	uint8_t r3[5] = {3}, r4[65] = {4};
 	uint64_t ready = imx_after(b, d->t.command + device_ns);
 
-	sim_put_le32(r3 + 1, d->hab_closed ? SDP_HAB_CLOSED : SDP_HAB_OPEN);
+	/* The SPL gadget always reports open (§1.13). */
+	sim_put_le32(r3 + 1, d->hab_closed && d->mode != IMX_SPL ? SDP_HAB_CLOSED : SDP_HAB_OPEN);
 	imx_inq_push_act(b, r3, sizeof(r3), ready, with_status ? IMX_ACT_NONE : action);
 	if (!with_status)
 		return;
@@ -249,12 +250,49 @@ static void sdp_jump(struct sim_board *b, uint32_t addr)
 	if (entry && !(sim_get_le32(bd + 8) & 1) &&
 	    !memcmp(entry, IMX_UBOOT_MARKER, IMX_UBOOT_MARKER_LEN))
 		sdp_reply(b, false, 0, IMX_ACT_UBOOT);
+	else if (entry && !(sim_get_le32(bd + 8) & 1) && d->mode == IMX_ROM &&
+		 !memcmp(entry, IMX_SPL_MARKER, IMX_UBOOT_MARKER_LEN))
+		sdp_reply(b, false, 0, IMX_ACT_SPL);
 	else
 		sdp_reply(b, false, 0, IMX_ACT_RUN);
 	return;
 fail:
 	d->sdp_status = err;
 	sdp_reply(b, true, err, IMX_ACT_NONE);
+}
+
+/*
+ * The SPL gadget's JUMP_ADDRESS (§1.13): address 0 = its load address;
+ * an IVT there is started as by the ROM; otherwise SPL looks for a FIT in
+ * what was downloaded and boots it (U-Boot, then fastboot).  Neither: the
+ * gadget answers report 4 with 0x000A0533 (assumption: what U-Boot's
+ * sdp_jump_imximage() returns internally, boards/README.md).
+ */
+static void spl_jump(struct sim_board *b, uint32_t addr)
+{
+	struct imx_board *d = imx_priv(b);
+	uint32_t a = addr ? addr : d->soc->sdp_loadaddr;
+	const uint8_t *ivt = imx_ram(d, a, 32);
+	const uint8_t *buf;
+	uint32_t len = 0;
+	long fit;
+
+	if (ivt && ivt[0] == IVT_TAG && sim_get_le32(ivt + 20) == a) {
+		sdp_jump(b, a);
+		return;
+	}
+	if (d->last_write_len && a >= d->last_write_addr &&
+	    a - d->last_write_addr < d->last_write_len)
+		len = d->last_write_len - (a - d->last_write_addr);
+	buf = len ? imx_ram(d, a, len) : NULL;
+	fit = buf ? imx_fit_find(buf, 0, len) : -1;
+	if (fit >= 0 && (size_t)fit + 8 <= len &&
+	    be32(buf + fit + 4) <= len - (size_t)fit && be32(buf + fit + 4) >= 40) {
+		sdp_reply(b, false, 0, IMX_ACT_UBOOT);
+		return;
+	}
+	d->sdp_status = SDP_ERR_IVT;
+	sdp_reply(b, true, SDP_ERR_IVT, IMX_ACT_NONE);
 }
 
 static int sdp_command(struct sim_board *b, struct sim_xfer *x, const uint8_t *c, size_t len)
@@ -308,6 +346,9 @@ static int sdp_command(struct sim_board *b, struct sim_xfer *x, const uint8_t *c
 			break;
 		}
 		d->sdp_cmd = cmd;
+		/* Address 0: the SPL gadget's CONFIG_SDP_LOADADDR (§1.13). */
+		if (d->mode == IMX_SPL && !addr)
+			addr = d->soc->sdp_loadaddr;
 		d->sdp_addr = addr;
 		d->sdp_count = count;
 		d->sdp_done = 0;
@@ -327,12 +368,16 @@ static int sdp_command(struct sim_board *b, struct sim_xfer *x, const uint8_t *c
 		}
 		if (k == SIM_FAULT_HANG)
 			return sim_board_hang(b, x);
-		sdp_jump(b, addr);
+		if (d->mode == IMX_SPL)
+			spl_jump(b, addr);
+		else
+			sdp_jump(b, addr);
 		break;
 	case SDP_SKIP_DCD_HEADER:
 		/* Only ROMs that have it answer; the 6Q ROM does not know the
-		 * command (assumption: it ignores it, the host times out). */
-		if (d->soc->skip_dcd) {
+		 * command (assumption: it ignores it, the host times out).  The
+		 * SPL gadget acks it as a stub (§1.13). */
+		if (d->soc->skip_dcd || d->mode == IMX_SPL) {
 			d->dcd_skipped = true;
 			sdp_reply(b, true, SDP_SKIP_DCD_OK, IMX_ACT_NONE);
 		}
@@ -380,6 +425,8 @@ static int sdp_data(struct sim_board *b, struct sim_xfer *x, const uint8_t *p, s
 
 	switch (d->sdp_cmd) {
 	case SDP_WRITE_FILE:
+		d->last_write_addr = d->sdp_addr;
+		d->last_write_len = d->sdp_count;
 		sdp_reply(b, true, SDP_WRITE_FILE_OK, IMX_ACT_NONE);
 		break;
 	case SDP_DCD_WRITE: {
@@ -423,4 +470,26 @@ int imx_sdp_request(struct sim_board *b, struct sim_xfer *x)
 	if (id == 1)
 		return sdp_command(b, x, p, len);
 	return sdp_data(b, x, p, len);
+}
+
+int imx_sdp_out(struct sim_board *b, struct sim_xfer *x)
+{
+	const uint8_t *p = x->data;
+
+	/* Interrupt OUT carries the report ID first, like SET_REPORT (§1.1). */
+	if (x->len < 1 || (p[0] != 1 && p[0] != 2)) {
+		x->status = -EPIPE;
+		return SIM_XFER_DONE;
+	}
+	if (p[0] == 1)
+		return sdp_command(b, x, p + 1, x->len - 1);
+	return sdp_data(b, x, p + 1, x->len - 1);
+}
+
+long imx_fit_find(const uint8_t *p, size_t from, size_t len)
+{
+	for (size_t o = (from + 3) & ~(size_t)3; o + 4 <= len; o += 4)
+		if (be32(p + o) == IMX_FDT_MAGIC)
+			return (long)o;
+	return -1;
 }
