@@ -19,34 +19,15 @@
 /* Whether interface usb->interface has interrupt OUT endpoint ep. */
 static int find_out_ep(struct usb_dev *usb, uint8_t ep, struct err *e)
 {
-	struct libusb_config_descriptor *cfg;
-	libusb_device *dev = libusb_get_device(usb->handle);
-	int r = libusb_get_active_config_descriptor(dev, &cfg);
+	struct usb_endpoint out;
+	int r = usb_find_endpoint(usb, LIBUSB_TRANSFER_TYPE_INTERRUPT, false, &out, e);
 
-	if (r < 0)
-		r = libusb_get_config_descriptor(dev, 0, &cfg);
-	if (r < 0)
-		return err_set(e, usb_errno(r), "read configuration: %s",
-			       libusb_strerror((enum libusb_error)r));
-	r = -ENOENT;
-	for (int i = 0; i < cfg->bNumInterfaces && r < 0; i++) {
-		const struct libusb_interface_descriptor *a;
-
-		if (!cfg->interface[i].num_altsetting)
-			continue;
-		a = &cfg->interface[i].altsetting[0];
-		if (a->bInterfaceNumber != usb->interface)
-			continue;
-		for (int k = 0; k < a->bNumEndpoints; k++)
-			if (a->endpoint[k].bEndpointAddress == ep &&
-			    (a->endpoint[k].bmAttributes & 3) == LIBUSB_TRANSFER_TYPE_INTERRUPT)
-				r = 0;
-	}
-	libusb_free_config_descriptor(cfg);
-	if (r < 0)
+	if (r == 0 && out.address != ep)
+		r = -ENOENT;
+	if (r == -ENOENT)
 		return err_set(e, r, "interface %u has no interrupt OUT endpoint 0x%02x",
 			       usb->interface, ep);
-	return 0;
+	return r;
 }
 
 /* One report 2: pkt[0] = ID, pkt[1..1 + size) payload. */
