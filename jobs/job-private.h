@@ -11,6 +11,7 @@
 
 #include "db/units.h"
 #include "jobs/job.h"
+#include "jobs/recipe-ops.h"
 #include "protocols/dfuse.h"
 #include "protocols/usb.h"
 
@@ -189,22 +190,10 @@ int job_await_reset(struct job *j, bool back, struct err *e);
 /* A note for the running stage's row when it passes (say what was set). */
 void job_stage_note(struct job *j, const char *fmt, ...) _printf_(2, 3);
 
-/* job-dfuse.c: DfuSe stages. */
-int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char *name,
-		       struct err *e);
-int job_dfuse_read_uid(struct job *j, const struct recipe_stage *st, struct err *e);
-int job_dfuse_leave(struct job *j, const struct recipe_stage *st, struct err *e);
-/* The session's DfuSe engine, opened on first use. */
+/* The stages' runners, job_run_<stem>(), are declared with the op table (jobs/recipe-ops.h). */
+
+/* job-dfuse.c: the session's DfuSe engine, opened on first use. */
 int job_dfuse_open(struct job *j, struct err *e);
-/* dfuse.option_bytes, dfuse.read_protect, dfuse.read_unprotect (job-dfuse-rdp.c). */
-int job_dfuse_rdp(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
-
-/* job-imx.c: i.MX SDP stage (sdp.boot) and fastboot stages. */
-int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
-int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
-
-/* job-ingenic.c: Ingenic ROM and burner stages (ingenic.*). */
-int job_ingenic(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
 
 /*
  * job-verify.c: the plan.  A write supersedes the bytes of earlier ranges it
