@@ -351,6 +351,8 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 	if (recipe_op_device_leaves(st->op))
 		j->leave_gen = j->dev_gen;
 	pthread_mutex_unlock(&j->lock);
+	if (j->obs.deadline)
+		j->obs.deadline(j->obs.userdata, st->timeout_ms ? t0 + st->timeout_ms : 0);
 
 	j->stage_note[0] = '\0';
 	for (unsigned attempt = 0; attempt <= st->retries; attempt++) {
