@@ -40,7 +40,7 @@ static void add_progress(cJSON *o, struct port *p, bool running, uint64_t now)
 	const struct port_progress *g = &p->prog;
 
 	if (running)
-		port_progress_tick(p, now);
+		port_progress_update(p, now);
 	cJSON_AddStringToObject(o, "phase", running ? g->phase : "");
 	cJSON_AddNumberToObject(o, "done", running ? (double)g->done : 0);
 	cJSON_AddNumberToObject(o, "total", running ? (double)g->total : 0);

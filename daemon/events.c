@@ -320,7 +320,7 @@ static void sync_progress(struct events *ev, struct events_port *ep, uint64_t no
 
 	if (now - ep->prog_ms < EVENTS_PROGRESS_MS)
 		return;
-	port_progress_tick(p, now);
+	port_progress_update(p, now);
 	if (g->done == ep->prog_done && g->total == ep->prog_total &&
 	    !strcmp(g->phase, ep->prog_phase))
 		return;

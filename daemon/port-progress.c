@@ -52,7 +52,7 @@ static uint64_t stage_bytes(const struct recipe_stage *st)
 static int64_t unit_eta(const struct port *p, const struct port_live *l, uint64_t now)
 {
 	const struct port_progress *g = &p->prog;
-	uint64_t left_ms = 0, later = 0, bytes = g->seen_bytes + g->done, ms = g->seen_ms;
+	uint64_t left_ms = 0, later = 0, bytes = l->seen_bytes + g->done, ms = l->seen_ms;
 
 	ms += now > g->start_ms ? now - g->start_ms : 0;
 	if (l->est_ms) {
@@ -74,25 +74,30 @@ static int64_t unit_eta(const struct port *p, const struct port_live *l, uint64_
 	return (int64_t)left_ms;
 }
 
-void port_progress_tick(struct port *p, uint64_t now)
+void port_progress_phase_end(struct port_live *l, uint64_t now)
+{
+	l->seen_bytes += modelled_done(l, now);
+	l->seen_ms += l->phase_start_ms && now > l->phase_start_ms ? now - l->phase_start_ms : 0;
+	l->phase_start_ms = now;
+}
+
+void port_progress_update(struct port *p, uint64_t now)
 {
 	struct port_progress *g = &p->prog;
 	struct port_live l;
-	uint64_t spent;
+	uint64_t spent, start;
 
 	pthread_mutex_lock(&p->live_lock);
 	l = p->live;
 	pthread_mutex_unlock(&p->live_lock);
-	if (strcmp(l.phase, g->phase) || l.stage_idx != g->stage_idx || l.done < g->reported) {
-		/* A new phase: what the last one did counts for the unit's rate. */
-		g->seen_bytes += g->done;
-		g->seen_ms += now > g->start_ms ? now - g->start_ms : 0;
+	start = l.phase_start_ms && l.phase_start_ms <= now ? l.phase_start_ms : now;
+	if (strcmp(l.phase, g->phase) || l.stage_idx != g->stage_idx || start != g->start_ms) {
+		/* A phase this view has not shown yet. */
 		snprintf(g->phase, sizeof(g->phase), "%s", l.phase);
 		g->stage_idx = l.stage_idx;
-		g->start_ms = l.phase_start_ms && l.phase_start_ms <= now ? l.phase_start_ms : now;
+		g->start_ms = start;
 		g->done = 0;
 	}
-	g->reported = l.done;
 	/* Never backwards within a phase: a model may run ahead of the device. */
 	if (modelled_done(&l, now) > g->done)
 		g->done = modelled_done(&l, now);

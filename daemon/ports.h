@@ -31,21 +31,19 @@ enum port_state {
 struct recipe_set_ref; /* jobs/recipe.h */
 
 /*
- * What the loop makes of a running job's live progress (port-progress.c):
- * the current phase's rate, the done count advanced with time while the
- * device works without reporting, and an ETA for the unit.  Loop thread.
+ * What the loop makes of a running job's live progress (port-progress.c)
+ * when asked (control status): the current phase's rate, the done count
+ * advanced with time while the device works without reporting, and an ETA
+ * for the unit, all from the live block's timestamps.  Loop thread.
  */
 struct port_progress {
 	char phase[16]; /* phase being timed */
 	unsigned stage_idx;
 	uint64_t start_ms; /* monotonic start of that phase */
-	uint64_t reported; /* done as the job reported it */
 	uint64_t done;	   /* done shown: reported, or modelled from est_ms */
 	uint64_t total;
-	uint64_t rate_bps;   /* the phase's bytes per second so far */
-	uint64_t seen_bytes; /* bytes of finished phases of this unit, and their time */
-	uint64_t seen_ms;
-	int64_t eta_ms; /* time left for the unit, -1: not known yet */
+	uint64_t rate_bps; /* the phase's bytes per second so far */
+	int64_t eta_ms;	   /* time left for the unit, -1: not known yet */
 };
 
 struct port_live {
@@ -58,6 +56,13 @@ struct port_live {
 	uint64_t phase_start_ms; /* monotonic: when the phase began */
 	char serial[128];
 	bool awaiting;
+	/* The running stage's deadline (monotonic ms, 0: none); new_deadline:
+	 * set since the loop last looked (station.c arms its timer). */
+	uint64_t deadline_ms;
+	bool new_deadline;
+	/* Bytes of this unit's finished phases and their time, for the ETA:
+	 * added up when a phase ends (port_progress_phase_end()). */
+	uint64_t seen_bytes, seen_ms;
 	bool finished; /* done reported; the loop reaps the job */
 	enum job_result result;
 	char failed_stage[64];
@@ -84,9 +89,10 @@ struct port {
 	char last_result[16];
 	char last_error[256];
 	char last_serial[128];
-	/* transfer rate, updated by the loop's tick */
+	/* transfer rate, as the last status answer computed it (port-progress.c) */
 	uint64_t rate_prev_done, rate_prev_ms, rate_bps;
 	struct port_progress prog; /* phase, rate and ETA (port-progress.c) */
+	uint64_t deadline_ms; /* loop's copy of live.deadline_ms; 0 once enforced */
 
 	int wake_fd; /* the station's eventfd: the job writes 1 when it ends */
 

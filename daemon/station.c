@@ -25,8 +25,8 @@
 #include "db/query.h"
 #include "db/units.h"
 
-/* Loop tick: stage deadlines, transfer rates, STATUS=. */
-#define STATION_TICK_MS 250
+/* STATUS= is sent when its text changes, at most once per this many ms. */
+#define STATION_STATUS_MIN_MS 250
 /* After the grace time, cancelled jobs get this long to write their rows. */
 #define STATION_CANCEL_WAIT_MS 10000
 /* While the database does not take writes: how often the loop tries again. */
@@ -38,6 +38,30 @@ static uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Arm the one-shot timer *src (created on first use) for usec on clock. */
+static int timer_arm(struct station *s, sd_event_source **src, clockid_t clock, uint64_t usec,
+		     sd_event_time_handler_t cb)
+{
+	int r;
+
+	if (!*src)
+		/* 1 ms accuracy: sd-event's default of 250 ms would make deadlines late. */
+		r = sd_event_add_time(s->loop, src, clock, usec, 1000, cb, s);
+	else
+		r = sd_event_source_set_time(*src, usec);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(*src, SD_EVENT_ONESHOT);
+	if (r < 0)
+		log_msg(LOG_ERR, "Cannot arm a timer of the main loop: %s", strerror(-r));
+	return r;
+}
+
+static void timer_disarm(sd_event_source *src)
+{
+	if (src)
+		sd_event_source_set_enabled(src, SD_EVENT_OFF);
 }
 
 /* ---- recipe sets --------------------------------------------------------- */
@@ -154,13 +178,57 @@ static void status_pools(struct station *s, char *buf, size_t size)
 		memcpy(buf + len, "; ", 2);
 }
 
+/* CLOCK_REALTIME µs of the next local midnight (mktime() handles DST and month ends). */
+static uint64_t next_midnight_usec(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	tm.tm_mday++;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	return (uint64_t)mktime(&tm) * 1000000ull;
+}
+
+static int on_midnight(sd_event_source *src, uint64_t usec, void *userdata);
+
+static int arm_midnight(struct station *s)
+{
+	return timer_arm(s, &s->midnight_timer, CLOCK_REALTIME, next_midnight_usec(), on_midnight);
+}
+
+/* A new day: today's counters start again. */
+static int on_midnight(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct station *s = userdata;
+
+	(void)src;
+	(void)usec;
+	if (local_midnight_ms() != s->day_start_ms)
+		refresh_today(s);
+	arm_midnight(s);
+	return 0;
+}
+
 /* ---- database not writable (db/pending.h) ---------------------------- */
 
 static void start_queued(struct station *s);
+static void db_watch(struct station *s);
 
 bool station_db_blocked(struct station *s)
 {
+	db_watch(s);
 	return s->db_blocked;
+}
+
+static int on_db_retry(sd_event_source *src, uint64_t usec, void *userdata);
+
+/* The retry timer runs only while the database is blocked. */
+static void arm_db_retry(struct station *s)
+{
+	if (s->loop)
+		timer_arm(s, &s->db_timer, CLOCK_MONOTONIC, s->db_retry_ms * 1000ull, on_db_retry);
 }
 
 /* First failure of an episode: say so once, stop taking boards. */
@@ -172,6 +240,7 @@ static void db_enter_blocked(struct station *s)
 		return;
 	s->db_blocked = true;
 	s->db_retry_ms = mono_ms() + STATION_DB_RETRY_MS;
+	arm_db_retry(s);
 	db_pending_why(s->pending, why, sizeof(why));
 	log_ev(LOG_ERR, LOG_ID_DB_UNWRITABLE, NULL,
 	       "Database '%s' not writable (%s): not taking boards; running jobs go on, their results are kept pending and written when it takes writes again",
@@ -223,19 +292,34 @@ static int db_try_replay(struct station *s)
 	return 0;
 }
 
-/* Loop tick: notice a failure reported by a job, retry while blocked. */
-static void db_watch(struct station *s, uint64_t now)
+/*
+ * Notice a failure a job reported (its records went to the pending queue):
+ * called before every decision that depends on it (a board to start, the
+ * status), and on every wake-up from a job.
+ */
+static void db_watch(struct station *s)
 {
-	if (!s->db_blocked) {
-		if (db_pending_blocked(s->pending))
-			db_enter_blocked(s);
-		return;
+	if (!s->db_blocked && db_pending_blocked(s->pending))
+		db_enter_blocked(s);
+}
+
+/* While blocked: try to write what is pending, every STATION_DB_RETRY_MS. */
+static int on_db_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct station *s = userdata;
+
+	(void)src;
+	(void)usec;
+	if (!s->db_blocked)
+		return 0;
+	s->db_retry_ms = mono_ms() + STATION_DB_RETRY_MS;
+	if (db_try_replay(s) >= 0) {
+		if (!s->stopping)
+			start_queued(s);
+		return 0;
 	}
-	if (now < s->db_retry_ms)
-		return;
-	s->db_retry_ms = now + STATION_DB_RETRY_MS;
-	if (db_try_replay(s) >= 0 && !s->stopping)
-		start_queued(s);
+	arm_db_retry(s);
+	return 0;
 }
 
 /*
@@ -318,6 +402,7 @@ void station_status_line(struct station *s, char *buf, size_t size)
 	unsigned flashing = 0, awaiting = 0, queued = 0, present = 0;
 	char pass[16], fail[16], db[96] = "", pend[48] = "";
 
+	db_watch(s);
 	for (size_t i = 0; i < s->ports.n; i++) {
 		struct port *p = s->ports.v[i];
 
@@ -342,21 +427,59 @@ void station_status_line(struct station *s, char *buf, size_t size)
 	(void)present;
 }
 
+static int on_status_timer(sd_event_source *src, uint64_t usec, void *userdata);
+
+/* Send STATUS= if its text changed; within STATION_STATUS_MIN_MS of the last, later. */
 static void notify_status(struct station *s)
 {
-	char line[384];
+	char line[sizeof(s->status_sent)];
+	uint64_t now = mono_ms(), next = s->status_sent_ms + STATION_STATUS_MIN_MS;
 
 	station_status_line(s, line, sizeof(line));
+	if (s->status_sent_ms && strcmp(line, s->status_sent) == 0)
+		return;
+	if (s->status_sent_ms && now < next) {
+		timer_arm(s, &s->status_timer, CLOCK_MONOTONIC, next * 1000ull, on_status_timer);
+		return;
+	}
 	sd_notifyf(0, "STATUS=%s", line);
+	snprintf(s->status_sent, sizeof(s->status_sent), "%s", line);
+	s->status_sent_ms = now;
+}
+
+static int on_status_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	(void)src;
+	(void)usec;
+	notify_status(userdata);
+	return 0;
+}
+
+/* After any event the loop handled: the status may have changed. */
+static int on_post(sd_event_source *src, void *userdata)
+{
+	(void)src;
+	notify_status(userdata);
+	return 0;
 }
 
 /* ---- jobs ---------------------------------------------------------------- */
+
+/* Job thread: the loop has news (a deadline, a state); eventfd_write() of 1 cannot fail short. */
+static void wake_loop(struct port *p)
+{
+	uint64_t one = 1;
+
+	if (write(p->wake_fd, &one, sizeof(one)) != sizeof(one))
+		log_msg(LOG_WARNING, "Cannot wake the main loop for port '%s', ignoring", p->path);
+}
 
 static void live_stage(void *ud, unsigned idx, const char *name)
 {
 	struct port *p = ud;
 
 	pthread_mutex_lock(&p->live_lock);
+	port_progress_phase_end(&p->live, mono_ms());
 	snprintf(p->live.stage, sizeof(p->live.stage), "%s", name);
 	p->live.stage_idx = idx;
 	p->live.done = p->live.total = 0;
@@ -383,7 +506,7 @@ static void live_phase(void *ud, const char *phase, uint64_t done, uint64_t tota
 
 	pthread_mutex_lock(&p->live_lock);
 	if (strcmp(p->live.phase, phase) || done < p->live.done)
-		p->live.phase_start_ms = now;
+		port_progress_phase_end(&p->live, now);
 	snprintf(p->live.phase, sizeof(p->live.phase), "%s", phase);
 	p->live.done = done;
 	p->live.total = total;
@@ -401,6 +524,19 @@ static void live_awaiting(void *ud, uint16_t vid, uint16_t pid)
 	pthread_mutex_lock(&p->live_lock);
 	p->live.awaiting = true;
 	pthread_mutex_unlock(&p->live_lock);
+	wake_loop(p); /* the port shows as awaiting */
+}
+
+/* A stage started: the loop arms its deadline timer (a job thread cannot touch sd-event). */
+static void live_deadline(void *ud, uint64_t deadline_ms)
+{
+	struct port *p = ud;
+
+	pthread_mutex_lock(&p->live_lock);
+	p->live.deadline_ms = deadline_ms;
+	p->live.new_deadline = true;
+	pthread_mutex_unlock(&p->live_lock);
+	wake_loop(p);
 }
 
 static void live_identity(void *ud, const char *serial)
@@ -452,7 +588,8 @@ static void start_job(struct station *s, struct port *p, const struct recipe *r)
 				    .phase = live_phase,
 				    .awaiting = live_awaiting,
 				    .identity = live_identity,
-				    .done = live_done };
+				    .done = live_done,
+				    .deadline = live_deadline };
 	struct err e = { 0 };
 	struct log_ctx c;
 	int rr;
@@ -499,6 +636,7 @@ static void start_job(struct station *s, struct port *p, const struct recipe *r)
 	p->rate_prev_done = 0;
 	p->rate_prev_ms = p->started_ms;
 	p->rate_bps = 0;
+	p->deadline_ms = 0;
 	port_progress_start(p, p->started_ms);
 	p->last_result[0] = '\0';
 	p->last_error[0] = '\0';
@@ -538,6 +676,7 @@ static void consider_port(struct station *s, struct port *p)
 		p->state = PORT_QUEUED;
 		return;
 	}
+	db_watch(s);
 	if (s->db_blocked) {
 		/* Its row could not be written: the board waits, untouched. */
 		if (p->state != PORT_QUEUED)
@@ -858,6 +997,60 @@ static void reap_port(struct station *s, struct port *p)
 	}
 }
 
+static int on_deadline(sd_event_source *src, uint64_t usec, void *userdata);
+
+/* Arm the deadline timer for the earliest deadline of a running stage, or stop it. */
+static void arm_deadline(struct station *s)
+{
+	uint64_t next = 0;
+
+	for (size_t i = 0; i < s->ports.n; i++) {
+		struct port *p = s->ports.v[i];
+
+		if (p->job && p->deadline_ms && (!next || p->deadline_ms < next))
+			next = p->deadline_ms;
+	}
+	if (next)
+		timer_arm(s, &s->deadline_timer, CLOCK_MONOTONIC, next * 1000ull, on_deadline);
+	else
+		timer_disarm(s->deadline_timer);
+}
+
+/* Enforce the deadlines that are due; each is enforced once. */
+static int on_deadline(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct station *s = userdata;
+	uint64_t now = mono_ms();
+
+	(void)src;
+	(void)usec;
+	for (size_t i = 0; i < s->ports.n; i++) {
+		struct port *p = s->ports.v[i];
+
+		if (!p->job || !p->deadline_ms || p->deadline_ms > now)
+			continue;
+		job_check_deadline(p->job, now);
+		p->deadline_ms = 0;
+	}
+	arm_deadline(s);
+	return 0;
+}
+
+/* What a running job told the loop: a new stage deadline, whether it awaits a device. */
+static void sync_port(struct port *p)
+{
+	bool awaiting;
+
+	pthread_mutex_lock(&p->live_lock);
+	awaiting = p->live.awaiting;
+	if (p->live.new_deadline)
+		p->deadline_ms = p->live.deadline_ms;
+	p->live.new_deadline = false;
+	pthread_mutex_unlock(&p->live_lock);
+	if (p->state == PORT_FLASHING || p->state == PORT_AWAITING)
+		p->state = awaiting ? PORT_AWAITING : PORT_FLASHING;
+}
+
 static int on_wake(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct station *s = userdata;
@@ -878,38 +1071,15 @@ static int on_wake(sd_event_source *src, int fd, uint32_t revents, void *userdat
 		pthread_mutex_unlock(&p->live_lock);
 		if (finished)
 			reap_port(s, p);
+		else
+			sync_port(p);
 	}
+	arm_deadline(s);
+	db_watch(s);
 	start_queued(s);
 	notify_status(s);
 	if (s->stopping && s->n_jobs == 0)
 		sd_event_exit(s->loop, 0);
-	return 0;
-}
-
-static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
-{
-	struct station *s = userdata;
-	uint64_t now = mono_ms();
-
-	for (size_t i = 0; i < s->ports.n; i++) {
-		struct port *p = s->ports.v[i];
-		bool awaiting;
-
-		if (!p->job)
-			continue;
-		job_check_deadline(p->job, now);
-		pthread_mutex_lock(&p->live_lock);
-		awaiting = p->live.awaiting;
-		pthread_mutex_unlock(&p->live_lock);
-		if (p->state == PORT_FLASHING || p->state == PORT_AWAITING)
-			p->state = awaiting ? PORT_AWAITING : PORT_FLASHING;
-		port_progress_tick(p, now);
-	}
-	if (local_midnight_ms() != s->day_start_ms)
-		refresh_today(s);
-	db_watch(s, now);
-	notify_status(s);
-	sd_event_source_set_time(src, usec + STATION_TICK_MS * 1000ull);
 	return 0;
 }
 
@@ -1202,7 +1372,6 @@ int station_new(const struct station_options *o, struct station **ret)
 	 * start-up error message (steps that log say why themselves). */
 	const char *what = NULL;
 	sigset_t mask;
-	uint64_t now;
 	int r;
 
 	s = calloc(1, sizeof(*s));
@@ -1267,12 +1436,12 @@ int station_new(const struct station_options *o, struct station **ret)
 	r = sd_event_add_io(s->loop, &s->wake_src, s->wake_fd, EPOLLIN, on_wake, s);
 	if (r < 0)
 		goto fail;
-	sd_event_now(s->loop, CLOCK_MONOTONIC, &now);
-	r = sd_event_add_time(s->loop, &s->tick, CLOCK_MONOTONIC, now + STATION_TICK_MS * 1000ull,
-			      0, on_tick, s);
+	r = sd_event_add_post(s->loop, &s->post_src, on_post, s);
 	if (r < 0)
 		goto fail;
-	sd_event_source_set_enabled(s->tick, SD_EVENT_ON);
+	r = arm_midnight(s);
+	if (r < 0)
+		goto fail;
 
 	what = NULL;
 	r = control_new(s, &s->control);
@@ -1323,11 +1492,13 @@ static void db_flush_at_exit(struct station *s)
 
 int station_run(struct station *s)
 {
-	char line[256];
+	char line[sizeof(s->status_sent)];
 	int r;
 
 	station_status_line(s, line, sizeof(line));
 	sd_notifyf(0, "READY=1\nSTATUS=%s", line);
+	snprintf(s->status_sent, sizeof(s->status_sent), "%s", line);
+	s->status_sent_ms = mono_ms();
 	log_ev(LOG_INFO, LOG_ID_STARTED, NULL,
 	       "flashd %s ready: station '%s', recipes from '%s'%s, database '%s'", FLASHD_VERSION,
 	       s->cfg.station, s->cfg.recipe_dir, s->loader.running ? " (loading)" : "",
@@ -1367,7 +1538,11 @@ struct station *station_free(struct station *s)
 	s->hotplug = hotplug_free(s->hotplug);
 	s->control = control_free(s->control);
 	s->events = events_free(s->events);
-	sd_event_source_disable_unref(s->tick);
+	sd_event_source_disable_unref(s->deadline_timer);
+	sd_event_source_disable_unref(s->midnight_timer);
+	sd_event_source_disable_unref(s->db_timer);
+	sd_event_source_disable_unref(s->status_timer);
+	sd_event_source_disable_unref(s->post_src);
 	sd_event_source_disable_unref(s->grace_timer);
 	sd_event_source_disable_unref(s->wake_src);
 	sd_event_source_disable_unref(s->sig_term);

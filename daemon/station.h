@@ -80,7 +80,15 @@ struct station {
 	struct hotplug *hotplug;
 	struct control *control;
 	struct events *events; /* NULL: the events socket could not be set up */
-	sd_event_source *tick;
+	/* One-shot timers, armed only while there is something to wait for
+	 * (nothing runs while the station is idle): the earliest stage
+	 * deadline, local midnight (today's counters), the next database retry
+	 * while it is blocked, a STATUS= held back by the rate limit.  The
+	 * post source sends STATUS= after any event when its text changed. */
+	sd_event_source *deadline_timer, *midnight_timer, *db_timer, *status_timer;
+	sd_event_source *post_src;
+	char status_sent[384]; /* the last STATUS= text, and when (monotonic ms) */
+	uint64_t status_sent_ms;
 	sd_event_source *sig_hup, *sig_term, *sig_int;
 	sd_event_source *wake_src;
 	int wake_fd; /* job threads write here when a job ends */
@@ -101,7 +109,7 @@ struct station {
 	/*
 	 * Database not writable (db/pending.h): while db_blocked no job
 	 * starts (boards wait QUEUED), records of running jobs are kept in
-	 * `pending`, and the loop retries every STATION_DB_RETRY_MS.
+	 * `pending`, and the loop retries every STATION_DB_RETRY_MS (db_timer).
 	 */
 	struct db_pending *pending;
 	bool db_blocked;

@@ -247,16 +247,22 @@ static int stage_read_unprotect(struct job *j, const struct recipe_stage *st, st
 	return 0;
 }
 
-int job_dfuse_rdp(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
+/* The option-byte ops' runners (jobs/recipe-op-list.h). */
+int job_run_dfuse_option_bytes(struct job *j, const struct recipe_stage *st, const char *name,
+			       struct err *e)
 {
-	switch (st->op) {
-	case RECIPE_OP_DFUSE_OPTION_BYTES:
-		return stage_option_bytes(j, st, name, e);
-	case RECIPE_OP_DFUSE_READ_PROTECT:
-		return stage_read_protect(j, st, name, e);
-	case RECIPE_OP_DFUSE_READ_UNPROTECT:
-		return stage_read_unprotect(j, st, e);
-	default:
-		return err_set(e, -EINVAL, "not an option-byte stage");
-	}
+	return stage_option_bytes(j, st, name, e);
+}
+
+int job_run_dfuse_read_protect(struct job *j, const struct recipe_stage *st, const char *name,
+			       struct err *e)
+{
+	return stage_read_protect(j, st, name, e);
+}
+
+int job_run_dfuse_read_unprotect(struct job *j, const struct recipe_stage *st, const char *name,
+				 struct err *e)
+{
+	(void)name;
+	return stage_read_unprotect(j, st, e);
 }

@@ -219,8 +219,8 @@ static int job_dfuse_check_plan(struct job *j, const struct recipe_dfuse_downloa
 	return 0;
 }
 
-int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char *name,
-		       struct err *e)
+int job_run_dfuse_download(struct job *j, const struct recipe_stage *st, const char *name,
+			   struct err *e)
 {
 	const struct recipe_dfuse_download *a = &st->u.dfuse_download;
 	struct dfuse_result res = { 0 };
@@ -279,13 +279,15 @@ int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char 
 	return r;
 }
 
-int job_dfuse_read_uid(struct job *j, const struct recipe_stage *st, struct err *e)
+int job_run_dfuse_read_uid(struct job *j, const struct recipe_stage *st, const char *name,
+			   struct err *e)
 {
 	const struct recipe_dfuse_read_uid *a = &st->u.dfuse_read_uid;
 	uint8_t uid[DFUSE_UID_LEN];
 	char hex[2 * DFUSE_UID_LEN + 1];
 	int r;
 
+	(void)name;
 	r = ensure_dfuse(j, e);
 	if (r < 0)
 		return r;
@@ -305,10 +307,13 @@ int job_dfuse_read_uid(struct job *j, const struct recipe_stage *st, struct err 
 	return 0;
 }
 
-int job_dfuse_leave(struct job *j, const struct recipe_stage *st, struct err *e)
+int job_run_dfuse_leave(struct job *j, const struct recipe_stage *st, const char *name,
+			struct err *e)
 {
 	bool gone = false;
 	int r;
+
+	(void)name;
 
 	r = ensure_dfuse(j, e);
 	if (r < 0)

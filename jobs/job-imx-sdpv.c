@@ -4,7 +4,7 @@
  * the U-Boot SPL's SDP gadget (SDPU/SDPV: write the rest of flash.bin,
  * jump) and the ROM-API stream ROMs (SDPS: the whole flash.bin down the
  * stream).  Either way the device leaves and the recipe's next "await"
- * takes what comes up (the fastboot gadget).  job-imx.c's job_sdp_boot()
+ * takes what comes up (the fastboot gadget).  job-imx.c's job_run_sdp_boot()
  * sends these devices here.
  */
 #include <errno.h>

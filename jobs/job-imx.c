@@ -90,7 +90,8 @@ static int ensure_fb(struct job *j, struct fb **ret, struct err *e)
 	return 0;
 }
 
-int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
+int job_run_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name,
+		     struct err *e)
 {
 	const struct recipe_sdp_boot *a = &st->u.sdp_boot;
 	const struct recipe_serial *ser = &j->recipe->serial;
@@ -512,43 +513,94 @@ static int stage_gpt(struct job *j, struct fb *fb, const struct recipe_stage *st
 	return 0;
 }
 
-int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
+/* The fastboot ops' runners (jobs/recipe-op-list.h): each on the session's fastboot engine. */
+int job_run_fastboot_getvar(struct job *j, const struct recipe_stage *st, const char *name,
+			    struct err *e)
 {
 	struct fb *fb;
-	int r;
+	int r = ensure_fb(j, &fb, e);
 
-	r = ensure_fb(j, &fb, e);
+	(void)name;
+	return r < 0 ? r : stage_getvar(j, fb, &st->u.fastboot_getvar, e);
+}
+
+int job_run_fastboot_flash(struct job *j, const struct recipe_stage *st, const char *name,
+			   struct err *e)
+{
+	struct fb *fb;
+	int r = ensure_fb(j, &fb, e);
+
+	return r < 0 ? r : stage_flash(j, fb, st, name, e);
+}
+
+int job_run_fastboot_erase(struct job *j, const struct recipe_stage *st, const char *name,
+			   struct err *e)
+{
+	struct fb *fb;
+	int r = ensure_fb(j, &fb, e);
+
+	(void)name;
 	if (r < 0)
 		return r;
-	switch (st->op) {
-	case RECIPE_OP_FASTBOOT_GETVAR:
-		return stage_getvar(j, fb, &st->u.fastboot_getvar, e);
-	case RECIPE_OP_FASTBOOT_FLASH:
-		return stage_flash(j, fb, st, name, e);
-	case RECIPE_OP_FASTBOOT_ERASE:
-		r = fb_erase(fb, st->u.fastboot_erase.partition, e);
-		if (r >= 0)
-			job_plan_erase(j, JOB_MEM_MMC, 0, st->u.fastboot_erase.partition, 0,
-				       UINT64_MAX);
+	r = fb_erase(fb, st->u.fastboot_erase.partition, e);
+	if (r >= 0)
+		job_plan_erase(j, JOB_MEM_MMC, 0, st->u.fastboot_erase.partition, 0, UINT64_MAX);
+	return r;
+}
+
+int job_run_fastboot_ucmd(struct job *j, const struct recipe_stage *st, const char *name,
+			  struct err *e)
+{
+	struct fb *fb;
+	int r = ensure_fb(j, &fb, e);
+
+	(void)name;
+	if (r < 0)
 		return r;
-	case RECIPE_OP_FASTBOOT_UCMD:
-		if (st->u.fastboot_ucmd.async)
-			return fb_acmd(fb, st->u.fastboot_ucmd.command, e);
-		/* The stage deadline bounds a long command; the reply wait follows
-		 * it and, read in slices, ends when the deadline fires. */
-		return fb_ucmd(fb, st->u.fastboot_ucmd.command, st->timeout_ms, e);
-	case RECIPE_OP_FASTBOOT_REBOOT:
-		return fb_reboot(fb, e);
-	case RECIPE_OP_FASTBOOT_CONTINUE:
-		return fb_continue(fb, e);
-	case RECIPE_OP_FASTBOOT_OEM:
-		return fb_oem(fb, st->u.fastboot_oem.command, e);
-	case RECIPE_OP_FASTBOOT_GPT:
-		return stage_gpt(j, fb, st, name, e);
-	default:
-		break;
-	}
-	return err_set(e, -EINVAL, "stage '%s' is not a fastboot operation", name);
+	if (st->u.fastboot_ucmd.async)
+		return fb_acmd(fb, st->u.fastboot_ucmd.command, e);
+	/* The stage deadline bounds a long command; the reply wait follows
+	 * it and, read in slices, ends when the deadline fires. */
+	return fb_ucmd(fb, st->u.fastboot_ucmd.command, st->timeout_ms, e);
+}
+
+int job_run_fastboot_reboot(struct job *j, const struct recipe_stage *st, const char *name,
+			    struct err *e)
+{
+	struct fb *fb;
+	int r = ensure_fb(j, &fb, e);
+
+	(void)st, (void)name;
+	return r < 0 ? r : fb_reboot(fb, e);
+}
+
+int job_run_fastboot_continue(struct job *j, const struct recipe_stage *st, const char *name,
+			      struct err *e)
+{
+	struct fb *fb;
+	int r = ensure_fb(j, &fb, e);
+
+	(void)st, (void)name;
+	return r < 0 ? r : fb_continue(fb, e);
+}
+
+int job_run_fastboot_oem(struct job *j, const struct recipe_stage *st, const char *name,
+			 struct err *e)
+{
+	struct fb *fb;
+	int r = ensure_fb(j, &fb, e);
+
+	(void)name;
+	return r < 0 ? r : fb_oem(fb, st->u.fastboot_oem.command, e);
+}
+
+int job_run_fastboot_gpt(struct job *j, const struct recipe_stage *st, const char *name,
+			 struct err *e)
+{
+	struct fb *fb;
+	int r = ensure_fb(j, &fb, e);
+
+	return r < 0 ? r : stage_gpt(j, fb, st, name, e);
 }
 
 int job_fastboot_locate(struct job *j, const char *part, unsigned *hwpart, uint64_t *base,

@@ -469,43 +469,66 @@ static int stage_write(struct job *j, const struct recipe_stage *st, const char 
 	return r;
 }
 
-int job_ingenic(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
+/* The Ingenic ops' runners (jobs/recipe-op-list.h). */
+int job_run_ingenic_boot(struct job *j, const struct recipe_stage *st, const char *name,
+			 struct err *e)
 {
-	struct ingenic_session *s;
+	return stage_boot(j, st, name, e);
+}
+
+int job_run_ingenic_check_jedec(struct job *j, const struct recipe_stage *st, const char *name,
+				struct err *e)
+{
+	(void)st, (void)name;
+	return stage_check_jedec(j, e);
+}
+
+int job_run_ingenic_config(struct job *j, const struct recipe_stage *st, const char *name,
+			   struct err *e)
+{
+	struct ingenic_session *s = NULL;
+	int r;
+
+	(void)name;
+	r = session(j, &s, e);
+	if (r < 0)
+		return r;
+	r = configure(j, s, &st->u.ingenic_config, e);
+	/* A chip erase the recipe asks for wipes what earlier writes left
+	 * (one restored for a retried write does not: that is a loss). */
+	if (r >= 0 && st->u.ingenic_config.erase == RECIPE_ERASE_CHIP)
+		job_plan_erase(j, JOB_MEM_NOR, 0, NULL, 0, UINT64_MAX);
+	return r;
+}
+
+int job_run_ingenic_write(struct job *j, const struct recipe_stage *st, const char *name,
+			  struct err *e)
+{
+	return stage_write(j, st, name, e);
+}
+
+int job_run_ingenic_reboot(struct job *j, const struct recipe_stage *st, const char *name,
+			   struct err *e)
+{
+	struct ingenic_session *s = NULL;
 	bool gone = false;
 	int r;
 
-	switch (st->op) {
-	case RECIPE_OP_INGENIC_BOOT:
-		return stage_boot(j, st, name, e);
-	case RECIPE_OP_INGENIC_CHECK_JEDEC:
-		return stage_check_jedec(j, e);
-	case RECIPE_OP_INGENIC_CONFIG:
-		r = session(j, &s, e);
-		if (r < 0)
-			return r;
-		r = configure(j, s, &st->u.ingenic_config, e);
-		/* A chip erase the recipe asks for wipes what earlier writes left
-		 * (one restored for a retried write does not: that is a loss). */
-		if (r >= 0 && st->u.ingenic_config.erase == RECIPE_ERASE_CHIP)
-			job_plan_erase(j, JOB_MEM_NOR, 0, NULL, 0, UINT64_MAX);
+	(void)st, (void)name;
+	r = session(j, &s, e);
+	if (r == 0)
+		r = ensure_burner(j, s, e);
+	if (r < 0)
 		return r;
-	case RECIPE_OP_INGENIC_WRITE:
-		return stage_write(j, st, name, e);
-	case RECIPE_OP_INGENIC_REBOOT:
-		r = session(j, &s, e);
-		if (r == 0)
-			r = ensure_burner(j, s, e);
-		if (r < 0)
-			return r;
-		return burner_reboot(s->burner, &gone, e);
-	case RECIPE_OP_INGENIC_SECURE_BOOT:
-		return err_set(e, -EOPNOTSUPP,
-			       "stage '%s': secure boot / eFuse burning is not supported by flashd",
-			       name);
-	default:
-		return err_set(e, -EINVAL, "stage '%s' is not an Ingenic stage", name);
-	}
+	return burner_reboot(s->burner, &gone, e);
+}
+
+int job_run_ingenic_secure_boot(struct job *j, const struct recipe_stage *st, const char *name,
+				struct err *e)
+{
+	(void)j, (void)st;
+	return err_set(e, -EOPNOTSUPP,
+		       "stage '%s': secure boot / eFuse burning is not supported by flashd", name);
 }
 
 int job_ingenic_read(struct job *j, const struct recipe_stage *writer, uint64_t off, uint8_t *buf,

@@ -11,6 +11,7 @@
 
 #include "db/units.h"
 #include "jobs/job.h"
+#include "jobs/recipe-ops.h"
 #include "protocols/dfuse.h"
 #include "protocols/usb.h"
 
@@ -189,19 +190,12 @@ int job_await_reset(struct job *j, bool back, struct err *e);
 /* A note for the running stage's row when it passes (say what was set). */
 void job_stage_note(struct job *j, const char *fmt, ...) _printf_(2, 3);
 
-/* job-dfuse.c: DfuSe stages. */
-int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char *name,
-		       struct err *e);
-int job_dfuse_read_uid(struct job *j, const struct recipe_stage *st, struct err *e);
-int job_dfuse_leave(struct job *j, const struct recipe_stage *st, struct err *e);
-/* The session's DfuSe engine, opened on first use. */
-int job_dfuse_open(struct job *j, struct err *e);
-/* dfuse.option_bytes, dfuse.read_protect, dfuse.read_unprotect (job-dfuse-rdp.c). */
-int job_dfuse_rdp(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
+/* The stages' runners, job_run_<stem>(), are declared with the op table (jobs/recipe-ops.h). */
 
-/* job-imx.c: i.MX SDP stage (sdp.boot) and fastboot stages. */
-int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
-/* job-imx-sdpv.c: sdp.boot on the SPL's SDP gadget and on stream ROMs. */
+/* job-dfuse.c: the session's DfuSe engine, opened on first use. */
+int job_dfuse_open(struct job *j, struct err *e);
+/* job-imx-sdpv.c: sdp.boot on the SPL's SDP gadget and on stream ROMs
+ * (job_run_sdp_boot() hands over to these). */
 struct imx_spl;
 struct imx_soc;
 const struct imx_spl *job_imx_spl(struct job *j);
@@ -209,10 +203,6 @@ int job_imx_spl_boot(struct job *j, const struct recipe_stage *st, const char *n
 		     const struct imx_spl *spl, struct err *e);
 int job_imx_sdps_boot(struct job *j, const struct recipe_stage *st, const char *name,
 		      const struct imx_soc *soc, struct err *e);
-int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
-
-/* job-ingenic.c: Ingenic ROM and burner stages (ingenic.*). */
-int job_ingenic(struct job *j, const struct recipe_stage *st, const char *name, struct err *e);
 
 /*
  * job-verify.c: the plan.  A write supersedes the bytes of earlier ranges it

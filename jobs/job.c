@@ -288,43 +288,19 @@ void job_stage_note(struct job *j, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The await op's runner (jobs/recipe-op-list.h). */
+int job_run_await(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
+{
+	(void)name;
+	return stage_await(j, st, e);
+}
+
 static int run_op(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
 {
-	switch (st->op) {
-	case RECIPE_OP_AWAIT:
-		return stage_await(j, st, e);
-	case RECIPE_OP_DFUSE_DOWNLOAD:
-		return job_dfuse_download(j, st, name, e);
-	case RECIPE_OP_DFUSE_READ_UID:
-		return job_dfuse_read_uid(j, st, e);
-	case RECIPE_OP_DFUSE_LEAVE:
-		return job_dfuse_leave(j, st, e);
-	case RECIPE_OP_DFUSE_OPTION_BYTES:
-	case RECIPE_OP_DFUSE_READ_PROTECT:
-	case RECIPE_OP_DFUSE_READ_UNPROTECT:
-		return job_dfuse_rdp(j, st, name, e);
-	case RECIPE_OP_SDP_BOOT:
-		return job_sdp_boot(j, st, name, e);
-	case RECIPE_OP_FASTBOOT_GETVAR:
-	case RECIPE_OP_FASTBOOT_FLASH:
-	case RECIPE_OP_FASTBOOT_ERASE:
-	case RECIPE_OP_FASTBOOT_UCMD:
-	case RECIPE_OP_FASTBOOT_REBOOT:
-	case RECIPE_OP_FASTBOOT_CONTINUE:
-	case RECIPE_OP_FASTBOOT_OEM:
-	case RECIPE_OP_FASTBOOT_GPT:
-		return job_fastboot(j, st, name, e);
-	case RECIPE_OP_INGENIC_BOOT:
-	case RECIPE_OP_INGENIC_CHECK_JEDEC:
-	case RECIPE_OP_INGENIC_CONFIG:
-	case RECIPE_OP_INGENIC_WRITE:
-	case RECIPE_OP_INGENIC_REBOOT:
-	case RECIPE_OP_INGENIC_SECURE_BOOT:
-		return job_ingenic(j, st, name, e);
-	case _RECIPE_OP_MAX:
-	case _RECIPE_OP_INVALID:
-		break;
-	}
+	const struct recipe_op_desc *d = recipe_op_desc(st->op);
+
+	if (d && d->run)
+		return d->run(j, st, name, e);
 	return err_set(e, -EOPNOTSUPP, "operation '%s' is not supported by this flashd build",
 		       recipe_op_name(st->op) ? recipe_op_name(st->op) : "?");
 }
@@ -375,6 +351,8 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 	if (recipe_op_device_leaves(st->op))
 		j->leave_gen = j->dev_gen;
 	pthread_mutex_unlock(&j->lock);
+	if (j->obs.deadline)
+		j->obs.deadline(j->obs.userdata, st->timeout_ms ? t0 + st->timeout_ms : 0);
 
 	j->stage_note[0] = '\0';
 	for (unsigned attempt = 0; attempt <= st->retries; attempt++) {
@@ -488,36 +466,18 @@ static int map_images(struct job *j, struct err *e)
 {
 	for (size_t i = 0; i < j->recipe->n_stages; i++) {
 		const struct recipe_stage *st = &j->recipe->stages[i];
-		const struct recipe_image *imgs[3] = { 0 };
+		const struct recipe_op_desc *d = recipe_op_desc(st->op);
 
-		switch (st->op) {
-		case RECIPE_OP_DFUSE_DOWNLOAD:
-			imgs[0] = &st->u.dfuse_download.image;
-			break;
-		case RECIPE_OP_SDP_BOOT:
-			imgs[0] = &st->u.sdp_boot.image;
-			break;
-		case RECIPE_OP_FASTBOOT_FLASH:
-			imgs[0] = &st->u.fastboot_flash.image;
-			break;
-		case RECIPE_OP_INGENIC_BOOT:
-			imgs[0] = &st->u.ingenic_boot.spl;
-			imgs[1] = &st->u.ingenic_boot.burner;
-			if (st->u.ingenic_boot.has_ginfo)
-				imgs[2] = &st->u.ingenic_boot.ginfo;
-			break;
-		case RECIPE_OP_INGENIC_WRITE:
-			imgs[0] = &st->u.ingenic_write.image;
-			break;
-		default:
-			break;
-		}
-		for (int k = 0; k < 3 && imgs[k]; k++) {
+		for (size_t k = 0; d && k < RECIPE_OP_IMAGES_MAX && d->images[k]; k++) {
+			const struct recipe_image *img =
+				(const void *)((const char *)st + d->images[k]);
 			int r;
 
+			if (!img->path)
+				continue;
 			if (j->n_images >= ARRAY_SIZE(j->images))
 				return err_set(e, -E2BIG, "too many images");
-			r = job_image_get(j, imgs[k], &j->images[j->n_images], e);
+			r = job_image_get(j, img, &j->images[j->n_images], e);
 			if (r < 0)
 				return r;
 			j->n_images++;

@@ -93,6 +93,12 @@ struct job_observer {
 	void (*identity)(void *ud, const char *serial);
 	void (*done)(void *ud, enum job_result result, const char *failed_stage,
 		     const char *error);
+	/*
+	 * A stage started with this deadline (monotonic ms, 0: none): the
+	 * listener calls job_check_deadline() once it is reached.  The job
+	 * sets it before the call, so a check at deadline_ms stops the stage.
+	 */
+	void (*deadline)(void *ud, uint64_t deadline_ms);
 };
 
 struct job;
@@ -130,7 +136,7 @@ bool job_has_unused_device(struct job *j);
 /* Stop: the running stage fails with -ECANCELED and the unit ends
  * 'interrupted' (daemon shutdown after the grace time). */
 void job_cancel(struct job *j);
-/* Enforce the running stage's deadline; call periodically.  Returns true
+/* Enforce the running stage's deadline; call when it is reached (observer.deadline).  Returns true
  * when the deadline passed and the stage is being stopped. */
 bool job_check_deadline(struct job *j, uint64_t now_ms);
 

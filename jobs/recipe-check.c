@@ -9,6 +9,7 @@
  * that makes the device leave (dfuse.leave, sdp.boot, *.reboot,
  * fastboot.continue) ends it, and only an "await" may follow.
  */
+#include "jobs/recipe-ops.h"
 #include "jobs/recipe-private.h"
 #include "protocols/ingenic.h"
 #include "protocols/dfuse_mem.h"
@@ -108,6 +109,45 @@ static bool ingenic_write_resolve(struct recipe_parser *p, struct recipe_stage *
 	return false;
 }
 
+/* The Ingenic burner rules: ingenic.boot once, the burner's ops after it, writes after a config. */
+static void check_burner(struct recipe_parser *p, struct session *ss, struct recipe_stage *s,
+			 size_t i, const bool *stage_ok, bool *resolved)
+{
+	const struct recipe_op_desc *d = recipe_op_desc(s->op);
+	char jp[64];
+
+	sp(jp, sizeof(jp), i, NULL);
+	if (d->burner == RECIPE_BURNER_STARTS) {
+		if (ss->booted)
+			recipe_problem(p, jp, "%s: the burner already runs (stages[%zu])", d->name,
+				       ss->booted_at);
+		ss->booted = true;
+		ss->booted_at = i;
+		return;
+	}
+	if (d->burner != RECIPE_BURNER_NEEDS)
+		return;
+	if (!ss->booted) {
+		recipe_problem(p, jp, "%s needs ingenic.boot earlier on this device", d->name);
+		return;
+	}
+	if (s->op == RECIPE_OP_INGENIC_CONFIG) {
+		if (stage_ok[i]) {
+			ss->config = s;
+			ss->config_at = i;
+		}
+		ss->config_refused = !stage_ok[i];
+	} else if (s->op == RECIPE_OP_INGENIC_WRITE) {
+		if (!ss->config && ss->config_refused)
+			return; /* unresolved, and its config stage said why */
+		if (!ss->config)
+			recipe_problem(p, jp,
+				       "ingenic.write needs ingenic.config earlier on this device");
+		else if (stage_ok[i])
+			resolved[i] = ingenic_write_resolve(p, s, i, ss);
+	}
+}
+
 /* Walk the stages session by session; resolves Ingenic write offsets. */
 static void check_sessions(struct recipe_parser *p, struct recipe *r, const bool *stage_ok,
 			   bool *resolved)
@@ -151,44 +191,7 @@ static void check_sessions(struct recipe_parser *p, struct recipe *r, const bool
 				       family_names[ss.family]);
 			continue;
 		}
-		switch (s->op) {
-		case RECIPE_OP_INGENIC_BOOT:
-			if (ss.booted)
-				recipe_problem(p, jp, "ingenic.boot: the burner already runs (stages[%zu])",
-					       ss.booted_at);
-			ss.booted = true;
-			ss.booted_at = i;
-			break;
-		case RECIPE_OP_INGENIC_CHECK_JEDEC:
-		case RECIPE_OP_INGENIC_CONFIG:
-		case RECIPE_OP_INGENIC_REBOOT:
-		case RECIPE_OP_INGENIC_SECURE_BOOT:
-			if (!ss.booted) {
-				recipe_problem(p, jp, "%s needs ingenic.boot earlier on this device",
-					       recipe_op_name(s->op));
-				break;
-			}
-			if (s->op == RECIPE_OP_INGENIC_CONFIG && stage_ok[i]) {
-				ss.config = s;
-				ss.config_at = i;
-			}
-			if (s->op == RECIPE_OP_INGENIC_CONFIG)
-				ss.config_refused = !stage_ok[i];
-			break;
-		case RECIPE_OP_INGENIC_WRITE:
-			if (!ss.booted)
-				recipe_problem(p, jp, "ingenic.write needs ingenic.boot earlier on this device");
-			else if (!ss.config && ss.config_refused)
-				break; /* unresolved, and its config stage said why */
-			else if (!ss.config)
-				recipe_problem(p, jp,
-					       "ingenic.write needs ingenic.config earlier on this device");
-			else if (stage_ok[i])
-				resolved[i] = ingenic_write_resolve(p, s, i, &ss);
-			break;
-		default:
-			break;
-		}
+		check_burner(p, &ss, s, i, stage_ok, resolved);
 		if (recipe_op_device_leaves(s->op)) {
 			ss.gone = true;
 			ss.left_at = i;
@@ -196,35 +199,37 @@ static void check_sessions(struct recipe_parser *p, struct recipe *r, const bool
 	}
 }
 
-/* Byte range a stage writes, and on which target; false for stages that write nothing. */
-struct target {
-	int kind;		/* 1 DfuSe alt, 3 Ingenic flash (fastboot: recipe-plan-fastboot.c) */
-	unsigned sub;		/* alt, or Ingenic flash type */
-	uint64_t start, end;	/* [start, end) */
-	const char *key;	/* JSON key the message points at */
-};
-
-static bool stage_target(const struct recipe *r, size_t i, const bool *resolved, struct target *t)
+/* Memory-plan contributions of the ops that write (jobs/recipe-ops.h). */
+bool recipe_target_dfuse_download(const struct recipe_stage *s, bool resolved,
+				  struct recipe_target *t)
 {
-	const struct recipe_stage *s = &r->stages[i];
+	const struct recipe_dfuse_download *a = &s->u.dfuse_download;
 
-	switch (s->op) {
-	case RECIPE_OP_DFUSE_DOWNLOAD:
-		*t = (struct target){ 1, s->u.dfuse_download.alt, s->u.dfuse_download.address,
-				      s->u.dfuse_download.address + s->u.dfuse_download.image.write_size,
-				      "address" };
-		break;
-	case RECIPE_OP_INGENIC_WRITE:
-		if (!resolved[i])
-			return false;
-		*t = (struct target){ 3, 0, s->u.ingenic_write.offset,
-				      s->u.ingenic_write.offset + s->u.ingenic_write.image.write_size,
-				      s->u.ingenic_write.partition ? "partition" : "offset" };
-		break;
-	default:
-		return false;
-	}
+	(void)resolved;
+	*t = (struct recipe_target){ 1, a->alt, a->address, a->address + a->image.write_size,
+				     "address" };
 	return t->end > t->start;
+}
+
+bool recipe_target_ingenic_write(const struct recipe_stage *s, bool resolved,
+				 struct recipe_target *t)
+{
+	const struct recipe_ingenic_write *a = &s->u.ingenic_write;
+
+	if (!resolved)
+		return false;
+	*t = (struct recipe_target){ 3, 0, a->offset, a->offset + a->image.write_size,
+				     a->partition ? "partition" : "offset" };
+	return t->end > t->start;
+}
+
+/* Byte range a stage writes, and on which target; false for stages that write nothing. */
+static bool stage_target(const struct recipe *r, size_t i, const bool *resolved,
+			 struct recipe_target *t)
+{
+	const struct recipe_op_desc *d = recipe_op_desc(r->stages[i].op);
+
+	return d && d->target && d->target(&r->stages[i], resolved[i], t);
 }
 
 static void check_overlaps(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok,
@@ -234,7 +239,7 @@ static void check_overlaps(struct recipe_parser *p, const struct recipe *r, cons
 
 	for (size_t i = 0; i < r->n_stages; i++) {
 		const struct recipe_stage *s = &r->stages[i];
-		struct target a, b;
+		struct recipe_target a, b;
 
 		if (!stage_ok[i])
 			continue;

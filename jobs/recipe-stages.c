@@ -5,6 +5,7 @@
  * recipe-check.c.  The fields are documented in jobs/flashd.recipe.5; keep
  * the two in step.
  */
+#include "jobs/recipe-ops.h"
 #include "jobs/recipe-private.h"
 #include "protocols/ingenic.h"
 #include "protocols/spinor_parts.h"
@@ -308,7 +309,7 @@ static bool dfuse_download_dfu_file(struct recipe_parser *p, const char *b, int 
 	return true;
 }
 
-static bool parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
 	static const char *const keys[] = {"alt",   "address", "file", "sha256",
@@ -351,7 +352,7 @@ static bool parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const 
 	return ok;
 }
 
-static bool parse_dfuse_read_uid(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_dfuse_read_uid(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
 	static const char *const keys[] = {"alt", "address", "length", NULL};
@@ -368,7 +369,7 @@ static bool parse_dfuse_read_uid(struct recipe_parser *p, const cJSON *o, const 
 	return ok;
 }
 
-static bool parse_dfuse_leave(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_dfuse_leave(struct recipe_parser *p, const cJSON *o, const char *b,
 			      struct recipe_stage *s)
 {
 	static const char *const keys[] = {"address", NULL};
@@ -380,7 +381,7 @@ static bool parse_dfuse_leave(struct recipe_parser *p, const cJSON *o, const cha
 	return ok;
 }
 
-static bool parse_sdp_boot(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_sdp_boot(struct recipe_parser *p, const cJSON *o, const char *b,
 			   struct recipe_stage *s)
 {
 	static const char *const keys[] = {"file", "sha256", "skip_spl", "offset", NULL};
@@ -390,7 +391,7 @@ static bool parse_sdp_boot(struct recipe_parser *p, const cJSON *o, const char *
 	return recipe_parse_sdp_spl(p, o, b, &s->u.sdp_boot) && ok;
 }
 
-static bool parse_await(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_await(struct recipe_parser *p, const cJSON *o, const char *b,
 			struct recipe_stage *s)
 {
 	static const char *const keys[] = {"vid", "pid", NULL};
@@ -401,7 +402,7 @@ static bool parse_await(struct recipe_parser *p, const cJSON *o, const char *b,
 	return ok;
 }
 
-static bool parse_fastboot_getvar(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_fastboot_getvar(struct recipe_parser *p, const cJSON *o, const char *b,
 				  struct recipe_stage *s)
 {
 	static const char *const keys[] = {"var", "expect", NULL};
@@ -440,7 +441,7 @@ static bool table_image_ok(struct recipe_parser *p, const char *b,
 	return recipe_check_table_image(p, jp, a->partition, &a->image);
 }
 
-static bool parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
 	static const char *const keys[] = {"partition", "offset",	"file",	  "sha256",
@@ -481,7 +482,7 @@ static bool parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 	return fastboot_flash_supported(p, b, a) && ok;
 }
 
-static bool parse_fastboot_erase(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_fastboot_erase(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
 	static const char *const keys[] = {"partition", "destroys_earlier", NULL};
@@ -495,7 +496,7 @@ static bool parse_fastboot_erase(struct recipe_parser *p, const cJSON *o, const 
 	return check_partition_name(p, b, "partition", s->u.fastboot_erase.partition) && ok;
 }
 
-static bool parse_fastboot_ucmd(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_fastboot_ucmd(struct recipe_parser *p, const cJSON *o, const char *b,
 				struct recipe_stage *s)
 {
 	static const char *const keys[] = {"command", "async", NULL};
@@ -520,14 +521,14 @@ static bool parse_fastboot_ucmd(struct recipe_parser *p, const cJSON *o, const c
 	return ok;
 }
 
-static bool parse_no_args(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_no_args(struct recipe_parser *p, const cJSON *o, const char *b,
 			  struct recipe_stage *s)
 {
 	(void)s;
 	return recipe_check_keys(p, o, b, NULL, common_keys);
 }
 
-static bool parse_ingenic_boot(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_ingenic_boot(struct recipe_parser *p, const cJSON *o, const char *b,
 			       struct recipe_stage *s)
 {
 	static const char *const keys[] = {"soc", "ginfo", "spl", "burner", "d2i_len", NULL};
@@ -640,7 +641,7 @@ static bool ingenic_no_table_erase_ok(struct recipe_parser *p, const char *b, bo
 	return true;
 }
 
-static bool parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
 	static const char *const keys[] = {"flash", "erase", "partitions", "destroys_earlier", "nor",
@@ -727,7 +728,7 @@ static bool parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const 
 	return ok;
 }
 
-static bool parse_ingenic_write(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_ingenic_write(struct recipe_parser *p, const cJSON *o, const char *b,
 				struct recipe_stage *s)
 {
 	static const char *const keys[] = {"partition", "offset", "file",	     "sha256",
@@ -752,7 +753,7 @@ static bool parse_ingenic_write(struct recipe_parser *p, const cJSON *o, const c
 	return ok;
 }
 
-static bool parse_ingenic_secure_boot(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_ingenic_secure_boot(struct recipe_parser *p, const cJSON *o, const char *b,
 				      struct recipe_stage *s)
 {
 	static const char *const keys[] = {"file", "sha256", NULL};
@@ -769,7 +770,7 @@ static bool parse_ingenic_secure_boot(struct recipe_parser *p, const cJSON *o, c
 	return ok;
 }
 
-static bool parse_fastboot_oem(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_fastboot_oem(struct recipe_parser *p, const cJSON *o, const char *b,
 			       struct recipe_stage *s)
 {
 	static const char *const keys[] = {"command", NULL};
@@ -792,7 +793,7 @@ static bool parse_fastboot_oem(struct recipe_parser *p, const cJSON *o, const ch
 	return ok;
 }
 
-static bool parse_fastboot_gpt(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_fastboot_gpt(struct recipe_parser *p, const cJSON *o, const char *b,
 			       struct recipe_stage *s)
 {
 	static const char *const keys[] = {"disk_size", "partitions", NULL};
@@ -853,7 +854,7 @@ static bool rdp_acknowledged(struct recipe_parser *p, const cJSON *o, const char
 	return true;
 }
 
-static bool parse_dfuse_option_bytes(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_dfuse_option_bytes(struct recipe_parser *p, const cJSON *o, const char *b,
 				     struct recipe_stage *s)
 {
 	static const char *const keys[] = {"alt", "address", "file", "sha256", NULL};
@@ -882,7 +883,7 @@ static bool parse_dfuse_option_bytes(struct recipe_parser *p, const cJSON *o, co
 	return rdp_acknowledged(p, o, b, s, recipe_rdp_level(a->rdp), what);
 }
 
-static bool parse_dfuse_read_protect(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_dfuse_read_protect(struct recipe_parser *p, const cJSON *o, const char *b,
 				     struct recipe_stage *s)
 {
 	static const char *const keys[] = {"alt", "address", "level", NULL};
@@ -897,7 +898,7 @@ static bool parse_dfuse_read_protect(struct recipe_parser *p, const cJSON *o, co
 	return rdp_acknowledged(p, o, b, s, a->level, "dfuse.read_protect") && ok;
 }
 
-static bool parse_dfuse_read_unprotect(struct recipe_parser *p, const cJSON *o, const char *b,
+bool recipe_parse_dfuse_read_unprotect(struct recipe_parser *p, const cJSON *o, const char *b,
 				       struct recipe_stage *s)
 {
 	static const char *const keys[] = {"alt", "address", "destroys_earlier", NULL};
@@ -909,38 +910,95 @@ static bool parse_dfuse_read_unprotect(struct recipe_parser *p, const cJSON *o, 
 	return ok;
 }
 
-typedef bool (*stage_parse_fn)(struct recipe_parser *, const cJSON *, const char *,
-			       struct recipe_stage *);
+/* ---- releases: what each op's parser allocated ---- */
 
-static const stage_parse_fn parsers[_RECIPE_OP_MAX] = {
-	[RECIPE_OP_DFUSE_DOWNLOAD] = parse_dfuse_download,
-	[RECIPE_OP_DFUSE_READ_UID] = parse_dfuse_read_uid,
-	[RECIPE_OP_DFUSE_LEAVE] = parse_dfuse_leave,
-	[RECIPE_OP_SDP_BOOT] = parse_sdp_boot,
-	[RECIPE_OP_AWAIT] = parse_await,
-	[RECIPE_OP_FASTBOOT_GETVAR] = parse_fastboot_getvar,
-	[RECIPE_OP_FASTBOOT_FLASH] = parse_fastboot_flash,
-	[RECIPE_OP_FASTBOOT_ERASE] = parse_fastboot_erase,
-	[RECIPE_OP_FASTBOOT_UCMD] = parse_fastboot_ucmd,
-	[RECIPE_OP_FASTBOOT_REBOOT] = parse_no_args,
-	[RECIPE_OP_FASTBOOT_CONTINUE] = parse_no_args,
-	[RECIPE_OP_INGENIC_BOOT] = parse_ingenic_boot,
-	[RECIPE_OP_INGENIC_CHECK_JEDEC] = parse_no_args,
-	[RECIPE_OP_INGENIC_CONFIG] = parse_ingenic_config,
-	[RECIPE_OP_INGENIC_WRITE] = parse_ingenic_write,
-	[RECIPE_OP_INGENIC_REBOOT] = parse_no_args,
-	[RECIPE_OP_INGENIC_SECURE_BOOT] = parse_ingenic_secure_boot,
-	[RECIPE_OP_FASTBOOT_OEM] = parse_fastboot_oem,
-	[RECIPE_OP_FASTBOOT_GPT] = parse_fastboot_gpt,
-	[RECIPE_OP_DFUSE_OPTION_BYTES] = parse_dfuse_option_bytes,
-	[RECIPE_OP_DFUSE_READ_PROTECT] = parse_dfuse_read_protect,
-	[RECIPE_OP_DFUSE_READ_UNPROTECT] = parse_dfuse_read_unprotect,
-};
+static void image_release(struct recipe_image *img)
+{
+	free(img->file);
+	free(img->path);
+	img->file = img->path = NULL;
+}
+
+void recipe_release_dfuse_download(struct recipe_stage *s)
+{
+	image_release(&s->u.dfuse_download.image);
+}
+
+void recipe_release_dfuse_option_bytes(struct recipe_stage *s)
+{
+	image_release(&s->u.dfuse_option_bytes.image);
+}
+
+void recipe_release_sdp_boot(struct recipe_stage *s)
+{
+	image_release(&s->u.sdp_boot.image);
+}
+
+void recipe_release_fastboot_getvar(struct recipe_stage *s)
+{
+	free(s->u.fastboot_getvar.var);
+	free(s->u.fastboot_getvar.expect);
+}
+
+void recipe_release_fastboot_flash(struct recipe_stage *s)
+{
+	free(s->u.fastboot_flash.partition);
+	image_release(&s->u.fastboot_flash.image);
+}
+
+void recipe_release_fastboot_erase(struct recipe_stage *s)
+{
+	free(s->u.fastboot_erase.partition);
+}
+
+void recipe_release_fastboot_ucmd(struct recipe_stage *s)
+{
+	free(s->u.fastboot_ucmd.command);
+}
+
+void recipe_release_fastboot_oem(struct recipe_stage *s)
+{
+	free(s->u.fastboot_oem.command);
+}
+
+void recipe_release_fastboot_gpt(struct recipe_stage *s)
+{
+	for (size_t i = 0; i < s->u.fastboot_gpt.n_parts; i++)
+		free(s->u.fastboot_gpt.parts[i].name);
+	free(s->u.fastboot_gpt.parts);
+}
+
+void recipe_release_ingenic_boot(struct recipe_stage *s)
+{
+	free(s->u.ingenic_boot.soc);
+	image_release(&s->u.ingenic_boot.ginfo);
+	image_release(&s->u.ingenic_boot.spl);
+	image_release(&s->u.ingenic_boot.burner);
+}
+
+void recipe_release_ingenic_config(struct recipe_stage *s)
+{
+	for (size_t i = 0; i < s->u.ingenic_config.n_partitions; i++)
+		free(s->u.ingenic_config.partitions[i].name);
+	free(s->u.ingenic_config.partitions);
+}
+
+void recipe_release_ingenic_write(struct recipe_stage *s)
+{
+	free(s->u.ingenic_write.partition);
+	image_release(&s->u.ingenic_write.image);
+}
+
+void recipe_release_ingenic_secure_boot(struct recipe_stage *s)
+{
+	image_release(&s->u.ingenic_secure_boot.image);
+}
 
 bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
 			struct recipe_stage *s)
 {
 	_cleanup_free_ char *opname = NULL;
+	const struct recipe_op_desc *d;
 	uint64_t timeout, retries = 0;
 	char jp[RECIPE_JPATH_MAX];
 	bool ok = true;
@@ -960,7 +1018,8 @@ bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
 		recipe_problem(p, jp, "unknown operation '%s'", opname);
 		return false;
 	}
-	timeout = recipe_op_default_timeout_ms(s->op);
+	d = recipe_op_desc(s->op);
+	timeout = d->timeout_ms;
 	ok = recipe_get_string(p, o, b, "name", false, &s->label) >= 0 && ok;
 	ok = recipe_get_number(p, o, b, "timeout_ms", false, 1, RECIPE_TIMEOUT_MAX_MS, &timeout) >=
 		     0 &&
@@ -972,20 +1031,20 @@ bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
 	s->retries = (uint32_t)retries;
 
 	/* eFuse burning is never implied: the stage must say so (protocol-ingenic.md §3.1). */
-	if (s->op == RECIPE_OP_INGENIC_SECURE_BOOT && !s->irreversible) {
+	if (d->irreversible == RECIPE_IRREVERSIBLE_REQUIRED && !s->irreversible) {
 		recipe_problem(p, b,
-			       "ingenic.secure_boot burns eFuses and cannot be undone; "
-			       "acknowledge with \"irreversible\": true");
+			       "%s %s and cannot be undone; "
+			       "acknowledge with \"irreversible\": true",
+			       d->name, d->irreversible_why);
 		ok = false;
-	} else if (s->op != RECIPE_OP_INGENIC_SECURE_BOOT &&
-		   s->op != RECIPE_OP_DFUSE_OPTION_BYTES && s->op != RECIPE_OP_DFUSE_READ_PROTECT &&
+	} else if (d->irreversible == RECIPE_IRREVERSIBLE_REFUSED &&
 		   cJSON_GetObjectItemCaseSensitive(o, "irreversible")) {
 		/* The RDP level 2 stages decide in their own parsers (rdp_acknowledged()). */
 		recipe_jpath_key(jp, b, "irreversible");
 		recipe_problem(p, jp, "only allowed on ingenic.secure_boot and on STM32 RDP level 2");
 		ok = false;
 	}
-	return parsers[s->op](p, o, b, s) && ok;
+	return d->parse(p, o, b, s) && ok;
 }
 
 /*

@@ -9,6 +9,7 @@
  */
 #include "jobs/recipe.h"
 #include "jobs/image.h"
+#include "jobs/recipe-ops.h"
 #include "jobs/recipe-private.h"
 #include "protocols/dfuse_mem.h"
 
@@ -23,89 +24,49 @@ DEFINE_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 
 /* ---- names ---- */
 
-struct op_desc {
-	const char *name;
-	enum recipe_family family;
-	bool leaves;
-	uint32_t timeout_ms; /* default whole-stage deadline */
-};
-
-/*
- * Default deadlines: generous, from the timing notes.  DfuSe mass erase can
- * take 32 s on F4 (protocol-dfu.md §2.8); SDP ROM + DDR init ≤ 10 s and
- * re-enumeration 10-15 s (protocol-imx-sdp-fastboot.md §8.3); fastboot flash
- * to eMMC/NOR takes minutes (§4.6); Ingenic chip erase at INIT 15-120 s, and
- * GET_ACK blocks while the burner writes (protocol-ingenic.md §3.6).
- */
-static const struct op_desc ops[_RECIPE_OP_MAX] = {
-	[RECIPE_OP_DFUSE_DOWNLOAD] = {"dfuse.download", RECIPE_FAMILY_DFUSE, false, 120000},
-	[RECIPE_OP_DFUSE_READ_UID] = {"dfuse.read_uid", RECIPE_FAMILY_DFUSE, false, 5000},
-	[RECIPE_OP_DFUSE_LEAVE] = {"dfuse.leave", RECIPE_FAMILY_DFUSE, true, 5000},
-	[RECIPE_OP_SDP_BOOT] = {"sdp.boot", RECIPE_FAMILY_SDP, true, 30000},
-	[RECIPE_OP_AWAIT] = {"await", RECIPE_FAMILY_NONE, false, 15000},
-	[RECIPE_OP_FASTBOOT_GETVAR] = {"fastboot.getvar", RECIPE_FAMILY_FASTBOOT, false, 5000},
-	[RECIPE_OP_FASTBOOT_FLASH] = {"fastboot.flash", RECIPE_FAMILY_FASTBOOT, false, 300000},
-	[RECIPE_OP_FASTBOOT_ERASE] = {"fastboot.erase", RECIPE_FAMILY_FASTBOOT, false, 60000},
-	[RECIPE_OP_FASTBOOT_UCMD] = {"fastboot.ucmd", RECIPE_FAMILY_FASTBOOT, false, 30000},
-	[RECIPE_OP_FASTBOOT_REBOOT] = {"fastboot.reboot", RECIPE_FAMILY_FASTBOOT, true, 5000},
-	[RECIPE_OP_FASTBOOT_CONTINUE] = {"fastboot.continue", RECIPE_FAMILY_FASTBOOT, true, 5000},
-	[RECIPE_OP_INGENIC_BOOT] = {"ingenic.boot", RECIPE_FAMILY_INGENIC, false, 30000},
-	[RECIPE_OP_INGENIC_CHECK_JEDEC] = {"ingenic.check_jedec", RECIPE_FAMILY_INGENIC, false,
-					   5000},
-	[RECIPE_OP_INGENIC_CONFIG] = {"ingenic.config", RECIPE_FAMILY_INGENIC, false, 200000},
-	[RECIPE_OP_INGENIC_WRITE] = {"ingenic.write", RECIPE_FAMILY_INGENIC, false, 600000},
-	[RECIPE_OP_INGENIC_REBOOT] = {"ingenic.reboot", RECIPE_FAMILY_INGENIC, true, 5000},
-	[RECIPE_OP_INGENIC_SECURE_BOOT] = {"ingenic.secure_boot", RECIPE_FAMILY_INGENIC, false,
-					   60000},
-	/* oem format writes a GPT: like a UCmd. */
-	[RECIPE_OP_FASTBOOT_OEM] = {"fastboot.oem", RECIPE_FAMILY_FASTBOOT, false, 30000},
-	[RECIPE_OP_FASTBOOT_GPT] = {"fastboot.gpt", RECIPE_FAMILY_FASTBOOT, false, 30000},
-	/* Option-byte write + ROM reset + re-enumeration (boot ~0.1 s, USB
-	 * enumeration seconds); read unprotect adds a mass erase of up to 32 s
-	 * (§2.8) and Betaflight waits 20 s on top (§3.5). */
-	[RECIPE_OP_DFUSE_OPTION_BYTES] = {"dfuse.option_bytes", RECIPE_FAMILY_DFUSE, false, 30000},
-	[RECIPE_OP_DFUSE_READ_PROTECT] = {"dfuse.read_protect", RECIPE_FAMILY_DFUSE, false, 30000},
-	[RECIPE_OP_DFUSE_READ_UNPROTECT] = {"dfuse.read_unprotect", RECIPE_FAMILY_DFUSE, false,
-					    60000},
-};
+/* The op table (jobs/recipe-ops.h) answers every question about an op. */
 
 const char *recipe_op_name(enum recipe_op op)
 {
-	if (op < 0 || op >= _RECIPE_OP_MAX)
-		return NULL;
-	return ops[op].name;
+	const struct recipe_op_desc *d = recipe_op_desc(op);
+
+	return d ? d->name : NULL;
 }
 
 enum recipe_op recipe_op_from_name(const char *name)
 {
 	for (int i = 0; i < _RECIPE_OP_MAX; i++)
-		if (name && strcmp(ops[i].name, name) == 0)
+		if (name && strcmp(recipe_op_desc((enum recipe_op)i)->name, name) == 0)
 			return (enum recipe_op)i;
 	return _RECIPE_OP_INVALID;
 }
 
 bool recipe_op_uses_device(enum recipe_op op)
 {
-	return op >= 0 && op < _RECIPE_OP_MAX && op != RECIPE_OP_AWAIT;
+	const struct recipe_op_desc *d = recipe_op_desc(op);
+
+	return d && d->family != RECIPE_FAMILY_NONE;
 }
 
 bool recipe_op_device_leaves(enum recipe_op op)
 {
-	return op >= 0 && op < _RECIPE_OP_MAX && ops[op].leaves;
+	const struct recipe_op_desc *d = recipe_op_desc(op);
+
+	return d && d->leaves;
 }
 
 enum recipe_family recipe_op_family(enum recipe_op op)
 {
-	if (op < 0 || op >= _RECIPE_OP_MAX)
-		return RECIPE_FAMILY_NONE;
-	return ops[op].family;
+	const struct recipe_op_desc *d = recipe_op_desc(op);
+
+	return d ? d->family : RECIPE_FAMILY_NONE;
 }
 
 uint32_t recipe_op_default_timeout_ms(enum recipe_op op)
 {
-	if (op < 0 || op >= _RECIPE_OP_MAX)
-		return 0;
-	return ops[op].timeout_ms;
+	const struct recipe_op_desc *d = recipe_op_desc(op);
+
+	return d ? d->timeout_ms : 0;
 }
 
 static const char *const serial_names[_RECIPE_SERIAL_MAX] = {
@@ -149,80 +110,13 @@ bool recipe_ingenic_soc_known(const char *soc, uint32_t *ret_d2i_len)
 
 /* ---- freeing ---- */
 
-static void image_release(struct recipe_image *img)
-{
-	free(img->file);
-	free(img->path);
-	img->file = img->path = NULL;
-}
-
 static void stage_release(struct recipe_stage *s)
 {
+	const struct recipe_op_desc *d = recipe_op_desc(s->op);
+
 	free(s->label);
-	switch (s->op) {
-	case RECIPE_OP_DFUSE_DOWNLOAD:
-		image_release(&s->u.dfuse_download.image);
-		break;
-	case RECIPE_OP_SDP_BOOT:
-		image_release(&s->u.sdp_boot.image);
-		break;
-	case RECIPE_OP_FASTBOOT_GETVAR:
-		free(s->u.fastboot_getvar.var);
-		free(s->u.fastboot_getvar.expect);
-		break;
-	case RECIPE_OP_FASTBOOT_FLASH:
-		free(s->u.fastboot_flash.partition);
-		image_release(&s->u.fastboot_flash.image);
-		break;
-	case RECIPE_OP_FASTBOOT_ERASE:
-		free(s->u.fastboot_erase.partition);
-		break;
-	case RECIPE_OP_FASTBOOT_UCMD:
-		free(s->u.fastboot_ucmd.command);
-		break;
-	case RECIPE_OP_FASTBOOT_OEM:
-		free(s->u.fastboot_oem.command);
-		break;
-	case RECIPE_OP_FASTBOOT_GPT:
-		for (size_t i = 0; i < s->u.fastboot_gpt.n_parts; i++)
-			free(s->u.fastboot_gpt.parts[i].name);
-		free(s->u.fastboot_gpt.parts);
-		break;
-	case RECIPE_OP_INGENIC_BOOT:
-		free(s->u.ingenic_boot.soc);
-		image_release(&s->u.ingenic_boot.ginfo);
-		image_release(&s->u.ingenic_boot.spl);
-		image_release(&s->u.ingenic_boot.burner);
-		break;
-	case RECIPE_OP_INGENIC_CONFIG:
-		for (size_t i = 0; i < s->u.ingenic_config.n_partitions; i++)
-			free(s->u.ingenic_config.partitions[i].name);
-		free(s->u.ingenic_config.partitions);
-		break;
-	case RECIPE_OP_INGENIC_WRITE:
-		free(s->u.ingenic_write.partition);
-		image_release(&s->u.ingenic_write.image);
-		break;
-	case RECIPE_OP_INGENIC_SECURE_BOOT:
-		image_release(&s->u.ingenic_secure_boot.image);
-		break;
-	case RECIPE_OP_DFUSE_OPTION_BYTES:
-		image_release(&s->u.dfuse_option_bytes.image);
-		break;
-	case RECIPE_OP_DFUSE_READ_PROTECT:
-	case RECIPE_OP_DFUSE_READ_UNPROTECT:
-		break;
-	case RECIPE_OP_DFUSE_READ_UID:
-	case RECIPE_OP_DFUSE_LEAVE:
-	case RECIPE_OP_AWAIT:
-	case RECIPE_OP_FASTBOOT_REBOOT:
-	case RECIPE_OP_FASTBOOT_CONTINUE:
-	case RECIPE_OP_INGENIC_CHECK_JEDEC:
-	case RECIPE_OP_INGENIC_REBOOT:
-	case _RECIPE_OP_MAX:
-	case _RECIPE_OP_INVALID:
-		break;
-	}
+	if (d && d->release)
+		d->release(s);
 }
 
 struct recipe *recipe_free(struct recipe *r)

@@ -53,6 +53,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "jobs/recipe-op-list.h"
 #include "jobs/recipe-sha256.h"
 
 /* Limits; a recipe exceeding one is refused with a message. */
@@ -65,30 +66,24 @@
 #define RECIPE_RETRIES_MAX 10
 #define RECIPE_TIMEOUT_MAX_MS (24u * 3600u * 1000u)
 
-/* Stable operation names, as written in "op"; see recipe_op_name(). */
+/*
+ * Stable operation names, as written in "op"; see recipe_op_name().  One
+ * value per row of the op table (jobs/recipe-op-list.h): RECIPE_OP_DFUSE_DOWNLOAD
+ * ("dfuse.download"), ..._DFUSE_READ_UID, ..._DFUSE_LEAVE (device leaves),
+ * ..._SDP_BOOT (device leaves: re-enumerates), ..._AWAIT (starts a new device
+ * session), ..._FASTBOOT_GETVAR, _FLASH, _ERASE, _UCMD, _REBOOT and
+ * _CONTINUE (device leaves), ..._INGENIC_BOOT (ROM -> SPL -> burner, no
+ * re-enumeration), _CHECK_JEDEC, _CONFIG, _WRITE, _REBOOT (device leaves),
+ * _SECURE_BOOT (eFuse writes, needs irreversible), ..._FASTBOOT_OEM,
+ * ..._FASTBOOT_GPT (flashd builds the GPT, "flash:gpt"),
+ * ..._DFUSE_OPTION_BYTES (the ROM resets, the stage awaits it),
+ * ..._DFUSE_READ_PROTECT (RDP level 1; 2: irreversible),
+ * ..._DFUSE_READ_UNPROTECT (0x92, mass erase + reset).
+ */
 enum recipe_op {
-	RECIPE_OP_DFUSE_DOWNLOAD,	/* "dfuse.download" */
-	RECIPE_OP_DFUSE_READ_UID,	/* "dfuse.read_uid" */
-	RECIPE_OP_DFUSE_LEAVE,		/* "dfuse.leave" (device leaves) */
-	RECIPE_OP_SDP_BOOT,		/* "sdp.boot" (device leaves: re-enumerates) */
-	RECIPE_OP_AWAIT,		/* "await" (starts a new device session) */
-	RECIPE_OP_FASTBOOT_GETVAR,	/* "fastboot.getvar" */
-	RECIPE_OP_FASTBOOT_FLASH,	/* "fastboot.flash" */
-	RECIPE_OP_FASTBOOT_ERASE,	/* "fastboot.erase" */
-	RECIPE_OP_FASTBOOT_UCMD,	/* "fastboot.ucmd" */
-	RECIPE_OP_FASTBOOT_REBOOT,	/* "fastboot.reboot" (device leaves) */
-	RECIPE_OP_FASTBOOT_CONTINUE,	/* "fastboot.continue" (device leaves) */
-	RECIPE_OP_INGENIC_BOOT,		/* "ingenic.boot": ROM -> SPL -> burner, no re-enumeration */
-	RECIPE_OP_INGENIC_CHECK_JEDEC,	/* "ingenic.check_jedec" */
-	RECIPE_OP_INGENIC_CONFIG,	/* "ingenic.config" */
-	RECIPE_OP_INGENIC_WRITE,	/* "ingenic.write" */
-	RECIPE_OP_INGENIC_REBOOT,	/* "ingenic.reboot" (device leaves) */
-	RECIPE_OP_INGENIC_SECURE_BOOT,	/* "ingenic.secure_boot": eFuse writes, needs irreversible */
-	RECIPE_OP_FASTBOOT_OEM,		/* "fastboot.oem" */
-	RECIPE_OP_FASTBOOT_GPT,		/* "fastboot.gpt": flashd builds the GPT, "flash:gpt" */
-	RECIPE_OP_DFUSE_OPTION_BYTES,	/* "dfuse.option_bytes": the ROM resets, the stage awaits it */
-	RECIPE_OP_DFUSE_READ_PROTECT,	/* "dfuse.read_protect": RDP level 1 (2: irreversible) */
-	RECIPE_OP_DFUSE_READ_UNPROTECT,	/* "dfuse.read_unprotect": 0x92, mass erase + reset */
+#define RECIPE_OP_ENUM(id, stem, ...) RECIPE_OP_##id,
+	RECIPE_OPS(RECIPE_OP_ENUM)
+#undef RECIPE_OP_ENUM
 	_RECIPE_OP_MAX,
 	_RECIPE_OP_INVALID = -EINVAL,
 };

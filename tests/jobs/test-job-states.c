@@ -248,39 +248,47 @@ static int fake_engine(struct job *j, const char *name, struct err *e)
 	return fake_cancelled(j, e);
 }
 
-int job_dfuse_download(struct job *j, const struct recipe_stage *st, const char *name,
-		       struct err *e)
-{
-	(void)st;
-	return fake_engine(j, name, e);
-}
+/* The ops' runners (jobs/recipe-ops.h), but for await (job.c): each one the fake engine. */
+#define FAKE_RUN(stem)                                                                     \
+	int job_run_##stem(struct job *j, const struct recipe_stage *st, const char *name, \
+			   struct err *e)                                                  \
+	{                                                                                  \
+		(void)st;                                                                  \
+		return fake_engine(j, name, e);                                            \
+	}
 
-int job_dfuse_read_uid(struct job *j, const struct recipe_stage *st, struct err *e)
+FAKE_RUN(dfuse_download)
+FAKE_RUN(dfuse_option_bytes)
+FAKE_RUN(dfuse_read_protect)
+FAKE_RUN(dfuse_read_unprotect)
+FAKE_RUN(sdp_boot)
+FAKE_RUN(ingenic_boot)
+FAKE_RUN(ingenic_check_jedec)
+FAKE_RUN(ingenic_config)
+FAKE_RUN(ingenic_write)
+FAKE_RUN(ingenic_reboot)
+FAKE_RUN(ingenic_secure_boot)
+
+/* These two named the fake call after the stage's label. */
+int job_run_dfuse_read_uid(struct job *j, const struct recipe_stage *st, const char *name,
+			   struct err *e)
 {
+	(void)name;
 	return fake_engine(j, st->label, e);
 }
 
-int job_dfuse_leave(struct job *j, const struct recipe_stage *st, struct err *e)
+int job_run_dfuse_leave(struct job *j, const struct recipe_stage *st, const char *name,
+			struct err *e)
 {
+	(void)name;
 	return fake_engine(j, st->label, e);
-}
-
-int job_dfuse_rdp(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
-{
-	(void)st;
-	return fake_engine(j, name, e);
-}
-
-int job_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
-{
-	(void)st;
-	return fake_engine(j, name, e);
 }
 
 /* What a fake fastboot.flash wrote, for the whole-unit verification to re-read. */
 static const uint8_t verify_data[] = "bytes the fake flash stage wrote";
 
-int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
+static int fake_fastboot(struct job *j, const struct recipe_stage *st, const char *name,
+			 struct err *e)
 {
 	int r = fake_engine(j, name, e);
 
@@ -295,11 +303,21 @@ int job_fastboot(struct job *j, const struct recipe_stage *st, const char *name,
 	return r;
 }
 
-int job_ingenic(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
-{
-	(void)st;
-	return fake_engine(j, name, e);
-}
+#define FAKE_FASTBOOT(stem)                                                                \
+	int job_run_##stem(struct job *j, const struct recipe_stage *st, const char *name, \
+			   struct err *e)                                                  \
+	{                                                                                  \
+		return fake_fastboot(j, st, name, e);                                      \
+	}
+
+FAKE_FASTBOOT(fastboot_getvar)
+FAKE_FASTBOOT(fastboot_flash)
+FAKE_FASTBOOT(fastboot_erase)
+FAKE_FASTBOOT(fastboot_ucmd)
+FAKE_FASTBOOT(fastboot_reboot)
+FAKE_FASTBOOT(fastboot_continue)
+FAKE_FASTBOOT(fastboot_oem)
+FAKE_FASTBOOT(fastboot_gpt)
 
 /* The whole-unit verification's read-backs: the fake engine writes nothing
  * into the job's plan, so verification never asks; defined so the real
