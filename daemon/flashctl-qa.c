@@ -309,35 +309,6 @@ struct unit_out {
 	struct err *err;
 };
 
-/* Identities: the values each unit was given from the pools (db/pool.h). */
-static int identity_text(const struct db_identity_row *r, void *ud)
-{
-	FILE *f = ud;
-
-	if (strcmp(r->state, "released") != 0) /* gave it back: not the unit's */
-		fprintf(f, "%s%s=%s", ftell(f) ? ";" : "", r->pool, r->value);
-	return 0;
-}
-
-/* "serial=SN1;mac=02:00:00:00:00:01" into *text (malloc'd, "" if none). */
-static int identities_text(struct db *db, int64_t unit_id, char **text, struct err *e)
-{
-	size_t len;
-	FILE *f = open_memstream(text, &len);
-	int rc;
-
-	if (!f)
-		return -ENOMEM;
-	rc = db_query_unit_identities(db, unit_id, identity_text, f, e);
-	if (fclose(f) != 0 && rc >= 0)
-		rc = -ENOMEM;
-	if (rc < 0) {
-		free(*text);
-		*text = NULL;
-	}
-	return rc;
-}
-
 static cJSON *identity_json(const struct db_identity_row *r);
 
 static int identity_add(const struct db_identity_row *r, void *ud)
@@ -427,17 +398,18 @@ static int print_unit(const struct db_unit_row *r, void *ud)
 		putchar('\n');
 		break;
 	case QA_FORMAT_CSV:
-		unit_fields(r, f, bufs);
-		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
-			flashctl_csv_field(f[i], !out->identities && i + 1 == N_UNIT_COLUMNS);
 		if (out->identities) {
 			_cleanup_free_ char *ids = NULL;
-			int rc = identities_text(out->db, r->id, &ids, out->err);
+			int rc = db_unit_identities_text(out->db, r->id, &ids, out->err);
 
 			if (rc < 0)
 				return rc;
-			flashctl_csv_field(ids, true);
+			db_unit_csv_row(stdout, r, ids);
+			break;
 		}
+		unit_fields(r, f, bufs);
+		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
+			flashctl_csv_field(f[i], i + 1 == N_UNIT_COLUMNS);
 		break;
 	case QA_FORMAT_JSON:
 		j = unit_json(r);
@@ -465,10 +437,12 @@ static void print_units_header(enum qa_format format, bool identities)
 		       "FAILED STAGE: ERROR");
 		break;
 	case QA_FORMAT_CSV:
+		if (identities) {
+			db_unit_csv_header(stdout);
+			break;
+		}
 		for (size_t i = 0; i < N_UNIT_COLUMNS; i++)
-			flashctl_csv_field(unit_columns[i], !identities && i + 1 == N_UNIT_COLUMNS);
-		if (identities)
-			flashctl_csv_field("identities", true);
+			flashctl_csv_field(unit_columns[i], i + 1 == N_UNIT_COLUMNS);
 		break;
 	case QA_FORMAT_JSON:
 		putchar('[');
@@ -536,7 +510,7 @@ struct export_out {
 	struct db *db;
 	struct err *err;
 	int64_t ids_unit; /* CSV: unit of ids */
-	char *ids;	  /* CSV: its identities_text() */
+	char *ids;	  /* CSV: its db_unit_identities_text() */
 };
 
 static void image_fields(const struct db_image_row *im, const char *out[N_IMAGE_COLUMNS],
@@ -583,7 +557,7 @@ static int export_image(const struct db_unit_row *u, const struct db_image_row *
 		if (!x->ids || x->ids_unit != u->id) {
 			free(x->ids);
 			x->ids = NULL;
-			if (identities_text(x->db, u->id, &x->ids, x->err) < 0)
+			if (db_unit_identities_text(x->db, u->id, &x->ids, x->err) < 0)
 				return -ENOMEM;
 			x->ids_unit = u->id;
 		}

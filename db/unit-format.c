@@ -1,6 +1,7 @@
 /* This file implements the unit's stable text formats (db/unit-format.h). */
 #include "db/unit-format.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,18 +73,47 @@ void db_csv_field(FILE *f, const char *s, bool last)
 	fputc(last ? '\n' : ',', f);
 }
 
+static int identity_text(const struct db_identity_row *r, void *ud)
+{
+	FILE *f = ud;
+
+	if (strcmp(r->state, "released") != 0) /* gave it back: not the unit's */
+		fprintf(f, "%s%s=%s", ftell(f) ? ";" : "", r->pool, r->value);
+	return 0;
+}
+
+int db_unit_identities_text(struct db *db, int64_t unit_id, char **text, struct err *e)
+{
+	size_t len;
+	FILE *f = open_memstream(text, &len);
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	rc = db_query_unit_identities(db, unit_id, identity_text, f, e);
+	if (fclose(f) != 0 && rc >= 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
+}
+
 void db_unit_csv_header(FILE *f)
 {
 	for (size_t i = 0; i < DB_UNIT_N_COLUMNS; i++)
-		db_csv_field(f, db_unit_columns[i], i + 1 == DB_UNIT_N_COLUMNS);
+		db_csv_field(f, db_unit_columns[i], false);
+	db_csv_field(f, "identities", true);
 }
 
-void db_unit_csv_row(FILE *f, const struct db_unit_row *r)
+void db_unit_csv_row(FILE *f, const struct db_unit_row *r, const char *identities)
 {
 	const char *v[DB_UNIT_N_COLUMNS];
 	char bufs[8][DB_ISO_MAX];
 
 	db_unit_fields(r, v, bufs);
 	for (size_t i = 0; i < DB_UNIT_N_COLUMNS; i++)
-		db_csv_field(f, v[i], i + 1 == DB_UNIT_N_COLUMNS);
+		db_csv_field(f, v[i], false);
+	db_csv_field(f, identities, true);
 }

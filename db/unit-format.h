@@ -28,8 +28,16 @@ void db_unit_fields(const struct db_unit_row *r, const char *out[DB_UNIT_N_COLUM
 /* One CSV field (RFC 4180 quoting when needed), then ',' or the line end. */
 void db_csv_field(FILE *f, const char *s, bool last);
 
-/* The header line and one unit line of the CSV export. */
+/*
+ * The unit's identities as the export's last column,
+ * "serial=SN1;mac=02:00:00:00:00:01" (values it gave back left out), into
+ * *text (malloc'd, "" if none).
+ */
+int db_unit_identities_text(struct db *db, int64_t unit_id, char **text, struct err *e);
+
+/* The header line and one unit line of the CSV export: the unit columns and
+ * "identities" (db_unit_identities_text()). */
 void db_unit_csv_header(FILE *f);
-void db_unit_csv_row(FILE *f, const struct db_unit_row *r);
+void db_unit_csv_row(FILE *f, const struct db_unit_row *r, const char *identities);
 
 #endif

@@ -259,9 +259,21 @@ enum MHD_Result web_api_unit(struct web_request *rq)
 	return reply_json(rq->conn, u.root);
 }
 
+struct csv_out {
+	FILE *f;
+	struct db *db;
+	struct err *e;
+};
+
 static int csv_unit(const struct db_unit_row *r, void *ud)
 {
-	db_unit_csv_row(ud, r);
+	struct csv_out *o = ud;
+	_cleanup_free_ char *ids = NULL;
+	int rc = db_unit_identities_text(o->db, r->id, &ids, o->e);
+
+	if (rc < 0)
+		return rc;
+	db_unit_csv_row(o->f, r, ids);
 	return 0;
 }
 
@@ -285,7 +297,8 @@ enum MHD_Result web_api_units_csv(struct web_request *rq)
 		return MHD_NO;
 	/* flashctl export: the header, then the units oldest first. */
 	db_unit_csv_header(f);
-	rc = db_query_units(db, &p.filter, false, 0, csv_unit, f, &e);
+	rc = db_query_units(db, &p.filter, false, 0, csv_unit,
+			    &(struct csv_out){ .f = f, .db = db, .e = &e }, &e);
 	if (fclose(f) != 0 && rc >= 0)
 		rc = -ENOMEM;
 	if (rc < 0) {

@@ -128,7 +128,7 @@ TEST(web_stage_times_filter_by_unit_columns)
 
 static int csv_row(const struct db_unit_row *r, void *ud)
 {
-	db_unit_csv_row(ud, r);
+	db_unit_csv_row(ud, r, "serial=SN1;mac=02:00:00:00:00:01");
 	return 0;
 }
 
@@ -147,8 +147,9 @@ TEST(web_unit_csv_row_is_quoted_as_export)
 	fclose(f);
 	ASSERT_CONTAINS(buf, "id,station,port,slot,recipe,recipe_sha256,vid,pid,serial,chip_uid,"
 			     "jedec_id,result,failed_stage,error,started_at,finished_at,duration_ms,"
-			     "flashd_version\n1,s,1-1.1,A1,r1,,0483,df11,\"S,1\",,,fail,app,"
+			     "flashd_version,identities\n1,s,1-1.1,A1,r1,,0483,df11,\"S,1\",,,fail,app,"
 			     "\"errPROG, \"\"at\"\" 0x0\",2026-01-01T00:00:00.000Z,");
+	ASSERT_CONTAINS(buf, ",serial=SN1;mac=02:00:00:00:00:01\n");
 	free(buf);
 }
 
