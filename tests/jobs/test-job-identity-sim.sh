@@ -244,3 +244,23 @@ check "imx_rework_gets_its_values" $([ "$rc" -eq 0 ] && [ "$env" = "crc-ok seria
 	"rc=$rc env=$env" "$(tail -3 "$tmp/ir2.log")"
 "$flashctl" --db "$db" pool audit >"$tmp/audit.out" 2>&1
 check "imx_rework_pool_audit_clean" $? "$(cat "$tmp/audit.out")"
+
+# By chip UID: read by a stage, after the values were allocated and before
+# the first write; the board's USB serial differs between the two runs.
+python3 - "$recipes/stm32-l476-identity.json" "$tmp/uid.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["name"] = "uid"
+r["stages"].insert(0, {"op": "dfuse.read_uid", "address": "0x1fff7590"})
+json.dump(r, open(sys.argv[2], "w"))
+EOF
+db=$tmp/uid.db
+pools "$db" 100 burn
+board u1 "$db" "$tmp/uid.json" stm32l476-dfuse ', "serial": "UID-RUN-1", "uid": "0123456789abcdef01234567", "uid_readable": true'
+board u2 "$db" "$tmp/uid.json" stm32l476-dfuse ', "serial": "UID-RUN-2", "uid": "fedcba9876543210fedcba98", "uid_readable": true'
+board u3 "$db" "$tmp/uid.json" stm32l476-dfuse ', "serial": "UID-RUN-3", "uid": "0123456789abcdef01234567", "uid_readable": true'
+rec=$(parse_record "$tmp/u3/b1.flash.bin")
+check "rework_by_chip_uid_gets_its_values" $([ "$rc" -eq 0 ] && [ "$rec" = "SN000001 02:00:00:00:00:00 02:00:00:00:00:01 crc-ok" ]; echo $?) \
+	"rc=$rc rec=$rec" "$(tail -3 "$tmp/u3.log")"
+"$flashctl" --db "$db" pool audit >"$tmp/audit.out" 2>&1
+check "rework_by_chip_uid_pool_audit_clean" $? "$(cat "$tmp/audit.out")"
