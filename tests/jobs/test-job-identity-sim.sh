@@ -264,3 +264,40 @@ check "rework_by_chip_uid_gets_its_values" $([ "$rc" -eq 0 ] && [ "$rec" = "SN00
 	"rc=$rc rec=$rec" "$(tail -3 "$tmp/u3.log")"
 "$flashctl" --db "$db" pool audit >"$tmp/audit.out" 2>&1
 check "rework_by_chip_uid_pool_audit_clean" $? "$(cat "$tmp/audit.out")"
+
+# --- "file" templates: a list pool's value names a key file ------------------------
+python3 - "$recipes/stm32-l476-identity.json" "$tmp/keyfile.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["name"] = "keyfile"
+r["identity"] = {"pools": ["keys"],
+                 "images": {"key": {"kind": "file", "pool": "keys", "size": 256, "fill": 0}}}
+r["stages"] = [{"op": "dfuse.download", "name": "key", "alt": 0, "address": "0x080ff000",
+                "identity": "key", "erase": "pages", "verify": "readback"},
+               {"op": "dfuse.leave", "address": "0x08000000"}]
+json.dump(r, open(sys.argv[2], "w"))
+EOF
+mkdir -p "$tmp/keys"
+for k in 1 2 3; do head -c $((100 + k)) /dev/urandom >"$tmp/keys/unit$k.key"; done
+printf 'unit1.key\nunit2.key\nunit3.key\n' >"$tmp/keys/list"
+db=$tmp/keys.db
+"$dbinit" "$db"
+"$flashctl" --db "$db" pool create keys --kind list >/dev/null
+"$flashctl" --db "$db" pool import keys "$tmp/keys/list" --files >/dev/null
+board k1 "$db" "$tmp/keyfile.json" stm32l476-dfuse ', "serial": "KEY-1"'
+got=$(python3 -c '
+import sys
+f = open(sys.argv[1], "rb").read()[0xff000:0xff000 + 256]
+k = open(sys.argv[2], "rb").read()
+print("match" if f == k + b"\0" * (256 - len(k)) else "differs")' "$tmp/k1/b1.flash.bin" "$tmp/keys/unit1.key" 2>&1)
+check "file_template_writes_the_key_padded" $([ "$rc" -eq 0 ] && [ "$got" = match ]; echo $?) "rc=$rc $got" "$(tail -3 "$tmp/k1.log")"
+rm "$tmp/keys/unit2.key"
+board k2 "$db" "$tmp/keyfile.json" stm32l476-dfuse ', "serial": "KEY-2"'
+err=$(q "$db" "SELECT failed_stage || ': ' || error FROM units WHERE id = 2")
+check "file_template_missing_file_fails_before_transfer" $([ "$rc" -ne 0 ] && [[ $err == identity:*unit2.key* ]] && [ "$(erased "$tmp/k2/b1.flash.bin")" = erased ]; echo $?) "rc=$rc error=$err"
+head -c 50 /dev/urandom >"$tmp/keys/unit3.key"
+board k3 "$db" "$tmp/keyfile.json" stm32l476-dfuse ', "serial": "KEY-3"'
+err=$(q "$db" "SELECT failed_stage || ': ' || error FROM units WHERE id = 3")
+check "file_template_changed_file_fails_before_transfer" $([ "$rc" -ne 0 ] && [[ $err == identity:*"changed since its import"* ]] && [ "$(erased "$tmp/k3/b1.flash.bin")" = erased ]; echo $?) "rc=$rc error=$err"
+"$flashctl" --db "$db" pool audit >"$tmp/audit.out" 2>&1
+check "file_template_pool_audit_clean" $? "$(cat "$tmp/audit.out")"
