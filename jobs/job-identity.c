@@ -66,7 +66,11 @@ static void db_unlock(struct job *j)
 	pthread_mutex_unlock(j->env->db_lock);
 }
 
-/* Keys {POOL} and {POOLn}: each pool's values in order, as allocated. */
+/*
+ * Keys {POOL} (first value) and {POOLn}: each pool's values in order, as
+ * allocated.  Every {POOL} comes first, so a pool named "mac1" wins over
+ * value 1 of pool "mac" as recipe_identity_key_pool() decides.
+ */
 static int build_values(struct job_identity *id, const struct recipe_identity *ri)
 {
 	size_t n = 0;
@@ -75,17 +79,20 @@ static int build_values(struct job_identity *id, const struct recipe_identity *r
 	id->keys = calloc(2 * id->ids.n + 1, sizeof(*id->keys));
 	if (!id->values || !id->keys)
 		return -ENOMEM;
+	for (size_t p = 0; p < ri->n_pools; p++)
+		for (size_t i = 0; i < id->ids.n; i++)
+			if (strcmp(id->ids.v[i].pool, ri->pools[p]) == 0) {
+				snprintf(id->keys[n], sizeof(id->keys[n]), "%.64s", ri->pools[p]);
+				id->values[n] = (struct identity_value){ id->keys[n], id->ids.v[i].value };
+				n++;
+				break;
+			}
 	for (size_t p = 0; p < ri->n_pools; p++) {
 		unsigned nth = 0;
 
 		for (size_t i = 0; i < id->ids.n; i++) {
 			if (strcmp(id->ids.v[i].pool, ri->pools[p]) != 0)
 				continue;
-			if (nth == 0) {
-				snprintf(id->keys[n], sizeof(id->keys[n]), "%.64s", ri->pools[p]);
-				id->values[n] = (struct identity_value){ id->keys[n], id->ids.v[i].value };
-				n++;
-			}
 			snprintf(id->keys[n], sizeof(id->keys[n]), "%.64s%u", ri->pools[p], nth++);
 			id->values[n] = (struct identity_value){ id->keys[n], id->ids.v[i].value };
 			n++;

@@ -78,6 +78,13 @@ const struct recipe_identity_image *recipe_identity_image_of(const struct recipe
 int recipe_identity_key_pool(const struct recipe_identity *id, const char *key, size_t len,
 			     unsigned *nth)
 {
+	/* A pool named as the key wins over "POOLn" of another pool ("mac1" vs "mac"). */
+	for (size_t i = 0; i < id->n_pools; i++)
+		if (strlen(id->pools[i]) == len && memcmp(key, id->pools[i], len) == 0) {
+			if (nth)
+				*nth = 0;
+			return (int)i;
+		}
 	for (size_t i = 0; i < id->n_pools; i++) {
 		size_t n = strlen(id->pools[i]);
 		char *end;
