@@ -31,4 +31,8 @@ int pool_end(struct db *db, int rc, struct err *err);
 /* The pool called name; -ENOENT "no pool" if none. */
 int pool_load(struct db *db, const char *name, struct pool *p, struct err *err);
 
+/* Append one value to out (strings copied); -ENOMEM. */
+int pool_append_identity(struct db_identities *out, const char *pool, int64_t seq,
+			 const char *value, const char *file, const char *sha, struct err *err);
+
 #endif

@@ -291,6 +291,12 @@ static int append(struct db_identities *out, const char *pool, int64_t seq, cons
 	return 0;
 }
 
+int pool_append_identity(struct db_identities *out, const char *pool, int64_t seq,
+			 const char *value, const char *file, const char *sha, struct err *err)
+{
+	return append(out, pool, seq, value, file, sha, err);
+}
+
 static int record(struct db *db, int64_t unit_id, const char *pool, int64_t seq, const char *value,
 		  const char *file, const char *sha, int64_t now, struct err *err)
 {

@@ -135,6 +135,28 @@ void db_identities_clear(struct db_identities *ids);
 int db_pool_allocate(struct db *db, int64_t unit_id, const char *station, const char *const *pools,
 		     size_t n_pools, int64_t now_ms, struct db_identities *out, struct err *err);
 
+/*
+ * Rework keeps identity: the running unit unit_id is a board flashed
+ * before when an earlier unit that passed has the same chip UID (any case)
+ * or the same serial (either may be NULL or empty) and still holds 'used'
+ * values; the latest such unit is the board's.  For each of pools[] it
+ * holds values of, in one transaction: the values unit_id was allocated
+ * from that pool go back to free (rows 'released': no write was made with
+ * them), and the board's own values pass to unit_id — new unit_identities
+ * rows of unit_id, 'allocated' with device_written 1 (they are on the
+ * device already, so policy 'reuse' never frees them), the earlier unit's
+ * rows become 'released' (it no longer holds them), the pool's rows name
+ * unit_id.  They then settle with unit_id as any allocated value: used on
+ * pass, burned otherwise.  Pools the earlier unit has no value of keep the
+ * fresh ones.  Call before db_pool_mark_written() (-EBUSY after it).
+ * Returns 0 when no earlier unit was found (nothing changed), or 1 with
+ * out (cleared first) holding unit_id's values in pool order and
+ * *from_unit (may be NULL) the earlier unit.
+ */
+int db_pool_reuse_identity(struct db *db, int64_t unit_id, const char *serial,
+			   const char *chip_uid, const char *const *pools, size_t n_pools,
+			   struct db_identities *out, int64_t *from_unit, struct err *err);
+
 /* A write to the device is about to start: the unit's values may no longer be reused. */
 int db_pool_mark_written(struct db *db, int64_t unit_id, struct err *err);
 

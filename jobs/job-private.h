@@ -25,6 +25,7 @@ enum job_session_family {
 
 struct imx_session;
 struct ingenic_session;
+struct job_identity;
 /* Close a family's engine state (job-imx.c, job-ingenic.c). */
 void job_imx_session_close(struct imx_session *s);
 void job_ingenic_session_close(struct ingenic_session *s);
@@ -144,6 +145,7 @@ struct job {
 	 * NOR range an Ingenic write erased; job_stage_note()); cleared when
 	 * each stage starts. */
 	char stage_note[ERR_MSG_MAX];
+	struct job_identity *identity; /* job-identity.c; NULL: the recipe draws no values */
 };
 
 /* job-session.c: open the current device (bounded retries for the transient

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "db/pending.h"
 #include "db/units.h"
+#include "jobs/job-identity.h"
 #include "jobs/job-private.h"
 
 const char *job_result_name(enum job_result r)
@@ -157,11 +158,12 @@ void job_record_image(struct job *j, const struct job_image_row *row)
 {
 	char hex[65];
 	struct db_rec rec = { .kind = DB_REC_IMAGE, .unit_id = j->unit_id };
+	const struct recipe_image *ri = job_identity_row_image(j, row->image);
 	struct db_unit_image im = {
 		.stage = row->stage,
 		.target = row->target,
-		.file = row->image->file,
-		.size = (int64_t)row->image->size,
+		.file = ri->file,
+		.size = (int64_t)ri->size,
 		.sha256 = hex,
 		.has_host_crc32 = row->has_host_crc,
 		.host_crc32 = row->host_crc,
@@ -170,13 +172,15 @@ void job_record_image(struct job *j, const struct job_image_row *row)
 		.verified = row->verified,
 	};
 
-	recipe_sha256_hex(row->image->sha256, hex);
+	recipe_sha256_hex(ri->sha256, hex);
 	rec.u.image = im;
 	job_record(j, &rec, "an image");
 }
 
 int job_image_get(struct job *j, const struct recipe_image *ri, struct image **ret, struct err *e)
 {
+	if (ri->identity)
+		return job_identity_image(j, ri, ret, e);
 	return image_get(j->env->images, ri->path, ri->sha256, ret, e);
 }
 
@@ -506,8 +510,15 @@ static void *job_thread(void *arg)
 	if (j->recipe->serial.source == RECIPE_SERIAL_USB_SERIAL && j->serial[0])
 		job_set_identity(j, &(struct db_unit_identity){ .serial = j->serial });
 
-	r = map_images(j, &e);
+	c = job_log_ctx(j, NULL, NULL);
+	r = job_identity_begin(j, &c, &e);
 	if (r < 0) {
+		failed = "identity";
+		result = JOB_FAIL;
+	}
+	if (r >= 0)
+		r = map_images(j, &e);
+	if (r < 0 && !failed) {
 		failed = "images";
 		result = JOB_FAIL;
 	}
@@ -520,7 +531,9 @@ static void *job_thread(void *arg)
 				break;
 			}
 		}
-		r = run_stage(j, i, &e);
+		r = job_identity_before_stage(j, &j->recipe->stages[i], &e);
+		if (r >= 0)
+			r = run_stage(j, i, &e);
 		if (r < 0) {
 			const struct recipe_stage *st = &j->recipe->stages[i];
 
@@ -550,6 +563,7 @@ static void *job_thread(void *arg)
 	pending = job_record(j, &fin, "the result");
 	j->result_pending = pending;
 	c = job_log_ctx(j, failed, job_result_name(result));
+	job_identity_finish(j, fin.u.finish.result, &c);
 	log_ev(result == JOB_PASS ? LOG_INFO : LOG_ERR, LOG_ID_JOB_FINISHED, &c,
 	       "Unit %lld on port '%s' (%s): %s%s%s%s", (long long)j->unit_id, j->cur.port,
 	       j->recipe->name, job_result_name(result), r < 0 ? ": " : "", r < 0 ? e.msg : "",
@@ -683,6 +697,7 @@ struct job *job_free(struct job *j)
 	job_session_close(j);
 	dfuse_erased_release(&j->dfuse_erased);
 	job_plan_release(&j->plan);
+	job_identity_free(j);
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
 	free(j->slot);

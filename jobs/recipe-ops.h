@@ -25,7 +25,7 @@ struct recipe_target {
 enum recipe_irreversible {
 	RECIPE_IRREVERSIBLE_REFUSED,	/* never (the default) */
 	RECIPE_IRREVERSIBLE_REQUIRED,	/* always: the op cannot be undone */
-	RECIPE_IRREVERSIBLE_PARSER,	/* the op's parser decides (STM32 RDP level 2) */
+	RECIPE_IRREVERSIBLE_PARSER,	/* the op's checks decide (RDP level 2, OTP downloads) */
 };
 
 /* Where an op stands to the Ingenic burner of its session (recipe-check.c). */
@@ -42,6 +42,9 @@ struct recipe_op_desc {
 	enum recipe_family family;	/* the protocol it speaks; NONE: needs no device */
 	uint32_t timeout_ms;		/* default whole-stage deadline */
 	bool leaves;			/* the device goes away after it */
+	/* Sends nothing to the device's storage (RAM loads, reads, resets):
+	 * an identity pool's 'reuse' still holds after it (job-identity.c). */
+	bool stores_nothing;
 	enum recipe_irreversible irreversible;
 	const char *irreversible_why;	/* REQUIRED: "burns eFuses" */
 	enum recipe_burner burner;

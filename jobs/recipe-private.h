@@ -28,6 +28,7 @@ struct recipe_parser {
 	unsigned problems;	    /* messages reported for this file */
 	bool oom;
 	const atomic_bool *cancel;  /* may be NULL; see recipe_set_load_dir_cancellable() */
+	const struct recipe_identity *identity; /* the recipe's, parsed before its stages */
 };
 
 /* recipe_load() that stops hashing images once *cancel is true (may be NULL). */
@@ -179,5 +180,18 @@ void recipe_plan_dfuse_rdp(struct recipe_parser *p, const struct recipe *r, cons
 struct recipe_sdp_boot;
 bool recipe_parse_sdp_spl(struct recipe_parser *p, const cJSON *o, const char *b,
 			  struct recipe_sdp_boot *a);
+
+/*
+ * recipe-identity.c: the top-level "identity" object (pools, per-unit image
+ * templates, rework rule), parsed before the stages (sets p->identity);
+ * a stage's "identity": NAME naming one of its images (in place of "file"
+ * and "sha256"); the cross-stage rule that a dfuse.download into STM32 OTP
+ * needs "irreversible": true (and only such a one may have it).
+ */
+bool recipe_parse_identity(struct recipe_parser *p, const cJSON *root, struct recipe *r);
+bool recipe_get_identity_image(struct recipe_parser *p, const cJSON *o, const char *b,
+			       struct recipe_image *img);
+void recipe_check_identity(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok);
+void recipe_identity_release(struct recipe_identity *id);
 
 #endif

@@ -73,6 +73,15 @@ static bool get_image(struct recipe_parser *p, const cJSON *o, const char *b,
 	return recipe_get_image(p, o, b, img) && image_not_empty(p, b, img);
 }
 
+/* A writing stage's image: a file, or "identity": NAME (recipe-identity.c). */
+static bool get_stage_image(struct recipe_parser *p, const cJSON *o, const char *b,
+			    struct recipe_image *img)
+{
+	if (cJSON_HasObjectItem(o, "identity"))
+		return recipe_get_identity_image(p, o, b, img);
+	return get_image(p, o, b, img);
+}
+
 /* recipe_get_image_object() that also refuses an empty file; 1/0/-1. */
 static int get_image_object(struct recipe_parser *p, const cJSON *o, const char *b,
 			    const char *key, bool required, struct recipe_image *img)
@@ -313,7 +322,7 @@ bool recipe_parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const 
 				 struct recipe_stage *s)
 {
 	static const char *const keys[] = {"alt",   "address", "file", "sha256",
-					   "erase", "verify",  "destroys_earlier", NULL};
+					   "erase", "verify",  "destroys_earlier", "identity", NULL};
 	struct recipe_dfuse_download *a = &s->u.dfuse_download;
 	int erase = RECIPE_ERASE_PAGES, verify = RECIPE_VERIFY_READBACK;
 	uint64_t alt = 0, addr = 0;
@@ -324,7 +333,7 @@ bool recipe_parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const 
 	/* Required unless the image is a .dfu: see dfuse_download_dfu_file(). */
 	raddr = recipe_get_number(p, o, b, "address", false, 0, UINT32_MAX, &addr);
 	ok = raddr >= 0 && ok;
-	ok = get_image(p, o, b, &a->image) && ok;
+	ok = get_stage_image(p, o, b, &a->image) && ok;
 	ok = recipe_get_enum(p, o, b, "erase", erase_names, _RECIPE_ERASE_MAX,
 			     1u << RECIPE_ERASE_PAGES | 1u << RECIPE_ERASE_MASS |
 				     1u << RECIPE_ERASE_NONE,
@@ -446,7 +455,7 @@ bool recipe_parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 {
 	static const char *const keys[] = {"partition", "offset",	"file",	  "sha256",
 					   "sparse",	"max_download", "verify", "destroys_earlier",
-					   NULL};
+					   "identity", NULL};
 	struct recipe_fastboot_flash *a = &s->u.fastboot_flash;
 	int sparse = RECIPE_SPARSE_AUTO, verify = RECIPE_VERIFY_NONE, rp, ro;
 	uint64_t off = 0, maxdl = 0;
@@ -466,7 +475,7 @@ bool recipe_parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 	}
 	a->raw = ro > 0;
 	a->offset = off;
-	ok = get_image(p, o, b, &a->image) && ok;
+	ok = get_stage_image(p, o, b, &a->image) && ok;
 	ok = table_image_ok(p, b, a) && ok;
 	ok = recipe_get_enum(p, o, b, "sparse", sparse_names, _RECIPE_SPARSE_MAX, 3u, &sparse) >=
 		     0 &&
@@ -732,7 +741,7 @@ bool recipe_parse_ingenic_write(struct recipe_parser *p, const cJSON *o, const c
 				struct recipe_stage *s)
 {
 	static const char *const keys[] = {"partition", "offset", "file",	     "sha256",
-					   "verify",	"destroys_earlier", NULL};
+					   "verify",	"destroys_earlier", "identity", NULL};
 	struct recipe_ingenic_write *a = &s->u.ingenic_write;
 	int verify = RECIPE_VERIFY_CRC32, rp, ro;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
@@ -744,7 +753,7 @@ bool recipe_parse_ingenic_write(struct recipe_parser *p, const cJSON *o, const c
 		recipe_problem(p, b, "needs \"partition\" or \"offset\"");
 		ok = false;
 	}
-	ok = get_image(p, o, b, &a->image) && ok;
+	ok = get_stage_image(p, o, b, &a->image) && ok;
 	ok = recipe_get_enum(p, o, b, "verify", verify_names, _RECIPE_VERIFY_MAX, 7u, &verify) >=
 		     0 &&
 	     ok;
@@ -1039,6 +1048,7 @@ bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
 		ok = false;
 	} else if (d->irreversible == RECIPE_IRREVERSIBLE_REFUSED &&
 		   cJSON_GetObjectItemCaseSensitive(o, "irreversible")) {
+		/* dfuse.download: only into OTP, decided by recipe_check_identity(). */
 		/* The RDP level 2 stages decide in their own parsers (rdp_acknowledged()). */
 		recipe_jpath_key(jp, b, "irreversible");
 		recipe_problem(p, jp, "only allowed on ingenic.secure_boot and on STM32 RDP level 2");

@@ -136,6 +136,7 @@ struct recipe *recipe_free(struct recipe *r)
 	for (size_t i = 0; i < r->n_stages; i++)
 		stage_release(&r->stages[i]);
 	free(r->stages);
+	recipe_identity_release(&r->identity);
 	free(r);
 	return NULL;
 }
@@ -364,7 +365,7 @@ static bool parse_dfuse_layout(struct recipe_parser *p, const cJSON *root, struc
 static void parse_root(struct recipe_parser *p, const cJSON *root, struct recipe *r)
 {
 	static const char *const keys[] = {"name",  "description",  "match", "serial",
-					   "jedec", "dfuse_layout", "stages", NULL};
+					   "jedec", "dfuse_layout", "stages", "identity", NULL};
 	_cleanup_free_ bool *stage_ok = NULL;
 	char jp[RECIPE_JPATH_MAX], sj[RECIPE_JPATH_MAX];
 	const cJSON *stages;
@@ -384,6 +385,7 @@ static void parse_root(struct recipe_parser *p, const cJSON *root, struct recipe
 	ok = parse_serial(p, root, r) && ok;
 	ok = parse_jedec(p, root, r) && ok;
 	ok = parse_dfuse_layout(p, root, r) && ok;
+	ok = recipe_parse_identity(p, root, r) && ok;
 	(void)ok;
 
 	if (recipe_get_item(p, root, NULL, "stages", true, &stages, jp) <= 0)
@@ -411,6 +413,7 @@ static void parse_root(struct recipe_parser *p, const cJSON *root, struct recipe
 	}
 	recipe_check(p, r, stage_ok);
 	recipe_check_dfu_ids(p, r, stage_ok);
+	recipe_check_identity(p, r, stage_ok);
 }
 
 /* Read the whole recipe file (bounded) into a NUL-terminated buffer. */

@@ -54,6 +54,7 @@
 
 #include "common/err.h"
 #include "jobs/recipe-op-list.h"
+#include "jobs/identity-image.h"
 #include "jobs/recipe-sha256.h"
 
 /* Limits; a recipe exceeding one is refused with a message. */
@@ -143,6 +144,11 @@ struct recipe_image {
 				 * size of an Android sparse image (protocol-imx-sdp-fastboot.md §4.4) */
 	bool sparse;		/* file is an Android sparse image */
 	uint8_t sha256[RECIPE_SHA256_LEN];
+	/* A per-unit identity image (stage "identity": NAME): 1 + its index in
+	 * recipe.identity.images, with file "identity:NAME", path NULL, size
+	 * and write_size the template's size and no sha256 (the job
+	 * generates the bytes, jobs/job-identity.c); 0 for a file. */
+	unsigned identity;
 };
 
 struct recipe_partition {
@@ -373,6 +379,43 @@ struct recipe_serial {
 	size_t n_ocotp_words;
 };
 
+/*
+ * "identity" (issue 18, jobs/recipe-identity.c): the pools a unit draws
+ * values from and the per-unit images stages write ("identity": NAME in
+ * place of "file" and "sha256").  Templates name values {POOL} (its first
+ * value) and {POOLn} (its n-th, from 0), e.g. {serial}, {mac0}, {mac1}.
+ */
+enum recipe_identity_kind {
+	RECIPE_IDENTITY_RAW,	   /* "raw": fields at offsets (struct identity_raw) */
+	RECIPE_IDENTITY_UBOOT_ENV, /* "uboot-env": U-Boot environment (struct identity_uboot_env) */
+	RECIPE_IDENTITY_FILE,	   /* "file": the file a list pool's value names, padded to size */
+	_RECIPE_IDENTITY_KIND_MAX,
+	_RECIPE_IDENTITY_KIND_INVALID = -EINVAL,
+};
+
+struct recipe_identity_image {
+	char *name;
+	enum recipe_identity_kind kind;
+	size_t size; /* bytes of the image, every kind */
+	struct identity_raw raw;	 /* RAW: fields and their texts owned here */
+	struct identity_uboot_env env;	 /* UBOOT_ENV: vars owned here */
+	char *pool;			 /* FILE: the list pool */
+	uint8_t fill;			 /* FILE: after the file's bytes */
+};
+
+#define RECIPE_IDENTITY_POOLS_MAX 16
+#define RECIPE_IDENTITY_IMAGES_MAX 16
+
+struct recipe_identity {
+	char **pools; /* names, as flashctl pool create gave them */
+	size_t n_pools;
+	struct recipe_identity_image *images;
+	size_t n_images;
+	/* "rework": "keep" (default) gives a board that passed before the
+	 * values it holds; "new" draws new ones. */
+	bool rework_new;
+};
+
 struct recipe {
 	char *name;
 	char *description;	/* NULL if not given */
@@ -388,7 +431,19 @@ struct recipe {
 	size_t n_jedec;
 	struct recipe_stage *stages;
 	size_t n_stages;
+	struct recipe_identity identity; /* n_pools 0: the recipe draws no values */
 };
+
+/* The identity template a stage's image names, or NULL for a file. */
+const struct recipe_identity_image *recipe_identity_image_of(const struct recipe *r,
+							     const struct recipe_image *img);
+/*
+ * The pool a template key names: "serial" (nth 0) or "mac1" (nth 1) for
+ * pools "serial" and "mac" (key need not be NUL-terminated: len bytes).
+ * Returns the pool's index in id->pools, or -ENOENT.
+ */
+int recipe_identity_key_pool(const struct recipe_identity *id, const char *key, size_t len,
+			     unsigned *nth);
 
 /* Collected problem messages, "FILE: PATH: text", in the order found. */
 struct recipe_diags {
