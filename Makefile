@@ -146,12 +146,12 @@ $(FLASHSIM): $(call objs,$(SIM_SRCS)) $(LIB_BOARDS)
 
 # The USB/IP front-end runs inside the system-test VM (tests/vm/): the same
 # board models as flashsim, plus the scenario parser and timer thread, with
-# no umockdev or GLib (libc, pthread and cJSON only).
-$(B)/tests/sim/usbip/%.o: EXTRA =
+# no umockdev or GLib (libc, pthread, cJSON and nettle's SHA-256 only).
+$(B)/tests/sim/usbip/%.o: EXTRA = $(shell $(PKG_CONFIG) --cflags nettle 2>/dev/null)
 $(USBIP_SIM): $(call objs,$(USBIP_SRCS)) $(B)/tests/sim/scenario.o $(B)/tests/sim/sched.o $(LIB_BOARDS)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $(filter %.o,$^) -Wl,--whole-archive $(LIB_BOARDS) -Wl,--no-whole-archive \
-		$(shell $(PKG_CONFIG) --libs libcjson) $(ALL_LDFLAGS)
+		$(shell $(PKG_CONFIG) --libs libcjson nettle) $(ALL_LDFLAGS)
 
 # The shim is preloaded into unmodified clients (dfu-util, uuu ...), which are
 # not sanitizer builds: never instrument it.
@@ -166,12 +166,12 @@ $(B)/tests/tools/%: $(B)/tests/tools/%.o $(PRODUCT_LIBS)
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(ALL_LDFLAGS)
 
-# ingenic-raw is an independent client of the Ingenic protocol (libusb and
-# libc only, tests/sim/test-ingenic.sh): it links no product library, so it
+# ingenic-raw is an independent client of the Ingenic protocol (libusb, zlib
+# and libc only, tests/sim/test-ingenic.sh): it links no product library, so it
 # cannot share a bug with the engine it is checked against.
 $(B)/tests/tools/ingenic-raw: $(B)/tests/tools/ingenic-raw.o
 	@echo "  LD      $@"
-	$(Q)$(CC) -o $@ $^ $(shell $(PKG_CONFIG) --libs libusb-1.0) $(ALL_LDFLAGS)
+	$(Q)$(CC) -o $@ $^ $(shell $(PKG_CONFIG) --libs libusb-1.0 zlib) $(ALL_LDFLAGS)
 
 $(BOARD_TESTS): $(B)/%: $(B)/%.o $(LIB_BOARDS)
 	@echo "  LD      $@"

@@ -309,16 +309,9 @@ static int lost(struct job *j, const struct job_range *r, const struct check *c,
 /* CRC-32 of the bytes a range expects (a FILL chunk's pattern repeated). */
 static uint32_t range_crc(uint32_t crc, const struct job_range *r)
 {
-	uint8_t buf[4096];
-
 	if (!r->is_fill)
 		return crc32_update(crc, r->data, r->len);
-	for (size_t i = 0; i < sizeof(buf); i++)
-		buf[i] = r->fill[i % 4];
-	for (uint64_t done = 0; done < r->len; done += sizeof(buf))
-		crc = crc32_update(crc, buf,
-				   r->len - done < sizeof(buf) ? (size_t)(r->len - done) : sizeof(buf));
-	return crc;
+	return crc32_fill(crc, r->fill, r->len);
 }
 
 /*

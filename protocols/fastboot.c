@@ -481,38 +481,6 @@ int fb_acmd(struct fb *f, const char *cmd, struct err *e)
 	return prefixed(f, "ACmd:", cmd, 0, e);
 }
 
-/* ---- CRC-32 combination (GF(2) polynomial arithmetic, reflected) ---- */
-
-#define CRC32_POLY 0xedb88320u
-
-/* a * b mod P, both reflected polynomials (bit 31 = x^0). */
-static uint32_t multmodp(uint32_t a, uint32_t b)
-{
-	uint32_t m = 1u << 31, p = 0;
-
-	while (m) {
-		if (a & m)
-			p ^= b;
-		m >>= 1;
-		b = b & 1 ? (b >> 1) ^ CRC32_POLY : b >> 1;
-	}
-	return p;
-}
-
-uint32_t fb_crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
-{
-	uint32_t p = 1u << 31;	 /* x^0 */
-	uint32_t pow = 1u << 23; /* x^8: one byte */
-
-	/* x^(8 * len_b) by square-and-multiply */
-	for (; len_b; len_b >>= 1) {
-		if (len_b & 1)
-			p = multmodp(pow, p);
-		pow = multmodp(pow, pow);
-	}
-	return multmodp(p, crc_a) ^ crc_b;
-}
-
 /* ---- device-side CRC ---- */
 
 int fb_mmc_crc32(struct fb *f, uint64_t off, uint64_t len, uint32_t max_piece, uint32_t *ret,
@@ -549,7 +517,8 @@ int fb_mmc_crc32(struct fb *f, uint64_t off, uint64_t len, uint32_t max_piece, u
 		if (!parse_hex(val, &v) || v > UINT32_MAX)
 			return err_set(e, -EPROTO, "getvar:%s: not a CRC-32: '%s'", FB_CRC_VAR,
 				       val);
-		crc = done ? fb_crc32_combine(crc, (uint32_t)v, n) : (uint32_t)v;
+		/* Pieces are combined (zlib), not re-read: the device read each once. */
+		crc = done ? crc32_concat(crc, (uint32_t)v, n) : (uint32_t)v;
 		done += n;
 	}
 	*ret = crc;

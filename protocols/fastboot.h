@@ -184,7 +184,4 @@ int fb_mmc_crc32(struct fb *f, uint64_t off, uint64_t len, uint32_t max_piece, u
 int fb_part_info(struct fb *f, const char *name, const char *what, uint64_t *blocks,
 		 struct err *e);
 
-/* CRC-32 of A||B from crc(A), crc(B) and len(B) (zlib's crc32_combine). */
-uint32_t fb_crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
-
 #endif

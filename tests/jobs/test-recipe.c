@@ -15,6 +15,7 @@
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static char tmp[256];	/* fixture directory, one per test */
 static char sha_a[65], sha_b[65], sha_s[65];
@@ -964,7 +965,7 @@ static size_t make_dfu(uint8_t *out, uint8_t alt, uint16_t vid, uint16_t pid,
 		       const uint32_t *addrs, const uint32_t *sizes, unsigned n)
 {
 	size_t o = 11, tsize = 0, tstart;
-	uint32_t crc = 0xffffffffu;
+	uint32_t crc;
 
 	memcpy(out, "DfuSe\x01", 6);
 	out[10] = 1;
@@ -990,11 +991,7 @@ static size_t make_dfu(uint8_t *out, uint8_t alt, uint16_t vid, uint16_t pid,
 	put_le(out + o + 6, 0x011a, 2);
 	memcpy(out + o + 8, "UFD\x10", 4);
 	/* dwCRC = ~zlib crc32 = the raw CRC register (§1.10) */
-	for (size_t i = 0; i < o + 12; i++) {
-		crc ^= out[i];
-		for (int b = 0; b < 8; b++)
-			crc = crc & 1 ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
-	}
+	crc = ~(uint32_t)crc32(0, out, (uInt)(o + 12));
 	put_le(out + o + 12, crc, 4);
 	return o + 16;
 }
@@ -1097,13 +1094,8 @@ TEST(dfuse_download_dfu_file_bad_crc_truncated_and_wrong_alt)
 	n = make_dfu(dfu_buf, 0, 0x0483, 0xdf11, dfu_addrs, dfu_sizes, 2);
 	put_le(dfu_buf + 11 + 274 + 8 + 1000 + 4, 3100, 4);
 	{
-		uint32_t crc = 0xffffffffu;
+		uint32_t crc = ~(uint32_t)crc32(0, dfu_buf, (uInt)(n - 4));
 
-		for (size_t i = 0; i < n - 4; i++) {
-			crc ^= dfu_buf[i];
-			for (int b = 0; b < 8; b++)
-				crc = crc & 1 ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
-		}
 		put_le(dfu_buf + n - 4, crc, 4);
 	}
 	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r2, &d, path, sizeof(path)),
@@ -1302,14 +1294,7 @@ TEST(ingenic_quad_needs_a_quad_enable_method)
 
 static uint32_t crc32_of(const uint8_t *p, size_t n)
 {
-	uint32_t crc = 0xffffffffu;
-
-	for (size_t i = 0; i < n; i++) {
-		crc ^= p[i];
-		for (int b = 0; b < 8; b++)
-			crc = crc & 1 ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
-	}
-	return ~crc;
+	return (uint32_t)crc32(0, p, (uInt)n);
 }
 
 /* LBA 0..33 of a 64 MiB disk: protective MBR, header, 128 entries, one used. */

@@ -4,6 +4,8 @@
 
 #include "tests/lib/test.h"
 
+#include <stdlib.h>
+
 TEST(crc32_check_vector_123456789)
 {
 	ASSERT_EQ(crc32_update(0, "123456789", 9), 0xcbf43926);
@@ -87,6 +89,41 @@ TEST(crc32_concat_equals_whole)
 
 	ASSERT_EQ(crc32_concat(a, b, sizeof(s) - 11), crc32_update(0, s, sizeof(s) - 1));
 	ASSERT_EQ(crc32_concat(a, 0, 0), a);
+}
+
+/* The FILL bytes laid out and hashed the long way, for crc32_fill(). */
+static uint32_t fill_bytewise(uint32_t crc, const uint8_t pat[4], size_t len)
+{
+	uint8_t *buf = malloc(len ? len : 1);
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = pat[i % 4];
+	crc = crc32_update(crc, buf, len);
+	free(buf);
+	return crc;
+}
+
+TEST(crc32_fill_equals_bytes_laid_out)
+{
+	static const uint8_t pat[4] = {0x5a, 0xa5, 0x07, 0x3c};
+	static const size_t lens[] = {0, 1, 3, 4, 4095, 4096, 4097, 3 * 4096, 5 * 4096 + 6,
+				      512 * 1024, 512 * 1024 + 1021};
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		ASSERT_EQ(crc32_fill(0, pat, lens[i]), fill_bytewise(0, pat, lens[i]));
+		/* continued after other bytes, as a run's second range is */
+		ASSERT_EQ(crc32_fill(0xcbf43926, pat, lens[i]),
+			  fill_bytewise(0xcbf43926, pat, lens[i]));
+	}
+}
+
+TEST(crc32_fill_of_zeros_matches_zlib_vector)
+{
+	static const uint8_t zero[4];
+
+	/* Python: hex(zlib.crc32(bytes(1 << 20))) */
+	ASSERT_EQ(crc32_fill(0, zero, 1u << 20), 0xa738ea1c);
+	ASSERT_EQ(crc32_fill(0, zero, 64ull << 20), fill_bytewise(0, zero, 64u << 20));
 }
 
 TEST_MAIN()

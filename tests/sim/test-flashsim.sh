@@ -96,6 +96,37 @@ grep -q 'path="1-1", alt=0' "$tmp/up.out" || ok=0
 grep -q '"enumerations":[[:space:]]*2' "$tmp/up/summary.json" || ok=0
 [ $ok -eq 1 ] && pass $t || fail $t "$tmp/up.out" "$tmp/up1.out"
 
+# --- GET_CAPABILITIES answers as devio.c does behind xHCI: BULK_SCATTER_GATHER
+#     and NO_PACKET_SIZE_LIM, no BULK_CONTINUATION (no_stop_on_short)
+t=capabilities_are_those_of_an_xhci_host
+cat >"$tmp/caps.py" <<'P'
+import fcntl, os, struct
+fd = os.open('/dev/bus/usb/001/002', os.O_RDWR)
+buf = bytearray(4)
+fcntl.ioctl(fd, 0x8004551a, buf)  # USBDEVFS_GET_CAPABILITIES = _IOR('U', 26, __u32)
+caps = struct.unpack('<I', buf)[0]
+ZERO, CONT, NOLIM, SG, REAP, DROP = 0x01, 0x02, 0x04, 0x08, 0x10, 0x40
+assert caps & (ZERO | NOLIM | SG | REAP | DROP) == ZERO | NOLIM | SG | REAP | DROP, hex(caps)
+assert not caps & CONT, hex(caps)
+print('caps ok', hex(caps))
+P
+"$sim" --scenario "$tmp/node.json" -- python3 "$tmp/caps.py" >"$tmp/caps.out" 2>&1
+if [ $? -eq 0 ] && grep -q 'caps ok' "$tmp/caps.out"; then pass $t; else fail $t "$tmp/caps.out"; fi
+
+# --- so libusb submits a 1 MiB bulk transfer as one URB: a 4 MiB fastboot
+#     download through flashd's engine (imx-tool) reaches the board in a few
+#     dozen requests, not 64 URBs of 16 KiB per MiB (256+)
+t=libusb_bulk_transfer_is_one_urb
+imx_tool=$build/tests/tools/imx-tool
+head -c 4194304 /dev/urandom >"$tmp/fb4.bin"
+"$sim" --scenario "$scn/imx6q-fastboot.json" --dump-dir "$tmp/fb4" -- \
+	"$imx_tool" -q -p 1-1.2.3 flash boot "$tmp/fb4.bin" >"$tmp/fb4.out" 2>&1
+rc=$?
+reqs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["boards"][0]["requests"])' \
+	"$tmp/fb4/summary.json" 2>/dev/null || echo 9999)
+echo "requests=$reqs" >>"$tmp/fb4.out"
+if [ $rc -eq 0 ] && [ "$reqs" -lt 100 ]; then pass $t; else fail $t "$tmp/fb4.out"; fi
+
 # --- exit status is the command's
 t=exit_status_is_the_commands
 "$sim" --scenario "$tmp/node.json" -- sh -c 'exit 7' >/dev/null 2>&1

@@ -663,8 +663,15 @@ static int dispatch(struct usbnode *n, struct usbfd *fd, struct ioclient *c, uns
 		return -EBADF;
 	switch (req) {
 	case USBDEVFS_GET_CAPABILITIES: {
-		uint32_t caps = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
-				USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
+		/*
+		 * What devio.c proc_get_capabilities() answers behind xHCI
+		 * (sg_tablesize ~0, no_stop_on_short: SCATTER_GATHER and no
+		 * BULK_CONTINUATION), less MMAP/CONNINFO_EX/SUSPEND the rig lacks.
+		 * libusb then submits a bulk transfer as one URB, not 16 KiB pieces.
+		 */
+		uint32_t caps = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_NO_PACKET_SIZE_LIM |
+				USBDEVFS_CAP_BULK_SCATTER_GATHER | USBDEVFS_CAP_DROP_PRIVILEGES |
+				USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
 
 		return put_bytes(c, arg, &caps, sizeof(caps));
 	}

@@ -3,8 +3,8 @@
  * the Ingenic T-series USB boot ROM and stage-2 burner for the conformance
  * tests of the simulated ingenic-t31 board (tests/sim/test-ingenic.sh).  It
  * uses raw libusb transfers and follows shared/docs/protocol-ingenic.md step
- * by step (§2 ROM, §3 burner, §4.2 the vendor flow); it includes libusb and
- * libc only, so it shares no bug with flashd's own engine.
+ * by step (§2 ROM, §3 burner, §4.2 the vendor flow); it includes libusb,
+ * zlib (CRC-32) and libc only, so it shares no bug with flashd's own engine.
  *
  *   ingenic-raw [-p PORT] [-T CTRL_MS] [-A ACK_MS] [-c CHUNK] STEP...
  *
@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include <libusb.h>
+#include <zlib.h>
 
 #define VID 0xa108
 #define PID 0xc309
@@ -145,24 +146,10 @@ static int bulk(struct ctx *c, uint8_t ep, uint8_t *p, size_t len, int *got)
 	return 0;
 }
 
-/* JAMCRC: reflected CRC-32, init 0xFFFFFFFF, no final XOR (§0.3). */
+/* JAMCRC: reflected CRC-32, init 0xFFFFFFFF, no final XOR (§0.3): zlib's CRC-32 uninverted. */
 static uint32_t jamcrc(const uint8_t *p, size_t n)
 {
-	static uint32_t t[256];
-	uint32_t crc = 0xffffffff;
-
-	if (!t[1]) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t v = i;
-
-			for (int k = 0; k < 8; k++)
-				v = v & 1 ? (v >> 1) ^ 0xedb88320 : v >> 1;
-			t[i] = v;
-		}
-	}
-	while (n--)
-		crc = t[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return crc;
+	return ~(uint32_t)crc32(0, p, (uInt)n);
 }
 
 static void put32(uint8_t *p, uint32_t v)

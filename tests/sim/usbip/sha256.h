@@ -2,7 +2,8 @@
  * SHA-256 (FIPS 180-4) of a memory block, as lower-case hex, for the
  * memories in summary.json.  flashsim uses GLib's; usbip-sim links no GLib,
  * and the rig takes no code from the product (make check-includes) so that
- * it cannot share a bug with it: hence not jobs/recipe-sha256.c.
+ * it cannot share a bug with it: hence nettle directly, not
+ * jobs/recipe-sha256.c.
  */
 #ifndef FLASHD_SIM_USBIP_SHA256_H
 #define FLASHD_SIM_USBIP_SHA256_H
