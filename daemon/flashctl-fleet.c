@@ -30,7 +30,25 @@ struct fleet {
 	PGconn *conn;
 	const char *station;	   /* --station, NULL = every station */
 	char found_station[256];   /* the station of find_unit()'s unit */
+	/* While units()/units_images() hand out a list without a limit: its filter, and
+	 * the identities of all its units once the printer asks for the first. */
+	bool listing;
+	const struct db_filter *list_filter;
+	PGresult *list_ids;
 };
+
+static void list_begin(struct fleet *f, const struct db_filter *filter, bool whole)
+{
+	f->listing = whole;
+	f->list_filter = filter;
+}
+
+static void list_end(struct fleet *f)
+{
+	f->listing = false;
+	PQclear(f->list_ids);
+	f->list_ids = NULL;
+}
 
 /* ms since the epoch of a timestamptz column, exactly (extract() is numeric). */
 #define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
@@ -260,11 +278,13 @@ static int fleet_units(void *h, const struct db_filter *filter, bool newest_firs
 	where_free(&w);
 	if (rc < 0)
 		return rc;
+	list_begin(f, filter, !limit);
 	for (i = 0; i < PQntuples(r); i++) {
 		unit_row(r, i, 0, &row);
 		if (cb && (rc = cb(&row, userdata)) < 0)
 			break;
 	}
+	list_end(f);
 	PQclear(r);
 	return rc < 0 ? rc : i;
 }
@@ -499,6 +519,7 @@ static int fleet_units_images(void *h, const struct db_filter *filter, db_unit_i
 	where_free(&w);
 	if (rc < 0)
 		return rc;
+	list_begin(f, filter, true);
 	for (i = 0; i < PQntuples(r); i++) {
 		bool has_image = !PQgetisnull(r, i, N_UNIT_COLS);
 
@@ -508,8 +529,85 @@ static int fleet_units_images(void *h, const struct db_filter *filter, db_unit_i
 		if (cb && (rc = cb(&row, has_image ? &im : NULL, userdata)) < 0)
 			break;
 	}
+	list_end(f);
 	PQclear(r);
 	return rc < 0 ? rc : i;
+}
+
+/* An identity row: station and unit_id (the keys), then db_identity_row's fields. */
+#define IDENTITY_SQL                                                                               \
+	"SELECT i.station, i.unit_id, i.pool, i.value, i.file, i.file_sha256, i.state, "          \
+	"i.device_written FROM flashd.unit_identities i"
+
+static int identities_cb(const PGresult *r, int a, int b, db_identity_cb_t cb, void *userdata)
+{
+	int rc;
+
+	for (int i = a; cb && i < b; i++) {
+		struct db_identity_row id = {
+			.unit_id = col_int(r, i, 1, -1),
+			.pool = col(r, i, 2),
+			.value = col(r, i, 3),
+			.file = col(r, i, 4),
+			.file_sha256 = col(r, i, 5),
+			.state = col(r, i, 6),
+			.device_written = strcmp(PQgetvalue(r, i, 7), "t") == 0,
+		};
+
+		if ((rc = cb(&id, userdata)) < 0)
+			return rc;
+	}
+	return b - a;
+}
+
+static int key_cmp(const PGresult *r, int i, const char *station, int64_t unit_id)
+{
+	int c = strcmp(PQgetvalue(r, i, 0), station);
+	int64_t u = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+
+	return c ? c : (u > unit_id) - (u < unit_id);
+}
+
+/* Rows [*a, *b) of r (ordered by station bytes, unit_id) that are the unit's. */
+static void unit_range(const PGresult *r, const char *station, int64_t unit_id, int *a, int *b)
+{
+	int lo = 0, hi = PQntuples(r);
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (key_cmp(r, mid, station, unit_id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*a = lo;
+	while (lo < PQntuples(r) && key_cmp(r, lo, station, unit_id) == 0)
+		lo++;
+	*b = lo;
+}
+
+/*
+ * The identities of every unit of the running list, in one query: an
+ * export of many units then costs two round trips, not one per unit.
+ */
+static int prefetch_identities(struct fleet *f, struct err *err)
+{
+	struct params p = { 0 };
+	struct where w = { 0 };
+	char sql[2048];
+	int rc;
+
+	rc = build_where(f, f->list_filter, &p, &w, err);
+	if (rc >= 0) {
+		snprintf(sql, sizeof(sql),
+			 IDENTITY_SQL " JOIN flashd.units u USING (station, unit_id) WHERE true%s "
+				      "ORDER BY i.station COLLATE \"C\", i.unit_id, i.identity_id",
+			 w.sql);
+		rc = run(f, sql, &p, &f->list_ids, err, "query identities");
+	}
+	where_free(&w);
+	return rc;
 }
 
 static int fleet_unit_identities(void *h, const struct db_unit_row *unit, db_identity_cb_t cb,
@@ -518,34 +616,23 @@ static int fleet_unit_identities(void *h, const struct db_unit_row *unit, db_ide
 	struct fleet *f = h;
 	struct params p = { 0 };
 	PGresult *r = NULL;
-	int rc, i;
+	int rc, a, b;
 
+	if (f->listing) {
+		if (!f->list_ids && (rc = prefetch_identities(f, err)) < 0)
+			return rc;
+		unit_range(f->list_ids, unit->station, unit->id, &a, &b);
+		return identities_cb(f->list_ids, a, b, cb, userdata);
+	}
 	param(&p, unit->station);
 	param_int(&p, unit->id);
-	rc = run(f,
-		 "SELECT unit_id, pool, value, file, file_sha256, state, device_written "
-		 "FROM flashd.unit_identities WHERE station = $1 AND unit_id = $2 "
-		 "ORDER BY identity_id",
+	rc = run(f, IDENTITY_SQL " WHERE i.station = $1 AND i.unit_id = $2 ORDER BY i.identity_id",
 		 &p, &r, err, "query identities");
 	if (rc < 0)
 		return rc;
-	for (i = 0; cb && i < PQntuples(r); i++) {
-		struct db_identity_row id = {
-			.unit_id = col_int(r, i, 0, -1),
-			.pool = col(r, i, 1),
-			.value = col(r, i, 2),
-			.file = col(r, i, 3),
-			.file_sha256 = col(r, i, 4),
-			.state = col(r, i, 5),
-			.device_written = strcmp(PQgetvalue(r, i, 6), "t") == 0,
-		};
-
-		if ((rc = cb(&id, userdata)) < 0)
-			break;
-	}
-	i = PQntuples(r);
+	rc = identities_cb(r, 0, PQntuples(r), cb, userdata);
 	PQclear(r);
-	return rc < 0 ? rc : i;
+	return rc;
 }
 
 /* stats: one unit's group key, result and duration, grouped on this side. */
