@@ -57,6 +57,9 @@ DB_SRCS := $(call srcs,db)
 JOBS_SRCS := $(call srcs,jobs)
 DAEMON_MAINS := daemon/flashd.c daemon/flashctl.c
 DAEMON_SRCS := $(filter-out $(DAEMON_MAINS),$(call srcs,daemon))
+# flashctl fleet (issue 20): libpq, linked into flashctl only (never flashd).
+FLEET_SRCS := daemon/flashctl-fleet.c
+DAEMON_SRCS := $(filter-out $(FLEET_SRCS),$(DAEMON_SRCS))
 BOARD_SRCS := $(call srcs,tests/sim/boards)
 SIM_SRCS := $(call srcs,tests/sim)
 USBIP_SRCS := $(call srcs,tests/sim/usbip)
@@ -340,6 +343,11 @@ $(FLASHD_SYNC): $(call objs,$(SYNC_SRCS)) $(B)/gen/sync_schema.o $(LIB_DB) $(LIB
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(PQ_LIBS) $(ALL_LDFLAGS)
 all: $(FLASHD_SYNC)
+$(B)/daemon/flashctl-fleet.o: EXTRA = $(PKG_CFLAGS) $(PQ_CFLAGS)
+$(B)/flashctl: $(call objs,$(FLEET_SRCS))
+# The link line has this object after the libraries: name them again after it.
+$(B)/flashctl: PKG_LIBS += $(PRODUCT_LIBS) $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(PQ_LIBS)
+-include $(patsubst %.o,%.d,$(call objs,$(FLEET_SRCS)))
 -include $(patsubst %.o,%.d,$(call objs,$(SYNC_SRCS)))
 
 .PHONY: install-sync

@@ -18,6 +18,7 @@
  * finished units with a known duration; nearest-rank percentile).
  */
 #include "daemon/flashctl.h"
+#include "daemon/flashctl-source.h"
 #include "db/db.h"
 #include "db/query.h"
 #include "db/unit-format.h"
@@ -41,6 +42,8 @@ enum qa_format {
 struct qa_opts {
 	const char *cmd;
 	const char *db_path;
+	const struct flashctl_source_ops *ops; /* the station database, or the fleet's */
+	const char *station;		       /* fleet --station */
 	struct db_filter filter;
 	enum qa_format format;
 	enum db_stats_by by;
@@ -135,6 +138,66 @@ static int parse_time(const char *s, int64_t *ret)
 	return 0;
 }
 
+/* The station database as a source: db/query.h as it is. */
+static int sqlite_open(const char *where, const char *station, void **h, struct err *err)
+{
+	(void)station;
+	return db_open(where, DB_OPEN_READONLY, (struct db **)h, err);
+}
+
+static void sqlite_close(void *h)
+{
+	db_close(h);
+}
+
+static int sqlite_units(void *h, const struct db_filter *filter, bool newest_first, unsigned limit,
+			db_unit_cb_t cb, void *userdata, struct err *err)
+{
+	return db_query_units(h, filter, newest_first, limit, cb, userdata, err);
+}
+
+static int sqlite_find_unit(void *h, const char *key, bool by_serial, int64_t *unit_id,
+			    struct err *err)
+{
+	return db_query_find_unit(h, key, by_serial, unit_id, err);
+}
+
+static int sqlite_unit(void *h, int64_t unit_id, db_unit_cb_t unit_cb, db_stage_cb_t stage_cb,
+		       db_image_cb_t image_cb, void *userdata, struct err *err)
+{
+	return db_query_unit(h, unit_id, unit_cb, stage_cb, image_cb, userdata, err);
+}
+
+static int sqlite_units_images(void *h, const struct db_filter *filter, db_unit_image_cb_t cb,
+			       void *userdata, struct err *err)
+{
+	return db_query_units_images(h, filter, cb, userdata, err);
+}
+
+static int sqlite_unit_identities(void *h, const struct db_unit_row *unit, db_identity_cb_t cb,
+				  void *userdata, struct err *err)
+{
+	return db_query_unit_identities(h, unit->id, cb, userdata, err);
+}
+
+static int sqlite_stats(void *h, enum db_stats_by by, const struct db_filter *filter,
+			db_stats_cb_t cb, void *userdata, struct err *err)
+{
+	return db_query_stats(h, by, filter, cb, userdata, err);
+}
+
+static const struct flashctl_source_ops sqlite_source = {
+	.name = "station",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.units = sqlite_units,
+	.find_unit = sqlite_find_unit,
+	.unit = sqlite_unit,
+	.units_images = sqlite_units_images,
+	.unit_identities = sqlite_unit_identities,
+	.stats = sqlite_stats,
+};
+
 static int usage_err(const struct qa_opts *o, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "flashctl %s: ", o->cmd);
@@ -159,6 +222,8 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 		{ "by", required_argument, NULL, 'b' },
 		{ "images", no_argument, NULL, 'I' },
 		{ "db", required_argument, NULL, 'd' },
+		{ "db-url", required_argument, NULL, 'u' },
+		{ "station", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -167,9 +232,12 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 		{ "serial", no_argument, NULL, 's' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "db", required_argument, NULL, 'd' },
+		{ "db-url", required_argument, NULL, 'u' },
+		{ "station", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	bool fleet = o->ops != &sqlite_source;
 	bool filter = allowed & OPT_FILTER;
 	int c;
 
@@ -252,7 +320,15 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 						 optarg);
 			break;
 		case 'd':
+			if (fleet)
+				return usage_err(o, "%s", "the fleet database is given with --db-url");
 			o->db_path = optarg;
+			break;
+		case 'u':
+		case 'T':
+			if (!fleet)
+				goto unknown;
+			*(c == 'u' ? &o->db_path : &o->station) = optarg;
 			break;
 		case 'h':
 			printf("see 'flashctl --help'\n");
@@ -269,11 +345,26 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 	return -1;
 }
 
-static int open_db(const struct qa_opts *o, struct db **db)
+/* An open source: the printers query it for the identities of each unit. */
+struct qa_src {
+	const struct flashctl_source_ops *ops;
+	void *h;
+};
+
+static void src_close(struct qa_src *src)
+{
+	if (src->h)
+		src->ops->close(src->h);
+	src->h = NULL;
+}
+#define _cleanup_src_ __attribute__((cleanup(src_close)))
+
+static int open_src(const struct qa_opts *o, struct qa_src *src)
 {
 	struct err e = { 0 };
 
-	if (db_open(o->db_path, DB_OPEN_READONLY, db, &e) < 0) {
+	src->ops = o->ops;
+	if (o->ops->open(o->db_path, o->station, &src->h, &e) < 0) {
 		fprintf(stderr, "flashctl: %s\n", e.msg);
 		return FLASHCTL_EXIT_ERROR;
 	}
@@ -304,10 +395,30 @@ void flashctl_csv_field(const char *s, bool last)
 struct unit_out {
 	enum qa_format format;
 	int rows;
-	struct db *db;	 /* for the identities of each unit */
+	struct qa_src *src; /* for the identities of each unit */
 	bool identities; /* CSV: the "identities" column (export) */
 	struct err *err;
 };
+
+/* db_unit_identities_text() over either source (station or fleet). */
+static int identities_text(struct qa_src *src, const struct db_unit_row *unit, char **text,
+			   struct err *e)
+{
+	size_t len;
+	FILE *f = open_memstream(text, &len);
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	rc = src->ops->unit_identities(src->h, unit, db_unit_identity_append, f, e);
+	if (fclose(f) != 0 && rc >= 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
+}
 
 static cJSON *identity_json(const struct db_identity_row *r);
 
@@ -322,14 +433,15 @@ static int identity_add(const struct db_identity_row *r, void *ud)
 }
 
 /* JSON: every identity record of the unit, with its state. */
-static int add_identities_json(cJSON *o, struct db *db, int64_t unit_id, struct err *e)
+static int add_identities_json(cJSON *o, struct qa_src *src, const struct db_unit_row *unit,
+			       struct err *e)
 {
 	cJSON *arr = cJSON_AddArrayToObject(o, "identities");
 	int rc;
 
 	if (!arr)
 		return -ENOMEM;
-	rc = db_query_unit_identities(db, unit_id, identity_add, arr, e);
+	rc = src->ops->unit_identities(src->h, unit, identity_add, arr, e);
 	return rc < 0 ? rc : 0;
 }
 
@@ -400,7 +512,7 @@ static int print_unit(const struct db_unit_row *r, void *ud)
 	case QA_FORMAT_CSV:
 		if (out->identities) {
 			_cleanup_free_ char *ids = NULL;
-			int rc = db_unit_identities_text(out->db, r->id, &ids, out->err);
+			int rc = identities_text(out->src, r, &ids, out->err);
 
 			if (rc < 0)
 				return rc;
@@ -415,7 +527,7 @@ static int print_unit(const struct db_unit_row *r, void *ud)
 		j = unit_json(r);
 		if (!j)
 			return -ENOMEM;
-		if (add_identities_json(j, out->db, r->id, out->err) < 0) {
+		if (add_identities_json(j, out->src, r, out->err) < 0) {
 			cJSON_Delete(j);
 			return -ENOMEM;
 		}
@@ -453,17 +565,17 @@ static void print_units_header(enum qa_format format, bool identities)
 /* identities: the CSV "identities" column (export; JSON always has them). */
 static int list_units(struct qa_opts *o, bool newest_first, bool identities)
 {
-	_cleanup_db_ struct db *db = NULL;
+	_cleanup_src_ struct qa_src src = { 0 };
 	struct err e = { 0 };
 	struct unit_out out = { .format = o->format, .identities = identities, .err = &e };
 	int rc;
 
-	rc = open_db(o, &db);
+	rc = open_src(o, &src);
 	if (rc)
 		return rc;
-	out.db = db;
+	out.src = &src;
 	print_units_header(o->format, identities);
-	rc = db_query_units(db, &o->filter, newest_first, o->limit, print_unit, &out, &e);
+	rc = src.ops->units(src.h, &o->filter, newest_first, o->limit, print_unit, &out, &e);
 	if (o->format == QA_FORMAT_JSON)
 		fputs(out.rows ? "\n]\n" : "]\n", stdout);
 	if (rc < 0) {
@@ -484,9 +596,9 @@ static int no_operands(struct qa_opts *o, int argc, char **argv)
 	return -1;
 }
 
-int flashctl_cmd_log(const struct flashctl *ctl, int argc, char **argv)
+/* Each verb takes the options with the source set (o.ops, o.db_path), by value. */
+static int qa_log(struct qa_opts o, int argc, char **argv)
 {
-	struct qa_opts o = { .cmd = "log", .db_path = ctl->db_path };
 	int rc;
 
 	if ((rc = parse_opts(&o, OPT_FILTER | OPT_LIMIT, argc, argv)) >= 0 ||
@@ -507,7 +619,7 @@ struct export_out {
 	int64_t unit_id; /* unit of `pending` */
 	cJSON *pending;	 /* JSON: the unit being assembled, printed when the next starts */
 	int units;
-	struct db *db;
+	struct qa_src *src;
 	struct err *err;
 	int64_t ids_unit; /* CSV: unit of ids */
 	char *ids;	  /* CSV: its db_unit_identities_text() */
@@ -557,7 +669,7 @@ static int export_image(const struct db_unit_row *u, const struct db_image_row *
 		if (!x->ids || x->ids_unit != u->id) {
 			free(x->ids);
 			x->ids = NULL;
-			if (db_unit_identities_text(x->db, u->id, &x->ids, x->err) < 0)
+			if (identities_text(x->src, u, &x->ids, x->err) < 0)
 				return -ENOMEM;
 			x->ids_unit = u->id;
 		}
@@ -569,7 +681,7 @@ static int export_image(const struct db_unit_row *u, const struct db_image_row *
 		x->pending = unit_json(u);
 		x->unit_id = u->id;
 		if (!x->pending || !cJSON_AddArrayToObject(x->pending, "images") ||
-		    add_identities_json(x->pending, x->db, u->id, x->err) < 0)
+		    add_identities_json(x->pending, x->src, u, x->err) < 0)
 			return -ENOMEM;
 	}
 	if (!im)
@@ -596,15 +708,15 @@ static int export_image(const struct db_unit_row *u, const struct db_image_row *
 
 static int export_units_images(struct qa_opts *o)
 {
-	_cleanup_db_ struct db *db = NULL;
+	_cleanup_src_ struct qa_src src = { 0 };
 	struct err e = { 0 };
 	struct export_out x = { .format = o->format, .err = &e };
 	int rc;
 
-	rc = open_db(o, &db);
+	rc = open_src(o, &src);
 	if (rc)
 		return rc;
-	x.db = db;
+	x.src = &src;
 	if (o->format == QA_FORMAT_CSV) {
 		for (size_t i = 0; i < N_UNIT_COLUMNS + N_IMAGE_COLUMNS; i++)
 			flashctl_csv_field(i < N_UNIT_COLUMNS ? unit_columns[i] :
@@ -613,7 +725,7 @@ static int export_units_images(struct qa_opts *o)
 		flashctl_csv_field("identities", true);
 	} else
 		putchar('[');
-	rc = db_query_units_images(db, &o->filter, export_image, &x, &e);
+	rc = src.ops->units_images(src.h, &o->filter, export_image, &x, &e);
 	if (o->format == QA_FORMAT_JSON) {
 		flush_unit(&x);
 		fputs(x.units ? "\n]\n" : "]\n", stdout);
@@ -628,10 +740,11 @@ static int export_units_images(struct qa_opts *o)
 	return finish_output(FLASHCTL_EXIT_OK);
 }
 
-int flashctl_cmd_export(const struct flashctl *ctl, int argc, char **argv)
+static int qa_export(struct qa_opts o, int argc, char **argv)
 {
-	struct qa_opts o = { .cmd = "export", .db_path = ctl->db_path, .format = QA_FORMAT_CSV };
 	int rc;
+
+	o.format = QA_FORMAT_CSV;
 
 	if ((rc = parse_opts(&o, OPT_FILTER | OPT_IMAGES, argc, argv)) >= 0 ||
 	    (rc = no_operands(&o, argc, argv)) >= 0)
@@ -649,7 +762,7 @@ struct show_out {
 	enum qa_format format;
 	int stages, images;
 	cJSON *root, *jstages, *jimages, *jidentities;
-	struct db *db;
+	struct qa_src *src;
 	struct err *err;
 };
 
@@ -692,7 +805,7 @@ static int show_identity(const struct db_identity_row *r, void *ud)
 }
 
 /* Between the unit's fields and its stages, from the same read snapshot. */
-static int show_identities(struct show_out *s, int64_t unit_id)
+static int show_identities(struct show_out *s, const struct db_unit_row *unit)
 {
 	int n;
 
@@ -701,13 +814,13 @@ static int show_identities(struct show_out *s, int64_t unit_id)
 		if (!s->jidentities)
 			return -ENOMEM;
 	} else {
-		n = db_query_unit_identities(s->db, unit_id, NULL, NULL, s->err);
+		n = s->src->ops->unit_identities(s->src->h, unit, NULL, NULL, s->err);
 		if (n <= 0)
 			return n;
 		printf("identities\n  %-16s  %-24s  %-9s  %-7s  %s\n", "POOL", "VALUE", "STATE",
 		       "WRITTEN", "FILE  SHA256");
 	}
-	n = db_query_unit_identities(s->db, unit_id, show_identity, s, s->err);
+	n = s->src->ops->unit_identities(s->src->h, unit, show_identity, s, s->err);
 	return n < 0 ? n : 0;
 }
 
@@ -722,7 +835,7 @@ static int show_unit(const struct db_unit_row *r, void *ud)
 		s->jimages = cJSON_AddArrayToObject(s->root, "images");
 		if (!s->root || !s->jstages || !s->jimages)
 			return -ENOMEM;
-		return show_identities(s, r->id);
+		return show_identities(s, r);
 	}
 	fmt_duration(r->duration_ms, dur, sizeof(dur));
 	printf("unit %" PRId64 "\n", r->id);
@@ -746,7 +859,7 @@ static int show_unit(const struct db_unit_row *r, void *ud)
 	printf("  finished        %s\n", dash(fmt_iso(r->finished_at, finished)));
 	printf("  duration        %s\n", dur);
 	printf("  flashd          %s\n", dash(r->flashd_version));
-	return show_identities(s, r->id);
+	return show_identities(s, r);
 }
 
 static int show_stage(const struct db_stage_row *r, void *ud)
@@ -823,10 +936,9 @@ static int show_image(const struct db_image_row *r, void *ud)
 	return 0;
 }
 
-int flashctl_cmd_show(const struct flashctl *ctl, int argc, char **argv)
+static int qa_show(struct qa_opts o, int argc, char **argv)
 {
-	struct qa_opts o = { .cmd = "show", .db_path = ctl->db_path };
-	_cleanup_db_ struct db *db = NULL;
+	_cleanup_src_ struct qa_src src = { 0 };
 	struct show_out s = { 0 };
 	struct err e = { 0 };
 	int64_t id;
@@ -841,14 +953,14 @@ int flashctl_cmd_show(const struct flashctl *ctl, int argc, char **argv)
 		return usage_err(&o, "invalid format '%s' (expected text or json)", "csv");
 	s.format = o.format;
 
-	rc = open_db(&o, &db);
+	rc = open_src(&o, &src);
 	if (rc)
 		return rc;
-	s.db = db;
+	s.src = &src;
 	s.err = &e;
-	rc = db_query_find_unit(db, argv[optind], o.by_serial, &id, &e);
+	rc = src.ops->find_unit(src.h, argv[optind], o.by_serial, &id, &e);
 	if (rc >= 0)
-		rc = db_query_unit(db, id, show_unit, show_stage, show_image, &s, &e);
+		rc = src.ops->unit(src.h, id, show_unit, show_stage, show_image, &s, &e);
 	if (rc < 0) {
 		cJSON_Delete(s.root);
 		fprintf(stderr, "flashctl show: %s\n", e.msg[0] ? e.msg : strerror(-rc));
@@ -936,20 +1048,20 @@ static int print_stats(const struct db_stats_row *r, void *ud)
 	return ferror(stdout) ? -EIO : 0;
 }
 
-int flashctl_cmd_stats(const struct flashctl *ctl, int argc, char **argv)
+static int qa_stats(struct qa_opts o, int argc, char **argv)
 {
-	struct qa_opts o = { .cmd = "stats", .db_path = ctl->db_path, .by = DB_STATS_BY_RECIPE };
-	_cleanup_db_ struct db *db = NULL;
+	_cleanup_src_ struct qa_src src = { 0 };
 	struct stats_out s = { 0 };
 	struct err e = { 0 };
 	int rc;
 
+	o.by = DB_STATS_BY_RECIPE;
 	if ((rc = parse_opts(&o, OPT_FILTER | OPT_BY, argc, argv)) >= 0 ||
 	    (rc = no_operands(&o, argc, argv)) >= 0)
 		return rc;
 	s.format = o.format;
 	s.by = db_stats_by_name(o.by);
-	rc = open_db(&o, &db);
+	rc = open_src(&o, &src);
 	if (rc)
 		return rc;
 
@@ -966,7 +1078,7 @@ int flashctl_cmd_stats(const struct flashctl *ctl, int argc, char **argv)
 		putchar('[');
 		break;
 	}
-	rc = db_query_stats(db, o.by, &o.filter, print_stats, &s, &e);
+	rc = src.ops->stats(src.h, o.by, &o.filter, print_stats, &s, &e);
 	if (o.format == QA_FORMAT_JSON)
 		fputs(s.rows ? "\n]\n" : "]\n", stdout);
 	if (rc < 0) {
@@ -975,6 +1087,59 @@ int flashctl_cmd_stats(const struct flashctl *ctl, int argc, char **argv)
 		return FLASHCTL_EXIT_ERROR;
 	}
 	return finish_output(FLASHCTL_EXIT_OK);
+}
+
+/* The verbs, by name: the station's (flashctl VERB) and the fleet's (flashctl fleet VERB). */
+static const struct {
+	const char *name;
+	int (*fn)(struct qa_opts o, int argc, char **argv);
+} qa_verbs[] = {
+	{ "log", qa_log },
+	{ "show", qa_show },
+	{ "stats", qa_stats },
+	{ "export", qa_export },
+};
+
+static int qa_verb(const struct flashctl_source_ops *ops, const char *where, const char *cmd,
+		   int argc, char **argv)
+{
+	struct qa_opts o = { .cmd = cmd, .db_path = where, .ops = ops };
+	const char *verb = strrchr(cmd, ' ') ? strrchr(cmd, ' ') + 1 : cmd;
+
+	for (size_t i = 0; i < sizeof(qa_verbs) / sizeof(qa_verbs[0]); i++)
+		if (strcmp(verb, qa_verbs[i].name) == 0)
+			return qa_verbs[i].fn(o, argc, argv);
+	fprintf(stderr, "flashctl: unknown command '%s'\n", cmd);
+	return FLASHCTL_EXIT_USAGE;
+}
+
+int flashctl_cmd_log(const struct flashctl *ctl, int argc, char **argv)
+{
+	return qa_verb(&sqlite_source, ctl->db_path, "log", argc, argv);
+}
+
+int flashctl_cmd_show(const struct flashctl *ctl, int argc, char **argv)
+{
+	return qa_verb(&sqlite_source, ctl->db_path, "show", argc, argv);
+}
+
+int flashctl_cmd_stats(const struct flashctl *ctl, int argc, char **argv)
+{
+	return qa_verb(&sqlite_source, ctl->db_path, "stats", argc, argv);
+}
+
+int flashctl_cmd_export(const struct flashctl *ctl, int argc, char **argv)
+{
+	return qa_verb(&sqlite_source, ctl->db_path, "export", argc, argv);
+}
+
+int flashctl_qa_run(const struct flashctl_source_ops *ops, const char *default_where, int argc,
+		    char **argv)
+{
+	char cmd[32];
+
+	snprintf(cmd, sizeof(cmd), "%s %s", ops->name, argv[0]);
+	return qa_verb(ops, default_where, cmd, argc, argv);
 }
 
 /* parse_time() for flashd-web's since/until parameters: the same syntax as --since. */

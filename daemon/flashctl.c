@@ -5,6 +5,7 @@
  */
 #include "common/version.h"
 #include "daemon/flashctl.h"
+#include "daemon/flashctl-source.h"
 #include "db/db.h"
 
 #include <stdio.h>
@@ -35,6 +36,12 @@ static int cmd_udev_rules(const struct flashctl *ctl, int argc, char **argv)
 	return flashctl_cmd_udev_rules(argc, argv);
 }
 
+static int cmd_fleet(const struct flashctl *ctl, int argc, char **argv)
+{
+	(void)ctl;
+	return flashctl_cmd_fleet(argc, argv);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct flashctl *ctl, int argc, char **argv);
@@ -49,6 +56,8 @@ static const struct {
 	  "                [--port GLOB] [--slot GLOB] [--format table|csv|json]" },
 	{ "export", flashctl_cmd_export,
 	  "export [--format csv|json] [--images] [same filters as log]" },
+	{ "fleet", cmd_fleet,
+	  "fleet log|show|stats|export [--db-url CONNINFO] [--station S] [same options]" },
 	{ "recipe", cmd_recipe, "recipe check FILE|DIR..." },
 	{ "status", cmd_status, "status [--socket PATH] [--json] [--watch [SECONDS]]" },
 	{ "devices", cmd_devices, "devices [--recipes DIR] [--socket PATH] [--json]" },
@@ -73,6 +82,8 @@ static void usage(FILE *f)
 		   "  T           YYYY-MM-DD[THH:MM[:SS]] (station's local time; a trailing Z: UTC),\n"
 		   "              @UNIX-SECONDS, now, today (local midnight), or -N{d,h,m} (ago);\n"
 		   "              --since is inclusive, --until exclusive\n"
+		   "  CONNINFO    the fleet's PostgreSQL (postgresql://... or key=value; default\n"
+		   "              $FLASHD_FLEET_URL)\n"
 		   "  GLOB        a shell-style pattern (* ? [...]) over the port path or slot label\n"
 		   "\nexit status: 0 ok, 1 error, 2 usage\n",
 		DB_DEFAULT_PATH);

@@ -73,7 +73,7 @@ void db_csv_field(FILE *f, const char *s, bool last)
 	fputc(last ? '\n' : ',', f);
 }
 
-static int identity_text(const struct db_identity_row *r, void *ud)
+int db_unit_identity_append(const struct db_identity_row *r, void *ud)
 {
 	FILE *f = ud;
 
@@ -90,7 +90,7 @@ int db_unit_identities_text(struct db *db, int64_t unit_id, char **text, struct 
 
 	if (!f)
 		return -ENOMEM;
-	rc = db_query_unit_identities(db, unit_id, identity_text, f, e);
+	rc = db_query_unit_identities(db, unit_id, db_unit_identity_append, f, e);
 	if (fclose(f) != 0 && rc >= 0)
 		rc = -ENOMEM;
 	if (rc < 0) {

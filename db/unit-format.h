@@ -34,6 +34,8 @@ void db_csv_field(FILE *f, const char *s, bool last);
  * *text (malloc'd, "" if none).
  */
 int db_unit_identities_text(struct db *db, int64_t unit_id, char **text, struct err *e);
+/* The same, one identity at a time: a db_identity_cb_t appending to the FILE * ud. */
+int db_unit_identity_append(const struct db_identity_row *r, void *ud);
 
 /* The header line and one unit line of the CSV export: the unit columns and
  * "identities" (db_unit_identities_text()). */
