@@ -75,6 +75,7 @@ pid=$!
 n() { sqlite3 "$dir/f.db" "SELECT count(*) FROM units WHERE result != 'running'" 2>/dev/null || echo 0; }
 for _ in $(seq 1200); do [ "$(n)" -ge 2 ] && break; sleep 0.05; done
 sleep 0.5
+"$B/flashctl" devices --recipes "$dir/recipes" --socket "$dir/ctl" >"$dir/devices.txt" 2>&1
 kill -TERM "$pid"
 wait "$pid"
 EOF
@@ -98,6 +99,11 @@ want="1-1.2|A2|imx8mp-emmc|pass|89abcdef01234567
 1-1.3|A3|imx8mp-fastboot|pass|76543210fedcba98"
 [ "$rows" = "$want" ] && ok flashd_usb3_peer_one_pass_row_on_physical_port ||
 	nok flashd_usb3_peer_one_pass_row_on_physical_port "got: $rows" "want: $want" "$(tail -5 "$tmp/flashd.log")"
+
+# flashctl devices names the SuperSpeed board by its physical port and slot too.
+grep -Eq "^1-1\.3 +A3 +0525:a4a5 " "$tmp/devices.txt" && ! grep -q "^2-1" "$tmp/devices.txt" &&
+	ok flashctl_devices_physical_port ||
+	nok flashctl_devices_physical_port "$(cat "$tmp/devices.txt")"
 
 emmc_has() { # BOARD FILE OFFSET
 	cmp -s <(tail -c +$(($3 + 1)) "$tmp/dump/$1.emmc.bin" | head -c "$(stat -c %s "$2")") "$2"
