@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "daemon/flashctl.h"
+#include "daemon/port-peer.h"
 #include "jobs/recipe.h"
 
 #define RECIPES_DEFAULT "/etc/flashd/recipes"
@@ -87,16 +88,20 @@ struct devices_opts {
 static int print_device(struct udev_device *d, const struct recipe_set *set, const cJSON *status,
 			const struct devices_opts *o, cJSON *arr)
 {
-	const char *port = udev_device_get_sysname(d);
+	char port[64];
 	const char *serial = udev_device_get_sysattr_value(d, "serial");
 	uint16_t vid = (uint16_t)hex_attr(d, "idVendor"), pid = (uint16_t)hex_attr(d, "idProduct");
 	uint16_t bcd = (uint16_t)hex_attr(d, "bcdDevice");
 	const char *what = family_of(vid, pid);
 	const struct recipe *r = NULL;
-	const cJSON *dp = daemon_port(status, port);
+	const cJSON *dp;
 	char recipe[300], state[64], id[10];
 	struct err e = { 0 };
 
+	/* The physical port, as flashd names it (port-peer.h). */
+	snprintf(port, sizeof(port), "%s", udev_device_get_sysname(d));
+	port_peer_physical(d, port, sizeof(port));
+	dp = daemon_port(status, port);
 	if (!set)
 		snprintf(recipe, sizeof(recipe), "(recipes not loaded)");
 	else if (recipe_set_match(set, vid, pid, bcd, port, &r, &e) == 0)

@@ -14,6 +14,7 @@
 #include <libudev.h>
 
 #include "common/log.h"
+#include "daemon/port-peer.h"
 
 struct hotplug {
 	struct udev *udev;
@@ -82,6 +83,7 @@ static bool event_from_device(struct udev_device *d, enum hotplug_action action,
 		return false; /* a hub */
 	*ev = (struct hotplug_event){ .action = action };
 	snprintf(ev->port, sizeof(ev->port), "%s", name);
+	port_peer_physical(d, ev->port, sizeof(ev->port)); /* "2-1.3" -> "1-1.3" */
 	snprintf(ev->devnode, sizeof(ev->devnode), "%s", node);
 	if (!product || sscanf(product, "%x/%x/%x", &vid, &pid, &bcd) < 2) {
 		vid = hex_or(udev_device_get_sysattr_value(d, "idVendor"), 0);

@@ -39,6 +39,10 @@ struct simdev {
 	struct sim_board *board;
 	struct sim_host host;
 	char syspath[256];     /* /sys/devices/.../1-1.2.3 */
+	/* Where the current enumeration is: cfg->port and syspath, or their
+	 * SuperSpeed peer ("2-1.2.3") for a SuperSpeed identity.  Main thread. */
+	char cur_port[64];
+	char cur_syspath[256];
 	struct usbnode *node;  /* current enumeration; NULL when off the bus */
 	GPtrArray *old_nodes;  /* earlier enumerations, kept until the end for late clients */
 	bool cable;	       /* plugged in per scenario timeline */

@@ -246,7 +246,7 @@ static int parse(struct ctx *c, struct scenario *s, const cJSON *root)
 	cJSON_ArrayForEach(ch, root)
 	{
 		if (strcmp(ch->string, "time_scale") && strcmp(ch->string, "hubs") &&
-		    strcmp(ch->string, "boards") && ch->string[0] != '_')
+		    strcmp(ch->string, "boards") && strcmp(ch->string, "usb3") && ch->string[0] != '_')
 			return fail(c, -EINVAL, "%s: unknown key (use '_' prefix for comments)",
 				    ch->string);
 	}
@@ -257,6 +257,10 @@ static int parse(struct ctx *c, struct scenario *s, const cJSON *root)
 			return fail(c, -EINVAL, "time_scale: not a number in (0, 1000]");
 		s->time_scale = v->valuedouble;
 	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "usb3");
+	if (v && !cJSON_IsBool(v))
+		return fail(c, -EINVAL, "usb3: not a boolean");
+	s->usb3 = cJSON_IsTrue(v);
 	v = cJSON_GetObjectItemCaseSensitive(root, "hubs");
 	if (v) {
 		if (!cJSON_IsArray(v))

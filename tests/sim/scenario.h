@@ -10,6 +10,7 @@
 #ifndef FLASHSIM_SCENARIO_H
 #define FLASHSIM_SCENARIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tests/sim/boards/board.h"
@@ -25,6 +26,10 @@ struct scn_board {
 
 struct scenario {
 	double time_scale;
+	/* "usb3": the controller is xHCI with a SuperSpeed root hub usb2 and
+	 * every hub a USB3 hub: a USB2 half at 1-P and a SuperSpeed half at 2-P,
+	 * their ports linked by "peer" (testbed.h). */
+	bool usb3;
 	char **hubs; /* every hub port to create, ancestors included, parents first */
 	size_t n_hubs;
 	struct scn_board *boards;

@@ -132,4 +132,31 @@ t=exit_status_is_the_commands
 "$sim" --scenario "$tmp/node.json" -- sh -c 'exit 7' >/dev/null 2>&1
 [ $? -eq 7 ] && pass $t || fail $t
 
+# --- a SuperSpeed gadget needs a part with a USB3 controller and a USB3 hub
+t=superspeed_fastboot_needs_usb3_part_and_hub
+echo '{"boards":[{"id":"mm","type":"imx8mm-sdp","port":"1-1","fastboot_speed":"super"}]}' >"$tmp/ss1.json"
+"$sim" --scenario "$tmp/ss1.json" -- true >"$tmp/ss1.out" 2>&1
+rc1=$?
+echo '{"boards":[{"id":"mp","type":"imx8mp-sdps","port":"1-1","start":"fastboot","fastboot_speed":"super"}]}' >"$tmp/ss2.json"
+"$sim" --scenario "$tmp/ss2.json" -- true >"$tmp/ss2.out" 2>&1
+rc2=$?
+if [ $rc1 -eq 70 ] && grep -q fastboot_speed "$tmp/ss1.out" && [ $rc2 -eq 70 ] &&
+	grep -q 'no "usb3": true' "$tmp/ss2.out"; then
+	pass $t
+else
+	fail $t "$tmp/ss1.out" "$tmp/ss2.out"
+fi
+
+# --- with "usb3", a SuperSpeed board is on bus 2 at the peer path, at 5000 Mbit/s
+t=usb3_superspeed_board_on_peer_path
+sed 's/"boards"/"usb3":true,"boards"/' "$tmp/ss2.json" >"$tmp/ss3.json"
+"$sim" --scenario "$tmp/ss3.json" -- sh -c 'cat /sys/bus/usb/devices/2-1/speed /sys/bus/usb/devices/2-1/busnum;
+	readlink /sys/bus/usb/devices/usb2/2-0:1.0/usb2-port1/peer; ls /sys/bus/usb/devices/' >"$tmp/ss3.out" 2>&1
+if [ $? -eq 0 ] && [ "$(head -3 "$tmp/ss3.out" | tr '\n' ' ')" = "5000 2 ../../../usb1/1-0:1.0/usb1-port1 " ] &&
+	! grep -qx 1-1 "$tmp/ss3.out"; then
+	pass $t
+else
+	fail $t "$tmp/ss3.out"
+fi
+
 exit 0

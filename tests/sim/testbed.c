@@ -19,8 +19,13 @@
 #include "tests/sim/shim/flashsim-ioc.h"
 #include "tests/sim/usbfs.h"
 
-#define ROOT_SYSPATH "/sys/devices/pci0000:00/0000:00:14.0/usb1"
+/* xHCI 0000:00:14.0: its USB2 root hub is bus 1; with "usb3", its
+ * SuperSpeed root hub is bus 2 (xhci registers the USB2 hcd first). */
+#define HCD_SYSPATH "/sys/devices/pci0000:00/0000:00:14.0"
 #define BUSNUM 1
+#define SS_BUSNUM 2
+/* Ports per hub: the external hubs' maxchild, used for the root hubs too. */
+#define HUB_PORTS 7
 
 /* Hub descriptors: root hub 1d6b:0002 (Linux Foundation 2.0 root hub) and a
  * generic 7-port USB 2.0 hub 05e3:0608; one interrupt status endpoint each. */
@@ -30,6 +35,25 @@ static const uint8_t root_hub_desc[] = {
 	0x09, 0x02, 0x19, 0x00, 0x01, 0x01, 0x00, 0xe0, 0x00,
 	0x09, 0x04, 0x00, 0x00, 0x01, 0x09, 0x00, 0x00, 0x00,
 	0x07, 0x05, 0x81, 0x03, 0x04, 0x00, 0x0c,
+};
+/* The SuperSpeed halves: root hub 1d6b:0003 and a USB 3.0 hub 05e3:0612
+ * (bcdUSB 3.00, bDeviceProtocol 3, bMaxPacketSize0 9 = 512 bytes), the
+ * interrupt endpoint with its SuperSpeed companion (USB 3.2 §9.6.7). */
+static const uint8_t ss_root_hub_desc[] = {
+	0x12, 0x01, 0x00, 0x03, 0x09, 0x00, 0x03, 0x09, 0x6b, 0x1d, 0x03, 0x00, 0x01, 0x06,
+	0x03, 0x02, 0x01, 0x01,
+	0x09, 0x02, 0x1f, 0x00, 0x01, 0x01, 0x00, 0xe0, 0x00,
+	0x09, 0x04, 0x00, 0x00, 0x01, 0x09, 0x00, 0x00, 0x00,
+	0x07, 0x05, 0x81, 0x03, 0x04, 0x00, 0x0c,
+	0x06, 0x30, 0x00, 0x00, 0x02, 0x00,
+};
+static const uint8_t ss_hub_desc[] = {
+	0x12, 0x01, 0x00, 0x03, 0x09, 0x00, 0x03, 0x09, 0xe3, 0x05, 0x12, 0x06, 0x60, 0x88,
+	0x00, 0x01, 0x00, 0x01,
+	0x09, 0x02, 0x1f, 0x00, 0x01, 0x01, 0x00, 0xe0, 0x00,
+	0x09, 0x04, 0x00, 0x00, 0x01, 0x09, 0x00, 0x00, 0x00,
+	0x07, 0x05, 0x81, 0x13, 0x02, 0x00, 0x08,
+	0x06, 0x30, 0x00, 0x00, 0x02, 0x00,
 };
 static const uint8_t ext_hub_desc[] = {
 	0x12, 0x01, 0x00, 0x02, 0x09, 0x00, 0x01, 0x40, 0xe3, 0x05, 0x08, 0x06, 0x60, 0x88,
@@ -41,7 +65,9 @@ static const uint8_t ext_hub_desc[] = {
 
 void testbed_syspath(const char *port, char *buf, size_t len)
 {
-	size_t n = (size_t)snprintf(buf, len, "%s", ROOT_SYSPATH);
+	/* The root hub "usbB" of the port's bus B ("2-1.3": usb2). */
+	size_t n = (size_t)snprintf(buf, len, "%s/usb%.*s", HCD_SYSPATH, (int)strcspn(port, "-"),
+				    port);
 
 	for (size_t i = 2; port[i - 1] && n < len; i++) {
 		if (port[i] != '.' && port[i] != '\0')
@@ -52,7 +78,8 @@ void testbed_syspath(const char *port, char *buf, size_t len)
 
 static const char *speed_text(enum sim_speed s)
 {
-	return s == SIM_SPEED_LOW ? "1.5" : s == SIM_SPEED_HIGH ? "480" : "12";
+	return s == SIM_SPEED_LOW ? "1.5" : s == SIM_SPEED_HIGH ? "480"
+		: s == SIM_SPEED_SUPER ? "5000" : "12";
 }
 
 /* A growing record string. */
@@ -100,7 +127,8 @@ static void string_attr(struct rec *r, const char *name, const char *v)
 
 /* Append the usb_device record for syspath with descriptor blob d. */
 static void device_record(struct rec *r, const char *syspath, const char *sysname,
-			  const char *devpath, unsigned devnum, const uint8_t *d, size_t len,
+			  const char *devpath, unsigned busnum, unsigned devnum, const uint8_t *d,
+			  size_t len,
 			  enum sim_speed speed, const char *mfr, const char *product,
 			  const char *serial)
 {
@@ -110,15 +138,15 @@ static void device_record(struct rec *r, const char *syspath, const char *sysnam
 
 	g_string_append_printf(r->s, "P: %s\n", syspath + strlen("/sys"));
 	prop(r, "SUBSYSTEM=usb");
-	prop(r, "DEVNAME=/dev/bus/usb/%03u/%03u", BUSNUM, devnum);
+	prop(r, "DEVNAME=/dev/bus/usb/%03u/%03u", busnum, devnum);
 	prop(r, "DEVTYPE=usb_device");
 	prop(r, "DRIVER=usb");
 	prop(r, "PRODUCT=%x/%x/%x", vid, pid, bcd);
 	prop(r, "TYPE=%u/%u/%u", d[4], d[5], d[6]);
-	prop(r, "BUSNUM=%03u", BUSNUM);
+	prop(r, "busnum=%03u", busnum);
 	prop(r, "DEVNUM=%03u", devnum);
 	prop(r, "MAJOR=189");
-	prop(r, "MINOR=%u", (BUSNUM - 1) * 128 + devnum - 1);
+	prop(r, "MINOR=%u", (busnum - 1) * 128 + devnum - 1);
 	prop(r, "ID_VENDOR_ID=%04x", vid);
 	prop(r, "ID_MODEL_ID=%04x", pid);
 	prop(r, "ID_REVISION=%04x", bcd);
@@ -131,10 +159,10 @@ static void device_record(struct rec *r, const char *syspath, const char *sysnam
 		prop(r, "ID_SERIAL=%04x_%04x_%s", vid, pid, serial);
 		prop(r, "ID_SERIAL_SHORT=%s", serial);
 	}
-	attr(r, "busnum", "%u", BUSNUM);
+	attr(r, "busnum", "%u", busnum);
 	attr(r, "devnum", "%u", devnum);
 	attr(r, "devpath", "%s", devpath);
-	attr(r, "dev", "189:%u", (BUSNUM - 1) * 128 + devnum - 1);
+	attr(r, "dev", "189:%u", (busnum - 1) * 128 + devnum - 1);
 	attr(r, "speed", "%s", speed_text(speed));
 	attr(r, "version", "%2x.%02x", bcdusb >> 8, bcdusb & 0xff);
 	attr(r, "idVendor", "%04x", vid);
@@ -263,9 +291,23 @@ static void remove_record(struct rig *r, const char *path)
 	event_unlock(lk);
 }
 
+/* The port directories of a hub: the kernel names them "<hub>-port<N>"
+ * under the hub's interface (drivers/usb/core/port.c,
+ * usb_hub_create_port_device: parent hub->intfdev, "%s-port%d"). */
+static void port_dir(struct rig *r, const char *syspath, const char *sysname, unsigned port,
+		     char *buf, size_t len)
+{
+	const char *devpath = strchr(sysname, '-') ? strchr(sysname, '-') + 1 : "0";
+	unsigned bus = (unsigned)strtoul(sysname + strcspn(sysname, "0123456789"), NULL, 10);
+
+	/* The interface is "<bus>-<devpath>:1.0" (message.c usb_set_configuration). */
+	snprintf(buf, len, "%s%s/%u-%s:1.0/%s-port%u", r->root, syspath, bus, devpath, sysname,
+		 port);
+}
+
 /* Hubs and root hub: nodes are regular files holding the descriptors, so
  * read() works; nobody drives a hub. */
-static int add_hub_dev(struct rig *r, const char *syspath, const char *sysname,
+static int add_hub_dev(struct rig *r, unsigned busnum, const char *syspath, const char *sysname,
 		       const char *devpath, const uint8_t *d, size_t len, const char *product)
 {
 	g_autoptr(GString) s = g_string_new(NULL);
@@ -274,30 +316,82 @@ static int add_hub_dev(struct rig *r, const char *syspath, const char *sysname,
 	char node[512];
 	int rr;
 
-	snprintf(node, sizeof(node), "%s/dev/bus/usb/%03u", r->root, BUSNUM);
+	snprintf(node, sizeof(node), "%s/dev/bus/usb/%03u", r->root, busnum);
 	g_mkdir_with_parents(node, 0755);
 	snprintf(node + strlen(node), sizeof(node) - strlen(node), "/%03u", devnum);
 	if (!g_file_set_contents(node, (const char *)d, (gssize)len, NULL))
 		return -EIO;
-	device_record(&rec, syspath, sysname, devpath, devnum, d, len, SIM_SPEED_HIGH, "Linux",
+	device_record(&rec, syspath, sysname, devpath, busnum, devnum, d, len,
+		      (d[2] | d[3] << 8) >= 0x300 ? SIM_SPEED_SUPER : SIM_SPEED_HIGH, "Linux",
 		      product, NULL);
-	attr(&rec, "maxchild", "%u", 7);
+	attr(&rec, "maxchild", "%u", HUB_PORTS);
 	rr = add_record(r, s);
 	if (rr < 0)
 		return rr;
 	g_string_truncate(s, 0);
-	g_string_append_printf(s, "P: %s/%s:1.0\n", syspath + strlen("/sys"), sysname);
+	g_string_append_printf(s, "P: %s/%u-%s:1.0\n", syspath + strlen("/sys"), busnum, devpath);
 	prop(&rec, "SUBSYSTEM=usb");
 	prop(&rec, "DEVTYPE=usb_interface");
 	prop(&rec, "DRIVER=hub");
 	prop(&rec, "INTERFACE=9/0/0");
 	attr(&rec, "bInterfaceNumber", "00");
 	attr(&rec, "bInterfaceClass", "09");
-	return add_record(r, s);
+	rr = add_record(r, s);
+	for (unsigned i = 1; rr == 0 && i <= HUB_PORTS; i++) {
+		port_dir(r, syspath, sysname, i, node, sizeof(node));
+		if (g_mkdir_with_parents(node, 0755) < 0)
+			rr = -errno;
+	}
+	return rr;
+}
+
+/* The relative path from directory `from` to `to` (both absolute, below a
+ * common directory), as sysfs writes its links. */
+static void relative_path(const char *from, const char *to, char *buf, size_t len)
+{
+	size_t common = 0, n;
+
+	for (size_t i = 0; from[i] && from[i] == to[i]; i++)
+		if (from[i] == '/')
+			common = i + 1;
+	/* One "../" per component of `from` below the common directory. */
+	n = (size_t)snprintf(buf, len, "../");
+	for (const char *p = from + common; *p && n < len; p++)
+		if (*p == '/')
+			n += (size_t)snprintf(buf + n, len - n, "../");
+	snprintf(buf + n, len > n ? len - n : 0, "%s", to + common);
+}
+
+/*
+ * The two halves of a USB3 port: a "peer" link from each port directory to
+ * the other (drivers/usb/core/port.c link_peers: sysfs_create_link(...,
+ * "peer") both ways; Documentation/ABI/testing/sysfs-bus-usb,
+ * .../<hub_interface>/port<X>/peer).
+ */
+static int link_peer_ports(struct rig *r, const char *syspath2, const char *name2,
+			   const char *syspath3, const char *name3)
+{
+	char p2[512], p3[512], link[600], rel[600];
+
+	for (unsigned i = 1; i <= HUB_PORTS; i++) {
+		port_dir(r, syspath2, name2, i, p2, sizeof(p2));
+		port_dir(r, syspath3, name3, i, p3, sizeof(p3));
+		snprintf(link, sizeof(link), "%s/peer", p2);
+		relative_path(p2, p3, rel, sizeof(rel));
+		if (symlink(rel, link) < 0)
+			return -errno;
+		snprintf(link, sizeof(link), "%s/peer", p3);
+		relative_path(p3, p2, rel, sizeof(rel));
+		if (symlink(rel, link) < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 int testbed_new(struct rig *r)
 {
+	int rr;
+
 	r->tb = umockdev_testbed_new();
 	if (!r->tb)
 		return -ENOMEM;
@@ -307,17 +401,40 @@ int testbed_new(struct rig *r)
 	}
 	r->root = umockdev_testbed_get_root_dir(r->tb);
 	r->next_devnum = 1;
-	return add_hub_dev(r, ROOT_SYSPATH, "usb1", "0", root_hub_desc, sizeof(root_hub_desc),
-			   "xHCI Host Controller");
+	rr = add_hub_dev(r, BUSNUM, HCD_SYSPATH "/usb1", "usb1", "0", root_hub_desc,
+			 sizeof(root_hub_desc), "xHCI Host Controller");
+	if (rr < 0 || !r->scn->usb3)
+		return rr;
+	rr = add_hub_dev(r, SS_BUSNUM, HCD_SYSPATH "/usb2", "usb2", "0", ss_root_hub_desc,
+			 sizeof(ss_root_hub_desc), "xHCI Host Controller");
+	if (rr < 0)
+		return rr;
+	return link_peer_ports(r, HCD_SYSPATH "/usb1", "usb1", HCD_SYSPATH "/usb2", "usb2");
+}
+
+/* The SuperSpeed peer of a bus-1 port path: "1-1.2" -> "2-1.2". */
+static void ss_port(const char *port, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u%s", SS_BUSNUM, port + strcspn(port, "-"));
 }
 
 int testbed_add_hub(struct rig *r, const char *port)
 {
-	char syspath[512];
+	char syspath[512], ss_syspath[512], ss[64];
+	int rr;
 
 	testbed_syspath(port, syspath, sizeof(syspath));
-	return add_hub_dev(r, syspath, port, strchr(port, '-') + 1, ext_hub_desc,
-			   sizeof(ext_hub_desc), "USB2.0 Hub");
+	rr = add_hub_dev(r, BUSNUM, syspath, port, strchr(port, '-') + 1, ext_hub_desc,
+			 sizeof(ext_hub_desc), "USB2.0 Hub");
+	if (rr < 0 || !r->scn->usb3)
+		return rr;
+	ss_port(port, ss, sizeof(ss));
+	testbed_syspath(ss, ss_syspath, sizeof(ss_syspath));
+	rr = add_hub_dev(r, SS_BUSNUM, ss_syspath, ss, strchr(ss, '-') + 1, ss_hub_desc,
+			 sizeof(ss_hub_desc), "USB3.0 Hub");
+	if (rr < 0)
+		return rr;
+	return link_peer_ports(r, syspath, port, ss_syspath, ss);
 }
 
 static void interface_records(struct rec *rec, const char *syspath, const char *sysname,
@@ -348,6 +465,31 @@ static void interface_records(struct rec *rec, const char *syspath, const char *
 	}
 }
 
+/*
+ * Where the board enumerates: a SuperSpeed device links on the SuperSpeed
+ * half of its port and appears on the SuperSpeed bus (the hub's USB 3.0
+ * and USB 2.0 halves are separate devices, USB 3.2 §10.1), anything else on
+ * the USB2 bus.  Sets cur_port, cur_syspath and *busnum; -EINVAL without a
+ * SuperSpeed root hub.
+ */
+static int place_board(struct simdev *dev, enum sim_speed speed, unsigned *busnum)
+{
+	bool super = speed == SIM_SPEED_SUPER;
+
+	if (super && !dev->rig->scn->usb3) {
+		rig_log("%s: the board enumerates at SuperSpeed, the scenario has no \"usb3\": true",
+			dev->cfg->id);
+		return -EINVAL;
+	}
+	if (super)
+		ss_port(dev->cfg->port, dev->cur_port, sizeof(dev->cur_port));
+	else
+		snprintf(dev->cur_port, sizeof(dev->cur_port), "%s", dev->cfg->port);
+	testbed_syspath(dev->cur_port, dev->cur_syspath, sizeof(dev->cur_syspath));
+	*busnum = super ? SS_BUSNUM : BUSNUM;
+	return 0;
+}
+
 int testbed_add_board(struct simdev *dev)
 {
 	struct rig *r = dev->rig;
@@ -358,7 +500,7 @@ int testbed_add_board(struct simdev *dev)
 	struct usbnode *node;
 	uint8_t *blob;
 	size_t len;
-	unsigned devnum;
+	unsigned busnum, devnum;
 	int rr;
 
 	pthread_mutex_lock(&dev->lock);
@@ -377,18 +519,25 @@ int testbed_add_board(struct simdev *dev)
 	blob = g_malloc(len);
 	memcpy(blob, id->device_desc, 18);
 	memcpy(blob + 18, id->config_desc, id->config_len);
+	rr = place_board(dev, id->speed, &busnum);
+	if (rr < 0) {
+		pthread_mutex_unlock(&dev->lock);
+		g_free(blob);
+		return rr;
+	}
 	devnum = r->next_devnum++;
 	if (r->next_devnum > 127)
 		r->next_devnum = 2; /* NEEDSWORK: no check that a wrapped devnum is free */
-	device_record(&rec, dev->syspath, dev->cfg->port, strchr(dev->cfg->port, '-') + 1,
-		      devnum, blob, len, id->speed, id->manufacturer, id->product, id->serial);
-	interface_records(&irec, dev->syspath, dev->cfg->port, blob, len);
+	device_record(&rec, dev->cur_syspath, dev->cur_port, strchr(dev->cur_port, '-') + 1,
+		      busnum, devnum, blob, len, id->speed, id->manufacturer, id->product,
+		      id->serial);
+	interface_records(&irec, dev->cur_syspath, dev->cur_port, blob, len);
 	if (intf->len && intf->str[0] == '\n')
 		g_string_erase(intf, 0, 1);
 	pthread_mutex_unlock(&dev->lock);
 
 	/* Node and handler before the add uevent (gotcha 3). */
-	rr = usbnode_new(dev, BUSNUM, devnum, blob, len, id->speed, &node);
+	rr = usbnode_new(dev, busnum, devnum, blob, len, id->speed, &node);
 	g_free(blob);
 	if (rr < 0)
 		return rr;
@@ -398,7 +547,7 @@ int testbed_add_board(struct simdev *dev)
 	dev->plugged_at_ns = 0;
 	dev->first_request_ns = 0;
 	pthread_mutex_unlock(&dev->lock);
-	rig_debug("%s: add %s at %s", dev->cfg->id, usbnode_devnode(node), dev->cfg->port);
+	rig_debug("%s: add %s at %s", dev->cfg->id, usbnode_devnode(node), dev->cur_port);
 	/* The device first, alone: add_from_string() sends a record's add uevent
 	 * right after writing its attributes, so the time after this call is when
 	 * the device's uevent went out.  Its interfaces follow (as the kernel
@@ -432,17 +581,17 @@ void testbed_remove_board(struct simdev *dev)
 		return;
 	rig_debug("%s: remove %s", dev->cfg->id, usbnode_devnode(node));
 	/* Interfaces go first, as the kernel sends them. */
-	prefix = g_strdup_printf("%s:", dev->cfg->port);
-	dir = g_dir_open(dev->syspath, 0, NULL);
+	prefix = g_strdup_printf("%s:", dev->cur_port);
+	dir = g_dir_open(dev->cur_syspath, 0, NULL);
 	while (dir && (name = g_dir_read_name(dir))) {
 		if (!g_str_has_prefix(name, prefix))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dev->syspath, name);
+		snprintf(path, sizeof(path), "%s/%s", dev->cur_syspath, name);
 		remove_record(r, path);
 	}
 	if (dir)
 		g_dir_close(dir);
-	remove_record(r, dev->syspath);
+	remove_record(r, dev->cur_syspath);
 	usbnode_detach(node);
 }
 

@@ -551,12 +551,15 @@ uint64_t sim_board_bus_ns(struct sim_board *b, size_t len)
 		[SIM_SPEED_LOW] = 666667,  /* 1.5 Mbit/s */
 		[SIM_SPEED_FULL] = 83333,  /* 12 Mbit/s */
 		[SIM_SPEED_HIGH] = 2083,   /* 480 Mbit/s */
+		[SIM_SPEED_SUPER] = 250,   /* 5 Gbit/s, 8b/10b: 4 Gbit/s of data */
 	};
-	unsigned mps = b->device_desc[7] ? b->device_desc[7] : 64;
+	/* bcdUSB 3.x: bMaxPacketSize0 is an exponent (9: 512 bytes, USB 3.2 §9.6.1). */
+	unsigned mps = b->speed == SIM_SPEED_SUPER ? 1u << (b->device_desc[7] & 15)
+			: b->device_desc[7] ? b->device_desc[7] : 64;
 	uint64_t packets = (len + mps - 1) / mps;
 	uint64_t bytes, ps;
 
-	if (b->speed < SIM_SPEED_LOW || b->speed > SIM_SPEED_HIGH)
+	if (b->speed < SIM_SPEED_LOW || b->speed > SIM_SPEED_SUPER || !bit_ps[b->speed])
 		return b->xfer_overhead_ns;
 	/* Setup packet (8 bytes) plus data packets, each with its overhead;
 	 * bit stuffing adds up to 1/6, counted as its average 1/12. */

@@ -38,6 +38,8 @@ enum sim_speed {
 	SIM_SPEED_LOW = 1,
 	SIM_SPEED_FULL = 2,
 	SIM_SPEED_HIGH = 3,
+	/* The kernel's enum usb_device_speed numbering (4 is wireless). */
+	SIM_SPEED_SUPER = 5,
 };
 
 /* USB setup packet, host byte order. */

@@ -73,6 +73,7 @@ struct imx_soc {
 	uint32_t uid_lo, uid_hi;  /* OCOTP UID shadow words, 0 = i.MX6's (§3.1) */
 	bool sdps;		  /* stream ROM on interrupt OUT EP1, 1020 bytes (§1.12) */
 	uint32_t sdp_loadaddr;	  /* SPL gadget's CONFIG_SDP_LOADADDR (§1.13) */
+	bool usb3;		  /* has a USB 3.0 (DWC3) controller U-Boot can run fastboot on */
 };
 
 enum imx_mode {
@@ -144,6 +145,7 @@ struct imx_board {
 	uint64_t fb_buf_size;
 	bool dump_ram;
 	bool start_fastboot; /* option start=fastboot: U-Boot already running */
+	bool fastboot_super; /* option fastboot_speed=super: the gadget enumerates at 5 Gbit/s */
 	struct imx_timing t;
 
 	/* memories: DDR is allocated on first use and lost at power-off */

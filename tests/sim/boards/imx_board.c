@@ -38,7 +38,8 @@ static const struct imx_soc imx_socs[] = {
 	{"imx8mm-sdp", 0x0134, "SE Blank M845S", true, 0x007e0000, 0x160000, 0x40000000, 512,
 	 0x40480000, 0x42800000, "imx8mm_evk", 0x1fc9, 0x30350410, 0x30350420, false, 0x40400000},
 	{"imx8mp-sdps", 0x0146, "SE Blank 865", false, 0x007e0000, 0x1a0000, 0x40000000, 512,
-	 0x40480000, 0x42800000, "imx8mp_evk", 0x1fc9, 0x30350420, 0x30350430, true, 0x40400000},
+	 0x40480000, 0x42800000, "imx8mp_evk", 0x1fc9, 0x30350420, 0x30350430, true, 0x40400000,
+	 true},
 };
 
 static const char *const imx_names[] = {"imx6q-sdp",	 "imx6ul-sdp",	"imx6ull-sdp",
@@ -244,6 +245,14 @@ static int imx_option(struct sim_board *b, const char *key, const char *value)
 		d->start_fastboot = !strcmp(value, "fastboot");
 		return 0;
 	}
+	if (!strcmp(key, "fastboot_speed")) {
+		/* Only a part with a USB3 controller can run the gadget at
+		 * SuperSpeed (boards/README.md, imx8mp-sdps). */
+		if (strcmp(value, "high") && (strcmp(value, "super") || !d->soc->usb3))
+			goto bad;
+		d->fastboot_super = !strcmp(value, "super");
+		return 0;
+	}
 	if (!strcmp(key, "dump_ram")) {
 		if (sim_parse_bool(value, &d->dump_ram) < 0)
 			goto bad;
@@ -404,16 +413,40 @@ int imx_identity_rom(struct sim_board *b)
 	return 0;
 }
 
+/*
+ * One bulk endpoint of the fastboot interface: 512 bytes at high speed
+ * (§2.3); at SuperSpeed 1024 bytes followed by its SuperSpeed endpoint
+ * companion, no bursts (USB 3.2 §9.6.7; U-Boot f_fastboot.c ss_ep_in,
+ * ss_ep_out).  Returns the end of what was written.
+ */
+static uint8_t *fastboot_ep(uint8_t *p, uint8_t addr, bool super)
+{
+	*p++ = 7, *p++ = 0x05, *p++ = addr, *p++ = 0x02;
+	sim_put_le16(p, super ? 1024 : 512);
+	p += 2;
+	*p++ = 0;
+	if (super)
+		*p++ = 6, *p++ = 0x30, *p++ = 0, *p++ = 0, *p++ = 0, *p++ = 0;
+	return p;
+}
+
 int imx_identity_fastboot(struct sim_board *b)
 {
 	struct imx_board *d = imx_priv(b);
-	uint8_t dev[18], cfg[9 + 9 + 7 + 7], *p = cfg;
+	bool super = d->fastboot_super;
+	uint8_t dev[18], cfg[9 + 9 + 2 * (7 + 6)], *p = cfg;
 	int r;
 
 	/* §2.2/§2.3: 0525:a4a5 (upstream EVK defconfigs), g_dnl strings,
 	 * iSerialNumber = env serial#.  bcdDevice: assumption (g_dnl derives
 	 * it from the U-Boot version). */
 	imx_device_desc(dev, 0x0525, 0xa4a5, 0x0223, true);
+	if (super) {
+		/* U-Boot's composite.c on a SuperSpeed link (USB_DT_DEVICE):
+		 * bcdUSB 0x0300, bMaxPacketSize0 9 (2^9 = 512 bytes). */
+		sim_put_le16(dev + 2, 0x0300);
+		dev[7] = 9;
+	}
 	p[0] = 9;
 	p[1] = SIM_USB_DT_CONFIG;
 	p[4] = 1;
@@ -424,16 +457,11 @@ int imx_identity_fastboot(struct sim_board *b)
 	p += 9;
 	*p++ = 9, *p++ = SIM_USB_DT_INTERFACE, *p++ = 0, *p++ = 0, *p++ = 2;
 	*p++ = 0xff, *p++ = 0x42, *p++ = 0x03, *p++ = 4;
-	/* Bulk IN 0x81 and OUT 0x01, 512 bytes at high speed (§2.3). */
-	*p++ = 7, *p++ = 0x05, *p++ = 0x81, *p++ = 0x02;
-	sim_put_le16(p, 512);
-	p += 2;
-	*p++ = 0;
-	*p++ = 7, *p++ = 0x05, *p++ = 0x01, *p++ = 0x02;
-	sim_put_le16(p, 512);
-	p += 2;
-	*p++ = 0;
-	r = sim_board_set_descriptors(b, dev, cfg, sizeof(cfg), SIM_SPEED_HIGH);
+	/* Bulk IN 0x81 and OUT 0x01. */
+	p = fastboot_ep(p, 0x81, super);
+	p = fastboot_ep(p, 0x01, super);
+	r = sim_board_set_descriptors(b, dev, cfg, (size_t)(p - cfg),
+				      super ? SIM_SPEED_SUPER : SIM_SPEED_HIGH);
 	if (r < 0)
 		return r;
 	r = sim_board_set_class_descriptor(b, 0, NULL, 0);
