@@ -137,6 +137,48 @@ static int map_file(const char *path, struct image **ret, struct err *e)
 	return 0;
 }
 
+/* The cached image equal to img (same path and hash), or NULL.  c->lock held. */
+static struct image *find_locked(struct image_cache *c, const struct image *img)
+{
+	for (struct image *i = c->list; i; i = i->next)
+		if (!strcmp(i->path, img->path) && !memcmp(i->sha256, img->sha256, RECIPE_SHA256_LEN))
+			return i;
+	return NULL;
+}
+
+/*
+ * Put a freshly mapped img in the cache, or, when another job mapped the
+ * same image meanwhile (both missed the cache at once), share that one and
+ * drop img: one copy per image.  Stages take their image from the cache
+ * again and keep its data pointer for the unit's verification while only
+ * the job's own reference keeps it mapped, so both must be the same copy
+ * (two copies: one job's pointer into the other's, unmapped when that job
+ * ended; a SIGSEGV in the verification, issue 21 soak).
+ */
+static int insert_or_share(struct image_cache *c, struct image *img, struct image **ret)
+{
+	struct image *have;
+
+	pthread_mutex_lock(&c->lock);
+	have = find_locked(c, img);
+	if (have) {
+		have->refs++;
+	} else {
+		img->next = c->list;
+		c->list = img;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (have) {
+		if (img->data)
+			munmap((void *)img->data, img->size);
+		free(img->path);
+		free(img);
+		img = have;
+	}
+	*ret = img;
+	return 0;
+}
+
 int image_get(struct image_cache *c, const char *path, const uint8_t sha256[RECIPE_SHA256_LEN],
 	      struct image **ret, struct err *e)
 {
@@ -177,12 +219,7 @@ int image_get(struct image_cache *c, const char *path, const uint8_t sha256[RECI
 		free(img);
 		return r;
 	}
-	pthread_mutex_lock(&c->lock);
-	img->next = c->list;
-	c->list = img;
-	pthread_mutex_unlock(&c->lock);
-	*ret = img;
-	return 0;
+	return insert_or_share(c, img, ret);
 }
 
 void image_put(struct image_cache *c, struct image *img)

@@ -507,8 +507,11 @@ static void *job_thread(void *arg)
 	struct log_ctx c;
 	int r = 0;
 
-	if (j->recipe->serial.source == RECIPE_SERIAL_USB_SERIAL && j->serial[0])
-		job_set_identity(j, &(struct db_unit_identity){ .serial = j->serial });
+	/* The USB serial is already in the unit row (job_start() wrote it with
+	 * the row): only the observer hears it.  A second write here was a
+	 * commit (an fsync) between the add uevent and the first request. */
+	if (j->recipe->serial.source == RECIPE_SERIAL_USB_SERIAL && j->serial[0] && j->obs.identity)
+		j->obs.identity(j->obs.userdata, j->serial);
 
 	c = job_log_ctx(j, NULL, NULL);
 	r = job_identity_begin(j, &c, &e);

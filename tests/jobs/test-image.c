@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -151,6 +152,56 @@ TEST(shared_between_units)
 	ASSERT_TRUE(a->data == b->data);
 	image_put(c, a);
 	image_put(c, b);
+	image_cache_free(c);
+	teardown();
+}
+
+/* Jobs that start together all miss the cache, map and hash at once. */
+struct racer {
+	struct image_cache *c;
+	pthread_barrier_t *go;
+	struct image *img;
+	int r;
+};
+
+static void *race_get(void *arg)
+{
+	struct racer *x = arg;
+	struct err e = {0};
+
+	pthread_barrier_wait(x->go);
+	x->r = image_get(x->c, path, pin, &x->img, &e);
+	return NULL;
+}
+
+/* Stages keep pointers into the cached copy while the job's own reference
+ * holds it: jobs loading the same image at once must share one copy. */
+TEST(shared_between_units_that_load_it_at_once)
+{
+	enum { N = 6, ROUNDS = 20 };
+	struct image_cache *c = NULL;
+	pthread_barrier_t go;
+	struct racer x[N];
+	pthread_t t[N];
+
+	setup();
+	ASSERT_OK(image_cache_new(&c));
+	for (int round = 0; round < ROUNDS; round++) {
+		pthread_barrier_init(&go, NULL, N);
+		for (int i = 0; i < N; i++) {
+			x[i] = (struct racer){ .c = c, .go = &go };
+			ASSERT_EQ(pthread_create(&t[i], NULL, race_get, &x[i]), 0);
+		}
+		for (int i = 0; i < N; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&go);
+		for (int i = 0; i < N; i++) {
+			ASSERT_OK(x[i].r);
+			ASSERT_TRUE(x[i].img == x[0].img);
+		}
+		for (int i = 0; i < N; i++)
+			image_put(c, x[i].img);
+	}
 	image_cache_free(c);
 	teardown();
 }

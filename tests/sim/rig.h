@@ -64,6 +64,7 @@ struct rig {
 	struct simdev *devs;
 	size_t n_devs;
 	unsigned next_devnum; /* main thread only */
+	bool devnum_used[128]; /* main thread only: held by a hub or a plugged board */
 	GMainLoop *loop;
 	uint64_t t0;
 	int rig_error; /* first fatal rig error (-errno), 0 if none */

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -305,6 +306,51 @@ static void port_dir(struct rig *r, const char *syspath, const char *sysname, un
 		 port);
 }
 
+/*
+ * The next free device number (one pool for both buses of a USB3 rig), as the kernel picks it (cyclic,
+ * skipping numbers still held, drivers/usb/core/hub.c choose_devnum()): a
+ * long run re-enumerates boards hundreds of times and must not reuse a
+ * number a plugged board or a hub still has (umockdev aborts on the node).
+ * 0 if all 127 are taken.
+ */
+static unsigned take_devnum(struct rig *r)
+{
+	for (unsigned i = 0; i < 127; i++) {
+		unsigned n = (r->next_devnum - 1 + i) % 127 + 1;
+
+		if (!r->devnum_used[n]) {
+			r->devnum_used[n] = true;
+			r->next_devnum = n % 127 + 1;
+			return n;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The devnum of a node path ".../dev/bus/usb/001/005" back to the pool.
+ * umockdev 0.17.16's remove leaves the device's /sys/dev/char link and its
+ * dev/.node entry behind, and its next add of that number aborts on them.
+ */
+static void release_devnum(struct rig *r, const char *devnode)
+{
+	const char *slash = strrchr(devnode, '/');
+	unsigned n = slash ? (unsigned)strtoul(slash + 1, NULL, 10) : 0;
+	unsigned bus = BUSNUM;
+	char path[600];
+
+	if (n == 0 || n > 127)
+		return;
+	/* ".../usb/002/005": the bus is the directory (SuperSpeed boards: bus 2). */
+	if (slash - devnode >= 4 && slash[-4] == '/')
+		bus = (unsigned)strtoul(slash - 3, NULL, 10);
+	snprintf(path, sizeof(path), "%s/sys/dev/char/189:%u", r->root, (bus - 1) * 128 + n - 1);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/dev/.node/bus_usb_%03u_%03u", r->root, bus, n);
+	unlink(path);
+	r->devnum_used[n] = false;
+}
+
 /* Hubs and root hub: nodes are regular files holding the descriptors, so
  * read() works; nobody drives a hub. */
 static int add_hub_dev(struct rig *r, unsigned busnum, const char *syspath, const char *sysname,
@@ -312,10 +358,12 @@ static int add_hub_dev(struct rig *r, unsigned busnum, const char *syspath, cons
 {
 	g_autoptr(GString) s = g_string_new(NULL);
 	struct rec rec = { s };
-	unsigned devnum = r->next_devnum++;
+	unsigned devnum = take_devnum(r);
 	char node[512];
 	int rr;
 
+	if (!devnum)
+		return -ENOSPC;
 	snprintf(node, sizeof(node), "%s/dev/bus/usb/%03u", r->root, busnum);
 	g_mkdir_with_parents(node, 0755);
 	snprintf(node + strlen(node), sizeof(node) - strlen(node), "/%03u", devnum);
@@ -525,9 +573,12 @@ int testbed_add_board(struct simdev *dev)
 		g_free(blob);
 		return rr;
 	}
-	devnum = r->next_devnum++;
-	if (r->next_devnum > 127)
-		r->next_devnum = 2; /* NEEDSWORK: no check that a wrapped devnum is free */
+	devnum = take_devnum(r);
+	if (!devnum) {
+		g_free(blob);
+		pthread_mutex_unlock(&dev->lock);
+		return -ENOSPC;
+	}
 	device_record(&rec, dev->cur_syspath, dev->cur_port, strchr(dev->cur_port, '-') + 1,
 		      busnum, devnum, blob, len, id->speed, id->manufacturer, id->product,
 		      id->serial);
@@ -592,6 +643,7 @@ void testbed_remove_board(struct simdev *dev)
 	if (dir)
 		g_dir_close(dir);
 	remove_record(r, dev->cur_syspath);
+	release_devnum(r, usbnode_devnode(node));
 	usbnode_detach(node);
 }
 
