@@ -50,8 +50,8 @@ struct hubbw {
 	size_t n_hubs;
 };
 
-static int fail(char *err, size_t errlen, int r, const char *fmt, const char *path,
-		const char *key, const char *what)
+static int fail(char *err, size_t errlen, int r, const char *fmt, const char *path, const char *key,
+		const char *what)
 {
 	snprintf(err, errlen, fmt, path, key, what);
 	return r;
@@ -109,7 +109,8 @@ static int parse_hub(struct hub *h, const cJSON *o, const char *path, char *err,
 			return fail(err, errlen, -EINVAL, "%s: hub_bandwidth.%s: %s", path,
 				    o->string, "unknown key (speed, tt)");
 	}
-	if (!cJSON_IsString(sp) || (strcmp(sp->valuestring, "high") && strcmp(sp->valuestring, "full")))
+	if (!cJSON_IsString(sp) ||
+	    (strcmp(sp->valuestring, "high") && strcmp(sp->valuestring, "full")))
 		return fail(err, errlen, -EINVAL, "%s: hub_bandwidth.%s.speed: %s", path, o->string,
 			    "not \"high\" or \"full\"");
 	if (tt && (!cJSON_IsString(tt) ||
@@ -128,8 +129,8 @@ static int parse_hub(struct hub *h, const cJSON *o, const char *path, char *err,
 	return 0;
 }
 
-int hubbw_load(const char *path, char *const *hubs, size_t n_hubs, struct hubbw **ret,
-	       char *err, size_t errlen)
+int hubbw_load(const char *path, char *const *hubs, size_t n_hubs, struct hubbw **ret, char *err,
+	       size_t errlen)
 {
 	char *text = read_all(path);
 	cJSON *root, *cfg, *ch;
@@ -147,7 +148,8 @@ int hubbw_load(const char *path, char *const *hubs, size_t n_hubs, struct hubbw 
 	if (!cfg)
 		goto out;
 	if (!cJSON_IsObject(cfg)) {
-		r = fail(err, errlen, -EINVAL, "%s: %s: %s", path, "hub_bandwidth", "not an object");
+		r = fail(err, errlen, -EINVAL, "%s: %s: %s", path, "hub_bandwidth",
+			 "not an object");
 		goto out;
 	}
 	h = calloc(1, sizeof(*h));

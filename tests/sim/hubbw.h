@@ -24,8 +24,8 @@ struct hubbw;
  * "tt": "multi" }, ... }; every key must be one of hubs[].  *ret is NULL when
  * the key is absent.  Returns 0 or -errno with "FILE: json.path: what" in err.
  */
-int hubbw_load(const char *path, char *const *hubs, size_t n_hubs, struct hubbw **ret,
-	       char *err, size_t errlen);
+int hubbw_load(const char *path, char *const *hubs, size_t n_hubs, struct hubbw **ret, char *err,
+	       size_t errlen);
 struct hubbw *hubbw_free(struct hubbw *h);
 
 /*
@@ -40,7 +40,7 @@ uint64_t hubbw_delay(struct hubbw *h, const char *port, enum sim_speed speed, si
 
 /* Per link, for the dump: what it carried and how long it was busy. */
 struct hubbw_stat {
-	const char *name; /* "1-3" (upstream), "1-3/tt" or "1-3/tt4" */
+	const char *name;		  /* "1-3" (upstream), "1-3/tt" or "1-3/tt4" */
 	uint64_t bytes, busy_ns, wait_ns; /* busy, wait: device time (unscaled) */
 	uint64_t first_ns, last_ns;	  /* real ns: first start, last end; 0 if unused */
 	double capacity;		  /* bytes per device second */

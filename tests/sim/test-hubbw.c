@@ -21,7 +21,7 @@
 
 static struct hubbw *load(const char *json, char *err, size_t errlen, int *rc)
 {
-	static char *hubs[] = { "1-1", "1-3", "1-3.4" };
+	static char *hubs[] = {"1-1", "1-3", "1-3.4"};
 	char path[] = "/tmp/test-hubbw.XXXXXX";
 	struct hubbw *h = NULL;
 	int fd = mkstemp(path);
@@ -40,9 +40,10 @@ static struct hubbw *hub(const char *speed, const char *tt)
 	struct hubbw *h;
 	int rc;
 
-	snprintf(json, sizeof(json),
-		 "{\"hubs\":[\"1-3\"],\"hub_bandwidth\":{\"1-3\":{\"speed\":\"%s\",\"tt\":\"%s\"}}}",
-		 speed, tt);
+	snprintf(
+		json, sizeof(json),
+		"{\"hubs\":[\"1-3\"],\"hub_bandwidth\":{\"1-3\":{\"speed\":\"%s\",\"tt\":\"%s\"}}}",
+		speed, tt);
 	h = load(json, err, sizeof(err), &rc);
 	if (rc < 0 || !h)
 		TEST_FAIL("hubbw_load: %d %s", rc, err);
@@ -54,7 +55,7 @@ static struct hubbw *hub(const char *speed, const char *tt)
 static uint64_t run(struct hubbw *h, unsigned n, enum sim_speed speed, size_t bytes,
 		    uint64_t board_ns, unsigned xfers)
 {
-	uint64_t t[8] = { 0 }, end = 0;
+	uint64_t t[8] = {0}, end = 0;
 	unsigned left[8];
 	char port[8][16];
 
@@ -157,8 +158,8 @@ TEST(config_errors_name_the_hub_and_key)
 	load("{\"hub_bandwidth\":{\"1-5\":{\"speed\":\"high\"}}}", err, sizeof(err), &rc);
 	ASSERT_EQ(rc, -EINVAL);
 	ASSERT_CONTAINS(err, "hub_bandwidth.1-5: not a hub of the scenario");
-	load("{\"hub_bandwidth\":{\"1-3\":{\"speed\":\"high\",\"tt\":\"dual\"}}}", err,
-	     sizeof(err), &rc);
+	load("{\"hub_bandwidth\":{\"1-3\":{\"speed\":\"high\",\"tt\":\"dual\"}}}", err, sizeof(err),
+	     &rc);
 	ASSERT_EQ(rc, -EINVAL);
 	ASSERT_CONTAINS(err, "hub_bandwidth.1-3.tt: not \"single\" or \"multi\"");
 	load("{\"hub_bandwidth\":{\"1-3\":{\"speed\":\"super\"}}}", err, sizeof(err), &rc);
