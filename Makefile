@@ -89,6 +89,9 @@ BOARD_TESTS := $(patsubst %.c,$(B)/%,$(BOARD_TEST_SRCS))
 PRODUCT_TESTS := $(patsubst %.c,$(B)/%,$(PRODUCT_TEST_SRCS))
 
 ALL_TARGETS := $(FLASHD) $(FLASHCTL) $(FLASHSIM) $(SHIM) $(USBIP_SIM) $(TOOLS) $(BOARD_TESTS) $(PRODUCT_TESTS)
+# The rig's own unit tests (tests/sim/test-*.c, e.g. the hub bandwidth model).
+SIM_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/sim/test-*.c))
+ALL_TARGETS += $(SIM_TESTS)
 
 .PHONY: all check check-system deps demo install clean format check-format check-includes bench check-valgrind
 # Keep objects of programs built by pattern rules (test tools) between runs.
@@ -175,6 +178,11 @@ $(B)/tests/tools/%: $(B)/tests/tools/%.o $(PRODUCT_LIBS)
 $(B)/tests/tools/ingenic-raw: $(B)/tests/tools/ingenic-raw.o
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(shell $(PKG_CONFIG) --libs libusb-1.0 zlib) $(ALL_LDFLAGS)
+
+# tests/sim/test-hubbw.c: hubbw.c alone (libc, pthread, cJSON).
+$(SIM_TESTS): $(B)/%: $(B)/%.o $(B)/tests/sim/hubbw.o
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson) -lpthread $(ALL_LDFLAGS)
 
 $(BOARD_TESTS): $(B)/%: $(B)/%.o $(LIB_BOARDS)
 	@echo "  LD      $@"

@@ -3,6 +3,7 @@
  * memory images, their SHA-256 and per-board counters in summary.json.
  */
 #include "tests/sim/dump.h"
+#include "tests/sim/hubbw.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -80,6 +81,30 @@ static cJSON *board_json(struct simdev *d, const char *dir, int *err)
 	return o;
 }
 
+/* The shared-bus model's links that carried traffic (README "Shared bus"). */
+static cJSON *hubs_json(struct hubbw *h)
+{
+	cJSON *a = cJSON_CreateArray();
+	struct hubbw_stat st;
+
+	for (size_t i = 0; hubbw_stat(h, i, &st); i++) {
+		cJSON *o;
+
+		if (!st.bytes)
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "link", st.name);
+		cJSON_AddNumberToObject(o, "capacity", st.capacity);
+		cJSON_AddNumberToObject(o, "bytes", (double)st.bytes);
+		cJSON_AddNumberToObject(o, "busy_ns", (double)st.busy_ns);
+		cJSON_AddNumberToObject(o, "wait_ns", (double)st.wait_ns);
+		cJSON_AddNumberToObject(o, "first_ns", (double)st.first_ns);
+		cJSON_AddNumberToObject(o, "last_ns", (double)st.last_ns);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
 int dump_write(struct rig *r, const char *dir, int child_status)
 {
 	cJSON *root = cJSON_CreateObject(), *boards = cJSON_CreateArray();
@@ -99,6 +124,8 @@ int dump_write(struct rig *r, const char *dir, int child_status)
 	for (size_t i = 0; i < r->n_devs; i++)
 		cJSON_AddItemToArray(boards, board_json(&r->devs[i], dir, &err));
 	cJSON_AddItemToObject(root, "boards", boards);
+	if (r->hubbw)
+		cJSON_AddItemToObject(root, "hub_links", hubs_json(r->hubbw));
 	if (dir) {
 		text = cJSON_Print(root);
 		snprintf(path, sizeof(path), "%s/summary.json", dir);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "tests/sim/dump.h"
+#include "tests/sim/hubbw.h"
 #include "tests/sim/rig.h"
 #include "tests/sim/simdev.h"
 #include "tests/sim/testbed.h"
@@ -194,7 +195,14 @@ int main(int argc, char **argv)
 		rig_log("%s", err);
 		return EXIT_RIG;
 	}
+	r = hubbw_load(scn_path, rig.scn->hubs, rig.scn->n_hubs, &rig.hubbw, err, sizeof(err));
+	if (r < 0) {
+		rig_log("%s", err);
+		scenario_free(rig.scn);
+		return EXIT_RIG;
+	}
 	if (ensure_preloaded(argv) < 0) {
+		hubbw_free(rig.hubbw);
 		scenario_free(rig.scn);
 		return EXIT_RIG;
 	}
@@ -274,6 +282,7 @@ out:
 	if (rig.loop)
 		g_main_loop_unref(rig.loop);
 	scenario_free(rig.scn);
+	hubbw_free(rig.hubbw);
 	pthread_mutex_destroy(&rig.opq_lock);
 	return status;
 }

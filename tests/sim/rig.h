@@ -75,6 +75,7 @@ struct rig {
 	bool opq_armed;
 	uint64_t last_op_ns;
 	unsigned pace_ms;
+	struct hubbw *hubbw; /* the shared-bus model (hubbw.h); NULL: none */
 };
 
 /* Log a rig message to stderr ("flashsim: ..."). */

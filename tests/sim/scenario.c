@@ -246,7 +246,8 @@ static int parse(struct ctx *c, struct scenario *s, const cJSON *root)
 	cJSON_ArrayForEach(ch, root)
 	{
 		if (strcmp(ch->string, "time_scale") && strcmp(ch->string, "hubs") &&
-		    strcmp(ch->string, "boards") && strcmp(ch->string, "usb3") && ch->string[0] != '_')
+		    strcmp(ch->string, "boards") && strcmp(ch->string, "usb3") &&
+		    strcmp(ch->string, "hub_bandwidth") && ch->string[0] != '_')
 			return fail(c, -EINVAL, "%s: unknown key (use '_' prefix for comments)",
 				    ch->string);
 	}

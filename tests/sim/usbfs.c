@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tests/sim/gate.h"
+#include "tests/sim/hubbw.h"
 #include "tests/sim/ioserv.h"
 #include "tests/sim/shim/flashsim-ioc.h"
 
@@ -187,9 +188,30 @@ static void urb_timer_cb(void *p)
 	pthread_mutex_unlock(&dev->lock);
 }
 
+/* The board's timing.scale (the scenario puts time_scale there unless set). */
+static double board_scale(const struct scn_board *cfg)
+{
+	for (size_t i = 0; i < cfg->n_opts; i++)
+		if (!strcmp(cfg->opts[i].key, "timing.scale"))
+			return strtod(cfg->opts[i].value, NULL);
+	return 1.0;
+}
+
+/* The shared-bus model may make a transfer behind a busy hub finish later. */
+static uint64_t usbfs_hub_delay(struct urb *u, uint64_t delay_ns)
+{
+	struct simdev *dev = u->fd->node->dev;
+
+	if (!dev->rig->hubbw)
+		return delay_ns;
+	return hubbw_delay(dev->rig->hubbw, dev->cfg->port, u->fd->node->speed, u->x.actual,
+			   board_scale(dev->cfg), sched_now_ns(), delay_ns);
+}
+
 /* Deliver u after delay_ns (dev lock held). */
 static void urb_finish_after(struct urb *u, uint64_t delay_ns)
 {
+	delay_ns = usbfs_hub_delay(u, delay_ns);
 	if (delay_ns == 0) {
 		urb_ready(u);
 		return;
