@@ -112,4 +112,11 @@ void ports_free(struct ports *ps);
 
 const char *port_state_name(enum port_state s);
 
+/*
+ * The observer a job on p reports to: its callbacks run on the job's
+ * thread, fill p->live under live_lock and wake the loop through
+ * p->wake_fd (stage deadlines, awaiting, the end of the job).
+ */
+struct job_observer port_job_observer(struct port *p);
+
 #endif
