@@ -1,6 +1,7 @@
 /* This file implements the key = value station configuration (daemon/config.h). */
 #include "daemon/config.h"
 #include "jobs/image.h"
+#include "common/conf-line.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -53,32 +54,6 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->slots);
 	*cfg = (struct config){ 0 };
-}
-
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
-/*
- * A '#' at the start of a line or after white space starts a comment; one
- * inside a word is part of the value ("database = /srv/line#3.db"), as in
- * the shell.
- */
-static void strip_comment(char *line)
-{
-	for (char *p = line; *p; p++)
-		if (*p == '#' && (p == line || isspace((unsigned char)p[-1]))) {
-			*p = '\0';
-			return;
-		}
 }
 
 static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out, const char *where,
@@ -284,21 +259,18 @@ int config_load(const char *path, struct config *cfg, struct err *e)
 		return err_set(e, r, "cannot open '%s': %s", path, strerror(-r));
 	}
 	while (getline(&line, &cap, f) >= 0) {
-		char where[300], *s, *eq;
+		char where[300], *key, *value;
 
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%u", path, lineno);
-		strip_comment(line);
-		s = trim(line);
-		if (!*s)
+		r = conf_line_split(line, CONF_COMMENT_AFTER_SPACE, &key, &value);
+		if (r == 0)
 			continue;
-		eq = strchr(s, '=');
-		if (!eq) {
-			r = err_set(e, -EINVAL, "%s: expected 'key = value'", where);
+		if (r < 0) {
+			err_set(e, r, "%s: expected 'key = value'", where);
 			break;
 		}
-		*eq = '\0';
-		r = apply(cfg, trim(s), trim(eq + 1), where, lineno, seen, e);
+		r = apply(cfg, key, value, where, lineno, seen, e);
 		if (r < 0)
 			break;
 	}

@@ -3,6 +3,7 @@
  * table of keys, each a string or a bounded integer field of the struct.
  */
 #include "sync/config.h"
+#include "common/conf-line.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -51,28 +52,6 @@ static void defaults(struct sync_config *c)
 		snprintf(c->station, sizeof(c->station), "station");
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
-/* A comment starts at '#' at the start of the line or after a space. */
-static void cut_comment(char *s)
-{
-	for (char *p = s; *p; p++)
-		if (*p == '#' && (p == s || isspace((unsigned char)p[-1]))) {
-			*p = '\0';
-			return;
-		}
-}
-
 static int set_key(struct sync_config *c, const struct key *k, const char *v, const char *path,
 		   int lineno, struct err *err)
 {
@@ -98,18 +77,13 @@ static int set_key(struct sync_config *c, const struct key *k, const char *v, co
 static int parse_line(struct sync_config *c, char *line, const char *path, int lineno,
 		      unsigned *seen, struct err *err)
 {
-	char *eq, *name, *value;
+	char *name, *value;
+	int r = conf_line_split(line, CONF_COMMENT_AFTER_SPACE, &name, &value);
 
-	cut_comment(line);
-	name = trim(line);
-	if (!*name)
+	if (r == 0)
 		return 0;
-	eq = strchr(name, '=');
-	if (!eq)
-		return err_set(err, -EINVAL, "%s:%d: expected 'key = value'", path, lineno);
-	*eq = '\0';
-	name = trim(name);
-	value = trim(eq + 1);
+	if (r < 0)
+		return err_set(err, r, "%s:%d: expected 'key = value'", path, lineno);
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		if (strcmp(keys[i].name, name) != 0)
 			continue;

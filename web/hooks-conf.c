@@ -1,5 +1,6 @@
 /* This file implements flashd-hooks' configuration (web/hooks.h). */
 #include "web/hooks.h"
+#include "common/conf-line.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -211,18 +212,6 @@ static int apply(struct hooks_conf *c, const char *key, const char *val, const c
 	return err_set(e, -EINVAL, "%s: unknown key '%s'", where, key);
 }
 
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
 int hooks_conf_load(const char *path, struct hooks_conf *c, struct err *e)
 {
 	_cleanup_free_ char *line = NULL;
@@ -237,21 +226,19 @@ int hooks_conf_load(const char *path, struct hooks_conf *c, struct err *e)
 		return err_set(e, r, "cannot open '%s': %s", path, strerror(-r));
 	}
 	while (getline(&line, &cap, f) >= 0) {
-		char where[300], *s, *eq;
+		char where[300], *key, *value;
 
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%u", path, lineno);
-		s = trim(line);
 		/* Whole-line comments only: a command may hold '#'. */
-		if (!*s || *s == '#')
+		r = conf_line_split(line, CONF_COMMENT_WHOLE_LINE, &key, &value);
+		if (r == 0)
 			continue;
-		eq = strchr(s, '=');
-		if (!eq) {
-			r = err_set(e, -EINVAL, "%s: expected 'key = value'", where);
+		if (r < 0) {
+			err_set(e, r, "%s: expected 'key = value'", where);
 			break;
 		}
-		*eq = '\0';
-		r = apply(c, trim(s), trim(eq + 1), where, e);
+		r = apply(c, key, value, where, e);
 		if (r < 0)
 			break;
 	}

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/conf-line.h"
 #include "common/log.h"
 
 struct key {
@@ -74,28 +75,6 @@ static int parse_listen(const char *v, struct web_config *cfg)
 	return cfg->listen_host ? 0 : -ENOMEM;
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
-/* A '#' at the start or after white space starts a comment (as flashd.conf). */
-static void strip_comment(char *s)
-{
-	for (char *p = s; *p; p++)
-		if (*p == '#' && (p == s || isspace((unsigned char)p[-1]))) {
-			*p = '\0';
-			return;
-		}
-}
-
 static int set_key(struct web_config *cfg, const char *k, const char *v, unsigned *seen,
 		   const char *path, unsigned line, struct err *e)
 {
@@ -136,20 +115,17 @@ static int load_file(const char *path, struct web_config *cfg, struct err *e)
 	if (!f)
 		return err_set(e, -errno, "cannot open '%s': %s", path, strerror(errno));
 	while (r == 0 && getline(&buf, &cap, f) >= 0) {
-		char *s, *eq;
+		char *key, *value;
 
 		line++;
-		strip_comment(buf);
-		s = trim(buf);
-		if (!*s)
+		r = conf_line_split(buf, CONF_COMMENT_AFTER_SPACE, &key, &value);
+		if (r == 0)
 			continue;
-		eq = strchr(s, '=');
-		if (!eq) {
-			r = err_set(e, -EINVAL, "%s:%u: expected 'key = value'", path, line);
+		if (r < 0) {
+			err_set(e, r, "%s:%u: expected 'key = value'", path, line);
 			break;
 		}
-		*eq = '\0';
-		r = set_key(cfg, trim(s), trim(eq + 1), &seen, path, line, e);
+		r = set_key(cfg, key, value, &seen, path, line, e);
 	}
 	free(buf);
 	fclose(f);
