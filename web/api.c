@@ -259,9 +259,51 @@ enum MHD_Result web_api_unit(struct web_request *rq)
 	return reply_json(rq->conn, u.root);
 }
 
+/* As flashctl export: the unit's columns, then "identities" (db/pool.h). */
+struct csv_out {
+	FILE *f;
+	struct db *db;
+	struct err *e;
+};
+
+static void csv_header(FILE *f)
+{
+	for (size_t i = 0; i < DB_UNIT_N_COLUMNS; i++)
+		db_csv_field(f, db_unit_columns[i], false);
+	db_csv_field(f, "identities", true);
+}
+
+/* "pool=value;..." of the values the unit kept (a released one is not its). */
+static int identity_text(const struct db_identity_row *r, void *ud)
+{
+	FILE *f = ud;
+
+	if (strcmp(r->state, "released") != 0)
+		fprintf(f, "%s%s=%s", ftell(f) ? ";" : "", r->pool, r->value);
+	return 0;
+}
+
 static int csv_unit(const struct db_unit_row *r, void *ud)
 {
-	db_unit_csv_row(ud, r);
+	struct csv_out *o = ud;
+	const char *v[DB_UNIT_N_COLUMNS];
+	char bufs[8][DB_ISO_MAX];
+	_cleanup_free_ char *ids = NULL;
+	size_t len;
+	FILE *m = open_memstream(&ids, &len);
+	int rc;
+
+	if (!m)
+		return -ENOMEM;
+	rc = db_query_unit_identities(o->db, r->id, identity_text, m, o->e);
+	if (fclose(m) != 0 && rc >= 0)
+		rc = -ENOMEM;
+	if (rc < 0)
+		return rc;
+	db_unit_fields(r, v, bufs);
+	for (size_t i = 0; i < DB_UNIT_N_COLUMNS; i++)
+		db_csv_field(o->f, v[i], false);
+	db_csv_field(o->f, ids, true);
 	return 0;
 }
 
@@ -284,8 +326,8 @@ enum MHD_Result web_api_units_csv(struct web_request *rq)
 	if (!f)
 		return MHD_NO;
 	/* flashctl export: the header, then the units oldest first. */
-	db_unit_csv_header(f);
-	rc = db_query_units(db, &p.filter, false, 0, csv_unit, f, &e);
+	csv_header(f);
+	rc = db_query_units(db, &p.filter, false, 0, csv_unit, &(struct csv_out){ .f = f, .db = db, .e = &e }, &e);
 	if (fclose(f) != 0 && rc >= 0)
 		rc = -ENOMEM;
 	if (rc < 0) {
