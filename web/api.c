@@ -327,7 +327,8 @@ enum MHD_Result web_api_units_csv(struct web_request *rq)
 		return MHD_NO;
 	/* flashctl export: the header, then the units oldest first. */
 	csv_header(f);
-	rc = db_query_units(db, &p.filter, false, 0, csv_unit, &(struct csv_out){ .f = f, .db = db, .e = &e }, &e);
+	rc = db_query_units(db, &p.filter, false, 0, csv_unit,
+			    &(struct csv_out){ .f = f, .db = db, .e = &e }, &e);
 	if (fclose(f) != 0 && rc >= 0)
 		rc = -ENOMEM;
 	if (rc < 0) {

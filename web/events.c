@@ -463,7 +463,8 @@ static int take_snapshot(struct events *ev, struct events_client *c)
 	snap = web_snapshot_json(ev->web);
 	if (!snap)
 		return -ENOMEM;
-	c->buf = synced ? format_event(seq, "snapshot", snap, &len) : format_unsynced_snapshot(snap, &len);
+	c->buf = synced ? format_event(seq, "snapshot", snap, &len)
+			: format_unsynced_snapshot(snap, &len);
 	free(snap);
 	if (!c->buf)
 		return -ENOMEM;

@@ -170,12 +170,13 @@ static int dup_default(char **slot, const char *v)
 static int default_events_socket(struct web_config *cfg)
 {
 	const char *ctl = cfg->control_socket, *slash = strrchr(ctl, '/');
+	int dir = slash ? (int)(slash - ctl + 1) : 0;
 
 	if (cfg->events_socket)
 		return 0;
 	if (cfg->flashd.events_socket)
 		return dup_default(&cfg->events_socket, cfg->flashd.events_socket);
-	if (asprintf(&cfg->events_socket, "%.*sevents", slash ? (int)(slash - ctl + 1) : 0, ctl) < 0) {
+	if (asprintf(&cfg->events_socket, "%.*sevents", dir, ctl) < 0) {
 		cfg->events_socket = NULL;
 		return -ENOMEM;
 	}
