@@ -106,6 +106,7 @@ static void add_database(cJSON *root, struct station *s)
 	cJSON_AddNumberToObject(o, "pending_records",
 				s->pending ? (double)db_pending_count(s->pending) : 0);
 	cJSON_AddStringToObject(o, "error", station_db_blocked(s) ? why : "");
+	cJSON_AddNumberToObject(o, "write_errors", (double)atomic_load(&s->db_write_errors));
 }
 
 /* The identity pools as last read by the loop (daemon/pool-watch.h). */

@@ -505,6 +505,7 @@ static void start_job(struct station *s, struct port *p, const struct recipe *r)
 		       r->name, p->path, e.msg);
 		p->job = job_free(p->job);
 		p->state = PORT_QUEUED;
+		atomic_fetch_add(&s->db_write_errors, 1); /* the 'running' row */
 		db_pending_block(s->pending, e.msg);
 		db_enter_blocked(s);
 		return;
@@ -1315,6 +1316,7 @@ int station_new(const struct station_options *o, struct station **ret)
 				   .db = s->db,
 				   .db_lock = &s->db_lock,
 				   .pending = s->pending,
+				   .db_write_errors = &s->db_write_errors,
 				   .images = s->images,
 				   .station = s->cfg.station,
 				   .version = FLASHD_VERSION,

@@ -105,6 +105,8 @@ struct station {
 	/* Units that ended with their result pending, less pending results
 	 * written since (may dip below 0 until the job is reaped). */
 	int today_pending;
+	/* Unit record writes the database refused (job_env.db_write_errors). */
+	atomic_ullong db_write_errors;
 
 	/*
 	 * Database not writable (db/pending.h): while db_blocked no job

@@ -101,6 +101,13 @@ static struct log_ctx job_log_ctx(const struct job *j, const char *stage, const 
 		_r;                                                                                \
 	})
 
+/* A write was tried and refused (queued behind others is no error). */
+static void job_count_write_error(struct job *j, bool refused, int r)
+{
+	if ((refused || r < 0) && j->env->db_write_errors)
+		atomic_fetch_add(j->env->db_write_errors, 1);
+}
+
 /*
  * Every write of the unit's row after it began goes through here: written
  * now, or kept pending (db/pending.h) while the database cannot take
@@ -117,6 +124,7 @@ static bool job_record(struct job *j, const struct db_rec *rec, const char *what
 	r = j->env->pending ? db_pending_submit(j->env->pending, j->env->db, rec, &e) :
 			      db_rec_write(j->env->db, rec, &e);
 	pthread_mutex_unlock(j->env->db_lock);
+	job_count_write_error(j, r == 1 && e.msg[0], r);
 	if (r == 1 && e.msg[0])
 		log_ev(LOG_WARNING, NULL, &c,
 		       "Cannot record %s for unit %lld now: %s; kept pending until the database takes writes",

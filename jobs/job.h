@@ -33,6 +33,7 @@
 
 #include <libusb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -51,6 +52,9 @@ struct job_env {
 	/* Records the database could not take yet (db/pending.h), or NULL:
 	 * then such a record is logged and lost. */
 	struct db_pending *pending;
+	/* Counts unit record writes the database refused (status
+	 * database.write_errors), or NULL.  Job threads add to it. */
+	atomic_ullong *db_write_errors;
 	struct image_cache *images;
 	const char *station;
 	const char *version; /* flashd version stored with each unit */

@@ -53,6 +53,7 @@ struct events {
 	struct entry ring[RING];
 	uint64_t head, tail; /* positions: ring[p % RING] for tail <= p < head */
 	uint64_t last_seq;
+	bool synced; /* a hello came on the current connection: last_seq is flashd's */
 	char *hello_status;
 	struct events_client *clients;
 	bool stopping;
@@ -80,6 +81,23 @@ static char *format_event(uint64_t seq, const char *type, const char *data, size
 {
 	char *s = NULL;
 	int n = asprintf(&s, "id: %" PRIu64 "\nevent: %s\ndata: %s\n\n", seq, type, data);
+
+	if (n < 0)
+		return NULL;
+	*len = (size_t)n;
+	return s;
+}
+
+/*
+ * A snapshot taken while flashd's stream is not connected carries no id:
+ * its seq would be the stale or initial one (0), which flashd's next hello
+ * reuses, and a client resuming from it would skip that hello's snapshot.
+ * Without an id, the browser keeps its last one (or none: a full snapshot).
+ */
+static char *format_unsynced_snapshot(const char *data, size_t *len)
+{
+	char *s = NULL;
+	int n = asprintf(&s, "event: snapshot\ndata: %s\n\n", data);
 
 	if (n < 0)
 		return NULL;
@@ -127,6 +145,7 @@ static void on_hello(struct events *ev, uint64_t seq, cJSON *status)
 	if (seq < ev->last_seq)
 		ev->tail = ev->head; /* flashd restarted: old ids mean nothing now */
 	ev->last_seq = seq;
+	ev->synced = true;
 	free(ev->hello_status);
 	ev->hello_status = st;
 	pthread_mutex_unlock(&ev->lock);
@@ -246,6 +265,14 @@ out:
 	return go;
 }
 
+/* Until the next hello, a snapshot stands for no position in flashd's stream. */
+static void set_unsynced(struct events *ev)
+{
+	pthread_mutex_lock(&ev->lock);
+	ev->synced = false;
+	pthread_mutex_unlock(&ev->lock);
+}
+
 static void *reader(void *userdata)
 {
 	struct events *ev = userdata;
@@ -262,6 +289,7 @@ static void *reader(void *userdata)
 				break;
 			}
 			close(fd);
+			set_unsynced(ev);
 			log_msg(LOG_INFO, "events: '%s' closed, reconnecting", ev->path);
 		} else if (!warned) {
 			log_msg(LOG_WARNING, "events: cannot connect to '%s': %s; retrying",
@@ -423,17 +451,20 @@ static int take_events_locked(struct events *ev, struct events_client *c)
 static int take_snapshot(struct events *ev, struct events_client *c)
 {
 	uint64_t pos, seq;
+	bool synced;
 	char *snap;
 	size_t len = 0;
 
 	pthread_mutex_lock(&ev->lock);
 	pos = ev->head;
 	seq = ev->last_seq;
+	synced = ev->synced;
 	pthread_mutex_unlock(&ev->lock);
 	snap = web_snapshot_json(ev->web);
 	if (!snap)
 		return -ENOMEM;
-	c->buf = format_event(seq, "snapshot", snap, &len);
+	c->buf = synced ? format_event(seq, "snapshot", snap, &len)
+			: format_unsynced_snapshot(snap, &len);
 	free(snap);
 	if (!c->buf)
 		return -ENOMEM;

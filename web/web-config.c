@@ -6,7 +6,8 @@
  *   flashd_conf    = /etc/flashd/flashd.conf   slot labels, database, control socket
  *   database       = (flashd.conf's)       opened read-only
  *   control_socket = (flashd.conf's)       flashd's status document
- *   events_socket  = /run/flashd/events    flashd's event stream
+ *   events_socket  = (flashd.conf's)       flashd's event stream; as flashd:
+ *                                          else "events" next to control_socket
  *
  * Strict like flashd.conf: unknown keys, keys set twice and bad values are
  * refused naming file:line.
@@ -140,6 +141,24 @@ static int dup_default(char **slot, const char *v)
 	return *slot ? 0 : -ENOMEM;
 }
 
+/* Where flashd listens (daemon/events.c events_path()): flashd.conf's
+ * events_socket, else "events" in the control socket's directory. */
+static int default_events_socket(struct web_config *cfg)
+{
+	const char *ctl = cfg->control_socket, *slash = strrchr(ctl, '/');
+	int dir = slash ? (int)(slash - ctl + 1) : 0;
+
+	if (cfg->events_socket)
+		return 0;
+	if (cfg->flashd.events_socket)
+		return dup_default(&cfg->events_socket, cfg->flashd.events_socket);
+	if (asprintf(&cfg->events_socket, "%.*sevents", dir, ctl) < 0) {
+		cfg->events_socket = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int web_config_load(const char *path, struct web_config *cfg, struct err *e)
 {
 	int r;
@@ -166,7 +185,7 @@ int web_config_load(const char *path, struct web_config *cfg, struct err *e)
 	}
 	if (dup_default(&cfg->database, cfg->flashd.database) < 0 ||
 	    dup_default(&cfg->control_socket, cfg->flashd.control_socket) < 0 ||
-	    dup_default(&cfg->events_socket, "/run/flashd/events") < 0)
+	    default_events_socket(cfg) < 0)
 		return err_set(e, -ENOMEM, "out of memory");
 	return 0;
 }

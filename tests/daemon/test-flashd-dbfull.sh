@@ -167,6 +167,11 @@ check "dbfull_waiting_board_flashed_once_writable_without_replug" \
 st=$(jget "$d/status-freed.json" 'd["status"]')
 check "dbfull_status_back_to_normal_with_true_counts" \
 	"$([[ $st == "2 ports: 0 flashing, 0 waiting re-enumeration; today 2 pass, 0 fail" ]] && echo 0 || echo 1)" "status: $st"
+# flashd-web's flashd_db_write_errors_total: refused writes, counted once each, kept after the episode.
+we=$(jget "$d/status-full.json" 'd["database"]["write_errors"]')
+we2=$(jget "$d/status-freed.json" 'd["database"]["write_errors"]')
+check "dbfull_status_counts_write_errors" "$([ "$we" -ge 1 ] 2>/dev/null && [ "$we2" = "$we" ] && echo 0 || echo 1)" \
+	"write_errors while full: $we, after: $we2"
 check "dbfull_pending_journal_removed_once_written" "$([ ! -e "$d/pending.journal" ] && echo 0 || echo 1)" "$(cat "$d/pending.journal" 2>/dev/null | head -3)"
 
 # ---- 2: flashd stopped while results are pending; started again later -------
@@ -196,6 +201,8 @@ st=$(jget "$d/status-begin.json" 'd["status"]')
 check "dbfull_board_untouched_when_its_row_cannot_be_written" \
 	"$([ "$touched" = 0 ] && grep -q "Not starting recipe 'stm32' on port '1-1.3': .*full.*the board waits" "$log" && [[ $st == "Database not writable: 0 result(s) pending, not taking boards;"* ]] && echo 0 || echo 1)" \
 	"job started or stage ran while full: $touched" "status: $st" "$(grep "1-1.3" "$log" | head -4)"
+we=$(jget "$d/status-begin.json" 'd["database"]["write_errors"]')
+check "dbfull_status_counts_the_refused_running_row" "$([ "$we" = 1 ] && echo 0 || echo 1)" "write_errors: $we"
 row=$(q "$d/dbfs/f.db" "SELECT group_concat(result, ' ') FROM units WHERE serial='BEGIN-C'")
 check "dbfull_board_whose_row_failed_is_flashed_once_writable" \
 	"$([ "$row" = pass ] && cmp -s "$d/out/c.flash.bin" "$tmp/expect.bin" && echo 0 || echo 1)" "rows: $row" "$(tail -4 "$log")"

@@ -258,6 +258,56 @@ else
 	say "#   useradd missing: QA group check skipped"
 fi
 
+# ---- web: flashd-web as installed, under systemd next to flashd -----------------
+# make install put its binary, unit and sysusers entry; started here, it
+# finds flashd's event stream and database from flashd.conf; /metrics is
+# scraped from inside the VM.  It runs as flashd-web with group flashd-read,
+# never group flashd (which owns the boards' device nodes).
+web_up() { curl -sf -o "$W/metrics.txt" http://127.0.0.1:9180/metrics; }
+if want_case web; then
+	systemctl start flashd-web
+	wait_for 30 web_up
+	check vm_web_started_by_systemd_serves_metrics \
+		'[ "$(systemctl is-active flashd-web)" = active ] && [ -s "$W/metrics.txt" ]' \
+		"is-active: $(systemctl is-active flashd-web)" "$(journalctl -u flashd-web -n 5 --no-pager)"
+	cp "$W/metrics.txt" "$OUT/metrics.txt" 2>/dev/null
+	missing=
+	for m in flashd_units_total flashd_unit_duration_seconds flashd_stage_duration_seconds flashd_ports \
+		flashd_bytes_written_total flashd_db_write_errors_total flashd_build_info; do
+		grep -q "^# TYPE $m " "$W/metrics.txt" || missing="$missing $m"
+	done
+	if command -v promtool >/dev/null; then
+		lint=$(promtool check metrics <"$W/metrics.txt" 2>&1)
+		lint_rc=$?
+	else
+		lint="promtool not in the image: names checked" lint_rc=0
+	fi
+	say "#   metrics lint: $lint"
+	check vm_web_metrics_names_and_format '[ -z "$missing" ] && [ "$lint_rc" = 0 ]' "missing:$missing" "$lint"
+	# The counts come from flashd's database; its status answers over the control socket.
+	web_pass=$(awk '/^flashd_units_total\{.*result="pass"/ { n += $2 } END { print n + 0 }' "$W/metrics.txt")
+	db_pass=$(q "SELECT count(*) FROM units WHERE result = 'pass'")
+	we=$(awk '$1 == "flashd_db_write_errors_total" { print $2 }' "$W/metrics.txt")
+	check vm_web_metrics_agree_with_database_and_flashd \
+		'[ "$web_pass" = "$db_pass" ] && [ "$we" = 0 ] && grep -q "^flashd_ports{" "$W/metrics.txt"' \
+		"pass in metrics: $web_pass, in the database: $db_pass, write errors: $we" "$(grep '^flashd_ports' "$W/metrics.txt")"
+	page=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9180/)
+	connected=$(journalctl -u flashd-web --no-pager | grep -c "events: connected to '/run/flashd/events'")
+	check vm_web_page_and_flashd_event_stream '[ "$page" = 200 ] && [ "$connected" -ge 1 ]' \
+		"GET /: $page" "$(journalctl -u flashd-web -n 5 --no-pager)"
+	wpid=$(systemctl show -p MainPID --value flashd-web)
+	wuser=$(ps -o user:32= -p "$wpid" | tr -d ' ')
+	wgroups=$(awk '/^Groups:/ { $1 = ""; print }' "/proc/$wpid/status" 2>/dev/null)
+	wgid=$(awk '/^Gid:/ { print $2 }' "/proc/$wpid/status" 2>/dev/null)
+	g_flashd=$(getent group flashd | cut -d: -f3)
+	g_read=$(getent group flashd-read | cut -d: -f3)
+	has_gid() { [[ " $wgroups $wgid " == *" $1 "* ]]; }
+	check vm_web_runs_as_flashd_web_without_group_flashd \
+		'[ "$wuser" = flashd-web ] && [ -n "$g_flashd" ] && ! has_gid "$g_flashd" && has_gid "$g_read"' \
+		"user=$wuser gid=$wgid groups=$wgroups flashd=$g_flashd flashd-read=$g_read"
+	journalctl -u flashd-web --no-pager >"$OUT/flashd-web.log" 2>&1
+fi
+
 # ---- every unit that started says how it ended --------------------------------
 check vm_no_row_left_running 'no_running' "$(q "SELECT id, port FROM units WHERE result = 'running'")"
 
