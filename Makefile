@@ -261,7 +261,7 @@ DEB_PKGS := build-essential pkg-config libusb-1.0-0-dev libudev-dev libsystemd-d
 	libsqlite3-dev sqlite3 libcjson-dev umockdev libumockdev-dev libglib2.0-dev \
 	dfu-util valgrind python3 systemd imx-usb-loader uuu fastboot \
 	qemu-system-x86 mmdebstrap gpg busybox-static e2fsprogs zlib1g-dev nettle-dev \
-	libmicrohttpd-dev chromium prometheus postgresql libpq-dev
+	libmicrohttpd-dev chromium prometheus postgresql libpq-dev clang-format
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -378,8 +378,9 @@ CLANG_FORMAT ?= clang-format
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
 format:
 	$(Q)$(CLANG_FORMAT) -i $(FORMAT_FILES)
+# Fails on any difference (CI runs it): `make format` fixes the tree.
 check-format:
-	$(Q)$(CLANG_FORMAT) --dry-run $(FORMAT_FILES)
+	$(Q)$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build

@@ -30,6 +30,7 @@
 #define ERASE_4_32_64                                                                              \
 	.op_se_4k = SPINOR_OP_SE_4K, .op_be_32k = SPINOR_OP_BE_32K, .op_be_64k = SPINOR_OP_BE_64K
 
+/* clang-format off: one part per entry, its source last, as a datasheet table reads */
 static const struct spinor_part parts[] = {
 	/* Winbond: QE = SR2 bit 1 (S9), Write Status Register-2 is 31h. */
 	{ .name = "W25Q64JV-IQ", .jedec = 0xef4017, .size = MIB(8), .page = 256, ERASE_4_32_64,
@@ -158,6 +159,7 @@ static const struct spinor_part parts[] = {
 	  .source = "Puya PY25Q128HA datasheet: Manufacturer and Device Identification (85 2018), "
 		    "Status Register (QE S9, 31h); [VDB] norkey37" },
 };
+/* clang-format on */
 #define N_PARTS (sizeof(parts) / sizeof(parts[0]))
 
 const struct spinor_part *spinor_part_find(uint32_t jedec)
