@@ -23,8 +23,8 @@
 #define ERR_MSG_MAX 256
 
 struct err {
-	int code;		/* negative errno of the first failure, 0 if none */
-	char msg[ERR_MSG_MAX];	/* what failed, naming step, offset, file or port */
+	int code;	       /* negative errno of the first failure, 0 if none */
+	char msg[ERR_MSG_MAX]; /* what failed, naming step, offset, file or port */
 };
 
 /* Record the failure unless e already holds one (first wins); returns code. */

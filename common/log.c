@@ -47,7 +47,8 @@ static const char *prio_name(int p)
 }
 
 /* Appends "NAME=value" to the iovec list when value is set. */
-static void add_field(struct iovec *iov, char bufs[][256], int *n, const char *name, const char *value)
+static void add_field(struct iovec *iov, char bufs[][256], int *n, const char *name,
+		      const char *value)
 {
 	if (!value || !*value)
 		return;

@@ -121,9 +121,10 @@ static int set_allow(struct config *cfg, char *v, const char *where, struct err 
 		char **n;
 
 		if (!port_glob_valid(tok))
-			return err_set(e, -EINVAL,
-				       "%s: allow_ports: '%s' is not a port-path glob (digits, '-', '.', '*', '?', '[...]')",
-				       where, tok);
+			return err_set(
+				e, -EINVAL,
+				"%s: allow_ports: '%s' is not a port-path glob (digits, '-', '.', '*', '?', '[...]')",
+				where, tok);
 		n = realloc(cfg->allow_ports, (cfg->n_allow + 1) * sizeof(*n));
 		if (!n)
 			return err_set(e, -ENOMEM, "%s: out of memory", where);
@@ -147,8 +148,8 @@ static int add_slot(struct config *cfg, const char *port, const char *label, con
 		return err_set(e, -EINVAL, "%s: slot.%s: empty label", where, port);
 	for (size_t i = 0; i < cfg->n_slots; i++) {
 		if (!strcmp(cfg->slots[i].port, port))
-			return err_set(e, -EINVAL, "%s: slot.%s: port already labelled '%s'",
-				       where, port, cfg->slots[i].label);
+			return err_set(e, -EINVAL, "%s: slot.%s: port already labelled '%s'", where,
+				       port, cfg->slots[i].label);
 		if (!strcmp(cfg->slots[i].label, label))
 			return err_set(e, -EINVAL, "%s: slot.%s: label '%s' is already port %s's",
 				       where, port, label, cfg->slots[i].port);
@@ -211,8 +212,8 @@ static int apply_key(struct config *cfg, const struct config_key *k, char *val, 
 			return err_set(e, -ENOMEM, "%s: out of memory", where);
 		return 0;
 	case CONFIG_UINT:
-		return parse_uint(val, k->min, k->max, (unsigned *)((char *)cfg + k->offset),
-				  where, k->name, e);
+		return parse_uint(val, k->min, k->max, (unsigned *)((char *)cfg + k->offset), where,
+				  k->name, e);
 	case CONFIG_GLOBS:
 		return set_allow(cfg, val, where, e);
 	}
@@ -220,8 +221,8 @@ static int apply_key(struct config *cfg, const struct config_key *k, char *val, 
 }
 
 /* seen[i]: line of config_keys[i] so far (0 = not yet), for duplicates. */
-static int apply(struct config *cfg, const char *key, char *val, const char *where,
-		 unsigned lineno, unsigned seen[], struct err *e)
+static int apply(struct config *cfg, const char *key, char *val, const char *where, unsigned lineno,
+		 unsigned seen[], struct err *e)
 {
 	if (!strncmp(key, "slot.", 5) && key[5])
 		return add_slot(cfg, key + 5, val, where, e);

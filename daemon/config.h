@@ -51,7 +51,7 @@ struct config {
 	char *pending_journal; /* NULL: pending.journal next to control_socket */
 	char *events_socket;   /* NULL: "events" next to control_socket */
 	unsigned events_queue; /* bytes per subscriber (daemon/events.h) */
-	char **allow_ports; /* globs */
+	char **allow_ports;    /* globs */
 	size_t n_allow;
 	struct config_slot *slots;
 	size_t n_slots;

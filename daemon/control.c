@@ -84,7 +84,8 @@ static void add_port(cJSON *arr, struct station *s, struct port *p, uint64_t now
 	cJSON_AddStringToObject(o, "last_result", p->last_result);
 	/* The unit's row lacks records still pending (db/pending.h). */
 	cJSON_AddBoolToObject(o, "pending",
-			      p->unit_id && s->pending && db_pending_has_unit(s->pending, p->unit_id));
+			      p->unit_id && s->pending &&
+				      db_pending_has_unit(s->pending, p->unit_id));
 	cJSON_AddStringToObject(o, "last_error", p->last_error);
 	cJSON_AddItemToArray(arr, o);
 }

@@ -39,10 +39,10 @@ struct events_sub {
 struct events_port {
 	const struct port *p;
 	enum port_state state;
-	bool sent;	  /* a port event was sent (or the state was taken as known) */
-	int64_t unit;	  /* job the stage/progress fields are about */
+	bool sent;    /* a port event was sent (or the state was taken as known) */
+	int64_t unit; /* job the stage/progress fields are about */
 	unsigned stage_idx;
-	char stage[64];   /* "" : no stage sent for this job yet */
+	char stage[64];	  /* "" : no stage sent for this job yet */
 	uint64_t prog_ms; /* monotonic time of the last progress event */
 	uint64_t prog_done, prog_total;
 	char prog_phase[16];
@@ -129,7 +129,8 @@ static void sub_report_dropped(struct events_sub *sub)
 
 	if (!sub->dropped)
 		return;
-	n = snprintf(line, sizeof(line), "{\"type\":\"dropped\",\"seq\":%llu,\"t\":%lld,\"count\":%llu}\n",
+	n = snprintf(line, sizeof(line),
+		     "{\"type\":\"dropped\",\"seq\":%llu,\"t\":%lld,\"count\":%llu}\n",
 		     (unsigned long long)sub->dropped_seq, (long long)db_now_ms(),
 		     (unsigned long long)sub->dropped);
 	if (sub_append(sub, line, (size_t)n, false) == 0)
@@ -202,8 +203,8 @@ static cJSON *event_new(const char *type)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (o && (!cJSON_AddStringToObject(o, "type", type) || !cJSON_AddNumberToObject(o, "seq", 0) ||
-		  !cJSON_AddNumberToObject(o, "t", 0))) {
+	if (o && (!cJSON_AddStringToObject(o, "type", type) ||
+		  !cJSON_AddNumberToObject(o, "seq", 0) || !cJSON_AddNumberToObject(o, "t", 0))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -631,8 +632,7 @@ static int events_listen(struct events *ev)
 	umask(old_mask);
 	if (r < 0 || listen(ev->fd, 64) < 0) {
 		r = -errno;
-		log_msg(LOG_ERR, "Cannot listen on events socket '%s': %s", ev->path,
-			strerror(-r));
+		log_msg(LOG_ERR, "Cannot listen on events socket '%s': %s", ev->path, strerror(-r));
 		close(ev->fd);
 		ev->fd = -1;
 		return r;

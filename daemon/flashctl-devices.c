@@ -30,16 +30,11 @@ static const struct family {
 	uint16_t vid, pid; /* pid 0: any */
 	const char *what;
 } families[] = {
-	{ 0x0483, 0xdf11, "STM32 DfuSe ROM" },
-	{ 0x15a2, 0, "i.MX SDP ROM" },
-	{ 0x1fc9, 0x0151, "i.MX SPL SDP gadget" },
-	{ 0x1fc9, 0x0152, "i.MX SPL SDP gadget" },
-	{ 0x1fc9, 0, "i.MX SDP/SDPS ROM" },
-	{ 0x0525, 0xb4a4, "U-Boot SPL SDP gadget" },
-	{ 0x0525, 0xa4a5, "U-Boot fastboot" },
-	{ 0x18d1, 0x0d02, "U-Boot fastboot" },
-	{ 0xa108, 0xc309, "Ingenic T-series ROM" },
-	{ 0xa108, 0, "Ingenic ROM" },
+	{ 0x0483, 0xdf11, "STM32 DfuSe ROM" },	    { 0x15a2, 0, "i.MX SDP ROM" },
+	{ 0x1fc9, 0x0151, "i.MX SPL SDP gadget" },  { 0x1fc9, 0x0152, "i.MX SPL SDP gadget" },
+	{ 0x1fc9, 0, "i.MX SDP/SDPS ROM" },	    { 0x0525, 0xb4a4, "U-Boot SPL SDP gadget" },
+	{ 0x0525, 0xa4a5, "U-Boot fastboot" },	    { 0x18d1, 0x0d02, "U-Boot fastboot" },
+	{ 0xa108, 0xc309, "Ingenic T-series ROM" }, { 0xa108, 0, "Ingenic ROM" },
 };
 
 static const char *family_of(uint16_t vid, uint16_t pid)
@@ -174,7 +169,8 @@ int flashctl_cmd_devices(int argc, char **argv)
 		else if (c == 'j')
 			o.json = true;
 		else {
-			fprintf(stderr, "usage: flashctl devices [--recipes DIR] [--socket PATH] [--json]\n");
+			fprintf(stderr,
+				"usage: flashctl devices [--recipes DIR] [--socket PATH] [--json]\n");
 			return FLASHCTL_EXIT_USAGE;
 		}
 	}

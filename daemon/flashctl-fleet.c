@@ -28,8 +28,8 @@
 
 struct fleet {
 	PGconn *conn;
-	const char *station;	   /* --station, NULL = every station */
-	char found_station[256];   /* the station of find_unit()'s unit */
+	const char *station;	 /* --station, NULL = every station */
+	char found_station[256]; /* the station of find_unit()'s unit */
 	/* While units()/units_images() hand out a list without a limit: its filter, and
 	 * the identities of all its units once the printer asks for the first. */
 	bool listing;
@@ -54,8 +54,8 @@ static void list_end(struct fleet *f)
 #define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 #define UNIT_COLUMNS                                                                               \
 	"u.unit_id, u.station, u.port, u.slot, u.recipe, u.recipe_sha256, u.vid, u.pid, "          \
-	"u.serial, u.chip_uid, u.jedec_id, u.result, u.failed_stage, u.error, " MS("u.started_at") \
-	", " MS("u.finished_at") ", u.duration_ms, u.flashd_version"
+	"u.serial, u.chip_uid, u.jedec_id, u.result, u.failed_stage, u.error, " MS(                \
+		"u.started_at") ", " MS("u.finished_at") ", u.duration_ms, u.flashd_version"
 #define N_UNIT_COLS 18
 
 /* Parameters of one statement, as text. */
@@ -68,8 +68,10 @@ struct params {
 /* v as the next parameter; returns its name ("$3").  At most 16 (a filter needs 9). */
 static const char *param(struct params *p, const char *v)
 {
-	static const char *const names[16] = { "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8",
-					       "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16" };
+	static const char *const names[16] = {
+		"$1", "$2",  "$3",  "$4",  "$5",  "$6",	 "$7",	"$8",
+		"$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16"
+	};
 
 	p->v[p->n] = v;
 	return names[p->n++];
@@ -205,7 +207,8 @@ static int build_where(struct fleet *f, const struct db_filter *flt, struct para
 static int run(struct fleet *f, const char *sql, const struct params *p, PGresult **res,
 	       struct err *err, const char *what)
 {
-	PGresult *r = PQexecParams(f->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
+	PGresult *r =
+		PQexecParams(f->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		int rc = err_set(err, -EIO, "%s: %s", what,
@@ -225,7 +228,8 @@ static int fleet_open(const char *where, const char *station, void **h, struct e
 	struct fleet *f;
 
 	if (!where || !*where)
-		return err_set(err, -EINVAL, "no fleet database: give --db-url or $FLASHD_FLEET_URL");
+		return err_set(err, -EINVAL,
+			       "no fleet database: give --db-url or $FLASHD_FLEET_URL");
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return err_set(err, -ENOMEM, "out of memory");
@@ -398,8 +402,8 @@ static int fleet_find_unit(void *h, const char *key, bool by_serial, int64_t *un
 	if (rc)
 		return rc < 0 ? rc : 0;
 	return err_set(err, -ENOENT, "no unit with %s '%s'",
-		       all_digits(key) ? "id, serial, chip UID or identity" :
-					 "serial, chip UID or identity",
+		       all_digits(key) ? "id, serial, chip UID or identity"
+				       : "serial, chip UID or identity",
 		       key);
 }
 
@@ -419,16 +423,19 @@ static void image_row(const PGresult *r, int i, int c0, struct db_image_row *im)
 	};
 }
 
-#define IMAGE_COLUMNS "i.stage, i.target, i.file, i.size, i.sha256, i.host_crc32, i.device_crc32, i.verified"
+#define IMAGE_COLUMNS                                                                              \
+	"i.stage, i.target, i.file, i.size, i.sha256, i.host_crc32, i.device_crc32, i.verified"
 
 static int unit_stages(struct fleet *f, struct params *p, db_stage_cb_t cb, void *userdata,
 		       struct err *err)
 {
 	PGresult *r = NULL;
-	int rc = run(f,
-		     "SELECT idx, name, result, error, " MS("started_at") ", duration_ms "
-		     "FROM flashd.unit_stages WHERE station = $1 AND unit_id = $2 ORDER BY idx",
-		     p, &r, err, "query stages");
+	int rc = run(
+		f,
+		"SELECT idx, name, result, error, " MS(
+			"started_at") ", duration_ms "
+				      "FROM flashd.unit_stages WHERE station = $1 AND unit_id = $2 ORDER BY idx",
+		p, &r, err, "query stages");
 
 	for (int i = 0; rc >= 0 && cb && i < PQntuples(r); i++) {
 		struct db_stage_row s = {
@@ -477,7 +484,8 @@ static int fleet_unit(void *h, int64_t unit_id, db_unit_cb_t unit_cb, db_stage_c
 
 	param(&p, f->found_station);
 	param_int(&p, unit_id);
-	rc = run(f, "SELECT " UNIT_COLUMNS " FROM flashd.units u WHERE station = $1 AND unit_id = $2",
+	rc = run(f,
+		 "SELECT " UNIT_COLUMNS " FROM flashd.units u WHERE station = $1 AND unit_id = $2",
 		 &p, &r, err, "query unit");
 	if (rc < 0)
 		return rc;
@@ -536,7 +544,7 @@ static int fleet_units_images(void *h, const struct db_filter *filter, db_unit_i
 
 /* An identity row: station and unit_id (the keys), then db_identity_row's fields. */
 #define IDENTITY_SQL                                                                               \
-	"SELECT i.station, i.unit_id, i.pool, i.value, i.file, i.file_sha256, i.state, "          \
+	"SELECT i.station, i.unit_id, i.pool, i.value, i.file, i.file_sha256, i.state, "           \
 	"i.device_written FROM flashd.unit_identities i"
 
 static int identities_cb(const PGresult *r, int a, int b, db_identity_cb_t cb, void *userdata)
@@ -733,8 +741,9 @@ static int fleet_stats(void *h, enum db_stats_by by, const struct db_filter *fil
 	rc = build_where(f, filter, &p, &w, err);
 	if (rc >= 0) {
 		snprintf(sql, sizeof(sql),
-			 "SELECT u.recipe, u.port, u.slot, " MS("u.started_at") ", u.result, "
-			 "u.duration_ms FROM flashd.units u WHERE true%s",
+			 "SELECT u.recipe, u.port, u.slot, " MS(
+				 "u.started_at") ", u.result, "
+						 "u.duration_ms FROM flashd.units u WHERE true%s",
 			 w.sql);
 		rc = run(f, sql, &p, &r, err, "query statistics");
 	}

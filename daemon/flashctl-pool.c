@@ -47,7 +47,7 @@ static int usage_err(const struct pool_opts *o, const char *fmt, const char *arg
 
 static int open_db(const struct pool_opts *o, bool write, struct db **db)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 	int rc = db_open(o->ctl->db_path, write ? 0 : DB_OPEN_READONLY, db, &e);
 
 	if (rc == -EACCES && write)
@@ -100,18 +100,18 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{"kind", required_argument, NULL, OPT_KIND},
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"first", required_argument, NULL, OPT_FIRST},
-	{"last", required_argument, NULL, OPT_LAST},
-	{"per-unit", required_argument, NULL, OPT_PER_UNIT},
-	{"policy", required_argument, NULL, OPT_POLICY},
-	{"low-water", required_argument, NULL, OPT_LOW_WATER},
-	{"station", required_argument, NULL, OPT_STATION},
-	{"files", no_argument, NULL, OPT_FILES},
-	{"csv", no_argument, NULL, OPT_CSV},
-	{"json", no_argument, NULL, OPT_JSON},
-	{0},
+	{ "kind", required_argument, NULL, OPT_KIND },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "first", required_argument, NULL, OPT_FIRST },
+	{ "last", required_argument, NULL, OPT_LAST },
+	{ "per-unit", required_argument, NULL, OPT_PER_UNIT },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "low-water", required_argument, NULL, OPT_LOW_WATER },
+	{ "station", required_argument, NULL, OPT_STATION },
+	{ "files", no_argument, NULL, OPT_FILES },
+	{ "csv", no_argument, NULL, OPT_CSV },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ 0 },
 };
 
 static int parse_opt(struct pool_opts *o, int c, const char *arg)
@@ -206,7 +206,7 @@ static int range_end(const struct pool_opts *o, const char *s, const char *what,
 static int cmd_create(struct pool_opts *o)
 {
 	_cleanup_db_ struct db *db = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 	int rc;
 
 	if (o->nargs != 1)
@@ -234,7 +234,7 @@ static int cmd_create(struct pool_opts *o)
 static int cmd_import(struct pool_opts *o)
 {
 	_cleanup_db_ struct db *db = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 	int n;
 
 	if (o->nargs != 2)
@@ -334,7 +334,7 @@ static int cmd_list(struct pool_opts *o)
 	bool status = strcmp(o->verb, "status") == 0;
 	const char *name = o->nargs ? o->args[0] : NULL;
 	cJSON *arr = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 	int n;
 
 	if (o->nargs > 1)
@@ -401,7 +401,7 @@ static int cmd_export(struct pool_opts *o)
 {
 	_cleanup_db_ struct db *db = NULL;
 	cJSON *arr = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 	int n;
 
 	if (o->nargs != 1)
@@ -438,7 +438,7 @@ static int print_problem(const struct db_pool_problem *p, void *ud)
 static int cmd_audit(struct pool_opts *o)
 {
 	_cleanup_db_ struct db *db = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 	int n;
 
 	if (o->nargs)
@@ -459,13 +459,13 @@ static const struct {
 	const char *verb;
 	int (*fn)(struct pool_opts *o);
 } verbs[] = {
-	{"create", cmd_create}, {"import", cmd_import}, {"list", cmd_list},
-	{"status", cmd_list},	{"export", cmd_export}, {"audit", cmd_audit},
+	{ "create", cmd_create }, { "import", cmd_import }, { "list", cmd_list },
+	{ "status", cmd_list },	  { "export", cmd_export }, { "audit", cmd_audit },
 };
 
 int flashctl_cmd_pool(const struct flashctl *ctl, int argc, char **argv)
 {
-	struct pool_opts o = {.ctl = ctl, .verb = ""};
+	struct pool_opts o = { .ctl = ctl, .verb = "" };
 	int rc;
 
 	if (argc < 2) {

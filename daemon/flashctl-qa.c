@@ -105,8 +105,10 @@ static int parse_time(const char *s, int64_t *ret)
 			return 0;
 		}
 		if (s[0] == '-' && e[0] && !e[1]) {
-			int64_t unit = e[0] == 'd' ? 86400000 : e[0] == 'h' ? 3600000 :
-				       e[0] == 'm' ? 60000 : 0;
+			int64_t unit = e[0] == 'd'   ? 86400000
+				       : e[0] == 'h' ? 3600000
+				       : e[0] == 'm' ? 60000
+						     : 0;
 
 			if (!unit)
 				return -EINVAL;
@@ -243,8 +245,8 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 
 	opterr = 0;
 	optind = 0; /* GNU: reinitialise */
-	while ((c = getopt_long(argc, argv, "+:hn:", allowed & OPT_SERIAL_FLAG ? showopts : longopts,
-				NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:hn:",
+				allowed & OPT_SERIAL_FLAG ? showopts : longopts, NULL)) != -1) {
 		char *e;
 
 		switch (c) {
@@ -261,15 +263,19 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 			if (!filter)
 				goto unknown;
 			if (parse_time(optarg, c == 'S' ? &o->filter.since : &o->filter.until) < 0)
-				return usage_err(o, "invalid time '%s' (expected YYYY-MM-DD[THH:MM[:SS]][Z], @UNIX-SECONDS, now, today or -N{d,h,m})",
-						 optarg);
+				return usage_err(
+					o,
+					"invalid time '%s' (expected YYYY-MM-DD[THH:MM[:SS]][Z], @UNIX-SECONDS, now, today or -N{d,h,m})",
+					optarg);
 			break;
 		case 'r':
 			if (!filter)
 				goto unknown;
 			if (db_result_from_name(optarg) < 0)
-				return usage_err(o, "invalid result '%s' (expected pass, fail, interrupted or running)",
-						 optarg);
+				return usage_err(
+					o,
+					"invalid result '%s' (expected pass, fail, interrupted or running)",
+					optarg);
 			o->filter.result = optarg;
 			break;
 		case 'R':
@@ -295,8 +301,9 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 			else if (strcmp(optarg, "json") == 0)
 				o->format = QA_FORMAT_JSON;
 			else
-				return usage_err(o, "invalid format '%s' (expected table, csv or json)",
-						 optarg);
+				return usage_err(
+					o, "invalid format '%s' (expected table, csv or json)",
+					optarg);
 			break;
 		case 'n':
 			if (!(allowed & OPT_LIMIT))
@@ -316,12 +323,15 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 				goto unknown;
 			o->by = db_stats_by_from_name(optarg);
 			if (o->by < 0)
-				return usage_err(o, "invalid grouping '%s' (expected recipe, day, port or slot)",
-						 optarg);
+				return usage_err(
+					o,
+					"invalid grouping '%s' (expected recipe, day, port or slot)",
+					optarg);
 			break;
 		case 'd':
 			if (fleet)
-				return usage_err(o, "%s", "the fleet database is given with --db-url");
+				return usage_err(o, "%s",
+						 "the fleet database is given with --db-url");
 			o->db_path = optarg;
 			break;
 		case 'u':
@@ -336,7 +346,7 @@ static int parse_opts(struct qa_opts *o, unsigned allowed, int argc, char **argv
 		case ':':
 			return usage_err(o, "option '%s' needs a value", argv[optind - 1]);
 		default:
-		unknown:
+unknown:
 			return usage_err(o, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -396,7 +406,7 @@ struct unit_out {
 	enum qa_format format;
 	int rows;
 	struct qa_src *src; /* for the identities of each unit */
-	bool identities; /* CSV: the "identities" column (export) */
+	bool identities;    /* CSV: the "identities" column (export) */
 	struct err *err;
 };
 
@@ -609,8 +619,8 @@ static int qa_log(struct qa_opts o, int argc, char **argv)
 
 /* export with images: CSV one row per image; JSON each unit with "images". */
 static const char *const image_columns[] = {
-	"image_stage", "image_target", "image_file", "image_size", "image_sha256",
-	"host_crc32",  "device_crc32", "verified",
+	"image_stage",	"image_target", "image_file",	"image_size",
+	"image_sha256", "host_crc32",	"device_crc32", "verified",
 };
 #define N_IMAGE_COLUMNS (sizeof(image_columns) / sizeof(image_columns[0]))
 
@@ -719,9 +729,9 @@ static int export_units_images(struct qa_opts *o)
 	x.src = &src;
 	if (o->format == QA_FORMAT_CSV) {
 		for (size_t i = 0; i < N_UNIT_COLUMNS + N_IMAGE_COLUMNS; i++)
-			flashctl_csv_field(i < N_UNIT_COLUMNS ? unit_columns[i] :
-						       image_columns[i - N_UNIT_COLUMNS],
-				  false);
+			flashctl_csv_field(i < N_UNIT_COLUMNS ? unit_columns[i]
+							      : image_columns[i - N_UNIT_COLUMNS],
+					   false);
 		flashctl_csv_field("identities", true);
 	} else
 		putchar('[');
@@ -775,8 +785,8 @@ static cJSON *identity_json(const struct db_identity_row *r)
 	cJSON_AddStringToObject(j, "pool", r->pool);
 	cJSON_AddStringToObject(j, "value", r->value);
 	r->file ? cJSON_AddStringToObject(j, "file", r->file) : cJSON_AddNullToObject(j, "file");
-	r->file_sha256 ? cJSON_AddStringToObject(j, "file_sha256", r->file_sha256) :
-			 cJSON_AddNullToObject(j, "file_sha256");
+	r->file_sha256 ? cJSON_AddStringToObject(j, "file_sha256", r->file_sha256)
+		       : cJSON_AddNullToObject(j, "file_sha256");
 	cJSON_AddStringToObject(j, "state", r->state);
 	cJSON_AddBoolToObject(j, "device_written", r->device_written);
 	return j;
@@ -914,17 +924,17 @@ static int show_image(const struct db_image_row *r, void *ud)
 			return -ENOMEM;
 		cJSON_AddItemToArray(s->jimages, j);
 		cJSON_AddStringToObject(j, "stage", r->stage);
-		r->target ? cJSON_AddStringToObject(j, "target", r->target) :
-			    cJSON_AddNullToObject(j, "target");
+		r->target ? cJSON_AddStringToObject(j, "target", r->target)
+			  : cJSON_AddNullToObject(j, "target");
 		cJSON_AddStringToObject(j, "file", r->file);
-		r->size >= 0 ? cJSON_AddNumberToObject(j, "size", (double)r->size) :
-			       cJSON_AddNullToObject(j, "size");
-		r->sha256 ? cJSON_AddStringToObject(j, "sha256", r->sha256) :
-			    cJSON_AddNullToObject(j, "sha256");
-		r->has_host_crc32 ? cJSON_AddStringToObject(j, "host_crc32", host) :
-				    cJSON_AddNullToObject(j, "host_crc32");
-		r->has_device_crc32 ? cJSON_AddStringToObject(j, "device_crc32", dev) :
-				      cJSON_AddNullToObject(j, "device_crc32");
+		r->size >= 0 ? cJSON_AddNumberToObject(j, "size", (double)r->size)
+			     : cJSON_AddNullToObject(j, "size");
+		r->sha256 ? cJSON_AddStringToObject(j, "sha256", r->sha256)
+			  : cJSON_AddNullToObject(j, "sha256");
+		r->has_host_crc32 ? cJSON_AddStringToObject(j, "host_crc32", host)
+				  : cJSON_AddNullToObject(j, "host_crc32");
+		r->has_device_crc32 ? cJSON_AddStringToObject(j, "device_crc32", dev)
+				    : cJSON_AddNullToObject(j, "device_crc32");
 		cJSON_AddBoolToObject(j, "verified", r->verified);
 		return 0;
 	}
@@ -947,8 +957,9 @@ static int qa_show(struct qa_opts o, int argc, char **argv)
 	if ((rc = parse_opts(&o, OPT_SERIAL_FLAG, argc, argv)) >= 0)
 		return rc;
 	if (optind != argc - 1)
-		return usage_err(&o, "%s", optind == argc ? "needs a unit id or serial"
-							  : "takes one unit id or serial");
+		return usage_err(&o, "%s",
+				 optind == argc ? "needs a unit id or serial"
+						: "takes one unit id or serial");
 	if (o.format == QA_FORMAT_CSV)
 		return usage_err(&o, "invalid format '%s' (expected text or json)", "csv");
 	s.format = o.format;
@@ -1033,12 +1044,12 @@ static int print_stats(const struct db_stats_row *r, void *ud)
 		cJSON_AddNumberToObject(j, "fail", (double)r->fail);
 		cJSON_AddNumberToObject(j, "interrupted", (double)r->interrupted);
 		cJSON_AddNumberToObject(j, "running", (double)r->running);
-		isnan(r->yield) ? cJSON_AddNullToObject(j, "yield") :
-				  cJSON_AddNumberToObject(j, "yield", round(r->yield * 1e4) / 1e4);
-		r->n_timed ? cJSON_AddNumberToObject(j, "mean_ms", round(r->mean_ms)) :
-			     cJSON_AddNullToObject(j, "mean_ms");
-		r->n_timed ? cJSON_AddNumberToObject(j, "p95_ms", (double)r->p95_ms) :
-			     cJSON_AddNullToObject(j, "p95_ms");
+		isnan(r->yield) ? cJSON_AddNullToObject(j, "yield")
+				: cJSON_AddNumberToObject(j, "yield", round(r->yield * 1e4) / 1e4);
+		r->n_timed ? cJSON_AddNumberToObject(j, "mean_ms", round(r->mean_ms))
+			   : cJSON_AddNullToObject(j, "mean_ms");
+		r->n_timed ? cJSON_AddNumberToObject(j, "p95_ms", (double)r->p95_ms)
+			   : cJSON_AddNullToObject(j, "p95_ms");
 		fputs(s->rows ? ",\n" : "\n", stdout);
 		json_print(j);
 		cJSON_Delete(j);

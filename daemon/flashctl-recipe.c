@@ -85,7 +85,8 @@ static int check_dir(const char *dir, struct seen *seen)
 		return FLASHCTL_EXIT_ERROR;
 	rc = k > 0 ? FLASHCTL_EXIT_ERROR : FLASHCTL_EXIT_OK;
 	for (size_t i = 0; i < set->n; i++) {
-		if (note_name(seen, set->recipes[i]->name, set->recipes[i]->path) != FLASHCTL_EXIT_OK)
+		if (note_name(seen, set->recipes[i]->name, set->recipes[i]->path) !=
+		    FLASHCTL_EXIT_OK)
 			rc = FLASHCTL_EXIT_ERROR;
 		else
 			print_ok(set->recipes[i]);

@@ -34,8 +34,8 @@ struct flashctl_source_ops {
 			    void *userdata, struct err *err);
 	int (*unit_identities)(void *h, const struct db_unit_row *unit, db_identity_cb_t cb,
 			       void *userdata, struct err *err);
-	int (*stats)(void *h, enum db_stats_by by, const struct db_filter *filter,
-		     db_stats_cb_t cb, void *userdata, struct err *err);
+	int (*stats)(void *h, enum db_stats_by by, const struct db_filter *filter, db_stats_cb_t cb,
+		     void *userdata, struct err *err);
 };
 
 /*

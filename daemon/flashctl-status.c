@@ -169,8 +169,9 @@ static void port_row(const cJSON *p, struct status_row *row)
 	snprintf(row->cell[COL_RECIPE], sizeof(row->cell[0]), "%s", str(p, "recipe"));
 	snprintf(row->cell[COL_SERIAL], sizeof(row->cell[0]), "%s", str(p, "serial"));
 	snprintf(row->cell[COL_LAST], sizeof(row->cell[0]), "%s%s%s%s", str(p, "last_result"),
-		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "pending")) ?
-			 " (not in the database yet)" : "",
+		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "pending"))
+			 ? " (not in the database yet)"
+			 : "",
 		 *str(p, "last_error") ? ": " : "", str(p, "last_error"));
 }
 
@@ -216,7 +217,8 @@ static void print_database(const cJSON *db)
 /* Pools under the ports; a low or exhausted one is marked for the eye. */
 static void print_pools(const cJSON *pools)
 {
-	static const char *const marks[][2] = { { "low", "  LOW" }, { "exhausted", "  EXHAUSTED" } };
+	static const char *const marks[][2] = { { "low", "  LOW" },
+						{ "exhausted", "  EXHAUSTED" } };
 	const cJSON *p;
 
 	if (cJSON_GetArraySize(pools) == 0)
@@ -296,7 +298,8 @@ int flashctl_cmd_status(int argc, char **argv)
 				optarg = argv[optind++];
 			watch = optarg ? strtod(optarg, &end) : 1.0;
 			if (watch <= 0 || (optarg && *end)) {
-				fprintf(stderr, "flashctl status: --watch: '%s' is not a positive number\n",
+				fprintf(stderr,
+					"flashctl status: --watch: '%s' is not a positive number\n",
 					optarg);
 				return FLASHCTL_EXIT_USAGE;
 			}
@@ -306,7 +309,8 @@ int flashctl_cmd_status(int argc, char **argv)
 			printf("usage: flashctl status [--socket PATH] [--json] [--watch [SECONDS]]\n");
 			return FLASHCTL_EXIT_OK;
 		default:
-			fprintf(stderr, "usage: flashctl status [--socket PATH] [--json] [--watch [SECONDS]]\n");
+			fprintf(stderr,
+				"usage: flashctl status [--socket PATH] [--json] [--watch [SECONDS]]\n");
 			return FLASHCTL_EXIT_USAGE;
 		}
 	}

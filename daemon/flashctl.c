@@ -50,7 +50,8 @@ static const struct {
 	{ "log", flashctl_cmd_log,
 	  "log [--serial S] [--since T] [--until T] [--result R] [--recipe N] [--port GLOB]\n"
 	  "                [--slot GLOB] [--limit N] [--format table|csv|json]" },
-	{ "show", flashctl_cmd_show, "show [--serial] [--format text|json] UNIT-ID|SERIAL|CHIP-UID" },
+	{ "show", flashctl_cmd_show,
+	  "show [--serial] [--format text|json] UNIT-ID|SERIAL|CHIP-UID" },
 	{ "stats", flashctl_cmd_stats,
 	  "stats [--by recipe|day|port|slot] [--since T] [--until T] [--recipe N]\n"
 	  "                [--port GLOB] [--slot GLOB] [--format table|csv|json]" },
@@ -77,15 +78,16 @@ static void usage(FILE *f)
 		   "       flashctl --help | --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  flashctl %s\n", commands[i].usage);
-	fprintf(f, "\n"
-		   "  --db PATH   unit database (default $FLASHD_DB, else %s)\n"
-		   "  T           YYYY-MM-DD[THH:MM[:SS]] (station's local time; a trailing Z: UTC),\n"
-		   "              @UNIX-SECONDS, now, today (local midnight), or -N{d,h,m} (ago);\n"
-		   "              --since is inclusive, --until exclusive\n"
-		   "  CONNINFO    the fleet's PostgreSQL (postgresql://... or key=value; default\n"
-		   "              $FLASHD_FLEET_URL)\n"
-		   "  GLOB        a shell-style pattern (* ? [...]) over the port path or slot label\n"
-		   "\nexit status: 0 ok, 1 error, 2 usage\n",
+	fprintf(f,
+		"\n"
+		"  --db PATH   unit database (default $FLASHD_DB, else %s)\n"
+		"  T           YYYY-MM-DD[THH:MM[:SS]] (station's local time; a trailing Z: UTC),\n"
+		"              @UNIX-SECONDS, now, today (local midnight), or -N{d,h,m} (ago);\n"
+		"              --since is inclusive, --until exclusive\n"
+		"  CONNINFO    the fleet's PostgreSQL (postgresql://... or key=value; default\n"
+		"              $FLASHD_FLEET_URL)\n"
+		"  GLOB        a shell-style pattern (* ? [...]) over the port path or slot label\n"
+		"\nexit status: 0 ok, 1 error, 2 usage\n",
 		DB_DEFAULT_PATH);
 }
 

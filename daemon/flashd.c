@@ -19,12 +19,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: flashd [--config FILE] [--recipes DIR] [--db FILE] [--control PATH]\n"
-		   "              [--station NAME] [--deadline-pct N] [--log-stderr] [--version]\n"
-		   "       flashd [--config FILE] --check-config\n"
-		   "\n"
-		   "Options override the configuration file (default %s).\n"
-		   "--deadline-pct scales engine deadlines (simulated boards run faster).\n",
+	fprintf(f,
+		"usage: flashd [--config FILE] [--recipes DIR] [--db FILE] [--control PATH]\n"
+		"              [--station NAME] [--deadline-pct N] [--log-stderr] [--version]\n"
+		"       flashd [--config FILE] --check-config\n"
+		"\n"
+		"Options override the configuration file (default %s).\n"
+		"--deadline-pct scales engine deadlines (simulated boards run faster).\n",
 		CONFIG_DEFAULT_PATH);
 }
 
@@ -71,19 +72,17 @@ static int check_config(const char *path)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "recipes", required_argument, NULL, 'r' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "control", required_argument, NULL, 's' },
-		{ "station", required_argument, NULL, 'n' },
-		{ "deadline-pct", required_argument, NULL, 'D' },
-		{ "log-stderr", no_argument, NULL, 'L' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+					      { "recipes", required_argument, NULL, 'r' },
+					      { "db", required_argument, NULL, 'd' },
+					      { "control", required_argument, NULL, 's' },
+					      { "station", required_argument, NULL, 'n' },
+					      { "deadline-pct", required_argument, NULL, 'D' },
+					      { "log-stderr", no_argument, NULL, 'L' },
+					      { "version", no_argument, NULL, 'V' },
+					      { "check-config", no_argument, NULL, 'C' },
+					      { "help", no_argument, NULL, 'h' },
+					      {} };
 	struct station_options o = { 0 };
 	struct station *s = NULL;
 	bool check = false;

@@ -121,7 +121,8 @@ static int on_monitor(sd_event_source *src, int fd, uint32_t revents, void *user
 		struct hotplug_event ev;
 
 		if (action && (!strcmp(action, "add") || !strcmp(action, "remove")) &&
-		    event_from_device(d, !strcmp(action, "add") ? HOTPLUG_ADD : HOTPLUG_REMOVE, &ev))
+		    event_from_device(d, !strcmp(action, "add") ? HOTPLUG_ADD : HOTPLUG_REMOVE,
+				      &ev))
 			h->cb(h->userdata, &ev);
 		udev_device_unref(d);
 	}

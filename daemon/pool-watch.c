@@ -73,7 +73,7 @@ static void log_crossing(const struct pool_seen *p)
 
 int pool_watch_refresh(struct pool_watch *w, struct db *db, struct err *err)
 {
-	struct pool_watch fresh = {0};
+	struct pool_watch fresh = { 0 };
 	int r, n = 0;
 
 	r = db_pool_levels(db, add_row, &fresh, err);
@@ -121,5 +121,5 @@ void pool_watch_clear(struct pool_watch *w)
 	for (size_t i = 0; i < w->n; i++)
 		free(w->v[i].name);
 	free(w->v);
-	*w = (struct pool_watch){0};
+	*w = (struct pool_watch){ 0 };
 }

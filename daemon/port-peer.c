@@ -90,8 +90,8 @@ static int device_on_port(const char *name, char *out, size_t len)
 
 int port_peer_physical(struct udev_device *d, char *port, size_t len)
 {
-	struct udev_device *hub = udev_device_get_parent_with_subsystem_devtype(d, "usb",
-										"usb_device");
+	struct udev_device *hub =
+		udev_device_get_parent_with_subsystem_devtype(d, "usb", "usb_device");
 	unsigned n = port_number(udev_device_get_sysname(d));
 	char peer[128], physical[64];
 	int r;

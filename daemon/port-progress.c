@@ -11,7 +11,7 @@
 
 void port_progress_start(struct port *p, uint64_t now_ms)
 {
-	p->prog = (struct port_progress){.start_ms = now_ms, .eta_ms = -1};
+	p->prog = (struct port_progress){ .start_ms = now_ms, .eta_ms = -1 };
 }
 
 /* Done of a phase the device works through silently: advanced with time. */

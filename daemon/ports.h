@@ -92,7 +92,7 @@ struct port {
 	/* transfer rate, as the last status answer computed it (port-progress.c) */
 	uint64_t rate_prev_done, rate_prev_ms, rate_bps;
 	struct port_progress prog; /* phase, rate and ETA (port-progress.c) */
-	uint64_t deadline_ms; /* loop's copy of live.deadline_ms; 0 once enforced */
+	uint64_t deadline_ms;	   /* loop's copy of live.deadline_ms; 0 once enforced */
 
 	int wake_fd; /* the station's eventfd: the job writes 1 when it ends */
 

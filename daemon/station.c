@@ -376,7 +376,8 @@ static int setup_pending(struct station *s)
 	s->env.pending = s->pending;
 	if (!db_pending_blocked(s->pending))
 		return 0;
-	log_msg(LOG_WARNING, "%zu result record(s) of %zu unit(s) left pending in '%s' by a previous flashd: writing them",
+	log_msg(LOG_WARNING,
+		"%zu result record(s) of %zu unit(s) left pending in '%s' by a previous flashd: writing them",
 		db_pending_count(s->pending), db_pending_units(s->pending), path);
 	s->recover_deferred = true;
 	s->today_pending = (int)db_pending_finishes(s->pending);
@@ -414,15 +415,17 @@ void station_status_line(struct station *s, char *buf, size_t size)
 	thousands(s->today_pass, pass, sizeof(pass));
 	thousands(s->today_fail, fail, sizeof(fail));
 	if (s->db_blocked)
-		snprintf(db, sizeof(db), "Database not writable: %zu result(s) pending, not taking boards; ",
+		snprintf(db, sizeof(db),
+			 "Database not writable: %zu result(s) pending, not taking boards; ",
 			 s->pending ? db_pending_units(s->pending) : 0);
 	if (s->today_pending > 0)
 		snprintf(pend, sizeof(pend), ", %d not recorded yet", s->today_pending);
-	snprintf(buf, size, "%s%s%s%zu ports: %u flashing, %u waiting re-enumeration%s%.0u%s; today %s pass, %s fail%s%s",
-		 s->loader.running ? "Loading recipes…; " : "", s->stopping ? "stopping: " : "", db,
-		 s->ports.n, flashing, awaiting,
-		 queued ? ", " : "", queued, queued ? " queued" : "", pass, fail, pend,
-		 s->recipe_errors ? " (recipe errors: see journal)" : "");
+	snprintf(
+		buf, size,
+		"%s%s%s%zu ports: %u flashing, %u waiting re-enumeration%s%.0u%s; today %s pass, %s fail%s%s",
+		s->loader.running ? "Loading recipes…; " : "", s->stopping ? "stopping: " : "", db,
+		s->ports.n, flashing, awaiting, queued ? ", " : "", queued, queued ? " queued" : "",
+		pass, fail, pend, s->recipe_errors ? " (recipe errors: see journal)" : "");
 	status_pools(s, buf, size);
 	(void)present;
 }
@@ -512,8 +515,8 @@ static void start_job(struct station *s, struct port *p, const struct recipe *r)
 	}
 	if (rr < 0) {
 		c = port_ctx(p, "fail");
-		log_ev(LOG_ERR, LOG_ID_JOB_FINISHED, &c, "Cannot start recipe '%s' on port '%s': %s",
-		       r->name, p->path, e.msg);
+		log_ev(LOG_ERR, LOG_ID_JOB_FINISHED, &c,
+		       "Cannot start recipe '%s' on port '%s': %s", r->name, p->path, e.msg);
 		p->unit_id = p->job ? job_unit_id(p->job) : 0;
 		p->job = job_free(p->job);
 		snprintf(p->last_result, sizeof(p->last_result), "fail");
@@ -555,13 +558,14 @@ static void consider_port(struct station *s, struct port *p)
 	rr = recipe_set_match(s->recipes->set, p->dev.vid, p->dev.pid, p->dev.bcd, p->path, &r, &e);
 	if (rr == -ENOENT) {
 		log_ev(LOG_NOTICE, LOG_ID_BOARD_ARRIVED, &c,
-		       "No recipe for %04x:%04x (bcdDevice %04x) on port '%s', ignoring", p->dev.vid,
-		       p->dev.pid, p->dev.bcd, p->path);
+		       "No recipe for %04x:%04x (bcdDevice %04x) on port '%s', ignoring",
+		       p->dev.vid, p->dev.pid, p->dev.bcd, p->path);
 		p->state = PORT_IDLE;
 		return;
 	}
 	if (rr < 0) {
-		log_ev(LOG_ERR, LOG_ID_BOARD_ARRIVED, &c, "Not flashing port '%s': %s", p->path, e.msg);
+		log_ev(LOG_ERR, LOG_ID_BOARD_ARRIVED, &c, "Not flashing port '%s': %s", p->path,
+		       e.msg);
 		snprintf(p->last_error, sizeof(p->last_error), "%s", e.msg);
 		p->state = PORT_IDLE;
 		return;
@@ -575,7 +579,8 @@ static void consider_port(struct station *s, struct port *p)
 		/* Its row could not be written: the board waits, untouched. */
 		if (p->state != PORT_QUEUED)
 			log_ev(LOG_NOTICE, LOG_ID_BOARD_ARRIVED, &c,
-			       "Board on port '%s' waits: the database does not take writes", p->path);
+			       "Board on port '%s' waits: the database does not take writes",
+			       p->path);
 		p->state = PORT_QUEUED;
 		return;
 	}
@@ -804,8 +809,9 @@ static void on_hotplug(void *userdata, const struct hotplug_event *ev)
 
 		p->arrival_undecided = true;
 		p->arrival_coldplug = ev->coldplug;
-		p->arrival_enumerated_ms = now - (ev->age_ms > 0 && (uint64_t)ev->age_ms < now ?
-						  (uint64_t)ev->age_ms : 0);
+		p->arrival_enumerated_ms =
+			now -
+			(ev->age_ms > 0 && (uint64_t)ev->age_ms < now ? (uint64_t)ev->age_ms : 0);
 		p->state = PORT_QUEUED;
 		return;
 	}
@@ -953,7 +959,8 @@ static int on_wake(sd_event_source *src, int fd, uint32_t revents, void *userdat
 	(void)src;
 	(void)revents;
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_msg(LOG_WARNING, "Cannot read the wake-up eventfd: %s, ignoring", strerror(errno));
+		log_msg(LOG_WARNING, "Cannot read the wake-up eventfd: %s, ignoring",
+			strerror(errno));
 	for (size_t i = 0; i < s->ports.n; i++) {
 		struct port *p = s->ports.v[i];
 		bool finished;
@@ -1034,7 +1041,8 @@ static int on_recipes_loaded(sd_event_source *src, int fd, uint32_t revents, voi
 	(void)src;
 	(void)revents;
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_msg(LOG_WARNING, "Cannot read the loader eventfd: %s, ignoring", strerror(errno));
+		log_msg(LOG_WARNING, "Cannot read the loader eventfd: %s, ignoring",
+			strerror(errno));
 	if (!l->running)
 		return 0;
 	/* The thread wrote its result before the eventfd: joining is immediate. */
@@ -1232,8 +1240,8 @@ static int setup_db(struct station *s)
 		return r;
 	}
 	if (r > 0)
-		log_msg(LOG_WARNING, "%d unit(s) left running by a previous flashd are now 'interrupted'",
-			r);
+		log_msg(LOG_WARNING,
+			"%d unit(s) left running by a previous flashd are now 'interrupted'", r);
 	if (!s->recover_deferred)
 		recover_pools(s);
 	refresh_today(s);

@@ -45,13 +45,13 @@ struct events;
  * diags and r, which the thread writes and the loop reads after joining it.
  */
 struct recipe_loader {
-	const char *dir;	   /* s->cfg.recipe_dir: fixed while flashd runs */
+	const char *dir; /* s->cfg.recipe_dir: fixed while flashd runs */
 	pthread_t thread;
-	bool running;		   /* a thread was started and not yet joined */
-	bool again;		   /* SIGHUP while loading: one more load after this one */
-	bool reload;		   /* a SIGHUP load: READY=1 follows RELOADING=1 */
-	atomic_bool cancel;	   /* SIGTERM: give up between image chunks */
-	int fd;			   /* eventfd the thread writes when it is done */
+	bool running;	    /* a thread was started and not yet joined */
+	bool again;	    /* SIGHUP while loading: one more load after this one */
+	bool reload;	    /* a SIGHUP load: READY=1 follows RELOADING=1 */
+	atomic_bool cancel; /* SIGTERM: give up between image chunks */
+	int fd;		    /* eventfd the thread writes when it is done */
 	sd_event_source *src;
 	struct recipe_set *set;	   /* thread's result */
 	struct recipe_diags diags; /* thread's result */
@@ -64,8 +64,9 @@ struct station {
 	char *config_path; /* NULL: defaults only */
 
 	/* recipes */
-	struct recipe_set_ref *recipes; /* current (NULL until the first load); retired ones live in their jobs */
-	unsigned recipe_errors;		/* files refused at the last (re)load */
+	struct recipe_set_ref
+		*recipes; /* current (NULL until the first load); retired ones live in their jobs */
+	unsigned recipe_errors; /* files refused at the last (re)load */
 	struct recipe_loader loader;
 
 	/* resources shared with jobs */

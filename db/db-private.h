@@ -26,8 +26,8 @@ enum db_stmt {
 struct db {
 	sqlite3 *sql;
 	char *path;
-	unsigned flags;				/* enum db_open_flags */
-	sqlite3_stmt *stmt[_DB_STMT_MAX];	/* lazily prepared, owned */
+	unsigned flags;			  /* enum db_open_flags */
+	sqlite3_stmt *stmt[_DB_STMT_MAX]; /* lazily prepared, owned */
 };
 
 DEFINE_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize);
@@ -50,8 +50,7 @@ static inline void db_stmt_resetp(sqlite3_stmt **s)
 int db_sql_err(struct db *db, int rc, struct err *err, const char *fmt, ...) _printf_(4, 5);
 
 /* The cached statement id, prepared from sql on first use. */
-int db_stmt(struct db *db, enum db_stmt id, const char *sql, sqlite3_stmt **ret,
-	    struct err *err);
+int db_stmt(struct db *db, enum db_stmt id, const char *sql, sqlite3_stmt **ret, struct err *err);
 
 /* Run SQL without results (BEGIN, COMMIT, pragmas); what names it in errors. */
 int db_exec(struct db *db, const char *sql, const char *what, struct err *err);

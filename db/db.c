@@ -97,14 +97,13 @@ int db_sql_err(struct db *db, int rc, struct err *err, const char *fmt, ...)
 		       db && db->sql ? sqlite3_errmsg(db->sql) : sqlite3_errstr(rc));
 }
 
-int db_stmt(struct db *db, enum db_stmt id, const char *sql, sqlite3_stmt **ret,
-	    struct err *err)
+int db_stmt(struct db *db, enum db_stmt id, const char *sql, sqlite3_stmt **ret, struct err *err)
 {
 	int rc;
 
 	if (!db->stmt[id]) {
-		rc = sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT,
-					&db->stmt[id], NULL);
+		rc = sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->stmt[id],
+					NULL);
 		if (rc != SQLITE_OK)
 			return db_sql_err(db, rc, err, "prepare '%.60s'", sql);
 	}
@@ -163,16 +162,18 @@ struct db *db_close(struct db *db)
 static int check_readonly_version(struct db *db, int v, struct err *err)
 {
 	if (v > DB_SCHEMA_VERSION)
-		return err_set(err, -EPROTONOSUPPORT,
-			       "database '%s' has schema version %d, newer than this build supports (%d): upgrade flashd",
-			       db->path, v, DB_SCHEMA_VERSION);
+		return err_set(
+			err, -EPROTONOSUPPORT,
+			"database '%s' has schema version %d, newer than this build supports (%d): upgrade flashd",
+			db->path, v, DB_SCHEMA_VERSION);
 	if (v == 0)
 		return err_set(err, -EBADMSG, "database '%s' is not a flashd database (no schema)",
 			       db->path);
 	if (v < DB_SCHEMA_VERSION)
-		return err_set(err, -EPROTO,
-			       "database '%s' has schema version %d, older than %d: start flashd once to migrate it",
-			       db->path, v, DB_SCHEMA_VERSION);
+		return err_set(
+			err, -EPROTO,
+			"database '%s' has schema version %d, older than %d: start flashd once to migrate it",
+			db->path, v, DB_SCHEMA_VERSION);
 	return 0;
 }
 
@@ -222,8 +223,8 @@ static char *immutable_uri(const char *path)
 		return NULL;
 	o += sprintf(o, "file:");
 	for (const char *p = path; *p; p++)
-		o += strchr("%?#", *p) ? sprintf(o, "%%%02X", (unsigned char)*p) :
-					 sprintf(o, "%c", *p);
+		o += strchr("%?#", *p) ? sprintf(o, "%%%02X", (unsigned char)*p)
+				       : sprintf(o, "%c", *p);
 	sprintf(o, "?immutable=1");
 	return uri;
 }
@@ -300,9 +301,10 @@ int db_open(const char *path, unsigned flags, struct db **ret, struct err *err)
 			return rc;
 	} else {
 		if (v > DB_SCHEMA_VERSION)
-			return err_set(err, -EPROTONOSUPPORT,
-				       "database '%s' has schema version %d, newer than this build supports (%d): refusing to write",
-				       path, v, DB_SCHEMA_VERSION);
+			return err_set(
+				err, -EPROTONOSUPPORT,
+				"database '%s' has schema version %d, newer than this build supports (%d): refusing to write",
+				path, v, DB_SCHEMA_VERSION);
 		rc = set_pragmas(db, err);
 		if (rc < 0)
 			return rc;

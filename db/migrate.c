@@ -69,9 +69,8 @@ static const char step_1_to_2[] =
  * daemon makes on every board arrival (a board back on its port after its
  * unit passed is that unit, not a new one: daemon/station.c).
  */
-static const char step_2_to_3[] =
-	"CREATE INDEX units_by_port ON units (port, started_at);\n"
-	"PRAGMA user_version = 3;\n";
+static const char step_2_to_3[] = "CREATE INDEX units_by_port ON units (port, started_at);\n"
+				  "PRAGMA user_version = 3;\n";
 
 /*
  * 3 to 4: identity pools (issue 18): tables pools, pool_values and
@@ -265,9 +264,10 @@ static int migrate_locked(struct db *db, struct err *err)
 	if (v < 0)
 		return v;
 	if (v > DB_SCHEMA_VERSION)
-		return err_set(err, -EPROTONOSUPPORT,
-			       "database '%s' has schema version %d, newer than this build supports (%d): refusing to write",
-			       db->path, v, DB_SCHEMA_VERSION);
+		return err_set(
+			err, -EPROTONOSUPPORT,
+			"database '%s' has schema version %d, newer than this build supports (%d): refusing to write",
+			db->path, v, DB_SCHEMA_VERSION);
 	if (v == DB_SCHEMA_VERSION)
 		return 0;
 
@@ -276,9 +276,10 @@ static int migrate_locked(struct db *db, struct err *err)
 		if (n < 0)
 			return n;
 		if (n > 0)
-			return err_set(err, -EBADMSG,
-				       "database '%s' is not a flashd database (tables but no schema version)",
-				       db->path);
+			return err_set(
+				err, -EBADMSG,
+				"database '%s' is not a flashd database (tables but no schema version)",
+				db->path);
 		rc = db_exec(db, db_schema_sql, "create schema", err);
 		if (rc < 0)
 			return err_prefix(err, rc, "database '%s'", db->path);

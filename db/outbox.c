@@ -57,16 +57,14 @@ int db_outbox_last_seq(struct db *db, int64_t *seq, struct err *err)
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int rc;
 
-	rc = query_row(db, "SELECT coalesce(max(seq), 0) FROM outbox", -1, -1, &s, "last seq",
-		       err);
+	rc = query_row(db, "SELECT coalesce(max(seq), 0) FROM outbox", -1, -1, &s, "last seq", err);
 	if (rc < 0)
 		return rc;
 	*seq = sqlite3_column_int64(s, 0);
 	return 0;
 }
 
-int db_outbox_lag(struct db *db, int64_t after, int64_t *count, int64_t *oldest_ms,
-		  struct err *err)
+int db_outbox_lag(struct db *db, int64_t after, int64_t *count, int64_t *oldest_ms, struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int rc;
@@ -103,11 +101,12 @@ int db_outbox_read(struct db *db, int64_t after, int limit, struct db_outbox_bat
 	db_outbox_batch_clear(b);
 	if (limit <= 0)
 		return err_set(err, -EINVAL, "outbox: batch limit %d", limit);
-	rc = query_row(db,
-		       "SELECT count(*), min(seq), max(seq), '[' || group_concat('{\"seq\":' || seq "
-		       "|| ',\"kind\":\"' || kind || '\",\"payload\":' || payload || '}', ',') || ']' "
-		       "FROM (SELECT * FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
-		       after, limit, &s, "read", err);
+	rc = query_row(
+		db,
+		"SELECT count(*), min(seq), max(seq), '[' || group_concat('{\"seq\":' || seq "
+		"|| ',\"kind\":\"' || kind || '\",\"payload\":' || payload || '}', ',') || ']' "
+		"FROM (SELECT * FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
+		after, limit, &s, "read", err);
 	if (rc < 0)
 		return rc;
 	b->count = sqlite3_column_int(s, 0);

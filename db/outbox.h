@@ -20,8 +20,8 @@
 
 /* Entries after a given seq, as one JSON array (owned, free() it). */
 struct db_outbox_batch {
-	char *json;		/* [{"seq":N,"kind":"unit","payload":{...}}, ...] */
-	int count;		/* entries in json; 0 when there is nothing newer */
+	char *json; /* [{"seq":N,"kind":"unit","payload":{...}}, ...] */
+	int count;  /* entries in json; 0 when there is nothing newer */
 	int64_t first_seq, last_seq;
 };
 

@@ -92,10 +92,10 @@ static void put_opt_u32(FILE *f, bool has, uint32_t v)
 
 static void put_rec(FILE *f, const struct db_rec *r)
 {
-	static const char kinds[_DB_REC_MAX] = {[DB_REC_IDENTITY] = 'I',
-						[DB_REC_STAGE] = 'S',
-						[DB_REC_IMAGE] = 'M',
-						[DB_REC_FINISH] = 'F' };
+	static const char kinds[_DB_REC_MAX] = { [DB_REC_IDENTITY] = 'I',
+						 [DB_REC_STAGE] = 'S',
+						 [DB_REC_IMAGE] = 'M',
+						 [DB_REC_FINISH] = 'F' };
 
 	fputc(kinds[r->kind], f);
 	put_int(f, r->unit_id);

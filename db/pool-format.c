@@ -128,7 +128,7 @@ static int put_field(struct fmt_out *o, const char *name, size_t n, int64_t seq,
 int db_pool_format_counter(const char *format, int64_t seq, int64_t now_ms, char *buf, size_t size,
 			   struct err *err)
 {
-	struct fmt_out o = {.buf = buf, .size = size};
+	struct fmt_out o = { .buf = buf, .size = size };
 	time_t t = (time_t)((now_ms > 0 ? now_ms : db_now_ms()) / 1000);
 	unsigned n_seq = 0;
 	struct tm tm;

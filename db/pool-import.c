@@ -235,7 +235,9 @@ static int import_locked(struct import *im, enum db_pool_import_format fmt, FILE
 int db_pool_import(struct db *db, const char *pool, const char *path,
 		   enum db_pool_import_format format, struct err *err)
 {
-	struct import im = {.db = db, .pool = pool, .path = path, .value_col = -1, .file_col = -1};
+	struct import im = {
+		.db = db, .pool = pool, .path = path, .value_col = -1, .file_col = -1
+	};
 	FILE *f;
 	char *slash;
 	int rc;

@@ -40,8 +40,8 @@ static int find_earlier(struct db *db, int64_t unit_id, const char *serial, cons
 	return 1;
 }
 
-static int run(struct db *db, const char *sql, int64_t a, int64_t b, const char *pool,
-	       int64_t now, struct err *err)
+static int run(struct db *db, const char *sql, int64_t a, int64_t b, const char *pool, int64_t now,
+	       struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int rc = pool_prep(db, sql, &s, err);
@@ -117,9 +117,10 @@ static int not_written(struct db *db, int64_t unit_id, struct err *err)
 	if (rc != SQLITE_ROW)
 		return db_sql_err(db, rc, err, "unit %lld: identity state", (long long)unit_id);
 	if (sqlite3_column_int64(s, 0) > 0)
-		return err_set(err, -EBUSY,
-			       "unit %lld: its values were marked written: too late to take the board's own",
-			       (long long)unit_id);
+		return err_set(
+			err, -EBUSY,
+			"unit %lld: its values were marked written: too late to take the board's own",
+			(long long)unit_id);
 	return 0;
 }
 
@@ -129,10 +130,11 @@ static int held_values(struct db *db, int64_t unit_id, const char *const *pools,
 {
 	for (size_t i = 0; i < n_pools; i++) {
 		_cleanup_stmt_ sqlite3_stmt *s = NULL;
-		int rc = pool_prep(db,
-				   "SELECT seq, value, file, file_sha256 FROM unit_identities "
-				   "WHERE unit_id = ? AND pool = ? AND state = 'allocated' ORDER BY id",
-				   &s, err);
+		int rc = pool_prep(
+			db,
+			"SELECT seq, value, file, file_sha256 FROM unit_identities "
+			"WHERE unit_id = ? AND pool = ? AND state = 'allocated' ORDER BY id",
+			&s, err);
 
 		if (rc < 0)
 			return rc;
@@ -179,9 +181,9 @@ static int reuse_locked(struct db *db, int64_t unit_id, const char *serial, cons
 	return rc < 0 ? rc : 1;
 }
 
-int db_pool_reuse_identity(struct db *db, int64_t unit_id, const char *serial,
-			   const char *chip_uid, const char *const *pools, size_t n_pools,
-			   struct db_identities *out, int64_t *from_unit, struct err *err)
+int db_pool_reuse_identity(struct db *db, int64_t unit_id, const char *serial, const char *chip_uid,
+			   const char *const *pools, size_t n_pools, struct db_identities *out,
+			   int64_t *from_unit, struct err *err)
 {
 	struct db_identities got = { 0 };
 	int64_t from = 0;

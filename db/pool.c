@@ -264,7 +264,7 @@ void db_identities_clear(struct db_identities *ids)
 		return;
 	truncate_ids(ids, 0);
 	free(ids->v);
-	*ids = (struct db_identities){0};
+	*ids = (struct db_identities){ 0 };
 }
 
 static char *dup_or_null(const char *s)
@@ -281,11 +281,11 @@ static int append(struct db_identities *out, const char *pool, int64_t seq, cons
 		return err_set(err, -ENOMEM, "out of memory");
 	out->v = v;
 	v = &v[out->n++];
-	*v = (struct db_identity){.pool = strdup(pool),
-				  .seq = seq,
-				  .value = strdup(value),
-				  .file = dup_or_null(file),
-				  .file_sha256 = dup_or_null(sha)};
+	*v = (struct db_identity){ .pool = strdup(pool),
+				   .seq = seq,
+				   .value = strdup(value),
+				   .file = dup_or_null(file),
+				   .file_sha256 = dup_or_null(sha) };
 	if (!v->pool || !v->value || (file && !v->file) || (sha && !v->file_sha256))
 		return err_set(err, -ENOMEM, "out of memory");
 	return 0;
@@ -517,7 +517,7 @@ int db_pool_allocate(struct db *db, int64_t unit_id, const char *station, const 
 		     size_t n_pools, int64_t now_ms, struct db_identities *out, struct err *err)
 {
 	int64_t now = now_ms > 0 ? now_ms : db_now_ms();
-	struct db_identities got = {0};
+	struct db_identities got = { 0 };
 	int rc;
 
 	if (!out || (n_pools && !pools))
@@ -653,8 +653,8 @@ static int recover_locked(struct db *db, struct err *err)
 		if (!u)
 			return err_set(err, -ENOMEM, "out of memory");
 		units = u;
-		units[n++] = (struct held_unit){sqlite3_column_int64(s, 0),
-						db_result_from_name(db_col_text(s, 1))};
+		units[n++] = (struct held_unit){ sqlite3_column_int64(s, 0),
+						 db_result_from_name(db_col_text(s, 1)) };
 	}
 	if (rc != SQLITE_DONE)
 		return db_sql_err(db, rc, err, "recover identities");

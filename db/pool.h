@@ -153,9 +153,9 @@ int db_pool_allocate(struct db *db, int64_t unit_id, const char *station, const 
  * out (cleared first) holding unit_id's values in pool order and
  * *from_unit (may be NULL) the earlier unit.
  */
-int db_pool_reuse_identity(struct db *db, int64_t unit_id, const char *serial,
-			   const char *chip_uid, const char *const *pools, size_t n_pools,
-			   struct db_identities *out, int64_t *from_unit, struct err *err);
+int db_pool_reuse_identity(struct db *db, int64_t unit_id, const char *serial, const char *chip_uid,
+			   const char *const *pools, size_t n_pools, struct db_identities *out,
+			   int64_t *from_unit, struct err *err);
 
 /* A write to the device is about to start: the unit's values may no longer be reused. */
 int db_pool_mark_written(struct db *db, int64_t unit_id, struct err *err);

@@ -49,7 +49,7 @@ static void append_filter(char *sql, size_t size, const struct db_filter *f)
 #define ADD(cond, clause)                                                                          \
 	do {                                                                                       \
 		if ((cond) && n < size)                                                            \
-			n += (size_t)snprintf(sql + n, size - n, "%s", clause);                     \
+			n += (size_t)snprintf(sql + n, size - n, "%s", clause);                    \
 	} while (0)
 	if (!f)
 		return;
@@ -100,8 +100,8 @@ static int check_filter(const struct db_filter *f, struct err *err)
 	return 0;
 }
 
-int db_query_units(struct db *db, const struct db_filter *filter, bool newest_first,
-		   unsigned limit, db_unit_cb_t cb, void *userdata, struct err *err)
+int db_query_units(struct db *db, const struct db_filter *filter, bool newest_first, unsigned limit,
+		   db_unit_cb_t cb, void *userdata, struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	struct db_unit_row row;
@@ -114,8 +114,8 @@ int db_query_units(struct db *db, const struct db_filter *filter, bool newest_fi
 		return rc;
 	append_filter(sql, sizeof(sql), filter);
 	n = strlen(sql);
-	snprintf(sql + n, sizeof(sql) - n, " ORDER BY started_at %s, id %s", newest_first ? "DESC" : "ASC",
-		 newest_first ? "DESC" : "ASC");
+	snprintf(sql + n, sizeof(sql) - n, " ORDER BY started_at %s, id %s",
+		 newest_first ? "DESC" : "ASC", newest_first ? "DESC" : "ASC");
 	if (limit) {
 		n = strlen(sql);
 		snprintf(sql + n, sizeof(sql) - n, " LIMIT %u", limit);
@@ -177,8 +177,8 @@ static int find_by_identity(struct db *db, const char *key, int64_t *unit_id, st
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE)
 		return err_set(err, -ENOENT, "no unit with %s '%s'",
-			       all_digits(key) ? "id, serial, chip UID or identity" :
-						 "serial, chip UID or identity",
+			       all_digits(key) ? "id, serial, chip UID or identity"
+					       : "serial, chip UID or identity",
 			       key);
 	if (rc != SQLITE_ROW)
 		return db_sql_err(db, rc, err, "find unit '%s'", key);
@@ -296,10 +296,11 @@ static int query_unit_locked(struct db *db, int64_t unit_id, db_unit_cb_t unit_c
 	if (rc != SQLITE_DONE)
 		return db_sql_err(db, rc, err, "query stages of unit %lld", (long long)unit_id);
 
-	rc = sqlite3_prepare_v2(db->sql,
-				"SELECT stage, target, file, size, sha256, host_crc32, device_crc32, "
-				"verified FROM unit_images WHERE unit_id = ? ORDER BY id",
-				-1, &im, NULL);
+	rc = sqlite3_prepare_v2(
+		db->sql,
+		"SELECT stage, target, file, size, sha256, host_crc32, device_crc32, "
+		"verified FROM unit_images WHERE unit_id = ? ORDER BY id",
+		-1, &im, NULL);
 	if (rc != SQLITE_OK)
 		return db_sql_err(db, rc, err, "query images of unit %lld", (long long)unit_id);
 	sqlite3_bind_int64(im, 1, unit_id);
@@ -356,16 +357,17 @@ static void image_row(sqlite3_stmt *s, int c, struct db_image_row *r)
 	};
 }
 
-static int units_images_locked(struct db *db, const struct db_filter *filter,
-			       db_unit_image_cb_t cb, void *userdata, struct err *err)
+static int units_images_locked(struct db *db, const struct db_filter *filter, db_unit_image_cb_t cb,
+			       void *userdata, struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	/* Only "id" is in both tables: the filter's bare names are the unit's. */
-	char sql[1024] = "SELECT u.id, station, port, slot, recipe, recipe_sha256, vid, pid, serial, "
-			 "chip_uid, jedec_id, result, failed_stage, error, started_at, finished_at, "
-			 "duration_ms, flashd_version, i.stage, i.target, i.file, i.size, i.sha256, "
-			 "i.host_crc32, i.device_crc32, i.verified, i.id FROM units u LEFT JOIN "
-			 "unit_images i ON i.unit_id = u.id WHERE 1";
+	char sql[1024] =
+		"SELECT u.id, station, port, slot, recipe, recipe_sha256, vid, pid, serial, "
+		"chip_uid, jedec_id, result, failed_stage, error, started_at, finished_at, "
+		"duration_ms, flashd_version, i.stage, i.target, i.file, i.size, i.sha256, "
+		"i.host_crc32, i.device_crc32, i.verified, i.id FROM units u LEFT JOIN "
+		"unit_images i ON i.unit_id = u.id WHERE 1";
 	size_t n;
 	int rc, count = 0;
 
@@ -564,8 +566,8 @@ int db_query_stats(struct db *db, enum db_stats_by by, const struct db_filter *f
 	rc = check_filter(filter, err);
 	if (rc < 0)
 		return rc;
-	snprintf(sql, sizeof(sql),
-		 "SELECT %s AS k, result, duration_ms FROM units WHERE 1", stats_by_sql[by]);
+	snprintf(sql, sizeof(sql), "SELECT %s AS k, result, duration_ms FROM units WHERE 1",
+		 stats_by_sql[by]);
 	append_filter(sql, sizeof(sql), filter);
 	n = strlen(sql);
 	/* NULL durations sort first; acc_add() skips them. */

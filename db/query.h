@@ -68,8 +68,8 @@ typedef int (*db_image_cb_t)(const struct db_image_row *row, void *userdata);
  * newest first if newest_first; at most limit rows (0 = no limit).
  * Returns the number of rows handed to cb.
  */
-int db_query_units(struct db *db, const struct db_filter *filter, bool newest_first,
-		   unsigned limit, db_unit_cb_t cb, void *userdata, struct err *err);
+int db_query_units(struct db *db, const struct db_filter *filter, bool newest_first, unsigned limit,
+		   db_unit_cb_t cb, void *userdata, struct err *err);
 
 /*
  * Resolve what a user typed after "flashctl show": a unit id if key is all

@@ -8,9 +8,9 @@
 #include <time.h>
 
 const char *const db_unit_columns[DB_UNIT_N_COLUMNS] = {
-	"id",	  "station",  "port",	  "slot",	  "recipe",	  "recipe_sha256",
-	"vid",	  "pid",      "serial",	  "chip_uid",	  "jedec_id",	  "result",
-	"failed_stage", "error", "started_at", "finished_at", "duration_ms", "flashd_version",
+	"id",		"station", "port",	 "slot",	"recipe",      "recipe_sha256",
+	"vid",		"pid",	   "serial",	 "chip_uid",	"jedec_id",    "result",
+	"failed_stage", "error",   "started_at", "finished_at", "duration_ms", "flashd_version",
 };
 
 const char *db_fmt_iso(int64_t ms, char buf[DB_ISO_MAX])

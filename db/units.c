@@ -104,8 +104,7 @@ static bool stage_result_ok(enum db_result r)
 	return r == DB_RESULT_PASS || r == DB_RESULT_FAIL || r == DB_RESULT_INTERRUPTED;
 }
 
-int db_unit_stage(struct db *db, int64_t unit_id, const struct db_unit_stage *st,
-		  struct err *err)
+int db_unit_stage(struct db *db, int64_t unit_id, const struct db_unit_stage *st, struct err *err)
 {
 	_cleanup_reset_ sqlite3_stmt *s = NULL;
 	int rc;
@@ -142,8 +141,7 @@ int db_unit_stage(struct db *db, int64_t unit_id, const struct db_unit_stage *st
 	return 0;
 }
 
-int db_unit_image(struct db *db, int64_t unit_id, const struct db_unit_image *im,
-		  struct err *err)
+int db_unit_image(struct db *db, int64_t unit_id, const struct db_unit_image *im, struct err *err)
 {
 	_cleanup_reset_ sqlite3_stmt *s = NULL;
 	int rc;
@@ -183,15 +181,14 @@ int db_unit_image(struct db *db, int64_t unit_id, const struct db_unit_image *im
 	return 0;
 }
 
-int db_unit_finish(struct db *db, int64_t unit_id, enum db_result result,
-		   const char *failed_stage, const char *error, struct err *err)
+int db_unit_finish(struct db *db, int64_t unit_id, enum db_result result, const char *failed_stage,
+		   const char *error, struct err *err)
 {
 	_cleanup_reset_ sqlite3_stmt *s = NULL;
 	int64_t now = db_now_ms();
 	int rc;
 
-	if (result != DB_RESULT_PASS && result != DB_RESULT_FAIL &&
-	    result != DB_RESULT_INTERRUPTED)
+	if (result != DB_RESULT_PASS && result != DB_RESULT_FAIL && result != DB_RESULT_INTERRUPTED)
 		return err_set(err, -EINVAL, "unit %lld: cannot finish with result %d",
 			       (long long)unit_id, result);
 

@@ -47,23 +47,23 @@ struct db_unit_identity {
 };
 
 struct db_unit_stage {
-	int idx;		/* position in the recipe, from 0; unique per unit */
-	const char *name;	/* required */
-	enum db_result result;	/* PASS, FAIL or INTERRUPTED */
-	const char *error;	/* NULL on pass */
-	int64_t started_at;	/* ms since epoch */
-	int64_t duration_ms;	/* < 0 if unknown */
+	int idx;	       /* position in the recipe, from 0; unique per unit */
+	const char *name;      /* required */
+	enum db_result result; /* PASS, FAIL or INTERRUPTED */
+	const char *error;     /* NULL on pass */
+	int64_t started_at;    /* ms since epoch */
+	int64_t duration_ms;   /* < 0 if unknown */
 };
 
 struct db_unit_image {
-	const char *stage;	/* required: stage that wrote it */
-	const char *target;	/* "0x08004000", "boot0", or NULL */
-	const char *file;	/* required: file as named in the recipe */
-	int64_t size;		/* bytes, < 0 if unknown */
-	const char *sha256;	/* hex, or NULL */
+	const char *stage;  /* required: stage that wrote it */
+	const char *target; /* "0x08004000", "boot0", or NULL */
+	const char *file;   /* required: file as named in the recipe */
+	int64_t size;	    /* bytes, < 0 if unknown */
+	const char *sha256; /* hex, or NULL */
 	bool has_host_crc32, has_device_crc32;
 	uint32_t host_crc32, device_crc32;
-	bool verified;		/* device CRC or read-back matched */
+	bool verified; /* device CRC or read-back matched */
 };
 
 /* Insert the 'running' row; *unit_id is set on success only. */
@@ -88,7 +88,7 @@ int db_unit_image(struct db *db, int64_t unit_id, const struct db_unit_image *im
  * and error may be NULL.  Only a 'running' row is changed: -EALREADY if
  * it was finished before (the stored result is kept).
  */
-int db_unit_finish(struct db *db, int64_t unit_id, enum db_result result,
-		   const char *failed_stage, const char *error, struct err *err);
+int db_unit_finish(struct db *db, int64_t unit_id, enum db_result result, const char *failed_stage,
+		   const char *error, struct err *err);
 
 #endif

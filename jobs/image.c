@@ -141,7 +141,8 @@ static int map_file(const char *path, struct image **ret, struct err *e)
 static struct image *find_locked(struct image_cache *c, const struct image *img)
 {
 	for (struct image *i = c->list; i; i = i->next)
-		if (!strcmp(i->path, img->path) && !memcmp(i->sha256, img->sha256, RECIPE_SHA256_LEN))
+		if (!strcmp(i->path, img->path) &&
+		    !memcmp(i->sha256, img->sha256, RECIPE_SHA256_LEN))
 			return i;
 	return NULL;
 }
@@ -211,8 +212,10 @@ int image_get(struct image_cache *c, const char *path, const uint8_t sha256[RECI
 		recipe_sha256_hex(sha256, want);
 		recipe_sha256_hex(img->sha256, got);
 		img->refs = 0;
-		r = err_set(e, -EILSEQ, "image '%s' changed since the recipe was loaded: sha256 %s, recipe pins %s",
-			    path, got, want);
+		r = err_set(
+			e, -EILSEQ,
+			"image '%s' changed since the recipe was loaded: sha256 %s, recipe pins %s",
+			path, got, want);
 		if (img->data)
 			munmap((void *)img->data, img->size);
 		free(img->path);

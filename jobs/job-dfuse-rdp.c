@@ -36,8 +36,8 @@ static int open_alt(struct job *j, const struct ob_target *t, struct err *e)
 static int check_area(struct job *j, const struct ob_target *t, struct err *e)
 {
 	const struct dfuse_alt *a = dfuse_current_alt(j->s.dfuse);
-	const struct dfuse_segment *sg = a->layout_err < 0 ? NULL :
-					 dfuse_mem_find(&a->layout, t->address);
+	const struct dfuse_segment *sg =
+		a->layout_err < 0 ? NULL : dfuse_mem_find(&a->layout, t->address);
 
 	if (!sg || sg->start != t->address ||
 	    dfuse_segment_end(sg) - (uint64_t)sg->start != t->area->size ||
@@ -82,8 +82,8 @@ static void record(struct job *j, const char *name, const struct ob_target *t,
  * level 1 must refuse the read with errVENDOR (-EACCES), which is how the
  * ROM shows protection [AN2662 §4.4.1]; a read that works means it is off.
  */
-static int check_back(struct job *j, const struct ob_target *t, const uint8_t *data,
-		      unsigned level, uint8_t *back, struct err *e)
+static int check_back(struct job *j, const struct ob_target *t, const uint8_t *data, unsigned level,
+		      uint8_t *back, struct err *e)
 {
 	int r = read_area(j, t, back, e);
 
@@ -111,8 +111,8 @@ static int check_back(struct job *j, const struct ob_target *t, const uint8_t *d
 }
 
 /* Write the whole area, wait out the ROM's reset, check what it shows. */
-static int write_area(struct job *j, const char *name, const struct ob_target *t, const struct recipe_image *img,
-		      const uint8_t *data, struct err *e)
+static int write_area(struct job *j, const char *name, const struct ob_target *t,
+		      const struct recipe_image *img, const uint8_t *data, struct err *e)
 {
 	uint8_t back[RECIPE_OPTION_BYTES_MAX];
 	uint8_t rdp = data[t->area->rdp_off];
@@ -131,8 +131,10 @@ static int write_area(struct job *j, const char *name, const struct ob_target *t
 		record(j, name, t, img, data, NULL, false);
 		if (r < 0)
 			return r;
-		job_stage_note(j, "RDP level 2 (0x%02X) written: the ROM's DFU is disabled for good; "
-			       "nothing can read it back", rdp);
+		job_stage_note(j,
+			       "RDP level 2 (0x%02X) written: the ROM's DFU is disabled for good; "
+			       "nothing can read it back",
+			       rdp);
 		return 0;
 	}
 	r = job_await_reset(j, true, e);
@@ -143,12 +145,16 @@ static int write_area(struct job *j, const char *name, const struct ob_target *t
 	if (r < 0)
 		return r;
 	if (r == 1)
-		job_stage_note(j, "%s (RDP 0x%02X) set: after the reset the ROM refuses reads "
+		job_stage_note(j,
+			       "%s (RDP 0x%02X) set: after the reset the ROM refuses reads "
 			       "(errVENDOR), as protection makes it; the other option bytes "
-			       "cannot be read back", level_names[level], rdp);
+			       "cannot be read back",
+			       level_names[level], rdp);
 	else
-		job_stage_note(j, "option bytes written, the ROM reset and re-enumerated, "
-			       "%u bytes read back identical (%s)", t->area->size, level_names[level]);
+		job_stage_note(j,
+			       "option bytes written, the ROM reset and re-enumerated, "
+			       "%u bytes read back identical (%s)",
+			       t->area->size, level_names[level]);
 	return 0;
 }
 
@@ -201,7 +207,7 @@ static int stage_read_protect(struct job *j, const struct recipe_stage *st, cons
 	r = read_area(j, &t, ob, e);
 	if (r == -EACCES && a->level == 1) {
 		job_stage_note(j, "already read-protected: the ROM refuses reads (errVENDOR); "
-			       "nothing written");
+				  "nothing written");
 		err_clear(e);
 		return 0;
 	}
@@ -243,7 +249,7 @@ static int stage_read_unprotect(struct job *j, const struct recipe_stage *st, st
 			       "(level 0)",
 			       t.address + t.area->rdp_off, back[t.area->rdp_off]);
 	job_stage_note(j, "read protection removed (0x92): the ROM mass-erased the flash and "
-		       "reset; RDP 0xAA (level 0) read back");
+			  "reset; RDP 0xAA (level 0) read back");
 	return 0;
 }
 

@@ -100,19 +100,19 @@ static void plan_write(struct job *j, const struct recipe_stage *st, uint8_t alt
 	const struct dfuse_layout *l = alt_layout(j, alt);
 	struct err ignore = { 0 };
 
-	job_plan_write(j, &(struct job_range){
-				  .mem = JOB_MEM_DFUSE,
-				  .alt = alt,
-				  .addr = addr,
-				  .len = len,
-				  .data = data,
-				  .stage = (unsigned)(st - j->recipe->stages),
-				  .unreadable = !l || dfuse_mem_check(l, addr, len,
-								      DFUSE_MEM_READABLE,
-								      &ignore) < 0 ?
-							"the alt's layout does not let the ROM read it" :
-							NULL,
-			  });
+	job_plan_write(
+		j, &(struct job_range){
+			   .mem = JOB_MEM_DFUSE,
+			   .alt = alt,
+			   .addr = addr,
+			   .len = len,
+			   .data = data,
+			   .stage = (unsigned)(st - j->recipe->stages),
+			   .unreadable = !l || dfuse_mem_check(l, addr, len, DFUSE_MEM_READABLE,
+							       &ignore) < 0
+						 ? "the alt's layout does not let the ROM read it"
+						 : NULL,
+		   });
 }
 
 /*
@@ -143,7 +143,8 @@ static int download_dfu(struct job *j, const struct recipe_stage *st, const char
 	r = dfu_pick_target(j, a, f, &tg, e);
 	if (r < 0)
 		return r;
-	view = (struct dfu_file){ .suffix = f->suffix, .n_targets = 1,
+	view = (struct dfu_file){ .suffix = f->suffix,
+				  .n_targets = 1,
 				  .targets = (struct dfu_file_target *)tg };
 	for (uint32_t i = 0; i < tg->n_elements; i++)
 		size += tg->elements[i].size;
@@ -175,15 +176,16 @@ static int download_dfu(struct job *j, const struct recipe_stage *st, const char
  * sector (start, size, erasable) in the layout the device reports for the
  * alt; otherwise the plan is wrong and nothing is erased.
  */
-static int job_dfuse_check_plan(struct job *j, const struct recipe_dfuse_download *a,
-				uint64_t size, struct err *e)
+static int job_dfuse_check_plan(struct job *j, const struct recipe_dfuse_download *a, uint64_t size,
+				struct err *e)
 {
 	const struct dfuse_alt *alt = dfuse_current_alt(j->s.dfuse);
 	struct dfuse_layout plan;
 	uint64_t p = a->address, end = p + size;
 	int r;
 
-	if (a->alt != RECIPE_DFUSE_PLAN_ALT || a->erase != RECIPE_ERASE_PAGES || alt->layout_err < 0)
+	if (a->alt != RECIPE_DFUSE_PLAN_ALT || a->erase != RECIPE_ERASE_PAGES ||
+	    alt->layout_err < 0)
 		return 0; /* no sectors planned; a bad layout is dfuse_download()'s to report */
 	r = dfuse_mem_parse(recipe_dfuse_layout(j->recipe), &plan, e);
 	if (r < 0)
@@ -212,8 +214,8 @@ static int job_dfuse_check_plan(struct job *j, const struct recipe_dfuse_downloa
 				       "0x%08x-0x%08x (%u KiB), the device's \"%s\" has %ssector "
 				       "0x%08x-0x%08x (%u KiB); nothing erased",
 				       pstart, pstart + psize - 1, psize / 1024, alt->layout.name,
-				       (ds->perms & DFUSE_MEM_ERASABLE) ? "" : "non-erasable ", dstart,
-				       dstart + dsize - 1, dsize / 1024);
+				       (ds->perms & DFUSE_MEM_ERASABLE) ? "" : "non-erasable ",
+				       dstart, dstart + dsize - 1, dsize / 1024);
 		p = (uint64_t)pstart + psize;
 	}
 	return 0;
@@ -300,10 +302,12 @@ int job_run_dfuse_read_uid(struct job *j, const struct recipe_stage *st, const c
 				  a->address);
 	for (unsigned i = 0; i < DFUSE_UID_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02X", uid[i]);
-	job_set_identity(j, &(struct db_unit_identity){
-				    .serial = j->recipe->serial.source == RECIPE_SERIAL_DFUSE_UID ? hex : NULL,
-				    .chip_uid = hex,
-			    });
+	job_set_identity(
+		j,
+		&(struct db_unit_identity){
+			.serial = j->recipe->serial.source == RECIPE_SERIAL_DFUSE_UID ? hex : NULL,
+			.chip_uid = hex,
+		});
 	return 0;
 }
 

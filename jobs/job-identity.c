@@ -22,7 +22,7 @@
 
 /* One generated image: what stages map, and the row's file, size and digest. */
 struct job_identity_image {
-	struct image img;	/* data malloc'd here; refs never reach 0 through image_put() */
+	struct image img;	 /* data malloc'd here; refs never reach 0 through image_put() */
 	struct recipe_image row; /* file "identity:NAME", size, sha256 of the bytes */
 };
 
@@ -71,7 +71,8 @@ static int build_values(struct job_identity *id, const struct recipe_identity *r
 		for (size_t i = 0; i < id->ids.n; i++)
 			if (strcmp(id->ids.v[i].pool, ri->pools[p]) == 0) {
 				snprintf(id->keys[n], sizeof(id->keys[n]), "%.64s", ri->pools[p]);
-				id->values[n] = (struct identity_value){ id->keys[n], id->ids.v[i].value };
+				id->values[n] =
+					(struct identity_value){ id->keys[n], id->ids.v[i].value };
 				n++;
 				break;
 			}
@@ -114,15 +115,17 @@ static int image_file(const struct job_identity *id, const struct recipe_identit
 	fd = open_regular(v->file);
 	if (fd < 0) {
 		free(buf);
-		return err_set(e, fd, "identity image '%s': cannot open '%s' (value '%s' of pool '%s'): %s",
-			       t->name, v->file, v->value, t->pool, strerror(-fd));
+		return err_set(
+			e, fd,
+			"identity image '%s': cannot open '%s' (value '%s' of pool '%s'): %s",
+			t->name, v->file, v->value, t->pool, strerror(-fd));
 	}
 	n = read(fd, buf, t->size + 1);
 	close(fd);
 	if (n < 0 || (size_t)n > t->size) {
 		free(buf);
-		return err_set(e, n < 0 ? -EIO : -ENOSPC,
-			       "identity image '%s': '%s' %s", t->name, v->file,
+		return err_set(e, n < 0 ? -EIO : -ENOSPC, "identity image '%s': '%s' %s", t->name,
+			       v->file,
 			       n < 0 ? "cannot be read" : "is larger than the image's size");
 	}
 	recipe_sha256_init(&c);
@@ -131,8 +134,10 @@ static int image_file(const struct job_identity *id, const struct recipe_identit
 	recipe_sha256_hex(sha, hex);
 	if (v->file_sha256 && strcasecmp(hex, v->file_sha256) != 0) {
 		free(buf);
-		return err_set(e, -EILSEQ, "identity image '%s': '%s' changed since its import (sha256 %s, imported %s)",
-			       t->name, v->file, hex, v->file_sha256);
+		return err_set(
+			e, -EILSEQ,
+			"identity image '%s': '%s' changed since its import (sha256 %s, imported %s)",
+			t->name, v->file, hex, v->file_sha256);
 	}
 	memset(buf + n, t->fill, t->size - (size_t)n);
 	*out = buf;
@@ -197,7 +202,8 @@ static int generate_all(struct job *j, struct err *e)
 		memcpy(gi->img.sha256, gi->row.sha256, RECIPE_SHA256_LEN);
 		gi->row.size = gi->row.write_size = len;
 		gi->row.identity = (unsigned)i + 1;
-		if (!gi->row.file && asprintf(&gi->row.file, "identity:%s", ri->images[i].name) < 0) {
+		if (!gi->row.file &&
+		    asprintf(&gi->row.file, "identity:%s", ri->images[i].name) < 0) {
 			gi->row.file = NULL;
 			return err_set(e, -ENOMEM, "out of memory");
 		}
@@ -215,7 +221,10 @@ static void log_values(struct job *j, const struct log_ctx *c, const char *how)
 	for (size_t i = 0; i < ids->n && o < sizeof(text); i++) {
 		bool same = i > 0 && strcmp(ids->v[i - 1].pool, ids->v[i].pool) == 0;
 
-		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s%s%s", same ? "," : i ? " " : "",
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s%s%s",
+				      same ? ","
+				      : i  ? " "
+					   : "",
 				      same ? "" : ids->v[i].pool, same ? "" : "=", ids->v[i].value);
 	}
 	log_ev(LOG_INFO, NULL, c, "Unit %lld identity (%s): %s", (long long)j->unit_id, how, text);
@@ -257,7 +266,8 @@ int job_identity_image(struct job *j, const struct recipe_image *ri, struct imag
 {
 	struct job_identity *id = j->identity;
 
-	if (!id || ri->identity < 1 || ri->identity > id->n_images || !id->images[ri->identity - 1].img.data)
+	if (!id || ri->identity < 1 || ri->identity > id->n_images ||
+	    !id->images[ri->identity - 1].img.data)
 		return err_set(e, -EINVAL, "'%s': the unit has no identity image", ri->file);
 	/* Counted like the cache's images: each image_put() gives one back. */
 	id->images[ri->identity - 1].img.refs++;
@@ -286,7 +296,9 @@ static int rework(struct job *j, struct err *e)
 {
 	const struct recipe_identity *ri = &j->recipe->identity;
 	struct job_identity *id = j->identity;
-	struct log_ctx c = { .port = j->cur.port, .slot = j->slot, .unit = j->unit_id,
+	struct log_ctx c = { .port = j->cur.port,
+			     .slot = j->slot,
+			     .unit = j->unit_id,
 			     .serial = j->serial[0] ? j->serial : NULL };
 	int64_t from = 0;
 	int r;
@@ -305,7 +317,8 @@ static int rework(struct job *j, struct err *e)
 	id->keys = NULL;
 	if (build_values(id, ri) < 0)
 		return err_set(e, -ENOMEM, "out of memory");
-	log_ev(LOG_INFO, NULL, &c, "Unit %lld is a board that passed as unit %lld: it keeps its identity",
+	log_ev(LOG_INFO, NULL, &c,
+	       "Unit %lld is a board that passed as unit %lld: it keeps its identity",
 	       (long long)j->unit_id, (long long)from);
 	log_values(j, &c, "rework");
 	r = generate_all(j, e);
@@ -326,7 +339,9 @@ int job_identity_before_stage(struct job *j, const struct recipe_stage *st, stru
 	r = db_pool_mark_written(j->env->db, j->unit_id, e);
 	db_unlock(j);
 	if (r < 0)
-		return err_prefix(e, r, "cannot record that the unit's identity is being written: nothing written");
+		return err_prefix(
+			e, r,
+			"cannot record that the unit's identity is being written: nothing written");
 	id->written = true;
 	return 0;
 }

@@ -76,8 +76,8 @@ int job_imx_spl_boot(struct job *j, const struct recipe_stage *st, const char *n
 					    .host_crc = res.host_crc,
 				    });
 	if (r < 0)
-		return err_prefix(e, r, "%s (%s) from file offset 0x%zx", imx_spl_kind_name(spl->kind),
-				  spl->name, off);
+		return err_prefix(e, r, "%s (%s) from file offset 0x%zx",
+				  imx_spl_kind_name(spl->kind), spl->name, off);
 	job_stage_note(j, "%s: file from 0x%zx", imx_spl_kind_name(spl->kind), off);
 	return 0;
 }
@@ -92,9 +92,10 @@ int job_imx_sdps_boot(struct job *j, const struct recipe_stage *st, const char *
 	int r;
 
 	if (a->skip_spl || a->has_offset)
-		return err_set(e, -EINVAL,
-			       "\"skip_spl\"/\"offset\" apply to the SPL's SDP gadget, not to the %s ROM",
-			       soc->name);
+		return err_set(
+			e, -EINVAL,
+			"\"skip_spl\"/\"offset\" apply to the SPL's SDP gadget, not to the %s ROM",
+			soc->name);
 	r = job_image_get(j, &a->image, &img, e);
 	if (r < 0)
 		return r;

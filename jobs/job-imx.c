@@ -67,7 +67,8 @@ static int ensure_sdp(struct job *j, const struct imx_soc *soc, struct sdp **ret
 		r = sdp_open(&j->s.usb, soc, &s->sdp, e);
 		if (r < 0)
 			return r;
-		sdp_set_timeout(s->sdp, (unsigned int)((uint64_t)SDP_XFER_TIMEOUT_MS * job_pct(j) / 100));
+		sdp_set_timeout(s->sdp,
+				(unsigned int)((uint64_t)SDP_XFER_TIMEOUT_MS * job_pct(j) / 100));
 	}
 	*ret = s->sdp;
 	return 0;
@@ -90,8 +91,7 @@ static int ensure_fb(struct job *j, struct fb **ret, struct err *e)
 	return 0;
 }
 
-int job_run_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name,
-		     struct err *e)
+int job_run_sdp_boot(struct job *j, const struct recipe_stage *st, const char *name, struct err *e)
 {
 	const struct recipe_sdp_boot *a = &st->u.sdp_boot;
 	const struct recipe_serial *ser = &j->recipe->serial;
@@ -109,8 +109,9 @@ int job_run_sdp_boot(struct job *j, const struct recipe_stage *st, const char *n
 	if (soc && soc->protocol == IMX_PROTO_SDPS)
 		return job_imx_sdps_boot(j, st, name, soc, e);
 	if (a->skip_spl || a->has_offset)
-		return err_set(e, -EINVAL,
-			       "\"skip_spl\"/\"offset\" apply to the SPL's SDP gadget, not to a boot ROM");
+		return err_set(
+			e, -EINVAL,
+			"\"skip_spl\"/\"offset\" apply to the SPL's SDP gadget, not to a boot ROM");
 	if (!soc)
 		return err_set(e, -EOPNOTSUPP, "%04x:%04x is not an i.MX boot ROM flashd knows",
 			       j->cur.vid, j->cur.pid);
@@ -262,7 +263,8 @@ static void plan_sparse(struct job *j, const struct recipe_stage *st, const stru
 	uint64_t first, end;
 
 	/* Parsed before the write (fits()): cannot fail here. */
-	if (sparse_extent(img, &first, &end, NULL) < 0 || sparse_open(img->data, img->size, &s, NULL) < 0)
+	if (sparse_extent(img, &first, &end, NULL) < 0 ||
+	    sparse_open(img->data, img->size, &s, NULL) < 0)
 		return;
 	while (sparse_next(&s, &it, &c) == 1) {
 		uint64_t at = base + (uint64_t)c.first_blk * s.blk_sz;
@@ -347,8 +349,8 @@ static void plan_flash(struct job *j, const struct recipe_stage *st, const struc
 	 * zero-padded last sparse block): the rest of the last one no longer
 	 * holds an earlier stage's bytes. */
 	if (pad)
-		job_plan_erase(j, JOB_MEM_MMC, 0, a->raw ? NULL : a->partition,
-			       base + img->size, pad);
+		job_plan_erase(j, JOB_MEM_MMC, 0, a->raw ? NULL : a->partition, base + img->size,
+			       pad);
 }
 
 /*
@@ -384,8 +386,8 @@ static int fits(struct fb *fb, const struct recipe_fastboot_flash *a, const stru
 			if (*max > FB_SPARSE_CAP)
 				*max = FB_SPARSE_CAP;
 		}
-		need = img->size > *max && a->sparse != RECIPE_SPARSE_NEVER ? SPARSE_DEFAULT_BLOCK :
-									      FB_MMC_BLOCK;
+		need = img->size > *max && a->sparse != RECIPE_SPARSE_NEVER ? SPARSE_DEFAULT_BLOCK
+									    : FB_MMC_BLOCK;
 		need = (img->size + need - 1) / need * need;
 	}
 	if (a->raw)
@@ -394,10 +396,11 @@ static int fits(struct fb *fb, const struct recipe_fastboot_flash *a, const stru
 	if (r < 0)
 		return r;
 	if (need > blocks * FB_MMC_BLOCK)
-		return err_set(e, -EFBIG,
-			       "%s needs %llu bytes, partition '%s' holds %llu (U-Boot's part size): nothing written",
-			       a->image.file, (unsigned long long)need, a->partition,
-			       (unsigned long long)(blocks * FB_MMC_BLOCK));
+		return err_set(
+			e, -EFBIG,
+			"%s needs %llu bytes, partition '%s' holds %llu (U-Boot's part size): nothing written",
+			a->image.file, (unsigned long long)need, a->partition,
+			(unsigned long long)(blocks * FB_MMC_BLOCK));
 	return 0;
 }
 
@@ -460,8 +463,8 @@ struct gpt_kept {
 /* fastboot.gpt: the unit's own GPT (GUIDs derived from its identity),
  * downloaded and flashed to U-Boot's "gpt" name, recorded as an image
  * whose file names the disk GUID, and read back by the verify stage. */
-static int stage_gpt(struct job *j, struct fb *fb, const struct recipe_stage *st,
-		     const char *name, struct err *e)
+static int stage_gpt(struct job *j, struct fb *fb, const struct recipe_stage *st, const char *name,
+		     struct err *e)
 {
 	struct gpt_kept *k = calloc(1, sizeof(*k));
 	char guid[37];
@@ -474,8 +477,9 @@ static int stage_gpt(struct job *j, struct fb *fb, const struct recipe_stage *st
 		return err_set(e, -ENOMEM, "out of memory");
 	if (!unit[0]) {
 		free(k);
-		return err_set(e, -EINVAL,
-			       "no serial or chip UID yet to derive the unit's GUIDs from: learn the serial before this stage");
+		return err_set(
+			e, -EINVAL,
+			"no serial or chip UID yet to derive the unit's GUIDs from: learn the serial before this stage");
 	}
 	recipe_gpt_build(&st->u.fastboot_gpt, unit, j->recipe->name, k->table, guid);
 	crc = crc32_update(0, k->table, sizeof(k->table));

@@ -78,11 +78,11 @@ static int ensure_burner(struct job *j, struct ingenic_session *s, struct err *e
 
 static void log_warn(struct job *j, const char *stage, const char *fmt, const char *msg)
 {
-	struct log_ctx c = {.port = j->cur.port,
-			    .slot = j->slot,
-			    .unit = j->unit_id,
-			    .serial = j->serial[0] ? j->serial : NULL,
-			    .stage = stage};
+	struct log_ctx c = { .port = j->cur.port,
+			     .slot = j->slot,
+			     .unit = j->unit_id,
+			     .serial = j->serial[0] ? j->serial : NULL,
+			     .stage = stage };
 
 	log_ev(LOG_WARNING, LOG_ID_STAGE, &c, fmt, msg);
 }
@@ -104,7 +104,7 @@ static int stage_boot(struct job *j, const struct recipe_stage *st, const char *
 	struct ingenic_session *s;
 	struct ingenic_cpu_info ci;
 	struct ingenic_uid uid;
-	struct err ue = {0};
+	struct err ue = { 0 };
 	int r;
 
 	if (!soc)
@@ -397,17 +397,18 @@ static void note_erase(struct job *j, const struct recipe_stage *st, size_t len)
 
 	if (!c || c->erase != RECIPE_ERASE_BLOCKS || len == 0)
 		return;
-	job_stage_note(j, "erase blocks: 0x%08llx-0x%08llx (the %llu KiB blocks this write touches)",
-		 (unsigned long long)(off / blk * blk),
-		 (unsigned long long)((off + len + blk - 1) / blk * blk - 1),
-		 (unsigned long long)(blk / 1024));
+	job_stage_note(j,
+		       "erase blocks: 0x%08llx-0x%08llx (the %llu KiB blocks this write touches)",
+		       (unsigned long long)(off / blk * blk),
+		       (unsigned long long)((off + len + blk - 1) / blk * blk - 1),
+		       (unsigned long long)(blk / 1024));
 }
 
 static int stage_write(struct job *j, const struct recipe_stage *st, const char *name,
 		       struct err *e)
 {
 	const struct recipe_ingenic_write *a = &st->u.ingenic_write;
-	struct burner_result res = {0};
+	struct burner_result res = { 0 };
 	struct ingenic_session *s;
 	struct image *img = NULL;
 	char target[64];
@@ -433,11 +434,12 @@ static int stage_write(struct job *j, const struct recipe_stage *st, const char 
 	complete = res.bytes_written == img->size;
 	/* img->data stays mapped: the job holds its own reference (map_images()). */
 	if (r >= 0)
-		job_plan_write(j, &(struct job_range){ .mem = JOB_MEM_NOR,
-						       .addr = a->offset,
-						       .len = img->size,
-						       .data = img->data,
-						       .stage = (unsigned)(st - j->recipe->stages) });
+		job_plan_write(j,
+			       &(struct job_range){ .mem = JOB_MEM_NOR,
+						    .addr = a->offset,
+						    .len = img->size,
+						    .data = img->data,
+						    .stage = (unsigned)(st - j->recipe->stages) });
 	img_size = img->size;
 	image_put(j->env->images, img);
 

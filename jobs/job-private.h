@@ -45,7 +45,7 @@ struct job_session {
 	 * it ends; `family` tells which member is live. */
 	enum job_session_family family;
 	union {
-		struct imx_session *imx;	  /* SDP on the ROM, fastboot after */
+		struct imx_session *imx;	 /* SDP on the ROM, fastboot after */
 		struct ingenic_session *ingenic; /* ROM, then the burner */
 	} proto;
 };
@@ -63,8 +63,8 @@ enum job_mem {
 
 struct job_range {
 	enum job_mem mem;
-	uint8_t alt;		/* JOB_MEM_DFUSE */
-	const char *part;	/* JOB_MEM_MMC partition (recipe string), NULL: raw offsets */
+	uint8_t alt;	  /* JOB_MEM_DFUSE */
+	const char *part; /* JOB_MEM_MMC partition (recipe string), NULL: raw offsets */
 	uint64_t addr, len;
 	const uint8_t *data;	/* the expected bytes (NULL with fill) */
 	unsigned stage;		/* recipe index of the stage that wrote them */
@@ -119,7 +119,7 @@ struct job {
 	unsigned dev_gen;      /* bumped on every arrival */
 	unsigned used_gen;     /* dev_gen of the device the job took last */
 	bool dev_present;
-	int stop_reason;  /* 0, -ECANCELED (shutdown) or -ETIMEDOUT (deadline) */
+	int stop_reason;      /* 0, -ECANCELED (shutdown) or -ETIMEDOUT (deadline) */
 	uint64_t deadline_ms; /* running stage, 0 = none */
 
 	atomic_int cancel; /* engines' cancel flag, set with stop_reason */
@@ -129,7 +129,7 @@ struct job {
 	size_t n_images;
 	int64_t unit_id;
 	int64_t started_ms;
-	bool result_pending; /* the finish went to the pending queue */
+	bool result_pending;   /* the finish went to the pending queue */
 	struct job_device cur; /* device of the current session */
 	unsigned leave_gen;    /* dev_gen when the device was told to leave */
 	struct job_session s;
@@ -169,8 +169,8 @@ void job_progress_cb(void *ud, uint64_t done, uint64_t total);
 void job_set_identity(struct job *j, const struct db_unit_identity *id);
 /* One image a stage wrote, or a range the verify stage read back. */
 struct job_image_row {
-	const char *stage;		   /* the stage's name */
-	const char *target;		   /* "alt0:0x08000000", "0x400", a partition */
+	const char *stage;		  /* the stage's name */
+	const char *target;		  /* "alt0:0x08000000", "0x400", a partition */
 	const struct recipe_image *image; /* file, size and pin */
 	bool has_host_crc, has_dev_crc;
 	uint32_t host_crc, dev_crc;

@@ -25,7 +25,7 @@ static void report(struct job *j, uint64_t done, uint64_t total, uint64_t est_ms
 
 void job_progress_reset(struct job *j)
 {
-	j->prog = (struct job_progress){0};
+	j->prog = (struct job_progress){ 0 };
 }
 
 void job_progress_unit_verify(struct job *j)
@@ -36,8 +36,9 @@ void job_progress_unit_verify(struct job *j)
 		if (!j->plan.v[i].unreadable)
 			total += j->plan.v[i].len;
 	/* job_verify() counts each range from 0: add them up. */
-	j->prog = (struct job_progress){
-		.phase = USB_PHASE_VERIFY, .total = total, .accumulate = true};
+	j->prog = (struct job_progress){ .phase = USB_PHASE_VERIFY,
+					 .total = total,
+					 .accumulate = true };
 	report(j, 0, total, 0);
 }
 
@@ -62,8 +63,9 @@ void job_progress_bytes(struct job *j, uint64_t done, uint64_t total)
 
 	if (!p->phase || p->phase == USB_PHASE_ERASE) {
 		/* Bytes without a phase report (sdp.boot): they are written. */
-		*p = (struct job_progress){
-			.phase = USB_PHASE_WRITE, .base = p->last, .last = p->last};
+		*p = (struct job_progress){ .phase = USB_PHASE_WRITE,
+					    .base = p->last,
+					    .last = p->last };
 	}
 	if (!p->accumulate && done < p->base)
 		p->base = 0; /* the engine counts a new piece from 0 */

@@ -61,7 +61,8 @@ static int open_once(struct job *j, struct err *e)
 
 int job_session_open(struct job *j, struct err *e)
 {
-	unsigned backoff = JOB_OPEN_BACKOFF_MS * (j->env->deadline_pct ? j->env->deadline_pct : 100) / 100;
+	unsigned backoff =
+		JOB_OPEN_BACKOFF_MS * (j->env->deadline_pct ? j->env->deadline_pct : 100) / 100;
 	int r = 0;
 
 	if (j->s.handle)

@@ -168,8 +168,8 @@ static bool job_verify_before_rdp(const struct recipe_stage *next)
 
 bool job_verify_due(const struct job *j, const struct recipe_stage *next)
 {
-	return j->plan.dirty && (!next || recipe_op_device_leaves(next->op) ||
-				 job_verify_before_rdp(next));
+	return j->plan.dirty &&
+	       (!next || recipe_op_device_leaves(next->op) || job_verify_before_rdp(next));
 }
 
 static const char *mem_name(enum job_mem m)
@@ -205,8 +205,8 @@ static void range_target(const struct job *j, const struct job_range *r, char *b
 			n = snprintf(buf, size, "nor:0x%08llx", (unsigned long long)r->addr);
 		break;
 	default:
-		n = r->part ? snprintf(buf, size, "%s", r->part) :
-			      snprintf(buf, size, "0x%llx", (unsigned long long)r->addr);
+		n = r->part ? snprintf(buf, size, "%s", r->part)
+			    : snprintf(buf, size, "0x%llx", (unsigned long long)r->addr);
 		break;
 	}
 	if (n >= 0 && (size_t)n < size && r->stage_len != r->len)
@@ -496,7 +496,8 @@ static int check_bytes_range(struct job *j, struct verify_pass *vp, const struct
 	if (ret == 0 && !c.same)
 		ret = lost(j, r, &c, &re);
 	else if (ret < 0)
-		err_prefix(&re, ret, "re-reading stage '%s' at %s", stage_name(j, r->stage), target);
+		err_prefix(&re, ret, "re-reading stage '%s' at %s", stage_name(j, r->stage),
+			   target);
 	return record(j, vp, r, target, &c, ret, &re);
 }
 

@@ -121,8 +121,8 @@ static bool job_record(struct job *j, const struct db_rec *rec, const char *what
 	int r;
 
 	pthread_mutex_lock(j->env->db_lock);
-	r = j->env->pending ? db_pending_submit(j->env->pending, j->env->db, rec, &e) :
-			      db_rec_write(j->env->db, rec, &e);
+	r = j->env->pending ? db_pending_submit(j->env->pending, j->env->db, rec, &e)
+			    : db_rec_write(j->env->db, rec, &e);
 	pthread_mutex_unlock(j->env->db_lock);
 	job_count_write_error(j, r == 1 && e.msg[0], r);
 	if (r == 1 && e.msg[0])
@@ -401,17 +401,19 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 	rec.u.stage = (struct db_unit_stage){
 		.idx = (int)idx,
 		.name = name,
-		.result = r < 0 ? (r == -ECANCELED ? DB_RESULT_INTERRUPTED : DB_RESULT_FAIL) :
-				  DB_RESULT_PASS,
-		.error = r < 0 ? e->msg : j->stage_note[0] ? j->stage_note : NULL,
+		.result = r < 0 ? (r == -ECANCELED ? DB_RESULT_INTERRUPTED : DB_RESULT_FAIL)
+				: DB_RESULT_PASS,
+		.error = r < 0		    ? e->msg
+			 : j->stage_note[0] ? j->stage_note
+					    : NULL,
 		.started_at = started,
 		.duration_ms = (int64_t)(now_ms() - t0),
 	};
 	job_record(j, &rec, "a stage");
 	c = job_log_ctx(j, name, r < 0 ? "fail" : "pass");
 	if (r < 0)
-		log_ev(LOG_ERR, LOG_ID_STAGE, &c, "Stage %u '%s' failed on port '%s': %s", idx, name,
-		       j->cur.port, e->msg);
+		log_ev(LOG_ERR, LOG_ID_STAGE, &c, "Stage %u '%s' failed on port '%s': %s", idx,
+		       name, j->cur.port, e->msg);
 	else
 		log_ev(LOG_INFO, LOG_ID_STAGE, &c, "Stage %u '%s' done in %llu ms", idx, name,
 		       (unsigned long long)(now_ms() - t0));
@@ -437,7 +439,8 @@ static int run_verify(struct job *j, unsigned next, struct err *e)
 
 	/* Shown as part of the stage it precedes: status stays within the recipe's count. */
 	if (j->obs.stage)
-		j->obs.stage(j->obs.userdata, next < j->recipe->n_stages ? next : next - 1, "verify");
+		j->obs.stage(j->obs.userdata, next < j->recipe->n_stages ? next : next - 1,
+			     "verify");
 	c = job_log_ctx(j, "verify", NULL);
 	log_ev(LOG_INFO, LOG_ID_STAGE, &c, "Stage %u 'verify' started: re-reading what was written",
 	       idx);
@@ -450,9 +453,11 @@ static int run_verify(struct job *j, unsigned next, struct err *e)
 	rec.u.stage = (struct db_unit_stage){
 		.idx = (int)idx,
 		.name = "verify",
-		.result = r < 0 ? (r == -ECANCELED ? DB_RESULT_INTERRUPTED : DB_RESULT_FAIL) :
-				  DB_RESULT_PASS,
-		.error = r < 0 ? e->msg : note[0] ? note : NULL,
+		.result = r < 0 ? (r == -ECANCELED ? DB_RESULT_INTERRUPTED : DB_RESULT_FAIL)
+				: DB_RESULT_PASS,
+		.error = r < 0	   ? e->msg
+			 : note[0] ? note
+				   : NULL,
 		.started_at = started,
 		.duration_ms = (int64_t)(now_ms() - t0),
 	};
@@ -564,9 +569,9 @@ static void *job_thread(void *arg)
 	unmap_images(j);
 
 	fin.u.finish = (struct db_rec_finish){
-		.result = result == JOB_PASS ? DB_RESULT_PASS :
-			  result == JOB_FAIL ? DB_RESULT_FAIL :
-					       DB_RESULT_INTERRUPTED,
+		.result = result == JOB_PASS   ? DB_RESULT_PASS
+			  : result == JOB_FAIL ? DB_RESULT_FAIL
+					       : DB_RESULT_INTERRUPTED,
 		.failed_stage = failed,
 		.error = r < 0 ? e.msg : NULL,
 		.finished_at = db_now_ms(),

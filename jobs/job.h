@@ -95,8 +95,7 @@ struct job_observer {
 	void (*phase)(void *ud, const char *phase, uint64_t done, uint64_t total, uint64_t est_ms);
 	void (*awaiting)(void *ud, uint16_t vid, uint16_t pid);
 	void (*identity)(void *ud, const char *serial);
-	void (*done)(void *ud, enum job_result result, const char *failed_stage,
-		     const char *error);
+	void (*done)(void *ud, enum job_result result, const char *failed_stage, const char *error);
 	/*
 	 * A stage started with this deadline (monotonic ms, 0: none): the
 	 * listener calls job_check_deadline() once it is reached.  The job

@@ -39,13 +39,13 @@ static void sp(char *out, size_t n, size_t i, const char *key)
 
 struct session {
 	enum recipe_family family;
-	size_t family_at;	/* stage that set the family */
-	bool gone;		/* the device left at left_at */
+	size_t family_at; /* stage that set the family */
+	bool gone;	  /* the device left at left_at */
 	size_t left_at;
-	bool reported_gone;	/* one "unreachable" message per session */
-	bool booted;		/* ingenic.boot ran */
+	bool reported_gone; /* one "unreachable" message per session */
+	bool booted;	    /* ingenic.boot ran */
 	size_t booted_at;
-	const struct recipe_stage *config;	/* last ingenic.config */
+	const struct recipe_stage *config; /* last ingenic.config */
 	size_t config_at;
 	/* An ingenic.config here was refused with its own message: the writes
 	 * after it say nothing more (one cause, one message). */
@@ -84,7 +84,8 @@ static bool ingenic_write_resolve(struct recipe_parser *p, struct recipe_stage *
 			recipe_problem(p, jp,
 				       "'%s' (%" PRIu64 " bytes at offset 0x%" PRIx64
 				       ") does not fit partition '%s' (%" PRIu64 " bytes)",
-				       w->image.file, w->image.write_size, w->offset, pt->name, pt->size);
+				       w->image.file, w->image.write_size, w->offset, pt->name,
+				       pt->size);
 			return false;
 		}
 		w->offset += pt->offset;
@@ -175,7 +176,8 @@ static void check_sessions(struct recipe_parser *p, struct recipe *r, const bool
 				recipe_problem(p, jp,
 					       "unreachable: the device left at stages[%zu] (%s); "
 					       "add an await stage before it",
-					       ss.left_at, recipe_op_name(r->stages[ss.left_at].op));
+					       ss.left_at,
+					       recipe_op_name(r->stages[ss.left_at].op));
 			ss.reported_gone = true;
 			continue;
 		}
@@ -183,12 +185,13 @@ static void check_sessions(struct recipe_parser *p, struct recipe *r, const bool
 			ss.family = fam;
 			ss.family_at = i;
 		} else if (fam != ss.family) {
-			recipe_problem(p, jp,
-				       "%s needs %s device, but stages[%zu] (%s) talks to %s device; "
-				       "add an await stage before it",
-				       recipe_op_name(s->op), family_names[fam], ss.family_at,
-				       recipe_op_name(r->stages[ss.family_at].op),
-				       family_names[ss.family]);
+			recipe_problem(
+				p, jp,
+				"%s needs %s device, but stages[%zu] (%s) talks to %s device; "
+				"add an await stage before it",
+				recipe_op_name(s->op), family_names[fam], ss.family_at,
+				recipe_op_name(r->stages[ss.family_at].op),
+				family_names[ss.family]);
 			continue;
 		}
 		check_burner(p, &ss, s, i, stage_ok, resolved);
@@ -248,7 +251,8 @@ static void check_overlaps(struct recipe_parser *p, const struct recipe *r, cons
 
 			if (!stage_ok[j])
 				continue;
-			if (s->op == RECIPE_OP_DFUSE_DOWNLOAD && q->op == RECIPE_OP_DFUSE_DOWNLOAD &&
+			if (s->op == RECIPE_OP_DFUSE_DOWNLOAD &&
+			    q->op == RECIPE_OP_DFUSE_DOWNLOAD &&
 			    s->u.dfuse_download.erase == RECIPE_ERASE_MASS &&
 			    !s->u.dfuse_download.destroys_earlier) {
 				sp(jp, sizeof(jp), i, "erase");
@@ -258,11 +262,13 @@ static void check_overlaps(struct recipe_parser *p, const struct recipe *r, cons
 			/* fastboot partitions and raw ranges: recipe_plan_fastboot(). */
 			if (!stage_target(r, i, resolved, &a) || !stage_target(r, j, resolved, &b))
 				continue;
-			if (a.kind != b.kind || a.sub != b.sub || a.start >= b.end || b.start >= a.end)
+			if (a.kind != b.kind || a.sub != b.sub || a.start >= b.end ||
+			    b.start >= a.end)
 				continue;
 			sp(jp, sizeof(jp), i, a.key);
 			recipe_problem(p, jp,
-				       "writes 0x%08" PRIx64 "-0x%08" PRIx64 ", overlapping stages[%zu] "
+				       "writes 0x%08" PRIx64 "-0x%08" PRIx64
+				       ", overlapping stages[%zu] "
 				       "(0x%08" PRIx64 "-0x%08" PRIx64 ")",
 				       a.start, a.end - 1, j, b.start, b.end - 1);
 			break;
@@ -287,8 +293,7 @@ static bool has_stage(const struct recipe *r, enum recipe_op op, const char *get
  * such unit at an ingenic.config stage without "nor" parameters
  * (jobs/job-ingenic.c): refuse the recipe instead.
  */
-static void check_jedec_parts(struct recipe_parser *p, const struct recipe *r,
-			      const bool *stage_ok)
+static void check_jedec_parts(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok)
 {
 	char jp[RECIPE_JPATH_MAX];
 
@@ -304,11 +309,13 @@ static void check_jedec_parts(struct recipe_parser *p, const struct recipe *r,
 
 			recipe_jpath_index(jp, "jedec", i);
 			if (!sp && !c->nor.given)
-				recipe_problem(p, jp,
-					       "%06x is not in the SPI-NOR parts table and stages[%zu] "
-					       "(ingenic.config) gives no \"nor\" parameters",
-					       r->jedec[i], k);
-			else if (c->quad && (sp ? (int)sp->qe : c->nor.quad_enable) == SPINOR_QE_NONE)
+				recipe_problem(
+					p, jp,
+					"%06x is not in the SPI-NOR parts table and stages[%zu] "
+					"(ingenic.config) gives no \"nor\" parameters",
+					r->jedec[i], k);
+			else if (c->quad &&
+				 (sp ? (int)sp->qe : c->nor.quad_enable) == SPINOR_QE_NONE)
 				recipe_problem(p, jp,
 					       "%06x has no Quad Enable method, but stages[%zu] "
 					       "(ingenic.config) sets \"quad\"",
@@ -326,7 +333,8 @@ static void check_serial_and_jedec(struct recipe_parser *p, const struct recipe 
 	switch (sr->source) {
 	case RECIPE_SERIAL_DFUSE_UID:
 		if (!has_stage(r, RECIPE_OP_DFUSE_READ_UID, NULL))
-			recipe_problem(p, "serial.source", "dfuse_uid needs a dfuse.read_uid stage");
+			recipe_problem(p, "serial.source",
+				       "dfuse_uid needs a dfuse.read_uid stage");
 		break;
 	case RECIPE_SERIAL_IMX_OCOTP:
 		if (!has_stage(r, RECIPE_OP_SDP_BOOT, NULL))
@@ -334,7 +342,8 @@ static void check_serial_and_jedec(struct recipe_parser *p, const struct recipe 
 		break;
 	case RECIPE_SERIAL_INGENIC_EFUSE:
 		if (!has_stage(r, RECIPE_OP_INGENIC_BOOT, NULL))
-			recipe_problem(p, "serial.source", "ingenic_efuse needs an ingenic.boot stage");
+			recipe_problem(p, "serial.source",
+				       "ingenic_efuse needs an ingenic.boot stage");
 		break;
 	case RECIPE_SERIAL_FASTBOOT_GETVAR:
 		if (sr->var && !has_stage(r, RECIPE_OP_FASTBOOT_GETVAR, sr->var))
@@ -355,8 +364,9 @@ static void check_serial_and_jedec(struct recipe_parser *p, const struct recipe 
 				char jp[64];
 
 				sp(jp, sizeof(jp), i, NULL);
-				recipe_problem(p, jp,
-					       "ingenic.check_jedec needs a top-level \"jedec\" list");
+				recipe_problem(
+					p, jp,
+					"ingenic.check_jedec needs a top-level \"jedec\" list");
 				break;
 			}
 	}
@@ -457,8 +467,8 @@ static void plan_stage_erases(struct recipe_parser *p, const struct recipe *r, c
 		if (k < 0)
 			return; /* past the planned table: not planned */
 		addr = (uint64_t)start + size;
-		if (pl->mass || pl->erased[k] || !(dfuse_mem_find(&pl->l, start)->perms &
-						   DFUSE_MEM_ERASABLE))
+		if (pl->mass || pl->erased[k] ||
+		    !(dfuse_mem_find(&pl->l, start)->perms & DFUSE_MEM_ERASABLE))
 			continue;
 		pl->erased[k] = true;
 		w = plan_writer(r, stage_ok, i, start, (uint64_t)start + size);
@@ -522,11 +532,12 @@ static void check_dfuse_pad(struct recipe_parser *p, const struct recipe *r, con
 			    q->alt != a->alt || qs >= pad_end || end >= qe)
 				continue;
 			sp(jp, sizeof(jp), i, a->dfu_file ? "file" : "address");
-			recipe_problem(p, jp,
-				       "ends at 0x%08" PRIx64 ", and flashd pads the last block with "
-				       "0xFF to 0x%08" PRIx64 ", over bytes stages[%zu] wrote; write "
-				       "stages[%zu] later or pad the image to 8 bytes",
-				       end, pad_end, j, j);
+			recipe_problem(
+				p, jp,
+				"ends at 0x%08" PRIx64 ", and flashd pads the last block with "
+				"0xFF to 0x%08" PRIx64 ", over bytes stages[%zu] wrote; write "
+				"stages[%zu] later or pad the image to 8 bytes",
+				end, pad_end, j, j);
 			break;
 		}
 	}
@@ -561,11 +572,12 @@ static void check_dfuse_front_pad(struct recipe_parser *p, const struct recipe *
 			    q->alt != a->alt || qs >= start || pad_start >= qe)
 				continue;
 			sp(jp, sizeof(jp), i, a->dfu_file ? "file" : "address");
-			recipe_problem(p, jp,
-				       "starts at 0x%08" PRIx64 ", and flashd starts the first block "
-				       "at 0x%08" PRIx64 " with 0xFF, over bytes stages[%zu] wrote; "
-				       "write stages[%zu] later or start at a multiple of 8",
-				       start, pad_start, j, j);
+			recipe_problem(
+				p, jp,
+				"starts at 0x%08" PRIx64 ", and flashd starts the first block "
+				"at 0x%08" PRIx64 " with 0xFF, over bytes stages[%zu] wrote; "
+				"write stages[%zu] later or start at a multiple of 8",
+				start, pad_start, j, j);
 			break;
 		}
 	}
@@ -641,9 +653,9 @@ static void check_fastboot_pieces(struct recipe_parser *p, const struct recipe *
 		uint32_t blk;
 		char jp[64];
 
-		if (!stage_ok[i] || r->stages[i].op != RECIPE_OP_FASTBOOT_FLASH || !a->max_download ||
-		    a->sparse == RECIPE_SPARSE_NEVER || a->image.size <= a->max_download ||
-		    !a->image.path)
+		if (!stage_ok[i] || r->stages[i].op != RECIPE_OP_FASTBOOT_FLASH ||
+		    !a->max_download || a->sparse == RECIPE_SPARSE_NEVER ||
+		    a->image.size <= a->max_download || !a->image.path)
 			continue;
 		blk = a->image.sparse ? sparse_blk_sz(&a->image) : SPARSE_DEFAULT_BLOCK;
 		need = SPARSE_HEADER_SIZE + 3 * SPARSE_CHUNK_HEADER_SIZE + (uint64_t)blk;
@@ -652,7 +664,8 @@ static void check_fastboot_pieces(struct recipe_parser *p, const struct recipe *
 		sp(jp, sizeof(jp), i, "max_download");
 		recipe_problem(p, jp,
 			       "%" PRIu32 " bytes cannot carry a sparse piece of '%s' (%" PRIu64
-			       " bytes): one %" PRIu32 "-byte block needs %" PRIu64 " with its headers",
+			       " bytes): one %" PRIu32 "-byte block needs %" PRIu64
+			       " with its headers",
 			       a->max_download, a->image.file, a->image.size, blk, need);
 	}
 }

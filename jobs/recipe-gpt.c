@@ -79,7 +79,8 @@ static const char *gpt_problem(const struct recipe_image *img)
 	esz = le32(h + 84);
 	if (first > last || alt <= last)
 		return "GPT usable LBAs out of order";
-	if (esz < 128 || (uint64_t)n * esz == 0 || (uint64_t)n * esz > GPT_ENTRIES_MAX || ent_lba < 2)
+	if (esz < 128 || (uint64_t)n * esz == 0 || (uint64_t)n * esz > GPT_ENTRIES_MAX ||
+	    ent_lba < 2)
 		return "GPT entry array size out of range";
 	ent = malloc((size_t)n * esz);
 	if (!ent)
@@ -134,18 +135,18 @@ bool recipe_check_table_image(struct recipe_parser *p, const char *jp_file, cons
 
 /* ---- fastboot.gpt: the table flashd builds from the recipe's list ---- */
 
-#define GPT_FIRST_LBA 34u	/* after the header and 32 sectors of entries */
-#define GPT_DEFAULT_START (1u << 20)	/* first partition: 1 MiB, eMMC erase-group friendly */
+#define GPT_FIRST_LBA 34u	     /* after the header and 32 sectors of entries */
+#define GPT_DEFAULT_START (1u << 20) /* first partition: 1 MiB, eMMC erase-group friendly */
 
 /* Type GUIDs by name (UEFI 2.x, Discoverable Partitions Specification). */
 static const struct {
 	const char *name, *guid;
 } gpt_types[] = {
-	{"linux", "0fc63daf-8483-4772-8e79-3d69d8477de4"},
-	{"data", "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7"},
-	{"system", "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"},
-	{"swap", "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f"},
-	{"u-boot-env", "3de21764-95bd-54bd-a5c3-4abe786f38a8"},
+	{ "linux", "0fc63daf-8483-4772-8e79-3d69d8477de4" },
+	{ "data", "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7" },
+	{ "system", "c12a7328-f81f-11d2-ba4b-00a0c93ec93b" },
+	{ "swap", "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f" },
+	{ "u-boot-env", "3de21764-95bd-54bd-a5c3-4abe786f38a8" },
 };
 
 static int hexval(char c)
@@ -162,7 +163,7 @@ static int hexval(char c)
 /* Text 8-4-4-4-12 into GPT byte order (first three fields little-endian). */
 static bool guid_from_text(const char *s, uint8_t g[16])
 {
-	static const int order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+	static const int order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
 	int n = 0;
 
 	if (strlen(s) != 36)
@@ -188,8 +189,7 @@ static void guid_to_text(const uint8_t g[16], char out[37])
 		 g[13], g[14], g[15]);
 }
 
-static bool gpt_part_type(struct recipe_parser *p, const cJSON *e, const char *pj,
-			  uint8_t type[16])
+static bool gpt_part_type(struct recipe_parser *p, const cJSON *e, const char *pj, uint8_t type[16])
 {
 	_cleanup_free_ char *t = NULL;
 	char jp[RECIPE_JPATH_MAX];
@@ -245,7 +245,8 @@ static bool gpt_part_extent(struct recipe_parser *p, const cJSON *e, const char 
 	recipe_jpath_key(jp, pj, "size");
 	if (cJSON_IsString(sz) && !strcmp(sz->valuestring, "-")) {
 		if (!last) {
-			recipe_problem(p, jp, "\"-\" (the rest of the disk) only on the last partition");
+			recipe_problem(p, jp,
+				       "\"-\" (the rest of the disk) only on the last partition");
 			return false;
 		}
 		pt->size = usable_end > pt->offset ? usable_end - pt->offset : 0;
@@ -265,8 +266,8 @@ static bool gpt_part_extent(struct recipe_parser *p, const cJSON *e, const char 
 }
 
 /* Inside the usable LBAs and clear of the partitions before it. */
-static bool gpt_part_fits(struct recipe_parser *p, const char *pj, const struct recipe_fastboot_gpt *g,
-			  size_t i, uint64_t usable_end)
+static bool gpt_part_fits(struct recipe_parser *p, const char *pj,
+			  const struct recipe_fastboot_gpt *g, size_t i, uint64_t usable_end)
 {
 	const struct recipe_gpt_part *pt = &g->parts[i];
 
@@ -276,11 +277,12 @@ static bool gpt_part_fits(struct recipe_parser *p, const char *pj, const struct 
 		return false;
 	}
 	if (pt->size > usable_end || pt->offset > usable_end - pt->size) {
-		recipe_problem(p, pj,
-			       "partition '%s' ends at 0x%llx, past the end 0x%llx of the usable LBAs of a "
-			       "0x%llx-byte disk",
-			       pt->name, (unsigned long long)(pt->offset + pt->size),
-			       (unsigned long long)usable_end, (unsigned long long)g->disk_size);
+		recipe_problem(
+			p, pj,
+			"partition '%s' ends at 0x%llx, past the end 0x%llx of the usable LBAs of a "
+			"0x%llx-byte disk",
+			pt->name, (unsigned long long)(pt->offset + pt->size),
+			(unsigned long long)usable_end, (unsigned long long)g->disk_size);
 		return false;
 	}
 	for (size_t k = 0; k < i; k++) {
@@ -292,7 +294,8 @@ static bool gpt_part_fits(struct recipe_parser *p, const char *pj, const struct 
 			recipe_problem(p, pj, "partition '%s' defined twice", pt->name);
 			return false;
 		}
-		if (q->size && pt->offset < q->offset + q->size && q->offset < pt->offset + pt->size) {
+		if (q->size && pt->offset < q->offset + q->size &&
+		    q->offset < pt->offset + pt->size) {
 			recipe_problem(p, pj, "partition '%s' overlaps '%s'", pt->name, q->name);
 			return false;
 		}
@@ -335,7 +338,7 @@ bool recipe_parse_gpt_fields(struct recipe_parser *p, const cJSON *o, const char
 	g->n_parts = n;
 	for (const cJSON *e = parts->child; e; e = e->next, i++) {
 		struct recipe_gpt_part *pt = &g->parts[i];
-		static const char *const pkeys[] = {"name", "offset", "size", "type", NULL};
+		static const char *const pkeys[] = { "name", "offset", "size", "type", NULL };
 		bool pok;
 
 		recipe_jpath_index(pj, jp, i);
@@ -360,7 +363,7 @@ bool recipe_parse_gpt_fields(struct recipe_parser *p, const cJSON *o, const char
  * to 16 bytes, RFC 9562 version 8 and variant bits; GPT byte order. */
 static void derive_guid(const char *unit, const char *recipe, const char *part, uint8_t g[16])
 {
-	static const int order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+	static const int order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
 	struct recipe_sha256 c;
 	uint8_t h[RECIPE_SHA256_LEN];
 

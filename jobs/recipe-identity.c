@@ -181,8 +181,8 @@ static bool parse_pools(struct recipe_parser *p, const cJSON *o, struct recipe_i
 static bool parse_field(struct recipe_parser *p, const cJSON *o, const char *b,
 			const struct recipe_identity *id, struct identity_field *f)
 {
-	static const char *const keys[] = { "kind",	  "offset",	"size",	  "big_endian",
-					    "text",	  "crc_offset", "crc_length", NULL };
+	static const char *const keys[] = { "kind", "offset",	  "size",	"big_endian",
+					    "text", "crc_offset", "crc_length", NULL };
 	uint64_t off = 0, size = 0, co = 0, cl = 0;
 	int kind = -1, rk;
 	char *text = NULL;
@@ -196,16 +196,17 @@ static bool parse_field(struct recipe_parser *p, const cJSON *o, const char *b,
 	}
 	ok = rk > 0 && ok;
 	ok = recipe_get_number(p, o, b, "offset", true, 0, IDENTITY_IMAGE_SIZE_MAX, &off) > 0 && ok;
-	ok = recipe_get_number(p, o, b, "size", kind == IDENTITY_FIELD_ASCII || kind == IDENTITY_FIELD_UINT,
-			       0, IDENTITY_IMAGE_SIZE_MAX, &size) >= 0 &&
+	ok = recipe_get_number(p, o, b, "size",
+			       kind == IDENTITY_FIELD_ASCII || kind == IDENTITY_FIELD_UINT, 0,
+			       IDENTITY_IMAGE_SIZE_MAX, &size) >= 0 &&
 	     ok;
 	ok = recipe_get_bool(p, o, b, "big_endian", &f->big_endian) >= 0 && ok;
 	if (kind == IDENTITY_FIELD_CRC32) {
-		ok = recipe_get_number(p, o, b, "crc_offset", true, 0, IDENTITY_IMAGE_SIZE_MAX, &co) >
-			     0 &&
+		ok = recipe_get_number(p, o, b, "crc_offset", true, 0, IDENTITY_IMAGE_SIZE_MAX,
+				       &co) > 0 &&
 		     ok;
-		ok = recipe_get_number(p, o, b, "crc_length", true, 1, IDENTITY_IMAGE_SIZE_MAX, &cl) >
-			     0 &&
+		ok = recipe_get_number(p, o, b, "crc_length", true, 1, IDENTITY_IMAGE_SIZE_MAX,
+				       &cl) > 0 &&
 		     ok;
 	} else if (kind >= 0) {
 		recipe_jpath_key(jp, b, "text");
@@ -379,7 +380,7 @@ static bool trial(struct recipe_parser *p, const char *b, const struct recipe_id
 static bool parse_image(struct recipe_parser *p, const cJSON *o, const char *b,
 			const struct recipe_identity *id, struct recipe_identity_image *im)
 {
-	static const char *const keys[] = { "kind",	  "size", "fill",      "fields", "vars",
+	static const char *const keys[] = { "kind",	 "size",       "fill", "fields", "vars",
 					    "redundant", "big_endian", "pool", NULL };
 	uint64_t size = 0, fill = 0xff;
 	int kind = -1, rk;
@@ -524,12 +525,14 @@ void recipe_check_identity(struct recipe_parser *p, const struct recipe *r, cons
 		recipe_jpath_key(jp, sj, "irreversible");
 		if (otp && !s->irreversible)
 			recipe_problem(p, sj,
-				       "writes 0x%08x-0x%08" PRIx64 " in %s, one-time programmable: "
+				       "writes 0x%08x-0x%08" PRIx64
+				       " in %s, one-time programmable: "
 				       "acknowledge with \"irreversible\": true",
 				       a->address, a->address + a->image.write_size - 1, area);
 		else if (!otp && s->irreversible)
-			recipe_problem(p, jp,
-				       "this dfuse.download reaches no OTP area: \"irreversible\" is "
-				       "only allowed on one that does");
+			recipe_problem(
+				p, jp,
+				"this dfuse.download reaches no OTP area: \"irreversible\" is "
+				"only allowed on one that does");
 	}
 }

@@ -136,7 +136,7 @@ bool recipe_get_image(struct recipe_parser *p, const cJSON *obj, const char *bas
 		sha_ok = strlen(sha) == 64;
 		for (int i = 0; sha_ok && i < RECIPE_SHA256_LEN; i++) {
 			uint32_t v;
-			char two[3] = {sha[2 * i], sha[2 * i + 1], 0};
+			char two[3] = { sha[2 * i], sha[2 * i + 1], 0 };
 
 			sha_ok = recipe_parse_hex(two, 2, &v);
 			want[i] = (uint8_t)v;
@@ -153,7 +153,7 @@ bool recipe_get_image(struct recipe_parser *p, const cJSON *obj, const char *bas
 int recipe_get_image_object(struct recipe_parser *p, const cJSON *obj, const char *base,
 			    const char *key, bool required, struct recipe_image *img)
 {
-	static const char *const keys[] = {"file", "sha256", NULL};
+	static const char *const keys[] = { "file", "sha256", NULL };
 	char jp[RECIPE_JPATH_MAX];
 	const cJSON *it;
 	int r = recipe_get_item(p, obj, base, key, required, &it, jp);

@@ -242,8 +242,7 @@ static void describe_bad_number(struct recipe_parser *p, const char *jp, const c
 		}
 	}
 	if (negative || too_big)
-		recipe_problem(p, jp,
-			       "out of range: %s (allowed %" PRIu64 "..%" PRIu64 ")",
+		recipe_problem(p, jp, "out of range: %s (allowed %" PRIu64 "..%" PRIu64 ")",
 			       negative ? "negative" : "too large", min, max);
 	else
 		recipe_problem(p, jp, "not a number");

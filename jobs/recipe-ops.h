@@ -15,38 +15,38 @@ struct job;
 
 /* The bytes a stage writes, for the recipe's overlap check (recipe-check.c). */
 struct recipe_target {
-	int kind;		/* 1 DfuSe alt, 3 Ingenic flash (fastboot: recipe-plan-fastboot.c) */
-	unsigned sub;		/* alt, or Ingenic flash type */
-	uint64_t start, end;	/* [start, end) */
-	const char *key;	/* JSON key the message points at */
+	int kind;	     /* 1 DfuSe alt, 3 Ingenic flash (fastboot: recipe-plan-fastboot.c) */
+	unsigned sub;	     /* alt, or Ingenic flash type */
+	uint64_t start, end; /* [start, end) */
+	const char *key;     /* JSON key the message points at */
 };
 
 /* Whether a stage of the op may or must say "irreversible": true. */
 enum recipe_irreversible {
-	RECIPE_IRREVERSIBLE_REFUSED,	/* never (the default) */
-	RECIPE_IRREVERSIBLE_REQUIRED,	/* always: the op cannot be undone */
-	RECIPE_IRREVERSIBLE_PARSER,	/* the op's checks decide (RDP level 2, OTP downloads) */
+	RECIPE_IRREVERSIBLE_REFUSED,  /* never (the default) */
+	RECIPE_IRREVERSIBLE_REQUIRED, /* always: the op cannot be undone */
+	RECIPE_IRREVERSIBLE_PARSER,   /* the op's checks decide (RDP level 2, OTP downloads) */
 };
 
 /* Where an op stands to the Ingenic burner of its session (recipe-check.c). */
 enum recipe_burner {
-	RECIPE_BURNER_NONE,	/* not an Ingenic op, or needs no burner */
-	RECIPE_BURNER_STARTS,	/* ingenic.boot: starts it (once per session) */
-	RECIPE_BURNER_NEEDS,	/* talks to it: needs ingenic.boot earlier on this device */
+	RECIPE_BURNER_NONE,   /* not an Ingenic op, or needs no burner */
+	RECIPE_BURNER_STARTS, /* ingenic.boot: starts it (once per session) */
+	RECIPE_BURNER_NEEDS,  /* talks to it: needs ingenic.boot earlier on this device */
 };
 
 #define RECIPE_OP_IMAGES_MAX 3
 
 struct recipe_op_desc {
-	const char *name;		/* as written in "op" */
-	enum recipe_family family;	/* the protocol it speaks; NONE: needs no device */
-	uint32_t timeout_ms;		/* default whole-stage deadline */
-	bool leaves;			/* the device goes away after it */
+	const char *name;	   /* as written in "op" */
+	enum recipe_family family; /* the protocol it speaks; NONE: needs no device */
+	uint32_t timeout_ms;	   /* default whole-stage deadline */
+	bool leaves;		   /* the device goes away after it */
 	/* Sends nothing to the device's storage (RAM loads, reads, resets):
 	 * an identity pool's 'reuse' still holds after it (job-identity.c). */
 	bool stores_nothing;
 	enum recipe_irreversible irreversible;
-	const char *irreversible_why;	/* REQUIRED: "burns eFuses" */
+	const char *irreversible_why; /* REQUIRED: "burns eFuses" */
 	enum recipe_burner burner;
 	/* The op's own fields of stage o (at JSON path b) into s; true when valid. */
 	bool (*parse)(struct recipe_parser *p, const cJSON *o, const char *b,
@@ -66,8 +66,8 @@ struct recipe_op_desc {
 };
 
 /* The runners, int job_run_<stem>(), one per row of RECIPE_OPS, defined by the family files. */
-#define RECIPE_OP_DECLARE_RUN(id, stem, ...)                                                 \
-	int job_run_##stem(struct job *j, const struct recipe_stage *st, const char *name, \
+#define RECIPE_OP_DECLARE_RUN(id, stem, ...)                                                       \
+	int job_run_##stem(struct job *j, const struct recipe_stage *st, const char *name,         \
 			   struct err *e);
 RECIPE_OPS(RECIPE_OP_DECLARE_RUN)
 #undef RECIPE_OP_DECLARE_RUN

@@ -63,11 +63,12 @@ static void check_unprotect_erases(struct recipe_parser *p, const struct recipe 
 		if (!stage_ok[k] || r->stages[k].op != RECIPE_OP_DFUSE_DOWNLOAD)
 			continue;
 		recipe_jpath_index(jp, "stages", i);
-		recipe_problem(p, jp,
-			       "dfuse.read_unprotect mass-erases the flash and so destroys what "
-			       "stages[%zu] ('%s') wrote; say \"destroys_earlier\": true if that is "
-			       "intended",
-			       k, stage_name(&r->stages[k]));
+		recipe_problem(
+			p, jp,
+			"dfuse.read_unprotect mass-erases the flash and so destroys what "
+			"stages[%zu] ('%s') wrote; say \"destroys_earlier\": true if that is "
+			"intended",
+			k, stage_name(&r->stages[k]));
 		return;
 	}
 }
@@ -82,10 +83,11 @@ void recipe_plan_dfuse_rdp(struct recipe_parser *p, const struct recipe *r, cons
 
 		recipe_jpath_index(jp, "stages", i);
 		if (lvl2 != SIZE_MAX) {
-			recipe_problem(p, jp,
-				       "stages[%zu] ('%s') set read protection level 2: the board's "
-				       "system bootloader never answers again, no stage can follow",
-				       lvl2, stage_name(&r->stages[lvl2]));
+			recipe_problem(
+				p, jp,
+				"stages[%zu] ('%s') set read protection level 2: the board's "
+				"system bootloader never answers again, no stage can follow",
+				lvl2, stage_name(&r->stages[lvl2]));
 			continue;
 		}
 		if (prot != SIZE_MAX && recipe_op_family(s->op) == RECIPE_FAMILY_DFUSE &&

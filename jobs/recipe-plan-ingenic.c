@@ -189,8 +189,8 @@ static void plan_write_fits(struct recipe_parser *p, const struct recipe *r, con
 	recipe_jpath_index(jp, "stages", i);
 	size_text(sz, sizeof(sz), chip);
 	recipe_problem(p, jp,
-		       "0x%08" PRIx64 "-0x%08" PRIx64 " ends beyond the %s flash of JEDEC %06" PRIx32
-		       " (jedec[%zu])",
+		       "0x%08" PRIx64 "-0x%08" PRIx64
+		       " ends beyond the %s flash of JEDEC %06" PRIx32 " (jedec[%zu])",
 		       ws, we - 1, sz, r->jedec[chip_at], chip_at);
 }
 
@@ -236,7 +236,7 @@ static void plan_config(struct recipe_parser *p, const struct recipe *r, const b
 void recipe_plan_ingenic(struct recipe_parser *p, const struct recipe *r, const bool *stage_ok,
 			 const bool *resolved)
 {
-	struct ingenic_plan pl = {0};
+	struct ingenic_plan pl = { 0 };
 	size_t chip_at = 0;
 	uint64_t chip = smallest_chip(p, r, &chip_at);
 
@@ -249,7 +249,7 @@ void recipe_plan_ingenic(struct recipe_parser *p, const struct recipe *r, const 
 		case RECIPE_OP_AWAIT:
 		case RECIPE_OP_INGENIC_BOOT:
 			/* A new device or burner session: no config, INIT not run. */
-			pl = (struct ingenic_plan){0};
+			pl = (struct ingenic_plan){ 0 };
 			break;
 		case RECIPE_OP_INGENIC_CONFIG:
 			plan_partitions_fit(p, r, i, chip, chip_at);
@@ -295,14 +295,13 @@ int recipe_ingenic_plan_holds(const struct recipe *r, size_t at, uint32_t jedec,
 			table = s->u.ingenic_config.n_partitions > 0;
 		if (s->op == RECIPE_OP_INGENIC_WRITE && !table &&
 		    write_ends_beyond(&s->u.ingenic_write, chip_size))
-			return err_set(e, -EOPNOTSUPP,
-				       "memory plan does not hold: stages[%zu] (ingenic.write) "
-				       "ends at 0x%08" PRIx64 ", beyond the device's %s flash "
-				       "(JEDEC %06" PRIx32 "); nothing erased",
-				       i,
-				       s->u.ingenic_write.offset +
-					       s->u.ingenic_write.image.write_size,
-				       sz, jedec);
+			return err_set(
+				e, -EOPNOTSUPP,
+				"memory plan does not hold: stages[%zu] (ingenic.write) "
+				"ends at 0x%08" PRIx64 ", beyond the device's %s flash "
+				"(JEDEC %06" PRIx32 "); nothing erased",
+				i, s->u.ingenic_write.offset + s->u.ingenic_write.image.write_size,
+				sz, jedec);
 		if (s->op != RECIPE_OP_INGENIC_CONFIG)
 			continue;
 		for (size_t k = 0; k < s->u.ingenic_config.n_partitions; k++) {

@@ -27,7 +27,7 @@ struct recipe_parser {
 	struct recipe_diags *diags; /* may be NULL */
 	unsigned problems;	    /* messages reported for this file */
 	bool oom;
-	const atomic_bool *cancel;  /* may be NULL; see recipe_set_load_dir_cancellable() */
+	const atomic_bool *cancel; /* may be NULL; see recipe_set_load_dir_cancellable() */
 	const struct recipe_identity *identity; /* the recipe's, parsed before its stages */
 };
 

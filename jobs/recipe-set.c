@@ -24,14 +24,14 @@ bool recipe_port_glob_valid(const char *glob)
 			if (*c == '!')
 				c++;
 			if (*c == ']')
-				return false;	/* empty set */
+				return false; /* empty set */
 			while (*c && *c != ']') {
 				if (!((*c >= '0' && *c <= '9') || *c == '-' || *c == '.'))
 					return false;
 				c++;
 			}
 			if (*c != ']')
-				return false;	/* unterminated */
+				return false; /* unterminated */
 			c++;
 			continue;
 		}
@@ -117,8 +117,8 @@ int recipe_set_match(const struct recipe_set *set, uint16_t vid, uint16_t pid, u
 		return err_set(e, -ENOTUNIQ,
 			       "%04x:%04x on port '%s' matches recipes '%s' (%s) and '%s' (%s) "
 			       "equally; make one match more specific",
-			       vid, pid, port_path ? port_path : "", best->name, best->path, tie->name,
-			       tie->path);
+			       vid, pid, port_path ? port_path : "", best->name, best->path,
+			       tie->name, tie->path);
 	*ret = best;
 	return 0;
 }
@@ -158,7 +158,8 @@ int recipe_set_load_dir_cancellable(const char *dir, const atomic_bool *cancel,
 	n = scandir(dir, &names, json_filter, alphasort);
 	if (n < 0) {
 		r = -errno;
-		if (recipe_diags_add(diags, "%s: cannot read directory: %s", dir, strerror(errno)) < 0)
+		if (recipe_diags_add(diags, "%s: cannot read directory: %s", dir, strerror(errno)) <
+		    0)
 			return -ENOMEM;
 		return r;
 	}
@@ -177,8 +178,7 @@ int recipe_set_load_dir_cancellable(const char *dir, const atomic_bool *cancel,
 			free(names[i]);
 			continue;
 		}
-		if (!set || !set->recipes ||
-		    asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0) {
+		if (!set || !set->recipes || asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0) {
 			r = -ENOMEM;
 			free(names[i]);
 			continue;

@@ -24,7 +24,7 @@
 static const char *const erase_names[_RECIPE_ERASE_MAX] = {
 	[RECIPE_ERASE_NONE] = "none",		[RECIPE_ERASE_PAGES] = "pages",
 	[RECIPE_ERASE_MASS] = "mass",		[RECIPE_ERASE_CHIP] = "chip",
-	[RECIPE_ERASE_PARTITION] = "partition",	[RECIPE_ERASE_BLOCKS] = "blocks",
+	[RECIPE_ERASE_PARTITION] = "partition", [RECIPE_ERASE_BLOCKS] = "blocks",
 };
 
 static const char *const verify_names[_RECIPE_VERIFY_MAX] = {
@@ -46,8 +46,8 @@ static const char *const flash_names[_RECIPE_FLASH_MAX] = {
 };
 
 /* Keys every stage may have, whatever its op. */
-static const char *const common_keys[] = {"op",	     "name",	     "timeout_ms",
-					  "retries", "irreversible", NULL};
+static const char *const common_keys[] = { "op",      "name",	      "timeout_ms",
+					   "retries", "irreversible", NULL };
 
 /*
  * A 0-byte image has nothing to write and would "pass" with CRC 00000000;
@@ -83,8 +83,8 @@ static bool get_stage_image(struct recipe_parser *p, const cJSON *o, const char 
 }
 
 /* recipe_get_image_object() that also refuses an empty file; 1/0/-1. */
-static int get_image_object(struct recipe_parser *p, const cJSON *o, const char *b,
-			    const char *key, bool required, struct recipe_image *img)
+static int get_image_object(struct recipe_parser *p, const cJSON *o, const char *b, const char *key,
+			    bool required, struct recipe_image *img)
 {
 	char jp[RECIPE_JPATH_MAX];
 	int r = recipe_get_image_object(p, o, b, key, required, img);
@@ -217,7 +217,8 @@ static bool dfu_has_prefix(const struct recipe_image *img)
 
 /* The one target for alt, its elements in range and not overlapping (§2.10). */
 static bool dfu_check_target(struct recipe_parser *p, const char *jp, const char *file,
-			     const struct dfu_file *f, uint8_t alt, const struct dfu_file_target **ret)
+			     const struct dfu_file *f, uint8_t alt,
+			     const struct dfu_file_target **ret)
 {
 	const struct dfu_file_target *tg = NULL;
 
@@ -274,7 +275,7 @@ static bool dfuse_download_dfu_file(struct recipe_parser *p, const char *b, int 
 	_cleanup_free_ uint8_t *buf = NULL;
 	const struct dfu_file_target *tg;
 	char jp[RECIPE_JPATH_MAX], ja[RECIPE_JPATH_MAX];
-	struct err e = {0};
+	struct err e = { 0 };
 	uint64_t lo = UINT64_MAX, hi = 0;
 
 	recipe_jpath_key(jp, b, "file");
@@ -321,8 +322,10 @@ static bool dfuse_download_dfu_file(struct recipe_parser *p, const char *b, int 
 bool recipe_parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
-	static const char *const keys[] = {"alt",   "address", "file", "sha256",
-					   "erase", "verify",  "destroys_earlier", "identity", NULL};
+	static const char *const keys[] = {
+		"alt",	  "address",	      "file",	  "sha256", "erase",
+		"verify", "destroys_earlier", "identity", NULL
+	};
 	struct recipe_dfuse_download *a = &s->u.dfuse_download;
 	int erase = RECIPE_ERASE_PAGES, verify = RECIPE_VERIFY_READBACK;
 	uint64_t alt = 0, addr = 0;
@@ -364,7 +367,7 @@ bool recipe_parse_dfuse_download(struct recipe_parser *p, const cJSON *o, const 
 bool recipe_parse_dfuse_read_uid(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
-	static const char *const keys[] = {"alt", "address", "length", NULL};
+	static const char *const keys[] = { "alt", "address", "length", NULL };
 	struct recipe_dfuse_read_uid *a = &s->u.dfuse_read_uid;
 	uint64_t alt = 0, addr = 0, len = 12;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
@@ -381,7 +384,7 @@ bool recipe_parse_dfuse_read_uid(struct recipe_parser *p, const cJSON *o, const 
 bool recipe_parse_dfuse_leave(struct recipe_parser *p, const cJSON *o, const char *b,
 			      struct recipe_stage *s)
 {
-	static const char *const keys[] = {"address", NULL};
+	static const char *const keys[] = { "address", NULL };
 	uint64_t addr = 0;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
@@ -393,7 +396,7 @@ bool recipe_parse_dfuse_leave(struct recipe_parser *p, const cJSON *o, const cha
 bool recipe_parse_sdp_boot(struct recipe_parser *p, const cJSON *o, const char *b,
 			   struct recipe_stage *s)
 {
-	static const char *const keys[] = {"file", "sha256", "skip_spl", "offset", NULL};
+	static const char *const keys[] = { "file", "sha256", "skip_spl", "offset", NULL };
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
 	ok = get_image(p, o, b, &s->u.sdp_boot.image) && ok;
@@ -403,7 +406,7 @@ bool recipe_parse_sdp_boot(struct recipe_parser *p, const cJSON *o, const char *
 bool recipe_parse_await(struct recipe_parser *p, const cJSON *o, const char *b,
 			struct recipe_stage *s)
 {
-	static const char *const keys[] = {"vid", "pid", NULL};
+	static const char *const keys[] = { "vid", "pid", NULL };
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
 	ok = recipe_get_hex16(p, o, b, "vid", true, &s->u.await.vid) > 0 && ok;
@@ -414,7 +417,7 @@ bool recipe_parse_await(struct recipe_parser *p, const cJSON *o, const char *b,
 bool recipe_parse_fastboot_getvar(struct recipe_parser *p, const cJSON *o, const char *b,
 				  struct recipe_stage *s)
 {
-	static const char *const keys[] = {"var", "expect", NULL};
+	static const char *const keys[] = { "var", "expect", NULL };
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
 	ok = recipe_get_string(p, o, b, "var", true, &s->u.fastboot_getvar.var) > 0 && ok;
@@ -453,9 +456,10 @@ static bool table_image_ok(struct recipe_parser *p, const char *b,
 bool recipe_parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
-	static const char *const keys[] = {"partition", "offset",	"file",	  "sha256",
-					   "sparse",	"max_download", "verify", "destroys_earlier",
-					   "identity", NULL};
+	static const char *const keys[] = { "partition", "offset",	     "file",
+					    "sha256",	 "sparse",	     "max_download",
+					    "verify",	 "destroys_earlier", "identity",
+					    NULL };
 	struct recipe_fastboot_flash *a = &s->u.fastboot_flash;
 	int sparse = RECIPE_SPARSE_AUTO, verify = RECIPE_VERIFY_NONE, rp, ro;
 	uint64_t off = 0, maxdl = 0;
@@ -494,7 +498,7 @@ bool recipe_parse_fastboot_flash(struct recipe_parser *p, const cJSON *o, const 
 bool recipe_parse_fastboot_erase(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
-	static const char *const keys[] = {"partition", "destroys_earlier", NULL};
+	static const char *const keys[] = { "partition", "destroys_earlier", NULL };
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
 	ok = recipe_get_bool(p, o, b, "destroys_earlier", &s->u.fastboot_erase.destroys_earlier) >=
@@ -508,7 +512,7 @@ bool recipe_parse_fastboot_erase(struct recipe_parser *p, const cJSON *o, const 
 bool recipe_parse_fastboot_ucmd(struct recipe_parser *p, const cJSON *o, const char *b,
 				struct recipe_stage *s)
 {
-	static const char *const keys[] = {"command", "async", NULL};
+	static const char *const keys[] = { "command", "async", NULL };
 	struct recipe_fastboot_ucmd *a = &s->u.fastboot_ucmd;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 	char jp[RECIPE_JPATH_MAX];
@@ -540,7 +544,7 @@ bool recipe_parse_no_args(struct recipe_parser *p, const cJSON *o, const char *b
 bool recipe_parse_ingenic_boot(struct recipe_parser *p, const cJSON *o, const char *b,
 			       struct recipe_stage *s)
 {
-	static const char *const keys[] = {"soc", "ginfo", "spl", "burner", "d2i_len", NULL};
+	static const char *const keys[] = { "soc", "ginfo", "spl", "burner", "d2i_len", NULL };
 	struct recipe_ingenic_boot *a = &s->u.ingenic_boot;
 	uint32_t d2i = 0;
 	uint64_t v;
@@ -572,7 +576,9 @@ bool recipe_parse_ingenic_boot(struct recipe_parser *p, const cJSON *o, const ch
 
 	if (soc && soc->spl_max && a->spl.size > soc->spl_max) {
 		recipe_jpath_key(jp, b, "spl.file");
-		recipe_problem(p, jp, "'%s' is %" PRIu64 " bytes, more than the %s ROM loads (%" PRIu32 ")",
+		recipe_problem(p, jp,
+			       "'%s' is %" PRIu64 " bytes, more than the %s ROM loads (%" PRIu32
+			       ")",
 			       a->spl.file, a->spl.size, a->soc, soc->spl_max);
 		ok = false;
 	}
@@ -587,7 +593,7 @@ bool recipe_parse_ingenic_boot(struct recipe_parser *p, const cJSON *o, const ch
 static bool parse_ingenic_nor(struct recipe_parser *p, const cJSON *o, const char *b,
 			      struct recipe_ingenic_config *a)
 {
-	static const char *const keys[] = {"size", "page_size", "quad_enable", NULL};
+	static const char *const keys[] = { "size", "page_size", "quad_enable", NULL };
 	const char *qe[_SPINOR_QE_MAX];
 	char jp[RECIPE_JPATH_MAX], sj[RECIPE_JPATH_MAX];
 	const cJSON *n;
@@ -629,8 +635,7 @@ static bool parse_ingenic_nor(struct recipe_parser *p, const cJSON *o, const cha
  * "partition" would erase the chip at the first write.  The erase must be
  * said: "blocks" (only the blocks each write touches) or "chip".
  */
-static bool ingenic_no_table_erase_ok(struct recipe_parser *p, const char *b, bool given,
-				      int erase)
+static bool ingenic_no_table_erase_ok(struct recipe_parser *p, const char *b, bool given, int erase)
 {
 	char jp[RECIPE_JPATH_MAX];
 
@@ -653,9 +658,9 @@ static bool ingenic_no_table_erase_ok(struct recipe_parser *p, const char *b, bo
 bool recipe_parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const char *b,
 				 struct recipe_stage *s)
 {
-	static const char *const keys[] = {"flash", "erase", "partitions", "destroys_earlier", "nor",
-					   "quad", NULL};
-	static const char *const pkeys[] = {"name", "offset", "size", NULL};
+	static const char *const keys[] = { "flash", "erase", "partitions", "destroys_earlier",
+					    "nor",   "quad",  NULL };
+	static const char *const pkeys[] = { "name", "offset", "size", NULL };
 	struct recipe_ingenic_config *a = &s->u.ingenic_config;
 	int flash = RECIPE_FLASH_SFC_NOR, erase = RECIPE_ERASE_PARTITION;
 	char jp[RECIPE_JPATH_MAX], pj[RECIPE_JPATH_MAX];
@@ -740,8 +745,8 @@ bool recipe_parse_ingenic_config(struct recipe_parser *p, const cJSON *o, const 
 bool recipe_parse_ingenic_write(struct recipe_parser *p, const cJSON *o, const char *b,
 				struct recipe_stage *s)
 {
-	static const char *const keys[] = {"partition", "offset", "file",	     "sha256",
-					   "verify",	"destroys_earlier", "identity", NULL};
+	static const char *const keys[] = { "partition", "offset",	     "file",	 "sha256",
+					    "verify",	 "destroys_earlier", "identity", NULL };
 	struct recipe_ingenic_write *a = &s->u.ingenic_write;
 	int verify = RECIPE_VERIFY_CRC32, rp, ro;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
@@ -765,7 +770,7 @@ bool recipe_parse_ingenic_write(struct recipe_parser *p, const cJSON *o, const c
 bool recipe_parse_ingenic_secure_boot(struct recipe_parser *p, const cJSON *o, const char *b,
 				      struct recipe_stage *s)
 {
-	static const char *const keys[] = {"file", "sha256", NULL};
+	static const char *const keys[] = { "file", "sha256", NULL };
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
 	ok = get_image(p, o, b, &s->u.ingenic_secure_boot.image) && ok;
@@ -782,7 +787,7 @@ bool recipe_parse_ingenic_secure_boot(struct recipe_parser *p, const cJSON *o, c
 bool recipe_parse_fastboot_oem(struct recipe_parser *p, const cJSON *o, const char *b,
 			       struct recipe_stage *s)
 {
-	static const char *const keys[] = {"command", NULL};
+	static const char *const keys[] = { "command", NULL };
 	struct recipe_fastboot_oem *a = &s->u.fastboot_oem;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 	char jp[RECIPE_JPATH_MAX];
@@ -791,7 +796,8 @@ bool recipe_parse_fastboot_oem(struct recipe_parser *p, const cJSON *o, const ch
 		return false;
 	recipe_jpath_key(jp, b, "command");
 	if (!a->command[0] || !strncmp(a->command, "oem ", 4)) {
-		recipe_problem(p, jp, "give the words after \"oem \" (format, partconf:1 1, run:...)");
+		recipe_problem(p, jp,
+			       "give the words after \"oem \" (format, partconf:1 1, run:...)");
 		return false;
 	}
 	/* "oem " + command must fit U-Boot's 4096-byte command buffer (§4.1). */
@@ -805,7 +811,7 @@ bool recipe_parse_fastboot_oem(struct recipe_parser *p, const cJSON *o, const ch
 bool recipe_parse_fastboot_gpt(struct recipe_parser *p, const cJSON *o, const char *b,
 			       struct recipe_stage *s)
 {
-	static const char *const keys[] = {"disk_size", "partitions", NULL};
+	static const char *const keys[] = { "disk_size", "partitions", NULL };
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
 	return recipe_parse_gpt_fields(p, o, b, &s->u.fastboot_gpt) && ok;
@@ -816,8 +822,8 @@ bool recipe_parse_fastboot_gpt(struct recipe_parser *p, const cJSON *o, const ch
  * AN3156).  The address names a known option-byte area; the stage's bytes
  * must fill it exactly, since the ROM rewrites the whole area.
  */
-static bool get_option_area(struct recipe_parser *p, const cJSON *o, const char *b,
-			    uint8_t *alt, uint32_t *address)
+static bool get_option_area(struct recipe_parser *p, const cJSON *o, const char *b, uint8_t *alt,
+			    uint32_t *address)
 {
 	uint64_t a = 1, addr = 0x1FFFC000u;
 	char jp[RECIPE_JPATH_MAX];
@@ -866,7 +872,7 @@ static bool rdp_acknowledged(struct recipe_parser *p, const cJSON *o, const char
 bool recipe_parse_dfuse_option_bytes(struct recipe_parser *p, const cJSON *o, const char *b,
 				     struct recipe_stage *s)
 {
-	static const char *const keys[] = {"alt", "address", "file", "sha256", NULL};
+	static const char *const keys[] = { "alt", "address", "file", "sha256", NULL };
 	struct recipe_dfuse_option_bytes *a = &s->u.dfuse_option_bytes;
 	const struct recipe_option_area *area;
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -895,7 +901,7 @@ bool recipe_parse_dfuse_option_bytes(struct recipe_parser *p, const cJSON *o, co
 bool recipe_parse_dfuse_read_protect(struct recipe_parser *p, const cJSON *o, const char *b,
 				     struct recipe_stage *s)
 {
-	static const char *const keys[] = {"alt", "address", "level", NULL};
+	static const char *const keys[] = { "alt", "address", "level", NULL };
 	struct recipe_dfuse_read_protect *a = &s->u.dfuse_read_protect;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 	uint64_t level = 0;
@@ -910,7 +916,7 @@ bool recipe_parse_dfuse_read_protect(struct recipe_parser *p, const cJSON *o, co
 bool recipe_parse_dfuse_read_unprotect(struct recipe_parser *p, const cJSON *o, const char *b,
 				       struct recipe_stage *s)
 {
-	static const char *const keys[] = {"alt", "address", "destroys_earlier", NULL};
+	static const char *const keys[] = { "alt", "address", "destroys_earlier", NULL };
 	struct recipe_dfuse_read_unprotect *a = &s->u.dfuse_read_unprotect;
 	bool ok = recipe_check_keys(p, o, b, keys, common_keys);
 
@@ -1051,7 +1057,8 @@ bool recipe_parse_stage(struct recipe_parser *p, const cJSON *o, const char *b,
 		/* dfuse.download: only into OTP, decided by recipe_check_identity(). */
 		/* The RDP level 2 stages decide in their own parsers (rdp_acknowledged()). */
 		recipe_jpath_key(jp, b, "irreversible");
-		recipe_problem(p, jp, "only allowed on ingenic.secure_boot and on STM32 RDP level 2");
+		recipe_problem(p, jp,
+			       "only allowed on ingenic.secure_boot and on STM32 RDP level 2");
 		ok = false;
 	}
 	return d->parse(p, o, b, s) && ok;

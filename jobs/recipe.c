@@ -92,9 +92,9 @@ static const struct {
 	const char *soc;
 	uint32_t d2i_len;
 } ingenic_socs[] = {
-	{"t20", 0x4000}, {"t21", 0x7000}, {"t23", 0x7000},   {"t30", 0x7000},
-	{"t31", 0x7000}, {"t40", 0x7000}, {"t41", 0x7000},   {"a1", 0x7000},
-	{"x1000", 0},	 {"x1500", 0},	  {"x1830", 0x7000}, {"x2000", 0},
+	{ "t20", 0x4000 }, { "t21", 0x7000 }, { "t23", 0x7000 },   { "t30", 0x7000 },
+	{ "t31", 0x7000 }, { "t40", 0x7000 }, { "t41", 0x7000 },   { "a1", 0x7000 },
+	{ "x1000", 0 },	   { "x1500", 0 },    { "x1830", 0x7000 }, { "x2000", 0 },
 };
 
 bool recipe_ingenic_soc_known(const char *soc, uint32_t *ret_d2i_len)
@@ -145,7 +145,7 @@ struct recipe *recipe_free(struct recipe *r)
 
 static bool parse_match(struct recipe_parser *p, const cJSON *root, struct recipe *r)
 {
-	static const char *const keys[] = {"vid", "pid", "bcd_min", "bcd_max", "ports", NULL};
+	static const char *const keys[] = { "vid", "pid", "bcd_min", "bcd_max", "ports", NULL };
 	struct recipe_match *m = &r->match;
 	char jp[RECIPE_JPATH_MAX], pj[RECIPE_JPATH_MAX];
 	const cJSON *o, *ports;
@@ -207,7 +207,7 @@ static bool parse_match(struct recipe_parser *p, const cJSON *root, struct recip
 
 static bool parse_serial(struct recipe_parser *p, const cJSON *root, struct recipe *r)
 {
-	static const char *const keys[] = {"source", "var", "ocotp_words", NULL};
+	static const char *const keys[] = { "source", "var", "ocotp_words", NULL };
 	struct recipe_serial *sr = &r->serial;
 	char jp[RECIPE_JPATH_MAX], wj[RECIPE_JPATH_MAX];
 	const cJSON *o, *words;
@@ -219,8 +219,8 @@ static bool parse_serial(struct recipe_parser *p, const cJSON *root, struct reci
 		return true;
 	if (cJSON_IsString(o)) {
 		/* Shorthand: "serial": "usb_serial". */
-		cJSON tmp = {.string = (char *)"source"};
-		cJSON wrap = {.child = &tmp, .type = cJSON_Object};
+		cJSON tmp = { .string = (char *)"source" };
+		cJSON wrap = { .child = &tmp, .type = cJSON_Object };
 
 		tmp.type = cJSON_String;
 		tmp.valuestring = o->valuestring;
@@ -364,8 +364,9 @@ static bool parse_dfuse_layout(struct recipe_parser *p, const cJSON *root, struc
 
 static void parse_root(struct recipe_parser *p, const cJSON *root, struct recipe *r)
 {
-	static const char *const keys[] = {"name",  "description",  "match", "serial",
-					   "jedec", "dfuse_layout", "stages", "identity", NULL};
+	static const char *const keys[] = { "name",   "description", "match",
+					    "serial", "jedec",	     "dfuse_layout",
+					    "stages", "identity",    NULL };
 	_cleanup_free_ bool *stage_ok = NULL;
 	char jp[RECIPE_JPATH_MAX], sj[RECIPE_JPATH_MAX];
 	const cJSON *stages;
@@ -483,7 +484,7 @@ int recipe_load(const char *path, struct recipe **ret, struct recipe_diags *diag
 int recipe_load_cancellable(const char *path, const atomic_bool *cancel, struct recipe **ret,
 			    struct recipe_diags *diags)
 {
-	struct recipe_parser p = {.file = path, .diags = diags, .cancel = cancel};
+	struct recipe_parser p = { .file = path, .diags = diags, .cancel = cancel };
 	_cleanup_(recipe_freep) struct recipe *r = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	_cleanup_free_ char *buf = NULL;

@@ -58,12 +58,12 @@
 #include "jobs/recipe-sha256.h"
 
 /* Limits; a recipe exceeding one is refused with a message. */
-#define RECIPE_FILE_MAX (1024 * 1024)	/* bytes of JSON */
+#define RECIPE_FILE_MAX (1024 * 1024) /* bytes of JSON */
 #define RECIPE_STAGES_MAX 64
 #define RECIPE_NAME_MAX 64
 #define RECIPE_PORTS_MAX 32
 #define RECIPE_JEDEC_MAX 16
-#define RECIPE_PARTITIONS_MAX 10	/* the burner's nor_partition table: protocol-ingenic.md §3.4 */
+#define RECIPE_PARTITIONS_MAX 10 /* the burner's nor_partition table: protocol-ingenic.md §3.4 */
 #define RECIPE_RETRIES_MAX 10
 #define RECIPE_TIMEOUT_MAX_MS (24u * 3600u * 1000u)
 
@@ -85,7 +85,7 @@ enum recipe_op {
 #define RECIPE_OP_ENUM(id, stem, ...) RECIPE_OP_##id,
 	RECIPE_OPS(RECIPE_OP_ENUM)
 #undef RECIPE_OP_ENUM
-	_RECIPE_OP_MAX,
+		_RECIPE_OP_MAX,
 	_RECIPE_OP_INVALID = -EINVAL,
 };
 
@@ -94,7 +94,7 @@ enum recipe_erase {
 	RECIPE_ERASE_PAGES,	/* "pages": DfuSe, erase the pages the image touches */
 	RECIPE_ERASE_MASS,	/* "mass": DfuSe mass erase before this download */
 	RECIPE_ERASE_CHIP,	/* "chip": Ingenic, whole chip at INIT (spi_erase = 1) */
-	RECIPE_ERASE_PARTITION,	/* "partition": Ingenic, partition on first write (spi_erase = 0) */
+	RECIPE_ERASE_PARTITION, /* "partition": Ingenic, partition on first write (spi_erase = 0) */
 	RECIPE_ERASE_BLOCKS,	/* "blocks": Ingenic, the erase blocks each write touches
 				 * (MTD_D_MODE); "none" on ingenic.config means the same */
 	_RECIPE_ERASE_MAX,
@@ -103,46 +103,46 @@ enum recipe_erase {
 
 enum recipe_verify {
 	RECIPE_VERIFY_NONE,	/* "none" */
-	RECIPE_VERIFY_READBACK,	/* "readback": host reads the data back and compares */
-	RECIPE_VERIFY_CRC32,	/* "crc32": device-side CRC (fastboot UCmd crc32 -v; Ingenic JAMCRC) */
+	RECIPE_VERIFY_READBACK, /* "readback": host reads the data back and compares */
+	RECIPE_VERIFY_CRC32, /* "crc32": device-side CRC (fastboot UCmd crc32 -v; Ingenic JAMCRC) */
 	_RECIPE_VERIFY_MAX,
 	_RECIPE_VERIFY_INVALID = -EINVAL,
 };
 
 enum recipe_sparse {
-	RECIPE_SPARSE_AUTO,	/* "auto": split into sparse pieces when larger than max-download */
-	RECIPE_SPARSE_NEVER,	/* "never": send as is; fail if larger than max-download */
+	RECIPE_SPARSE_AUTO,  /* "auto": split into sparse pieces when larger than max-download */
+	RECIPE_SPARSE_NEVER, /* "never": send as is; fail if larger than max-download */
 	_RECIPE_SPARSE_MAX,
 	_RECIPE_SPARSE_INVALID = -EINVAL,
 };
 
 enum recipe_flash {
-	RECIPE_FLASH_SFC_NOR,	/* "sfc_nor" (ops 0x00060000) */
-	RECIPE_FLASH_SFC_NAND,	/* "sfc_nand" (ops 0x00060001) */
-	RECIPE_FLASH_MMC0,	/* "mmc0" (ops 0x00020000) */
-	RECIPE_FLASH_MMC1,	/* "mmc1" (ops 0x00020001) */
+	RECIPE_FLASH_SFC_NOR,  /* "sfc_nor" (ops 0x00060000) */
+	RECIPE_FLASH_SFC_NAND, /* "sfc_nand" (ops 0x00060001) */
+	RECIPE_FLASH_MMC0,     /* "mmc0" (ops 0x00020000) */
+	RECIPE_FLASH_MMC1,     /* "mmc1" (ops 0x00020001) */
 	_RECIPE_FLASH_MAX,
 	_RECIPE_FLASH_INVALID = -EINVAL,
 };
 
 enum recipe_serial_source {
-	RECIPE_SERIAL_USB_SERIAL,	/* iSerialNumber of the matched device */
-	RECIPE_SERIAL_DFUSE_UID,	/* result of the dfuse.read_uid stage */
-	RECIPE_SERIAL_IMX_OCOTP,	/* SDP READ_REGISTER of ocotp_words, before sdp.boot */
-	RECIPE_SERIAL_INGENIC_EFUSE,	/* ROM read of the eFuse shadow, before ingenic.boot */
-	RECIPE_SERIAL_FASTBOOT_GETVAR,	/* result of the fastboot.getvar stage reading var */
+	RECIPE_SERIAL_USB_SERIAL,      /* iSerialNumber of the matched device */
+	RECIPE_SERIAL_DFUSE_UID,       /* result of the dfuse.read_uid stage */
+	RECIPE_SERIAL_IMX_OCOTP,       /* SDP READ_REGISTER of ocotp_words, before sdp.boot */
+	RECIPE_SERIAL_INGENIC_EFUSE,   /* ROM read of the eFuse shadow, before ingenic.boot */
+	RECIPE_SERIAL_FASTBOOT_GETVAR, /* result of the fastboot.getvar stage reading var */
 	_RECIPE_SERIAL_MAX,
 	_RECIPE_SERIAL_INVALID = -EINVAL,
 };
 
 /* One image file, pinned by sha256. */
 struct recipe_image {
-	char *file;		/* as written in the recipe (relative to its directory) */
-	char *path;		/* resolved absolute path (realpath) */
-	uint64_t size;		/* bytes in the file */
-	uint64_t write_size;	/* bytes it occupies on the target: size, or the expanded
+	char *file;	     /* as written in the recipe (relative to its directory) */
+	char *path;	     /* resolved absolute path (realpath) */
+	uint64_t size;	     /* bytes in the file */
+	uint64_t write_size; /* bytes it occupies on the target: size, or the expanded
 				 * size of an Android sparse image (protocol-imx-sdp-fastboot.md §4.4) */
-	bool sparse;		/* file is an Android sparse image */
+	bool sparse;	     /* file is an Android sparse image */
 	uint8_t sha256[RECIPE_SHA256_LEN];
 	/* A per-unit identity image (stage "identity": NAME): 1 + its index in
 	 * recipe.identity.images, with file "identity:NAME", path NULL, size
@@ -153,35 +153,35 @@ struct recipe_image {
 
 struct recipe_partition {
 	char *name;
-	uint64_t offset;	/* bytes from the start of the flash */
-	uint64_t size;		/* bytes */
+	uint64_t offset; /* bytes from the start of the flash */
+	uint64_t size;	 /* bytes */
 };
 
 struct recipe_dfuse_download {
-	uint8_t alt;		/* DfuSe alternate setting = memory space (protocol-dfu.md §2.7) */
+	uint8_t alt; /* DfuSe alternate setting = memory space (protocol-dfu.md §2.7) */
 	uint32_t address;
 	struct recipe_image image;
-	enum recipe_erase erase;	/* PAGES, MASS or NONE */
-	enum recipe_verify verify;	/* READBACK or NONE */
+	enum recipe_erase erase;   /* PAGES, MASS or NONE */
+	enum recipe_verify verify; /* READBACK or NONE */
 	/* image is a DfuSe .dfu file (starts with "DfuSe", protocol-dfu.md
 	 * §2.10): checked at load, its elements of the target whose
 	 * bAlternateSetting is alt are written at their own addresses; address
 	 * is then the lowest element address and image.write_size the span to
 	 * the highest element end (for the overlap check only). */
 	bool dfu_file;
-	uint16_t dfu_vid, dfu_pid;	/* suffix idVendor/idProduct, 0xffff = any */
-	uint32_t dfu_elements;		/* elements in the alt's target */
-	bool destroys_earlier;	/* "destroys_earlier": its erase may wipe earlier stages' bytes */
+	uint16_t dfu_vid, dfu_pid; /* suffix idVendor/idProduct, 0xffff = any */
+	uint32_t dfu_elements;	   /* elements in the alt's target */
+	bool destroys_earlier; /* "destroys_earlier": its erase may wipe earlier stages' bytes */
 };
 
 struct recipe_dfuse_read_uid {
 	uint8_t alt;
 	uint32_t address;
-	uint32_t length;	/* 1..64 bytes */
+	uint32_t length; /* 1..64 bytes */
 };
 
 struct recipe_dfuse_leave {
-	uint32_t address;	/* jump address, always explicit (protocol-dfu.md §2.10) */
+	uint32_t address; /* jump address, always explicit (protocol-dfu.md §2.10) */
 };
 
 /*
@@ -198,9 +198,9 @@ struct recipe_dfuse_leave {
 
 struct recipe_option_area {
 	uint32_t address;
-	uint32_t size;		/* bytes of the option-byte alt's segment */
-	uint32_t rdp_off;	/* RDP byte within it */
-	const char *parts;	/* "STM32F2/F4 (RM0090)" */
+	uint32_t size;	   /* bytes of the option-byte alt's segment */
+	uint32_t rdp_off;  /* RDP byte within it */
+	const char *parts; /* "STM32F2/F4 (RM0090)" */
 };
 
 /* The known area at address, NULL if none. */
@@ -209,61 +209,61 @@ const struct recipe_option_area *recipe_option_area(uint32_t address);
 unsigned recipe_rdp_level(uint8_t rdp);
 
 struct recipe_dfuse_option_bytes {
-	uint8_t alt;		/* the option-byte alt, 1 on ST ROMs */
-	uint32_t address;	/* start of the area, 0x1FFFC000 (F2/F4) by default */
-	struct recipe_image image;	/* exactly the area's bytes */
-	uint8_t rdp;		/* the image's RDP byte (read at load) */
+	uint8_t alt;		   /* the option-byte alt, 1 on ST ROMs */
+	uint32_t address;	   /* start of the area, 0x1FFFC000 (F2/F4) by default */
+	struct recipe_image image; /* exactly the area's bytes */
+	uint8_t rdp;		   /* the image's RDP byte (read at load) */
 };
 
 struct recipe_dfuse_read_protect {
 	uint8_t alt;
 	uint32_t address;
-	unsigned level;		/* 1, or 2 (needs irreversible) */
+	unsigned level; /* 1, or 2 (needs irreversible) */
 };
 
 struct recipe_dfuse_read_unprotect {
-	uint8_t alt;		/* the option-byte alt, read back afterwards */
+	uint8_t alt; /* the option-byte alt, read back afterwards */
 	uint32_t address;
-	bool destroys_earlier;	/* its mass erase may wipe earlier stages' bytes */
+	bool destroys_earlier; /* its mass erase may wipe earlier stages' bytes */
 };
 
 struct recipe_sdp_boot {
-	struct recipe_image image;	/* e.g. u-boot.imx that starts fastboot by itself */
+	struct recipe_image image; /* e.g. u-boot.imx that starts fastboot by itself */
 	/* Only on the SPL's SDP gadget (job-imx-sdpv.c): where the write
 	 * starts in the file.  Neither: SDPV skips the SPL, SDPU 0x57c00. */
-	bool skip_spl;			/* "skip_spl": true (uuu write -skipspl) */
-	bool has_offset;		/* "offset" given (uuu write -offset) */
+	bool skip_spl;	 /* "skip_spl": true (uuu write -skipspl) */
+	bool has_offset; /* "offset" given (uuu write -offset) */
 	uint64_t offset;
 };
 
 struct recipe_await {
-	uint16_t vid, pid;	/* expected on the same port path */
+	uint16_t vid, pid; /* expected on the same port path */
 };
 
 struct recipe_fastboot_getvar {
 	char *var;
-	char *expect;		/* NULL: any value (recorded); else must equal */
+	char *expect; /* NULL: any value (recorded); else must equal */
 };
 
 struct recipe_fastboot_flash {
-	char *partition;	/* NULL when raw: the target is then "0x<offset>" */
+	char *partition; /* NULL when raw: the target is then "0x<offset>" */
 	bool raw;
-	uint64_t offset;	/* raw byte offset (only when raw) */
+	uint64_t offset; /* raw byte offset (only when raw) */
 	struct recipe_image image;
 	enum recipe_sparse sparse;
-	uint32_t max_download;	/* 0: use getvar max-download-size, capped at 16 MiB */
-	enum recipe_verify verify;	/* CRC32 or NONE */
-	bool destroys_earlier;	/* "destroys_earlier": may overwrite earlier stages' bytes */
+	uint32_t max_download;	   /* 0: use getvar max-download-size, capped at 16 MiB */
+	enum recipe_verify verify; /* CRC32 or NONE */
+	bool destroys_earlier;	   /* "destroys_earlier": may overwrite earlier stages' bytes */
 };
 
 struct recipe_fastboot_erase {
 	char *partition;
-	bool destroys_earlier;	/* "destroys_earlier": may erase earlier stages' bytes */
+	bool destroys_earlier; /* "destroys_earlier": may erase earlier stages' bytes */
 };
 
 struct recipe_fastboot_ucmd {
 	char *command;
-	bool async;		/* ACmd instead of UCmd; command < 64 characters */
+	bool async; /* ACmd instead of UCmd; command < 64 characters */
 };
 
 /* "oem <command>": format, partconf:..., bootbus:..., run:... (U-Boot's
@@ -274,16 +274,16 @@ struct recipe_fastboot_oem {
 
 /* A GPT partition flashd lays out (recipe-gpt.c). */
 struct recipe_gpt_part {
-	char *name;		/* ASCII, 1..36 characters */
-	uint64_t offset, size;	/* bytes, multiples of 512, inside the usable LBAs */
-	uint8_t type[16];	/* type GUID as stored (first three fields little-endian) */
+	char *name;	       /* ASCII, 1..36 characters */
+	uint64_t offset, size; /* bytes, multiples of 512, inside the usable LBAs */
+	uint8_t type[16];      /* type GUID as stored (first three fields little-endian) */
 };
 
-#define RECIPE_GPT_PARTS_MAX 128	/* entries of a standard GPT (UEFI 2.x §5.3) */
-#define RECIPE_GPT_BYTES (34u * 512u)	/* protective MBR, header, 128 x 128-byte entries */
+#define RECIPE_GPT_PARTS_MAX 128      /* entries of a standard GPT (UEFI 2.x §5.3) */
+#define RECIPE_GPT_BYTES (34u * 512u) /* protective MBR, header, 128 x 128-byte entries */
 
 struct recipe_fastboot_gpt {
-	uint64_t disk_size;	/* bytes of the eMMC user area the table is for */
+	uint64_t disk_size; /* bytes of the eMMC user area the table is for */
 	struct recipe_gpt_part *parts;
 	size_t n_parts;
 };
@@ -298,50 +298,50 @@ void recipe_gpt_build(const struct recipe_fastboot_gpt *g, const char *unit, con
 		      uint8_t out[RECIPE_GPT_BYTES], char disk_guid[37]);
 
 struct recipe_ingenic_boot {
-	char *soc;		/* "t31", ...; see recipe_ingenic_soc_known() */
+	char *soc; /* "t31", ...; see recipe_ingenic_soc_known() */
 	bool has_ginfo;
-	struct recipe_image ginfo;	/* only when has_ginfo */
+	struct recipe_image ginfo; /* only when has_ginfo */
 	struct recipe_image spl;
 	struct recipe_image burner;
-	uint32_t d2i_len;	/* 0: none sent; default from the SoC (protocol-ingenic.md §2.2) */
+	uint32_t d2i_len; /* 0: none sent; default from the SoC (protocol-ingenic.md §2.2) */
 };
 
 /* ingenic.config "nor": parameters of a part missing from protocols/spinor_parts.c. */
 struct recipe_nor {
 	bool given;
-	uint32_t size;		/* bytes, power of two, 64 KiB..256 MiB; > 16 MiB: 4-byte opcodes */
-	uint32_t page_size;	/* bytes, default 256 */
-	int quad_enable;	/* enum spinor_qe, default none */
+	uint32_t size;	    /* bytes, power of two, 64 KiB..256 MiB; > 16 MiB: 4-byte opcodes */
+	uint32_t page_size; /* bytes, default 256 */
+	int quad_enable;    /* enum spinor_qe, default none */
 };
 
 struct recipe_ingenic_config {
 	enum recipe_flash flash;
-	enum recipe_erase erase;	/* CHIP, PARTITION or BLOCKS */
+	enum recipe_erase erase; /* CHIP, PARTITION or BLOCKS */
 	struct recipe_partition *partitions;
-	size_t n_partitions;		/* 0: no table, the burner gets one over the whole chip */
-	bool destroys_earlier;	/* "destroys_earlier": its chip erase may wipe earlier bytes */
-	struct recipe_nor nor;		/* used only when the table lacks the JEDEC ID */
-	bool quad;			/* "quad": the burner reads and programs on 4 lines */
+	size_t n_partitions;   /* 0: no table, the burner gets one over the whole chip */
+	bool destroys_earlier; /* "destroys_earlier": its chip erase may wipe earlier bytes */
+	struct recipe_nor nor; /* used only when the table lacks the JEDEC ID */
+	bool quad;	       /* "quad": the burner reads and programs on 4 lines */
 };
 
 struct recipe_ingenic_write {
-	char *partition;	/* NULL: offset is absolute */
-	uint64_t offset;	/* absolute offset on the flash (partition start + given offset) */
+	char *partition; /* NULL: offset is absolute */
+	uint64_t offset; /* absolute offset on the flash (partition start + given offset) */
 	struct recipe_image image;
-	enum recipe_verify verify;	/* CRC32, READBACK or NONE */
-	bool destroys_earlier;	/* "destroys_earlier": its erase may wipe earlier stages' bytes */
+	enum recipe_verify verify; /* CRC32, READBACK or NONE */
+	bool destroys_earlier; /* "destroys_earlier": its erase may wipe earlier stages' bytes */
 };
 
 struct recipe_ingenic_secure_boot {
-	struct recipe_image image;	/* key/config blob for the secure-boot requests */
+	struct recipe_image image; /* key/config blob for the secure-boot requests */
 };
 
 struct recipe_stage {
 	enum recipe_op op;
-	char *label;		/* "name" if given, else NULL */
-	uint32_t timeout_ms;	/* whole-stage deadline; per-op default if not given */
-	uint32_t retries;	/* extra attempts after a failure, 0..RECIPE_RETRIES_MAX */
-	bool irreversible;	/* acknowledged; only on RECIPE_OP_INGENIC_SECURE_BOOT and
+	char *label;	     /* "name" if given, else NULL */
+	uint32_t timeout_ms; /* whole-stage deadline; per-op default if not given */
+	uint32_t retries;    /* extra attempts after a failure, 0..RECIPE_RETRIES_MAX */
+	bool irreversible;   /* acknowledged; only on RECIPE_OP_INGENIC_SECURE_BOOT and
 				 * on a stage setting STM32 RDP level 2 */
 	union {
 		struct recipe_dfuse_download dfuse_download;
@@ -362,20 +362,20 @@ struct recipe_stage {
 		struct recipe_ingenic_config ingenic_config;
 		struct recipe_ingenic_write ingenic_write;
 		struct recipe_ingenic_secure_boot ingenic_secure_boot;
-	} u;			/* member named after op; reboot/continue/check_jedec have none */
+	} u; /* member named after op; reboot/continue/check_jedec have none */
 };
 
 struct recipe_match {
 	uint16_t vid, pid;
-	uint16_t bcd_min, bcd_max;	/* inclusive; 0x0000..0xffff when not given */
-	char **ports;		/* port-path globs (fnmatch), NULL when any port matches */
+	uint16_t bcd_min, bcd_max; /* inclusive; 0x0000..0xffff when not given */
+	char **ports;		   /* port-path globs (fnmatch), NULL when any port matches */
 	size_t n_ports;
 };
 
 struct recipe_serial {
 	enum recipe_serial_source source;
-	char *var;		/* FASTBOOT_GETVAR: getvar name, default "serialno" */
-	uint32_t ocotp_words[4];	/* IMX_OCOTP: register addresses, low word first */
+	char *var;		 /* FASTBOOT_GETVAR: getvar name, default "serialno" */
+	uint32_t ocotp_words[4]; /* IMX_OCOTP: register addresses, low word first */
 	size_t n_ocotp_words;
 };
 
@@ -396,11 +396,11 @@ enum recipe_identity_kind {
 struct recipe_identity_image {
 	char *name;
 	enum recipe_identity_kind kind;
-	size_t size; /* bytes of the image, every kind */
-	struct identity_raw raw;	 /* RAW: fields and their texts owned here */
-	struct identity_uboot_env env;	 /* UBOOT_ENV: vars owned here */
-	char *pool;			 /* FILE: the list pool */
-	uint8_t fill;			 /* FILE: after the file's bytes */
+	size_t size;		       /* bytes of the image, every kind */
+	struct identity_raw raw;       /* RAW: fields and their texts owned here */
+	struct identity_uboot_env env; /* UBOOT_ENV: vars owned here */
+	char *pool;		       /* FILE: the list pool */
+	uint8_t fill;		       /* FILE: after the file's bytes */
 };
 
 #define RECIPE_IDENTITY_POOLS_MAX 16
@@ -418,16 +418,16 @@ struct recipe_identity {
 
 struct recipe {
 	char *name;
-	char *description;	/* NULL if not given */
+	char *description; /* NULL if not given */
 	/* "dfuse_layout": the DfuSe alt 0 layout string the memory plan uses;
 	 * NULL means RECIPE_DFUSE_PLAN_LAYOUT.  Use recipe_dfuse_layout(). */
 	char *dfuse_layout;
-	char *path;		/* the recipe file, as passed to recipe_load() */
-	char *dir;		/* realpath of its directory; images resolve below it */
-	uint8_t sha256[RECIPE_SHA256_LEN];	/* of the recipe file's bytes, for the database */
+	char *path;			   /* the recipe file, as passed to recipe_load() */
+	char *dir;			   /* realpath of its directory; images resolve below it */
+	uint8_t sha256[RECIPE_SHA256_LEN]; /* of the recipe file's bytes, for the database */
 	struct recipe_match match;
 	struct recipe_serial serial;
-	uint32_t *jedec;	/* expected JEDEC IDs, mfr << 16 | type << 8 | capacity */
+	uint32_t *jedec; /* expected JEDEC IDs, mfr << 16 | type << 8 | capacity */
 	size_t n_jedec;
 	struct recipe_stage *stages;
 	size_t n_stages;
@@ -488,7 +488,7 @@ DEFINE_CLEANUP_FUNC(struct recipe *, recipe_free);
  */
 #define RECIPE_DFUSE_PLAN_ALT 0
 #define RECIPE_DFUSE_PLAN_LAYOUT "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg"
-#define RECIPE_DFUSE_PLAN_SECTORS 4096	/* most sectors a planned table may have */
+#define RECIPE_DFUSE_PLAN_SECTORS 4096 /* most sectors a planned table may have */
 
 static inline const char *recipe_dfuse_layout(const struct recipe *r)
 {
@@ -515,8 +515,8 @@ static inline const char *recipe_dfuse_layout(const struct recipe *r)
  * in the blocks the plan assumed.  Returns 0, or -EOPNOTSUPP with e saying
  * "memory plan does not hold: ...; nothing erased".
  */
-int recipe_ingenic_plan_holds(const struct recipe *r, size_t at, uint32_t jedec,
-			      uint64_t chip_size, uint32_t erase_size, struct err *e);
+int recipe_ingenic_plan_holds(const struct recipe *r, size_t at, uint32_t jedec, uint64_t chip_size,
+			      uint32_t erase_size, struct err *e);
 
 /* "dfuse.download", ...; NULL for an invalid value. */
 const char *recipe_op_name(enum recipe_op op);

@@ -217,7 +217,7 @@ static unsigned int min_u(unsigned int a, unsigned int b)
 
 int dfu_get_idle(struct usb_dev *d, struct err *e)
 {
-	struct dfu_status st = {0};
+	struct dfu_status st = { 0 };
 	bool stalled = false;
 	int r;
 
@@ -376,7 +376,7 @@ int dfu_wait_done(struct usb_dev *d, const struct dfu_wait *w, struct dfu_status
 		.hold = w && w->hold ? w->hold : &answers,
 	};
 	uint64_t end = usb_now_ms() + deadline_ms;
-	struct dfu_status st = {0};
+	struct dfu_status st = { 0 };
 	bool have_reply = false;
 	int r;
 

@@ -61,7 +61,7 @@ int dfuse_set_address_raw(struct dfuse *d, uint32_t addr, struct err *e)
 		.cap_ms = DFU_POLL_CAP_WRITE_MS,
 		.hold = &d->hold,
 	};
-	uint8_t cmd[5] = {DFUSE_CMD_SET_ADDRESS};
+	uint8_t cmd[5] = { DFUSE_CMD_SET_ADDRESS };
 	int r;
 
 	dfuse_put_le32(cmd + 1, addr);
@@ -83,7 +83,7 @@ int dfuse_erase_raw(struct dfuse *d, uint32_t start, uint32_t size, struct err *
 		.cap_ms = DFU_POLL_CAP_ERASE_MS,
 		.hold = &d->hold,
 	};
-	uint8_t cmd[5] = {DFUSE_CMD_ERASE};
+	uint8_t cmd[5] = { DFUSE_CMD_ERASE };
 	int r;
 
 	dfuse_put_le32(cmd + 1, start);
@@ -113,7 +113,7 @@ int dfuse_mass_erase_raw(struct dfuse *d, struct err *e)
 		.cap_ms = DFU_POLL_CAP_ERASE_MS,
 		.hold = &d->hold,
 	};
-	uint8_t cmd[1] = {DFUSE_CMD_ERASE};
+	uint8_t cmd[1] = { DFUSE_CMD_ERASE };
 	int r;
 
 	r = dfuse_command(d, cmd, sizeof(cmd), &w, true, e);
@@ -129,7 +129,7 @@ int dfuse_mass_erase(struct dfuse *d, struct err *e)
 static bool dfuse_wait_gone(struct dfuse *d, int *ret_state)
 {
 	uint64_t end = usb_now_ms() + dfuse_scale(d, DFUSE_LEAVE_GONE_MS);
-	struct err scratch = {0};
+	struct err scratch = { 0 };
 
 	*ret_state = -1;
 	do {
@@ -276,20 +276,20 @@ static int dfuse_expect_reset(struct dfuse *d, const char *what, struct err *e)
 			       "%s: %s %s after GETSTATUS", what, dfu_state_name(st.state),
 			       dfu_status_name(st.status));
 	if (st.state != DFU_STATE_DNBUSY)
-		return err_set(e, -EPROTO, "%s: state %s after GETSTATUS, expected dfuDNBUSY (reset)",
-			       what, dfu_state_name(st.state));
+		return err_set(e, -EPROTO,
+			       "%s: state %s after GETSTATUS, expected dfuDNBUSY (reset)", what,
+			       dfu_state_name(st.state));
 reset:
 	d->left = true;
 	err_clear(e);
 	return 0;
 }
 
-int dfuse_write_reset(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len,
-		      struct err *e)
+int dfuse_write_reset(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len, struct err *e)
 {
 	const struct dfuse_layout *l = &d->alts[d->cur].layout;
-	unsigned int chunk = d->desc.transfer_size < DFUSE_MAX_CHUNK ? d->desc.transfer_size :
-								       DFUSE_MAX_CHUNK;
+	unsigned int chunk =
+		d->desc.transfer_size < DFUSE_MAX_CHUNK ? d->desc.transfer_size : DFUSE_MAX_CHUNK;
 	int r;
 
 	/* One block: the ROM resets after it, a second one would never arrive. */
@@ -313,13 +313,13 @@ int dfuse_write_reset(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t
 
 int dfuse_read_unprotect(struct dfuse *d, struct err *e)
 {
-	uint8_t cmd[1] = {DFUSE_CMD_READ_UNPROTECT};
+	uint8_t cmd[1] = { DFUSE_CMD_READ_UNPROTECT };
 	int r;
 
 	r = dfu_dnload(d->usb, 0, cmd, sizeof(cmd), e);
 	if (r < 0)
-		return dfuse_recover(d, err_prefix(e, dfuse_explain_stall(d, r, "DNLOAD", e),
-						   "read unprotect"));
+		return dfuse_recover(
+			d, err_prefix(e, dfuse_explain_stall(d, r, "DNLOAD", e), "read unprotect"));
 	r = dfuse_expect_reset(d, "read unprotect", e);
 	return r < 0 ? dfuse_recover(d, r) : 0;
 }

@@ -21,7 +21,7 @@
 void dfuse_erased_release(struct dfuse_erased *s)
 {
 	free(s->v);
-	*s = (struct dfuse_erased){0};
+	*s = (struct dfuse_erased){ 0 };
 }
 
 void dfuse_erased_forget(struct dfuse_erased *s, unsigned int tag)
@@ -64,7 +64,7 @@ static int dfuse_erased_add(struct dfuse_erased *s, uint8_t alt, uint32_t start,
 		s->v = p;
 		s->cap = cap;
 	}
-	s->v[s->n++] = (struct dfuse_erased_sector){alt, start, tag};
+	s->v[s->n++] = (struct dfuse_erased_sector){ alt, start, tag };
 	return 0;
 }
 
@@ -278,7 +278,7 @@ static int dfuse_write_range(struct dfuse *d, uint32_t addr, const uint8_t *buf,
 		uint16_t n = len - off < room ? (uint16_t)(len - off) : room;
 		uint32_t a = addr + (uint32_t)off;
 		uint16_t sent = off + n == len ? dfuse_padded_len(d, a - front, front + n, chunk)
-					      : front + n;
+					       : front + n;
 		const uint8_t *data = buf + off;
 		struct dfu_status st;
 
@@ -404,7 +404,7 @@ static int dfuse_sink_verify(void *ctx, size_t off, const uint8_t *data, size_t 
 static int dfuse_verify_range(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t len,
 			      struct dfuse_progress *prog, struct dfuse_result *res, struct err *e)
 {
-	struct dfuse_verify v = {.expect = buf, .dev_crc = res->dev_crc};
+	struct dfuse_verify v = { .expect = buf, .dev_crc = res->dev_crc };
 	uint32_t host_crc = crc32_update(0, buf, len);
 	int r;
 
@@ -443,10 +443,10 @@ int dfuse_download(struct dfuse *d, uint32_t addr, const uint8_t *buf, size_t le
 		   unsigned int flags, usb_progress_cb_t progress, void *ud,
 		   struct dfuse_result *ret, struct err *e)
 {
-	struct dfuse_result res = {.host_crc = crc32_update(0, buf, len)};
-	struct dfuse_progress prog = {progress, ud, 0,
-				      (flags & DFUSE_NO_VERIFY) ? len : 2 * (uint64_t)len};
-	_cleanup_(dfuse_erased_release) struct dfuse_erased local = {0};
+	struct dfuse_result res = { .host_crc = crc32_update(0, buf, len) };
+	struct dfuse_progress prog = { progress, ud, 0,
+				       (flags & DFUSE_NO_VERIFY) ? len : 2 * (uint64_t)len };
+	_cleanup_(dfuse_erased_release) struct dfuse_erased local = { 0 };
 	struct dfuse_erased *erased = dfuse_erased_for_call(d, &local);
 	int r;
 
@@ -486,7 +486,7 @@ out:
 int dfuse_upload(struct dfuse *d, uint32_t addr, uint8_t *buf, size_t len,
 		 usb_progress_cb_t progress, void *ud, struct err *e)
 {
-	struct dfuse_progress prog = {progress, ud, 0, len};
+	struct dfuse_progress prog = { progress, ud, 0, len };
 	int r;
 
 	if ((uint64_t)addr + len > (uint64_t)UINT32_MAX + 1)
@@ -573,8 +573,7 @@ static int dfuse_run_extend(struct dfuse_run *r, const struct dfu_file_element *
 	return 0;
 }
 
-static int dfuse_target_runs(const struct dfu_file_target *tg, struct dfuse_runs *rs,
-			     struct err *e)
+static int dfuse_target_runs(const struct dfu_file_target *tg, struct dfuse_runs *rs, struct err *e)
 {
 	_cleanup_free_ const struct dfu_file_element **el =
 		calloc(tg->n_elements ? tg->n_elements : 1, sizeof(*el));
@@ -596,13 +595,14 @@ static int dfuse_target_runs(const struct dfu_file_target *tg, struct dfuse_runs
 				       last->addr, el[i]->address);
 		/* In the unit where last ends: its end pad would land on el. */
 		if (last && el[i]->address < (end + DFUSE_PROG_UNIT - 1) / DFUSE_PROG_UNIT *
-							 DFUSE_PROG_UNIT) {
+						     DFUSE_PROG_UNIT) {
 			if (dfuse_run_extend(last, el[i]) < 0)
 				return err_set(e, -ENOMEM, "out of memory");
 			continue;
 		}
-		rs->v[rs->n++] = (struct dfuse_run){
-			.addr = el[i]->address, .len = el[i]->size, .data = el[i]->data};
+		rs->v[rs->n++] = (struct dfuse_run){ .addr = el[i]->address,
+						     .len = el[i]->size,
+						     .data = el[i]->data };
 	}
 	return 0;
 }
@@ -611,8 +611,8 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 			usb_progress_cb_t progress, void *ud, struct dfuse_result *ret,
 			struct err *e)
 {
-	struct dfuse_result res = {0};
-	struct dfuse_progress prog = {progress, ud, 0, 0};
+	struct dfuse_result res = { 0 };
+	struct dfuse_progress prog = { progress, ud, 0, 0 };
 	int r = 0;
 
 	if (f->suffix.bcd_dfu != DFU_FILE_BCD_DFUSE) {
@@ -630,9 +630,9 @@ int dfuse_download_file(struct dfuse *d, const struct dfu_file *f, unsigned int 
 
 	for (unsigned int t = 0; t < f->n_targets; t++) {
 		const struct dfu_file_target *tg = &f->targets[t];
-		_cleanup_(dfuse_erased_release) struct dfuse_erased local = {0};
+		_cleanup_(dfuse_erased_release) struct dfuse_erased local = { 0 };
 		struct dfuse_erased *erased = dfuse_erased_for_call(d, &local);
-		_cleanup_(dfuse_runs_release) struct dfuse_runs runs = {0};
+		_cleanup_(dfuse_runs_release) struct dfuse_runs runs = { 0 };
 
 		r = dfuse_target_runs(tg, &runs, e);
 		if (r < 0)

@@ -30,7 +30,7 @@ unsigned int dfuse_scale(const struct dfuse *d, uint64_t ms)
 int dfuse_explain_stall(struct dfuse *d, int r, const char *req, struct err *e)
 {
 	struct dfu_status st;
-	struct err scratch = {0};
+	struct err scratch = { 0 };
 
 	if (r != -EPIPE)
 		return r;
@@ -44,7 +44,7 @@ int dfuse_explain_stall(struct dfuse *d, int r, const char *req, struct err *e)
 /* After a failure: back to dfuIDLE if we can, without touching the first error. */
 int dfuse_recover(struct dfuse *d, int r)
 {
-	struct err scratch = {0};
+	struct err scratch = { 0 };
 
 	if (r == -ENODEV || d->left)
 		return r;

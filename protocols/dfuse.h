@@ -115,7 +115,7 @@ struct dfuse_erased_sector {
 struct dfuse_erased {
 	struct dfuse_erased_sector *v;
 	size_t n, cap;
-	bool mass;		/* a mass erase ran on mass_alt: every sector of it counts */
+	bool mass; /* a mass erase ran on mass_alt: every sector of it counts */
 	uint8_t mass_alt;
 	unsigned int mass_tag;
 };

@@ -45,7 +45,7 @@ static int dfuse_mem_number(const char **pp, int base, uint64_t *ret)
 
 int dfuse_mem_parse(const char *s, struct dfuse_layout *ret, struct err *e)
 {
-	struct dfuse_layout l = {0};
+	struct dfuse_layout l = { 0 };
 	const char *p = s, *name;
 	size_t nlen;
 

@@ -96,8 +96,7 @@ void fb_set_timeout_pct(struct fb *f, unsigned int pct)
 	f->pct = pct ? pct : 100;
 }
 
-static int bulk_out(struct fb *f, const void *buf, size_t len, unsigned int timeout,
-		    struct err *e)
+static int bulk_out(struct fb *f, const void *buf, size_t len, unsigned int timeout, struct err *e)
 {
 	int got = 0, r;
 
@@ -142,8 +141,8 @@ enum fb_reply {
  * Read replies until OKAY, FAIL or DATA; INFO/TEXT are passed on.  OKAY
  * text or the DATA size string go to text.  FAIL is -EREMOTEIO.
  */
-static int wait_reply(struct fb *f, const char *what, unsigned int timeout, char *text,
-		      size_t size, enum fb_reply *kind, struct err *e)
+static int wait_reply(struct fb *f, const char *what, unsigned int timeout, char *text, size_t size,
+		      enum fb_reply *kind, struct err *e)
 {
 	char buf[FB_RESPONSE_LEN + 1];
 
@@ -188,8 +187,8 @@ static int send_command(struct fb *f, const char *cmd, struct err *e)
 	return 0;
 }
 
-int fb_command(struct fb *f, const char *cmd, unsigned int timeout_ms, char *resp,
-	       size_t resp_size, struct err *e)
+int fb_command(struct fb *f, const char *cmd, unsigned int timeout_ms, char *resp, size_t resp_size,
+	       struct err *e)
 {
 	enum fb_reply kind;
 	int r;
@@ -284,8 +283,7 @@ static int data_flush(struct fb *f, unsigned int timeout, struct err *e)
 	return r;
 }
 
-static int data_put(struct fb *f, const uint8_t *p, size_t len, unsigned int timeout,
-		    struct err *e)
+static int data_put(struct fb *f, const uint8_t *p, size_t len, unsigned int timeout, struct err *e)
 {
 	int r;
 
@@ -316,8 +314,9 @@ static int data_put(struct fb *f, const uint8_t *p, size_t len, unsigned int tim
 	return 0;
 }
 
-int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n, usb_progress_cb_t progress,
-		     void *ud, uint64_t progress_base, uint64_t progress_total, struct err *e)
+int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n,
+		     usb_progress_cb_t progress, void *ud, uint64_t progress_base,
+		     uint64_t progress_total, struct err *e)
 {
 	char cmd[32], text[FB_RESPONSE_LEN + 1];
 	unsigned int timeout = fb_ms(f, FB_DATA_MS_PER_MIB);
@@ -496,7 +495,8 @@ int fb_mmc_crc32(struct fb *f, uint64_t off, uint64_t len, uint32_t max_piece, u
 		return err_set(e, -EINVAL, "read-back pieces of %u bytes", max_piece);
 	for (uint64_t done = 0; done < len;) {
 		uint64_t n = len - done < piece ? len - done : piece;
-		uint64_t blk = (off + done) / FB_MMC_BLOCK, cnt = (n + FB_MMC_BLOCK - 1) / FB_MMC_BLOCK;
+		uint64_t blk = (off + done) / FB_MMC_BLOCK,
+			 cnt = (n + FB_MMC_BLOCK - 1) / FB_MMC_BLOCK;
 		char cmd[128], val[FB_RESPONSE_LEN + 1];
 		uint64_t v;
 		int r;
@@ -542,16 +542,16 @@ static bool shell_word(const char *s)
 	return true;
 }
 
-int fb_part_info(struct fb *f, const char *name, const char *what, uint64_t *blocks,
-		 struct err *e)
+int fb_part_info(struct fb *f, const char *name, const char *what, uint64_t *blocks, struct err *e)
 {
 	char cmd[FB_COMMAND_MAX + 1], val[FB_RESPONSE_LEN + 1];
 	int r;
 
 	if (!shell_word(name) || strlen(name) > 64)
-		return err_set(e, -EINVAL,
-			       "partition name '%s' cannot be passed to U-Boot's part command as one word",
-			       name);
+		return err_set(
+			e, -EINVAL,
+			"partition name '%s' cannot be passed to U-Boot's part command as one word",
+			name);
 	snprintf(cmd, sizeof(cmd), "part %s mmc 0 %s fastboot." FB_PART_VAR, what, name);
 	r = fb_ucmd(f, cmd, 0, e);
 	if (r == -EREMOTEIO)
@@ -599,8 +599,7 @@ static int flash_piece(void *ud, const struct sparse_piece *p, struct err *e)
 }
 
 int fb_flash_image(struct fb *f, const uint8_t *buf, size_t len, const struct fb_flash_opts *o,
-		   usb_progress_cb_t progress, void *ud, struct fb_flash_result *ret,
-		   struct err *e)
+		   usb_progress_cb_t progress, void *ud, struct fb_flash_result *ret, struct err *e)
 {
 	struct fb_flash_result res = { 0 };
 	struct flash_ctx c = { .f = f, .progress = progress, .ud = ud, .res = &res };
@@ -615,8 +614,9 @@ int fb_flash_image(struct fb *f, const uint8_t *buf, size_t len, const struct fb
 		return err_set(e, -EINVAL, "flash: empty image");
 	res.sparse_input = sparse_is_sparse(buf, len);
 	if (res.sparse_input && (o->flags & FB_VERIFY_CRC32)) {
-		r = err_set(e, -EOPNOTSUPP,
-			    "flash: device-side CRC of a sparse image is not supported (its DONT_CARE blocks are unknown to the host)");
+		r = err_set(
+			e, -EOPNOTSUPP,
+			"flash: device-side CRC of a sparse image is not supported (its DONT_CARE blocks are unknown to the host)");
 		goto out;
 	}
 	res.host_crc = crc32_update(0, buf, len);
@@ -654,9 +654,10 @@ int fb_flash_image(struct fb *f, const uint8_t *buf, size_t len, const struct fb
 			goto out;
 		res.pieces = 1;
 	} else if (o->flags & FB_NO_SPARSE) {
-		r = err_set(e, -EMSGSIZE,
-			    "flash:%s: image of %zu bytes is larger than the download buffer (%u) and sparse splitting is off",
-			    part, len, max);
+		r = err_set(
+			e, -EMSGSIZE,
+			"flash:%s: image of %zu bytes is larger than the download buffer (%u) and sparse splitting is off",
+			part, len, max);
 		goto out;
 	} else {
 		/* Headers add a little: progress may end slightly above 100 %. */
@@ -673,7 +674,8 @@ int fb_flash_image(struct fb *f, const uint8_t *buf, size_t len, const struct fb
 			/* NEEDSWORK: find the partition's start (part start mmc ...) and
 			 * read it back like a raw range. */
 			r = err_set(e, -EOPNOTSUPP,
-				    "flash:%s: device-side CRC is implemented for raw offsets only", part);
+				    "flash:%s: device-side CRC is implemented for raw offsets only",
+				    part);
 			goto out;
 		}
 		r = fb_mmc_crc32(f, o->offset, len, max, &res.dev_crc, e);
@@ -684,9 +686,10 @@ int fb_flash_image(struct fb *f, const uint8_t *buf, size_t len, const struct fb
 		res.has_dev_crc = true;
 		res.verified = res.dev_crc == res.host_crc;
 		if (!res.verified) {
-			r = err_set(e, -EILSEQ,
-				    "verify 0x%llx (%zu bytes): CRC mismatch (host 0x%08x, device 0x%08x)",
-				    (unsigned long long)o->offset, len, res.host_crc, res.dev_crc);
+			r = err_set(
+				e, -EILSEQ,
+				"verify 0x%llx (%zu bytes): CRC mismatch (host 0x%08x, device 0x%08x)",
+				(unsigned long long)o->offset, len, res.host_crc, res.dev_crc);
 			goto out;
 		}
 	}

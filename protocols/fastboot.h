@@ -101,8 +101,8 @@ void fb_set_timeout_pct(struct fb *f, unsigned int pct);
  * slices of USB_WAIT_SLICE_MS: the cancel flag ends even a long erase or
  * UCmd within one slice.  A DATA reply is -EPROTO here.
  */
-int fb_command(struct fb *f, const char *cmd, unsigned int timeout_ms, char *resp,
-	       size_t resp_size, struct err *e);
+int fb_command(struct fb *f, const char *cmd, unsigned int timeout_ms, char *resp, size_t resp_size,
+	       struct err *e);
 
 /* getvar:<var>.  Value in val (NUL-terminated). */
 int fb_getvar(struct fb *f, const char *var, char *val, size_t size, struct err *e);
@@ -114,8 +114,9 @@ int fb_max_download(struct fb *f, uint32_t *ret, struct err *e);
  * DATA with exactly that size, then OKAY.  progress sees done/total with
  * done offset by progress_base (for multi-piece images).
  */
-int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n, usb_progress_cb_t progress,
-		     void *ud, uint64_t progress_base, uint64_t progress_total, struct err *e);
+int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n,
+		     usb_progress_cb_t progress, void *ud, uint64_t progress_base,
+		     uint64_t progress_total, struct err *e);
 int fb_download(struct fb *f, const void *buf, size_t len, usb_progress_cb_t progress, void *ud,
 		struct err *e);
 
@@ -136,22 +137,22 @@ enum fb_flash_flags {
 };
 
 struct fb_flash_opts {
-	const char *partition;	 /* target partition; NULL with raw */
-	bool raw;		 /* write at offset (bytes, multiple of FB_MMC_BLOCK) */
+	const char *partition; /* target partition; NULL with raw */
+	bool raw;	       /* write at offset (bytes, multiple of FB_MMC_BLOCK) */
 	uint64_t offset;
-	uint32_t max_download;	 /* 0: getvar max-download-size, capped at FB_SPARSE_CAP */
+	uint32_t max_download; /* 0: getvar max-download-size, capped at FB_SPARSE_CAP */
 	unsigned int flags;
 };
 
 struct fb_flash_result {
-	uint32_t host_crc;	 /* CRC-32 of the image bytes as given (the file) */
-	uint32_t dev_crc;	 /* CRC-32 the device computed of the written range */
+	uint32_t host_crc; /* CRC-32 of the image bytes as given (the file) */
+	uint32_t dev_crc;  /* CRC-32 the device computed of the written range */
 	bool has_dev_crc;
-	bool verified;		 /* dev_crc == host_crc */
+	bool verified; /* dev_crc == host_crc */
 	bool sparse_input;
-	unsigned int pieces;	 /* download + flash rounds */
-	uint64_t bytes_sent;	 /* download bytes, headers included */
-	uint32_t max_download;	 /* the piece limit used */
+	unsigned int pieces;   /* download + flash rounds */
+	uint64_t bytes_sent;   /* download bytes, headers included */
+	uint32_t max_download; /* the piece limit used */
 };
 
 /*
@@ -181,7 +182,6 @@ int fb_mmc_crc32(struct fb *f, uint64_t off, uint64_t len, uint32_t max_piece, u
  * fastboot.<var>).  -ENOENT when U-Boot's part command fails (no such
  * partition), -EINVAL for a name its shell would split or expand.
  */
-int fb_part_info(struct fb *f, const char *name, const char *what, uint64_t *blocks,
-		 struct err *e);
+int fb_part_info(struct fb *f, const char *name, const char *what, uint64_t *blocks, struct err *e);
 
 #endif

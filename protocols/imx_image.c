@@ -40,8 +40,8 @@ int imx_image_check_dcd(const uint8_t *dcd, size_t len, size_t where, struct err
 	unsigned int n = 0;
 
 	if (len < 4)
-		return err_set(e, -EBADMSG, "DCD at 0x%zx: %zu bytes, shorter than its header", where,
-			       len);
+		return err_set(e, -EBADMSG, "DCD at 0x%zx: %zu bytes, shorter than its header",
+			       where, len);
 	if (dcd[0] != IMX_DCD_TAG)
 		return err_set(e, -EBADMSG, "DCD at 0x%zx: tag 0x%02x, expected 0x%02x", where,
 			       dcd[0], IMX_DCD_TAG);
@@ -54,8 +54,8 @@ int imx_image_check_dcd(const uint8_t *dcd, size_t len, size_t where, struct err
 			       where, total, IMX_DCD_MAX);
 	if (total < 4 || total > len)
 		return err_set(e, -EBADMSG,
-			       "DCD at 0x%zx: length %zu does not fit the %zu bytes available", where,
-			       total, len);
+			       "DCD at 0x%zx: length %zu does not fit the %zu bytes available",
+			       where, total, len);
 	for (off = 4; off < total; n++) {
 		const uint8_t *c = dcd + off;
 		size_t cl, body;
@@ -66,23 +66,25 @@ int imx_image_check_dcd(const uint8_t *dcd, size_t len, size_t where, struct err
 				       where, off);
 		cl = be16(c + 1);
 		if (cl < 4 || cl > total - off)
-			return err_set(e, -EBADMSG,
-				       "DCD at 0x%zx: command 0x%02x at +0x%zx has length %zu, %zu bytes left",
-				       where, c[0], off, cl, total - off);
+			return err_set(
+				e, -EBADMSG,
+				"DCD at 0x%zx: command 0x%02x at +0x%zx has length %zu, %zu bytes left",
+				where, c[0], off, cl, total - off);
 		body = cl - 4;
 		width = c[3] & 7;
 		switch (c[0]) {
 		case IMX_DCD_CMD_WRITE:
 			if (body % 8)
-				return err_set(e, -EBADMSG,
-					       "DCD at 0x%zx: write command at +0x%zx: %zu bytes is not address/value pairs",
-					       where, off, body);
+				return err_set(
+					e, -EBADMSG,
+					"DCD at 0x%zx: write command at +0x%zx: %zu bytes is not address/value pairs",
+					where, off, body);
 			break;
 		case IMX_DCD_CMD_CHECK:
 			if (body != 8 && body != 12)
 				return err_set(e, -EBADMSG,
-					       "DCD at 0x%zx: check command at +0x%zx: length %zu", where,
-					       off, cl);
+					       "DCD at 0x%zx: check command at +0x%zx: length %zu",
+					       where, off, cl);
 			break;
 		case IMX_DCD_CMD_NOP:
 			width = 4; /* no width field */
@@ -91,17 +93,18 @@ int imx_image_check_dcd(const uint8_t *dcd, size_t len, size_t where, struct err
 			width = 4;
 			if (body % 4)
 				return err_set(e, -EBADMSG,
-					       "DCD at 0x%zx: unlock command at +0x%zx: length %zu", where,
-					       off, cl);
+					       "DCD at 0x%zx: unlock command at +0x%zx: length %zu",
+					       where, off, cl);
 			break;
 		default:
-			return err_set(e, -EBADMSG, "DCD at 0x%zx: unknown command tag 0x%02x at +0x%zx",
-				       where, c[0], off);
+			return err_set(e, -EBADMSG,
+				       "DCD at 0x%zx: unknown command tag 0x%02x at +0x%zx", where,
+				       c[0], off);
 		}
 		if (width != 1 && width != 2 && width != 4)
 			return err_set(e, -EBADMSG,
-				       "DCD at 0x%zx: command 0x%02x at +0x%zx: access width %u", where,
-				       c[0], off, width);
+				       "DCD at 0x%zx: command 0x%02x at +0x%zx: access width %u",
+				       where, c[0], off, width);
 		off += cl;
 	}
 	return (int)n;
@@ -164,9 +167,10 @@ int imx_image_parse(const uint8_t *buf, size_t len, struct imx_image *ret, struc
 	im.csf = le32(ivt + 24);
 
 	if (!addr_to_off(len, im.ivt_offset, im.self, im.boot_data, 12, &bo))
-		return err_set(e, -EBADMSG,
-			       "IVT at 0x%zx: boot data pointer 0x%08x is outside the file (self 0x%08x, %zu bytes)",
-			       im.ivt_offset, im.boot_data, im.self, len);
+		return err_set(
+			e, -EBADMSG,
+			"IVT at 0x%zx: boot data pointer 0x%08x is outside the file (self 0x%08x, %zu bytes)",
+			im.ivt_offset, im.boot_data, im.self, len);
 	im.start = le32(buf + bo);
 	im.length = le32(buf + bo + 4);
 	im.plugin = le32(buf + bo + 8);
@@ -180,9 +184,10 @@ int imx_image_parse(const uint8_t *buf, size_t len, struct imx_image *ret, struc
 			       im.ivt_offset, im.self, im.start);
 	skip = im.self - im.start;
 	if (im.length <= skip || im.length - skip < IMX_IVT_SIZE)
-		return err_set(e, -ERANGE,
-			       "IVT at 0x%zx: boot data length 0x%x does not reach past the IVT (self - start = 0x%zx)",
-			       im.ivt_offset, im.length, skip);
+		return err_set(
+			e, -ERANGE,
+			"IVT at 0x%zx: boot data length 0x%x does not reach past the IVT (self - start = 0x%zx)",
+			im.ivt_offset, im.length, skip);
 	/* The entry point must lie inside the loaded image, or the ROM jumps into
 	 * whatever RAM holds. */
 	if (im.entry < im.start || im.entry - im.start >= im.length)
@@ -194,10 +199,11 @@ int imx_image_parse(const uint8_t *buf, size_t len, struct imx_image *ret, struc
 		size_t avail;
 
 		if (!addr_to_off(len, im.ivt_offset, im.self, im.dcd, 4, &im.dcd_offset))
-			return err_set(e, -EBADMSG,
-				       "IVT at 0x%zx: DCD pointer 0x%08x is outside the file (offset %lld of %zu bytes)",
-				       im.ivt_offset, im.dcd,
-				       (long long)im.ivt_offset + ((long long)im.dcd - im.self), len);
+			return err_set(
+				e, -EBADMSG,
+				"IVT at 0x%zx: DCD pointer 0x%08x is outside the file (offset %lld of %zu bytes)",
+				im.ivt_offset, im.dcd,
+				(long long)im.ivt_offset + ((long long)im.dcd - im.self), len);
 		avail = len - im.dcd_offset;
 		r = imx_image_check_dcd(buf + im.dcd_offset, avail, im.dcd_offset, e);
 		if (r < 0)

@@ -83,9 +83,10 @@ int sdps_boot(struct usb_dev *usb, const struct imx_soc *soc, const uint8_t *img
 
 	if (soc->protocol != IMX_PROTO_SDPS || !soc->sdps_romapi || !soc->sdps_ep_out ||
 	    !soc->sdps_packet || soc->sdps_packet > SDPS_PACKET_MAX) {
-		r = err_set(e, -EOPNOTSUPP,
-			    "%s: stream boot of boot containers (or with a BLTC block) is not supported",
-			    soc->name);
+		r = err_set(
+			e, -EOPNOTSUPP,
+			"%s: stream boot of boot containers (or with a BLTC block) is not supported",
+			soc->name);
 		goto out;
 	}
 	/* The ROM takes only an image with a valid IVT; refuse anything else
@@ -101,8 +102,8 @@ int sdps_boot(struct usb_dev *usb, const struct imx_soc *soc, const uint8_t *img
 	r = usb_claim(usb, e);
 	if (r < 0)
 		goto out;
-	r = stream(usb, soc, img, len, timeout_ms ? timeout_ms : SDPS_XFER_TIMEOUT_MS, progress,
-		   ud, &res, e);
+	r = stream(usb, soc, img, len, timeout_ms ? timeout_ms : SDPS_XFER_TIMEOUT_MS, progress, ud,
+		   &res, e);
 	usb_release(usb);
 	if (r >= 0)
 		res.host_crc = crc32_update(0, img, len);

@@ -17,7 +17,7 @@
 
 #define SDP_ROW(n, v, p, m, dcd, w0, w1)                                                           \
 	{                                                                                          \
-		.name = n, .vid = v, .pid = p, .protocol = IMX_PROTO_SDP, .method = m,            \
+		.name = n, .vid = v, .pid = p, .protocol = IMX_PROTO_SDP, .method = m,             \
 		.dcd_addr = dcd, .uid_words = { w0, w1 }, .n_uid_words = 2, .uid_bits = 32,        \
 	}
 #define SDPS_ROW(n, v, p)                                                                          \
@@ -150,18 +150,42 @@ const char *imx_soc_method_name(enum imx_soc_method m)
  * and for 0x9999 (old i.MX8MQ EVK SPL).  First match wins.
  */
 static const struct imx_spl imx_spls[] = {
-	{ .name = "upstream SPL", .vid = 0x0525, .pid = 0xb4a4, .bcd_min = 0x0000,
-	  .bcd_max = 0x04ff, .kind = IMX_SPL_SDPU },
-	{ .name = "upstream SPL", .vid = 0x0525, .pid = 0xb4a4, .bcd_min = 0x0500,
-	  .bcd_max = 0x9998, .kind = IMX_SPL_SDPV },
-	{ .name = "upstream SPL", .vid = 0x0525, .pid = 0xb4a4, .bcd_min = 0x9999,
-	  .bcd_max = 0x9999, .kind = IMX_SPL_SDPU },
-	{ .name = "NXP uboot-imx SPL", .vid = 0x1fc9, .pid = 0x0151, .bcd_min = 0x0500,
-	  .bcd_max = 0x9998, .kind = IMX_SPL_SDPV },
-	{ .name = "Boundary Devices SPL", .vid = 0x3016, .pid = 0x1001, .bcd_min = 0x0000,
-	  .bcd_max = 0x04ff, .kind = IMX_SPL_SDPU },
-	{ .name = "Boundary Devices SPL", .vid = 0x3016, .pid = 0x1001, .bcd_min = 0x0500,
-	  .bcd_max = 0x9998, .kind = IMX_SPL_SDPV },
+	{ .name = "upstream SPL",
+	  .vid = 0x0525,
+	  .pid = 0xb4a4,
+	  .bcd_min = 0x0000,
+	  .bcd_max = 0x04ff,
+	  .kind = IMX_SPL_SDPU },
+	{ .name = "upstream SPL",
+	  .vid = 0x0525,
+	  .pid = 0xb4a4,
+	  .bcd_min = 0x0500,
+	  .bcd_max = 0x9998,
+	  .kind = IMX_SPL_SDPV },
+	{ .name = "upstream SPL",
+	  .vid = 0x0525,
+	  .pid = 0xb4a4,
+	  .bcd_min = 0x9999,
+	  .bcd_max = 0x9999,
+	  .kind = IMX_SPL_SDPU },
+	{ .name = "NXP uboot-imx SPL",
+	  .vid = 0x1fc9,
+	  .pid = 0x0151,
+	  .bcd_min = 0x0500,
+	  .bcd_max = 0x9998,
+	  .kind = IMX_SPL_SDPV },
+	{ .name = "Boundary Devices SPL",
+	  .vid = 0x3016,
+	  .pid = 0x1001,
+	  .bcd_min = 0x0000,
+	  .bcd_max = 0x04ff,
+	  .kind = IMX_SPL_SDPU },
+	{ .name = "Boundary Devices SPL",
+	  .vid = 0x3016,
+	  .pid = 0x1001,
+	  .bcd_min = 0x0500,
+	  .bcd_max = 0x9998,
+	  .kind = IMX_SPL_SDPV },
 };
 
 const struct imx_spl *imx_spl_find(uint16_t vid, uint16_t pid, uint16_t bcd)

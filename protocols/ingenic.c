@@ -39,18 +39,18 @@
  * efuse_uid: the T-series shadow window (§5); not documented for X parts.
  */
 static const struct ingenic_soc socs[] = {
-	{"t20", 0x80001000, 0x80001800, 0x80100000, 0x4000, true, true, INGENIC_SPL_MAX_CAR},
-	{"t21", 0x80001000, 0x80001800, 0x80100000, 0x7000, true, true, INGENIC_SPL_MAX_CAR},
-	{"t23", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR},
-	{"t30", 0x80001000, 0x80001800, 0x80100000, 0x7000, true, true, INGENIC_SPL_MAX_CAR},
-	{"t31", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR},
-	{"t40", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR},
-	{"t41", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR},
-	{"a1", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR},
-	{"x1000", 0xf4001000, 0xf4001800, 0x80100000, 0, false, false, INGENIC_SPL_MAX_TCSM},
-	{"x1500", 0xf4001000, 0xf4001800, 0x80100000, 0, false, false, INGENIC_SPL_MAX_TCSM},
-	{"x1830", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, false, INGENIC_SPL_MAX_CAR},
-	{"x2000", 0xb2401000, 0xb2401800, 0x80100000, 0, false, false, 0},
+	{ "t20", 0x80001000, 0x80001800, 0x80100000, 0x4000, true, true, INGENIC_SPL_MAX_CAR },
+	{ "t21", 0x80001000, 0x80001800, 0x80100000, 0x7000, true, true, INGENIC_SPL_MAX_CAR },
+	{ "t23", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR },
+	{ "t30", 0x80001000, 0x80001800, 0x80100000, 0x7000, true, true, INGENIC_SPL_MAX_CAR },
+	{ "t31", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR },
+	{ "t40", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR },
+	{ "t41", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR },
+	{ "a1", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, true, INGENIC_SPL_MAX_CAR },
+	{ "x1000", 0xf4001000, 0xf4001800, 0x80100000, 0, false, false, INGENIC_SPL_MAX_TCSM },
+	{ "x1500", 0xf4001000, 0xf4001800, 0x80100000, 0, false, false, INGENIC_SPL_MAX_TCSM },
+	{ "x1830", 0x80001000, 0x80001800, 0x80100000, 0x7000, false, false, INGENIC_SPL_MAX_CAR },
+	{ "x2000", 0xb2401000, 0xb2401800, 0x80100000, 0, false, false, 0 },
 };
 
 struct ingenic {
@@ -258,7 +258,7 @@ static int wait_cpu(struct ingenic *g, const char *what, const struct ingenic_cp
 		    struct ingenic_cpu_info *ret, uint64_t *waited, struct err *e)
 {
 	uint64_t t0 = usb_now_ms(), limit = ms(g, INGENIC_START_WAIT_MS);
-	struct ingenic_cpu_info ci = {0};
+	struct ingenic_cpu_info ci = { 0 };
 	bool answered = false;
 	int r, last = -ETIMEDOUT;
 
@@ -297,7 +297,7 @@ int ingenic_boot(struct ingenic *g, const struct ingenic_boot_args *a, usb_progr
 		 void *ud, struct ingenic_boot_result *ret, struct err *e)
 {
 	const struct ingenic_soc *soc = g->soc;
-	struct ingenic_boot_result res = {0};
+	struct ingenic_boot_result res = { 0 };
 	uint8_t *spl = NULL;
 	size_t spl_len = a->spl_len;
 	uint64_t done = 0, total;
@@ -309,7 +309,8 @@ int ingenic_boot(struct ingenic *g, const struct ingenic_boot_args *a, usb_progr
 		spl_len = (spl_len + INGENIC_SPL_ALIGN - 1) / INGENIC_SPL_ALIGN * INGENIC_SPL_ALIGN;
 	/* Only the ROM's load area bounds the SPL, not d2i_len (see spl_max). */
 	if (soc->spl_max && spl_len > soc->spl_max)
-		return err_set(e, -EMSGSIZE, "boot: SPL is %zu bytes, more than the %s ROM loads (%u)",
+		return err_set(e, -EMSGSIZE,
+			       "boot: SPL is %zu bytes, more than the %s ROM loads (%u)",
 			       a->spl_len, soc->name, soc->spl_max);
 	if (ret)
 		memset(ret, 0, sizeof(*ret));

@@ -527,7 +527,7 @@ int burner_write(struct burner *b, uint64_t offset, const uint8_t *buf, size_t l
 		 unsigned int flags, usb_progress_cb_t progress, void *ud,
 		 struct burner_result *ret, struct err *e)
 {
-	struct burner_result res = {0};
+	struct burner_result res = { 0 };
 	bool readback = flags & BURNER_VERIFY_READBACK;
 	uint64_t total = readback ? 2 * (uint64_t)len : len;
 	int part, r;

@@ -153,15 +153,15 @@ int ingenic_cfg_nor_generic(uint32_t jedec, struct ingenic_nor_info *ret, struct
 	*ret = (struct ingenic_nor_info){
 		.jedec = jedec,
 		/* 25-series common set; dummy in bits, mode 0 = single-line SPI. */
-		.read_standard = {four_byte ? 0x13 : 0x03, 0, ab, 0},
-		.read_quad = {four_byte ? 0x6c : 0x6b, 8, ab, 0},
-		.write_standard = {four_byte ? 0x12 : 0x02, 0, ab, 0},
-		.write_quad = {four_byte ? 0x34 : 0x32, 0, ab, 0},
-		.sector_erase = {four_byte ? 0xdc : 0xd8, 0, ab, 0},
-		.wr_en = {0x06, 0, 0, 0},
+		.read_standard = { four_byte ? 0x13 : 0x03, 0, ab, 0 },
+		.read_quad = { four_byte ? 0x6c : 0x6b, 8, ab, 0 },
+		.write_standard = { four_byte ? 0x12 : 0x02, 0, ab, 0 },
+		.write_quad = { four_byte ? 0x34 : 0x32, 0, ab, 0 },
+		.sector_erase = { four_byte ? 0xdc : 0xd8, 0, ab, 0 },
+		.wr_en = { 0x06, 0, 0, 0 },
 		/* EN4B left out on purpose above 16 MiB (header comment). */
-		.en4byte = {0, 0, 0, 0},
-		.busy = {0x05, 0, 1, 0, 1, 0},
+		.en4byte = { 0, 0, 0, 0 },
+		.busy = { 0x05, 0, 1, 0, 1, 0 },
 		.addr_ops_mode = four_byte ? 1 : 0,
 		/* Conservative 25-series datasheet timings, ns. */
 		.t_chsh = 5,
@@ -186,11 +186,14 @@ int ingenic_cfg_nor_generic(uint32_t jedec, struct ingenic_nor_info *ret, struct
 static const struct {
 	struct ingenic_nor_sr set, get;
 } qe_ops[_SPINOR_QE_MAX] = {
-	[SPINOR_QE_NONE] = {{0}, {0}},
+	[SPINOR_QE_NONE] = { { 0 }, { 0 } },
 	/* {cmd, bit_shift, mask, val, len, dummy} */
-	[SPINOR_QE_SR2_31] = {{SPINOR_OP_WRSR2, 1, 1, 1, 1, 0}, {SPINOR_OP_RDSR2, 1, 1, 1, 1, 0}},
-	[SPINOR_QE_SR2_01] = {{SPINOR_OP_WRSR, 9, 1, 1, 2, 0}, {SPINOR_OP_RDSR2, 1, 1, 1, 1, 0}},
-	[SPINOR_QE_SR1_B6] = {{SPINOR_OP_WRSR, 6, 1, 1, 1, 0}, {SPINOR_OP_RDSR, 6, 1, 1, 1, 0}},
+	[SPINOR_QE_SR2_31] = { { SPINOR_OP_WRSR2, 1, 1, 1, 1, 0 },
+			       { SPINOR_OP_RDSR2, 1, 1, 1, 1, 0 } },
+	[SPINOR_QE_SR2_01] = { { SPINOR_OP_WRSR, 9, 1, 1, 2, 0 },
+			       { SPINOR_OP_RDSR2, 1, 1, 1, 1, 0 } },
+	[SPINOR_QE_SR1_B6] = { { SPINOR_OP_WRSR, 6, 1, 1, 1, 0 },
+			       { SPINOR_OP_RDSR, 6, 1, 1, 1, 0 } },
 };
 
 /* The 4-byte-address form of a 3-byte opcode (spinor_parts.h). */
@@ -219,7 +222,7 @@ static struct ingenic_nor_cmd nor_cmd(const struct spinor_part *p, uint8_t op, u
 {
 	bool four = p->addr == SPINOR_ADDR_4B_OPS;
 
-	return (struct ingenic_nor_cmd){four ? op_4b(op) : op, dummy, four ? 4 : 3, mode};
+	return (struct ingenic_nor_cmd){ four ? op_4b(op) : op, dummy, four ? 4 : 3, mode };
 }
 
 int ingenic_cfg_nor_from_part(const struct spinor_part *p, struct ingenic_nor_info *ret,
@@ -243,12 +246,12 @@ int ingenic_cfg_nor_from_part(const struct spinor_part *p, struct ingenic_nor_in
 				      p->op_pp_quad == SPINOR_OP_PP_QUAD_MX ? SFC_TM_QUAD_IO
 									    : SFC_TM_QUAD_DATA),
 		.sector_erase = nor_cmd(p, p->op_be_64k, 0, SFC_TM_STD),
-		.wr_en = {SPINOR_OP_WREN, 0, 0, 0},
+		.wr_en = { SPINOR_OP_WREN, 0, 0, 0 },
 		/* EN4B left out: the chip must stay in 3-byte mode for the ROM. */
-		.en4byte = {0, 0, 0, 0},
+		.en4byte = { 0, 0, 0, 0 },
 		.quad_set = qe_ops[p->qe].set,
 		.quad_get = qe_ops[p->qe].get,
-		.busy = {SPINOR_OP_RDSR, 0, 1, 0, 1, 0},
+		.busy = { SPINOR_OP_RDSR, 0, 1, 0, 1, 0 },
 		.quad_ops_mode = p->qe != SPINOR_QE_NONE,
 		/*
 		 * How EN4B is issued (0 direct, 1 after WREN: [IFT-db]
@@ -281,10 +284,11 @@ int ingenic_cfg_nor_for_jedec(uint32_t jedec, const struct spinor_part *given,
 	if (p)
 		return ingenic_cfg_nor_from_part(p, ret, e);
 	if (!given)
-		return err_set(e, -EOPNOTSUPP,
-			       "SPI-NOR JEDEC ID %02x %02x %02x is not in the parts table; give its "
-			       "parameters in the recipe (ingenic.config \"nor\")",
-			       jedec >> 16, (jedec >> 8) & 0xff, jedec & 0xff);
+		return err_set(
+			e, -EOPNOTSUPP,
+			"SPI-NOR JEDEC ID %02x %02x %02x is not in the parts table; give its "
+			"parameters in the recipe (ingenic.config \"nor\")",
+			jedec >> 16, (jedec >> 8) & 0xff, jedec & 0xff);
 	g = *given;
 	g.jedec = jedec;
 	return ingenic_cfg_nor_from_part(&g, ret, e);
@@ -428,7 +432,7 @@ static void put_sfc(struct wr *w, const struct ingenic_cfg *c)
 ssize_t ingenic_cfg_build_policy(const struct ingenic_cfg *c, uint8_t *buf, size_t size,
 				 struct err *e)
 {
-	struct wr w = {buf, buf + size};
+	struct wr w = { buf, buf + size };
 
 	if (size < INGENIC_CFG_POLICY_LEN)
 		return err_set(e, -EMSGSIZE, "policy config needs %d bytes, have %zu",
@@ -440,7 +444,7 @@ ssize_t ingenic_cfg_build_policy(const struct ingenic_cfg *c, uint8_t *buf, size
 
 ssize_t ingenic_cfg_build(const struct ingenic_cfg *c, uint8_t *buf, size_t size, struct err *e)
 {
-	struct wr w = {buf, buf + size};
+	struct wr w = { buf, buf + size };
 
 	if (c->flash != INGENIC_FLASH_SFC_NOR)
 		return err_set(e, -EOPNOTSUPP, "flash config: only SFC NOR is implemented");
@@ -460,7 +464,8 @@ ssize_t ingenic_cfg_build(const struct ingenic_cfg *c, uint8_t *buf, size_t size
 			"flash config: NOR sizes (chip %u, page %u, erase %u) do not fit transfer size %u",
 			c->nor.chip_size, c->nor.page_size, c->nor.erase_size, c->transfer_size);
 	if (c->quad && !c->nor.quad_ops_mode)
-		return err_set(e, -EINVAL, "flash config: quad mode, but %s has no Quad Enable method",
+		return err_set(e, -EINVAL,
+			       "flash config: quad mode, but %s has no Quad Enable method",
 			       c->nor.name);
 	for (unsigned int i = 0; i < c->n_parts; i++)
 		if ((uint64_t)c->parts[i].offset + c->parts[i].size > c->nor.chip_size)
@@ -485,7 +490,7 @@ ssize_t ingenic_cfg_build(const struct ingenic_cfg *c, uint8_t *buf, size_t size
 static void cmd_rw(uint8_t out[INGENIC_CMD_LEN], uint64_t offset, uint64_t length, uint32_t ops,
 		   uint32_t crc)
 {
-	struct wr w = {out, out + INGENIC_CMD_LEN};
+	struct wr w = { out, out + INGENIC_CMD_LEN };
 
 	put_u64(&w, 0); /* partition: added to offset by the burner; 0 for flash */
 	put_u64(&w, offset);
@@ -509,7 +514,7 @@ void ingenic_cfg_cmd_read(uint8_t out[INGENIC_CMD_LEN], uint64_t offset, uint64_
 
 void ingenic_cfg_cmd_update(uint8_t out[INGENIC_CMD_LEN], uint32_t length)
 {
-	struct wr w = {out, out + INGENIC_CMD_LEN};
+	struct wr w = { out, out + INGENIC_CMD_LEN };
 
 	put_u32(&w, length);
 	put_zero(&w, INGENIC_CMD_LEN - 4);

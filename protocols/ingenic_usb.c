@@ -24,20 +24,20 @@ static const struct {
 	bool in;
 	const char *name;
 } reqs[_INGENIC_USB_REQ_MAX] = {
-	[INGENIC_USB_GET_CPU_INFO] = {0x00, true, "GET_CPU_INFO"},
-	[INGENIC_USB_SET_DATA_ADDR] = {0x01, false, "SET_DATA_ADDR"},
-	[INGENIC_USB_SET_DATA_LEN] = {0x02, false, "SET_DATA_LEN"},
-	[INGENIC_USB_FLUSH_CACHES] = {0x03, false, "FLUSH_CACHES"},
-	[INGENIC_USB_PROGRAM_START1] = {0x04, false, "PROGRAM_START1"},
-	[INGENIC_USB_PROGRAM_START2] = {0x05, false, "PROGRAM_START2"},
-	[INGENIC_USB_GET_ACK] = {0x10, true, "GET_ACK"},
-	[INGENIC_USB_INIT] = {0x11, false, "INIT"},
-	[INGENIC_USB_WRITE] = {0x12, false, "WRITE"},
-	[INGENIC_USB_READ] = {0x13, false, "READ"},
-	[INGENIC_USB_UPDATE_CFG] = {0x14, false, "UPDATE_CFG"},
-	[INGENIC_USB_REBOOT] = {0x16, false, "REBOOT"},
-	[INGENIC_USB_GET_CRC] = {0x19, true, "GET_CRC"},
-	[INGENIC_USB_GET_FLASH_INFO] = {0x26, true, "GET_FLASH_INFO"},
+	[INGENIC_USB_GET_CPU_INFO] = { 0x00, true, "GET_CPU_INFO" },
+	[INGENIC_USB_SET_DATA_ADDR] = { 0x01, false, "SET_DATA_ADDR" },
+	[INGENIC_USB_SET_DATA_LEN] = { 0x02, false, "SET_DATA_LEN" },
+	[INGENIC_USB_FLUSH_CACHES] = { 0x03, false, "FLUSH_CACHES" },
+	[INGENIC_USB_PROGRAM_START1] = { 0x04, false, "PROGRAM_START1" },
+	[INGENIC_USB_PROGRAM_START2] = { 0x05, false, "PROGRAM_START2" },
+	[INGENIC_USB_GET_ACK] = { 0x10, true, "GET_ACK" },
+	[INGENIC_USB_INIT] = { 0x11, false, "INIT" },
+	[INGENIC_USB_WRITE] = { 0x12, false, "WRITE" },
+	[INGENIC_USB_READ] = { 0x13, false, "READ" },
+	[INGENIC_USB_UPDATE_CFG] = { 0x14, false, "UPDATE_CFG" },
+	[INGENIC_USB_REBOOT] = { 0x16, false, "REBOOT" },
+	[INGENIC_USB_GET_CRC] = { 0x19, true, "GET_CRC" },
+	[INGENIC_USB_GET_FLASH_INFO] = { 0x26, true, "GET_FLASH_INFO" },
 };
 
 const char *ingenic_usb_req_name(enum ingenic_usb_req req)

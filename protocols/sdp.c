@@ -183,7 +183,8 @@ static int read_hab(struct sdp *s, struct err *e)
 	if (r < 0)
 		return r;
 	if (r < SDP_HAB_LEN)
-		return err_set(e, -EPROTO, "report 3 carries %d bytes, expected %d", r, SDP_HAB_LEN);
+		return err_set(e, -EPROTO, "report 3 carries %d bytes, expected %d", r,
+			       SDP_HAB_LEN);
 	v = le32(buf + 1);
 	if (v == SDP_HAB_OPEN)
 		s->hab = SDP_HAB_STATE_OPEN;
@@ -311,8 +312,7 @@ int sdp_read32(struct sdp *s, uint32_t addr, uint32_t *ret, struct err *e)
 	return 0;
 }
 
-int sdp_write_register(struct sdp *s, uint32_t addr, uint8_t format, uint32_t value,
-		       struct err *e)
+int sdp_write_register(struct sdp *s, uint32_t addr, uint8_t format, uint32_t value, struct err *e)
 {
 	uint32_t count = format / 8;
 	int r;
@@ -339,8 +339,8 @@ int sdp_error_status(struct sdp *s, uint32_t *ret, struct err *e)
 }
 
 static int write_file_progress(struct sdp *s, uint32_t addr, const uint8_t *buf, size_t len,
-			       usb_progress_cb_t progress, void *ud, uint64_t done,
-			       uint64_t total, struct err *e)
+			       usb_progress_cb_t progress, void *ud, uint64_t done, uint64_t total,
+			       struct err *e)
 {
 	for (size_t off = 0; off < len; off += SDP_WRITE_FILE_MAX) {
 		size_t n = len - off < SDP_WRITE_FILE_MAX ? len - off : SDP_WRITE_FILE_MAX;
@@ -462,10 +462,11 @@ int sdp_jump(struct sdp *s, uint32_t addr, struct err *e)
 		uint8_t b0 = (uint8_t)st, b1 = (uint8_t)(st >> 8), b2 = (uint8_t)(st >> 16),
 			b3 = (uint8_t)(st >> 24);
 
-		return err_set(e, -EACCES,
-			       "JUMP_ADDRESS 0x%08x refused by the ROM: HAB %s (0x%02x), %s (0x%02x), context 0x%02x, engine 0x%02x; HAB %s",
-			       addr, hab_status_name(b0), b0, hab_reason_name(b1), b1, b2, b3,
-			       sdp_hab_name(s->hab));
+		return err_set(
+			e, -EACCES,
+			"JUMP_ADDRESS 0x%08x refused by the ROM: HAB %s (0x%02x), %s (0x%02x), context 0x%02x, engine 0x%02x; HAB %s",
+			addr, hab_status_name(b0), b0, hab_reason_name(b1), b1, b2, b3,
+			sdp_hab_name(s->hab));
 	}
 }
 
@@ -552,8 +553,8 @@ out:
 	return 0;
 }
 
-int sdp_read_uid(struct sdp *s, const uint32_t *words, unsigned int n, unsigned int bits,
-		 char *hex, size_t size, struct err *e)
+int sdp_read_uid(struct sdp *s, const uint32_t *words, unsigned int n, unsigned int bits, char *hex,
+		 size_t size, struct err *e)
 {
 	unsigned int digits = bits / 4;
 	size_t o = 0;

@@ -129,8 +129,7 @@ int sdp_read_register(struct sdp *s, uint32_t addr, uint8_t format, void *buf, u
 int sdp_read32(struct sdp *s, uint32_t addr, uint32_t *ret, struct err *e);
 
 /* WRITE_REGISTER: value at addr; expects SDP_ACK_WRITE. */
-int sdp_write_register(struct sdp *s, uint32_t addr, uint8_t format, uint32_t value,
-		       struct err *e);
+int sdp_write_register(struct sdp *s, uint32_t addr, uint8_t format, uint32_t value, struct err *e);
 
 /* ERROR_STATUS: the status word in *ret (0xF0F0F0F0 = HAB success on ROMs). */
 int sdp_error_status(struct sdp *s, uint32_t *ret, struct err *e);
@@ -167,10 +166,10 @@ int sdp_skip_dcd(struct sdp *s, struct err *e);
 int sdp_jump(struct sdp *s, uint32_t addr, struct err *e);
 
 struct sdp_boot_result {
-	struct imx_image image;	     /* what was parsed */
+	struct imx_image image; /* what was parsed */
 	enum sdp_hab hab;
-	uint32_t host_crc;	     /* CRC-32 (zlib) of the load_size bytes sent */
-	uint64_t bytes_sent;	     /* image bytes (not DCD, not the IVT rewrite) */
+	uint32_t host_crc;   /* CRC-32 (zlib) of the load_size bytes sent */
+	uint64_t bytes_sent; /* image bytes (not DCD, not the IVT rewrite) */
 	enum imx_soc_method method;
 	bool dcd_written;
 	bool jumped;
@@ -195,7 +194,7 @@ int sdp_boot(struct sdp *s, const uint8_t *img, size_t len, usb_progress_cb_t pr
  * Linux's soc serial: i.MX6 "%08X%08X" of (word@0x420, word@0x410).
  * hex needs n * bits / 4 + 1 bytes (33 is always enough).
  */
-int sdp_read_uid(struct sdp *s, const uint32_t *words, unsigned int n, unsigned int bits,
-		 char *hex, size_t size, struct err *e);
+int sdp_read_uid(struct sdp *s, const uint32_t *words, unsigned int n, unsigned int bits, char *hex,
+		 size_t size, struct err *e);
 
 #endif

@@ -73,9 +73,10 @@ static int chunk_at(const struct sparse_image *s, size_t pos, uint32_t blk, unsi
 	uint64_t body, want;
 
 	if (s->len - pos < s->chunk_hdr_sz)
-		return err_set(e, -EMSGSIZE,
-			       "chunk %u at offset 0x%zx: header past the end of the file (%zu bytes)",
-			       idx, pos, s->len);
+		return err_set(
+			e, -EMSGSIZE,
+			"chunk %u at offset 0x%zx: header past the end of the file (%zu bytes)",
+			idx, pos, s->len);
 	h = s->buf + pos;
 	*c = (struct sparse_chunk){
 		.type = le16(h),
@@ -85,9 +86,10 @@ static int chunk_at(const struct sparse_image *s, size_t pos, uint32_t blk, unsi
 	};
 	total_sz = le32(h + 8);
 	if (total_sz < s->chunk_hdr_sz)
-		return err_set(e, -EBADMSG,
-			       "chunk %u at offset 0x%zx: total_sz %u is smaller than the chunk header",
-			       idx, pos, total_sz);
+		return err_set(
+			e, -EBADMSG,
+			"chunk %u at offset 0x%zx: total_sz %u is smaller than the chunk header",
+			idx, pos, total_sz);
 	body = total_sz - s->chunk_hdr_sz;
 	switch (c->type) {
 	case SPARSE_CHUNK_RAW:
@@ -108,22 +110,25 @@ static int chunk_at(const struct sparse_image *s, size_t pos, uint32_t blk, unsi
 			       idx, pos, c->type);
 	}
 	if (body != want)
-		return err_set(e, -EBADMSG,
-			       "chunk %u at offset 0x%zx: type 0x%04x with %u blocks needs total_sz %llu, header says %u",
-			       idx, pos, c->type, c->blocks,
-			       (unsigned long long)(want + s->chunk_hdr_sz), total_sz);
+		return err_set(
+			e, -EBADMSG,
+			"chunk %u at offset 0x%zx: type 0x%04x with %u blocks needs total_sz %llu, header says %u",
+			idx, pos, c->type, c->blocks, (unsigned long long)(want + s->chunk_hdr_sz),
+			total_sz);
 	if (s->len - pos - s->chunk_hdr_sz < body)
-		return err_set(e, -EMSGSIZE,
-			       "chunk %u at offset 0x%zx: %llu data bytes run past the end of the file (%zu bytes)",
-			       idx, pos, (unsigned long long)body, s->len);
+		return err_set(
+			e, -EMSGSIZE,
+			"chunk %u at offset 0x%zx: %llu data bytes run past the end of the file (%zu bytes)",
+			idx, pos, (unsigned long long)body, s->len);
 	if (body) {
 		c->data = h + s->chunk_hdr_sz;
 		c->data_len = (size_t)body;
 	}
 	if ((uint64_t)blk + c->blocks > s->total_blks)
-		return err_set(e, -ERANGE,
-			       "chunk overflow: chunk %u at offset 0x%zx covers blocks %u..%llu, the image has %u",
-			       idx, pos, blk, (unsigned long long)blk + c->blocks, s->total_blks);
+		return err_set(
+			e, -ERANGE,
+			"chunk overflow: chunk %u at offset 0x%zx covers blocks %u..%llu, the image has %u",
+			idx, pos, blk, (unsigned long long)blk + c->blocks, s->total_blks);
 	*next = pos + s->chunk_hdr_sz + (size_t)body;
 	return 0;
 }
@@ -158,7 +163,8 @@ int sparse_open(const uint8_t *buf, size_t len, struct sparse_image *ret, struct
 		return err_set(e, -EBADMSG, "sparse chunk header size %u (at least %u)",
 			       s.chunk_hdr_sz, SPARSE_CHUNK_HEADER_SIZE);
 	if (s.blk_sz == 0 || s.blk_sz % 4)
-		return err_set(e, -EBADMSG, "sparse block size %u is not a multiple of 4", s.blk_sz);
+		return err_set(e, -EBADMSG, "sparse block size %u is not a multiple of 4",
+			       s.blk_sz);
 
 	pos = s.file_hdr_sz;
 	for (uint32_t i = 0; i < s.total_chunks; i++) {
@@ -194,7 +200,7 @@ int sparse_next(const struct sparse_image *s, struct sparse_iter *it, struct spa
 
 /* A segment while the piece is built: header bytes live in a growing buffer. */
 struct split_seg {
-	bool hdr;	    /* data is at hdrs + off */
+	bool hdr; /* data is at hdrs + off */
 	size_t off;
 	const void *data;
 	size_t len;
@@ -208,11 +214,11 @@ struct splitter {
 	struct sparse_iter it;
 	struct sparse_chunk cur; /* chunk being consumed */
 	bool have_cur;
-	uint32_t consumed;	 /* blocks of cur already emitted */
+	uint32_t consumed; /* blocks of cur already emitted */
 	bool raw_done;
 	const uint8_t *raw;
 	size_t raw_len;
-	uint8_t *zeros;		 /* blk_sz zero bytes for the padded tail of a raw image */
+	uint8_t *zeros; /* blk_sz zero bytes for the padded tail of a raw image */
 	/* piece under construction */
 	uint8_t *hdrs;
 	size_t n_hdrs, cap_hdrs; /* bytes */
@@ -244,8 +250,8 @@ static int add_seg(struct splitter *sp, bool hdr, size_t off, const void *data, 
 		sp->segs = p;
 		sp->cap_segs = cap;
 	}
-	sp->segs[sp->n_segs++] = (struct split_seg){ .hdr = hdr, .off = off, .data = data,
-						      .len = len };
+	sp->segs[sp->n_segs++] =
+		(struct split_seg){ .hdr = hdr, .off = off, .data = data, .len = len };
 	sp->size += len;
 	return 0;
 }
@@ -480,7 +486,8 @@ int sparse_split(const uint8_t *buf, size_t len, uint32_t raw_blk_sz, uint64_t m
 				       sp.blk_sz);
 		blocks = ((uint64_t)len + sp.blk_sz - 1) / sp.blk_sz;
 		if (blocks > UINT32_MAX)
-			return err_set(e, -EINVAL, "raw image of %zu bytes has too many blocks", len);
+			return err_set(e, -EINVAL, "raw image of %zu bytes has too many blocks",
+				       len);
 		sp.total_blks = (uint32_t)blocks;
 		sp.raw = buf;
 		sp.raw_len = len;

@@ -47,10 +47,10 @@ struct sparse_image {
 
 struct sparse_chunk {
 	uint16_t type;
-	uint32_t blocks;      /* output blocks (0 for CRC32) */
-	uint32_t first_blk;   /* output block where the chunk starts */
-	size_t offset;	      /* file offset of its header */
-	const uint8_t *data;  /* RAW: blocks * blk_sz bytes; FILL, CRC32: 4 bytes; else NULL */
+	uint32_t blocks;     /* output blocks (0 for CRC32) */
+	uint32_t first_blk;  /* output block where the chunk starts */
+	size_t offset;	     /* file offset of its header */
+	const uint8_t *data; /* RAW: blocks * blk_sz bytes; FILL, CRC32: 4 bytes; else NULL */
 	size_t data_len;
 };
 
@@ -65,9 +65,9 @@ int sparse_open(const uint8_t *buf, size_t len, struct sparse_image *ret, struct
 
 /* Position of a chunk iterator; start from SPARSE_ITER_INIT. */
 struct sparse_iter {
-	size_t pos;	/* 0 = before the first chunk */
-	uint32_t blk;	/* output block of the next chunk */
-	uint32_t idx;	/* index of the next chunk */
+	size_t pos;   /* 0 = before the first chunk */
+	uint32_t blk; /* output block of the next chunk */
+	uint32_t idx; /* index of the next chunk */
 };
 #define SPARSE_ITER_INIT ((struct sparse_iter){ 0 })
 
@@ -93,12 +93,12 @@ struct sparse_seg {
 };
 
 struct sparse_piece {
-	unsigned int index;   /* 0, 1, ... */
-	uint32_t first_blk;   /* first block carried (after the leading skip) */
-	uint32_t end_blk;     /* one past the last block carried */
-	uint32_t total_blks;  /* of the whole image, as in every piece's header */
+	unsigned int index;  /* 0, 1, ... */
+	uint32_t first_blk;  /* first block carried (after the leading skip) */
+	uint32_t end_blk;    /* one past the last block carried */
+	uint32_t total_blks; /* of the whole image, as in every piece's header */
 	uint32_t blk_sz;
-	uint64_t size;	      /* bytes of the piece (sum of segs) */
+	uint64_t size; /* bytes of the piece (sum of segs) */
 	const struct sparse_seg *segs;
 	size_t n_segs;
 };

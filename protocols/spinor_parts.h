@@ -23,7 +23,7 @@
 #define SPINOR_OP_READ 0x03
 #define SPINOR_OP_READ_QUAD 0x6b /* 1-1-4 fast read, 8 dummy clocks */
 #define SPINOR_OP_PP 0x02
-#define SPINOR_OP_PP_QUAD 0x32	 /* 1-1-4 page program */
+#define SPINOR_OP_PP_QUAD 0x32	  /* 1-1-4 page program */
 #define SPINOR_OP_PP_QUAD_MX 0x38 /* Macronix 4PP: 1-4-4 page program */
 #define SPINOR_OP_SE_4K 0x20
 #define SPINOR_OP_BE_32K 0x52
@@ -45,24 +45,24 @@
 
 /* How a part beyond 16 MiB is addressed (the only kind in the table today). */
 enum spinor_addr {
-	SPINOR_ADDR_3B,	     /* <= 16 MiB: 3-byte addresses only */
-	SPINOR_ADDR_4B_OPS,  /* dedicated 4-byte opcodes 13h/12h/21h/DCh, no EN4B */
+	SPINOR_ADDR_3B,	    /* <= 16 MiB: 3-byte addresses only */
+	SPINOR_ADDR_4B_OPS, /* dedicated 4-byte opcodes 13h/12h/21h/DCh, no EN4B */
 };
 
 /* Where the Quad Enable bit is and how it is written. */
 enum spinor_qe {
-	SPINOR_QE_NONE,	   /* no QE bit known/needed: quad is not used */
-	SPINOR_QE_SR2_31,  /* QE = SR2 bit 1, written alone with 31h (read 35h) */
-	SPINOR_QE_SR2_01,  /* QE = SR2 bit 1, written as SR1+SR2 with a 2-byte 01h */
-	SPINOR_QE_SR1_B6,  /* QE = SR1 bit 6, written with 01h (Macronix/ISSI style) */
+	SPINOR_QE_NONE,	  /* no QE bit known/needed: quad is not used */
+	SPINOR_QE_SR2_31, /* QE = SR2 bit 1, written alone with 31h (read 35h) */
+	SPINOR_QE_SR2_01, /* QE = SR2 bit 1, written as SR1+SR2 with a 2-byte 01h */
+	SPINOR_QE_SR1_B6, /* QE = SR1 bit 6, written with 01h (Macronix/ISSI style) */
 	_SPINOR_QE_MAX,
 };
 
 struct spinor_part {
 	const char *name;
 	uint32_t jedec;
-	uint32_t size;	   /* bytes */
-	uint16_t page;	   /* program page, bytes */
+	uint32_t size; /* bytes */
+	uint16_t page; /* program page, bytes */
 	/* Erase opcodes by unit; 0: the part has no such erase. */
 	uint8_t op_se_4k, op_be_32k, op_be_64k;
 	enum spinor_addr addr;

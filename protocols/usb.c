@@ -204,9 +204,9 @@ int usb_first_interface(libusb_device_handle *h, uint8_t *intf)
 
 	if (r < 0)
 		return r;
-	*intf = cfg->bNumInterfaces && cfg->interface[0].num_altsetting ?
-			cfg->interface[0].altsetting[0].bInterfaceNumber :
-			0;
+	*intf = cfg->bNumInterfaces && cfg->interface[0].num_altsetting
+			? cfg->interface[0].altsetting[0].bInterfaceNumber
+			: 0;
 	libusb_free_config_descriptor(cfg);
 	return 0;
 }
@@ -238,7 +238,8 @@ int usb_find_endpoint(struct usb_dev *d, enum libusb_transfer_type type, bool in
 	for (int k = 0; a && r < 0 && k < a->bNumEndpoints; k++) {
 		const struct libusb_endpoint_descriptor *x = &a->endpoint[k];
 
-		if ((x->bmAttributes & 3) != type || !!(x->bEndpointAddress & LIBUSB_ENDPOINT_IN) != in)
+		if ((x->bmAttributes & 3) != type ||
+		    !!(x->bEndpointAddress & LIBUSB_ENDPOINT_IN) != in)
 			continue;
 		*ep = (struct usb_endpoint){ .address = x->bEndpointAddress,
 					     .max_packet = x->wMaxPacketSize };
@@ -292,7 +293,7 @@ int usb_sleep_ms(const struct usb_dev *d, unsigned int ms, struct err *e)
 {
 	while (ms > 0) {
 		unsigned int step = ms < USB_SLEEP_SLICE_MS ? ms : USB_SLEEP_SLICE_MS;
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)step * 1000000L };
 		int r = usb_check_cancel(d, "wait", e);
 
 		if (r < 0)

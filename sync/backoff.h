@@ -8,7 +8,7 @@
 
 struct backoff {
 	int min_ms, max_ms;
-	int cur_ms;		/* the ceiling of the next delay */
+	int cur_ms; /* the ceiling of the next delay */
 	unsigned seed;
 };
 

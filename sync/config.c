@@ -17,11 +17,12 @@
 struct key {
 	const char *name;
 	size_t offset;
-	size_t size;	/* string field: its size; integer field: 0 */
+	size_t size; /* string field: its size; integer field: 0 */
 	int min, max;
 };
 
-#define STR(f) .offset = offsetof(struct sync_config, f), .size = sizeof(((struct sync_config *)0)->f)
+#define STR(f)                                                                                     \
+	.offset = offsetof(struct sync_config, f), .size = sizeof(((struct sync_config *)0)->f)
 #define INT(f, lo, hi) .offset = offsetof(struct sync_config, f), .min = (lo), .max = (hi)
 
 static const struct key keys[] = {

@@ -47,8 +47,8 @@ struct session {
 	struct db *db;
 	char uuid[DB_UUID_LEN];
 	int64_t high_water;
-	int64_t opened_ms;	/* when db was opened */
-	int64_t lag_ms;		/* when the lag was last counted */
+	int64_t opened_ms; /* when db was opened */
+	int64_t lag_ms;	   /* when the lag was last counted */
 };
 
 /* Drop the server connection; the station database stays open for the lag. */
@@ -100,7 +100,8 @@ static int session_open(const struct sync_config *c, struct session *s, struct s
 	    (rc = sync_hello(s->pg, s->db, c, &s->high_water, err)) < 0)
 		return rc;
 	sync_pg_describe(s->pg, st->server, sizeof(st->server));
-	log_msg(LOG_INFO, "connected to %s as station '%s' (database %s): server holds up to seq %lld",
+	log_msg(LOG_INFO,
+		"connected to %s as station '%s' (database %s): server holds up to seq %lld",
 		st->server, c->station, s->uuid, (long long)s->high_water);
 	return 0;
 }
@@ -126,9 +127,10 @@ static int idle_check(const struct sync_config *c, struct session *s, struct err
 	if (rc < 0)
 		return rc;
 	if (last < s->high_water)
-		return err_set(err, -ESTALE,
-			       "station database went back to seq %lld, the server holds up to %lld: restored from an old backup? Refusing to sync",
-			       (long long)last, (long long)s->high_water);
+		return err_set(
+			err, -ESTALE,
+			"station database went back to seq %lld, the server holds up to %lld: restored from an old backup? Refusing to sync",
+			(long long)last, (long long)s->high_water);
 	return 0;
 }
 
@@ -178,7 +180,8 @@ static int run(const struct sync_config *c, bool once)
 	int rc, d;
 
 	sync_status_init(&st, c->lag_log_sec);
-	backoff_init(&bo, c->backoff_min_ms, c->backoff_max_ms, (unsigned)getpid() ^ (unsigned)time(NULL));
+	backoff_init(&bo, c->backoff_min_ms, c->backoff_max_ms,
+		     (unsigned)getpid() ^ (unsigned)time(NULL));
 	sd_notify(0, "READY=1");
 	while (!stop) {
 		err_clear(&e);
@@ -194,7 +197,8 @@ static int run(const struct sync_config *c, bool once)
 			}
 			d = backoff_next(&bo);
 			snprintf(st.problem, sizeof(st.problem), "%s", e.msg);
-			log_msg(was_down ? LOG_INFO : LOG_WARNING, "%s; retrying in %d ms", e.msg, d);
+			log_msg(was_down ? LOG_INFO : LOG_WARNING, "%s; retrying in %d ms", e.msg,
+				d);
 			was_down = true;
 			/*
 			 * Keep the station database for the lag while the server is
@@ -253,12 +257,13 @@ static int migrate(const struct sync_config *c)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: flashd-sync [--config FILE] [--once | --migrate]\n"
-		   "Ship the flashd station outbox to the fleet PostgreSQL (flashd-sync(8)).\n"
-		   "  -c, --config FILE  configuration (default " SYNC_DEFAULT_CONFIG ")\n"
-		   "      --once         ship what is there, then exit\n"
-		   "      --migrate      apply the fleet schema's migrations (as its owner), then exit\n"
-		   "      --version      print the version\n");
+	fprintf(f,
+		"usage: flashd-sync [--config FILE] [--once | --migrate]\n"
+		"Ship the flashd station outbox to the fleet PostgreSQL (flashd-sync(8)).\n"
+		"  -c, --config FILE  configuration (default " SYNC_DEFAULT_CONFIG ")\n"
+		"      --once         ship what is there, then exit\n"
+		"      --migrate      apply the fleet schema's migrations (as its owner), then exit\n"
+		"      --version      print the version\n");
 }
 
 int main(int argc, char **argv)
@@ -277,12 +282,24 @@ int main(int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'c': config = optarg; break;
-		case 'o': once = true; break;
-		case 'm': do_migrate = true; break;
-		case 'V': printf("flashd-sync %s\n", FLASHD_VERSION); return EXIT_SUCCESS;
-		case 'h': usage(stdout); return EXIT_SUCCESS;
-		default: usage(stderr); return EXIT_FAILURE;
+		case 'c':
+			config = optarg;
+			break;
+		case 'o':
+			once = true;
+			break;
+		case 'm':
+			do_migrate = true;
+			break;
+		case 'V':
+			printf("flashd-sync %s\n", FLASHD_VERSION);
+			return EXIT_SUCCESS;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr);
+			return EXIT_FAILURE;
 		}
 	}
 	if (optind != argc) {

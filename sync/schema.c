@@ -9,14 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char prologue[] =
-	"SELECT pg_advisory_xact_lock(hashtext('flashd-sync migrate'));\n"
-	"CREATE SCHEMA IF NOT EXISTS flashd;\n"
-	"CREATE TABLE IF NOT EXISTS flashd.schema_migrations (\n"
-	"\tversion\t\tinteger PRIMARY KEY,\n"
-	"\tname\t\ttext NOT NULL,\n"
-	"\tapplied_at\ttimestamptz NOT NULL DEFAULT now()\n"
-	");\n";
+static const char prologue[] = "SELECT pg_advisory_xact_lock(hashtext('flashd-sync migrate'));\n"
+			       "CREATE SCHEMA IF NOT EXISTS flashd;\n"
+			       "CREATE TABLE IF NOT EXISTS flashd.schema_migrations (\n"
+			       "\tversion\t\tinteger PRIMARY KEY,\n"
+			       "\tname\t\ttext NOT NULL,\n"
+			       "\tapplied_at\ttimestamptz NOT NULL DEFAULT now()\n"
+			       ");\n";
 
 /* Run sql (no parameters, no rows wanted). */
 static int exec(PGconn *pg, const char *sql, const char *what, struct err *err)
@@ -109,10 +108,12 @@ int sync_schema_check(PGconn *pg, struct err *err)
 	int v = server_version(pg, err);
 
 	if (v < 0)
-		return err_prefix(err, v, "no fleet schema (run flashd-sync --migrate as its owner)");
+		return err_prefix(err, v,
+				  "no fleet schema (run flashd-sync --migrate as its owner)");
 	if (v < want)
-		return err_set(err, -EPROTO,
-			       "fleet schema is at version %d, this flashd-sync needs %d: run flashd-sync --migrate as its owner",
-			       v, want);
+		return err_set(
+			err, -EPROTO,
+			"fleet schema is at version %d, this flashd-sync needs %d: run flashd-sync --migrate as its owner",
+			v, want);
 	return 0;
 }

@@ -14,8 +14,8 @@
 #include <stddef.h>
 
 struct sync_migration {
-	int version;		/* NNN of the file name */
-	const char *name;	/* file name */
+	int version;	  /* NNN of the file name */
+	const char *name; /* file name */
 	const char *sql;
 };
 

@@ -42,9 +42,10 @@ static int check_same(PGconn *pg, struct db *db, const char *station, int64_t hw
 	if (rc < 0)
 		return rc;
 	if (last < hw)
-		return err_set(err, -ESTALE,
-			       "station database is at seq %lld but the server holds station '%s' up to %lld: restored from an old backup? Refusing to sync",
-			       (long long)last, station, (long long)hw);
+		return err_set(
+			err, -ESTALE,
+			"station database is at seq %lld but the server holds station '%s' up to %lld: restored from an old backup? Refusing to sync",
+			(long long)last, station, (long long)hw);
 	rc = db_outbox_payload(db, hw, &payload, err);
 	if (rc < 0)
 		return rc;
@@ -57,14 +58,14 @@ static int check_same(PGconn *pg, struct db *db, const char *station, int64_t hw
 	same = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
 	if (!same)
-		return err_set(err, -ESTALE,
-			       "station database differs from the server at seq %lld of station '%s': restored from an old backup and written since? Refusing to sync",
-			       (long long)hw, station);
+		return err_set(
+			err, -ESTALE,
+			"station database differs from the server at seq %lld of station '%s': restored from an old backup and written since? Refusing to sync",
+			(long long)hw, station);
 	return 0;
 }
 
-int sync_hello(PGconn *pg, struct db *db, const struct sync_config *c, int64_t *hw,
-	       struct err *err)
+int sync_hello(PGconn *pg, struct db *db, const struct sync_config *c, int64_t *hw, struct err *err)
 {
 	char uuid[DB_UUID_LEN];
 	const char *params[3] = { c->station, uuid, c->line[0] ? c->line : NULL };

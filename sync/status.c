@@ -29,7 +29,8 @@ static long long age_sec(const struct sync_status *s)
 static void format_status(const struct sync_status *s, char *buf, size_t size)
 {
 	if (s->problem[0])
-		snprintf(buf, size, "server unreachable, retrying: %s; lag %lld entries, oldest %llds",
+		snprintf(buf, size,
+			 "server unreachable, retrying: %s; lag %lld entries, oldest %llds",
 			 s->problem, (long long)s->lag, age_sec(s));
 	else
 		snprintf(buf, size, "%s: shipped up to seq %lld; lag %lld entries, oldest %llds",

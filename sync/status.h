@@ -15,7 +15,7 @@ struct sync_status {
 	int lag_log_sec;
 	char server[256];	/* sync_pg_describe(), "" when not connected */
 	int64_t high_water;	/* -1: unknown */
-	int64_t lag, oldest_ms;	/* entries after high_water; created_at of the first */
+	int64_t lag, oldest_ms; /* entries after high_water; created_at of the first */
 	char problem[256];	/* last failure while down, "" when up */
 	int64_t last_lag_log_ms, last_notify_ms;
 	bool lagging;

@@ -64,18 +64,23 @@ static enum MHD_Result one_param(void *cls, enum MHD_ValueKind kind, const char 
 #define BAD(...) (snprintf(p->bad, sizeof(p->bad), __VA_ARGS__), MHD_NO)
 	if (!strcmp(k, "since") || !strcmp(k, "until")) {
 		if (flashctl_parse_time(v, !strcmp(k, "since") ? &f->since : &f->until) < 0)
-			return BAD("invalid %s '%s' (expected YYYY-MM-DD[THH:MM[:SS]][Z], @UNIX-SECONDS, now, today or -N{d,h,m})",
-				   k, v);
+			return BAD(
+				"invalid %s '%s' (expected YYYY-MM-DD[THH:MM[:SS]][Z], @UNIX-SECONDS, now, today or -N{d,h,m})",
+				k, v);
 	} else if (!strcmp(k, "result")) {
 		if (db_result_from_name(v) < 0)
-			return BAD("invalid result '%s' (expected pass, fail, interrupted or running)", v);
+			return BAD(
+				"invalid result '%s' (expected pass, fail, interrupted or running)",
+				v);
 		f->result = v;
 	} else if (!strcmp(k, "recipe") || !strcmp(k, "serial") || !strcmp(k, "port") ||
 		   !strcmp(k, "slot")) {
 		if (!*v)
 			return BAD("empty %s", k);
-		*(!strcmp(k, "recipe") ? &f->recipe : !strcmp(k, "serial") ? &f->serial :
-		  !strcmp(k, "port") ? &f->port : &f->slot) = v;
+		*(!strcmp(k, "recipe")	 ? &f->recipe
+		  : !strcmp(k, "serial") ? &f->serial
+		  : !strcmp(k, "port")	 ? &f->port
+					 : &f->slot) = v;
 	} else if (p->paging && !strcmp(k, "after")) {
 		if (parse_uint(v, INT64_MAX, &n) < 0)
 			return BAD("invalid after '%s' (expected a unit id)", v);
@@ -247,11 +252,12 @@ enum MHD_Result web_api_unit(struct web_request *rq)
 	if (parse_uint(rq->arg, INT64_MAX, &id) < 0)
 		return web_error(rq->conn, MHD_HTTP_BAD_REQUEST, "invalid unit id '%s'", rq->arg);
 	if (MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0)
-		return web_error(rq->conn, MHD_HTTP_BAD_REQUEST, "/api/units/ID takes no parameters");
+		return web_error(rq->conn, MHD_HTTP_BAD_REQUEST,
+				 "/api/units/ID takes no parameters");
 	rc = db_open(rq->web->cfg.database, DB_OPEN_READONLY, &db, &e);
 	if (rc >= 0)
-		rc = db_query_unit(db, (int64_t)id, full_unit_row, full_unit_stage,
-				   full_unit_image, &u, &e);
+		rc = db_query_unit(db, (int64_t)id, full_unit_row, full_unit_stage, full_unit_image,
+				   &u, &e);
 	if (rc < 0) {
 		cJSON_Delete(u.root);
 		return db_failed(rq->conn, rc, &e);
@@ -323,7 +329,8 @@ static bool has_port(cJSON *ports, const char *port)
 {
 	cJSON *p;
 
-	cJSON_ArrayForEach(p, ports) {
+	cJSON_ArrayForEach(p, ports)
+	{
 		cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "port");
 
 		if (cJSON_IsString(name) && strcmp(name->valuestring, port) == 0)

@@ -30,10 +30,10 @@
 
 #include "common/log.h"
 
-#define RING 4096		   /* events kept for Last-Event-ID */
-#define LINE_MAX_BYTES (1 << 20)   /* a longer line is a broken peer */
-#define BATCH_BYTES (64 * 1024)	   /* handed to one client at a time */
-#define KEEPALIVE_MS 15000	   /* a comment line keeps proxies and dead-peer detection going */
+#define RING 4096		 /* events kept for Last-Event-ID */
+#define LINE_MAX_BYTES (1 << 20) /* a longer line is a broken peer */
+#define BATCH_BYTES (64 * 1024)	 /* handed to one client at a time */
+#define KEEPALIVE_MS 15000	 /* a comment line keeps proxies and dead-peer detection going */
 #define RETRY_MS 1000
 
 struct entry {
@@ -170,7 +170,8 @@ static int on_line(struct events *ev, const char *line)
 		return 0;
 	}
 	if (strcmp(type->valuestring, "hello") == 0) {
-		on_hello(ev, (uint64_t)seq->valuedouble, cJSON_GetObjectItemCaseSensitive(j, "status"));
+		on_hello(ev, (uint64_t)seq->valuedouble,
+			 cJSON_GetObjectItemCaseSensitive(j, "status"));
 	} else {
 		pthread_mutex_lock(&ev->lock);
 		ev->last_seq = (uint64_t)seq->valuedouble;
@@ -206,7 +207,8 @@ static int connect_stream(const char *path)
 /* Wait for fd (or only the timeout if fd < 0); false when asked to stop. */
 static bool wait_input(struct events *ev, int fd, int timeout_ms, bool *readable)
 {
-	struct pollfd p[2] = { { .fd = ev->stop_fd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+	struct pollfd p[2] = { { .fd = ev->stop_fd, .events = POLLIN },
+			       { .fd = fd, .events = POLLIN } };
 
 	*readable = false;
 	if (poll(p, fd >= 0 ? 2 : 1, timeout_ms) < 0 && errno != EINTR)
@@ -425,7 +427,8 @@ static int take_events_locked(struct events *ev, struct events_client *c)
 	size_t len = 0, cap = 0;
 	char *buf = NULL;
 
-	while (c->pos < ev->head && (len == 0 || len + ev->ring[c->pos % RING].len <= BATCH_BYTES)) {
+	while (c->pos < ev->head &&
+	       (len == 0 || len + ev->ring[c->pos % RING].len <= BATCH_BYTES)) {
 		const struct entry *e = &ev->ring[c->pos % RING];
 
 		if (len + e->len > cap) {

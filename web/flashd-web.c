@@ -80,19 +80,19 @@ static int start_httpd(struct web *w)
 {
 	struct sockaddr_storage ss;
 	int family = listen_addr(&w->cfg, &ss);
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
 	if (family < 0)
 		return family;
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	w->httpd = MHD_start_daemon(flags, w->cfg.listen_port, NULL, NULL, on_request, w,
-				    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
-				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_SEC,
-				    MHD_OPTION_END);
+				    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+				    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+				    (unsigned)THREADS, MHD_OPTION_CONNECTION_LIMIT,
+				    (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+				    (unsigned)IDLE_TIMEOUT_SEC, MHD_OPTION_END);
 	return w->httpd ? 0 : -EADDRNOTAVAIL;
 }
 
@@ -108,8 +108,9 @@ static void block_signals(sigset_t *set)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: flashd-web [--config FILE] [--check-config] [--log-stderr] [--version] [--help]\n"
-		   "  default config " WEB_CONFIG_DEFAULT_PATH " (see flashd-web(8))\n");
+	fprintf(f,
+		"usage: flashd-web [--config FILE] [--check-config] [--log-stderr] [--version] [--help]\n"
+		"  default config " WEB_CONFIG_DEFAULT_PATH " (see flashd-web(8))\n");
 }
 
 int main(int argc, char **argv)

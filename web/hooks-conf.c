@@ -188,23 +188,27 @@ static int apply(struct hooks_conf *c, const char *key, const char *val, const c
 			return add_hook(c, hook_keys[i].when, val, where, e);
 	if (!strcmp(key, "hook.timeout")) {
 		if (hooks_parse_duration(val, &c->timeout_ms) < 0)
-			return err_set(e, -EINVAL, "%s: hook.timeout: '%s' is not a duration (10s, 500ms, 2m) up to 24 h",
-				       where, val);
+			return err_set(
+				e, -EINVAL,
+				"%s: hook.timeout: '%s' is not a duration (10s, 500ms, 2m) up to 24 h",
+				where, val);
 		return 0;
 	}
 	if (!strcmp(key, "hook.max_running")) {
 		errno = 0;
 		n = strtoul(val, &end, 10);
 		if (errno || end == val || *end || n < 1 || n > HOOKS_MAX_RUNNING_MAX)
-			return err_set(e, -EINVAL, "%s: hook.max_running: '%s' is not a number in 1..%d",
-				       where, val, HOOKS_MAX_RUNNING_MAX);
+			return err_set(e, -EINVAL,
+				       "%s: hook.max_running: '%s' is not a number in 1..%d", where,
+				       val, HOOKS_MAX_RUNNING_MAX);
 		c->max_running = (unsigned)n;
 		return 0;
 	}
 	if (!strcmp(key, "events_socket")) {
 		if (val[0] != '/')
-			return err_set(e, -EINVAL, "%s: events_socket: '%s' is not an absolute path",
-				       where, val);
+			return err_set(e, -EINVAL,
+				       "%s: events_socket: '%s' is not an absolute path", where,
+				       val);
 		free(c->events_socket);
 		c->events_socket = strdup(val);
 		return c->events_socket ? 0 : err_set(e, -ENOMEM, "%s: out of memory", where);

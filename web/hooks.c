@@ -113,8 +113,8 @@ static char **make_env(const struct run *r, const char *slot, const char *recipe
 		if (strncmp(environ[i], "FLASHD_", 7) && !(env[k++] = strdup(environ[i])))
 			goto fail;
 	for (size_t i = 0; i < ARRAY_SIZE(vars); i++) {
-		int rr = vars[i][1] ? asprintf(&env[k], "%s=%s", vars[i][0], vars[i][1]) :
-				      asprintf(&env[k], "%s=%lld", vars[i][0], (long long)r->unit);
+		int rr = vars[i][1] ? asprintf(&env[k], "%s=%s", vars[i][0], vars[i][1])
+				    : asprintf(&env[k], "%s=%lld", vars[i][0], (long long)r->unit);
 
 		if (rr < 0) {
 			env[k] = NULL;
@@ -263,7 +263,8 @@ static void disconnect(struct hooksd *h, const char *why)
 	close(h->sfd);
 	h->sfd = -1;
 	h->len = 0;
-	log_msg(LOG_WARNING, "Event stream '%s' lost (%s): reconnecting; units finished meanwhile get no hooks",
+	log_msg(LOG_WARNING,
+		"Event stream '%s' lost (%s): reconnecting; units finished meanwhile get no hooks",
 		h->conf.events_socket, why);
 	h->backoff_ms = BACKOFF_MIN_MS;
 	h->reconnect_ms = mono_ms() + h->backoff_ms;
@@ -308,7 +309,8 @@ static void on_line(struct hooksd *h, const char *line)
 	} else if (!strcmp(type, "unit")) {
 		on_unit(h, ev);
 	} else if (!strcmp(type, "dropped")) {
-		log_msg(LOG_ERR, "Event stream: flashd dropped %.0f event(s) for us (hooks too slow to read?); units among them get no hooks",
+		log_msg(LOG_ERR,
+			"Event stream: flashd dropped %.0f event(s) for us (hooks too slow to read?); units among them get no hooks",
 			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ev, "count")));
 	}
 	cJSON_Delete(ev);
@@ -374,17 +376,21 @@ static void log_exit(const struct run *r, int status)
 	uint64_t ms = mono_ms() - r->started_ms;
 
 	if (r->killed)
-		log_ev(LOG_ERR, NULL, &c, "Hook '%s' for unit %lld killed: still running after hook.timeout (%llu ms)",
+		log_ev(LOG_ERR, NULL, &c,
+		       "Hook '%s' for unit %lld killed: still running after hook.timeout (%llu ms)",
 		       r->hook->line, (long long)r->unit, (unsigned long long)ms);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		log_ev(LOG_INFO, NULL, &c, "Hook '%s' for unit %lld exited with status 0 after %llu ms",
-		       r->hook->line, (long long)r->unit, (unsigned long long)ms);
+		log_ev(LOG_INFO, NULL, &c,
+		       "Hook '%s' for unit %lld exited with status 0 after %llu ms", r->hook->line,
+		       (long long)r->unit, (unsigned long long)ms);
 	else if (WIFEXITED(status))
-		log_ev(LOG_WARNING, NULL, &c, "Hook '%s' for unit %lld failed: exit status %d after %llu ms",
+		log_ev(LOG_WARNING, NULL, &c,
+		       "Hook '%s' for unit %lld failed: exit status %d after %llu ms",
 		       r->hook->line, (long long)r->unit, WEXITSTATUS(status),
 		       (unsigned long long)ms);
 	else
-		log_ev(LOG_WARNING, NULL, &c, "Hook '%s' for unit %lld failed: killed by signal %d after %llu ms",
+		log_ev(LOG_WARNING, NULL, &c,
+		       "Hook '%s' for unit %lld failed: killed by signal %d after %llu ms",
 		       r->hook->line, (long long)r->unit, WTERMSIG(status), (unsigned long long)ms);
 }
 
@@ -442,7 +448,8 @@ static void on_signal(struct hooksd *h)
 		if (si.ssi_signo == SIGCHLD)
 			continue;
 		if (!h->stopping)
-			log_msg(LOG_INFO, "Stopping: %u hook(s) still running get their timeout, %zu queued are not run",
+			log_msg(LOG_INFO,
+				"Stopping: %u hook(s) still running get their timeout, %zu queued are not run",
 				n_running(h), h->q_len);
 		h->stopping = true;
 		while (h->q_len) {
@@ -487,8 +494,9 @@ static int loop(struct hooksd *h)
 		pfd[n++] = (struct pollfd){ .fd = h->sigfd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = h->sfd, .events = POLLIN };
 		for (unsigned i = 0; i < h->conf.max_running; i++)
-			pfd[n++] = (struct pollfd){ .fd = h->running[i].pid ? h->running[i].in_fd : -1,
-						    .events = POLLOUT };
+			pfd[n++] =
+				(struct pollfd){ .fd = h->running[i].pid ? h->running[i].in_fd : -1,
+						 .events = POLLOUT };
 		if (poll(pfd, n, timeout_ms(h, now)) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents)

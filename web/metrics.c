@@ -37,12 +37,11 @@ static const struct {
 	int vid;
 	const char *family;
 } families[] = {
-	{ 0x0483, "stm32" },   /* STM32 system bootloader, DfuSe */
-	{ 0x15a2, "imx" },     /* i.MX boot ROM, SDP */
-	{ 0x1fc9, "imx" },     /* i.MX under NXP's VID */
-	{ 0x0525, "imx" },     /* U-Boot SPL/fastboot gadget after SDP */
-	{ 0x18d1, "fastboot" },
-	{ 0xa108, "ingenic" }, /* Ingenic boot ROM */
+	{ 0x0483, "stm32" },			       /* STM32 system bootloader, DfuSe */
+	{ 0x15a2, "imx" },			       /* i.MX boot ROM, SDP */
+	{ 0x1fc9, "imx" },			       /* i.MX under NXP's VID */
+	{ 0x0525, "imx" },			       /* U-Boot SPL/fastboot gadget after SDP */
+	{ 0x18d1, "fastboot" }, { 0xa108, "ingenic" }, /* Ingenic boot ROM */
 };
 
 static const char *family_of(int vid)
@@ -153,11 +152,11 @@ static void print_histograms(FILE *f, const char *name, const struct family_set 
 		const struct series *s = &fs->v[i];
 
 		for (size_t b = 0; b < N_BUCKETS; b++)
-			fprintf(f, "%s_bucket{%s,le=\"%g\"} %" PRIu64 "\n", name, s->labels, buckets[b],
-				s->bucket[b]);
+			fprintf(f, "%s_bucket{%s,le=\"%g\"} %" PRIu64 "\n", name, s->labels,
+				buckets[b], s->bucket[b]);
 		fprintf(f, "%s_bucket{%s,le=\"+Inf\"} %" PRIu64 "\n", name, s->labels, s->count);
-		fprintf(f, "%s_sum{%s} %.17g\n%s_count{%s} %" PRIu64 "\n", name, s->labels, s->value,
-			name, s->labels, s->count);
+		fprintf(f, "%s_sum{%s} %.17g\n%s_count{%s} %" PRIu64 "\n", name, s->labels,
+			s->value, name, s->labels, s->count);
 	}
 }
 
@@ -174,8 +173,8 @@ static int on_unit_image(const struct db_unit_row *u, const struct db_image_row 
 	if (u->id != m->unit_id) {
 		m->unit_id = u->id;
 		if (finished) {
-			struct series *s = series_get(&m->units, "recipe", u->recipe, "result",
-						      u->result);
+			struct series *s =
+				series_get(&m->units, "recipe", u->recipe, "result", u->result);
 
 			if (s)
 				s->value++;
@@ -221,8 +220,9 @@ static int collect_db(struct web *w, struct db_metrics *m, struct err *e)
 
 static void print_db(FILE *f, const struct db_metrics *m)
 {
-	print_header(f, "flashd_units_total", "counter",
-		     "Finished units in the station database by recipe and result (pass, fail, interrupted).");
+	print_header(
+		f, "flashd_units_total", "counter",
+		"Finished units in the station database by recipe and result (pass, fail, interrupted).");
 	print_counters(f, "flashd_units_total", &m->units);
 	print_header(f, "flashd_unit_duration_seconds", "histogram",
 		     "Duration of finished units, from the first stage to the result.");
@@ -230,8 +230,9 @@ static void print_db(FILE *f, const struct db_metrics *m)
 	print_header(f, "flashd_stage_duration_seconds", "histogram",
 		     "Duration of recipe stages by recipe and stage name.");
 	print_histograms(f, "flashd_stage_duration_seconds", &m->stages, stage_buckets);
-	print_header(f, "flashd_bytes_written_total", "counter",
-		     "Image bytes written to boards, by board family (the USB vendor the unit started with).");
+	print_header(
+		f, "flashd_bytes_written_total", "counter",
+		"Image bytes written to boards, by board family (the USB vendor the unit started with).");
 	print_counters(f, "flashd_bytes_written_total", &m->bytes);
 }
 
@@ -253,7 +254,8 @@ static void print_ports(FILE *f, struct web *w, cJSON *status)
 		const char *name = port_state_name(st);
 		unsigned n = 0;
 
-		cJSON_ArrayForEach(p, ports) {
+		cJSON_ArrayForEach(p, ports)
+		{
 			cJSON *s = cJSON_GetObjectItemCaseSensitive(p, "state");
 
 			n += cJSON_IsString(s) && strcmp(s->valuestring, name) == 0;
@@ -262,7 +264,8 @@ static void print_ports(FILE *f, struct web *w, cJSON *status)
 			for (size_t i = 0; i < fc->n_slots; i++) {
 				bool seen = false;
 
-				cJSON_ArrayForEach(p, ports) {
+				cJSON_ArrayForEach(p, ports)
+				{
 					cJSON *pp = cJSON_GetObjectItemCaseSensitive(p, "port");
 
 					seen |= cJSON_IsString(pp) &&
@@ -280,11 +283,13 @@ static void print_status(FILE *f, struct web *w)
 	cJSON *status = doc ? cJSON_Parse(doc) : NULL;
 	cJSON *db = cJSON_GetObjectItemCaseSensitive(status, "database");
 
-	print_header(f, "flashd_up", "gauge", "1 if flashd's status could be read (control socket or event stream).");
+	print_header(f, "flashd_up", "gauge",
+		     "1 if flashd's status could be read (control socket or event stream).");
 	fprintf(f, "flashd_up %d\n", status != NULL);
 	print_ports(f, w, status);
-	print_header(f, "flashd_db_write_errors_total", "counter",
-		     "Unit records flashd failed to write to the database (status database.write_errors; 0 if flashd does not report it).");
+	print_header(
+		f, "flashd_db_write_errors_total", "counter",
+		"Unit records flashd failed to write to the database (status database.write_errors; 0 if flashd does not report it).");
 	fprintf(f, "flashd_db_write_errors_total %.17g\n", num(db, "write_errors"));
 	print_header(f, "flashd_db_pending_records", "gauge",
 		     "Unit records waiting in flashd's pending journal for the database.");

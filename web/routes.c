@@ -90,12 +90,14 @@ enum MHD_Result web_route(struct web *w, struct MHD_Connection *conn, const char
 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return web_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-				 "method %s not allowed: flashd-web is read-only (GET, HEAD)", method);
+				 "method %s not allowed: flashd-web is read-only (GET, HEAD)",
+				 method);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct route *r = &routes[i];
 		size_t n = strlen(r->path);
 
-		if (r->prefix ? strncmp(url, r->path, n) == 0 && url[n] : strcmp(url, r->path) == 0) {
+		if (r->prefix ? strncmp(url, r->path, n) == 0 && url[n]
+			      : strcmp(url, r->path) == 0) {
 			rq.arg = url + (r->prefix ? n : strlen(url));
 			return r->handler(&rq);
 		}

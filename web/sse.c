@@ -42,9 +42,11 @@ enum MHD_Result web_sse(struct web_request *rq)
 	*(struct events **)(c + 1) = rq->web->events;
 	last = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Last-Event-ID");
 	if (!last) /* EventSource cannot set headers on its first connection */
-		last = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "last_event_id");
+		last = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND,
+						   "last_event_id");
 	events_attach(rq->web->events, c, last);
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, c, sse_free);
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, c,
+						 sse_free);
 	if (!resp) {
 		sse_free(c);
 		return MHD_NO;

@@ -89,9 +89,10 @@ static int set_key(struct web_config *cfg, const char *k, const char *v, unsigne
 		*seen |= 1u << i;
 		if (i == 0) {
 			if (parse_listen(v, cfg) < 0)
-				return err_set(e, -EINVAL,
-					       "%s:%u: invalid listen '%s' (expected ADDRESS:PORT, [IPv6]:PORT)",
-					       path, line, v);
+				return err_set(
+					e, -EINVAL,
+					"%s:%u: invalid listen '%s' (expected ADDRESS:PORT, [IPv6]:PORT)",
+					path, line, v);
 			return 0;
 		}
 		if (v[0] != '/')

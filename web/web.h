@@ -92,12 +92,12 @@ char *web_snapshot_json(struct web *w);
  */
 struct events_client {
 	struct MHD_Connection *conn;
-	uint64_t pos;	     /* next ring position to send */
-	bool need_snapshot;  /* new client, or fell behind the ring */
+	uint64_t pos;	    /* next ring position to send */
+	bool need_snapshot; /* new client, or fell behind the ring */
 	bool suspended;
 	char *buf;
 	size_t len, off;
-	uint64_t last_ms;    /* of the last bytes handed out, for keep-alives */
+	uint64_t last_ms; /* of the last bytes handed out, for keep-alives */
 	struct events_client *prev, *next;
 };
 

@@ -35,7 +35,7 @@ TEST(err_prefix_null_keeps_failure)
 
 TEST(err_prefix_keeps_first_code)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 
 	err_set(&e, -ENODEV, "device gone");
 	ASSERT_EQ(err_prefix(&e, -EIO, "flash"), -EIO);
@@ -45,7 +45,7 @@ TEST(err_prefix_keeps_first_code)
 
 TEST(err_prefix_on_empty_err_records_code)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_EQ(err_prefix(&e, -ETIMEDOUT, "GETSTATUS"), -ETIMEDOUT);
 	ASSERT_EQ(e.code, -ETIMEDOUT);
@@ -54,7 +54,7 @@ TEST(err_prefix_on_empty_err_records_code)
 
 TEST(err_set_first_message_wins)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 
 	err_set(&e, -ENODEV, "device gone");
 	ASSERT_EQ(err_set(&e, -EPROTO, "erase 0x%08x", 0x08004000u), -EPROTO);
@@ -64,7 +64,7 @@ TEST(err_set_first_message_wins)
 
 TEST(err_replace_overwrites)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 
 	err_set(&e, -ENODEV, "device gone");
 	ASSERT_EQ(err_replace(&e, -EPROTO, "leave: stayed in %s", "dfuIDLE"), -EPROTO);
@@ -74,7 +74,7 @@ TEST(err_replace_overwrites)
 
 TEST(err_set_after_clear_records_again)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 
 	err_set(&e, -ENODEV, "device gone");
 	err_clear(&e);

@@ -15,7 +15,7 @@
 
 static struct db *open_db(const char *name)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 	struct db *db = NULL;
 
 	if (db_open(tpath(name), DB_OPEN_CREATE, &db, &e) < 0)
@@ -27,10 +27,11 @@ static struct db *open_db(const char *name)
 static int unit(struct db *db, const char *pool, enum db_result result, bool written)
 {
 	struct db_unit_start st = {
-		.station = "station-1", .port = "1-1", .recipe = "r", .flashd_version = "test"};
-	const char *pools[] = {pool};
-	struct db_identities ids = {0};
-	struct err e = {0};
+		.station = "station-1", .port = "1-1", .recipe = "r", .flashd_version = "test"
+	};
+	const char *pools[] = { pool };
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 	int64_t id;
 	int r;
 
@@ -48,7 +49,7 @@ static int unit(struct db *db, const char *pool, enum db_result result, bool wri
 
 static int refresh(struct pool_watch *w, struct db *db)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 	int n = pool_watch_refresh(w, db, &e);
 
 	if (n < 0)
@@ -59,15 +60,15 @@ static int refresh(struct pool_watch *w, struct db *db)
 TEST(pool_watch_reports_low_once_per_crossing)
 {
 	_cleanup_db_ struct db *db = open_db("low.db");
-	struct db_pool_spec sp = {.name = "serial",
-				  .kind = DB_POOL_COUNTER,
-				  .format = "S{seq:3}",
-				  .first = 1,
-				  .last = 10,
-				  .low_water = 4,
-				  .policy = DB_POOL_REUSE};
-	struct pool_watch w = {0};
-	struct err e = {0};
+	struct db_pool_spec sp = { .name = "serial",
+				   .kind = DB_POOL_COUNTER,
+				   .format = "S{seq:3}",
+				   .first = 1,
+				   .last = 10,
+				   .low_water = 4,
+				   .policy = DB_POOL_REUSE };
+	struct pool_watch w = { 0 };
+	struct err e = { 0 };
 	char buf[256];
 
 	ASSERT_OK(db_pool_create(db, &sp, &e));
@@ -106,9 +107,9 @@ TEST(pool_watch_reports_low_once_per_crossing)
 TEST(pool_watch_reports_again_after_replenish)
 {
 	_cleanup_db_ struct db *db = open_db("list.db");
-	struct db_pool_spec sp = {.name = "keys", .kind = DB_POOL_LIST, .low_water = 2};
-	struct pool_watch w = {0};
-	struct err e = {0};
+	struct db_pool_spec sp = { .name = "keys", .kind = DB_POOL_LIST, .low_water = 2 };
+	struct pool_watch w = { 0 };
+	struct err e = { 0 };
 	FILE *f;
 	char buf[256];
 
@@ -134,21 +135,21 @@ TEST(pool_watch_reports_again_after_replenish)
 TEST(pool_watch_status_lists_every_low_pool)
 {
 	_cleanup_db_ struct db *db = open_db("two.db");
-	struct db_pool_spec a = {.name = "a",
-				 .kind = DB_POOL_COUNTER,
-				 .format = "A{seq:2}",
-				 .first = 1,
-				 .last = 5,
-				 .low_water = 10};
-	struct db_pool_spec b = {.name = "b", .kind = DB_POOL_LIST};
-	struct db_pool_spec c = {.name = "c",
-				 .kind = DB_POOL_COUNTER,
-				 .format = "C{seq:2}",
-				 .first = 1,
-				 .last = 50,
-				 .low_water = 10};
-	struct pool_watch w = {0};
-	struct err e = {0};
+	struct db_pool_spec a = { .name = "a",
+				  .kind = DB_POOL_COUNTER,
+				  .format = "A{seq:2}",
+				  .first = 1,
+				  .last = 5,
+				  .low_water = 10 };
+	struct db_pool_spec b = { .name = "b", .kind = DB_POOL_LIST };
+	struct db_pool_spec c = { .name = "c",
+				  .kind = DB_POOL_COUNTER,
+				  .format = "C{seq:2}",
+				  .first = 1,
+				  .last = 50,
+				  .low_water = 10 };
+	struct pool_watch w = { 0 };
+	struct err e = { 0 };
 	char buf[256], small[12];
 
 	ASSERT_OK(db_pool_create(db, &a, &e));

@@ -16,11 +16,18 @@
 /* Child: report ids on fd as "F <id>" (finished, durable) and "R <id>" (left running). */
 static void child_main(const char *path, int fd)
 {
-	struct db_unit_start st = { .station = "crash", .port = "1-1", .slot = NULL,
-				    .recipe = "r", .flashd_version = "test" };
-	struct db_unit_image im = { .stage = "flash", .file = "app.bin", .size = 4096,
-				    .has_host_crc32 = true, .host_crc32 = 0xdeadbeef,
-				    .has_device_crc32 = true, .device_crc32 = 0xdeadbeef,
+	struct db_unit_start st = { .station = "crash",
+				    .port = "1-1",
+				    .slot = NULL,
+				    .recipe = "r",
+				    .flashd_version = "test" };
+	struct db_unit_image im = { .stage = "flash",
+				    .file = "app.bin",
+				    .size = 4096,
+				    .has_host_crc32 = true,
+				    .host_crc32 = 0xdeadbeef,
+				    .has_device_crc32 = true,
+				    .device_crc32 = 0xdeadbeef,
 				    .verified = true };
 	struct err e = { 0 };
 	struct db *db = NULL;
@@ -120,9 +127,10 @@ TEST(db_sigkill_mid_job_leaves_interrupted_row_and_intact_file)
 	ASSERT_SQL_TEXT(p, sql, "interrupted");
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM units WHERE result = 'running'"), 0);
 	for (int i = 0; i < n_fin; i++) {
-		snprintf(sql, sizeof(sql),
-			 "SELECT result || '|' || (duration_ms IS NOT NULL) FROM units WHERE id = %lld",
-			 (long long)finished[i]);
+		snprintf(
+			sql, sizeof(sql),
+			"SELECT result || '|' || (duration_ms IS NOT NULL) FROM units WHERE id = %lld",
+			(long long)finished[i]);
 		ASSERT_SQL_TEXT(p, sql, "pass|1");
 	}
 	ASSERT_TRUE(raw_int(p, "SELECT count(*) FROM units WHERE result = 'pass'") >= n_fin);

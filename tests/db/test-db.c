@@ -102,8 +102,10 @@ TEST(db_unit_begin_writes_running_row)
 
 	ASSERT_TRUE(id > 0);
 	ASSERT_SQL_TEXT(p, sqlf("SELECT result FROM units WHERE id = %lld", id), "running");
-	ASSERT_SQL_TEXT(p, sqlf("SELECT port || '|' || recipe || '|' || vid || '|' || slot "
-				"FROM units WHERE id = %lld", id),
+	ASSERT_SQL_TEXT(p,
+			sqlf("SELECT port || '|' || recipe || '|' || vid || '|' || slot "
+			     "FROM units WHERE id = %lld",
+			     id),
 			"1-1.2|stm32-app|1155|A3");
 	ASSERT_SQL_TEXT(p, sqlf("SELECT typeof(finished_at) FROM units WHERE id = %lld", id),
 			"null");
@@ -123,7 +125,8 @@ TEST(db_unit_finish_sets_pass_and_duration)
 	ASSERT_TRUE(raw_int(p, sqlf("SELECT duration_ms FROM units WHERE id = %lld", id)) >= 1500);
 	ASSERT_TRUE(raw_int(p, sqlf("SELECT duration_ms FROM units WHERE id = %lld", id)) < 10000);
 	ASSERT_EQ(raw_int(p, sqlf("SELECT finished_at - started_at - duration_ms FROM units "
-				  "WHERE id = %lld", id)),
+				  "WHERE id = %lld",
+				  id)),
 		  0);
 
 	/* Finishing twice keeps the first result. */
@@ -142,8 +145,10 @@ TEST(db_unit_finish_fail_records_stage_and_error)
 
 	ASSERT_OK(db_unit_finish(db, id, DB_RESULT_FAIL, "flash-app",
 				 "CRC mismatch (host 0x1a2b3c4d, device 0x9f000000)", NULL));
-	ASSERT_SQL_TEXT(p, sqlf("SELECT result || '|' || failed_stage || '|' || error FROM units "
-				"WHERE id = %lld", id),
+	ASSERT_SQL_TEXT(p,
+			sqlf("SELECT result || '|' || failed_stage || '|' || error FROM units "
+			     "WHERE id = %lld",
+			     id),
 			"fail|flash-app|CRC mismatch (host 0x1a2b3c4d, device 0x9f000000)");
 }
 
@@ -200,18 +205,36 @@ TEST(db_unit_images_stages_identity_roundtrip)
 	struct seen s = { 0 };
 	int64_t id = begin(db, "1-1.4", "imx8", NULL, 0);
 	struct db_unit_image boot = {
-		.stage = "boot", .target = "sdp", .file = "u-boot.imx", .size = 1048576,
-		.sha256 = "00ff", .has_host_crc32 = true, .host_crc32 = 0xffffffffu,
-		.has_device_crc32 = true, .device_crc32 = 0xffffffffu, .verified = true,
+		.stage = "boot",
+		.target = "sdp",
+		.file = "u-boot.imx",
+		.size = 1048576,
+		.sha256 = "00ff",
+		.has_host_crc32 = true,
+		.host_crc32 = 0xffffffffu,
+		.has_device_crc32 = true,
+		.device_crc32 = 0xffffffffu,
+		.verified = true,
 	};
 	struct db_unit_image app = {
-		.stage = "flash", .target = "0x08004000", .file = "app.bin", .size = -1,
-		.has_host_crc32 = true, .host_crc32 = 0x1a2b3c4du,
+		.stage = "flash",
+		.target = "0x08004000",
+		.file = "app.bin",
+		.size = -1,
+		.has_host_crc32 = true,
+		.host_crc32 = 0x1a2b3c4du,
 	};
-	struct db_unit_stage st0 = { .idx = 0, .name = "boot", .result = DB_RESULT_PASS,
-				     .started_at = 1000, .duration_ms = 250 };
-	struct db_unit_stage st1 = { .idx = 1, .name = "flash", .result = DB_RESULT_FAIL,
-				     .error = "stall", .started_at = 2000, .duration_ms = -1 };
+	struct db_unit_stage st0 = { .idx = 0,
+				     .name = "boot",
+				     .result = DB_RESULT_PASS,
+				     .started_at = 1000,
+				     .duration_ms = 250 };
+	struct db_unit_stage st1 = { .idx = 1,
+				     .name = "flash",
+				     .result = DB_RESULT_FAIL,
+				     .error = "stall",
+				     .started_at = 2000,
+				     .duration_ms = -1 };
 	struct db_unit_identity ident = { .serial = "SN-42", .jedec_id = "ef4018" };
 	struct db_unit_identity uid = { .chip_uid = "0011223344" };
 
@@ -226,8 +249,9 @@ TEST(db_unit_images_stages_identity_roundtrip)
 
 	ASSERT_SQL_TEXT(p, "SELECT host_crc32 FROM unit_images WHERE file = 'u-boot.imx'",
 			"4294967295");
-	ASSERT_SQL_TEXT(p, "SELECT host_crc32 || '/' || coalesce(device_crc32, '-') "
-			   "FROM unit_images_hex WHERE file = 'app.bin'",
+	ASSERT_SQL_TEXT(p,
+			"SELECT host_crc32 || '/' || coalesce(device_crc32, '-') "
+			"FROM unit_images_hex WHERE file = 'app.bin'",
 			"1a2b3c4d/-");
 
 	ASSERT_OK(db_query_unit(db, id, seen_unit, seen_stage, seen_image, &s, &e));
@@ -388,8 +412,9 @@ TEST(db_open_refuses_garbage_file)
 TEST(db_readonly_handle_cannot_write)
 {
 	const char *p = tpath("ro.db");
-	struct db_unit_start st = { .station = "s", .port = "1-1", .recipe = "r",
-				    .flashd_version = "v" };
+	struct db_unit_start st = {
+		.station = "s", .port = "1-1", .recipe = "r", .flashd_version = "v"
+	};
 	struct err e = { 0 };
 	struct db *db = open_new("ro.db");
 	int64_t id;
@@ -465,14 +490,16 @@ static struct db *query_fixture(const char *name)
 			ASSERT_OK(db_unit_finish(db, id, u[i].result, NULL, NULL, NULL));
 		/* Fixed durations instead of "now - started_at". */
 		if (u[i].duration >= 0)
-			snprintf(sql, sizeof(sql),
-				 "UPDATE units SET duration_ms = %lld, finished_at = started_at + %lld "
-				 "WHERE id = %lld",
-				 (long long)u[i].duration, (long long)u[i].duration, (long long)id);
+			snprintf(
+				sql, sizeof(sql),
+				"UPDATE units SET duration_ms = %lld, finished_at = started_at + %lld "
+				"WHERE id = %lld",
+				(long long)u[i].duration, (long long)u[i].duration, (long long)id);
 		else
 			snprintf(sql, sizeof(sql),
 				 "UPDATE units SET duration_ms = NULL, finished_at = NULL "
-				 "WHERE id = %lld", (long long)id);
+				 "WHERE id = %lld",
+				 (long long)id);
 		raw_exec(tpath(name), sql);
 	}
 	return db;
@@ -632,16 +659,19 @@ TEST(db_views_latest_and_yield)
 	_cleanup_db_ struct db *db = query_fixture("views.db");
 	const char *p = tpath("views.db");
 
-	ASSERT_SQL_TEXT(p, "SELECT id || '|' || result || '|' || attempts FROM unit_latest "
-			   "WHERE serial = 'S1'",
+	ASSERT_SQL_TEXT(p,
+			"SELECT id || '|' || result || '|' || attempts FROM unit_latest "
+			"WHERE serial = 'S1'",
 			"3|pass|2");
 	ASSERT_SQL_TEXT(p, "SELECT started_iso FROM unit_latest WHERE serial = 'S1'",
 			"2026-01-01T00:00:03.000Z");
-	ASSERT_SQL_TEXT(p, "SELECT units || '|' || pass || '|' || fail || '|' || yield_pct "
-			   "FROM yield_daily WHERE day = '2026-01-01' AND recipe = 'stm32'",
+	ASSERT_SQL_TEXT(p,
+			"SELECT units || '|' || pass || '|' || fail || '|' || yield_pct "
+			"FROM yield_daily WHERE day = '2026-01-01' AND recipe = 'stm32'",
 			"3|2|1|66.67");
-	ASSERT_SQL_TEXT(p, "SELECT units || '|' || running || '|' || yield_pct FROM yield_daily "
-			   "WHERE day = '2026-01-02' AND recipe = 't31'",
+	ASSERT_SQL_TEXT(p,
+			"SELECT units || '|' || running || '|' || yield_pct FROM yield_daily "
+			"WHERE day = '2026-01-02' AND recipe = 't31'",
 			"2|1|100.0");
 }
 
@@ -675,8 +705,9 @@ TEST(db_serial_and_time_lookups_use_indexes)
 	ASSERT_STREQ(query_plan(p, "SELECT id FROM units WHERE serial = 'S1' "
 				   "ORDER BY started_at DESC, id DESC LIMIT 1"),
 		     "SEARCH units USING COVERING INDEX units_by_serial (serial=?);");
-	ASSERT_CONTAINS(query_plan(p, "SELECT * FROM units WHERE started_at >= 1 AND started_at < 2"),
-			"USING INDEX units_by_time");
+	ASSERT_CONTAINS(
+		query_plan(p, "SELECT * FROM units WHERE started_at >= 1 AND started_at < 2"),
+		"USING INDEX units_by_time");
 	ASSERT_CONTAINS(query_plan(p, "SELECT * FROM unit_latest WHERE serial = 'S1'"),
 			"INDEX units_by_serial (serial=?)");
 }
@@ -686,8 +717,10 @@ static int copy_row(const struct db_unit_row *r, void *ud)
 	struct db_unit_row *out = ud;
 
 	/* Strings die with the callback: keep the numbers and the result's first letter. */
-	*out = (struct db_unit_row){ .id = r->id, .finished_at = r->finished_at,
-				     .result = r->result && r->result[0] == 'p' ? "pass" : "other" };
+	*out = (struct db_unit_row){ .id = r->id,
+				     .finished_at = r->finished_at,
+				     .result =
+					     r->result && r->result[0] == 'p' ? "pass" : "other" };
 	return 0;
 }
 
@@ -749,8 +782,11 @@ TEST(db_slot_labels_are_kept_as_written)
 
 	/* A3, B3 and C3 are three fixture positions, not three times slot 3. */
 	for (size_t i = 0; i < ARRAY_SIZE(labels); i++) {
-		struct db_unit_start st = { .station = "s", .port = "1-1", .slot = labels[i],
-					    .recipe = "r", .flashd_version = "v" };
+		struct db_unit_start st = { .station = "s",
+					    .port = "1-1",
+					    .slot = labels[i],
+					    .recipe = "r",
+					    .flashd_version = "v" };
 		int64_t id;
 
 		ASSERT_OK(db_unit_begin(db, &st, &id, &e));
@@ -811,9 +847,10 @@ TEST(db_open_migrates_v1_integer_slot_to_text)
 	char *v3 = schema_v3(), *a, *b, *v1, *got, *want;
 
 	/* Schema version 1 had "slot INTEGER", no units_by_port, and is otherwise version 3. */
-	a = replace_once(v3,
-			 "\tslot\t\tTEXT,\t\t\t-- fixture slot label as configured ('A3'), NULL if unmapped\n",
-			 "\tslot\t\tINTEGER,\t\t-- fixture slot number, NULL if unmapped\n");
+	a = replace_once(
+		v3,
+		"\tslot\t\tTEXT,\t\t\t-- fixture slot label as configured ('A3'), NULL if unmapped\n",
+		"\tslot\t\tINTEGER,\t\t-- fixture slot number, NULL if unmapped\n");
 	b = replace_once(a, "CREATE INDEX units_by_port ON units (port, started_at);\n", "");
 	v1 = replace_once(b, "PRAGMA user_version = 3;", "PRAGMA user_version = 1;");
 	raw_exec(p, v1);
@@ -821,10 +858,11 @@ TEST(db_open_migrates_v1_integer_slot_to_text)
 	free(a);
 	free(b);
 	free(v1);
-	raw_exec(p, "INSERT INTO units (id, station, port, slot, recipe, started_at, flashd_version) "
-		    "VALUES (1, 's', '1-1', 3, 'r', 1, 'v'), (2, 's', '1-2', NULL, 'r', 2, 'v');"
-		    "INSERT INTO unit_stages VALUES (1, 0, 'flash', 'pass', NULL, 1, 5);"
-		    "INSERT INTO unit_images (unit_id, stage, file) VALUES (1, 'flash', 'app.bin');");
+	raw_exec(p,
+		 "INSERT INTO units (id, station, port, slot, recipe, started_at, flashd_version) "
+		 "VALUES (1, 's', '1-1', 3, 'r', 1, 'v'), (2, 's', '1-2', NULL, 'r', 2, 'v');"
+		 "INSERT INTO unit_stages VALUES (1, 0, 'flash', 'pass', NULL, 1, 5);"
+		 "INSERT INTO unit_images (unit_id, stage, file) VALUES (1, 'flash', 'app.bin');");
 	ASSERT_SQL_TEXT(p, "SELECT typeof(slot) FROM units WHERE id = 1", "integer");
 
 	ASSERT_OK(db_open(p, 0, &db, &e));
@@ -851,8 +889,11 @@ TEST(db_open_migrates_v1_integer_slot_to_text)
 	/* And it takes labels now. */
 	ASSERT_OK(db_open(p, 0, &db, &e));
 	{
-		struct db_unit_start st = { .station = "s", .port = "1-3", .slot = "B3",
-					    .recipe = "r", .flashd_version = "v" };
+		struct db_unit_start st = { .station = "s",
+					    .port = "1-3",
+					    .slot = "B3",
+					    .recipe = "r",
+					    .flashd_version = "v" };
 		int64_t id;
 
 		ASSERT_OK(db_unit_begin(db, &st, &id, &e));
@@ -869,15 +910,16 @@ TEST(db_open_migrates_v2_adding_the_port_index)
 	char *v3 = schema_v3(), *a, *v2, *got, *want;
 
 	/* Schema version 2 is version 3 without units_by_port. */
-	a = replace_once(v3, "CREATE INDEX units_by_port ON units (port, started_at);\n",
-			 "");
+	a = replace_once(v3, "CREATE INDEX units_by_port ON units (port, started_at);\n", "");
 	v2 = replace_once(a, "PRAGMA user_version = 3;", "PRAGMA user_version = 2;");
 	raw_exec(p, v2);
 	free(v3);
 	free(a);
 	free(v2);
-	raw_exec(p, "INSERT INTO units (id, station, port, slot, recipe, result, started_at, "
-		    "finished_at, flashd_version) VALUES (7, 's', '1-1', 'A1', 'r', 'pass', 1, 2, 'v')");
+	raw_exec(
+		p,
+		"INSERT INTO units (id, station, port, slot, recipe, result, started_at, "
+		"finished_at, flashd_version) VALUES (7, 's', '1-1', 'A1', 'r', 'pass', 1, 2, 'v')");
 
 	ASSERT_OK(db_open(p, 0, &db, &e));
 	ASSERT_EQ(db_schema_version(db, &e), DB_SCHEMA_VERSION);
@@ -905,8 +947,10 @@ TEST(db_open_migrates_v3_adding_identity_pools)
 
 	raw_exec(p, v3);
 	free(v3);
-	raw_exec(p, "INSERT INTO units (id, station, port, slot, recipe, result, started_at, "
-		    "finished_at, flashd_version) VALUES (9, 's', '1-1', 'A1', 'r', 'pass', 1, 2, 'v')");
+	raw_exec(
+		p,
+		"INSERT INTO units (id, station, port, slot, recipe, result, started_at, "
+		"finished_at, flashd_version) VALUES (9, 's', '1-1', 'A1', 'r', 'pass', 1, 2, 'v')");
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'pools'"), 0);
 
 	ASSERT_OK(db_open(p, 0, &db, &e));
@@ -936,22 +980,25 @@ TEST(db_open_migrates_v4_adding_the_outbox_with_the_history)
 
 	raw_exec(p, v4);
 	free(v4);
-	raw_exec(p, "INSERT INTO units (id, station, port, slot, recipe, result, started_at, "
-		    "finished_at, flashd_version) VALUES (9, 's', '1-1', 'A1', 'r', 'pass', 1, 2, 'v'),"
-		    "(10, 's', '1-2', 'A2', 'r', 'running', 3, NULL, 'v');"
-		    "INSERT INTO unit_stages VALUES (9, 0, 'flash', 'pass', NULL, 1, 1);"
-		    "INSERT INTO pools (name, kind, created_at) VALUES ('l', 'list', 1);"
-		    "INSERT INTO pool_values (pool, seq, value) VALUES ('l', 1, 'x');"
-		    "INSERT INTO unit_identities (unit_id, pool, seq, value, state, allocated_at) "
-		    "VALUES (9, 'l', 1, 'x', 'used', 1)");
+	raw_exec(
+		p,
+		"INSERT INTO units (id, station, port, slot, recipe, result, started_at, "
+		"finished_at, flashd_version) VALUES (9, 's', '1-1', 'A1', 'r', 'pass', 1, 2, 'v'),"
+		"(10, 's', '1-2', 'A2', 'r', 'running', 3, NULL, 'v');"
+		"INSERT INTO unit_stages VALUES (9, 0, 'flash', 'pass', NULL, 1, 1);"
+		"INSERT INTO pools (name, kind, created_at) VALUES ('l', 'list', 1);"
+		"INSERT INTO pool_values (pool, seq, value) VALUES ('l', 1, 'x');"
+		"INSERT INTO unit_identities (unit_id, pool, seq, value, state, allocated_at) "
+		"VALUES (9, 'l', 1, 'x', 'used', 1)");
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'outbox'"), 0);
 
 	ASSERT_OK(db_open(p, 0, &db, &e));
 	ASSERT_EQ(db_schema_version(db, &e), DB_SCHEMA_VERSION);
 	db = db_close(db);
 	/* Finished units and identities before the upgrade are in the outbox, in order. */
-	ASSERT_SQL_TEXT(p, "SELECT group_concat(seq || kind || ref || coalesce(json_extract(payload, "
-			   "'$.stages[0].name'), ''), ',') FROM outbox",
+	ASSERT_SQL_TEXT(p,
+			"SELECT group_concat(seq || kind || ref || coalesce(json_extract(payload, "
+			"'$.stages[0].name'), ''), ',') FROM outbox",
 			"1unit9flash,2identity1");
 	ASSERT_EQ(raw_int(p, "SELECT length(uuid) FROM station_identity"), 36);
 

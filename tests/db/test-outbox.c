@@ -26,12 +26,21 @@ static struct db *open_db(const char *name)
 
 static int64_t begin(struct db *db, const char *serial)
 {
-	struct db_unit_start st = { .station = "st1", .port = "1-1.2", .recipe = "r",
-				    .serial = serial, .flashd_version = "t" };
-	struct db_unit_stage sg = { .idx = 0, .name = "flash", .result = DB_RESULT_PASS,
-				    .started_at = 5, .duration_ms = 7 };
-	struct db_unit_image im = { .stage = "flash", .file = "app.bin", .size = 10,
-				    .has_host_crc32 = true, .host_crc32 = 0xdeadbeef,
+	struct db_unit_start st = { .station = "st1",
+				    .port = "1-1.2",
+				    .recipe = "r",
+				    .serial = serial,
+				    .flashd_version = "t" };
+	struct db_unit_stage sg = { .idx = 0,
+				    .name = "flash",
+				    .result = DB_RESULT_PASS,
+				    .started_at = 5,
+				    .duration_ms = 7 };
+	struct db_unit_image im = { .stage = "flash",
+				    .file = "app.bin",
+				    .size = 10,
+				    .has_host_crc32 = true,
+				    .host_crc32 = 0xdeadbeef,
 				    .verified = true };
 	struct err e = { 0 };
 	int64_t id = -1;
@@ -61,11 +70,12 @@ TEST(outbox_finish_writes_one_entry_with_stages_and_images)
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM outbox"), 0);
 	ASSERT_OK(db_unit_finish(db, id, DB_RESULT_PASS, NULL, NULL, &e));
 	ASSERT_EQ(entries(p, id), 1);
-	ASSERT_SQL_TEXT(p, "SELECT json_extract(payload, '$.serial') || ':' || "
-			   "json_extract(payload, '$.result') || ':' || "
-			   "json_extract(payload, '$.stages[0].name') || ':' || "
-			   "json_extract(payload, '$.images[0].host_crc32') || ':' || "
-			   "json_array_length(payload, '$.identities') FROM outbox",
+	ASSERT_SQL_TEXT(p,
+			"SELECT json_extract(payload, '$.serial') || ':' || "
+			"json_extract(payload, '$.result') || ':' || "
+			"json_extract(payload, '$.stages[0].name') || ':' || "
+			"json_extract(payload, '$.images[0].host_crc32') || ':' || "
+			"json_array_length(payload, '$.identities') FROM outbox",
 			"SN1:pass:flash:3735928559:0");
 
 	/* A second finish is refused and writes nothing. */
@@ -103,17 +113,21 @@ TEST(outbox_replayed_finish_writes_one_entry)
 	struct db *db = open_db("replay.db");
 	struct err e = { 0 };
 	int64_t id = begin(db, "SN3");
-	struct db_rec r = { .kind = DB_REC_FINISH, .unit_id = id,
-			    .u.finish = { .result = DB_RESULT_FAIL, .failed_stage = "flash",
-					  .error = "boom", .finished_at = 1234 } };
+	struct db_rec r = { .kind = DB_REC_FINISH,
+			    .unit_id = id,
+			    .u.finish = { .result = DB_RESULT_FAIL,
+					  .failed_stage = "flash",
+					  .error = "boom",
+					  .finished_at = 1234 } };
 
 	ASSERT_OK(db_rec_write(db, &r, &e));
 	/* A replay writes a record twice after a crash: still one entry. */
 	db_rec_write(db, &r, &e);
 	db_close(db);
 	ASSERT_EQ(entries(p, id), 1);
-	ASSERT_SQL_TEXT(p, "SELECT json_extract(payload, '$.result') || ':' || "
-			   "json_extract(payload, '$.finished_at') FROM outbox",
+	ASSERT_SQL_TEXT(p,
+			"SELECT json_extract(payload, '$.result') || ':' || "
+			"json_extract(payload, '$.finished_at') FROM outbox",
 			"fail:1234");
 }
 
@@ -135,9 +149,11 @@ TEST(outbox_pool_values_and_identities_are_entered)
 {
 	const char *p = tpath("pool.db");
 	struct db *db = open_db("pool.db");
-	struct db_pool_spec sp = { .name = "macs", .kind = DB_POOL_MAC,
+	struct db_pool_spec sp = { .name = "macs",
+				   .kind = DB_POOL_MAC,
 				   .first = INT64_C(0x020000000000),
-				   .last = INT64_C(0x0200000000ff), .per_unit = 2 };
+				   .last = INT64_C(0x0200000000ff),
+				   .per_unit = 2 };
 	const char *pools[] = { "macs" };
 	struct db_identities ids = { 0 };
 	struct err e = { 0 };
@@ -151,8 +167,9 @@ TEST(outbox_pool_values_and_identities_are_entered)
 	ASSERT_EQ(db_pool_unit_finish(db, id, DB_RESULT_PASS, false, &e), 2);
 	db_close(db);
 	/* The unit's entry names its values; settling them adds one entry each. */
-	ASSERT_SQL_TEXT(p, "SELECT json_extract(payload, '$.identities[1].value') FROM outbox "
-			   "WHERE kind = 'unit'",
+	ASSERT_SQL_TEXT(p,
+			"SELECT json_extract(payload, '$.identities[1].value') FROM outbox "
+			"WHERE kind = 'unit'",
 			"02:00:00:00:00:01");
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM outbox WHERE kind = 'identity' AND "
 			     "json_extract(payload, '$.state') = 'used'"),

@@ -55,11 +55,11 @@ static struct db *open_db(const char *path)
 static int64_t begin(struct db *db)
 {
 	struct db_unit_start st = { .station = "s1",
-				   .port = "1-1.2",
-				   .recipe = "r",
-				   .flashd_version = "t",
-				   .vid = 0x0483,
-				   .pid = 0xdf11 };
+				    .port = "1-1.2",
+				    .recipe = "r",
+				    .flashd_version = "t",
+				    .vid = 0x0483,
+				    .pid = 0xdf11 };
 	struct err e = { 0 };
 	int64_t id = 0;
 
@@ -91,39 +91,39 @@ static void submit_unit(struct db_pending *q, struct db *db, int64_t id, int exp
 {
 	struct db_rec recs[] = {
 		{ .kind = DB_REC_IDENTITY,
-		 .unit_id = id,
-		 .u.identity = { .serial = "SN\t1\\x", .chip_uid = "UID1" } },
+		  .unit_id = id,
+		  .u.identity = { .serial = "SN\t1\\x", .chip_uid = "UID1" } },
 		{ .kind = DB_REC_STAGE,
-		 .unit_id = id,
-		 .u.stage = { .idx = 0,
-			     .name = "boot",
-			     .result = DB_RESULT_PASS,
-			     .started_at = 1000,
-			     .duration_ms = 5 } },
+		  .unit_id = id,
+		  .u.stage = { .idx = 0,
+			       .name = "boot",
+			       .result = DB_RESULT_PASS,
+			       .started_at = 1000,
+			       .duration_ms = 5 } },
 		{ .kind = DB_REC_IMAGE,
-		 .unit_id = id,
-		 .u.image = { .stage = "boot",
-			     .target = "0x08000000",
-			     .file = "images/boot.bin",
-			     .size = 24576,
-			     .sha256 = "ab",
-			     .has_host_crc32 = true,
-			     .host_crc32 = 0xdeadbeef,
-			     .has_device_crc32 = true,
-			     .device_crc32 = 0xdeadbeef,
-			     .verified = true } },
+		  .unit_id = id,
+		  .u.image = { .stage = "boot",
+			       .target = "0x08000000",
+			       .file = "images/boot.bin",
+			       .size = 24576,
+			       .sha256 = "ab",
+			       .has_host_crc32 = true,
+			       .host_crc32 = 0xdeadbeef,
+			       .has_device_crc32 = true,
+			       .device_crc32 = 0xdeadbeef,
+			       .verified = true } },
 		{ .kind = DB_REC_STAGE,
-		 .unit_id = id,
-		 .u.stage = { .idx = 1,
-			     .name = "leave",
-			     .result = DB_RESULT_PASS,
-			     .error = "line1\nline2",
-			     .started_at = 2000,
-			     .duration_ms = -1 } },
+		  .unit_id = id,
+		  .u.stage = { .idx = 1,
+			       .name = "leave",
+			       .result = DB_RESULT_PASS,
+			       .error = "line1\nline2",
+			       .started_at = 2000,
+			       .duration_ms = -1 } },
 		{ .kind = DB_REC_FINISH,
-		 .unit_id = id,
-		 .u.finish = { .result = DB_RESULT_PASS, .finished_at = 123456 } },
-	 };
+		  .unit_id = id,
+		  .u.finish = { .result = DB_RESULT_PASS, .finished_at = 123456 } },
+	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(recs); i++)
 		ASSERT_EQ(submit(q, db, &recs[i]), expect);
@@ -291,11 +291,13 @@ TEST(pending_later_records_wait_behind_queued_ones)
 	const char *path = tpath("order.db");
 	_cleanup_db_ struct db *db = open_db(path);
 	struct db_pending *q = new_queue(NULL, path);
-	struct db_rec fin = {
-		.kind = DB_REC_FINISH, .unit_id = 0, .u.finish = { .result = DB_RESULT_FAIL } };
+	struct db_rec fin = { .kind = DB_REC_FINISH,
+			      .unit_id = 0,
+			      .u.finish = { .result = DB_RESULT_FAIL } };
 	struct db_rec stage = {
 		.kind = DB_REC_STAGE,
-		.u.stage = { .idx = 0, .name = "boot", .result = DB_RESULT_FAIL, .duration_ms = 1 } };
+		.u.stage = { .idx = 0, .name = "boot", .result = DB_RESULT_FAIL, .duration_ms = 1 }
+	};
 	struct db_pending_replay_stats st;
 	struct err e = { 0 };
 	int64_t id = begin(db);
@@ -348,8 +350,8 @@ TEST(pending_journal_of_another_database_is_refused)
 	db_pending_block(q, "full");
 	ASSERT_EQ(submit(q, db,
 			 &(struct db_rec){ .kind = DB_REC_FINISH,
-					  .unit_id = id,
-					  .u.finish = { .result = DB_RESULT_PASS } }),
+					   .unit_id = id,
+					   .u.finish = { .result = DB_RESULT_PASS } }),
 		  1);
 	disk_freed();
 	db_pending_free(q);

@@ -15,7 +15,7 @@
 
 static struct db *open_db(const char *name)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 	struct db *db = NULL;
 	int rc = db_open(tpath(name), DB_OPEN_CREATE, &db, &e);
 
@@ -26,29 +26,40 @@ static struct db *open_db(const char *name)
 
 static int64_t unit(struct db *db, const char *serial, const char *chip_uid)
 {
-	struct db_unit_start st = {.station = "station-1", .port = "1-1", .recipe = "r",
-				   .serial = serial, .flashd_version = "test"};
-	struct err e = {0};
+	struct db_unit_start st = { .station = "station-1",
+				    .port = "1-1",
+				    .recipe = "r",
+				    .serial = serial,
+				    .flashd_version = "test" };
+	struct err e = { 0 };
 	int64_t id = -1;
 
 	if (db_unit_begin(db, &st, &id, &e) < 0)
 		TEST_FAIL("db_unit_begin: %s", e.msg);
-	if (chip_uid &&
-	    db_unit_set_identity(db, id, &(struct db_unit_identity){.chip_uid = chip_uid}, &e) < 0)
+	if (chip_uid && db_unit_set_identity(
+				db, id, &(struct db_unit_identity){ .chip_uid = chip_uid }, &e) < 0)
 		TEST_FAIL("db_unit_set_identity: %s", e.msg);
 	return id;
 }
 
 static void pools(struct db *db, bool with_keys)
 {
-	struct db_pool_spec serial = {.name = "serial", .kind = DB_POOL_COUNTER,
-				      .format = "SN{seq:4}", .first = 1, .last = 99};
-	struct db_pool_spec mac = {.name = "mac", .kind = DB_POOL_MAC,
-				   .first = INT64_C(0x020000000000), .last = INT64_C(0x0200000000ff),
-				   .per_unit = 2};
-	struct db_pool_spec extra = {.name = "extra", .kind = DB_POOL_COUNTER,
-				     .format = "X{seq:3}", .first = 1, .last = 99};
-	struct err e = {0};
+	struct db_pool_spec serial = { .name = "serial",
+				       .kind = DB_POOL_COUNTER,
+				       .format = "SN{seq:4}",
+				       .first = 1,
+				       .last = 99 };
+	struct db_pool_spec mac = { .name = "mac",
+				    .kind = DB_POOL_MAC,
+				    .first = INT64_C(0x020000000000),
+				    .last = INT64_C(0x0200000000ff),
+				    .per_unit = 2 };
+	struct db_pool_spec extra = { .name = "extra",
+				      .kind = DB_POOL_COUNTER,
+				      .format = "X{seq:3}",
+				      .first = 1,
+				      .last = 99 };
+	struct err e = { 0 };
 
 	ASSERT_OK(db_pool_create(db, &serial, &e));
 	ASSERT_OK(db_pool_create(db, &mac, &e));
@@ -60,8 +71,8 @@ static void pools(struct db *db, bool with_keys)
 static int64_t run_unit(struct db *db, const char *serial, const char *uid,
 			const char *const *names, size_t n, enum db_result result)
 {
-	struct db_identities ids = {0};
-	struct err e = {0};
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 	int64_t id = unit(db, serial, uid);
 
 	ASSERT_OK(db_pool_allocate(db, id, "station-1", names, n, 0, &ids, &e));
@@ -74,7 +85,7 @@ static int64_t run_unit(struct db *db, const char *serial, const char *uid,
 
 static int problems(struct db *db)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 
 	return db_pool_audit(db, NULL, NULL, &e);
 }
@@ -83,9 +94,9 @@ TEST(rework_by_chip_uid_any_case_gets_the_boards_values_and_frees_the_fresh_ones
 {
 	const char *p = tpath("uid.db");
 	struct db *db = open_db("uid.db");
-	const char *names[] = {"serial", "mac"};
-	struct db_identities ids = {0};
-	struct err e = {0};
+	const char *names[] = { "serial", "mac" };
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 	int64_t first, other, rw, from = 0;
 
 	pools(db, false);
@@ -103,8 +114,10 @@ TEST(rework_by_chip_uid_any_case_gets_the_boards_values_and_frees_the_fresh_ones
 	ASSERT_STREQ(ids.v[2].value, "02:00:00:00:00:01");
 	db_identities_clear(&ids);
 	ASSERT_EQ(problems(db), 0);
-	ASSERT_SQL_TEXT(p, "SELECT state || ':' || coalesce(unit_id, '-') FROM pool_values WHERE value = 'SN0003'",
-			"free:-");
+	ASSERT_SQL_TEXT(
+		p,
+		"SELECT state || ':' || coalesce(unit_id, '-') FROM pool_values WHERE value = 'SN0003'",
+		"free:-");
 	/* The board's values are on it already: a failed rework burns, never frees them. */
 	ASSERT_OK(db_unit_finish(db, rw, DB_RESULT_FAIL, "x", "y", &e));
 	ASSERT_EQ(db_pool_unit_finish(db, rw, DB_RESULT_FAIL, false, &e), 3);
@@ -116,10 +129,10 @@ TEST(rework_by_chip_uid_any_case_gets_the_boards_values_and_frees_the_fresh_ones
 TEST(rework_by_serial_keeps_fresh_values_of_pools_the_board_lacks)
 {
 	struct db *db = open_db("serial.db");
-	const char *old[] = {"serial", "mac"};
-	const char *now[] = {"serial", "mac", "extra"};
-	struct db_identities ids = {0};
-	struct err e = {0};
+	const char *old[] = { "serial", "mac" };
+	const char *now[] = { "serial", "mac", "extra" };
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 	int64_t rw;
 
 	pools(db, true);
@@ -140,9 +153,9 @@ TEST(rework_by_serial_keeps_fresh_values_of_pools_the_board_lacks)
 TEST(rework_needs_an_earlier_passed_unit_and_comes_before_the_write)
 {
 	struct db *db = open_db("none.db");
-	const char *names[] = {"serial", "mac"};
-	struct db_identities ids = {0};
-	struct err e = {0};
+	const char *names[] = { "serial", "mac" };
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 	int64_t rw;
 
 	pools(db, false);

@@ -32,7 +32,7 @@ static const char *sqlf_unit(const char *fmt, long long v)
 
 static struct db *open_db(const char *name, bool create)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 	struct db *db = NULL;
 	int rc = db_open(tpath(name), create ? DB_OPEN_CREATE : 0, &db, &e);
 
@@ -44,8 +44,9 @@ static struct db *open_db(const char *name, bool create)
 static int64_t unit(struct db *db, const char *port)
 {
 	struct db_unit_start st = {
-		.station = "station-1", .port = port, .recipe = "r", .flashd_version = "test"};
-	struct err e = {0};
+		.station = "station-1", .port = port, .recipe = "r", .flashd_version = "test"
+	};
+	struct err e = { 0 };
 	int64_t id = -1;
 
 	if (db_unit_begin(db, &st, &id, &e) < 0)
@@ -55,7 +56,7 @@ static int64_t unit(struct db *db, const char *port)
 
 static void create(struct db *db, const struct db_pool_spec *sp)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 
 	if (db_pool_create(db, sp, &e) < 0)
 		TEST_FAIL("db_pool_create %s: %s", sp->name, e.msg);
@@ -80,8 +81,8 @@ static const struct db_pool_spec macs = {
 /* Allocate from pools for unit id; fails the test on error. */
 static struct db_identities take(struct db *db, int64_t id, const char *const *pools, size_t n)
 {
-	struct db_identities ids = {0};
-	struct err e = {0};
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 
 	if (db_pool_allocate(db, id, "station-1", pools, n, T_WEEK10, &ids, &e) < 0)
 		TEST_FAIL("db_pool_allocate unit %lld: %s", (long long)id, e.msg);
@@ -90,7 +91,7 @@ static struct db_identities take(struct db *db, int64_t id, const char *const *p
 
 static int count_problems(struct db *db)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 	int n = db_pool_audit(db, NULL, NULL, &e);
 
 	if (n < 0)
@@ -101,7 +102,7 @@ static int count_problems(struct db *db)
 TEST(pool_counter_format_fields_and_luhn)
 {
 	char buf[DB_POOL_VALUE_MAX];
-	struct err e = {0};
+	struct err e = { 0 };
 
 	/* The textbook Luhn example: 7992739871 takes check digit 3. */
 	ASSERT_OK(db_pool_format_counter("{seq:10}{luhn}", 7992739871, T_WEEK10, buf, sizeof(buf),
@@ -126,7 +127,7 @@ TEST(pool_counter_format_fields_and_luhn)
 TEST(pool_mac_text_and_ranges)
 {
 	struct db *db = open_db("mac.db", true);
-	struct err e = {0};
+	struct err e = { 0 };
 	struct db_pool_spec sp = macs;
 	char t[18];
 	int64_t m;
@@ -155,7 +156,7 @@ TEST(pool_mac_text_and_ranges)
 TEST(pool_allocate_counter_and_mac_in_order_and_recorded)
 {
 	struct db *db = open_db("alloc.db", true);
-	const char *pools[] = {"serials", "macs"};
+	const char *pools[] = { "serials", "macs" };
 	struct db_identities a, b;
 
 	create(db, &serials);
@@ -190,9 +191,9 @@ TEST(pool_allocate_counter_and_mac_in_order_and_recorded)
 TEST(pool_allocate_twice_for_a_unit_or_a_finished_unit_is_refused)
 {
 	struct db *db = open_db("twice.db", true);
-	const char *pools[] = {"serials"};
-	struct db_identities ids = {0};
-	struct err e = {0};
+	const char *pools[] = { "serials" };
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 	int64_t u = unit(db, "1-1");
 
 	create(db, &serials);
@@ -203,8 +204,8 @@ TEST(pool_allocate_twice_for_a_unit_or_a_finished_unit_is_refused)
 	ASSERT_OK(db_unit_finish(db, u, DB_RESULT_PASS, NULL, NULL, &e));
 	ASSERT_EQ(db_pool_allocate(db, u, "station-1", pools, 1, 0, &ids, &e), -EALREADY);
 	err_clear(&e);
-	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", (const char *[]){"nope"}, 1, 0,
-				   &ids, &e),
+	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", (const char *[]){ "nope" }, 1,
+				   0, &ids, &e),
 		  -ENOENT);
 	ASSERT_CONTAINS(e.msg, "no pool 'nope'");
 	db_close(db);
@@ -214,9 +215,9 @@ TEST(pool_exhausted_names_the_pool_and_takes_nothing)
 {
 	struct db *db = open_db("exhausted.db", true);
 	struct db_pool_spec small = macs;
-	const char *pools[] = {"serials", "small"};
-	struct db_identities ids = {0};
-	struct err e = {0};
+	const char *pools[] = { "serials", "small" };
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 	int64_t u;
 
 	small.name = "small";
@@ -251,7 +252,7 @@ static int low_cb(const struct db_pool_row *row, void *ud)
 {
 	struct low_row *o = ud;
 
-	*o = (struct low_row){row->free, row->units_left, row->low};
+	*o = (struct low_row){ row->free, row->units_left, row->low };
 	return 0;
 }
 
@@ -259,10 +260,10 @@ TEST(pool_low_water_counts_units_left)
 {
 	struct db *db = open_db("low.db", true);
 	struct db_pool_spec sp = macs;
-	const char *pools[] = {"macs"};
+	const char *pools[] = { "macs" };
 	struct db_identities ids;
-	struct err e = {0};
-	struct low_row r = {0};
+	struct err e = { 0 };
+	struct low_row r = { 0 };
 
 	sp.last = sp.first + 9; /* five units of two */
 	sp.low_water = 3;
@@ -312,9 +313,9 @@ TEST(pool_reuse_frees_values_only_when_nothing_was_written)
 	const char *p = tpath("reuse.db");
 	struct db *db = open_db("reuse.db", true);
 	struct db_pool_spec sp = serials;
-	const char *pools[] = {"serials"};
+	const char *pools[] = { "serials" };
 	struct db_identities ids;
-	struct err e = {0};
+	struct err e = { 0 };
 	int64_t u1, u2, u3;
 
 	sp.policy = DB_POOL_REUSE;
@@ -358,9 +359,9 @@ TEST(pool_burn_is_the_default_and_pass_makes_used)
 {
 	const char *p = tpath("burn.db");
 	struct db *db = open_db("burn.db", true);
-	const char *pools[] = {"serials"};
+	const char *pools[] = { "serials" };
 	struct db_identities ids;
-	struct err e = {0};
+	struct err e = { 0 };
 	int64_t u1, u2;
 
 	create(db, &serials);
@@ -385,9 +386,9 @@ TEST(pool_recover_settles_values_of_crashed_units_by_policy)
 	const char *p = tpath("recover.db");
 	struct db *db = open_db("recover.db", true);
 	struct db_pool_spec sp = serials;
-	const char *pools[] = {"serials"};
+	const char *pools[] = { "serials" };
 	struct db_identities ids;
-	struct err e = {0};
+	struct err e = { 0 };
 	int64_t u1, u2, u3;
 
 	sp.policy = DB_POOL_REUSE;
@@ -418,8 +419,8 @@ TEST(pool_station_blocks_and_overlaps)
 {
 	struct db *db = open_db("blocks.db", true);
 	struct db_pool_spec a = macs, b = macs, c = macs;
-	struct db_identities ids = {0};
-	struct err e = {0};
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 
 	/* Two stations, two halves of one range. */
 	a.name = "macs-s1", a.last = a.first + 0x7f, a.station = "station-1";
@@ -433,10 +434,10 @@ TEST(pool_station_blocks_and_overlaps)
 	ASSERT_EQ(db_pool_create(db, &a, &e), -EEXIST);
 	err_clear(&e);
 
-	ids = take(db, unit(db, "1-1"), (const char *[]){"macs-s1"}, 1);
+	ids = take(db, unit(db, "1-1"), (const char *[]){ "macs-s1" }, 1);
 	db_identities_clear(&ids);
-	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", (const char *[]){"macs-s2"}, 1,
-				   0, &ids, &e),
+	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", (const char *[]){ "macs-s2" },
+				   1, 0, &ids, &e),
 		  -EPERM);
 	ASSERT_CONTAINS(e.msg, "pool 'macs-s2' is reserved for station 'station-2'");
 	db_close(db);
@@ -450,13 +451,13 @@ static void write_file(const char *path, const char *text)
 		TEST_FAIL("write %s", path);
 }
 
-static const struct db_pool_spec keys = {.name = "keys", .kind = DB_POOL_LIST};
+static const struct db_pool_spec keys = { .name = "keys", .kind = DB_POOL_LIST };
 
 TEST(pool_import_lines_csv_and_files)
 {
 	_cleanup_free_ char *p = strdup(tpath("import.db"));
 	struct db *db = open_db("import.db", true);
-	struct err e = {0};
+	struct err e = { 0 };
 	struct db_identities ids;
 	char sql[600];
 
@@ -487,7 +488,7 @@ TEST(pool_import_lines_csv_and_files)
 	ASSERT_SQL_TEXT(p, "SELECT group_concat(value) FROM pool_values WHERE seq > 2", "A-1,A-2");
 
 	/* In file order, each once. */
-	ids = take(db, unit(db, "1-1"), (const char *[]){"keys"}, 1);
+	ids = take(db, unit(db, "1-1"), (const char *[]){ "keys" }, 1);
 	ASSERT_EQ(ids.v[0].seq, 1);
 	ASSERT_TRUE(ids.v[0].file && ids.v[0].file_sha256);
 	db_identities_clear(&ids);
@@ -504,7 +505,7 @@ TEST(pool_import_refuses_a_missing_or_unreadable_file)
 {
 	_cleanup_free_ char *p = strdup(tpath("missing.db"));
 	struct db *db = open_db("missing.db", true);
-	struct err e = {0};
+	struct err e = { 0 };
 
 	create(db, &keys);
 	write_file(tpath("ok.pem"), "ok\n");
@@ -534,16 +535,16 @@ TEST(pool_import_refuses_a_missing_or_unreadable_file)
 TEST(pool_list_exhausted_names_the_pool)
 {
 	struct db *db = open_db("listx.db", true);
-	struct db_identities ids = {0};
-	struct err e = {0};
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 
 	create(db, &keys);
 	write_file(tpath("one.txt"), "only\n");
 	ASSERT_EQ(db_pool_import(db, "keys", tpath("one.txt"), DB_POOL_IMPORT_LINES, &e), 1);
-	ids = take(db, unit(db, "1-1"), (const char *[]){"keys"}, 1);
+	ids = take(db, unit(db, "1-1"), (const char *[]){ "keys" }, 1);
 	db_identities_clear(&ids);
-	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), NULL, (const char *[]){"keys"}, 1, 0, &ids,
-				   &e),
+	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), NULL, (const char *[]){ "keys" }, 1, 0,
+				   &ids, &e),
 		  -ENOSPC);
 	ASSERT_CONTAINS(e.msg, "pool 'keys' is exhausted");
 	db_close(db);
@@ -562,9 +563,9 @@ TEST(pool_audit_finds_planted_corruption)
 {
 	const char *p = tpath("audit.db");
 	struct db *db = open_db("audit.db", true);
-	const char *pools[] = {"serials"};
+	const char *pools[] = { "serials" };
 	struct db_identities ids;
-	struct err e = {0};
+	struct err e = { 0 };
 	char found[2048] = "";
 
 	create(db, &serials);
@@ -607,9 +608,9 @@ static int allocator(const char *path, int n, int ready, int go)
 	unsigned seed = (unsigned)getpid();
 	char c = 0;
 
-	const char *pools[] = {"serials", "macs"};
+	const char *pools[] = { "serials", "macs" };
 	struct db *db = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	if (db_open(path, 0, &db, &e) < 0) {
 		fprintf(stdout, "#   child %d: %s\n", (int)getpid(), e.msg);
@@ -619,11 +620,11 @@ static int allocator(const char *path, int n, int ready, int go)
 	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 0)
 		return 1;
 	for (int i = 0; i < n; i++) {
-		struct db_unit_start st = {.station = "station-1",
-					   .port = "1-1",
-					   .recipe = "r",
-					   .flashd_version = "test"};
-		struct db_identities ids = {0};
+		struct db_unit_start st = { .station = "station-1",
+					    .port = "1-1",
+					    .recipe = "r",
+					    .flashd_version = "test" };
+		struct db_identities ids = { 0 };
 		int64_t id;
 
 		if (db_unit_begin(db, &st, &id, &e) < 0 ||
@@ -693,18 +694,18 @@ TEST(pool_concurrent_allocations_are_distinct)
 /* A job stream as flashd will run it, until killed: values, a write, a result. */
 static void crash_child(const char *path, unsigned seed, int fd)
 {
-	const char *pools[] = {"serials", "macs"};
+	const char *pools[] = { "serials", "macs" };
 	struct db *db = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	if (db_open(path, 0, &db, &e) < 0)
 		_exit(2);
 	for (;;) {
-		struct db_unit_start st = {.station = "station-1",
-					   .port = "1-1",
-					   .recipe = "r",
-					   .flashd_version = "test"};
-		struct db_identities ids = {0};
+		struct db_unit_start st = { .station = "station-1",
+					    .port = "1-1",
+					    .recipe = "r",
+					    .flashd_version = "test" };
+		struct db_identities ids = { 0 };
 		unsigned r = rand_r(&seed);
 		bool writes = r % 4 != 0; /* a quarter fail before any write */
 		enum db_result res = r % 3 ? DB_RESULT_PASS : DB_RESULT_FAIL;
@@ -732,7 +733,7 @@ TEST(pool_sigkill_at_random_moments_keeps_every_value_in_one_state)
 	struct db *db = open_db("kill.db", true);
 	struct db_pool_spec sp = serials, m = macs;
 	unsigned seed = 18;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	sp.policy = DB_POOL_REUSE;
 	m.last = m.first + 0xffff;
@@ -821,10 +822,10 @@ TEST(pool_levels_agree_with_the_list)
 {
 	struct db *db = open_db("levels.db", true);
 	struct db_pool_spec sp = serials, m = macs, k = keys;
-	const char *both[] = {"serials", "macs"};
-	struct levels_seen a = {0}, b = {0};
+	const char *both[] = { "serials", "macs" };
+	struct levels_seen a = { 0 }, b = { 0 };
 	struct db_identities ids;
-	struct err e = {0};
+	struct err e = { 0 };
 	FILE *f;
 
 	sp.policy = DB_POOL_REUSE;
@@ -879,9 +880,9 @@ TEST(pool_find_unit_by_identity_value)
 {
 	struct db *db = open_db("find.db", true);
 	struct db_pool_spec m = macs;
-	const char *pools[] = {"macs"};
+	const char *pools[] = { "macs" };
 	struct db_identities ids;
-	struct err e = {0};
+	struct err e = { 0 };
 	int64_t u1, u2, u3, id = 0;
 	char buf[512] = "";
 

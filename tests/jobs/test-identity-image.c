@@ -11,10 +11,10 @@
 #include <zlib.h>
 
 static const struct identity_value unit_values[] = {
-	{"serial", "SN26100000012"},
-	{"mac0", "02:00:00:00:00:10"},
-	{"mac1", "02:00:00:00:00:11"},
-	{"board", "0x1234"},
+	{ "serial", "SN26100000012" },
+	{ "mac0", "02:00:00:00:00:10" },
+	{ "mac1", "02:00:00:00:00:11" },
+	{ "board", "0x1234" },
 };
 #define N_VALUES (sizeof(unit_values) / sizeof(unit_values[0]))
 
@@ -31,20 +31,23 @@ static uint32_t be32(const uint8_t *p)
 TEST(identity_raw_fields_at_offsets_parse_back)
 {
 	const struct identity_field f[] = {
-		{.kind = IDENTITY_FIELD_ASCII, .offset = 0x00, .size = 16, .text = "{serial}"},
-		{.kind = IDENTITY_FIELD_MAC, .offset = 0x10, .text = "{mac0}"},
-		{.kind = IDENTITY_FIELD_UINT, .offset = 0x18, .size = 4, .text = "{board}"},
-		{.kind = IDENTITY_FIELD_UINT,
-		 .offset = 0x1c,
-		 .size = 2,
-		 .big_endian = true,
-		 .text = "{board}"},
-		{.kind = IDENTITY_FIELD_CRC32, .offset = 0x3c, .crc_offset = 0, .crc_length = 0x3c},
+		{ .kind = IDENTITY_FIELD_ASCII, .offset = 0x00, .size = 16, .text = "{serial}" },
+		{ .kind = IDENTITY_FIELD_MAC, .offset = 0x10, .text = "{mac0}" },
+		{ .kind = IDENTITY_FIELD_UINT, .offset = 0x18, .size = 4, .text = "{board}" },
+		{ .kind = IDENTITY_FIELD_UINT,
+		  .offset = 0x1c,
+		  .size = 2,
+		  .big_endian = true,
+		  .text = "{board}" },
+		{ .kind = IDENTITY_FIELD_CRC32,
+		  .offset = 0x3c,
+		  .crc_offset = 0,
+		  .crc_length = 0x3c },
 	};
-	const struct identity_raw t = {.size = 0x40, .fill = 0xff, .fields = f, .n_fields = 5};
+	const struct identity_raw t = { .size = 0x40, .fill = 0xff, .fields = f, .n_fields = 5 };
 	uint8_t *img = NULL;
 	size_t len = 0;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_OK(identity_image_raw(&t, unit_values, N_VALUES, &img, &len, &e));
 	ASSERT_EQ(len, 0x40);
@@ -62,15 +65,16 @@ TEST(identity_raw_fields_at_offsets_parse_back)
 TEST(identity_raw_errors_name_the_field)
 {
 	struct identity_field f = {
-		.kind = IDENTITY_FIELD_ASCII, .offset = 0x38, .size = 16, .text = "{serial}"};
-	struct identity_raw t = {.size = 0x40, .fields = &f, .n_fields = 1};
+		.kind = IDENTITY_FIELD_ASCII, .offset = 0x38, .size = 16, .text = "{serial}"
+	};
+	struct identity_raw t = { .size = 0x40, .fields = &f, .n_fields = 1 };
 	struct identity_field two[2] = {
-		{.kind = IDENTITY_FIELD_MAC, .offset = 0, .text = "{mac0}"},
-		{.kind = IDENTITY_FIELD_UINT, .offset = 4, .size = 4, .text = "1"},
+		{ .kind = IDENTITY_FIELD_MAC, .offset = 0, .text = "{mac0}" },
+		{ .kind = IDENTITY_FIELD_UINT, .offset = 4, .size = 4, .text = "1" },
 	};
 	uint8_t *img = NULL;
 	size_t len = 0;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_EQ(identity_image_raw(&t, unit_values, N_VALUES, &img, &len, &e), -ENOSPC);
 	ASSERT_CONTAINS(e.msg, "field at 0x38 (16 bytes) does not fit the 64-byte template");
@@ -83,7 +87,7 @@ TEST(identity_raw_errors_name_the_field)
 	ASSERT_EQ(identity_image_raw(&t, unit_values, N_VALUES, &img, &len, &e), -ENOENT);
 	ASSERT_CONTAINS(e.msg, "no value for {nope}");
 	err_clear(&e);
-	f = (struct identity_field){.kind = IDENTITY_FIELD_UINT, .size = 1, .text = "{board}"};
+	f = (struct identity_field){ .kind = IDENTITY_FIELD_UINT, .size = 1, .text = "{board}" };
 	ASSERT_EQ(identity_image_raw(&t, unit_values, N_VALUES, &img, &len, &e), -ENOSPC);
 	ASSERT_CONTAINS(e.msg, "0x1234 does not fit 1 bytes");
 	err_clear(&e);
@@ -115,21 +119,22 @@ static void parse_env(const uint8_t *img, size_t size, bool redundant, bool big_
 }
 
 static const struct identity_env_var env_vars[] = {
-	{"serial#", "{serial}"},
-	{"ethaddr", "{mac0}"},
-	{"eth1addr", "{mac1}"},
-	{"bootdelay", "0"},
+	{ "serial#", "{serial}" },
+	{ "ethaddr", "{mac0}" },
+	{ "eth1addr", "{mac1}" },
+	{ "bootdelay", "0" },
 };
 
 TEST(identity_uboot_env_parses_back)
 {
 	const struct identity_uboot_env t = {
-		.size = 256, .fill = 0xff, .vars = env_vars, .n_vars = 4};
+		.size = 256, .fill = 0xff, .vars = env_vars, .n_vars = 4
+	};
 	const char *want = "serial#=SN26100000012;ethaddr=02:00:00:00:00:10;"
 			   "eth1addr=02:00:00:00:00:11;bootdelay=0;";
 	uint8_t *img = NULL;
 	size_t len = 0;
-	struct err e = {0};
+	struct err e = { 0 };
 	char vars[512];
 
 	ASSERT_OK(identity_image_uboot_env(&t, unit_values, N_VALUES, &img, &len, &e));
@@ -144,10 +149,11 @@ TEST(identity_uboot_env_parses_back)
 TEST(identity_uboot_env_redundant_flag_and_big_endian_crc)
 {
 	const struct identity_uboot_env t = {
-		.size = 128, .redundant = true, .big_endian = true, .vars = env_vars, .n_vars = 2};
+		.size = 128, .redundant = true, .big_endian = true, .vars = env_vars, .n_vars = 2
+	};
 	uint8_t *img = NULL;
 	size_t len = 0;
-	struct err e = {0};
+	struct err e = { 0 };
 	char vars[512];
 
 	ASSERT_OK(identity_image_uboot_env(&t, unit_values, N_VALUES, &img, &len, &e));
@@ -162,10 +168,10 @@ TEST(identity_uboot_env_redundant_flag_and_big_endian_crc)
 TEST(identity_uboot_env_that_does_not_fit_is_an_error)
 {
 	/* 4 + 22 + 26 + 1 = 53 bytes needed; 52 leave no room for the final NUL. */
-	struct identity_uboot_env t = {.size = 52, .vars = env_vars, .n_vars = 2};
+	struct identity_uboot_env t = { .size = 52, .vars = env_vars, .n_vars = 2 };
 	uint8_t *img = NULL;
 	size_t len = 0;
-	struct err e = {0};
+	struct err e = { 0 };
 	char vars[128];
 
 	ASSERT_EQ(identity_image_uboot_env(&t, unit_values, N_VALUES, &img, &len, &e), -ENOSPC);
@@ -177,7 +183,7 @@ TEST(identity_uboot_env_that_does_not_fit_is_an_error)
 	ASSERT_STREQ(vars, "serial#=SN26100000012;ethaddr=02:00:00:00:00:10;");
 	free(img);
 	err_clear(&e);
-	t.vars = (const struct identity_env_var[]){{"bad=name", "x"}}, t.n_vars = 1;
+	t.vars = (const struct identity_env_var[]){ { "bad=name", "x" } }, t.n_vars = 1;
 	ASSERT_EQ(identity_image_uboot_env(&t, unit_values, N_VALUES, &img, &len, &e), -EINVAL);
 	ASSERT_CONTAINS(e.msg, "'bad=name'");
 }
@@ -185,7 +191,7 @@ TEST(identity_uboot_env_that_does_not_fit_is_an_error)
 TEST(identity_expand_keys_and_braces)
 {
 	char buf[64];
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_OK(identity_expand("{{x} {serial}-{board}", unit_values, N_VALUES, "t", buf,
 				  sizeof(buf), &e));

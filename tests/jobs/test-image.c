@@ -78,7 +78,7 @@ TEST(truncate_keeps_bytes)
 {
 	struct image_cache *c = NULL;
 	struct image *img = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	setup();
 	ASSERT_OK(image_cache_new(&c));
@@ -97,7 +97,7 @@ TEST(overwrite_keeps_bytes_and_pin)
 	struct image_cache *c = NULL;
 	struct image *a = NULL, *b = NULL;
 	uint8_t other[IMG_LEN], got[RECIPE_SHA256_LEN];
-	struct err e = {0};
+	struct err e = { 0 };
 	int r;
 
 	setup();
@@ -126,7 +126,7 @@ TEST(overwrite_before_get_is_eilseq)
 	struct image_cache *c = NULL;
 	struct image *img = NULL;
 	uint8_t other[IMG_LEN];
-	struct err e = {0};
+	struct err e = { 0 };
 
 	setup();
 	fill(other, 42);
@@ -142,7 +142,7 @@ TEST(shared_between_units)
 {
 	struct image_cache *c = NULL;
 	struct image *a = NULL, *b = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	setup();
 	ASSERT_OK(image_cache_new(&c));
@@ -167,7 +167,7 @@ struct racer {
 static void *race_get(void *arg)
 {
 	struct racer *x = arg;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	pthread_barrier_wait(x->go);
 	x->r = image_get(x->c, path, pin, &x->img, &e);
@@ -210,7 +210,7 @@ TEST(fifo_refused)
 {
 	struct image_cache *c = NULL;
 	struct image *img = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 	char fifo[320];
 
 	setup();

@@ -249,12 +249,12 @@ static int fake_engine(struct job *j, const char *name, struct err *e)
 }
 
 /* The ops' runners (jobs/recipe-ops.h), but for await (job.c): each one the fake engine. */
-#define FAKE_RUN(stem)                                                                     \
-	int job_run_##stem(struct job *j, const struct recipe_stage *st, const char *name, \
-			   struct err *e)                                                  \
-	{                                                                                  \
-		(void)st;                                                                  \
-		return fake_engine(j, name, e);                                            \
+#define FAKE_RUN(stem)                                                                             \
+	int job_run_##stem(struct job *j, const struct recipe_stage *st, const char *name,         \
+			   struct err *e)                                                          \
+	{                                                                                          \
+		(void)st;                                                                          \
+		return fake_engine(j, name, e);                                                    \
 	}
 
 FAKE_RUN(dfuse_download)
@@ -303,11 +303,11 @@ static int fake_fastboot(struct job *j, const struct recipe_stage *st, const cha
 	return r;
 }
 
-#define FAKE_FASTBOOT(stem)                                                                \
-	int job_run_##stem(struct job *j, const struct recipe_stage *st, const char *name, \
-			   struct err *e)                                                  \
-	{                                                                                  \
-		return fake_fastboot(j, st, name, e);                                      \
+#define FAKE_FASTBOOT(stem)                                                                        \
+	int job_run_##stem(struct job *j, const struct recipe_stage *st, const char *name,         \
+			   struct err *e)                                                          \
+	{                                                                                          \
+		return fake_fastboot(j, st, name, e);                                              \
 	}
 
 FAKE_FASTBOOT(fastboot_getvar)
@@ -496,8 +496,9 @@ static void set_images(struct recipe_stage *st, const struct recipe_image *img)
 
 static struct job_device device(unsigned devnum, uint16_t vid, uint16_t pid)
 {
-	struct job_device d = { .port = "1-1", .vid = vid, .pid = pid, .busnum = 1,
-				.devnum = devnum };
+	struct job_device d = {
+		.port = "1-1", .vid = vid, .pid = pid, .busnum = 1, .devnum = devnum
+	};
 
 	snprintf(d.devnode, sizeof(d.devnode), "/dev/bus/usb/001/%03u", devnum);
 	return d;
@@ -1209,8 +1210,7 @@ TEST(db_failing_during_a_failing_verify_records_fail)
 			"verify:0");
 	ASSERT_UNIT("result", "fail");
 	ASSERT_UNIT("failed_stage", "verify");
-	ASSERT_SQL_TEXT(rig.db_path,
-			"SELECT error LIKE '%no longer holds it%' FROM units", "1");
+	ASSERT_SQL_TEXT(rig.db_path, "SELECT error LIKE '%no longer holds it%' FROM units", "1");
 	ASSERT_NOTHING_RUNNING();
 	rig_teardown();
 }
@@ -1358,8 +1358,9 @@ static void station_setup(const char *name, unsigned rearm_sec, const struct ste
 	snprintf(conf, sizeof(conf), "%s/flashd.conf", dir);
 	f = fopen(conf, "w");
 	ASSERT_TRUE(f);
-	fprintf(f, "station = test\nrecipe_dir = %s\ndatabase = %s\ncontrol_socket = %s/control\n"
-		   "rearm_sec = %u\n",
+	fprintf(f,
+		"station = test\nrecipe_dir = %s\ndatabase = %s\ncontrol_socket = %s/control\n"
+		"rearm_sec = %u\n",
 		dir, st_db, dir, rearm_sec);
 	ASSERT_EQ(fclose(f), 0);
 	o.config_path = conf;
@@ -1380,8 +1381,12 @@ static void station_teardown(void)
 /* A board with USB serial SN<board> appears or leaves as device devnum. */
 static void hotplug_board(enum hotplug_action action, unsigned devnum, unsigned board)
 {
-	struct hotplug_event ev = { .action = action, .port = "1-2", .vid = 0x18d1,
-				    .pid = 0x4ee0, .busnum = 1, .devnum = devnum };
+	struct hotplug_event ev = { .action = action,
+				    .port = "1-2",
+				    .vid = 0x18d1,
+				    .pid = 0x4ee0,
+				    .busnum = 1,
+				    .devnum = devnum };
 
 	snprintf(ev.devnode, sizeof(ev.devnode), "/dev/bus/usb/001/%03u", devnum);
 	snprintf(ev.serial, sizeof(ev.serial), "SN%u", board);
@@ -1461,8 +1466,9 @@ TEST(station_board_swapped_during_a_failing_job_is_flashed)
 	ASSERT_TRUE(station_port()->job); /* handed to the running job, no second job */
 	fake_resume();
 	LOOP_UNTIL(PORT_DONE_AND_REAPED && raw_int(st_db, "SELECT count(*) FROM units") == 2);
-	ASSERT_SQL_TEXT(st_db, "SELECT group_concat(result || ':' || serial, ' ') FROM "
-			       "(SELECT * FROM units ORDER BY id)",
+	ASSERT_SQL_TEXT(st_db,
+			"SELECT group_concat(result || ':' || serial, ' ') FROM "
+			"(SELECT * FROM units ORDER BY id)",
 			"fail:SN3 pass:SN5");
 	ASSERT_TRACE("open(3) getvar close open(5) getvar reboot close");
 	station_teardown();
@@ -1491,8 +1497,9 @@ TEST(station_passed_unit_back_before_its_job_ended_is_not_flashed)
 /* A board with USB serial SN<devnum> on another port than station_port()'s. */
 static void hotplug_on(const char *port, enum hotplug_action action, unsigned devnum)
 {
-	struct hotplug_event ev = { .action = action, .vid = 0x18d1, .pid = 0x4ee0, .busnum = 1,
-				    .devnum = devnum };
+	struct hotplug_event ev = {
+		.action = action, .vid = 0x18d1, .pid = 0x4ee0, .busnum = 1, .devnum = devnum
+	};
 
 	snprintf(ev.port, sizeof(ev.port), "%s", port);
 	snprintf(ev.devnode, sizeof(ev.devnode), "/dev/bus/usb/001/%03u", devnum);

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char tmp[256];	/* fixture directory, one per test */
+static char tmp[256]; /* fixture directory, one per test */
 static char sha_a[65], sha_b[65], sha_s[65];
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -67,8 +67,10 @@ static void fixture(void)
 	for (size_t i = 0; i < sizeof(b); i++)
 		b[i] = (uint8_t)(i * 13 + 5);
 	/* sparse: magic, 1.0, 28, 12, blk 4096, 16 blocks, 2 chunks, 0; RAW 1 block; DONT_CARE 15 */
-	memcpy(p, "\x3a\xff\x26\xed\x01\x00\x00\x00\x1c\x00\x0c\x00\x00\x10\x00\x00"
-		  "\x10\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00", 28);
+	memcpy(p,
+	       "\x3a\xff\x26\xed\x01\x00\x00\x00\x1c\x00\x0c\x00\x00\x10\x00\x00"
+	       "\x10\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00",
+	       28);
 	p += 28;
 	memcpy(p, "\xc1\xca\x00\x00\x01\x00\x00\x00\x0c\x10\x00\x00", 12);
 	p += 12 + 4096;
@@ -140,18 +142,19 @@ TEST(good_dfuse_recipe_parses_to_expected_struct)
 	uint8_t want[32];
 
 	fixture();
-	write_recipe("stm32.json",
-		     "{ 'name': 'stm32', 'match': { 'vid': '0483', 'pid': 'DF11', 'bcd_min': '2100',"
-		     "  'bcd_max': '22ff', 'ports': ['1-1.*', '2-3'] },"
-		     "  'serial': { 'source': 'dfuse_uid' },"
-		     "  'stages': ["
-		     "  { 'op': 'dfuse.read_uid', 'address': '0x1fff7a10' },"
-		     "  { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin',"
-		     "    'sha256': '@A@', 'retries': 2, 'name': 'boot' },"
-		     "  { 'op': 'dfuse.download', 'alt': 0, 'address': 134221824, 'file': 'b.bin',"
-		     "    'sha256': '@B@', 'erase': 'none', 'verify': 'none', 'timeout_ms': 9000 },"
-		     "  { 'op': 'dfuse.leave', 'address': '0x08000000' } ] }",
-		     path, sizeof(path));
+	write_recipe(
+		"stm32.json",
+		"{ 'name': 'stm32', 'match': { 'vid': '0483', 'pid': 'DF11', 'bcd_min': '2100',"
+		"  'bcd_max': '22ff', 'ports': ['1-1.*', '2-3'] },"
+		"  'serial': { 'source': 'dfuse_uid' },"
+		"  'stages': ["
+		"  { 'op': 'dfuse.read_uid', 'address': '0x1fff7a10' },"
+		"  { 'op': 'dfuse.download', 'address': '0x08000000', 'file': 'a.bin',"
+		"    'sha256': '@A@', 'retries': 2, 'name': 'boot' },"
+		"  { 'op': 'dfuse.download', 'alt': 0, 'address': 134221824, 'file': 'b.bin',"
+		"    'sha256': '@B@', 'erase': 'none', 'verify': 'none', 'timeout_ms': 9000 },"
+		"  { 'op': 'dfuse.leave', 'address': '0x08000000' } ] }",
+		path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), 0);
 	ASSERT_EQ(d.n, 0);
 	ASSERT_STREQ(r->name, "stm32");
@@ -205,22 +208,23 @@ TEST(good_imx_fastboot_recipe_parses_to_expected_struct)
 	char path[512];
 
 	fixture();
-	write_recipe("imx.json",
-		     "{ 'name': 'imx6q', 'match': { 'vid': '15a2', 'pid': '0054' },"
-		     "  'serial': { 'source': 'imx_ocotp', 'ocotp_words': ['0x021bc410', '0x021bc420'] },"
-		     "  'stages': ["
-		     "  { 'op': 'sdp.boot', 'file': 'a.bin', 'sha256': '@A@' },"
-		     "  { 'op': 'await', 'vid': '0525', 'pid': 'a4a5', 'timeout_ms': 20000 },"
-		     "  { 'op': 'fastboot.getvar', 'var': 'product', 'expect': 'sabresd' },"
-		     "  { 'op': 'fastboot.ucmd', 'command': 'mmc dev 0' },"
-		     "  { 'op': 'fastboot.flash', 'offset': '0x400', 'file': 'b.bin', 'sha256': '@B@',"
-		     "    'verify': 'crc32' },"
-		     "  { 'op': 'fastboot.flash', 'partition': 'rootfs', 'file': 's.simg', 'sha256': '@S@',"
-		     "    'sparse': 'auto', 'max_download': '0x1000000' },"
-		     "  { 'op': 'fastboot.ucmd', 'command': 'reset', 'async': true },"
-		     "  { 'op': 'await', 'vid': '0525', 'pid': 'a4a5' },"
-		     "  { 'op': 'fastboot.continue' } ] }",
-		     path, sizeof(path));
+	write_recipe(
+		"imx.json",
+		"{ 'name': 'imx6q', 'match': { 'vid': '15a2', 'pid': '0054' },"
+		"  'serial': { 'source': 'imx_ocotp', 'ocotp_words': ['0x021bc410', '0x021bc420'] },"
+		"  'stages': ["
+		"  { 'op': 'sdp.boot', 'file': 'a.bin', 'sha256': '@A@' },"
+		"  { 'op': 'await', 'vid': '0525', 'pid': 'a4a5', 'timeout_ms': 20000 },"
+		"  { 'op': 'fastboot.getvar', 'var': 'product', 'expect': 'sabresd' },"
+		"  { 'op': 'fastboot.ucmd', 'command': 'mmc dev 0' },"
+		"  { 'op': 'fastboot.flash', 'offset': '0x400', 'file': 'b.bin', 'sha256': '@B@',"
+		"    'verify': 'crc32' },"
+		"  { 'op': 'fastboot.flash', 'partition': 'rootfs', 'file': 's.simg', 'sha256': '@S@',"
+		"    'sparse': 'auto', 'max_download': '0x1000000' },"
+		"  { 'op': 'fastboot.ucmd', 'command': 'reset', 'async': true },"
+		"  { 'op': 'await', 'vid': '0525', 'pid': 'a4a5' },"
+		"  { 'op': 'fastboot.continue' } ] }",
+		path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), 0);
 	ASSERT_EQ(d.n, 0);
 	ASSERT_EQ(r->serial.source, RECIPE_SERIAL_IMX_OCOTP);
@@ -263,22 +267,23 @@ TEST(good_ingenic_recipe_parses_to_expected_struct)
 	char path[512];
 
 	fixture();
-	write_recipe("t31.json",
-		     "{ 'name': 't31', 'match': { 'vid': 'a108', 'pid': 'c309' },"
-		     "  'serial': 'ingenic_efuse', 'jedec': ['ef4018', '206018'],"
-		     "  'stages': ["
-		     "  { 'op': 'ingenic.boot', 'soc': 't31', 'spl': { 'file': 'b.bin', 'sha256': '@B@' },"
-		     "    'burner': { 'file': 'a.bin', 'sha256': '@A@' } },"
-		     "  { 'op': 'ingenic.check_jedec' },"
-		     "  { 'op': 'ingenic.config', 'flash': 'sfc_nor', 'erase': 'chip', 'partitions': ["
-		     "    { 'name': 'uboot', 'offset': 0, 'size': '0x40000' },"
-		     "    { 'name': 'kernel', 'offset': '0x40000', 'size': '0x280000' } ] },"
-		     "  { 'op': 'ingenic.write', 'partition': 'uboot', 'file': 'a.bin', 'sha256': '@A@' },"
-		     "  { 'op': 'ingenic.write', 'partition': 'kernel', 'offset': '0x1000', 'file': 'b.bin',"
-		     "    'sha256': '@B@', 'verify': 'readback' },"
-		     "  { 'op': 'ingenic.write', 'offset': '0x50000', 'file': 'a.bin', 'sha256': '@A@' },"
-		     "  { 'op': 'ingenic.reboot' } ] }",
-		     path, sizeof(path));
+	write_recipe(
+		"t31.json",
+		"{ 'name': 't31', 'match': { 'vid': 'a108', 'pid': 'c309' },"
+		"  'serial': 'ingenic_efuse', 'jedec': ['ef4018', '206018'],"
+		"  'stages': ["
+		"  { 'op': 'ingenic.boot', 'soc': 't31', 'spl': { 'file': 'b.bin', 'sha256': '@B@' },"
+		"    'burner': { 'file': 'a.bin', 'sha256': '@A@' } },"
+		"  { 'op': 'ingenic.check_jedec' },"
+		"  { 'op': 'ingenic.config', 'flash': 'sfc_nor', 'erase': 'chip', 'partitions': ["
+		"    { 'name': 'uboot', 'offset': 0, 'size': '0x40000' },"
+		"    { 'name': 'kernel', 'offset': '0x40000', 'size': '0x280000' } ] },"
+		"  { 'op': 'ingenic.write', 'partition': 'uboot', 'file': 'a.bin', 'sha256': '@A@' },"
+		"  { 'op': 'ingenic.write', 'partition': 'kernel', 'offset': '0x1000', 'file': 'b.bin',"
+		"    'sha256': '@B@', 'verify': 'readback' },"
+		"  { 'op': 'ingenic.write', 'offset': '0x50000', 'file': 'a.bin', 'sha256': '@A@' },"
+		"  { 'op': 'ingenic.reboot' } ] }",
+		path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), 0);
 	ASSERT_EQ(d.n, 0);
 	ASSERT_EQ(r->serial.source, RECIPE_SERIAL_INGENIC_EFUSE);
@@ -319,7 +324,8 @@ TEST(example_recipes_in_tree_are_valid)
 		char path[512];
 		int k;
 
-		snprintf(path, sizeof(path), "%s/jobs/recipes/%s", top && *top ? top : ".", names[i]);
+		snprintf(path, sizeof(path), "%s/jobs/recipes/%s", top && *top ? top : ".",
+			 names[i]);
 		k = recipe_load(path, &r, &d);
 		if (k < 0)
 			TEST_FAIL("%s: %d, first message: %s", path, k, d.n ? d.msgs[0] : "(none)");
@@ -337,21 +343,24 @@ TEST(example_recipes_in_tree_are_valid)
 struct bad_case {
 	const char *what;
 	const char *json;
-	const char *msgs[4];	/* expected, after "PATH: " */
+	const char *msgs[4]; /* expected, after "PATH: " */
 };
 
 static const struct bad_case bad_cases[] = {
 	{ "unknown key",
-	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.leave', 'adress': '0x08000000' } ] }",
+	  "{ 'name': 'x', " DFU_MATCH
+	  ", 'stages': [ { 'op': 'dfuse.leave', 'adress': '0x08000000' } ] }",
 	  { "stages[0].adress: unknown key", "stages[0].address: missing" } },
 	{ "unknown top-level key",
-	  "{ 'name': 'x', 'colour': 'red', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.leave', 'address': 0 } ] }",
+	  "{ 'name': 'x', 'colour': 'red', " DFU_MATCH
+	  ", 'stages': [ { 'op': 'dfuse.leave', 'address': 0 } ] }",
 	  { "colour: unknown key" } },
 	{ "wrong types",
 	  "{ 'name': 7, 'match': [], 'stages': [ { 'op': 'dfuse.leave', 'address': 0, 'retries': 'two' } ] }",
 	  { "name: not a string", "match: not an object", "stages[0].retries: not a number" } },
 	{ "offset not a number",
-	  "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.leave', 'address': '0x8zz' } ] }",
+	  "{ 'name': 'x', " DFU_MATCH
+	  ", 'stages': [ { 'op': 'dfuse.leave', 'address': '0x8zz' } ] }",
 	  { "stages[0].address: not a number" } },
 	/* Issue 17: a number that does not fit said "not a number". */
 	{ "number out of range",
@@ -536,7 +545,8 @@ static const struct bad_case bad_cases[] = {
 	  { "stages[1]: erasing sector 0 (0x08000000-0x08003fff) destroys bytes written by "
 	    "stages[0]; add \"destroys_earlier\": true if intended" } },
 	{ "dfuse_layout plans 2 KiB pages (STM32L4): a stage in the page of an earlier one",
-	  "{ 'name': 'x', " DFU_MATCH ", 'dfuse_layout': '@Internal Flash  /0x08000000/0512*0002Kg',"
+	  "{ 'name': 'x', " DFU_MATCH
+	  ", 'dfuse_layout': '@Internal Flash  /0x08000000/0512*0002Kg',"
 	  " 'stages': ["
 	  " { 'op': 'dfuse.download', 'address': '0x08000400', 'file': 'b.bin', 'sha256': '@B@',"
 	  "   'erase': 'none' },"
@@ -591,14 +601,15 @@ TEST(bad_recipes_give_exact_messages)
 		if (k != -EBADMSG || d.n != n) {
 			for (size_t j = 0; j < d.n; j++)
 				printf("#   got: %s\n", d.msgs[j]);
-			TEST_FAIL("case '%s': returned %d with %zu messages, want -EBADMSG with %zu",
-				  c->what, k, d.n, n);
+			TEST_FAIL(
+				"case '%s': returned %d with %zu messages, want -EBADMSG with %zu",
+				c->what, k, d.n, n);
 		}
 		for (size_t j = 0; j < n; j++) {
 			snprintf(want, sizeof(want), "%s: %s", path, c->msgs[j]);
 			if (strcmp(d.msgs[j], want) != 0)
-				TEST_FAIL("case '%s' message %zu:\n#   got:  %s\n#   want: %s", c->what,
-					  j, d.msgs[j], want);
+				TEST_FAIL("case '%s' message %zu:\n#   got:  %s\n#   want: %s",
+					  c->what, j, d.msgs[j], want);
 		}
 		ASSERT_TRUE(r == NULL);
 		recipe_diags_release(&d);
@@ -613,7 +624,8 @@ TEST(sha256_mismatch_names_actual_digest)
 
 	fixture();
 	write_recipe("bad.json",
-		     "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
+		     "{ 'name': 'x', " DFU_MATCH
+		     ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
 		     " 'file': 'a.bin', 'sha256': '@B@' } ] }",
 		     path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
@@ -633,15 +645,16 @@ TEST(empty_image_is_refused)
 
 	fixture();
 	write_file("e.bin", "", 0);
-	write_recipe("bad.json",
-		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': ["
-		     " { 'op': 'ingenic.boot', 'soc': 't31', 'spl': { 'file': 'e.bin', 'sha256':"
-		     "   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },"
-		     "   'burner': { 'file': 'a.bin', 'sha256': '@A@' } },"
-		     " { 'op': 'ingenic.config', 'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] },"
-		     " { 'op': 'ingenic.write', 'offset': 0, 'file': 'e.bin', 'sha256':"
-		     "   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' } ] }",
-		     path, sizeof(path));
+	write_recipe(
+		"bad.json",
+		"{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': ["
+		" { 'op': 'ingenic.boot', 'soc': 't31', 'spl': { 'file': 'e.bin', 'sha256':"
+		"   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },"
+		"   'burner': { 'file': 'a.bin', 'sha256': '@A@' } },"
+		" { 'op': 'ingenic.config', 'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] },"
+		" { 'op': 'ingenic.write', 'offset': 0, 'file': 'e.bin', 'sha256':"
+		"   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' } ] }",
+		path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
 	if (d.n != 2)
 		for (size_t j = 0; j < d.n; j++)
@@ -666,9 +679,10 @@ TEST(symlink_out_of_directory_is_refused)
 	snprintf(link, sizeof(link), "%s/out.bin", sub);
 	ASSERT_OK(symlink("../a.bin", link));
 	snprintf(link, sizeof(link), "%s/in.bin", sub);
-	ASSERT_OK(symlink("out.bin", link));	/* in -> out -> ../a.bin */
+	ASSERT_OK(symlink("out.bin", link)); /* in -> out -> ../a.bin */
 	write_recipe("recipes/r.json",
-		     "{ 'name': 'x', " DFU_MATCH ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
+		     "{ 'name': 'x', " DFU_MATCH
+		     ", 'stages': [ { 'op': 'dfuse.download', 'address': 0,"
 		     " 'file': 'in.bin', 'sha256': '@A@' } ] }",
 		     path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
@@ -716,9 +730,10 @@ static void set_recipe(const char *file, const char *name, const char *match)
 {
 	char text[2048], path[512];
 
-	snprintf(text, sizeof(text),
-		 "{ 'name': '%s', 'match': %s, 'stages': [ { 'op': 'dfuse.leave', 'address': 0 } ] }",
-		 name, match);
+	snprintf(
+		text, sizeof(text),
+		"{ 'name': '%s', 'match': %s, 'stages': [ { 'op': 'dfuse.leave', 'address': 0 } ] }",
+		name, match);
 	write_recipe(file, text, path, sizeof(path));
 }
 
@@ -756,7 +771,9 @@ TEST(recipe_set_load_dir_missing_directory)
 	ASSERT_EQ(recipe_set_load_dir("/nonexistent/flashd-recipes", &set, &d), -ENOENT);
 	ASSERT_TRUE(set == NULL);
 	ASSERT_EQ(d.n, 1);
-	ASSERT_STREQ(d.msgs[0], "/nonexistent/flashd-recipes: cannot read directory: No such file or directory");
+	ASSERT_STREQ(
+		d.msgs[0],
+		"/nonexistent/flashd-recipes: cannot read directory: No such file or directory");
 	recipe_diags_release(&d);
 }
 
@@ -779,11 +796,13 @@ TEST(match_by_vid_pid_bcd_and_port_most_specific_wins)
 	fixture();
 	set_recipe("1.json", "any-port", "{ 'vid': '0483', 'pid': 'df11' }");
 	set_recipe("2.json", "hub1", "{ 'vid': '0483', 'pid': 'df11', 'ports': ['1-1.*'] }");
-	set_recipe("3.json", "hub1-port3", "{ 'vid': '0483', 'pid': 'df11', 'ports': ['1-1.3', '9-9'] }");
+	set_recipe("3.json", "hub1-port3",
+		   "{ 'vid': '0483', 'pid': 'df11', 'ports': ['1-1.3', '9-9'] }");
 	set_recipe("4.json", "old-rom",
 		   "{ 'vid': '0483', 'pid': 'df11', 'bcd_min': '2000', 'bcd_max': '20ff' }");
-	set_recipe("5.json", "new-rom-hub2",
-		   "{ 'vid': '0483', 'pid': 'df11', 'bcd_min': '2200', 'bcd_max': '22ff', 'ports': ['2-*'] }");
+	set_recipe(
+		"5.json", "new-rom-hub2",
+		"{ 'vid': '0483', 'pid': 'df11', 'bcd_min': '2200', 'bcd_max': '22ff', 'ports': ['2-*'] }");
 	set_recipe("6.json", "any-hub2", "{ 'vid': '0483', 'pid': 'df11', 'ports': ['2-?'] }");
 	set_recipe("7.json", "t31", "{ 'vid': 'a108', 'pid': 'c309', 'ports': ['1-[12].*'] }");
 	ASSERT_EQ(recipe_set_load_dir(tmp, &set, &d), 0);
@@ -930,16 +949,18 @@ TEST(ingenic_spl_bounded_by_rom_load_area_not_d2i_len)
 	/* More than cache-as-RAM holds: refused, file, size and limit named. */
 	ASSERT_EQ(load_ingenic_spl("t31", 124929, &r, &d, path, sizeof(path)), -EBADMSG);
 	ASSERT_EQ(d.n, 1);
-	snprintf(want, sizeof(want),
-		 "%s: stages[0].spl.file: 'spl.bin' is 124929 bytes, more than the t31 ROM loads (124928)",
-		 path);
+	snprintf(
+		want, sizeof(want),
+		"%s: stages[0].spl.file: 'spl.bin' is 124929 bytes, more than the t31 ROM loads (124928)",
+		path);
 	ASSERT_STREQ(d.msgs[0], want);
 	recipe_diags_release(&d);
 	/* X1000: 16 KiB TCSM, SPL at +0x1800. */
 	ASSERT_EQ(load_ingenic_spl("x1000", 10241, &r, &d, path, sizeof(path)), -EBADMSG);
-	snprintf(want, sizeof(want),
-		 "%s: stages[0].spl.file: 'spl.bin' is 10241 bytes, more than the x1000 ROM loads (10240)",
-		 path);
+	snprintf(
+		want, sizeof(want),
+		"%s: stages[0].spl.file: 'spl.bin' is 10241 bytes, more than the x1000 ROM loads (10240)",
+		path);
 	ASSERT_EQ(d.n, 1);
 	ASSERT_STREQ(d.msgs[0], want);
 	recipe_diags_release(&d);
@@ -961,8 +982,8 @@ static void put_le(uint8_t *p, uint32_t v, int n)
 }
 
 /* The mkdfu.py layout: one target (alt), elements of a.bin's first bytes at addrs[]. */
-static size_t make_dfu(uint8_t *out, uint8_t alt, uint16_t vid, uint16_t pid,
-		       const uint32_t *addrs, const uint32_t *sizes, unsigned n)
+static size_t make_dfu(uint8_t *out, uint8_t alt, uint16_t vid, uint16_t pid, const uint32_t *addrs,
+		       const uint32_t *sizes, unsigned n)
 {
 	size_t o = 11, tsize = 0, tstart;
 	uint32_t crc;
@@ -1083,9 +1104,8 @@ TEST(dfuse_download_dfu_file_bad_crc_truncated_and_wrong_alt)
 
 	fixture();
 	n = make_dfu(dfu_buf, 0, 0x0483, 0xdf11, dfu_addrs, dfu_sizes, 2);
-	dfu_buf[400] ^= 1;	/* element data: only the suffix CRC notices */
-	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r1, &d, path, sizeof(path)),
-		  -EBADMSG);
+	dfu_buf[400] ^= 1; /* element data: only the suffix CRC notices */
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r1, &d, path, sizeof(path)), -EBADMSG);
 	expect_one_msg(&d, path, "stages[0].file: 'fw.dfu': bad DfuSe file: offset ", true);
 	ASSERT_TRUE(strstr(d.msgs[0], "suffix CRC"));
 	recipe_diags_release(&d);
@@ -1098,8 +1118,7 @@ TEST(dfuse_download_dfu_file_bad_crc_truncated_and_wrong_alt)
 
 		put_le(dfu_buf + n - 4, crc, 4);
 	}
-	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r2, &d, path, sizeof(path)),
-		  -EBADMSG);
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r2, &d, path, sizeof(path)), -EBADMSG);
 	expect_one_msg(&d, path, "stages[0].file: 'fw.dfu': bad DfuSe file: offset ", true);
 	ASSERT_TRUE(strstr(d.msgs[0], "element 1"));
 	recipe_diags_release(&d);
@@ -1122,8 +1141,7 @@ TEST(dfuse_download_dfu_file_vid_pid_must_match_the_device)
 
 	fixture();
 	n = make_dfu(dfu_buf, 0, 0x1234, 0x5678, dfu_addrs, dfu_sizes, 2);
-	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r, &d, path, sizeof(path)),
-		  -EBADMSG);
+	ASSERT_EQ(load_dfu_recipe("fw.dfu", dfu_buf, n, "", &r, &d, path, sizeof(path)), -EBADMSG);
 	expect_one_msg(&d, path,
 		       "stages[0].file: 'fw.dfu' is for 1234:5678, the stage's device is 0483:df11",
 		       false);
@@ -1175,12 +1193,14 @@ TEST(ingenic_config_nor_parameters)
 	char path[512], want[1024];
 
 	fixture();
-	write_recipe("nor.json",
-		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
-		     " { 'op': 'ingenic.config', 'quad': true, 'nor': { 'size': '0x2000000',"
-		     "   'quad_enable': 'sr1_bit6' },"
-		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x2000000' } ] } ] }",
-		     path, sizeof(path));
+	write_recipe(
+		"nor.json",
+		"{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT
+		","
+		" { 'op': 'ingenic.config', 'quad': true, 'nor': { 'size': '0x2000000',"
+		"   'quad_enable': 'sr1_bit6' },"
+		"   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x2000000' } ] } ] }",
+		path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), 0);
 	c = &r->stages[1].u.ingenic_config;
 	ASSERT_TRUE(c->quad);
@@ -1191,12 +1211,14 @@ TEST(ingenic_config_nor_parameters)
 	recipe_free(r);
 	r = NULL;
 
-	write_recipe("bad.json",
-		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
-		     " { 'op': 'ingenic.config', 'nor': { 'size': '0x300000', 'quad_enable': 'sr3',"
-		     "   'erase': 4096 },"
-		     "   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
-		     path, sizeof(path));
+	write_recipe(
+		"bad.json",
+		"{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT
+		","
+		" { 'op': 'ingenic.config', 'nor': { 'size': '0x300000', 'quad_enable': 'sr3',"
+		"   'erase': 4096 },"
+		"   'partitions': [ { 'name': 'all', 'offset': 0, 'size': '0x1000' } ] } ] }",
+		path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
 	ASSERT_EQ(d.n, 3);
 	snprintf(want, sizeof(want), "%s: stages[1].nor.erase: unknown key", path);
@@ -1215,13 +1237,15 @@ TEST(ingenic_raw_offsets_without_a_partition_table)
 	char path[512];
 
 	fixture();
-	write_recipe("raw.json",
-		     "{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT ","
-		     " { 'op': 'ingenic.config', 'erase': 'none' },"
-		     " { 'op': 'ingenic.write', 'offset': '0x40000', 'file': 'a.bin', 'sha256': '@A@' },"
-		     " { 'op': 'ingenic.config', 'erase': 'chip', 'destroys_earlier': true },"
-		     " { 'op': 'ingenic.write', 'offset': '0x123456', 'file': 'b.bin', 'sha256': '@B@' } ] }",
-		     path, sizeof(path));
+	write_recipe(
+		"raw.json",
+		"{ 'name': 'x', 'match': { 'vid': 'a108', 'pid': 'c309' }, 'stages': [ " T31_BOOT
+		","
+		" { 'op': 'ingenic.config', 'erase': 'none' },"
+		" { 'op': 'ingenic.write', 'offset': '0x40000', 'file': 'a.bin', 'sha256': '@A@' },"
+		" { 'op': 'ingenic.config', 'erase': 'chip', 'destroys_earlier': true },"
+		" { 'op': 'ingenic.write', 'offset': '0x123456', 'file': 'b.bin', 'sha256': '@B@' } ] }",
+		path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), 0);
 	ASSERT_EQ(r->stages[1].u.ingenic_config.erase, RECIPE_ERASE_BLOCKS);
 	ASSERT_EQ(r->stages[1].u.ingenic_config.n_partitions, 0);
@@ -1308,8 +1332,8 @@ static size_t make_gpt(uint8_t *g)
 	put_le(g + 446 + 12, 131071, 4);
 	g[510] = 0x55;
 	g[511] = 0xaa;
-	memset(e, 0x11, 16);			/* type */
-	memset(e + 16, 0x22, 16);		/* unique GUID */
+	memset(e, 0x11, 16);	  /* type */
+	memset(e + 16, 0x22, 16); /* unique GUID */
 	put_le(e + 32, 2048, 4);
 	put_le(e + 40, 4095, 4);
 	e[56] = 'e';
@@ -1376,11 +1400,14 @@ TEST(bad_gpt_and_mbr_images_and_oem_prefix_are_refused_naming_file)
 		size_t off;
 		const char *msg[3];
 	} cases[] = {
-		{ 1024 + 200, { "stages[0].file: 'g.img' is not a valid GPT image: GPT entry array CRC does not match",
-				"stages[1].file: 'm.img' is not a valid MBR image: no 0x55AA signature at byte 510",
-				"stages[2].command: give the words after \"oem \" (format, partconf:1 1, run:...)" } },
-		{ 512 + 20, { "stages[0].file: 'g.img' is not a valid GPT image: GPT header CRC does not match" } },
-		{ 512, { "stages[0].file: 'g.img' is not a valid GPT image: no \"EFI PART\" signature at LBA 1" } },
+		{ 1024 + 200,
+		  { "stages[0].file: 'g.img' is not a valid GPT image: GPT entry array CRC does not match",
+		    "stages[1].file: 'm.img' is not a valid MBR image: no 0x55AA signature at byte 510",
+		    "stages[2].command: give the words after \"oem \" (format, partconf:1 1, run:...)" } },
+		{ 512 + 20,
+		  { "stages[0].file: 'g.img' is not a valid GPT image: GPT header CRC does not match" } },
+		{ 512,
+		  { "stages[0].file: 'g.img' is not a valid GPT image: no \"EFI PART\" signature at LBA 1" } },
 	};
 	static uint8_t good[34 * 512];
 	uint8_t mbr[512] = { 0 };
@@ -1398,7 +1425,8 @@ TEST(bad_gpt_and_mbr_images_and_oem_prefix_are_refused_naming_file)
 		/* Stage 0 fails on its own, so the two tables are not also
 		 * reported as overlapping. */
 		ASSERT_EQ(load_table_recipe(gpt_buf, c ? good : mbr, "mbr",
-					    c ? "format" : "oem format", &r, &d, path, sizeof(path)),
+					    c ? "format" : "oem format", &r, &d, path,
+					    sizeof(path)),
 			  -EBADMSG);
 		if (d.n != n)
 			for (size_t j = 0; j < d.n; j++)
@@ -1414,8 +1442,8 @@ TEST(bad_gpt_and_mbr_images_and_oem_prefix_are_refused_naming_file)
 	tmp[0] = '\0';
 }
 
-static int load_gpt_recipe(const char *parts, struct recipe **r, struct recipe_diags *d,
-			   char *path, size_t n)
+static int load_gpt_recipe(const char *parts, struct recipe **r, struct recipe_diags *d, char *path,
+			   size_t n)
 {
 	char json[2048];
 
@@ -1489,18 +1517,20 @@ TEST(raw_write_inside_a_gpt_is_refused)
 	char path[512];
 
 	fixture();
-	write_recipe("o.json",
-		     "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
-		     " { 'op': 'fastboot.getvar', 'var': 'serialno' },"
-		     " { 'op': 'fastboot.gpt', 'disk_size': '0x4000000', 'partitions': ["
-		     "   { 'name': 'rootfs', 'size': '-' } ] },"
-		     " { 'op': 'fastboot.flash', 'offset': '0x400', 'file': 'a.bin', 'sha256': '@A@' } ] }",
-		     path, sizeof(path));
+	write_recipe(
+		"o.json",
+		"{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+		" { 'op': 'fastboot.getvar', 'var': 'serialno' },"
+		" { 'op': 'fastboot.gpt', 'disk_size': '0x4000000', 'partitions': ["
+		"   { 'name': 'rootfs', 'size': '-' } ] },"
+		" { 'op': 'fastboot.flash', 'offset': '0x400', 'file': 'a.bin', 'sha256': '@A@' } ] }",
+		path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
-	expect_one_msg(&d, path,
-		       "stages[2]: writing 0x00000400-0x000013ff (over 0x00000000-0x000043ff) "
-		       "destroys bytes written by stages[1]; add \"destroys_earlier\": true if intended",
-		       false);
+	expect_one_msg(
+		&d, path,
+		"stages[2]: writing 0x00000400-0x000013ff (over 0x00000000-0x000043ff) "
+		"destroys bytes written by stages[1]; add \"destroys_earlier\": true if intended",
+		false);
 	recipe_diags_release(&d);
 	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	tmp[0] = '\0';

@@ -42,7 +42,7 @@ static struct test_registry test_reg;
 
 #define TEST_FAIL(...)                                                                             \
 	do {                                                                                       \
-		fprintf(stdout, "#   %s:%d: ", __FILE__, __LINE__);                                    \
+		fprintf(stdout, "#   %s:%d: ", __FILE__, __LINE__);                                \
 		fprintf(stdout, __VA_ARGS__);                                                      \
 		fputc('\n', stdout);                                                               \
 		test_reg.failed_current = 1;                                                       \
@@ -60,7 +60,7 @@ static struct test_registry test_reg;
 		long long _a = (long long)(a), _b = (long long)(b);                                \
 		if (_a != _b)                                                                      \
 			TEST_FAIL("%s == %s: %lld != %lld (0x%llx != 0x%llx)", #a, #b, _a, _b,     \
-				  (unsigned long long)_a, (unsigned long long)_b);                  \
+				  (unsigned long long)_a, (unsigned long long)_b);                 \
 	} while (0)
 
 #define ASSERT_OK(expr)                                                                            \

@@ -46,8 +46,8 @@ TEST(crc32_incremental_equals_one_shot)
  * in the doc, so check the same relation on a fixed 4 KiB pattern whose
  * expected values come from Python's zlib, and decode the documented bytes.
  */
-static const uint8_t doc_suffix[16] = {0xff, 0xff, 0x11, 0xdf, 0x83, 0x04, 0x00, 0x01,
-				       0x55, 0x46, 0x44, 0x10, 0x61, 0x3c, 0x75, 0xe4};
+static const uint8_t doc_suffix[16] = { 0xff, 0xff, 0x11, 0xdf, 0x83, 0x04, 0x00, 0x01,
+					0x55, 0x46, 0x44, 0x10, 0x61, 0x3c, 0x75, 0xe4 };
 
 TEST(crc32_dfu_suffix_4k_vector)
 {
@@ -66,7 +66,7 @@ TEST(crc32_dfu_suffix_4k_vector)
 	file[4096 + 15] = 0xa5;
 
 	struct dfu_file_suffix s;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_OK(dfu_file_parse_suffix(file, sizeof(file), &s, &e));
 	ASSERT_EQ(s.crc, 0xa50306c9);
@@ -105,9 +105,10 @@ static uint32_t fill_bytewise(uint32_t crc, const uint8_t pat[4], size_t len)
 
 TEST(crc32_fill_equals_bytes_laid_out)
 {
-	static const uint8_t pat[4] = {0x5a, 0xa5, 0x07, 0x3c};
-	static const size_t lens[] = {0, 1, 3, 4, 4095, 4096, 4097, 3 * 4096, 5 * 4096 + 6,
-				      512 * 1024, 512 * 1024 + 1021};
+	static const uint8_t pat[4] = { 0x5a, 0xa5, 0x07, 0x3c };
+	static const size_t lens[] = {
+		0, 1, 3, 4, 4095, 4096, 4097, 3 * 4096, 5 * 4096 + 6, 512 * 1024, 512 * 1024 + 1021
+	};
 
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		ASSERT_EQ(crc32_fill(0, pat, lens[i]), fill_bytewise(0, pat, lens[i]));

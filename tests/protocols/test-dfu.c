@@ -32,9 +32,9 @@ TEST(dfu_status_errno_mapping)
 TEST(dfu_func_desc_stm32_rom)
 {
 	/* Interface descriptor extra bytes of the F4 ROM: 0x0B, 255 ms, 2048, DfuSe (§1.2). */
-	const uint8_t extra[] = {9, 0x21, 0x0b, 0xff, 0x00, 0x00, 0x08, 0x1a, 0x01};
+	const uint8_t extra[] = { 9, 0x21, 0x0b, 0xff, 0x00, 0x00, 0x08, 0x1a, 0x01 };
 	struct dfu_func_desc d;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_OK(dfu_func_desc_parse(extra, sizeof(extra), &d, &e));
 	ASSERT_EQ(d.attributes, 0x0b);
@@ -45,9 +45,9 @@ TEST(dfu_func_desc_stm32_rom)
 
 TEST(dfu_func_desc_after_other_descriptor_and_dfu10)
 {
-	const uint8_t extra[] = {4, 0x24, 1, 2, 7, 0x21, 0x03, 0x10, 0x00, 0x00, 0x04};
+	const uint8_t extra[] = { 4, 0x24, 1, 2, 7, 0x21, 0x03, 0x10, 0x00, 0x00, 0x04 };
 	struct dfu_func_desc d;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_OK(dfu_func_desc_parse(extra, sizeof(extra), &d, &e));
 	ASSERT_EQ(d.length, 7);
@@ -57,11 +57,11 @@ TEST(dfu_func_desc_after_other_descriptor_and_dfu10)
 
 TEST(dfu_func_desc_missing_or_malformed)
 {
-	const uint8_t none[] = {4, 0x24, 1, 2};
-	const uint8_t overrun[] = {9, 0x21, 0x0b};
-	const uint8_t short5[] = {5, 0x21, 0x0b, 0, 0};
+	const uint8_t none[] = { 4, 0x24, 1, 2 };
+	const uint8_t overrun[] = { 9, 0x21, 0x0b };
+	const uint8_t short5[] = { 5, 0x21, 0x0b, 0, 0 };
 	struct dfu_func_desc d;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_EQ(dfu_func_desc_parse(none, sizeof(none), &d, &e), -ENOENT);
 	err_clear(&e);
@@ -77,14 +77,14 @@ TEST(dfu_func_desc_missing_or_malformed)
 /* One timed poll sent while busy: state is the reply's bState. */
 static enum dfu_hold learn(enum dfu_hold h, uint8_t state, uint64_t took_us)
 {
-	struct dfu_status st = {.status = DFU_STATUS_OK, .poll_timeout_ms = 100, .state = state};
+	struct dfu_status st = { .status = DFU_STATUS_OK, .poll_timeout_ms = 100, .state = state };
 
 	return dfu_hold_learn(h, 0, &st, took_us);
 }
 
 TEST(dfu_hold_probe_outcomes)
 {
-	struct dfu_status unread = {.state = DFU_STATE_DNLOAD_IDLE};
+	struct dfu_status unread = { .state = DFU_STATE_DNLOAD_IDLE };
 
 	/* F4: the probe is held until the 8.3 ms write is done. */
 	ASSERT_EQ(learn(DFU_HOLD_UNKNOWN, DFU_STATE_DNLOAD_IDLE, 7000), DFU_HOLD_HOLDS);
@@ -105,7 +105,7 @@ TEST(dfu_hold_probe_outcomes)
 
 TEST(dfu_hold_unlearned_only_towards_answers)
 {
-	struct dfu_status unread = {.state = DFU_STATE_DNLOAD_IDLE};
+	struct dfu_status unread = { .state = DFU_STATE_DNLOAD_IDLE };
 
 	/* Polling at once must not spin: any busy reply or a STALL ends "holds". */
 	ASSERT_EQ(learn(DFU_HOLD_HOLDS, DFU_STATE_DNBUSY, 800), DFU_HOLD_ANSWERS);

@@ -62,7 +62,7 @@ static void fx_refresh_crc(struct fx *f)
 
 static void fx_target(struct fx *f, uint8_t alt, const char *name, uint32_t size, uint32_t n_el)
 {
-	uint8_t t[274] = {0};
+	uint8_t t[274] = { 0 };
 
 	memcpy(t, "Target", 6);
 	t[6] = alt;
@@ -106,7 +106,7 @@ TEST(dfu_file_good_dfuse_file)
 {
 	static struct fx f;
 	struct dfu_file *df = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	fx_good(&f);
 	ASSERT_EQ(f.len, 8509);
@@ -132,7 +132,7 @@ TEST(dfu_file_two_targets_unnamed)
 {
 	static struct fx f;
 	_cleanup_(dfu_file_freep) struct dfu_file *df = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	f.len = 0;
 	fx_prefix(&f, 2);
@@ -152,7 +152,7 @@ TEST(dfu_file_plain_suffix)
 {
 	static struct fx f;
 	_cleanup_(dfu_file_freep) struct dfu_file *df = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	f.len = 0;
 	for (int i = 0; i < 1000; i++)
@@ -169,7 +169,7 @@ TEST(dfu_file_raw_bin_has_no_suffix)
 {
 	static struct fx f;
 	struct dfu_file *df = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	f.len = 64;
 	memset(f.buf, 0xab, f.len);
@@ -181,8 +181,8 @@ TEST(dfu_file_raw_bin_has_no_suffix)
 TEST(dfu_file_shorter_than_suffix)
 {
 	struct dfu_file *df = NULL;
-	struct err e = {0};
-	uint8_t b[10] = {0};
+	struct err e = { 0 };
+	uint8_t b[10] = { 0 };
 
 	ASSERT_EQ(dfu_file_parse(b, sizeof(b), &df, &e), -EMSGSIZE);
 	ASSERT_STREQ(e.msg, "file is 10 bytes, too short for a 16-byte DFU suffix");
@@ -192,7 +192,7 @@ TEST(dfu_file_wrong_suffix_crc)
 {
 	static struct fx f;
 	struct dfu_file *df = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 	uint32_t good;
 
 	fx_good(&f);
@@ -210,7 +210,7 @@ TEST(dfu_file_truncated_dfu)
 {
 	static struct fx f;
 	struct dfu_file *df = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	/* Cut the file after 5000 bytes, then give it a fresh valid suffix: the target now overruns. */
 	fx_good(&f);
@@ -240,7 +240,7 @@ TEST(dfu_file_element_overflows_file)
 {
 	static struct fx f;
 	struct dfu_file *df = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	fx_good(&f);
 	/* Second element claims 4097 bytes: one more than its target holds. */
@@ -264,7 +264,7 @@ TEST(dfu_file_bad_signatures)
 {
 	static struct fx f;
 	struct dfu_file *df = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	fx_good(&f);
 	f.buf[f.len - 7] = 'X'; /* "UXD" */
@@ -297,7 +297,7 @@ TEST(dfu_file_malformed_counts)
 {
 	static struct fx f;
 	struct dfu_file *df = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	/* Target size larger than its elements: bytes left inside the target. */
 	fx_good(&f);

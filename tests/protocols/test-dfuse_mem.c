@@ -10,7 +10,7 @@
 TEST(dfuse_mem_f4_internal_flash)
 {
 	struct dfuse_layout l;
-	struct err e = {0};
+	struct err e = { 0 };
 	uint32_t start, size;
 
 	ASSERT_OK(
@@ -47,7 +47,7 @@ TEST(dfuse_mem_f4_internal_flash)
 TEST(dfuse_mem_f4_other_alts)
 {
 	struct dfuse_layout l;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_OK(dfuse_mem_parse("@Option Bytes  /0x1FFFC000/01*016 g", &l, &e));
 	ASSERT_STREQ(l.name, "Option Bytes");
@@ -68,7 +68,7 @@ TEST(dfuse_mem_f4_other_alts)
 TEST(dfuse_mem_f107)
 {
 	struct dfuse_layout l;
-	struct err e = {0};
+	struct err e = { 0 };
 	uint32_t start, size;
 
 	ASSERT_OK(dfuse_mem_parse("@Internal Flash  /0x08000000/128*002Kg", &l, &e));
@@ -83,7 +83,7 @@ TEST(dfuse_mem_f107)
 TEST(dfuse_mem_h750)
 {
 	struct dfuse_layout l;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_OK(dfuse_mem_parse("@Internal Flash   /0x08000000/16*128Kg", &l, &e));
 	ASSERT_EQ(dfuse_segment_end(&l.seg[0]), 0x08200000);
@@ -95,7 +95,7 @@ TEST(dfuse_mem_h750)
 TEST(dfuse_mem_g474_two_groups)
 {
 	struct dfuse_layout l;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_OK(dfuse_mem_parse("@Option Bytes   /0x1FFF7800/01*048 e/0x1FFFF800/01*048 e", &l,
 				  &e));
@@ -111,8 +111,8 @@ TEST(dfuse_mem_g474_two_groups)
 TEST(dfuse_mem_multipliers_and_letters)
 {
 	struct dfuse_layout l;
-	struct err e = {0};
-	static const uint8_t want[7] = {1, 2, 3, 4, 5, 6, 7};
+	struct err e = { 0 };
+	static const uint8_t want[7] = { 1, 2, 3, 4, 5, 6, 7 };
 	char s[64];
 
 	ASSERT_OK(dfuse_mem_parse("@X/0x00000000/1*1Ma,2*8Bb", &l, &e));
@@ -132,7 +132,7 @@ TEST(dfuse_mem_multipliers_and_letters)
 TEST(dfuse_mem_check_permissions)
 {
 	struct dfuse_layout l;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_OK(dfuse_mem_parse("@F/0x08000000/2*1Kg,1*1Ka", &l, &e));
 	err_clear(&e);
@@ -150,7 +150,7 @@ TEST(dfuse_mem_check_permissions)
 static void expect_bad(const char *s, int err, const char *msg)
 {
 	struct dfuse_layout l;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	err_clear(&e);
 	ASSERT_EQ(dfuse_mem_parse(s, &l, &e), err);
@@ -178,7 +178,7 @@ TEST(dfuse_mem_bad_strings)
 TEST(dfuse_mem_top_of_address_space_fits)
 {
 	struct dfuse_layout l;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_OK(dfuse_mem_parse("@F/0xFFFF0000/1*64Kg", &l, &e));
 	ASSERT_EQ(dfuse_segment_end(&l.seg[0]), 0x100000000ULL);
@@ -188,7 +188,7 @@ TEST(dfuse_mem_top_of_address_space_fits)
 TEST(dfuse_mem_too_many_segments)
 {
 	struct dfuse_layout l;
-	struct err e = {0};
+	struct err e = { 0 };
 	char s[512] = "@F/0x0";
 
 	for (int i = 0; i <= DFUSE_MEM_MAX_SEGMENTS; i++)

@@ -132,7 +132,9 @@ TEST(imx_image_dcd_pointer_outside_file_gives_ebadmsg)
 
 	put32(img + 12, SELF + 0x20000);
 	ASSERT_EQ(imx_image_parse(img, len, &im, &e), -EBADMSG);
-	ASSERT_STREQ(e.msg, "IVT at 0x0: DCD pointer 0x8781f400 is outside the file (offset 131072 of 65536 bytes)");
+	ASSERT_STREQ(
+		e.msg,
+		"IVT at 0x0: DCD pointer 0x8781f400 is outside the file (offset 131072 of 65536 bytes)");
 	/* before the start of the file */
 	put32(img + 12, SELF - 0x10);
 	err_clear(&e);
@@ -148,7 +150,9 @@ TEST(imx_image_boot_data_outside_file_gives_ebadmsg)
 
 	put32(img + 16, 0x10000000);
 	ASSERT_EQ(imx_image_parse(img, len, &im, &e), -EBADMSG);
-	ASSERT_STREQ(e.msg, "IVT at 0x0: boot data pointer 0x10000000 is outside the file (self 0x877ff400, 65536 bytes)");
+	ASSERT_STREQ(
+		e.msg,
+		"IVT at 0x0: boot data pointer 0x10000000 is outside the file (self 0x877ff400, 65536 bytes)");
 }
 
 TEST(imx_image_entry_outside_image_gives_ebadmsg)
@@ -159,7 +163,8 @@ TEST(imx_image_entry_outside_image_gives_ebadmsg)
 
 	put32(img + 4, 0x90000000);
 	ASSERT_EQ(imx_image_parse(img, len, &im, &e), -EBADMSG);
-	ASSERT_STREQ(e.msg, "IVT at 0x0: entry 0x90000000 is outside the image 0x877ff000..0x8780f400");
+	ASSERT_STREQ(e.msg,
+		     "IVT at 0x0: entry 0x90000000 is outside the image 0x877ff000..0x8780f400");
 }
 
 TEST(imx_image_self_below_start_gives_erange)
@@ -170,7 +175,8 @@ TEST(imx_image_self_below_start_gives_erange)
 
 	put32(img + 0x20, SELF + 4);
 	ASSERT_EQ(imx_image_parse(img, len, &im, &e), -ERANGE);
-	ASSERT_STREQ(e.msg, "IVT at 0x0: self 0x877ff400 lies below the boot data start 0x877ff404");
+	ASSERT_STREQ(e.msg,
+		     "IVT at 0x0: self 0x877ff400 lies below the boot data start 0x877ff404");
 }
 
 TEST(imx_image_plugin_gives_eopnotsupp)

@@ -133,7 +133,7 @@ TEST(ingenic_policy_too_small_is_emsgsize)
 {
 	uint8_t b[100];
 	struct ingenic_cfg c;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ingenic_cfg_init(&c);
 	ASSERT_EQ(ingenic_cfg_build_policy(&c, b, sizeof(b), &e), -EMSGSIZE);
@@ -267,7 +267,7 @@ TEST(ingenic_config_refuses_bad_input)
 {
 	uint8_t b[INGENIC_CFG_FULL_LEN];
 	struct ingenic_cfg c;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ingenic_cfg_init(&c);
 	ASSERT_OK(ingenic_cfg_nor_generic(0xef4018, &c.nor, NULL));
@@ -293,7 +293,7 @@ TEST(ingenic_config_refuses_bad_input)
 TEST(ingenic_partitions_checked)
 {
 	struct ingenic_cfg c;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ingenic_cfg_init(&c);
 	ASSERT_OK(ingenic_cfg_add_partition(&c, "a", 0, 0x10000, &e));
@@ -330,7 +330,7 @@ TEST(ingenic_partitions_checked)
 TEST(ingenic_nor_generic_from_jedec)
 {
 	struct ingenic_nor_info n;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_OK(ingenic_cfg_nor_generic(0x206018, &n, &e)); /* XM25QH128B */
 	ASSERT_EQ(n.chip_size, 16 << 20);
@@ -351,7 +351,7 @@ TEST(ingenic_nor_generic_from_jedec)
 
 TEST(ingenic_jedec_is_little_endian_three_bytes)
 {
-	const uint8_t raw[3] = {0x18, 0x70, 0xef};
+	const uint8_t raw[3] = { 0x18, 0x70, 0xef };
 
 	/* §0.6: 18 70 ef is 0xEF7018 (W25Q128JV-M), not XM25QH128. */
 	ASSERT_EQ(ingenic_cfg_jedec(raw), 0xef7018);

@@ -78,8 +78,8 @@ static void expand(const uint8_t *img, size_t len, uint8_t *dst, size_t dst_len)
 	if (sparse_open(img, len, &s, &e) < 0)
 		TEST_FAIL("piece does not parse: %s", e.msg);
 	if (sparse_expanded_size(&s) > dst_len)
-		TEST_FAIL("piece expands to %llu > %zu", (unsigned long long)sparse_expanded_size(&s),
-			  dst_len);
+		TEST_FAIL("piece expands to %llu > %zu",
+			  (unsigned long long)sparse_expanded_size(&s), dst_len);
 	while (sparse_next(&s, &it, &c) > 0) {
 		uint8_t *o = dst + (size_t)c.first_blk * s.blk_sz;
 
@@ -193,7 +193,9 @@ TEST(sparse_chunk_overflow_gives_erange)
 	build_mixed();
 	sparse_put_header(sbuf, BLK, 20, 6, 0); /* chunks cover 21 */
 	ASSERT_EQ(sparse_open(sbuf, slen, &s, &e), -ERANGE);
-	ASSERT_STREQ(e.msg, "chunk overflow: chunk 5 at offset 0xc060 covers blocks 19..21, the image has 20");
+	ASSERT_STREQ(
+		e.msg,
+		"chunk overflow: chunk 5 at offset 0xc060 covers blocks 19..21, the image has 20");
 }
 
 TEST(sparse_truncated_raw_gives_emsgsize)
@@ -203,7 +205,9 @@ TEST(sparse_truncated_raw_gives_emsgsize)
 
 	build_mixed();
 	ASSERT_EQ(sparse_open(sbuf, 1000, &s, &e), -EMSGSIZE);
-	ASSERT_STREQ(e.msg, "chunk 0 at offset 0x1c: 20480 data bytes run past the end of the file (1000 bytes)");
+	ASSERT_STREQ(
+		e.msg,
+		"chunk 0 at offset 0x1c: 20480 data bytes run past the end of the file (1000 bytes)");
 }
 
 TEST(sparse_missing_chunk_header_gives_emsgsize)
@@ -232,7 +236,9 @@ TEST(sparse_bad_chunk_type_and_size_give_ebadmsg)
 	sparse_put_chunk(sbuf + fill_off, SPARSE_CHUNK_FILL, 3, 20);
 	err_clear(&e);
 	ASSERT_EQ(sparse_open(sbuf, slen, &s, &e), -EBADMSG);
-	ASSERT_STREQ(e.msg, "chunk 1 at offset 0x5028: type 0xcac2 with 3 blocks needs total_sz 16, header says 20");
+	ASSERT_STREQ(
+		e.msg,
+		"chunk 1 at offset 0x5028: type 0xcac2 with 3 blocks needs total_sz 16, header says 20");
 }
 
 TEST(sparse_trailing_bytes_give_ebadmsg)
@@ -247,8 +253,9 @@ TEST(sparse_trailing_bytes_give_ebadmsg)
 
 static void check_split(const uint8_t *src, size_t len, uint64_t max, unsigned int min_pieces)
 {
-	struct collect c = { .dst = got, .dst_len = sizeof(got), .max = max, .src = src,
-			     .src_len = len };
+	struct collect c = {
+		.dst = got, .dst_len = sizeof(got), .max = max, .src = src, .src_len = len
+	};
 	struct err e = { 0 };
 	int n;
 

@@ -44,20 +44,20 @@ static const struct want {
 	bool four;
 	uint8_t qe_cmd, qe_bit, qe_len;
 } wants[] = {
-	{0xef4017, 8, false, 0x31, 1, 1},  {0xef7017, 8, false, 0x31, 1, 1},
-	{0xef4018, 16, false, 0x31, 1, 1}, {0xef7018, 16, false, 0x31, 1, 1},
-	{0xef4019, 32, true, 0x31, 1, 1},  {0xef7019, 32, true, 0x31, 1, 1},
-	{0xef4020, 64, true, 0x31, 1, 1}, /* W25Q512JV: capacity byte 0x20 */
-	{0xc84017, 8, false, 0x31, 1, 1},  {0xc84018, 16, false, 0x31, 1, 1},
-	{0xc84019, 32, true, 0, 0, 0}, /* GD25Q256 C/D disagree on QE: none */
-	{0xc22017, 8, false, 0x01, 6, 1},  {0xc22018, 16, false, 0x01, 6, 1},
-	{0xc22019, 32, true, 0x01, 6, 1},  {0x207017, 8, false, 0, 0, 0},
-	{0x207018, 16, false, 0, 0, 0},	   {0x206018, 16, false, 0x01, 6, 1},
-	{0x1c7017, 8, false, 0, 0, 0},	   {0x1c7018, 16, false, 0, 0, 0},
-	{0x684017, 8, false, 0x31, 1, 1},  {0x684018, 16, false, 0x31, 1, 1},
-	{0x5e4017, 8, false, 0x31, 1, 1},  {0x5e4018, 16, false, 0x31, 1, 1},
-	{0x856017, 8, false, 0x31, 1, 1},  {0x856018, 16, false, 0x31, 1, 1},
-	{0x852018, 16, false, 0x31, 1, 1},
+	{ 0xef4017, 8, false, 0x31, 1, 1 },  { 0xef7017, 8, false, 0x31, 1, 1 },
+	{ 0xef4018, 16, false, 0x31, 1, 1 }, { 0xef7018, 16, false, 0x31, 1, 1 },
+	{ 0xef4019, 32, true, 0x31, 1, 1 },  { 0xef7019, 32, true, 0x31, 1, 1 },
+	{ 0xef4020, 64, true, 0x31, 1, 1 }, /* W25Q512JV: capacity byte 0x20 */
+	{ 0xc84017, 8, false, 0x31, 1, 1 },  { 0xc84018, 16, false, 0x31, 1, 1 },
+	{ 0xc84019, 32, true, 0, 0, 0 }, /* GD25Q256 C/D disagree on QE: none */
+	{ 0xc22017, 8, false, 0x01, 6, 1 },  { 0xc22018, 16, false, 0x01, 6, 1 },
+	{ 0xc22019, 32, true, 0x01, 6, 1 },  { 0x207017, 8, false, 0, 0, 0 },
+	{ 0x207018, 16, false, 0, 0, 0 },    { 0x206018, 16, false, 0x01, 6, 1 },
+	{ 0x1c7017, 8, false, 0, 0, 0 },     { 0x1c7018, 16, false, 0, 0, 0 },
+	{ 0x684017, 8, false, 0x31, 1, 1 },  { 0x684018, 16, false, 0x31, 1, 1 },
+	{ 0x5e4017, 8, false, 0x31, 1, 1 },  { 0x5e4018, 16, false, 0x31, 1, 1 },
+	{ 0x856017, 8, false, 0x31, 1, 1 },  { 0x856018, 16, false, 0x31, 1, 1 },
+	{ 0x852018, 16, false, 0x31, 1, 1 },
 };
 #define N_WANTS (sizeof(wants) / sizeof(wants[0]))
 
@@ -73,7 +73,7 @@ static const struct want *want_for(uint32_t jedec)
 static void build_for(const struct spinor_part *p, uint8_t *b)
 {
 	struct ingenic_cfg c;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ingenic_cfg_init(&c);
 	ASSERT_OK(ingenic_cfg_add_partition(&c, "all", 0, p->size, &e));
@@ -143,17 +143,18 @@ TEST(spinor_every_entry_builds_its_datasheet_config_bytes)
 
 TEST(spinor_table_has_the_t_series_parts_of_issue_14)
 {
-	static const char *const fams[] = {"W25Q64", "W25Q128", "W25Q256", "GD25Q64", "GD25Q128",
-					   "GD25Q256", "MX25L64", "MX25L128", "MX25L256",
-					   "XM25QH64", "XM25QH128", "EN25QH64", "EN25QH128",
-					   "BY25Q64", "BY25Q128", "ZB25VQ64", "ZB25VQ128",
-					   "P25Q64", "P25Q128"};
+	static const char *const fams[] = { "W25Q64",	 "W25Q128",  "W25Q256",	  "GD25Q64",
+					    "GD25Q128",	 "GD25Q256", "MX25L64",	  "MX25L128",
+					    "MX25L256",	 "XM25QH64", "XM25QH128", "EN25QH64",
+					    "EN25QH128", "BY25Q64",  "BY25Q128",  "ZB25VQ64",
+					    "ZB25VQ128", "P25Q64",   "P25Q128" };
 
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
 		bool found = false;
 
 		for (size_t i = 0; spinor_part_at(i); i++)
-			found = found || !strncmp(spinor_part_at(i)->name, fams[f], strlen(fams[f]));
+			found = found ||
+				!strncmp(spinor_part_at(i)->name, fams[f], strlen(fams[f]));
 		if (!found)
 			ASSERT_STREQ(fams[f], "in the table");
 	}
@@ -178,7 +179,7 @@ TEST(spinor_capacity_byte_is_not_log2_for_w25q512)
 TEST(spinor_unknown_id_fails_naming_the_three_bytes)
 {
 	struct ingenic_nor_info n;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_EQ(ingenic_cfg_nor_for_jedec(0xaa4018, NULL, &n, &e), -EOPNOTSUPP);
 	ASSERT_TRUE(strstr(e.msg, "aa 40 18") != NULL);
@@ -216,11 +217,14 @@ TEST(spinor_unknown_id_with_given_parameters)
 TEST(spinor_given_parameters_beyond_16mib_need_4_byte)
 {
 	const struct spinor_part g = {
-		.name = "recipe", .size = 32u << 20, .page = 256, .op_be_64k = SPINOR_OP_BE_64K,
+		.name = "recipe",
+		.size = 32u << 20,
+		.page = 256,
+		.op_be_64k = SPINOR_OP_BE_64K,
 		.addr = SPINOR_ADDR_3B,
 	};
 	struct ingenic_nor_info n;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ASSERT_EQ(ingenic_cfg_nor_for_jedec(0xaa4019, &g, &n, &e), -EINVAL);
 	ASSERT_TRUE(strstr(e.msg, "4-byte") != NULL);
@@ -230,7 +234,7 @@ TEST(spinor_quad_mode_only_with_a_quad_enable_method)
 {
 	uint8_t b[INGENIC_CFG_FULL_LEN];
 	struct ingenic_cfg c;
-	struct err e = {0};
+	struct err e = { 0 };
 
 	ingenic_cfg_init(&c);
 	c.quad = true;

@@ -237,7 +237,8 @@ int main(int argc, char **argv)
 		r = simdev_init(&rig.devs[i], &rig, &rig.scn->boards[i], err, sizeof(err));
 		rig.n_devs = i + 1;
 		if (r < 0) {
-			rig_log("%s: boards[%zu] ('%s'): %s", scn_path, i, rig.scn->boards[i].id, err);
+			rig_log("%s: boards[%zu] ('%s'): %s", scn_path, i, rig.scn->boards[i].id,
+				err);
 			goto out;
 		}
 	}

@@ -208,7 +208,8 @@ void ioclient_complete(struct ioclient *c, long ret, int err)
 {
 	unsigned long msg[3] = { MSG_DONE, (unsigned long)ret, (unsigned long)err };
 	struct iovec iov[2] = { { c->out, c->out_len }, { msg, sizeof(msg) } };
-	struct msghdr mh = { .msg_iov = c->out_len ? iov : iov + 1, .msg_iovlen = c->out_len ? 2 : 1 };
+	struct msghdr mh = { .msg_iov = c->out_len ? iov : iov + 1,
+			     .msg_iovlen = c->out_len ? 2 : 1 };
 	size_t total = c->out_len + sizeof(msg);
 	ssize_t n;
 
@@ -275,8 +276,8 @@ static void *connection_main(void *p)
 		if (r <= 0)
 			break;
 		if (m[0] != MSG_REQ_IOCTL && m[0] != MSG_REQ_READ && m[0] != MSG_REQ_WRITE) {
-			rig_log("%s: unknown ioctl socket message %lu, dropping the client", s->path,
-				m[0]);
+			rig_log("%s: unknown ioctl socket message %lu, dropping the client",
+				s->path, m[0]);
 			break;
 		}
 		pthread_mutex_lock(&c->lock);
@@ -398,8 +399,7 @@ static int mkdir_parents(char *path)
 	return 0;
 }
 
-int ioserv_new(const char *sockpath, const struct ioserv_ops *ops, void *ctx,
-	       struct ioserv **ret)
+int ioserv_new(const char *sockpath, const struct ioserv_ops *ops, void *ctx, struct ioserv **ret)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ioserv *s;
@@ -420,7 +420,8 @@ int ioserv_new(const char *sockpath, const struct ioserv_ops *ops, void *ctx,
 	r = s->lfd < 0 ? -errno : mkdir_parents(s->path);
 	if (r == 0)
 		unlink(s->path);
-	if (r == 0 && (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s->lfd, 64) < 0))
+	if (r == 0 &&
+	    (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s->lfd, 64) < 0))
 		r = -errno;
 	if (r == 0)
 		r = start_thread(&s->acceptor, false, acceptor_main, s);

@@ -52,8 +52,7 @@ struct ioserv_ops {
 
 /* Listen on sockpath (parents created) and accept on a thread of its own.
  * Returns 0 or -errno. */
-int ioserv_new(const char *sockpath, const struct ioserv_ops *ops, void *ctx,
-	       struct ioserv **ret);
+int ioserv_new(const char *sockpath, const struct ioserv_ops *ops, void *ctx, struct ioserv **ret);
 /* Stop accepting and remove the socket; connected clients are still served. */
 void ioserv_stop(struct ioserv *s);
 /* Stop, end every connection (their closed() runs) and free. */

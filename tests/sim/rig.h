@@ -38,7 +38,7 @@ struct simdev {
 	pthread_mutex_t lock;
 	struct sim_board *board;
 	struct sim_host host;
-	char syspath[256];     /* /sys/devices/.../1-1.2.3 */
+	char syspath[256]; /* /sys/devices/.../1-1.2.3 */
 	/* Where the current enumeration is: cfg->port and syspath, or their
 	 * SuperSpeed peer ("2-1.2.3") for a SuperSpeed identity.  Main thread. */
 	char cur_port[64];
@@ -63,7 +63,7 @@ struct rig {
 	struct scenario *scn;
 	struct simdev *devs;
 	size_t n_devs;
-	unsigned next_devnum; /* main thread only */
+	unsigned next_devnum;  /* main thread only */
 	bool devnum_used[128]; /* main thread only: held by a hub or a plugged board */
 	GMainLoop *loop;
 	uint64_t t0;

@@ -178,7 +178,9 @@ static int parse_board(struct ctx *c, struct scenario *s, const cJSON *o, int id
 		if (!strcmp(k, "id") || !strcmp(k, "type") || !strcmp(k, "port")) {
 			if (!cJSON_IsString(ch) || !ch->valuestring[0])
 				return fail(c, -EINVAL, "%s: not a non-empty string", jk);
-			char **dst = !strcmp(k, "id") ? &b->id : !strcmp(k, "type") ? &b->type : &b->port;
+			char **dst = !strcmp(k, "id")	  ? &b->id
+				     : !strcmp(k, "type") ? &b->type
+							  : &b->port;
 			*dst = strdup(ch->valuestring);
 			if (!*dst)
 				return -ENOMEM;
@@ -209,7 +211,8 @@ static int parse_board(struct ctx *c, struct scenario *s, const cJSON *o, int id
 	if (!b->port)
 		return fail(c, -EINVAL, "%s.port: missing", jp);
 	if (!scenario_port_valid(b->port))
-		return fail(c, -EINVAL, "%s.port: '%s' is not a port path like \"1-1.2\"", jp, b->port);
+		return fail(c, -EINVAL, "%s.port: '%s' is not a port path like \"1-1.2\"", jp,
+			    b->port);
 	for (int i = 0; i < idx; i++) {
 		if (!strcmp(s->boards[i].id, b->id))
 			return fail(c, -EINVAL, "%s.id: duplicate id '%s'", jp, b->id);
@@ -270,7 +273,8 @@ static int parse(struct ctx *c, struct scenario *s, const cJSON *root)
 		cJSON_ArrayForEach(ch, v)
 		{
 			if (!cJSON_IsString(ch) || !scenario_port_valid(ch->valuestring))
-				return fail(c, -EINVAL, "hubs[%d]: not a port path like \"1-1.2\"", i);
+				return fail(c, -EINVAL, "hubs[%d]: not a port path like \"1-1.2\"",
+					    i);
 			if (add_ancestors(s, ch->valuestring, true) < 0)
 				return -ENOMEM;
 			i++;
@@ -284,7 +288,8 @@ static int parse(struct ctx *c, struct scenario *s, const cJSON *root)
 	if (!s->boards)
 		return -ENOMEM;
 	for (size_t k = 0; k < s->n_boards; k++)
-		s->boards[k].plug_ms = s->boards[k].unplug_ms = s->boards[k].replug_ms = SCN_NO_TIME;
+		s->boards[k].plug_ms = s->boards[k].unplug_ms = s->boards[k].replug_ms =
+			SCN_NO_TIME;
 	i = 0;
 	cJSON_ArrayForEach(ch, v)
 	{

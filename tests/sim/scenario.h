@@ -18,9 +18,9 @@
 #define SCN_NO_TIME (-1L)
 
 struct scn_board {
-	char *id, *type, *port; /* port: "1-1.2.3" */
+	char *id, *type, *port;		    /* port: "1-1.2.3" */
 	long plug_ms, unplug_ms, replug_ms; /* SCN_NO_TIME when absent */
-	struct sim_opt *opts; /* owned strings */
+	struct sim_opt *opts;		    /* owned strings */
 	size_t n_opts;
 };
 

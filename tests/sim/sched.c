@@ -160,7 +160,9 @@ struct sched *sched_free(struct sched *s)
 
 static int add(struct sched *s, uint64_t delay_ns, sched_fn_t fn, void *arg, bool owned)
 {
-	struct timer t = { .when = sched_now_ns() + delay_ns, .fn = fn, .arg = arg, .owned = owned };
+	struct timer t = {
+		.when = sched_now_ns() + delay_ns, .fn = fn, .arg = arg, .owned = owned
+	};
 
 	pthread_mutex_lock(&s->lock);
 	if (s->n == s->cap) {

@@ -21,7 +21,7 @@
 
 static struct hubbw *load(const char *json, char *err, size_t errlen, int *rc)
 {
-	static char *hubs[] = {"1-1", "1-3", "1-3.4"};
+	static char *hubs[] = { "1-1", "1-3", "1-3.4" };
 	char path[] = "/tmp/test-hubbw.XXXXXX";
 	struct hubbw *h = NULL;
 	int fd = mkstemp(path);
@@ -55,7 +55,7 @@ static struct hubbw *hub(const char *speed, const char *tt)
 static uint64_t run(struct hubbw *h, unsigned n, enum sim_speed speed, size_t bytes,
 		    uint64_t board_ns, unsigned xfers)
 {
-	uint64_t t[8] = {0}, end = 0;
+	uint64_t t[8] = { 0 }, end = 0;
 	unsigned left[8];
 	char port[8][16];
 

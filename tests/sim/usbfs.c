@@ -54,7 +54,7 @@ struct usbfd {
 	struct usbnode *node;
 	int refs;
 	bool closed;
-	GQueue ready; /* struct urb, completed, not reaped */
+	GQueue ready;		       /* struct urb, completed, not reaped */
 	struct ioclient *blocked_reap; /* a REAPURB (blocking) waiting */
 	unsigned long blocked_arg;
 	int64_t pos; /* read() position in the descriptor blob */
@@ -574,7 +574,8 @@ static int ioc_control(struct usbnode *n, struct usbfd *fd, struct ioclient *c, 
 	if (r < 0)
 		return r;
 	/* NEEDSWORK: ct.timeout is not enforced; boards answer or unplug. */
-	return sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, (unsigned long)ct.data, s.wLength, true);
+	return sync_xfer(n, fd, c, SIM_XFER_CONTROL, 0, &s, (unsigned long)ct.data, s.wLength,
+			 true);
 }
 
 static int ioc_bulk(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long arg)
@@ -658,8 +659,10 @@ static int ioc_seek(struct usbnode *n, struct usbfd *fd, struct ioclient *c, uns
 
 	if (ioclient_read(c, arg, &sk, sizeof(sk)) < 0)
 		return -EFAULT;
-	base = sk.whence == SEEK_SET ? 0 : sk.whence == SEEK_CUR ? fd->pos :
-	       sk.whence == SEEK_END ? (int64_t)n->desc_len : -1;
+	base = sk.whence == SEEK_SET   ? 0
+	       : sk.whence == SEEK_CUR ? fd->pos
+	       : sk.whence == SEEK_END ? (int64_t)n->desc_len
+				       : -1;
 	if (base < 0 || base + sk.offset < 0)
 		return -EINVAL;
 	fd->pos = base + sk.offset;

@@ -103,18 +103,18 @@ static void print_result(const struct dfuse_result *res)
 static int cmd_download(struct dfuse *d, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"mass-erase", no_argument, NULL, 'm'},
-		{"no-verify", no_argument, NULL, 'n'},
-		{"leave", required_argument, NULL, 'l'},
-		{0},
+		{ "mass-erase", no_argument, NULL, 'm' },
+		{ "no-verify", no_argument, NULL, 'n' },
+		{ "leave", required_argument, NULL, 'l' },
+		{ 0 },
 	};
 	unsigned int flags = 0, last = 0;
 	bool leave = false, have_addr = false, gone = false;
 	uint32_t addr = 0, leave_addr = 0;
-	struct dfuse_result res = {0};
-	struct tool_map m = {0};
+	struct dfuse_result res = { 0 };
+	struct tool_map m = { 0 };
 	struct dfu_file *f = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 	int c, r;
 
 	optind = 0; /* GNU: full re-initialisation after main()'s getopt */
@@ -189,7 +189,7 @@ static int cmd_upload(struct dfuse *d, int argc, char **argv)
 {
 	uint32_t addr, len;
 	unsigned int last = 0;
-	struct err e = {0};
+	struct err e = { 0 };
 	uint8_t *buf;
 	FILE *out;
 	int r;
@@ -218,7 +218,7 @@ static int cmd_read_uid(struct dfuse *d, int argc, char **argv)
 {
 	uint32_t addr = DFUSE_F4_UID_ADDR;
 	uint8_t uid[DFUSE_UID_LEN];
-	struct err e = {0};
+	struct err e = { 0 };
 	int r;
 
 	if (argc > 2 || (argc == 2 && !parse_u32(argv[1], &addr)))
@@ -255,7 +255,7 @@ static int cmd_list(struct dfuse *d)
 
 static int run(struct dfuse *d, int argc, char **argv)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 	uint32_t addr;
 	bool gone;
 	int r;
@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 	libusb_device_handle *h = NULL;
 	struct dfuse *d = NULL;
 	struct usb_dev usb;
-	struct err e = {0};
+	struct err e = { 0 };
 	int c, r, intf = 0, rc;
 
 	while ((c = getopt(argc, argv, "+p:a:t:T:w:q")) != -1) {

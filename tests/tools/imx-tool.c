@@ -199,8 +199,8 @@ static int step_wait(libusb_context *ctx, const char *ms_s)
 		}
 		usleep(20000);
 	}
-	printf("error=ETIMEDOUT code=%d msg=wait: no fastboot device at %s within %" PRIu64
-	       " ms\n", -ETIMEDOUT, port, ms);
+	printf("error=ETIMEDOUT code=%d msg=wait: no fastboot device at %s within %" PRIu64 " ms\n",
+	       -ETIMEDOUT, port, ms);
 	return 1;
 }
 
@@ -245,7 +245,8 @@ static int step_fb(libusb_context *ctx, char **argv, int argc)
 				o.flags |= FB_VERIFY_CRC32;
 			else if (!strcmp(argv[i], "--no-sparse"))
 				o.flags |= FB_NO_SPARSE;
-			else if (!strcmp(argv[i], "--max") && i + 1 < argc && parse_u64(argv[i + 1], &v))
+			else if (!strcmp(argv[i], "--max") && i + 1 < argc &&
+				 parse_u64(argv[i + 1], &v))
 				o.max_download = (uint32_t)v, i++;
 			else
 				return 2;
@@ -256,7 +257,8 @@ static int step_fb(libusb_context *ctx, char **argv, int argc)
 			goto out;
 		}
 		r = fb_flash_image(f, img, len, &o, progress, &last, &res, &e);
-		printf("pieces=%u bytes_sent=%" PRIu64 " max_download=%u sparse=%d host_crc=0x%08x dev_crc=%s%08x verified=%d\n",
+		printf("pieces=%u bytes_sent=%" PRIu64
+		       " max_download=%u sparse=%d host_crc=0x%08x dev_crc=%s%08x verified=%d\n",
 		       res.pieces, res.bytes_sent, res.max_download, res.sparse_input, res.host_crc,
 		       res.has_dev_crc ? "0x" : "none:", res.dev_crc, res.verified);
 	} else if (!strcmp(argv[0], "erase") && argc == 2) {
@@ -316,8 +318,8 @@ int main(int argc, char **argv)
 
 		while (k < argc && strcmp(argv[k], "+"))
 			k++;
-		if (!strcmp(argv[i], "boot") || !strcmp(argv[i], "uid") || !strcmp(argv[i], "rdreg") ||
-		    !strcmp(argv[i], "status"))
+		if (!strcmp(argv[i], "boot") || !strcmp(argv[i], "uid") ||
+		    !strcmp(argv[i], "rdreg") || !strcmp(argv[i], "status"))
 			rc = step_sdp(ctx, argv + i, k - i);
 		else if (!strcmp(argv[i], "wait") && k - i == 2)
 			rc = step_wait(ctx, argv[i + 1]);

@@ -598,7 +598,8 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		default:
-			fprintf(stderr, "usage: ingenic-raw [-p PORT] [-T MS] [-A MS] [-B MS] [-c CHUNK] STEP...\n");
+			fprintf(stderr,
+				"usage: ingenic-raw [-p PORT] [-T MS] [-A MS] [-B MS] [-c CHUNK] STEP...\n");
 			return 2;
 		}
 	}

@@ -131,11 +131,11 @@ static int ensure_burner(struct tool *t, struct err *e)
 
 static int step_boot(struct tool *t, char **argv)
 {
-	struct tool_map g = {0}, s = {0}, b = {0};
-	struct ingenic_boot_args a = {0};
-	struct ingenic_boot_result res = {0};
+	struct tool_map g = { 0 }, s = { 0 }, b = { 0 };
+	struct ingenic_boot_args a = { 0 };
+	struct ingenic_boot_result res = { 0 };
 	unsigned int last = 0;
-	struct err e = {0};
+	struct err e = { 0 };
 	uint64_t d2i;
 	int r;
 
@@ -144,7 +144,9 @@ static int step_boot(struct tool *t, char **argv)
 	if ((strcmp(argv[0], "-") && (r = tool_map_file(argv[0], &g)) < 0) ||
 	    (r = tool_map_file(argv[1], &s)) < 0 || (r = tool_map_file(argv[2], &b)) < 0)
 		return tool_fail("boot: open file", r, NULL);
-	a = (struct ingenic_boot_args){g.data, g.len, s.data, s.len, b.data, b.len, (uint32_t)d2i};
+	a =
+		(struct ingenic_boot_args){ g.data, g.len, s.data,	 s.len,
+					    b.data, b.len, (uint32_t)d2i };
 	r = ensure_rom(t, &e);
 	if (r == 0)
 		r = ingenic_boot(t->rom, &a, progress, &last, &res, &e);
@@ -160,7 +162,7 @@ static int step_boot(struct tool *t, char **argv)
 static int step_config(struct tool *t, const char *spec)
 {
 	_cleanup_free_ char *copy = strdup(spec);
-	struct err e = {0};
+	struct err e = { 0 };
 	char *save = NULL;
 	int r;
 
@@ -196,10 +198,10 @@ static int step_config(struct tool *t, const char *spec)
 
 static int step_write(struct tool *t, const char *off_s, const char *file, bool readback)
 {
-	struct burner_result res = {0};
-	struct tool_map m = {0};
+	struct burner_result res = { 0 };
+	struct tool_map m = { 0 };
 	unsigned int last = 0;
-	struct err e = {0};
+	struct err e = { 0 };
 	uint64_t off, t0;
 	int r;
 
@@ -227,7 +229,7 @@ static int step_read(struct tool *t, char **argv)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	unsigned int last = 0;
-	struct err e = {0};
+	struct err e = { 0 };
 	uint64_t off, len;
 	FILE *out;
 	int r;
@@ -252,7 +254,7 @@ static int step_read(struct tool *t, char **argv)
 /* Run one step at argv[0]; returns the number of words used, or -(exit code). */
 static int step(struct tool *t, int argc, char **argv)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 	int r;
 
 #define NEED(n)                                                                                    \
@@ -349,7 +351,7 @@ int main(int argc, char **argv)
 	long pct = 100, wait_ms = 2000, tsize = 0;
 	libusb_context *ctx = NULL;
 	libusb_device_handle *h = NULL;
-	struct tool t = {0};
+	struct tool t = { 0 };
 	int c, r, rc = 0;
 
 	ingenic_cfg_init(&t.cfg);

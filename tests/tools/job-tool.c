@@ -51,7 +51,9 @@ static bool device_from_udev(struct udev_device *d, struct job_device *dev)
 
 	if (!node || !product || sscanf(product, "%x/%x/%x", &vid, &pid, &bcd) < 2)
 		return false;
-	*dev = (struct job_device){ .vid = (uint16_t)vid, .pid = (uint16_t)pid, .bcd = (uint16_t)bcd };
+	*dev = (struct job_device){ .vid = (uint16_t)vid,
+				    .pid = (uint16_t)pid,
+				    .bcd = (uint16_t)bcd };
 	snprintf(dev->port, sizeof(dev->port), "%s", name);
 	snprintf(dev->devnode, sizeof(dev->devnode), "%s", node);
 	snprintf(dev->usb_serial, sizeof(dev->usb_serial), "%s", serial ? serial : "");
@@ -73,12 +75,11 @@ int main(int argc, char **argv)
 	struct recipe_diags diags = RECIPE_DIAGS_INIT;
 	struct tool t = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	pthread_mutex_t db_lock = PTHREAD_MUTEX_INITIALIZER;
-	static const struct option opts[] = { { "db", 1, NULL, 'd' },
-					      { "recipe", 1, NULL, 'r' },
-					      { "port", 1, NULL, 'p' },
-					      { "deadline-pct", 1, NULL, 'D' },
-					      { "wait-ms", 1, NULL, 'w' },
-					      {} };
+	static const struct option opts[] = {
+		{ "db", 1, NULL, 'd' },	     { "recipe", 1, NULL, 'r' },
+		{ "port", 1, NULL, 'p' },    { "deadline-pct", 1, NULL, 'D' },
+		{ "wait-ms", 1, NULL, 'w' }, {}
+	};
 	struct udev *udev;
 	struct udev_monitor *mon;
 	struct udev_device *d;
@@ -178,7 +179,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "job-tool: %s\n", e.msg);
 		goto out_udev;
 	}
-	printf("unit %lld serial '%s' devnode %s\n", (long long)job_unit_id(job), dev.usb_serial, dev.devnode);
+	printf("unit %lld serial '%s' devnode %s\n", (long long)job_unit_id(job), dev.usb_serial,
+	       dev.devnode);
 	for (;;) {
 		struct pollfd p = { udev_monitor_get_fd(mon), POLLIN, 0 };
 		int done;
@@ -196,7 +198,8 @@ int main(int argc, char **argv)
 				if (!strcmp(udev_device_get_sysname(d), port) && action) {
 					if (!strcmp(action, "remove"))
 						job_device_gone(job);
-					else if (!strcmp(action, "add") && device_from_udev(d, &dev))
+					else if (!strcmp(action, "add") &&
+						 device_from_udev(d, &dev))
 						job_device_arrived(job, &dev);
 				}
 				udev_device_unref(d);

@@ -48,8 +48,8 @@ static int fail(const char *what, const struct err *e)
 static int cmd_leave(struct db *db, int argc, char **argv)
 {
 	bool written = argc > 0 && strcmp(argv[0], "--written") == 0;
-	struct db_identities ids = {0};
-	struct err e = {0};
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 	int64_t id;
 
 	if (written) {
@@ -92,8 +92,8 @@ static void pause_a_little(void)
 /* One unit: 0 fail before any write, 1 mark then fail, 2 mark then pass. */
 static int one_unit(struct db *db, const char *const *pools, size_t n_pools)
 {
-	struct db_identities ids = {0};
-	struct err e = {0};
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
 	int how = rand() % 3;
 	bool pass = how == 2;
 	enum db_result res = pass ? DB_RESULT_PASS : DB_RESULT_FAIL;
@@ -147,7 +147,7 @@ static int cmd_loop(struct db *db, int argc, char **argv)
 
 static int cmd_recover(struct db *db)
 {
-	struct err e = {0};
+	struct err e = { 0 };
 	int n, m;
 
 	n = db_recover_interrupted(db, &e);
@@ -163,7 +163,7 @@ static int cmd_recover(struct db *db)
 int main(int argc, char **argv)
 {
 	struct db *db = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 	int rc;
 
 	if (argc < 3) {

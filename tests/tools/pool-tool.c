@@ -28,13 +28,13 @@ static int finish(struct db *db, int64_t id, const char *how, struct err *e)
 
 int main(int argc, char **argv)
 {
-	struct db_unit_start st = {.station = "station-1",
-				   .port = "1-1",
-				   .recipe = "pool-tool",
-				   .flashd_version = "test"};
-	struct db_identities ids = {0};
+	struct db_unit_start st = { .station = "station-1",
+				    .port = "1-1",
+				    .recipe = "pool-tool",
+				    .flashd_version = "test" };
+	struct db_identities ids = { 0 };
 	struct db *db = NULL;
-	struct err e = {0};
+	struct err e = { 0 };
 	int64_t id;
 	int rc = 1;
 

@@ -22,8 +22,9 @@
 
 static int ensure_pool(struct db *db, int64_t base, struct err *e)
 {
-	struct db_pool_spec sp = { .name = "mac", .kind = DB_POOL_MAC, .first = base,
-				   .last = base + (1 << 20) - 1 };
+	struct db_pool_spec sp = {
+		.name = "mac", .kind = DB_POOL_MAC, .first = base, .last = base + (1 << 20) - 1
+	};
 	int rc = db_pool_create(db, &sp, e);
 
 	if (rc == -EEXIST) {
@@ -36,14 +37,23 @@ static int ensure_pool(struct db *db, int64_t base, struct err *e)
 static int one_unit(struct db *db, const char *prefix, long n, struct err *e)
 {
 	char serial[64], uid[64];
-	struct db_unit_start st = { .station = prefix, .port = "1-1.2", .slot = "A1",
-				    .recipe = n % 3 ? "board-a" : "board-b", .vid = 0x0483,
-				    .pid = 0xdf11, .flashd_version = "unit-gen" };
+	struct db_unit_start st = { .station = prefix,
+				    .port = "1-1.2",
+				    .slot = "A1",
+				    .recipe = n % 3 ? "board-a" : "board-b",
+				    .vid = 0x0483,
+				    .pid = 0xdf11,
+				    .flashd_version = "unit-gen" };
 	struct db_unit_identity id = { .serial = serial, .chip_uid = uid, .jedec_id = "ef4018" };
 	struct db_unit_stage sg = { .name = "erase", .result = DB_RESULT_PASS, .duration_ms = 3 };
-	struct db_unit_image im = { .stage = "flash", .file = "app.bin", .size = 4096,
-				    .sha256 = "00ff", .has_host_crc32 = true, .host_crc32 = (uint32_t)n,
-				    .has_device_crc32 = true, .device_crc32 = (uint32_t)n,
+	struct db_unit_image im = { .stage = "flash",
+				    .file = "app.bin",
+				    .size = 4096,
+				    .sha256 = "00ff",
+				    .has_host_crc32 = true,
+				    .host_crc32 = (uint32_t)n,
+				    .has_device_crc32 = true,
+				    .device_crc32 = (uint32_t)n,
 				    .verified = true };
 	const char *pools[] = { "mac" };
 	struct db_identities ids = { 0 };
@@ -60,9 +70,13 @@ static int one_unit(struct db *db, const char *prefix, long n, struct err *e)
 	    (rc = db_unit_stage(db, unit, &sg, e)) < 0)
 		return rc;
 	db_identities_clear(&ids);
-	sg = (struct db_unit_stage){ .idx = 1, .name = "flash", .result = r,
-				     .error = fail ? "verify failed" : NULL, .duration_ms = 9 };
-	if ((rc = db_unit_image(db, unit, &im, e)) < 0 || (rc = db_unit_stage(db, unit, &sg, e)) < 0 ||
+	sg = (struct db_unit_stage){ .idx = 1,
+				     .name = "flash",
+				     .result = r,
+				     .error = fail ? "verify failed" : NULL,
+				     .duration_ms = 9 };
+	if ((rc = db_unit_image(db, unit, &im, e)) < 0 ||
+	    (rc = db_unit_stage(db, unit, &sg, e)) < 0 ||
 	    (rc = db_unit_finish(db, unit, r, fail ? "flash" : NULL, fail ? "verify failed" : NULL,
 				 e)) < 0)
 		return rc;
@@ -78,7 +92,8 @@ int main(int argc, char **argv)
 	int64_t base;
 
 	if (argc < 4 || argc > 7) {
-		fprintf(stderr, "usage: unit-gen PATH PREFIX COUNT [MAC_BASE_HEX [INTERVAL_MS [FIRST]]]\n");
+		fprintf(stderr,
+			"usage: unit-gen PATH PREFIX COUNT [MAC_BASE_HEX [INTERVAL_MS [FIRST]]]\n");
 		return 2;
 	}
 	count = atol(argv[3]);
@@ -95,7 +110,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (interval_ms > 0)
-			nanosleep(&(struct timespec){ interval_ms / 1000, (interval_ms % 1000) * 1000000 },
+			nanosleep(&(struct timespec){ interval_ms / 1000,
+						      (interval_ms % 1000) * 1000000 },
 				  NULL);
 	}
 	printf("%ld\n", count);

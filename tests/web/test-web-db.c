@@ -27,14 +27,26 @@ static struct db *open_new(const char *name)
 static int64_t unit(struct db *db, const char *recipe, const char *serial, int64_t at, bool pass)
 {
 	struct db_unit_start st = {
-		.station = "s", .port = "1-1.1", .slot = "A1", .recipe = recipe,
-		.vid = 0x0483, .pid = 0xdf11, .serial = serial, .flashd_version = "t",
+		.station = "s",
+		.port = "1-1.1",
+		.slot = "A1",
+		.recipe = recipe,
+		.vid = 0x0483,
+		.pid = 0xdf11,
+		.serial = serial,
+		.flashd_version = "t",
 		.started_at = at,
 	};
-	struct db_unit_stage boot = { .idx = 0, .name = "boot", .result = DB_RESULT_PASS,
-				      .started_at = at, .duration_ms = 1500 };
-	struct db_unit_stage app = { .idx = 1, .name = "app", .result = pass ? DB_RESULT_PASS : DB_RESULT_FAIL,
-				     .error = pass ? NULL : "errPROG", .started_at = at + 1500,
+	struct db_unit_stage boot = { .idx = 0,
+				      .name = "boot",
+				      .result = DB_RESULT_PASS,
+				      .started_at = at,
+				      .duration_ms = 1500 };
+	struct db_unit_stage app = { .idx = 1,
+				     .name = "app",
+				     .result = pass ? DB_RESULT_PASS : DB_RESULT_FAIL,
+				     .error = pass ? NULL : "errPROG",
+				     .started_at = at + 1500,
 				     .duration_ms = 2500 };
 	struct err e = { 0 };
 	int64_t id;
@@ -42,8 +54,8 @@ static int64_t unit(struct db *db, const char *recipe, const char *serial, int64
 	ASSERT_OK(db_unit_begin(db, &st, &id, &e));
 	ASSERT_OK(db_unit_stage(db, id, &boot, &e));
 	ASSERT_OK(db_unit_stage(db, id, &app, &e));
-	ASSERT_OK(db_unit_finish(db, id, pass ? DB_RESULT_PASS : DB_RESULT_FAIL, pass ? NULL : "app",
-				 pass ? NULL : "errPROG, \"at\" 0x0", &e));
+	ASSERT_OK(db_unit_finish(db, id, pass ? DB_RESULT_PASS : DB_RESULT_FAIL,
+				 pass ? NULL : "app", pass ? NULL : "errPROG, \"at\" 0x0", &e));
 	return id;
 }
 
@@ -145,10 +157,11 @@ TEST(web_unit_csv_row_is_quoted_as_export)
 	db_unit_csv_header(f);
 	ASSERT_EQ(db_query_unit(db, id, csv_row, NULL, NULL, f, &e), 0);
 	fclose(f);
-	ASSERT_CONTAINS(buf, "id,station,port,slot,recipe,recipe_sha256,vid,pid,serial,chip_uid,"
-			     "jedec_id,result,failed_stage,error,started_at,finished_at,duration_ms,"
-			     "flashd_version,identities\n1,s,1-1.1,A1,r1,,0483,df11,\"S,1\",,,fail,app,"
-			     "\"errPROG, \"\"at\"\" 0x0\",2026-01-01T00:00:00.000Z,");
+	ASSERT_CONTAINS(buf,
+			"id,station,port,slot,recipe,recipe_sha256,vid,pid,serial,chip_uid,"
+			"jedec_id,result,failed_stage,error,started_at,finished_at,duration_ms,"
+			"flashd_version,identities\n1,s,1-1.1,A1,r1,,0483,df11,\"S,1\",,,fail,app,"
+			"\"errPROG, \"\"at\"\" 0x0\",2026-01-01T00:00:00.000Z,");
 	ASSERT_CONTAINS(buf, ",serial=SN1;mac=02:00:00:00:00:01\n");
 	free(buf);
 }

@@ -66,7 +66,7 @@ struct sim_board {
 
 	/* USB device state */
 	bool connected;
-	bool unplugged; /* cable pulled: only replug brings it back */
+	bool unplugged;	     /* cable pulled: only replug brings it back */
 	unsigned generation; /* bumped on power loss; stale scheduled calls check it */
 	uint8_t configuration;
 	uint8_t alt[SIM_BOARD_MAX_INTERFACES];
@@ -104,8 +104,8 @@ static const struct sim_model *board_find_model(const char *type)
 	for (size_t i = 0; i < BOARD_N_MODELS; i++)
 		if (board_models[i])
 			for (const char *const *n = board_models[i]->names; *n; n++)
-			if (strcmp(*n, type) == 0)
-				return board_models[i];
+				if (strcmp(*n, type) == 0)
+					return board_models[i];
 	return NULL;
 }
 
@@ -195,18 +195,21 @@ static int board_common_option(struct sim_board *b, const char *key, const char 
 
 	if (!strcmp(key, "timing.scale")) {
 		if (sim_parse_double(value, &b->scale) < 0)
-			return sim_board_errf(b, -EINVAL, "option '%s': bad value '%s'", key, value);
+			return sim_board_errf(b, -EINVAL, "option '%s': bad value '%s'", key,
+					      value);
 		return 0;
 	}
 	if (!strcmp(key, "timing.xfer_overhead_us")) {
 		if (sim_parse_u64(value, &u) < 0)
-			return sim_board_errf(b, -EINVAL, "option '%s': bad value '%s'", key, value);
+			return sim_board_errf(b, -EINVAL, "option '%s': bad value '%s'", key,
+					      value);
 		b->xfer_overhead_ns = u * 1000;
 		return 0;
 	}
 	if (!strcmp(key, "timing.packet_overhead_bytes")) {
 		if (sim_parse_u64(value, &u) < 0 || u > 1000)
-			return sim_board_errf(b, -EINVAL, "option '%s': bad value '%s'", key, value);
+			return sim_board_errf(b, -EINVAL, "option '%s': bad value '%s'", key,
+					      value);
 		b->packet_overhead = u;
 		return 0;
 	}
@@ -215,8 +218,9 @@ static int board_common_option(struct sim_board *b, const char *key, const char 
 		unsigned long id = strtoul(value, &end, 16);
 
 		if (!*value || *end || id > 0xffff)
-			return sim_board_errf(b, -EINVAL, "option '%s': '%s' is not a 4-digit hex ID",
-					      key, value);
+			return sim_board_errf(b, -EINVAL,
+					      "option '%s': '%s' is not a 4-digit hex ID", key,
+					      value);
 		*(key[4] == 'v' ? &b->vid_override : &b->pid_override) = (int)id;
 		return 0;
 	}
@@ -284,8 +288,8 @@ int sim_board_new(const char *type, const struct sim_opt *opts, size_t n_opts,
 		if (r == -ENOENT)
 			r = m->option ? m->option(b, key, value) : -ENOENT;
 		if (r == -ENOENT) {
-			r = sim_board_errf(b, -EINVAL, "unknown option '%s' for board type '%s'", key,
-					   type);
+			r = sim_board_errf(b, -EINVAL, "unknown option '%s' for board type '%s'",
+					   key, type);
 			goto fail;
 		}
 		if (r < 0)
@@ -548,14 +552,15 @@ uint64_t sim_board_scaled(struct sim_board *b, uint64_t device_ns)
 uint64_t sim_board_bus_ns(struct sim_board *b, size_t len)
 {
 	static const uint64_t bit_ps[] = {
-		[SIM_SPEED_LOW] = 666667,  /* 1.5 Mbit/s */
-		[SIM_SPEED_FULL] = 83333,  /* 12 Mbit/s */
-		[SIM_SPEED_HIGH] = 2083,   /* 480 Mbit/s */
-		[SIM_SPEED_SUPER] = 250,   /* 5 Gbit/s, 8b/10b: 4 Gbit/s of data */
+		[SIM_SPEED_LOW] = 666667, /* 1.5 Mbit/s */
+		[SIM_SPEED_FULL] = 83333, /* 12 Mbit/s */
+		[SIM_SPEED_HIGH] = 2083,  /* 480 Mbit/s */
+		[SIM_SPEED_SUPER] = 250,  /* 5 Gbit/s, 8b/10b: 4 Gbit/s of data */
 	};
 	/* bcdUSB 3.x: bMaxPacketSize0 is an exponent (9: 512 bytes, USB 3.2 §9.6.1). */
 	unsigned mps = b->speed == SIM_SPEED_SUPER ? 1u << (b->device_desc[7] & 15)
-			: b->device_desc[7] ? b->device_desc[7] : 64;
+		       : b->device_desc[7]	   ? b->device_desc[7]
+						   : 64;
 	uint64_t packets = (len + mps - 1) / mps;
 	uint64_t bytes, ps;
 
@@ -779,7 +784,8 @@ static int board_standard(struct sim_board *b, struct sim_xfer *x)
 	case USB_REQ_SET_CONFIGURATION:
 		if (in)
 			return -EPIPE;
-		if ((s->wValue & 0xff) != 0 && (!b->config_desc || (s->wValue & 0xff) != b->config_desc[5]))
+		if ((s->wValue & 0xff) != 0 &&
+		    (!b->config_desc || (s->wValue & 0xff) != b->config_desc[5]))
 			return -EPIPE;
 		b->configuration = s->wValue & 0xff;
 		memset(b->alt, 0, sizeof(b->alt));
@@ -888,8 +894,8 @@ out:
 
 void sim_board_complete(struct sim_board *b, struct sim_xfer *x)
 {
-	bool in = x->type == SIM_XFER_CONTROL ? x->setup.bmRequestType & SIM_USB_DIR_IN :
-						 x->ep & SIM_USB_DIR_IN;
+	bool in = x->type == SIM_XFER_CONTROL ? x->setup.bmRequestType & SIM_USB_DIR_IN
+					      : x->ep & SIM_USB_DIR_IN;
 
 	if (x->status == 0 && in)
 		b->stats.bytes_in += x->actual;

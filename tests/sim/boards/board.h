@@ -173,11 +173,11 @@ const char *sim_board_state(struct sim_board *b);
 
 /* Counters for summary.json. */
 struct sim_board_stats {
-	uint64_t requests;	/* transfers submitted */
-	uint64_t bytes_in;	/* data bytes device -> host */
-	uint64_t bytes_out;	/* data bytes host -> device */
-	unsigned faults_fired;	/* see sim_board_fault_log() */
-	unsigned forbidden;	/* requests a test must treat as a failure (e.g. eFuse writes) */
+	uint64_t requests;     /* transfers submitted */
+	uint64_t bytes_in;     /* data bytes device -> host */
+	uint64_t bytes_out;    /* data bytes host -> device */
+	unsigned faults_fired; /* see sim_board_fault_log() */
+	unsigned forbidden;    /* requests a test must treat as a failure (e.g. eFuse writes) */
 };
 void sim_board_stats(struct sim_board *b, struct sim_board_stats *st);
 

@@ -21,8 +21,8 @@
 
 /* "Linux filesystem data" 0FC63DAF-8483-4772-8E79-3D69D8477DE4, stored with
  * its first three fields little-endian as GPT does. */
-static const uint8_t gpt_linux_type[16] = {0xaf, 0x3d, 0xc6, 0x0f, 0x83, 0x84, 0x72, 0x47,
-					   0x8e, 0x79, 0x3d, 0x69, 0xd8, 0x47, 0x7d, 0xe4};
+static const uint8_t gpt_linux_type[16] = { 0xaf, 0x3d, 0xc6, 0x0f, 0x83, 0x84, 0x72, 0x47,
+					    0x8e, 0x79, 0x3d, 0x69, 0xd8, 0x47, 0x7d, 0xe4 };
 
 uint32_t sim_crc32(uint32_t crc, const void *data, size_t len)
 {
@@ -356,8 +356,7 @@ int sim_emmc_gpt_buf_valid(const struct sim_emmc *e, const uint8_t *buf, size_t 
 	const uint8_t *h = buf + SIM_EMMC_SECTOR;
 	uint64_t ent_off, ent_len;
 
-	if (len < 2 * SIM_EMMC_SECTOR ||
-	    gpt_header_ok(h, 1, e->size / SIM_EMMC_SECTOR - 1) < 0)
+	if (len < 2 * SIM_EMMC_SECTOR || gpt_header_ok(h, 1, e->size / SIM_EMMC_SECTOR - 1) < 0)
 		return -EINVAL;
 	ent_off = get_le64(h + 72) * SIM_EMMC_SECTOR;
 	ent_len = (uint64_t)sim_get_le32(h + 80) * sim_get_le32(h + 84);

@@ -54,8 +54,8 @@ static inline void fake_event(void *ctx, enum sim_board_event ev, uint64_t delay
 	}
 }
 
-static inline void fake_schedule(void *ctx, uint64_t delay_ns, void (*fn)(struct sim_board *b, void *arg),
-			  void *arg)
+static inline void fake_schedule(void *ctx, uint64_t delay_ns,
+				 void (*fn)(struct sim_board *b, void *arg), void *arg)
 {
 	struct fake *f = ctx;
 
@@ -76,7 +76,8 @@ static inline void fake_advance(struct fake *f, uint64_t ns)
 		int best = -1;
 
 		for (int i = 0; i < f->n_sched; i++)
-			if (f->sched[i].at <= end && (best < 0 || f->sched[i].at < f->sched[best].at))
+			if (f->sched[i].at <= end &&
+			    (best < 0 || f->sched[i].at < f->sched[best].at))
 				best = i;
 		if (best < 0)
 			break;
@@ -92,7 +93,7 @@ static inline void fake_advance(struct fake *f, uint64_t ns)
 }
 
 static inline int fake_new(struct fake *f, const char *type, const struct sim_opt *opts, size_t n,
-		    char *err, size_t errlen)
+			   char *err, size_t errlen)
 {
 	struct sim_host h = {
 		.ctx = f,

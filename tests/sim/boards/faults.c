@@ -167,8 +167,9 @@ int sim_faults_validate(struct sim_faults *fs, const char *const *steps, char *e
 				known = true;
 		snprintf(key, sizeof(key), "faults.%u.step", i);
 		if (!known)
-			return faults_err(err, errlen, "option '%s': unknown step '%s' for this board",
-					  key, f->step);
+			return faults_err(err, errlen,
+					  "option '%s': unknown step '%s' for this board", key,
+					  f->step);
 	}
 	return 0;
 }

@@ -69,11 +69,11 @@ struct imx_soc {
 	uint32_t fb_buf_addr; /* CONFIG_FASTBOOT_BUF_ADDR */
 	const char *board;    /* U-Boot env "board" (getvar product) */
 	/* i.MX8M parts (imx_board.c table; 0 on the i.MX6 rows = defaults) */
-	uint16_t vid;		  /* ROM VID, 0 = 0x15a2 */
-	uint32_t uid_lo, uid_hi;  /* OCOTP UID shadow words, 0 = i.MX6's (§3.1) */
-	bool sdps;		  /* stream ROM on interrupt OUT EP1, 1020 bytes (§1.12) */
-	uint32_t sdp_loadaddr;	  /* SPL gadget's CONFIG_SDP_LOADADDR (§1.13) */
-	bool usb3;		  /* has a USB 3.0 (DWC3) controller U-Boot can run fastboot on */
+	uint16_t vid;		 /* ROM VID, 0 = 0x15a2 */
+	uint32_t uid_lo, uid_hi; /* OCOTP UID shadow words, 0 = i.MX6's (§3.1) */
+	bool sdps;		 /* stream ROM on interrupt OUT EP1, 1020 bytes (§1.12) */
+	uint32_t sdp_loadaddr;	 /* SPL gadget's CONFIG_SDP_LOADADDR (§1.13) */
+	bool usb3;		 /* has a USB 3.0 (DWC3) controller U-Boot can run fastboot on */
 };
 
 enum imx_mode {
@@ -176,10 +176,10 @@ struct imx_board {
 	/* SDPS stream (imx_sdps.c): what arrived so far, in order */
 	uint8_t *stream;
 	size_t stream_len, stream_cap;
-	size_t spl_len;	    /* SPL bytes from the IVT (0 until the header is read) */
-	size_t fit_scan;    /* next offset the SPL looks for the FIT at */
-	bool spl_started;   /* the ROM ran our SPL: it pulls the rest */
-	bool stream_dead;   /* bad header or unknown code: the ROM/SPL stopped reading */
+	size_t spl_len;	  /* SPL bytes from the IVT (0 until the header is read) */
+	size_t fit_scan;  /* next offset the SPL looks for the FIT at */
+	bool spl_started; /* the ROM ran our SPL: it pulls the rest */
+	bool stream_dead; /* bad header or unknown code: the ROM/SPL stopped reading */
 
 	/* fastboot */
 	struct imx_env env[IMX_MAX_ENV];

@@ -21,12 +21,12 @@
  * Blank 6ULL" are assumptions in the same pattern.
  */
 static const struct imx_soc imx_socs[] = {
-	{"imx6q-sdp", 0x0054, "SE Blank ARIK", false, 0x00900000, 0x40000, 0x10000000, 1024,
-	 0x12000000, 0x12000000, "mx6qsabresd"},
-	{"imx6ul-sdp", 0x007d, "SE Blank 6UL", true, 0x00900000, 0x20000, 0x80000000, 512,
-	 0x80800000, 0x82000000, "mx6ul_14x14_evk"},
-	{"imx6ull-sdp", 0x0080, "SE Blank 6ULL", true, 0x00900000, 0x20000, 0x80000000, 512,
-	 0x80800000, 0x82000000, "mx6ull_14x14_evk"},
+	{ "imx6q-sdp", 0x0054, "SE Blank ARIK", false, 0x00900000, 0x40000, 0x10000000, 1024,
+	  0x12000000, 0x12000000, "mx6qsabresd" },
+	{ "imx6ul-sdp", 0x007d, "SE Blank 6UL", true, 0x00900000, 0x20000, 0x80000000, 512,
+	  0x80800000, 0x82000000, "mx6ul_14x14_evk" },
+	{ "imx6ull-sdp", 0x0080, "SE Blank 6ULL", true, 0x00900000, 0x20000, 0x80000000, 512,
+	  0x80800000, 0x82000000, "mx6ull_14x14_evk" },
 	/*
 	 * i.MX8M (§2.1 VID:PIDs, §3.1 UID words, §1.12 stream ROM, §1.13 SPL
 	 * gadget).  RAM: one window from ITCM 0x7E0000 over DTCM to the end
@@ -35,20 +35,19 @@ static const struct imx_soc imx_socs[] = {
 	 * SDP load address 0x40400000 as in imx8mm_evk/imx8mp_evk defconfigs
 	 * (assumptions, boards/README.md), as are the product strings.
 	 */
-	{"imx8mm-sdp", 0x0134, "SE Blank M845S", true, 0x007e0000, 0x160000, 0x40000000, 512,
-	 0x40480000, 0x42800000, "imx8mm_evk", 0x1fc9, 0x30350410, 0x30350420, false, 0x40400000},
-	{"imx8mp-sdps", 0x0146, "SE Blank 865", false, 0x007e0000, 0x1a0000, 0x40000000, 512,
-	 0x40480000, 0x42800000, "imx8mp_evk", 0x1fc9, 0x30350420, 0x30350430, true, 0x40400000,
-	 true},
+	{ "imx8mm-sdp", 0x0134, "SE Blank M845S", true, 0x007e0000, 0x160000, 0x40000000, 512,
+	  0x40480000, 0x42800000, "imx8mm_evk", 0x1fc9, 0x30350410, 0x30350420, false, 0x40400000 },
+	{ "imx8mp-sdps", 0x0146, "SE Blank 865", false, 0x007e0000, 0x1a0000, 0x40000000, 512,
+	  0x40480000, 0x42800000, "imx8mp_evk", 0x1fc9, 0x30350420, 0x30350430, true, 0x40400000,
+	  true },
 };
 
-static const char *const imx_names[] = {"imx6q-sdp",	 "imx6ul-sdp",	"imx6ull-sdp",
-					 "imx8mm-sdp", "imx8mp-sdps", NULL};
+static const char *const imx_names[] = { "imx6q-sdp",  "imx6ul-sdp",  "imx6ull-sdp",
+					 "imx8mm-sdp", "imx8mp-sdps", NULL };
 
 static const char *const imx_steps[] = {
-	"sdp_command", "write_file",  "dcd_write", "jump",     "uboot_boot",
-	"fb_command",  "fb_download", "fb_flash",  "fb_erase", "stream",
-	"spl_boot",    NULL,
+	"sdp_command", "write_file", "dcd_write", "jump",   "uboot_boot", "fb_command",
+	"fb_download", "fb_flash",   "fb_erase",  "stream", "spl_boot",	  NULL,
 };
 
 /* i.MX6 OCOTP shadow registers holding the UID (§3.1). */
@@ -141,15 +140,15 @@ static int imx_timing_option(struct imx_board *d, const char *name, uint64_t v)
 		size_t off;
 		uint64_t to_ns;
 	} tab[] = {
-		{"command_us", offsetof(struct imx_timing, command), 1000},
-		{"dcd_write_us", offsetof(struct imx_timing, dcd_write), 1000},
-		{"leave_ms", offsetof(struct imx_timing, leave), 1000000},
-		{"uboot_boot_ms", offsetof(struct imx_timing, uboot_boot), 1000000},
-		{"rom_boot_ms", offsetof(struct imx_timing, rom_boot), 1000000},
-		{"spl_boot_ms", offsetof(struct imx_timing, spl_boot), 1000000},
-		{"fb_command_us", offsetof(struct imx_timing, fb_command), 1000},
-		{"emmc_write_kbps", offsetof(struct imx_timing, emmc_write_kbps), 1},
-		{"emmc_erase_kbps", offsetof(struct imx_timing, emmc_erase_kbps), 1},
+		{ "command_us", offsetof(struct imx_timing, command), 1000 },
+		{ "dcd_write_us", offsetof(struct imx_timing, dcd_write), 1000 },
+		{ "leave_ms", offsetof(struct imx_timing, leave), 1000000 },
+		{ "uboot_boot_ms", offsetof(struct imx_timing, uboot_boot), 1000000 },
+		{ "rom_boot_ms", offsetof(struct imx_timing, rom_boot), 1000000 },
+		{ "spl_boot_ms", offsetof(struct imx_timing, spl_boot), 1000000 },
+		{ "fb_command_us", offsetof(struct imx_timing, fb_command), 1000 },
+		{ "emmc_write_kbps", offsetof(struct imx_timing, emmc_write_kbps), 1 },
+		{ "emmc_erase_kbps", offsetof(struct imx_timing, emmc_erase_kbps), 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
@@ -404,8 +403,10 @@ int imx_identity_rom(struct sim_board *b)
 					   sizeof(imx_hid_report_desc));
 	if (r < 0)
 		return r;
-	if ((r = sim_board_set_string(b, 1, d->soc->vid == 0x1fc9 ? "NXP       SemiConductor Inc "
-								   : "Freescale SemiConductor Inc ")) < 0 ||
+	if ((r = sim_board_set_string(b, 1,
+				      d->soc->vid == 0x1fc9 ? "NXP       SemiConductor Inc "
+							    : "Freescale SemiConductor Inc ")) <
+		    0 ||
 	    (r = sim_board_set_string(b, 2, d->soc->product)) < 0 ||
 	    (r = sim_board_set_string(b, 3, NULL)) < 0 ||
 	    (r = sim_board_set_string(b, 4, NULL)) < 0)
@@ -544,7 +545,8 @@ static void imx_power_on_state(struct imx_board *d)
 	d->busy_until = 0;
 	/* The ROM has read the fuses: the UID shadows are valid (§3.1). */
 	imx_reg_write(d, d->soc->uid_lo ? d->soc->uid_lo : OCOTP_UID_LOW, (uint32_t)d->uid);
-	imx_reg_write(d, d->soc->uid_hi ? d->soc->uid_hi : OCOTP_UID_HIGH, (uint32_t)(d->uid >> 32));
+	imx_reg_write(d, d->soc->uid_hi ? d->soc->uid_hi : OCOTP_UID_HIGH,
+		      (uint32_t)(d->uid >> 32));
 }
 
 static int imx_start(struct sim_board *b)
@@ -888,13 +890,13 @@ void imx_act(struct sim_board *b, enum imx_action a, uint64_t after_ns)
 		return;
 	}
 	sim_board_schedule(b,
-			   leave + sim_board_scaled(b, a == IMX_ACT_UBOOT ? d->t.uboot_boot :
-						       a == IMX_ACT_SPL	  ? d->t.spl_boot :
-										    d->t.rom_boot),
+			   leave + sim_board_scaled(b, a == IMX_ACT_UBOOT ? d->t.uboot_boot
+						       : a == IMX_ACT_SPL ? d->t.spl_boot
+									  : d->t.rom_boot),
 			   imx_reenum_cb,
-			   IMX_REENUM_ARG(d->gen, a == IMX_ACT_UBOOT ? IMX_REENUM_FASTBOOT :
-						  a == IMX_ACT_SPL   ? IMX_REENUM_SPL :
-								       IMX_REENUM_ROM));
+			   IMX_REENUM_ARG(d->gen, a == IMX_ACT_UBOOT ? IMX_REENUM_FASTBOOT
+						  : a == IMX_ACT_SPL ? IMX_REENUM_SPL
+								     : IMX_REENUM_ROM));
 }
 
 /* Model callbacks */
@@ -909,7 +911,7 @@ static int imx_request(struct sim_board *b, struct sim_xfer *x)
 		return imx_sdp_request(b, x);
 	if (d->mode == IMX_ROM && x->setup.bmRequestType == 0x21 && x->setup.bRequest == 0x0a)
 		return SIM_XFER_DONE; /* SET_IDLE */
-	x->status = -EPIPE; /* fastboot has no class/vendor requests */
+	x->status = -EPIPE;	      /* fastboot has no class/vendor requests */
 	return SIM_XFER_DONE;
 }
 

@@ -140,7 +140,7 @@ int imx_env_save(struct sim_board *b, uint64_t *device_ns)
 {
 	struct imx_board *d = imx_priv(b);
 	struct imx_env sorted[IMX_MAX_ENV];
-	uint8_t blk[IMX_ENV_SIZE] = {0};
+	uint8_t blk[IMX_ENV_SIZE] = { 0 };
 	size_t o = 4, n;
 
 	if (d->emmc.size < IMX_ENV_OFFSET + IMX_ENV_SIZE)

@@ -23,18 +23,18 @@
 static const struct {
 	const char *name, *guid;
 } type_names[] = {
-	{"system", "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"},
-	{"data", "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7"},
-	{"linux", "0fc63daf-8483-4772-8e79-3d69d8477de4"},
-	{"swap", "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f"},
-	{"u-boot-env", "3de21764-95bd-54bd-a5c3-4abe786f38a8"},
+	{ "system", "c12a7328-f81f-11d2-ba4b-00a0c93ec93b" },
+	{ "data", "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7" },
+	{ "linux", "0fc63daf-8483-4772-8e79-3d69d8477de4" },
+	{ "swap", "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f" },
+	{ "u-boot-env", "3de21764-95bd-54bd-a5c3-4abe786f38a8" },
 };
 
 /* uuid_str_to_bin(UUID_STR_FORMAT_GUID): the first three fields stored
  * little-endian.  0 or -1 (not 8-4-4-4-12 hex digits). */
 static int guid_parse(const char *s, uint8_t g[16])
 {
-	static const int order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+	static const int order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
 	uint8_t raw[16];
 	int n = 0;
 

@@ -47,7 +47,7 @@ static void sdp_reply_after(struct sim_board *b, uint64_t device_ns, bool with_s
 			    uint32_t status, enum imx_action action)
 {
 	struct imx_board *d = imx_priv(b);
-	uint8_t r3[5] = {3}, r4[65] = {4};
+	uint8_t r3[5] = { 3 }, r4[65] = { 4 };
 	uint64_t ready = imx_after(b, d->t.command + device_ns);
 
 	/* The SPL gadget always reports open (§1.13). */
@@ -286,8 +286,8 @@ static void spl_jump(struct sim_board *b, uint32_t addr)
 		len = d->last_write_len - (a - d->last_write_addr);
 	buf = len ? imx_ram(d, a, len) : NULL;
 	fit = buf ? imx_fit_find(buf, 0, len) : -1;
-	if (fit >= 0 && (size_t)fit + 8 <= len &&
-	    be32(buf + fit + 4) <= len - (size_t)fit && be32(buf + fit + 4) >= 40) {
+	if (fit >= 0 && (size_t)fit + 8 <= len && be32(buf + fit + 4) <= len - (size_t)fit &&
+	    be32(buf + fit + 4) >= 40) {
 		sdp_reply(b, false, 0, IMX_ACT_UBOOT);
 		return;
 	}

@@ -152,8 +152,8 @@ static int ucmd_mmc(struct sim_board *b, int argc, char **argv, char *msg, size_
 	}
 	if (!strcmp(argv[1], "partconf"))
 		return ucmd_partconf(d, argc, argv) < 0 ? -1 : 0;
-	if (!strcmp(argv[1], "rescan") || !strcmp(argv[1], "info") ||
-	    !strcmp(argv[1], "bootbus") || !strcmp(argv[1], "list"))
+	if (!strcmp(argv[1], "rescan") || !strcmp(argv[1], "info") || !strcmp(argv[1], "bootbus") ||
+	    !strcmp(argv[1], "list"))
 		return 0;
 	/* I/O goes to the hardware partition `mmc dev 0 N` selected. */
 	area = sim_emmc_hwpart(&d->emmc, d->mmc_dev_part, &size);
@@ -221,7 +221,8 @@ static int ucmd_part(struct imx_board *d, int argc, char **argv)
 		return -1;
 	ucmd_blk_dev(d);
 	n = strtoul(argv[4], &end, 0);
-	if (*end ? imx_part_by_name(d, argv[4], &p) < 0 : !n || sim_emmc_nth(&d->emmc, (unsigned)n, &p) < 0)
+	if (*end ? imx_part_by_name(d, argv[4], &p) < 0
+		 : !n || sim_emmc_nth(&d->emmc, (unsigned)n, &p) < 0)
 		return -1;
 	snprintf(v, sizeof(v), "%llx",
 		 (unsigned long long)((argv[1][1] == 't' ? p.start : p.size) / SIM_EMMC_SECTOR));

@@ -22,11 +22,18 @@ static const char *const ingenic_names[] = { "ingenic-t31", "ingenic-t31x", "ing
  * sub-type are not documented (assumptions: "T 2 0 V ", 0).
  */
 static const struct ingenic_chip ingenic_chips[] = {
-	{ .type = "ingenic-t31", .rom_cpu_info = { 'T', ' ', '3', ' ', '1', ' ', 'V', ' ' },
-	  .soc_family = 0x0031, .burner_info = "BOOTx1830", .subtype = 0x2222 },
-	{ .type = "ingenic-t20", .rom_cpu_info = { 'T', ' ', '2', ' ', '0', ' ', 'V', ' ' },
-	  .soc_family = 0x2000, .burner_info = "BOOTx1520", .subtype = 0,
-	  .d2i_max = 0x4000, .spl_pad_32 = true },
+	{ .type = "ingenic-t31",
+	  .rom_cpu_info = { 'T', ' ', '3', ' ', '1', ' ', 'V', ' ' },
+	  .soc_family = 0x0031,
+	  .burner_info = "BOOTx1830",
+	  .subtype = 0x2222 },
+	{ .type = "ingenic-t20",
+	  .rom_cpu_info = { 'T', ' ', '2', ' ', '0', ' ', 'V', ' ' },
+	  .soc_family = 0x2000,
+	  .burner_info = "BOOTx1520",
+	  .subtype = 0,
+	  .d2i_max = 0x4000,
+	  .spl_pad_32 = true },
 };
 
 static const struct ingenic_chip *ingenic_chip_for(const char *type)
@@ -38,9 +45,8 @@ static const struct ingenic_chip *ingenic_chip_for(const char *type)
 }
 
 static const char *const ingenic_steps[] = {
-	"cpu_info", "rom_download", "rom_upload", "spl",    "burner", "config",
-	"flash_info", "init",	      "write",	    "read", "ack",    "reboot",
-	NULL,
+	"cpu_info", "rom_download", "rom_upload", "spl", "burner", "config", "flash_info",
+	"init",	    "write",	    "read",	  "ack", "reboot", NULL,
 };
 
 /*
@@ -220,7 +226,6 @@ static const struct {
 	{ "chip_erase_ms", offsetof(struct spinor_part, t_ce), 1e6 },
 };
 #define INGENIC_N_FLASH_TIMING (sizeof(ingenic_flash_timing) / sizeof(ingenic_flash_timing[0]))
-
 
 static int ingenic_option(struct sim_board *b, const char *key, const char *value)
 {

@@ -404,8 +404,8 @@ int ingenic_burner_request(struct sim_board *b, struct sim_xfer *x)
 				return SIM_XFER_DONE;
 			}
 			/* Room for the rounding up to whole erase blocks (§3.6). */
-			if (ingenic_buf_reserve(g, (size_t)burner_program_len(&g->cfg, g->w_len) + 1) <
-			    0) {
+			if (ingenic_buf_reserve(g, (size_t)burner_program_len(&g->cfg, g->w_len) +
+							   1) < 0) {
 				g->ack = -ENOMEM;
 				goto stall;
 			}
@@ -543,7 +543,8 @@ int ingenic_burner_data(struct sim_board *b, struct sim_xfer *x)
 	}
 	g->pend = INGENIC_PEND_NONE;
 	k = sim_board_fault_step(b, "write",
-				 SIM_FAULT_PROGRAM_ERROR | SIM_FAULT_CORRUPT_DOWNLOAD | SIM_FAULT_DISTURB);
+				 SIM_FAULT_PROGRAM_ERROR | SIM_FAULT_CORRUPT_DOWNLOAD |
+					 SIM_FAULT_DISTURB);
 	burner_write(b, k);
 	return SIM_XFER_DONE;
 }

@@ -33,15 +33,24 @@
  *    3-byte mode (W25Q256JV, W25Q512JV, GD25Q256, MX25L25645G datasheets,
  *    "Instruction Set"); the <= 16 MiB parts do not have them.
  */
-#define W25Q_T .page = 256, .t_pp = 400 * US, .t_se = 45 * MS, .t_be32 = 120 * MS, .t_be64 = 150 * MS
+#define W25Q_T                                                                                     \
+	.page = 256, .t_pp = 400 * US, .t_se = 45 * MS, .t_be32 = 120 * MS, .t_be64 = 150 * MS
 #define PART(n, id, mib, tce_s, four)                                                              \
-	{ .name = n, .jedec = id, .size = (mib) << 20, W25Q_T, .t_ce = (tce_s) * 1000 * MS,           \
-	  .ops4b = four }
+	{                                                                                          \
+		.name = n, .jedec = id, .size = (mib) << 20, W25Q_T, .t_ce = (tce_s)*1000 * MS,    \
+		.ops4b = four                                                                      \
+	}
 static const struct spinor_part spinor_parts[] = {
 	PART("w25q128jv", 0xef4018, 16u, 40, 0),
 	PART("w25q128jv-m", 0xef7018, 16u, 40, 0),
-	{ .name = "xm25qh128a", .jedec = 0x207018, .size = 16u << 20, .page = 256,
-	  .t_pp = 500 * US, .t_se = 40 * MS, .t_be32 = 200 * MS, .t_be64 = 300 * MS,
+	{ .name = "xm25qh128a",
+	  .jedec = 0x207018,
+	  .size = 16u << 20,
+	  .page = 256,
+	  .t_pp = 500 * US,
+	  .t_se = 40 * MS,
+	  .t_be32 = 200 * MS,
+	  .t_be64 = 300 * MS,
 	  .t_ce = 60000 * MS },
 	PART("w25q64jv", 0xef4017, 8u, 20, 0),
 	PART("w25q64jv-m", 0xef7017, 8u, 20, 0),
@@ -113,10 +122,24 @@ static uint64_t spinor_unit_time(const struct spinor *f, uint32_t unit)
 static int chip_addr_bytes(const struct spinor *f, uint8_t op)
 {
 	switch (op) {
-	case 0x13: case 0x0c: case 0x6c: case 0x12: case 0x34: case 0x3e: case 0x21: case 0xdc:
+	case 0x13:
+	case 0x0c:
+	case 0x6c:
+	case 0x12:
+	case 0x34:
+	case 0x3e:
+	case 0x21:
+	case 0xdc:
 	case 0x5c:
 		return f->p.ops4b ? 4 : -1;
-	case 0x03: case 0x0b: case 0x6b: case 0x02: case 0x32: case 0x38: case 0x20: case 0x52:
+	case 0x03:
+	case 0x0b:
+	case 0x6b:
+	case 0x02:
+	case 0x32:
+	case 0x38:
+	case 0x20:
+	case 0x52:
 	case 0xd8:
 		return f->addr4 ? 4 : 3;
 	default:

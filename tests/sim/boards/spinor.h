@@ -14,14 +14,14 @@
 /* One part: identity, geometry, typical times (device ns). */
 struct spinor_part {
 	const char *name;
-	uint32_t jedec;	     /* mfr << 16 | type << 8 | capacity, as RDID (0x9F) answers */
-	uint32_t size;	     /* bytes */
-	uint32_t page;	     /* program page, bytes */
-	uint64_t t_pp;	     /* page program */
-	uint64_t t_se;	     /* 4 KiB sector erase */
-	uint64_t t_be32;     /* 32 KiB block erase */
-	uint64_t t_be64;     /* 64 KiB block erase */
-	uint64_t t_ce;	     /* chip erase */
+	uint32_t jedec;	 /* mfr << 16 | type << 8 | capacity, as RDID (0x9F) answers */
+	uint32_t size;	 /* bytes */
+	uint32_t page;	 /* program page, bytes */
+	uint64_t t_pp;	 /* page program */
+	uint64_t t_se;	 /* 4 KiB sector erase */
+	uint64_t t_be32; /* 32 KiB block erase */
+	uint64_t t_be64; /* 64 KiB block erase */
+	uint64_t t_ce;	 /* chip erase */
 	/* Has the dedicated 4-byte-address opcodes (13h/12h/21h/DCh...). */
 	int ops4b;
 };

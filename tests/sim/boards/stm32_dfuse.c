@@ -13,11 +13,11 @@
 #include <string.h>
 
 static const char *const stm32_names[] = { "stm32f405-dfuse", "stm32f407-dfuse", "stm32l476-dfuse",
-					     NULL };
+					   NULL };
 
 static const char *const stm32_steps[] = {
-	"set_address", "erase", "mass_erase", "download", "upload",
-	"manifest",    "getstatus", "unprotect", NULL,
+	"set_address", "erase",	    "mass_erase", "download", "upload",
+	"manifest",    "getstatus", "unprotect",  NULL,
 };
 
 static struct stm32_dfuse *dfuse(struct sim_board *b)
@@ -365,7 +365,8 @@ static void stm32_build_sectors(struct stm32_dfuse *d)
 
 	if (d->part->page_size) {
 		/* RM0351 §3.3.1: uniform pages. */
-		for (; off < d->flash_kib * 1024u && n < STM32_MAX_SECTORS; off += d->part->page_size)
+		for (; off < d->flash_kib * 1024u && n < STM32_MAX_SECTORS;
+		     off += d->part->page_size)
 			d->sector_off[n++] = off;
 		d->n_sectors = n;
 		d->sector_off[n] = off;
@@ -471,8 +472,8 @@ static int stm32_build_identity(struct sim_board *b)
 	p[0] = 9;
 	p[1] = SIM_USB_DT_CONFIG;
 	sim_put_le16(p + 2, sizeof(cfg));
-	p[4] = 1;    /* interfaces */
-	p[5] = 1;    /* bConfigurationValue */
+	p[4] = 1; /* interfaces */
+	p[5] = 1; /* bConfigurationValue */
 	p[6] = 0;
 	p[7] = 0xc0; /* self-powered, as the F4 ROM reports */
 	p[8] = 50;   /* 100 mA */
@@ -598,8 +599,8 @@ static void stm32_power_on(struct sim_board *b)
 	stm32_power_on_state(dfuse(b));
 }
 
-static bool stm32_memory(struct sim_board *b, unsigned idx, const char **name,
-			 const uint8_t **data, size_t *len)
+static bool stm32_memory(struct sim_board *b, unsigned idx, const char **name, const uint8_t **data,
+			 size_t *len)
 {
 	struct stm32_dfuse *d = dfuse(b);
 

@@ -80,16 +80,16 @@ struct dfuse_timing {
  */
 struct stm32_part {
 	const char *name;
-	unsigned page_size;     /* uniform erase pages; 0: F4 mixed sectors */
-	unsigned prog_unit;     /* programming granularity in bytes (1: any) */
+	unsigned page_size; /* uniform erase pages; 0: F4 mixed sectors */
+	unsigned prog_unit; /* programming granularity in bytes (1: any) */
 	unsigned kib_default, kib_min, kib_max, kib_step;
 	uint32_t option_base;
 	unsigned option_size;
-	unsigned rdp_off;       /* RDP byte within the option bytes */
+	unsigned rdp_off; /* RDP byte within the option bytes */
 	uint32_t otp_base;
 	unsigned otp_size;
-	bool otp_locks;         /* F4: 16 lock bytes after 512 data bytes */
-	uint32_t sysinfo_base;  /* UID */
+	bool otp_locks;	       /* F4: 16 lock bytes after 512 data bytes */
+	uint32_t sysinfo_base; /* UID */
 	unsigned sysinfo_size;
 	uint32_t flashsize_addr;
 	const char *alt_fmt[4]; /* alt 0 takes the sector/page count */
@@ -134,8 +134,8 @@ struct stm32_dfuse {
 	uint32_t op_addr;
 	uint8_t *buf; /* transfer_size bytes */
 	size_t buf_len;
-	uint8_t op_status;    /* outcome of the operation, shown after busy */
-	uint64_t busy_until;  /* host time (ns) when the running operation ends */
+	uint8_t op_status;   /* outcome of the operation, shown after busy */
+	uint64_t busy_until; /* host time (ns) when the running operation ends */
 	bool left;
 	/* RDP level 2 took effect at a reset: the system bootloader is gone for good. */
 	bool rom_disabled;

@@ -322,15 +322,16 @@ static int dfuse_execute(struct sim_board *b, struct stm32_dfuse *d, struct sim_
 			d->op_status = DFU_STATUS_ERR_PROG;
 		} else {
 			d->op_status = dfuse_write(b, d, &region);
-			dur += d->part->prog_unit > 1 ?
-				       d->buf_len / d->part->prog_unit * d->t.dword_program :
-				       (d->buf_len + 3) / 4 * d->t.word_program;
+			dur += d->part->prog_unit > 1
+				       ? d->buf_len / d->part->prog_unit * d->t.dword_program
+				       : (d->buf_len + 3) / 4 * d->t.word_program;
 			if (region == 1 && d->op_status == DFU_STATUS_OK) {
 				/* Option bytes written: the ROM resets the system [AN2662 Fig. 57]. */
 				d->state = DFU_STATE_DNBUSY;
 				dfuse_status_reply(d, x, DFU_STATE_DNBUSY, dfuse_poll_ms(b, poll));
-				dfuse_system_reset(b, d,
-						   x->delay_ns + sim_board_scaled(b, d->t.option_write), 0);
+				dfuse_system_reset(
+					b, d, x->delay_ns + sim_board_scaled(b, d->t.option_write),
+					0);
 				return SIM_XFER_DONE;
 			}
 		}

@@ -178,8 +178,9 @@ static int count_events(struct fake *f, enum sim_board_event ev)
 	return n;
 }
 
-#define OPTS(...) ((const struct sim_opt[]){ __VA_ARGS__ }), \
-	(sizeof((const struct sim_opt[]){ __VA_ARGS__ }) / sizeof(struct sim_opt))
+#define OPTS(...)                                                                                  \
+	((const struct sim_opt[]){ __VA_ARGS__ }),                                                 \
+		(sizeof((const struct sim_opt[]){ __VA_ARGS__ }) / sizeof(struct sim_opt))
 
 static const char *get_string(struct fake *f, uint8_t idx, char *out, size_t outlen)
 {
@@ -285,10 +286,12 @@ TEST(descriptors_and_strings)
 	ASSERT_EQ(buf[2] | buf[3] << 8, 0x0409);
 	ASSERT_STREQ(get_string(f, c[9 + 8], s, sizeof(s)),
 		     "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg");
-	ASSERT_STREQ(get_string(f, c[9 + 9 + 8], s, sizeof(s)), "@Option Bytes  /0x1FFFC000/01*016 e");
+	ASSERT_STREQ(get_string(f, c[9 + 9 + 8], s, sizeof(s)),
+		     "@Option Bytes  /0x1FFFC000/01*016 e");
 	ASSERT_STREQ(get_string(f, c[9 + 18 + 8], s, sizeof(s)),
 		     "@OTP Memory /0x1FFF7800/01*512 e,01*016 e");
-	ASSERT_STREQ(get_string(f, c[9 + 27 + 8], s, sizeof(s)), "@Device Feature/0xFFFF0000/01*004 e");
+	ASSERT_STREQ(get_string(f, c[9 + 27 + 8], s, sizeof(s)),
+		     "@Device Feature/0xFFFF0000/01*004 e");
 	ASSERT_STREQ(get_string(f, dd[16], s, sizeof(s)), "205537C24236");
 	ASSERT_OK(ctrl_x(f, 0x80, 6, 0x2100, 0, buf, 9, &n, NULL));
 	ASSERT_EQ(n, 9);
@@ -316,8 +319,8 @@ TEST(descriptors_and_strings)
 
 TEST(serial_option_and_small_flash)
 {
-	struct fake *f = board(OPTS({ "serial", "ABC123" }, { "flash_kib", "512" },
-				    { "transfer_size", "1024" }));
+	struct fake *f = board(
+		OPTS({ "serial", "ABC123" }, { "flash_kib", "512" }, { "transfer_size", "1024" }));
 	const struct sim_identity *id = sim_board_identity(f->b);
 	char s[128];
 	size_t len;
@@ -567,7 +570,8 @@ TEST(rdp_refuses_upload_write_and_set_address)
 
 TEST(read_unprotect_erases_and_reenumerates)
 {
-	struct fake *f = board(OPTS({ "rdp", "1" }, { "fill", "random:5" }, { "timing.scale", "0.001" }));
+	struct fake *f =
+		board(OPTS({ "rdp", "1" }, { "fill", "random:5" }, { "timing.scale", "0.001" }));
 	size_t len;
 	const uint8_t *flash = memory(f, "flash", &len);
 	uint8_t c = 0x92, buf[16];
@@ -678,8 +682,8 @@ TEST(unplug_and_replug)
 
 TEST(fault_unplug_after_bytes)
 {
-	struct fake *f = board(OPTS({ "faults.0.kind", "unplug" }, { "faults.0.after_bytes", "5000" },
-				    { "timing.scale", "0" }));
+	struct fake *f = board(OPTS({ "faults.0.kind", "unplug" },
+				    { "faults.0.after_bytes", "5000" }, { "timing.scale", "0" }));
 	uint8_t a[2048];
 	struct sim_board_stats st;
 
@@ -733,8 +737,9 @@ TEST(fault_hang_at_erase_never_completes)
 
 TEST(fault_program_error_at_download)
 {
-	struct fake *f = board(OPTS({ "faults.0.kind", "program_error" }, { "faults.0.step", "download" },
-				    { "faults.0.skip", "1" }, { "timing.scale", "0" }));
+	struct fake *f =
+		board(OPTS({ "faults.0.kind", "program_error" }, { "faults.0.step", "download" },
+			   { "faults.0.skip", "1" }, { "timing.scale", "0" }));
 	uint8_t a[64];
 	const uint8_t *flash = memory(f, "flash", NULL);
 	struct st s;
@@ -770,8 +775,8 @@ TEST(fault_corrupt_upload_flips_a_bit)
 
 TEST(fault_unplug_at_mass_erase_step)
 {
-	struct fake *f = board(OPTS({ "faults.0.kind", "unplug" }, { "faults.0.step", "mass_erase" },
-				    { "fill", "random:4" }));
+	struct fake *f = board(OPTS({ "faults.0.kind", "unplug" },
+				    { "faults.0.step", "mass_erase" }, { "fill", "random:4" }));
 	uint8_t c = 0x41;
 
 	ASSERT_OK(dnload(f, 0, &c, 1));
@@ -837,10 +842,14 @@ TEST(l4_layout_strings_and_memories)
 
 	ASSERT_EQ(id->device_desc[8] | id->device_desc[9] << 8, 0x0483);
 	ASSERT_EQ(id->device_desc[10] | id->device_desc[11] << 8, 0xdf11);
-	ASSERT_STREQ(get_string(f, c[9 + 8], s, sizeof(s)), "@Internal Flash  /0x08000000/0512*0002Kg");
-	ASSERT_STREQ(get_string(f, c[9 + 9 + 8], s, sizeof(s)), "@Option Bytes  /0x1FFF7800/01*040 e");
-	ASSERT_STREQ(get_string(f, c[9 + 18 + 8], s, sizeof(s)), "@OTP Memory /0x1FFF7000/01*0001Ke");
-	ASSERT_STREQ(get_string(f, c[9 + 27 + 8], s, sizeof(s)), "@Device Feature/0xFFFF0000/01*004 e");
+	ASSERT_STREQ(get_string(f, c[9 + 8], s, sizeof(s)),
+		     "@Internal Flash  /0x08000000/0512*0002Kg");
+	ASSERT_STREQ(get_string(f, c[9 + 9 + 8], s, sizeof(s)),
+		     "@Option Bytes  /0x1FFF7800/01*040 e");
+	ASSERT_STREQ(get_string(f, c[9 + 18 + 8], s, sizeof(s)),
+		     "@OTP Memory /0x1FFF7000/01*0001Ke");
+	ASSERT_STREQ(get_string(f, c[9 + 27 + 8], s, sizeof(s)),
+		     "@Device Feature/0xFFFF0000/01*004 e");
 	memory(f, "flash", &len);
 	ASSERT_EQ(len, 1024 * 1024);
 	memory(f, "option-bytes", &len);
@@ -851,7 +860,8 @@ TEST(l4_layout_strings_and_memories)
 	/* 256 KiB part: 128 pages; F4 sector sizes are refused. */
 	f = board_l4(OPTS({ "flash_kib", "256" }));
 	c = sim_board_identity(f->b)->config_desc;
-	ASSERT_STREQ(get_string(f, c[9 + 8], s, sizeof(s)), "@Internal Flash  /0x08000000/0128*0002Kg");
+	ASSERT_STREQ(get_string(f, c[9 + 8], s, sizeof(s)),
+		     "@Internal Flash  /0x08000000/0128*0002Kg");
 	{
 		struct fake g;
 		char err[200];

@@ -125,8 +125,8 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		int r, lk;
 
-
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/event%d_%d", root, fd, (int)getpid());
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/event%d_%d", root, fd,
+			 (int)getpid());
 		lk = event_lock();
 		unlink(sa.sun_path);
 		r = (int)syscall(SYS_bind, fd, (struct sockaddr *)&sa, sizeof(sa));

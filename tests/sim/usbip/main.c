@@ -199,14 +199,14 @@ static int run(struct app *a)
 	while (!app_done(a)) {
 		size_t n = 1;
 
-		pfd[0] = (struct pollfd){.fd = a->wake[0], .events = POLLIN};
+		pfd[0] = (struct pollfd){ .fd = a->wake[0], .events = POLLIN };
 		for (size_t i = 0; i < a->n_ports; i++) {
 			struct port *p = &a->ports[i];
 
 			pthread_mutex_lock(&p->lock);
 			if (p->fd >= 0) {
-				w[n] = (struct watch){p, p->fd, p->gen};
-				pfd[n] = (struct pollfd){.fd = p->fd, .events = POLLIN};
+				w[n] = (struct watch){ p, p->fd, p->gen };
+				pfd[n] = (struct pollfd){ .fd = p->fd, .events = POLLIN };
 				n++;
 			}
 			pthread_mutex_unlock(&p->lock);
@@ -232,7 +232,7 @@ static int run(struct app *a)
 
 static int setup_signals(struct app *a)
 {
-	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 
 	sig_wake_fd = a->wake[1];
 	sigemptyset(&sa.sa_mask);
@@ -267,15 +267,15 @@ static int shutdown_all(struct app *a, const char *out_dir)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"vhci", required_argument, NULL, 'v'},
-		{"loopback", required_argument, NULL, 'l'},
-		{"out", required_argument, NULL, 'o'},
-		{"ready", required_argument, NULL, 'r'},
-		{"duration-ms", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
+		{ "vhci", required_argument, NULL, 'v' },
+		{ "loopback", required_argument, NULL, 'l' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "ready", required_argument, NULL, 'r' },
+		{ "duration-ms", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct app a = {.vhci_dir = DEFAULT_VHCI, .wake = {-1, -1}};
+	struct app a = { .vhci_dir = DEFAULT_VHCI, .wake = { -1, -1 } };
 	const char *out_dir = NULL, *ready = NULL, *env;
 	long duration_ms = -1;
 	sigset_t block, old;

@@ -77,7 +77,7 @@ static void host_schedule(void *ctx, uint64_t delay_ns, void (*fn)(struct sim_bo
 	struct board_call *c = malloc(sizeof(*c));
 
 	if (c)
-		*c = (struct board_call){p, fn, arg};
+		*c = (struct board_call){ p, fn, arg };
 	if (!c || sched_add_owned(p->app->sched, delay_ns, board_call_cb, c) < 0) {
 		port_log(p, "out of memory scheduling a board timer");
 		free(c);
@@ -112,7 +112,7 @@ static void host_event(void *ctx, enum sim_board_event ev, uint64_t delay_ns)
 	struct event_call *e = malloc(sizeof(*e));
 
 	if (e)
-		*e = (struct event_call){p, ev};
+		*e = (struct event_call){ p, ev };
 	if (!e || sched_add_owned(p->app->sched, delay_ns, event_cb, e) < 0) {
 		port_log(p, "out of memory delivering a board event");
 		free(e);
@@ -170,7 +170,7 @@ void port_fini(struct port *p)
 
 void port_conn_up(struct port *p, int fd)
 {
-	struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
+	struct timeval tv = { .tv_sec = SEND_TIMEOUT_S };
 
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
 		app_debug(p->app, 1, "%s: cannot set a send timeout: %m", p->cfg->id);
@@ -260,7 +260,7 @@ static int add_step(struct port *p, long ms, enum step step)
 	s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	*s = (struct step_call){p, step};
+	*s = (struct step_call){ p, step };
 	if (sched_add_owned(p->app->sched, (uint64_t)ms * 1000000ull, step_cb, s) < 0) {
 		free(s);
 		return -ENOMEM;

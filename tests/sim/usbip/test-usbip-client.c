@@ -131,7 +131,7 @@ static int read_full(int fd, void *buf, size_t len, uint64_t deadline)
 	uint8_t *p = buf;
 
 	while (len) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		uint64_t now = now_ms();
 		ssize_t n;
 
@@ -154,7 +154,7 @@ static int read_full(int fd, void *buf, size_t len, uint64_t deadline)
 static uint32_t submit(struct conn *c, uint32_t dir, uint32_t ep, const uint8_t *setup,
 		       uint32_t flags, const void *out, uint32_t len)
 {
-	uint8_t h[HDR] = {0};
+	uint8_t h[HDR] = { 0 };
 	uint32_t seq = ++c->seq;
 
 	put32(h + 0, CMD_SUBMIT);
@@ -178,7 +178,7 @@ static uint32_t submit(struct conn *c, uint32_t dir, uint32_t ep, const uint8_t 
 
 static uint32_t unlink_urb(struct conn *c, uint32_t victim)
 {
-	uint8_t h[HDR] = {0};
+	uint8_t h[HDR] = { 0 };
 	uint32_t seq = ++c->seq;
 
 	put32(h + 0, CMD_UNLINK);
@@ -245,7 +245,7 @@ static int xfer(struct conn *c, uint32_t dir, uint32_t ep, const uint8_t *setup,
 static int ctrl(struct conn *c, uint8_t rt, uint8_t req, uint16_t val, uint16_t idx, uint16_t len,
 		const void *out, struct msg *m, char *why, size_t whylen)
 {
-	uint8_t s[8] = {rt, req};
+	uint8_t s[8] = { rt, req };
 
 	/* The setup packet travels little-endian, as on the bus. */
 	put_le16(s + 2, val);
@@ -259,7 +259,7 @@ static int ctrl(struct conn *c, uint8_t rt, uint8_t req, uint16_t val, uint16_t 
 
 static int listen_port(const char *dir, unsigned port)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/port-%u.sock", dir, port);
@@ -284,12 +284,12 @@ static int accept_attach(int ls, int reply_errno, struct attach *at, char *why, 
 		struct cmsghdr align;
 	} u;
 	char line[128], reply[16];
-	struct iovec iov = {.iov_base = line, .iov_len = sizeof(line) - 1};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf)};
-	struct pollfd pfd = {.fd = ls, .events = POLLIN};
+	struct iovec iov = { .iov_base = line, .iov_len = sizeof(line) - 1 };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct pollfd pfd = { .fd = ls, .events = POLLIN };
 	struct cmsghdr *cm;
 	int s, fd = -1;
 	ssize_t n;
@@ -442,8 +442,8 @@ static int dfu_getstatus(struct conn *c, struct msg *m, char *why, size_t whylen
 static void dfuse_requests(struct conn *c, struct msg *m)
 {
 	static uint8_t block[2048];
-	const uint8_t set_addr[5] = {0x21, 0x00, 0x00, 0x00, 0x08};
-	uint8_t s[8] = {0x80, 6, 0, 1, 0, 0, 64, 0};
+	const uint8_t set_addr[5] = { 0x21, 0x00, 0x00, 0x00, 0x08 };
+	uint8_t s[8] = { 0x80, 6, 0, 1, 0, 0, 64, 0 };
 	char why[200] = "";
 	int st1, st2;
 	bool ok;
@@ -491,7 +491,7 @@ static void dfuse_requests(struct conn *c, struct msg *m)
 /* A GETSTATE hangs (scenario fault); unlink it. */
 static void unlink_pending(struct conn *c, struct msg *m)
 {
-	uint8_t s[8] = {0xa1, 5, 0, 0, 0, 0, 1, 0};
+	uint8_t s[8] = { 0xa1, 5, 0, 0, 0, 0, 1, 0 };
 	uint32_t victim, un, next;
 	char why[200] = "";
 	int r;
@@ -523,7 +523,7 @@ static void slow_board(struct conn *c, int ls, struct msg *m)
 	bool ok;
 	int r;
 
-	victim = submit(c, DIR_IN, 0, (const uint8_t[8]){0xa1, 3, 0, 0, 0, 0, 6, 0}, 0, NULL, 6);
+	victim = submit(c, DIR_IN, 0, (const uint8_t[8]){ 0xa1, 3, 0, 0, 0, 0, 6, 0 }, 0, NULL, 6);
 	un = unlink_urb(c, victim);
 	r = recv_msg(c, m, TIMEOUT_MS);
 	result(r > 0 && m->command == RET_UNLINK && m->seqnum == un && m->status == ECONNRESET_WIRE,
@@ -627,7 +627,7 @@ int main(int argc, char **argv)
 	slow_board(&c2, l2, m);
 
 	/* Board 1's cable is pulled at 5 s with a URB pending (second hang). */
-	submit(&c1, DIR_IN, 0, (const uint8_t[8]){0xa1, 5, 0, 0, 0, 0, 1, 0}, 0, NULL, 1);
+	submit(&c1, DIR_IN, 0, (const uint8_t[8]){ 0xa1, 5, 0, 0, 0, 0, 1, 0 }, 0, NULL, 1);
 	t0 = now_ms();
 	ok = wait_eof(&c1, 8000, why, sizeof(why));
 	result(ok, "unplug_closes_connection_without_reply", "%s", why);

@@ -156,7 +156,7 @@ static void finish(struct port *p, struct urb *u, uint64_t delay_ns)
 	if (delay_ns > 0) {
 		d = malloc(sizeof(*d));
 		if (d) {
-			*d = (struct done_call){p, p->gen, u->seqnum};
+			*d = (struct done_call){ p, p->gen, u->seqnum };
 			if (sched_add_owned(p->app->sched, delay_ns, done_cb, d) == 0)
 				return;
 			free(d);

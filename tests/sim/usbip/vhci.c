@@ -101,7 +101,7 @@ static int loopback_talk(int s, const char *line, int kfd)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = {.iov_base = (void *)line, .iov_len = strlen(line)};
+	struct iovec iov = { .iov_base = (void *)line, .iov_len = strlen(line) };
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
@@ -145,8 +145,8 @@ static int loopback_talk(int s, const char *line, int kfd)
 
 static int loopback_attach(const struct port *p, const char *line, int kfd)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = LOOPBACK_TIMEOUT_S};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = LOOPBACK_TIMEOUT_S };
 	int s, r;
 
 	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/port-%u.sock",
@@ -218,7 +218,7 @@ static void attach_try(struct port *p)
 	if (retryable(p->app, r) && sched_now_ns() < p->attach_deadline) {
 		rc = malloc(sizeof(*rc));
 		if (rc) {
-			*rc = (struct retry_call){p, p->attach_seq};
+			*rc = (struct retry_call){ p, p->attach_seq };
 			if (sched_add_owned(p->app->sched, ATTACH_RETRY_NS, retry_cb, rc) == 0) {
 				app_debug(p->app, 2, "%s: attach: %s, retrying", p->cfg->id,
 					  strerror(-r));

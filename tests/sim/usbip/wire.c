@@ -76,10 +76,10 @@ void usbip_ret_unlink_encode(uint8_t hdr[USBIP_HDR_SIZE], uint32_t seqnum, int32
 int usbip_send(int fd, const uint8_t *hdr, size_t hdr_len, const void *data, size_t len)
 {
 	struct iovec iov[2] = {
-		{.iov_base = (void *)hdr, .iov_len = hdr_len},
-		{.iov_base = (void *)data, .iov_len = data ? len : 0},
+		{ .iov_base = (void *)hdr, .iov_len = hdr_len },
+		{ .iov_base = (void *)data, .iov_len = data ? len : 0 },
 	};
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 
 	while (msg.msg_iovlen > 0) {
 		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
