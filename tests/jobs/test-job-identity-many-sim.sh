@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Identity pools (issue 18) with 16 boards of three families at once under
-# one flashsim: one job-tool per port, all drawing from the same pools in one
-# database.  Every value is distinct, each board's dump holds the values the
-# database gives its unit at the place the example recipe says, and
-# `flashctl pool audit` is clean.
+# Identity pools (issue 18) with N boards (default 64) of three families at
+# once through flashd: umockdev follows at most 50 emulated fds in one
+# process (FD_MAP_MAX), so 32 boards an instance, each instance its own
+# flashsim and station, all drawing from the same pools in one database
+# file.  Runtime ~55 s (64 boards, 2 busy cores).  Every value is distinct, each
+# board's dump holds the values the database gives its unit at the place the
+# example recipe says (CRC valid: U-Boot env, raw records), and `flashctl
+# pool audit` is clean.  N=16 for a quicker run.
 set -u
 top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${FLASHD_BUILD:-$top/build/default}
 sim=$build/flashsim
-tool=$build/tests/tools/job-tool
 flashctl=$build/flashctl
 dbinit=$build/tests/tools/db-init
 tmp=$(mktemp -d)
@@ -25,67 +27,102 @@ db=$tmp/many.db
 	"$flashctl" --db "$db" pool create mac --kind mac --first 02:00:00:00:00:00 \
 		--last 02:00:00:00:0f:ff --per-unit 2 >/dev/null || { nok many_setup; exit 1; }
 
-# 6 STM32L476, 5 i.MX6Q, 5 Ingenic T31; ports say the family.
-python3 - "$tmp/scenario.json" "$tmp/ports" <<'EOF'
+n=${N:-64}
+# STM32L476, i.MX6Q and Ingenic T31 in turn, eight ports a hub (1-H.P);
+# the board ID's letter says the family.
+python3 - "$tmp/scenario.json" "$tmp/ports" "$n" <<'EOF'
 import json, sys
 boards, ports = [], []
-for i in range(6):
-    boards.append({"id": "s%d" % i, "type": "stm32l476-dfuse", "port": "1-1.%d" % (i + 1),
-                   "serial": "MANY-L4-%d" % i})
-    ports.append("1-1.%d stm32-l476-identity" % (i + 1))
-for i in range(5):
-    boards.append({"id": "m%d" % i, "type": "imx6q-sdp", "port": "1-2.%d" % (i + 1),
-                   "uid": "%016x" % (0x906709d4d72d7300 + i)})
-    ports.append("1-2.%d imx6q-identity" % (i + 1))
-for i in range(5):
-    boards.append({"id": "g%d" % i, "type": "ingenic-t31", "port": "1-3.%d" % (i + 1),
-                   "uid": "%032x" % (0xa1b2c3d4e5f60718293a4b5c6d7e8f00 + i), "fill": "random:%d" % i})
-    ports.append("1-3.%d ingenic-t31-identity" % (i + 1))
-json.dump({"time_scale": 0.001, "boards": boards}, open(sys.argv[1], "w"))
+for k in range(int(sys.argv[3])):
+    fam, i, port = "smg"[k % 3], k // 3, "1-%d.%d" % (1 + k // 8, 1 + k % 8)
+    # Plugged once both flashd have started (see below).
+    b = {"id": "%s%d" % (fam, i), "port": port, "plug_ms": 8000}
+    if fam == "s":
+        b.update(type="stm32l476-dfuse", serial="MANY-L4-%d" % i)
+        recipe = "stm32-l476-identity"
+    elif fam == "m":
+        b.update(type="imx6q-sdp", uid="%016x" % (0x906709d4d72d7300 + i))
+        recipe = "imx6q-identity"
+    else:
+        b.update(type="ingenic-t31", uid="%032x" % (0xa1b2c3d4e5f60718293a4b5c6d7e8f00 + i),
+                 fill="random:%d" % i)
+        recipe = "ingenic-t31-identity"
+    boards.append(b)
+    ports.append("%s %s %s" % (port, recipe, b["id"]))
+# 32 boards an instance (umockdev follows at most 50 fds in one process).
+for k in range(0, len(boards), 32):
+    json.dump({"time_scale": 0.001, "boards": boards[k:k + 32]},
+              open("%s-%d.json" % (sys.argv[1], k // 32), "w"))
 open(sys.argv[2], "w").write("\n".join(ports) + "\n")
 EOF
-cat >"$tmp/run-all.sh" <<EOF
+# flashd, one instance a 32 boards, each its own station and flashsim, on
+# one database file and the same pools (stations sharing a database).  The
+# boards arrive 8 s after the start (both flashd up, also under load): a
+# flashd starting recovers EVERY unit left 'running' in the database
+# (interrupted, pool values settled), also those another live flashd is
+# running, so no instance may start while another runs a unit
+# (db_recover_interrupted() and db_pool_recover() are not scoped by station).
+mkdir -p "$tmp/recipes"
+cp -r "$recipes/images" "$tmp/recipes/"
+for r in stm32-l476 imx6q ingenic-t31; do
+	sed 's/"ports": \["1-2\.\*"\]/"ports": ["1-*"]/' "$recipes/$r-identity.json" >"$tmp/recipes/$r-identity.json"
+done
+cat >"$tmp/driver.sh" <<'EOF'
 #!/usr/bin/env bash
-rc=0
-while read -r port recipe; do
-	"$tool" --db "$db" --recipe "$recipes/\$recipe.json" --port "\$port" --deadline-pct 10 \\
-		>"$tmp/job-\$port.log" 2>&1 &
-done <"$tmp/ports"
-for p in \$(jobs -p); do wait "\$p" || rc=1; done
-exit \$rc
+# STATION NBOARDS: flashd until that many of its units ended.
+set -u
+t=$1 st=$2 nb=$3 B=$FLASHD_BUILD
+printf 'station = %s\nallow_ports = 1-*\nmax_jobs = 32\n' "$st" >"$t/$st.conf"
+"$B/flashd" --config "$t/$st.conf" --recipes "$t/recipes" --db "$t/many.db" --control "$t/$st.ctl" \
+	--log-stderr 2>"$t/$st.log" &
+pid=$!
+for _ in $(seq 2400); do
+	[ "$(sqlite3 "$t/many.db" "SELECT count(*) FROM units WHERE station = '$st' AND result != 'running'" 2>/dev/null)" -ge "$nb" ] && break
+	sleep 0.05
+done
+kill -TERM "$pid"
+wait "$pid"
 EOF
-timeout 600 "$sim" --scenario "$tmp/scenario.json" --dump-dir "$tmp/dump" -- bash "$tmp/run-all.sh" \
-	>"$tmp/sim.log" 2>&1
-rc=$?
+chmod +x "$tmp/driver.sh"
+rc=0
+for scn in "$tmp"/scenario.json-*.json; do
+	k=${scn%.json}
+	k=${k##*-}
+	nb=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["boards"]))' "$scn")
+	FLASHD_BUILD=$build timeout 600 "$sim" --scenario "$scn" --dump-dir "$tmp/dump" -- \
+		"$tmp/driver.sh" "$tmp" "many-$k" "$nb" >"$tmp/sim-$k.log" 2>&1 &
+done
+for p in $(jobs -p); do wait "$p" || rc=1; done
 res=$(sqlite3 "$db" "SELECT group_concat(result, ' ') FROM (SELECT result FROM units ORDER BY id)" 2>&1)
-if [ "$rc" -eq 0 ] && [ "$res" = "$(printf 'pass %.0s' $(seq 16) | sed 's/ $//')" ]; then
-	ok many_sixteen_boards_pass
+if [ "$rc" -eq 0 ] && [ "$res" = "$(printf 'pass %.0s' $(seq "$n") | sed 's/ $//')" ]; then
+	ok many_all_boards_pass
 else
-	nok many_sixteen_boards_pass "rc=$rc results=$res" "$(grep -h 'fail' "$tmp"/job-*.log | head -5)"
+	nok many_all_boards_pass "rc=$rc results=$res" "$(grep -h ': fail' "$tmp"/many-*.log | head -5)"
 fi
 
 # Each board's dump against its unit's values in the database.
-out=$(python3 - "$db" "$tmp/dump" <<'EOF' 2>&1
+out=$(python3 - "$db" "$tmp/dump" "$tmp/ports" <<'EOF' 2>&1
 import sqlite3, sys, zlib, struct
 db, dump = sqlite3.connect(sys.argv[1]), sys.argv[2]
+board = dict((l.split()[0], l.split()[2]) for l in open(sys.argv[3]))
 mac = lambda b: ':'.join('%02x' % x for x in b)
 bad, values = [], []
 for uid, port in db.execute("SELECT id, port FROM units ORDER BY id"):
     vals = [v for (v,) in db.execute("SELECT value FROM unit_identities WHERE unit_id = ? "
                                      "AND state = 'used' ORDER BY id", (uid,))]
     values += vals
-    fam, idx = port.split('.')[0], int(port.split('.')[1]) - 1
-    if fam == '1-1':
-        f = open('%s/s%d.flash.bin' % (dump, idx), 'rb').read()[0xff800:0xff800 + 32]
+    fam, bid = board[port][0], board[port]
+    if fam == 's':
+        f = open('%s/%s.flash.bin' % (dump, bid), 'rb').read()[0xff800:0xff800 + 32]
         got = [f[:16].rstrip(b'\0').decode('latin-1'), mac(f[16:22]), mac(f[22:28])]
         crc = struct.unpack('<I', f[28:32])[0] == zlib.crc32(f[:28])
-    elif fam == '1-2':
-        h = open('%s/m%d.emmc.bin' % (dump, idx), 'rb'); h.seek(0xc0000); env = h.read(8192)
+    elif fam == 'm':
+        h = open('%s/%s.emmc.bin' % (dump, bid), 'rb'); h.seek(0xc0000); env = h.read(8192)
         crc = struct.unpack('<I', env[:4])[0] == zlib.crc32(env[4:])
         kv = dict(x.decode().split('=', 1) for x in env[4:].split(b'\0\0')[0].split(b'\0') if x)
         got = [kv.get('serial#'), kv.get('ethaddr'), kv.get('eth1addr')]
     else:
-        h = open('%s/g%d.nor.bin' % (dump, idx), 'rb'); h.seek(0x3f0000); f = h.read(64)
+        h = open('%s/%s.nor.bin' % (dump, bid), 'rb'); h.seek(0x3f0000); f = h.read(64)
         crc = struct.unpack('<I', f[60:64])[0] == zlib.crc32(f[:60])
         got = [f[4:28].rstrip(b'\0').decode('latin-1'), mac(f[28:34])]
         vals = vals[:2]
@@ -95,7 +132,8 @@ print('values %d distinct %d' % (len(values), len(set(values))))
 print('\n'.join(bad) if bad else 'dumps match')
 EOF
 )
-if [ "$out" = "values 48 distinct 48
+nv=$((n * 3))
+if [ "$out" = "values $nv distinct $nv
 dumps match" ]; then
 	ok many_each_dump_holds_its_units_distinct_values
 else

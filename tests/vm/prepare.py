@@ -258,3 +258,19 @@ write(os.path.join(OPT, "expect/boards8.txt"), "".join(row(b, rec_of[b["type"]])
 write(os.path.join(OPT, "expect/serials.txt"), "".join(row(b, "")[len(b["port"]) + 6:].split("|")[0] + "\n" for b in s8))
 write(os.path.join(OPT, "expect/blank.txt"),
       "".join(row(b, "imx6q-blank") + "\n" for b in scenarios["blank"]))
+
+# ---- pool: an STM32L476 whose recipe draws a serial and two MACs from pools ----
+# The example recipe jobs/recipes/stm32-l476-identity.json on its own port
+# (exact port beats the any-port stm32-line); the guest creates the pools
+# with `flashctl pool create` before the board arrives.
+POOL_REC = os.path.join(TOP, "jobs/recipes")
+pool_recipe = json.load(open(os.path.join(POOL_REC, "stm32-l476-identity.json")))
+pool_recipe["name"] = "stm32-l476-pool"
+pool_recipe["match"]["ports"] = ["1-14"]
+for st in pool_recipe["stages"]:
+    if "file" in st:
+        shutil.copy(os.path.join(POOL_REC, st["file"]), os.path.join(REC, st["file"]))
+write(os.path.join(REC, "stm32-l476-pool.json"), json.dumps(pool_recipe, indent=1) + "\n")
+write(os.path.join(OPT, "scenarios", "pool.json"),
+      json.dumps({"time_scale": SCALE, "boards": [dict(id="p1", type="stm32l476-dfuse", port="1-14",
+                                                       serial="VML4SN0014", plug_ms=0)]}, indent=1) + "\n")

@@ -242,6 +242,49 @@ if want_case blank; then
 	fi
 fi
 
+# ---- pool: a serial and two MACs from pools made with `flashctl pool create` ---
+# The STM32L476 on 1-14 runs jobs/recipes/stm32-l476-identity.json (issue
+# 18): its unit takes the first values of the pools, flashd writes them as
+# a raw record (CRC-32 at byte 28) to the last flash page, and `flashctl
+# show` finds the unit by the serial and by a MAC.
+if want_case pool; then
+	FC=(runuser -u flashd -- flashctl --db "$DB")
+	"${FC[@]}" pool create serial --kind counter --format 'VM{seq:5}' --first 1 --last 99 \
+		>"$W/pool-create" 2>&1 &&
+		"${FC[@]}" pool create mac --kind mac --first 02:00:00:00:0e:00 --last 02:00:00:00:0e:ff \
+			--per-unit 2 >>"$W/pool-create" 2>&1
+	created=$?
+	if [ "$created" = 0 ] && sim_start pool; then
+		wait_for 300 rows_done 1 1-14
+		sleep 2 # a board flashed twice would show up as an extra row
+		sim_stop
+		r=$(q "SELECT group_concat(result || '|' || serial || '|' || recipe, ' ') FROM units WHERE port = '1-14'")
+		f=$OUT/pool/p1.flash.bin
+		at=$((0xff800))
+		sn=$(dd if="$f" bs=1 skip=$at count=16 2>/dev/null | tr -d '\0')
+		m0=$(od -An -tx1 -j $((at + 16)) -N6 "$f" 2>&1 | tr -s ' ' | sed 's/^ //; s/ /:/g')
+		m1=$(od -An -tx1 -j $((at + 22)) -N6 "$f" 2>&1 | tr -s ' ' | sed 's/^ //; s/ /:/g')
+		# gzip's trailer holds the CRC-32 of its input (same byte order as od's here)
+		crc=$(od -An -tx4 -j $((at + 28)) -N4 "$f" 2>&1 | tr -d ' ')
+		want_crc=$(dd if="$f" bs=1 skip=$at count=28 2>/dev/null | gzip -c | tail -c 8 | head -c 4 | od -An -tx4 | tr -d ' ')
+		check vm_pool_board_passes_with_the_first_values_in_its_record \
+			'[ "$r" = "pass|VML4SN0014|stm32-l476-pool" ] && [ "$sn $m0 $m1" = "VM00001 02:00:00:00:0e:00 02:00:00:00:0e:01" ] && [ -n "$crc" ] && [ "$crc" = "$want_crc" ]' \
+			"rows: $r" "record: $sn $m0 $m1, crc $crc (want $want_crc)" \
+			"$(q "SELECT failed_stage || ': ' || error FROM units WHERE port = '1-14'")"
+		show=$("${FC[@]}" show VM00001 2>&1)
+		show_mac=$("${FC[@]}" show 02:00:00:00:0e:01 2>&1)
+		check vm_pool_flashctl_show_finds_the_unit_by_serial_and_mac \
+			'[[ $show == *"serial          VML4SN0014"*"result          pass"* ]] && grep -Eq "^  serial +VM00001 +used +yes$" <<<"$show" && grep -Eq "^  mac +02:00:00:00:0e:01 +used +yes$" <<<"$show" && [ "$show_mac" = "$show" ]' \
+			"show VM00001: $show" "show 02:00:00:00:0e:01: $show_mac"
+		audit=$("${FC[@]}" pool audit 2>&1)
+		audit_rc=$?
+		check vm_pool_audit_clean '[ "$audit_rc" = 0 ]' "$audit"
+		say "#   pool unit: $r, record $sn $m0 $m1"
+	else
+		nok vm_pool_created_and_usbip_sim_started "$(cat "$W/pool-create")" "$(tail -5 "$OUT/pool.sim.log" 2>/dev/null)"
+	fi
+fi
+
 # ---- QA reads the status through flashd-read, never the boards' group -----------
 # A QA user in flashd-read (systemd/flashd.sysusers) reads the status and
 # the units while flashd runs; the group gives no board access.
