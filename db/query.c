@@ -100,44 +100,56 @@ static int check_filter(const struct db_filter *f, struct err *err)
 	return 0;
 }
 
-int db_query_units(struct db *db, const struct db_filter *filter, bool newest_first, unsigned limit,
-		   db_unit_cb_t cb, void *userdata, struct err *err)
+/*
+ * The units matching filter (and, with after, of id > *after), in order,
+ * at most limit (0: all), each to cb.  Returns the count.
+ */
+static int select_units(struct db *db, const struct db_filter *filter, const int64_t *after,
+			const char *order, unsigned limit, db_unit_cb_t cb, void *userdata,
+			struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	struct db_unit_row row;
-	char sql[1024] = "SELECT " UNIT_COLUMNS " FROM units WHERE 1";
+	char sql[1024];
 	size_t n;
 	int rc, count = 0;
 
 	rc = check_filter(filter, err);
 	if (rc < 0)
 		return rc;
+	/* The cursor is parameter 1, the filter's follow. */
+	snprintf(sql, sizeof(sql), "SELECT " UNIT_COLUMNS " FROM units WHERE %s",
+		 after ? "id > ?" : "1");
 	append_filter(sql, sizeof(sql), filter);
 	n = strlen(sql);
-	snprintf(sql + n, sizeof(sql) - n, " ORDER BY started_at %s, id %s",
-		 newest_first ? "DESC" : "ASC", newest_first ? "DESC" : "ASC");
+	snprintf(sql + n, sizeof(sql) - n, " ORDER BY %s", order);
 	if (limit) {
 		n = strlen(sql);
 		snprintf(sql + n, sizeof(sql) - n, " LIMIT %u", limit);
 	}
-
 	rc = sqlite3_prepare_v2(db->sql, sql, -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return db_sql_err(db, rc, err, "query units");
-	bind_filter(s, filter);
+	if (after)
+		sqlite3_bind_int64(s, 1, *after);
+	bind_filter_from(s, filter, after ? 2 : 1);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		unit_row(s, &row);
-		if (cb) {
-			int r = cb(&row, userdata);
-
-			if (r < 0)
-				return r;
-		}
+		if (cb && (rc = cb(&row, userdata)) < 0)
+			return rc;
 		count++;
 	}
 	if (rc != SQLITE_DONE)
 		return db_sql_err(db, rc, err, "query units");
 	return count;
+}
+
+int db_query_units(struct db *db, const struct db_filter *filter, bool newest_first, unsigned limit,
+		   db_unit_cb_t cb, void *userdata, struct err *err)
+{
+	return select_units(db, filter, NULL,
+			    newest_first ? "started_at DESC, id DESC" : "started_at ASC, id ASC",
+			    limit, cb, userdata, err);
 }
 
 static bool all_digits(const char *s)
@@ -619,37 +631,7 @@ out:
 int db_query_units_after(struct db *db, const struct db_filter *filter, int64_t after_id,
 			 unsigned limit, db_unit_cb_t cb, void *userdata, struct err *err)
 {
-	_cleanup_stmt_ sqlite3_stmt *s = NULL;
-	struct db_unit_row row;
-	char sql[1024] = "SELECT " UNIT_COLUMNS " FROM units WHERE id > ?";
-	size_t n;
-	int rc, count = 0;
-
-	rc = check_filter(filter, err);
-	if (rc < 0)
-		return rc;
-	/* The cursor is parameter 1, the filter's follow. */
-	append_filter(sql, sizeof(sql), filter);
-	n = strlen(sql);
-	snprintf(sql + n, sizeof(sql) - n, " ORDER BY id");
-	if (limit) {
-		n = strlen(sql);
-		snprintf(sql + n, sizeof(sql) - n, " LIMIT %u", limit);
-	}
-	rc = sqlite3_prepare_v2(db->sql, sql, -1, &s, NULL);
-	if (rc != SQLITE_OK)
-		return db_sql_err(db, rc, err, "query units");
-	sqlite3_bind_int64(s, 1, after_id);
-	bind_filter_from(s, filter, 2);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		unit_row(s, &row);
-		if (cb && (rc = cb(&row, userdata)) < 0)
-			return rc;
-		count++;
-	}
-	if (rc != SQLITE_DONE)
-		return db_sql_err(db, rc, err, "query units");
-	return count;
+	return select_units(db, filter, &after_id, "id", limit, cb, userdata, err);
 }
 
 int db_query_stage_times(struct db *db, const struct db_filter *filter, db_stage_time_cb_t cb,
