@@ -147,7 +147,8 @@ check "flashd_leaves_no_running_rows" "$([ "$n" = 0 ] && echo 0 || echo 1)" "run
 # ---- 2: SIGHUP during a job: the running job keeps its recipe ---------------
 scn='{ "time_scale": 0.05, "boards": [
   { "id": "h1", "type": "stm32f405-dfuse", "port": "1-1.1", "serial": "HUP1" },
-  { "id": "h2", "type": "stm32f405-dfuse", "port": "1-1.2", "serial": "HUP2", "plug_ms": 2500 } ] }'
+  { "id": "h2", "type": "stm32f405-dfuse", "port": "1-1.2", "serial": "HUP2", "plug_ms": 6000 } ] }'
+# h2 plugs 6 s in: after the HUP even when flashd and h1 start slowly on a loaded machine.
 run hup "$scn" "$tmp/recipes" 60 wait-running 1 hup "$tmp/recipes2" wait-rows 2
 d=$tmp/hup
 rows=$(q "$d/f.db" "SELECT serial || ':' || recipe || ':' || result FROM units ORDER BY id" | tr '\n' ' ')
