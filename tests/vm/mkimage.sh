@@ -14,9 +14,10 @@ cache=${1:?usage: mkimage.sh CACHE_DIR}
 suite=bookworm
 # Runtime of flashd (libusb, libudev, libsystemd, sqlite, cJSON, zlib, nettle), the guest
 # test's tools (sqlite3 CLI, usbutils), and what systemd needs to boot;
-# flashd-web's libmicrohttpd and curl to scrape its /metrics.
+# flashd-web's libmicrohttpd and curl to scrape its /metrics; libpq for flashctl (its
+# `fleet` verbs link it, so flashctl does not start without it).
 pkgs=(systemd-sysv udev kmod dbus libusb-1.0-0 libsqlite3-0 libcjson1 zlib1g libnettle8 sqlite3 usbutils procps
-	libmicrohttpd12 curl)
+	libmicrohttpd12 curl libpq5)
 
 log() { echo "mkimage: $*" >&2; }
 die() { log "$*"; exit 1; }
