@@ -15,6 +15,9 @@ cp -r "$top/jobs/recipes" "$out/recipes"
 # The station has F405 boards only: the L476 example matches the same
 # VID:PID and bcdDevice, and two equal matches flash neither.
 rm -f "$out/recipes/stm32-l476.json"
+# The identity examples (*-identity.json) need pools made with `flashctl
+# pool create` and match 1-2.*, the demo's i.MX hub: not on this line.
+rm -f "$out/recipes/"*-identity.json
 cat >"$out/flashd.conf" <<CONF
 station = demo-line-1
 recipe_dir = $out/recipes
