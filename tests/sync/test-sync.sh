@@ -58,6 +58,10 @@ nok() {
 STATIONS=8
 INITIAL=10	# units per station before the sync starts
 PRODUCED=30	# units per station during the faults
+# One unit every PRODUCE_MS: production must outlast the faults (~10 s), or
+# an idle machine finishes it before the server goes down and the outage
+# has nothing to ship (no "unreachable" STATUS, no back-off to see).
+PRODUCE_MS=500
 
 pg_init "$tmp/pg" && pg_start && pg_fleet || {
 	nok "PostgreSQL starts" "$(tail -5 "$tmp/pg/initdb.log" "$tmp/pg/sock/server.log" 2>/dev/null)"
@@ -194,7 +198,7 @@ fi
 # --- production with faults ----------------------------------------------
 gen_pids=()
 for i in $(seq $STATIONS); do
-	"$gen" "$tmp/st$i.db" "st-$i" $PRODUCED "$(printf '02%02x00000000' "$i")" 20 $((INITIAL + 1)) \
+	"$gen" "$tmp/st$i.db" "st-$i" $PRODUCED "$(printf '02%02x00000000' "$i")" $PRODUCE_MS $((INITIAL + 1)) \
 		>/dev/null 2>"$tmp/gen$i.err" &
 	gen_pids+=($!)
 done
