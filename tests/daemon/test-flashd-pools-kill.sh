@@ -97,6 +97,16 @@ for ms in "$@"; do
 	n=$((n + 1))
 	start
 	audit "restart-$n"
+	# Every fourth kill waits for a running unit first (then kills after a
+	# seeded 0..199 ms), so some kills land inside a job however fast or
+	# slow the machine is; the others fall where the delay puts them.
+	if [ $((n % 4)) = 1 ]; then
+		for _ in $(seq 400); do
+			[ "$(sqlite3 "$t/f.db" "SELECT count(*) FROM units WHERE result = 'running'" 2>/dev/null)" -gt 0 ] 2>/dev/null && break
+			sleep 0.01
+		done
+		ms=$((ms % 200))
+	fi
 	sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
 	echo "--- kill $n after ${ms} ms" >>"$t/flashd.log"
 	kill -KILL "$pid"
