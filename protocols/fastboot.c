@@ -103,9 +103,7 @@ static int bulk_out(struct fb *f, const void *buf, size_t len, unsigned int time
 	r = usb_check_cancel(f->usb, "bulk write", e);
 	if (r < 0)
 		return r;
-	/* libusb takes a non-const buffer for both directions; OUT data is only read. */
-	r = libusb_bulk_transfer(f->usb->handle, f->ep_out, (unsigned char *)buf, (int)len, &got,
-				 timeout);
+	r = usb_bulk_out_pieces(f->usb, f->ep_out, buf, (int)len, &got, timeout);
 	/* An unplug during a multi-URB write comes back as LIBUSB_ERROR_IO. */
 	if (r == LIBUSB_ERROR_IO && usb_device_gone(f->usb))
 		r = LIBUSB_ERROR_NO_DEVICE;

@@ -93,8 +93,12 @@ static int bulk(struct usb_dev *usb, uint8_t ep, uint8_t *buf, size_t len, unsig
 		return r;
 	if (len > INT_MAX)
 		return err_set(e, -EMSGSIZE, "bulk transfer of %zu bytes", len);
-	r = libusb_bulk_transfer(usb->handle, ep, buf, (int)len, &done,
-				 timeout_ms ? timeout_ms : usb->ctrl_timeout_ms);
+	if (ep & LIBUSB_ENDPOINT_IN)
+		r = libusb_bulk_transfer(usb->handle, ep, buf, (int)len, &done,
+					 timeout_ms ? timeout_ms : usb->ctrl_timeout_ms);
+	else
+		r = usb_bulk_out_pieces(usb, ep, buf, (int)len, &done,
+					timeout_ms ? timeout_ms : usb->ctrl_timeout_ms);
 	if (r == LIBUSB_ERROR_IO && usb_device_gone(usb))
 		r = LIBUSB_ERROR_NO_DEVICE;
 	if (r < 0)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Slice of a cancellable sleep: bounds how late a cancel is noticed. */
 #define USB_SLEEP_SLICE_MS 20
@@ -158,6 +159,41 @@ int usb_read_sliced(struct usb_dev *d, uint8_t ep, bool interrupt, void *buf, in
 			return usb_fail(e, r);
 		return got;
 	}
+}
+
+/* Wait this long when even the smallest piece is refused: other boards'
+ * URBs finish and give usbfs memory back within a few milliseconds. */
+#define USB_NO_MEM_WAIT_US 2000
+
+int usb_bulk_out_pieces(struct usb_dev *d, uint8_t ep, const void *buf, int len, int *done,
+			unsigned int timeout_ms)
+{
+	/* libusb takes a non-const buffer for both directions; OUT data is only read. */
+	unsigned char *p = (unsigned char *)buf;
+	uint64_t t0 = usb_now_ms();
+	int piece = len, r = 0;
+
+	*done = 0;
+	while (*done < len) {
+		int n = len - *done < piece ? len - *done : piece, got = 0;
+
+		r = libusb_bulk_transfer(d->handle, ep, p + *done, n, &got, timeout_ms);
+		*done += got;
+		if (r != LIBUSB_ERROR_NO_MEM || got) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		/* Refused before anything was sent: smaller, or later. */
+		if (usb_now_ms() - t0 >= timeout_ms || (d->cancel && atomic_load(d->cancel)))
+			return r;
+		if (piece > USB_BULK_MIN_PIECE)
+			piece = piece / 2 > USB_BULK_MIN_PIECE ? (piece / 2) & ~(USB_BULK_MIN_PIECE - 1)
+							       : USB_BULK_MIN_PIECE;
+		else
+			usleep(USB_NO_MEM_WAIT_US);
+	}
+	return 0;
 }
 
 int usb_get_string(struct usb_dev *d, uint8_t index, char *buf, size_t size, struct err *e)

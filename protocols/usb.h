@@ -92,6 +92,25 @@ bool usb_device_gone(struct usb_dev *d);
 int usb_check_cancel(const struct usb_dev *d, const char *what, struct err *e);
 
 /*
+ * Bulk OUT of len bytes, like libusb_bulk_transfer(), that lives with the
+ * host's usbfs memory limit: usbfs refuses a URB (ENOMEM at submission,
+ * nothing sent) while the buffers of all URBs in flight on the machine would
+ * exceed usbcore.usbfs_memory_mb (16 MiB by default,
+ * drivers/usb/core/devio.c usbfs_increase_memory_usage()), e.g. 16 boards
+ * each downloading 1 MiB at once.  The same bytes then go in smaller
+ * transfers (the device sees one byte stream either way), halving down to
+ * USB_BULK_MIN_PIECE, then waiting for other boards' URBs to finish, until
+ * timeout_ms or the cancel flag.  Returns 0 or a libusb_error (< 0);
+ * *done: bytes sent.
+ */
+int usb_bulk_out_pieces(struct usb_dev *d, uint8_t ep, const void *buf, int len, int *done,
+			unsigned int timeout_ms);
+
+/* The smallest piece usb_bulk_out_pieces() falls back to (a multiple of every
+ * bulk wMaxPacketSize, so no piece ends in a short packet). */
+#define USB_BULK_MIN_PIECE (16 * 1024)
+
+/*
  * Control transfer with a data stage from the device (bmRequestType bit 7
  * set by the caller).  timeout_ms 0 means d->ctrl_timeout_ms.  Returns the
  * number of bytes received (may be short) or a negative errno with the

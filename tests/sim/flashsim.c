@@ -195,6 +195,7 @@ int main(int argc, char **argv)
 		rig_log("%s", err);
 		return EXIT_RIG;
 	}
+	rig.usbfs_mem_limit = (size_t)rig.scn->usbfs_memory_mb << 20;
 	r = hubbw_load(scn_path, rig.scn->hubs, rig.scn->n_hubs, &rig.hubbw, err, sizeof(err));
 	if (r < 0) {
 		rig_log("%s", err);

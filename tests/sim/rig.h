@@ -21,6 +21,7 @@
 
 #include <glib.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <umockdev.h>
@@ -76,6 +77,10 @@ struct rig {
 	uint64_t last_op_ns;
 	unsigned pace_ms;
 	struct hubbw *hubbw; /* the shared-bus model (hubbw.h); NULL: none */
+	/* usbfs memory of every URB in flight on this host, bytes, and its
+	 * bound (scenario usbfs_memory_mb; 0: none): usbfs.c */
+	atomic_size_t usbfs_mem_used;
+	size_t usbfs_mem_limit;
 };
 
 /* Log a rig message to stderr ("flashsim: ..."). */

@@ -250,7 +250,8 @@ static int parse(struct ctx *c, struct scenario *s, const cJSON *root)
 	{
 		if (strcmp(ch->string, "time_scale") && strcmp(ch->string, "hubs") &&
 		    strcmp(ch->string, "boards") && strcmp(ch->string, "usb3") &&
-		    strcmp(ch->string, "hub_bandwidth") && ch->string[0] != '_')
+		    strcmp(ch->string, "hub_bandwidth") && strcmp(ch->string, "usbfs_memory_mb") &&
+		    ch->string[0] != '_')
 			return fail(c, -EINVAL, "%s: unknown key (use '_' prefix for comments)",
 				    ch->string);
 	}
@@ -260,6 +261,14 @@ static int parse(struct ctx *c, struct scenario *s, const cJSON *root)
 		if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > 1000)
 			return fail(c, -EINVAL, "time_scale: not a number in (0, 1000]");
 		s->time_scale = v->valuedouble;
+	}
+	s->usbfs_memory_mb = 16;
+	v = cJSON_GetObjectItemCaseSensitive(root, "usbfs_memory_mb");
+	if (v) {
+		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 65536 ||
+		    v->valuedouble != (unsigned)v->valuedouble)
+			return fail(c, -EINVAL, "usbfs_memory_mb: not a whole number in [0, 65536]");
+		s->usbfs_memory_mb = (unsigned)v->valuedouble;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "usb3");
 	if (v && !cJSON_IsBool(v))

@@ -30,6 +30,10 @@ struct scenario {
 	 * every hub a USB3 hub: a USB2 half at 1-P and a SuperSpeed half at 2-P,
 	 * their ports linked by "peer" (testbed.h). */
 	bool usb3;
+	/* "usbfs_memory_mb": the host's usbcore.usbfs_memory_mb, the bound on the
+	 * buffers of all URBs in flight (usbfs.c); 16 as the kernel's default,
+	 * 0 for no bound. */
+	unsigned usbfs_memory_mb;
 	char **hubs; /* every hub port to create, ancestors included, parents first */
 	size_t n_hubs;
 	struct scn_board *boards;

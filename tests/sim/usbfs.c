@@ -46,6 +46,8 @@ struct urb {
 	struct usbdevfs_urb urb;
 	/* sync (CONTROL/BULK/SETINTERFACE...): the blocked ioctl */
 	struct ioclient *sync_client;
+	struct rig *mem_rig; /* usbfs memory charged (urb_mem_charge) */
+	size_t mem_charge;
 	unsigned long sync_buf;
 	bool sync_returns_len; /* CONTROL/BULK return the byte count */
 };
@@ -97,10 +99,43 @@ static void fd_unref(struct usbfd *fd)
 		free(fd);
 }
 
+/*
+ * usbfs memory accounting, as drivers/usb/core/devio.c does it: every URB
+ * (SUBMITURB, and the synchronous BULK/CONTROL ioctls) charges its buffer plus
+ * the kernel's own structures (struct async + struct urb, ~0.5 KiB, and a
+ * scatterlist entry per 16 KiB, USB_SG_SIZE) against usbcore.usbfs_memory_mb,
+ * one bound for the whole host; over it the ioctl fails with ENOMEM and
+ * nothing is sent.  Given back when the URB is freed (reaped or discarded).
+ */
+#define URB_MEM_OVERHEAD 512
+#define URB_MEM_SG_ENTRY 32
+#define URB_MEM_SG_SIZE 16384
+
+static size_t urb_mem_charge(size_t len)
+{
+	return URB_MEM_OVERHEAD + len + (len + URB_MEM_SG_SIZE - 1) / URB_MEM_SG_SIZE * URB_MEM_SG_ENTRY;
+}
+
+static bool urb_mem_take(struct rig *rig, size_t amount)
+{
+	size_t used;
+
+	if (!amount)
+		return true;
+	used = atomic_fetch_add(&rig->usbfs_mem_used, amount) + amount;
+
+	if (!rig->usbfs_mem_limit || used <= rig->usbfs_mem_limit)
+		return true;
+	atomic_fetch_sub(&rig->usbfs_mem_used, amount);
+	return false;
+}
+
 static void urb_unref(struct urb *u)
 {
 	if (--u->refs > 0)
 		return;
+	if (u->mem_rig)
+		atomic_fetch_sub(&u->mem_rig->usbfs_mem_used, u->mem_charge);
 	ioclient_unref(u->sync_client);
 	free(u->buf);
 	fd_unref(u->fd);
@@ -356,17 +391,27 @@ static int check_ctrl_recip(struct usbnode *n, struct usbfd *fd, const struct si
 
 /* ---- transfers ---- */
 
-static struct urb *urb_new(struct usbfd *fd, enum sim_xfer_type type, uint8_t ep, size_t len)
+/* accounted: a transfer usbfs charges (URBs, CONTROL and BULK ioctls; not the
+ * requests the kernel makes itself, such as SETINTERFACE). */
+static struct urb *urb_new(struct usbfd *fd, enum sim_xfer_type type, uint8_t ep, size_t len,
+			   bool accounted)
 {
-	struct urb *u = calloc(1, sizeof(*u));
+	struct rig *rig = fd->node->dev->rig;
+	size_t charge = accounted ? urb_mem_charge(len) : 0;
+	struct urb *u;
 
-	if (!u)
+	if (!urb_mem_take(rig, charge))
 		return NULL;
-	u->buf = malloc(len ? len : 1);
-	if (!u->buf) {
+	u = calloc(1, sizeof(*u));
+	if (u)
+		u->buf = malloc(len ? len : 1);
+	if (!u || !u->buf) {
 		free(u);
+		atomic_fetch_sub(&rig->usbfs_mem_used, charge);
 		return NULL;
 	}
+	u->mem_rig = rig;
+	u->mem_charge = charge;
 	u->fd = fd;
 	fd->refs++;
 	u->refs = 1;
@@ -454,7 +499,7 @@ static int submit_urb(struct usbnode *n, struct usbfd *fd, struct ioclient *c, u
 	default:
 		return -EINVAL; /* NEEDSWORK: isochronous transfers are not emulated */
 	}
-	u = urb_new(fd, type, type == SIM_XFER_CONTROL ? 0 : urb.endpoint, len);
+	u = urb_new(fd, type, type == SIM_XFER_CONTROL ? 0 : urb.endpoint, len, true);
 	if (!u)
 		return -ENOMEM;
 	u->x.setup = setup;
@@ -542,7 +587,7 @@ static int sync_xfer(struct usbnode *n, struct usbfd *fd, struct ioclient *c,
 		     enum sim_xfer_type type, uint8_t ep, const struct sim_setup *s,
 		     unsigned long buf, size_t len, bool returns_len)
 {
-	struct urb *u = urb_new(fd, type, ep, len);
+	struct urb *u = urb_new(fd, type, ep, len, returns_len);
 	bool in = type == SIM_XFER_CONTROL ? (s->bmRequestType & USB_DIR_IN) : (ep & USB_DIR_IN);
 
 	if (!u)
