@@ -36,6 +36,7 @@ static const struct key keys[] = {
 	{ .name = "backoff_min_ms", INT(backoff_min_ms, 10, 600000) },
 	{ .name = "backoff_max_ms", INT(backoff_max_ms, 10, 3600000) },
 	{ .name = "lag_log_sec", INT(lag_log_sec, 1, 86400) },
+	{ .name = "metrics_file", STR(metrics_file) },
 };
 
 static void defaults(struct sync_config *c)

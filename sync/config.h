@@ -19,6 +19,7 @@ struct sync_config {
 	int poll_ms;			    /* look for new entries this often when idle */
 	int backoff_min_ms, backoff_max_ms; /* retry delays after a failure */
 	int lag_log_sec;		    /* journal line about the lag at most this often */
+	char metrics_file[512];		    /* Prometheus text file with the lag, "" = none */
 };
 
 /* Defaults, then path's keys over them.  Returns 0 or -errno (message in err). */

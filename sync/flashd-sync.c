@@ -180,6 +180,8 @@ static int run(const struct sync_config *c, bool once)
 	int rc, d;
 
 	sync_status_init(&st, c->lag_log_sec);
+	st.station = c->station;
+	st.metrics_file = c->metrics_file;
 	backoff_init(&bo, c->backoff_min_ms, c->backoff_max_ms,
 		     (unsigned)getpid() ^ (unsigned)time(NULL));
 	sd_notify(0, "READY=1");

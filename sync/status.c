@@ -3,9 +3,14 @@
 #include "common/log.h"
 #include "db/db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t sync_now_ms(void)
 {
@@ -50,6 +55,69 @@ static void log_lag(struct sync_status *s, int64_t now)
 	s->lagging = s->lag > 0;
 }
 
+/* A label value in the text format: backslash, quote and newline escaped. */
+static void label_value(const char *in, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (; in && *in && o + 3 < size; in++) {
+		if (*in == '\\' || *in == '"' || *in == '\n')
+			out[o++] = '\\';
+		out[o++] = *in == '\n' ? 'n' : *in;
+	}
+	out[o] = '\0';
+}
+
+static int write_metrics(const struct sync_status *s)
+{
+	char tmp[600], st[300];
+	FILE *f;
+	int fd, r = 0;
+
+	label_value(s->station, st, sizeof(st));
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", s->metrics_file) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	/* 0644 whatever the umask (0077 in the unit): flashd-web, another user,
+	 * reads it; lag figures are no secret. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
+		r = -errno;
+		close(fd);
+		unlink(tmp);
+		return r;
+	}
+	fprintf(f,
+		"# HELP flashd_sync_up 1 while the fleet server takes entries, 0 while flashd-sync retries.\n"
+		"# TYPE flashd_sync_up gauge\n"
+		"flashd_sync_up{station=\"%s\"} %d\n"
+		"# HELP flashd_sync_high_water_seq Highest outbox sequence the server holds (-1: unknown).\n"
+		"# TYPE flashd_sync_high_water_seq gauge\n"
+		"flashd_sync_high_water_seq{station=\"%s\"} %lld\n"
+		"# HELP flashd_sync_lag_entries Outbox entries not yet on the server.\n"
+		"# TYPE flashd_sync_lag_entries gauge\n"
+		"flashd_sync_lag_entries{station=\"%s\"} %lld\n"
+		"# HELP flashd_sync_lag_oldest_seconds Age of the oldest entry not yet on the server.\n"
+		"# TYPE flashd_sync_lag_oldest_seconds gauge\n"
+		"flashd_sync_lag_oldest_seconds{station=\"%s\"} %lld\n"
+		"# HELP flashd_sync_updated_timestamp_seconds When flashd-sync last wrote this file.\n"
+		"# TYPE flashd_sync_updated_timestamp_seconds gauge\n"
+		"flashd_sync_updated_timestamp_seconds{station=\"%s\"} %lld\n",
+		st, !s->problem[0] && s->server[0], st, (long long)s->high_water, st,
+		(long long)s->lag, st, age_sec(s), st,
+		(long long)(db_now_ms() / 1000));
+	if (ferror(f))
+		r = -EIO;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, s->metrics_file) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
 void sync_status_report(struct sync_status *s, bool force)
 {
 	int64_t now = sync_now_ms();
@@ -61,4 +129,13 @@ void sync_status_report(struct sync_status *s, bool force)
 	format_status(s, buf, sizeof(buf));
 	sd_notifyf(0, "STATUS=%s", buf);
 	log_lag(s, now);
+	if (s->metrics_file && s->metrics_file[0]) {
+		int r = write_metrics(s);
+
+		/* Once: a metrics file that cannot be written must not flood the journal. */
+		if (r < 0 && !s->metrics_failed)
+			log_msg(LOG_WARNING, "metrics file '%s': %s (shipping goes on)",
+				s->metrics_file, strerror(-r));
+		s->metrics_failed = r < 0;
+	}
 }

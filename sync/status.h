@@ -1,6 +1,6 @@
 /*
  * What flashd-sync tells systemd (STATUS=, `systemctl status`) and the
- * journal: where the server is, how far it has shipped, and the lag (the
+ * journal (and a metrics file): where the server is, how far it has shipped, and the lag (the
  * entries not yet on the server and the age of the oldest).  The journal
  * gets a line when the state changes (connected, lost, caught up) and,
  * while lagging, at most every lag_log_sec.
@@ -13,6 +13,9 @@
 
 struct sync_status {
 	int lag_log_sec;
+	const char *station;	  /* label of the metrics; not owned */
+	const char *metrics_file; /* Prometheus text file, NULL or "" = none; not owned */
+	bool metrics_failed;	  /* told the journal once */
 	char server[256];	/* sync_pg_describe(), "" when not connected */
 	int64_t high_water;	/* -1: unknown */
 	int64_t lag, oldest_ms; /* entries after high_water; created_at of the first */
@@ -23,7 +26,13 @@ struct sync_status {
 
 void sync_status_init(struct sync_status *s, int lag_log_sec);
 
-/* Tell systemd (at most once a second unless force) and the journal. */
+/*
+ * Tell systemd (at most once a second unless force), the journal and the
+ * metrics file: flashd_sync_up, _high_water_seq, _lag_entries,
+ * _lag_oldest_seconds and _updated_timestamp_seconds, labelled with the
+ * station, written to a temporary file and renamed (a scraper never reads
+ * half a file), for node_exporter's textfile collector or flashd-web.
+ */
 void sync_status_report(struct sync_status *s, bool force);
 
 /* Monotonic time in ms. */

@@ -13,6 +13,8 @@
  *   flashd_db_write_errors_total               flashd's status database.write_errors
  *   flashd_db_pending_records                  records waiting for the database
  *   flashd_build_info{version}                 always 1
+ *   flashd_sync_*{station}                     flashd-sync's lag (sync/status.h), copied
+ *                                              from its metrics file when there is one
  */
 #include "web/web.h"
 
@@ -297,6 +299,33 @@ static void print_status(FILE *f, struct web *w)
 	cJSON_Delete(status);
 }
 
+/* Larger than flashd-sync ever writes; a bigger file is not its. */
+#define SYNC_METRICS_MAX 8192
+
+/*
+ * flashd-sync (another service, no HTTP of its own) writes its lag as a
+ * text-format file; plant IT scrapes one endpoint, so it is passed on.
+ * Only its flashd_sync_ families and their comments; a missing file (no
+ * fleet sync on this station) adds nothing.
+ */
+static void print_sync(FILE *f, const char *path)
+{
+	char line[512];
+	size_t total = 0;
+	FILE *in = path && *path ? fopen(path, "re") : NULL;
+
+	if (!in)
+		return;
+	while (fgets(line, sizeof(line), in) && (total += strlen(line)) <= SYNC_METRICS_MAX) {
+		if (!strchr(line, '\n'))
+			break; /* a line too long is not flashd-sync's */
+		if (!strncmp(line, "flashd_sync_", 12) || !strncmp(line, "# HELP flashd_sync_", 19) ||
+		    !strncmp(line, "# TYPE flashd_sync_", 19))
+			fputs(line, f);
+	}
+	fclose(in);
+}
+
 enum MHD_Result web_metrics(struct web_request *rq)
 {
 	struct db_metrics m = { 0 };
@@ -315,6 +344,7 @@ enum MHD_Result web_metrics(struct web_request *rq)
 		print_status(f, rq->web);
 		print_header(f, "flashd_build_info", "gauge", "Version of flashd-web; always 1.");
 		fprintf(f, "flashd_build_info{version=\"%s\"} 1\n", FLASHD_VERSION);
+		print_sync(f, rq->web->cfg.sync_metrics);
 		if (fclose(f) != 0)
 			rc = -ENOMEM;
 	}

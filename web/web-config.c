@@ -8,6 +8,7 @@
  *   control_socket = (flashd.conf's)       flashd's status document
  *   events_socket  = (flashd.conf's)       flashd's event stream; as flashd:
  *                                          else "events" next to control_socket
+ *   sync_metrics   = /run/flashd-sync/metrics.prom   flashd-sync's lag, added to /metrics
  *
  * Strict like flashd.conf: unknown keys, keys set twice and bad values are
  * refused naming file:line.
@@ -34,6 +35,7 @@ static const struct key keys[] = {
 	{ "database", offsetof(struct web_config, database) },
 	{ "control_socket", offsetof(struct web_config, control_socket) },
 	{ "events_socket", offsetof(struct web_config, events_socket) },
+	{ "sync_metrics", offsetof(struct web_config, sync_metrics) },
 };
 
 /* "127.0.0.1:9180" or "[::1]:9180" into host and port. */
@@ -174,7 +176,8 @@ int web_config_load(const char *path, struct web_config *cfg, struct err *e)
 			return r;
 	}
 	if (dup_default(&cfg->listen_host, "127.0.0.1") < 0 ||
-	    dup_default(&cfg->flashd_conf, CONFIG_DEFAULT_PATH) < 0)
+	    dup_default(&cfg->flashd_conf, CONFIG_DEFAULT_PATH) < 0 ||
+	    dup_default(&cfg->sync_metrics, WEB_DEFAULT_SYNC_METRICS) < 0)
 		return err_set(e, -ENOMEM, "out of memory");
 	/* No flashd.conf (a QA host reading a copied database): no slot labels. */
 	r = config_load(cfg->flashd_conf, &cfg->flashd, e);
@@ -198,6 +201,7 @@ void web_config_free(struct web_config *cfg)
 	free(cfg->events_socket);
 	free(cfg->control_socket);
 	free(cfg->flashd_conf);
+	free(cfg->sync_metrics);
 	config_free(&cfg->flashd);
 	*cfg = (struct web_config){ 0 };
 }

@@ -26,6 +26,7 @@
 #include "daemon/config.h"
 
 #define WEB_CONFIG_DEFAULT_PATH "/etc/flashd/web.conf"
+#define WEB_DEFAULT_SYNC_METRICS "/run/flashd-sync/metrics.prom"
 
 struct web_config {
 	char *listen_host; /* numeric IPv4 or IPv6 address */
@@ -34,6 +35,7 @@ struct web_config {
 	char *events_socket;
 	char *control_socket; /* from flashd.conf unless set */
 	char *flashd_conf;
+	char *sync_metrics; /* flashd-sync's metrics file, appended to /metrics when present */
 	struct config flashd; /* slot labels and layout; defaults if the file is absent */
 };
 
