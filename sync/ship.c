@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bytes of COPY data handed to libpq at a time. */
+#define COPY_PIECE (1 << 20)
+
 /* Run a one-row query with text parameters; *ret owns the result. */
 static int query1(PGconn *pg, const char *sql, int n, const char *const *params, PGresult **ret,
 		  const char *what, struct err *err)
@@ -125,7 +128,13 @@ static int copy_in(PGconn *pg, const struct db_outbox_batch *b, struct err *err)
 		return rc;
 	}
 	PQclear(r);
-	if (PQputCopyData(pg, b->copy, (int)b->copy_len) != 1 || PQputCopyEnd(pg, NULL) != 1)
+	/* In pieces: PQputCopyData() takes an int length. */
+	for (size_t off = 0, n; off < b->copy_len; off += n) {
+		n = b->copy_len - off < COPY_PIECE ? b->copy_len - off : COPY_PIECE;
+		if (PQputCopyData(pg, b->copy + off, (int)n) != 1)
+			return sync_pg_err(pg, NULL, err, "copy");
+	}
+	if (PQputCopyEnd(pg, NULL) != 1)
 		return sync_pg_err(pg, NULL, err, "copy");
 	while ((r = PQgetResult(pg))) {
 		if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
