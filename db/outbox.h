@@ -23,7 +23,7 @@ struct db_outbox_batch {
 	char *json; /* [{"seq":N,"kind":"unit","payload":{...}}, ...] */
 	int count;  /* entries in json; 0 when there is nothing newer */
 	int64_t first_seq, last_seq;
-	char *copy;	/* db_outbox_read_copy(): "seq\tkind\tpayload\n" rows */
+	char *copy; /* db_outbox_read_copy(): "seq\tkind\tpayload\n" rows */
 	size_t copy_len;
 };
 

@@ -221,8 +221,7 @@ TEST(outbox_read_copy_escapes_rows_for_postgres)
 	const char *row2;
 
 	ASSERT_OK(db_unit_finish(db, begin(db, NULL), DB_RESULT_PASS, NULL, NULL, &e));
-	ASSERT_OK(db_unit_finish(db, begin(db, "S\"1\\"), DB_RESULT_FAIL, "flash", "a\tb\nc",
-				 &e));
+	ASSERT_OK(db_unit_finish(db, begin(db, "S\"1\\"), DB_RESULT_FAIL, "flash", "a\tb\nc", &e));
 	db_close(db);
 	ASSERT_OK(db_open(tpath("copy.db"), DB_OPEN_READONLY, &ro, &e));
 	ASSERT_OK(db_outbox_read_copy(ro, 0, 100, &b, &e));
