@@ -8,6 +8,7 @@
 #include "db/db-private.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +89,7 @@ int db_outbox_lag(struct db *db, int64_t after, int64_t *count, int64_t *oldest_
 void db_outbox_batch_clear(struct db_outbox_batch *b)
 {
 	free(b->json);
+	free(b->copy);
 	*b = (struct db_outbox_batch){ 0 };
 }
 
@@ -121,6 +123,79 @@ int db_outbox_read(struct db *db, int64_t after, int limit, struct db_outbox_bat
 	b->first_seq = sqlite3_column_int64(s, 1);
 	b->last_seq = sqlite3_column_int64(s, 2);
 	return 0;
+}
+
+/* Write s to f as a COPY text field (NULL: \\N); only \\, tab, newline and CR need escapes. */
+static void copy_field(FILE *f, const char *s)
+{
+	static const char esc[256] = { ['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r' };
+	const char *span = s;
+
+	if (!s) {
+		fputs("\\N", f);
+		return;
+	}
+	for (; *s; s++) {
+		if (!esc[(unsigned char)*s])
+			continue;
+		fwrite(span, 1, (size_t)(s - span), f);
+		fputc('\\', f);
+		fputc(esc[(unsigned char)*s], f);
+		span = s + 1;
+	}
+	fwrite(span, 1, (size_t)(s - span), f);
+}
+
+/* Step s over the rows (seq, kind, payload) into f, counting them in b. */
+static int copy_rows(struct db *db, sqlite3_stmt *s, FILE *f, struct db_outbox_batch *b,
+		     struct err *err)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(s, 0);
+
+		if (b->count++ == 0)
+			b->first_seq = seq;
+		b->last_seq = seq;
+		fprintf(f, "%lld\t", (long long)seq);
+		copy_field(f, db_col_text(s, 1));
+		fputc('\t', f);
+		copy_field(f, db_col_text(s, 2));
+		fputc('\n', f);
+	}
+	if (rc != SQLITE_DONE)
+		return db_sql_err(db, rc, err, "outbox: read");
+	return 0;
+}
+
+int db_outbox_read_copy(struct db *db, int64_t after, int limit, struct db_outbox_batch *b,
+			struct err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	FILE *f;
+	int rc;
+
+	db_outbox_batch_clear(b);
+	if (limit <= 0)
+		return err_set(err, -EINVAL, "outbox: batch limit %d", limit);
+	rc = sqlite3_prepare_v2(db->sql,
+				"SELECT seq, kind, payload FROM outbox WHERE seq > ?1 ORDER BY seq "
+				"LIMIT ?2",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_sql_err(db, rc, err, "outbox: read");
+	sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_int(s, 2, limit);
+	f = open_memstream(&b->copy, &b->copy_len);
+	if (!f)
+		return err_set(err, -ENOMEM, "outbox: read");
+	rc = copy_rows(db, s, f, b, err);
+	if (fclose(f) != 0 && rc == 0)
+		rc = err_set(err, -ENOMEM, "outbox: read");
+	if (rc < 0)
+		db_outbox_batch_clear(b);
+	return rc;
 }
 
 int db_outbox_payload(struct db *db, int64_t seq, char **payload, struct err *err)

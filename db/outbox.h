@@ -23,6 +23,8 @@ struct db_outbox_batch {
 	char *json; /* [{"seq":N,"kind":"unit","payload":{...}}, ...] */
 	int count;  /* entries in json; 0 when there is nothing newer */
 	int64_t first_seq, last_seq;
+	char *copy; /* db_outbox_read_copy(): "seq\tkind\tpayload\n" rows */
+	size_t copy_len;
 };
 
 /* This database's station uuid (table station_identity) into buf. */
@@ -38,6 +40,15 @@ int db_outbox_lag(struct db *db, int64_t after, int64_t *count, int64_t *oldest_
 /* Up to limit entries with seq > after, in seq order, into *b (cleared first). */
 int db_outbox_read(struct db *db, int64_t after, int limit, struct db_outbox_batch *b,
 		   struct err *err);
+
+/*
+ * The same entries as rows of PostgreSQL's COPY text format (seq, kind,
+ * payload; backslash, tab, newline and carriage return escaped) into
+ * b->copy, b->copy_len; b->json stays NULL.  The server parses each payload
+ * once, as it arrives, instead of one array of the whole batch.
+ */
+int db_outbox_read_copy(struct db *db, int64_t after, int limit, struct db_outbox_batch *b,
+			struct err *err);
 
 void db_outbox_batch_clear(struct db_outbox_batch *b);
 

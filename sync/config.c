@@ -44,7 +44,7 @@ static void defaults(struct sync_config *c)
 	*c = (struct sync_config){
 		.database = "/var/lib/flashd/flashd.db",
 		.password_credential = "pgpassword",
-		.batch = 2000,
+		.batch = 5000,
 		.poll_ms = 200,
 		.backoff_min_ms = 500,
 		.backoff_max_ms = 60000,

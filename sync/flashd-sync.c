@@ -97,7 +97,8 @@ static int session_open(const struct sync_config *c, struct session *s, struct s
 		return rc;
 	if ((rc = sync_pg_connect(c, &s->pg, err)) < 0 ||
 	    (rc = sync_schema_check(s->pg, err)) < 0 ||
-	    (rc = sync_hello(s->pg, s->db, c, &s->high_water, err)) < 0)
+	    (rc = sync_hello(s->pg, s->db, c, &s->high_water, err)) < 0 ||
+	    (rc = sync_stage_init(s->pg, err)) < 0)
 		return rc;
 	sync_pg_describe(s->pg, st->server, sizeof(st->server));
 	log_msg(LOG_INFO,
@@ -153,7 +154,7 @@ static int step(const struct sync_config *c, struct session *s, struct err *err)
 	struct db_outbox_batch b = { 0 };
 	int rc;
 
-	rc = db_outbox_read(s->db, s->high_water, c->batch, &b, err);
+	rc = db_outbox_read_copy(s->db, s->high_water, c->batch, &b, err);
 	if (rc < 0 || b.count == 0)
 		return rc;
 	rc = sync_send(s->pg, c->station, &b, err);

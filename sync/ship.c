@@ -1,7 +1,8 @@
 /*
  * This file implements the hello and the batches of flashd-sync (see
- * sync/ship.h).  A batch goes as one JSON array parameter, unpacked by the
- * server: one statement, one transaction, whatever its size.
+ * sync/ship.h).  A batch goes by COPY into a session-private staging
+ * table, then into the outbox by one INSERT … SELECT that the server's
+ * trigger unpacks: one transaction, whatever its size.
  */
 #include "sync/ship.h"
 #include "sync/pg.h"
@@ -10,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Bytes of COPY data handed to libpq at a time. */
+#define COPY_PIECE (1 << 20)
 
 /* Run a one-row query with text parameters; *ret owns the result. */
 static int query1(PGconn *pg, const char *sql, int n, const char *const *params, PGresult **ret,
@@ -86,20 +90,94 @@ int sync_hello(PGconn *pg, struct db *db, const struct sync_config *c, int64_t *
 	return check_same(pg, db, c->station, *hw, err);
 }
 
-int sync_send(PGconn *pg, const char *station, const struct db_outbox_batch *b, struct err *err)
+/* Run sql without rows or parameters; what names it in errors. */
+static int exec0(PGconn *pg, const char *sql, const char *what, struct err *err)
 {
-	const char *params[2] = { station, b->json };
-	PGresult *r = NULL;
+	PGresult *r = PQexec(pg, sql);
+	int rc = 0;
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = sync_pg_err(pg, r, err, what);
+	PQclear(r);
+	return rc;
+}
+
+int sync_stage_init(PGconn *pg, struct err *err)
+{
+	/*
+	 * Session-private (the TEMP right every role has by default), emptied
+	 * by every commit.  temp_buffers first: a batch of several thousand
+	 * entries then stays in memory.
+	 */
+	return exec0(pg,
+		     "SET temp_buffers = '64MB'; "
+		     "CREATE TEMP TABLE ingest_batch (seq bigint NOT NULL, kind text NOT NULL, "
+		     "payload jsonb NOT NULL) ON COMMIT DELETE ROWS",
+		     "staging table", err);
+}
+
+/* COPY the rows of b into the staging table (inside the batch's transaction). */
+static int copy_in(PGconn *pg, const struct db_outbox_batch *b, struct err *err)
+{
+	PGresult *r = PQexec(pg, "COPY pg_temp.ingest_batch (seq, kind, payload) FROM STDIN");
+	int rc = 0;
+
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		rc = sync_pg_err(pg, r, err, "copy");
+		PQclear(r);
+		return rc;
+	}
+	PQclear(r);
+	/* In pieces: PQputCopyData() takes an int length. */
+	for (size_t off = 0, n; off < b->copy_len; off += n) {
+		n = b->copy_len - off < COPY_PIECE ? b->copy_len - off : COPY_PIECE;
+		if (PQputCopyData(pg, b->copy + off, (int)n) != 1)
+			return sync_pg_err(pg, NULL, err, "copy");
+	}
+	if (PQputCopyEnd(pg, NULL) != 1)
+		return sync_pg_err(pg, NULL, err, "copy");
+	while ((r = PQgetResult(pg))) {
+		if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
+			rc = sync_pg_err(pg, r, err, "copy");
+		PQclear(r);
+	}
+	return rc;
+}
+
+/*
+ * The staging table into the outbox: one statement, so the server's
+ * statement trigger unpacks the whole batch set-based, once; entries the
+ * server already holds (a re-send) insert nothing.
+ */
+static int stage_to_outbox(PGconn *pg, const char *station, struct err *err)
+{
+	const char *params[1] = { station };
+	PGresult *r;
 	int rc = 0;
 
 	r = PQexecParams(pg,
 			 "INSERT INTO flashd.outbox (station, seq, kind, payload) "
-			 "SELECT $1, (e->>'seq')::bigint, e->>'kind', e->'payload' "
-			 "FROM jsonb_array_elements($2::jsonb) e ON CONFLICT DO NOTHING",
-			 2, NULL, params, NULL, NULL, 0);
+			 "SELECT $1, seq, kind, payload FROM pg_temp.ingest_batch "
+			 "ON CONFLICT DO NOTHING",
+			 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		rc = sync_pg_err(pg, r, err, "send");
 	PQclear(r);
+	return rc;
+}
+
+int sync_send(PGconn *pg, const char *station, const struct db_outbox_batch *b, struct err *err)
+{
+	int rc;
+
+	/* On failure the caller drops the connection, which rolls back. */
+	rc = exec0(pg, "BEGIN", "send", err);
+	if (rc == 0)
+		rc = copy_in(pg, b, err);
+	if (rc == 0)
+		rc = stage_to_outbox(pg, station, err);
+	if (rc == 0)
+		rc = exec0(pg, "COMMIT", "commit", err);
 	if (rc < 0)
 		return err_prefix(err, rc, "seq %lld..%lld", (long long)b->first_seq,
 				  (long long)b->last_seq);

@@ -27,7 +27,10 @@
 int sync_hello(PGconn *pg, struct db *db, const struct sync_config *c, int64_t *hw,
 	       struct err *err);
 
-/* Insert batch b as station's entries, in one transaction. */
+/* Once per connection, after the hello: the staging table of sync_send(). */
+int sync_stage_init(PGconn *pg, struct err *err);
+
+/* Insert batch b (db_outbox_read_copy()) as station's entries, in one transaction. */
 int sync_send(PGconn *pg, const char *station, const struct db_outbox_batch *b, struct err *err);
 
 /* Whether an error of this module or sync/pg.h means "refuse to go on". */

@@ -212,4 +212,38 @@ TEST(outbox_read_api_batches_in_seq_order)
 	db_close(ro);
 }
 
+/* COPY text rows: seq, kind, payload; the payload's backslashes doubled, one row a line. */
+TEST(outbox_read_copy_escapes_rows_for_postgres)
+{
+	struct db *db = open_db("copy.db"), *ro = NULL;
+	struct db_outbox_batch b = { 0 };
+	struct err e = { 0 };
+	const char *row2;
+
+	ASSERT_OK(db_unit_finish(db, begin(db, NULL), DB_RESULT_PASS, NULL, NULL, &e));
+	ASSERT_OK(db_unit_finish(db, begin(db, "S\"1\\"), DB_RESULT_FAIL, "flash", "a\tb\nc", &e));
+	db_close(db);
+	ASSERT_OK(db_open(tpath("copy.db"), DB_OPEN_READONLY, &ro, &e));
+	ASSERT_OK(db_outbox_read_copy(ro, 0, 100, &b, &e));
+	ASSERT_EQ(b.count, 2);
+	ASSERT_EQ(b.first_seq, 1);
+	ASSERT_EQ(b.last_seq, 2);
+	ASSERT_TRUE(b.json == NULL);
+	ASSERT_EQ(b.copy_len, strlen(b.copy));
+	ASSERT_TRUE(strncmp(b.copy, "1\tunit\t{\"id\":1,", 15) == 0);
+	row2 = strchr(b.copy, '\n');
+	ASSERT_TRUE(row2 != NULL);
+	row2++;
+	ASSERT_TRUE(strncmp(row2, "2\tunit\t{\"id\":2,", 15) == 0);
+	/* JSON's \" and \\ and \t and \n, each backslash doubled for COPY. */
+	ASSERT_CONTAINS(row2, "\"serial\":\"S\\\\\"1\\\\\\\\\"");
+	ASSERT_CONTAINS(row2, "\"error\":\"a\\\\tb\\\\nc\"");
+	ASSERT_TRUE(strchr(row2, '\n') == b.copy + b.copy_len - 1);
+	ASSERT_OK(db_outbox_read_copy(ro, 2, 100, &b, &e));
+	ASSERT_EQ(b.count, 0);
+	ASSERT_EQ(db_outbox_read_copy(ro, 0, 0, &b, &e), -EINVAL);
+	db_outbox_batch_clear(&b);
+	db_close(ro);
+}
+
 TEST_MAIN()
