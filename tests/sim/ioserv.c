@@ -442,6 +442,9 @@ void ioserv_stop(struct ioserv *s)
 	unlink(s->path);
 	shutdown(s->lfd, SHUT_RDWR);
 	pthread_join(s->acceptor, NULL);
+	/* Nothing accepts any more: the socket need not wait for ioserv_free(). */
+	close(s->lfd);
+	s->lfd = -1;
 }
 
 void ioserv_free(struct ioserv *s)

@@ -979,6 +979,14 @@ void usbnode_detach(struct usbnode *n)
 {
 	unlink(n->path);
 	ioserv_stop(n->srv);
+	/* A node gone from the bus is readable for good (usbnode_disconnect) and
+	 * its clients' own opens keep the FIFO, so the rig's fd can go now: a rig
+	 * that re-enumerates boards thousands of times (tests/bench/soak.sh) must
+	 * not hold an fd per old enumeration until the end. */
+	pthread_mutex_lock(&n->dev->lock);
+	if (n->gone)
+		gate_destroy(&n->gate);
+	pthread_mutex_unlock(&n->dev->lock);
 }
 
 struct usbnode *usbnode_free(struct usbnode *n)
