@@ -64,8 +64,8 @@ struct rig {
 	struct scenario *scn;
 	struct simdev *devs;
 	size_t n_devs;
-	unsigned next_devnum;  /* main thread only */
-	bool devnum_used[128]; /* main thread only: held by a hub or a plugged board */
+	unsigned next_devnum[2];  /* per host controller (testbed.c), main thread only */
+	bool devnum_used[2][128]; /* main thread only: held by a hub or a plugged board */
 	GMainLoop *loop;
 	uint64_t t0;
 	int rig_error; /* first fatal rig error (-errno), 0 if none */

@@ -35,7 +35,9 @@ int scenario_port_valid(const char *port)
 	const char *p;
 	int depth = 0;
 
-	if (strncmp(port, "1-", 2) != 0)
+	/* Bus 1: the xHCI's USB2 root hub; bus 3: a second controller's
+	 * (testbed.c, beyond one bus's 127 addresses). */
+	if (strncmp(port, "1-", 2) != 0 && strncmp(port, "3-", 2) != 0)
 		return 0;
 	p = port + 2;
 	for (;;) {

@@ -1,7 +1,7 @@
 /*
  * Scenario files for flashsim (format: tests/sim/README.md, "Scenario").
  *
- * A scenario is a topology (hubs, board ports on bus 1), a global time scale
+ * A scenario is a topology (hubs, board ports on bus 1 or 3), a global time scale
  * and a list of boards with a plug/unplug/replug timeline.  Every board key
  * that is not a rig key is flattened to dotted string options for
  * sim_board_new() ("faults":[{"kind":"unplug"}] -> faults.0.kind=unplug).

@@ -159,4 +159,52 @@ else
 	fail $t "$tmp/ss3.out"
 fi
 
+# --- one process holds 64 nodes open with an ioctl and a read on each
+#     (umockdev 0.17.16's preload alone aborts past ~50: fd_map_add overflow;
+#     the shim serves usbfs nodes itself, shim.c section 4)
+t=one_process_holds_64_nodes
+python3 - >"$tmp/many.json" <<'P'
+import json
+boards = [{"id": "b%d" % i, "type": "stm32f405-dfuse", "port": "1-%d.%d" % (i // 7 + 1, i % 7 + 1)}
+          for i in range(64)]
+print(json.dumps({"time_scale": 0.001, "boards": boards}))
+P
+cat >"$tmp/many.py" <<'P'
+import fcntl, glob, os, struct
+fds = []
+for d in sorted(glob.glob('/sys/bus/usb/devices/1-*')):
+    if ':' in d or open(d + '/idVendor').read().strip() != '0483':
+        continue
+    bus, dev = (int(open(d + '/' + a).read()) for a in ('busnum', 'devnum'))
+    fds.append((os.open('/dev/bus/usb/%03d/%03d' % (bus, dev), os.O_RDWR | os.O_CLOEXEC), d))
+for fd, d in fds:
+    buf = bytearray(4)
+    fcntl.ioctl(fd, 0x8004551a, buf)  # USBDEVFS_GET_CAPABILITIES
+    assert struct.unpack('<I', buf)[0] & 0x08, d
+    assert os.read(fd, 18) == open(d + '/descriptors', 'rb').read()[:18], d
+    assert os.lseek(fd, 0, os.SEEK_SET) == 0
+for fd, d in fds:
+    os.close(fd)
+print('open nodes', len(fds))
+P
+"$sim" --scenario "$tmp/many.json" -- python3 "$tmp/many.py" >"$tmp/many.out" 2>&1
+if [ $? -eq 0 ] && grep -q 'open nodes 64' "$tmp/many.out"; then pass $t; else fail $t "$tmp/many.out"; fi
+
+# --- a second host controller: ports "3-..." are bus 3, a second xHCI with its
+#     own 127 addresses (a line of 128 boards and their hubs needs two buses)
+t=second_controller_is_bus_3
+cat >"$tmp/bus3.json" <<'J'
+{ "time_scale": 0.001, "boards": [ { "id": "a", "type": "stm32f405-dfuse", "port": "1-1" },
+                                   { "id": "b", "type": "stm32f405-dfuse", "port": "3-2.5" } ] }
+J
+"$sim" --scenario "$tmp/bus3.json" -- sh -c 'cat /sys/bus/usb/devices/3-2.5/busnum /sys/bus/usb/devices/3-2.5/devnum;
+	readlink -f /sys/bus/usb/devices/3-2.5; dfu-util -l' >"$tmp/bus3.out" 2>&1
+if [ $? -eq 0 ] && [ "$(head -2 "$tmp/bus3.out" | tr '\n' ' ')" = "3 3 " ] &&
+	grep -q '/0000:03:00.0/usb3/3-2/3-2.5$' "$tmp/bus3.out" &&
+	grep -q 'path="3-2.5", alt=0' "$tmp/bus3.out" && grep -q 'path="1-1", alt=0' "$tmp/bus3.out"; then
+	pass $t
+else
+	fail $t "$tmp/bus3.out"
+fi
+
 exit 0

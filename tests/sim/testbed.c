@@ -25,6 +25,12 @@
 #define HCD_SYSPATH "/sys/devices/pci0000:00/0000:00:14.0"
 #define BUSNUM 1
 #define SS_BUSNUM 2
+/* A second xHCI, a PCIe card behind a root port, for lines beyond one bus's
+ * 127 addresses (USB 2.0 §9.4.6: 7-bit device address): its USB2 root hub is
+ * bus 3 (ports "3-P"), its SuperSpeed root hub bus 4 ("usb3"), as Linux
+ * numbers the second host controller's buses after the first one's. */
+#define HCD2_SYSPATH "/sys/devices/pci0000:00/0000:00:1c.0/0000:03:00.0"
+#define BUSNUM2 3
 /* Ports per hub: the external hubs' maxchild, used for the root hubs too. */
 #define HUB_PORTS 7
 
@@ -56,10 +62,27 @@ static const uint8_t ext_hub_desc[] = {
 	0x00, 0x01, 0x09, 0x00, 0x00, 0x00, 0x07, 0x05, 0x81, 0x03, 0x01, 0x00, 0x0c,
 };
 
+/* The bus of a port path: "3-1.2" -> 3. */
+static unsigned port_bus(const char *port)
+{
+	return (unsigned)strtoul(port, NULL, 10);
+}
+
+/* The host controller of a bus: 0 (buses 1, 2) or 1 (buses 3, 4). */
+static unsigned bus_hc(unsigned bus)
+{
+	return bus >= BUSNUM2 ? 1 : 0;
+}
+
+static const char *hcd_syspath(unsigned bus)
+{
+	return bus_hc(bus) ? HCD2_SYSPATH : HCD_SYSPATH;
+}
+
 void testbed_syspath(const char *port, char *buf, size_t len)
 {
 	/* The root hub "usbB" of the port's bus B ("2-1.3": usb2). */
-	size_t n = (size_t)snprintf(buf, len, "%s/usb%.*s", HCD_SYSPATH, (int)strcspn(port, "-"),
+	size_t n = (size_t)snprintf(buf, len, "%s/usb%.*s", hcd_syspath(port_bus(port)), (int)strcspn(port, "-"),
 				    port);
 
 	for (size_t i = 2; port[i - 1] && n < len; i++) {
@@ -301,20 +324,23 @@ static void port_dir(struct rig *r, const char *syspath, const char *sysname, un
 }
 
 /*
- * The next free device number (one pool for both buses of a USB3 rig), as the kernel picks it (cyclic,
+ * The next free device number (one pool per host controller, for both its
+ * buses in a USB3 rig), as the kernel picks it (cyclic,
  * skipping numbers still held, drivers/usb/core/hub.c choose_devnum()): a
  * long run re-enumerates boards hundreds of times and must not reuse a
  * number a plugged board or a hub still has (umockdev aborts on the node).
  * 0 if all 127 are taken.
  */
-static unsigned take_devnum(struct rig *r)
+static unsigned take_devnum(struct rig *r, unsigned bus)
 {
-	for (unsigned i = 0; i < 127; i++) {
-		unsigned n = (r->next_devnum - 1 + i) % 127 + 1;
+	unsigned hc = bus_hc(bus);
 
-		if (!r->devnum_used[n]) {
-			r->devnum_used[n] = true;
-			r->next_devnum = n % 127 + 1;
+	for (unsigned i = 0; i < 127; i++) {
+		unsigned n = (r->next_devnum[hc] - 1 + i) % 127 + 1;
+
+		if (!r->devnum_used[hc][n]) {
+			r->devnum_used[hc][n] = true;
+			r->next_devnum[hc] = n % 127 + 1;
 			return n;
 		}
 	}
@@ -342,7 +368,7 @@ static void release_devnum(struct rig *r, const char *devnode)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/dev/.node/bus_usb_%03u_%03u", r->root, bus, n);
 	unlink(path);
-	r->devnum_used[n] = false;
+	r->devnum_used[bus_hc(bus)][n] = false;
 }
 
 /* Hubs and root hub: nodes are regular files holding the descriptors, so
@@ -352,7 +378,7 @@ static int add_hub_dev(struct rig *r, unsigned busnum, const char *syspath, cons
 {
 	g_autoptr(GString) s = g_string_new(NULL);
 	struct rec rec = { s };
-	unsigned devnum = take_devnum(r);
+	unsigned devnum = take_devnum(r, busnum);
 	char node[512];
 	int rr;
 
@@ -430,6 +456,34 @@ static int link_peer_ports(struct rig *r, const char *syspath2, const char *name
 	return 0;
 }
 
+static bool scenario_uses_bus(const struct scenario *s, unsigned bus)
+{
+	for (size_t i = 0; i < s->n_boards; i++)
+		if (port_bus(s->boards[i].port) == bus)
+			return true;
+	for (size_t i = 0; i < s->n_hubs; i++)
+		if (port_bus(s->hubs[i]) == bus)
+			return true;
+	return false;
+}
+
+/* The second controller's root hubs: usb3 (bus 3) and, with "usb3", its
+ * SuperSpeed half usb4 (bus 4), only when a scenario port is on bus 3, so
+ * every other scenario's sysfs is as before. */
+static int add_second_hc(struct rig *r)
+{
+	int rr = add_hub_dev(r, BUSNUM2, HCD2_SYSPATH "/usb3", "usb3", "0", root_hub_desc,
+			     sizeof(root_hub_desc), "xHCI Host Controller");
+
+	if (rr < 0 || !r->scn->usb3)
+		return rr;
+	rr = add_hub_dev(r, BUSNUM2 + 1, HCD2_SYSPATH "/usb4", "usb4", "0", ss_root_hub_desc,
+			 sizeof(ss_root_hub_desc), "xHCI Host Controller");
+	if (rr < 0)
+		return rr;
+	return link_peer_ports(r, HCD2_SYSPATH "/usb3", "usb3", HCD2_SYSPATH "/usb4", "usb4");
+}
+
 int testbed_new(struct rig *r)
 {
 	int rr;
@@ -442,22 +496,25 @@ int testbed_new(struct rig *r)
 		return -ENXIO;
 	}
 	r->root = umockdev_testbed_get_root_dir(r->tb);
-	r->next_devnum = 1;
+	r->next_devnum[0] = r->next_devnum[1] = 1;
 	rr = add_hub_dev(r, BUSNUM, HCD_SYSPATH "/usb1", "usb1", "0", root_hub_desc,
 			 sizeof(root_hub_desc), "xHCI Host Controller");
-	if (rr < 0 || !r->scn->usb3)
-		return rr;
-	rr = add_hub_dev(r, SS_BUSNUM, HCD_SYSPATH "/usb2", "usb2", "0", ss_root_hub_desc,
-			 sizeof(ss_root_hub_desc), "xHCI Host Controller");
-	if (rr < 0)
-		return rr;
-	return link_peer_ports(r, HCD_SYSPATH "/usb1", "usb1", HCD_SYSPATH "/usb2", "usb2");
+	if (rr == 0 && r->scn->usb3) {
+		rr = add_hub_dev(r, SS_BUSNUM, HCD_SYSPATH "/usb2", "usb2", "0", ss_root_hub_desc,
+				 sizeof(ss_root_hub_desc), "xHCI Host Controller");
+		if (rr == 0)
+			rr = link_peer_ports(r, HCD_SYSPATH "/usb1", "usb1", HCD_SYSPATH "/usb2",
+					     "usb2");
+	}
+	if (rr == 0 && scenario_uses_bus(r->scn, BUSNUM2))
+		rr = add_second_hc(r);
+	return rr;
 }
 
-/* The SuperSpeed peer of a bus-1 port path: "1-1.2" -> "2-1.2". */
+/* The SuperSpeed peer of a USB2 port path: "1-1.2" -> "2-1.2" ("3-" -> "4-"). */
 static void ss_port(const char *port, char *buf, size_t len)
 {
-	snprintf(buf, len, "%u%s", SS_BUSNUM, port + strcspn(port, "-"));
+	snprintf(buf, len, "%u%s", port_bus(port) + 1, port + strcspn(port, "-"));
 }
 
 int testbed_add_hub(struct rig *r, const char *port)
@@ -466,13 +523,13 @@ int testbed_add_hub(struct rig *r, const char *port)
 	int rr;
 
 	testbed_syspath(port, syspath, sizeof(syspath));
-	rr = add_hub_dev(r, BUSNUM, syspath, port, strchr(port, '-') + 1, ext_hub_desc,
+	rr = add_hub_dev(r, port_bus(port), syspath, port, strchr(port, '-') + 1, ext_hub_desc,
 			 sizeof(ext_hub_desc), "USB2.0 Hub");
 	if (rr < 0 || !r->scn->usb3)
 		return rr;
 	ss_port(port, ss, sizeof(ss));
 	testbed_syspath(ss, ss_syspath, sizeof(ss_syspath));
-	rr = add_hub_dev(r, SS_BUSNUM, ss_syspath, ss, strchr(ss, '-') + 1, ss_hub_desc,
+	rr = add_hub_dev(r, port_bus(ss), ss_syspath, ss, strchr(ss, '-') + 1, ss_hub_desc,
 			 sizeof(ss_hub_desc), "USB3.0 Hub");
 	if (rr < 0)
 		return rr;
@@ -528,7 +585,7 @@ static int place_board(struct simdev *dev, enum sim_speed speed, unsigned *busnu
 	else
 		snprintf(dev->cur_port, sizeof(dev->cur_port), "%s", dev->cfg->port);
 	testbed_syspath(dev->cur_port, dev->cur_syspath, sizeof(dev->cur_syspath));
-	*busnum = super ? SS_BUSNUM : BUSNUM;
+	*busnum = port_bus(dev->cur_port);
 	return 0;
 }
 
@@ -567,7 +624,7 @@ int testbed_add_board(struct simdev *dev)
 		g_free(blob);
 		return rr;
 	}
-	devnum = take_devnum(r);
+	devnum = take_devnum(r, busnum);
 	if (!devnum) {
 		g_free(blob);
 		pthread_mutex_unlock(&dev->lock);

@@ -1,7 +1,7 @@
 /*
  * libflashsim-shim.so: preloaded into every process under flashsim, BEFORE
- * libumockdev-preload.so.0.  It fixes three things umockdev 0.17.16 gets
- * wrong for multi-process rigs (tests/sim/README.md, "Gotchas"):
+ * libumockdev-preload.so.0.  It fixes four things umockdev 0.17.16 gets
+ * wrong for multi-process or many-board rigs (tests/sim/README.md, "Gotchas"):
  *
  * 1. uevent sockets (rig-umockdev-experiment.md, gotcha 6).  umockdev binds
  *    the AF_UNIX socket replacing a netlink uevent socket to
@@ -16,11 +16,19 @@
  *    client connects), so claims are released as the kernel releases them.
  * 3. lseek() on a node: the node is a FIFO (poll gate) but usbfs files seek
  *    (libusb_wrap_sys_device rewinds before reading descriptors).
+ * 4. More than ~45 open nodes per process: the shim serves usbfs nodes
+ *    itself (section 4 below).
  *
  * Never sanitized (the clients are not), no GLib, libc only.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,9 +154,296 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 		fd, addr, len);
 }
 
+/*
+ * 4. usbfs nodes are served here, not by umockdev's preload.  0.17.16 keeps
+ *    every fd it emulates in a table of 50 entries per process (fd_map,
+ *    FD_MAP_MAX; "fd_map_add(): overflow" abort), so one flashd held ~45
+ *    boards.  open() of /dev/bus/usb/BBB/DDD that exists in the testbed
+ *    opens the testbed node with a raw syscall, so umockdev never sees the
+ *    fd, connects to flashsim's ioctl socket for the node and speaks the
+ *    preload's protocol (tests/sim/ioserv.h) for ioctl(), read(), write(),
+ *    lseek() and close() of that fd, in a table indexed by fd.  Everything
+ *    else (poll, fstat, fcntl) works on the real FIFO as before.
+ */
+#define SIMFD_MAX 4096
+
+/* libumockdev-preload.c's message codes (ioserv.c has the server's). */
+enum {
+	MSG_REQ_IOCTL = 1,
+	MSG_DONE = 3,
+	MSG_READ_MEM = 5,
+	MSG_WRITE_MEM = 6,
+	MSG_REQ_READ = 7,
+	MSG_REQ_WRITE = 8,
+};
+
+struct simfd {
+	int sock;
+	bool gone; /* flashsim ended the connection: the device is gone */
+	pthread_mutex_t lock; /* one request in flight per fd, as in the preload */
+};
+
+static struct simfd *simfds[SIMFD_MAX]; /* __atomic access */
+
+/* The libc (or umockdev) function behind us, looked up once. */
+#define NEXT(name, type)                                                   \
+	({                                                                 \
+		static __typeof__(type) fn_;                               \
+		__typeof__(type) f_ = __atomic_load_n(&fn_, __ATOMIC_ACQUIRE); \
+		if (!f_) {                                                 \
+			f_ = (__typeof__(type))dlsym(RTLD_NEXT, #name);    \
+			__atomic_store_n(&fn_, f_, __ATOMIC_RELEASE);      \
+		}                                                          \
+		f_;                                                        \
+	})
+
+static struct simfd *simfd_get(int fd)
+{
+	if (fd < 0 || fd >= SIMFD_MAX)
+		return NULL;
+	return __atomic_load_n(&simfds[fd], __ATOMIC_ACQUIRE);
+}
+
+/* All of len bytes over the socket (raw syscalls: umockdev wraps send and
+ * recv).  0, or -1 with errno (EPIPE for a peer that closed). */
+static int sock_xfer(int sock, void *buf, size_t len, bool out)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		long n = out ? syscall(SYS_sendto, sock, b, len, MSG_NOSIGNAL, NULL, 0)
+			     : syscall(SYS_recvfrom, sock, b, len, MSG_WAITALL, NULL, NULL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			errno = EPIPE;
+		if (n <= 0)
+			return -1;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One exchange: the request, then the server's memory accesses until DONE.
+ * Signals are blocked meanwhile as in the preload's remote_emulate(): a
+ * handler using the fd would otherwise interleave with the exchange. */
+static long sim_call(struct simfd *f, unsigned long cmd, unsigned long a1, unsigned long a2)
+{
+	unsigned long m[3] = { cmd, a1, a2 };
+	sigset_t all, old;
+	long ret = -1;
+	int err = ENODEV, r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_mutex_lock(&f->lock);
+	r = f->gone ? -1 : sock_xfer(f->sock, m, sizeof(m), true);
+	while (r == 0) {
+		r = sock_xfer(f->sock, m, sizeof(m), false);
+		if (r < 0)
+			break;
+		if (m[0] == MSG_DONE) {
+			ret = (long)m[1];
+			err = (int)m[2];
+			break;
+		}
+		if (m[0] != MSG_READ_MEM && m[0] != MSG_WRITE_MEM) {
+			fprintf(stderr, "flashsim-shim: unknown ioctl socket message %lu\n", m[0]);
+			abort();
+		}
+		r = sock_xfer(f->sock, (void *)m[1], m[2], m[0] == MSG_READ_MEM);
+		if (r < 0 && errno == EFAULT) {
+			fprintf(stderr, "flashsim-shim: bad client memory %#lx + %lu\n", m[1], m[2]);
+			abort();
+		}
+	}
+	if (r < 0)
+		f->gone = true; /* flashsim ended: ENODEV from now on, as usbfs */
+	pthread_mutex_unlock(&f->lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return ret;
+}
+
+static int sim_connect(const char *root, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int s;
+
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ioctl%s", root, path) >=
+	    sizeof(sa.sun_path))
+		return -1;
+	s = (int)syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s >= 0 && syscall(SYS_connect, s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		syscall(SYS_close, s);
+		s = -1;
+	}
+	return s;
+}
+
+/* Open a simulated node ourselves.  *handled 0: not a testbed node (or an
+ * fd beyond the table), the caller goes on to umockdev. */
+static int sim_open(const char *path, int flags, mode_t mode, int *handled)
+{
+	const char *root = getenv("UMOCKDEV_DIR");
+	char node[PATH_MAX];
+	struct simfd *f;
+	struct stat st;
+	int fd;
+
+	*handled = 0;
+	if (!root || !path || strncmp(path, "/dev/bus/usb/", 13) != 0 ||
+	    (size_t)snprintf(node, sizeof(node), "%s%s", root, path) >= sizeof(node))
+		return -1;
+	fd = (int)syscall(SYS_openat, AT_FDCWD, node, flags, mode);
+	if (fd < 0 && errno == ENOENT)
+		return -1; /* not in the testbed: umockdev leaves the path alone too */
+	*handled = 1;
+	if (fd < 0)
+		return -1;
+	/* Board nodes are FIFOs (the poll gate); hub nodes and directories,
+	 * which have no ioctl socket of their own, stay umockdev's, as do fd
+	 * numbers beyond the table. */
+	if (fd >= SIMFD_MAX || syscall(SYS_fstat, fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+		syscall(SYS_close, fd);
+		*handled = 0;
+		return -1;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		syscall(SYS_close, fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	f->sock = sim_connect(root, path);
+	if (f->sock < 0) {
+		/* Unplugged between the node check and now: the kernel says
+		 * ENODEV for a node whose device is gone. */
+		free(f);
+		syscall(SYS_close, fd);
+		errno = ENODEV;
+		return -1;
+	}
+	pthread_mutex_init(&f->lock, NULL);
+	__atomic_store_n(&simfds[fd], f, __ATOMIC_RELEASE);
+	return fd;
+}
+
+/* close() of one of ours: flashsim releases claims now (FLASHSIM_IOC_CLOSE),
+ * then the connection goes (the server's closed()).  The table entry goes
+ * before the fd, so its number cannot be reused under us. */
+static void sim_close(int fd, struct simfd *f)
+{
+	__atomic_store_n(&simfds[fd], NULL, __ATOMIC_RELEASE);
+	sim_call(f, MSG_REQ_IOCTL, (unsigned int)FLASHSIM_IOC_CLOSE, 0);
+	syscall(SYS_close, f->sock);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+#define WRAP_SIM_OPEN(name)                                                  \
+	int name(const char *path, int flags, ...)                           \
+	{                                                                    \
+		mode_t mode = 0;                                             \
+		int handled, fd;                                             \
+		if (flags & (O_CREAT | O_TMPFILE)) {                         \
+			va_list ap;                                          \
+			va_start(ap, flags);                                 \
+			mode = va_arg(ap, mode_t);                           \
+			va_end(ap);                                          \
+		}                                                            \
+		fd = sim_open(path, flags, mode, &handled);                  \
+		if (handled)                                                 \
+			return fd;                                           \
+		return NEXT(name, int (*)(const char *, int, ...))(path, flags, mode); \
+	}
+
+#define WRAP_SIM_OPEN2(name)                                                 \
+	int name(const char *path, int flags)                                \
+	{                                                                    \
+		int handled, fd = sim_open(path, flags, 0, &handled);        \
+		if (handled)                                                 \
+			return fd;                                           \
+		return NEXT(name, int (*)(const char *, int))(path, flags);  \
+	}
+
+/* openat() with an absolute path ignores dirfd; libusb and flashd use
+ * absolute node paths. */
+#define WRAP_SIM_OPENAT(name)                                                \
+	int name(int dirfd, const char *path, int flags, ...)                \
+	{                                                                    \
+		mode_t mode = 0;                                             \
+		int handled, fd;                                             \
+		if (flags & (O_CREAT | O_TMPFILE)) {                         \
+			va_list ap;                                          \
+			va_start(ap, flags);                                 \
+			mode = va_arg(ap, mode_t);                           \
+			va_end(ap);                                          \
+		}                                                            \
+		fd = sim_open(path, flags, mode, &handled);                  \
+		if (handled)                                                 \
+			return fd;                                           \
+		return NEXT(name, int (*)(int, const char *, int, ...))(dirfd, path, flags, mode); \
+	}
+
+#define WRAP_SIM_OPENAT2(name)                                               \
+	int name(int dirfd, const char *path, int flags)                     \
+	{                                                                    \
+		int handled, fd = sim_open(path, flags, 0, &handled);        \
+		if (handled)                                                 \
+			return fd;                                           \
+		return NEXT(name, int (*)(int, const char *, int))(dirfd, path, flags); \
+	}
+
+WRAP_SIM_OPEN(open)
+WRAP_SIM_OPEN(open64)
+WRAP_SIM_OPEN2(__open_2)
+WRAP_SIM_OPEN2(__open64_2)
+WRAP_SIM_OPENAT(openat)
+WRAP_SIM_OPENAT(openat64)
+WRAP_SIM_OPENAT2(__openat_2)
+WRAP_SIM_OPENAT2(__openat64_2)
+
+int ioctl(int fd, unsigned long request, ...)
+{
+	struct simfd *f = simfd_get(fd);
+	va_list ap;
+	void *arg;
+
+	/* At most one argument, a pointer or an int (as the preload assumes). */
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (f)
+		return (int)sim_call(f, MSG_REQ_IOCTL, (unsigned int)request, (unsigned long)arg);
+	return NEXT(ioctl, ioctl_fn)(fd, request, arg);
+}
+
+ssize_t read(int fd, void *buf, size_t count)
+{
+	struct simfd *f = simfd_get(fd);
+
+	if (f)
+		return sim_call(f, MSG_REQ_READ, (unsigned long)buf, count);
+	return NEXT(read, ssize_t(*)(int, void *, size_t))(fd, buf, count);
+}
+
+ssize_t write(int fd, const void *buf, size_t count)
+{
+	struct simfd *f = simfd_get(fd);
+
+	if (f)
+		return sim_call(f, MSG_REQ_WRITE, (unsigned long)buf, count);
+	return NEXT(write, ssize_t(*)(int, const void *, size_t))(fd, buf, count);
+}
+
+
 int close(int fd)
 {
 	close_fn next = (close_fn)dlsym(RTLD_NEXT, "close");
+	struct simfd *f = simfd_get(fd);
 	int saved = errno;
 
 	for (int i = 0; i < MAX_TRACKED; i++) {
@@ -160,7 +455,9 @@ int close(int fd)
 			event_unlock(lk);
 		}
 	}
-	if (is_sim_node(fd))
+	if (f)
+		sim_close(fd, f);
+	else if (is_sim_node(fd))
 		next_ioctl()(fd, FLASHSIM_IOC_CLOSE, 0);
 	errno = saved;
 	return next(fd);
@@ -169,8 +466,16 @@ int close(int fd)
 static off_t sim_seek(int fd, off_t off, int whence, int *handled)
 {
 	struct flashsim_seek sk = { .offset = off, .whence = whence };
+	struct simfd *f = simfd_get(fd);
 
 	*handled = 0;
+	if (f) {
+		*handled = 1;
+		if (sim_call(f, MSG_REQ_IOCTL, (unsigned int)FLASHSIM_IOC_SEEK,
+			     (unsigned long)&sk) < 0)
+			return -1;
+		return (off_t)sk.offset;
+	}
 	if (!is_sim_node(fd))
 		return -1;
 	*handled = 1;
