@@ -524,11 +524,20 @@ static int discard(struct usbnode *n, struct usbfd *fd, unsigned long addr)
 
 		if (u->fd != fd || !u->urb_addr || u->urb_addr != addr)
 			continue;
+		bool moved = !u->in_board && u->x.status == 0;
+
 		if (u->in_board)
 			sim_board_cancel(n->dev->board, &u->x);
 		u->in_board = false;
 		u->x.status = -ENOENT;
-		u->x.actual = 0;
+		/* The board already did its part (only the bus time, stretched by
+		 * a busy hub, is left): the unlinked URB gives back what moved, as
+		 * the kernel returns actual_length with the unlink status and
+		 * libusb keeps such data ("surplus" data, linux_usbfs.c
+		 * handle_bulk_completion).  Dropping it lost fastboot replies
+		 * that a sliced read unlinked behind a busy hub. */
+		if (!moved)
+			u->x.actual = 0;
 		urb_ready(u);
 		return 0;
 	}
