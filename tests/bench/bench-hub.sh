@@ -10,9 +10,9 @@
 #      (tests/tools/imx-tool `stage`, protocols/fastboot.c fb_download(): 1 MiB
 #      bulk transfers, one URB each since the rig reports
 #      BULK_SCATTER_GATHER), each downloading a TOOL_MIB MiB image
-#      TOOL_ROUNDS times in one process (fb_buf_size = TOOL_MIB MiB; 8 x 64
-#      MiB = 512 MiB by default, as much as 1.), then one `flash boot` of the
-#      16 MiB image, checked byte-exact in the eMMC dump.
+#      TOOL_ROUNDS times in one process (fb_buf_size = TOOL_MIB MiB; 16 MiB
+#      x 4 by default, as 1.), then one `flash boot` of a 16 MiB image,
+#      checked byte-exact in the eMMC dump.
 #      Same figure: the upstream link's throughput over its busy span.
 #   2. 8 STM32F405 DFU ROMs (full speed) behind one high-speed hub, each
 #      uploading UP_KIB KiB with dfu-util at the same time: single-TT vs
@@ -25,7 +25,7 @@
 # clients' CPU time (2 shared cores here) weighs less against them.
 #   usage: tests/bench/bench-hub.sh [BUILD_DIR]      ROUNDS=4 UP_KIB=256
 #          PARTS="fastboot imx-tool dfu" (which of 1, 1b, 2 to run)
-#          TOOL_MIB=64 TOOL_ROUNDS=1 TIME_SCALE=1.0
+#          TOOL_MIB=16 TOOL_ROUNDS=4 TIME_SCALE=1.0
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build/default}
@@ -33,8 +33,8 @@ sim=$build/flashsim
 rounds=${ROUNDS:-4}
 up_kib=${UP_KIB:-256}
 parts=" ${PARTS:-fastboot imx-tool dfu} "
-tool_mib=${TOOL_MIB:-64}
-tool_rounds=${TOOL_ROUNDS:-1}
+tool_mib=${TOOL_MIB:-16}
+tool_rounds=${TOOL_ROUNDS:-4}
 tool=$build/tests/tools/imx-tool
 [ -x "$sim" ] || { echo "bench-hub: $sim not built (run make)" >&2; exit 1; }
 for c in fastboot dfu-util python3; do
