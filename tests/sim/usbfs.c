@@ -38,7 +38,8 @@ struct urb {
 	enum urb_state state;
 	int refs;
 	bool in_board; /* the board returned PENDING and has not completed it */
-	uint64_t board_done_ns; /* when the board's own delay ends (before a hub's) */
+	/* When the board's own delay ends (a busy hub may deliver later). */
+	uint64_t board_done_ns;
 	bool control;
 	struct sim_xfer x;
 	uint8_t *buf; /* the board's data stage */
