@@ -179,10 +179,11 @@ $(B)/tests/tools/ingenic-raw: $(B)/tests/tools/ingenic-raw.o
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(shell $(PKG_CONFIG) --libs libusb-1.0 zlib) $(ALL_LDFLAGS)
 
-# tests/sim/test-hubbw.c: hubbw.c alone (libc, pthread, cJSON).
-$(SIM_TESTS): $(B)/%: $(B)/%.o $(B)/tests/sim/hubbw.o
+# tests/sim/test-hubbw.c: hubbw.c and the board models (libc, pthread, cJSON).
+$(SIM_TESTS): $(B)/%: $(B)/%.o $(B)/tests/sim/hubbw.o $(LIB_BOARDS)
 	@echo "  LD      $@"
-	$(Q)$(CC) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson) -lpthread $(ALL_LDFLAGS)
+	$(Q)$(CC) -o $@ $(filter %.o,$^) -Wl,--whole-archive $(LIB_BOARDS) -Wl,--no-whole-archive \
+		$(shell $(PKG_CONFIG) --libs libcjson) -lpthread $(ALL_LDFLAGS)
 
 $(BOARD_TESTS): $(B)/%: $(B)/%.o $(LIB_BOARDS)
 	@echo "  LD      $@"

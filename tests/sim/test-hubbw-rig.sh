@@ -79,3 +79,31 @@ JSON
 rc=$?
 [ $rc -eq 70 ] && grep -q 'hub_bandwidth.1-4: not a hub of the scenario' "$d.out" &&
 	pass $t || fail $t "$d.out"
+
+# --- a fastboot reply queued behind a busy hub survives a sliced read.  b2
+#     downloads 1 MiB URBs (flashd's engine, imx-tool stage) that hold the
+#     hub's upstream for 19.7 ms x 30 = 0.59 s each; b1's getvar replies
+#     wait behind them, longer than the engine's 250 ms read slice, so the
+#     engine unlinks the IN URB the board has already answered.  The rig
+#     dropped the reply with the unlinked URB (getvar timed out); the kernel
+#     gives back what moved and libusb keeps it.
+t=reply_behind_a_busy_hub_survives_a_sliced_read
+d=$tmp/$t
+imx_tool=$build/tests/tools/imx-tool
+cat >"$tmp/fb2.json" <<JSON
+{ "time_scale": 30, "hubs": ["1-3"],
+  "hub_bandwidth": { "1-3": { "speed": "high" } },
+  "boards": [
+    { "id": "b1", "type": "imx6q-sdp", "port": "1-3.1", "uid": "0000000100001001", "start": "fastboot" },
+    { "id": "b2", "type": "imx6q-sdp", "port": "1-3.2", "uid": "0000000200001002", "start": "fastboot" } ] }
+JSON
+head -c $((16 << 20)) /dev/urandom >"$tmp/fb16.bin"
+gv="getvar version + getvar product + getvar serialno + getvar max-download-size"
+"$sim" --scenario "$tmp/fb2.json" --dump-dir "$d" -- sh -c "
+	'$imx_tool' -q -p 1-3.2 stage '$tmp/fb16.bin' >'$d.b2' 2>&1 &
+	sleep 1
+	'$imx_tool' -q -p 1-3.1 $gv + $gv >'$d.b1' 2>&1
+	wait" >"$d.out" 2>&1
+grep -q '^result=ok' "$d.b1" && grep -q '^result=ok' "$d.b2" &&
+	awk '$1 == "1-3" && $3 > 0 { ok = 1 } END { exit !ok }' <(links "$d") &&
+	pass $t || fail $t "$d.out" "$d.b1" "$d.b2"

@@ -5,6 +5,7 @@
  * wall clock: the makespans are the model's own.
  */
 #include "tests/lib/test.h"
+#include "tests/sim/boards/fake-host.h"
 #include "tests/sim/hubbw.h"
 
 #include <errno.h>
@@ -164,6 +165,84 @@ TEST(config_errors_name_the_hub_and_key)
 	ASSERT_CONTAINS(err, "hub_bandwidth.1-3.tt: not \"single\" or \"multi\"");
 	load("{\"hub_bandwidth\":{\"1-3\":{\"speed\":\"super\"}}}", err, sizeof(err), &rc);
 	ASSERT_CONTAINS(err, "hub_bandwidth.1-3.speed");
+}
+
+/* A board model on a fake host (board time 1.0: delays are device ns). */
+static struct fake *model(const char *type, const struct sim_opt *opts, size_t n)
+{
+	static struct fake f;
+	char err[200];
+	int r;
+
+	sim_board_free(f.b);
+	r = fake_new(&f, type, opts, n, err, sizeof(err));
+	if (r < 0)
+		TEST_FAIL("sim_board_new %s: %d: %s", type, r, err);
+	return &f;
+}
+
+/* Bulk OUT on the fastboot gadget's EP1; returns the board's delay. */
+static uint64_t fb_out(struct fake *f, const void *data, size_t len)
+{
+	struct sim_xfer x = { .type = SIM_XFER_BULK, .ep = 0x01, .data = (void *)data, .len = len };
+
+	ASSERT_EQ(sim_board_submit(f->b, &x), SIM_XFER_DONE);
+	ASSERT_EQ(x.status, 0);
+	ASSERT_EQ(x.actual, len);
+	return x.delay_ns;
+}
+
+/*
+ * One high-speed board alone behind a modelled hub downloads 16 MiB in
+ * 1 MiB URBs (what flashd submits with BULK_SCATTER_GATHER) in about
+ * 16 MiB / 53.248 MB/s: high-speed bulk costs a microframe per URB, not the
+ * 1 ms frame of a full-speed control transfer (boards/README.md, timing).
+ */
+TEST(high_speed_bulk_download_runs_at_the_bulk_rate)
+{
+	static const struct sim_opt opts[] = { { "start", "fastboot" } };
+	static uint8_t mib[1 << 20];
+	struct fake *f = model("imx6q-sdp", opts, 1);
+	struct hubbw *h = hub("high", "single");
+	const char cmd[] = "download:01000000";
+	uint64_t t = 0, want = (16ull << 20) * 1000000000ull / 53248000ull;
+
+	fb_out(f, cmd, sizeof(cmd) - 1);
+	for (int i = 0; i < 16; i++)
+		t += hubbw_delay(h, "1-3.1", SIM_SPEED_HIGH, sizeof(mib), 1.0, t,
+				 fb_out(f, mib, sizeof(mib)));
+	hubbw_free(h);
+	if (t < want || t > want + want / 50)
+		TEST_FAIL("16 MiB in 1 MiB URBs: %.2f ms, want %.2f ms (+2 %%)", t / 1e6,
+			  want / 1e6);
+}
+
+/* GET_DESCRIPTOR(device) on EP0: the board's bus time for it. */
+static uint64_t get_device_descriptor(struct fake *f)
+{
+	uint8_t buf[18];
+	struct sim_xfer x = {
+		.type = SIM_XFER_CONTROL,
+		.setup = { 0x80, 0x06, 0x0100, 0, sizeof(buf) },
+		.data = buf,
+		.len = sizeof(buf),
+	};
+
+	ASSERT_EQ(sim_board_submit(f->b, &x), SIM_XFER_DONE);
+	ASSERT_EQ(x.status, 0);
+	return x.delay_ns;
+}
+
+/*
+ * Control transfers keep the 1 ms per-transfer overhead plus their packets:
+ * (8 setup + 18 data + 2 x 13 overhead bytes) x 8 bits, + 1/12 stuffing.
+ */
+TEST(control_transfers_cost_what_they_did)
+{
+	/* full speed, 83.333 ns/bit: 1 ms + 37.555 us */
+	ASSERT_EQ(get_device_descriptor(model("stm32f405-dfuse", NULL, 0)), 1037555);
+	/* the i.MX ROM's EP0 at high speed, 2.083 ns/bit: 1 ms + 0.938 us */
+	ASSERT_EQ(get_device_descriptor(model("imx6q-sdp", NULL, 0)), 1000938);
 }
 
 TEST_MAIN()

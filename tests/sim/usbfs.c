@@ -38,6 +38,8 @@ struct urb {
 	enum urb_state state;
 	int refs;
 	bool in_board; /* the board returned PENDING and has not completed it */
+	/* When the board's own delay ends (a busy hub may deliver later). */
+	uint64_t board_done_ns;
 	bool control;
 	struct sim_xfer x;
 	uint8_t *buf; /* the board's data stage */
@@ -246,6 +248,7 @@ static uint64_t usbfs_hub_delay(struct urb *u, uint64_t delay_ns)
 /* Deliver u after delay_ns (dev lock held). */
 static void urb_finish_after(struct urb *u, uint64_t delay_ns)
 {
+	u->board_done_ns = sched_now_ns() + delay_ns;
 	delay_ns = usbfs_hub_delay(u, delay_ns);
 	if (delay_ns == 0) {
 		urb_ready(u);
@@ -569,11 +572,21 @@ static int discard(struct usbnode *n, struct usbfd *fd, unsigned long addr)
 
 		if (u->fd != fd || !u->urb_addr || u->urb_addr != addr)
 			continue;
+		bool moved = !u->in_board && u->x.status == 0 && sched_now_ns() >= u->board_done_ns;
+
 		if (u->in_board)
 			sim_board_cancel(n->dev->board, &u->x);
 		u->in_board = false;
 		u->x.status = -ENOENT;
-		u->x.actual = 0;
+		/* The board's own delay (its busy and bus time) is over and only
+		 * a busy hub's queue is left: the unlinked URB gives back what
+		 * moved, as the kernel returns actual_length with the unlink
+		 * status and libusb keeps such data ("surplus" data, linux_usbfs.c
+		 * handle_bulk_completion).  Dropping it lost fastboot replies
+		 * that a sliced read unlinked behind a busy hub.  Within the
+		 * board's own delay the answer does not exist yet: nothing moved. */
+		if (!moved)
+			u->x.actual = 0;
 		urb_ready(u);
 		return 0;
 	}

@@ -15,6 +15,7 @@
  *     wait MS                until a fastboot interface is on the port
  *     getvar VAR             fastboot
  *     flash TARGET FILE [--max N] [--verify] [--no-sparse]   (TARGET 0x<off> = raw)
+ *     stage FILE             fastboot download only (into the device's buffer)
  *     erase PART | ucmd CMD | acmd CMD | reboot | continue
  *
  * Exit: 0 ok, 1 engine error (line "error=ENAME code=-N msg=STEP: ..."),
@@ -261,6 +262,15 @@ static int step_fb(libusb_context *ctx, char **argv, int argc)
 		       " max_download=%u sparse=%d host_crc=0x%08x dev_crc=%s%08x verified=%d\n",
 		       res.pieces, res.bytes_sent, res.max_download, res.sparse_input, res.host_crc,
 		       res.has_dev_crc ? "0x" : "none:", res.dev_crc, res.verified);
+	} else if (!strcmp(argv[0], "stage") && argc == 2) {
+		const uint8_t *img;
+		size_t len;
+
+		r = map_file(argv[1], &img, &len);
+		if (r < 0)
+			err_set(&e, r, "'%s': %s", argv[1], strerror(-r));
+		else
+			r = fb_download(f, img, len, progress, &last, &e);
 	} else if (!strcmp(argv[0], "erase") && argc == 2) {
 		r = fb_erase(f, argv[1], &e);
 	} else if (!strcmp(argv[0], "ucmd") && argc == 2) {

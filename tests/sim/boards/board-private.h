@@ -137,6 +137,10 @@ uint64_t sim_board_scaled(struct sim_board *b, uint64_t device_ns);
 /* Full-speed-style bus time of one control transfer with `len` data bytes
  * (device ns, unscaled): per-transfer overhead plus packets of mps bytes. */
 uint64_t sim_board_bus_ns(struct sim_board *b, size_t len);
+/* Bus time of transfer x carrying `len` bytes (device ns, unscaled): a
+ * high-speed bulk transfer at the bulk rate of table 5-10, every other one
+ * as sim_board_bus_ns(). */
+uint64_t sim_board_xfer_ns(struct sim_board *b, const struct sim_xfer *x, size_t len);
 /* Descriptors and strings (copied; the core owns them). */
 int sim_board_set_descriptors(struct sim_board *b, const uint8_t *dev, const uint8_t *cfg,
 			      size_t cfg_len, enum sim_speed speed);

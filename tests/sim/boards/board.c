@@ -74,6 +74,7 @@ struct sim_board {
 	/* timing */
 	double scale;
 	uint64_t xfer_overhead_ns;
+	uint64_t bulk_overhead_ns; /* per high-speed bulk transfer */
 	unsigned packet_overhead;
 
 	/* transfers the board keeps (hang faults) */
@@ -206,6 +207,13 @@ static int board_common_option(struct sim_board *b, const char *key, const char 
 		b->xfer_overhead_ns = u * 1000;
 		return 0;
 	}
+	if (!strcmp(key, "timing.bulk_overhead_us")) {
+		if (sim_parse_u64(value, &u) < 0)
+			return sim_board_errf(b, -EINVAL, "option '%s': bad value '%s'", key,
+					      value);
+		b->bulk_overhead_ns = u * 1000;
+		return 0;
+	}
 	if (!strcmp(key, "timing.packet_overhead_bytes")) {
 		if (sim_parse_u64(value, &u) < 0 || u > 1000)
 			return sim_board_errf(b, -EINVAL, "option '%s': bad value '%s'", key,
@@ -270,6 +278,12 @@ int sim_board_new(const char *type, const struct sim_opt *opts, size_t n_opts,
 	 * status stage, transaction-translator splits) on top of its data.
 	 */
 	b->xfer_overhead_ns = 1000000;
+	/*
+	 * A high-speed bulk transfer waits about one 125 us microframe for the
+	 * host controller to reach it and report its completion (Linux
+	 * ehci-hcd: interrupt threshold log2_irq_thresh 0 = 1 microframe).
+	 */
+	b->bulk_overhead_ns = 125000;
 	/* Per data packet: SYNC, PID, CRC16, EOP, handshake, inter-packet gap. */
 	b->packet_overhead = 13;
 	b->cur_request = -1;
@@ -574,6 +588,25 @@ uint64_t sim_board_bus_ns(struct sim_board *b, size_t len)
 	return b->xfer_overhead_ns + ps / 1000;
 }
 
+/*
+ * High-speed bulk (USB 2.0 §5.8.4, table 5-10): at most 13 packets of 512
+ * bytes per 125 us microframe, 53.248 MB/s of payload; a short last packet
+ * still takes its slot.  Plus the per-transfer overhead, not a 1 ms frame.
+ */
+static uint64_t board_hs_bulk_ns(struct sim_board *b, size_t len)
+{
+	uint64_t packets = len ? (len + 511) / 512 : 1;
+
+	return b->bulk_overhead_ns + packets * 125000 / 13;
+}
+
+uint64_t sim_board_xfer_ns(struct sim_board *b, const struct sim_xfer *x, size_t len)
+{
+	if (x->type == SIM_XFER_BULK && b->speed == SIM_SPEED_HIGH)
+		return board_hs_bulk_ns(b, len);
+	return sim_board_bus_ns(b, len);
+}
+
 /* Stats, faults */
 
 void sim_board_count_forbidden(struct sim_board *b)
@@ -867,11 +900,11 @@ int sim_board_submit(struct sim_board *b, struct sim_xfer *x)
 
 	if (b->model->busy_delay && b->model->busy_delay(b, &busy) == -EPIPE) {
 		x->status = -EPIPE;
-		x->delay_ns = sim_board_scaled(b, sim_board_bus_ns(b, 0));
+		x->delay_ns = sim_board_scaled(b, sim_board_xfer_ns(b, x, 0));
 		r = SIM_XFER_DONE;
 		goto out;
 	}
-	x->delay_ns = busy + sim_board_scaled(b, sim_board_bus_ns(b, x->len));
+	x->delay_ns = busy + sim_board_scaled(b, sim_board_xfer_ns(b, x, x->len));
 
 	if (!control) {
 		r = b->model->data(b, x);

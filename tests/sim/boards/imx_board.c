@@ -717,7 +717,7 @@ static void imx_inq_wake(struct sim_board *b)
 		return;
 	}
 	q->waiting = NULL;
-	x->delay_ns = sim_board_scaled(b, sim_board_bus_ns(b, q->m[q->head].len));
+	x->delay_ns = sim_board_scaled(b, sim_board_xfer_ns(b, x, q->m[q->head].len));
 	a = imx_inq_take(b, x);
 	sim_board_complete(b, x);
 	if (a != IMX_ACT_NONE)
