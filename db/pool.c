@@ -467,7 +467,9 @@ static int issue_new(struct db *db, const struct pool *p, int64_t unit_id, int64
 	if (rc < 0)
 		return rc;
 	rc = pool_prep(db,
-		       "UPDATE pool_blocks SET next_seq = ?2 + ?3 WHERE pool = ?1 AND next_seq = ?2",
+		       /* The block holding start: the one before may end at start - 1. */
+		       "UPDATE pool_blocks SET next_seq = ?2 + ?3 "
+		       "WHERE pool = ?1 AND first_seq <= ?2 AND last_seq >= ?2",
 		       &upd, err);
 	if (rc < 0)
 		return rc;

@@ -1011,8 +1011,8 @@ TEST(pool_blocks_issue_in_order_and_count_in_the_levels)
 TEST(pool_add_block_refuses_overlaps_and_takes_blocks_in_any_order)
 {
 	struct db *db = open_db("blocks-bad.db", true);
-	struct db_pool_spec a = serials, b = serials, l = { .name = "l", .kind = DB_POOL_LIST };
-	const char *pools[] = { "b" };
+	struct db_pool_spec a = serials, b = serials, c, l = { .name = "l", .kind = DB_POOL_LIST };
+	const char *pools[] = { "b" }, *adj[] = { "adj" };
 	struct db_identities ids = { 0 };
 	struct err e = { 0 };
 
@@ -1049,6 +1049,20 @@ TEST(pool_add_block_refuses_overlaps_and_takes_blocks_in_any_order)
 	ASSERT_EQ(raw_int(tpath("blocks-bad.db"),
 			  "SELECT count(*) FROM pool_blocks WHERE pool = 'b' AND lease = 'r6'"),
 		  1);
+	/* Adjacent blocks: the first one used up ends where the next begins. */
+	c = serials;
+	c.name = "adj";
+	c.format = "J{seq:3}";
+	c.last = 2;
+	create(db, &c);
+	e = (struct err){ 0 };
+	ASSERT_EQ(db_pool_add_block(db, "adj", 3, 4, "r7", &e), 1);
+	for (int i = 1; i <= 4; i++) {
+		ids = take(db, unit(db, "1-2"), adj, 1);
+		ASSERT_EQ(ids.v[0].seq, i);
+		db_identities_clear(&ids);
+	}
+	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", adj, 1, 0, &ids, &e), -ENOSPC);
 	ASSERT_EQ(count_problems(db), 0);
 	/* A number planted between two blocks is found by the audit. */
 	raw_exec(tpath("blocks-bad.db"),
