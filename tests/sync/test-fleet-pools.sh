@@ -157,6 +157,13 @@ check "the station's pool counts all its blocks" \
 	"$("$ctl" --db "$tmp/a.db" pool list serials --json | grep -o '"units_left":[0-9]*,"low_water":3,"low":false')" \
 	'"units_left":50,"low_water":3,"low":false'
 
+out=$("$ctl" --db "$tmp/a.db" pool status serials)
+if [[ $out == *"  blocks:     5"* ]] && [[ $out == *"    1..10  0 issued, lease first-a"* ]]; then
+	ok "pool status lists the station's blocks"
+else
+	nok "pool status lists the blocks" "$out"
+fi
+
 # --- offline: the server is gone, stations assign from their blocks --------------
 pg_stop fast
 n_a=$(sqlite3 "$tmp/a.db" "SELECT sum(last_seq - first_seq + 1) FROM pool_blocks WHERE pool = 'serials'")
