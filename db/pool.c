@@ -483,8 +483,26 @@ static int issue_new(struct db *db, const struct pool *p, int64_t unit_id, int64
 	return rc < 0 ? rc : (int)p->per_unit;
 }
 
-static int exhausted(const struct pool *p, struct err *err)
+/* Blocks of pool p leased from a central pool (0 if none, or unknown). */
+static int64_t leased_blocks(struct db *db, const struct pool *p)
 {
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(db->sql,
+			       "SELECT count(*) FROM pool_blocks WHERE pool = ? AND lease IS NOT NULL",
+			       -1, &s, NULL) != SQLITE_OK)
+		return 0;
+	db_bind_text(s, 1, p->name);
+	return sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+}
+
+static int exhausted(struct db *db, const struct pool *p, struct err *err)
+{
+	if (p->kind != DB_POOL_LIST && leased_blocks(db, p) > 0)
+		return err_set(
+			err, -ENOSPC,
+			"pool '%s' is exhausted: every block issued and fewer than %u free again (lease another with 'flashctl fleet pool lease')",
+			p->name, p->per_unit);
 	if (p->kind == DB_POOL_LIST)
 		return err_set(
 			err, -ENOSPC,
@@ -556,7 +574,7 @@ static int allocate_one(struct db *db, int64_t unit_id, const char *station, con
 	if (rc != 0)
 		return rc;
 	rc = p.kind == DB_POOL_LIST ? -ENOSPC : issue_new(db, &p, unit_id, now, out, err);
-	return rc == -ENOSPC ? exhausted(&p, err) : rc;
+	return rc == -ENOSPC ? exhausted(db, &p, err) : rc;
 }
 
 int db_pool_allocate(struct db *db, int64_t unit_id, const char *station, const char *const *pools,

@@ -994,7 +994,8 @@ TEST(pool_blocks_issue_in_order_and_count_in_the_levels)
 	e = (struct err){ 0 };
 	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", pools, 1, 0, &ids, &e),
 		  -ENOSPC);
-	ASSERT_CONTAINS(e.msg, "pool 'leased' is exhausted");
+	ASSERT_CONTAINS(e.msg, "pool 'leased' is exhausted: every block issued");
+	ASSERT_CONTAINS(e.msg, "lease another");
 	ASSERT_EQ(db_pool_add_block(db, "leased", sp.first + 32, sp.first + 33, "req-2", &e), 1);
 	ids = take(db, unit(db, "1-2"), pools, 1);
 	ASSERT_STREQ(ids.v[0].value, "02:00:00:00:00:30");
