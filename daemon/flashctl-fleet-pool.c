@@ -264,8 +264,8 @@ static int cmd_create(struct fpool *o)
 {
 	unsigned per_unit = o->spec.per_unit ? o->spec.per_unit : 1;
 	char first[24], last[24], pu[16], block[24], low[24];
-	const char *params[] = { o->spec.name, NULL, o->spec.format, first, last, pu, block,
-				 NULL, low };
+	const char *params[] = { o->spec.name, NULL,  o->spec.format, first, last,
+				 pu,	       block, NULL,	      low };
 	PGconn *pg;
 	PGresult *r;
 	int rc;
@@ -389,8 +389,8 @@ static int load_local(const struct fpool *o, struct db *db, struct local *l)
 }
 
 /* The default request key: this database, this pool, its next lease (see the top). */
-static int default_request(const struct fpool *o, struct db *db, const struct local *l,
-			   char *buf, size_t n)
+static int default_request(const struct fpool *o, struct db *db, const struct local *l, char *buf,
+			   size_t n)
 {
 	char uuid[DB_UUID_LEN];
 	struct err e = { 0 };
@@ -410,9 +410,9 @@ struct block {
 static int lease_central(const struct fpool *o, PGconn *pg, const char *request, struct block *b)
 {
 	const char *params[] = { o->spec.name, o->station, request };
-	PGresult *r = run(o, pg,
-			  "SELECT lease_first, lease_last, fresh FROM flashd.pool_lease($1, $2, $3)",
-			  3, params);
+	PGresult *r = run(
+		o, pg, "SELECT lease_first, lease_last, fresh FROM flashd.pool_lease($1, $2, $3)",
+		3, params);
 
 	if (!r)
 		return -EIO;
@@ -424,8 +424,8 @@ static int lease_central(const struct fpool *o, PGconn *pg, const char *request,
 }
 
 /* Add the block to the station's pool, creating the pool with it on the first lease. */
-static int add_local(const struct fpool *o, struct db *db, struct central *c,
-		     const struct local *l, const struct block *b, const char *request)
+static int add_local(const struct fpool *o, struct db *db, struct central *c, const struct local *l,
+		     const struct block *b, const char *request)
 {
 	struct err e = { 0 };
 	int rc = 0;
@@ -515,8 +515,7 @@ static int cmd_status(struct fpool *o)
 			"WHERE pool = $1 AND station IS NOT NULL ORDER BY station",
 			1, params);
 	else if (p)
-		fprintf(stderr, "flashctl fleet pool status: no central pool '%s'\n",
-			o->spec.name);
+		fprintf(stderr, "flashctl fleet pool status: no central pool '%s'\n", o->spec.name);
 	PQfinish(pg);
 	if (!s) {
 		PQclear(p);

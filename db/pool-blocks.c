@@ -37,10 +37,11 @@ int pool_insert_block(struct db *db, const char *name, int64_t first, int64_t la
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int rc;
 
-	rc = pool_prep(db,
-		       "INSERT INTO pool_blocks (pool, first_seq, last_seq, next_seq, lease, added_at) "
-		       "VALUES (?1, ?2, ?3, ?2, ?4, ?5)",
-		       &s, err);
+	rc = pool_prep(
+		db,
+		"INSERT INTO pool_blocks (pool, first_seq, last_seq, next_seq, lease, added_at) "
+		"VALUES (?1, ?2, ?3, ?2, ?4, ?5)",
+		&s, err);
 	if (rc < 0)
 		return rc;
 	db_bind_text(s, 1, name);
