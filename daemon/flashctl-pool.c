@@ -306,8 +306,8 @@ static int print_row(const struct db_pool_row *r, void *ud)
 static int print_block(const struct db_pool_block_row *b, void *ud)
 {
 	(void)ud;
-	printf("    %" PRId64 "..%" PRId64 "  %" PRId64 " issued%s%s\n", b->first, b->last, b->issued,
-	       b->lease ? ", lease " : "", b->lease ? b->lease : "");
+	printf("    %" PRId64 "..%" PRId64 "  %" PRId64 " issued%s%s\n", b->first, b->last,
+	       b->issued, b->lease ? ", lease " : "", b->lease ? b->lease : "");
 	return 0;
 }
 

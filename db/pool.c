@@ -488,9 +488,10 @@ static int64_t leased_blocks(struct db *db, const struct pool *p)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 
-	if (sqlite3_prepare_v2(db->sql,
-			       "SELECT count(*) FROM pool_blocks WHERE pool = ? AND lease IS NOT NULL",
-			       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db->sql,
+		    "SELECT count(*) FROM pool_blocks WHERE pool = ? AND lease IS NOT NULL", -1, &s,
+		    NULL) != SQLITE_OK)
 		return 0;
 	db_bind_text(s, 1, p->name);
 	return sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
@@ -764,8 +765,8 @@ int db_pool_list(struct db *db, const char *name, db_pool_cb_t cb, void *userdat
 		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'allocated'), "
 		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'used'), "
 		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'burned'), "
-		"(SELECT count(*) FROM pool_blocks b WHERE b.pool = p.name), " BLOCK_SIZES ", "
-		NEVER_ISSUED " FROM pools p WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+		"(SELECT count(*) FROM pool_blocks b WHERE b.pool = p.name), " BLOCK_SIZES
+		", " NEVER_ISSUED " FROM pools p WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
 		&s, err);
 	if (rc < 0)
 		return rc;

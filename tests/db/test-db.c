@@ -1026,19 +1026,22 @@ TEST(db_open_migrates_v5_giving_each_ranged_pool_its_range_as_a_block)
 
 	raw_exec(p, v5);
 	free(v5);
-	raw_exec(p, "INSERT INTO pools (name, kind, format, first_seq, last_seq, next_seq, created_at) "
-		    "VALUES ('c', 'counter', 'S{seq:4}', 10, 99, 12, 7),"
-		    "('l', 'list', NULL, NULL, NULL, NULL, 8)");
+	raw_exec(
+		p,
+		"INSERT INTO pools (name, kind, format, first_seq, last_seq, next_seq, created_at) "
+		"VALUES ('c', 'counter', 'S{seq:4}', 10, 99, 12, 7),"
+		"('l', 'list', NULL, NULL, NULL, NULL, 8)");
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'pool_blocks'"), 0);
 
 	ASSERT_OK(db_open(p, 0, &db, &e));
 	ASSERT_EQ(db_schema_version(db, &e), DB_SCHEMA_VERSION);
 	db = db_close(db);
 	/* The counter's range is its one block; a list pool has none. */
-	ASSERT_SQL_TEXT(p,
-			"SELECT group_concat(pool || ':' || first_seq || '..' || last_seq || ':' || "
-			"next_seq || ':' || coalesce(lease, '-') || ':' || added_at, ',') FROM pool_blocks",
-			"c:10..99:12:-:7");
+	ASSERT_SQL_TEXT(
+		p,
+		"SELECT group_concat(pool || ':' || first_seq || '..' || last_seq || ':' || "
+		"next_seq || ':' || coalesce(lease, '-') || ':' || added_at, ',') FROM pool_blocks",
+		"c:10..99:12:-:7");
 
 	db = open_new("v5-fresh.db");
 	db = db_close(db);

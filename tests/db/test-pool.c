@@ -1002,8 +1002,9 @@ TEST(pool_blocks_issue_in_order_and_count_in_the_levels)
 	db_identities_clear(&ids);
 
 	ASSERT_EQ(db_pool_blocks(db, "leased", block_cb, &bl, &e), 3);
-	ASSERT_STREQ(bl.text, "2199023255568..2199023255571:4:-,2199023255578..2199023255583:6:req-1,"
-			      "2199023255600..2199023255601:2:req-2");
+	ASSERT_STREQ(bl.text,
+		     "2199023255568..2199023255571:4:-,2199023255578..2199023255583:6:req-1,"
+		     "2199023255600..2199023255601:2:req-2");
 	ASSERT_EQ(db_pool_values(db, "leased", NULL, NULL, &e), 12);
 	ASSERT_EQ(count_problems(db), 0);
 	db_close(db);
@@ -1066,12 +1067,13 @@ TEST(pool_add_block_refuses_overlaps_and_takes_blocks_in_any_order)
 	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", adj, 1, 0, &ids, &e), -ENOSPC);
 	ASSERT_EQ(count_problems(db), 0);
 	/* A number planted between two blocks is found by the audit. */
-	raw_exec(tpath("blocks-bad.db"),
-		 "INSERT INTO pools (name, kind, format, first_seq, last_seq, next_seq, created_at) "
-		 "VALUES ('g', 'counter', 'G{seq:3}', 500, 520, 521, 1);"
-		 "INSERT INTO pool_blocks VALUES ('g', 500, 505, 506, NULL, 1), "
-		 "('g', 510, 520, 521, NULL, 1);"
-		 "INSERT INTO pool_values (pool, seq, value, state) VALUES ('g', 507, 'G507', 'free')");
+	raw_exec(
+		tpath("blocks-bad.db"),
+		"INSERT INTO pools (name, kind, format, first_seq, last_seq, next_seq, created_at) "
+		"VALUES ('g', 'counter', 'G{seq:3}', 500, 520, 521, 1);"
+		"INSERT INTO pool_blocks VALUES ('g', 500, 505, 506, NULL, 1), "
+		"('g', 510, 520, 521, NULL, 1);"
+		"INSERT INTO pool_values (pool, seq, value, state) VALUES ('g', 507, 'G507', 'free')");
 	ASSERT_EQ(count_problems(db), 1);
 	db_close(db);
 }

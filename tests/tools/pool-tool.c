@@ -47,8 +47,8 @@ int main(int argc, char **argv)
 	if (getenv("POOL_TOOL_STATION") && *getenv("POOL_TOOL_STATION"))
 		st.station = getenv("POOL_TOOL_STATION");
 	if (db_open(argv[1], 0, &db, &e) < 0 || db_unit_begin(db, &st, &id, &e) < 0 ||
-	    db_pool_allocate(db, id, st.station, (const char *const *)argv + 3, (size_t)argc - 3,
-			     0, &ids, &e) < 0) {
+	    db_pool_allocate(db, id, st.station, (const char *const *)argv + 3, (size_t)argc - 3, 0,
+			     &ids, &e) < 0) {
 		fprintf(stderr, "pool-tool: %s\n", e.msg);
 		goto out;
 	}
