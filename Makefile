@@ -59,6 +59,7 @@ DAEMON_MAINS := daemon/flashd.c daemon/flashctl.c
 DAEMON_SRCS := $(filter-out $(DAEMON_MAINS),$(call srcs,daemon))
 # flashctl fleet (issue 20): libpq, linked into flashctl only (never flashd).
 FLEET_SRCS := daemon/flashctl-fleet.c
+FLEET_SRCS += daemon/flashctl-fleet-pool.c
 DAEMON_SRCS := $(filter-out $(FLEET_SRCS),$(DAEMON_SRCS))
 BOARD_SRCS := $(call srcs,tests/sim/boards)
 SIM_SRCS := $(call srcs,tests/sim)
@@ -353,6 +354,7 @@ $(FLASHD_SYNC): $(call objs,$(SYNC_SRCS)) $(B)/gen/sync_schema.o $(LIB_DB) $(LIB
 	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(PQ_LIBS) $(ALL_LDFLAGS)
 all: $(FLASHD_SYNC)
 $(B)/daemon/flashctl-fleet.o: EXTRA = $(PKG_CFLAGS) $(PQ_CFLAGS)
+$(B)/daemon/flashctl-fleet-pool.o: EXTRA = $(PKG_CFLAGS) $(PQ_CFLAGS)
 $(B)/flashctl: $(call objs,$(FLEET_SRCS))
 # The link line has this object after the libraries: name them again after it.
 $(B)/flashctl: PKG_LIBS += $(PRODUCT_LIBS) $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(PQ_LIBS)

@@ -270,6 +270,8 @@ static cJSON *pool_json(const struct db_pool_row *r)
 	cJSON_AddNumberToObject(j, "units_left", (double)r->units_left);
 	cJSON_AddNumberToObject(j, "low_water", (double)r->low_water);
 	cJSON_AddBoolToObject(j, "low", r->low);
+	if (r->blocks)
+		cJSON_AddNumberToObject(j, "blocks", (double)r->blocks);
 	return j;
 }
 
@@ -301,6 +303,27 @@ static int print_row(const struct db_pool_row *r, void *ud)
 	return 0;
 }
 
+static int print_block(const struct db_pool_block_row *b, void *ud)
+{
+	(void)ud;
+	printf("    %" PRId64 "..%" PRId64 "  %" PRId64 " issued%s%s\n", b->first, b->last,
+	       b->issued, b->lease ? ", lease " : "", b->lease ? b->lease : "");
+	return 0;
+}
+
+/* A pool of several blocks (leased from a central pool): each, in the order it issues. */
+static int print_blocks(struct db *db, const struct db_pool_row *r)
+{
+	struct err e = { 0 };
+	int rc;
+
+	printf("  blocks:     %" PRId64 "\n", r->blocks);
+	rc = db_pool_blocks(db, r->name, print_block, NULL, &e);
+	if (rc < 0)
+		fprintf(stderr, "flashctl pool status: %s\n", e.msg);
+	return rc < 0 ? rc : 0;
+}
+
 static int print_status(const struct db_pool_row *r, void *ud)
 {
 	char range[48];
@@ -319,6 +342,8 @@ static int print_status(const struct db_pool_row *r, void *ud)
 	       r->low ? "  LOW: below the low-water mark" : "");
 	if (r->low_water)
 		printf("  low-water:  %" PRId64 " units\n", r->low_water);
+	if (r->blocks > 1)
+		return print_blocks(ud, r);
 	return 0;
 }
 
@@ -356,7 +381,7 @@ static int cmd_list(struct pool_opts *o)
 			printf("%-16s %-7s %-6s %-12s %-35s %9s %9s %9s %9s %10s\n", "POOL", "KIND",
 			       "POLICY", "STATION", "RANGE", "FREE", "ALLOCATED", "USED", "BURNED",
 			       "UNITS-LEFT");
-		n = db_pool_list(db, name, status ? print_status : print_row, NULL, &e);
+		n = db_pool_list(db, name, status ? print_status : print_row, db, &e);
 	}
 	if (n < 0)
 		return fail(o, &e);

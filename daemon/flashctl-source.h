@@ -49,4 +49,12 @@ int flashctl_qa_run(const struct flashctl_source_ops *ops, const char *default_w
 /* "flashctl fleet ...": daemon/flashctl-fleet.c (linked into flashctl only). */
 int flashctl_cmd_fleet(int argc, char **argv);
 
+/*
+ * "flashctl fleet pool create|lease|status ...": central pools leasing
+ * blocks to stations (daemon/flashctl-fleet-pool.c; issue 20 item 4).
+ * argv[0] is "pool"; lease adds its block to the pool of ctl->db_path.
+ */
+struct flashctl;
+int flashctl_cmd_fleet_pool(const struct flashctl *ctl, int argc, char **argv);
+
 #endif

@@ -38,7 +38,9 @@ static int cmd_udev_rules(const struct flashctl *ctl, int argc, char **argv)
 
 static int cmd_fleet(const struct flashctl *ctl, int argc, char **argv)
 {
-	(void)ctl;
+	/* Central pools: lease writes the station database of --db. */
+	if (argc > 1 && strcmp(argv[1], "pool") == 0)
+		return flashctl_cmd_fleet_pool(ctl, argc - 1, argv + 1);
 	return flashctl_cmd_fleet(argc, argv);
 }
 
@@ -58,7 +60,11 @@ static const struct {
 	{ "export", flashctl_cmd_export,
 	  "export [--format csv|json] [--images] [same filters as log]" },
 	{ "fleet", cmd_fleet,
-	  "fleet log|show|stats|export [--db-url CONNINFO] [--station S] [same options]" },
+	  "fleet log|show|stats|export [--db-url CONNINFO] [--station S] [same options]\n"
+	  "  flashctl fleet pool create NAME --kind counter|mac --first N --last N --block N\n"
+	  "                [--format F] [--per-unit N] [--policy burn|reuse] [--low-water N]\n"
+	  "  flashctl [--db PATH] fleet pool lease NAME --station S [--request KEY]\n"
+	  "  flashctl fleet pool status NAME   (fleet pool: also [--db-url CONNINFO])" },
 	{ "recipe", cmd_recipe, "recipe check FILE|DIR..." },
 	{ "status", cmd_status, "status [--socket PATH] [--json] [--watch [SECONDS]]" },
 	{ "devices", cmd_devices, "devices [--recipes DIR] [--socket PATH] [--json]" },

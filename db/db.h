@@ -40,7 +40,7 @@
 #include <stdint.h>
 
 /* Version written by db/schema.sql; db/migrate.c knows every older one. */
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 
 #define DB_DEFAULT_PATH "/var/lib/flashd/flashd.db"
 #define DB_BUSY_TIMEOUT_MS 5000

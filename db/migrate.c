@@ -234,12 +234,41 @@ static const char step_4_to_5[] =
 	"\tFROM outbox_identity_json ORDER BY id;\n"
 	"PRAGMA user_version = 5;\n";
 
+/*
+ * 5 to 6: pool blocks (issue 20 item 4): table pool_blocks as db/schema.sql
+ * has it, byte for byte; every counter and mac pool gets its range as its
+ * one block, so it issues exactly what it did before.
+ */
+static const char step_5_to_6[] =
+	"-- Pool blocks (schema version 6): the ranges a counter or mac pool issues\n"
+	"-- from, lowest first_seq first: the pool's own range from 'flashctl pool\n"
+	"-- create', and blocks leased from a central pool ('flashctl fleet pool\n"
+	"-- lease'), so a station keeps assigning offline from ranges no other\n"
+	"-- station holds.  Each block issues its numbers in order from next_seq\n"
+	"-- (its lowest never issued).  pools.first_seq and last_seq span the\n"
+	"-- blocks; pools.next_seq is the highest next_seq of them (no number from\n"
+	"-- it on was issued).  lease: the central lease's request key, NULL for a\n"
+	"-- range made here.\n"
+	"CREATE TABLE pool_blocks (\n"
+	"\tpool\t\tTEXT NOT NULL REFERENCES pools (name) ON DELETE CASCADE,\n"
+	"\tfirst_seq\tINTEGER NOT NULL,\n"
+	"\tlast_seq\tINTEGER NOT NULL CHECK (last_seq >= first_seq),\n"
+	"\tnext_seq\tINTEGER NOT NULL CHECK (next_seq BETWEEN first_seq AND last_seq + 1),\n"
+	"\tlease\t\tTEXT UNIQUE,\n"
+	"\tadded_at\tINTEGER NOT NULL,\t-- ms since epoch, UTC\n"
+	"\tPRIMARY KEY (pool, first_seq)\n"
+	") WITHOUT ROWID;\n"
+	"INSERT INTO pool_blocks (pool, first_seq, last_seq, next_seq, lease, added_at)\n"
+	"\tSELECT name, first_seq, last_seq, next_seq, NULL, created_at FROM pools WHERE first_seq IS NOT NULL;\n"
+	"PRAGMA user_version = 6;\n";
+
 /* steps[N - 1] migrates version N to N + 1; version 1 is the first release. */
 static const char *const steps[] = {
 	step_1_to_2,
 	step_2_to_3,
 	step_3_to_4,
 	step_4_to_5,
+	step_5_to_6,
 };
 
 static int count_tables(struct db *db, struct err *err)

@@ -37,6 +37,20 @@ static const char *const checks[] = {
 	"SELECT name, '-', 'counter ' || next_seq || ' outside ' || first_seq || '..' || "
 	"(last_seq + 1) FROM pools WHERE next_seq IS NOT NULL "
 	"AND (next_seq < first_seq OR next_seq > last_seq + 1)",
+	/* A number outside the issued part of every block: no other station was kept from it,
+	 * or its block will issue it again. */
+	"SELECT v.pool, v.value, 'number ' || v.seq || ' not in the issued part of a block' "
+	"FROM pool_values v JOIN pools p ON p.name = v.pool WHERE p.kind != 'list' "
+	"AND NOT EXISTS (SELECT 1 FROM pool_blocks b WHERE b.pool = v.pool "
+	"AND v.seq BETWEEN b.first_seq AND b.next_seq - 1)",
+	/* Two blocks of one range: their numbers would be issued twice. */
+	"SELECT a.pool, '-', 'block ' || a.first_seq || '..' || a.last_seq || ' overlaps block ' "
+	"|| b.first_seq || '..' || b.last_seq || ' of pool ' || b.pool "
+	"FROM pool_blocks a JOIN pools pa ON pa.name = a.pool "
+	"JOIN pool_blocks b ON (b.pool, b.first_seq) > (a.pool, a.first_seq) "
+	"AND b.first_seq <= a.last_seq AND b.last_seq >= a.first_seq "
+	"JOIN pools pb ON pb.name = b.pool WHERE pa.kind = pb.kind "
+	"AND (pa.kind = 'mac' OR pa.format = pb.format)",
 	NULL,
 };
 

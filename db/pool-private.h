@@ -35,4 +35,15 @@ int pool_load(struct db *db, const char *name, struct pool *p, struct err *err);
 int pool_append_identity(struct db_identities *out, const char *pool, int64_t seq,
 			 const char *value, const char *file, const char *sha, struct err *err);
 
+/* -EEXIST if [first, last] overlaps a block of any pool of kind (counter: of format). */
+int pool_check_overlap(struct db *db, const char *name, enum db_pool_kind kind, const char *format,
+		       int64_t first, int64_t last, struct err *err);
+
+/* Insert block [first, last] of pool name (lease may be NULL); db/pool-blocks.c. */
+int pool_insert_block(struct db *db, const char *name, int64_t first, int64_t last,
+		      const char *lease, struct err *err);
+
+/* pools.next_seq := the highest next_seq of the pool's blocks (db/schema.sql). */
+int pool_sync_next(struct db *db, const char *name, struct err *err);
+
 #endif

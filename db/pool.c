@@ -164,31 +164,41 @@ static int check_spec(const struct db_pool_spec *sp, struct err *err)
 	return 0;
 }
 
-/* Two blocks of one range must not overlap: their values would be handed out twice. */
-static int check_overlap(struct db *db, const struct db_pool_spec *sp, struct err *err)
+/*
+ * Two blocks of one range must not overlap: their values would be handed
+ * out twice.  Blocks of every pool count, the pool's own included.
+ */
+int pool_check_overlap(struct db *db, const char *name, enum db_pool_kind kind, const char *format,
+		       int64_t first, int64_t last, struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int rc;
 
-	if (sp->kind == DB_POOL_LIST)
+	if (kind == DB_POOL_LIST)
 		return 0;
 	rc = pool_prep(db,
-		       "SELECT name, first_seq, last_seq FROM pools WHERE kind = ?1 "
-		       "AND (kind = 'mac' OR format = ?2) AND first_seq <= ?4 AND last_seq >= ?3",
+		       "SELECT b.pool FROM pool_blocks b JOIN pools p ON p.name = b.pool "
+		       "WHERE p.kind = ?1 AND (p.kind = 'mac' OR p.format = ?2) "
+		       "AND b.first_seq <= ?4 AND b.last_seq >= ?3",
 		       &s, err);
 	if (rc < 0)
 		return rc;
-	db_bind_text(s, 1, db_pool_kind_name(sp->kind));
-	db_bind_text(s, 2, sp->format);
-	sqlite3_bind_int64(s, 3, sp->first);
-	sqlite3_bind_int64(s, 4, sp->last);
+	db_bind_text(s, 1, db_pool_kind_name(kind));
+	db_bind_text(s, 2, format);
+	sqlite3_bind_int64(s, 3, first);
+	sqlite3_bind_int64(s, 4, last);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		return err_set(err, -EEXIST, "pool '%s': range overlaps pool '%s'", sp->name,
+		return err_set(err, -EEXIST, "pool '%s': range overlaps pool '%s'", name,
 			       db_col_text(s, 0));
 	if (rc != SQLITE_DONE)
-		return db_sql_err(db, rc, err, "pool '%s': check overlap", sp->name);
+		return db_sql_err(db, rc, err, "pool '%s': check overlap", name);
 	return 0;
+}
+
+static int check_overlap(struct db *db, const struct db_pool_spec *sp, struct err *err)
+{
+	return pool_check_overlap(db, sp->name, sp->kind, sp->format, sp->first, sp->last, err);
 }
 
 static int insert_pool(struct db *db, const struct db_pool_spec *sp, struct err *err)
@@ -222,7 +232,8 @@ static int insert_pool(struct db *db, const struct db_pool_spec *sp, struct err 
 		return err_set(err, -EEXIST, "pool '%s' exists", sp->name);
 	if (rc != SQLITE_DONE)
 		return db_sql_err(db, rc, err, "create pool '%s'", sp->name);
-	return 0;
+	/* A range is the pool's first block (db/schema.sql, pool_blocks). */
+	return ranged ? pool_insert_block(db, sp->name, sp->first, sp->last, NULL, err) : 0;
 }
 
 int db_pool_create(struct db *db, const struct db_pool_spec *spec, struct err *err)
@@ -387,22 +398,51 @@ static int value_text(const struct pool *p, int64_t seq, int64_t now, char *buf,
 			  "pool '%s'", p->name);
 }
 
-/* Never-issued numbers next..next+per_unit-1 of a counter or mac pool. */
+/*
+ * The next never-issued number of the blocks, lowest block first, that
+ * starts a unit's per_unit consecutive numbers inside one block (a block's
+ * tail too short for a unit is skipped); -ENOSPC when no block has one.
+ */
+static int next_start(struct db *db, const struct pool *p, int64_t *start, struct err *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+	int rc;
+
+	rc = pool_prep(db,
+		       "SELECT next_seq FROM pool_blocks WHERE pool = ?1 "
+		       "AND next_seq + ?2 - 1 <= last_seq ORDER BY first_seq LIMIT 1",
+		       &s, err);
+	if (rc < 0)
+		return rc;
+	db_bind_text(s, 1, p->name);
+	sqlite3_bind_int64(s, 2, p->per_unit);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return -ENOSPC;
+	if (rc != SQLITE_ROW)
+		return db_sql_err(db, rc, err, "pool '%s': blocks", p->name);
+	*start = sqlite3_column_int64(s, 0);
+	return 0;
+}
+
+/* Never-issued numbers start..start+per_unit-1 of a counter or mac pool. */
 static int issue_new(struct db *db, const struct pool *p, int64_t unit_id, int64_t now,
 		     struct db_identities *out, struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *ins = NULL, *upd = NULL;
 	char value[DB_POOL_VALUE_MAX];
+	int64_t start = 0;
 	int rc;
 
-	if (p->next + (int64_t)p->per_unit - 1 > p->last)
-		return -ENOSPC;
+	rc = next_start(db, p, &start, err);
+	if (rc < 0)
+		return rc;
 	rc = pool_prep(db,
 		       "INSERT INTO pool_values (pool, seq, value, state, unit_id) "
 		       "VALUES (?, ?, ?, 'allocated', ?)",
 		       &ins, err);
 	for (unsigned i = 0; rc >= 0 && i < p->per_unit; i++) {
-		int64_t seq = p->next + i;
+		int64_t seq = start + i;
 
 		rc = value_text(p, seq, now, value, sizeof(value), err);
 		if (rc < 0)
@@ -426,19 +466,44 @@ static int issue_new(struct db *db, const struct pool *p, int64_t unit_id, int64
 	}
 	if (rc < 0)
 		return rc;
-	rc = pool_prep(db, "UPDATE pools SET next_seq = ? WHERE name = ?", &upd, err);
+	rc = pool_prep(db,
+		       /* The block holding start: the one before may end at start - 1. */
+		       "UPDATE pool_blocks SET next_seq = ?2 + ?3 "
+		       "WHERE pool = ?1 AND first_seq <= ?2 AND last_seq >= ?2",
+		       &upd, err);
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_int64(upd, 1, p->next + p->per_unit);
-	db_bind_text(upd, 2, p->name);
+	db_bind_text(upd, 1, p->name);
+	sqlite3_bind_int64(upd, 2, start);
+	sqlite3_bind_int64(upd, 3, p->per_unit);
 	rc = sqlite3_step(upd);
 	if (rc != SQLITE_DONE)
 		return db_sql_err(db, rc, err, "pool '%s': advance counter", p->name);
-	return (int)p->per_unit;
+	rc = pool_sync_next(db, p->name, err);
+	return rc < 0 ? rc : (int)p->per_unit;
 }
 
-static int exhausted(const struct pool *p, struct err *err)
+/* Blocks of pool p leased from a central pool (0 if none, or unknown). */
+static int64_t leased_blocks(struct db *db, const struct pool *p)
 {
+	_cleanup_stmt_ sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(
+		    db->sql,
+		    "SELECT count(*) FROM pool_blocks WHERE pool = ? AND lease IS NOT NULL", -1, &s,
+		    NULL) != SQLITE_OK)
+		return 0;
+	db_bind_text(s, 1, p->name);
+	return sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+}
+
+static int exhausted(struct db *db, const struct pool *p, struct err *err)
+{
+	if (p->kind != DB_POOL_LIST && leased_blocks(db, p) > 0)
+		return err_set(
+			err, -ENOSPC,
+			"pool '%s' is exhausted: every block issued and fewer than %u free again (lease another with 'flashctl fleet pool lease')",
+			p->name, p->per_unit);
 	if (p->kind == DB_POOL_LIST)
 		return err_set(
 			err, -ENOSPC,
@@ -510,7 +575,7 @@ static int allocate_one(struct db *db, int64_t unit_id, const char *station, con
 	if (rc != 0)
 		return rc;
 	rc = p.kind == DB_POOL_LIST ? -ENOSPC : issue_new(db, &p, unit_id, now, out, err);
-	return rc == -ENOSPC ? exhausted(&p, err) : rc;
+	return rc == -ENOSPC ? exhausted(db, &p, err) : rc;
 }
 
 int db_pool_allocate(struct db *db, int64_t unit_id, const char *station, const char *const *pools,
@@ -678,6 +743,14 @@ int db_pool_recover(struct db *db, struct err *err)
 
 /* ---- counts ---- */
 
+/* Numbers in the blocks of pool p, and those never issued (from each block's next_seq). */
+#define BLOCK_SIZES                                                                                \
+	"(SELECT coalesce(sum(b.last_seq - b.first_seq + 1), 0) FROM pool_blocks b "               \
+	"WHERE b.pool = p.name)"
+#define NEVER_ISSUED                                                                               \
+	"(SELECT coalesce(sum(b.last_seq - b.next_seq + 1), 0) FROM pool_blocks b "                \
+	"WHERE b.pool = p.name)"
+
 int db_pool_list(struct db *db, const char *name, db_pool_cb_t cb, void *userdata, struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -691,8 +764,9 @@ int db_pool_list(struct db *db, const char *name, db_pool_cb_t cb, void *userdat
 		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'free'), "
 		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'allocated'), "
 		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'used'), "
-		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'burned') "
-		"FROM pools p WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+		"(SELECT count(*) FROM pool_values v WHERE v.pool = p.name AND state = 'burned'), "
+		"(SELECT count(*) FROM pool_blocks b WHERE b.pool = p.name), " BLOCK_SIZES
+		", " NEVER_ISSUED " FROM pools p WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
 		&s, err);
 	if (rc < 0)
 		return rc;
@@ -714,12 +788,13 @@ int db_pool_list(struct db *db, const char *name, db_pool_cb_t cb, void *userdat
 			.allocated = sqlite3_column_int64(s, 12),
 			.used = sqlite3_column_int64(s, 13),
 			.burned = sqlite3_column_int64(s, 14),
+			.blocks = sqlite3_column_int64(s, 15),
 		};
 
-		/* Never-issued numbers of a range are free without a row. */
+		/* Never-issued numbers of the blocks are free without a row. */
 		if (r.next >= 0) {
-			r.total = r.last - r.first + 1;
-			r.free += r.last - r.next + 1;
+			r.total = sqlite3_column_int64(s, 16);
+			r.free += sqlite3_column_int64(s, 17);
 		}
 		r.units_left = r.free / (r.per_unit ? r.per_unit : 1);
 		r.low = r.units_left < r.low_water;
@@ -740,7 +815,7 @@ int db_pool_levels(struct db *db, db_pool_level_cb_t cb, void *userdata, struct 
 	int rc, n = 0;
 
 	rc = pool_prep(db,
-		       "SELECT name, kind, per_unit, low_water, last_seq, next_seq, "
+		       "SELECT name, kind, per_unit, low_water, " NEVER_ISSUED ", next_seq, "
 		       /* The planner would walk the pool's whole primary key. */
 		       "(SELECT count(*) FROM pool_values v INDEXED BY pool_values_free "
 		       "WHERE v.pool = p.name AND v.state = 'free') FROM pools p ORDER BY name",
@@ -756,9 +831,9 @@ int db_pool_levels(struct db *db, db_pool_level_cb_t cb, void *userdata, struct 
 			.low_water = db_col_int(s, 3, 0),
 		};
 
-		/* Never-issued numbers of a range are free without a row. */
+		/* Never-issued numbers of every block are free without a row. */
 		if (next >= 0)
-			free += db_col_int(s, 4, 0) - next + 1;
+			free += db_col_int(s, 4, 0);
 		r.units_left = free / (per_unit > 0 ? per_unit : 1);
 		r.low = r.units_left < r.low_water;
 		n++;

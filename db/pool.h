@@ -12,6 +12,9 @@
  * station (spec.station): only that station allocates from it, so stations
  * sharing a range never talk to each other.  Overlapping mac pools, and
  * overlapping counter pools of the same format, are refused at creation.
+ * A counter or mac pool issues from its blocks, lowest first: its own
+ * range and blocks added later (db_pool_add_block(): leased from a central
+ * pool by `flashctl fleet pool lease`); it is exhausted when every block is.
  *
  * Life of a value (every value in exactly one state; db_pool_audit() proves it):
  *     free --db_pool_allocate()--> allocated --pass--> used
@@ -185,6 +188,7 @@ struct db_pool_row {
 	int64_t total, free, allocated, used, burned;
 	int64_t units_left; /* free / per_unit */
 	bool low;	    /* units_left < low_water */
+	int64_t blocks;	    /* counter, mac: number of blocks (first..last spans them) */
 };
 typedef int (*db_pool_cb_t)(const struct db_pool_row *row, void *userdata);
 
@@ -216,6 +220,34 @@ typedef int (*db_pool_value_cb_t)(const struct db_pool_value_row *row, void *use
 
 /* The values of pool by seq (never-issued numbers are not listed).  Returns the count. */
 int db_pool_values(struct db *db, const char *pool, db_pool_value_cb_t cb, void *userdata,
+		   struct err *err);
+
+/*
+ * Add block [first, last] to counter or mac pool name: the pool issues
+ * from its blocks lowest first, so blocks may come in any order, but none
+ * may overlap a block of this or another pool of the range (mac, or
+ * counter of the same format): -EEXIST.  lease names where it came from
+ * (a central lease's request key, unique in the database), NULL if
+ * nowhere.  Idempotent: the block of this lease, or the same range
+ * (recorded with lease if it had none), already in the pool changes
+ * nothing and returns 0; a lease recorded with another range is -EEXIST.
+ * Returns 1 when the block was added.
+ */
+int db_pool_add_block(struct db *db, const char *name, int64_t first, int64_t last,
+		      const char *lease, struct err *err);
+
+/* A block of a pool; lease NULL when made locally.  Strings valid during the callback. */
+struct db_pool_block_row {
+	const char *pool;
+	int64_t first, last;
+	int64_t issued; /* numbers of it issued (each block issues in order) */
+	const char *lease;
+	int64_t added_at; /* ms since epoch, UTC */
+};
+typedef int (*db_pool_block_cb_t)(const struct db_pool_block_row *row, void *userdata);
+
+/* The blocks of pool in order (none for a list pool).  Returns the count. */
+int db_pool_blocks(struct db *db, const char *pool, db_pool_block_cb_t cb, void *userdata,
 		   struct err *err);
 
 /* One violation of the pool invariants. */

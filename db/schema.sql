@@ -271,4 +271,23 @@ BEGIN
 	FROM outbox_identity_json WHERE id = new.id;
 END;
 
-PRAGMA user_version = 5;
+-- Pool blocks (schema version 6): the ranges a counter or mac pool issues
+-- from, lowest first_seq first: the pool's own range from 'flashctl pool
+-- create', and blocks leased from a central pool ('flashctl fleet pool
+-- lease'), so a station keeps assigning offline from ranges no other
+-- station holds.  Each block issues its numbers in order from next_seq
+-- (its lowest never issued).  pools.first_seq and last_seq span the
+-- blocks; pools.next_seq is the highest next_seq of them (no number from
+-- it on was issued).  lease: the central lease's request key, NULL for a
+-- range made here.
+CREATE TABLE pool_blocks (
+	pool		TEXT NOT NULL REFERENCES pools (name) ON DELETE CASCADE,
+	first_seq	INTEGER NOT NULL,
+	last_seq	INTEGER NOT NULL CHECK (last_seq >= first_seq),
+	next_seq	INTEGER NOT NULL CHECK (next_seq BETWEEN first_seq AND last_seq + 1),
+	lease		TEXT UNIQUE,
+	added_at	INTEGER NOT NULL,	-- ms since epoch, UTC
+	PRIMARY KEY (pool, first_seq)
+) WITHOUT ROWID;
+
+PRAGMA user_version = 6;

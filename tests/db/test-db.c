@@ -816,14 +816,14 @@ static char *replace_once(const char *s, const char *old, const char *new)
 static char *schema_before(const char *marker, int v)
 {
 	const char *from = strstr(db_schema_sql, marker);
-	const char *to = strstr(db_schema_sql, "PRAGMA user_version = 5;");
+	const char *to = strstr(db_schema_sql, "PRAGMA user_version = 6;");
 	size_t n = strlen(db_schema_sql) + 1;
 	char *out = malloc(n);
 
 	if (!from || !to || !out)
 		TEST_FAIL("schema_before: '%s' not found in db/schema.sql", marker);
 	snprintf(out, n, "%.*sPRAGMA user_version = %d;%s", (int)(from - db_schema_sql),
-		 db_schema_sql, v, to + strlen("PRAGMA user_version = 5;"));
+		 db_schema_sql, v, to + strlen("PRAGMA user_version = 6;"));
 	return out;
 }
 
@@ -837,6 +837,12 @@ static char *schema_v3(void)
 static char *schema_v4(void)
 {
 	return schema_before("-- Station outbox (schema version 5)", 4);
+}
+
+/* The schema of version 5: today's without the pool blocks of version 6 (malloc'd). */
+static char *schema_v5(void)
+{
+	return schema_before("-- Pool blocks (schema version 6)", 5);
 }
 
 TEST(db_open_migrates_v1_integer_slot_to_text)
@@ -1006,6 +1012,41 @@ TEST(db_open_migrates_v4_adding_the_outbox_with_the_history)
 	db = db_close(db);
 	got = schema_dump(p);
 	want = schema_dump(tpath("v4-fresh.db"));
+	ASSERT_STREQ(got, want);
+	free(got);
+	free(want);
+}
+
+TEST(db_open_migrates_v5_giving_each_ranged_pool_its_range_as_a_block)
+{
+	const char *p = tpath("v5.db");
+	struct err e = { 0 };
+	struct db *db = NULL;
+	char *v5 = schema_v5(), *got, *want;
+
+	raw_exec(p, v5);
+	free(v5);
+	raw_exec(
+		p,
+		"INSERT INTO pools (name, kind, format, first_seq, last_seq, next_seq, created_at) "
+		"VALUES ('c', 'counter', 'S{seq:4}', 10, 99, 12, 7),"
+		"('l', 'list', NULL, NULL, NULL, NULL, 8)");
+	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'pool_blocks'"), 0);
+
+	ASSERT_OK(db_open(p, 0, &db, &e));
+	ASSERT_EQ(db_schema_version(db, &e), DB_SCHEMA_VERSION);
+	db = db_close(db);
+	/* The counter's range is its one block; a list pool has none. */
+	ASSERT_SQL_TEXT(
+		p,
+		"SELECT group_concat(pool || ':' || first_seq || '..' || last_seq || ':' || "
+		"next_seq || ':' || coalesce(lease, '-') || ':' || added_at, ',') FROM pool_blocks",
+		"c:10..99:12:-:7");
+
+	db = open_new("v5-fresh.db");
+	db = db_close(db);
+	got = schema_dump(p);
+	want = schema_dump(tpath("v5-fresh.db"));
 	ASSERT_STREQ(got, want);
 	free(got);
 	free(want);

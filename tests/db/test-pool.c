@@ -922,4 +922,160 @@ TEST(pool_find_unit_by_identity_value)
 	db_close(db);
 }
 
+/* ---- blocks (issue 20 item 4) ---- */
+
+static int leased_level_cb(const struct db_pool_level *row, void *ud)
+{
+	if (strcmp(row->name, "leased") == 0)
+		*(int64_t *)ud = row->units_left;
+	return 0;
+}
+
+struct block_list {
+	char text[256];
+};
+
+static int block_cb(const struct db_pool_block_row *b, void *ud)
+{
+	struct block_list *l = ud;
+	size_t n = strlen(l->text);
+
+	snprintf(l->text + n, sizeof(l->text) - n, "%s%lld..%lld:%lld:%s", n ? "," : "",
+		 (long long)b->first, (long long)b->last, (long long)b->issued,
+		 b->lease ? b->lease : "-");
+	return 0;
+}
+
+TEST(pool_blocks_issue_in_order_and_count_in_the_levels)
+{
+	struct db *db = open_db("leased-blocks.db", true);
+	struct db_pool_spec sp = macs;
+	const char *pools[] = { "leased" };
+	struct db_identities ids = { 0 };
+	struct block_list bl = { { 0 } };
+	struct low_row r = { 0 };
+	struct err e = { 0 };
+	int64_t left = -1;
+	char got[512] = "";
+
+	sp.name = "leased";
+	sp.first = INT64_C(0x020000000010);
+	sp.last = sp.first + 3; /* two units of two */
+	sp.low_water = 4;
+	create(db, &sp);
+	/* A block leased from the central pool, above the own range, with a gap. */
+	ASSERT_EQ(db_pool_add_block(db, "leased", sp.first + 10, sp.first + 15, "req-1", &e), 1);
+	/* Added again under the same lease (a retried lease): nothing changes. */
+	ASSERT_EQ(db_pool_add_block(db, "leased", sp.first + 10, sp.first + 15, "req-1", &e), 0);
+	ASSERT_EQ(db_pool_list(db, "leased", low_cb, &r, &e), 1);
+	ASSERT_EQ(r.free, 10);
+	ASSERT_EQ(r.units_left, 5);
+	ASSERT_TRUE(!r.low);
+	ASSERT_EQ(db_pool_levels(db, leased_level_cb, &left, &e), 1);
+	ASSERT_EQ(left, 5);
+
+	/* Two units from the own range, then three from the leased block: no number of the gap. */
+	for (int i = 0; i < 5; i++) {
+		size_t n = strlen(got);
+
+		ids = take(db, unit(db, "1-1"), pools, 1);
+		snprintf(got + n, sizeof(got) - n, "%s%s+%s", n ? "," : "", ids.v[0].value,
+			 ids.v[1].value + 15);
+		db_identities_clear(&ids);
+	}
+	ASSERT_STREQ(got, "02:00:00:00:00:10+11,02:00:00:00:00:12+13,02:00:00:00:00:1a+1b,"
+			  "02:00:00:00:00:1c+1d,02:00:00:00:00:1e+1f");
+	ASSERT_EQ(db_pool_levels(db, leased_level_cb, &left, &e), 1);
+	ASSERT_EQ(left, 0);
+	ASSERT_EQ(db_pool_list(db, "leased", low_cb, &r, &e), 1);
+	ASSERT_TRUE(r.low);
+
+	/* Every block used up: the unit fails naming the pool, until another block comes. */
+	e = (struct err){ 0 };
+	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", pools, 1, 0, &ids, &e),
+		  -ENOSPC);
+	ASSERT_CONTAINS(e.msg, "pool 'leased' is exhausted: every block issued");
+	ASSERT_CONTAINS(e.msg, "lease another");
+	ASSERT_EQ(db_pool_add_block(db, "leased", sp.first + 32, sp.first + 33, "req-2", &e), 1);
+	ids = take(db, unit(db, "1-2"), pools, 1);
+	ASSERT_STREQ(ids.v[0].value, "02:00:00:00:00:30");
+	db_identities_clear(&ids);
+
+	ASSERT_EQ(db_pool_blocks(db, "leased", block_cb, &bl, &e), 3);
+	ASSERT_STREQ(bl.text,
+		     "2199023255568..2199023255571:4:-,2199023255578..2199023255583:6:req-1,"
+		     "2199023255600..2199023255601:2:req-2");
+	ASSERT_EQ(db_pool_values(db, "leased", NULL, NULL, &e), 12);
+	ASSERT_EQ(count_problems(db), 0);
+	db_close(db);
+}
+
+TEST(pool_add_block_refuses_overlaps_and_takes_blocks_in_any_order)
+{
+	struct db *db = open_db("blocks-bad.db", true);
+	struct db_pool_spec a = serials, b = serials, c, l = { .name = "l", .kind = DB_POOL_LIST };
+	const char *pools[] = { "b" }, *adj[] = { "adj" };
+	struct db_identities ids = { 0 };
+	struct err e = { 0 };
+
+	a.name = "a";
+	a.last = 99;
+	b.name = "b";
+	b.first = 200;
+	b.last = 299;
+	create(db, &a);
+	create(db, &b);
+	create(db, &l);
+	e = (struct err){ 0 };
+	ASSERT_EQ(db_pool_add_block(db, "a", 250, 349, "r1", &e), -EEXIST);
+	ASSERT_CONTAINS(e.msg, "overlaps pool 'b'");
+	e = (struct err){ 0 };
+	/* A block below the pool's own range (leases may come in any order) is issued first. */
+	ASSERT_EQ(db_pool_add_block(db, "b", 150, 160, "r2", &e), 1);
+	ids = take(db, unit(db, "1-1"), pools, 1);
+	ASSERT_EQ(ids.v[0].seq, 150);
+	db_identities_clear(&ids);
+	e = (struct err){ 0 };
+	ASSERT_EQ(db_pool_add_block(db, "l", 1000, 1010, "r3", &e), -EINVAL);
+	e = (struct err){ 0 };
+	ASSERT_EQ(db_pool_add_block(db, "nope", 1000, 1010, "r4", &e), -ENOENT);
+	e = (struct err){ 0 };
+	ASSERT_EQ(db_pool_add_block(db, "a", 100, 149, "r5", &e), 1);
+	/* A lease recorded once names one range: the same key with another is refused. */
+	e = (struct err){ 0 };
+	ASSERT_EQ(db_pool_add_block(db, "b", 300, 399, "r5", &e), -EEXIST);
+	ASSERT_CONTAINS(e.msg, "lease 'r5'");
+	/* The pool's own range given again with a lease key: recorded, not added. */
+	e = (struct err){ 0 };
+	ASSERT_EQ(db_pool_add_block(db, "b", 200, 299, "r6", &e), 0);
+	ASSERT_EQ(raw_int(tpath("blocks-bad.db"),
+			  "SELECT count(*) FROM pool_blocks WHERE pool = 'b' AND lease = 'r6'"),
+		  1);
+	/* Adjacent blocks: the first one used up ends where the next begins. */
+	c = serials;
+	c.name = "adj";
+	c.format = "J{seq:3}";
+	c.last = 2;
+	create(db, &c);
+	e = (struct err){ 0 };
+	ASSERT_EQ(db_pool_add_block(db, "adj", 3, 4, "r7", &e), 1);
+	for (int i = 1; i <= 4; i++) {
+		ids = take(db, unit(db, "1-2"), adj, 1);
+		ASSERT_EQ(ids.v[0].seq, i);
+		db_identities_clear(&ids);
+	}
+	ASSERT_EQ(db_pool_allocate(db, unit(db, "1-2"), "station-1", adj, 1, 0, &ids, &e), -ENOSPC);
+	ASSERT_EQ(count_problems(db), 0);
+	/* A number planted between two blocks is found by the audit. */
+	raw_exec(
+		tpath("blocks-bad.db"),
+		"INSERT INTO pools (name, kind, format, first_seq, last_seq, next_seq, created_at) "
+		"VALUES ('g', 'counter', 'G{seq:3}', 500, 520, 521, 1);"
+		"INSERT INTO pool_blocks VALUES ('g', 500, 505, 506, NULL, 1), "
+		"('g', 510, 520, 521, NULL, 1);"
+		"INSERT INTO pool_values (pool, seq, value, state) VALUES ('g', 507, 'G507', 'free')");
+	ASSERT_EQ(count_problems(db), 1);
+	db_close(db);
+}
+
 TEST_MAIN()

@@ -5,13 +5,15 @@
  *
  *   usage: pool-tool DB pass|fail|written-fail|running POOL...
  *   (written-fail: a write to the device had started; running: the unit
- *   is left running, as a crash would leave it)
+ *   is left running, as a crash would leave it).  The station's name is
+ *   $POOL_TOOL_STATION, else station-1.
  */
 #include "db/db.h"
 #include "db/pool.h"
 #include "db/units.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int finish(struct db *db, int64_t id, const char *how, struct err *e)
@@ -42,9 +44,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: pool-tool DB pass|fail|written-fail|running POOL...\n");
 		return 2;
 	}
+	if (getenv("POOL_TOOL_STATION") && *getenv("POOL_TOOL_STATION"))
+		st.station = getenv("POOL_TOOL_STATION");
 	if (db_open(argv[1], 0, &db, &e) < 0 || db_unit_begin(db, &st, &id, &e) < 0 ||
-	    db_pool_allocate(db, id, "station-1", (const char *const *)argv + 3, (size_t)argc - 3,
-			     0, &ids, &e) < 0) {
+	    db_pool_allocate(db, id, st.station, (const char *const *)argv + 3, (size_t)argc - 3, 0,
+			     &ids, &e) < 0) {
 		fprintf(stderr, "pool-tool: %s\n", e.msg);
 		goto out;
 	}
