@@ -589,15 +589,11 @@ static void *job_thread(void *arg)
 	return NULL;
 }
 
-int job_start(struct job *j, struct err *e)
+/* The unit's 'running' row as job_start() writes it; sha holds the recipe's digest. */
+static struct db_unit_start unit_start(const struct job *j, char sha[65])
 {
-	char sha[65];
-	struct db_unit_start st;
-	struct log_ctx c;
-	int r;
-
 	recipe_sha256_hex(j->recipe->sha256, sha);
-	st = (struct db_unit_start){
+	return (struct db_unit_start){
 		.station = j->env->station,
 		.port = j->cur.port,
 		.slot = j->slot,
@@ -608,9 +604,50 @@ int job_start(struct job *j, struct err *e)
 		.serial = j->serial[0] ? j->serial : NULL,
 		.flashd_version = j->env->version,
 	};
+}
+
+int job_start(struct job *j, struct err *e)
+{
+	char sha[65];
+	struct db_unit_start st = unit_start(j, sha);
+	int r;
+
 	r = JOB_DB(j, db_unit_begin(j->env->db, &st, &j->unit_id, e));
 	if (r < 0)
 		return err_prefix(e, r, "cannot record the unit on port '%s'", j->cur.port);
+	return job_run(j, e);
+}
+
+int job_begin_units(struct job *const *jobs, size_t n, struct err *e)
+{
+	struct db_unit_start *st = calloc(n, sizeof(*st));
+	int64_t *ids = calloc(n, sizeof(*ids));
+	char (*sha)[65] = calloc(n, sizeof(*sha));
+	int r = -ENOMEM;
+
+	if (!n)
+		r = 0;
+	else if (st && ids && sha) {
+		for (size_t i = 0; i < n; i++)
+			st[i] = unit_start(jobs[i], sha[i]);
+		r = JOB_DB(jobs[0], db_units_begin_many(jobs[0]->env->db, st, n, ids, e));
+		for (size_t i = 0; r >= 0 && i < n; i++)
+			jobs[i]->unit_id = ids[i];
+		if (r < 0)
+			err_prefix(e, r, "cannot record the units of %zu boards", n);
+	} else
+		err_set(e, r, "out of memory");
+	free(st);
+	free(ids);
+	free(sha);
+	return r;
+}
+
+int job_run(struct job *j, struct err *e)
+{
+	struct log_ctx c;
+	int r;
+
 	j->started_ms = db_now_ms();
 	c = job_log_ctx(j, NULL, "running");
 	log_ev(LOG_INFO, LOG_ID_JOB_STARTED, &c, "Unit %lld started on port '%s' with recipe '%s'",
