@@ -552,6 +552,8 @@ static void start_burst(struct station *s)
 	for (size_t i = 0; i < n; i++)
 		jobs[i] = s->burst[i].port->job;
 	rr = job_begin_units(jobs, n, &e);
+	if (rr >= 0)
+		log_msg(LOG_DEBUG, "Unit rows of %zu board(s) written in one commit", n);
 	for (size_t i = 0; i < n; i++) {
 		struct err ei = e;
 		int ri = rr >= 0 ? job_run(jobs[i], &ei) : rr;
