@@ -620,27 +620,26 @@ int job_start(struct job *j, struct err *e)
 
 int job_begin_units(struct job *const *jobs, size_t n, struct err *e)
 {
-	struct db_unit_start *st = calloc(n, sizeof(*st));
-	int64_t *ids = calloc(n, sizeof(*ids));
-	char (*sha)[65] = calloc(n, sizeof(*sha));
-	int r = -ENOMEM;
+	_cleanup_free_ struct db_unit_start *st = NULL;
+	_cleanup_free_ int64_t *ids = NULL;
+	_cleanup_free_ char(*sha)[65] = NULL;
+	int r;
 
 	if (!n)
-		r = 0;
-	else if (st && ids && sha) {
-		for (size_t i = 0; i < n; i++)
-			st[i] = unit_start(jobs[i], sha[i]);
-		r = JOB_DB(jobs[0], db_units_begin_many(jobs[0]->env->db, st, n, ids, e));
-		for (size_t i = 0; r >= 0 && i < n; i++)
-			jobs[i]->unit_id = ids[i];
-		if (r < 0)
-			err_prefix(e, r, "cannot record the units of %zu boards", n);
-	} else
-		err_set(e, r, "out of memory");
-	free(st);
-	free(ids);
-	free(sha);
-	return r;
+		return 0;
+	st = calloc(n, sizeof(*st));
+	ids = calloc(n, sizeof(*ids));
+	sha = calloc(n, sizeof(*sha));
+	if (!st || !ids || !sha)
+		return err_set(e, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		st[i] = unit_start(jobs[i], sha[i]);
+	r = JOB_DB(jobs[0], db_units_begin_many(jobs[0]->env->db, st, n, ids, e));
+	if (r < 0)
+		return err_prefix(e, r, "cannot record the units of %zu boards", n);
+	for (size_t i = 0; i < n; i++)
+		jobs[i]->unit_id = ids[i];
+	return 0;
 }
 
 int job_run(struct job *j, struct err *e)
