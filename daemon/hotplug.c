@@ -21,6 +21,7 @@ struct hotplug {
 	struct udev_monitor *monitor;
 	sd_event_source *source;
 	hotplug_cb_t cb;
+	hotplug_burst_cb_t burst; /* NULL: events one by one */
 	void *userdata;
 };
 
@@ -110,23 +111,36 @@ static int on_monitor(sd_event_source *src, int fd, uint32_t revents, void *user
 {
 	struct hotplug *h = userdata;
 	struct udev_device *d;
+	unsigned n = 0;
 
 	(void)src;
 	(void)fd;
 	(void)revents;
+	if (h->burst)
+		h->burst(h->userdata, true);
 	/* Drain everything queued: the umockdev sender aborts when a monitor
-	 * falls behind (test-rigs.md §1.5 c), and so would a real burst. */
-	while ((d = udev_monitor_receive_device(h->monitor))) {
+	 * falls behind (test-rigs.md §1.5 c), and so would a real burst.  Past
+	 * HOTPLUG_BURST_MAX the loop serves its other sources first; the fd
+	 * is still readable, so it comes back here at once. */
+	while (n < HOTPLUG_BURST_MAX && (d = udev_monitor_receive_device(h->monitor))) {
 		const char *action = udev_device_get_action(d);
 		struct hotplug_event ev;
 
+		n++;
 		if (action && (!strcmp(action, "add") || !strcmp(action, "remove")) &&
 		    event_from_device(d, !strcmp(action, "add") ? HOTPLUG_ADD : HOTPLUG_REMOVE,
 				      &ev))
 			h->cb(h->userdata, &ev);
 		udev_device_unref(d);
 	}
+	if (h->burst)
+		h->burst(h->userdata, false);
 	return 0;
+}
+
+void hotplug_set_burst(struct hotplug *h, hotplug_burst_cb_t cb)
+{
+	h->burst = cb;
 }
 
 int hotplug_new(sd_event *loop, hotplug_cb_t cb, void *userdata, struct hotplug **ret)

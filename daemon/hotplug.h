@@ -38,10 +38,24 @@ struct hotplug_event {
 
 typedef void (*hotplug_cb_t)(void *userdata, const struct hotplug_event *ev);
 
+/*
+ * The events of one read of the monitor (every uevent pending, at most
+ * HOTPLUG_BURST_MAX) come between a call with begin true and one with begin
+ * false: the station writes the unit rows of a burst of boards in one
+ * commit (daemon/station.c).
+ */
+typedef void (*hotplug_burst_cb_t)(void *userdata, bool begin);
+
+/* Bounded, so a storm of uevents never starves the loop's other sources. */
+#define HOTPLUG_BURST_MAX 64
+
 struct hotplug;
 
 /* Start monitoring; events are delivered from the loop.  Returns 0 or -errno. */
 int hotplug_new(sd_event *loop, hotplug_cb_t cb, void *userdata, struct hotplug **ret);
+
+/* Bracket each read of the monitor with cb (userdata as hotplug_new()'s). */
+void hotplug_set_burst(struct hotplug *h, hotplug_burst_cb_t cb);
 
 /* Report every board already present as HOTPLUG_ADD (call once, after setup). */
 int hotplug_coldplug(struct hotplug *h);

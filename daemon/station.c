@@ -479,27 +479,17 @@ static struct log_ctx port_ctx(const struct port *p, const char *result)
 }
 
 /*
- * Start the recipe on the board now on port p.  Any failure to start is
- * logged and leaves the port DONE with the reason; if the unit row was
- * already written, the job layer finalised it.
+ * After job_start() (or job_begin_units() + job_run()) returned rr for the
+ * job on p: a failure is logged and leaves the port DONE with the reason
+ * (QUEUED, untouched, when no row could be written to a full disk); if the
+ * unit row was already written, the job layer finalised it.
  */
-static void start_job(struct station *s, struct port *p, const struct recipe *r)
+static void job_started(struct station *s, struct port *p, const struct recipe *r, int rr,
+			const struct err *ep)
 {
-	struct job_observer obs = port_job_observer(p);
-	struct err e = { 0 };
+	struct err e = *ep;
 	struct log_ctx c;
-	int rr;
 
-	pthread_mutex_lock(&p->live_lock);
-	p->live = (struct port_live){ 0 };
-	snprintf(p->live.serial, sizeof(p->live.serial), "%s", p->dev.usb_serial);
-	pthread_mutex_unlock(&p->live_lock);
-
-	rr = job_new(&s->env, r, &p->dev, p->slot, &obs, &p->job);
-	if (rr >= 0)
-		rr = job_start(p->job, &e);
-	else
-		err_set(&e, rr, "out of memory");
 	if (rr < 0 && p->job && !job_unit_id(p->job) && db_error_is_storage(rr)) {
 		/* No row, so the board was not touched: it waits for the database. */
 		c = port_ctx(p, NULL);
@@ -539,6 +529,96 @@ static void start_job(struct station *s, struct port *p, const struct recipe *r)
 	p->last_error[0] = '\0';
 	p->state = PORT_FLASHING;
 	s->n_jobs++;
+}
+
+/*
+ * Start the jobs of the burst: all their unit rows in one commit (one
+ * fsync for a burst of boards, not one each, which kept the last board of
+ * 32 waiting behind 31 commits), then their threads, only once the commit
+ * succeeded: no board is touched unless its row is durable.  A failed
+ * commit fails every job of the burst as a failed job_start() would.
+ */
+static void start_burst(struct station *s)
+{
+	struct job *jobs[STATION_BURST_MAX];
+	size_t n = s->n_burst;
+	struct err e = { 0 };
+	int rr;
+
+	if (!n)
+		return;
+	s->n_burst = 0;
+	s->n_jobs -= (unsigned)n; /* job_started() counts the ones that run */
+	for (size_t i = 0; i < n; i++)
+		jobs[i] = s->burst[i].port->job;
+	rr = job_begin_units(jobs, n, &e);
+	if (rr >= 0)
+		log_msg(LOG_DEBUG, "Unit rows of %zu board(s) written in one commit", n);
+	for (size_t i = 0; i < n; i++) {
+		struct err ei = e;
+		int ri = rr >= 0 ? job_run(jobs[i], &ei) : rr;
+
+		job_started(s, s->burst[i].port, s->burst[i].recipe, ri, &ei);
+	}
+}
+
+/* The job on p is created: it starts with the others when the burst ends. */
+static void defer_job(struct station *s, struct port *p, const struct recipe *r)
+{
+	if (s->n_burst == STATION_BURST_MAX)
+		start_burst(s);
+	s->burst[s->n_burst++] = (struct station_burst){ .port = p, .recipe = r };
+	/* Counted now so max_jobs holds; FLASHING keeps start_queued() off it. */
+	s->n_jobs++;
+	p->state = PORT_FLASHING;
+}
+
+static void burst_begin(struct station *s)
+{
+	s->burst_depth++;
+}
+
+static void burst_end(struct station *s)
+{
+	if (s->burst_depth && --s->burst_depth == 0)
+		start_burst(s);
+}
+
+static void on_hotplug_burst(void *userdata, bool begin)
+{
+	if (begin)
+		burst_begin(userdata);
+	else
+		burst_end(userdata);
+}
+
+/*
+ * Start the recipe on the board now on port p.  Any failure to start is
+ * logged and leaves the port DONE with the reason; if the unit row was
+ * already written, the job layer finalised it.  Inside a burst the job
+ * starts when the burst ends (start_burst()).
+ */
+static void start_job(struct station *s, struct port *p, const struct recipe *r)
+{
+	struct job_observer obs = port_job_observer(p);
+	struct err e = { 0 };
+	int rr;
+
+	pthread_mutex_lock(&p->live_lock);
+	p->live = (struct port_live){ 0 };
+	snprintf(p->live.serial, sizeof(p->live.serial), "%s", p->dev.usb_serial);
+	pthread_mutex_unlock(&p->live_lock);
+
+	rr = job_new(&s->env, r, &p->dev, p->slot, &obs, &p->job);
+	if (rr >= 0 && s->burst_depth) {
+		defer_job(s, p, r);
+		return;
+	}
+	if (rr >= 0)
+		rr = job_start(p->job, &e);
+	else
+		err_set(&e, rr, "out of memory");
+	job_started(s, p, r, rr, &e);
 }
 
 /* A board is on port p and the port is free: pick its recipe and start (or queue). */
@@ -589,10 +669,14 @@ static void consider_port(struct station *s, struct port *p)
 
 static void start_queued(struct station *s)
 {
+	/* One burst: the boards that waited (coldplugged ones at start, the
+	 * database back) get their rows in one commit. */
+	burst_begin(s);
 	for (size_t i = 0;
 	     i < s->ports.n && s->n_jobs < s->cfg.max_jobs && !s->stopping && !s->db_blocked; i++)
 		if (s->ports.v[i]->state == PORT_QUEUED)
 			consider_port(s, s->ports.v[i]);
+	burst_end(s);
 }
 
 /* ---- a passed unit coming back ------------------------------------------ */
@@ -1358,6 +1442,7 @@ int station_new(const struct station_options *o, struct station **ret)
 		log_msg(LOG_ERR, "Cannot monitor udev: %s", strerror(-r));
 		goto fail;
 	}
+	hotplug_set_burst(s->hotplug, on_hotplug_burst);
 	r = hotplug_coldplug(s->hotplug);
 	if (r < 0)
 		log_msg(LOG_WARNING, "Coldplug scan failed: %s, ignoring", strerror(-r));

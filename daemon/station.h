@@ -37,6 +37,9 @@ struct hotplug;
 struct control;
 struct events;
 
+/* Most jobs whose rows one commit writes (a hotplug burst is at most 64). */
+#define STATION_BURST_MAX 64
+
 /*
  * Recipes load on a thread of their own: hashing a multi-GiB image takes
  * seconds (1 GiB held the loop 4.1 s; ~7 GiB would trip WatchdogSec=30), and
@@ -97,6 +100,17 @@ struct station {
 
 	struct ports ports;
 	unsigned n_jobs;
+	/*
+	 * Jobs created during a burst of uevents (hotplug_set_burst()) or of
+	 * queued boards, not started yet: their rows are written in one commit
+	 * when the burst ends, then their threads start.  Counted in n_jobs.
+	 */
+	unsigned burst_depth;
+	size_t n_burst;
+	struct station_burst {
+		struct port *port;
+		const struct recipe *recipe;
+	} burst[STATION_BURST_MAX];
 	bool stopping;
 	bool cancelled;
 

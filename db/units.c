@@ -34,6 +34,18 @@ static int explain_not_running(struct db *db, int64_t unit_id, const char *what,
 		       (long long)unit_id, db_col_text(s, 0));
 }
 
+static int check_start(const struct db_unit_start *start, struct err *err)
+{
+	int rc;
+
+	if ((rc = check_str(start->station, "station", err)) < 0 ||
+	    (rc = check_str(start->port, "port", err)) < 0 ||
+	    (rc = check_str(start->recipe, "recipe", err)) < 0 ||
+	    (rc = check_str(start->flashd_version, "flashd version", err)) < 0)
+		return rc;
+	return 0;
+}
+
 int db_unit_begin(struct db *db, const struct db_unit_start *start, int64_t *unit_id,
 		  struct err *err)
 {
@@ -42,10 +54,7 @@ int db_unit_begin(struct db *db, const struct db_unit_start *start, int64_t *uni
 
 	if (!start || !unit_id)
 		return err_set(err, -EINVAL, "unit begin: no arguments");
-	if ((rc = check_str(start->station, "station", err)) < 0 ||
-	    (rc = check_str(start->port, "port", err)) < 0 ||
-	    (rc = check_str(start->recipe, "recipe", err)) < 0 ||
-	    (rc = check_str(start->flashd_version, "flashd version", err)) < 0)
+	if ((rc = check_start(start, err)) < 0)
 		return rc;
 
 	rc = db_stmt(db, DB_STMT_UNIT_BEGIN,
@@ -70,6 +79,46 @@ int db_unit_begin(struct db *db, const struct db_unit_start *start, int64_t *uni
 		return db_sql_err(db, rc, err, "unit begin on port '%s'", start->port);
 	*unit_id = sqlite3_last_insert_rowid(db->sql);
 	return 0;
+}
+
+/* Insert every row of a burst; the caller holds the transaction. */
+static int insert_many(struct db *db, const struct db_unit_start *starts, size_t n,
+		       int64_t *unit_ids, struct err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = db_unit_begin(db, &starts[i], &unit_ids[i], err);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int db_units_begin_many(struct db *db, const struct db_unit_start *starts, size_t n,
+			int64_t *unit_ids, struct err *err)
+{
+	int rc;
+
+	if (!starts || !unit_ids || !n)
+		return err_set(err, -EINVAL, "unit begin: no arguments");
+	for (size_t i = 0; i < n; i++)
+		unit_ids[i] = 0;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = check_start(&starts[i], err)) < 0)
+			return rc;
+	rc = db_exec(db, "BEGIN IMMEDIATE", "begin the units of a burst", err);
+	if (rc < 0)
+		return rc;
+	rc = insert_many(db, starts, n, unit_ids, err);
+	if (rc >= 0)
+		rc = db_exec(db, "COMMIT", "commit the units of a burst", err);
+	if (rc < 0) {
+		/* None of the rows is durable: no id may escape. */
+		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+		for (size_t i = 0; i < n; i++)
+			unit_ids[i] = 0;
+	}
+	return rc;
 }
 
 int db_unit_set_identity(struct db *db, int64_t unit_id, const struct db_unit_identity *id,

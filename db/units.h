@@ -3,6 +3,7 @@
  *
  * Life of a row (db/schema.sql, table units):
  *     db_unit_begin()          job starts: row with result 'running'
+ *     db_units_begin_many()    the same for a burst of jobs, one commit
  *     db_unit_set_identity()   serial / chip UID / JEDEC id learned mid-job
  *     db_unit_stage()          each stage that ended (table unit_stages)
  *     db_unit_image()          each image written (table unit_images)
@@ -69,6 +70,15 @@ struct db_unit_image {
 /* Insert the 'running' row; *unit_id is set on success only. */
 int db_unit_begin(struct db *db, const struct db_unit_start *start, int64_t *unit_id,
 		  struct err *err);
+
+/*
+ * Insert the 'running' rows of n units in one transaction, all or none: a
+ * burst of boards costs one commit (one fsync) instead of n.  On success
+ * unit_ids[i] is starts[i]'s id; on failure every unit_ids[i] is 0 and no
+ * row was written.
+ */
+int db_units_begin_many(struct db *db, const struct db_unit_start *starts, size_t n,
+			int64_t *unit_ids, struct err *err);
 
 /* Record serial, chip UID and/or JEDEC id; allowed after the unit finished too. */
 int db_unit_set_identity(struct db *db, int64_t unit_id, const struct db_unit_identity *id,

@@ -589,15 +589,11 @@ static void *job_thread(void *arg)
 	return NULL;
 }
 
-int job_start(struct job *j, struct err *e)
+/* The unit's 'running' row as job_start() writes it; sha holds the recipe's digest. */
+static struct db_unit_start unit_start(const struct job *j, char sha[65])
 {
-	char sha[65];
-	struct db_unit_start st;
-	struct log_ctx c;
-	int r;
-
 	recipe_sha256_hex(j->recipe->sha256, sha);
-	st = (struct db_unit_start){
+	return (struct db_unit_start){
 		.station = j->env->station,
 		.port = j->cur.port,
 		.slot = j->slot,
@@ -608,9 +604,49 @@ int job_start(struct job *j, struct err *e)
 		.serial = j->serial[0] ? j->serial : NULL,
 		.flashd_version = j->env->version,
 	};
+}
+
+int job_start(struct job *j, struct err *e)
+{
+	char sha[65];
+	struct db_unit_start st = unit_start(j, sha);
+	int r;
+
 	r = JOB_DB(j, db_unit_begin(j->env->db, &st, &j->unit_id, e));
 	if (r < 0)
 		return err_prefix(e, r, "cannot record the unit on port '%s'", j->cur.port);
+	return job_run(j, e);
+}
+
+int job_begin_units(struct job *const *jobs, size_t n, struct err *e)
+{
+	_cleanup_free_ struct db_unit_start *st = NULL;
+	_cleanup_free_ int64_t *ids = NULL;
+	_cleanup_free_ char(*sha)[65] = NULL;
+	int r;
+
+	if (!n)
+		return 0;
+	st = calloc(n, sizeof(*st));
+	ids = calloc(n, sizeof(*ids));
+	sha = calloc(n, sizeof(*sha));
+	if (!st || !ids || !sha)
+		return err_set(e, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		st[i] = unit_start(jobs[i], sha[i]);
+	r = JOB_DB(jobs[0], db_units_begin_many(jobs[0]->env->db, st, n, ids, e));
+	if (r < 0)
+		return err_prefix(e, r, "cannot record the units of %zu boards", n);
+	for (size_t i = 0; i < n; i++)
+		jobs[i]->unit_id = ids[i];
+	return 0;
+}
+
+int job_run(struct job *j, struct err *e)
+{
+	struct log_ctx c;
+	int r;
+
 	j->started_ms = db_now_ms();
 	c = job_log_ctx(j, NULL, "running");
 	log_ev(LOG_INFO, LOG_ID_JOB_STARTED, &c, "Unit %lld started on port '%s' with recipe '%s'",

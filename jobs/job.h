@@ -119,6 +119,17 @@ int job_new(const struct job_env *env, const struct recipe *recipe, const struct
  */
 int job_start(struct job *j, struct err *e);
 
+/*
+ * job_start() split for a burst of boards (all jobs of one env): the
+ * 'running' rows of all n jobs in one transaction (one fsync), all or none;
+ * then job_run() for each.  No job may run before its row is durable, so a
+ * failed job_begin_units() leaves every job without a row (job_unit_id() 0)
+ * and returns -errno (db_error_is_storage() tells a full disk).
+ */
+int job_begin_units(struct job *const *jobs, size_t n, struct err *e);
+/* Start the thread of a job whose row is written (job_begin_units()). */
+int job_run(struct job *j, struct err *e);
+
 /* The database id of the unit (0 before job_start). */
 int64_t job_unit_id(const struct job *j);
 /* After job_join(): the unit's result could not be written yet and is

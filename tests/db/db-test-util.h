@@ -10,6 +10,7 @@
 #include "tests/lib/test.h"
 
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,46 @@ _unused_ static long long raw_int(const char *path, const char *sql)
 	v = strtoll(t, NULL, 10);
 	free(t);
 	return v;
+}
+
+/* Big-endian 32-bit word at p (the WAL's byte order). */
+static inline uint32_t wal_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * Transactions committed to the database at path since its WAL last
+ * restarted: the frames of the WAL's current generation (salts as in its
+ * header) whose "database size after commit" is set, one per commit
+ * (https://www.sqlite.org/fileformat2.html#walformat).  A commit is an
+ * fsync under synchronous=FULL, so this counts what a burst costs.
+ */
+_unused_ static long wal_commits(const char *path)
+{
+	unsigned char hdr[32], fh[24];
+	char wal[1024];
+	uint32_t page;
+	long n = 0;
+	FILE *f;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	f = fopen(wal, "rb");
+	if (!f)
+		return 0;
+	if (fread(hdr, 1, sizeof(hdr), f) != sizeof(hdr)) {
+		fclose(f);
+		return 0;
+	}
+	page = wal_be32(hdr + 8);
+	while (fread(fh, 1, sizeof(fh), f) == sizeof(fh) && !memcmp(fh + 8, hdr + 16, 8)) {
+		if (wal_be32(fh + 4))
+			n++;
+		if (fseek(f, (long)page, SEEK_CUR) < 0)
+			break;
+	}
+	fclose(f);
+	return n;
 }
 
 #define ASSERT_SQL_TEXT(path, sql, expect)                                                         \

@@ -5,12 +5,16 @@
  * behind flashctl.  The SIGKILL test is tests/db/test-db-crash.c.
  */
 #include "db/db.h"
+#include "db/pending.h"
 #include "db/query.h"
 #include "db/units.h"
 #include "tests/db/db-test-util.h"
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 static struct db *open_new(const char *name)
 {
@@ -111,6 +115,99 @@ TEST(db_unit_begin_writes_running_row)
 			"null");
 	ASSERT_TRUE(llabs(raw_int(p, sqlf("SELECT started_at FROM units WHERE id = %lld", id)) -
 			  db_now_ms()) < 5000);
+}
+
+/* n unit starts on ports 1-1.1 ... 1-1.n; ports holds their names. */
+static void burst_starts(struct db_unit_start *st, char (*ports)[16], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		snprintf(ports[i], sizeof(ports[i]), "1-1.%zu", i + 1);
+		st[i] = (struct db_unit_start){ .station = "station-1",
+						.port = ports[i],
+						.recipe = "stm32-app",
+						.recipe_sha256 = "ab12",
+						.vid = 0x0483,
+						.pid = 0xdf11,
+						.flashd_version = "0.1-test" };
+	}
+}
+
+TEST(db_units_begin_many_writes_a_burst_in_one_commit)
+{
+	_cleanup_db_ struct db *db = open_new("many.db");
+	const char *p = tpath("many.db");
+	struct db_unit_start st[32];
+	char ports[32][16];
+	int64_t ids[32], one;
+	struct err e = { 0 };
+	long c0;
+
+	burst_starts(st, ports, 32);
+	c0 = wal_commits(p);
+	ASSERT_OK(db_units_begin_many(db, st, 32, ids, &e));
+	/* 32 rows, one commit (one fsync): what a burst of boards costs. */
+	ASSERT_EQ(wal_commits(p) - c0, 1);
+	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM units WHERE result = 'running'"), 32);
+	for (size_t i = 0; i < 32; i++)
+		ASSERT_SQL_TEXT(p, sqlf("SELECT port FROM units WHERE id = %lld", (long long)ids[i]),
+				ports[i]);
+	/* The measure itself: db_unit_begin() is one commit per row. */
+	c0 = wal_commits(p);
+	ASSERT_OK(db_unit_begin(db, &st[0], &one, &e));
+	ASSERT_OK(db_unit_begin(db, &st[1], &one, &e));
+	ASSERT_EQ(wal_commits(p) - c0, 2);
+}
+
+TEST(db_units_begin_many_writes_none_when_one_is_refused)
+{
+	_cleanup_db_ struct db *db = open_new("many-bad.db");
+	const char *p = tpath("many-bad.db");
+	struct db_unit_start st[4];
+	char ports[4][16];
+	int64_t ids[4] = { -1, -1, -1, -1 };
+	struct err e = { 0 };
+
+	burst_starts(st, ports, 4);
+	st[2].recipe = NULL;
+	ASSERT_EQ(db_units_begin_many(db, st, 4, ids, &e), -EINVAL);
+	ASSERT_CONTAINS(e.msg, "recipe");
+	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM units"), 0);
+	for (size_t i = 0; i < 4; i++)
+		ASSERT_EQ(ids[i], 0);
+}
+
+/* A commit the disk refuses (RLIMIT_FSIZE at the WAL's size, as
+ * tests/db/test-pending.c fills it): no row, no id. */
+TEST(db_units_begin_many_writes_none_when_the_commit_fails)
+{
+	_cleanup_db_ struct db *db = open_new("many-full.db");
+	const char *p = tpath("many-full.db");
+	struct db_unit_start st[8];
+	char ports[8][16], wal[600];
+	int64_t ids[8];
+	struct err e = { 0 };
+	struct rlimit saved, rl;
+	struct stat sb;
+	int rc;
+
+	burst_starts(st, ports, 8);
+	snprintf(wal, sizeof(wal), "%s-wal", p);
+	ASSERT_OK(stat(wal, &sb));
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &saved);
+	rl = saved;
+	rl.rlim_cur = (rlim_t)sb.st_size;
+	ASSERT_OK(setrlimit(RLIMIT_FSIZE, &rl));
+	rc = db_units_begin_many(db, st, 8, ids, &e);
+	ASSERT_OK(setrlimit(RLIMIT_FSIZE, &saved));
+	ASSERT_TRUE(rc < 0);
+	ASSERT_TRUE(db_error_is_storage(rc));
+	for (size_t i = 0; i < 8; i++)
+		ASSERT_EQ(ids[i], 0);
+	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM units"), 0);
+	/* The handle is usable again once the disk has room. */
+	ASSERT_OK(db_units_begin_many(db, st, 8, ids, &e));
+	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM units"), 8);
 }
 
 TEST(db_unit_finish_sets_pass_and_duration)

@@ -70,6 +70,8 @@ static struct fake {
 	unsigned closes, pause_close_at; /* pause in the pause_close_at'th job_session_close() */
 	bool plan_writes; /* fastboot.flash writes verify_data at eMMC 0 (job-verify.c plan) */
 	bool pause_crc, bad_crc; /* the verify read-back: pause first / answer a wrong CRC */
+	bool units_at_open; /* record the fewest unit rows any job_session_open() saw */
+	long long min_units;
 	bool done;
 	enum job_result result;
 	char failed[64];
@@ -154,6 +156,8 @@ static void fake_reset(const struct step *steps, size_t n_steps)
 	fk.closes = fk.pause_close_at = 0;
 	fk.plan_writes = fk.pause_crc = fk.bad_crc = false;
 	fk.job = NULL;
+	fk.units_at_open = false;
+	fk.min_units = -1;
 	pthread_mutex_unlock(&fk.lock);
 }
 
@@ -161,6 +165,13 @@ int job_session_open(struct job *j, struct err *e)
 {
 	(void)e;
 	pthread_mutex_lock(&fk.lock);
+	if (fk.units_at_open) {
+		/* The first touch of the board: which rows are durable by now? */
+		long long n = raw_int(fk.db_path, "SELECT count(*) FROM units");
+
+		if (fk.min_units < 0 || n < fk.min_units)
+			fk.min_units = n;
+	}
 	/* Like the real one: a no-op while the session is open. */
 	if (!fk.session_open)
 		trace_add("open(%u)", j->cur.devnum);
@@ -1262,6 +1273,7 @@ TEST(db_failing_cancel_is_recorded_interrupted_with_its_reason)
 
 static struct {
 	hotplug_cb_t cb;
+	void (*burst)(void *ud, bool begin); /* hotplug_burst_cb_t */
 	void *ud;
 } hp;
 
@@ -1272,6 +1284,12 @@ int hotplug_new(sd_event *loop, hotplug_cb_t cb, void *userdata, struct hotplug 
 	hp.ud = userdata;
 	*ret = (struct hotplug *)&hp;
 	return 0;
+}
+
+void hotplug_set_burst(struct hotplug *h, void (*cb)(void *ud, bool begin))
+{
+	(void)h;
+	hp.burst = cb;
 }
 
 int hotplug_coldplug(struct hotplug *h)
@@ -1550,6 +1568,120 @@ TEST(station_db_failing_mid_job_takes_no_board_until_written)
 			"pass:SN3");
 	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units WHERE result = 'running'"), 0);
 	station_teardown();
+}
+
+/* ---- a burst of boards: one commit for their rows ------------------------ */
+
+#define BURST_N 8
+
+static const char *burst_port(unsigned i)
+{
+	static char buf[BURST_N][16];
+
+	snprintf(buf[i], sizeof(buf[i]), "1-%u", i + 3);
+	return buf[i];
+}
+
+/* BURST_N boards plugged at once, read in one go as flashd's hotplug reads
+ * its monitor (bracketed by the burst callback, if the station set one). */
+static void plug_burst(void)
+{
+	if (hp.burst)
+		hp.burst(hp.ud, true);
+	for (unsigned i = 0; i < BURST_N; i++)
+		hotplug_on(burst_port(i), HOTPLUG_ADD, 10 + i);
+	if (hp.burst)
+		hp.burst(hp.ud, false);
+}
+
+/* A station whose jobs all block in their first stage, recording at each
+ * job's first touch of its board how many unit rows were durable. */
+static void burst_setup(const char *name)
+{
+	struct step steps[BURST_N];
+
+	for (unsigned i = 0; i < BURST_N; i++)
+		steps[i] = (struct step){ ACT_BLOCK, 0 };
+	station_setup(name, 60, steps, BURST_N);
+	pthread_mutex_lock(&fk.lock);
+	fk.db_path = st_db;
+	fk.units_at_open = true;
+	pthread_mutex_unlock(&fk.lock);
+}
+
+/* Engine calls so far (the jobs' threads make them). */
+static size_t engine_calls(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&fk.lock);
+	n = fk.next;
+	pthread_mutex_unlock(&fk.lock);
+	return n;
+}
+
+static long long min_units_at_open(void)
+{
+	long long n;
+
+	pthread_mutex_lock(&fk.lock);
+	n = fk.min_units;
+	pthread_mutex_unlock(&fk.lock);
+	return n;
+}
+
+/* Every job blocks in its first stage: no stage row was written, so every
+ * commit since c0 is a unit row's (or the replay probe's). */
+static void assert_burst_running(long c0, long commits)
+{
+	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units WHERE result = 'running'"), BURST_N);
+	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM unit_stages"), 0);
+	ASSERT_EQ(wal_commits(st_db) - c0, commits);
+	/* No board was touched before all their rows were durable. */
+	ASSERT_EQ(min_units_at_open(), BURST_N);
+	for (unsigned i = 0; i < BURST_N; i++)
+		ASSERT_EQ(station_port_at(burst_port(i))->state, PORT_FLASHING);
+}
+
+TEST(station_burst_of_boards_is_one_commit_before_any_board_is_opened)
+{
+	long c0;
+
+	burst_setup("st-burst");
+	c0 = wal_commits(st_db);
+	plug_burst();
+	WAIT_UNTIL(fk.next == BURST_N);
+	/* One fsync for the 8 rows, not 8 in a row on the loop. */
+	assert_burst_running(c0, 1);
+	ASSERT_EQ(st->n_jobs, BURST_N);
+	station_abandon();
+}
+
+TEST(station_burst_whose_commit_fails_touches_no_board)
+{
+	long c0;
+
+	burst_setup("st-burstfull");
+	disk_full(st_db);
+	plug_burst();
+	/* The commit failed: no row, no job, each board waits untouched. */
+	for (unsigned i = 0; i < BURST_N; i++) {
+		ASSERT_EQ(station_port_at(burst_port(i))->state, PORT_QUEUED);
+		ASSERT_TRUE(!station_port_at(burst_port(i))->job);
+	}
+	ASSERT_TRUE(station_db_blocked(st));
+	ASSERT_EQ(st->n_jobs, 0);
+	loop_for(300);
+	ASSERT_STREQ(fk.trace, "");
+	ASSERT_EQ(raw_int(st_db, "SELECT count(*) FROM units"), 0);
+
+	/* Room again: the retry's probe write, then the waiting boards' rows
+	 * in one commit, then their jobs. */
+	c0 = wal_commits(st_db);
+	disk_freed();
+	LOOP_UNTIL(!station_db_blocked(st) && engine_calls() == BURST_N);
+	assert_burst_running(c0, 2);
+	station_abandon();
 }
 
 TEST(station_passed_unit_with_its_result_pending_is_not_flashed_again)
