@@ -267,16 +267,20 @@ int main(int argc, char **argv)
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 	}
-	rig.sched = sched_free(rig.sched);
+	/* Clients the command left behind may still be talking to the boards:
+	 * freeze board time now (their transfers complete at once), free the
+	 * timer thread only after simdev_fini() has ended their connections. */
+	sched_stop(rig.sched);
 	r = dump_write(&rig, dump_dir, child.status);
 	if (rig.rig_error || r < 0)
 		status = EXIT_RIG;
 	else
 		status = child.status;
 out:
-	rig.sched = sched_free(rig.sched);
+	sched_stop(rig.sched);
 	for (size_t i = 0; i < rig.n_devs; i++)
 		simdev_fini(&rig.devs[i]);
+	rig.sched = sched_free(rig.sched);
 	free(rig.devs);
 	g_queue_clear_full(&rig.opq, free);
 	testbed_free(&rig);

@@ -119,13 +119,17 @@ static void host_schedule(void *ctx, uint64_t delay_ns, void (*fn)(struct sim_bo
 {
 	struct simdev *d = ctx;
 	struct sched_call *c = malloc(sizeof(*c));
+	int r = -ENOMEM;
 
 	if (c)
 		*c = (struct sched_call){ d, fn, arg };
-	if (!c || sched_add_owned(d->rig->sched, delay_ns, sched_call_cb, c) < 0) {
-		rig_log("%s: out of memory scheduling a board timer", d->cfg->id);
+	if (c)
+		r = sched_add_owned(d->rig->sched, delay_ns, sched_call_cb, c);
+	if (r < 0)
 		free(c);
-	}
+	/* -ESHUTDOWN: the command has exited, the board's time has stopped. */
+	if (r == -ENOMEM)
+		rig_log("%s: out of memory scheduling a board timer", d->cfg->id);
 }
 
 static void event_cb(void *p)
