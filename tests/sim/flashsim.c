@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glib-unix.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -139,6 +140,16 @@ struct child {
 	GMainLoop *loop;
 };
 
+/* Boards with plug_on_sigusr1 arrive now (scenario.h). */
+static gboolean on_sigusr1(gpointer p)
+{
+	struct rig *r = p;
+
+	for (size_t i = 0; i < r->n_devs; i++)
+		simdev_plug_on_signal(&r->devs[i]);
+	return G_SOURCE_CONTINUE;
+}
+
 static void child_exited(GPid pid, gint wstatus, gpointer p)
 {
 	struct child *c = p;
@@ -252,6 +263,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	g_unix_signal_add(SIGUSR1, on_sigusr1, &rig);
 	/* The child inherits LD_PRELOAD (shim + umockdev) and UMOCKDEV_DIR. */
 	r = posix_spawnp(&pid, argv[optind], NULL, NULL, argv + optind, environ);
 	if (r) {

@@ -232,6 +232,8 @@ int simdev_start(struct simdev *d)
 {
 	const struct scn_board *c = d->cfg;
 
+	if (c->plug_on_sigusr1)
+		return 0; /* simdev_plug_on_signal() */
 	if (c->plug_ms == 0) {
 		int r;
 
@@ -247,6 +249,15 @@ int simdev_start(struct simdev *d)
 	if (c->replug_ms != SCN_NO_TIME)
 		g_timeout_add((guint)c->replug_ms, replug_cb, d);
 	return 0;
+}
+
+void simdev_plug_on_signal(struct simdev *d)
+{
+	if (!d->cfg->plug_on_sigusr1 || d->signal_plugged)
+		return;
+	rig_debug("%s: plugged on SIGUSR1", d->cfg->id);
+	d->signal_plugged = true;
+	plug_cb(d);
 }
 
 void simdev_fini(struct simdev *d)
