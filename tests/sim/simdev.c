@@ -253,11 +253,14 @@ int simdev_start(struct simdev *d)
 
 void simdev_plug_on_signal(struct simdev *d)
 {
-	if (!d->cfg->plug_on_sigusr1 || d->signal_plugged)
+	if (!(d->cfg->plug_on_sigusr1 || d->cfg->replug_on_sigusr1) || d->signal_plugged)
 		return;
-	rig_debug("%s: plugged on SIGUSR1", d->cfg->id);
+	rig_debug("%s: %splugged on SIGUSR1", d->cfg->id, d->cfg->plug_on_sigusr1 ? "" : "re");
 	d->signal_plugged = true;
-	plug_cb(d);
+	if (d->cfg->plug_on_sigusr1)
+		plug_cb(d);
+	else
+		replug_cb(d);
 }
 
 void simdev_fini(struct simdev *d)
