@@ -372,9 +372,9 @@ fi
 left=0
 for db in "$tmp"/*.db; do
 	n=$(q "$db" "SELECT count(*) FROM units WHERE result = 'running'")
-	[ "$n" = 0 ] || left=$((left + 1))
+	[ "$n" = 0 ] || { left=$((left + 1)); which="${which:-} ${db##*/}: $n;"; }
 done
-[ "$left" = 0 ] && ok job_imx_no_unit_left_running || nok job_imx_no_unit_left_running "$left databases"
+[ "$left" = 0 ] && ok job_imx_no_unit_left_running || nok job_imx_no_unit_left_running "$left databases:${which:-}"
 
 # --- issue #15: the seed flow from a blank eMMC (no partition table) ---------
 # GPT variant: table, U-Boot to the boot0 hardware partition and boot from
