@@ -142,7 +142,7 @@ static void recover_pools(struct station *s)
 	int n;
 
 	pthread_mutex_lock(&s->db_lock);
-	n = db_pool_recover(s->db, &e);
+	n = db_pool_recover(s->db, s->cfg.station, &e);
 	pthread_mutex_unlock(&s->db_lock);
 	if (n < 0)
 		log_msg(LOG_ERR, "Cannot settle the pool values of interrupted units: %s", e.msg);
@@ -263,7 +263,7 @@ static int db_try_replay(struct station *s)
 	pthread_mutex_lock(&s->db_lock);
 	r = db_pending_replay(s->pending, s->db, &st, &e);
 	if (r >= 0 && s->recover_deferred)
-		n = db_recover_interrupted(s->db, &e);
+		n = db_recover_interrupted(s->db, s->cfg.station, &e);
 	pthread_mutex_unlock(&s->db_lock);
 	if (r < 0) {
 		log_msg(LOG_DEBUG, "Database still not writable: %s", e.msg);
@@ -1318,7 +1318,7 @@ static int setup_db(struct station *s)
 	r = setup_pending(s);
 	if (r < 0)
 		return r;
-	r = s->recover_deferred ? 0 : db_recover_interrupted(s->db, &e);
+	r = s->recover_deferred ? 0 : db_recover_interrupted(s->db, s->cfg.station, &e);
 	if (r < 0) {
 		log_msg(LOG_ERR, "Cannot recover interrupted units: %s", e.msg);
 		return r;

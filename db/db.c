@@ -320,16 +320,20 @@ int db_open(const char *path, unsigned flags, struct db **ret, struct err *err)
 	return 0;
 }
 
-int db_recover_interrupted(struct db *db, struct err *err)
+int db_recover_interrupted(struct db *db, const char *station, struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	int rc;
 
+	/* Only this station's rows: another flashd sharing the file may be
+	 * running its units right now (tests/jobs/test-job-identity-many-sim.sh). */
 	rc = sqlite3_prepare_v2(db->sql,
 				"UPDATE units SET result = 'interrupted', error = coalesce(error, "
 				"'flashd stopped while the unit was running (recovered at start)') "
-				"WHERE result = 'running'",
+				"WHERE result = 'running' AND (?1 IS NULL OR station = ?1)",
 				-1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(s, 1, station, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)

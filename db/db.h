@@ -81,12 +81,15 @@ static inline void db_closep(struct db **db)
 #define _cleanup_db_ _cleanup_(db_closep)
 
 /*
- * Turn every unit left 'running' (the daemon died during a job) into
- * 'interrupted', with an error saying so; finished_at and duration_ms stay
- * NULL because the time of the crash is unknown.  Call once at daemon
- * start, before any job begins.  Returns the number of rows changed.
+ * Turn every unit of station left 'running' (the daemon died during a job)
+ * into 'interrupted', with an error saying so; finished_at and duration_ms
+ * stay NULL because the time of the crash is unknown.  Call once at daemon
+ * start, before any job begins.  Units of other stations are left alone:
+ * stations may share one database file, and another station's flashd may
+ * be running them.  station NULL: every station's (tools, with no flashd
+ * running).  Returns the number of rows changed.
  */
-int db_recover_interrupted(struct db *db, struct err *err);
+int db_recover_interrupted(struct db *db, const char *station, struct err *err);
 
 /* Schema version of the open database (PRAGMA user_version), or -errno. */
 int db_schema_version(struct db *db, struct err *err);

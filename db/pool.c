@@ -697,20 +697,23 @@ struct held_unit {
 	enum db_result result;
 };
 
-static int recover_locked(struct db *db, struct err *err)
+static int recover_locked(struct db *db, const char *station, struct err *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *s = NULL;
 	_cleanup_free_ struct held_unit *units = NULL;
 	size_t n = 0;
 	int rc, total = 0;
 
+	/* Another station's unit may be between its two finish calls now. */
 	rc = pool_prep(db,
 		       "SELECT DISTINCT i.unit_id, u.result FROM unit_identities i "
 		       "JOIN units u ON u.id = i.unit_id "
-		       "WHERE i.state = 'allocated' AND u.result != 'running'",
+		       "WHERE i.state = 'allocated' AND u.result != 'running' "
+		       "AND (?1 IS NULL OR u.station = ?1)",
 		       &s, err);
 	if (rc < 0)
 		return rc;
+	sqlite3_bind_text(s, 1, station, -1, SQLITE_STATIC);
 	/* Gather first: the settling statements change the rows this one walks. */
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct held_unit *u = realloc(units, (n + 1) * sizeof(*u));
@@ -732,13 +735,13 @@ static int recover_locked(struct db *db, struct err *err)
 	return total;
 }
 
-int db_pool_recover(struct db *db, struct err *err)
+int db_pool_recover(struct db *db, const char *station, struct err *err)
 {
 	int rc = pool_begin(db, err);
 
 	if (rc < 0)
 		return rc;
-	return pool_end(db, recover_locked(db, err), err);
+	return pool_end(db, recover_locked(db, station, err), err);
 }
 
 /* ---- counts ---- */

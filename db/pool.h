@@ -174,10 +174,11 @@ int db_pool_unit_finish(struct db *db, int64_t unit_id, enum db_result result, b
 
 /*
  * Settle, as db_pool_unit_finish() would with device_written false, the
- * allocated values of every unit no longer 'running' (call after
- * db_recover_interrupted()).  Returns the number of values settled.
+ * allocated values of every unit of station no longer 'running' (call after
+ * db_recover_interrupted(), with the same station; NULL: every station's).
+ * Returns the number of values settled.
  */
-int db_pool_recover(struct db *db, struct err *err);
+int db_pool_recover(struct db *db, const char *station, struct err *err);
 
 /* A pool and its counts (values, not units).  Strings valid during the callback. */
 struct db_pool_row {

@@ -115,15 +115,27 @@ int dfu_func_desc_parse(const uint8_t *p, size_t len, struct dfu_func_desc *ret,
 	return err_set(e, -ENOENT, "no DFU functional descriptor");
 }
 
+/* A place without the descriptor is no failure while others remain: its
+ * -ENOENT must not stay in e, where it would win over (first failure wins)
+ * and name the next real failure (seen: a string descriptor read failing
+ * under load reported as "no DFU functional descriptor"). */
+static void tolerate_enoent(struct err *e, bool had_error)
+{
+	if (!had_error)
+		err_clear(e);
+}
+
 int dfu_func_desc_find(const struct libusb_config_descriptor *cfg, uint8_t intf,
 		       struct dfu_func_desc *ret, struct err *e)
 {
+	bool had_error = e && e->code;
 	int r;
 
 	r = dfu_func_desc_parse(cfg->extra, cfg->extra_length > 0 ? (size_t)cfg->extra_length : 0,
 				ret, e);
 	if (r != -ENOENT)
 		return r;
+	tolerate_enoent(e, had_error);
 	for (int i = 0; i < cfg->bNumInterfaces; i++) {
 		const struct libusb_interface *it = &cfg->interface[i];
 
@@ -137,6 +149,7 @@ int dfu_func_desc_find(const struct libusb_config_descriptor *cfg, uint8_t intf,
 				ret, e);
 			if (r != -ENOENT)
 				return r;
+			tolerate_enoent(e, had_error);
 		}
 	}
 	return err_set(e, -ENOENT, "interface %u: no DFU functional descriptor", intf);

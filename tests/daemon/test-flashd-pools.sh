@@ -54,8 +54,9 @@ for _ in 1 2 3 4; do "$pooltool" "$db" pass serial >/dev/null; done
 check "before: four units running with allocated values" \
 	"$(q "SELECT count(*) FROM unit_identities WHERE state = 'allocated'")" 4
 
+# The station pool-crash-tool's units belong to: flashd recovers only its own.
 cat >"$tmp/flashd.conf" <<EOF
-station = pool-line
+station = station-1
 allow_ports = 1-1.*
 EOF
 mkdir -p "$tmp/recipes"

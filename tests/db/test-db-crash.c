@@ -115,7 +115,7 @@ TEST(db_sigkill_mid_job_leaves_interrupted_row_and_intact_file)
 
 	/* The daemon starts again. */
 	ASSERT_OK(db_open(p, 0, &db, &e));
-	recovered = db_recover_interrupted(db, &e);
+	recovered = db_recover_interrupted(db, NULL, &e);
 	ASSERT_OK(recovered);
 	/* The never-finished unit, plus the one in flight at the kill if any. */
 	ASSERT_TRUE(recovered == 1 || recovered == 2);

@@ -398,8 +398,8 @@ TEST(db_recover_interrupted_turns_running_into_interrupted)
 	db = db_close(db); /* the daemon dies with a and c running */
 
 	ASSERT_OK(db_open(p, 0, &db, &e));
-	ASSERT_EQ(db_recover_interrupted(db, &e), 2);
-	ASSERT_EQ(db_recover_interrupted(db, &e), 0);
+	ASSERT_EQ(db_recover_interrupted(db, NULL, &e), 2);
+	ASSERT_EQ(db_recover_interrupted(db, NULL, &e), 0);
 	db = db_close(db);
 	ASSERT_SQL_TEXT(p, sqlf("SELECT result FROM units WHERE id = %lld", a), "interrupted");
 	ASSERT_SQL_TEXT(p, sqlf("SELECT result FROM units WHERE id = %lld", b), "pass");
@@ -408,6 +408,21 @@ TEST(db_recover_interrupted_turns_running_into_interrupted)
 			"flashd stopped while the unit was running (recovered at start)");
 	ASSERT_SQL_TEXT(p, sqlf("SELECT typeof(duration_ms) FROM units WHERE id = %lld", c),
 			"null");
+}
+
+/* Stations sharing one file: a flashd starting recovers its own units only. */
+TEST(db_recover_interrupted_scoped_to_the_station)
+{
+	const char *p = tpath("recover-st.db");
+	struct err e = { 0 };
+	struct db *db = open_new("recover-st.db");
+	int64_t a = begin(db, "1-1", "r", "A", 0); /* station-1 */
+
+	ASSERT_EQ(db_recover_interrupted(db, "line-2", &e), 0);
+	ASSERT_SQL_TEXT(p, sqlf("SELECT result FROM units WHERE id = %lld", a), "running");
+	ASSERT_EQ(db_recover_interrupted(db, "station-1", &e), 1);
+	ASSERT_SQL_TEXT(p, sqlf("SELECT result FROM units WHERE id = %lld", a), "interrupted");
+	db_close(db);
 }
 
 TEST(db_open_refuses_newer_schema)
@@ -519,7 +534,7 @@ TEST(db_readonly_handle_cannot_write)
 	db = db_close(db);
 	ASSERT_OK(db_open(p, DB_OPEN_READONLY, &db, &e));
 	ASSERT_EQ(db_unit_begin(db, &st, &id, &e), -EACCES);
-	ASSERT_EQ(db_recover_interrupted(db, &e), -EACCES);
+	ASSERT_EQ(db_recover_interrupted(db, NULL, &e), -EACCES);
 	db = db_close(db);
 }
 

@@ -138,8 +138,8 @@ TEST(outbox_recovered_unit_writes_one_entry)
 	struct err e = { 0 };
 	int64_t id = begin(db, "SN4");
 
-	ASSERT_EQ(db_recover_interrupted(db, &e), 1);
-	ASSERT_EQ(db_recover_interrupted(db, &e), 0);
+	ASSERT_EQ(db_recover_interrupted(db, NULL, &e), 1);
+	ASSERT_EQ(db_recover_interrupted(db, NULL, &e), 0);
 	db_close(db);
 	ASSERT_EQ(entries(p, id), 1);
 	ASSERT_SQL_TEXT(p, "SELECT json_extract(payload, '$.result') FROM outbox", "interrupted");

@@ -405,12 +405,12 @@ TEST(pool_recover_settles_values_of_crashed_units_by_policy)
 	db_close(db);
 
 	db = open_db("recover.db", false);
-	ASSERT_EQ(db_recover_interrupted(db, &e), 2);
-	ASSERT_EQ(db_pool_recover(db, &e), 3);
+	ASSERT_EQ(db_recover_interrupted(db, NULL, &e), 2);
+	ASSERT_EQ(db_pool_recover(db, NULL, &e), 3);
 	ASSERT_STATE(p, "serials", 1, "free:-");
 	ASSERT_STATE(p, "serials", 2, "burned:2");
 	ASSERT_STATE(p, "serials", 3, "used:3");
-	ASSERT_EQ(db_pool_recover(db, &e), 0);
+	ASSERT_EQ(db_pool_recover(db, NULL, &e), 0);
 	ASSERT_EQ(count_problems(db), 0);
 	db_close(db);
 }
@@ -766,8 +766,8 @@ TEST(pool_sigkill_at_random_moments_keeps_every_value_in_one_state)
 
 		/* flashd starts again. */
 		db = open_db("kill.db", false);
-		ASSERT_OK(db_recover_interrupted(db, &e));
-		ASSERT_OK(db_pool_recover(db, &e));
+		ASSERT_OK(db_recover_interrupted(db, NULL, &e));
+		ASSERT_OK(db_pool_recover(db, NULL, &e));
 		ASSERT_EQ(count_problems(db), 0);
 		db_close(db);
 		ASSERT_EQ(raw_int(p,

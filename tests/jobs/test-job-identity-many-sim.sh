@@ -57,11 +57,10 @@ open(sys.argv[2], "w").write("\n".join(ports) + "\n")
 EOF
 # flashd, one instance a 32 boards, each its own station and flashsim, on
 # one database file and the same pools (stations sharing a database).  The
-# boards arrive 8 s after the start (both flashd up, also under load): a
-# flashd starting recovers EVERY unit left 'running' in the database
-# (interrupted, pool values settled), also those another live flashd is
-# running, so no instance may start while another runs a unit
-# (db_recover_interrupted() and db_pool_recover() are not scoped by station).
+# boards arrive 8 s after the start (both flashd up, also under load).  A
+# flashd starting recovers only its own station's units left 'running'
+# (db_recover_interrupted() and db_pool_recover() are scoped by station:
+# tests/daemon/test-flashd-shared-db.sh).
 mkdir -p "$tmp/recipes"
 cp -r "$recipes/images" "$tmp/recipes/"
 for r in stm32-l476 imx6q ingenic-t31; do

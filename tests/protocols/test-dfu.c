@@ -74,6 +74,28 @@ TEST(dfu_func_desc_missing_or_malformed)
 	ASSERT_STREQ(e.msg, "DFU functional descriptor: length 5 < 7");
 }
 
+/* Found in the interface after none in the configuration: success leaves no
+ * error behind, so the next real failure is reported as itself. */
+TEST(dfu_func_desc_find_in_interface_leaves_no_error)
+{
+	const uint8_t none[] = { 4, 0x24, 1, 2 };
+	const uint8_t func[] = { 9, 0x21, 0x0b, 0xff, 0x00, 0x00, 0x08, 0x1a, 0x01 };
+	struct libusb_interface_descriptor alt = { .bInterfaceNumber = 0,
+						   .extra = func,
+						   .extra_length = sizeof(func) };
+	struct libusb_interface it = { .altsetting = &alt, .num_altsetting = 1 };
+	struct libusb_config_descriptor cfg = {
+		.bNumInterfaces = 1, .interface = &it, .extra = none, .extra_length = sizeof(none)
+	};
+	struct dfu_func_desc d;
+	struct err e = { 0 };
+
+	ASSERT_OK(dfu_func_desc_find(&cfg, 0, &d, &e));
+	ASSERT_EQ(d.transfer_size, 2048);
+	ASSERT_EQ(e.code, 0);
+	ASSERT_STREQ(e.msg, "");
+}
+
 /* One timed poll sent while busy: state is the reply's bState. */
 static enum dfu_hold learn(enum dfu_hold h, uint8_t state, uint64_t took_us)
 {

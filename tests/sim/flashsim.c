@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glib-unix.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -139,6 +140,16 @@ struct child {
 	GMainLoop *loop;
 };
 
+/* Boards with plug_on_sigusr1 arrive now (scenario.h). */
+static gboolean on_sigusr1(gpointer p)
+{
+	struct rig *r = p;
+
+	for (size_t i = 0; i < r->n_devs; i++)
+		simdev_plug_on_signal(&r->devs[i]);
+	return G_SOURCE_CONTINUE;
+}
+
 static void child_exited(GPid pid, gint wstatus, gpointer p)
 {
 	struct child *c = p;
@@ -253,6 +264,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	g_unix_signal_add(SIGUSR1, on_sigusr1, &rig);
 	/* The child inherits LD_PRELOAD (shim + umockdev) and UMOCKDEV_DIR. */
 	r = posix_spawnp(&pid, argv[optind], NULL, NULL, argv + optind, environ);
 	if (r) {
@@ -268,16 +280,20 @@ int main(int argc, char **argv)
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 	}
-	rig.sched = sched_free(rig.sched);
+	/* Clients the command left behind may still be talking to the boards:
+	 * freeze board time now (their transfers complete at once), free the
+	 * timer thread only after simdev_fini() has ended their connections. */
+	sched_stop(rig.sched);
 	r = dump_write(&rig, dump_dir, child.status);
 	if (rig.rig_error || r < 0)
 		status = EXIT_RIG;
 	else
 		status = child.status;
 out:
-	rig.sched = sched_free(rig.sched);
+	sched_stop(rig.sched);
 	for (size_t i = 0; i < rig.n_devs; i++)
 		simdev_fini(&rig.devs[i]);
+	rig.sched = sched_free(rig.sched);
 	free(rig.devs);
 	g_queue_clear_full(&rig.opq, free);
 	testbed_free(&rig);

@@ -47,6 +47,7 @@ struct simdev {
 	struct usbnode *node;  /* current enumeration; NULL when off the bus */
 	GPtrArray *old_nodes;  /* earlier enumerations, kept until the end for late clients */
 	bool cable;	       /* plugged in per scenario timeline */
+	bool signal_plugged;   /* plug_on_sigusr1: SIGUSR1 came */
 	bool enum_queued;      /* an enumerate request is queued on the main loop */
 	unsigned enumerations; /* how many times it appeared on the bus */
 	uint64_t ioctls;

@@ -198,6 +198,11 @@ static int parse_board(struct ctx *c, struct scenario *s, const cJSON *o, int id
 			r = get_ms(c, ch, jk, &b->replug_ms);
 			if (r < 0)
 				return r;
+		} else if (!strcmp(k, "plug_on_sigusr1") || !strcmp(k, "replug_on_sigusr1")) {
+			if (!cJSON_IsBool(ch))
+				return fail(c, -EINVAL, "%s: not true or false", jk);
+			*(k[0] == 'p' ? &b->plug_on_sigusr1 : &b->replug_on_sigusr1) =
+				cJSON_IsTrue(ch);
 		} else {
 			if (!strcmp(k, "timing") && cJSON_GetObjectItemCaseSensitive(ch, "scale"))
 				has_scale = true;
@@ -222,6 +227,16 @@ static int parse_board(struct ctx *c, struct scenario *s, const cJSON *o, int id
 			return fail(c, -EINVAL, "%s.port: '%s' already used by board '%s'", jp,
 				    b->port, s->boards[i].id);
 	}
+	if (b->plug_on_sigusr1 && (b->plug_ms != SCN_NO_TIME || b->unplug_ms != SCN_NO_TIME ||
+				   b->replug_ms != SCN_NO_TIME))
+		return fail(c, -EINVAL,
+			    "%s.plug_on_sigusr1: no plug_ms, unplug_ms or replug_ms with it", jp);
+	if (b->replug_on_sigusr1 &&
+	    (b->plug_on_sigusr1 || b->unplug_ms != SCN_NO_TIME || b->replug_ms != SCN_NO_TIME))
+		return fail(
+			c, -EINVAL,
+			"%s.replug_on_sigusr1: no plug_on_sigusr1, unplug_ms or replug_ms with it",
+			jp);
 	if (b->plug_ms == SCN_NO_TIME)
 		b->plug_ms = 0;
 	/* Without unplug_ms, replug_ms is a power cycle: the cable is pulled

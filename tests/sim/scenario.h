@@ -22,6 +22,12 @@ struct scn_board {
 	long plug_ms, unplug_ms, replug_ms; /* SCN_NO_TIME when absent */
 	struct sim_opt *opts;		    /* owned strings */
 	size_t n_opts;
+	/* Plugged when flashsim gets SIGUSR1 (COMMAND: kill -USR1 $PPID), not
+	 * at plug_ms: a test plugs it once what it waits for has happened. */
+	bool plug_on_sigusr1;
+	/* Power-cycled (as replug_ms alone) on SIGUSR1 instead: e.g. once a
+	 * fault's unit has failed. */
+	bool replug_on_sigusr1;
 };
 
 struct scenario {

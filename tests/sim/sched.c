@@ -137,20 +137,35 @@ int sched_new(struct sched **ret)
 	return 0;
 }
 
+void sched_stop(struct sched *s)
+{
+	bool joined;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	joined = s->stop;
+	s->stop = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	if (joined)
+		return;
+	pthread_join(s->thread, NULL);
+	/* Timers still pending at exit (a board's reboot scheduled as the
+	 * command ended) never run; free what they own. */
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n; i++)
+		if (s->heap[i].owned)
+			free(s->heap[i].arg);
+	s->n = 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
 struct sched *sched_free(struct sched *s)
 {
 	if (!s)
 		return NULL;
-	pthread_mutex_lock(&s->lock);
-	s->stop = true;
-	pthread_cond_signal(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	pthread_join(s->thread, NULL);
-	/* Timers still pending at exit (a board's reboot scheduled as the
-	 * command ended) never run; free what they own. */
-	for (size_t i = 0; i < s->n; i++)
-		if (s->heap[i].owned)
-			free(s->heap[i].arg);
+	sched_stop(s);
 	free(s->heap);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
@@ -165,6 +180,12 @@ static int add(struct sched *s, uint64_t delay_ns, sched_fn_t fn, void *arg, boo
 	};
 
 	pthread_mutex_lock(&s->lock);
+	/* Stopped: a client still talking to a board after the command exited
+	 * gets its transfer completed at once by the caller, never run later. */
+	if (s->stop) {
+		pthread_mutex_unlock(&s->lock);
+		return -ESHUTDOWN;
+	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
 		struct timer *h = realloc(s->heap, cap * sizeof(*h));

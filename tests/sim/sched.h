@@ -21,12 +21,17 @@ uint64_t sched_now_ns(void);
 
 /* Start the thread.  Returns 0 or -errno. */
 int sched_new(struct sched **ret);
-/* Stop the thread (pending timers are dropped, their args not freed) and free. */
+/* Stop the thread and drop pending timers (owned args freed); later
+ * sched_add() calls fail with -ESHUTDOWN, so threads still serving clients
+ * may go on calling it.  Idempotent. */
+void sched_stop(struct sched *s);
+/* Stop, then free: only once no other thread can call sched_add(). */
 struct sched *sched_free(struct sched *s);
 
-/* Run fn(arg) after delay_ns.  Returns 0 or -ENOMEM. */
+/* Run fn(arg) after delay_ns.  Returns 0, -ENOMEM, or -ESHUTDOWN once
+ * stopped (fn is not called; an owned arg stays the caller's). */
 int sched_add(struct sched *s, uint64_t delay_ns, sched_fn_t fn, void *arg);
-/* The same for a malloc'd arg that fn frees: freed by sched_free() if the
+/* The same for a malloc'd arg that fn frees: freed by sched_stop() if the
  * timer is still pending then. */
 int sched_add_owned(struct sched *s, uint64_t delay_ns, sched_fn_t fn, void *arg);
 

@@ -119,13 +119,17 @@ static void host_schedule(void *ctx, uint64_t delay_ns, void (*fn)(struct sim_bo
 {
 	struct simdev *d = ctx;
 	struct sched_call *c = malloc(sizeof(*c));
+	int r = -ENOMEM;
 
 	if (c)
 		*c = (struct sched_call){ d, fn, arg };
-	if (!c || sched_add_owned(d->rig->sched, delay_ns, sched_call_cb, c) < 0) {
-		rig_log("%s: out of memory scheduling a board timer", d->cfg->id);
+	if (c)
+		r = sched_add_owned(d->rig->sched, delay_ns, sched_call_cb, c);
+	if (r < 0)
 		free(c);
-	}
+	/* -ESHUTDOWN: the command has exited, the board's time has stopped. */
+	if (r == -ENOMEM)
+		rig_log("%s: out of memory scheduling a board timer", d->cfg->id);
 }
 
 static void event_cb(void *p)
@@ -228,6 +232,8 @@ int simdev_start(struct simdev *d)
 {
 	const struct scn_board *c = d->cfg;
 
+	if (c->plug_on_sigusr1)
+		return 0; /* simdev_plug_on_signal() */
 	if (c->plug_ms == 0) {
 		int r;
 
@@ -243,6 +249,18 @@ int simdev_start(struct simdev *d)
 	if (c->replug_ms != SCN_NO_TIME)
 		g_timeout_add((guint)c->replug_ms, replug_cb, d);
 	return 0;
+}
+
+void simdev_plug_on_signal(struct simdev *d)
+{
+	if (!(d->cfg->plug_on_sigusr1 || d->cfg->replug_on_sigusr1) || d->signal_plugged)
+		return;
+	rig_debug("%s: %splugged on SIGUSR1", d->cfg->id, d->cfg->plug_on_sigusr1 ? "" : "re");
+	d->signal_plugged = true;
+	if (d->cfg->plug_on_sigusr1)
+		plug_cb(d);
+	else
+		replug_cb(d);
 }
 
 void simdev_fini(struct simdev *d)

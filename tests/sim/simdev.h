@@ -18,6 +18,9 @@ int simdev_init(struct simdev *d, struct rig *r, const struct scn_board *cfg, ch
 /* Arm the scenario timeline relative to now.  Boards with plug_ms 0 are
  * enumerated at once.  Main thread.  Returns 0 or -errno. */
 int simdev_start(struct simdev *d);
+/* Plug a plug_on_sigusr1 board in, or power-cycle a replug_on_sigusr1 one,
+ * once (flashsim got SIGUSR1).  Main thread. */
+void simdev_plug_on_signal(struct simdev *d);
 /* Remove from the bus and free everything (sched stopped, main thread). */
 void simdev_fini(struct simdev *d);
 

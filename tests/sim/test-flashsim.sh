@@ -132,6 +132,24 @@ t=exit_status_is_the_commands
 "$sim" --scenario "$tmp/node.json" -- sh -c 'exit 7' >/dev/null 2>&1
 [ $? -eq 7 ] && pass $t || fail $t
 
+# --- the command exits while a client it left in the background is still
+#     transferring: flashsim ends with the command's status (it crashed in
+#     teardown: a transfer scheduled on the freed timer thread).  Several
+#     rounds, the crash was a race.
+t=command_exiting_mid_background_transfer_keeps_its_status
+echo '{ "boards": [ { "id": "a", "type": "stm32f405-dfuse", "port": "1-1" } ] }' >"$tmp/bg.json"
+bad=
+for i in 1 2 3 4 5 6; do
+	rm -f "$tmp/bg$i.bin"
+	"$sim" --scenario "$tmp/bg.json" --dump-dir "$tmp/bgd" -- sh -c \
+		"dfu-util -a 0 -s 0x08000000:1048576 -U $tmp/bg$i.bin >$tmp/bgc$i.out 2>&1 &
+		n=0; until [ -s $tmp/bg$i.bin ] || [ \$n -ge 400 ]; do sleep 0.05; n=\$((n + 1)); done
+		[ -s $tmp/bg$i.bin ] && exit 5; exit 9" >"$tmp/bg$i.out" 2>&1
+	rc=$?
+	[ $rc -eq 5 ] || bad="$bad round $i: exit $rc;"
+done
+if [ -z "$bad" ]; then pass $t; else echo "#   $bad"; fail $t "$tmp/bg1.out"; fi
+
 # --- a SuperSpeed gadget needs a part with a USB3 controller and a USB3 hub
 t=superspeed_fastboot_needs_usb3_part_and_hub
 echo '{"boards":[{"id":"mm","type":"imx8mm-sdp","port":"1-1","fastboot_speed":"super"}]}' >"$tmp/ss1.json"

@@ -26,7 +26,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (argc == 3) {
-		n = db_recover_interrupted(db, &e);
+		n = db_recover_interrupted(db, NULL, &e);
 		if (n < 0) {
 			fprintf(stderr, "db-init: %s\n", e.msg);
 			return 1;

@@ -150,10 +150,10 @@ static int cmd_recover(struct db *db)
 	struct err e = { 0 };
 	int n, m;
 
-	n = db_recover_interrupted(db, &e);
+	n = db_recover_interrupted(db, NULL, &e);
 	if (n < 0)
 		return fail("recover", &e);
-	m = db_pool_recover(db, &e);
+	m = db_pool_recover(db, NULL, &e);
 	if (m < 0)
 		return fail("pool recover", &e);
 	printf("interrupted %d settled %d\n", n, m);
