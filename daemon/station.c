@@ -23,6 +23,7 @@
 #include "daemon/port-progress.h"
 #include "db/pool.h"
 #include "db/query.h"
+#include "db/station-lock.h"
 #include "db/units.h"
 
 /* STATUS= is sent when its text changes, at most once per this many ms. */
@@ -1315,6 +1316,13 @@ static int setup_db(struct station *s)
 		log_msg(LOG_ERR, "Cannot open the database: %s", e.msg);
 		return r;
 	}
+	/* Before recovery: it must never run while this station's units are live. */
+	r = db_station_lock(s->cfg.database, s->cfg.station, &e);
+	if (r < 0) {
+		log_msg(LOG_ERR, "Refusing to start: %s", e.msg);
+		return r;
+	}
+	s->station_lock = r;
 	r = setup_pending(s);
 	if (r < 0)
 		return r;
@@ -1365,6 +1373,7 @@ int station_new(const struct station_options *o, struct station **ret)
 		return -ENOMEM;
 	s->wake_fd = -1;
 	s->loader.fd = -1;
+	s->station_lock = -1;
 	pthread_mutex_init(&s->db_lock, NULL);
 	s->deadline_pct = o->deadline_pct ? o->deadline_pct : 100;
 
@@ -1548,6 +1557,8 @@ struct station *station_free(struct station *s)
 	if (s->usb)
 		libusb_exit(s->usb);
 	db_close(s->db);
+	if (s->station_lock >= 0)
+		close(s->station_lock); /* after the database: no unit of ours is live */
 	db_pending_free(s->pending);
 	pool_watch_clear(&s->pools);
 	pthread_mutex_destroy(&s->db_lock);

@@ -74,6 +74,7 @@ struct station {
 
 	/* resources shared with jobs */
 	struct db *db;
+	int station_lock; /* db_station_lock() fd, -1 when not held */
 	pthread_mutex_t db_lock;
 	libusb_context *usb;
 	struct image_cache *images;

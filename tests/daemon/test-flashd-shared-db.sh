@@ -49,4 +49,34 @@ got=$(state)
 check flashd_start_recovers_its_own_stations_units \
 	"$([ $rc -eq 0 ] && [ "$got" = "interrupted released" ] && echo 0 || echo 1)" \
 	"rc=$rc unit $unit: $got (want: interrupted released)" "$(tail -3 "$tmp/flashd-station-1.log")"
+# Two flashd with one station name on one database would take each other's
+# live units for a crashed predecessor's: the second refuses to start.
+cat >"$tmp/twice.sh" <<'EOF'
+#!/usr/bin/env bash
+set -u
+t=$1 B=$FLASHD_BUILD
+run() { exec "$B/flashd" --config "$t/flashd.conf" --recipes "$t/recipes" --db "$t/f.db" --control "$t/ctl-$1" \
+	--station station-1 --log-stderr 2>"$t/twice-$1.log"; }
+run a &
+a=$!
+for _ in $(seq 400); do [ -S "$t/ctl-a" ] && break; sleep 0.05; done
+run b &
+b=$!
+for _ in $(seq 400); do kill -0 "$b" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$b" 2>/dev/null && { kill -TERM "$b"; echo "still running" >"$t/twice-b.state"; }
+wait "$b"
+echo "$?" >"$t/twice-b.rc"
+kill -0 "$a" && echo alive >"$t/twice-a.state"
+kill -TERM "$a"
+wait "$a"
+echo "$?" >"$t/twice-a.rc"
+EOF
+chmod +x "$tmp/twice.sh"
+timeout 60 "$sim" --scenario "$tmp/scenario.json" -- "$tmp/twice.sh" "$tmp" >"$tmp/twice.log" 2>&1
+brc=$(cat "$tmp/twice-b.rc" 2>/dev/null)
+check flashd_second_instance_of_a_station_refuses_to_start \
+	"$([ -n "$brc" ] && [ "$brc" != 0 ] && [ ! -e "$tmp/twice-b.state" ] &&
+		grep -q "another flashd (pid [1-9][0-9]*) runs station 'station-1' on database" "$tmp/twice-b.log" &&
+		[ "$(cat "$tmp/twice-a.state" 2>/dev/null)" = alive ] && [ "$(cat "$tmp/twice-a.rc")" = 0 ] &&
+		echo 0 || echo 1)" "second flashd rc ${brc:-?}" "$(tail -2 "$tmp/twice-b.log")"
 exit 0
