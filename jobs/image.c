@@ -13,6 +13,7 @@
 
 struct image_cache {
 	pthread_mutex_t lock; /* guards the list and every refcount */
+	pthread_cond_t loaded; /* an image's loading ended (loaded or dropped) */
 	struct image *list;
 };
 
@@ -23,6 +24,7 @@ int image_cache_new(struct image_cache **ret)
 	if (!c)
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->loaded, NULL);
 	*ret = c;
 	return 0;
 }
@@ -42,6 +44,7 @@ struct image_cache *image_cache_free(struct image_cache *c)
 		free(i);
 	}
 	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->loaded);
 	free(c);
 	return NULL;
 }
@@ -137,92 +140,116 @@ static int map_file(const char *path, struct image **ret, struct err *e)
 	return 0;
 }
 
-/* The cached image equal to img (same path and hash), or NULL.  c->lock held. */
-static struct image *find_locked(struct image_cache *c, const struct image *img)
+/* Drop a loading slot whose load failed; waiters look again (and load it themselves). */
+static void drop_slot(struct image_cache *c, struct image *slot)
 {
-	for (struct image *i = c->list; i; i = i->next)
-		if (!strcmp(i->path, img->path) &&
-		    !memcmp(i->sha256, img->sha256, RECIPE_SHA256_LEN))
-			return i;
-	return NULL;
-}
-
-/*
- * Put a freshly mapped img in the cache, or, when another job mapped the
- * same image meanwhile (both missed the cache at once), share that one and
- * drop img: one copy per image.  Stages take their image from the cache
- * again and keep its data pointer for the unit's verification while only
- * the job's own reference keeps it mapped, so both must be the same copy
- * (two copies: one job's pointer into the other's, unmapped when that job
- * ended; a SIGSEGV in the verification, issue 21 soak).
- */
-static int insert_or_share(struct image_cache *c, struct image *img, struct image **ret)
-{
-	struct image *have;
+	struct image **pp;
 
 	pthread_mutex_lock(&c->lock);
-	have = find_locked(c, img);
-	if (have) {
-		have->refs++;
-	} else {
-		img->next = c->list;
-		c->list = img;
-	}
+	for (pp = &c->list; *pp; pp = &(*pp)->next)
+		if (*pp == slot) {
+			*pp = slot->next;
+			break;
+		}
+	pthread_cond_broadcast(&c->loaded);
 	pthread_mutex_unlock(&c->lock);
-	if (have) {
-		if (img->data)
-			munmap((void *)img->data, img->size);
-		free(img->path);
-		free(img);
-		img = have;
-	}
-	*ret = img;
-	return 0;
+	free(slot->path);
+	free(slot);
 }
 
-int image_get(struct image_cache *c, const char *path, const uint8_t sha256[RECIPE_SHA256_LEN],
-	      struct image **ret, struct err *e)
+/* Copy, map and check path into slot (not yet visible as loaded). */
+static int load(struct image *slot, const char *path, struct err *e)
 {
 	struct recipe_sha256 h;
-	struct image *img;
+	uint8_t got_sha[RECIPE_SHA256_LEN];
 	char want[65], got[65];
+	struct image *img = NULL;
 	int r;
 
-	pthread_mutex_lock(&c->lock);
-	for (img = c->list; img; img = img->next)
-		if (!strcmp(img->path, path) && !memcmp(img->sha256, sha256, RECIPE_SHA256_LEN)) {
-			img->refs++;
-			pthread_mutex_unlock(&c->lock);
-			*ret = img;
-			return 0;
-		}
-	pthread_mutex_unlock(&c->lock);
-
-	/*
-	 * Copy and hash outside the lock: hashing 64 MiB must not stall other jobs.
-	 * A cached image is a sealed memfd, so reusing it needs no re-check.
-	 */
+	/* Copy and hash outside the lock: hashing 64 MiB must not stall other jobs. */
 	r = map_file(path, &img, e);
 	if (r < 0)
 		return r;
 	recipe_sha256_init(&h);
 	recipe_sha256_update(&h, img->data, img->size);
-	recipe_sha256_final(&h, img->sha256);
-	if (memcmp(img->sha256, sha256, RECIPE_SHA256_LEN)) {
-		recipe_sha256_hex(sha256, want);
-		recipe_sha256_hex(img->sha256, got);
-		img->refs = 0;
+	recipe_sha256_final(&h, got_sha);
+	if (memcmp(got_sha, slot->sha256, RECIPE_SHA256_LEN)) {
+		recipe_sha256_hex(slot->sha256, want);
+		recipe_sha256_hex(got_sha, got);
 		r = err_set(
 			e, -EILSEQ,
 			"image '%s' changed since the recipe was loaded: sha256 %s, recipe pins %s",
 			path, got, want);
 		if (img->data)
 			munmap((void *)img->data, img->size);
-		free(img->path);
-		free(img);
+	} else {
+		slot->data = img->data;
+		slot->size = img->size;
+	}
+	free(img->path);
+	free(img);
+	return r;
+}
+
+/*
+ * One copy per image, also when many jobs want it at once (64 boards
+ * plugged together): the first job to miss the cache puts a loading slot in
+ * it and copies the file; the others wait for that slot instead of each
+ * copying the file into a memfd of their own (64 x 64 MiB).  Stages take
+ * their image from the cache again and keep its data pointer for the unit's
+ * verification, so every job must get the same copy (two copies: one job's
+ * pointer into the other's, unmapped when that job ended; a SIGSEGV in the
+ * verification, issue 21 soak).  A cached image is a sealed memfd, so
+ * reusing it needs no re-check.
+ */
+int image_get(struct image_cache *c, const char *path, const uint8_t sha256[RECIPE_SHA256_LEN],
+	      struct image **ret, struct err *e)
+{
+	struct image *img, *slot;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		for (img = c->list; img; img = img->next)
+			if (!strcmp(img->path, path) &&
+			    !memcmp(img->sha256, sha256, RECIPE_SHA256_LEN))
+				break;
+		if (!img || !img->loading)
+			break;
+		pthread_cond_wait(&c->loaded, &c->lock);
+	}
+	if (img) {
+		img->refs++;
+		pthread_mutex_unlock(&c->lock);
+		*ret = img;
+		return 0;
+	}
+	slot = calloc(1, sizeof(*slot));
+	if (slot)
+		slot->path = strdup(path);
+	if (!slot || !slot->path) {
+		pthread_mutex_unlock(&c->lock);
+		free(slot);
+		return err_set(e, -ENOMEM, "out of memory mapping '%s'", path);
+	}
+	memcpy(slot->sha256, sha256, RECIPE_SHA256_LEN);
+	slot->refs = 1;
+	slot->loading = true;
+	slot->next = c->list;
+	c->list = slot;
+	pthread_mutex_unlock(&c->lock);
+
+	r = load(slot, path, e);
+	if (r < 0) {
+		drop_slot(c, slot);
 		return r;
 	}
-	return insert_or_share(c, img, ret);
+	pthread_mutex_lock(&c->lock);
+	slot->loading = false;
+	pthread_cond_broadcast(&c->loaded);
+	pthread_mutex_unlock(&c->lock);
+	*ret = slot;
+	return 0;
 }
 
 void image_put(struct image_cache *c, struct image *img)

@@ -20,6 +20,7 @@
 #ifndef FLASHD_JOBS_IMAGE_H
 #define FLASHD_JOBS_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,7 @@ struct image {
 	uint8_t sha256[RECIPE_SHA256_LEN];
 	/* private */
 	unsigned refs;
+	bool loading; /* a job is copying and hashing it; others wait (image_get) */
 	struct image *next;
 };
 

@@ -7,6 +7,7 @@
  */
 #include "jobs/recipe-ops.h"
 #include "jobs/recipe-private.h"
+#include "protocols/fastboot.h"
 #include "protocols/ingenic.h"
 #include "protocols/spinor_parts.h"
 
@@ -140,6 +141,18 @@ static bool fastboot_flash_supported(struct recipe_parser *p, const char *b,
 			       "crc32 of sparse image '%s' is not supported (its DONT_CARE blocks "
 			       "are unknown to the host)",
 			       a->image.file);
+		ok = false;
+	}
+	/* Without max_download the run downloads at most FB_SPARSE_CAP at once
+	 * (whatever the board's buffer), so a larger file never fits unsplit. */
+	if (a->sparse == RECIPE_SPARSE_NEVER && !a->max_download && a->image.path &&
+	    a->image.size > FB_SPARSE_CAP) {
+		recipe_jpath_key(jp, b, "file");
+		recipe_problem(p, jp,
+			       "'%s' (%" PRIu64 " bytes) is larger than the %u bytes downloaded at once "
+			       "without max_download and sparse is \"never\": give max_download (up to "
+			       "the board's max-download-size) or let it split (sparse \"auto\")",
+			       a->image.file, a->image.size, FB_SPARSE_CAP);
 		ok = false;
 	}
 	if (a->sparse == RECIPE_SPARSE_NEVER && a->max_download && a->image.path &&

@@ -206,6 +206,76 @@ TEST(shared_between_units_that_load_it_at_once)
 	teardown();
 }
 
+/* Bytes this process has read with read(2) so far (/proc/self/io rchar). */
+static unsigned long long bytes_read(void)
+{
+	unsigned long long v = 0;
+	char line[128];
+	FILE *f = fopen("/proc/self/io", "re");
+
+	ASSERT_TRUE(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "rchar: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* 64 boards plugged together want one image: the file is copied once, not
+ * once per job that missed the cache (64 x 64 MiB of memfds at once). */
+TEST(copied_once_when_units_want_it_at_once)
+{
+	enum { N = 8, ROUNDS = 5, BIG = 8 << 20 };
+	struct image_cache *c = NULL;
+	pthread_barrier_t go;
+	struct racer x[N];
+	pthread_t t[N];
+	struct recipe_sha256 h;
+	uint8_t *big = malloc(BIG);
+	char bigpath[300];
+	int fd;
+
+	setup();
+	ASSERT_TRUE(big != NULL);
+	for (size_t i = 0; i < BIG; i++)
+		big[i] = (uint8_t)(i * 13 + (i >> 12));
+	snprintf(bigpath, sizeof(bigpath), "%.200s/big.bin", tmp);
+	fd = open(bigpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(write(fd, big, BIG), BIG);
+	close(fd);
+	recipe_sha256_init(&h);
+	recipe_sha256_update(&h, big, BIG);
+	recipe_sha256_final(&h, pin); /* the racers take path and pin */
+	snprintf(path, sizeof(path), "%s", bigpath);
+	ASSERT_OK(image_cache_new(&c));
+	for (int round = 0; round < ROUNDS; round++) {
+		unsigned long long before = bytes_read(), copies;
+
+		pthread_barrier_init(&go, NULL, N);
+		for (int i = 0; i < N; i++) {
+			x[i] = (struct racer){ .c = c, .go = &go };
+			ASSERT_EQ(pthread_create(&t[i], NULL, race_get, &x[i]), 0);
+		}
+		for (int i = 0; i < N; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&go);
+		copies = (bytes_read() - before) / BIG;
+		for (int i = 0; i < N; i++) {
+			ASSERT_OK(x[i].r);
+			ASSERT_TRUE(x[i].img == x[0].img);
+		}
+		ASSERT_EQ(copies, 1ULL);
+		for (int i = 0; i < N; i++)
+			image_put(c, x[i].img);
+	}
+	image_cache_free(c);
+	free(big);
+	snprintf(path, sizeof(path), "%s/img.bin", tmp);
+	unlink(bigpath);
+	teardown();
+}
+
 TEST(fifo_refused)
 {
 	struct image_cache *c = NULL;

@@ -667,6 +667,43 @@ TEST(empty_image_is_refused)
 	recipe_diags_release(&d);
 }
 
+/* Without max_download the run downloads at most 16 MiB at once: a bigger
+ * file with sparse "never" could never be flashed, so check refuses it. */
+TEST(fastboot_unsplit_file_over_the_default_download_cap_is_refused)
+{
+	_cleanup_(recipe_freep) struct recipe *r = NULL;
+	struct recipe_diags d = RECIPE_DIAGS_INIT;
+	enum { BIG = (16 << 20) + 4096 };
+	uint8_t *big = calloc(1, BIG), digest[RECIPE_SHA256_LEN];
+	struct recipe_sha256 h;
+	char path[512], want[1024], hex[65], text[1024];
+
+	fixture();
+	ASSERT_TRUE(big != NULL);
+	write_file("big.bin", big, BIG);
+	recipe_sha256_init(&h);
+	recipe_sha256_update(&h, big, BIG);
+	recipe_sha256_final(&h, digest);
+	recipe_sha256_hex(digest, hex);
+	free(big);
+	snprintf(text, sizeof(text),
+		 "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+		 " { 'op': 'fastboot.flash', 'offset': '0x100000', 'file': 'big.bin', 'sha256': '%s',"
+		 "   'sparse': 'never' } ] }",
+		 hex);
+	write_recipe("bad.json", text, path, sizeof(path));
+	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
+	ASSERT_EQ(d.n, 1);
+	snprintf(want, sizeof(want),
+		 "%s: stages[0].file: 'big.bin' (16781312 bytes) is larger than the 16777216 bytes "
+		 "downloaded at once without max_download and sparse is \"never\": give "
+		 "max_download (up to the board's max-download-size) or let it split (sparse "
+		 "\"auto\")",
+		 path);
+	ASSERT_STREQ(d.msgs[0], want);
+	recipe_diags_release(&d);
+}
+
 TEST(symlink_out_of_directory_is_refused)
 {
 	_cleanup_(recipe_freep) struct recipe *r = NULL;
