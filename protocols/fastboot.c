@@ -23,7 +23,7 @@ struct fb {
 	fb_info_cb_t info;
 	void *info_ud;
 	bool claimed;
-	uint8_t *stage; /* FB_BULK_CHUNK bounce buffer for small segments */
+	uint8_t *stage; /* FB_STAGE_BYTES bounce buffer for small segments (data_put) */
 	size_t staged;
 };
 
@@ -281,6 +281,18 @@ static int data_flush(struct fb *f, unsigned int timeout, struct err *e)
 	return r;
 }
 
+/*
+ * Bounce buffer for small segments (sparse headers, small chunks).  Big runs
+ * go straight from the caller's buffer in FB_BULK_CHUNK transfers; the
+ * buffer only gathers what is small, so 64 KiB per session is enough (64
+ * boards downloading at once: 4 MiB, not 64 MiB of 1 MiB buffers).
+ */
+#define FB_STAGE_BYTES (64 * 1024)
+
+/* Every transfer but a download's last is whole 512-byte packets: a short
+ * packet mid-stream would end the device's request early. */
+#define FB_PACKET 512
+
 static int data_put(struct fb *f, const uint8_t *p, size_t len, unsigned int timeout, struct err *e)
 {
 	int r;
@@ -288,22 +300,28 @@ static int data_put(struct fb *f, const uint8_t *p, size_t len, unsigned int tim
 	while (len) {
 		size_t n;
 
-		if (!f->staged && len >= FB_BULK_CHUNK) {
-			r = bulk_out(f, p, FB_BULK_CHUNK, timeout, e);
+		if (!f->staged && len >= FB_STAGE_BYTES) {
+			n = len < FB_BULK_CHUNK ? len & ~(size_t)(FB_PACKET - 1) : FB_BULK_CHUNK;
+			r = bulk_out(f, p, n, timeout, e);
 			if (r < 0)
 				return r;
-			p += FB_BULK_CHUNK;
-			len -= FB_BULK_CHUNK;
+			p += n;
+			len -= n;
 			continue;
 		}
-		n = FB_BULK_CHUNK - f->staged;
+		/* Before a big run: top the staged bytes up to whole packets and send them. */
+		if (f->staged && len >= FB_STAGE_BYTES)
+			n = (FB_PACKET - f->staged % FB_PACKET) % FB_PACKET;
+		else
+			n = FB_STAGE_BYTES - f->staged;
 		if (n > len)
 			n = len;
 		memcpy(f->stage + f->staged, p, n);
 		f->staged += n;
 		p += n;
 		len -= n;
-		if (f->staged == FB_BULK_CHUNK) {
+		if (f->staged == FB_STAGE_BYTES ||
+		    (len >= FB_STAGE_BYTES && f->staged % FB_PACKET == 0)) {
 			r = data_flush(f, timeout, e);
 			if (r < 0)
 				return r;
@@ -327,7 +345,7 @@ int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n,
 	if (total == 0 || total > UINT32_MAX)
 		return err_set(e, -EINVAL, "download of %llu bytes", (unsigned long long)total);
 	if (!f->stage) {
-		f->stage = malloc(FB_BULK_CHUNK);
+		f->stage = malloc(FB_STAGE_BYTES);
 		if (!f->stage)
 			return err_set(e, -ENOMEM, "out of memory");
 	}
@@ -350,7 +368,12 @@ int fb_download_segs(struct fb *f, const struct sparse_seg *segs, size_t n,
 
 		/* Progress per MiB at most: slice big segments. */
 		while (left) {
-			size_t k = left < FB_BULK_CHUNK ? left : FB_BULK_CHUNK;
+			/* Slices end on the stream's MiB boundaries, so after a
+			 * header the transfers stay whole MiB (data_put). */
+			size_t k = FB_BULK_CHUNK - done % FB_BULK_CHUNK;
+
+			if (k > left)
+				k = left;
 
 			/* A failed write starts with the bytes still staged. */
 			at = done - f->staged;
