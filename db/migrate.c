@@ -264,11 +264,7 @@ static const char step_5_to_6[] =
 
 /* steps[N - 1] migrates version N to N + 1; version 1 is the first release. */
 static const char *const steps[] = {
-	step_1_to_2,
-	step_2_to_3,
-	step_3_to_4,
-	step_4_to_5,
-	step_5_to_6,
+	step_1_to_2, step_2_to_3, step_3_to_4, step_4_to_5, step_5_to_6,
 };
 
 static int count_tables(struct db *db, struct err *err)

@@ -22,7 +22,8 @@ static int lock_path(const char *db_path, const char *station, char *buf, size_t
 	for (const unsigned char *p = (const unsigned char *)station; *p; p++) {
 		bool plain = isalnum(*p) || *p == '.' || *p == '_' || *p == '-';
 
-		n = plain ? snprintf(buf + o, size - o, "%c", *p) : snprintf(buf + o, size - o, "%%%02X", *p);
+		n = plain ? snprintf(buf + o, size - o, "%c", *p)
+			  : snprintf(buf + o, size - o, "%%%02X", *p);
 		if (n < 0 || (size_t)n >= size - o)
 			return -ENAMETOOLONG;
 		o += (size_t)n;
@@ -67,7 +68,8 @@ int db_station_lock(const char *db_path, const char *station, struct err *err)
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
 		r = -errno;
 		close(fd);
-		return err_set(err, r, "cannot write the station lock '%s': %s", path, strerror(-r));
+		return err_set(err, r, "cannot write the station lock '%s': %s", path,
+			       strerror(-r));
 	}
 	return fd;
 }

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 struct image_cache {
-	pthread_mutex_t lock; /* guards the list and every refcount */
+	pthread_mutex_t lock;  /* guards the list and every refcount */
 	pthread_cond_t loaded; /* an image's loading ended (loaded or dropped) */
 	struct image *list;
 };

@@ -148,11 +148,12 @@ static bool fastboot_flash_supported(struct recipe_parser *p, const char *b,
 	if (a->sparse == RECIPE_SPARSE_NEVER && !a->max_download && a->image.path &&
 	    a->image.size > FB_SPARSE_CAP) {
 		recipe_jpath_key(jp, b, "file");
-		recipe_problem(p, jp,
-			       "'%s' (%" PRIu64 " bytes) is larger than the %u bytes downloaded at once "
-			       "without max_download and sparse is \"never\": give max_download (up to "
-			       "the board's max-download-size) or let it split (sparse \"auto\")",
-			       a->image.file, a->image.size, FB_SPARSE_CAP);
+		recipe_problem(
+			p, jp,
+			"'%s' (%" PRIu64 " bytes) is larger than the %u bytes downloaded at once "
+			"without max_download and sparse is \"never\": give max_download (up to "
+			"the board's max-download-size) or let it split (sparse \"auto\")",
+			a->image.file, a->image.size, FB_SPARSE_CAP);
 		ok = false;
 	}
 	if (a->sparse == RECIPE_SPARSE_NEVER && a->max_download && a->image.path &&

@@ -188,8 +188,9 @@ int usb_bulk_out_pieces(struct usb_dev *d, uint8_t ep, const void *buf, int len,
 		if (usb_now_ms() - t0 >= timeout_ms || (d->cancel && atomic_load(d->cancel)))
 			return r;
 		if (piece > USB_BULK_MIN_PIECE)
-			piece = piece / 2 > USB_BULK_MIN_PIECE ? (piece / 2) & ~(USB_BULK_MIN_PIECE - 1)
-							       : USB_BULK_MIN_PIECE;
+			piece = piece / 2 > USB_BULK_MIN_PIECE
+					? (piece / 2) & ~(USB_BULK_MIN_PIECE - 1)
+					: USB_BULK_MIN_PIECE;
 		else
 			usleep(USB_NO_MEM_WAIT_US);
 	}

@@ -105,8 +105,7 @@ static int write_metrics(const struct sync_status *s)
 		"# TYPE flashd_sync_updated_timestamp_seconds gauge\n"
 		"flashd_sync_updated_timestamp_seconds{station=\"%s\"} %lld\n",
 		st, !s->problem[0] && s->server[0], st, (long long)s->high_water, st,
-		(long long)s->lag, st, age_sec(s), st,
-		(long long)(db_now_ms() / 1000));
+		(long long)s->lag, st, age_sec(s), st, (long long)(db_now_ms() / 1000));
 	if (ferror(f))
 		r = -EIO;
 	if (fclose(f) != 0 && r == 0)

@@ -16,10 +16,10 @@ struct sync_status {
 	const char *station;	  /* label of the metrics; not owned */
 	const char *metrics_file; /* Prometheus text file, NULL or "" = none; not owned */
 	bool metrics_failed;	  /* told the journal once */
-	char server[256];	/* sync_pg_describe(), "" when not connected */
-	int64_t high_water;	/* -1: unknown */
-	int64_t lag, oldest_ms; /* entries after high_water; created_at of the first */
-	char problem[256];	/* last failure while down, "" when up */
+	char server[256];	  /* sync_pg_describe(), "" when not connected */
+	int64_t high_water;	  /* -1: unknown */
+	int64_t lag, oldest_ms;	  /* entries after high_water; created_at of the first */
+	char problem[256];	  /* last failure while down, "" when up */
 	int64_t last_lag_log_ms, last_notify_ms;
 	bool lagging;
 };

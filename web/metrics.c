@@ -319,7 +319,8 @@ static void print_sync(FILE *f, const char *path)
 	while (fgets(line, sizeof(line), in) && (total += strlen(line)) <= SYNC_METRICS_MAX) {
 		if (!strchr(line, '\n'))
 			break; /* a line too long is not flashd-sync's */
-		if (!strncmp(line, "flashd_sync_", 12) || !strncmp(line, "# HELP flashd_sync_", 19) ||
+		if (!strncmp(line, "flashd_sync_", 12) ||
+		    !strncmp(line, "# HELP flashd_sync_", 19) ||
 		    !strncmp(line, "# TYPE flashd_sync_", 19))
 			fputs(line, f);
 	}

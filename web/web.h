@@ -35,7 +35,7 @@ struct web_config {
 	char *events_socket;
 	char *control_socket; /* from flashd.conf unless set */
 	char *flashd_conf;
-	char *sync_metrics; /* flashd-sync's metrics file, appended to /metrics when present */
+	char *sync_metrics;   /* flashd-sync's metrics file, appended to /metrics when present */
 	struct config flashd; /* slot labels and layout; defaults if the file is absent */
 };
 

@@ -149,7 +149,8 @@ TEST(db_units_begin_many_writes_a_burst_in_one_commit)
 	ASSERT_EQ(wal_commits(p) - c0, 1);
 	ASSERT_EQ(raw_int(p, "SELECT count(*) FROM units WHERE result = 'running'"), 32);
 	for (size_t i = 0; i < 32; i++)
-		ASSERT_SQL_TEXT(p, sqlf("SELECT port FROM units WHERE id = %lld", (long long)ids[i]),
+		ASSERT_SQL_TEXT(p,
+				sqlf("SELECT port FROM units WHERE id = %lld", (long long)ids[i]),
 				ports[i]);
 	/* The measure itself: db_unit_begin() is one commit per row. */
 	c0 = wal_commits(p);

@@ -70,7 +70,7 @@ static struct fake {
 	unsigned closes, pause_close_at; /* pause in the pause_close_at'th job_session_close() */
 	bool plan_writes; /* fastboot.flash writes verify_data at eMMC 0 (job-verify.c plan) */
 	bool pause_crc, bad_crc; /* the verify read-back: pause first / answer a wrong CRC */
-	bool units_at_open; /* record the fewest unit rows any job_session_open() saw */
+	bool units_at_open;	 /* record the fewest unit rows any job_session_open() saw */
 	long long min_units;
 	bool done;
 	enum job_result result;

@@ -686,11 +686,12 @@ TEST(fastboot_unsplit_file_over_the_default_download_cap_is_refused)
 	recipe_sha256_final(&h, digest);
 	recipe_sha256_hex(digest, hex);
 	free(big);
-	snprintf(text, sizeof(text),
-		 "{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
-		 " { 'op': 'fastboot.flash', 'offset': '0x100000', 'file': 'big.bin', 'sha256': '%s',"
-		 "   'sparse': 'never' } ] }",
-		 hex);
+	snprintf(
+		text, sizeof(text),
+		"{ 'name': 'x', 'match': { 'vid': '0525', 'pid': 'a4a5' }, 'stages': ["
+		" { 'op': 'fastboot.flash', 'offset': '0x100000', 'file': 'big.bin', 'sha256': '%s',"
+		"   'sparse': 'never' } ] }",
+		hex);
 	write_recipe("bad.json", text, path, sizeof(path));
 	ASSERT_EQ(recipe_load(path, &r, &d), -EBADMSG);
 	ASSERT_EQ(d.n, 1);

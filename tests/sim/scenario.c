@@ -284,7 +284,8 @@ static int parse(struct ctx *c, struct scenario *s, const cJSON *root)
 	if (v) {
 		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 65536 ||
 		    v->valuedouble != (unsigned)v->valuedouble)
-			return fail(c, -EINVAL, "usbfs_memory_mb: not a whole number in [0, 65536]");
+			return fail(c, -EINVAL,
+				    "usbfs_memory_mb: not a whole number in [0, 65536]");
 		s->usbfs_memory_mb = (unsigned)v->valuedouble;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "usb3");

@@ -82,8 +82,8 @@ static const char *hcd_syspath(unsigned bus)
 void testbed_syspath(const char *port, char *buf, size_t len)
 {
 	/* The root hub "usbB" of the port's bus B ("2-1.3": usb2). */
-	size_t n = (size_t)snprintf(buf, len, "%s/usb%.*s", hcd_syspath(port_bus(port)), (int)strcspn(port, "-"),
-				    port);
+	size_t n = (size_t)snprintf(buf, len, "%s/usb%.*s", hcd_syspath(port_bus(port)),
+				    (int)strcspn(port, "-"), port);
 
 	for (size_t i = 2; port[i - 1] && n < len; i++) {
 		if (port[i] != '.' && port[i] != '\0')

@@ -115,7 +115,8 @@ static void fd_unref(struct usbfd *fd)
 
 static size_t urb_mem_charge(size_t len)
 {
-	return URB_MEM_OVERHEAD + len + (len + URB_MEM_SG_SIZE - 1) / URB_MEM_SG_SIZE * URB_MEM_SG_ENTRY;
+	return URB_MEM_OVERHEAD + len +
+	       (len + URB_MEM_SG_SIZE - 1) / URB_MEM_SG_SIZE * URB_MEM_SG_ENTRY;
 }
 
 static bool urb_mem_take(struct rig *rig, size_t amount)

@@ -179,22 +179,22 @@ enum {
 
 struct simfd {
 	int sock;
-	bool gone; /* flashsim ended the connection: the device is gone */
+	bool gone;	      /* flashsim ended the connection: the device is gone */
 	pthread_mutex_t lock; /* one request in flight per fd, as in the preload */
 };
 
 static struct simfd *simfds[SIMFD_MAX]; /* __atomic access */
 
 /* The libc (or umockdev) function behind us, looked up once. */
-#define NEXT(name, type)                                                   \
-	({                                                                 \
-		static __typeof__(type) fn_;                               \
-		__typeof__(type) f_ = __atomic_load_n(&fn_, __ATOMIC_ACQUIRE); \
-		if (!f_) {                                                 \
-			f_ = (__typeof__(type))dlsym(RTLD_NEXT, #name);    \
-			__atomic_store_n(&fn_, f_, __ATOMIC_RELEASE);      \
-		}                                                          \
-		f_;                                                        \
+#define NEXT(name, type)                                                                           \
+	({                                                                                         \
+		static __typeof__(type) fn_;                                                       \
+		__typeof__(type) f_ = __atomic_load_n(&fn_, __ATOMIC_ACQUIRE);                     \
+		if (!f_) {                                                                         \
+			f_ = (__typeof__(type))dlsym(RTLD_NEXT, #name);                            \
+			__atomic_store_n(&fn_, f_, __ATOMIC_RELEASE);                              \
+		}                                                                                  \
+		f_;                                                                                \
 	})
 
 static struct simfd *simfd_get(int fd)
@@ -255,7 +255,8 @@ static long sim_call(struct simfd *f, unsigned long cmd, unsigned long a1, unsig
 		}
 		r = sock_xfer(f->sock, (void *)m[1], m[2], m[0] == MSG_READ_MEM);
 		if (r < 0 && errno == EFAULT) {
-			fprintf(stderr, "flashsim-shim: bad client memory %#lx + %lu\n", m[1], m[2]);
+			fprintf(stderr, "flashsim-shim: bad client memory %#lx + %lu\n", m[1],
+				m[2]);
 			abort();
 		}
 	}
@@ -343,58 +344,58 @@ static void sim_close(int fd, struct simfd *f)
 	free(f);
 }
 
-#define WRAP_SIM_OPEN(name)                                                  \
-	int name(const char *path, int flags, ...)                           \
-	{                                                                    \
-		mode_t mode = 0;                                             \
-		int handled, fd;                                             \
-		if (flags & (O_CREAT | O_TMPFILE)) {                         \
-			va_list ap;                                          \
-			va_start(ap, flags);                                 \
-			mode = va_arg(ap, mode_t);                           \
-			va_end(ap);                                          \
-		}                                                            \
-		fd = sim_open(path, flags, mode, &handled);                  \
-		if (handled)                                                 \
-			return fd;                                           \
-		return NEXT(name, int (*)(const char *, int, ...))(path, flags, mode); \
+#define WRAP_SIM_OPEN(name)                                                                        \
+	int name(const char *path, int flags, ...)                                                 \
+	{                                                                                          \
+		mode_t mode = 0;                                                                   \
+		int handled, fd;                                                                   \
+		if (flags & (O_CREAT | O_TMPFILE)) {                                               \
+			va_list ap;                                                                \
+			va_start(ap, flags);                                                       \
+			mode = va_arg(ap, mode_t);                                                 \
+			va_end(ap);                                                                \
+		}                                                                                  \
+		fd = sim_open(path, flags, mode, &handled);                                        \
+		if (handled)                                                                       \
+			return fd;                                                                 \
+		return NEXT(name, int (*)(const char *, int, ...))(path, flags, mode);             \
 	}
 
-#define WRAP_SIM_OPEN2(name)                                                 \
-	int name(const char *path, int flags)                                \
-	{                                                                    \
-		int handled, fd = sim_open(path, flags, 0, &handled);        \
-		if (handled)                                                 \
-			return fd;                                           \
-		return NEXT(name, int (*)(const char *, int))(path, flags);  \
+#define WRAP_SIM_OPEN2(name)                                                                       \
+	int name(const char *path, int flags)                                                      \
+	{                                                                                          \
+		int handled, fd = sim_open(path, flags, 0, &handled);                              \
+		if (handled)                                                                       \
+			return fd;                                                                 \
+		return NEXT(name, int (*)(const char *, int))(path, flags);                        \
 	}
 
 /* openat() with an absolute path ignores dirfd; libusb and flashd use
  * absolute node paths. */
-#define WRAP_SIM_OPENAT(name)                                                \
-	int name(int dirfd, const char *path, int flags, ...)                \
-	{                                                                    \
-		mode_t mode = 0;                                             \
-		int handled, fd;                                             \
-		if (flags & (O_CREAT | O_TMPFILE)) {                         \
-			va_list ap;                                          \
-			va_start(ap, flags);                                 \
-			mode = va_arg(ap, mode_t);                           \
-			va_end(ap);                                          \
-		}                                                            \
-		fd = sim_open(path, flags, mode, &handled);                  \
-		if (handled)                                                 \
-			return fd;                                           \
+#define WRAP_SIM_OPENAT(name)                                                                      \
+	int name(int dirfd, const char *path, int flags, ...)                                      \
+	{                                                                                          \
+		mode_t mode = 0;                                                                   \
+		int handled, fd;                                                                   \
+		if (flags & (O_CREAT | O_TMPFILE)) {                                               \
+			va_list ap;                                                                \
+			va_start(ap, flags);                                                       \
+			mode = va_arg(ap, mode_t);                                                 \
+			va_end(ap);                                                                \
+		}                                                                                  \
+		fd = sim_open(path, flags, mode, &handled);                                        \
+		if (handled)                                                                       \
+			return fd;                                                                 \
 		return NEXT(name, int (*)(int, const char *, int, ...))(dirfd, path, flags, mode); \
 	}
 
-#define WRAP_SIM_OPENAT2(name)                                               \
-	int name(int dirfd, const char *path, int flags)                     \
-	{                                                                    \
-		int handled, fd = sim_open(path, flags, 0, &handled);        \
-		if (handled)                                                 \
-			return fd;                                           \
-		return NEXT(name, int (*)(int, const char *, int))(dirfd, path, flags); \
+#define WRAP_SIM_OPENAT2(name)                                                                     \
+	int name(int dirfd, const char *path, int flags)                                           \
+	{                                                                                          \
+		int handled, fd = sim_open(path, flags, 0, &handled);                              \
+		if (handled)                                                                       \
+			return fd;                                                                 \
+		return NEXT(name, int (*)(int, const char *, int))(dirfd, path, flags);            \
 	}
 
 WRAP_SIM_OPEN(open)
@@ -438,7 +439,6 @@ ssize_t write(int fd, const void *buf, size_t count)
 		return sim_call(f, MSG_REQ_WRITE, (unsigned long)buf, count);
 	return NEXT(write, ssize_t(*)(int, const void *, size_t))(fd, buf, count);
 }
-
 
 int close(int fd)
 {
