@@ -279,6 +279,23 @@ static int event_lock(struct rig *r)
 	return fd;
 }
 
+/* The shim only locks an existing file: its absence tells it the tree is
+ * being removed (see testbed_free()). */
+static int create_event_lock(struct rig *r)
+{
+	g_autofree char *path = g_build_filename(r->root, FLASHSIM_EVENT_LOCK, NULL);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		int err = -errno;
+
+		rig_log("cannot create %s: %s", path, strerror(-err));
+		return err;
+	}
+	close(fd);
+	return 0;
+}
+
 static void event_unlock(int fd)
 {
 	if (fd >= 0)
@@ -496,6 +513,9 @@ int testbed_new(struct rig *r)
 		return -ENXIO;
 	}
 	r->root = umockdev_testbed_get_root_dir(r->tb);
+	rr = create_event_lock(r);
+	if (rr < 0)
+		return rr;
 	r->next_devnum[0] = r->next_devnum[1] = 1;
 	rr = add_hub_dev(r, BUSNUM, HCD_SYSPATH "/usb1", "usb1", "0", root_hub_desc,
 			 sizeof(root_hub_desc), "xHCI Host Controller");
@@ -699,8 +719,13 @@ void testbed_remove_board(struct simdev *dev)
 
 void testbed_free(struct rig *r)
 {
+	/* umockdev removes the tree file by file and aborts on one gone under
+	 * it: a client still exiting must not unlink its socket meanwhile. */
+	int lk = r->tb ? event_lock(r) : -1;
+
 	if (r->tb)
 		g_object_unref(r->tb);
+	event_unlock(lk);
 	r->tb = NULL;
 	g_free(r->root);
 	r->root = NULL;

@@ -59,6 +59,9 @@ typedef int (*close_fn)(int);
 /*
  * Unlinks take flashsim's event lock: umockdev's sender lists the sockets and
  * then connects to each, and one unlinked in between aborts it (ENOENT).
+ * flashsim creates the lock file at start and holds the lock while umockdev
+ * removes the tree at exit (which aborts on a file gone under it too), so a
+ * missing lock file means that removal has begun: leave the socket to it.
  * Raw syscalls: umockdev's wrappers are not needed for a plain file.
  */
 static int event_lock(void)
@@ -70,7 +73,7 @@ static int event_lock(void)
 	if (!root)
 		return -1;
 	snprintf(path, sizeof(path), "%s/" FLASHSIM_EVENT_LOCK, root);
-	fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
 	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
 		syscall(SYS_close, fd);
 		fd = -1;
@@ -92,7 +95,8 @@ __attribute__((destructor)) static void shim_unlink_all(void)
 		if (bound[i].path[0]) {
 			if (lk < 0)
 				lk = event_lock();
-			unlink(bound[i].path);
+			if (lk >= 0)
+				unlink(bound[i].path);
 			bound[i].path[0] = '\0';
 		}
 	event_unlock(lk);
@@ -136,6 +140,11 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/event%d_%d", root, fd,
 			 (int)getpid());
 		lk = event_lock();
+		if (lk < 0) {
+			/* flashsim is removing the tree: no new files in it */
+			errno = ENODEV;
+			return -1;
+		}
 		unlink(sa.sun_path);
 		r = (int)syscall(SYS_bind, fd, (struct sockaddr *)&sa, sizeof(sa));
 		event_unlock(lk);
@@ -450,7 +459,8 @@ int close(int fd)
 		if (bound[i].path[0] && bound[i].fd == fd) {
 			int lk = event_lock();
 
-			unlink(bound[i].path);
+			if (lk >= 0)
+				unlink(bound[i].path);
 			bound[i].path[0] = '\0';
 			event_unlock(lk);
 		}
