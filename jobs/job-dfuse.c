@@ -94,8 +94,10 @@ static void plan_erases(struct job *j, unsigned tag)
 	}
 }
 
+/* read_back: the engine read the stage's bytes back after its last write
+ * and they matched (dfuse_download*() verify after all writes). */
 static void plan_write(struct job *j, const struct recipe_stage *st, uint8_t alt, uint32_t addr,
-		       const uint8_t *data, size_t len)
+		       const uint8_t *data, size_t len, bool read_back)
 {
 	const struct dfuse_layout *l = alt_layout(j, alt);
 	struct err ignore = { 0 };
@@ -108,6 +110,7 @@ static void plan_write(struct job *j, const struct recipe_stage *st, uint8_t alt
 			   .len = len,
 			   .data = data,
 			   .stage = (unsigned)(st - j->recipe->stages),
+			   .read_back_last = read_back,
 			   .unreadable = !l || dfuse_mem_check(l, addr, len, DFUSE_MEM_READABLE,
 							       &ignore) < 0
 						 ? "the alt's layout does not let the ROM read it"
@@ -153,7 +156,7 @@ static int download_dfu(struct job *j, const struct recipe_stage *st, const char
 		plan_erases(j, (unsigned)(st - j->recipe->stages));
 		for (uint32_t i = 0; i < tg->n_elements; i++)
 			plan_write(j, st, a->alt, tg->elements[i].address, tg->elements[i].data,
-				   tg->elements[i].size);
+				   tg->elements[i].size, res.verified);
 	}
 	snprintf(target, sizeof(target), "alt%u:dfu:%u elements", a->alt, tg->n_elements);
 	if (r >= 0 || res.bytes_written > 0)
@@ -260,7 +263,7 @@ int job_run_dfuse_download(struct job *j, const struct recipe_stage *st, const c
 	if (r >= 0) {
 		/* img->data stays mapped: the job holds its own reference (map_images()). */
 		plan_erases(j, (unsigned)(st - j->recipe->stages));
-		plan_write(j, st, a->alt, a->address, img->data, size);
+		plan_write(j, st, a->alt, a->address, img->data, size, res.verified);
 	}
 	image_put(j->env->images, img);
 

@@ -439,7 +439,9 @@ static int stage_write(struct job *j, const struct recipe_stage *st, const char 
 						    .addr = a->offset,
 						    .len = img->size,
 						    .data = img->data,
-						    .stage = (unsigned)(st - j->recipe->stages) });
+						    .stage = (unsigned)(st - j->recipe->stages),
+						    /* burner_write() reads back after all chunks */
+						    .read_back_last = res.verified });
 	img_size = img->size;
 	image_put(j->env->images, img);
 

@@ -70,6 +70,10 @@ struct job_range {
 	unsigned stage;		/* recipe index of the stage that wrote them */
 	uint64_t stage_len;	/* what that stage wrote there (set by job_plan_write) */
 	const char *unreadable; /* why the device cannot read them back, or NULL */
+	/* The stage read all its bytes back after its own last write and they
+	 * matched; cleared by any later write or erase of the same memory, so
+	 * while set the unit verify pass need not read them again. */
+	bool read_back_last;
 	/* A sparse image's FILL chunk: the bytes are fill[0..3] repeated, from
 	 * fill[0] at addr (job_plan_write rotates it when addr moves). */
 	bool is_fill;
@@ -220,13 +224,20 @@ void job_plan_release(struct job_plan *p);
 int job_plan_keep(struct job *j, void *buf);
 /* A read-back pass is due before `next` (NULL: after the last stage). */
 bool job_verify_due(const struct job *j, const struct recipe_stage *next);
+/* What a pass tells beside its result: text "" when there is nothing. */
+struct job_verify_note {
+	char text[ERR_MSG_MAX];
+	bool warning; /* some range could not be read back: not verified */
+};
 /*
  * Read every range of the plan back and compare; one image row (stage
- * "verify") per range.  Returns 0, or the first failure (-EILSEQ: bytes
- * lost, naming the stage, address and both CRCs).  note gets what could
- * not be read back, "" if everything was.
+ * "verify") per range.  A range its own stage read back after the job's
+ * last write to that memory is not read again (job_range.read_back_last).
+ * Returns 0, or the first failure (-EILSEQ: bytes lost, naming the stage,
+ * address and both CRCs).  note says what was not read back (a warning) or
+ * what the stages' own read-backs covered.
  */
-int job_verify(struct job *j, char *note, size_t note_size, struct err *e);
+int job_verify(struct job *j, struct job_verify_note *note, struct err *e);
 
 /* Per-family read-back for job-verify.c, on the open session. */
 int job_dfuse_read(struct job *j, uint8_t alt, uint32_t addr, uint8_t *buf, size_t len,

@@ -425,7 +425,8 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
  * "verify", with idx past the recipe's stages (n_stages + pass): the
  * recipe's indexes stay those of the file, and started_at orders the rows.
  * A pass that could not read some range back passes with a note in the
- * error column saying so: those rows are not verified.
+ * error column saying so: those rows are not verified.  The note also says
+ * how many ranges the stages' own read-backs covered (not read twice).
  */
 static int run_verify(struct job *j, unsigned next, struct err *e)
 {
@@ -433,7 +434,7 @@ static int run_verify(struct job *j, unsigned next, struct err *e)
 	int64_t started = db_now_ms();
 	uint64_t t0 = now_ms();
 	struct db_rec rec = { .kind = DB_REC_STAGE, .unit_id = j->unit_id };
-	char note[ERR_MSG_MAX] = "";
+	struct job_verify_note note = { 0 };
 	struct log_ctx c;
 	int r;
 
@@ -448,16 +449,16 @@ static int run_verify(struct job *j, unsigned next, struct err *e)
 	r = job_session_open(j, e);
 	job_progress_unit_verify(j);
 	if (r >= 0)
-		r = job_verify(j, note, sizeof(note), e);
+		r = job_verify(j, &note, e);
 	r = stopped(j, r, "verify", e);
 	rec.u.stage = (struct db_unit_stage){
 		.idx = (int)idx,
 		.name = "verify",
 		.result = r < 0 ? (r == -ECANCELED ? DB_RESULT_INTERRUPTED : DB_RESULT_FAIL)
 				: DB_RESULT_PASS,
-		.error = r < 0	   ? e->msg
-			 : note[0] ? note
-				   : NULL,
+		.error = r < 0		? e->msg
+			 : note.text[0] ? note.text
+					: NULL,
 		.started_at = started,
 		.duration_ms = (int64_t)(now_ms() - t0),
 	};
@@ -467,9 +468,9 @@ static int run_verify(struct job *j, unsigned next, struct err *e)
 		log_ev(LOG_ERR, LOG_ID_STAGE, &c, "Stage %u 'verify' failed on port '%s': %s", idx,
 		       j->cur.port, e->msg);
 	else
-		log_ev(note[0] ? LOG_WARNING : LOG_INFO, LOG_ID_STAGE, &c,
+		log_ev(note.warning ? LOG_WARNING : LOG_INFO, LOG_ID_STAGE, &c,
 		       "Stage %u 'verify' done in %llu ms%s%s", idx,
-		       (unsigned long long)(now_ms() - t0), note[0] ? ": " : "", note);
+		       (unsigned long long)(now_ms() - t0), note.text[0] ? ": " : "", note.text);
 	return r;
 }
 

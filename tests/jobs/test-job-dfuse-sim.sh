@@ -329,6 +329,19 @@ else
 	nok "dfuse_verify_runs_before_the_leave_and_passes" "rc=$rc order=$order verified rows=$vrows" "$(tail -3 "$tmp/undisturbed.log")"
 fi
 
+# "high" read its bytes back after the job's last write: the pass does not
+# read them a third time (its row carries the CRC the match proved); "low"
+# was written before "high" (which could disturb it) and is read again.
+note=$(q "$tmp/undisturbed.db" "SELECT error FROM unit_stages WHERE name = 'verify'")
+high_crc=$(python3 -c 'import zlib,sys; print(zlib.crc32(open(sys.argv[1],"rb").read()))' "$tmp/r/images/high.bin")
+hrow=$(q "$tmp/undisturbed.db" "SELECT verified || '|' || host_crc32 || '|' || device_crc32 FROM unit_images WHERE stage = 'verify' AND target = 'alt0:0x08004000'")
+if [ "$rc" -eq 0 ] && [ "$note" = "1 range(s) read back by their own stage after the last write; 1 range(s) read again" ] &&
+	[ "$hrow" = "1|$high_crc|$high_crc" ]; then
+	ok "dfuse_verify_does_not_reread_the_last_stage_read_back"
+else
+	nok "dfuse_verify_does_not_reread_the_last_stage_read_back" "note=$note" "high row=$hrow want 1|$high_crc|$high_crc"
+fi
+
 # "destroys_earlier": the later stage's mass erase wipes "old" on purpose, so
 # the final contents are "new" alone: the unit passes, and verify checks "new"
 # only (old's bytes are no longer expected; the flash has them erased).

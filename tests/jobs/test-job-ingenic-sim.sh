@@ -279,6 +279,11 @@ if [ "$rc" -eq 0 ] && [ "$order" = "ingenic.boot ingenic.check_jedec ingenic.con
 else
 	nok "ingenic_verify_runs_before_the_reboot_and_passes" "rc=$rc order=$order verified rows=$vrows" "$(tail -3 "$tmp/undisturbed.log")"
 fi
+# "kernel" read back after the job's last write: not read again; "uboot" is.
+note=$(q "$tmp/undisturbed.db" "SELECT error FROM unit_stages WHERE name = 'verify'")
+[ "$rc" -eq 0 ] && [ "$note" = "1 range(s) read back by their own stage after the last write; 1 range(s) read again" ] &&
+	ok "ingenic_verify_does_not_reread_the_last_stage_read_back" ||
+	nok "ingenic_verify_does_not_reread_the_last_stage_read_back" "note=$note"
 
 # No run sent a request 0x20-0x25, and no unit was left 'running'.
 bad=0 left=0
