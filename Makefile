@@ -180,6 +180,12 @@ $(B)/tests/tools/ingenic-raw: $(B)/tests/tools/ingenic-raw.o
 	@echo "  LD      $@"
 	$(Q)$(CC) -o $@ $^ $(shell $(PKG_CONFIG) --libs libusb-1.0 zlib) $(ALL_LDFLAGS)
 
+# usbfs-hog, another program holding usbfs memory (tests/sim/test-usbfs-memory.sh):
+# libusb and libc only.
+$(B)/tests/tools/usbfs-hog: $(B)/tests/tools/usbfs-hog.o
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $^ $(shell $(PKG_CONFIG) --libs libusb-1.0) $(ALL_LDFLAGS)
+
 # tests/sim/test-hubbw.c: hubbw.c and the board models (libc, pthread, cJSON).
 $(SIM_TESTS): $(B)/%: $(B)/%.o $(B)/tests/sim/hubbw.o $(LIB_BOARDS)
 	@echo "  LD      $@"

@@ -94,8 +94,8 @@ static int bulk(struct usb_dev *usb, uint8_t ep, uint8_t *buf, size_t len, unsig
 	if (len > INT_MAX)
 		return err_set(e, -EMSGSIZE, "bulk transfer of %zu bytes", len);
 	if (ep & LIBUSB_ENDPOINT_IN)
-		r = libusb_bulk_transfer(usb->handle, ep, buf, (int)len, &done,
-					 timeout_ms ? timeout_ms : usb->ctrl_timeout_ms);
+		r = usb_bulk_in_pieces(usb, ep, buf, (int)len, &done,
+				       timeout_ms ? timeout_ms : usb->ctrl_timeout_ms);
 	else
 		r = usb_bulk_out_pieces(usb, ep, buf, (int)len, &done,
 					timeout_ms ? timeout_ms : usb->ctrl_timeout_ms);

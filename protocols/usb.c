@@ -165,11 +165,15 @@ int usb_read_sliced(struct usb_dev *d, uint8_t ep, bool interrupt, void *buf, in
  * URBs finish and give usbfs memory back within a few milliseconds. */
 #define USB_NO_MEM_WAIT_US 2000
 
-int usb_bulk_out_pieces(struct usb_dev *d, uint8_t ep, const void *buf, int len, int *done,
-			unsigned int timeout_ms)
+/*
+ * The bytes of one logical bulk transfer in pieces that usbfs accepts (see
+ * usb_bulk_out_pieces()).  IN: a piece that comes back short is the device
+ * ending its data (a short packet), so the transfer is done.
+ */
+static int bulk_pieces(struct usb_dev *d, uint8_t ep, unsigned char *p, int len, int *done,
+		       unsigned int timeout_ms)
 {
-	/* libusb takes a non-const buffer for both directions; OUT data is only read. */
-	unsigned char *p = (unsigned char *)buf;
+	bool in = ep & LIBUSB_ENDPOINT_IN;
 	uint64_t t0 = usb_now_ms();
 	int piece = len, r = 0;
 
@@ -182,6 +186,8 @@ int usb_bulk_out_pieces(struct usb_dev *d, uint8_t ep, const void *buf, int len,
 		if (r != LIBUSB_ERROR_NO_MEM || got) {
 			if (r < 0)
 				return r;
+			if (in && got < n)
+				return 0;
 			continue;
 		}
 		/* Refused before anything was sent: smaller, or later. */
@@ -195,6 +201,20 @@ int usb_bulk_out_pieces(struct usb_dev *d, uint8_t ep, const void *buf, int len,
 			usleep(USB_NO_MEM_WAIT_US);
 	}
 	return 0;
+}
+
+int usb_bulk_out_pieces(struct usb_dev *d, uint8_t ep, const void *buf, int len, int *done,
+			unsigned int timeout_ms)
+{
+	/* libusb takes a non-const buffer for both directions; OUT data is only read. */
+	return bulk_pieces(d, ep & ~LIBUSB_ENDPOINT_IN, (unsigned char *)buf, len, done,
+			   timeout_ms);
+}
+
+int usb_bulk_in_pieces(struct usb_dev *d, uint8_t ep, void *buf, int len, int *done,
+		       unsigned int timeout_ms)
+{
+	return bulk_pieces(d, ep | LIBUSB_ENDPOINT_IN, buf, len, done, timeout_ms);
 }
 
 int usb_get_string(struct usb_dev *d, uint8_t index, char *buf, size_t size, struct err *e)

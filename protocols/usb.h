@@ -105,6 +105,10 @@ int usb_check_cancel(const struct usb_dev *d, const char *what, struct err *e);
  */
 int usb_bulk_out_pieces(struct usb_dev *d, uint8_t ep, const void *buf, int len, int *done,
 			unsigned int timeout_ms);
+/* The same for a bulk IN of up to len bytes the device sends as one reply:
+ * the pieces are whole packets, a short one ends it.  *done: bytes read. */
+int usb_bulk_in_pieces(struct usb_dev *d, uint8_t ep, void *buf, int len, int *done,
+		       unsigned int timeout_ms);
 
 /* The smallest piece usb_bulk_out_pieces() falls back to (a multiple of every
  * bulk wMaxPacketSize, so no piece ends in a short packet). */
