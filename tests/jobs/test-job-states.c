@@ -1320,6 +1320,9 @@ static void station_abandon(void)
 		if (p->job) {
 			job_cancel(p->job);
 			p->job = job_free(p->job);
+			/* The port's hold on the recipes, which the job's end drops. */
+			recipe_set_unref(p->rs);
+			p->rs = NULL;
 		}
 	}
 	st = station_free(st);
