@@ -151,13 +151,26 @@ void sched_stop(struct sched *s)
 	if (joined)
 		return;
 	pthread_join(s->thread, NULL);
-	/* Timers still pending at exit (a board's reboot scheduled as the
-	 * command ended) never run; free what they own. */
+	/*
+	 * Board events still pending at exit (a reboot scheduled as the command
+	 * ended) never run: their owned args are freed.  Transfer timers (not
+	 * owned: a URB, a claim retry) fire now, in order, as if board time
+	 * froze: their client gets its answer at once and what they hold is
+	 * given back.  Stopped, their own sched_add() calls fail, so they end.
+	 */
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->n; i++)
-		if (s->heap[i].owned)
-			free(s->heap[i].arg);
-	s->n = 0;
+	while (s->n) {
+		struct timer t = s->heap[0];
+
+		s->heap[0] = s->heap[--s->n];
+		heap_down(s->heap, s->n, 0);
+		pthread_mutex_unlock(&s->lock);
+		if (t.owned)
+			free(t.arg);
+		else
+			t.fn(t.arg);
+		pthread_mutex_lock(&s->lock);
+	}
 	pthread_mutex_unlock(&s->lock);
 }
 

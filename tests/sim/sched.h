@@ -21,9 +21,10 @@ uint64_t sched_now_ns(void);
 
 /* Start the thread.  Returns 0 or -errno. */
 int sched_new(struct sched **ret);
-/* Stop the thread and drop pending timers (owned args freed); later
- * sched_add() calls fail with -ESHUTDOWN, so threads still serving clients
- * may go on calling it.  Idempotent. */
+/* Stop the thread; pending sched_add() timers fire at once, in order,
+ * sched_add_owned() ones are dropped (args freed); later sched_add() calls
+ * fail with -ESHUTDOWN, so threads still serving clients may go on calling
+ * it.  Idempotent. */
 void sched_stop(struct sched *s);
 /* Stop, then free: only once no other thread can call sched_add(). */
 struct sched *sched_free(struct sched *s);
