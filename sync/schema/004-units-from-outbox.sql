@@ -48,6 +48,14 @@ WHERE kind = 'unit' AND NOT replaced;
 CREATE INDEX outbox_unit_time ON flashd.outbox (flashd.ms(payload->>'started_at'))
 WHERE kind = 'unit' AND NOT replaced;
 
+-- The planner takes no statistics from a partial index's expressions: these
+-- give it the keys' selectivity, so a lookup by serial or chip UID uses its
+-- index instead of walking the time index (1.6 s for 1,000,000 units).
+CREATE STATISTICS flashd.outbox_unit_id ON ((payload->>'id')::bigint) FROM flashd.outbox;
+CREATE STATISTICS flashd.outbox_serial ON (payload->>'serial') FROM flashd.outbox;
+CREATE STATISTICS flashd.outbox_chip_uid ON (lower(payload->>'chip_uid')) FROM flashd.outbox;
+ANALYZE flashd.outbox;
+
 -- The typed fields of a unit entry, as the views read them: the trigger
 -- reads each entry into these once, so a value the views could not cast is
 -- refused with its batch instead of failing every later query.
