@@ -9,7 +9,9 @@
 # the tables' rows), the copies are gone (units, stages and images are
 # views over the outbox), and the stations ship on: a new backlog arrives
 # once, and a batch sent again (the same entries inserted a second time)
-# adds nothing.
+# adds nothing.  And the new trigger's two jobs: a unit's row is its latest
+# entry whatever order the entries arrive in, and an entry the views could
+# not read is refused.
 set -u
 top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${FLASHD_BUILD:-$top/build/default}
@@ -188,5 +190,30 @@ if [ "$(counts)" = "$shipped" ]; then
 	ok "a batch sent again adds no entry, unit, stage, image or identity"
 else
 	nok "a re-sent batch adds nothing" "before: $shipped" "after:  $(counts)"
+fi
+
+# The views show a unit's latest entry whatever the order its entries come
+# in (two in one batch; an older one after a newer); an entry they could
+# not read is refused with its batch.  (Last: these seqs are past st-1's
+# database.)
+hw=$(q -c "SELECT max(seq) FROM flashd.outbox WHERE station = 'st-1'")
+entry() { echo "('st-1', $((hw + $1)), 'unit', '{\"id\": 900, \"result\": \"pass\", \"serial\": \"$2\", \"started_at\": 1767225600000${3:-}}')"; }
+as_ingest() {
+	PGPASSWORD=pw-1 psql -h "$pg_sock" -U ingest_1 -d fleet -X -q -At -c "$1" 2>&1
+}
+as_ingest "INSERT INTO flashd.outbox (station, seq, kind, payload) VALUES $(entry 1 a), $(entry 2 b), $(entry 4 d)" >"$tmp/order.log"
+as_ingest "INSERT INTO flashd.outbox (station, seq, kind, payload) VALUES $(entry 3 c)" >>"$tmp/order.log"
+latest=$(q -c "SELECT string_agg(serial || '@' || (seq - $hw), ' ') FROM flashd.units WHERE station = 'st-1' AND unit_id = 900")
+if [ "$latest" = "d@4" ] && [ ! -s "$tmp/order.log" ]; then
+	ok "a unit's latest entry is its row, whatever order its entries arrive in"
+else
+	nok "latest entry of a unit" "$latest" "$(cat "$tmp/order.log")"
+fi
+before=$(counts)
+bad=$(as_ingest "INSERT INTO flashd.outbox (station, seq, kind, payload) VALUES $(entry 5 e ', "vid": "x"')")
+if [[ $bad == *"invalid input syntax for type integer"* ]] && [ "$(counts)" = "$before" ]; then
+	ok "an entry the views could not read is refused with its batch"
+else
+	nok "unreadable entry refused" "$bad" "$before -> $(counts)"
 fi
 exit $failed
