@@ -49,7 +49,8 @@ CREATE INDEX outbox_unit_time ON flashd.outbox (flashd.ms(payload->>'started_at'
 WHERE kind = 'unit' AND NOT replaced;
 
 -- The planner takes no statistics from a partial index's expressions: these
--- give it the keys' selectivity, so a lookup by serial or chip UID uses its
+-- (statistics on expressions: PostgreSQL 14 or later) give it the keys'
+-- selectivity, so a lookup by serial or chip UID uses its
 -- index instead of walking the time index (1.6 s for 1,000,000 units).
 CREATE STATISTICS flashd.outbox_unit_id ON ((payload->>'id')::bigint) FROM flashd.outbox;
 CREATE STATISTICS flashd.outbox_serial ON (payload->>'serial') FROM flashd.outbox;
