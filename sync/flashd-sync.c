@@ -49,6 +49,8 @@ struct session {
 	int64_t high_water;
 	int64_t opened_ms; /* when db was opened */
 	int64_t lag_ms;	   /* when the lag was last counted */
+	/* Read while the server worked on the batch before it, which ended at high_water. */
+	struct db_outbox_batch next;
 };
 
 /* Drop the server connection; the station database stays open for the lag. */
@@ -57,6 +59,8 @@ static void session_close_pg(struct session *s)
 	if (s->pg)
 		PQfinish(s->pg);
 	s->pg = NULL;
+	/* The next hello may answer another mark. */
+	db_outbox_batch_clear(&s->next);
 }
 
 /* Close both; the last mark known from the server stays, for the lag. */
@@ -148,18 +152,51 @@ static void count_lag(struct session *s, struct sync_status *st, bool force)
 	st->high_water = s->high_water;
 }
 
+/* The batch after high_water: the one read ahead, else from the database. */
+static int take_batch(const struct sync_config *c, struct session *s, struct db_outbox_batch *b,
+		      struct err *err)
+{
+	*b = s->next;
+	s->next = (struct db_outbox_batch){ 0 };
+	if (b->count > 0)
+		return 0;
+	db_outbox_batch_clear(b);
+	return db_outbox_read_copy(s->db, s->high_water, c->batch, b, err);
+}
+
+/*
+ * Read the batch after b while the server works on b: flashd-sync's
+ * reading then costs no wall time.  A failure here only loses the read-ahead.
+ */
+static void read_ahead(const struct sync_config *c, struct session *s,
+		       const struct db_outbox_batch *b)
+{
+	struct err e = { 0 };
+
+	if (db_outbox_read_copy(s->db, b->last_seq, c->batch, &s->next, &e) < 0)
+		db_outbox_batch_clear(&s->next);
+}
+
 /* One batch: 1 if sent, 0 if there was nothing to send. */
 static int step(const struct sync_config *c, struct session *s, struct err *err)
 {
-	struct db_outbox_batch b = { 0 };
+	struct db_outbox_batch b;
 	int rc;
 
-	rc = db_outbox_read_copy(s->db, s->high_water, c->batch, &b, err);
-	if (rc < 0 || b.count == 0)
+	rc = take_batch(c, s, &b, err);
+	if (rc < 0 || b.count == 0) {
+		db_outbox_batch_clear(&b);
 		return rc;
-	rc = sync_send(s->pg, c->station, &b, err);
+	}
+	rc = sync_send_start(s->pg, c->station, &b, err);
+	if (rc == 0) {
+		read_ahead(c, s, &b);
+		rc = sync_send_finish(s->pg, &b, err);
+	}
 	if (rc == 0)
 		s->high_water = b.last_seq;
+	else
+		db_outbox_batch_clear(&s->next);
 	db_outbox_batch_clear(&b);
 	return rc < 0 ? rc : 1;
 }

@@ -2,7 +2,8 @@
  * This file implements the hello and the batches of flashd-sync (see
  * sync/ship.h).  A batch goes by COPY into a session-private staging
  * table, then into the outbox by one INSERT … SELECT that the server's
- * trigger unpacks: one transaction, whatever its size.
+ * trigger checks: one transaction, whatever its size.  The INSERT is sent
+ * without waiting, so flashd-sync reads its next batch meanwhile.
  */
 #include "sync/ship.h"
 #include "sync/pg.h"
@@ -146,27 +147,45 @@ static int copy_in(PGconn *pg, const struct db_outbox_batch *b, struct err *err)
 
 /*
  * The staging table into the outbox: one statement, so the server's
- * statement trigger unpacks the whole batch set-based, once; entries the
- * server already holds (a re-send) insert nothing.
+ * statement trigger handles the whole batch set-based, once; entries the
+ * server already holds (a re-send) insert nothing.  Sent without waiting:
+ * sync_send_finish() collects it.
  */
 static int stage_to_outbox(PGconn *pg, const char *station, struct err *err)
 {
 	const char *params[1] = { station };
+
+	if (!PQsendQueryParams(pg,
+			       "INSERT INTO flashd.outbox (station, seq, kind, payload) "
+			       "SELECT $1, seq, kind, payload FROM pg_temp.ingest_batch "
+			       "ON CONFLICT DO NOTHING",
+			       1, NULL, params, NULL, NULL, 0))
+		return sync_pg_err(pg, NULL, err, "send");
+	return 0;
+}
+
+/* The INSERT's outcome, once the server has done it. */
+static int outbox_result(PGconn *pg, struct err *err)
+{
 	PGresult *r;
 	int rc = 0;
 
-	r = PQexecParams(pg,
-			 "INSERT INTO flashd.outbox (station, seq, kind, payload) "
-			 "SELECT $1, seq, kind, payload FROM pg_temp.ingest_batch "
-			 "ON CONFLICT DO NOTHING",
-			 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		rc = sync_pg_err(pg, r, err, "send");
-	PQclear(r);
+	while ((r = PQgetResult(pg))) {
+		if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
+			rc = sync_pg_err(pg, r, err, "send");
+		PQclear(r);
+	}
 	return rc;
 }
 
-int sync_send(PGconn *pg, const char *station, const struct db_outbox_batch *b, struct err *err)
+static int batch_err(const struct db_outbox_batch *b, int rc, struct err *err)
+{
+	return err_prefix(err, rc, "seq %lld..%lld", (long long)b->first_seq,
+			  (long long)b->last_seq);
+}
+
+int sync_send_start(PGconn *pg, const char *station, const struct db_outbox_batch *b,
+		    struct err *err)
 {
 	int rc;
 
@@ -176,10 +195,15 @@ int sync_send(PGconn *pg, const char *station, const struct db_outbox_batch *b, 
 		rc = copy_in(pg, b, err);
 	if (rc == 0)
 		rc = stage_to_outbox(pg, station, err);
+	return rc < 0 ? batch_err(b, rc, err) : 0;
+}
+
+int sync_send_finish(PGconn *pg, const struct db_outbox_batch *b, struct err *err)
+{
+	int rc;
+
+	rc = outbox_result(pg, err);
 	if (rc == 0)
 		rc = exec0(pg, "COMMIT", "commit", err);
-	if (rc < 0)
-		return err_prefix(err, rc, "seq %lld..%lld", (long long)b->first_seq,
-				  (long long)b->last_seq);
-	return 0;
+	return rc < 0 ? batch_err(b, rc, err) : 0;
 }

@@ -27,11 +27,19 @@
 int sync_hello(PGconn *pg, struct db *db, const struct sync_config *c, int64_t *hw,
 	       struct err *err);
 
-/* Once per connection, after the hello: the staging table of sync_send(). */
+/* Once per connection, after the hello: the staging table of sync_send_start(). */
 int sync_stage_init(PGconn *pg, struct err *err);
 
-/* Insert batch b (db_outbox_read_copy()) as station's entries, in one transaction. */
-int sync_send(PGconn *pg, const char *station, const struct db_outbox_batch *b, struct err *err);
+/*
+ * Insert batch b (db_outbox_read_copy()) as station's entries, in one
+ * transaction, in two halves: start copies b and sends the INSERT without
+ * waiting for it (the caller reads the next batch while the server works);
+ * finish waits for it and commits.  After a failed half the caller drops
+ * the connection (which rolls back).
+ */
+int sync_send_start(PGconn *pg, const char *station, const struct db_outbox_batch *b,
+		    struct err *err);
+int sync_send_finish(PGconn *pg, const struct db_outbox_batch *b, struct err *err);
 
 /* Whether an error of this module or sync/pg.h means "refuse to go on". */
 static inline bool sync_refused(int code)
