@@ -6,17 +6,12 @@
 # not the one that gave it back), `flashctl export` has them in CSV (an
 # "identities" column) and JSON, `flashctl log` in JSON.  Units draw values
 # through the real db/pool.c (tests/tools/pool-tool).
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
 flashctl=$build/flashctl
 pooltool=$build/tests/tools/pool-tool
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/flashctl-ids.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 db=$tmp/flashd.db
 unset FLASHD_DB
 F=("$flashctl" --db "$db")
-fails=0
 
 # run WANT-RC NAME CMD...: stdout in $out, stderr in $errout; reports a wrong exit code.
 run() {
@@ -27,11 +22,9 @@ run() {
 	out=$(cat "$tmp/out")
 	errout=$(cat "$tmp/err")
 	if [ "$rc" -ne "$want" ]; then
-		echo "not ok - $name"
-		echo "#   exit $rc, expected $want: $*"
+		nok "$name" "exit $rc, expected $want: $*"
 		sed 's/^/#   stdout: /' "$tmp/out" | head -10
 		sed 's/^/#   stderr: /' "$tmp/err" | head -10
-		fails=$((fails + 1))
 		return 1
 	fi
 }
@@ -42,42 +35,36 @@ has() {
 	shift 2
 	for n in "$@"; do
 		if [[ $hay != *"$n"* ]]; then
-			echo "not ok - $name"
-			echo "#   missing: $n"
+			nok "$name" "missing: $n"
 			printf '%s\n' "$hay" | sed 's/^/#   got: /' | head -30
-			fails=$((fails + 1))
 			return 1
 		fi
 	done
-	echo "ok - $name"
+	ok "$name"
 }
 
 # pycheck NAME SCRIPT [ARGS...]: python3 SCRIPT reads $out on stdin.
 pycheck() {
 	local name=$1
 	shift
-	if python3 -c "$@" <<<"$out"; then
-		echo "ok - $name"
-	else
-		echo "not ok - $name"
-		fails=$((fails + 1))
-	fi
+	python3 -c "$@" <<<"$out"
+	check "$name" $?
 }
 
 for x in "$flashctl" "$build/tests/tools/db-init" "$pooltool"; do
-	[ -x "$x" ] || { echo "not ok - $x not built"; exit 1; }
+	[ -x "$x" ] || { nok "$x not built"; exit 1; }
 done
-command -v python3 >/dev/null || { echo "not ok - python3 needed"; exit 1; }
-"$build/tests/tools/db-init" "$db" || { echo "not ok - db-init"; exit 1; }
+command -v python3 >/dev/null || { nok "python3 needed"; exit 1; }
+"$build/tests/tools/db-init" "$db" || { nok "db-init"; exit 1; }
 
 "${F[@]}" pool create serials --kind counter --format 'SN{seq:5}' --first 1 --last 99999 >/dev/null &&
 	"${F[@]}" pool create macs --kind mac --first 02:00:00:00:0a:00 --last 02:00:00:00:0a:ff \
 		--per-unit 2 --policy reuse >/dev/null &&
-	"${F[@]}" pool create certs --kind list >/dev/null || { echo "not ok - pool create"; exit 1; }
+	"${F[@]}" pool create certs --kind list >/dev/null || { nok "pool create"; exit 1; }
 printf 'cert one\n' >"$tmp/a.pem"
 printf 'a.pem\n' >"$tmp/files.txt"
-"${F[@]}" pool import certs "$tmp/files.txt" --files >/dev/null || { echo "not ok - import"; exit 1; }
-sha=$(sha256sum "$tmp/a.pem" | cut -d' ' -f1)
+"${F[@]}" pool import certs "$tmp/files.txt" --files >/dev/null || { nok "import"; exit 1; }
+sha=$(sha "$tmp/a.pem")
 
 "$pooltool" "$db" pass serials macs certs >/dev/null # unit 1: SN00001, ..:0a:00 ..:0a:01, a.pem
 "$pooltool" "$db" fail macs >/dev/null              # unit 2: ..:0a:02 ..:0a:03, released

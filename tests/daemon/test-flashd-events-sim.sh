@@ -6,26 +6,11 @@
 # boards up (the makespan with and without them is printed), the stalled
 # one is told what it missed (or closed); clients that reset the
 # connection mid-stream do not hurt flashd.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 sub=$top/tests/daemon/events-sub.py
 # The system's python starts in 0.3 s where a version manager's shim may take seconds.
 PY=$(command -v /usr/bin/python3 || command -v python3)
 export PY
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # NAME CONDITION-RESULT(0/1) DETAILS...
-	local name=$1 res=$2
-	shift 2
-	if [ "$res" -eq 0 ]; then ok "$name"; else nok "$name" "$@"; fi
-}
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 mkdir -p "$tmp/recipes/images"
 head -c 65536 /dev/urandom >"$tmp/recipes/images/boot.bin"

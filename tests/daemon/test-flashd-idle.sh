@@ -7,20 +7,14 @@
 # wake-up of any of its threads is one; /proc/PID/task/*/status) and the
 # STATUS= messages it sends to $NOTIFY_SOCKET.  A 250 ms tick makes about
 # 20 of each.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-tmp=$(mktemp -d)
+. "$(dirname "$0")/../lib/testlib.sh"
 pid= npid=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	[ -n "$npid" ] && kill "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
-	rm -rf "$tmp"
+	testlib_cleanup
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; fails=$((fails + 1)); }
 
 mkdir -p "$tmp/recipes"
 printf 'station = idle-line\n' >"$tmp/flashd.conf"

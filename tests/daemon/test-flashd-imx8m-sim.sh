@@ -5,21 +5,12 @@
 # (jobs/recipes/imx8mm-emmc.json, imx8mp-emmc.json) that matches its ROM.
 # Each must get exactly one 'pass' row with the U-Boot serial, and its eMMC
 # must hold flash.bin at the boot offset and the rootfs, byte for byte.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 if [ ! -x "$sim" ] || [ ! -x "$build/flashd" ] || [ ! -f "$top/tests/sim/boards/imx_sdps.c" ] ||
 	! command -v sqlite3 >/dev/null; then
-	echo "ok - flashd_imx8m_sim # SKIP flashsim, flashd, i.MX8M models or sqlite3 missing"
+	skip flashd_imx8m_sim "flashsim, flashd, i.MX8M models or sqlite3 missing"
 	exit 0
 fi
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-q() { sqlite3 "$tmp/f.db" "$1" 2>&1; }
 
 mkdir -p "$tmp/recipes"
 cp -r "$top/jobs/recipes/images" "$top/jobs/recipes/imx8mm-emmc.json" "$top/jobs/recipes/imx8mp-emmc.json" "$tmp/recipes/"
@@ -61,7 +52,7 @@ wait "$pid"
 EOF
 timeout 150 "$sim" --scenario "$tmp/scenario.json" --dump-dir "$tmp/dump" -- bash "$tmp/driver.sh" "$tmp" >"$tmp/sim.log" 2>&1
 
-rows=$(q "SELECT recipe, result, serial FROM units ORDER BY recipe")
+rows=$(q "$tmp/f.db" "SELECT recipe, result, serial FROM units ORDER BY recipe")
 want="imx8mm-emmc|pass|d72d7372906709d4
 imx8mp-emmc|pass|89abcdef01234567"
 [ "$rows" = "$want" ] && ok flashd_imx8mm_and_imx8mp_one_pass_row_each ||

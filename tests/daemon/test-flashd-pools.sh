@@ -11,26 +11,14 @@
 # another process while flashd runs is noticed when the next unit ends (a
 # simulated STM32 whose recipe draws nothing), and reported once.
 # Runtime ~15 s.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 flashctl=$build/flashctl
 tool=$build/tests/tools/pool-crash-tool
 pooltool=$build/tests/tools/pool-tool
 if [ ! -x "$sim" ] || [ ! -x "$build/flashd" ] || ! command -v sqlite3 >/dev/null; then
-	echo "ok - flashd_pools # SKIP flashsim, flashd or sqlite3 missing"
+	skip flashd_pools "flashsim, flashd or sqlite3 missing"
 	exit 0
 fi
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; fails=$((fails + 1)); }
-check() { # NAME GOT WANT
-	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got:  $2" "want: $3"; fi
-}
-q() { sqlite3 "$db" "$1" 2>&1; }
 db=$tmp/f.db
 F=("$flashctl" --db "$db")
 
@@ -51,8 +39,8 @@ u_burn_w=$(leave --written bs)
 "$pooltool" "$db" pass rs bs >/dev/null || nok "pool-tool pass"
 for _ in 1 2 3 4; do "$pooltool" "$db" pass serial >/dev/null; done
 [ -n "$u_reuse" ] && [ -n "$u_burn_w" ] || { nok "units left running" "$u_reuse $u_burn_w"; exit 1; }
-check "before: four units running with allocated values" \
-	"$(q "SELECT count(*) FROM unit_identities WHERE state = 'allocated'")" 4
+check_eq "before: four units running with allocated values" \
+	"$(q "$db" "SELECT count(*) FROM unit_identities WHERE state = 'allocated'")" 4
 
 # The station pool-crash-tool's units belong to: flashd recovers only its own.
 cat >"$tmp/flashd.conf" <<EOF
@@ -79,37 +67,37 @@ chmod +x "$tmp/driver.sh"
 FLASHD_BUILD=$build timeout 60 "$sim" --scenario "$tmp/scenario.json" -- "$tmp/driver.sh" "$tmp" \
 	>"$tmp/sim.log" 2>&1
 rc=$?
-check "flashd started and stopped cleanly" "$rc" 0
+check_eq "flashd started and stopped cleanly" "$rc" 0
 log=$(cat "$tmp/flashd.log")
 
 # ---- recovery ---------------------------------------------------------------
 [[ $log == *"4 pool value(s) of interrupted units settled"* ]] &&
 	ok "flashd logs how many values it settled" || nok "flashd logs how many values it settled" "$log"
 out=$("${F[@]}" pool audit 2>&1)
-check "pool audit clean after flashd start" "$?" 0
+check_eq "pool audit clean after flashd start" "$?" 0
 state() { # UNIT: "pool-state/unit-record-state device_written"
-	q "SELECT coalesce(v.state, 'none') || '/' || i.state || ' ' || i.device_written
+	q "$db" "SELECT coalesce(v.state, 'none') || '/' || i.state || ' ' || i.device_written
 	   FROM unit_identities i LEFT JOIN pool_values v ON v.pool = i.pool AND v.seq = i.seq
 	   AND v.unit_id IS i.unit_id WHERE i.unit_id = $1"
 }
-check "reuse, nothing written: value free again, record released" "$(state "$u_reuse")" "none/released 0"
-check "reuse, value free in the pool" "$(q "SELECT state || ' ' || coalesce(unit_id, '-') FROM pool_values WHERE pool = 'rs' AND value = 'R0001'")" "free -"
-check "reuse, written mark: burned" "$(state "$u_reuse_w")" "burned/burned 1"
-check "burn, nothing written: burned" "$(state "$u_burn")" "burned/burned 0"
-check "burn, written mark: burned" "$(state "$u_burn_w")" "burned/burned 1"
-check "the units are interrupted" \
-	"$(q "SELECT group_concat(result) FROM units WHERE id IN ($u_reuse, $u_reuse_w, $u_burn, $u_burn_w)")" \
+check_eq "reuse, nothing written: value free again, record released" "$(state "$u_reuse")" "none/released 0"
+check_eq "reuse, value free in the pool" "$(q "$db" "SELECT state || ' ' || coalesce(unit_id, '-') FROM pool_values WHERE pool = 'rs' AND value = 'R0001'")" "free -"
+check_eq "reuse, written mark: burned" "$(state "$u_reuse_w")" "burned/burned 1"
+check_eq "burn, nothing written: burned" "$(state "$u_burn")" "burned/burned 0"
+check_eq "burn, written mark: burned" "$(state "$u_burn_w")" "burned/burned 1"
+check_eq "the units are interrupted" \
+	"$(q "$db" "SELECT group_concat(result) FROM units WHERE id IN ($u_reuse, $u_reuse_w, $u_burn, $u_burn_w)")" \
 	"interrupted,interrupted,interrupted,interrupted"
-check "a passed unit's values stay used" \
-	"$(q "SELECT group_concat(state) FROM unit_identities WHERE unit_id = $((u_burn_w + 1))")" "used,used"
-check "nothing left allocated" "$(q "SELECT count(*) FROM pool_values WHERE state = 'allocated'")" 0
+check_eq "a passed unit's values stay used" \
+	"$(q "$db" "SELECT group_concat(state) FROM unit_identities WHERE unit_id = $((u_burn_w + 1))")" "used,used"
+check_eq "nothing left allocated" "$(q "$db" "SELECT count(*) FROM pool_values WHERE state = 'allocated'")" 0
 # The freed value goes to the next unit.
-check "the freed value is given again" "$("$pooltool" "$db" pass rs)" "rs R0001"
+check_eq "the freed value is given again" "$("$pooltool" "$db" pass rs)" "rs R0001"
 
 # ---- low water --------------------------------------------------------------
-check "low pool reported once" "$(grep -c "Pool 'serial' low: 11 units left (low water 12)" <<<"$log")" 1
-check "empty pool reported once as exhausted" "$(grep -c "Pool 'certs' exhausted" <<<"$log")" 1
-check "healthy pools not reported" "$(grep -c "Pool 'rs'\|Pool 'bs'" <<<"$log")" 0
+check_eq "low pool reported once" "$(grep -c "Pool 'serial' low: 11 units left (low water 12)" <<<"$log")" 1
+check_eq "empty pool reported once as exhausted" "$(grep -c "Pool 'certs' exhausted" <<<"$log")" 1
+check_eq "healthy pools not reported" "$(grep -c "Pool 'rs'\|Pool 'bs'" <<<"$log")" 0
 status=$(cat "$tmp/status.txt")
 [[ $status == *"pool certs exhausted; pool serial low: 11 units left"* ]] &&
 	ok "status line names the low pools" || nok "status line names the low pools" "$status"
@@ -134,7 +122,7 @@ cat >"$tmp/recipes/stm32.json" <<EOF
 { "name": "stm32-app", "match": { "vid": "0483", "pid": "df11", "ports": ["1-1.*"] },
   "serial": { "source": "usb_serial" },
   "stages": [ { "op": "dfuse.download", "name": "app", "address": "0x08000000",
-    "file": "app.bin", "sha256": "$(sha256sum "$tmp/recipes/app.bin" | cut -d' ' -f1)",
+    "file": "app.bin", "sha256": "$(sha "$tmp/recipes/app.bin")",
     "erase": "pages", "verify": "readback" } ] }
 EOF
 cat >"$tmp/scenario2.json" <<EOF
@@ -164,11 +152,11 @@ EOF
 chmod +x "$tmp/driver2.sh"
 FLASHD_BUILD=$build timeout 60 "$sim" --scenario "$tmp/scenario2.json" -- "$tmp/driver2.sh" "$tmp" \
 	>"$tmp/sim2.log" 2>&1
-check "flashd with a board ran and stopped cleanly" "$?" 0
-check "the board's unit passed" \
-	"$(q "SELECT group_concat(result) FROM units WHERE recipe = 'stm32-app'")" pass
+check_eq "flashd with a board ran and stopped cleanly" "$?" 0
+check_eq "the board's unit passed" \
+	"$(q "$db" "SELECT group_concat(result) FROM units WHERE recipe = 'stm32-app'")" pass
 log2=$(cat "$tmp/flashd2.log")
-check "the crossing is logged once" "$(grep -c "Pool 'late' low: 2 units left (low water 3)" <<<"$log2")" 1
+check_eq "the crossing is logged once" "$(grep -c "Pool 'late' low: 2 units left (low water 3)" <<<"$log2")" 1
 drained=$(grep -n -- "--- drained" <<<"$log2" | cut -d: -f1)
 finished=$(grep -n "stm32-app" <<<"$log2" | grep -i "pass" | head -1 | cut -d: -f1)
 low=$(grep -n "Pool 'late' low" <<<"$log2" | cut -d: -f1)
@@ -192,15 +180,15 @@ printf 'flashd-pending 1\t%s\nF\t%s\t2\t%s\t=app\t=left pending\n' "$db" "$u_pen
 	"$(date +%s)000" >"$tmp/pending.journal"
 FLASHD_BUILD=$build timeout 60 "$sim" --scenario "$tmp/scenario.json" -- "$tmp/driver.sh" "$tmp" \
 	>"$tmp/sim3.log" 2>&1
-check "flashd with a pending journal started and stopped cleanly" "$?" 0
+check_eq "flashd with a pending journal started and stopped cleanly" "$?" 0
 log3=$(cat "$tmp/flashd.log")
 [[ $log3 == *"left pending"*"2 pool value(s) of interrupted units settled"* ]] &&
 	ok "values settled after the pending results were written" ||
 	nok "values settled after the pending results were written" "$log3"
-check "the pending finish was written" "$(q "SELECT result FROM units WHERE id = $u_pend")" fail
-check "its reuse value without the mark is freed" "$(state "$u_pend")" "none/released 0"
-check "the running unit's marked value is burned" "$(state "$u_run")" "burned/burned 1"
-check "journal removed" "$([ -e "$tmp/pending.journal" ] && echo present || echo gone)" gone
+check_eq "the pending finish was written" "$(q "$db" "SELECT result FROM units WHERE id = $u_pend")" fail
+check_eq "its reuse value without the mark is freed" "$(state "$u_pend")" "none/released 0"
+check_eq "the running unit's marked value is burned" "$(state "$u_run")" "burned/burned 1"
+check_eq "journal removed" "$([ -e "$tmp/pending.journal" ] && echo present || echo gone)" gone
 "${F[@]}" pool audit >/dev/null 2>&1
-check "pool audit clean after the deferred recovery" "$?" 0
+check_eq "pool audit clean after the deferred recovery" "$?" 0
 exit $((fails > 0))

@@ -9,21 +9,12 @@
 # (USB2) ports: the job awaiting fastboot finds "mp" on 2-1.2, allow_ports,
 # the recipe "ports" glob and the slot labels match 1-1.x, and each board
 # gets one 'pass' row with port 1-1.x and its slot; the eMMCs byte-exact.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 if [ ! -x "$sim" ] || [ ! -x "$build/flashd" ] || [ ! -f "$top/tests/sim/boards/imx_sdps.c" ] ||
 	! command -v sqlite3 >/dev/null; then
-	echo "ok - flashd_usb3_peer_sim # SKIP flashsim, flashd, i.MX8M models or sqlite3 missing"
+	skip flashd_usb3_peer_sim "flashsim, flashd, i.MX8M models or sqlite3 missing"
 	exit 0
 fi
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-q() { sqlite3 "$tmp/f.db" "$1" 2>&1; }
 
 mkdir -p "$tmp/recipes"
 cp -r "$top/jobs/recipes/images" "$top/jobs/recipes/imx8mp-emmc.json" "$tmp/recipes/"
@@ -94,7 +85,7 @@ grep -q "Board 0525:a4a5 .*arrived on port '1-1.2' (/dev/bus/usb/002/" "$tmp/fla
 	ok flashd_superspeed_arrivals_named_by_usb2_port ||
 	nok flashd_superspeed_arrivals_named_by_usb2_port "$(grep -i "arrived\|outside" "$tmp/flashd.log" | head -8)"
 
-rows=$(q "SELECT port, slot, recipe, result, serial FROM units ORDER BY port")
+rows=$(q "$tmp/f.db" "SELECT port, slot, recipe, result, serial FROM units ORDER BY port")
 want="1-1.2|A2|imx8mp-emmc|pass|89abcdef01234567
 1-1.3|A3|imx8mp-fastboot|pass|76543210fedcba98"
 [ "$rows" = "$want" ] && ok flashd_usb3_peer_one_pass_row_on_physical_port ||

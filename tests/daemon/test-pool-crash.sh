@@ -14,30 +14,19 @@
 # The same with flashd itself killed mid-job on simulated boards comes with
 # the wiring of the pools into the job runner (jobs/).
 # Runtime ~10 s.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
 flashctl=$build/flashctl
 tool=$build/tests/tools/pool-crash-tool
 if ! command -v sqlite3 >/dev/null; then
-	echo "ok - pool_crash # SKIP sqlite3 missing"
+	skip pool_crash "sqlite3 missing"
 	exit 0
 fi
 for x in "$flashctl" "$tool" "$build/tests/tools/db-init"; do
-	[ -x "$x" ] || { echo "not ok - $x not built"; exit 1; }
+	[ -x "$x" ] || { nok "$x not built"; exit 1; }
 done
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pool-crash.XXXXXX")
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 db=$tmp/flashd.db
 log=$tmp/tool.log
 F=("$flashctl" --db "$db")
-fails=0
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; fails=$((fails + 1)); }
-check() { # NAME GOT WANT
-	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got:  $2" "want: $3"; fi
-}
-q() { sqlite3 "$db" "$1" 2>&1; }
 
 "$build/tests/tools/db-init" "$db" >/dev/null || { nok "db-init"; exit 1; }
 seq -f 'KEY-%05g' 1 5000 >"$tmp/keys.txt"
@@ -63,26 +52,26 @@ for i in $(seq 20); do
 	settled=$((settled + $(sed -n 's/.* settled //p' <<<"$r")))
 	[ "$r" = "interrupted 0 settled 0" ] || hit=$((hit + 1))
 done
-units=$(q "SELECT count(*) FROM units")
-killed=$(q "SELECT count(*) FROM units WHERE result = 'interrupted'")
+units=$(q "$db" "SELECT count(*) FROM units")
+killed=$(q "$db" "SELECT count(*) FROM units WHERE result = 'interrupted'")
 echo "# $units units, $killed interrupted by a kill, $hit kills left work for the recovery, $settled values settled by it"
 [ "$units" -gt 40 ] && [ "$hit" -ge 8 ] && ok "the kills landed inside units" ||
 	nok "the kills landed inside units" "$units units, $hit of 20 kills left work for the recovery"
 
 # ---- the pools after it all ----------------------------------------------
 out=$("${F[@]}" pool audit 2>&1)
-check "pool audit clean" "$?" 0
-check "no unit left running" "$(q "SELECT count(*) FROM units WHERE result = 'running'")" 0
-check "no value left allocated" \
-	"$(q "SELECT (SELECT count(*) FROM pool_values WHERE state = 'allocated') +
+check_eq "pool audit clean" "$?" 0
+check_eq "no unit left running" "$(q "$db" "SELECT count(*) FROM units WHERE result = 'running'")" 0
+check_eq "no value left allocated" \
+	"$(q "$db" "SELECT (SELECT count(*) FROM pool_values WHERE state = 'allocated') +
 	   (SELECT count(*) FROM unit_identities WHERE state = 'allocated')")" 0
-check "no value held by two units" \
-	"$(q "SELECT count(*) FROM (SELECT 1 FROM unit_identities WHERE state != 'released'
+check_eq "no value held by two units" \
+	"$(q "$db" "SELECT count(*) FROM (SELECT 1 FROM unit_identities WHERE state != 'released'
 	   GROUP BY pool, value HAVING count(*) > 1)")" 0
-check "nothing released after a written mark" \
-	"$(q "SELECT count(*) FROM unit_identities WHERE state = 'released' AND device_written")" 0
-check "the burn pool released nothing" \
-	"$(q "SELECT count(*) FROM unit_identities WHERE pool = 'ser' AND state = 'released'")" 0
+check_eq "nothing released after a written mark" \
+	"$(q "$db" "SELECT count(*) FROM unit_identities WHERE state = 'released' AND device_written")" 0
+check_eq "the burn pool released nothing" \
+	"$(q "$db" "SELECT count(*) FROM unit_identities WHERE pool = 'ser' AND state = 'released'")" 0
 
 # The tool's log, as a table: kind, unit, pool, value (A: allocated, M: about
 # to mark, W: marked, U: unit finished, F: settled).
@@ -92,23 +81,23 @@ qlog() {
 		".import $tmp/log.csv log" "ATTACH '$db' AS f" ".mode list" "$1" 2>&1
 }
 rm -f "$tmp/check.db"
-check "every value the tool was given is recorded with its unit" \
+check_eq "every value the tool was given is recorded with its unit" \
 	"$(qlog "SELECT count(*) FROM log l WHERE kind = 'A' AND NOT EXISTS (SELECT 1 FROM
 	   f.unit_identities i WHERE i.unit_id = l.unit AND i.pool = l.pool AND i.value = l.value)")" 0
 rm -f "$tmp/check.db"
-check "a unit marked written released nothing" \
+check_eq "a unit marked written released nothing" \
 	"$(qlog "SELECT count(*) FROM f.unit_identities WHERE state = 'released'
 	   AND unit_id IN (SELECT unit FROM log WHERE kind = 'W')")" 0
 rm -f "$tmp/check.db"
-check "a unit never marked had its reuse values freed, its burn values burned" \
+check_eq "a unit never marked had its reuse values freed, its burn values burned" \
 	"$(qlog "SELECT count(*) FROM f.unit_identities i JOIN f.units u ON u.id = i.unit_id
 	   WHERE u.result != 'pass' AND i.unit_id NOT IN (SELECT unit FROM log WHERE kind = 'M')
 	   AND i.state != CASE i.pool WHEN 'ser' THEN 'burned' ELSE 'released' END")" 0
 rm -f "$tmp/check.db"
-check "passed units keep their values" \
+check_eq "passed units keep their values" \
 	"$(qlog "SELECT count(*) FROM f.unit_identities WHERE state != 'used'
 	   AND unit_id IN (SELECT unit FROM log WHERE kind = 'U' AND pool = 'pass')")" 0
-check "freed values were given again" \
-	"$(q "SELECT count(*) > 0 FROM (SELECT 1 FROM unit_identities WHERE pool != 'ser'
+check_eq "freed values were given again" \
+	"$(q "$db" "SELECT count(*) > 0 FROM (SELECT 1 FROM unit_identities WHERE pool != 'ser'
 	   GROUP BY pool, value HAVING count(*) > 1)")" 1
 exit $((fails > 0))

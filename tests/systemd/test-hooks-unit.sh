@@ -4,13 +4,8 @@
 # it never runs in group flashd (the boards' device nodes) but in
 # flashd-read; `make install` places its binary, unit, man page and example
 # configuration, and the installed unit starts the installed binary.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/testlib.sh"
 unit=$top/systemd/flashd-hooks.service
-check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1"; shift 2; for l in "$@"; do echo "#   $l"; done; fi; }
 
 sed "s|/usr/bin/flashd-hooks|$build/flashd-hooks|" "$unit" >"$tmp/flashd-hooks.service"
 out=$(cd "$tmp" && systemd-analyze verify --man=no ./flashd-hooks.service 2>&1)
