@@ -33,6 +33,9 @@ check() { # NAME STATUS(0 = ok) DETAIL...
 	shift 2
 	if [ "$res" -eq 0 ]; then ok "$name"; else nok "$name" "$@"; fi
 }
+check_eq() { # NAME GOT WANT: ok when the two strings are equal
+	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got:  $2" "want: $3"; fi
+}
 
 # SKIP the whole script (one line, exit 0) unless every program is there.
 # A path must be executable; a bare name must be on PATH.
