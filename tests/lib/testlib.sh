@@ -9,6 +9,7 @@
 #   fails  the number of "not ok" lines so far
 # and prints TAP-style lines that tests/run-tests.sh counts:
 #   "ok - NAME", "not ok - NAME" (+ "#   detail" lines), "ok - NAME # SKIP why".
+# check NAME STATUS passes on exit status 0; check_eq NAME GOT WANT on equal strings.
 set -u
 top=${FLASHD_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 build=${FLASHD_BUILD:-$top/build/default}
@@ -33,7 +34,7 @@ check() { # NAME STATUS(0 = ok) DETAIL...
 	shift 2
 	if [ "$res" -eq 0 ]; then ok "$name"; else nok "$name" "$@"; fi
 }
-check_eq() { # NAME GOT WANT: ok when the two strings are equal
+check_eq() { # NAME GOT WANT
 	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got:  $2" "want: $3"; fi
 }
 
