@@ -1,5 +1,11 @@
-# Sourced by tests/sync/test-*.sh: a throw-away PostgreSQL server in a temp
-# dir, on a unix socket only (no TCP port), stopped and removed at exit.
+# Sourced by tests/sync/test-*.sh after tests/lib/testlib.sh: a throw-away
+# PostgreSQL server in $tmp/pg, on a unix socket only (no TCP port), stopped
+# and removed at exit.  A script starts with
+#   pg_need NAME [PROGRAM...]   # or one "ok - NAME # SKIP ..." line, exit 0
+#   pg_up                       # or "not ok - PostgreSQL starts", exit 1
+# and, when it starts processes of its own, an EXIT trap that stops them and
+# then calls pg_cleanup (pg_need installs pg_cleanup as the trap).  Its q
+# replaces testlib's: psql on the fleet database, not sqlite3.
 #
 # Where the server binaries are: $PGBIN, else the newest
 # /usr/lib/postgresql/*/bin (Debian keeps initdb and pg_ctl off PATH), else
@@ -19,6 +25,50 @@ pg_find_bin() {
 		[ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && { echo "$d"; return 0; }
 	done
 	command -v initdb >/dev/null 2>&1 && dirname "$(command -v initdb)"
+}
+
+# pg_need NAME [PROGRAM...]: SKIP the whole script unless the server
+# binaries, psql, sqlite3 and every PROGRAM are there; sets pg_bin.
+pg_need() {
+	local name=$1
+	shift
+	pg_bin=$(pg_find_bin)
+	if [ -z "$pg_bin" ]; then
+		skip "$name" "no PostgreSQL server binaries (make deps installs postgresql)"
+		exit 0
+	fi
+	need "$name" psql sqlite3 "$@"
+	trap pg_cleanup EXIT
+}
+
+# pg_up: the server in $tmp/pg with database fleet (pg_fleet), or the
+# script ends not ok.  The server's user (nobody when run as root) must
+# reach $tmp/pg, hence $tmp's mode.
+pg_up() {
+	chmod 755 "$tmp"
+	pg_init "$tmp/pg" && pg_start && pg_fleet || {
+		nok "PostgreSQL starts" "$(tail -5 "$tmp/pg/initdb.log" "$tmp/pg/sock/server.log" 2>/dev/null)"
+		exit 1
+	}
+}
+
+# pg_migrate: $tmp/owner.conf (flashd-sync as fleet_owner) and the schema
+# migrated with it ($sync --migrate), or the script ends not ok.
+pg_migrate() {
+	cat >"$tmp/owner.conf" <<-CONF
+	server = host=$pg_sock dbname=fleet user=fleet_owner
+	CONF
+	"$sync" -c "$tmp/owner.conf" --migrate >"$tmp/migrate.log" 2>&1 || {
+		nok "migrate" "$(cat "$tmp/migrate.log")"
+		exit 1
+	}
+}
+
+# pg_cleanup: at exit, the server killed (if pg_up started one) and $tmp
+# removed (testlib_cleanup: unless KEEP=1).
+pg_cleanup() {
+	[ -n "${pg_dir:-}" ] && pg_stop immediate
+	testlib_cleanup
 }
 
 # Run a server command as the server's user.

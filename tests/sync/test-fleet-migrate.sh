@@ -12,50 +12,17 @@
 # adds nothing.  And the new trigger's two jobs: a unit's row is its latest
 # entry whatever order the entries arrive in, and an entry the views could
 # not read is refused.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$top/tests/sync/pg-lib.sh"
 sync=$build/flashd-sync
 gen=$build/tests/tools/unit-gen
 ctl=$build/flashctl
-. "$top/tests/sync/pg-lib.sh"
 
-pg_bin=$(pg_find_bin)
-if [ -z "$pg_bin" ]; then
-	echo "ok - fleet migration # SKIP no PostgreSQL server binaries (make deps installs postgresql)"
-	exit 0
-fi
-for t in psql sqlite3; do
-	if ! command -v $t >/dev/null; then
-		echo "ok - fleet migration # SKIP $t not installed"
-		exit 0
-	fi
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fleet-migrate.XXXXXX")
-chmod 755 "$tmp"
-cleanup() {
-	pg_stop immediate
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-failed=0
-ok() { echo "ok - $1"; }
-nok() {
-	echo "not ok - $1"
-	shift
-	local l
-	for l in "$@"; do echo "#   $l"; done
-	failed=1
-}
+pg_need "fleet migration"
 
 STATIONS=2
 export TZ=UTC
-pg_init "$tmp/pg" && pg_start && pg_fleet || {
-	nok "PostgreSQL starts" "$(tail -5 "$tmp/pg/initdb.log" "$tmp/pg/sock/server.log" 2>/dev/null)"
-	exit 1
-}
+pg_up
 owner() { psql -h "$pg_sock" -U fleet_owner -d fleet -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 # The schema as an install made before migration 4 has it: migrations 1
@@ -216,4 +183,4 @@ if [[ $bad == *"invalid input syntax for type integer"* ]] && [ "$(counts)" = "$
 else
 	nok "unreadable entry refused" "$bad" "$before -> $(counts)"
 fi
-exit $failed
+exit $((fails > 0))

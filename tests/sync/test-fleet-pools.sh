@@ -7,61 +7,22 @@
 # blocks with the real db/pool.c (tests/tools/pool-tool), and the values
 # used across stations are all distinct; a station whose blocks are used
 # up fails the unit naming the pool until it leases another block.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$top/tests/sync/pg-lib.sh"
 sync=$build/flashd-sync
 ctl=$build/flashctl
 tool=$build/tests/tools/pool-tool
 init=$build/tests/tools/db-init
-. "$top/tests/sync/pg-lib.sh"
 
-pg_bin=$(pg_find_bin)
-if [ -z "$pg_bin" ]; then
-	echo "ok - fleet pools # SKIP no PostgreSQL server binaries (make deps installs postgresql)"
-	exit 0
-fi
-for t in psql sqlite3; do
-	if ! command -v $t >/dev/null; then
-		echo "ok - fleet pools # SKIP $t not installed"
-		exit 0
-	fi
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fleet-pools-test.XXXXXX")
-chmod 755 "$tmp"
+pg_need "fleet pools"
 cleanup() {
 	wait 2>/dev/null
-	pg_stop immediate
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
+	pg_cleanup
 }
 trap cleanup EXIT
 
-failed=0
-ok() { echo "ok - $1"; }
-nok() {
-	echo "not ok - $1"
-	shift
-	local l
-	for l in "$@"; do echo "#   $l"; done
-	failed=1
-}
-# check NAME GOT WANT
-check() {
-	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got:  $2" "want: $3"; fi
-}
-
-pg_init "$tmp/pg" && pg_start && pg_fleet || {
-	nok "PostgreSQL starts" "$(tail -5 "$tmp/pg/initdb.log" "$tmp/pg/sock/server.log" 2>/dev/null)"
-	exit 1
-}
-cat >"$tmp/owner.conf" <<CONF
-server = host=$tmp/pg/sock dbname=fleet user=fleet_owner
-CONF
-"$sync" -c "$tmp/owner.conf" --migrate >"$tmp/migrate.log" 2>&1 || {
-	nok "migrate" "$(cat "$tmp/migrate.log")"
-	exit 1
-}
+pg_up
+pg_migrate
 # The pool manager: a login of group flashd_pools, with a password (SCRAM).
 q -c "CREATE ROLE pooladmin LOGIN PASSWORD 'pw-pools' IN ROLE flashd_pools"
 export FLASHD_FLEET_URL="host=$tmp/pg/sock dbname=fleet user=pooladmin password=pw-pools"
@@ -82,10 +43,10 @@ fpool create serials --kind counter --format 'SN{seq:5}' --first 1 --last 200 --
 	--low-water 3 >"$tmp/out" 2>&1 &&
 	fpool create macs --kind mac --first 02:00:00:00:10:00 --last 02:00:00:00:10:ff \
 		--per-unit 2 --block 8 >>"$tmp/out" 2>&1
-check "central pools created" "$?" 0
+check_eq "central pools created" "$?" 0
 "$ctl" fleet pool create bad --kind mac --first 02:00:00:00:20:00 --last 02:00:00:00:20:ff \
 	--per-unit 2 --block 7 >/dev/null 2>&1
-check "a block that is not a multiple of --per-unit is a usage error" "$?" 2
+check_eq "a block that is not a multiple of --per-unit is a usage error" "$?" 2
 out=$(fpool create other --kind mac --first 02:00:00:00:10:80 --last 02:00:00:00:11:ff \
 	--block 8 2>&1)
 rc=$?
@@ -95,20 +56,20 @@ else
 	nok "overlapping central pool refused" "rc=$rc: $out"
 fi
 out=$(fpool create mc --kind mac --first 03:00:00:00:00:00 --last 03:00:00:00:00:ff --block 8 2>&1)
-check "a central pool is checked as a station's would be" "$?:$out" \
+check_eq "a central pool is checked as a station's would be" "$?:$out" \
 	"1:flashctl fleet pool create: pool 'mc': multicast addresses (bit 0 of the first octet) are not unit addresses"
 
 # --- lease: idempotent per request key ----------------------------------------
 out=$(lease a serials --request first-a 2>&1)
-check "first lease creates the station's pool with the block" "$?:$out" \
+check_eq "first lease creates the station's pool with the block" "$?:$out" \
 	"0:pool 'serials': block 1..10 leased to station 'st-a'"
 out=$(lease a serials --request first-a 2>&1)
-check "the same request key returns the same block, leased once" "$?:$out" \
+check_eq "the same request key returns the same block, leased once" "$?:$out" \
 	"0:pool 'serials': block 1..10 (leased before) held by station 'st-a'"
 out=$(lease b serials --request first-a 2>&1)
-check "another station's request key is refused" "$?:$out" \
+check_eq "another station's request key is refused" "$?:$out" \
 	"1:flashctl fleet pool lease: pool 'serials': request 'first-a' was made by station 'st-a'"
-check "station a holds one block" \
+check_eq "station a holds one block" \
 	"$(sqlite3 "$tmp/a.db" "SELECT group_concat(first_seq || '..' || last_seq || '=' || lease) FROM pool_blocks WHERE pool = 'serials'")" \
 	"1..10=first-a"
 # A lease that committed centrally but never reached the station database
@@ -116,10 +77,10 @@ check "station a holds one block" \
 uuid=$(sqlite3 "$tmp/b.db" "SELECT uuid FROM station_identity")
 lost=$(q -c "SELECT lease_first || '..' || lease_last FROM flashd.pool_lease('serials', 'st-b', '$uuid/serials/1')")
 out=$(lease b serials 2>&1)
-check "a retried default lease gets the block its lost run took" "$?:$out" \
+check_eq "a retried default lease gets the block its lost run took" "$?:$out" \
 	"0:pool 'serials': block $lost (leased before) held by station 'st-b'"
 out=$(lease b serials 2>&1)
-check "the next default lease takes a new block" "$?:$out" \
+check_eq "the next default lease takes a new block" "$?:$out" \
 	"0:pool 'serials': block 21..30 leased to station 'st-b'"
 
 # --- 8 leases at once, 4 per station -------------------------------------------
@@ -130,19 +91,19 @@ for i in 1 2 3 4; do
 done
 wait
 bad=$(grep -L "leased to station" "$tmp"/burst-*.out)
-check "8 concurrent leases all succeed" "${bad:+$(cat $bad)}" ""
-check "leases of one pool never overlap" \
+check_eq "8 concurrent leases all succeed" "${bad:+$(cat $bad)}" ""
+check_eq "leases of one pool never overlap" \
 	"$(q -c "SELECT count(*) FROM flashd.pool_leases x JOIN flashd.pool_leases y ON x.pool = y.pool AND x.id < y.id AND x.first_seq <= y.last_seq AND y.first_seq <= x.last_seq")" 0
-check "11 blocks of 10 leased, 1..110 without a gap" \
+check_eq "11 blocks of 10 leased, 1..110 without a gap" \
 	"$(q -c "SELECT count(*), min(first_seq), max(last_seq), sum(last_seq - first_seq + 1) FROM flashd.pool_leases WHERE pool = 'serials'")" \
 	"11|1|110|110"
 for s in a b; do
-	check "station $s's blocks are exactly its central leases" \
+	check_eq "station $s's blocks are exactly its central leases" \
 		"$(sqlite3 "$tmp/$s.db" "SELECT group_concat(first_seq || '..' || last_seq || '=' || lease, ' ') FROM (SELECT * FROM pool_blocks WHERE pool = 'serials' ORDER BY first_seq)")" \
 		"$(q -c "SELECT string_agg(first_seq || '..' || last_seq || '=' || request, ' ' ORDER BY first_seq) FROM flashd.pool_leases WHERE pool = 'serials' AND station = 'st-$s'")"
 done
 lease a macs >/dev/null 2>&1 && lease b macs >/dev/null 2>&1 && lease a macs >/dev/null 2>&1
-check "mac blocks leased" "$?" 0
+check_eq "mac blocks leased" "$?" 0
 
 # --- status ---------------------------------------------------------------------
 fpool status serials >"$tmp/status" 2>&1
@@ -153,7 +114,7 @@ else
 	nok "fleet pool status" "$(cat "$tmp/status")"
 fi
 # The station's low-water counts every block: 50 free, 3 units under the mark is far off.
-check "the station's pool counts all its blocks" \
+check_eq "the station's pool counts all its blocks" \
 	"$("$ctl" --db "$tmp/a.db" pool list serials --json | grep -o '"units_left":[0-9]*,"low_water":3,"low":false')" \
 	'"units_left":50,"low_water":3,"low":false'
 
@@ -180,10 +141,10 @@ for s in a b; do
 			errs=$((errs + 1))
 	done
 done
-check "both stations assign every value of their blocks offline" "$errs:$(wc -l <"$tmp/values")" \
+check_eq "both stations assign every value of their blocks offline" "$errs:$(wc -l <"$tmp/values")" \
 	"0:$((n_a + n_b))"
-check "no value given twice across stations" "$(sort "$tmp/values" | uniq -d | head -3)" ""
-check "the values are exactly the leased numbers" \
+check_eq "no value given twice across stations" "$(sort "$tmp/values" | uniq -d | head -3)" ""
+check_eq "the values are exactly the leased numbers" \
 	"$(awk '{print $2}' "$tmp/values" | sort | head -1)..$(awk '{print $2}' "$tmp/values" | sort | tail -1)" \
 	"SN00001..SN00110"
 out=$(POOL_TOOL_STATION=st-a "$tool" "$tmp/a.db" pass serials 2>&1)
@@ -195,24 +156,24 @@ else
 fi
 for s in a b; do
 	out=$("$ctl" --db "$tmp/$s.db" pool audit 2>&1)
-	check "station $s: pool audit clean" "$?" 0
+	check_eq "station $s: pool audit clean" "$?" 0
 done
 
 # --- back online: another block, and the station assigns again --------------------
 pg_start || nok "PostgreSQL restarts"
 out=$(lease a serials 2>&1)
-check "station a leases another block" "$?:$out" "0:pool 'serials': block 111..120 leased to station 'st-a'"
+check_eq "station a leases another block" "$?:$out" "0:pool 'serials': block 111..120 leased to station 'st-a'"
 out=$(POOL_TOOL_STATION=st-a "$tool" "$tmp/a.db" pass serials 2>&1)
-check "and assigns from it" "$?:$out" "0:serials SN00111"
+check_eq "and assigns from it" "$?:$out" "0:serials SN00111"
 
 # --- the central pool runs out -----------------------------------------------------
 fpool create tiny --kind counter --format 'T{seq:3}' --first 1 --last 15 --block 10 >/dev/null
 lease a tiny >/dev/null && out=$(lease a tiny 2>&1)
-check "the last block is what is left" "$?:$out" "0:pool 'tiny': block 11..15 leased to station 'st-a'"
+check_eq "the last block is what is left" "$?:$out" "0:pool 'tiny': block 11..15 leased to station 'st-a'"
 out=$(lease b tiny 2>&1)
-check "an exhausted central pool is an error naming it" "$?:$out" \
+check_eq "an exhausted central pool is an error naming it" "$?:$out" \
 	"1:flashctl fleet pool lease: central pool 'tiny' is exhausted: all of 1..15 leased"
-check "station b got no pool from the failed lease" \
+check_eq "station b got no pool from the failed lease" \
 	"$(sqlite3 "$tmp/b.db" "SELECT count(*) FROM pools WHERE name = 'tiny'")" 0
 
 # --- the server keeps leases apart whoever writes them ----------------------------
@@ -223,4 +184,4 @@ out=$(psql "$FLASHD_FLEET_URL" -X -q -c "INSERT INTO flashd.pool_leases (pool, s
 [[ $out == *"permission denied"* ]] && ok "pool managers lease only through flashd.pool_lease()" ||
 	nok "pool managers may not write leases" "$out"
 
-exit $failed
+exit $((fails > 0))

@@ -6,61 +6,26 @@
 # filters, prints exactly the union of what the station verbs print on each
 # station (the same lines; sorted where the order interleaves stations).
 # Also: only flashctl links libpq, flashd does not.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$top/tests/sync/pg-lib.sh"
 sync=$build/flashd-sync
 gen=$build/tests/tools/unit-gen
 ctl=$build/flashctl
-. "$top/tests/sync/pg-lib.sh"
 
-pg_bin=$(pg_find_bin)
-if [ -z "$pg_bin" ]; then
-	echo "ok - fleet QA # SKIP no PostgreSQL server binaries (make deps installs postgresql)"
-	exit 0
-fi
-for t in psql sqlite3; do
-	if ! command -v $t >/dev/null; then
-		echo "ok - fleet QA # SKIP $t not installed"
-		exit 0
-	fi
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fleet-qa-test.XXXXXX")
-chmod 755 "$tmp"
+pg_need "fleet QA"
 cleanup() {
 	[ -n "${sync_pid:-}" ] && kill "$sync_pid" 2>/dev/null
 	[ -n "${sim_pid:-}" ] && kill "$sim_pid" 2>/dev/null
 	wait 2>/dev/null
-	pg_stop immediate
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
+	pg_cleanup
 }
 trap cleanup EXIT
-
-failed=0
-ok() { echo "ok - $1"; }
-nok() {
-	echo "not ok - $1"
-	shift
-	local l
-	for l in "$@"; do echo "#   $l"; done
-	failed=1
-}
 
 STATIONS=3
 export TZ=Europe/Berlin # stats --by day: flashctl's local day on both sides
 
-pg_init "$tmp/pg" && pg_start && pg_fleet || {
-	nok "PostgreSQL starts" "$(tail -5 "$tmp/pg/initdb.log" "$tmp/pg/sock/server.log" 2>/dev/null)"
-	exit 1
-}
-cat >"$tmp/owner.conf" <<CONF
-server = host=$tmp/pg/sock dbname=fleet user=fleet_owner
-CONF
-"$sync" -c "$tmp/owner.conf" --migrate >"$tmp/migrate.log" 2>&1 || {
-	nok "migrate" "$(cat "$tmp/migrate.log")"
-	exit 1
-}
+pg_up
+pg_migrate
 q -c "CREATE ROLE qa LOGIN IN ROLE flashd_qa"
 url="postgresql://qa@/fleet?host=$tmp/pg/sock"
 
@@ -249,12 +214,10 @@ fi
 # Six boards plugged 1.5 s apart; flashd-sync ships station st-live while
 # flashd runs: its first unit is on the server before flashd stops, and at
 # the end the server holds exactly what the station holds.
-sim=$build/flashsim
 d=$tmp/live
 mkdir -p "$d/recipes/images"
 head -c 24576 /dev/urandom >"$d/recipes/images/boot.bin"
 head -c 40960 /dev/urandom >"$d/recipes/images/app.bin"
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 cat >"$d/recipes/stm32.json" <<RECIPE
 { "name": "stm32", "match": { "vid": "0483", "pid": "df11", "ports": ["1-*"] },
   "serial": { "source": "usb_serial" },
@@ -351,4 +314,4 @@ for k in LIVE1 LIVE6; do
 	fi
 done
 
-exit $failed
+exit $((fails > 0))

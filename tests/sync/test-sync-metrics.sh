@@ -3,41 +3,28 @@
 # show the lag"): its metrics_file while shipping and while the server is
 # down, checked by promtool, and the same series on flashd-web's /metrics
 # (plant IT scrapes one endpoint).  A real PostgreSQL (pg-lib.sh).
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sync=$build/flashd-sync
-gen=$build/tests/tools/unit-gen
+. "$(dirname "$0")/../lib/testlib.sh"
 . "$top/tests/sync/pg-lib.sh"
 . "$top/tests/web/lib.sh"
+sync=$build/flashd-sync
+gen=$build/tests/tools/unit-gen
 
-pg_bin=$(pg_find_bin)
-if [ -z "$pg_bin" ]; then
-	echo "ok - sync metrics # SKIP no PostgreSQL server binaries (make deps installs postgresql)"
-	exit 0
-fi
-for t in psql sqlite3 promtool curl; do
+pg_need "sync metrics"
+for t in promtool curl; do
 	command -v $t >/dev/null || { echo "not ok - $t is installed (make deps)"; exit 1; }
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sync-metrics.XXXXXX")
-chmod 755 "$tmp"
 spid=
 cleanup() {
 	[ -n "$spid" ] && kill -9 "$spid" 2>/dev/null
 	web_stop
 	wait 2>/dev/null
-	pg_stop immediate
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
+	pg_cleanup
 }
 trap cleanup EXIT
 
-pg_init "$tmp/pg" && pg_start && pg_fleet || {
-	nok "PostgreSQL starts" "$(tail -5 "$tmp/pg/initdb.log" "$tmp/pg/sock/server.log" 2>/dev/null)"
-	exit 1
-}
-printf 'server = host=%s dbname=fleet user=fleet_owner\n' "$tmp/pg/sock" >"$tmp/owner.conf"
-"$sync" -c "$tmp/owner.conf" --migrate >/dev/null 2>&1 || { nok "migrate"; exit 1; }
+pg_up
+pg_migrate
 q -c "CREATE ROLE ingest_1 LOGIN PASSWORD 'pw-1' IN ROLE flashd_ingest"
 mkdir -m 700 -p "$tmp/cred" && printf 'pw-1' >"$tmp/cred/pgpassword"
 

@@ -7,25 +7,12 @@
 # first just committed.  That re-send must insert nothing and fail nothing:
 # both exit 0 without an error or a retry, and the server holds every
 # entry, unit, stage, image and identity exactly once.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$top/tests/sync/pg-lib.sh"
 sync=$build/flashd-sync
 gen=$build/tests/tools/unit-gen
-. "$top/tests/sync/pg-lib.sh"
 
-pg_bin=$(pg_find_bin)
-if [ -z "$pg_bin" ]; then
-	echo "ok - fleet sync re-send # SKIP no PostgreSQL server binaries (make deps installs postgresql)"
-	exit 0
-fi
-if ! command -v sqlite3 >/dev/null; then
-	echo "ok - fleet sync re-send # SKIP sqlite3 not installed"
-	exit 0
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sync-resend.XXXXXX")
-chmod 755 "$tmp" # the server's user (nobody when run as root) reaches $tmp/pg
+pg_need "fleet sync re-send"
 pids=()
 cleanup() {
 	local p
@@ -33,27 +20,13 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
-	pg_stop immediate
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
+	pg_cleanup
 }
 trap cleanup EXIT
 
-failed=0
-ok() { echo "ok - $1"; }
-nok() {
-	echo "not ok - $1"
-	shift
-	local l
-	for l in "$@"; do echo "#   $l"; done
-	failed=1
-}
-
 UNITS=40 # one batch: every entry of the station goes twice
 
-pg_init "$tmp/pg" && pg_start && pg_fleet || {
-	nok "PostgreSQL starts" "$(tail -5 "$tmp/pg/initdb.log" "$tmp/pg/sock/server.log" 2>/dev/null)"
-	exit 1
-}
+pg_up
 cat >"$tmp/owner.conf" <<CONF
 server = host=$tmp/pg/sock dbname=fleet user=fleet_owner
 CONF
@@ -121,4 +94,4 @@ if [ "$local_counts" = "$server_counts" ] && [ "${local_counts%% *}" -ge $UNITS 
 else
 	nok "each row once" "station: $local_counts" "server:  $server_counts"
 fi
-exit $failed
+exit $((fails > 0))

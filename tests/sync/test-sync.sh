@@ -12,27 +12,12 @@
 # migrations, the ingest role's least privilege, the password from a
 # credential never in the logs, STATUS= and the bounded backoff during the
 # outage.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$top/tests/sync/pg-lib.sh"
 sync=$build/flashd-sync
 gen=$build/tests/tools/unit-gen
-. "$top/tests/sync/pg-lib.sh"
 
-pg_bin=$(pg_find_bin)
-if [ -z "$pg_bin" ]; then
-	echo "ok - fleet sync # SKIP no PostgreSQL server binaries (make deps installs postgresql)"
-	exit 0
-fi
-for t in psql sqlite3 python3; do
-	if ! command -v $t >/dev/null; then
-		echo "ok - fleet sync # SKIP $t not installed"
-		exit 0
-	fi
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sync-test.XXXXXX")
-chmod 755 "$tmp" # the server's user (nobody when run as root) reaches $tmp/pg
+pg_need "fleet sync" python3
 pids=()
 cleanup() {
 	local p
@@ -40,20 +25,9 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
-	pg_stop immediate
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
+	pg_cleanup
 }
 trap cleanup EXIT
-
-failed=0
-ok() { echo "ok - $1"; }
-nok() {
-	echo "not ok - $1"
-	shift
-	local l
-	for l in "$@"; do echo "#   $l"; done
-	failed=1
-}
 
 STATIONS=8
 INITIAL=10	# units per station before the sync starts
@@ -63,10 +37,7 @@ PRODUCED=30	# units per station during the faults
 # has nothing to ship (no "unreachable" STATUS, no back-off to see).
 PRODUCE_MS=500
 
-pg_init "$tmp/pg" && pg_start && pg_fleet || {
-	nok "PostgreSQL starts" "$(tail -5 "$tmp/pg/initdb.log" "$tmp/pg/sock/server.log" 2>/dev/null)"
-	exit 1
-}
+pg_up
 ok "a PostgreSQL server runs on a unix socket in $tmp/pg"
 echo "# $SECONDS s: server up"
 
@@ -414,4 +385,4 @@ else
 	nok "refusals change nothing" "$before -> $(q -c "SELECT count(*) FROM flashd.outbox")"
 fi
 
-exit $failed
+exit $((fails > 0))
