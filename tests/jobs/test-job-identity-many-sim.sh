@@ -7,18 +7,10 @@
 # board's dump holds the values the database gives its unit at the place the
 # example recipe says (CRC valid: U-Boot env, raw records), and `flashctl
 # pool audit` is clean.  N=16 for a quicker run.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 flashctl=$build/flashctl
 dbinit=$build/tests/tools/db-init
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 recipes=$top/jobs/recipes
-
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 
 db=$tmp/many.db
 "$dbinit" "$db" &&

@@ -6,24 +6,10 @@
 # burned or free as the pool's policy says.  Checked where a user would
 # look: the board's dump parsed back, `flashctl pool status|audit`, the
 # unit's rows.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 tool=$build/tests/tools/job-tool
 flashctl=$build/flashctl
 dbinit=$build/tests/tools/db-init
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # NAME COND_RC [DETAIL...]
-	local name=$1 rc=$2
-	shift 2
-	if [ "$rc" -eq 0 ]; then ok "$name"; else nok "$name" "$@"; fi
-}
-q() { sqlite3 "$1" "$2" 2>&1; }
 recipes=$top/jobs/recipes
 
 # pools DB SERIAL_LAST POLICY: serial SN000001.., two MACs a unit.

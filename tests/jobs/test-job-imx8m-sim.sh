@@ -10,31 +10,21 @@
 # Checked: one 'pass' row each, the eMMC byte for byte, the image rows; a
 # broken IVT and a write offset past the FIT end as 'fail' rows naming the
 # stage.  Skips when flashsim, job-tool or the i.MX8M models are missing.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+. "$(dirname "$0")/../lib/testlib.sh"
 tool=$build/tests/tools/job-tool
 fxdir=$top/tests/fixtures/imx
 if [ ! -x "$sim" ] || [ ! -x "$tool" ] || [ ! -f "$fxdir/mk8m.py" ] || [ ! -f "$top/tests/sim/boards/imx_sdps.c" ]; then
-	echo "ok - job_imx8m_sim # SKIP flashsim, job-tool, i.MX8M board models or fixtures not built"
+	skip job_imx8m_sim "flashsim, job-tool, i.MX8M board models or fixtures not built"
 	exit 0
 fi
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 
 mkdir -p "$tmp/r/images"
 I=$tmp/r/images
 { python3 "$fxdir/mkfixtures.py" "$I" && python3 "$fxdir/mk8m.py" "$I"; } >/dev/null ||
 	{ nok job_imx8m_fixtures; exit 1; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 img() { # NAME: "file" and "sha256" fields
 	echo "\"file\": \"images/$1\", \"sha256\": \"$(sha "$I/$1")\""
 }
-q() { sqlite3 "$1" "$2" 2>&1; }
 crc_at() { # FILE OFFSET LENGTH (LENGTH 0: to the end)
 	python3 -c 'import sys,zlib; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2],0)); n=int(sys.argv[3],0); print("%08x" % zlib.crc32(f.read(n) if n else f.read()))' "$@"
 }

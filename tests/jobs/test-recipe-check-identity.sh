@@ -4,24 +4,21 @@
 # that does not fit its size, a {key} naming no pool of the recipe, a stage
 # naming no identity image, a dfuse.download into STM32 OTP without
 # "irreversible": true.  The worked examples pass.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
+. "$(dirname "$0")/../lib/testlib.sh"
 flashctl=$build/flashctl
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 recipes=$top/jobs/recipes
 
-check() { # NAME CMD...
+check_cmd() { # NAME CMD...: testlib's check on CMD's status
 	local name=$1
 	shift
-	if "$@"; then echo "ok - $name"; else echo "not ok - $name"; fi
+	"$@"
+	check "$name" $?
 }
 
 for ex in stm32-l476-identity imx6q-identity ingenic-t31-identity; do
 	out=$("$flashctl" recipe check "$recipes/$ex.json" 2>&1)
 	rc=$?
-	check "example_${ex}_passes" test "$rc" -eq 0
+	check_cmd "example_${ex}_passes" test "$rc" -eq 0
 	[ "$rc" -eq 0 ] || echo "#   $out"
 done
 
@@ -37,13 +34,13 @@ stage='{ "op": "dfuse.download", "address": "0x08000000", "identity": "rec" }'
 expect() { # NAME FILE MESSAGE
 	local out
 	out=$("$flashctl" recipe check "$tmp/$2.json" 2>&1)
-	check "$1" test $? -eq 1
-	check "$1_message" grep -qF "$tmp/$2.json: $3" <<<"$out"
+	check_cmd "$1" test $? -eq 1
+	check_cmd "$1_message" grep -qF "$tmp/$2.json: $3" <<<"$out"
 	grep -qF "$tmp/$2.json: $3" <<<"$out" || echo "#   $out"
 }
 
 recipe fits '{ "kind": "raw", "size": 22, "fields": [ { "kind": "ascii", "offset": 0, "size": 16, "text": "{serial}" }, { "kind": "mac", "offset": 16, "text": "{mac1}" } ] }' "$stage"
-check "raw_that_fits_passes" "$flashctl" recipe check "$tmp/fits.json"
+check_cmd "raw_that_fits_passes" "$flashctl" recipe check "$tmp/fits.json"
 
 recipe raw-big '{ "kind": "raw", "size": 20, "fields": [ { "kind": "ascii", "offset": 0, "size": 16, "text": "{serial}" }, { "kind": "mac", "offset": 16, "text": "{mac1}" } ] }' "$stage"
 expect "raw_field_past_the_end" raw-big "identity.images.rec: does not fit its 20 bytes"
@@ -66,7 +63,7 @@ recipe otp '{ "kind": "raw", "size": 16, "fields": [ { "kind": "ascii", "offset"
 expect "otp_needs_irreversible" otp "stages[0]: writes 0x1fff7000-0x1fff700f in STM32L4 OTP"
 recipe otp-ok '{ "kind": "raw", "size": 16, "fields": [ { "kind": "ascii", "offset": 0, "size": 16, "text": "{serial}" } ] }' \
 	'{ "op": "dfuse.download", "alt": 2, "address": "0x1fff7000", "identity": "rec", "erase": "none", "irreversible": true }'
-check "otp_with_irreversible_passes" "$flashctl" recipe check "$tmp/otp-ok.json"
+check_cmd "otp_with_irreversible_passes" "$flashctl" recipe check "$tmp/otp-ok.json"
 recipe irr '{ "kind": "raw", "size": 16, "fields": [ { "kind": "ascii", "offset": 0, "size": 16, "text": "{serial}" } ] }' \
 	'{ "op": "dfuse.download", "address": "0x08000000", "identity": "rec", "irreversible": true }'
 expect "irreversible_only_on_otp" irr "stages[0].irreversible: this dfuse.download reaches no OTP area"
@@ -83,7 +80,7 @@ EOF
 head -c 4096 /dev/urandom >"$tmp/spl.bin"
 sed -i "s/SPL/$(sha256sum "$tmp/spl.bin" | cut -d' ' -f1)/g" "$tmp/ingenic-big.json"
 out=$("$flashctl" recipe check "$tmp/ingenic-big.json" 2>&1)
-check "template_larger_than_its_partition" grep -qF "$tmp/ingenic-big.json: stages[2]" <<<"$out"
+check_cmd "template_larger_than_its_partition" grep -qF "$tmp/ingenic-big.json: stages[2]" <<<"$out"
 grep -qF "does not fit partition 'env'" <<<"$out" || echo "#   $out"
 
 recipe twofile '{ "kind": "raw", "size": 8, "fields": [ { "kind": "mac", "offset": 0, "text": "{mac}" } ] }' \

@@ -1,11 +1,7 @@
-# Shared helpers of the test-imx-*.sh conformance scripts (sourced, not run).
-#   env: FLASHD_TOP, FLASHD_BUILD (set by tests/run-tests.sh)
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
+# Shared helpers of the test-imx-*.sh conformance scripts (sourced, not run):
+# tests/lib/testlib.sh (top, build, sim, tmp, ok/nok, need) and i.MX fixtures.
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/testlib.sh"
 scn=$top/tests/sim/scenarios
-tmp=$(mktemp -d /tmp/test-imx.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 fx=$tmp/fx
 # Fixtures are generated at test time, never committed as binaries.
 python3 "$top/tests/fixtures/imx/mkfixtures.py" "$fx" || {
@@ -13,21 +9,16 @@ python3 "$top/tests/fixtures/imx/mkfixtures.py" "$fx" || {
 	exit 1
 }
 
-pass() { echo "ok - $1"; }
+# pass NAME / fail NAME FILE...: ok / nok with the tail of each FILE (the
+# callers' many "pass $t || fail $t LOG" lines).
+pass() { ok "$1"; }
 fail() {
-	echo "not ok - $1"
+	nok "$1"
 	shift
 	for f in "$@"; do
 		[ -f "$f" ] && sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$f" | tr '\r' '\n' | tr -s ' ' |
 			grep -v '^ *$' | tail -15 | sed 's/^/#   /'
 	done
-}
-
-need() {
-	command -v "$1" >/dev/null || {
-		echo "not ok - $1 is installed (make deps)"
-		exit 1
-	}
 }
 
 # jget DIR KEY: a top-level field of board 0 in DIR/summary.json

@@ -5,17 +5,11 @@
 # Transaction Translator (single-TT, and one of them waits for the other) or
 # one each (multi-TT).  Checked on the model's own accounting in the dump,
 # not on wall-clock time.  Prints "ok - NAME" / "not ok - NAME".
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-sim=$build/flashsim
-tmp=$(mktemp -d /tmp/test-hubbw-rig.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/testlib.sh"
 command -v dfu-util >/dev/null || { echo "not ok - dfu-util is installed (make deps)"; exit 1; }
 
-pass() { echo "ok - $1"; }
-fail() {
-	echo "not ok - $1"
+fail() { # NAME FILE...: nok with the tail of each FILE
+	nok "$1"
 	shift
 	for f in "$@"; do [ -f "$f" ] && tail -15 "$f" | sed 's/^/#   /'; done
 }
@@ -47,7 +41,7 @@ scenario "$tmp/single.json" single
 links "$d" >"$d.links" 2>&1
 # one TT carried both boards' 128 KiB (plus DFU status replies), with waits
 awk '$1 == "1-3/tt" && $2 >= 262144 && $3 > 0 { ok = 1 } END { exit !ok }' "$d.links" &&
-	! grep -q '^1-3/tt[0-9]' "$d.links" && pass $t || fail $t "$d.out" "$d.links"
+	! grep -q '^1-3/tt[0-9]' "$d.links" && ok $t || fail $t "$d.out" "$d.links"
 
 t=multi_tt_gives_each_board_its_own_translator
 d=$tmp/$t
@@ -57,7 +51,7 @@ scenario "$tmp/multi.json" multi
 links "$d" >"$d.links" 2>&1
 awk '($1 == "1-3/tt1" || $1 == "1-3/tt2") && $2 >= 131072 && $2 < 262144 && $3 == 0 { n++ }
 	END { exit n != 2 }' "$d.links" && ! grep -q '^1-3/tt ' "$d.links" &&
-	pass $t || fail $t "$d.out" "$d.links"
+	ok $t || fail $t "$d.out" "$d.links"
 
 t=no_hub_bandwidth_no_links_in_the_dump
 d=$tmp/$t
@@ -67,7 +61,7 @@ cat >"$tmp/plain.json" <<JSON
 JSON
 "$sim" --scenario "$tmp/plain.json" --dump-dir "$d" -- dfu-util -l >"$d.out" 2>&1
 python3 -c 'import json,sys; sys.exit("hub_links" in json.load(open(sys.argv[1])))' "$d/summary.json" &&
-	pass $t || fail $t "$d.out"
+	ok $t || fail $t "$d.out"
 
 t=hub_bandwidth_of_an_unknown_hub_is_a_rig_error
 d=$tmp/$t
@@ -78,7 +72,7 @@ JSON
 "$sim" --scenario "$tmp/bad.json" -- true >"$d.out" 2>&1
 rc=$?
 [ $rc -eq 70 ] && grep -q 'hub_bandwidth.1-4: not a hub of the scenario' "$d.out" &&
-	pass $t || fail $t "$d.out"
+	ok $t || fail $t "$d.out"
 
 # --- a fastboot reply queued behind a busy hub survives a sliced read.  b2
 #     downloads 1 MiB URBs (flashd's engine, imx-tool stage) that hold the
@@ -106,4 +100,4 @@ gv="getvar version + getvar product + getvar serialno + getvar max-download-size
 	wait" >"$d.out" 2>&1
 grep -q '^result=ok' "$d.b1" && grep -q '^result=ok' "$d.b2" &&
 	awk '$1 == "1-3" && $3 > 0 { ok = 1 } END { exit !ok }' <(links "$d") &&
-	pass $t || fail $t "$d.out" "$d.b1" "$d.b2"
+	ok $t || fail $t "$d.out" "$d.b1" "$d.b2"

@@ -7,7 +7,7 @@
 # Prints "ok - NAME" / "not ok - NAME".
 set -u
 . "$(dirname "$0")/imx-lib.sh"
-need fastboot
+need imx_fastboot fastboot
 
 t=getvar_all_lists_variables_and_partitions
 d=$tmp/$t

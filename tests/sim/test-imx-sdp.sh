@@ -5,7 +5,7 @@
 # Prints "ok - NAME" / "not ok - NAME".
 set -u
 . "$(dirname "$0")/imx-lib.sh"
-need imx_usb
+need imx_sdp imx_usb
 
 # imx_usb exits right after JUMP; the sleep lets the board finish its boot
 # so the summary shows the U-Boot fastboot gadget on the same port.

@@ -6,7 +6,7 @@
 # eMMC must hold exactly those bytes.  Prints "ok - NAME" / "not ok - NAME".
 set -u
 . "$(dirname "$0")/imx-lib.sh"
-need uuu
+need imx_uuu uuu
 
 for soc in imx6q imx6ull; do
 	img=u-boot-imx6q.imx

@@ -8,7 +8,7 @@
 # enumerated once per stage.  Prints "ok - NAME" / "not ok - NAME".
 set -u
 . "$(dirname "$0")/imx-lib.sh"
-need uuu
+need imx8m_uuu uuu
 python3 "$top/tests/fixtures/imx/mk8m.py" "$fx" || {
 	echo "not ok - i.MX8M fixtures are generated"
 	exit 1

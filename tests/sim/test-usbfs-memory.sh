@@ -9,7 +9,7 @@
 # Prints "ok - NAME" / "not ok - NAME".
 set -u
 . "$(dirname "$0")/imx-lib.sh"
-need fastboot
+need usbfs_memory fastboot
 tool=$build/tests/tools/imx-tool
 
 scenario() { # FILE MB: one i.MX6Q in U-Boot fastboot with a 16 MiB buffer

@@ -1,15 +1,6 @@
-# Shared by tests/web/test-*.sh: TAP helpers, a free port, flashd-web start/stop.
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
-
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # NAME CONDITION-RESULT(0/1) DETAILS...
-	local name=$1 res=$2
-	shift 2
-	if [ "$res" -eq 0 ]; then ok "$name"; else nok "$name" "$@"; fi
-}
+# Shared by tests/web/test-*.sh: tests/lib/testlib.sh (top, build, tmp,
+# ok/nok/check, sha) plus a free port, flashd-web start/stop and a station.
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/testlib.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # web_start DIR CONF PORT: flashd-web in the background ($web_pid), up when it answers.
@@ -25,8 +16,6 @@ web_start() {
 web_stop() { [ -n "${web_pid:-}" ] && kill "$web_pid" 2>/dev/null && wait "$web_pid" 2>/dev/null; web_pid=; }
 # get URL OUT: body to OUT, "CODE" to stdout.
 get() { curl -s -o "$2" -w '%{http_code}' "$1"; }
-
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # station_setup DIR PORT: a recipe with two images, flashd.conf (slots A1-A5
 # on 1-1.1..1-1.5), web.conf listening on PORT, and a flashsim scenario of

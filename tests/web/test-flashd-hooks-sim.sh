@@ -5,23 +5,8 @@
 # group) and logged while the next unit's hook runs on time; a failing
 # hook's exit status is logged; flashd-hooks started before flashd, and
 # flashd restarted, are reconnected to; a bad configuration is refused.
-set -u
-top=${FLASHD_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${FLASHD_BUILD:-$top/build/default}
-export FLASHD_BUILD=$build
-sim=$build/flashsim
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/testlib.sh"
 PY=$(command -v /usr/bin/python3 || command -v python3)
-
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # NAME CONDITION-RESULT(0/1) DETAILS...
-	local name=$1 res=$2
-	shift 2
-	if [ "$res" -eq 0 ]; then ok "$name"; else nok "$name" "$@"; fi
-}
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # ---- configuration errors -------------------------------------------------
 bad() { # NAME LINE EXPECTED-MESSAGE

@@ -8,8 +8,7 @@
 # kept in $FLASHD_BUILD/test-logs/web-screenshots/.
 set -u
 . "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'web_stop; [ -n "${peer_pid:-}" ] && kill "$peer_pid" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+trap 'web_stop; [ -n "${peer_pid:-}" ] && kill "$peer_pid" 2>/dev/null; testlib_cleanup' EXIT
 shots=${WEB_SHOTS:-$build/test-logs/web-screenshots}
 rm -rf "$shots"
 mkdir -p "$shots"

@@ -10,8 +10,6 @@
 # shows e2e-1920x1080.png as web/screenshot-line.png).
 set -u
 . "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 shots=${WEB_E2E_SHOTS:-$build/test-logs/web-e2e-screenshots}
 mkdir -p "$shots"
 rm -f "$shots"/e2e-*

@@ -7,8 +7,6 @@
 # --help name the same options; --check-config reads web.conf and flashd.conf.
 set -u
 . "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 unit=$top/systemd/flashd-web.service
 
 sed "s|/usr/bin/flashd-web|$build/flashd-web|" "$unit" >"$tmp/flashd-web.service"

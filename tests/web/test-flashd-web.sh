@@ -9,10 +9,7 @@
 # a "dropped" event makes flashd-web re-sync with a fresh snapshot.
 set -u
 . "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'web_stop; [ -n "${peer_pid:-}" ] && kill "$peer_pid" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-sim=$build/flashsim
-q() { sqlite3 "$1" "$2" 2>&1; }
+trap 'web_stop; [ -n "${peer_pid:-}" ] && kill "$peer_pid" 2>/dev/null; testlib_cleanup' EXIT
 jq_() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>&1; }
 
 if [ ! -x "$build/flashd-web" ]; then
