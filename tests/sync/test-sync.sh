@@ -150,7 +150,7 @@ twin=$spid
 synced() {
 	local i l s
 	for i in $(seq $STATIONS); do
-		l=$(sqlite3 "$tmp/st$i.db" "SELECT coalesce(max(seq), 0) FROM outbox")
+		l=$(sqlite3 -cmd '.timeout 10000' "$tmp/st$i.db" "SELECT coalesce(max(seq), 0) FROM outbox")
 		s=$(q -c "SELECT coalesce(max(seq), 0) FROM flashd.outbox WHERE station = 'st-$i'")
 		[ "$l" = "$s" ] || return 1
 	done
@@ -270,7 +270,7 @@ fi
 # --- the server holds exactly the union -----------------------------------
 q -c "CREATE TABLE cmp (station text, seq bigint, payload jsonb)"
 for i in $(seq $STATIONS); do
-	sqlite3 -csv "$tmp/st$i.db" "SELECT 'st-$i', seq, payload FROM outbox" |
+	sqlite3 -cmd '.timeout 10000' -csv "$tmp/st$i.db" "SELECT 'st-$i', seq, payload FROM outbox" |
 		q -c "\\copy cmp FROM STDIN WITH (FORMAT csv)"
 done
 local_n=$(q -c "SELECT count(*) FROM cmp")
@@ -283,10 +283,13 @@ else
 	nok "outbox union" "local $local_n, differing $diff_n"
 fi
 
+# The station databases are live (flashd, flashd-sync): a read may meet a
+# checkpoint or WAL recovery, so every sqlite3 here waits (SQLITE_BUSY under
+# load once left a station out of the comparison).
 dump_local() {
 	local i
 	for i in $(seq $STATIONS); do
-		sqlite3 -separator '|' "$tmp/st$i.db" "$1" | sed "s/^/st-$i|/"
+		sqlite3 -cmd '.timeout 10000' -separator '|' "$tmp/st$i.db" "$1" | sed "s/^/st-$i|/"
 	done | LC_ALL=C sort
 }
 units_sql="SELECT id, serial, chip_uid, result, coalesce(failed_stage, ''), recipe,
