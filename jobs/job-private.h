@@ -133,6 +133,7 @@ struct job {
 	size_t n_images;
 	int64_t unit_id;
 	int64_t started_ms;
+	int64_t last_stage_ms; /* started_at of the unit's last stage row (stage_started_at()) */
 	bool result_pending;   /* the finish went to the pending queue */
 	struct job_device cur; /* device of the current session */
 	unsigned leave_gen;    /* dev_gen when the device was told to leave */

@@ -340,11 +340,28 @@ static int stopped(struct job *j, int r, const char *name, struct err *e)
 	return r;
 }
 
+/*
+ * A stage row's started_at: now, but strictly after the unit's previous
+ * stage, so that ORDER BY started_at is the order the stages ran even when
+ * one took less than a millisecond (a verify pass with nothing left to
+ * read back, then dfuse.read_protect): a tie would sort by idx, which puts
+ * verify rows last.  The skew is at most a millisecond per such stage.
+ */
+static int64_t stage_started_at(struct job *j)
+{
+	int64_t now = db_now_ms();
+
+	if (now <= j->last_stage_ms)
+		now = j->last_stage_ms + 1;
+	j->last_stage_ms = now;
+	return now;
+}
+
 static int run_stage(struct job *j, unsigned idx, struct err *e)
 {
 	const struct recipe_stage *st = &j->recipe->stages[idx];
 	const char *name = st->label ? st->label : recipe_op_name(st->op);
-	int64_t started = db_now_ms();
+	int64_t started = stage_started_at(j);
 	uint64_t t0 = now_ms();
 	struct db_rec rec = { .kind = DB_REC_STAGE, .unit_id = j->unit_id };
 	struct log_ctx c;
@@ -431,7 +448,7 @@ static int run_stage(struct job *j, unsigned idx, struct err *e)
 static int run_verify(struct job *j, unsigned next, struct err *e)
 {
 	unsigned idx = (unsigned)j->recipe->n_stages + j->plan.passes;
-	int64_t started = db_now_ms();
+	int64_t started = stage_started_at(j);
 	uint64_t t0 = now_ms();
 	struct db_rec rec = { .kind = DB_REC_STAGE, .unit_id = j->unit_id };
 	struct job_verify_note note = { 0 };
