@@ -534,6 +534,7 @@ static void *job_thread(void *arg)
 	const char *failed = NULL;
 	struct err e = { 0 };
 	struct db_rec fin = { .kind = DB_REC_FINISH, .unit_id = j->unit_id };
+	int64_t finished_at;
 	bool pending;
 	struct log_ctx c;
 	int r = 0;
@@ -586,13 +587,17 @@ static void *job_thread(void *arg)
 	job_session_close(j);
 	unmap_images(j);
 
+	/* Not before its last stage began (stage_started_at() may run ahead). */
+	finished_at = db_now_ms();
+	if (finished_at < j->last_stage_ms)
+		finished_at = j->last_stage_ms;
 	fin.u.finish = (struct db_rec_finish){
 		.result = result == JOB_PASS   ? DB_RESULT_PASS
 			  : result == JOB_FAIL ? DB_RESULT_FAIL
 					       : DB_RESULT_INTERRUPTED,
 		.failed_stage = failed,
 		.error = r < 0 ? e.msg : NULL,
-		.finished_at = db_now_ms(),
+		.finished_at = finished_at,
 	};
 	pending = job_record(j, &fin, "the result");
 	j->result_pending = pending;
