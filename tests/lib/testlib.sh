@@ -10,6 +10,11 @@
 # and prints TAP-style lines that tests/run-tests.sh counts:
 #   "ok - NAME", "not ok - NAME" (+ "#   detail" lines), "ok - NAME # SKIP why".
 # check NAME STATUS passes on exit status 0; check_eq NAME GOT WANT on equal strings.
+# Sourced twice (a script and the family library it sources, such as
+# tests/web/lib.sh), the second time changes nothing: not tmp, not the trap,
+# not a helper the script or another library has replaced since.
+[ -n "${TESTLIB_LOADED:-}" ] && return 0
+TESTLIB_LOADED=1
 set -u
 top=${FLASHD_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 build=${FLASHD_BUILD:-$top/build/default}
