@@ -190,7 +190,7 @@ scenarios = {
     "unplug": [stm32("u1", "1-9", "VMF4SN0009", plug_ms=0, replug_ms=20000,
                      faults=[{"kind": "unplug", "after_bytes": 60000}])],
     # Slow enough (NOR programming at 20x the datasheet time: the kernel and
-    # rootfs writes take ~1.1 s at 1x in the VM, and the test polls every
+    # rootfs writes took ~1.1 s at 3x in the VM, and the test polls every
     # 0.5 s) that the kill lands mid-write even when the VM runs several
     # times slower or faster than usual.
     "kill": [ingenic("k1", "1-10", "w25q128jv", plug_ms=0, **{"timing.scale": 20.0})],
