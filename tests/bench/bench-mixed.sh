@@ -25,9 +25,9 @@
 #   usage: tests/bench/bench-mixed.sh [BUILD_DIR]
 #          PER_FAMILY=32 SCALE=1.0 SPREAD_MS=100 PLUG_MS=1500 KEEP=1 SEED=n
 #          (PER_FAMILY=8 or SCALE=0.2 on a loaded 2-core machine)
-# Limit: umockdev 0.17.16's preload tracks at most 50 mocked fds per
-# process and each job holds its device node open, so more than ~45 boards
-# at once (PER_FAMILY > 15) abort flashd with "fd_map_add(): overflow".
+# Boards per flashd: the shim serves usbfs nodes with a 4096-fd table
+# (tests/sim/README.md, "The ioctl socket"), so 96 boards fit; umockdev
+# 0.17.16's own preload held ~45 ("fd_map_add(): overflow").
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build/default}

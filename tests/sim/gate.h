@@ -21,6 +21,9 @@ struct gate {
 int gate_create(struct gate *g, const char *path);
 /* Make every opener see POLLOUT.  Idempotent. */
 void gate_open(struct gate *g);
+/* Open even if somebody else shut it: the per-fd gates of the completion
+ * ring, which the client's shim shuts itself (shim.c).  Idempotent. */
+void gate_drain(struct gate *g);
 /* Fill the pipe again: POLLOUT goes away.  Idempotent. */
 void gate_close(struct gate *g);
 void gate_destroy(struct gate *g);

@@ -204,6 +204,40 @@ int ioclient_write(struct ioclient *c, unsigned long addr, const void *buf, size
 	return 0;
 }
 
+int ioclient_direct(const struct ioclient *c)
+{
+	return c->direct;
+}
+
+int ioclient_poke(struct ioclient *c, const struct iovec *local, const struct iovec *remote,
+		  unsigned long n)
+{
+	size_t total = 0;
+	ssize_t w;
+
+	if (!c->direct)
+		return -ENOTSUP;
+	for (unsigned long i = 0; i < n; i++)
+		total += local[i].iov_len;
+	w = process_vm_writev(c->pid, local, n, remote, n, 0);
+	if (w < 0)
+		return -errno;
+	return (size_t)w == total ? 0 : -EFAULT;
+}
+
+int ioclient_peek(struct ioclient *c, unsigned long addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len }, remote = { (void *)addr, len };
+	ssize_t n;
+
+	if (!c->direct)
+		return -ENOTSUP;
+	n = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
 void ioclient_complete(struct ioclient *c, long ret, int err)
 {
 	unsigned long msg[3] = { MSG_DONE, (unsigned long)ret, (unsigned long)err };

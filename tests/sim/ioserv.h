@@ -64,6 +64,16 @@ int ioclient_read(struct ioclient *c, unsigned long addr, void *buf, size_t len)
 /* Queue len bytes for the client's memory at addr; they land before the
  * call returns in the client.  Any thread, request pending.  0 or -ENOMEM. */
 int ioclient_write(struct ioclient *c, unsigned long addr, const void *buf, size_t len);
+/* Outside any request (the completion ring, usbfs.c): write local[i] to
+ * remote[i] in the client's memory, in order, in one call.  Only when the
+ * client's memory is reachable directly (ioclient_direct()).  0 or -errno. */
+struct iovec;
+int ioclient_poke(struct ioclient *c, const struct iovec *local, const struct iovec *remote,
+		  unsigned long n);
+/* Read len bytes of the client's memory outside any request; direct only. */
+int ioclient_peek(struct ioclient *c, unsigned long addr, void *buf, size_t len);
+/* process_vm_readv/writev reach the client (not FLASHSIM_IOCTL_VIA_SOCKET). */
+int ioclient_direct(const struct ioclient *c);
 /* The client's call returns ret (-1: with errno err). */
 void ioclient_complete(struct ioclient *c, long ret, int err);
 

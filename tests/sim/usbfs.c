@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tests/sim/gate.h"
@@ -62,6 +64,14 @@ struct usbfd {
 	struct ioclient *blocked_reap; /* a REAPURB (blocking) waiting */
 	unsigned long blocked_arg;
 	int64_t pos; /* read() position in the descriptor blob */
+	/* The completion ring (flashsim-ioc.h), if the shim registered one. */
+	unsigned long ring_addr; /* 0: none; completions go to ready + the node gate */
+	struct ioclient *client; /* the fd's connection, valid until closed */
+	uint64_t ring_head, ring_tail_seen;
+	bool spilled;		 /* ring->spill says URBs wait in ready */
+	struct gate fgate;	 /* the fd's own poll gate */
+	char fgate_path[512];	 /* until the client opened it */
+	struct usbfd *ring_next; /* usbnode.ring_fds */
 };
 
 struct usbnode {
@@ -78,8 +88,10 @@ struct usbnode {
 	uint8_t ep_intf[32]; /* endpoint index -> interface number, 0xff unknown */
 	uint32_t intf_mask;
 	struct usbfd *claim[MAX_INTF];
-	GQueue inflight; /* struct urb, submitted */
-	unsigned n_ready;
+	GQueue inflight;	/* struct urb, submitted */
+	unsigned n_ready;	/* URBs in the ready queues of fds without a ring */
+	struct usbfd *ring_fds; /* fds with a completion ring */
+	unsigned gate_seq;
 };
 
 struct claim_retry {
@@ -182,6 +194,172 @@ static void sync_finish(struct usbnode *n, struct urb *u)
 
 static void do_reap(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long arg);
 
+/* ---- the completion ring (shim/flashsim-ioc.h, README "The completion ring") ---- */
+
+#define RING_AT(fd, field) ((fd)->ring_addr + offsetof(struct flashsim_ring, field))
+
+static int ring_put_u64(struct usbfd *fd, unsigned long addr, uint64_t v)
+{
+	struct iovec l = { &v, sizeof(v) }, r = { (void *)addr, sizeof(v) };
+
+	return ioclient_poke(fd->client, &l, &r, 1);
+}
+
+static bool urb_in(const struct urb *u)
+{
+	return u->control ? (u->x.setup.bmRequestType & USB_DIR_IN) : (u->x.ep & USB_DIR_IN);
+}
+
+/* Deliver u through the ring: its data, its URB, the slot and head in one
+ * write, then the fd's gate opens.  0, -ENOSPC (the client has not taken
+ * FLASHSIM_RING_SLOTS URBs yet) or -errno.  Dev lock held. */
+static int ring_push(struct usbfd *fd, struct urb *u)
+{
+	uint64_t head = fd->ring_head + 1, slot = u->urb_addr;
+	struct iovec l[4], r[4];
+	unsigned n = 0;
+	int err;
+
+	if (fd->ring_head - fd->ring_tail_seen >= FLASHSIM_RING_SLOTS) {
+		uint64_t tail;
+
+		err = ioclient_peek(fd->client, RING_AT(fd, tail), &tail, sizeof(tail));
+		if (err < 0)
+			return err;
+		fd->ring_tail_seen = tail;
+		if (fd->ring_head - tail >= FLASHSIM_RING_SLOTS)
+			return -ENOSPC;
+	}
+	u->urb.status = u->x.status;
+	u->urb.actual_length = (int)u->x.actual;
+	if (urb_in(u) && u->x.actual) {
+		l[n] = (struct iovec){ u->buf, u->x.actual };
+		r[n++] = (struct iovec){ (void *)u->buf_addr, u->x.actual };
+	}
+	l[n] = (struct iovec){ &u->urb, sizeof(u->urb) };
+	r[n++] = (struct iovec){ (void *)u->urb_addr, sizeof(u->urb) };
+	l[n] = (struct iovec){ &slot, sizeof(slot) };
+	r[n++] = (struct iovec){ (void *)(RING_AT(fd, urb) +
+					  (fd->ring_head % FLASHSIM_RING_SLOTS) * sizeof(slot)),
+				 sizeof(slot) };
+	l[n] = (struct iovec){ &head, sizeof(head) };
+	r[n++] = (struct iovec){ (void *)RING_AT(fd, head), sizeof(head) };
+	err = ioclient_poke(fd->client, l, r, n);
+	if (err < 0)
+		return err;
+	fd->ring_head = head;
+	gate_drain(&fd->fgate);
+	return 0;
+}
+
+/* u waits in fd's ready queue: wake the fd's poller (dev lock held). */
+static void ready_signal(struct usbfd *fd)
+{
+	struct usbnode *n = fd->node;
+
+	if (!fd->ring_addr) {
+		if (n->n_ready++ == 0)
+			gate_open(&n->gate);
+		return;
+	}
+	/* The shim asks flashsim while spill is set; it is set before the
+	 * gate opens, so the woken client sees it. */
+	if (!fd->spilled && ring_put_u64(fd, RING_AT(fd, spill), 1) == 0)
+		fd->spilled = true;
+	gate_drain(&fd->fgate);
+}
+
+/* One URB left fd's ready queue (dev lock held). */
+static void ready_taken(struct usbfd *fd)
+{
+	struct usbnode *n = fd->node;
+
+	if (!fd->ring_addr) {
+		if (--n->n_ready == 0 && !n->gone)
+			gate_close(&n->gate);
+		return;
+	}
+	/* The fd's gate is the shim's to shut once it finds nothing to reap. */
+	if (g_queue_is_empty(&fd->ready) && fd->spilled &&
+	    ring_put_u64(fd, RING_AT(fd, spill), 0) == 0)
+		fd->spilled = false;
+}
+
+static void ring_gone(struct usbfd *fd)
+{
+	ring_put_u64(fd, RING_AT(fd, gone), 1);
+	gate_drain(&fd->fgate);
+}
+
+/* FLASHSIM_IOC_RING: the shim's ring at reg.ring, and a gate of the fd's
+ * own (usbfs readiness is per open file, devio.c usbdev_poll()). */
+static int ring_register(struct usbnode *n, struct usbfd *fd, struct ioclient *c, unsigned long arg)
+{
+	struct flashsim_ring_reg reg;
+	char dir[450];
+	int r;
+
+	if (!ioclient_direct(c) || fd->ring_addr)
+		return -ENOTTY;
+	if (ioclient_read(c, arg, &reg.ring, sizeof(reg.ring)) < 0 || !reg.ring)
+		return -EFAULT;
+	snprintf(dir, sizeof(dir), "%s/gates", n->dev->rig->root);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(reg.gate, sizeof(reg.gate), "%s/%03u-%03u.%u", dir, n->busnum, n->devnum,
+		 ++n->gate_seq);
+	r = gate_create(&fd->fgate, reg.gate);
+	if (r < 0) {
+		gate_destroy(&fd->fgate);
+		unlink(reg.gate);
+		return r;
+	}
+	r = ioclient_write(c, arg + offsetof(struct flashsim_ring_reg, gate), reg.gate,
+			   strlen(reg.gate) + 1);
+	if (r < 0) {
+		gate_destroy(&fd->fgate);
+		unlink(reg.gate);
+		return r;
+	}
+	memcpy(fd->fgate_path, reg.gate, sizeof(fd->fgate_path));
+	fd->client = c;
+	fd->ring_addr = (unsigned long)reg.ring;
+	fd->ring_next = n->ring_fds;
+	n->ring_fds = fd;
+	if (n->gone)
+		ring_gone(fd);
+	return 0;
+}
+
+/* The client has opened its gate (its next request) or closed the fd. */
+static void ring_gate_unlink(struct usbfd *fd)
+{
+	if (fd->fgate_path[0]) {
+		unlink(fd->fgate_path);
+		fd->fgate_path[0] = '\0';
+	}
+}
+
+static void ring_release(struct usbfd *fd)
+{
+	struct usbnode *n = fd->node;
+
+	if (!fd->ring_addr)
+		return;
+	for (struct usbfd **p = &n->ring_fds; *p; p = &(*p)->ring_next)
+		if (*p == fd) {
+			*p = fd->ring_next;
+			break;
+		}
+	ring_gate_unlink(fd);
+	/* A client still holding the fd (flashsim is ending) asks flashsim
+	 * from now on and gets ENODEV, as without a ring. */
+	ring_gone(fd);
+	gate_destroy(&fd->fgate);
+	fd->ring_addr = 0;
+	fd->client = NULL;
+}
+
 /* u has completed (dev lock held): make it reapable or finish the ioctl. */
 static void urb_ready(struct urb *u)
 {
@@ -203,9 +381,16 @@ static void urb_ready(struct urb *u)
 		return;
 	}
 	u->state = URB_READY;
+	/* Through the ring unless older URBs wait in ready (order per fd) or
+	 * a blocking REAPURB waits for this one. */
+	if (fd->ring_addr && !fd->blocked_reap && g_queue_is_empty(&fd->ready) &&
+	    ring_push(fd, u) == 0) {
+		u->state = URB_DEAD;
+		urb_unref(u);
+		return;
+	}
 	g_queue_push_tail(&fd->ready, u);
-	if (n->n_ready++ == 0)
-		gate_open(&n->gate);
+	ready_signal(fd);
 	if (fd->blocked_reap) {
 		struct ioclient *c = fd->blocked_reap;
 
@@ -288,6 +473,8 @@ void usbnode_disconnect(struct usbnode *n)
 	}
 	/* Readable for good: clients reap the -ESHUTDOWN URBs, then get ENODEV. */
 	gate_open(&n->gate);
+	for (struct usbfd *fd = n->ring_fds; fd; fd = fd->ring_next)
+		ring_gone(fd);
 }
 
 /* ---- claims ---- */
@@ -321,9 +508,11 @@ static void fd_release(struct usbfd *fd)
 			n->claim[i] = NULL;
 	while ((u = g_queue_pop_head(&fd->ready))) {
 		u->state = URB_DEAD;
-		n->n_ready--;
+		if (!fd->ring_addr)
+			n->n_ready--;
 		urb_unref(u);
 	}
+	ring_release(fd);
 	if (n->n_ready == 0 && !n->gone)
 		gate_close(&n->gate);
 	/* Submitted URBs: the kernel kills them on close; the board drops them. */
@@ -370,6 +559,7 @@ static struct usbfd *fd_get(struct usbnode *n, struct ioclient *c)
 		return NULL;
 	fd->node = n;
 	fd->refs = 1;
+	fd->fgate.fd = -1;
 	g_queue_init(&fd->ready);
 	ioclient_set_user(c, fd);
 	return fd;
@@ -527,10 +717,10 @@ static void do_reap(struct usbnode *n, struct usbfd *fd, struct ioclient *c, uns
 	bool in;
 	int r;
 
+	(void)n;
 	u = g_queue_pop_head(&fd->ready);
-	if (--n->n_ready == 0 && !n->gone)
-		gate_close(&n->gate);
-	in = u->control ? (u->x.setup.bmRequestType & USB_DIR_IN) : (u->x.ep & USB_DIR_IN);
+	ready_taken(fd);
+	in = urb_in(u);
 	u->urb.status = u->x.status;
 	/* Control: data stage only; for OUT it is what was sent (gotcha 5). */
 	u->urb.actual_length = (int)u->x.actual;
@@ -745,6 +935,9 @@ static int dispatch(struct usbnode *n, struct usbfd *fd, struct ioclient *c, uns
 	}
 	if (fd->closed)
 		return -EBADF;
+	if (req == FLASHSIM_IOC_RING)
+		return ring_register(n, fd, c, arg);
+	ring_gate_unlink(fd);
 	switch (req) {
 	case USBDEVFS_GET_CAPABILITIES: {
 		/*

@@ -17,7 +17,8 @@
  * 3. lseek() on a node: the node is a FIFO (poll gate) but usbfs files seek
  *    (libusb_wrap_sys_device rewinds before reading descriptors).
  * 4. More than ~45 open nodes per process: the shim serves usbfs nodes
- *    itself (section 4 below).
+ *    itself (section 4 below), reaping from a completion ring in its own
+ *    memory that flashsim fills (one round trip per transfer, not three).
  *
  * Never sanitized (the clients are not), no GLib, libc only.
  */
@@ -25,7 +26,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <linux/usbdevice_fs.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -188,8 +190,9 @@ enum {
 
 struct simfd {
 	int sock;
-	bool gone;	      /* flashsim ended the connection: the device is gone */
-	pthread_mutex_t lock; /* one request in flight per fd, as in the preload */
+	bool gone;		    /* flashsim ended the connection: the device is gone */
+	pthread_mutex_t lock;	    /* one request in flight per fd, as in the preload */
+	struct flashsim_ring *ring; /* NULL: every reap asks flashsim */
 };
 
 static struct simfd *simfds[SIMFD_MAX]; /* __atomic access */
@@ -236,17 +239,17 @@ static int sock_xfer(int sock, void *buf, size_t len, bool out)
 }
 
 /* One exchange: the request, then the server's memory accesses until DONE.
- * Signals are blocked meanwhile as in the preload's remote_emulate(): a
- * handler using the fd would otherwise interleave with the exchange. */
+ * The per-fd lock keeps other threads' exchanges apart.  Signals are not
+ * blocked, unlike the preload's remote_emulate(): two rt_sigprocmask calls
+ * per ioctl were a tenth of a 128-board run's client CPU, the transfers
+ * restart after EINTR, and a handler doing USB I/O on the fd it interrupted
+ * is not something libusb or flashd do (it would wait on the lock). */
 static long sim_call(struct simfd *f, unsigned long cmd, unsigned long a1, unsigned long a2)
 {
 	unsigned long m[3] = { cmd, a1, a2 };
-	sigset_t all, old;
 	long ret = -1;
 	int err = ENODEV, r;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_mutex_lock(&f->lock);
 	r = f->gone ? -1 : sock_xfer(f->sock, m, sizeof(m), true);
 	while (r == 0) {
@@ -272,7 +275,6 @@ static long sim_call(struct simfd *f, unsigned long cmd, unsigned long a1, unsig
 	if (r < 0)
 		f->gone = true; /* flashsim ended: ENODEV from now on, as usbfs */
 	pthread_mutex_unlock(&f->lock);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = err;
 	return ret;
 }
@@ -291,6 +293,106 @@ static int sim_connect(const char *root, const char *path)
 		s = -1;
 	}
 	return s;
+}
+
+/*
+ * The completion ring (flashsim-ioc.h): flashsim writes each completed URB
+ * into our memory and appends it here, so a reap is a load, not a round
+ * trip.  The fd becomes a FIFO of its own (the gate flashsim opens when it
+ * appends); we shut it when we find nothing to reap.  Shutting, then looking
+ * once more, cannot lose a wake-up: flashsim appends before it opens.
+ */
+static void ring_setup(int fd, int flags, struct simfd *f)
+{
+	struct flashsim_ring_reg reg = { 0 };
+	struct flashsim_ring *ring = calloc(1, sizeof(*ring));
+	int g;
+
+	if (!ring)
+		return;
+	reg.ring = (uint64_t)(uintptr_t)ring;
+	if (sim_call(f, MSG_REQ_IOCTL, (unsigned int)FLASHSIM_IOC_RING, (unsigned long)&reg) < 0) {
+		free(ring); /* socket clients: every reap asks flashsim */
+		return;
+	}
+	reg.gate[sizeof(reg.gate) - 1] = '\0';
+	/* Nonblocking: the shim fills it (usbfs fds are blocking, but nobody
+	 * reads or writes the node through the FIFO). */
+	g = (int)syscall(SYS_openat, AT_FDCWD, reg.gate, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (g < 0 || syscall(SYS_dup3, g, fd, flags & O_CLOEXEC) < 0) {
+		fprintf(stderr, "flashsim-shim: cannot open the fd's gate %s\n", reg.gate);
+		abort();
+	}
+	syscall(SYS_close, g);
+	f->ring = ring;
+}
+
+static bool gate_shut(int fd)
+{
+	static const char page[4096];
+
+	return syscall(SYS_write, fd, page, sizeof(page)) >= 0 || errno == EAGAIN;
+}
+
+static void gate_reopen(int fd)
+{
+	char page[4096];
+
+	while (syscall(SYS_read, fd, page, sizeof(page)) > 0)
+		;
+}
+
+/* REAPURBNDELAY from the ring: 0 with *arg set, -1 with EAGAIN, or 1: ask
+ * flashsim (URBs wait there, or the device is gone: it says ENODEV). */
+static int ring_reap(int fd, struct simfd *f, void **arg)
+{
+	struct flashsim_ring *r = f->ring;
+	int ret = 1;
+
+	pthread_mutex_lock(&f->lock);
+	for (int shut = 0; shut < 2; shut++) {
+		uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+
+		if (head != r->tail) {
+			*arg = (void *)(uintptr_t)r->urb[r->tail % FLASHSIM_RING_SLOTS];
+			__atomic_store_n(&r->tail, r->tail + 1, __ATOMIC_RELEASE);
+			ret = 0;
+			break;
+		}
+		if (__atomic_load_n(&r->spill, __ATOMIC_ACQUIRE) ||
+		    __atomic_load_n(&r->gone, __ATOMIC_ACQUIRE))
+			break;
+		if (shut) {
+			errno = EAGAIN;
+			ret = -1;
+			break;
+		}
+		gate_shut(fd);
+		/* Anything that came meanwhile: the gate opens again for it. */
+		if (__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) != r->tail ||
+		    __atomic_load_n(&r->spill, __ATOMIC_ACQUIRE) ||
+		    __atomic_load_n(&r->gone, __ATOMIC_ACQUIRE))
+			gate_reopen(fd);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return ret;
+}
+
+/* A reap of a ring fd; blocking REAPURB waits for the gate here. */
+static int ring_ioctl_reap(int fd, struct simfd *f, unsigned long request, void *arg)
+{
+	for (;;) {
+		int r = ring_reap(fd, f, (void **)arg);
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+		if (r == 1)
+			return (int)sim_call(f, MSG_REQ_IOCTL, (unsigned int)USBDEVFS_REAPURBNDELAY,
+					     (unsigned long)arg);
+		if (r == 0 || request != (unsigned int)USBDEVFS_REAPURB)
+			return r;
+		while (syscall(SYS_poll, &p, 1, -1) < 0 && errno == EINTR)
+			;
+	}
 }
 
 /* Open a simulated node ourselves.  *handled 0: not a testbed node (or an
@@ -337,6 +439,7 @@ static int sim_open(const char *path, int flags, mode_t mode, int *handled)
 		return -1;
 	}
 	pthread_mutex_init(&f->lock, NULL);
+	ring_setup(fd, flags, f);
 	__atomic_store_n(&simfds[fd], f, __ATOMIC_RELEASE);
 	return fd;
 }
@@ -350,6 +453,7 @@ static void sim_close(int fd, struct simfd *f)
 	sim_call(f, MSG_REQ_IOCTL, (unsigned int)FLASHSIM_IOC_CLOSE, 0);
 	syscall(SYS_close, f->sock);
 	pthread_mutex_destroy(&f->lock);
+	free(f->ring);
 	free(f);
 }
 
@@ -416,6 +520,24 @@ WRAP_SIM_OPENAT(openat64)
 WRAP_SIM_OPENAT2(__openat_2)
 WRAP_SIM_OPENAT2(__openat64_2)
 
+/*
+ * Nothing to reap while the node's poll gate is shut (tests/sim/gate.h: the
+ * rig keeps the FIFO full, no POLLOUT, exactly while no URB of the node is
+ * reapable and the device is present).  libusb asks once more after each
+ * URB it reaps; answering that EAGAIN here saves a round trip to flashsim,
+ * a third of a transfer's.  A URB completing meanwhile is simply reaped on
+ * the next wake-up, as if it had completed a moment later.
+ */
+static bool sim_nothing_to_reap(int fd, struct simfd *f, unsigned long request)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	if (request != (unsigned int)USBDEVFS_REAPURBNDELAY ||
+	    __atomic_load_n(&f->gone, __ATOMIC_RELAXED))
+		return false;
+	return syscall(SYS_poll, &p, 1, 0) == 0;
+}
+
 int ioctl(int fd, unsigned long request, ...)
 {
 	struct simfd *f = simfd_get(fd);
@@ -426,6 +548,14 @@ int ioctl(int fd, unsigned long request, ...)
 	va_start(ap, request);
 	arg = va_arg(ap, void *);
 	va_end(ap);
+	if (f && f->ring &&
+	    (request == (unsigned int)USBDEVFS_REAPURBNDELAY ||
+	     request == (unsigned int)USBDEVFS_REAPURB))
+		return ring_ioctl_reap(fd, f, request, arg);
+	if (f && sim_nothing_to_reap(fd, f, request)) {
+		errno = EAGAIN;
+		return -1;
+	}
 	if (f)
 		return (int)sim_call(f, MSG_REQ_IOCTL, (unsigned int)request, (unsigned long)arg);
 	return NEXT(ioctl, ioctl_fn)(fd, request, arg);
