@@ -17,14 +17,15 @@ web_stop() { [ -n "${web_pid:-}" ] && kill "$web_pid" 2>/dev/null && wait "$web_
 # get URL OUT: body to OUT, "CODE" to stdout.
 get() { curl -s -o "$2" -w '%{http_code}' "$1"; }
 
-# station_setup DIR PORT: a recipe with two images, flashd.conf (slots A1-A5
-# on 1-1.1..1-1.5), web.conf listening on PORT, and a flashsim scenario of
-# four boards on A1-A4 of which the third fails (errPROG in stage app).
+# station_setup DIR PORT [APP_BYTES]: a recipe with two images (app.bin is
+# APP_BYTES, 80 KiB unless given), flashd.conf (slots A1-A5 on 1-1.1..1-1.5),
+# web.conf listening on PORT, and a flashsim scenario of four boards on A1-A4
+# of which the third fails (errPROG in stage app).
 station_setup() {
-	local d=$1 port=$2
+	local d=$1 port=$2 app_bytes=${3:-81920}
 	mkdir -p "$d/recipes/images"
 	head -c 24576 /dev/urandom >"$d/recipes/images/boot.bin"
-	head -c 81920 /dev/urandom >"$d/recipes/images/app.bin"
+	head -c "$app_bytes" /dev/urandom >"$d/recipes/images/app.bin"
 	cat >"$d/recipes/stm32-web.json" <<JSON
 { "name": "stm32-web", "match": { "vid": "0483", "pid": "df11" },
   "serial": { "source": "usb_serial" },

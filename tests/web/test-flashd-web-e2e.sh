@@ -20,7 +20,11 @@ fi
 
 d=$tmp/station
 port=$(free_port)
-station_setup "$d" "$port"
+# A 384 KiB app (three 128 KiB sectors) and the third board failing late in
+# it: the app stage lasts seconds, so the page sees progress move on every
+# tile even when the machine stalls the browser for a second (a 80 KiB app
+# gave the failing tile one progress event: seen once in CI).
+station_setup "$d" "$port" 393216
 # No events_socket: flashd-web finds flashd's stream where flashd puts it.
 printf 'listen = 127.0.0.1:%s\nflashd_conf = %s\n' "$port" "$d/flashd.conf" >"$d/web.conf"
 # The boards are there from the start; flashd starts once the page is up
@@ -31,7 +35,7 @@ cat >"$d/scenario.json" <<JSON
   { "id": "b1", "type": "stm32f405-dfuse", "port": "1-1.1", "serial": "SNE001" },
   { "id": "b2", "type": "stm32f405-dfuse", "port": "1-1.2", "serial": "SNE002" },
   { "id": "b3", "type": "stm32f405-dfuse", "port": "1-1.3", "serial": "SNE003",
-    "faults": [ { "kind": "program_error", "step": "download", "skip": 45 } ] } ] }
+    "faults": [ { "kind": "program_error", "step": "download", "skip": 168 } ] } ] }
 JSON
 cat >"$d/driver.sh" <<DRIVER
 #!/usr/bin/env bash
